@@ -1,0 +1,380 @@
+/*
+ * The connection: connect, handshake, one request and its reply, errors.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client_int.h"
+#include "sp_frame.h"
+#include "sp_names.h"
+
+#define READ_CHUNK	(64 * 1024)
+
+/* The public codes mirror the wire's; this breaks the build if not. */
+#define SC_CHECK_CODE(n, name, text)	\
+	_Static_assert(n == 0 || (int)SC_ERR_##name == (int)SP_##name, #name);
+#define SC_ERR_OK	SC_OK
+SP_CODES(SC_CHECK_CODE)
+#undef SC_ERR_OK
+
+static const struct {
+	int		 code;
+	const char	*name;
+	const char	*text;
+} local_codes[] = {
+	{ SC_ERR_CONNECT,  "CONNECT",  "cannot connect to storesd" },
+	{ SC_ERR_IO,	   "IO",       "the connection to storesd broke" },
+	{ SC_ERR_PROTOCOL, "PROTOCOL", "storesd's reply could not be read" },
+	{ SC_ERR_NOMEM,	   "NOMEM",    "out of memory" },
+	{ SC_ERR_INVALID,  "INVALID",  "invalid argument" },
+	{ SC_ERR_TIMEOUT,  "TIMEOUT",  "storesd did not answer in time" },
+};
+
+const char *
+sc_errname(int code)
+{
+	size_t	 i;
+
+	if (sp_code_name(code) != NULL)
+		return sp_code_name(code);
+	for (i = 0; i < sizeof(local_codes) / sizeof(local_codes[0]); i++)
+		if (local_codes[i].code == code)
+			return local_codes[i].name;
+	return "UNKNOWN";
+}
+
+const char *
+sc_strerror(int code)
+{
+	size_t	 i;
+
+	if (sp_code_text(code) != NULL)
+		return sp_code_text(code);
+	for (i = 0; i < sizeof(local_codes) / sizeof(local_codes[0]); i++)
+		if (local_codes[i].code == code)
+			return local_codes[i].text;
+	return "unknown error";
+}
+
+int
+sc_errcode(const sc_conn *c)
+{
+	return c ? c->err : SC_ERR_NOMEM;
+}
+
+const char *
+sc_errmsg(const sc_conn *c)
+{
+	return c ? c->errmsg : "out of memory";
+}
+
+const char *
+sc_socket_path(const sc_conn *c)
+{
+	return c ? c->path : "";
+}
+
+const char *
+sc_server_version(const sc_conn *c)
+{
+	return c ? c->server : "";
+}
+
+int
+sc_default_socket(char *buf, size_t n)
+{
+	return sp_default_socket(buf, n);
+}
+
+void
+sc_free(void *p)
+{
+	free(p);
+}
+
+static int
+vfail(sc_conn *c, int code, const char *fmt, va_list ap)
+{
+	c->err = code;
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	return -1;
+}
+
+int
+sc__fail(sc_conn *c, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vfail(c, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+sc__die(sc_conn *c, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vfail(c, code, fmt, ap);
+	va_end(ap);
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	return -1;
+}
+
+/* Waits until fd is ready for events, within the call's timeout. */
+static int
+wait_ready(sc_conn *c, short events)
+{
+	struct pollfd	 pfd = { c->fd, events, 0 };
+	int		 rc;
+
+	if (c->timeout_ms <= 0)
+		return 0;
+	do
+		rc = poll(&pfd, 1, c->timeout_ms);
+	while (rc == -1 && errno == EINTR);
+	if (rc == 0)
+		return sc__die(c, SC_ERR_TIMEOUT, "storesd at %s did not answer "
+		    "within %d ms; the connection is closed", c->path,
+		    c->timeout_ms);
+	if (rc == -1)
+		return sc__die(c, SC_ERR_IO, "poll: %s", strerror(errno));
+	return 0;
+}
+
+/* Sends out's bytes; the first chunk carries pass_fd when it is >= 0. */
+static int
+send_all(sc_conn *c, int pass_fd)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	while (off < c->out.len) {
+		if (wait_ready(c, POLLOUT) == -1)
+			return -1;
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = c->out.data + off;
+		iov.iov_len = c->out.len - off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (off == 0 && pass_fd >= 0) {
+			memset(&cbuf, 0, sizeof(cbuf));
+			msg.msg_control = cbuf.buf;
+			msg.msg_controllen = sizeof(cbuf.buf);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+		}
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return sc__die(c, SC_ERR_IO, "sending to storesd at %s: "
+			    "%s; the connection is closed", c->path,
+			    n == 0 ? "nothing sent" : strerror(errno));
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Reads one whole reply frame; body and len point into c->in until the
+ * next read.  Returns 0 or -1 (connection dead).
+ */
+static int
+read_frame(sc_conn *c, const char **body, uint32_t *len)
+{
+	size_t	 avail, need;
+	ssize_t	 n;
+
+	c->in_off = c->in_done;
+	if (c->in_off == c->in.len)
+		c->in.len = c->in_off = c->in_done = 0;
+	for (;;) {
+		avail = c->in.len - c->in_off;
+		if (avail >= SP_FRAME_HDR) {
+			*len = sp_frame_len(c->in.data + c->in_off);
+			need = SP_FRAME_HDR + (size_t)*len;
+			if (avail >= need) {
+				*body = c->in.data + c->in_off + SP_FRAME_HDR;
+				c->in_done = c->in_off + need;
+				return 0;
+			}
+		} else
+			need = SP_FRAME_HDR;
+		/* Keep the partial frame at the front, then read more. */
+		if (c->in_off > 0) {
+			memmove(c->in.data, c->in.data + c->in_off, avail);
+			c->in.len = avail;
+			c->in_off = c->in_done = 0;
+		}
+		if (sp_buf_reserve(&c->in, need - avail > READ_CHUNK ?
+		    need - avail : READ_CHUNK) == -1)
+			return sc__die(c, SC_ERR_NOMEM, "out of memory for a "
+			    "reply of %zu bytes", need);
+		if (wait_ready(c, POLLIN) == -1)
+			return -1;
+		n = recv(c->fd, c->in.data + c->in.len,
+		    c->in.cap - c->in.len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return sc__die(c, SC_ERR_IO, "storesd at %s closed the "
+			    "connection%s%s", c->path, n == 0 ? "" : ": ",
+			    n == 0 ? "" : strerror(errno));
+		c->in.len += (size_t)n;
+	}
+}
+
+int
+sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
+{
+	struct sp_error	 perr;
+	const char	*body = NULL;
+	uint32_t	 len = 0;
+
+	if (c->fd == -1) {
+		if (c->err != SC_ERR_IO)
+			return sc__fail(c, SC_ERR_IO, "the connection is "
+			    "closed after an earlier error (%s: %s); connect "
+			    "again", sc_errname(c->err), c->errmsg);
+		return -1;
+	}
+	rq->id = ++c->next_id;
+	c->out.len = 0;
+	if (sp_req_encode(&c->out, rq) == -1)
+		return errno == E2BIG ? sc__fail(c, SC_ERR_TOO_LARGE,
+		    "the request is over 4GiB; split it") :
+		    sc__fail(c, SC_ERR_NOMEM, "out of memory");
+	/* storesd would refuse it and close; say so and keep the link. */
+	if (c->max_frame && c->out.len - SP_FRAME_HDR > c->max_frame)
+		return sc__fail(c, SC_ERR_TOO_LARGE, "the request is %zu "
+		    "bytes; storesd's max_frame is %llu; split it or raise "
+		    "max_frame", c->out.len - SP_FRAME_HDR,
+		    (unsigned long long)c->max_frame);
+	if (send_all(c, pass_fd) == -1 || read_frame(c, &body, &len) == -1)
+		return -1;
+	if (sp_reply_decode(body, len, rep, &perr) == -1)
+		return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection is "
+		    "closed", perr.msg);
+	if (rep->id != rq->id)
+		return sc__die(c, SC_ERR_PROTOCOL, "a reply to request %llu "
+		    "came while waiting for %llu; the connection is closed",
+		    (unsigned long long)rep->id, (unsigned long long)rq->id);
+	if (rep->code != SC_OK)
+		return sc__fail(c, rep->code, "%.*s", (int)rep->msg.n,
+		    rep->msg.p ? rep->msg.p : "");
+	c->err = SC_OK;
+	c->errmsg[0] = '\0';
+	return 0;
+}
+
+static int
+hello(sc_conn *c, const char *name)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_HELLO;
+	rq.version = SP_PROTO_VERSION;
+	rq.has = SP_F_VERSION;
+	if (name != NULL) {
+		rq.client.p = name;
+		rq.client.n = strlen(name);
+	}
+	if (sc__call(c, &rq, -1, &rep) == -1) {
+		/* BAD_VERSION: nothing more can be said on this connection. */
+		if (c->fd != -1) {
+			close(c->fd);
+			c->fd = -1;
+		}
+		return -1;
+	}
+	snprintf(c->server, sizeof(c->server), "%.*s", (int)rep.server.n,
+	    rep.server.p ? rep.server.p : "");
+	c->max_frame = rep.max_frame;
+	return 0;
+}
+
+sc_conn *
+sc_connect_opts(const struct sc_options *o)
+{
+	struct sockaddr_un	 sun;
+	sc_conn			*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->fd = -1;
+	c->timeout_ms = o ? o->timeout_ms : 0;
+	if (o != NULL && o->path != NULL) {
+		if (snprintf(c->path, sizeof(c->path), "%s", o->path) >=
+		    (int)sizeof(c->path)) {
+			sc__fail(c, SC_ERR_INVALID, "the socket path %s is too "
+			    "long", o->path);
+			return c;
+		}
+	} else if (sp_default_socket(c->path, sizeof(c->path)) == -1) {
+		sc__fail(c, SC_ERR_INVALID, "the default socket path is too "
+		    "long; set STORESD_SOCKET");
+		return c;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->path, sizeof(sun.sun_path));
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		sc__fail(c, SC_ERR_CONNECT, "socket: %s", strerror(errno));
+		return c;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd at %s: "
+		    "%s; is storesd running? (start it, or point "
+		    "STORESD_SOCKET or -s at its socket)", c->path,
+		    strerror(errno));
+		return c;
+	}
+	hello(c, o ? o->client_name : NULL);
+	return c;
+}
+
+sc_conn *
+sc_connect(const char *path)
+{
+	struct sc_options	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	return sc_connect_opts(&o);
+}
+
+void
+sc_close(sc_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	sp_buf_free(&c->in);
+	sp_buf_free(&c->out);
+	free(c);
+}

@@ -1,0 +1,1157 @@
+/*
+ * config: storesd's configuration file and its built-in default.
+ *
+ * libinih splits lines into keys and values and strips comments; the
+ * reader we hand it does the rest of the bookkeeping inih cannot do for
+ * us here: Debian builds inih without line numbers in the handler, and
+ * truncates section names to 49 bytes, so the reader counts lines and
+ * tracks the current section itself.  The handler only ever looks at the
+ * reader's state, never at inih's section argument.
+ *
+ * Reading stops at the first error, so the error reported is the one on
+ * the lowest line: a store's own checks (map_size present, max_dbs
+ * against dbs) run when its section ends, before any later line is read.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "sp_mp.h"
+#include "sp_names.h"
+
+#define KiB		(UINT64_C(1) << 10)
+#define MiB		(UINT64_C(1) << 20)
+#define GiB		(UINT64_C(1) << 30)
+#define TiB		(UINT64_C(1) << 40)
+
+#define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
+#define MAX_KEYS	8	/* keys in the larger of the two sections */
+#define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
+
+#define NAME_RULE	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
+			"not starting with '.' or '-'"
+#define SYNTAX_ERROR	"syntax error: expected 'key = value' or '[section]'"
+
+/*
+ * The built-in default goes through the same parser as a file, so it
+ * cannot drift from what a file may say.
+ */
+static const char builtin_conf[] =
+    "; storesd's built-in default, used when no file is given\n"
+    "[store refs]\n"
+    "map_size = 256MiB\n"
+    "dbs = refs\n"
+    "\n"
+    "[store nodes]\n"
+    "map_size = 16GiB\n"
+    "dbs = nodes\n";
+
+enum section {
+	SEC_NONE,		/* before the first header */
+	SEC_DAEMON,
+	SEC_STORE,
+};
+
+struct parse {
+	struct config	*cfg;
+	const char	*file;		/* as shown in messages */
+
+	/* The source: a file, or the built-in text at off. */
+	FILE		*fp;
+	const char	*text;
+	size_t		 off;
+	char		*buf;		/* getline's */
+	size_t		 bufsize;
+	unsigned	 lineno;	/* of the line inih is working on */
+	bool		 eof;
+
+	enum section	 sec;
+	unsigned	 cur;		/* the store being read, in SEC_STORE */
+	unsigned	 daemon_line;
+	unsigned	 keyline[MAX_KEYS];	/* in the current section */
+	unsigned	 path_line[CFG_MAX_STORES];
+	unsigned	 stores_cap;
+
+	bool		 failed;
+	unsigned	 errline;	/* 0: about the file as a whole */
+	char		*errbuf;
+	size_t		 errlen;
+};
+
+struct keydef {
+	const char	*name;
+	int		(*set)(struct parse *, const char *);
+};
+
+static int	set_socket(struct parse *, const char *);
+static int	set_socket_mode(struct parse *, const char *);
+static int	set_data_dir(struct parse *, const char *);
+static int	set_max_frame(struct parse *, const char *);
+static int	set_idle_close(struct parse *, const char *);
+static int	set_io_threads(struct parse *, const char *);
+static int	set_writer_threads(struct parse *, const char *);
+static int	set_max_envs(struct parse *, const char *);
+static int	set_map_size(struct parse *, const char *);
+static int	set_max_dbs(struct parse *, const char *);
+static int	set_dbs(struct parse *, const char *);
+static int	set_sync(struct parse *, const char *);
+static int	set_path(struct parse *, const char *);
+
+static const struct keydef daemon_keys[] = {
+	{ "socket",		set_socket },
+	{ "socket_mode",	set_socket_mode },
+	{ "data_dir",		set_data_dir },
+	{ "max_frame",		set_max_frame },
+	{ "idle_close",		set_idle_close },
+	{ "io_threads",		set_io_threads },
+	{ "writer_threads",	set_writer_threads },
+	{ "max_envs",		set_max_envs },
+	{ NULL,			NULL }
+};
+
+/* Indices into store_keys, for the checks made when a section ends. */
+enum { SK_MAP_SIZE, SK_MAX_DBS, SK_DBS, SK_SYNC, SK_PATH };
+
+static const struct keydef store_keys[] = {
+	{ "map_size",		set_map_size },
+	{ "max_dbs",		set_max_dbs },
+	{ "dbs",		set_dbs },
+	{ "sync",		set_sync },
+	{ "path",		set_path },
+	{ NULL,			NULL }
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Records "FILE:LINE: message" (line 0: "FILE: message") unless an
+ * error is already recorded: the first one found is the one reported.
+ * Returns -1.
+ */
+static int __attribute__((format(printf, 3, 4)))
+perr(struct parse *p, unsigned line, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 len;
+
+	if (p->failed)
+		return -1;
+	p->failed = true;
+	p->errline = line;
+	if (p->errbuf == NULL || p->errlen == 0)
+		return -1;
+	if (line > 0)
+		len = snprintf(p->errbuf, p->errlen, "%s:%u: ", p->file, line);
+	else
+		len = snprintf(p->errbuf, p->errlen, "%s: ", p->file);
+	if (len < 0 || (size_t)len >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->errbuf + len, p->errlen - len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static struct cfg_store *
+cur_store(struct parse *p)
+{
+	return &p->cfg->stores[p->cur];
+}
+
+/* "[daemon]" or "[store NAME]", for messages. */
+static const char *
+section_label(struct parse *p, char *buf, size_t n)
+{
+	if (p->sec == SEC_STORE)
+		snprintf(buf, n, "[store %s]", cur_store(p)->name);
+	else
+		snprintf(buf, n, "[daemon]");
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers, sizes, durations                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Reads the decimal digits at s (at least one) into *v and points *end
+ * past them.  Returns 0, or -1 with errno EINVAL (no digit) or ERANGE.
+ */
+static int
+parse_digits(const char *s, uint64_t *v, const char **end)
+{
+	uint64_t	 n = 0;
+	unsigned	 d;
+
+	if (!isdigit((unsigned char)*s)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; isdigit((unsigned char)*s); s++) {
+		d = *s - '0';
+		if (n > (UINT64_MAX - d) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		n = n * 10 + d;
+	}
+	*v = n;
+	*end = s;
+	return 0;
+}
+
+struct unit {
+	const char	*name;
+	uint64_t	 mult;
+};
+
+/*
+ * A number, optional blanks, then one of units, or nothing for bare_mult.
+ * Blanks with no unit after them are garbage: nothing can follow a bare
+ * number.
+ */
+static int
+parse_with_unit(const char *s, const struct unit *units, uint64_t bare_mult,
+    uint64_t *out)
+{
+	const char	*end, *u;
+	uint64_t	 v, mult = 0;
+
+	if (s == NULL || parse_digits(s, &v, &end) == -1)
+		return -1;
+	for (u = end; *u == ' ' || *u == '\t'; u++)
+		;
+	if (*end == '\0')
+		mult = bare_mult;
+	else
+		for (; units->name != NULL; units++)
+			if (strcmp(u, units->name) == 0) {
+				mult = units->mult;
+				break;
+			}
+	if (mult == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v > UINT64_MAX / mult) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v * mult;
+	return 0;
+}
+
+static const struct unit size_units[] = {
+	{ "B", 1 }, { "KiB", KiB }, { "MiB", MiB }, { "GiB", GiB },
+	{ "TiB", TiB }, { NULL, 0 }
+};
+
+int
+cfg_parse_size(const char *s, uint64_t *out)
+{
+	return parse_with_unit(s, size_units, 1, out);
+}
+
+int
+cfg_parse_duration(const char *s, uint64_t *out_ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
+		{ "h", 60 * 60 * 1000 }, { NULL, 0 }
+	};
+
+	return parse_with_unit(s, units, 1000, out_ms);
+}
+
+void
+cfg_format_size(uint64_t v, char *buf, size_t n)
+{
+	size_t	 i;
+
+	/* size_units is smallest first; the largest exact unit wins. */
+	for (i = sizeof(size_units) / sizeof(size_units[0]) - 2; i > 0; i--)
+		if (v != 0 && v % size_units[i].mult == 0)
+			break;
+	snprintf(buf, n, "%" PRIu64 "%s", v / size_units[i].mult,
+	    size_units[i].name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Value setters: each checks one value and stores it                  */
+/* ------------------------------------------------------------------ */
+
+static int
+set_uint(struct parse *p, const char *key, const char *v, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	const char	*end = v;
+	uint64_t	 n = 0;
+	int		 rc;
+
+	rc = parse_digits(v, &n, &end);
+	if ((rc == -1 && errno != ERANGE) || (rc == 0 && *end != '\0'))
+		return perr(p, p->lineno, "%s = '%s' is not a whole number; "
+		    "use %" PRIu64 " to %" PRIu64, key, v, min, max);
+	if (rc == -1 || n < min || n > max)
+		return perr(p, p->lineno, "%s = %s is out of range; "
+		    "use %" PRIu64 " to %" PRIu64, key, v, min, max);
+	*out = n;
+	return 0;
+}
+
+/* range says the limits in words, e.g. "1MiB to 64TiB". */
+static int
+set_size(struct parse *p, const char *key, const char *v, uint64_t min,
+    uint64_t max, const char *range, uint64_t *out)
+{
+	uint64_t	 n;
+
+	if (cfg_parse_size(v, &n) == -1) {
+		if (errno == ERANGE)
+			return perr(p, p->lineno, "%s = %s is too large; "
+			    "use %s", key, v, range);
+		return perr(p, p->lineno, "%s = '%s' is not a size; write a "
+		    "whole number with an optional unit B, KiB, MiB, GiB or "
+		    "TiB, e.g. %s = 64MiB; the range is %s", key, v, key,
+		    range);
+	}
+	if (n < min || n > max)
+		return perr(p, p->lineno, "%s = %s is out of range; use %s",
+		    key, v, range);
+	*out = n;
+	return 0;
+}
+
+/* A path from the file: absolute and shorter than max bytes. */
+static int
+set_abs_path(struct parse *p, const char *key, const char *v, size_t max,
+    const char *example, char **out)
+{
+	char	*s;
+
+	if (v[0] != '/')
+		return perr(p, p->lineno, "%s = '%s' is not an absolute path; "
+		    "write the full path, e.g. %s = %s", key, v, key, example);
+	if (strlen(v) >= max)
+		return perr(p, p->lineno, "%s is %zu bytes long; the limit is "
+		    "%zu, choose a shorter path", key, strlen(v), max - 1);
+	if ((s = strdup(v)) == NULL)
+		return perr(p, p->lineno, "out of memory");
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int
+set_socket(struct parse *p, const char *v)
+{
+	return set_abs_path(p, "socket", v, SUN_PATH_SIZE,
+	    "/run/storesd/storesd.sock", &p->cfg->socket);
+}
+
+static int
+set_data_dir(struct parse *p, const char *v)
+{
+	return set_abs_path(p, "data_dir", v, PATH_MAX, "/var/lib/storesd",
+	    &p->cfg->data_dir);
+}
+
+static int
+set_socket_mode(struct parse *p, const char *v)
+{
+	const char	*s;
+	unsigned	 mode = 0;
+
+	for (s = v; *s >= '0' && *s <= '7' && mode <= 0777; s++)
+		mode = mode * 8 + (*s - '0');
+	if (s == v || *s != '\0' || mode > 0777)
+		return perr(p, p->lineno, "socket_mode = '%s' is not an octal "
+		    "mode up to 0777; write e.g. socket_mode = 0660", v);
+	p->cfg->socket_mode = mode;
+	return 0;
+}
+
+static int
+set_max_frame(struct parse *p, const char *v)
+{
+	return set_size(p, "max_frame", v, 4 * KiB, UINT32_MAX,
+	    "4KiB to 4294967295 (4GiB - 1)", &p->cfg->max_frame);
+}
+
+static int
+set_idle_close(struct parse *p, const char *v)
+{
+	uint64_t	 ms;
+
+	if (cfg_parse_duration(v, &ms) == -1) {
+		if (errno == ERANGE)
+			return perr(p, p->lineno, "idle_close = %s is too "
+			    "large; use 10ms to 7 days (168h)", v);
+		return perr(p, p->lineno, "idle_close = '%s' is not a "
+		    "duration; write a whole number with ms, s, m or h "
+		    "(bare: seconds), e.g. idle_close = 30s", v);
+	}
+	if (ms < 10 || ms > UINT64_C(7) * 24 * 3600 * 1000)
+		return perr(p, p->lineno, "idle_close = %s is out of range; "
+		    "use 10ms to 7 days (168h)", v);
+	p->cfg->idle_close_ms = ms;
+	return 0;
+}
+
+static int
+set_io_threads(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "io_threads", v, 1, 64, &n) == -1)
+		return -1;
+	p->cfg->io_threads = n;
+	return 0;
+}
+
+static int
+set_writer_threads(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "writer_threads", v, 1, 256, &n) == -1)
+		return -1;
+	p->cfg->writer_threads = n;
+	return 0;
+}
+
+static int
+set_max_envs(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "max_envs", v, 1, 1000000, &n) == -1)
+		return -1;
+	p->cfg->max_envs = n;
+	return 0;
+}
+
+static int
+set_map_size(struct parse *p, const char *v)
+{
+	return set_size(p, "map_size", v, MiB, 64 * TiB, "1MiB to 64TiB",
+	    &cur_store(p)->map_size);
+}
+
+static int
+set_max_dbs(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "max_dbs", v, 0, CFG_MAX_DBS, &n) == -1)
+		return -1;
+	cur_store(p)->max_dbs = n;
+	return 0;
+}
+
+/* Adds the db named by the n bytes at s to the current store. */
+static int
+add_db(struct parse *p, const char *list, const char *s, size_t n)
+{
+	struct cfg_store	*st = cur_store(p);
+	struct sp_bytes		 name = { s, n };
+	unsigned		 i;
+
+	if (n == 0)
+		return perr(p, p->lineno, "dbs = '%s' has an empty name; "
+		    "separate names with single commas, e.g. dbs = a, b",
+		    list);
+	if (sp_name_check(name) == -1)
+		return perr(p, p->lineno, "db name '%.*s' is not valid; "
+		    NAME_RULE, (int)n, s);
+	for (i = 0; i < st->ndbs; i++)
+		if (sp_bytes_eq(name, st->dbs[i]))
+			return perr(p, p->lineno, "db '%.*s' is listed twice "
+			    "in dbs; list each db once", (int)n, s);
+	if (st->ndbs == CFG_MAX_DBS)
+		return perr(p, p->lineno, "dbs lists more than %d dbs; "
+		    "split them over several stores", CFG_MAX_DBS);
+	memcpy(st->dbs[st->ndbs], s, n);
+	st->dbs[st->ndbs][n] = '\0';
+	st->ndbs++;
+	return 0;
+}
+
+static int
+set_dbs(struct parse *p, const char *v)
+{
+	const char	*s = v, *e, *end;
+
+	if (*v == '\0')
+		return perr(p, p->lineno, "dbs is empty; list at least one "
+		    "db, e.g. dbs = %s", cur_store(p)->name);
+	for (;;) {
+		if ((e = strchr(s, ',')) == NULL)
+			e = s + strlen(s);
+		for (end = e; end > s && isspace((unsigned char)end[-1]);
+		    end--)
+			;
+		while (s < end && isspace((unsigned char)*s))
+			s++;
+		if (add_db(p, v, s, end - s) == -1)
+			return -1;
+		if (*e == '\0')
+			return 0;
+		s = e + 1;
+	}
+}
+
+static int
+set_sync(struct parse *p, const char *v)
+{
+	struct cfg_store	*st = cur_store(p);
+
+	if (strcmp(v, "full") == 0)
+		st->sync = CFG_SYNC_FULL;
+	else if (strcmp(v, "nometa") == 0)
+		st->sync = CFG_SYNC_NOMETA;
+	else if (strcmp(v, "none") == 0)
+		st->sync = CFG_SYNC_NONE;
+	else
+		return perr(p, p->lineno, "sync = '%s' is not known; write "
+		    "sync = full, nometa or none", v);
+	return 0;
+}
+
+static int
+set_path(struct parse *p, const char *v)
+{
+	struct cfg_store	*st = cur_store(p);
+	struct stat		 sb;
+	char			*real;
+
+	if (v[0] != '/')
+		return perr(p, p->lineno, "path = '%s' is not an absolute "
+		    "path; write the full path of the env's directory", v);
+	/* Canonical, so two spellings of one directory compare equal. */
+	if ((real = realpath(v, NULL)) == NULL)
+		return perr(p, p->lineno, "path = %s: %s; create the "
+		    "directory first or fix the path", v, strerror(errno));
+	if (stat(real, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		free(real);
+		return perr(p, p->lineno, "path = %s is not a directory; an "
+		    "LMDB env lives in a directory of its own", v);
+	}
+	free(st->path);
+	st->path = real;
+	p->path_line[p->cur] = p->lineno;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sections                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The checks that need the whole section, and its defaults. */
+static int
+finish_store(struct parse *p)
+{
+	struct cfg_store	*st = cur_store(p);
+	unsigned		 line = p->keyline[SK_MAX_DBS];
+
+	if (p->keyline[SK_MAP_SIZE] == 0)
+		return perr(p, st->line, "[store %s] has no map_size; every "
+		    "store names its own, e.g. map_size = 1GiB", st->name);
+	if (st->ndbs == 0) {
+		memcpy(st->dbs[0], st->name, sizeof(st->dbs[0]));
+		st->ndbs = 1;
+	}
+	if (line == 0)
+		st->max_dbs = st->ndbs;
+	else if (st->max_dbs == 0 && st->ndbs > 1)
+		return perr(p, line, "max_dbs = 0 means one unnamed db, but "
+		    "dbs lists %u; set max_dbs = %u or list one db", st->ndbs,
+		    st->ndbs);
+	else if (st->max_dbs > 0 && st->max_dbs < st->ndbs)
+		return perr(p, line, "max_dbs = %u is less than the %u dbs "
+		    "listed; set max_dbs = %u or more", st->max_dbs, st->ndbs,
+		    st->ndbs);
+	return 0;
+}
+
+static int
+end_section(struct parse *p)
+{
+	int	 rc = 0;
+
+	if (p->sec == SEC_STORE)
+		rc = finish_store(p);
+	p->sec = SEC_NONE;
+	memset(p->keyline, 0, sizeof(p->keyline));
+	return rc;
+}
+
+static int
+begin_daemon(struct parse *p)
+{
+	if (p->daemon_line != 0)
+		return perr(p, p->lineno, "[daemon] is declared twice (first "
+		    "on line %u); merge the two sections", p->daemon_line);
+	p->daemon_line = p->lineno;
+	p->sec = SEC_DAEMON;
+	return 0;
+}
+
+static int
+begin_store(struct parse *p, const char *s, size_t n)
+{
+	struct config		*cfg = p->cfg;
+	struct cfg_store	*st;
+	struct sp_bytes		 name = { s, n };
+	unsigned		 i, cap;
+
+	if (n == 0)
+		return perr(p, p->lineno, "[store] needs a name; write e.g. "
+		    "[store refs]");
+	if (sp_name_check(name) == -1)
+		return perr(p, p->lineno, "store name '%.*s' is not valid; "
+		    NAME_RULE, (int)n, s);
+	for (i = 0; i < cfg->nstores; i++)
+		if (sp_bytes_eq(name, cfg->stores[i].name))
+			return perr(p, p->lineno, "[store %s] is declared "
+			    "twice (first on line %u); merge the two sections",
+			    cfg->stores[i].name, cfg->stores[i].line);
+	if (cfg->nstores == CFG_MAX_STORES)
+		return perr(p, p->lineno, "more than %d stores; merge some "
+		    "of them (a store may hold up to %d dbs)", CFG_MAX_STORES,
+		    CFG_MAX_DBS);
+	if (cfg->nstores == p->stores_cap) {
+		cap = p->stores_cap ? p->stores_cap * 2 : 4;
+		if ((st = reallocarray(cfg->stores, cap, sizeof(*st))) == NULL)
+			return perr(p, p->lineno, "out of memory");
+		cfg->stores = st;
+		p->stores_cap = cap;
+	}
+	st = &cfg->stores[cfg->nstores];
+	memset(st, 0, sizeof(*st));
+	memcpy(st->name, s, n);
+	st->sync = CFG_SYNC_FULL;
+	st->line = p->lineno;
+	p->cur = cfg->nstores++;
+	p->sec = SEC_STORE;
+	return 0;
+}
+
+/*
+ * A header line: s starts with '[', n bytes without the line's end.
+ * Ends the current section, then starts the one named.
+ */
+static int
+begin_section(struct parse *p, const char *s, size_t n)
+{
+	const char	*close, *rest, *in, *in_end;
+
+	/* The section before ends here, even when this header is bad. */
+	if (end_section(p) == -1)
+		return -1;
+	if ((close = memchr(s, ']', n)) == NULL)
+		return perr(p, p->lineno, "syntax error: '[' without a "
+		    "closing ']'; write [daemon] or [store NAME]");
+	for (rest = close + 1; rest < s + n && isspace((unsigned char)*rest);
+	    rest++)
+		;
+	if (rest < s + n && *rest != ';' && *rest != '#')
+		return perr(p, p->lineno, "syntax error: text after ']'; "
+		    "put a comment after ';'");
+
+	in = s + 1;
+	in_end = close;
+	while (in < in_end && isspace((unsigned char)*in))
+		in++;
+	while (in_end > in && isspace((unsigned char)in_end[-1]))
+		in_end--;
+	if (in_end - in == 6 && memcmp(in, "daemon", 6) == 0)
+		return begin_daemon(p);
+	if (in_end - in >= 5 && memcmp(in, "store", 5) == 0 &&
+	    (in_end - in == 5 || isspace((unsigned char)in[5]))) {
+		for (in += 5; in < in_end && isspace((unsigned char)*in); in++)
+			;
+		return begin_store(p, in, in_end - in);
+	}
+	return perr(p, p->lineno, "unknown section [%.*s]; the sections are "
+	    "[daemon] and [store NAME]", (int)(close - s - 1), s + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The reader and the handler inih calls                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The next physical line, its end included.  Returns 1, 0 at the end,
+ * or -1 on a read error.
+ */
+static int
+next_line(struct parse *p, const char **line, size_t *len)
+{
+	const char	*s, *nl;
+	ssize_t		 n;
+
+	if (p->fp == NULL) {
+		s = p->text + p->off;
+		if (*s == '\0')
+			return 0;
+		nl = strchr(s, '\n');
+		*len = nl != NULL ? (size_t)(nl - s + 1) : strlen(s);
+		*line = s;
+		p->off += *len;
+		return 1;
+	}
+	if ((n = getline(&p->buf, &p->bufsize, p->fp)) == -1)
+		return ferror(p->fp) ? -1 : 0;
+	*line = p->buf;
+	*len = n;
+	return 1;
+}
+
+/*
+ * Mirrors inih's rule for a key line: a '=' or ':' before any inline
+ * comment (a ';' after a blank).  inih would reject the line too, but
+ * only tell us its number after the whole file is read.
+ */
+static bool
+is_key_line(const char *s, size_t n)
+{
+	bool	 was_space = false;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=' || s[i] == ':')
+			return true;
+		if (was_space && s[i] == ';')
+			return false;
+		was_space = isspace((unsigned char)s[i]);
+	}
+	return false;
+}
+
+/*
+ * inih's fgets-like reader.  It hands inih one physical line per call so
+ * inih's line count and ours agree, without leading blanks (which would
+ * make inih glue the line onto the previous value as a continuation).
+ */
+static char *
+read_line(char *str, int num, void *arg)
+{
+	struct parse	*p = arg;
+	const char	*s;
+	size_t		 n;
+	int		 r;
+
+	if (p->failed || p->eof)
+		return NULL;
+	if ((r = next_line(p, &s, &n)) == 0) {
+		p->eof = true;
+		end_section(p);
+		return NULL;
+	}
+	if (r == -1) {
+		perr(p, 0, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	p->lineno++;
+	if (memchr(s, '\0', n) != NULL) {
+		perr(p, p->lineno, "the line holds a NUL byte; a "
+		    "configuration file is text");
+		return NULL;
+	}
+	if (n > 0 && s[n - 1] == '\n')
+		n--;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	/* inih wants room for "\r\n" and the NUL; never let it split. */
+	if (num < 4 || n > (size_t)num - 3) {
+		perr(p, p->lineno, "line too long (%zu bytes, the limit is "
+		    "%d); shorten it", n, num < 4 ? 0 : num - 3);
+		return NULL;
+	}
+	if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;
+		n -= 3;
+	}
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	if (n > 0 && *s == '[') {
+		if (begin_section(p, s, n) == -1)
+			return NULL;
+	} else if (n > 0 && *s != ';' && *s != '#' && !is_key_line(s, n)) {
+		perr(p, p->lineno, SYNTAX_ERROR);
+		return NULL;
+	}
+	memcpy(str, s, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
+	return str;
+}
+
+/* "a, b, c" from a key table, for messages. */
+static const char *
+key_list(const struct keydef *keys, char *buf, size_t n)
+{
+	size_t	 len = 0;
+
+	buf[0] = '\0';
+	for (; keys->name != NULL && len < n; keys++)
+		len += snprintf(buf + len, n - len, "%s%s",
+		    len > 0 ? ", " : "", keys->name);
+	return buf;
+}
+
+static int
+set_key(struct parse *p, const struct keydef *keys, const char *name,
+    const char *value)
+{
+	char	 label[SP_NAME_MAX + 16], known[128];
+	int	 i;
+
+	for (i = 0; keys[i].name != NULL; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			break;
+	if (keys[i].name == NULL)
+		return perr(p, p->lineno, "unknown key '%s' in %s; known "
+		    "keys: %s", name, section_label(p, label, sizeof(label)),
+		    key_list(keys, known, sizeof(known)));
+	if (p->keyline[i] != 0)
+		return perr(p, p->lineno, "%s is set twice in %s (first on "
+		    "line %u); keep one", name,
+		    section_label(p, label, sizeof(label)), p->keyline[i]);
+	p->keyline[i] = p->lineno;
+	return keys[i].set(p, value);
+}
+
+/* Ignores inih's section: see the comment at the top. */
+static int
+handle_kv(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct parse	*p = arg;
+
+	(void)section;
+	if (p->failed)
+		return 0;
+	if (*name == '\0')
+		perr(p, p->lineno, SYNTAX_ERROR);
+	else if (p->sec == SEC_DAEMON)
+		set_key(p, daemon_keys, name, value);
+	else if (p->sec == SEC_STORE)
+		set_key(p, store_keys, name, value);
+	else
+		perr(p, p->lineno, "'%s' is outside any section; put it "
+		    "under [daemon] or a [store NAME]", name);
+	return !p->failed;
+}
+
+static int
+parse(struct parse *p)
+{
+	int	 ret;
+
+	ret = ini_parse_stream(read_line, p, handle_kv, p);
+	if (ret == -2)
+		return perr(p, 0, "out of memory");
+	/* A line inih rejected that our reader let through. */
+	if (ret > 0 && (!p->failed || (unsigned)ret < p->errline)) {
+		p->failed = false;
+		return perr(p, ret, SYNTAX_ERROR);
+	}
+	return p->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* After the file: overrides, defaults, checks across stores           */
+/* ------------------------------------------------------------------ */
+
+/* path made absolute against the current directory, or NULL. */
+static char *
+absolute(const char *path)
+{
+	char	*cwd, *s;
+	size_t	 n;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return NULL;
+	n = strlen(cwd);
+	if (asprintf(&s, "%s%s%s", cwd, n > 0 && cwd[n - 1] == '/' ? "" : "/",
+	    path) == -1)
+		s = NULL;
+	free(cwd);
+	return s;
+}
+
+/*
+ * Replaces *out with path (from the command line or a default) made
+ * absolute; what names where it came from, for messages.
+ */
+static int
+set_outside_path(struct parse *p, const char *key, const char *path,
+    const char *what, size_t max, char **out)
+{
+	char	*s;
+
+	if (*path == '\0')
+		return perr(p, 0, "the %s %s is empty; give a path", key, what);
+	if ((s = absolute(path)) == NULL)
+		return perr(p, 0, "cannot make the %s %s '%s' absolute: %s; "
+		    "give an absolute path", key, what, path, strerror(errno));
+	if (strlen(s) >= max) {
+		perr(p, 0, "the %s %s '%s' is %zu bytes long; the limit is "
+		    "%zu, choose a shorter path", key, what, s, strlen(s),
+		    max - 1);
+		free(s);
+		return -1;
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int
+resolve_socket(struct parse *p, const char *override)
+{
+	char	 def[SUN_PATH_SIZE];
+
+	if (override != NULL)
+		return set_outside_path(p, "socket", override,
+		    "given on the command line", SUN_PATH_SIZE,
+		    &p->cfg->socket);
+	if (p->cfg->socket != NULL)
+		return 0;
+	if (sp_default_socket(def, sizeof(def)) == -1)
+		return perr(p, 0, "the default socket path is longer than %zu "
+		    "bytes; set socket = /a/shorter/path in [daemon]",
+		    sizeof(def) - 1);
+	return set_outside_path(p, "socket", def, "by default",
+	    SUN_PATH_SIZE, &p->cfg->socket);
+}
+
+static int
+resolve_data_dir(struct parse *p, const char *override)
+{
+	char	 def[PATH_MAX];
+
+	if (override != NULL)
+		return set_outside_path(p, "data_dir", override,
+		    "given on the command line", PATH_MAX, &p->cfg->data_dir);
+	if (p->cfg->data_dir != NULL)
+		return 0;
+	if (sp_default_data_dir(def, sizeof(def)) == -1)
+		return perr(p, 0, "no default data_dir (not root, and "
+		    "$XDG_DATA_HOME and $HOME are unset or too long); set "
+		    "data_dir = /path in [daemon]");
+	return set_outside_path(p, "data_dir", def, "by default", PATH_MAX,
+	    &p->cfg->data_dir);
+}
+
+/* True when path is dir or below it, on whole components. */
+static bool
+is_inside(const char *path, const char *dir)
+{
+	size_t	 n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * data_dir may not exist yet: then it is compared as given, less any
+ * trailing slashes.  Returns NULL when out of memory.
+ */
+static char *
+canonical_data_dir(const char *data_dir)
+{
+	char	*s;
+	size_t	 n;
+
+	if ((s = realpath(data_dir, NULL)) != NULL)
+		return s;
+	if ((s = strdup(data_dir)) == NULL)
+		return NULL;
+	for (n = strlen(s); n > 1 && s[n - 1] == '/'; n--)
+		s[n - 1] = '\0';
+	return s;
+}
+
+/*
+ * A fixed path may neither be shared (two stores would open one env with
+ * different map sizes and dbs) nor sit among the per-repo envs.
+ */
+static int
+check_paths(struct parse *p)
+{
+	struct config		*cfg = p->cfg;
+	struct cfg_store	*a, *b;
+	char			*dir;
+	unsigned		 i, j;
+
+	if ((dir = canonical_data_dir(cfg->data_dir)) == NULL)
+		return perr(p, 0, "out of memory");
+	for (i = 0; i < cfg->nstores && !p->failed; i++) {
+		b = &cfg->stores[i];
+		if (b->path == NULL)
+			continue;
+		for (j = 0; j < i && !p->failed; j++) {
+			a = &cfg->stores[j];
+			if (a->path != NULL && strcmp(a->path, b->path) == 0)
+				perr(p, p->path_line[i], "stores %s (path on "
+				    "line %u) and %s (path on line %u) are the "
+				    "same directory %s; give each store a "
+				    "directory of its own", a->name,
+				    p->path_line[j], b->name, p->path_line[i],
+				    b->path);
+		}
+		if (!p->failed && is_inside(b->path, dir))
+			perr(p, p->path_line[i], "store %s's path %s is "
+			    "inside data_dir %s; the per-repo envs live there "
+			    "\xE2\x80\x94 move it out", b->name, b->path, dir);
+	}
+	free(dir);
+	return p->failed ? -1 : 0;
+}
+
+static int
+finish(struct parse *p, const char *socket, const char *data_dir)
+{
+	if (p->cfg->nstores == 0)
+		return perr(p, 0, "no store is declared; add one, e.g. "
+		    "[store refs] with map_size = 256MiB");
+	if (resolve_socket(p, socket) == -1 ||
+	    resolve_data_dir(p, data_dir) == -1)
+		return -1;
+	return check_paths(p);
+}
+
+static unsigned
+default_io_threads(void)
+{
+	long	 n;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > IO_THREADS_CAP ? IO_THREADS_CAP : n;
+}
+
+static struct config *
+config_new(const char *file)
+{
+	struct config	*cfg;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return NULL;
+	if ((cfg->file = strdup(file)) == NULL) {
+		free(cfg);
+		return NULL;
+	}
+	cfg->socket_mode = 0660;
+	cfg->max_frame = 64 * MiB;
+	cfg->idle_close_ms = 30 * 1000;
+	cfg->io_threads = default_io_threads();
+	cfg->writer_threads = 4;
+	cfg->max_envs = 1024;
+	return cfg;
+}
+
+struct config *
+cfg_load(const char *file, const char *socket, const char *data_dir,
+    char *errbuf, size_t errlen)
+{
+	struct parse	 p;
+	struct config	*cfg = NULL;
+
+	memset(&p, 0, sizeof(p));
+	p.file = file != NULL ? file : CFG_BUILTIN;
+	p.errbuf = errbuf;
+	p.errlen = errlen;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if ((p.cfg = config_new(p.file)) == NULL) {
+		perr(&p, 0, "out of memory");
+		goto done;
+	}
+	if (file == NULL)
+		p.text = builtin_conf;
+	else if ((p.fp = fopen(file, "r")) == NULL) {
+		perr(&p, 0, "cannot open: %s; give an existing file, or none "
+		    "for the built-in default", strerror(errno));
+		goto done;
+	}
+	if (parse(&p) == -1 || finish(&p, socket, data_dir) == -1)
+		goto done;
+	cfg = p.cfg;
+	p.cfg = NULL;
+
+done:
+	if (p.fp != NULL)
+		fclose(p.fp);
+	free(p.buf);
+	cfg_free(p.cfg);
+	return cfg;
+}
+
+void
+cfg_free(struct config *cfg)
+{
+	unsigned	 i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nstores; i++)
+		free(cfg->stores[i].path);
+	free(cfg->stores);
+	free(cfg->socket);
+	free(cfg->data_dir);
+	free(cfg->file);
+	free(cfg);
+}
+
+const struct cfg_store *
+cfg_store_find(const struct config *cfg, struct sp_bytes name)
+{
+	unsigned	 i;
+
+	for (i = 0; i < cfg->nstores; i++)
+		if (sp_bytes_eq(name, cfg->stores[i].name))
+			return &cfg->stores[i];
+	return NULL;
+}
+
+int
+cfg_db_index(const struct cfg_store *st, struct sp_bytes db)
+{
+	unsigned	 i;
+
+	if (db.p == NULL)
+		return 0;
+	for (i = 0; i < st->ndbs; i++)
+		if (sp_bytes_eq(db, st->dbs[i]))
+			return i;
+	return -1;
+}

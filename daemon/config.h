@@ -1,0 +1,84 @@
+/*
+ * config: storesd's configuration.
+ *
+ * Owns: parsing the INI file (with libinih) or the built-in default,
+ * checking every value, applying defaults and command-line overrides,
+ * and the rules that keep two stores from sharing a directory.  A loaded
+ * struct config is immutable; the daemon swaps whole configs on reload.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sp_msg.h"
+
+#define CFG_BUILTIN	"<built-in>"
+#define CFG_MAX_DBS	64	/* named dbs per env we accept */
+#define CFG_MAX_STORES	256
+
+enum cfg_sync {
+	CFG_SYNC_FULL,		/* fsync per commit */
+	CFG_SYNC_NOMETA,	/* MDB_NOMETASYNC */
+	CFG_SYNC_NONE,		/* MDB_NOSYNC */
+};
+
+struct cfg_store {
+	char		 name[SP_NAME_MAX + 1];
+	uint64_t	 map_size;	/* bytes; required */
+	unsigned	 max_dbs;	/* 0: the one db is LMDB's unnamed db */
+	char		 dbs[CFG_MAX_DBS][SP_NAME_MAX + 1];
+	unsigned	 ndbs;		/* dbs[0] is the primary */
+	enum cfg_sync	 sync;
+	char		*path;		/* canonical; NULL: an env per repo */
+	unsigned	 line;		/* of its [store NAME] header */
+};
+
+struct config {
+	char		*file;		/* the file read, or CFG_BUILTIN */
+	char		*socket;
+	mode_t		 socket_mode;
+	char		*data_dir;	/* absolute */
+	uint64_t	 max_frame;	/* bytes */
+	uint64_t	 idle_close_ms;
+	unsigned	 io_threads;
+	unsigned	 writer_threads;
+	unsigned	 max_envs;	/* open at once */
+	struct cfg_store *stores;
+	unsigned	 nstores;
+};
+
+/*
+ * Loads file (NULL: the built-in default) and applies the overrides
+ * (each may be NULL): socket and data_dir replace the file's values;
+ * when still unset they come from sp_default_socket() and
+ * sp_default_data_dir().  Checks everything it can without creating a
+ * file: sizes, names, duplicate stores, two stores resolving to one
+ * directory, a fixed path inside data_dir.
+ *
+ * Returns the config, or NULL with a message in errbuf of the form
+ * "FILE:LINE: what is wrong and what to write instead" (no LINE when the
+ * error is about the file as a whole).
+ */
+struct config	*cfg_load(const char *file, const char *socket,
+		    const char *data_dir, char *errbuf, size_t errlen);
+void		 cfg_free(struct config *cfg);
+
+/* The store named name, or NULL. */
+const struct cfg_store	*cfg_store_find(const struct config *cfg,
+			    struct sp_bytes name);
+/* The index of db in st->dbs (absent db: 0, the primary), or -1. */
+int			 cfg_db_index(const struct cfg_store *st,
+			    struct sp_bytes db);
+
+/* "256MiB", "4096", "1GiB"... into bytes.  Returns 0 or -1. */
+int	cfg_parse_size(const char *s, uint64_t *out);
+/* "30s", "500ms", "5m", "1h", "10" (seconds) into ms.  Returns 0 or -1. */
+int	cfg_parse_duration(const char *s, uint64_t *out_ms);
+/* Writes a size as the largest exact unit ("256MiB", "1000B"). */
+void	cfg_format_size(uint64_t v, char *buf, size_t n);
+
+#endif

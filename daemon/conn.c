@@ -1,0 +1,349 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "daemon.h"
+#include "handler.h"
+#include "job.h"
+#include "log.h"
+#include "loop.h"
+#include "sp_frame.h"
+#include "sp_msg.h"
+
+#define READ_CHUNK	(64 * 1024)
+#define REQS_PER_TURN	64	/* so one busy peer cannot starve the rest */
+#define KEEP_BUF	(1024 * 1024)
+
+static uint64_t	serials;	/* loop threads only touch it via atomics */
+
+static void	on_read(evutil_socket_t, short, void *);
+static void	on_write(evutil_socket_t, short, void *);
+
+static void
+conn_free(struct conn *c)
+{
+	sp_buf_free(&c->in);
+	sp_buf_free(&c->out);
+	free(c);
+}
+
+/* Closes the socket now; the struct stays until its jobs are back. */
+static void
+conn_close(struct conn *c)
+{
+	struct loop	*l = c->loop;
+	unsigned	 i;
+
+	if (c->fd == -1)
+		return;
+	log_debug("%s: connection %llu closed", __func__,
+	    (unsigned long long)c->serial);
+	event_free(c->rev);
+	event_free(c->wev);
+	close(c->fd);
+	c->fd = -1;
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+	TAILQ_REMOVE(&l->conns, c, link);
+	atomic_fetch_sub(&l->d->nconns, 1);
+	if (c->jobs == 0)
+		conn_free(c);
+	loop_check_stopped(l);
+}
+
+void
+conn_new(struct loop *l, int fd)
+{
+	struct conn	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		close(fd);
+		return;
+	}
+	c->loop = l;
+	c->fd = fd;
+	c->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+	}
+	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) == -1) {
+		log_warnx("%s: cannot watch connection", __func__);
+		if (c->rev)
+			event_free(c->rev);
+		if (c->wev)
+			event_free(c->wev);
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&l->conns, c, link);
+	atomic_fetch_add(&l->d->nconns, 1);
+	log_debug("%s: connection %llu from pid %ld uid %lu", __func__,
+	    (unsigned long long)c->serial, (long)c->pid,
+	    (unsigned long)c->uid);
+	if (l->stopping)
+		conn_drain(c);
+}
+
+struct sp_buf *
+conn_out(struct conn *c)
+{
+	return &c->out;
+}
+
+int
+conn_take_fd(struct conn *c)
+{
+	int	 fd;
+
+	if (c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(c->fds[0]));
+	c->nfds--;
+	return fd;
+}
+
+void
+conn_hold(struct conn *c)
+{
+	c->jobs++;
+}
+
+void
+conn_abort(struct conn *c)
+{
+	conn_close(c);
+}
+
+bool
+conn_idle(const struct conn *c)
+{
+	return c->jobs == 0 && c->out_off == c->out.len;
+}
+
+/* Closes a connection asked to close once it is done. */
+static void
+maybe_close(struct conn *c)
+{
+	if (c->closing && conn_idle(c))
+		conn_close(c);
+}
+
+void
+conn_flush(struct conn *c)
+{
+	ssize_t	 n;
+
+	while (c->out_off < c->out.len) {
+		n = send(c->fd, c->out.data + c->out_off,
+		    c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(c->wev, NULL);
+			return;
+		}
+		/* The peer is gone; nobody is left to read the rest. */
+		conn_close(c);
+		return;
+	}
+	c->out.len = c->out_off = 0;
+	sp_buf_shrink(&c->out, KEEP_BUF);
+	event_del(c->wev);
+	maybe_close(c);
+}
+
+void
+conn_drain(struct conn *c)
+{
+	if (c->fd == -1)
+		return;
+	c->closing = true;
+	event_del(c->rev);
+	maybe_close(c);
+}
+
+void
+conn_job_done(struct conn *c, struct job *j)
+{
+	c->jobs--;
+	if (c->fd == -1) {
+		if (c->jobs == 0)
+			conn_free(c);
+		return;
+	}
+	if (sp_buf_append(&c->out, j->reply.data, j->reply.len) == -1) {
+		log_warnx("%s: out of memory for a reply", __func__);
+		conn_close(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_flush(arg);
+}
+
+/* Keeps descriptors the peer passed (SCM_RIGHTS), within CONN_MAX_FDS. */
+static void
+take_rights(struct conn *c, struct msghdr *msg)
+{
+	struct cmsghdr	*cm;
+	int		*fds;
+	size_t		 i, n;
+
+	if (msg->msg_flags & MSG_CTRUNC)
+		log_warnx("%s: connection %llu passed more descriptors than "
+		    "storesd takes at once; extras were dropped", __func__,
+		    (unsigned long long)c->serial);
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = (int *)CMSG_DATA(cm);
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			if (c->nfds < CONN_MAX_FDS)
+				c->fds[c->nfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
+/* Replies TOO_LARGE to a frame over max_frame and closes: the bytes of
+ * that frame are never read, so the stream cannot be resynchronised. */
+static void
+refuse_frame(struct conn *c, uint32_t len, uint64_t max)
+{
+	char	 msg[SP_ERRMSG_MAX], a[32];
+
+	cfg_format_size(max, a, sizeof(a));
+	snprintf(msg, sizeof(msg), "a frame of %lu bytes is over max_frame "
+	    "(%s); split the request or raise max_frame", (unsigned long)len,
+	    a);
+	log_info("%s: connection %llu: %s", __func__,
+	    (unsigned long long)c->serial, msg);
+	sp_reply_error(&c->out, 0, SP_TOO_LARGE, msg);
+	c->closing = true;
+	event_del(c->rev);
+}
+
+/*
+ * Handles the complete frames in the input buffer, at most
+ * REQS_PER_TURN of them.  Returns true when complete frames are left.
+ */
+static bool
+process(struct conn *c)
+{
+	uint64_t	 max = c->loop->d->cfg->max_frame;
+	size_t		 off = 0, avail;
+	uint32_t	 len;
+	int		 budget = REQS_PER_TURN;
+	bool		 more = false;
+
+	while (!c->closing && c->fd != -1) {
+		avail = c->in.len - off;
+		if (avail < SP_FRAME_HDR)
+			break;
+		len = sp_frame_len(c->in.data + off);
+		if (len > max) {
+			refuse_frame(c, len, max);
+			break;
+		}
+		if (avail - SP_FRAME_HDR < len)
+			break;
+		if (budget-- == 0) {
+			more = true;
+			break;
+		}
+		handle_frame(c, c->in.data + off + SP_FRAME_HDR, len);
+		off += SP_FRAME_HDR + len;
+	}
+	sp_buf_consume(&c->in, off);
+	if (c->in.len == 0)
+		sp_buf_shrink(&c->in, KEEP_BUF);
+	return more;
+}
+
+/* How much to read: at least the rest of the frame being received. */
+static size_t
+want(const struct conn *c)
+{
+	size_t	 need;
+
+	if (c->in.len < SP_FRAME_HDR)
+		return READ_CHUNK;
+	need = SP_FRAME_HDR + (size_t)sp_frame_len(c->in.data);
+	if (need > c->in.len && need - c->in.len > READ_CHUNK &&
+	    sp_frame_len(c->in.data) <= c->loop->d->cfg->max_frame)
+		return need - c->in.len;
+	return READ_CHUNK;
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+	} cbuf;
+	ssize_t		 n;
+	size_t		 w = want(c);
+
+	(void)what;
+	if (sp_buf_reserve(&c->in, w) == -1) {
+		log_warnx("%s: out of memory for input", __func__);
+		conn_close(c);
+		return;
+	}
+	iov.iov_base = c->in.data + c->in.len;
+	iov.iov_len = w;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR)) {
+		n = 0;
+		if (c->in.len == 0)
+			return;
+	} else if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	if (msg.msg_controllen > 0)
+		take_rights(c, &msg);
+	c->in.len += (size_t)n;
+	if (process(c) && c->fd != -1)
+		event_active(c->rev, EV_READ, 0);
+	if (c->fd != -1)
+		conn_flush(c);
+}

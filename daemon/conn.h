@@ -1,0 +1,63 @@
+/*
+ * conn: one client connection.
+ *
+ * Owns: the socket, its input and output buffers, descriptors passed
+ * with SCM_RIGHTS and not yet used, the peer's credentials, and the
+ * connection's life: it is freed only once the socket is closed and no
+ * job of it is still out on the pool.  Lives on one loop's thread.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "sp_buf.h"
+
+#define CONN_MAX_FDS	4	/* passed descriptors kept at once */
+
+struct event;
+struct job;
+struct loop;
+
+struct conn {
+	TAILQ_ENTRY(conn)	 link;
+	struct loop		*loop;
+	uint64_t		 serial;	/* for logs */
+	int			 fd;		/* -1 once closed */
+	struct event		*rev;
+	struct event		*wev;
+	struct sp_buf		 in;
+	struct sp_buf		 out;
+	size_t			 out_off;	/* bytes of out already sent */
+	int			 fds[CONN_MAX_FDS];
+	unsigned		 nfds;
+	unsigned		 jobs;		/* out on the pool */
+	bool			 closing;	/* close once out is sent */
+	pid_t			 pid;
+	uid_t			 uid;
+	gid_t			 gid;
+};
+
+/* Takes over an accepted socket on loop l's thread. */
+void	conn_new(struct loop *l, int fd);
+/* A job of c came back: queue its reply and drop its reference. */
+void	conn_job_done(struct conn *c, struct job *j);
+/* The reply buffer of c; handler.c appends frames to it. */
+struct sp_buf *conn_out(struct conn *c);
+/* Takes the oldest descriptor the peer passed; -1 when there is none. */
+int	conn_take_fd(struct conn *c);
+/* A job of c is leaving for the pool: c stays until it comes back. */
+void	conn_hold(struct conn *c);
+/* Sends what can be sent now and watches for the rest. */
+void	conn_flush(struct conn *c);
+/* Closes the socket now, replies or not (stop timeout). */
+void	conn_abort(struct conn *c);
+/* Stops reading; closes once the replies are out (loop stop). */
+void	conn_drain(struct conn *c);
+/* True when c has nothing in flight and nothing left to send. */
+bool	conn_idle(const struct conn *c);
+
+#endif

@@ -1,0 +1,537 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "daemon.h"
+#include "handler.h"
+#include "job.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "registry.h"
+#include "sp_frame.h"
+#include "sp_msg.h"
+#include "sp_names.h"
+#include "store.h"
+
+/* What a request names: a store, a repo in it, a db of it. */
+struct target {
+	const struct cfg_store	*st;
+	struct sp_bytes		 repo;	/* p == NULL: a fixed-path store */
+	unsigned		 db;
+};
+
+static void
+reply_err(struct conn *c, uint64_t id, const struct sp_error *err)
+{
+	log_debug("%s: request %llu: %s: %s", __func__,
+	    (unsigned long long)id, sp_code_name(err->code), err->msg);
+	if (sp_reply_error(conn_out(c), id, err->code, err->msg) == -1)
+		log_warnx("%s: out of memory for an error reply", __func__);
+}
+
+/* Quotes a name from a request only when it is a name, never raw bytes. */
+static const char *
+quote(struct sp_bytes b, char *buf, size_t n)
+{
+	if (sp_name_check(b) == -1)
+		return "(not a valid name)";
+	snprintf(buf, n, "%.*s", (int)b.n, b.p);
+	return buf;
+}
+
+static int
+unknown_store(const struct config *cfg, struct sp_bytes name,
+    struct sp_error *err)
+{
+	char	 list[160] = "", q[SP_NAME_MAX + 1];
+	size_t	 len = 0;
+	unsigned i;
+
+	for (i = 0; i < cfg->nstores && len < sizeof(list); i++)
+		len += snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i ? ", " : "", cfg->stores[i].name);
+	return sp_seterr(err, SP_UNKNOWN_STORE, "no store named '%s' is "
+	    "configured; stores: %s", quote(name, q, sizeof(q)), list);
+}
+
+static int
+unknown_db(const struct cfg_store *st, struct sp_bytes name,
+    struct sp_error *err)
+{
+	char	 list[160] = "", q[SP_NAME_MAX + 1];
+	size_t	 len = 0;
+	unsigned i;
+
+	for (i = 0; i < st->ndbs && len < sizeof(list); i++)
+		len += snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i ? ", " : "", st->dbs[i]);
+	return sp_seterr(err, SP_UNKNOWN_DB, "store %s has no db '%s'; its "
+	    "dbs: %s", st->name, quote(name, q, sizeof(q)), list);
+}
+
+static int
+resolve_repo(const struct cfg_store *st, const struct sp_req *rq,
+    struct sp_bytes *repo, struct sp_error *err)
+{
+	if (st->path != NULL) {
+		if (rq->has & SP_F_REPO)
+			return sp_seterr(err, SP_BAD_REPO, "store %s is one "
+			    "fixed env (path %s) and has no repos; leave the "
+			    "repo out", st->name, st->path);
+		repo->p = NULL;
+		repo->n = 0;
+		return 0;
+	}
+	if (rq->has & SP_F_REPO) {
+		*repo = rq->repo;
+		return sp_repo_check(*repo, err);
+	}
+	repo->p = SP_DEFAULT_REPO;
+	repo->n = strlen(SP_DEFAULT_REPO);
+	return 0;
+}
+
+static int
+resolve(const struct config *cfg, const struct sp_req *rq, struct target *t,
+    struct sp_error *err)
+{
+	int	 db;
+
+	if ((t->st = cfg_store_find(cfg, rq->store)) == NULL)
+		return unknown_store(cfg, rq->store, err);
+	if (resolve_repo(t->st, rq, &t->repo, err) == -1)
+		return -1;
+	if ((db = cfg_db_index(t->st, rq->db)) == -1)
+		return unknown_db(t->st, rq->db, err);
+	t->db = (unsigned)db;
+	return 0;
+}
+
+static int
+check_key(struct sp_bytes key, struct sp_error *err)
+{
+	if (key.n == 0 || key.n > SP_KEY_MAX)
+		return sp_seterr(err, SP_BAD_KEY, "the key is %zu bytes; keys "
+		    "are 1 to %d bytes", key.n, SP_KEY_MAX);
+	return 0;
+}
+
+/* ---------------------------------------------------------- inline ops */
+
+static int
+do_hello(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	if (rq->version != SP_PROTO_VERSION)
+		return sp_seterr(err, SP_BAD_VERSION, "this storesd speaks "
+		    "protocol version %d and the client asked for %llu; use "
+		    "a client of the same release", SP_PROTO_VERSION,
+		    (unsigned long long)rq->version);
+	if (rq->client.p)
+		log_debug("%s: connection %llu is %.*s", __func__,
+		    (unsigned long long)c->serial,
+		    (int)(rq->client.n > 64 ? 64 : rq->client.n),
+		    rq->client.p);
+	return sp_reply_hello(conn_out(c), rq->id, "storesd " STORESD_VERSION,
+	    c->loop->d->cfg->max_frame);
+}
+
+struct val_ctx {
+	struct sp_buf	*out;
+	uint64_t	 id;
+	struct sp_error	*err;
+};
+
+static int
+put_val(void *arg, const void *val, size_t n)
+{
+	struct val_ctx	*v = arg;
+
+	if (n > SP_FRAME_MAX - 64)
+		return sp_seterr(v->err, SP_TOO_LARGE, "the value is %zu "
+		    "bytes, more than one reply frame can carry", n);
+	return sp_reply_val(v->out, v->id, val, n);
+}
+
+static int
+do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct reg_env	*e;
+	struct val_ctx	 v = { conn_out(c), rq->id, err };
+	int		 rc;
+
+	if (resolve(d->cfg, rq, &t, err) == -1 || check_key(rq->key, err) == -1)
+		return -1;
+	if (reg_acquire(d->reg, t.st, t.repo, false, &e, err) == -1) {
+		if (err->code == SP_NOT_FOUND)
+			sp_seterr(err, SP_NOT_FOUND, "no such key");
+		return -1;
+	}
+	rc = st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
+	    &v, err);
+	reg_release(d->reg, e);
+	return rc;
+}
+
+/* Copies of one env's identity and counters, for a stats reply. */
+static int
+stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
+    struct sp_error *err)
+{
+	struct daemon		*d = c->loop->d;
+	struct sp_stats_env	*se = NULL;
+	struct sp_stats_db	*sdb = NULL;
+	struct st_stats		*ss = NULL;
+	struct sp_counter	 dc[6];
+	size_t			 i, k;
+	int			 ret = -1;
+
+	if ((se = calloc(n + 1, sizeof(*se))) == NULL ||
+	    (ss = calloc(n + 1, sizeof(*ss))) == NULL ||
+	    (sdb = calloc((n + 1) * CFG_MAX_DBS, sizeof(*sdb))) == NULL) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (st_stats(envs[i]->st, c->loop->idx, &ss[i], err) == -1)
+			goto done;
+		se[i].id.repo.p = envs[i]->repo;
+		se[i].id.repo.n = envs[i]->repo ? strlen(envs[i]->repo) : 0;
+		se[i].id.store.p = envs[i]->store;
+		se[i].id.store.n = strlen(envs[i]->store);
+		se[i].id.dir.p = envs[i]->dir;
+		se[i].id.dir.n = strlen(envs[i]->dir);
+		se[i].counters = ss[i].env;
+		se[i].ncounters = ST_ENV_NCOUNTERS;
+		se[i].dbs = &sdb[i * CFG_MAX_DBS];
+		se[i].ndbs = ss[i].ndbs;
+		for (k = 0; k < ss[i].ndbs; k++) {
+			const struct cfg_store *st = cfg_store_find(d->cfg,
+			    se[i].id.store);
+
+			/* A store dropped by a reload still has its env. */
+			sdb[i * CFG_MAX_DBS + k].name.p = st ? st->dbs[k] : "?";
+			sdb[i * CFG_MAX_DBS + k].name.n =
+			    strlen(sdb[i * CFG_MAX_DBS + k].name.p);
+			sdb[i * CFG_MAX_DBS + k].counters = ss[i].db[k];
+			sdb[i * CFG_MAX_DBS + k].ncounters = ST_DB_NCOUNTERS;
+		}
+	}
+	dc[0] = (struct sp_counter){ "pid", (uint64_t)getpid() };
+	dc[1] = (struct sp_counter){ "uptime_s",
+	    (reg_now_ms() - d->start_ms) / 1000 };
+	dc[2] = (struct sp_counter){ "connections", atomic_load(&d->nconns) };
+	dc[3] = (struct sp_counter){ "open_envs", reg_count(d->reg) };
+	dc[4] = (struct sp_counter){ "io_threads", d->nloops };
+	dc[5] = (struct sp_counter){ "pool_pending", pool_pending(d->pool) };
+	if (sp_reply_stats(conn_out(c), id, dc, 6, se, n) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	ret = 0;
+done:
+	free(se);
+	free(ss);
+	free(sdb);
+	return ret;
+}
+
+static int
+do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct reg_env	**envs = NULL, *one;
+	char		 repo[SP_REPO_MAX + 1];
+	size_t		 i, n = 0;
+	int		 rc;
+
+	if (rq->has & SP_F_STORE) {
+		if (resolve(d->cfg, rq, &t, err) == -1 ||
+		    reg_acquire(d->reg, t.st, t.repo, false, &one, err) == -1)
+			return -1;
+		rc = stats_reply(c, rq->id, &one, 1, err);
+		reg_release(d->reg, one);
+		return rc;
+	}
+	if (rq->has & SP_F_REPO) {
+		if (sp_repo_check(rq->repo, err) == -1)
+			return -1;
+		snprintf(repo, sizeof(repo), "%.*s", (int)rq->repo.n,
+		    rq->repo.p);
+	}
+	if (reg_collect(d->reg, rq->has & SP_F_REPO ? repo : NULL, NULL, &envs,
+	    &n) == -1)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	rc = stats_reply(c, rq->id, envs, n, err);
+	for (i = 0; i < n; i++)
+		reg_release(d->reg, envs[i]);
+	free(envs);
+	return rc;
+}
+
+struct live_list {
+	struct sp_live_env	*v;
+	size_t			 n;
+	size_t			 cap;
+};
+
+/* Copies s for the list; the registry lock is held, so nothing may stay
+ * pointing into the entry. */
+static int
+live_str(const char *s, struct sp_bytes *b)
+{
+	b->n = s ? strlen(s) : 0;
+	b->p = NULL;
+	return s == NULL || (b->p = strdup(s)) != NULL ? 0 : -1;
+}
+
+static int
+live_add(void *arg, const struct reg_env *e, uint64_t idle_ms)
+{
+	struct live_list	*l = arg;
+	struct sp_live_env	*v;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+
+		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	v = &l->v[l->n++];
+	memset(v, 0, sizeof(*v));
+	v->inflight = e->refs;
+	v->idle_ms = idle_ms;
+	if (live_str(e->repo, &v->repo) == -1 ||
+	    live_str(e->store, &v->store) == -1 ||
+	    live_str(e->dir, &v->dir) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+live_free(struct live_list *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++) {
+		free((char *)l->v[i].repo.p);
+		free((char *)l->v[i].store.p);
+		free((char *)l->v[i].dir.p);
+	}
+	free(l->v);
+}
+
+static int
+do_live(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon		*d = c->loop->d;
+	struct live_list	 l = { 0 };
+	char			 repo[SP_REPO_MAX + 1], store[SP_NAME_MAX + 1];
+	int			 ret = -1;
+
+	if (rq->has & SP_F_REPO) {
+		if (sp_repo_check(rq->repo, err) == -1)
+			return -1;
+		snprintf(repo, sizeof(repo), "%.*s", (int)rq->repo.n,
+		    rq->repo.p);
+	}
+	if (rq->has & SP_F_STORE) {
+		if (cfg_store_find(d->cfg, rq->store) == NULL)
+			return unknown_store(d->cfg, rq->store, err);
+		snprintf(store, sizeof(store), "%.*s", (int)rq->store.n,
+		    rq->store.p);
+	}
+	if (reg_foreach(d->reg, rq->has & SP_F_REPO ? repo : NULL,
+	    rq->has & SP_F_STORE ? store : NULL, live_add, &l) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (sp_reply_live(conn_out(c), rq->id, l.v, l.n) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	ret = 0;
+done:
+	live_free(&l);
+	return ret;
+}
+
+/* ------------------------------------------------------------ pool ops */
+
+/* Hands j (holding env references already) to the pool for c. */
+static void
+send_job(struct conn *c, struct job *j, uint64_t id)
+{
+	j->d = c->loop->d;
+	j->loop = c->loop;
+	j->conn = c;
+	j->id = id;
+	conn_hold(c);
+	if (j->kind == JOB_WRITE)
+		job_submit_write(j);
+	else
+		job_submit(j);
+}
+
+static int
+do_write(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct job	*j;
+	struct st_op	*op;
+	bool		 put = rq->op == SP_OP_PUT;
+
+	if (resolve(d->cfg, rq, &t, err) == -1 || check_key(rq->key, err) == -1)
+		return -1;
+	if ((j = job_new(JOB_WRITE, 1, rq->key.n + rq->val.n)) == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	/* A del of what was never written must not create an env. */
+	if (reg_acquire(d->reg, t.st, t.repo, put, &j->env, err) == -1) {
+		if (err->code == SP_NOT_FOUND)
+			sp_seterr(err, SP_NOT_FOUND, "no such key");
+		job_free(j);
+		return -1;
+	}
+	op = &j->ops[0];
+	op->kind = put ? ST_PUT : ST_DEL;
+	op->db = t.db;
+	op->key = job_copy(j, rq->key.p, rq->key.n);
+	op->klen = rq->key.n;
+	if (put) {
+		op->val = job_copy(j, rq->val.p, rq->val.n);
+		op->vlen = rq->val.n;
+	}
+	send_job(c, j, rq->id);
+	return 0;
+}
+
+static int
+do_snapshot(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct job	*j = NULL;
+	int		 fd, fl;
+
+	/* The descriptor came with this request's bytes: take it first, so
+	 * a refused snapshot does not leave it for the next one. */
+	if ((fd = conn_take_fd(c)) == -1)
+		return sp_seterr(err, SP_BAD_REQUEST, "a snapshot needs a "
+		    "file descriptor passed (SCM_RIGHTS) with the request; "
+		    "storesd never opens a path a client names");
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_ACCMODE) == O_RDONLY) {
+		sp_seterr(err, SP_BAD_REQUEST, "the passed descriptor is not "
+		    "open for writing");
+		goto fail;
+	}
+	if (resolve(d->cfg, rq, &t, err) == -1)
+		goto fail;
+	if ((j = job_new(JOB_SNAPSHOT, 0, 0)) == NULL) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (reg_acquire(d->reg, t.st, t.repo, false, &j->env, err) == -1)
+		goto fail;
+	j->fd = fd;
+	j->compact = rq->compact;
+	send_job(c, j, rq->id);
+	return 0;
+fail:
+	job_free(j);
+	close(fd);
+	return -1;
+}
+
+static int
+do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct job	*j;
+
+	if (resolve(d->cfg, rq, &t, err) == -1)
+		return -1;
+	if (t.st->path != NULL)
+		return sp_seterr(err, SP_BAD_REQUEST, "store %s is one fixed "
+		    "env (path %s); only per-repo stores can be forked",
+		    t.st->name, t.st->path);
+	if (sp_repo_check(rq->dst, err) == -1)
+		return -1;
+	if (rq->dst.n == t.repo.n && memcmp(rq->dst.p, t.repo.p, t.repo.n) == 0)
+		return sp_seterr(err, SP_BAD_REQUEST, "a repo cannot be forked "
+		    "into itself; name a new destination repo");
+	if ((j = job_new(JOB_FORK, 0, 0)) == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	if (reg_acquire(d->reg, t.st, t.repo, false, &j->env, err) == -1) {
+		job_free(j);
+		return -1;
+	}
+	if (reg_reserve(d->reg, t.st, rq->dst, &j->dst, err) == -1) {
+		reg_release(d->reg, j->env);
+		job_free(j);
+		return -1;
+	}
+	send_job(c, j, rq->id);
+	return 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+void
+handle_frame(struct conn *c, const char *body, size_t n)
+{
+	struct sp_req	 rq;
+	struct sp_error	 err;
+	int		 rc;
+
+	err.code = SP_OK;
+	if (sp_req_decode(body, n, &rq, &err) == -1) {
+		reply_err(c, rq.id, &err);
+		return;
+	}
+	switch (rq.op) {
+	case SP_OP_HELLO:
+		rc = do_hello(c, &rq, &err);
+		break;
+	case SP_OP_PING:
+		rc = sp_reply_ok(conn_out(c), rq.id);
+		break;
+	case SP_OP_GET:
+		rc = do_get(c, &rq, &err);
+		break;
+	case SP_OP_PUT:
+	case SP_OP_DEL:
+		rc = do_write(c, &rq, &err);
+		break;
+	case SP_OP_SNAPSHOT:
+		rc = do_snapshot(c, &rq, &err);
+		break;
+	case SP_OP_FORK:
+		rc = do_fork(c, &rq, &err);
+		break;
+	case SP_OP_STATS:
+		rc = do_stats(c, &rq, &err);
+		break;
+	case SP_OP_LIVE:
+		rc = do_live(c, &rq, &err);
+		break;
+	default:
+		rc = sp_seterr(&err, SP_BAD_REQUEST, "unknown op");
+		break;
+	}
+	if (rc == -1) {
+		if (err.code == SP_OK)
+			sp_seterr(&err, SP_INTERNAL, "out of memory");
+		reply_err(c, rq.id, &err);
+	}
+}

@@ -1,0 +1,21 @@
+/*
+ * handler: what each request does.
+ *
+ * Owns: turning a decoded request into its effect.  Cheap requests
+ * (hello, ping, get, stats, live) are answered right here on the I/O
+ * thread, inside one read transaction, so a read pays no thread
+ * hand-off.  Requests that may wait on a disk (put, del, snapshot,
+ * fork) become jobs for the pool.  Every failure becomes an error reply
+ * with a stable code and a message; nothing here closes a connection.
+ */
+#ifndef HANDLER_H
+#define HANDLER_H
+
+#include <stddef.h>
+
+struct conn;
+
+/* Handles one frame's body from c. */
+void	handle_frame(struct conn *c, const char *body, size_t n);
+
+#endif

@@ -1,0 +1,189 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "job.h"
+#include "layout.h"
+#include "log.h"
+#include "loop.h"
+#include "registry.h"
+#include "sp_msg.h"
+
+struct job *
+job_new(enum job_kind kind, size_t nops, size_t nbytes)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->kind = kind;
+	j->fd = -1;
+	if ((nops && (j->ops = calloc(nops, sizeof(*j->ops))) == NULL) ||
+	    (nbytes && (j->bytes = malloc(nbytes)) == NULL)) {
+		job_free(j);
+		return NULL;
+	}
+	j->nops = nops;
+	j->nbytes = nbytes;
+	return j;
+}
+
+const void *
+job_copy(struct job *j, const void *p, size_t n)
+{
+	char	*dst = j->bytes + j->used;
+
+	if (n == 0)
+		return "";
+	memcpy(dst, p, n);
+	j->used += n;
+	return dst;
+}
+
+void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fd != -1)
+		close(j->fd);
+	sp_buf_free(&j->reply);
+	free(j->ops);
+	free(j->bytes);
+	free(j);
+}
+
+void
+job_finish(struct job *j)
+{
+	struct registry	*reg = j->d->reg;
+
+	if (j->env != NULL) {
+		reg_release(reg, j->env);
+		j->env = NULL;
+	}
+	if (j->dst != NULL) {
+		reg_unreserve(reg, j->dst);
+		j->dst = NULL;
+	}
+	if (j->fd != -1) {
+		close(j->fd);
+		j->fd = -1;
+	}
+	loop_post_done(j->loop, j);
+}
+
+static void
+reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
+{
+	if (rc == -1)
+		sp_reply_error(&j->reply, j->id, err->code, err->msg);
+	else if (j->kind == JOB_SNAPSHOT)
+		sp_reply_size(&j->reply, j->id, size);
+	else
+		sp_reply_ok(&j->reply, j->id);
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+static void
+run_snapshot(struct job *j)
+{
+	struct sp_error	 err;
+	off_t		 start, end;
+	uint64_t	 size = 0;
+	int		 rc;
+
+	start = lseek(j->fd, 0, SEEK_CUR);
+	rc = st_copy(j->env->st, j->fd, j->compact, &err);
+	end = lseek(j->fd, 0, SEEK_CUR);
+	if (start != -1 && end >= start)
+		size = (uint64_t)(end - start);
+	if (rc == 0)
+		log_info("%s: %s: %llu bytes", __func__, j->env->dir,
+		    (unsigned long long)size);
+	reply(j, rc, &err, size);
+}
+
+/* ---------------------------------------------------------------- fork */
+
+/*
+ * Copies the source env into a fresh directory under @tmp, makes it
+ * durable, then renames it into place in one step, so the destination
+ * either does not exist or is complete, even across a crash.
+ */
+static int
+fork_env(struct job *j, struct sp_error *err)
+{
+	const char	*data_dir = j->d->cfg->data_dir;
+	char		 tmp[PATH_MAX], file[PATH_MAX];
+	int		 fd = -1, ret = -1;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/%s/fork.XXXXXX", data_dir,
+	    LAY_TMP) >= (int)sizeof(tmp) || mkdtemp(tmp) == NULL)
+		return sp_seterr(err, SP_IO_ERROR, "cannot make a temporary "
+		    "directory in %s/%s: %s", data_dir, LAY_TMP,
+		    strerror(errno));
+	if (snprintf(file, sizeof(file), "%s/%s", tmp, ST_DATA_FILE) >=
+	    (int)sizeof(file)) {
+		sp_seterr(err, SP_IO_ERROR, "data_dir is too long");
+		goto done;
+	}
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0640)) == -1) {
+		sp_seterr(err, SP_IO_ERROR, "cannot create %s: %s", file,
+		    strerror(errno));
+		goto done;
+	}
+	if (st_copy(j->env->st, fd, false, err) == -1)
+		goto done;
+	if (lay_sync_parent(file) == -1 ||
+	    lay_prepare_repo(data_dir, j->dst->repo, err) == -1)
+		goto done;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, j->dst->dir,
+	    RENAME_NOREPLACE) == -1) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			sp_seterr(err, SP_EXISTS, "the destination env "
+			    "already exists; fork into a new repo name");
+		else
+			sp_seterr(err, SP_IO_ERROR, "cannot move the copy to "
+			    "%s: %s", j->dst->dir, strerror(errno));
+		goto done;
+	}
+	lay_sync_parent(j->dst->dir);
+	log_info("%s: %s -> %s", __func__, j->env->dir, j->dst->dir);
+	ret = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	if (ret == -1)
+		lay_remove_tree(tmp);
+	return ret;
+}
+
+static void
+run_task(struct pool_task *t)
+{
+	struct job	*j = (struct job *)((char *)t -
+	    offsetof(struct job, task));
+	struct sp_error	 err;
+
+	if (j->kind == JOB_SNAPSHOT)
+		run_snapshot(j);
+	else
+		reply(j, fork_env(j, &err), &err, 0);
+	job_finish(j);
+}
+
+void
+job_submit(struct job *j)
+{
+	j->task.fn = run_task;
+	pool_submit(j->d->pool, &j->task);
+}

@@ -1,0 +1,74 @@
+/*
+ * job: a request that runs on the worker pool.
+ *
+ * Owns: requests that may wait on a disk (writes, snapshots, forks)
+ * while they are away from their I/O thread.  A job carries its own
+ * copies of the request's bytes, a reference on the env it uses, and
+ * the reply it builds; when done it goes back to its connection's loop,
+ * which sends the reply.  Writes to one env pass through that env's
+ * queue (writer.c) in the order they arrived.
+ */
+#ifndef JOB_H
+#define JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "sp_buf.h"
+#include "store.h"
+
+struct conn;
+struct daemon;
+struct loop;
+struct reg_env;
+
+enum job_kind {
+	JOB_WRITE,
+	JOB_SNAPSHOT,
+	JOB_FORK,
+};
+
+struct job {
+	struct job		*next;		/* env queue, then loop queue */
+	struct pool_task	 task;		/* snapshot and fork */
+	enum job_kind		 kind;
+	struct daemon		*d;
+	struct loop		*loop;		/* where conn lives */
+	struct conn		*conn;		/* holds a reference for us */
+	uint64_t		 id;		/* the request's */
+	struct reg_env		*env;		/* referenced */
+	struct reg_env		*dst;		/* fork: the reserved target */
+	struct st_op		*ops;		/* write */
+	size_t			 nops;
+	int			 fd;		/* snapshot: the client's file */
+	bool			 compact;
+	struct sp_buf		 reply;		/* one frame, when done */
+	char			*bytes;		/* job_copy() storage */
+	size_t			 nbytes;
+	size_t			 used;
+};
+
+/*
+ * A write job of nops ops and room for nbytes of keys and values, which
+ * job_copy() fills.  Returns NULL when out of memory.
+ */
+struct job	*job_new(enum job_kind kind, size_t nops, size_t nbytes);
+/* Copies p into the job's own storage; returns the copy. */
+const void	*job_copy(struct job *j, const void *p, size_t n);
+/* Frees the job and closes its descriptor.  NULL-safe. */
+void		 job_free(struct job *j);
+
+/* Queues a write job on its env's writer queue (writer.c). */
+void		 job_submit_write(struct job *j);
+/* Runs a snapshot or fork job on the pool. */
+void		 job_submit(struct job *j);
+/*
+ * Sends a finished job back: drops its env references, then posts it to
+ * its loop, which sends the reply.  A job whose reply could not be built
+ * (out of memory) closes its connection there rather than leave the
+ * client waiting.
+ */
+void		 job_finish(struct job *j);
+
+#endif

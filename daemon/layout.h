@@ -1,0 +1,62 @@
+/*
+ * layout: where envs live on disk.
+ *
+ * Owns: the mapping from (repo, store) to a directory, and making those
+ * directories.  The env of repo R in store S is
+ *
+ *	DATA_DIR/R/@S/		(data.mdb, lock.mdb)
+ *
+ * R's '/'-separated components are directories.  '@' cannot appear in a
+ * repo component, so an env directory never collides with a repo
+ * directory: repo "refs" (DATA_DIR/refs/@refs) and store refs of repo
+ * "a" (DATA_DIR/a/@refs) stay apart, and nested repos "a" and "a/b"
+ * (DATA_DIR/a/@refs and DATA_DIR/a/b/@refs) never share an env.  The
+ * daemon's own files start with '@' at the top (DATA_DIR/@tmp), out of
+ * every repo's way.  A store with `path =` has exactly that one env.
+ */
+#ifndef LAYOUT_H
+#define LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "sp_error.h"
+#include "sp_mp.h"
+
+#define LAY_TMP		"@tmp"
+
+/*
+ * Writes the env directory of (repo, st) into out.  repo.p is NULL for a
+ * fixed-path store.  Returns 0, or -1 (ENAMETOOLONG).
+ */
+int	lay_env_dir(const char *data_dir, const struct cfg_store *st,
+	    struct sp_bytes repo, char *out, size_t n);
+
+/*
+ * Makes sure the directories leading to the env of (repo, st) exist
+ * below data_dir, creating them when create is set, and refusing any
+ * component that is a symlink or not a directory, so an env can never
+ * end up outside data_dir.  A fixed-path store has nothing to prepare.
+ * Returns 0, or -1 with err: NOT_FOUND (missing and !create), BAD_REPO
+ * (a symlink or a file in the way), IO_ERROR.
+ */
+int	lay_prepare(const char *data_dir, const struct cfg_store *st,
+	    struct sp_bytes repo, bool create, struct sp_error *err);
+
+/* Creates the directories of repo itself (for a fork's destination),
+ * with the same refusals as lay_prepare().  Returns 0 or -1 with err. */
+int	lay_prepare_repo(const char *data_dir, const char *repo,
+	    struct sp_error *err);
+
+/* Creates data_dir (and parents) and DATA_DIR/@tmp, emptying the latter
+ * of what a crashed fork left.  Returns 0, or -1 with err. */
+int	lay_init(const char *data_dir, struct sp_error *err);
+
+/* fsyncs the directory holding path; returns 0 or -1. */
+int	lay_sync_parent(const char *path);
+
+/* Removes a directory tree made by a failed fork; returns 0 or -1. */
+int	lay_remove_tree(const char *dir);
+
+#endif

@@ -1,0 +1,216 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+
+#define ACCEPTS_PER_TURN	64
+#define PAUSE_MS		100
+
+static int
+fail(char *errbuf, size_t errlen, const char *fmt, const char *path)
+{
+	int	 e = errno;
+
+	snprintf(errbuf, errlen, fmt, path, strerror(e));
+	return -1;
+}
+
+/* Makes the socket's directory, searchable by whom the socket mode lets in. */
+static int
+make_dir(const char *path, mode_t mode, char *errbuf, size_t errlen)
+{
+	char	 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char	*slash;
+	mode_t	 dmode = 0700;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mode & 0060)
+		dmode |= 0010;
+	if (mode & 0006)
+		dmode |= 0001;
+	if (mkdir(dir, dmode) == -1 && errno != EEXIST)
+		return fail(errbuf, errlen, "cannot create the socket "
+		    "directory %s: %s", dir);
+	return 0;
+}
+
+/*
+ * A socket file may be left by a storesd that crashed.  Replace it only
+ * if nobody answers on it; never steal a live daemon's socket.
+ */
+static int
+clear_stale(const struct sockaddr_un *sun, char *errbuf, size_t errlen)
+{
+	struct stat	 sb;
+	int		 fd, rc;
+
+	if (lstat(sun->sun_path, &sb) == -1)
+		return errno == ENOENT ? 0 : fail(errbuf, errlen,
+		    "cannot check %s: %s", sun->sun_path);
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(errbuf, errlen, "%s exists and is not a socket; "
+		    "remove it or choose another socket", sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return fail(errbuf, errlen, "socket for %s: %s", sun->sun_path);
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(errbuf, errlen, "another storesd is answering on %s; "
+		    "stop it first, or give this one another socket (-s)",
+		    sun->sun_path);
+		return -1;
+	}
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT)
+		return fail(errbuf, errlen, "cannot remove the stale socket "
+		    "%s: %s", sun->sun_path);
+	log_notice("%s: removed the stale socket %s", __func__, sun->sun_path);
+	return 0;
+}
+
+static void
+hand_over(struct listener *ls, int fd)
+{
+	struct daemon	*d = ls->d;
+	struct loop	*l = d->loops[ls->next++ % d->nloops];
+
+	if (l == d->loops[0])
+		conn_new(l, fd);	/* we are on loop 0's thread */
+	else
+		loop_post_conn(l, fd);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*ls = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(ls->ev, NULL);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener	*ls = arg;
+	struct timeval	 tv = { 0, PAUSE_MS * 1000 };
+	int		 i, fd;
+
+	(void)what;
+	for (i = 0; i < ACCEPTS_PER_TURN; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			hand_over(ls, fd);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+			continue;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			log_warn("%s: accept; pausing for %dms", __func__,
+			    PAUSE_MS);
+			event_del(ls->ev);
+			evtimer_add(ls->pause, &tv);
+			return;
+		default:
+			return;		/* EAGAIN: all taken */
+		}
+	}
+}
+
+int
+listener_open(struct listener *ls, struct daemon *d, const char *path,
+    mode_t mode, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct event_base	*base = d->loops[0]->base;
+	mode_t			 old;
+	int			 rc;
+
+	memset(ls, 0, sizeof(*ls));
+	ls->d = d;
+	ls->fd = -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
+	    (int)sizeof(sun.sun_path)) {
+		snprintf(errbuf, errlen, "socket path %s is too long", path);
+		return -1;
+	}
+	if (make_dir(path, mode, errbuf, errlen) == -1 ||
+	    clear_stale(&sun, errbuf, errlen) == -1)
+		return -1;
+	if ((ls->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return fail(errbuf, errlen, "socket %s: %s", path);
+	/* The file is born with its final mode: no window wider than it. */
+	old = umask(0777 & ~mode);
+	rc = bind(ls->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		fail(errbuf, errlen, "cannot bind %s: %s", path);
+		goto err;
+	}
+	ls->owned = true;
+	snprintf(ls->path, sizeof(ls->path), "%s", path);
+	if (chmod(path, mode) == -1) {
+		fail(errbuf, errlen, "cannot chmod %s: %s", path);
+		goto err;
+	}
+	if (listen(ls->fd, SOMAXCONN) == -1) {
+		fail(errbuf, errlen, "cannot listen on %s: %s", path);
+		goto err;
+	}
+	ls->ev = event_new(base, ls->fd, EV_READ | EV_PERSIST, on_accept, ls);
+	ls->pause = evtimer_new(base, on_resume, ls);
+	if (ls->ev == NULL || ls->pause == NULL ||
+	    event_add(ls->ev, NULL) == -1) {
+		snprintf(errbuf, errlen, "cannot watch %s", path);
+		goto err;
+	}
+	return 0;
+err:
+	listener_close(ls);
+	return -1;
+}
+
+void
+listener_close(struct listener *ls)
+{
+	if (ls->ev) {
+		event_free(ls->ev);
+		ls->ev = NULL;
+	}
+	if (ls->pause) {
+		event_free(ls->pause);
+		ls->pause = NULL;
+	}
+	if (ls->fd != -1) {
+		close(ls->fd);
+		ls->fd = -1;
+	}
+	if (ls->owned) {
+		unlink(ls->path);
+		ls->owned = false;
+	}
+}

@@ -1,0 +1,270 @@
+/*
+ * storesd: the daemon that owns every LMDB env on the host.
+ *
+ * main.c owns start-up, signals and shutdown.  storesd runs in the
+ * foreground and never forks: LMDB envs must not cross a fork, and a
+ * service manager wants the process it started.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "layout.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "pool.h"
+#include "registry.h"
+
+struct opts {
+	const char	*config;
+	const char	*socket;
+	const char	*data_dir;
+	int		 verbose;
+	int		 check;
+};
+
+static struct daemon	 daemon_ctx;
+static struct listener	 listener;
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	FILE	*f = status ? stderr : stdout;
+
+	fprintf(f,
+	    "usage: storesd [-v] [-c FILE] [-s SOCKET] [-d DATA_DIR]\n"
+	    "       storesd --check-config [-c FILE]\n"
+	    "       storesd --version\n"
+	    "\n"
+	    "  -c, --config FILE    configuration (default: built-in: stores\n"
+	    "                       refs 256MiB and nodes 16GiB)\n"
+	    "  -s, --socket PATH    listen here instead of the configured socket\n"
+	    "  -d, --data-dir DIR   keep envs here instead of data_dir\n"
+	    "  -v, --verbose        log more (twice: debug)\n"
+	    "      --check-config   check the configuration and exit\n"
+	    "  -h, --help           this text\n"
+	    "  -V, --version        print the version\n");
+	exit(status);
+}
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config",	  required_argument, NULL, 'c' },
+		{ "socket",	  required_argument, NULL, 's' },
+		{ "data-dir",	  required_argument, NULL, 'd' },
+		{ "verbose",	  no_argument,	     NULL, 'v' },
+		{ "check-config", no_argument,	     NULL, 'C' },
+		{ "help",	  no_argument,	     NULL, 'h' },
+		{ "version",	  no_argument,	     NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:s:d:vhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'd': o->data_dir = optarg; break;
+		case 'v': o->verbose++; break;
+		case 'C': o->check = 1; break;
+		case 'h': usage(0);
+		case 'V':
+			printf("storesd %s\n", STORESD_VERSION);
+			exit(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+}
+
+/* Envs and connections each take descriptors; use all we are allowed. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("%s: setrlimit", __func__);
+	}
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	unsigned	 i;
+
+	(void)what;
+	if (atomic_exchange(&d->stopping, true))
+		return;
+	log_notice("%s: %s: finishing requests in flight, then exiting",
+	    __func__, strsignal((int)sig));
+	notify_send("STOPPING=1");
+	listener_close(&listener);
+	for (i = 0; i < d->nloops; i++)
+		loop_post_stop(d->loops[i]);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_notice("%s: SIGHUP: configuration reload is not supported by "
+	    "this version; restart storesd to apply changes", __func__);
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)fd;
+	(void)what;
+	reg_sweep(d->reg);
+}
+
+static int
+start(struct daemon *d)
+{
+	struct sp_error	 err;
+	unsigned	 i;
+
+	d->start_ms = reg_now_ms();
+	if (lay_init(d->cfg->data_dir, &err) == -1) {
+		log_errx("%s: %s", __func__, err.msg);
+		return -1;
+	}
+	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
+	    d->cfg->max_envs, d->cfg->idle_close_ms);
+	d->pool = pool_new(d->cfg->writer_threads);
+	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
+	if (d->reg == NULL || d->pool == NULL || d->loops == NULL) {
+		log_errx("%s: out of memory", __func__);
+		return -1;
+	}
+	for (i = 0; i < d->cfg->io_threads; i++) {
+		if ((d->loops[i] = calloc(1, sizeof(struct loop))) == NULL ||
+		    loop_init(d->loops[i], d, i) == -1)
+			return -1;
+		d->nloops++;
+	}
+	return 0;
+}
+
+static void
+stop(struct daemon *d)
+{
+	unsigned	 i;
+
+	for (i = 0; i < d->nloops; i++)
+		loop_join(d->loops[i]);
+	/* Queued writes still run and commit here, before envs close. */
+	pool_free(d->pool);
+	for (i = 0; i < d->nloops; i++) {
+		loop_fini(d->loops[i]);
+		free(d->loops[i]);
+	}
+	free(d->loops);
+	reg_free(d->reg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon	*d = &daemon_ctx;
+	struct opts	 o;
+	struct event	*sigs[4] = { NULL }, *sweep = NULL;
+	struct timeval	 tv;
+	char		 errbuf[512];
+	uint64_t	 every;
+	unsigned	 i;
+	int		 ret = 1;
+
+	listener.fd = -1;
+	parse_args(argc, argv, &o);
+	log_init(o.verbose);
+	d->cfg = cfg_load(o.config, o.socket, o.data_dir, errbuf,
+	    sizeof(errbuf));
+	if (d->cfg == NULL) {
+		if (o.check) {
+			fprintf(stderr, "%s\n", errbuf);
+			return 1;
+		}
+		fatalx("%s", errbuf);
+	}
+	if (o.check) {
+		printf("%s: ok (%u stores; socket %s; data_dir %s)\n",
+		    d->cfg->file, d->cfg->nstores, d->cfg->socket,
+		    d->cfg->data_dir);
+		cfg_free(d->cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (start(d) == -1)
+		goto done;
+	if (listener_open(&listener, d, d->cfg->socket, d->cfg->socket_mode,
+	    errbuf, sizeof(errbuf)) == -1) {
+		log_errx("%s", errbuf);
+		goto done;
+	}
+	sigs[0] = evsignal_new(d->loops[0]->base, SIGTERM, on_stop_signal, d);
+	sigs[1] = evsignal_new(d->loops[0]->base, SIGINT, on_stop_signal, d);
+	sigs[2] = evsignal_new(d->loops[0]->base, SIGHUP, on_hup, d);
+	sweep = event_new(d->loops[0]->base, -1, EV_PERSIST, on_sweep, d);
+	every = d->cfg->idle_close_ms / 4;
+	every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+	tv.tv_sec = (time_t)(every / 1000);
+	tv.tv_usec = (suseconds_t)(every % 1000) * 1000;
+	for (i = 0; i < 3; i++)
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	if (sweep == NULL || event_add(sweep, &tv) == -1)
+		fatalx("cannot start the idle timer");
+	for (i = 1; i < d->nloops; i++)
+		if (loop_start(d->loops[i]) == -1)
+			goto done;
+	log_notice("storesd %s ready: socket %s, data_dir %s, %u stores, "
+	    "%u I/O threads, %u writer threads", STORESD_VERSION,
+	    d->cfg->socket, d->cfg->data_dir, d->cfg->nstores, d->nloops,
+	    d->cfg->writer_threads);
+	notify_send("READY=1\nSTATUS=accepting requests");
+	loop_run(d->loops[0]);
+	ret = 0;
+done:
+	if (ret != 0 && d->loops != NULL)
+		for (i = 0; i < d->nloops; i++)
+			loop_post_stop(d->loops[i]);
+	listener_close(&listener);
+	for (i = 0; i < 3; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (sweep)
+		event_free(sweep);
+	stop(d);
+	if (ret == 0)
+		log_notice("storesd stopped");
+	cfg_free(d->cfg);
+	return ret;
+}

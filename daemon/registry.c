@@ -1,0 +1,487 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "layout.h"
+#include "log.h"
+#include "registry.h"
+#include "store.h"
+
+struct registry {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;		/* an entry left OPENING or CLOSING */
+	char		*data_dir;
+	unsigned	 nslots;
+	unsigned	 max_envs;
+	uint64_t	 idle_ms;
+	struct reg_env	**buckets;
+	size_t		 nbuckets;	/* a power of two */
+	size_t		 nentries;
+	unsigned	 nopen;		/* opening, open or closing */
+	struct reg_env	*lru_head;	/* idle envs, least recently used first */
+	struct reg_env	*lru_tail;
+};
+
+uint64_t
+reg_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ----------------------------------------------------------- the table */
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static struct reg_env *
+find(struct registry *r, const char *dir, uint64_t h)
+{
+	struct reg_env	*e;
+
+	for (e = r->buckets[h & (r->nbuckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && strcmp(e->dir, dir) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+grow(struct registry *r)
+{
+	struct reg_env	**nb, *e, *next;
+	size_t		  i, n = r->nbuckets * 2;
+
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;		/* longer chains, still correct */
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = next) {
+			next = e->hnext;
+			e->hnext = nb[e->hash & (n - 1)];
+			nb[e->hash & (n - 1)] = e;
+		}
+	}
+	free(r->buckets);
+	r->buckets = nb;
+	r->nbuckets = n;
+}
+
+static void
+insert(struct registry *r, struct reg_env *e)
+{
+	size_t	 b;
+
+	if (r->nentries >= r->nbuckets)
+		grow(r);
+	b = e->hash & (r->nbuckets - 1);
+	e->hnext = r->buckets[b];
+	r->buckets[b] = e;
+	r->nentries++;
+}
+
+static void
+unlink_entry(struct registry *r, struct reg_env *e)
+{
+	struct reg_env	**pp;
+
+	for (pp = &r->buckets[e->hash & (r->nbuckets - 1)]; *pp;
+	    pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			r->nentries--;
+			return;
+		}
+	}
+}
+
+static void
+lru_remove(struct registry *r, struct reg_env *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		r->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		r->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void
+lru_append(struct registry *r, struct reg_env *e)
+{
+	e->lru_next = NULL;
+	e->lru_prev = r->lru_tail;
+	if (r->lru_tail)
+		r->lru_tail->lru_next = e;
+	else
+		r->lru_head = e;
+	r->lru_tail = e;
+}
+
+/* ------------------------------------------------------------- entries */
+
+static struct reg_env *
+entry_new(const char *dir, uint64_t h, const struct cfg_store *st,
+    struct sp_bytes repo)
+{
+	struct reg_env	*e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	if ((e->dir = strdup(dir)) == NULL ||
+	    (repo.p != NULL && (e->repo = strndup(repo.p, repo.n)) == NULL)) {
+		free(e->dir);
+		free(e);
+		return NULL;
+	}
+	snprintf(e->store, sizeof(e->store), "%s", st->name);
+	e->hash = h;
+	pthread_mutex_init(&e->wq_mtx, NULL);
+	return e;
+}
+
+static void
+entry_free(struct reg_env *e)
+{
+	pthread_mutex_destroy(&e->wq_mtx);
+	free(e->dir);
+	free(e->repo);
+	free(e);
+}
+
+/*
+ * Closes an idle open env.  Called and returns with the lock held, but
+ * drops it while LMDB unmaps, so others may have changed the table.
+ */
+static void
+close_locked(struct registry *r, struct reg_env *e)
+{
+	lru_remove(r, e);
+	e->state = REG_CLOSING;
+	pthread_mutex_unlock(&r->mtx);
+	st_close(e->st);
+	log_info("%s: closed %s", __func__, e->dir);
+	pthread_mutex_lock(&r->mtx);
+	unlink_entry(r, e);
+	r->nopen--;
+	entry_free(e);
+	pthread_cond_broadcast(&r->cond);
+}
+
+/* ---------------------------------------------------------------- API */
+
+struct registry *
+reg_new(const char *data_dir, unsigned nslots, unsigned max_envs,
+    uint64_t idle_ms)
+{
+	struct registry	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->nbuckets = 64;
+	if ((r->data_dir = strdup(data_dir)) == NULL ||
+	    (r->buckets = calloc(r->nbuckets, sizeof(*r->buckets))) == NULL) {
+		free(r->data_dir);
+		free(r);
+		return NULL;
+	}
+	r->nslots = nslots;
+	r->max_envs = max_envs;
+	r->idle_ms = idle_ms;
+	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	return r;
+}
+
+void
+reg_free(struct registry *r)
+{
+	struct reg_env	*e, *next;
+	size_t		 i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = next) {
+			next = e->hnext;
+			if (e->refs != 0)
+				log_warnx("%s: %s still has %u users", __func__,
+				    e->dir, e->refs);
+			st_close(e->st);
+			entry_free(e);
+		}
+	}
+	pthread_mutex_destroy(&r->mtx);
+	pthread_cond_destroy(&r->cond);
+	free(r->buckets);
+	free(r->data_dir);
+	free(r);
+}
+
+static int
+env_dir(struct registry *r, const struct cfg_store *st, struct sp_bytes repo,
+    char *dir, size_t n, struct sp_error *err)
+{
+	if (lay_env_dir(r->data_dir, st, repo, dir, n) == -1)
+		return sp_seterr(err, SP_BAD_REPO,
+		    "the env directory would be longer than %zu bytes; use a "
+		    "shorter repo name or data_dir", n - 1);
+	return 0;
+}
+
+/* Opens e (state OPENING, the lock not held).  Returns 0 or -1. */
+static int
+open_env(struct registry *r, struct reg_env *e, const struct cfg_store *st,
+    struct sp_bytes repo, bool create, struct sp_error *err)
+{
+	struct st_params	 p;
+	char			 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
+
+	if (e->repo)
+		snprintf(label, sizeof(label), "store %s of repo %s", st->name,
+		    e->repo);
+	else
+		snprintf(label, sizeof(label), "store %s (path %s)", st->name,
+		    e->dir);
+	if (lay_prepare(r->data_dir, st, repo, create, err) == -1) {
+		if (err->code == SP_NOT_FOUND)
+			sp_seterr(err, SP_NOT_FOUND, "%s has no data yet",
+			    label);
+		return -1;
+	}
+	p.dir = e->dir;
+	p.label = label;
+	p.store = st;
+	p.nslots = r->nslots;
+	p.create = create;
+	if (st_open(&p, &e->st, err) == -1)
+		return -1;
+	log_info("%s: opened %s", __func__, e->dir);
+	return 0;
+}
+
+int
+reg_acquire(struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, bool create, struct reg_env **out,
+    struct sp_error *err)
+{
+	struct reg_env	*e;
+	char		 dir[PATH_MAX];
+	uint64_t	 h;
+	int		 rc;
+
+	if (env_dir(r, st, repo, dir, sizeof(dir), err) == -1)
+		return -1;
+	h = hash_str(dir);
+	pthread_mutex_lock(&r->mtx);
+again:
+	if ((e = find(r, dir, h)) != NULL) {
+		switch (e->state) {
+		case REG_OPEN:
+			if (e->refs++ == 0)
+				lru_remove(r, e);
+			pthread_mutex_unlock(&r->mtx);
+			*out = e;
+			return 0;
+		case REG_OPENING:
+		case REG_CLOSING:
+			pthread_cond_wait(&r->cond, &r->mtx);
+			goto again;
+		case REG_RESERVED:
+			pthread_mutex_unlock(&r->mtx);
+			return sp_seterr(err, SP_BUSY, "a fork is creating "
+			    "this env; retry once it is done");
+		}
+	}
+	if (r->nopen >= r->max_envs) {
+		if (r->lru_head == NULL) {
+			pthread_mutex_unlock(&r->mtx);
+			return sp_seterr(err, SP_BUSY, "all %u envs storesd "
+			    "may open (max_envs) are in use; retry, or raise "
+			    "max_envs", r->max_envs);
+		}
+		close_locked(r, r->lru_head);
+		goto again;	/* the lock was dropped */
+	}
+	if ((e = entry_new(dir, h, st, repo)) == NULL) {
+		pthread_mutex_unlock(&r->mtx);
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	}
+	e->state = REG_OPENING;
+	insert(r, e);
+	r->nopen++;
+	pthread_mutex_unlock(&r->mtx);
+
+	rc = open_env(r, e, st, repo, create, err);
+
+	pthread_mutex_lock(&r->mtx);
+	if (rc == -1) {
+		unlink_entry(r, e);
+		r->nopen--;
+		entry_free(e);
+	} else {
+		e->state = REG_OPEN;
+		e->refs = 1;
+		*out = e;
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mtx);
+	return rc;
+}
+
+void
+reg_release(struct registry *r, struct reg_env *e)
+{
+	pthread_mutex_lock(&r->mtx);
+	e->last_used_ms = reg_now_ms();
+	if (--e->refs == 0 && e->state == REG_OPEN)
+		lru_append(r, e);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+int
+reg_reserve(struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_env **out, struct sp_error *err)
+{
+	struct reg_env	*e;
+	struct stat	 sb;
+	char		 dir[PATH_MAX];
+	uint64_t	 h;
+
+	if (env_dir(r, st, repo, dir, sizeof(dir), err) == -1)
+		return -1;
+	h = hash_str(dir);
+	pthread_mutex_lock(&r->mtx);
+	if (find(r, dir, h) != NULL) {
+		pthread_mutex_unlock(&r->mtx);
+		return sp_seterr(err, SP_BUSY, "the destination env is open; "
+		    "retry when `storectl live` no longer lists it");
+	}
+	if ((e = entry_new(dir, h, st, repo)) == NULL) {
+		pthread_mutex_unlock(&r->mtx);
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	}
+	e->state = REG_RESERVED;
+	insert(r, e);
+	pthread_mutex_unlock(&r->mtx);
+
+	/* Checked under the reservation, so nobody creates it meanwhile. */
+	if (lstat(dir, &sb) == 0 || errno != ENOENT) {
+		reg_unreserve(r, e);
+		return sp_seterr(err, SP_EXISTS, "the destination env "
+		    "already exists; fork into a new repo name");
+	}
+	*out = e;
+	return 0;
+}
+
+void
+reg_unreserve(struct registry *r, struct reg_env *e)
+{
+	pthread_mutex_lock(&r->mtx);
+	unlink_entry(r, e);
+	entry_free(e);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+unsigned
+reg_sweep(struct registry *r)
+{
+	uint64_t	 now = reg_now_ms();
+	unsigned	 n = 0;
+
+	pthread_mutex_lock(&r->mtx);
+	while (r->lru_head != NULL &&
+	    now - r->lru_head->last_used_ms >= r->idle_ms) {
+		close_locked(r, r->lru_head);
+		n++;
+	}
+	pthread_mutex_unlock(&r->mtx);
+	return n;
+}
+
+unsigned
+reg_count(struct registry *r)
+{
+	unsigned	 n;
+
+	pthread_mutex_lock(&r->mtx);
+	n = r->nopen;
+	pthread_mutex_unlock(&r->mtx);
+	return n;
+}
+
+static bool
+matches(const struct reg_env *e, const char *repo, const char *store)
+{
+	if (repo && (e->repo == NULL || strcmp(repo, e->repo) != 0))
+		return false;
+	return store == NULL || strcmp(store, e->store) == 0;
+}
+
+int
+reg_collect(struct registry *r, const char *repo, const char *store,
+    struct reg_env ***out, size_t *n)
+{
+	struct reg_env	*e, **v;
+	size_t		 i, k = 0;
+
+	pthread_mutex_lock(&r->mtx);
+	if ((v = calloc(r->nentries + 1, sizeof(*v))) == NULL) {
+		pthread_mutex_unlock(&r->mtx);
+		return -1;
+	}
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = e->hnext) {
+			if (e->state != REG_OPEN || !matches(e, repo, store))
+				continue;
+			if (e->refs++ == 0)
+				lru_remove(r, e);
+			v[k++] = e;
+		}
+	}
+	pthread_mutex_unlock(&r->mtx);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int
+reg_foreach(struct registry *r, const char *repo, const char *store,
+    int (*fn)(void *arg, const struct reg_env *e, uint64_t idle_ms),
+    void *arg)
+{
+	struct reg_env	*e;
+	uint64_t	 now = reg_now_ms();
+	size_t		 i;
+	int		 rc = 0;
+
+	pthread_mutex_lock(&r->mtx);
+	for (i = 0; i < r->nbuckets && rc == 0; i++) {
+		for (e = r->buckets[i]; e && rc == 0; e = e->hnext) {
+			if (!matches(e, repo, store))
+				continue;
+			rc = fn(arg, e, e->refs == 0 && e->state == REG_OPEN ?
+			    now - e->last_used_ms : 0);
+		}
+	}
+	pthread_mutex_unlock(&r->mtx);
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * registry: every open env, at most one per directory.
+ *
+ * Owns: the table of envs keyed by their canonical directory, their
+ * life cycle (opening, open, closing, reserved for a fork), reference
+ * counts of the requests using them, closing them after idle_close, and
+ * the max_envs cap (closing the least recently used idle env first).
+ *
+ * Why a directory may be open only once: LMDB's locks are POSIX record
+ * locks, which a process loses when it closes *any* descriptor of the
+ * lock file, so a second env on the same directory in one process
+ * silently breaks the first one's locking.  Requests racing to open the
+ * same env wait for the first opener instead of opening it again, and a
+ * request for an env being closed waits until it is closed.
+ *
+ * Threads: every function is thread-safe.  Opening and closing happen
+ * outside the registry lock, so other envs are not held up by them.
+ */
+#ifndef REGISTRY_H
+#define REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "pool.h"
+#include "sp_error.h"
+#include "sp_msg.h"
+
+struct job;
+struct registry;
+
+enum reg_state {
+	REG_OPENING,
+	REG_OPEN,
+	REG_CLOSING,
+	REG_RESERVED,	/* a fork is writing this directory */
+};
+
+struct reg_env {
+	/* Fixed for the entry's life. */
+	char			*dir;
+	char			*repo;		/* NULL: a fixed-path store */
+	char			 store[SP_NAME_MAX + 1];
+	struct st_env		*st;		/* set once REG_OPEN */
+
+	/* Guarded by the registry lock. */
+	enum reg_state		 state;
+	unsigned		 refs;
+	uint64_t		 last_used_ms;
+	uint64_t		 hash;
+	struct reg_env		*hnext;		/* hash chain */
+	struct reg_env		*lru_prev;	/* idle list, when refs == 0 */
+	struct reg_env		*lru_next;
+
+	/* The env's write queue (writer.c), guarded by wq_mtx. */
+	pthread_mutex_t		 wq_mtx;
+	struct job		*wq_head;
+	struct job		*wq_tail;
+	bool			 wq_scheduled;
+	struct pool_task	 wq_task;
+};
+
+/*
+ * data_dir: where repo envs live; nslots: read-txn slots per env (one per
+ * I/O thread); max_envs: cap on open envs; idle_ms: idle_close.
+ */
+struct registry	*reg_new(const char *data_dir, unsigned nslots,
+		    unsigned max_envs, uint64_t idle_ms);
+/* Closes every env; none may be in use any more.  NULL-safe. */
+void		 reg_free(struct registry *r);
+
+/* Monotonic milliseconds, the registry's clock. */
+uint64_t	 reg_now_ms(void);
+
+/*
+ * Takes a reference on the env of (repo, st), opening it if needed;
+ * repo.p is NULL for a fixed-path store.  With create unset, an env that
+ * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
+ * set, or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with
+ * none idle, or a fork is writing it), IO_ERROR, INTERNAL.
+ */
+int	reg_acquire(struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, bool create, struct reg_env **out,
+	    struct sp_error *err);
+/* Drops a reference taken by reg_acquire(). */
+void	reg_release(struct registry *r, struct reg_env *e);
+
+/*
+ * Reserves the directory of (repo, st) for a fork: refused with BUSY
+ * while its env is open or opening, with EXISTS when the directory is
+ * already on disk.  Returns 0 with *out, or -1 with err.
+ */
+int	reg_reserve(struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, struct reg_env **out, struct sp_error *err);
+/* Ends a reservation; the directory is then free to be opened. */
+void	reg_unreserve(struct registry *r, struct reg_env *e);
+
+/*
+ * Takes a reference on every open env matching the filters (NULL: any)
+ * and returns them in a new array (*out, *n; free() it after releasing
+ * each).  Returns 0, or -1 (ENOMEM).
+ */
+int	reg_collect(struct registry *r, const char *repo, const char *store,
+	    struct reg_env ***out, size_t *n);
+
+/* Closes the envs idle for idle_close or longer.  Returns how many. */
+unsigned reg_sweep(struct registry *r);
+/* Open envs (in any state but reserved). */
+unsigned reg_count(struct registry *r);
+
+/*
+ * Calls fn for each env in use (open, opening, closing or reserved)
+ * that matches the filters (NULL: any).  Stops at fn's -1.  fn runs
+ * under the registry lock: it must copy what it keeps and not call back
+ * into the registry.
+ */
+int	reg_foreach(struct registry *r, const char *repo, const char *store,
+	    int (*fn)(void *arg, const struct reg_env *e, uint64_t idle_ms),
+	    void *arg);
+
+#endif

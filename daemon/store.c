@@ -1,0 +1,469 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "store.h"
+
+struct st_env {
+	MDB_env			*env;
+	char			*label;
+	char			*dir;
+	uint64_t		 map_size;
+	unsigned		 ndbs;
+	bool			 unnamed;	/* the store's db is LMDB's main db */
+	char			 names[CFG_MAX_DBS][SP_NAME_MAX + 1];
+	MDB_dbi			 dbi[CFG_MAX_DBS];
+	/* Set once a db exists: at open, or after the commit creating it. */
+	atomic_bool		 dbi_ok[CFG_MAX_DBS];
+	unsigned		 nslots;
+	MDB_txn			**rtxn;		/* reset read txns, per slot */
+};
+
+/* ------------------------------------------------------------- errors */
+
+/* Turns an LMDB or errno code into a protocol error with advice. */
+static int
+st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
+{
+	char	 size[32];
+
+	switch (rc) {
+	case MDB_NOTFOUND:
+		return sp_seterr(err, SP_NOT_FOUND, "no such key");
+	case MDB_MAP_FULL:
+		cfg_format_size(e->map_size, size, sizeof(size));
+		return sp_seterr(err, SP_MAP_FULL,
+		    "%s is full (map_size %s); nothing was written. Raise "
+		    "map_size for this store in the config and reload storesd "
+		    "(SIGHUP)", e->label, size);
+	case MDB_TXN_FULL:
+		return sp_seterr(err, SP_TOO_LARGE,
+		    "%s: the write touches more pages than one transaction "
+		    "can hold; split it", e->label);
+	case MDB_BAD_VALSIZE:
+		return sp_seterr(err, SP_BAD_KEY,
+		    "key or value size not accepted by LMDB (keys are 1 to "
+		    "%d bytes)", SP_KEY_MAX);
+	case MDB_READERS_FULL:
+		return sp_seterr(err, SP_BUSY,
+		    "%s: all LMDB reader slots are in use; retry", e->label);
+	case MDB_DBS_FULL:
+		return sp_seterr(err, SP_INTERNAL,
+		    "%s: more named dbs than max_dbs allows; raise max_dbs",
+		    e->label);
+	case MDB_INCOMPATIBLE:
+		return sp_seterr(err, SP_INTERNAL,
+		    "%s: a db's flags differ from what storesd expects, or "
+		    "a db name is a plain key of the main db; check the "
+		    "store's dbs and max_dbs", e->label);
+	case MDB_INVALID:
+		return sp_seterr(err, SP_INTERNAL,
+		    "%s: %s is not an LMDB environment", e->label, e->dir);
+	case MDB_VERSION_MISMATCH:
+		return sp_seterr(err, SP_INTERNAL,
+		    "%s: the environment was written by an incompatible LMDB "
+		    "version", e->label);
+	case MDB_CORRUPTED:
+	case MDB_PANIC:
+	case MDB_PAGE_NOTFOUND:
+		log_errx("%s: %s: %s: %s", __func__, e->label, what,
+		    mdb_strerror(rc));
+		return sp_seterr(err, SP_INTERNAL,
+		    "%s: %s; check it with mdb_stat and restore from a "
+		    "snapshot", e->label, mdb_strerror(rc));
+	case EIO:
+	case ENOSPC:
+	case EDQUOT:
+	case EROFS:
+	case EACCES:
+	case EPERM:
+		log_warnx("%s: %s: %s: %s", __func__, e->label, what,
+		    strerror(rc));
+		return sp_seterr(err, SP_IO_ERROR,
+		    "%s: %s: %s; nothing was written", e->label, what,
+		    strerror(rc));
+	default:
+		log_warnx("%s: %s: %s: %s", __func__, e->label, what,
+		    mdb_strerror(rc));
+		return sp_seterr(err, SP_INTERNAL, "%s: %s: %s", e->label,
+		    what, mdb_strerror(rc));
+	}
+}
+
+/* ------------------------------------------------------- open, close */
+
+bool
+st_exists(const char *dir)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, ST_DATA_FILE) >=
+	    (int)sizeof(path))
+		return false;
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static unsigned
+env_flags(enum cfg_sync sync)
+{
+	/*
+	 * NOTLS: read txns are reused per I/O thread slot, not per OS
+	 * thread.  NORDAHEAD: requests touch few random pages; readahead
+	 * would fill the page cache with neighbours nobody asked for.
+	 */
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+
+	if (sync == CFG_SYNC_NOMETA)
+		flags |= MDB_NOMETASYNC;
+	else if (sync == CFG_SYNC_NONE)
+		flags |= MDB_NOSYNC;
+	return flags;
+}
+
+/* Opens the handles of the dbs that exist, in a read txn. */
+static int
+open_dbis(struct st_env *e, struct sp_error *err)
+{
+	MDB_txn		*txn;
+	unsigned	 i;
+	int		 rc;
+
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return st_fail(e, err, rc, "begin");
+	for (i = 0; i < e->ndbs; i++) {
+		rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[i], 0,
+		    &e->dbi[i]);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return st_fail(e, err, rc, "open db");
+		}
+		atomic_store(&e->dbi_ok[i], true);
+	}
+	/* Committing a read txn is what publishes its dbi handles. */
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return st_fail(e, err, rc, "open dbs");
+	return 0;
+}
+
+int
+st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
+{
+	struct st_env	*e;
+	int		 rc, dead = 0;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->label = strdup(p->label)) == NULL ||
+	    (e->dir = strdup(p->dir)) == NULL ||
+	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
+	    sizeof(*e->rtxn))) == NULL) {
+		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
+		    p->label);
+		goto fail;
+	}
+	e->map_size = p->store->map_size;
+	e->ndbs = p->store->ndbs;
+	e->unnamed = p->store->max_dbs == 0;
+	e->nslots = p->nslots;
+	memcpy(e->names, p->store->dbs, sizeof(e->names));
+
+	if (!p->create && !st_exists(p->dir)) {
+		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&e->env)) != 0) {
+		st_fail(e, err, rc, "create");
+		goto fail;
+	}
+	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) != 0 ||
+	    (!e->unnamed && (rc = mdb_env_set_maxdbs(e->env,
+	    p->store->max_dbs)) != 0) ||
+	    (rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
+	    0640)) != 0) {
+		st_fail(e, err, rc, "open");
+		goto fail;
+	}
+	if ((rc = mdb_reader_check(e->env, &dead)) != 0) {
+		st_fail(e, err, rc, "reader check");
+		goto fail;
+	}
+	if (dead > 0)
+		log_notice("%s: %s: cleared %d reader slots left by dead "
+		    "processes", __func__, e->label, dead);
+	if (open_dbis(e, err) == -1)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	st_close(e);
+	return -1;
+}
+
+void
+st_close(struct st_env *e)
+{
+	unsigned	 i;
+
+	if (e == NULL)
+		return;
+	if (e->rtxn != NULL)
+		for (i = 0; i < e->nslots; i++)
+			if (e->rtxn[i] != NULL)
+				mdb_txn_abort(e->rtxn[i]);
+	if (e->env != NULL)
+		mdb_env_close(e->env);
+	free(e->rtxn);
+	free(e->label);
+	free(e->dir);
+	free(e);
+}
+
+/* --------------------------------------------------------------- reads */
+
+static int
+rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
+{
+	int	 rc;
+
+	if (slot == ST_NOSLOT || slot >= e->nslots)
+		return mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn);
+	if (e->rtxn[slot] != NULL) {
+		if ((rc = mdb_txn_renew(e->rtxn[slot])) == 0) {
+			*txn = e->rtxn[slot];
+			return 0;
+		}
+		mdb_txn_abort(e->rtxn[slot]);
+		e->rtxn[slot] = NULL;
+	}
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn)) == 0)
+		e->rtxn[slot] = *txn;
+	return rc;
+}
+
+static void
+rtxn_put(struct st_env *e, unsigned slot, MDB_txn *txn)
+{
+	if (slot == ST_NOSLOT || slot >= e->nslots)
+		mdb_txn_abort(txn);
+	else
+		mdb_txn_reset(txn);
+}
+
+static int
+check_key(size_t klen, struct sp_error *err)
+{
+	if (klen == 0 || klen > SP_KEY_MAX)
+		return sp_seterr(err, SP_BAD_KEY,
+		    "the key is %zu bytes; keys are 1 to %d bytes", klen,
+		    SP_KEY_MAX);
+	return 0;
+}
+
+int
+st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
+    size_t klen, st_val_fn fn, void *arg, struct sp_error *err)
+{
+	MDB_txn	*txn;
+	MDB_val	 k, v;
+	int	 rc, ret = -1;
+
+	if (check_key(klen, err) == -1)
+		return -1;
+	if (db >= e->ndbs || !atomic_load(&e->dbi_ok[db]))
+		return sp_seterr(err, SP_NOT_FOUND, "no such key");
+	if ((rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin read");
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_get(txn, e->dbi[db], &k, &v)) != 0) {
+		st_fail(e, err, rc, "get");
+		goto done;
+	}
+	err->code = SP_OK;
+	if (fn(arg, v.mv_data, v.mv_size) == -1) {
+		if (err->code == SP_OK)
+			sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	ret = 0;
+done:
+	rtxn_put(e, slot, txn);
+	return ret;
+}
+
+/* -------------------------------------------------------------- writes */
+
+/* Opens (creating) the handle of db in a write txn; *created says so. */
+static int
+wdbi(struct st_env *e, MDB_txn *txn, unsigned db, bool *created,
+    struct sp_error *err)
+{
+	int	 rc;
+
+	if (atomic_load(&e->dbi_ok[db]) || created[db])
+		return 0;
+	rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[db], MDB_CREATE,
+	    &e->dbi[db]);
+	if (rc != 0)
+		return st_fail(e, err, rc, "create db");
+	created[db] = true;
+	return 0;
+}
+
+static int
+apply(struct st_env *e, MDB_txn *txn, const struct st_op *op, bool *created,
+    struct sp_error *err)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (op->db >= e->ndbs)
+		return sp_seterr(err, SP_INTERNAL, "db index out of range");
+	if (check_key(op->klen, err) == -1)
+		return -1;
+	k.mv_data = (void *)op->key;
+	k.mv_size = op->klen;
+	switch (op->kind) {
+	case ST_PUT:
+		if (wdbi(e, txn, op->db, created, err) == -1)
+			return -1;
+		v.mv_data = (void *)op->val;
+		v.mv_size = op->vlen;
+		rc = mdb_put(txn, e->dbi[op->db], &k, &v, 0);
+		break;
+	case ST_DEL:
+		if (!atomic_load(&e->dbi_ok[op->db]) && !created[op->db])
+			return sp_seterr(err, SP_NOT_FOUND, "no such key");
+		rc = mdb_del(txn, e->dbi[op->db], &k, NULL);
+		break;
+	default:
+		return sp_seterr(err, SP_INTERNAL, "unknown write op");
+	}
+	if (rc != 0)
+		return st_fail(e, err, rc, "write");
+	return 0;
+}
+
+static int
+wtxn_begin(struct st_env *e, MDB_txn **txn, struct sp_error *err)
+{
+	int	 rc;
+
+	rc = mdb_txn_begin(e->env, NULL, 0, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew an adopted env; take its size. */
+		if ((rc = mdb_env_set_mapsize(e->env, 0)) == 0)
+			rc = mdb_txn_begin(e->env, NULL, 0, txn);
+	}
+	if (rc != 0)
+		return st_fail(e, err, rc, "begin write");
+	return 0;
+}
+
+int
+st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
+    struct sp_error *err)
+{
+	MDB_txn	*txn;
+	bool	 created[CFG_MAX_DBS] = { false };
+	size_t	 i;
+	unsigned d;
+	int	 rc;
+
+	*failed = n;
+	if (wtxn_begin(e, &txn, err) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (apply(e, txn, &ops[i], created, err) == -1) {
+			*failed = i;
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return st_fail(e, err, rc, "commit");
+	for (d = 0; d < e->ndbs; d++)
+		if (created[d])
+			atomic_store(&e->dbi_ok[d], true);
+	return 0;
+}
+
+/* --------------------------------------------------------- copy, stats */
+
+int
+st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
+{
+	int	 rc;
+
+	rc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+	if (rc != 0)
+		return st_fail(e, err, rc, "copy");
+	/* A pipe or socket cannot be synced, and need not be. */
+	if (fsync(fd) == -1 && errno != EINVAL && errno != EROFS)
+		return st_fail(e, err, errno, "sync copy");
+	return 0;
+}
+
+static void
+counter(struct sp_counter *c, const char *name, uint64_t v)
+{
+	c->name = name;
+	c->value = v;
+}
+
+int
+st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
+    struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_txn		*txn;
+	unsigned	 i;
+	uint64_t	 used;
+	int		 rc;
+
+	if ((rc = mdb_env_info(e->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(e->env, &ms)) != 0)
+		return st_fail(e, err, rc, "stat");
+	used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	counter(&s->env[0], "map_size", info.me_mapsize);
+	counter(&s->env[1], "map_used", used);
+	counter(&s->env[2], "map_used_pct",
+	    info.me_mapsize ? used * 100 / info.me_mapsize : 0);
+	counter(&s->env[3], "page_size", ms.ms_psize);
+	counter(&s->env[4], "last_txnid", info.me_last_txnid);
+	counter(&s->env[5], "readers_used", info.me_numreaders);
+	counter(&s->env[6], "readers_max", info.me_maxreaders);
+
+	if ((rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin read");
+	s->ndbs = e->ndbs;
+	for (i = 0; i < e->ndbs; i++) {
+		struct sp_counter *c = s->db[i];
+
+		memset(&ms, 0, sizeof(ms));
+		counter(&c[0], "exists", atomic_load(&e->dbi_ok[i]));
+		if (atomic_load(&e->dbi_ok[i]) &&
+		    (rc = mdb_stat(txn, e->dbi[i], &ms)) != 0) {
+			rtxn_put(e, slot, txn);
+			return st_fail(e, err, rc, "stat db");
+		}
+		counter(&c[1], "entries", ms.ms_entries);
+		counter(&c[2], "depth", ms.ms_depth);
+		counter(&c[3], "branch_pages", ms.ms_branch_pages);
+		counter(&c[4], "leaf_pages", ms.ms_leaf_pages);
+		counter(&c[5], "overflow_pages", ms.ms_overflow_pages);
+	}
+	rtxn_put(e, slot, txn);
+	return 0;
+}

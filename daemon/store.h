@@ -1,0 +1,111 @@
+/*
+ * store: one LMDB environment.
+ *
+ * Owns: every LMDB call in storesd; this is the only file that includes
+ * lmdb.h.  Every transaction begins and ends inside one call of this
+ * API, on the calling thread, so none outlives a request or spans an
+ * event-loop turn, and values are handed to a callback (which copies
+ * them) before their transaction ends.
+ *
+ * Threads: reads may run on any thread.  Each I/O thread passes its own
+ * slot number so its read transaction is reused (mdb_txn_reset/renew)
+ * rather than set up per request; ST_NOSLOT takes a fresh one.  Writes
+ * to one env must come from one thread at a time (the env's writer
+ * queue guarantees it); writes to different envs run concurrently.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sp_error.h"
+#include "sp_msg.h"
+
+#define ST_NOSLOT	((unsigned)-1)
+#define ST_DATA_FILE	"data.mdb"
+
+struct st_env;
+
+struct st_params {
+	const char		*dir;		/* the env directory; exists */
+	const char		*label;		/* "store refs of repo x" */
+	const struct cfg_store	*store;		/* map size, dbs, sync */
+	unsigned		 nslots;	/* read-txn slots to keep */
+	bool			 create;	/* make data.mdb when absent */
+};
+
+/*
+ * Opens the env in p->dir: sets map size and db count, clears reader
+ * slots left by crashed processes (mdb_reader_check), and opens the
+ * handles of the dbs that exist.  Dbs that do not exist yet are created
+ * by the first write to them, never by a read.
+ * Returns 0, or -1 with err: NOT_FOUND (no data.mdb and !create),
+ * IO_ERROR, INTERNAL (not an LMDB env, version mismatch...).
+ */
+int	st_open(const struct st_params *p, struct st_env **out,
+	    struct sp_error *err);
+/* Closes the env; no call on it may be running.  NULL-safe. */
+void	st_close(struct st_env *env);
+/* True when dir holds an env's data file. */
+bool	st_exists(const char *dir);
+
+/* Receives a value inside its read transaction; copy it, return 0 or -1. */
+typedef int	(*st_val_fn)(void *arg, const void *val, size_t n);
+
+/*
+ * Looks key up in db (an index into the store's dbs) and calls fn with
+ * the value.  Returns 0, or -1 with err: NOT_FOUND, BAD_KEY, INTERNAL,
+ * or whatever fn set (fn's -1 becomes INTERNAL unless it set err).
+ */
+int	st_get(struct st_env *env, unsigned slot, unsigned db,
+	    const void *key, size_t klen, st_val_fn fn, void *arg,
+	    struct sp_error *err);
+
+enum st_opkind {
+	ST_PUT,
+	ST_DEL,		/* NOT_FOUND when the key is absent */
+};
+
+struct st_op {
+	enum st_opkind	 kind;
+	unsigned	 db;
+	const void	*key;
+	size_t		 klen;
+	const void	*val;
+	size_t		 vlen;
+};
+
+/*
+ * Applies ops in order in one write transaction and commits it (durable
+ * as the store's sync mode says).  All or nothing: when an op fails,
+ * nothing is applied.  Returns 0, or -1 with err and *failed set to the
+ * index of the op that failed (or n when the commit itself failed).
+ * Errors: NOT_FOUND, BAD_KEY, MAP_FULL (naming the store, repo and map
+ * size), TOO_LARGE, IO_ERROR, INTERNAL.
+ */
+int	st_write(struct st_env *env, const struct st_op *ops, size_t n,
+	    size_t *failed, struct sp_error *err);
+
+/*
+ * Writes a consistent copy of the env into fd, as mdb_env_copyfd2 does
+ * (compacted when asked), then flushes it to disk.  Returns 0, or -1.
+ */
+int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
+
+#define ST_ENV_NCOUNTERS	7
+#define ST_DB_NCOUNTERS		6
+
+struct st_stats {
+	struct sp_counter	 env[ST_ENV_NCOUNTERS];
+	struct sp_counter	 db[CFG_MAX_DBS][ST_DB_NCOUNTERS];
+	unsigned		 ndbs;
+};
+
+/* Fills s with the env's and each db's counters.  Returns 0 or -1. */
+int	st_stats(struct st_env *env, unsigned slot, struct st_stats *s,
+	    struct sp_error *err);
+
+#endif

@@ -1,0 +1,55 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sp_error.h"
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} codes[SP_NCODES] = {
+#define SP_CODE_ROW(n, name, text) [n] = { #name, text },
+	SP_CODES(SP_CODE_ROW)
+#undef SP_CODE_ROW
+};
+
+const char *
+sp_code_name(int code)
+{
+	if (code < 0 || code >= SP_NCODES)
+		return NULL;
+	return codes[code].name;
+}
+
+const char *
+sp_code_text(int code)
+{
+	if (code < 0 || code >= SP_NCODES)
+		return NULL;
+	return codes[code].text;
+}
+
+int
+sp_code_by_name(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < SP_NCODES; i++)
+		if (strcmp(codes[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int
+sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}

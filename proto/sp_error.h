@@ -1,0 +1,60 @@
+/*
+ * sp_error: the stable error codes of the wire protocol.
+ *
+ * Owns: the one table of code numbers, names and meanings.  The numbers
+ * and names are part of the protocol (proto/PROTOCOL.md) and of the
+ * public client API (SC_ERR_* in client/storeclient.h mirrors them, which
+ * client/client.c checks at compile time).  Never renumber; only append.
+ */
+#ifndef SP_ERROR_H
+#define SP_ERROR_H
+
+/* X(number, NAME, meaning) */
+#define SP_CODES(X)							\
+	X(0,  OK,          "success")					\
+	X(1,  NOT_FOUND,   "no such key, or no such env yet")		\
+	X(2,  BAD_REQUEST, "malformed or invalid request")		\
+	X(3,  UNKNOWN_STORE, "no store of that name is configured")	\
+	X(4,  UNKNOWN_DB,  "the store declares no db of that name")	\
+	X(5,  BAD_REPO,    "invalid repository name")			\
+	X(6,  BAD_KEY,     "key is empty or longer than 511 bytes")	\
+	X(7,  MAP_FULL,    "the store's map is full")			\
+	X(8,  TOO_LARGE,   "frame or value over the size limit")		\
+	X(9,  BUSY,        "resource busy, retry later")		\
+	X(10, FORBIDDEN,   "not allowed for this peer")			\
+	X(11, INTERNAL,    "internal error in storesd")			\
+	X(12, BAD_VERSION, "unsupported protocol version")		\
+	X(13, EXISTS,      "destination already exists")		\
+	X(14, IO_ERROR,    "I/O error in storesd's storage")		\
+	X(15, COND_FAILED, "a write precondition did not hold")
+
+enum sp_code {
+#define SP_CODE_ENUM(n, name, text) SP_##name = n,
+	SP_CODES(SP_CODE_ENUM)
+#undef SP_CODE_ENUM
+	SP_NCODES
+};
+
+#define SP_ERRMSG_MAX	256
+
+/* An error: a code and a message that says what to do about it. */
+struct sp_error {
+	int	code;
+	char	msg[SP_ERRMSG_MAX];
+};
+
+/* The stable name of a code ("NOT_FOUND"), or NULL for an unknown code. */
+const char	*sp_code_name(int code);
+/* A short meaning of a code, or NULL for an unknown code. */
+const char	*sp_code_text(int code);
+/* Looks up a code by name; returns -1 when the name is unknown. */
+int		 sp_code_by_name(const char *name);
+
+/*
+ * Fills err (which may be NULL) with code and a printf-style message.
+ * Returns -1, so callers can write "return sp_seterr(...)".
+ */
+int	sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,331 @@
+#include <string.h>
+
+#include "sp_mp.h"
+
+/* ---------------------------------------------------------------- writing */
+
+static int
+buf_write(void *data, const char *p, size_t n)
+{
+	return sp_buf_append(data, p, n);
+}
+
+void
+sp_mp_packer(msgpack_packer *pk, struct sp_buf *b)
+{
+	msgpack_packer_init(pk, b, buf_write);
+}
+
+void
+sp_mp_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+void
+sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	sp_mp_str(pk, k);
+	sp_mp_str(pk, v);
+}
+
+void
+sp_mp_kv_bytes(msgpack_packer *pk, const char *k, const void *p, size_t n)
+{
+	sp_mp_str(pk, k);
+	msgpack_pack_str_with_body(pk, p, n);
+}
+
+void
+sp_mp_kv_bin(msgpack_packer *pk, const char *k, const void *p, size_t n)
+{
+	sp_mp_str(pk, k);
+	msgpack_pack_bin_with_body(pk, p, n);
+}
+
+void
+sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	sp_mp_str(pk, k);
+	msgpack_pack_uint64(pk, v);
+}
+
+void
+sp_mp_kv_bool(msgpack_packer *pk, const char *k, bool v)
+{
+	sp_mp_str(pk, k);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+void
+sp_mp_rd_init(struct sp_mp_rd *rd, const void *p, size_t n)
+{
+	rd->p = p;
+	rd->end = rd->p + n;
+}
+
+static size_t
+left(const struct sp_mp_rd *rd)
+{
+	return (size_t)(rd->end - rd->p);
+}
+
+static uint64_t
+be(const unsigned char *p, int n)
+{
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * Decodes the header of the next object: its type, the size of the
+ * header, and a length whose meaning depends on the type (payload bytes
+ * for str, bin, ext and scalars; element count for arrays; pair count
+ * for maps).  Returns -1 when the header itself is truncated or invalid.
+ */
+static int
+header(const struct sp_mp_rd *rd, enum sp_mp_type *type, size_t *hdr,
+    uint64_t *len)
+{
+	unsigned char	 b;
+	int		 w = 0;
+
+	if (left(rd) < 1)
+		return -1;
+	b = rd->p[0];
+	*hdr = 1;
+	*len = 0;
+	if (b <= 0x7f) {
+		*type = SP_MP_UINT;
+		return 0;
+	}
+	if (b >= 0xe0) {
+		*type = SP_MP_INT;
+		return 0;
+	}
+	if (b <= 0x8f) {
+		*type = SP_MP_MAP;
+		*len = b & 0x0f;
+		return 0;
+	}
+	if (b <= 0x9f) {
+		*type = SP_MP_ARRAY;
+		*len = b & 0x0f;
+		return 0;
+	}
+	if (b <= 0xbf) {
+		*type = SP_MP_STR;
+		*len = b & 0x1f;
+		return 0;
+	}
+	switch (b) {
+	case 0xc0: *type = SP_MP_NIL; return 0;
+	case 0xc2: case 0xc3: *type = SP_MP_BOOL; return 0;
+	case 0xc4: *type = SP_MP_BIN; w = 1; break;
+	case 0xc5: *type = SP_MP_BIN; w = 2; break;
+	case 0xc6: *type = SP_MP_BIN; w = 4; break;
+	case 0xc7: *type = SP_MP_EXT; w = 1; break;
+	case 0xc8: *type = SP_MP_EXT; w = 2; break;
+	case 0xc9: *type = SP_MP_EXT; w = 4; break;
+	case 0xca: *type = SP_MP_FLOAT; *len = 4; return 0;
+	case 0xcb: *type = SP_MP_FLOAT; *len = 8; return 0;
+	case 0xcc: *type = SP_MP_UINT; *len = 1; return 0;
+	case 0xcd: *type = SP_MP_UINT; *len = 2; return 0;
+	case 0xce: *type = SP_MP_UINT; *len = 4; return 0;
+	case 0xcf: *type = SP_MP_UINT; *len = 8; return 0;
+	case 0xd0: *type = SP_MP_INT; *len = 1; return 0;
+	case 0xd1: *type = SP_MP_INT; *len = 2; return 0;
+	case 0xd2: *type = SP_MP_INT; *len = 4; return 0;
+	case 0xd3: *type = SP_MP_INT; *len = 8; return 0;
+	case 0xd4: *type = SP_MP_EXT; *len = 2; return 0;
+	case 0xd5: *type = SP_MP_EXT; *len = 3; return 0;
+	case 0xd6: *type = SP_MP_EXT; *len = 5; return 0;
+	case 0xd7: *type = SP_MP_EXT; *len = 9; return 0;
+	case 0xd8: *type = SP_MP_EXT; *len = 17; return 0;
+	case 0xd9: *type = SP_MP_STR; w = 1; break;
+	case 0xda: *type = SP_MP_STR; w = 2; break;
+	case 0xdb: *type = SP_MP_STR; w = 4; break;
+	case 0xdc: *type = SP_MP_ARRAY; w = 2; break;
+	case 0xdd: *type = SP_MP_ARRAY; w = 4; break;
+	case 0xde: *type = SP_MP_MAP; w = 2; break;
+	case 0xdf: *type = SP_MP_MAP; w = 4; break;
+	default:
+		return -1;	/* 0xc1 is never used */
+	}
+	if (left(rd) < 1 + (size_t)w)
+		return -1;
+	*hdr = 1 + w;
+	*len = be(rd->p + 1, w);
+	if (*type == SP_MP_EXT)
+		*len += 1;	/* the ext type byte */
+	return 0;
+}
+
+enum sp_mp_type
+sp_mp_peek(const struct sp_mp_rd *rd)
+{
+	enum sp_mp_type	 t;
+	size_t		 hdr;
+	uint64_t	 len;
+
+	if (header(rd, &t, &hdr, &len) == -1)
+		return SP_MP_INVALID;
+	return t;
+}
+
+const char *
+sp_mp_type_name(enum sp_mp_type t)
+{
+	static const char *const names[] = {
+		"nil", "bool", "unsigned integer", "negative integer", "float",
+		"str", "bin", "array", "map", "ext", "invalid msgpack"
+	};
+
+	if ((unsigned)t > SP_MP_INVALID)
+		t = SP_MP_INVALID;
+	return names[t];
+}
+
+int
+sp_mp_read_nil(struct sp_mp_rd *rd)
+{
+	if (left(rd) < 1 || rd->p[0] != 0xc0)
+		return -1;
+	rd->p++;
+	return 0;
+}
+
+int
+sp_mp_read_bool(struct sp_mp_rd *rd, bool *v)
+{
+	if (left(rd) < 1 || (rd->p[0] != 0xc2 && rd->p[0] != 0xc3))
+		return -1;
+	*v = rd->p[0] == 0xc3;
+	rd->p++;
+	return 0;
+}
+
+int
+sp_mp_read_uint(struct sp_mp_rd *rd, uint64_t *v)
+{
+	enum sp_mp_type	 t;
+	size_t		 hdr;
+	uint64_t	 len;
+
+	if (header(rd, &t, &hdr, &len) == -1 || t != SP_MP_UINT ||
+	    left(rd) < hdr + len)
+		return -1;
+	*v = len == 0 ? rd->p[0] : be(rd->p + 1, (int)len);
+	rd->p += hdr + len;
+	return 0;
+}
+
+static int
+read_payload(struct sp_mp_rd *rd, enum sp_mp_type want1,
+    enum sp_mp_type want2, struct sp_bytes *v)
+{
+	enum sp_mp_type	 t;
+	size_t		 hdr;
+	uint64_t	 len;
+
+	if (header(rd, &t, &hdr, &len) == -1 || (t != want1 && t != want2))
+		return -1;
+	if (len > left(rd) - hdr)
+		return -1;
+	v->p = (const char *)rd->p + hdr;
+	v->n = len;
+	rd->p += hdr + len;
+	return 0;
+}
+
+int
+sp_mp_read_str(struct sp_mp_rd *rd, struct sp_bytes *v)
+{
+	return read_payload(rd, SP_MP_STR, SP_MP_STR, v);
+}
+
+int
+sp_mp_read_bytes(struct sp_mp_rd *rd, struct sp_bytes *v)
+{
+	return read_payload(rd, SP_MP_BIN, SP_MP_STR, v);
+}
+
+/*
+ * Containers: every element takes at least one byte, so a count larger
+ * than the bytes left is a lie and is refused before anyone trusts it.
+ */
+static int
+read_container(struct sp_mp_rd *rd, enum sp_mp_type want, uint32_t *n)
+{
+	enum sp_mp_type	 t;
+	size_t		 hdr;
+	uint64_t	 len, need;
+
+	if (header(rd, &t, &hdr, &len) == -1 || t != want)
+		return -1;
+	need = want == SP_MP_MAP ? len * 2 : len;
+	if (need > left(rd) - hdr)
+		return -1;
+	*n = (uint32_t)len;
+	rd->p += hdr;
+	return 0;
+}
+
+int
+sp_mp_read_array(struct sp_mp_rd *rd, uint32_t *n)
+{
+	return read_container(rd, SP_MP_ARRAY, n);
+}
+
+int
+sp_mp_read_map(struct sp_mp_rd *rd, uint32_t *n)
+{
+	return read_container(rd, SP_MP_MAP, n);
+}
+
+int
+sp_mp_skip(struct sp_mp_rd *rd)
+{
+	struct sp_mp_rd	 c = *rd;
+	enum sp_mp_type	 t;
+	size_t		 hdr;
+	uint64_t	 len, pending = 1;
+
+	while (pending > 0) {
+		if (header(&c, &t, &hdr, &len) == -1)
+			return -1;
+		pending--;
+		if (t == SP_MP_ARRAY || t == SP_MP_MAP) {
+			uint64_t need = t == SP_MP_MAP ? len * 2 : len;
+
+			/* Same lie detector as read_container(). */
+			if (need > left(&c) - hdr || pending + need < pending)
+				return -1;
+			pending += need;
+			c.p += hdr;
+			continue;
+		}
+		if (len > left(&c) - hdr)
+			return -1;
+		c.p += hdr + len;
+	}
+	*rd = c;
+	return 0;
+}
+
+bool
+sp_bytes_eq(struct sp_bytes b, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return b.p != NULL && b.n == n && memcmp(b.p, s, n) == 0;
+}

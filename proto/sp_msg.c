@@ -1,0 +1,763 @@
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "sp_frame.h"
+#include "sp_msg.h"
+
+/* ------------------------------------------------------------ the tables */
+
+enum kind { K_UINT, K_STR, K_BYTES, K_BOOL };
+
+static const struct field {
+	const char	*name;
+	uint32_t	 bit;
+	enum kind	 kind;
+	size_t		 off;	/* into struct sp_req */
+} fields[] = {
+	{ "id",		SP_F_ID,	K_UINT,  offsetof(struct sp_req, id) },
+	{ "op",		SP_F_OP,	K_STR,	 0 },
+	{ "repo",	SP_F_REPO,	K_STR,	 offsetof(struct sp_req, repo) },
+	{ "store",	SP_F_STORE,	K_STR,	 offsetof(struct sp_req, store) },
+	{ "db",		SP_F_DB,	K_STR,	 offsetof(struct sp_req, db) },
+	{ "key",	SP_F_KEY,	K_BYTES, offsetof(struct sp_req, key) },
+	{ "val",	SP_F_VAL,	K_BYTES, offsetof(struct sp_req, val) },
+	{ "dst",	SP_F_DST,	K_STR,	 offsetof(struct sp_req, dst) },
+	{ "compact",	SP_F_COMPACT,	K_BOOL,	 offsetof(struct sp_req, compact) },
+	{ "version",	SP_F_VERSION,	K_UINT,	 offsetof(struct sp_req, version) },
+	{ "client",	SP_F_CLIENT,	K_STR,	 offsetof(struct sp_req, client) },
+};
+#define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+#define TARGET	(SP_F_REPO | SP_F_DB)
+
+static const struct opdef {
+	const char	*name;
+	uint32_t	 required;	/* besides id and op */
+	uint32_t	 optional;
+} ops[SP_OP_MAX] = {
+	[SP_OP_HELLO]	 = { "hello", SP_F_VERSION, SP_F_CLIENT },
+	[SP_OP_PING]	 = { "ping", 0, 0 },
+	[SP_OP_GET]	 = { "get", SP_F_STORE | SP_F_KEY, TARGET },
+	[SP_OP_PUT]	 = { "put", SP_F_STORE | SP_F_KEY | SP_F_VAL, TARGET },
+	[SP_OP_DEL]	 = { "del", SP_F_STORE | SP_F_KEY, TARGET },
+	[SP_OP_SNAPSHOT] = { "snapshot", SP_F_STORE, SP_F_REPO | SP_F_COMPACT },
+	[SP_OP_FORK]	 = { "fork", SP_F_STORE | SP_F_DST, SP_F_REPO },
+	[SP_OP_STATS]	 = { "stats", 0, SP_F_REPO | SP_F_STORE },
+	[SP_OP_LIVE]	 = { "live", 0, SP_F_REPO | SP_F_STORE },
+};
+
+const char *
+sp_op_name(enum sp_op op)
+{
+	if (op <= SP_OP_NONE || op >= SP_OP_MAX)
+		return NULL;
+	return ops[op].name;
+}
+
+static enum sp_op
+op_lookup(struct sp_bytes name)
+{
+	int	 i;
+
+	for (i = SP_OP_NONE + 1; i < SP_OP_MAX; i++)
+		if (sp_bytes_eq(name, ops[i].name))
+			return (enum sp_op)i;
+	return SP_OP_NONE;
+}
+
+static const struct field *
+field_lookup(struct sp_bytes name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (sp_bytes_eq(name, fields[i].name))
+			return &fields[i];
+	return NULL;
+}
+
+static const char *
+field_name(uint32_t bit)
+{
+	size_t	 i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (fields[i].bit == bit)
+			return fields[i].name;
+	return "?";
+}
+
+/* ------------------------------------------------------------ requests */
+
+static const char *
+kind_name(enum kind k)
+{
+	switch (k) {
+	case K_UINT:	return "an unsigned integer";
+	case K_STR:	return "a str";
+	case K_BYTES:	return "bin or str";
+	case K_BOOL:	return "a bool";
+	}
+	return "?";
+}
+
+static int
+read_field(struct sp_mp_rd *rd, const struct field *f, struct sp_req *req,
+    struct sp_bytes *opname)
+{
+	char	*base = (char *)req;
+
+	switch (f->kind) {
+	case K_UINT:
+		return sp_mp_read_uint(rd, (uint64_t *)(base + f->off));
+	case K_BOOL:
+		return sp_mp_read_bool(rd, (bool *)(base + f->off));
+	case K_STR:
+		if (f->bit == SP_F_OP)
+			return sp_mp_read_str(rd, opname);
+		return sp_mp_read_str(rd, (struct sp_bytes *)(base + f->off));
+	case K_BYTES:
+		return sp_mp_read_bytes(rd, (struct sp_bytes *)(base + f->off));
+	}
+	return -1;
+}
+
+/* After an error, finds the request's id if it is there, for the reply. */
+static void
+salvage_id(const void *body, size_t n, struct sp_req *req)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 i, npairs;
+	uint64_t	 id;
+
+	if (req->has & SP_F_ID)
+		return;
+	sp_mp_rd_init(&rd, body, n);
+	if (sp_mp_read_map(&rd, &npairs) == -1)
+		return;
+	for (i = 0; i < npairs; i++) {
+		if (sp_mp_read_str(&rd, &k) == -1)
+			return;
+		if (sp_bytes_eq(k, "id") && sp_mp_read_uint(&rd, &id) == 0) {
+			req->id = id;
+			req->has |= SP_F_ID;
+			return;
+		}
+		if (sp_mp_skip(&rd) == -1)
+			return;
+	}
+}
+
+static int
+check_fields(const struct sp_req *req, struct sp_error *err)
+{
+	const struct opdef	*d = &ops[req->op];
+	uint32_t		 bit, missing, extra;
+
+	missing = d->required & ~req->has;
+	extra = req->has & ~(d->required | d->optional | SP_F_ID | SP_F_OP);
+	for (bit = 1; bit != 0; bit <<= 1) {
+		if (missing & bit)
+			return sp_seterr(err, SP_BAD_REQUEST,
+			    "a %s request needs the field '%s'", d->name,
+			    field_name(bit));
+		if (extra & bit)
+			return sp_seterr(err, SP_BAD_REQUEST,
+			    "the field '%s' does not belong in a %s request",
+			    field_name(bit), d->name);
+	}
+	return 0;
+}
+
+int
+sp_req_decode(const void *body, size_t n, struct sp_req *req,
+    struct sp_error *err)
+{
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 k, opname = { NULL, 0 };
+	const struct field	*f;
+	uint32_t		 i, npairs;
+
+	memset(req, 0, sizeof(*req));
+	sp_mp_rd_init(&rd, body, n);
+	if (sp_mp_read_map(&rd, &npairs) == -1) {
+		sp_seterr(err, SP_BAD_REQUEST,
+		    "a request must be one msgpack map, not %s",
+		    sp_mp_type_name(sp_mp_peek(&rd)));
+		goto fail;
+	}
+	for (i = 0; i < npairs; i++) {
+		if (sp_mp_read_str(&rd, &k) == -1) {
+			sp_seterr(err, SP_BAD_REQUEST,
+			    "field names must be msgpack str, not %s",
+			    sp_mp_type_name(sp_mp_peek(&rd)));
+			goto fail;
+		}
+		if ((f = field_lookup(k)) == NULL) {
+			sp_seterr(err, SP_BAD_REQUEST,
+			    "unknown field '%.*s'; see PROTOCOL.md for the "
+			    "fields of each op", (int)(k.n > 32 ? 32 : k.n),
+			    k.p);
+			goto fail;
+		}
+		if (req->has & f->bit) {
+			sp_seterr(err, SP_BAD_REQUEST,
+			    "the field '%s' appears twice", f->name);
+			goto fail;
+		}
+		if (read_field(&rd, f, req, &opname) == -1) {
+			sp_seterr(err, SP_BAD_REQUEST,
+			    "the field '%s' must be %s, not %s", f->name,
+			    kind_name(f->kind), sp_mp_type_name(sp_mp_peek(&rd)));
+			goto fail;
+		}
+		req->has |= f->bit;
+	}
+	if (rd.p != rd.end) {
+		sp_seterr(err, SP_BAD_REQUEST,
+		    "%zu bytes follow the request map in its frame",
+		    (size_t)(rd.end - rd.p));
+		goto fail;
+	}
+	if (!(req->has & SP_F_ID)) {
+		sp_seterr(err, SP_BAD_REQUEST, "the request has no 'id'");
+		goto fail;
+	}
+	if (!(req->has & SP_F_OP)) {
+		sp_seterr(err, SP_BAD_REQUEST, "the request has no 'op'");
+		goto fail;
+	}
+	if ((req->op = op_lookup(opname)) == SP_OP_NONE) {
+		sp_seterr(err, SP_BAD_REQUEST,
+		    "unknown op '%.*s' (protocol %d); see PROTOCOL.md",
+		    (int)(opname.n > 32 ? 32 : opname.n), opname.p,
+		    SP_PROTO_VERSION);
+		goto fail;
+	}
+	if (check_fields(req, err) == -1)
+		goto fail;
+	return 0;
+fail:
+	salvage_id(body, n, req);
+	return -1;
+}
+
+int
+sp_req_encode(struct sp_buf *b, const struct sp_req *req)
+{
+	msgpack_packer		 pk;
+	const struct field	*f;
+	const char		*base = (const char *)req;
+	const struct sp_bytes	*v;
+	size_t			 i, mark;
+	uint32_t		 n = 0, has = 0;
+
+	if (sp_op_name(req->op) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < NFIELDS; i++) {
+		f = &fields[i];
+		if (f->bit == SP_F_ID || f->bit == SP_F_OP)
+			has |= f->bit;
+		else if (f->kind == K_STR || f->kind == K_BYTES)
+			has |= ((const struct sp_bytes *)(base + f->off))->p ?
+			    f->bit : 0;
+		else
+			has |= req->has & f->bit;
+	}
+	for (i = 0; i < NFIELDS; i++)
+		n += (has & fields[i].bit) != 0;
+
+	if (sp_frame_open(b, &mark) == -1)
+		return -1;
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, n);
+	for (i = 0; i < NFIELDS; i++) {
+		f = &fields[i];
+		if (!(has & f->bit))
+			continue;
+		if (f->bit == SP_F_OP) {
+			sp_mp_kv_str(&pk, "op", ops[req->op].name);
+			continue;
+		}
+		switch (f->kind) {
+		case K_UINT:
+			sp_mp_kv_u64(&pk, f->name,
+			    *(const uint64_t *)(base + f->off));
+			break;
+		case K_BOOL:
+			sp_mp_kv_bool(&pk, f->name,
+			    *(const bool *)(base + f->off));
+			break;
+		case K_STR:
+			v = (const struct sp_bytes *)(base + f->off);
+			sp_mp_kv_bytes(&pk, f->name, v->p, v->n);
+			break;
+		case K_BYTES:
+			v = (const struct sp_bytes *)(base + f->off);
+			sp_mp_kv_bin(&pk, f->name, v->p, v->n);
+			break;
+		}
+	}
+	return sp_frame_close(b, mark);
+}
+
+/* ------------------------------------------------------------- replies */
+
+static int
+raw(struct sp_mp_rd *rd, struct sp_bytes *v)
+{
+	const unsigned char	*start = rd->p;
+
+	if (sp_mp_skip(rd) == -1)
+		return -1;
+	v->p = (const char *)start;
+	v->n = (size_t)(rd->p - start);
+	return 0;
+}
+
+int
+sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
+    struct sp_error *err)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 i, npairs;
+	uint64_t	 code = 0;
+	int		 rc, seen_id = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	sp_mp_rd_init(&rd, body, n);
+	if (sp_mp_read_map(&rd, &npairs) == -1)
+		return sp_seterr(err, SP_BAD_REQUEST,
+		    "a reply must be one msgpack map, not %s",
+		    sp_mp_type_name(sp_mp_peek(&rd)));
+	for (i = 0; i < npairs; i++) {
+		if (sp_mp_read_str(&rd, &k) == -1)
+			return sp_seterr(err, SP_BAD_REQUEST,
+			    "reply field names must be msgpack str");
+		if (sp_bytes_eq(k, "id")) {
+			rc = sp_mp_read_uint(&rd, &rep->id);
+			seen_id = 1;
+		} else if (sp_bytes_eq(k, "err"))
+			rc = sp_mp_read_uint(&rd, &code);
+		else if (sp_bytes_eq(k, "msg"))
+			rc = sp_mp_read_str(&rd, &rep->msg);
+		else if (sp_bytes_eq(k, "val"))
+			rc = sp_mp_read_bytes(&rd, &rep->val);
+		else if (sp_bytes_eq(k, "server"))
+			rc = sp_mp_read_str(&rd, &rep->server);
+		else if (sp_bytes_eq(k, "version"))
+			rc = sp_mp_read_uint(&rd, &rep->version);
+		else if (sp_bytes_eq(k, "max_frame"))
+			rc = sp_mp_read_uint(&rd, &rep->max_frame);
+		else if (sp_bytes_eq(k, "size"))
+			rc = sp_mp_read_uint(&rd, &rep->size);
+		else if (sp_bytes_eq(k, "envs"))
+			rc = raw(&rd, &rep->envs);
+		else if (sp_bytes_eq(k, "daemon"))
+			rc = raw(&rd, &rep->daemon);
+		else
+			rc = sp_mp_skip(&rd);
+		if (rc == -1)
+			return sp_seterr(err, SP_BAD_REQUEST,
+			    "the reply field '%.*s' is malformed",
+			    (int)(k.n > 32 ? 32 : k.n), k.p);
+	}
+	if (rd.p != rd.end || !seen_id)
+		return sp_seterr(err, SP_BAD_REQUEST,
+		    "the reply has trailing bytes or no id");
+	if (code > INT32_MAX)
+		return sp_seterr(err, SP_BAD_REQUEST,
+		    "the reply's error code %llu is out of range",
+		    (unsigned long long)code);
+	rep->code = (int)code;
+	return 0;
+}
+
+/*
+ * Every reply is a map that starts with its id.  open_reply() starts the
+ * frame and the map with npairs pairs besides the id.
+ */
+static int
+open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
+    uint32_t npairs)
+{
+	if (sp_frame_open(b, mark) == -1)
+		return -1;
+	sp_mp_packer(pk, b);
+	msgpack_pack_map(pk, npairs + 1);
+	sp_mp_kv_u64(pk, "id", id);
+	return 0;
+}
+
+int
+sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
+{
+	msgpack_packer	 pk;
+	const char	*name = sp_code_name(code);
+	size_t		 mark;
+
+	if (open_reply(b, &pk, &mark, id, 3) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
+	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
+	sp_mp_kv_str(&pk, "msg", msg);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_ok(struct sp_buf *b, uint64_t id)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (open_reply(b, &pk, &mark, id, 0) == -1)
+		return -1;
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_val(struct sp_buf *b, uint64_t id, const void *val, size_t n)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (open_reply(b, &pk, &mark, id, 1) == -1)
+		return -1;
+	sp_mp_kv_bin(&pk, "val", val, n);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_hello(struct sp_buf *b, uint64_t id, const char *server,
+    uint64_t max_frame)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (open_reply(b, &pk, &mark, id, 3) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "version", SP_PROTO_VERSION);
+	sp_mp_kv_str(&pk, "server", server);
+	sp_mp_kv_u64(&pk, "max_frame", max_frame);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (open_reply(b, &pk, &mark, id, 1) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "size", size);
+	return sp_frame_close(b, mark);
+}
+
+/* repo, store and dir of an env; a fixed-path store's repo is nil. */
+static void
+pack_env_id(msgpack_packer *pk, const struct sp_live_env *e)
+{
+	sp_mp_str(pk, "repo");
+	if (e->repo.p)
+		msgpack_pack_str_with_body(pk, e->repo.p, e->repo.n);
+	else
+		msgpack_pack_nil(pk);
+	sp_mp_kv_bytes(pk, "store", e->store.p, e->store.n);
+	sp_mp_kv_bytes(pk, "dir", e->dir.p, e->dir.n);
+}
+
+int
+sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
+    size_t n)
+{
+	msgpack_packer	 pk;
+	size_t		 i, mark;
+
+	if (n > UINT32_MAX)
+		return -1;
+	if (open_reply(b, &pk, &mark, id, 1) == -1)
+		return -1;
+	sp_mp_str(&pk, "envs");
+	msgpack_pack_array(&pk, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_map(&pk, 5);
+		pack_env_id(&pk, &envs[i]);
+		sp_mp_kv_u64(&pk, "inflight", envs[i].inflight);
+		sp_mp_kv_u64(&pk, "idle_ms", envs[i].idle_ms);
+	}
+	return sp_frame_close(b, mark);
+}
+
+static void
+pack_counters(msgpack_packer *pk, const struct sp_counter *c, size_t n)
+{
+	size_t	 i;
+
+	msgpack_pack_map(pk, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		sp_mp_kv_u64(pk, c[i].name, c[i].value);
+}
+
+int
+sp_reply_stats(struct sp_buf *b, uint64_t id, const struct sp_counter *daemon,
+    size_t ndaemon, const struct sp_stats_env *envs, size_t nenvs)
+{
+	msgpack_packer			 pk;
+	const struct sp_stats_env	*e;
+	size_t				 i, j, mark;
+
+	if (nenvs > UINT32_MAX || ndaemon > UINT32_MAX)
+		return -1;
+	if (open_reply(b, &pk, &mark, id, 2) == -1)
+		return -1;
+	sp_mp_str(&pk, "daemon");
+	pack_counters(&pk, daemon, ndaemon);
+	sp_mp_str(&pk, "envs");
+	msgpack_pack_array(&pk, (uint32_t)nenvs);
+	for (i = 0; i < nenvs; i++) {
+		e = &envs[i];
+		msgpack_pack_map(&pk, 5);
+		pack_env_id(&pk, &e->id);
+		sp_mp_str(&pk, "counters");
+		pack_counters(&pk, e->counters, e->ncounters);
+		sp_mp_str(&pk, "dbs");
+		msgpack_pack_array(&pk, (uint32_t)e->ndbs);
+		for (j = 0; j < e->ndbs; j++) {
+			msgpack_pack_map(&pk, 2);
+			sp_mp_kv_bytes(&pk, "name", e->dbs[j].name.p,
+			    e->dbs[j].name.n);
+			sp_mp_str(&pk, "counters");
+			pack_counters(&pk, e->dbs[j].counters,
+			    e->dbs[j].ncounters);
+		}
+	}
+	return sp_frame_close(b, mark);
+}
+
+/* ------------------------------------------------- nested reply parts */
+
+static int
+malformed(struct sp_error *err, const char *what)
+{
+	return sp_seterr(err, SP_BAD_REQUEST, "malformed %s in the reply",
+	    what);
+}
+
+/*
+ * Reads the repo/store/dir fields of an env map into e; other fields are
+ * left for the caller, which gets each one it does not know through
+ * other().  Returns 0, or -1 on a malformed env.
+ */
+static int
+read_env(struct sp_mp_rd *rd, struct sp_live_env *e,
+    int (*other)(void *arg, struct sp_bytes k, struct sp_mp_rd *rd),
+    void *arg)
+{
+	struct sp_bytes	 k;
+	uint32_t	 i, npairs;
+	int		 rc;
+
+	memset(e, 0, sizeof(*e));
+	if (sp_mp_read_map(rd, &npairs) == -1)
+		return -1;
+	for (i = 0; i < npairs; i++) {
+		if (sp_mp_read_str(rd, &k) == -1)
+			return -1;
+		if (sp_bytes_eq(k, "repo"))
+			rc = sp_mp_read_nil(rd) == 0 ? 0 :
+			    sp_mp_read_str(rd, &e->repo);
+		else if (sp_bytes_eq(k, "store"))
+			rc = sp_mp_read_str(rd, &e->store);
+		else if (sp_bytes_eq(k, "dir"))
+			rc = sp_mp_read_str(rd, &e->dir);
+		else
+			rc = other(arg, k, rd);
+		if (rc == -1)
+			return -1;
+	}
+	return e->store.p && e->dir.p ? 0 : -1;
+}
+
+struct live_ctx {
+	struct sp_live_env	*e;
+};
+
+static int
+live_other(void *arg, struct sp_bytes k, struct sp_mp_rd *rd)
+{
+	struct live_ctx	*c = arg;
+
+	if (sp_bytes_eq(k, "inflight"))
+		return sp_mp_read_uint(rd, &c->e->inflight);
+	if (sp_bytes_eq(k, "idle_ms"))
+		return sp_mp_read_uint(rd, &c->e->idle_ms);
+	return sp_mp_skip(rd);
+}
+
+int
+sp_live_decode(const struct sp_reply *rep,
+    int (*fn)(void *arg, const struct sp_live_env *env), void *arg,
+    struct sp_error *err)
+{
+	struct sp_mp_rd		 rd;
+	struct sp_live_env	 e;
+	struct live_ctx		 c = { &e };
+	uint32_t		 i, n;
+
+	if (rep->envs.p == NULL)
+		return malformed(err, "env list");
+	sp_mp_rd_init(&rd, rep->envs.p, rep->envs.n);
+	if (sp_mp_read_array(&rd, &n) == -1)
+		return malformed(err, "env list");
+	for (i = 0; i < n; i++) {
+		if (read_env(&rd, &e, live_other, &c) == -1)
+			return malformed(err, "env");
+		if (fn(arg, &e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct stats_ctx {
+	int	(*fn)(void *, enum sp_stats_event, const struct sp_live_env *,
+		    struct sp_bytes, uint64_t);
+	void			*arg;
+	struct sp_live_env	*env;
+	int			 stopped;	/* fn returned -1 */
+};
+
+static int
+stats_counters(struct stats_ctx *c, struct sp_mp_rd *rd,
+    enum sp_stats_event ev)
+{
+	struct sp_bytes	 k;
+	uint32_t	 i, n;
+	uint64_t	 v;
+
+	if (sp_mp_read_map(rd, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (sp_mp_read_str(rd, &k) == -1)
+			return -1;
+		if (sp_mp_read_uint(rd, &v) == -1) {
+			/* A newer daemon's non-integer stat: not ours to show. */
+			if (sp_mp_skip(rd) == -1)
+				return -1;
+			continue;
+		}
+		if (c->fn(c->arg, ev, c->env, k, v) == -1) {
+			c->stopped = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+stats_dbs(struct stats_ctx *c, struct sp_mp_rd *rd)
+{
+	struct sp_bytes	 k, name;
+	struct sp_mp_rd	 counters;
+	uint32_t	 i, j, n, npairs;
+
+	if (sp_mp_read_array(rd, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (sp_mp_read_map(rd, &npairs) == -1)
+			return -1;
+		name.p = NULL;
+		counters.p = NULL;
+		for (j = 0; j < npairs; j++) {
+			if (sp_mp_read_str(rd, &k) == -1)
+				return -1;
+			if (sp_bytes_eq(k, "name")) {
+				if (sp_mp_read_str(rd, &name) == -1)
+					return -1;
+				continue;
+			}
+			if (sp_bytes_eq(k, "counters"))
+				counters = *rd;
+			if (sp_mp_skip(rd) == -1)
+				return -1;
+		}
+		if (name.p == NULL)
+			return -1;
+		if (c->fn(c->arg, SP_STATS_DB, c->env, name, 0) == -1) {
+			c->stopped = 1;
+			return -1;
+		}
+		if (counters.p != NULL &&
+		    stats_counters(c, &counters, SP_STATS_DB_COUNTER) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * An env's counters and dbs must be reported after the env itself, and
+ * the env's fields may come in any order, so the first pass (read_env)
+ * remembers where they are and the second reports them.
+ */
+struct env_parts {
+	struct sp_mp_rd	 counters;
+	struct sp_mp_rd	 dbs;
+};
+
+static int
+stats_env_other(void *arg, struct sp_bytes k, struct sp_mp_rd *rd)
+{
+	struct env_parts	*p = arg;
+
+	if (sp_bytes_eq(k, "counters"))
+		p->counters = *rd;
+	else if (sp_bytes_eq(k, "dbs"))
+		p->dbs = *rd;
+	return sp_mp_skip(rd);
+}
+
+int
+sp_stats_decode(const struct sp_reply *rep,
+    int (*fn)(void *arg, enum sp_stats_event ev, const struct sp_live_env *env,
+    struct sp_bytes name, uint64_t value), void *arg, struct sp_error *err)
+{
+	struct stats_ctx	 c = { fn, arg, NULL, 0 };
+	struct sp_live_env	 e;
+	struct env_parts	 parts;
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 none = { NULL, 0 };
+	uint32_t		 i, n;
+
+	if (rep->daemon.p == NULL || rep->envs.p == NULL)
+		return malformed(err, "stats");
+	sp_mp_rd_init(&rd, rep->daemon.p, rep->daemon.n);
+	if (stats_counters(&c, &rd, SP_STATS_DAEMON_COUNTER) == -1)
+		goto fail;
+	sp_mp_rd_init(&rd, rep->envs.p, rep->envs.n);
+	if (sp_mp_read_array(&rd, &n) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		memset(&parts, 0, sizeof(parts));
+		if (read_env(&rd, &e, stats_env_other, &parts) == -1)
+			goto fail;
+		c.env = &e;
+		if (fn(arg, SP_STATS_ENV, &e, none, 0) == -1)
+			return -1;
+		if (parts.counters.p != NULL &&
+		    stats_counters(&c, &parts.counters,
+		    SP_STATS_ENV_COUNTER) == -1)
+			goto fail;
+		if (parts.dbs.p != NULL && stats_dbs(&c, &parts.dbs) == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	if (c.stopped)
+		return -1;
+	return malformed(err, "stats");
+}

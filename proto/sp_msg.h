@@ -1,0 +1,182 @@
+/*
+ * sp_msg: requests and replies of the wire protocol.
+ *
+ * Owns: the request fields, which of them each operation takes, and the
+ * encoding and decoding of every request and reply.  The daemon and the
+ * client library both go through these functions; nothing else in the
+ * tree knows a field name.  proto/PROTOCOL.md is the prose of this file.
+ *
+ * Decoded byte strings (struct sp_bytes) point into the frame they were
+ * decoded from and are valid only as long as it is.
+ */
+#ifndef SP_MSG_H
+#define SP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sp_buf.h"
+#include "sp_error.h"
+#include "sp_mp.h"
+
+#define SP_PROTO_VERSION	1
+
+#define SP_KEY_MAX	511	/* LMDB's default key limit */
+#define SP_REPO_MAX	255
+#define SP_NAME_MAX	64	/* store and db names */
+
+enum sp_op {
+	SP_OP_NONE = 0,
+	SP_OP_HELLO,
+	SP_OP_PING,
+	SP_OP_GET,
+	SP_OP_PUT,
+	SP_OP_DEL,
+	SP_OP_SNAPSHOT,
+	SP_OP_FORK,
+	SP_OP_STATS,
+	SP_OP_LIVE,
+	SP_OP_MAX
+};
+
+/* The wire name of an op ("get"), or NULL. */
+const char	*sp_op_name(enum sp_op op);
+
+/* Request fields, as bits of sp_req.has. */
+enum sp_field {
+	SP_F_ID		= 1u << 0,
+	SP_F_OP		= 1u << 1,
+	SP_F_REPO	= 1u << 2,
+	SP_F_STORE	= 1u << 3,
+	SP_F_DB		= 1u << 4,
+	SP_F_KEY	= 1u << 5,
+	SP_F_VAL	= 1u << 6,
+	SP_F_DST	= 1u << 7,
+	SP_F_COMPACT	= 1u << 8,
+	SP_F_VERSION	= 1u << 9,
+	SP_F_CLIENT	= 1u << 10,
+};
+
+struct sp_req {
+	uint64_t	 id;
+	enum sp_op	 op;
+	uint32_t	 has;		/* SP_F_* bits of the fields present */
+	struct sp_bytes	 repo;
+	struct sp_bytes	 store;
+	struct sp_bytes	 db;
+	struct sp_bytes	 key;
+	struct sp_bytes	 val;
+	struct sp_bytes	 dst;		/* fork: the destination repo */
+	struct sp_bytes	 client;	/* hello: the client's name, for logs */
+	uint64_t	 version;	/* hello: the client's protocol version */
+	bool		 compact;	/* snapshot: compact while copying */
+};
+
+/*
+ * Decodes a request body.  Checks types, that no field repeats, that the
+ * op is known, and that exactly the fields the op takes are present.
+ * Returns 0, or -1 with err set (BAD_REQUEST); req->id and SP_F_ID are
+ * set whenever the id itself could be read, so the error reply can name
+ * the request it answers.
+ */
+int	sp_req_decode(const void *body, size_t n, struct sp_req *req,
+	    struct sp_error *err);
+
+/*
+ * Appends req as one frame to b.  Byte fields are sent when their p is
+ * not NULL; version and compact when their bit is set in has.
+ * Returns 0, or -1 (ENOMEM, or E2BIG past SP_FRAME_MAX).
+ */
+int	sp_req_encode(struct sp_buf *b, const struct sp_req *req);
+
+/* ------------------------------------------------------------- replies */
+
+struct sp_reply {
+	uint64_t	 id;
+	int		 code;		/* SP_OK, or the error */
+	struct sp_bytes	 msg;		/* error message */
+	struct sp_bytes	 val;		/* get */
+	struct sp_bytes	 server;	/* hello: "storesd X.Y.Z" */
+	uint64_t	 version;	/* hello: the protocol version spoken */
+	uint64_t	 max_frame;	/* hello: the daemon's request limit */
+	uint64_t	 size;		/* snapshot: bytes written */
+	struct sp_bytes	 envs;		/* stats, live: raw msgpack array */
+	struct sp_bytes	 daemon;	/* stats: raw msgpack map */
+};
+
+/*
+ * Decodes a reply body.  Fields it does not know are skipped, so a newer
+ * daemon may add some.  Returns 0, or -1 with err set.
+ */
+int	sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
+	    struct sp_error *err);
+
+/* Each appends one reply frame to b; 0, or -1 (ENOMEM / E2BIG). */
+int	sp_reply_error(struct sp_buf *b, uint64_t id, int code,
+	    const char *msg);
+int	sp_reply_ok(struct sp_buf *b, uint64_t id);
+int	sp_reply_val(struct sp_buf *b, uint64_t id, const void *val,
+	    size_t n);
+int	sp_reply_hello(struct sp_buf *b, uint64_t id, const char *server,
+	    uint64_t max_frame);
+int	sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size);
+
+/* A counter in stats: a name and a value. */
+struct sp_counter {
+	const char	*name;
+	uint64_t	 value;
+};
+
+/* An open env as `live` reports it; repo.p is NULL for a fixed-path store. */
+struct sp_live_env {
+	struct sp_bytes	 repo;
+	struct sp_bytes	 store;
+	struct sp_bytes	 dir;
+	uint64_t	 inflight;	/* requests holding the env now */
+	uint64_t	 idle_ms;	/* since the last request released it */
+};
+
+int	sp_reply_live(struct sp_buf *b, uint64_t id,
+	    const struct sp_live_env *envs, size_t n);
+/* Calls fn for each env of a live reply; fn returns 0 to go on, -1 to stop. */
+int	sp_live_decode(const struct sp_reply *rep,
+	    int (*fn)(void *arg, const struct sp_live_env *env), void *arg,
+	    struct sp_error *err);
+
+/* Stats of one db of an env. */
+struct sp_stats_db {
+	struct sp_bytes			 name;
+	const struct sp_counter		*counters;
+	size_t				 ncounters;
+};
+
+/* Stats of one env. */
+struct sp_stats_env {
+	struct sp_live_env		 id;	/* repo, store, dir */
+	const struct sp_counter		*counters;
+	size_t				 ncounters;
+	const struct sp_stats_db	*dbs;
+	size_t				 ndbs;
+};
+
+int	sp_reply_stats(struct sp_buf *b, uint64_t id,
+	    const struct sp_counter *daemon, size_t ndaemon,
+	    const struct sp_stats_env *envs, size_t nenvs);
+
+/* What sp_stats_decode() reports, in order: daemon counters, then each
+ * env followed by its counters, then each of its dbs with theirs. */
+enum sp_stats_event {
+	SP_STATS_DAEMON_COUNTER,
+	SP_STATS_ENV,		/* env is set */
+	SP_STATS_ENV_COUNTER,
+	SP_STATS_DB,		/* name is the db's name */
+	SP_STATS_DB_COUNTER,
+};
+
+int	sp_stats_decode(const struct sp_reply *rep,
+	    int (*fn)(void *arg, enum sp_stats_event ev,
+	    const struct sp_live_env *env, struct sp_bytes name,
+	    uint64_t value), void *arg, struct sp_error *err);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * harness: a real storesd for tests.
+ *
+ * Starts build/storesd on a socket and data dir in a fresh temporary
+ * directory and waits until it says READY=1 on a notify socket of the
+ * test's own (the sd_notify protocol), so no test ever sleeps and
+ * guesses.  $BUILD names the build directory (default "build");
+ * $STORESD_WRAPPER, when set, is a command the daemon runs under
+ * (valgrind, for instance).
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct hs_daemon {
+	pid_t	 pid;
+	char	 dir[64];		/* the temporary directory */
+	char	 sock[PATH_MAX];	/* DIR/sock */
+	char	 data[PATH_MAX];	/* DIR/data */
+	char	 conf[PATH_MAX];	/* DIR/storesd.conf, if any */
+	char	 notify[PATH_MAX];	/* DIR/notify */
+	char	 log[PATH_MAX];		/* DIR/storesd.log: its stderr */
+	int	 nfd;			/* the notify socket */
+};
+
+/* The build directory ($BUILD or "build"). */
+const char	*hs_build(void);
+/* Seconds to allow for start and stop: more under valgrind. */
+int		 hs_timeout(void);
+
+/*
+ * Makes a temporary directory and, when conf is not NULL, writes it to
+ * DIR/storesd.conf ("@DIR@" in it becomes the directory).  Returns 0 or -1.
+ */
+int	hs_prepare(struct hs_daemon *d, const char *conf);
+/*
+ * Starts storesd (-s DIR/sock -d DIR/data [-c DIR/storesd.conf] extra...)
+ * and waits for READY=1.  Returns 0, or -1 when it exited or timed out
+ * (its log is printed).
+ */
+int	hs_start(struct hs_daemon *d, const char *const *extra);
+/* hs_prepare() then hs_start(). */
+int	hs_up(struct hs_daemon *d, const char *conf);
+/*
+ * SIGTERM, then waits.  Returns the exit status (0 for a clean stop),
+ * 128 + signal when killed, or -1 on timeout (then SIGKILLs it).
+ */
+int	hs_stop(struct hs_daemon *d);
+/* SIGKILL and reap. */
+void	hs_kill9(struct hs_daemon *d);
+/* Removes the temporary directory. */
+void	hs_cleanup(struct hs_daemon *d);
+
+/*
+ * Runs argv with $NOTIFY_SOCKET set to the bound datagram socket nfd
+ * (whose path is notify) and waits for READY=1.  stderr_path, when set,
+ * receives the child's stderr.  Returns the pid, or -1.
+ */
+pid_t	hs_spawn_ready(char *const argv[], int nfd, const char *notify,
+	    const char *stderr_path, int timeout_s);
+/* Binds a datagram socket at path; returns it or -1. */
+int	hs_notify_socket(const char *path);
+
+#endif
