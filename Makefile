@@ -120,11 +120,13 @@ $(BUILD)/tests/check_registry: $(call obj,tests/check_registry.c) \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_DAEMON)
 
+# Linked to the shared library, as programs will be; proto/ objects too,
+# for the raw-frame tests (the library exports only sc_ symbols).
 $(INTEG_BIN): $(call obj,tests/check_integration.c) $(HARNESS_OBJ) \
-	    $(BUILD)/$(LIBFILE)
+	    $(PROTO_OBJ) $(BUILD)/$(LIBFILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,tests/check_integration.c) \
-	    $(HARNESS_OBJ) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
+	    $(HARNESS_OBJ) $(PROTO_OBJ) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
 	    -lstoreclient $(LIBS_CHECK) -lpthread
 
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)

@@ -129,6 +129,8 @@ sc__die(sc_conn *c, int code, const char *fmt, ...)
 		close(c->fd);
 		c->fd = -1;
 	}
+	c->dead_err = code;
+	memcpy(c->dead_msg, c->errmsg, sizeof(c->dead_msg));
 	return -1;
 }
 
@@ -253,13 +255,10 @@ sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
 	const char	*body = NULL;
 	uint32_t	 len = 0;
 
-	if (c->fd == -1) {
-		if (c->err != SC_ERR_IO)
-			return sc__fail(c, SC_ERR_IO, "the connection is "
-			    "closed after an earlier error (%s: %s); connect "
-			    "again", sc_errname(c->err), c->errmsg);
-		return -1;
-	}
+	if (c->fd == -1)
+		return sc__fail(c, SC_ERR_IO, "the connection is closed after "
+		    "an earlier error (%s: %s); connect again",
+		    sc_errname(c->dead_err), c->dead_msg);
 	rq->id = ++c->next_id;
 	c->out.len = 0;
 	if (sp_req_encode(&c->out, rq) == -1)
@@ -294,6 +293,7 @@ hello(sc_conn *c, const char *name)
 {
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
+	char		 msg[sizeof(c->errmsg)];
 
 	memset(&rq, 0, sizeof(rq));
 	rq.op = SP_OP_HELLO;
@@ -306,8 +306,8 @@ hello(sc_conn *c, const char *name)
 	if (sc__call(c, &rq, -1, &rep) == -1) {
 		/* BAD_VERSION: nothing more can be said on this connection. */
 		if (c->fd != -1) {
-			close(c->fd);
-			c->fd = -1;
+			memcpy(msg, c->errmsg, sizeof(msg));
+			sc__die(c, c->err, "%s", msg);
 		}
 		return -1;
 	}

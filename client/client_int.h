@@ -20,6 +20,8 @@ struct sc_conn {
 	int		 fd;		/* -1 once dead */
 	int		 err;
 	char		 errmsg[SP_ERRMSG_MAX + 160];
+	int		 dead_err;	/* why it died, for later calls */
+	char		 dead_msg[SP_ERRMSG_MAX + 160];
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char		 server[64];
 	int		 timeout_ms;

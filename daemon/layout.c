@@ -32,6 +32,15 @@ lay_env_dir(const char *data_dir, const struct cfg_store *st,
 	return 0;
 }
 
+static bool
+is_symlink(int dfd, const char *name)
+{
+	struct stat	 sb;
+
+	return fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(sb.st_mode);
+}
+
 /* Steps from dfd into its subdirectory name; returns the new fd or -1. */
 static int
 step(int dfd, const char *name, bool create, struct sp_error *err)
@@ -45,6 +54,9 @@ step(int dfd, const char *name, bool create, struct sp_error *err)
 	if (fd != -1)
 		return fd;
 fail:
+	/* O_NOFOLLOW | O_DIRECTORY on a symlink may say ENOTDIR: look. */
+	if (errno == ENOTDIR && is_symlink(dfd, name))
+		errno = ELOOP;
 	switch (errno) {
 	case ENOENT:
 		sp_seterr(err, SP_NOT_FOUND, "no such env yet");

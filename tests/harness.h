@@ -18,11 +18,11 @@
 struct hs_daemon {
 	pid_t	 pid;
 	char	 dir[64];		/* the temporary directory */
-	char	 sock[PATH_MAX];	/* DIR/sock */
-	char	 data[PATH_MAX];	/* DIR/data */
-	char	 conf[PATH_MAX];	/* DIR/storesd.conf, if any */
-	char	 notify[PATH_MAX];	/* DIR/notify */
-	char	 log[PATH_MAX];		/* DIR/storesd.log: its stderr */
+	char	 sock[100];	/* DIR/sock */
+	char	 data[100];	/* DIR/data */
+	char	 conf[100];	/* DIR/storesd.conf, if any */
+	char	 notify[100];	/* DIR/notify */
+	char	 log[100];		/* DIR/storesd.log: its stderr */
 	int	 nfd;			/* the notify socket */
 };
 

@@ -1,0 +1,51 @@
+/*
+ * ctl_fmt: how storectl turns bytes into text and text into bytes.
+ *
+ * Small functions over buffers and stdio streams that know nothing of
+ * storesd, so every command (and later ones: scan, dump) prints keys
+ * and values the same way.  Writers return 0, or -1 when the stream
+ * failed (errno says why).
+ */
+#ifndef CTL_FMT_H
+#define CTL_FMT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * Writes the n bytes at p as 2n lowercase hex digits and a NUL into out,
+ * which holds at least 2n + 1 bytes.  Returns out.
+ */
+char	*fmt_hex(char *out, const void *p, size_t n);
+
+/* Writes the n bytes at p to f as lowercase hex.  Returns 0 or -1. */
+int	 fmt_put_hex(FILE *f, const void *p, size_t n);
+
+/*
+ * Decodes the n hex digits at s (either case) into out, which holds at
+ * least n / 2 bytes.  Returns 0, or -1 with *bad set to the offset of the
+ * first character that is not a hex digit, or to n when n is odd.
+ */
+int	 fmt_unhex(const char *s, size_t n, unsigned char *out, size_t *bad);
+
+/* Narrows the n bytes at *s to leave out leading and trailing ASCII
+ * whitespace. */
+void	 fmt_trim(const char **s, size_t *n);
+
+/*
+ * Writes the n bytes at p to f as the inside of a C string literal:
+ * printable ASCII as is, \ and " escaped, \t \n \r and the like by name,
+ * any other byte as a three-digit octal escape (never \x, whose length
+ * has no end in C).  The output never holds a tab or a newline, so it
+ * fits in one field of a tab-separated line.  Returns 0 or -1.
+ */
+int	 fmt_put_cescape(FILE *f, const void *p, size_t n);
+
+/*
+ * Writes the n bytes at p to f as a JSON string, quotes included.
+ * Bytes that are not valid UTF-8 become U+FFFD: JSON text is Unicode,
+ * and a reader would reject the raw bytes.  Returns 0 or -1.
+ */
+int	 fmt_put_json_str(FILE *f, const void *p, size_t n);
+
+#endif

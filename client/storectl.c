@@ -1,0 +1,1069 @@
+/*
+ * storectl: storesd's command-line client.
+ *
+ *	storectl [-s SOCKET] [-r REPO] [-d DB] [-x] COMMAND ARGS
+ *
+ * Each command is one entry of the command table: its operands, the
+ * options it takes, its help and its handler.  A new command, or a new
+ * option of one, is a table entry and a function; parsing, checking and
+ * help text follow from the tables.  storectl uses only the public API
+ * of libstoreclient (storeclient.h) and libc.
+ *
+ * Exit statuses are part of the interface (scripts test them): see
+ * enum ctl_exit.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_fmt.h"
+#include "storeclient.h"
+
+#define STDIN_CHUNK	(64 * 1024)	/* first read buffer for a value */
+#define LIST_WIDTH	34		/* the command column in --help */
+#define COUNTER_COLUMN	26		/* where stats' names end */
+
+enum ctl_exit {
+	CTL_EXIT_OK		= 0,
+	CTL_EXIT_NOT_FOUND	= 1,	/* no such key or env; live: none */
+	CTL_EXIT_USAGE		= 2,	/* bad arguments, or a local failure */
+	CTL_EXIT_DAEMON		= 3,	/* storesd reported an error */
+	CTL_EXIT_CONNECT	= 4,	/* no (working) connection */
+};
+
+/* ------------------------------------------------------------ options */
+
+/*
+ * Every option but --help and --version.  A short letter of 0 makes a
+ * long-only option, which getopt_long reports as LONG_ONLY + its id.
+ * Options that take a value keep it in ctl->val[id]; flags get "".
+ */
+enum opt_id {
+	OPT_SOCKET,
+	OPT_REPO,
+	OPT_DB,
+	OPT_HEX,
+	OPT_COMPACT,
+	OPT_JSON,
+	NOPTS
+};
+
+#define O(id)		(1u << (id))
+#define LONG_ONLY	256
+#define OPT_VERSION	(LONG_ONLY + NOPTS)
+
+static const struct ctl_opt {
+	int		 letter;
+	const char	*name;
+	const char	*arg;		/* its value in usage text; NULL: a flag */
+	const char	*help;
+} ctl_opts[NOPTS] = {
+	[OPT_SOCKET] = { 's', "socket", "SOCKET",
+	    "storesd's socket (default: $STORESD_SOCKET, else\n"
+	    "storesd's own default, here %s)" },
+	[OPT_REPO] = { 'r', "repo", "REPO",
+	    "the repository, e.g. ox/mnist (default: \"default\")" },
+	[OPT_DB] = { 'd', "db", "DB",
+	    "a named db of the store (default: its primary db)" },
+	[OPT_HEX] = { 'x', "hex", NULL,
+	    "keys and values are given and printed in hex" },
+	[OPT_COMPACT] = { 0, "compact", NULL,
+	    "snapshot: leave out free pages while copying" },
+	[OPT_JSON] = { 0, "json", NULL,
+	    "stats: print one JSON object" },
+};
+
+/* -s is taken by every command, so an alias with -s works for all. */
+#define OPTS_ALWAYS	O(OPT_SOCKET)
+#define OPTS_KEY	(O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_DB) | O(OPT_HEX))
+
+/* ----------------------------------------------------------- commands */
+
+struct ctl;
+
+struct cmd {
+	const char	*name;
+	int		 min_args;	/* operands after the name */
+	int		 max_args;
+	unsigned	 opts;		/* O(id) of the options it takes */
+	const char	*operands;	/* for the usage line */
+	const char	*summary;	/* for the command list */
+	const char	*help;		/* for help COMMAND */
+	int		(*run)(struct ctl *);	/* returns 0 or -1 */
+};
+
+struct ctl {
+	const char		*val[NOPTS];	/* the options given */
+	unsigned		 given;		/* O(id) of those */
+	int			 help;
+	int			 version;
+	char			 bad[160];	/* the first parse error */
+	char			**args;		/* the command and operands */
+	int			 nargs;
+	const struct cmd	*cmd;
+	char			**av;		/* the operands */
+	int			 ac;
+	sc_conn			*conn;
+	int			 status;	/* enum ctl_exit */
+};
+
+#define HAS(ctl, id)	(((ctl)->given & O(id)) != 0)
+#define REPO(ctl)	((ctl)->val[OPT_REPO])
+#define DB(ctl)		((ctl)->val[OPT_DB])
+
+static int	cmd_get(struct ctl *);
+static int	cmd_put(struct ctl *);
+static int	cmd_del(struct ctl *);
+static int	cmd_snapshot(struct ctl *);
+static int	cmd_fork(struct ctl *);
+static int	cmd_stats(struct ctl *);
+static int	cmd_live(struct ctl *);
+static int	cmd_ping(struct ctl *);
+static int	cmd_help(struct ctl *);
+
+static const struct cmd cmds[] = {
+	{ "get", 2, 2, OPTS_KEY, "STORE KEY", "print a value",
+	    "Writes the value of KEY in STORE to stdout byte for byte, with\n"
+	    "nothing added.  With -x, KEY is hex and the value is printed as\n"
+	    "lowercase hex and a newline.  Exit 1 when there is no such key.\n",
+	    cmd_get },
+	{ "put", 2, 3, OPTS_KEY, "STORE KEY [VALUE]",
+	    "set a value (from stdin without VALUE)",
+	    "Sets KEY in STORE to VALUE, or to all of stdin up to EOF when\n"
+	    "VALUE is left out, in one durable commit; the env is created by\n"
+	    "its first write.  With -x, KEY and VALUE are hex (hex on stdin\n"
+	    "may have whitespace around it).  Put a VALUE that starts with\n"
+	    "'-' after --, e.g. storectl put refs k -- -1\n",
+	    cmd_put },
+	{ "del", 2, 2, OPTS_KEY, "STORE KEY", "delete a key",
+	    "Deletes KEY from STORE.  With -x, KEY is hex.  Exit 1 when\n"
+	    "there is no such key (nothing changes then).\n",
+	    cmd_del },
+	{ "snapshot", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_COMPACT),
+	    "STORE FILE", "copy an env into a new file",
+	    "Writes a consistent point-in-time copy of the env of STORE to\n"
+	    "FILE, which storectl creates (mode 0600) and never overwrites;\n"
+	    "storesd writes through the descriptor and never opens the path.\n"
+	    "The copy is an LMDB data file: mdb_dump -n FILE reads it.\n"
+	    "Exit 1 when the env does not exist.  On any failure FILE is\n"
+	    "removed.\n",
+	    cmd_snapshot },
+	{ "fork", 2, 2, O(OPT_SOCKET) | O(OPT_REPO), "STORE DST_REPO",
+	    "copy the env of STORE to DST_REPO",
+	    "Makes a point-in-time copy of the env of STORE in REPO (-r,\n"
+	    "default \"default\") the env of STORE in DST_REPO.  Refused\n"
+	    "when DST_REPO's env exists (EXISTS) or is open (BUSY), and for\n"
+	    "a store with a fixed path.  Exit 1 when there is no source env.\n",
+	    cmd_fork },
+	{ "stats", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON),
+	    "[STORE]", "print counters",
+	    "Prints storesd's counters and those of the env of STORE (opened\n"
+	    "if it exists; exit 1 if it does not), or without STORE those of\n"
+	    "every open env (of REPO only with -r).  --json prints one JSON\n"
+	    "object: {\"daemon\":{NAME:VALUE,...},\"envs\":[{\"repo\":R|null,\n"
+	    "\"store\":S,\"dir\":D,\"counters\":{...},\"dbs\":[{\"name\":N,\n"
+	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n",
+	    cmd_stats },
+	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	    "list the open envs",
+	    "Lists the envs storesd has open, of STORE only when given and of\n"
+	    "REPO only with -r (else of every repo), one a line:\n"
+	    "REPO<TAB>STORE<TAB>DIR<TAB>INFLIGHT<TAB>IDLE_MS\n"
+	    "REPO is - for a store with a fixed path; bytes other than\n"
+	    "printable ASCII are written as C escapes.  An env not listed is\n"
+	    "closed.\n"
+	    "exit 0: at least one is open.\n"
+	    "exit 1: none open, so the directories may be moved (as long as\n"
+	    "no request opens them meanwhile).\n",
+	    cmd_live },
+	{ "ping", 0, 0, O(OPT_SOCKET), "", "print storesd's version",
+	    "Asks storesd to answer and prints its name and version.\n",
+	    cmd_ping },
+	{ "help", 0, 1, 0, "[COMMAND]", "print a command's usage",
+	    "Prints the usage of COMMAND, or of storectl.  COMMAND --help\n"
+	    "does the same.\n",
+	    cmd_help },
+};
+
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const char usage_all[] =
+    "usage: storectl [-s SOCKET] [-r REPO] [-d DB] [-x] COMMAND [ARGS]\n";
+
+/* ------------------------------------------------------------ failure */
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct ctl *ctl, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("storectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	ctl->status = status;
+	return -1;
+}
+
+static void
+put_cmd_names(FILE *f)
+{
+	size_t	 i;
+
+	fputs("commands:", f);
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "%s %s", i ? "," : "", cmds[i].name);
+	fputc('\n', f);
+}
+
+/* Writes "NAME OPERANDS [--long]..." of c into buf. */
+static const char *
+synopsis(const struct cmd *c, char *buf, size_t n)
+{
+	size_t	 len;
+	int	 id;
+
+	len = (size_t)snprintf(buf, n, "%s%s%s", c->name,
+	    *c->operands ? " " : "", c->operands);
+	for (id = 0; id < NOPTS && len < n; id++) {
+		if (!(c->opts & O(id)) || ctl_opts[id].letter != 0)
+			continue;
+		if (ctl_opts[id].arg != NULL)
+			len += (size_t)snprintf(buf + len, n - len,
+			    " [--%s %s]", ctl_opts[id].name, ctl_opts[id].arg);
+		else
+			len += (size_t)snprintf(buf + len, n - len, " [--%s]",
+			    ctl_opts[id].name);
+	}
+	return buf;
+}
+
+static void
+put_usage(FILE *f, const struct cmd *c)
+{
+	char	 buf[256];
+	int	 id;
+
+	fputs("usage: storectl", f);
+	for (id = 0; id < NOPTS; id++) {
+		if (!(c->opts & O(id)) || ctl_opts[id].letter == 0)
+			continue;
+		if (ctl_opts[id].arg != NULL)
+			fprintf(f, " [-%c %s]", ctl_opts[id].letter,
+			    ctl_opts[id].arg);
+		else
+			fprintf(f, " [-%c]", ctl_opts[id].letter);
+	}
+	fprintf(f, " %s\n", synopsis(c, buf, sizeof(buf)));
+}
+
+/* A usage error about c: the message, c's usage line, where to look. */
+static int __attribute__((format(printf, 3, 4)))
+usage_error(struct ctl *ctl, const struct cmd *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("storectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c != NULL) {
+		put_usage(stderr, c);
+		fprintf(stderr, "run 'storectl help %s' for more\n", c->name);
+	} else {
+		fputs(usage_all, stderr);
+		put_cmd_names(stderr);
+		fputs("run 'storectl --help' for more\n", stderr);
+	}
+	ctl->status = CTL_EXIT_USAGE;
+	return -1;
+}
+
+/*
+ * Reports the last failure on ctl->conn and sets the exit status its
+ * code calls for.  Returns -1.
+ */
+static int
+fail_sc(struct ctl *ctl)
+{
+	int		 code = sc_errcode(ctl->conn);
+	const char	*name = sc_errname(code), *msg = sc_errmsg(ctl->conn);
+	const char	*path = sc_socket_path(ctl->conn);
+
+	switch (code) {
+	case SC_ERR_NOT_FOUND:
+		return fail(ctl, CTL_EXIT_NOT_FOUND, "%s: %s", name, msg);
+	case SC_ERR_CONNECT:
+		/* The library's message names the path and asks whether
+		 * storesd runs; add the path when it did not get that far. */
+		if (strstr(msg, path) != NULL)
+			return fail(ctl, CTL_EXIT_CONNECT, "%s: %s", name, msg);
+		return fail(ctl, CTL_EXIT_CONNECT, "%s: %s (socket %s; is "
+		    "storesd running?)", name, msg, path);
+	case SC_ERR_IO:
+	case SC_ERR_TIMEOUT:
+	case SC_ERR_PROTOCOL:
+		return fail(ctl, CTL_EXIT_CONNECT, "%s: %s (storesd at %s "
+		    "answered, then the exchange failed: check that it still "
+		    "runs and read its log)", name, msg, path);
+	case SC_ERR_NOMEM:
+	case SC_ERR_INVALID:
+		return fail(ctl, CTL_EXIT_USAGE, "%s: %s", name, msg);
+	default:
+		return fail(ctl, CTL_EXIT_DAEMON, "%s: %s", name, msg);
+	}
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static int
+ctl_connect(struct ctl *ctl)
+{
+	struct sc_options	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.path = ctl->val[OPT_SOCKET];		/* NULL: the default rule */
+	o.client_name = "storectl";
+	if ((ctl->conn = sc_connect_opts(&o)) == NULL)
+		return fail(ctl, CTL_EXIT_USAGE, "out of memory");
+	if (sc_errcode(ctl->conn) != SC_OK)
+		return fail_sc(ctl);
+	return 0;
+}
+
+/* An operand as bytes: as given, or decoded from hex with -x. */
+struct blob {
+	const void	*p;
+	size_t		 n;
+	unsigned char	*own;		/* the decoded bytes, if any */
+};
+
+static int
+get_blob(struct ctl *ctl, const char *what, const char *s, size_t n,
+    struct blob *b)
+{
+	size_t	 bad;
+
+	memset(b, 0, sizeof(*b));
+	if (!HAS(ctl, OPT_HEX)) {
+		b->p = s;
+		b->n = n;
+		return 0;
+	}
+	if ((b->own = malloc(n / 2 + 1)) == NULL)
+		return fail(ctl, CTL_EXIT_USAGE, "out of memory for %s", what);
+	if (fmt_unhex(s, n, b->own, &bad) == -1) {
+		if (bad == n)
+			return fail(ctl, CTL_EXIT_USAGE, "%s is not valid hex: "
+			    "it has an odd number of digits (%zu); write two "
+			    "digits per byte, e.g. 0a", what, n);
+		return fail(ctl, CTL_EXIT_USAGE, "%s is not valid hex: "
+		    "character %zu is not a hex digit; write two digits "
+		    "0-9a-f per byte, e.g. 0a", what, bad + 1);
+	}
+	b->p = b->own;
+	b->n = n / 2;
+	return 0;
+}
+
+static void
+blob_free(struct blob *b)
+{
+	free(b->own);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Reads all of stdin into *out (of *len bytes; freed by the caller). */
+static int
+read_stdin(struct ctl *ctl, unsigned char **out, size_t *len)
+{
+	unsigned char	*buf = NULL, *nb;
+	size_t		 n = 0, cap = 0;
+	ssize_t		 r;
+	int		 ret = -1;
+
+	if (isatty(STDIN_FILENO))
+		fputs("storectl: reading the value from stdin up to EOF "
+		    "(Ctrl-D); or give it as an argument\n", stderr);
+	for (;;) {
+		if (n == cap) {
+			if (cap > SIZE_MAX / 4) {
+				fail(ctl, CTL_EXIT_USAGE, "stdin is too large");
+				goto done;
+			}
+			cap = cap ? cap * 2 : STDIN_CHUNK;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				fail(ctl, CTL_EXIT_USAGE, "out of memory for "
+				    "a value of over %zu bytes", n);
+				goto done;
+			}
+			buf = nb;
+		}
+		r = read(STDIN_FILENO, buf + n, cap - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			fail(ctl, CTL_EXIT_USAGE, "cannot read the value from "
+			    "stdin: %s", strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	ret = 0;
+done:
+	free(buf);
+	return ret;
+}
+
+/* ----------------------------------------------------------- commands */
+
+static int
+cmd_get(struct ctl *ctl)
+{
+	struct blob	 key;
+	void		*val = NULL;
+	size_t		 vlen;
+	int		 ret = -1;
+
+	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1 ||
+	    ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_get(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p, key.n,
+	    &val, &vlen) == -1) {
+		fail_sc(ctl);
+		goto done;
+	}
+	if (HAS(ctl, OPT_HEX)) {
+		if (fmt_put_hex(stdout, val, vlen) == -1 ||
+		    putchar('\n') == EOF)
+			goto done;	/* main reports stdout's error */
+	} else if (fwrite(val, 1, vlen, stdout) != vlen)
+		goto done;
+	ret = 0;
+done:
+	sc_free(val);
+	blob_free(&key);
+	return ret;
+}
+
+static int
+cmd_put(struct ctl *ctl)
+{
+	struct blob	 key, val;
+	unsigned char	*in = NULL;
+	const char	*s;
+	size_t		 n;
+	int		 ret = -1;
+
+	memset(&val, 0, sizeof(val));
+	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1)
+		goto done;
+	if (ctl->ac == 3) {
+		s = ctl->av[2];
+		n = strlen(s);
+	} else {
+		if (read_stdin(ctl, &in, &n) == -1)
+			goto done;
+		s = (const char *)in;
+		/* echo adds a newline; hex never means it. */
+		if (HAS(ctl, OPT_HEX))
+			fmt_trim(&s, &n);
+	}
+	if (get_blob(ctl, "VALUE", s, n, &val) == -1 ||
+	    ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_put(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p, key.n,
+	    val.p, val.n) == -1) {
+		fail_sc(ctl);
+		goto done;
+	}
+	ret = 0;
+done:
+	blob_free(&val);
+	blob_free(&key);
+	free(in);
+	return ret;
+}
+
+static int
+cmd_del(struct ctl *ctl)
+{
+	struct blob	 key;
+	int		 ret = -1;
+
+	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1 ||
+	    ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_del(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p,
+	    key.n) == -1) {
+		fail_sc(ctl);
+		goto done;
+	}
+	ret = 0;
+done:
+	blob_free(&key);
+	return ret;
+}
+
+/*
+ * Unlinks path if it still is the file we created (sb), so that cleaning
+ * up never removes a file someone else put there meanwhile.
+ */
+static void
+remove_created(const char *path, const struct stat *sb)
+{
+	struct stat	 now;
+
+	if (lstat(path, &now) == -1 || now.st_dev != sb->st_dev ||
+	    now.st_ino != sb->st_ino)
+		return;
+	if (unlink(path) == -1)
+		fprintf(stderr, "storectl: cannot remove the incomplete %s: "
+		    "%s; remove it by hand\n", path, strerror(errno));
+}
+
+static int
+cmd_snapshot(struct ctl *ctl)
+{
+	const char	*file = ctl->av[1];
+	struct stat	 sb;
+	int		 fd, ret = -1;
+
+	/* O_EXCL: never truncate a file, nor follow a symlink to one. */
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST)
+		return fail(ctl, CTL_EXIT_USAGE, "%s exists; snapshot never "
+		    "overwrites a file: remove it or choose a new name", file);
+	if (fd == -1)
+		return fail(ctl, CTL_EXIT_USAGE, "cannot create %s: %s", file,
+		    strerror(errno));
+	if (fstat(fd, &sb) == -1) {
+		fail(ctl, CTL_EXIT_USAGE, "%s: %s", file, strerror(errno));
+		close(fd);
+		unlink(file);
+		return -1;
+	}
+	if (ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_snapshot(ctl->conn, REPO(ctl), ctl->av[0], fd,
+	    HAS(ctl, OPT_COMPACT), NULL) == -1) {
+		fail_sc(ctl);
+		goto done;
+	}
+	/* A snapshot is a backup: on disk before we say it is done. */
+	if (fsync(fd) == -1) {
+		fail(ctl, CTL_EXIT_USAGE, "cannot sync %s: %s", file,
+		    strerror(errno));
+		goto done;
+	}
+	ret = 0;
+done:
+	if (close(fd) == -1 && ret == 0)
+		ret = fail(ctl, CTL_EXIT_USAGE, "cannot write %s: %s", file,
+		    strerror(errno));
+	if (ret == -1)
+		remove_created(file, &sb);
+	return ret;
+}
+
+static int
+cmd_fork(struct ctl *ctl)
+{
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_fork(ctl->conn, REPO(ctl), ctl->av[0], ctl->av[1]) == -1)
+		return fail_sc(ctl);
+	return 0;
+}
+
+/* ------------------------------------------------------------- stats */
+
+/* Values line up in one column whatever the indent. */
+static void
+put_counters_text(const char *indent, const sc_counter *c, size_t n)
+{
+	int	 width = COUNTER_COLUMN - (int)strlen(indent);
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		printf("%s%-*s %" PRIu64 "\n", indent, width, c[i].name,
+		    c[i].value);
+}
+
+static void
+put_stats_text(const sc_stats *s)
+{
+	const sc_stats_env	*e;
+	size_t			 i, j;
+
+	printf("daemon\n");
+	put_counters_text("  ", s->daemon, s->ndaemon);
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		fputs("env ", stdout);
+		fmt_put_cescape(stdout, e->store, strlen(e->store));
+		if (e->repo != NULL) {
+			fputs(" (repo ", stdout);
+			fmt_put_cescape(stdout, e->repo, strlen(e->repo));
+			fputs(")\n", stdout);
+		} else
+			fputs(" (fixed path)\n", stdout);
+		printf("  %-*s ", COUNTER_COLUMN - 2, "dir");
+		fmt_put_cescape(stdout, e->dir, strlen(e->dir));
+		putchar('\n');
+		put_counters_text("  ", e->counters, e->ncounters);
+		for (j = 0; j < e->ndbs; j++) {
+			fputs("  db ", stdout);
+			fmt_put_cescape(stdout, e->dbs[j].name,
+			    strlen(e->dbs[j].name));
+			putchar('\n');
+			put_counters_text("    ", e->dbs[j].counters,
+			    e->dbs[j].ncounters);
+		}
+	}
+}
+
+static void
+put_json_str(const char *s)
+{
+	if (s == NULL)
+		fputs("null", stdout);
+	else
+		fmt_put_json_str(stdout, s, strlen(s));
+}
+
+static void
+put_counters_json(const sc_counter *c, size_t n)
+{
+	size_t	 i;
+
+	putchar('{');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		put_json_str(c[i].name);
+		printf(":%" PRIu64, c[i].value);
+	}
+	putchar('}');
+}
+
+static void
+put_stats_json(const sc_stats *s)
+{
+	const sc_stats_env	*e;
+	size_t			 i, j;
+
+	fputs("{\"daemon\":", stdout);
+	put_counters_json(s->daemon, s->ndaemon);
+	fputs(",\"envs\":[", stdout);
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		fputs(i > 0 ? ",{\"repo\":" : "{\"repo\":", stdout);
+		put_json_str(e->repo);
+		fputs(",\"store\":", stdout);
+		put_json_str(e->store);
+		fputs(",\"dir\":", stdout);
+		put_json_str(e->dir);
+		fputs(",\"counters\":", stdout);
+		put_counters_json(e->counters, e->ncounters);
+		fputs(",\"dbs\":[", stdout);
+		for (j = 0; j < e->ndbs; j++) {
+			fputs(j > 0 ? ",{\"name\":" : "{\"name\":", stdout);
+			put_json_str(e->dbs[j].name);
+			fputs(",\"counters\":", stdout);
+			put_counters_json(e->dbs[j].counters,
+			    e->dbs[j].ncounters);
+			putchar('}');
+		}
+		fputs("]}", stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+/* Write errors on stdout are reported once, by main. */
+static int
+cmd_stats(struct ctl *ctl)
+{
+	sc_stats	*s = NULL;
+
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_get_stats(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
+	    &s) == -1)
+		return fail_sc(ctl);
+	if (HAS(ctl, OPT_JSON))
+		put_stats_json(s);
+	else
+		put_stats_text(s);
+	sc_stats_free(s);
+	return 0;
+}
+
+/* -------------------------------------------------------------- live */
+
+static int
+cmd_live(struct ctl *ctl)
+{
+	const sc_live_env	*e;
+	sc_live			*l = NULL;
+	size_t			 i;
+
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_get_live(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
+	    &l) == -1)
+		return fail_sc(ctl);
+	for (i = 0; i < l->n; i++) {
+		e = &l->envs[i];
+		if (e->repo != NULL)
+			fmt_put_cescape(stdout, e->repo, strlen(e->repo));
+		else
+			putchar('-');
+		putchar('\t');
+		fmt_put_cescape(stdout, e->store, strlen(e->store));
+		putchar('\t');
+		fmt_put_cescape(stdout, e->dir, strlen(e->dir));
+		printf("\t%" PRIu64 "\t%" PRIu64 "\n", e->inflight,
+		    e->idle_ms);
+	}
+	/* Not a failure: scripts ask whether the dirs may be moved. */
+	if (l->n == 0)
+		ctl->status = CTL_EXIT_NOT_FOUND;
+	sc_live_free(l);
+	return 0;
+}
+
+static int
+cmd_ping(struct ctl *ctl)
+{
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_ping(ctl->conn) == -1)
+		return fail_sc(ctl);
+	printf("%s\n", sc_server_version(ctl->conn));
+	return 0;
+}
+
+/* -------------------------------------------------------------- help */
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+/* Writes the lines describing the options in mask. */
+static void
+put_opts_help(FILE *f, unsigned mask)
+{
+	char		 left[64], sock[256], text[512];
+	const char	*help;
+	int		 id;
+
+	for (id = 0; id < NOPTS; id++) {
+		if (!(mask & O(id)))
+			continue;
+		if (ctl_opts[id].letter != 0)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s",
+			    ctl_opts[id].letter, ctl_opts[id].name,
+			    ctl_opts[id].arg ? " " : "",
+			    ctl_opts[id].arg ? ctl_opts[id].arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s",
+			    ctl_opts[id].name, ctl_opts[id].arg ? " " : "",
+			    ctl_opts[id].arg ? ctl_opts[id].arg : "");
+		help = ctl_opts[id].help;
+		if (id == OPT_SOCKET) {
+			if (sc_default_socket(sock, sizeof(sock)) == -1)
+				strcpy(sock, "(too long)");
+			snprintf(text, sizeof(text), help, sock);
+			help = text;
+		}
+		fprintf(f, "  %-22s ", left);
+		/* Continuation lines line up under the first. */
+		for (; *help != '\0'; help++) {
+			putc(*help, f);
+			if (*help == '\n')
+				fprintf(f, "  %-22s ", "");
+		}
+		putc('\n', f);
+	}
+}
+
+static void
+put_help_all(FILE *f)
+{
+	char	 buf[256];
+	size_t	 i;
+
+	fputs(usage_all, f);
+	fputs("\n"
+	    "storectl reads and writes the stores of storesd, the daemon that\n"
+	    "owns the LMDB envs of this host.\n"
+	    "\n"
+	    "Commands:\n", f);
+	for (i = 0; i < NCMDS; i++) {
+		synopsis(&cmds[i], buf, sizeof(buf));
+		if (strlen(buf) < LIST_WIDTH)
+			fprintf(f, "  %-*s %s\n", LIST_WIDTH, buf,
+			    cmds[i].summary);
+		else
+			fprintf(f, "  %s\n  %-*s %s\n", buf, LIST_WIDTH, "",
+			    cmds[i].summary);
+	}
+	fputs("\nOptions (before or after the command; -- ends them):\n", f);
+	put_opts_help(f, (1u << NOPTS) - 1);
+	fputs("  -h, --help             this text; with a COMMAND, its usage\n"
+	    "      --version          print storectl's version\n"
+	    "\n"
+	    "Exit status:\n"
+	    "  0  success\n"
+	    "  1  not found: no such key or env; for live: none open, so "
+	    "the\n"
+	    "     directories may be moved\n"
+	    "  2  usage error (bad arguments, bad hex, unknown command, an\n"
+	    "     existing snapshot FILE), or a local failure (stdin, stdout,\n"
+	    "     creating FILE)\n"
+	    "  3  storesd reported an error; its code and message are "
+	    "printed\n"
+	    "  4  no connection to storesd; the socket tried is printed\n", f);
+}
+
+static void
+put_help_cmd(FILE *f, const struct cmd *c)
+{
+	put_usage(f, c);
+	fprintf(f, "\n%s", c->help);
+	if (c->opts != 0) {
+		fputs("\nOptions:\n", f);
+		put_opts_help(f, c->opts);
+	}
+}
+
+static int
+cmd_help(struct ctl *ctl)
+{
+	const struct cmd	*c;
+
+	if (ctl->ac == 0) {
+		put_help_all(stdout);
+		return 0;
+	}
+	if ((c = find_cmd(ctl->av[0])) == NULL)
+		return usage_error(ctl, NULL, "no command named '%s'",
+		    ctl->av[0]);
+	put_help_cmd(stdout, c);
+	return 0;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+/* getopt_long's tables, from ctl_opts. */
+static void
+getopt_tables(char *shortopts, size_t n, struct option *longopts)
+{
+	size_t	 len;
+	int	 id;
+
+	/* "-": operands come back as 1, in order, whatever POSIXLY_CORRECT
+	 * says; ":": we word the errors ourselves. */
+	len = (size_t)snprintf(shortopts, n, "-:h");
+	for (id = 0; id < NOPTS; id++) {
+		longopts[id].name = ctl_opts[id].name;
+		longopts[id].has_arg = ctl_opts[id].arg ? required_argument :
+		    no_argument;
+		longopts[id].flag = NULL;
+		longopts[id].val = ctl_opts[id].letter ? ctl_opts[id].letter :
+		    LONG_ONLY + id;
+		if (ctl_opts[id].letter != 0 && len + 3 <= n)
+			len += (size_t)snprintf(shortopts + len, n - len,
+			    "%c%s", ctl_opts[id].letter,
+			    ctl_opts[id].arg ? ":" : "");
+	}
+	longopts[NOPTS] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[NOPTS + 1] = (struct option){ "version", no_argument, NULL,
+	    OPT_VERSION };
+	longopts[NOPTS + 2] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+/* The id of the option getopt_long returned as ch, or -1. */
+static int
+opt_id(int ch)
+{
+	int	 id;
+
+	for (id = 0; id < NOPTS; id++)
+		if (ch == (ctl_opts[id].letter ? ctl_opts[id].letter :
+		    LONG_ONLY + id))
+			return id;
+	return -1;
+}
+
+/* Words a getopt error; only the first is kept. */
+static void
+parse_error(struct ctl *ctl, int ch, const char *arg)
+{
+	int	 id = opt_id(optopt);
+
+	if (ctl->bad[0] != '\0')
+		return;
+	if (ch == ':' && id >= 0 && ctl_opts[id].letter != 0)
+		snprintf(ctl->bad, sizeof(ctl->bad), "option -%c (--%s) needs "
+		    "a value", ctl_opts[id].letter, ctl_opts[id].name);
+	else if (ch == ':' && id >= 0)
+		snprintf(ctl->bad, sizeof(ctl->bad), "option --%s needs a "
+		    "value", ctl_opts[id].name);
+	else if (id >= 0)
+		snprintf(ctl->bad, sizeof(ctl->bad), "option --%s takes no "
+		    "value", ctl_opts[id].name);
+	else if (optopt > 0 && optopt < LONG_ONLY)
+		snprintf(ctl->bad, sizeof(ctl->bad), "unknown option -%c (an "
+		    "argument starting with '-' goes after --)", optopt);
+	else
+		snprintf(ctl->bad, sizeof(ctl->bad), "unknown option %s (an "
+		    "argument starting with '-' goes after --)", arg);
+}
+
+/*
+ * Collects the options into ctl and the command and its operands, in
+ * order, into ctl->args.  Errors are kept in ctl->bad, to be reported
+ * once the command is known.  Returns 0, or -1 when out of memory.
+ */
+static int
+parse_args(struct ctl *ctl, int argc, char **argv)
+{
+	char		 shortopts[4 + 2 * NOPTS];
+	struct option	 longopts[NOPTS + 3];
+	int		 ch, id;
+
+	if ((ctl->args = calloc((size_t)argc + 1, sizeof(*ctl->args))) == NULL)
+		return -1;
+	getopt_tables(shortopts, sizeof(shortopts), longopts);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts,
+	    NULL)) != -1) {
+		if (ch == 1)
+			ctl->args[ctl->nargs++] = optarg;
+		else if (ch == 'h')
+			ctl->help = 1;
+		else if (ch == OPT_VERSION)
+			ctl->version = 1;
+		else if ((id = opt_id(ch)) >= 0) {
+			ctl->given |= O(id);
+			ctl->val[id] = optarg ? optarg : "";
+		} else
+			parse_error(ctl, ch, argv[optind - 1]);
+	}
+	while (optind < argc)
+		ctl->args[ctl->nargs++] = argv[optind++];
+	return 0;
+}
+
+/* Checks the command line against the command's entry. */
+static int
+check_cmd(struct ctl *ctl)
+{
+	const struct cmd	*c = ctl->cmd;
+	unsigned		 extra;
+	int			 id;
+
+	if (ctl->bad[0] != '\0')
+		return usage_error(ctl, c, "%s", ctl->bad);
+	if ((extra = ctl->given & ~(c->opts | OPTS_ALWAYS)) != 0) {
+		for (id = 0; !(extra & O(id)); id++)
+			;
+		if (ctl_opts[id].letter != 0)
+			return usage_error(ctl, c, "%s takes no -%c (--%s) "
+			    "option", c->name, ctl_opts[id].letter,
+			    ctl_opts[id].name);
+		return usage_error(ctl, c, "%s takes no --%s option", c->name,
+		    ctl_opts[id].name);
+	}
+	if (ctl->ac < c->min_args)
+		return usage_error(ctl, c, "%s needs %s", c->name,
+		    c->operands);
+	if (ctl->ac > c->max_args)
+		return usage_error(ctl, c, "too many arguments for %s",
+		    c->name);
+	return 0;
+}
+
+/* Runs what the command line asks for; returns the exit status. */
+static int
+dispatch(struct ctl *ctl)
+{
+	if (ctl->version) {
+		printf("storectl %d.%d.%d\n", SC_VERSION_MAJOR,
+		    SC_VERSION_MINOR, SC_VERSION_PATCH);
+		return CTL_EXIT_OK;
+	}
+	if (ctl->nargs == 0) {
+		if (ctl->help) {
+			put_help_all(stdout);
+			return CTL_EXIT_OK;
+		}
+		usage_error(ctl, NULL, "%s", ctl->bad[0] ? ctl->bad :
+		    "no command given");
+		return ctl->status;
+	}
+	if ((ctl->cmd = find_cmd(ctl->args[0])) == NULL) {
+		usage_error(ctl, NULL, "unknown command '%s'", ctl->args[0]);
+		return ctl->status;
+	}
+	if (ctl->help) {
+		put_help_cmd(stdout, ctl->cmd);
+		return CTL_EXIT_OK;
+	}
+	ctl->av = ctl->args + 1;
+	ctl->ac = ctl->nargs - 1;
+	if (check_cmd(ctl) == -1)
+		return ctl->status;
+	if (ctl->cmd->run(ctl) == -1 && ctl->status == CTL_EXIT_OK)
+		ctl->status = CTL_EXIT_USAGE;	/* stdout failed: main says */
+	return ctl->status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl	 ctl;
+	int		 status;
+
+	memset(&ctl, 0, sizeof(ctl));
+	if (parse_args(&ctl, argc, argv) == -1) {
+		fputs("storectl: out of memory\n", stderr);
+		return CTL_EXIT_USAGE;
+	}
+	status = dispatch(&ctl);
+	sc_close(ctl.conn);
+	free(ctl.args);
+	/* Output is the point of most commands: a lost write is failure. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "storectl: cannot write to stdout: %s\n",
+		    strerror(errno));
+		if (status == CTL_EXIT_OK || status == CTL_EXIT_NOT_FOUND)
+			status = CTL_EXIT_USAGE;
+	}
+	return status;
+}

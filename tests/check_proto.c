@@ -1,0 +1,744 @@
+/*
+ * Unit tests of proto/: the msgpack cursor, framing, and every request
+ * and reply, including every truncation of every valid frame and
+ * hostile input.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "sp_buf.h"
+#include "sp_error.h"
+#include "sp_frame.h"
+#include "sp_mp.h"
+#include "sp_msg.h"
+
+static struct sp_bytes
+B(const char *s)
+{
+	struct sp_bytes	 b = { s, s ? strlen(s) : 0 };
+
+	return b;
+}
+
+static bool
+beq(struct sp_bytes a, struct sp_bytes b)
+{
+	if (a.p == NULL || b.p == NULL)
+		return a.p == b.p;
+	return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+/* ------------------------------------------------------------ cursor */
+
+START_TEST(mp_scalars)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 s;
+	uint64_t	 v;
+	bool		 t;
+	static const uint64_t ints[] = { 0, 1, 127, 128, 255, 256, 65535,
+	    65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX };
+	size_t		 i;
+
+	sp_mp_packer(&pk, &b);
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		msgpack_pack_uint64(&pk, ints[i]);
+	msgpack_pack_true(&pk);
+	msgpack_pack_nil(&pk);
+	sp_mp_str(&pk, "hello");
+	msgpack_pack_bin_with_body(&pk, "\0\1", 2);
+	sp_mp_rd_init(&rd, b.data, b.len);
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		ck_assert_int_eq(sp_mp_peek(&rd), SP_MP_UINT);
+		ck_assert_int_eq(sp_mp_read_uint(&rd, &v), 0);
+		ck_assert_uint_eq(v, ints[i]);
+	}
+	ck_assert_int_eq(sp_mp_read_uint(&rd, &v), -1);	/* a bool */
+	ck_assert_int_eq(sp_mp_read_bool(&rd, &t), 0);
+	ck_assert(t);
+	ck_assert_int_eq(sp_mp_read_nil(&rd), 0);
+	ck_assert_int_eq(sp_mp_read_bytes(&rd, &s), 0);	/* str as bytes */
+	ck_assert(beq(s, B("hello")));
+	ck_assert_int_eq(sp_mp_read_str(&rd, &s), -1);	/* bin is no str */
+	ck_assert_int_eq(sp_mp_read_bytes(&rd, &s), 0);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_int_eq(sp_mp_peek(&rd), SP_MP_INVALID);	/* the end */
+	sp_buf_free(&b);
+}
+END_TEST
+
+START_TEST(mp_lying_lengths)
+{
+	/* Each declares far more than it holds; none may be trusted. */
+	static const unsigned char	 bin32[] = { 0xc6, 0x7f, 0xff, 0xff,
+	    0xff, 'a' };
+	static const unsigned char	 arr32[] = { 0xdd, 0xff, 0xff, 0xff,
+	    0xff, 0xc0 };
+	static const unsigned char	 map32[] = { 0xdf, 0x00, 0x01, 0x00,
+	    0x00, 0xc0, 0xc0 };
+	static const unsigned char	 str8[] = { 0xd9, 0x05, 'a', 'b' };
+	static const unsigned char	 never[] = { 0xc1 };
+	struct sp_mp_rd			 rd;
+	struct sp_bytes			 s;
+	uint32_t			 n;
+
+	sp_mp_rd_init(&rd, bin32, sizeof(bin32));
+	ck_assert_int_eq(sp_mp_read_bytes(&rd, &s), -1);
+	ck_assert_int_eq(sp_mp_skip(&rd), -1);
+	sp_mp_rd_init(&rd, arr32, sizeof(arr32));
+	ck_assert_int_eq(sp_mp_read_array(&rd, &n), -1);
+	ck_assert_int_eq(sp_mp_skip(&rd), -1);
+	sp_mp_rd_init(&rd, map32, sizeof(map32));
+	ck_assert_int_eq(sp_mp_read_map(&rd, &n), -1);
+	sp_mp_rd_init(&rd, str8, sizeof(str8));
+	ck_assert_int_eq(sp_mp_read_str(&rd, &s), -1);
+	/* A failed read leaves the cursor where it was. */
+	ck_assert_ptr_eq(rd.p, str8);
+	sp_mp_rd_init(&rd, never, sizeof(never));
+	ck_assert_int_eq(sp_mp_peek(&rd), SP_MP_INVALID);
+	ck_assert_int_eq(sp_mp_skip(&rd), -1);
+}
+END_TEST
+
+START_TEST(mp_skip_deep_nesting)
+{
+	/* 1,000,000 nested arrays: skipping must neither recurse nor fail. */
+	size_t		 depth = 1000000, i;
+	unsigned char	*p = malloc(depth + 1);
+	struct sp_mp_rd	 rd;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < depth; i++)
+		p[i] = 0x91;	/* fixarray of one */
+	p[depth] = 0xc0;
+	sp_mp_rd_init(&rd, p, depth + 1);
+	ck_assert_int_eq(sp_mp_skip(&rd), 0);
+	ck_assert_ptr_eq(rd.p, p + depth + 1);
+	/* One byte short: the innermost element is missing. */
+	sp_mp_rd_init(&rd, p, depth);
+	ck_assert_int_eq(sp_mp_skip(&rd), -1);
+	free(p);
+}
+END_TEST
+
+START_TEST(mp_skip_every_type)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+	struct sp_mp_rd	 rd;
+	size_t		 k;
+
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_array(&pk, 9);
+	msgpack_pack_int64(&pk, -5);
+	msgpack_pack_int64(&pk, -100000);
+	msgpack_pack_double(&pk, 1.5);
+	msgpack_pack_float(&pk, 2.5f);
+	msgpack_pack_ext_with_body(&pk, "abcd", 4, 7);
+	msgpack_pack_ext_with_body(&pk, "abc", 3, 7);
+	msgpack_pack_map(&pk, 1);
+	sp_mp_str(&pk, "k");
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_str_with_body(&pk, "x", 1);
+	msgpack_pack_false(&pk);
+	sp_mp_rd_init(&rd, b.data, b.len);
+	ck_assert_int_eq(sp_mp_skip(&rd), 0);
+	ck_assert_ptr_eq((const char *)rd.p, b.data + b.len);
+	for (k = 0; k < b.len; k++) {
+		sp_mp_rd_init(&rd, b.data, k);
+		ck_assert_int_eq(sp_mp_skip(&rd), -1);
+	}
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------- frames */
+
+START_TEST(frame_header)
+{
+	struct sp_buf	 b = { 0 };
+	size_t		 mark;
+
+	ck_assert_int_eq(sp_frame_open(&b, &mark), 0);
+	ck_assert_int_eq(sp_buf_append(&b, "abcde", 5), 0);
+	ck_assert_int_eq(sp_frame_close(&b, mark), 0);
+	ck_assert_uint_eq(b.len, SP_FRAME_HDR + 5);
+	ck_assert_uint_eq(sp_frame_len(b.data), 5);
+	ck_assert_int_eq(memcmp(b.data, "\0\0\0\5", 4), 0);
+	/* A failed append poisons the frame, which is then taken back. */
+	ck_assert_int_eq(sp_frame_open(&b, &mark), 0);
+	b.failed = 1;
+	ck_assert_int_eq(sp_frame_close(&b, mark), -1);
+	ck_assert_uint_eq(b.len, SP_FRAME_HDR + 5);
+	ck_assert_int_eq(b.failed, 0);
+	ck_assert_uint_eq(sp_frame_len("\xff\xff\xff\xff"), UINT32_MAX);
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* ----------------------------------------------------------- requests */
+
+/* One valid request per op, with every field it may carry. */
+static void
+sample(enum sp_op op, struct sp_req *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->op = op;
+	rq->id = 1000 + op;
+	switch (op) {
+	case SP_OP_HELLO:
+		rq->version = SP_PROTO_VERSION;
+		rq->has = SP_F_VERSION;
+		rq->client = B("check");
+		break;
+	case SP_OP_GET:
+	case SP_OP_DEL:
+		rq->repo = B("ox/mnist");
+		rq->store = B("refs");
+		rq->db = B("refs");
+		rq->key.p = "k\0\xff";
+		rq->key.n = 3;
+		break;
+	case SP_OP_PUT:
+		rq->repo = B("ox/mnist");
+		rq->store = B("refs");
+		rq->db = B("refs");
+		rq->key = B("main");
+		rq->val.p = "\0v\0";
+		rq->val.n = 3;
+		break;
+	case SP_OP_SNAPSHOT:
+		rq->repo = B("r");
+		rq->store = B("nodes");
+		rq->compact = true;
+		rq->has = SP_F_COMPACT;
+		break;
+	case SP_OP_FORK:
+		rq->repo = B("a");
+		rq->store = B("refs");
+		rq->dst = B("b");
+		break;
+	case SP_OP_STATS:
+	case SP_OP_LIVE:
+		rq->repo = B("a");
+		rq->store = B("refs");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+assert_req_eq(const struct sp_req *a, const struct sp_req *b)
+{
+	ck_assert_uint_eq(a->id, b->id);
+	ck_assert_int_eq(a->op, b->op);
+	ck_assert(beq(a->repo, b->repo));
+	ck_assert(beq(a->store, b->store));
+	ck_assert(beq(a->db, b->db));
+	ck_assert(beq(a->key, b->key));
+	ck_assert(beq(a->val, b->val));
+	ck_assert(beq(a->dst, b->dst));
+	ck_assert(beq(a->client, b->client));
+	ck_assert_uint_eq(a->version, b->version);
+	ck_assert_int_eq(a->compact, b->compact);
+}
+
+START_TEST(req_round_trip)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 in, out;
+	struct sp_error	 err;
+	enum sp_op	 op = (enum sp_op)_i;
+
+	sample(op, &in);
+	ck_assert_int_eq(sp_req_encode(&b, &in), 0);
+	ck_assert_uint_eq(sp_frame_len(b.data), b.len - SP_FRAME_HDR);
+	ck_assert_msg(sp_req_decode(b.data + SP_FRAME_HDR,
+	    b.len - SP_FRAME_HDR, &out, &err) == 0, "%s: %s",
+	    sp_op_name(op), err.msg);
+	assert_req_eq(&in, &out);
+	sp_buf_free(&b);
+}
+END_TEST
+
+START_TEST(req_every_truncation)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 in, out;
+	struct sp_error	 err;
+	enum sp_op	 op = (enum sp_op)_i;
+	size_t		 n, k;
+	char		*copy;
+
+	sample(op, &in);
+	ck_assert_int_eq(sp_req_encode(&b, &in), 0);
+	n = b.len - SP_FRAME_HDR;
+	for (k = 0; k < n; k++) {
+		/* An exact-size copy, so ASan sees any read past its end. */
+		copy = malloc(k ? k : 1);
+		memcpy(copy, b.data + SP_FRAME_HDR, k);
+		err.code = SP_OK;
+		ck_assert_int_eq(sp_req_decode(copy, k, &out, &err), -1);
+		ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+		ck_assert(err.msg[0] != '\0');
+		free(copy);
+	}
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* Builds a request map from (key, kind, value) triples; see bad_req. */
+static size_t
+pack_map(struct sp_buf *b, int npairs, ...)
+{
+	msgpack_packer	 pk;
+	va_list		 ap;
+	int		 i;
+
+	b->len = 0;
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, (uint32_t)npairs);
+	va_start(ap, npairs);
+	for (i = 0; i < npairs; i++) {
+		const char	*k = va_arg(ap, const char *);
+		int		 kind = va_arg(ap, int);
+
+		sp_mp_str(&pk, k);
+		switch (kind) {
+		case 'u': msgpack_pack_uint64(&pk, va_arg(ap, uint64_t)); break;
+		case 's': sp_mp_str(&pk, va_arg(ap, const char *)); break;
+		case 'b': {
+			const char *v = va_arg(ap, const char *);
+
+			msgpack_pack_bin_with_body(&pk, v, strlen(v));
+			break;
+		}
+		case 'n': msgpack_pack_nil(&pk); break;
+		case 't': msgpack_pack_true(&pk); break;
+		case 'i': msgpack_pack_int64(&pk, -1); break;
+		}
+	}
+	va_end(ap);
+	return b->len;
+}
+
+static void
+expect_bad(struct sp_buf *b, const char *needle, uint64_t id, bool has_id)
+{
+	struct sp_req	 rq;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(sp_req_decode(b->data, b->len, &rq, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert_msg(strstr(err.msg, needle) != NULL, "'%s' lacks '%s'",
+	    err.msg, needle);
+	ck_assert_int_eq((rq.has & SP_F_ID) != 0, has_id);
+	if (has_id)
+		ck_assert_uint_eq(rq.id, id);
+}
+
+START_TEST(req_invalid)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+
+	pack_map(&b, 2, "id", 'u', (uint64_t)7, "op", 's', "frobnicate");
+	expect_bad(&b, "unknown op 'frobnicate'", 7, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)8, "op", 's', "ping", "bogus",
+	    'u', (uint64_t)1);
+	expect_bad(&b, "unknown field 'bogus'", 8, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)9, "op", 's', "ping", "id", 'u',
+	    (uint64_t)9);
+	expect_bad(&b, "appears twice", 9, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)10, "op", 's', "get", "store",
+	    's', "refs");
+	expect_bad(&b, "needs the field 'key'", 10, true);
+	pack_map(&b, 4, "id", 'u', (uint64_t)11, "op", 's', "ping", "key",
+	    'b', "k", "store", 's', "refs");
+	expect_bad(&b, "does not belong in a ping", 11, true);
+	pack_map(&b, 4, "op", 's', "get", "store", 'u', (uint64_t)1, "key",
+	    'b', "k", "id", 'u', (uint64_t)12);
+	expect_bad(&b, "'store' must be a str", 12, true);
+	pack_map(&b, 2, "id", 'i', "op", 's', "ping");
+	expect_bad(&b, "'id' must be an unsigned integer", 0, false);
+	pack_map(&b, 1, "op", 's', "ping");
+	expect_bad(&b, "has no 'id'", 0, false);
+	pack_map(&b, 1, "id", 'u', (uint64_t)13);
+	expect_bad(&b, "has no 'op'", 13, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)14, "op", 's', "snapshot",
+	    "compact", 'n');
+	expect_bad(&b, "'compact' must be a bool", 14, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)15, "op", 's', "get", "key", 'n');
+	expect_bad(&b, "'key' must be bin or str", 15, true);
+
+	/* Not a map; a non-str field name; bytes after the map. */
+	b.len = 0;
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_array(&pk, 0);
+	expect_bad(&b, "must be one msgpack map, not array", 0, false);
+	b.len = 0;
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	expect_bad(&b, "field names must be msgpack str", 0, false);
+	pack_map(&b, 2, "id", 'u', (uint64_t)16, "op", 's', "ping");
+	sp_buf_append(&b, "\xc0", 1);
+	expect_bad(&b, "follow the request map", 16, true);
+	sp_buf_free(&b);
+}
+END_TEST
+
+START_TEST(req_random_bytes)
+{
+	/* Whatever the bytes, decoding ends with an answer, not a crash. */
+	struct sp_req	 rq;
+	struct sp_error	 err;
+	unsigned char	*p;
+	size_t		 n, i, round;
+	unsigned	 seed = 12345;
+
+	for (round = 0; round < 20000; round++) {
+		n = (size_t)(rand_r(&seed) % 64);
+		p = malloc(n ? n : 1);
+		for (i = 0; i < n; i++)
+			p[i] = (unsigned char)rand_r(&seed);
+		/* Often start like a map, to get past the first byte. */
+		if (n && round % 2)
+			p[0] = 0x80 | (p[0] & 0x0f);
+		if (sp_req_decode(p, n, &rq, &err) == -1)
+			ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+		free(p);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------ replies */
+
+static void
+decode_reply(struct sp_buf *b, struct sp_reply *rep)
+{
+	struct sp_error	 err;
+
+	ck_assert_uint_eq(sp_frame_len(b->data), b->len - SP_FRAME_HDR);
+	ck_assert_msg(sp_reply_decode(b->data + SP_FRAME_HDR,
+	    b->len - SP_FRAME_HDR, rep, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(reply_simple)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+
+	ck_assert_int_eq(sp_reply_error(&b, 3, SP_MAP_FULL, "full"), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 3);
+	ck_assert_int_eq(rep.code, SP_MAP_FULL);
+	ck_assert(beq(rep.msg, B("full")));
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_ok(&b, 4), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 4);
+	ck_assert_int_eq(rep.code, SP_OK);
+	ck_assert_ptr_null(rep.val.p);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_val(&b, 5, "", 0), 0);
+	decode_reply(&b, &rep);
+	ck_assert_ptr_nonnull(rep.val.p);	/* empty, but present */
+	ck_assert_uint_eq(rep.val.n, 0);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_hello(&b, 6, "storesd x", 1234), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.version, SP_PROTO_VERSION);
+	ck_assert_uint_eq(rep.max_frame, 1234);
+	ck_assert(beq(rep.server, B("storesd x")));
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_size(&b, 7, 1ULL << 40), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.size, 1ULL << 40);
+	sp_buf_free(&b);
+}
+END_TEST
+
+static int
+count_live(void *arg, const struct sp_live_env *e)
+{
+	int	*n = arg;
+
+	if (*n == 0) {
+		ck_assert(beq(e->repo, B("ox/mnist")));
+		ck_assert_uint_eq(e->inflight, 2);
+		ck_assert_uint_eq(e->idle_ms, 0);
+	} else {
+		ck_assert_ptr_null(e->repo.p);	/* a fixed-path store */
+		ck_assert_uint_eq(e->idle_ms, 99);
+	}
+	ck_assert(beq(e->store, B("refs")));
+	(*n)++;
+	return 0;
+}
+
+static void
+live_sample(struct sp_buf *b)
+{
+	struct sp_live_env	 envs[2] = {
+		{ { "ox/mnist", 8 }, { "refs", 4 }, { "/d/1", 4 }, 2, 0 },
+		{ { NULL, 0 }, { "refs", 4 }, { "/d/2", 4 }, 0, 99 },
+	};
+
+	ck_assert_int_eq(sp_reply_live(b, 8, envs, 2), 0);
+}
+
+START_TEST(reply_live)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+	int		 n = 0;
+
+	live_sample(&b);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(sp_live_decode(&rep, count_live, &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	sp_buf_free(&b);
+}
+END_TEST
+
+struct stats_seen {
+	int	 daemon, envs, env_counters, dbs, db_counters;
+};
+
+static int
+count_stats(void *arg, enum sp_stats_event ev, const struct sp_live_env *e,
+    struct sp_bytes name, uint64_t value)
+{
+	struct stats_seen	*s = arg;
+
+	switch (ev) {
+	case SP_STATS_DAEMON_COUNTER:
+		ck_assert(beq(name, B("uptime_s")));
+		ck_assert_uint_eq(value, 42);
+		s->daemon++;
+		break;
+	case SP_STATS_ENV:
+		ck_assert(beq(e->dir, B("/d")));
+		s->envs++;
+		break;
+	case SP_STATS_ENV_COUNTER:
+		ck_assert_int_eq(s->envs, 1);
+		s->env_counters++;
+		break;
+	case SP_STATS_DB:
+		ck_assert(beq(name, s->dbs ? B("b") : B("a")));
+		s->dbs++;
+		break;
+	case SP_STATS_DB_COUNTER:
+		ck_assert_uint_eq(value, 7);
+		s->db_counters++;
+		break;
+	}
+	return 0;
+}
+
+static void
+stats_sample(struct sp_buf *b)
+{
+	static const struct sp_counter	 dc[] = { { "uptime_s", 42 } };
+	static const struct sp_counter	 ec[] = { { "map_size", 1 },
+	    { "map_used", 2 } };
+	static const struct sp_counter	 dbc[] = { { "entries", 7 } };
+	struct sp_stats_db		 dbs[2] = {
+		{ { "a", 1 }, dbc, 1 }, { { "b", 1 }, dbc, 1 } };
+	struct sp_stats_env		 env = {
+		{ { "r", 1 }, { "refs", 4 }, { "/d", 2 }, 0, 0 },
+		ec, 2, dbs, 2 };
+
+	ck_assert_int_eq(sp_reply_stats(b, 9, dc, 1, &env, 1), 0);
+}
+
+START_TEST(reply_stats)
+{
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	struct sp_error		 err;
+	struct stats_seen	 s = { 0 };
+
+	stats_sample(&b);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(sp_stats_decode(&rep, count_stats, &s, &err), 0);
+	ck_assert_int_eq(s.daemon, 1);
+	ck_assert_int_eq(s.envs, 1);
+	ck_assert_int_eq(s.env_counters, 2);
+	ck_assert_int_eq(s.dbs, 2);
+	ck_assert_int_eq(s.db_counters, 2);
+	sp_buf_free(&b);
+}
+END_TEST
+
+static int
+ignore_live(void *arg, const struct sp_live_env *e)
+{
+	(void)arg;
+	(void)e;
+	return 0;
+}
+
+static int
+ignore_stats(void *arg, enum sp_stats_event ev, const struct sp_live_env *e,
+    struct sp_bytes name, uint64_t value)
+{
+	(void)arg;
+	(void)ev;
+	(void)e;
+	(void)name;
+	(void)value;
+	return 0;
+}
+
+START_TEST(reply_every_truncation)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+	size_t		 n, k;
+	char		*copy;
+	int		 which;
+
+	for (which = 0; which < 4; which++) {
+		b.len = 0;
+		if (which == 0)
+			sp_reply_error(&b, 1, SP_BUSY, "busy");
+		else if (which == 1)
+			sp_reply_hello(&b, 1, "s", 1);
+		else if (which == 2)
+			live_sample(&b);
+		else
+			stats_sample(&b);
+		n = b.len - SP_FRAME_HDR;
+		for (k = 0; k < n; k++) {
+			copy = malloc(k ? k : 1);
+			memcpy(copy, b.data + SP_FRAME_HDR, k);
+			ck_assert_int_eq(sp_reply_decode(copy, k, &rep, &err),
+			    -1);
+			free(copy);
+		}
+	}
+	/* A reply whose env list is cut short inside is refused too. */
+	b.len = 0;
+	live_sample(&b);
+	decode_reply(&b, &rep);
+	rep.envs.n--;
+	ck_assert_int_eq(sp_live_decode(&rep, ignore_live, NULL, &err), -1);
+	b.len = 0;
+	stats_sample(&b);
+	decode_reply(&b, &rep);
+	rep.envs.n -= 3;
+	ck_assert_int_eq(sp_stats_decode(&rep, ignore_stats, NULL, &err), -1);
+	sp_buf_free(&b);
+}
+END_TEST
+
+START_TEST(reply_unknown_fields_skipped)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_map(&pk, 3);
+	sp_mp_kv_u64(&pk, "id", 5);
+	sp_mp_str(&pk, "future");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_map(&pk, 0);
+	sp_mp_kv_bin(&pk, "val", "v", 1);
+	ck_assert_int_eq(sp_reply_decode(b.data, b.len, &rep, &err), 0);
+	ck_assert_uint_eq(rep.id, 5);
+	ck_assert(beq(rep.val, B("v")));
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------- errors */
+
+START_TEST(error_table)
+{
+	int	 i, j;
+
+	for (i = 0; i < SP_NCODES; i++) {
+		ck_assert_ptr_nonnull(sp_code_name(i));
+		ck_assert_ptr_nonnull(sp_code_text(i));
+		ck_assert_int_eq(sp_code_by_name(sp_code_name(i)), i);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(sp_code_name(i), sp_code_name(j));
+	}
+	ck_assert_ptr_null(sp_code_name(SP_NCODES));
+	ck_assert_ptr_null(sp_code_name(-1));
+	ck_assert_int_eq(sp_code_by_name("NOPE"), -1);
+	ck_assert_str_eq(sp_code_name(SP_MAP_FULL), "MAP_FULL");
+	ck_assert_int_eq(SP_COND_FAILED, 15);	/* numbers are forever */
+}
+END_TEST
+
+static Suite *
+proto_suite(void)
+{
+	Suite	*s = suite_create("proto");
+	TCase	*tc;
+
+	tc = tcase_create("msgpack");
+	tcase_add_test(tc, mp_scalars);
+	tcase_add_test(tc, mp_lying_lengths);
+	tcase_add_test(tc, mp_skip_deep_nesting);
+	tcase_add_test(tc, mp_skip_every_type);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("frame");
+	tcase_add_test(tc, frame_header);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("request");
+	tcase_add_loop_test(tc, req_round_trip, SP_OP_NONE + 1, SP_OP_MAX);
+	tcase_add_loop_test(tc, req_every_truncation, SP_OP_NONE + 1,
+	    SP_OP_MAX);
+	tcase_add_test(tc, req_invalid);
+	tcase_add_test(tc, req_random_bytes);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reply");
+	tcase_add_test(tc, reply_simple);
+	tcase_add_test(tc, reply_live);
+	tcase_add_test(tc, reply_stats);
+	tcase_add_test(tc, reply_every_truncation);
+	tcase_add_test(tc, reply_unknown_fields_skipped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_test(tc, error_table);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(proto_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,471 @@
+/*
+ * Unit tests of the registry and the LMDB layer under it, on real envs
+ * in a temporary directory: one env per directory even when first
+ * requests race, idle closing, the max_envs cap, fork reservations, and
+ * the store operations with their errors.
+ */
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "registry.h"
+#include "store.h"
+
+static char			 tmp[64];
+static struct registry		*reg;
+static struct cfg_store		 refs, small, multi, plain;
+
+static struct sp_bytes
+B(const char *s)
+{
+	struct sp_bytes	 b = { s, s ? strlen(s) : 0 };
+
+	return b;
+}
+
+static struct cfg_store
+mkstore(const char *name, uint64_t map_size, unsigned max_dbs,
+    const char *db1, const char *db2)
+{
+	struct cfg_store	 st;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.name, sizeof(st.name), "%s", name);
+	st.map_size = map_size;
+	st.max_dbs = max_dbs;
+	snprintf(st.dbs[0], sizeof(st.dbs[0]), "%s", db1);
+	st.ndbs = 1;
+	if (db2) {
+		snprintf(st.dbs[1], sizeof(st.dbs[1]), "%s", db2);
+		st.ndbs = 2;
+	}
+	st.sync = CFG_SYNC_NONE;	/* unit tests need no fsync */
+	return st;
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static void
+setup_with(unsigned max_envs, uint64_t idle_ms)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/check_registry.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	refs = mkstore("refs", 1 << 20, 1, "refs", NULL);
+	small = mkstore("small", 64 * 1024, 1, "small", NULL);
+	multi = mkstore("multi", 1 << 20, 2, "a", "b");
+	plain = mkstore("plain", 1 << 20, 0, "main", NULL);
+	reg = reg_new(tmp, 2, max_envs, idle_ms);
+	ck_assert_ptr_nonnull(reg);
+}
+
+static void
+setup(void)
+{
+	setup_with(100, 3600 * 1000);
+}
+
+static void
+teardown(void)
+{
+	reg_free(reg);
+	reg = NULL;
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool
+exists(const char *rel)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	return stat(path, &sb) == 0;
+}
+
+/* ------------------------------------------------------ store helpers */
+
+static int
+put(struct reg_env *e, unsigned db, const char *k, const void *v, size_t vn,
+    struct sp_error *err)
+{
+	struct st_op	 op = { ST_PUT, db, k, strlen(k), v, vn };
+	size_t		 failed;
+
+	return st_write(e->st, &op, 1, &failed, err);
+}
+
+struct val {
+	char	 buf[256];
+	size_t	 n;
+};
+
+static int
+copy_val(void *arg, const void *p, size_t n)
+{
+	struct val	*v = arg;
+
+	v->n = n;
+	memcpy(v->buf, p, n < sizeof(v->buf) ? n : sizeof(v->buf));
+	return 0;
+}
+
+static int
+get(struct reg_env *e, unsigned db, const char *k, struct val *v,
+    struct sp_error *err)
+{
+	return st_get(e->st, 0, db, k, strlen(k), copy_val, v, err);
+}
+
+/* ------------------------------------------------------------- tests */
+
+START_TEST(missing_env_is_not_created)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("ox/mnist"), false, &e,
+	    &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);
+	ck_assert(!exists("ox"));
+	ck_assert_uint_eq(reg_count(reg), 0);
+}
+END_TEST
+
+START_TEST(one_env_per_directory)
+{
+	struct reg_env	*a, *b;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &a, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &b, &err), 0);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_uint_eq(a->refs, 2);
+	ck_assert_uint_eq(reg_count(reg), 1);
+	ck_assert(exists("r/@refs/data.mdb"));
+	reg_release(reg, a);
+	reg_release(reg, b);
+}
+END_TEST
+
+#define RACERS	16
+
+static pthread_barrier_t	 barrier;
+
+static void *
+racer(void *arg)
+{
+	struct reg_env	**out = arg;
+	struct sp_error	  err;
+
+	pthread_barrier_wait(&barrier);
+	if (reg_acquire(reg, &refs, B("race/repo"), true, out, &err) == -1)
+		*out = NULL;
+	return NULL;
+}
+
+START_TEST(first_requests_race)
+{
+	pthread_t	 t[RACERS];
+	struct reg_env	*got[RACERS];
+	int		 i;
+
+	pthread_barrier_init(&barrier, NULL, RACERS);
+	for (i = 0; i < RACERS; i++)
+		pthread_create(&t[i], NULL, racer, &got[i]);
+	for (i = 0; i < RACERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	for (i = 0; i < RACERS; i++) {
+		ck_assert_ptr_nonnull(got[i]);
+		ck_assert_ptr_eq(got[i], got[0]);
+	}
+	ck_assert_uint_eq(got[0]->refs, RACERS);
+	ck_assert_uint_eq(reg_count(reg), 1);
+	for (i = 0; i < RACERS; i++)
+		reg_release(reg, got[i]);
+}
+END_TEST
+
+START_TEST(idle_envs_close)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 0);	/* idle_close 0: close at once */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_uint_eq(reg_sweep(reg), 0);	/* in use: stays */
+	ck_assert_uint_eq(reg_count(reg), 1);
+	reg_release(reg, e);
+	ck_assert_uint_eq(reg_sweep(reg), 1);
+	ck_assert_uint_eq(reg_count(reg), 0);
+	/* The data is still there when it opens again. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &e, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(recent_envs_stay)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	reg_release(reg, e);
+	ck_assert_uint_eq(reg_sweep(reg), 0);	/* idle_close is an hour */
+	ck_assert_uint_eq(reg_count(reg), 1);
+}
+END_TEST
+
+START_TEST(max_envs_evicts_idle_first)
+{
+	struct reg_env	*a, *b, *c;
+	struct sp_error	 err;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 2, 3600 * 1000);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("b"), true, &b, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), -1);
+	ck_assert_int_eq(err.code, SP_BUSY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "max_envs"));
+	ck_assert(!exists("c"));
+	reg_release(reg, a);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), 0);
+	ck_assert_uint_eq(reg_count(reg), 2);
+	reg_release(reg, b);
+	reg_release(reg, c);
+}
+END_TEST
+
+START_TEST(fork_reservations)
+{
+	struct reg_env	*e, *r;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_reserve(reg, &refs, B("dst"), &r, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("dst"), true, &e, &err),
+	    -1);
+	ck_assert_int_eq(err.code, SP_BUSY);
+	ck_assert_int_eq(reg_reserve(reg, &refs, B("dst"), &e, &err), -1);
+	ck_assert_int_eq(err.code, SP_BUSY);
+	reg_unreserve(reg, r);
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("dst"), true, &e, &err), 0);
+	ck_assert_int_eq(reg_reserve(reg, &refs, B("dst"), &r, &err), -1);
+	ck_assert_int_eq(err.code, SP_BUSY);	/* open */
+	reg_release(reg, e);
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 3600 * 1000);
+	ck_assert_int_eq(reg_reserve(reg, &refs, B("dst"), &r, &err), -1);
+	ck_assert_int_eq(err.code, SP_EXISTS);	/* closed, but on disk */
+}
+END_TEST
+
+static int
+count_env(void *arg, const struct reg_env *e, uint64_t idle_ms)
+{
+	(void)e;
+	(void)idle_ms;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(foreach_and_collect_filter)
+{
+	struct reg_env	*a, *b, *c, **v;
+	struct sp_error	 err;
+	size_t		 n, i;
+	int		 k = 0;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("x"), true, &a, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("y"), true, &b, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("x"), true, &c, &err), 0);
+	reg_foreach(reg, "x", NULL, count_env, &k);
+	ck_assert_int_eq(k, 2);
+	k = 0;
+	reg_foreach(reg, NULL, "refs", count_env, &k);
+	ck_assert_int_eq(k, 2);
+	k = 0;
+	reg_foreach(reg, "x", "multi", count_env, &k);
+	ck_assert_int_eq(k, 1);
+	ck_assert_int_eq(reg_collect(reg, NULL, NULL, &v, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < n; i++)
+		reg_release(reg, v[i]);
+	free(v);
+	reg_release(reg, a);
+	reg_release(reg, b);
+	reg_release(reg, c);
+}
+END_TEST
+
+START_TEST(store_put_get_del)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct val	 v;
+	struct st_op	 del = { ST_DEL, 0, "k", 1, NULL, 0 };
+	size_t		 failed;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(get(e, 0, "k", &v, &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);	/* db not created yet */
+	ck_assert_int_eq(put(e, 0, "k", "v\0x", 3, &err), 0);
+	ck_assert_int_eq(get(e, 0, "k", &v, &err), 0);
+	ck_assert_uint_eq(v.n, 3);
+	ck_assert_int_eq(memcmp(v.buf, "v\0x", 3), 0);
+	ck_assert_int_eq(st_write(e->st, &del, 1, &failed, &err), 0);
+	ck_assert_int_eq(st_write(e->st, &del, 1, &failed, &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);
+	ck_assert_uint_eq(failed, 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(store_keys_checked)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	char		 big[SP_KEY_MAX + 2];
+
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "", "v", 1, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_KEY);
+	ck_assert_int_eq(put(e, 0, big, "v", 1, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_KEY);
+	big[SP_KEY_MAX] = '\0';
+	ck_assert_int_eq(put(e, 0, big, "v", 1, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(store_map_full_applies_nothing)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_op	 ops[2];
+	struct val	 v;
+	static char	 huge[256 * 1024];
+	size_t		 failed;
+
+	ck_assert_int_eq(reg_acquire(reg, &small, B("r"), true, &e, &err), 0);
+	ops[0] = (struct st_op){ ST_PUT, 0, "first", 5, "1", 1 };
+	ops[1] = (struct st_op){ ST_PUT, 0, "huge", 4, huge, sizeof(huge) };
+	ck_assert_int_eq(st_write(e->st, ops, 2, &failed, &err), -1);
+	ck_assert_int_eq(err.code, SP_MAP_FULL);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "map_size 64KiB"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "repo r"));
+	ck_assert_int_eq(get(e, 0, "first", &v, &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);
+	/* And a write that fits still goes through afterwards. */
+	ck_assert_int_eq(put(e, 0, "small", "x", 1, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(store_named_and_unnamed_dbs)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct val	 v;
+
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 1, "k", "in b", 4, &err), 0);
+	ck_assert_int_eq(get(e, 0, "k", &v, &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);
+	ck_assert_int_eq(get(e, 1, "k", &v, &err), 0);
+	ck_assert_int_eq(memcmp(v.buf, "in b", 4), 0);
+	reg_release(reg, e);
+	/* Reopened, the db that was created is found at open. */
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 3600 * 1000);
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("r"), false, &e, &err), 0);
+	ck_assert_int_eq(get(e, 1, "k", &v, &err), 0);
+	reg_release(reg, e);
+
+	ck_assert_int_eq(reg_acquire(reg, &plain, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k", "main", 4, &err), 0);
+	ck_assert_int_eq(get(e, 0, "k", &v, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(store_stats)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_stats	 s;
+
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k1", "v", 1, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k2", "v", 1, &err), 0);
+	ck_assert_int_eq(st_stats(e->st, 0, &s, &err), 0);
+	ck_assert_str_eq(s.env[0].name, "map_size");
+	ck_assert_uint_eq(s.env[0].value, 1 << 20);
+	ck_assert_uint_eq(s.ndbs, 2);
+	ck_assert_str_eq(s.db[0][1].name, "entries");
+	ck_assert_uint_eq(s.db[0][1].value, 2);
+	ck_assert_uint_eq(s.db[0][0].value, 1);		/* exists */
+	ck_assert_uint_eq(s.db[1][0].value, 0);		/* b: not yet */
+	reg_release(reg, e);
+}
+END_TEST
+
+static Suite *
+registry_suite(void)
+{
+	Suite	*s = suite_create("registry");
+	TCase	*tc;
+
+	tc = tcase_create("registry");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, missing_env_is_not_created);
+	tcase_add_test(tc, one_env_per_directory);
+	tcase_add_test(tc, first_requests_race);
+	tcase_add_test(tc, idle_envs_close);
+	tcase_add_test(tc, recent_envs_stay);
+	tcase_add_test(tc, max_envs_evicts_idle_first);
+	tcase_add_test(tc, fork_reservations);
+	tcase_add_test(tc, foreach_and_collect_filter);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, store_put_get_del);
+	tcase_add_test(tc, store_keys_checked);
+	tcase_add_test(tc, store_map_full_applies_nothing);
+	tcase_add_test(tc, store_named_and_unnamed_dbs);
+	tcase_add_test(tc, store_stats);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(registry_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
