@@ -256,30 +256,48 @@ stats_event(void *arg, enum sp_stats_event ev, const struct sp_live_env *id,
 	return -1;
 }
 
-int
-sc_get_stats(sc_conn *c, const char *repo, const char *store, sc_stats **out)
+/*
+ * Sends a stats or live request filtered by repo and store; the reply is
+ * in *rep.  Returns 0 or -1.
+ */
+static int
+filtered(sc_conn *c, enum sp_op op, const char *repo, const char *store,
+    void *out, struct sp_reply *rep)
 {
 	struct sp_req	 rq;
-	struct sp_reply	 rep;
-	struct sp_error	 perr;
-	sc_stats	*s;
 
 	memset(&rq, 0, sizeof(rq));
-	rq.op = SP_OP_STATS;
+	rq.op = op;
 	set_str(&rq.repo, repo);
 	set_str(&rq.store, store);
 	if (out == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "out is required");
-	if (sc__call(c, &rq, -1, &rep) == -1)
+	return sc__call(c, &rq, -1, rep);
+}
+
+/* After a failed decode: storesd's reply was bad, or memory ran out. */
+static int
+decode_failed(sc_conn *c, const struct sp_error *perr)
+{
+	if (perr->code != SP_OK)
+		return sc__die(c, SC_ERR_PROTOCOL, "%s", perr->msg);
+	return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+}
+
+int
+sc_get_stats(sc_conn *c, const char *repo, const char *store, sc_stats **out)
+{
+	struct sp_reply	 rep;
+	struct sp_error	 perr = { SP_OK, "" };
+	sc_stats	*s;
+
+	if (filtered(c, SP_OP_STATS, repo, store, out, &rep) == -1)
 		return -1;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	perr.code = SP_OK;
 	if (sp_stats_decode(&rep, stats_event, s, &perr) == -1) {
 		sc_stats_free(s);
-		if (perr.code != SP_OK)
-			return sc__die(c, SC_ERR_PROTOCOL, "%s", perr.msg);
-		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+		return decode_failed(c, &perr);
 	}
 	*out = s;
 	return 0;
@@ -324,27 +342,17 @@ live_event(void *arg, const struct sp_live_env *v)
 int
 sc_get_live(sc_conn *c, const char *repo, const char *store, sc_live **out)
 {
-	struct sp_req	 rq;
 	struct sp_reply	 rep;
-	struct sp_error	 perr;
+	struct sp_error	 perr = { SP_OK, "" };
 	sc_live		*l;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.op = SP_OP_LIVE;
-	set_str(&rq.repo, repo);
-	set_str(&rq.store, store);
-	if (out == NULL)
-		return sc__fail(c, SC_ERR_INVALID, "out is required");
-	if (sc__call(c, &rq, -1, &rep) == -1)
+	if (filtered(c, SP_OP_LIVE, repo, store, out, &rep) == -1)
 		return -1;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	perr.code = SP_OK;
 	if (sp_live_decode(&rep, live_event, l, &perr) == -1) {
 		sc_live_free(l);
-		if (perr.code != SP_OK)
-			return sc__die(c, SC_ERR_PROTOCOL, "%s", perr.msg);
-		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+		return decode_failed(c, &perr);
 	}
 	*out = l;
 	return 0;

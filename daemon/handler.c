@@ -188,6 +188,7 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	struct sp_stats_env	*se = NULL;
 	struct sp_stats_db	*sdb = NULL;
 	struct st_stats		*ss = NULL;
+	const struct cfg_store	*st;
 	struct sp_counter	 dc[6];
 	size_t			 i, k;
 	int			 ret = -1;
@@ -211,16 +212,15 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 		se[i].ncounters = ST_ENV_NCOUNTERS;
 		se[i].dbs = &sdb[i * CFG_MAX_DBS];
 		se[i].ndbs = ss[i].ndbs;
+		/* A store dropped by a reload still has its env. */
+		st = cfg_store_find(d->cfg, se[i].id.store);
 		for (k = 0; k < ss[i].ndbs; k++) {
-			const struct cfg_store *st = cfg_store_find(d->cfg,
-			    se[i].id.store);
+			struct sp_stats_db *db = &sdb[i * CFG_MAX_DBS + k];
 
-			/* A store dropped by a reload still has its env. */
-			sdb[i * CFG_MAX_DBS + k].name.p = st ? st->dbs[k] : "?";
-			sdb[i * CFG_MAX_DBS + k].name.n =
-			    strlen(sdb[i * CFG_MAX_DBS + k].name.p);
-			sdb[i * CFG_MAX_DBS + k].counters = ss[i].db[k];
-			sdb[i * CFG_MAX_DBS + k].ncounters = ST_DB_NCOUNTERS;
+			db->name.p = st ? st->dbs[k] : "?";
+			db->name.n = strlen(db->name.p);
+			db->counters = ss[i].db[k];
+			db->ncounters = ST_DB_NCOUNTERS;
 		}
 	}
 	dc[0] = (struct sp_counter){ "pid", (uint64_t)getpid() };

@@ -7,7 +7,7 @@
 set -eu
 
 pkgs="gcc make pkg-config liblmdb-dev lmdb-utils libevent-dev libmsgpack-dev
-check libinih-dev valgrind"
+check libinih-dev valgrind python3"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs redis-server libhiredis-dev"
 
 missing=""

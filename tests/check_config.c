@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include <check.h>
+
+#include "check_main.h"
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -1064,7 +1066,6 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 int
 main(void)
 {
-	SRunner	*sr;
 	int	 failed = 1;
 
 	if (mkdtemp(tmpdir) == NULL) {
@@ -1079,11 +1080,7 @@ main(void)
 	if (getenv("HOME") == NULL && getenv("XDG_DATA_HOME") == NULL)
 		setenv("XDG_DATA_HOME", tmpdir, 1);
 
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
+	failed = check_run(config_suite());
 done:
 	free(realtmp);
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -18,6 +18,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "harness.h"
 #include "sp_frame.h"
 #include "sp_msg.h"
@@ -910,11 +912,7 @@ integration_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(integration_suite());
-	int	 failed;
+	int	 failed = check_run(integration_suite());
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
 	return failed || bad_stops ? 1 : 0;
 }

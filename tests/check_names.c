@@ -14,6 +14,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "config.h"
 #include "layout.h"
 #include "sp_names.h"
@@ -329,11 +331,5 @@ names_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(names_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(names_suite());
 }

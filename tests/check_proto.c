@@ -10,6 +10,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "sp_buf.h"
 #include "sp_error.h"
 #include "sp_frame.h"
@@ -734,11 +736,5 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(proto_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(proto_suite());
 }

@@ -15,6 +15,8 @@
 
 #include <check.h>
 
+#include "check_main.h"
+
 #include "config.h"
 #include "registry.h"
 #include "store.h"
@@ -461,11 +463,5 @@ registry_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(registry_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(registry_suite());
 }
