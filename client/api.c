@@ -288,7 +288,7 @@ int
 sc_get_stats(sc_conn *c, const char *repo, const char *store, sc_stats **out)
 {
 	struct sp_reply	 rep;
-	struct sp_error	 perr = { SP_OK, "" };
+	struct sp_error	 perr = { .code = SP_OK };
 	sc_stats	*s;
 
 	if (filtered(c, SP_OP_STATS, repo, store, out, &rep) == -1)
@@ -343,7 +343,7 @@ int
 sc_get_live(sc_conn *c, const char *repo, const char *store, sc_live **out)
 {
 	struct sp_reply	 rep;
-	struct sp_error	 perr = { SP_OK, "" };
+	struct sp_error	 perr = { .code = SP_OK };
 	sc_live		*l;
 
 	if (filtered(c, SP_OP_LIVE, repo, store, out, &rep) == -1)

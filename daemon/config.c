@@ -41,7 +41,7 @@
 #define TiB		(UINT64_C(1) << 40)
 
 #define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
-#define MAX_KEYS	8	/* keys in the larger of the two sections */
+#define MAX_KEYS	16	/* keys in the larger of the two sections */
 #define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
 
 #define NAME_RULE	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
@@ -107,6 +107,8 @@ static int	set_idle_close(struct parse *, const char *);
 static int	set_io_threads(struct parse *, const char *);
 static int	set_writer_threads(struct parse *, const char *);
 static int	set_max_envs(struct parse *, const char *);
+static int	set_max_batch(struct parse *, const char *);
+static int	set_scan_page(struct parse *, const char *);
 static int	set_map_size(struct parse *, const char *);
 static int	set_max_dbs(struct parse *, const char *);
 static int	set_dbs(struct parse *, const char *);
@@ -122,6 +124,8 @@ static const struct keydef daemon_keys[] = {
 	{ "io_threads",		set_io_threads },
 	{ "writer_threads",	set_writer_threads },
 	{ "max_envs",		set_max_envs },
+	{ "max_batch",		set_max_batch },
+	{ "scan_page",		set_scan_page },
 	{ NULL,			NULL }
 };
 
@@ -446,6 +450,24 @@ set_max_envs(struct parse *p, const char *v)
 	if (set_uint(p, "max_envs", v, 1, 1000000, &n) == -1)
 		return -1;
 	p->cfg->max_envs = n;
+	return 0;
+}
+
+static int
+set_max_batch(struct parse *p, const char *v)
+{
+	return set_size(p, "max_batch", v, MiB, 64 * GiB, "1MiB to 64GiB",
+	    &p->cfg->max_batch);
+}
+
+static int
+set_scan_page(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "scan_page", v, 1, 100000, &n) == -1)
+		return -1;
+	p->cfg->scan_page = n;
 	return 0;
 }
 
@@ -1076,6 +1098,8 @@ config_new(const char *file)
 	cfg->io_threads = default_io_threads();
 	cfg->writer_threads = 4;
 	cfg->max_envs = 1024;
+	cfg->max_batch = 256 * MiB;
+	cfg->scan_page = 1000;
 	return cfg;
 }
 

@@ -47,6 +47,8 @@ struct config {
 	unsigned	 io_threads;
 	unsigned	 writer_threads;
 	unsigned	 max_envs;	/* open at once */
+	uint64_t	 max_batch;	/* bytes of streamed batches per conn */
+	unsigned	 scan_page;	/* entries per scan reply, at most */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 };

@@ -51,6 +51,7 @@ conn_close(struct conn *c)
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	c->nfds = 0;
+	writes_conn_closed(c);
 	TAILQ_REMOVE(&l->conns, c, link);
 	atomic_fetch_sub(&l->d->nconns, 1);
 	if (c->jobs == 0)

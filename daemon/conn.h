@@ -20,6 +20,7 @@
 
 struct event;
 struct job;
+struct pbatch;
 struct loop;
 
 struct conn {
@@ -35,6 +36,8 @@ struct conn {
 	int			 fds[CONN_MAX_FDS];
 	unsigned		 nfds;
 	unsigned		 jobs;		/* out on the pool */
+	struct pbatch		*batches;	/* streamed, not committed */
+	uint64_t		 batch_bytes;	/* held by batches */
 	bool			 closing;	/* close once out is sent */
 	pid_t			 pid;
 	uid_t			 uid;

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "handler.h"
+#include "handler_int.h"
 #include "job.h"
 #include "log.h"
 #include "loop.h"
@@ -18,19 +19,19 @@
 #include "sp_names.h"
 #include "store.h"
 
-/* What a request names: a store, a repo in it, a db of it. */
-struct target {
-	const struct cfg_store	*st;
-	struct sp_bytes		 repo;	/* p == NULL: a fixed-path store */
-	unsigned		 db;
-};
-
 static void
 reply_err(struct conn *c, uint64_t id, const struct sp_error *err)
 {
+	int	 rc;
+
 	log_debug("%s: request %llu: %s: %s", __func__,
 	    (unsigned long long)id, sp_code_name(err->code), err->msg);
-	if (sp_reply_error(conn_out(c), id, err->code, err->msg) == -1)
+	if (err->has_index)
+		rc = sp_reply_error_at(conn_out(c), id, err->code, err->msg,
+		    err->index);
+	else
+		rc = sp_reply_error(conn_out(c), id, err->code, err->msg);
+	if (rc == -1)
 		log_warnx("%s: out of memory for an error reply", __func__);
 }
 
@@ -59,14 +60,18 @@ unknown_store(const struct config *cfg, struct sp_bytes name,
 	    "configured; stores: %s", quote(name, q, sizeof(q)), list);
 }
 
-static int
-unknown_db(const struct cfg_store *st, struct sp_bytes name,
+int
+resolve_db(const struct cfg_store *st, struct sp_bytes name,
     struct sp_error *err)
 {
 	char	 list[160] = "", q[SP_NAME_MAX + 1];
 	size_t	 len = 0;
 	unsigned i;
 
+	int	 db;
+
+	if ((db = cfg_db_index(st, name)) != -1)
+		return db;
 	for (i = 0; i < st->ndbs && len < sizeof(list); i++)
 		len += snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i ? ", " : "", st->dbs[i]);
@@ -96,7 +101,7 @@ resolve_repo(const struct cfg_store *st, const struct sp_req *rq,
 	return 0;
 }
 
-static int
+int
 resolve(const struct config *cfg, const struct sp_req *rq, struct target *t,
     struct sp_error *err)
 {
@@ -106,13 +111,13 @@ resolve(const struct config *cfg, const struct sp_req *rq, struct target *t,
 		return unknown_store(cfg, rq->store, err);
 	if (resolve_repo(t->st, rq, &t->repo, err) == -1)
 		return -1;
-	if ((db = cfg_db_index(t->st, rq->db)) == -1)
-		return unknown_db(t->st, rq->db, err);
+	if ((db = resolve_db(t->st, rq->db, err)) == -1)
+		return -1;
 	t->db = (unsigned)db;
 	return 0;
 }
 
-static int
+int
 check_key(struct sp_bytes key, struct sp_error *err)
 {
 	if (key.n == 0 || key.n > SP_KEY_MAX)
@@ -138,45 +143,6 @@ do_hello(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		    rq->client.p);
 	return sp_reply_hello(conn_out(c), rq->id, "storesd " STORESD_VERSION,
 	    c->loop->d->cfg->max_frame);
-}
-
-struct val_ctx {
-	struct sp_buf	*out;
-	uint64_t	 id;
-	struct sp_error	*err;
-};
-
-static int
-put_val(void *arg, const void *val, size_t n)
-{
-	struct val_ctx	*v = arg;
-
-	if (n > SP_FRAME_MAX - 64)
-		return sp_seterr(v->err, SP_TOO_LARGE, "the value is %zu "
-		    "bytes, more than one reply frame can carry", n);
-	return sp_reply_val(v->out, v->id, val, n);
-}
-
-static int
-do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
-{
-	struct daemon	*d = c->loop->d;
-	struct target	 t;
-	struct reg_env	*e;
-	struct val_ctx	 v = { conn_out(c), rq->id, err };
-	int		 rc;
-
-	if (resolve(d->cfg, rq, &t, err) == -1 || check_key(rq->key, err) == -1)
-		return -1;
-	if (reg_acquire(d->reg, t.st, t.repo, false, &e, err) == -1) {
-		if (err->code == SP_NOT_FOUND)
-			sp_seterr(err, SP_NOT_FOUND, "no such key");
-		return -1;
-	}
-	rc = st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
-	    &v, err);
-	reg_release(d->reg, e);
-	return rc;
 }
 
 /* Copies of one env's identity and counters, for a stats reply. */
@@ -367,8 +333,7 @@ done:
 
 /* ------------------------------------------------------------ pool ops */
 
-/* Hands j (holding env references already) to the pool for c. */
-static void
+void
 send_job(struct conn *c, struct job *j, uint64_t id)
 {
 	j->d = c->loop->d;
@@ -380,39 +345,6 @@ send_job(struct conn *c, struct job *j, uint64_t id)
 		job_submit_write(j);
 	else
 		job_submit(j);
-}
-
-static int
-do_write(struct conn *c, const struct sp_req *rq, struct sp_error *err)
-{
-	struct daemon	*d = c->loop->d;
-	struct target	 t;
-	struct job	*j;
-	struct st_op	*op;
-	bool		 put = rq->op == SP_OP_PUT;
-
-	if (resolve(d->cfg, rq, &t, err) == -1 || check_key(rq->key, err) == -1)
-		return -1;
-	if ((j = job_new(JOB_WRITE, 1, rq->key.n + rq->val.n)) == NULL)
-		return sp_seterr(err, SP_INTERNAL, "out of memory");
-	/* A del of what was never written must not create an env. */
-	if (reg_acquire(d->reg, t.st, t.repo, put, &j->env, err) == -1) {
-		if (err->code == SP_NOT_FOUND)
-			sp_seterr(err, SP_NOT_FOUND, "no such key");
-		job_free(j);
-		return -1;
-	}
-	op = &j->ops[0];
-	op->kind = put ? ST_PUT : ST_DEL;
-	op->db = t.db;
-	op->key = job_copy(j, rq->key.p, rq->key.n);
-	op->klen = rq->key.n;
-	if (put) {
-		op->val = job_copy(j, rq->val.p, rq->val.n);
-		op->vlen = rq->val.n;
-	}
-	send_job(c, j, rq->id);
-	return 0;
 }
 
 static int
@@ -436,7 +368,7 @@ do_snapshot(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	}
 	if (resolve(d->cfg, rq, &t, err) == -1)
 		goto fail;
-	if ((j = job_new(JOB_SNAPSHOT, 0, 0)) == NULL) {
+	if ((j = job_new(JOB_SNAPSHOT)) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto fail;
 	}
@@ -470,7 +402,7 @@ do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	if (rq->dst.n == t.repo.n && memcmp(rq->dst.p, t.repo.p, t.repo.n) == 0)
 		return sp_seterr(err, SP_BAD_REQUEST, "a repo cannot be forked "
 		    "into itself; name a new destination repo");
-	if ((j = job_new(JOB_FORK, 0, 0)) == NULL)
+	if ((j = job_new(JOB_FORK)) == NULL)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	if (reg_acquire(d->reg, t.st, t.repo, false, &j->env, err) == -1) {
 		job_free(j);
@@ -495,6 +427,7 @@ handle_frame(struct conn *c, const char *body, size_t n)
 	int		 rc;
 
 	err.code = SP_OK;
+	err.has_index = 0;
 	if (sp_req_decode(body, n, &rq, &err) == -1) {
 		reply_err(c, rq.id, &err);
 		return;
@@ -510,8 +443,26 @@ handle_frame(struct conn *c, const char *body, size_t n)
 		rc = do_get(c, &rq, &err);
 		break;
 	case SP_OP_PUT:
+		rc = do_put(c, &rq, &err);
+		break;
 	case SP_OP_DEL:
-		rc = do_write(c, &rq, &err);
+		rc = do_del(c, &rq, &err);
+		break;
+	case SP_OP_BATCH:
+		rc = do_batch(c, &rq, &err);
+		break;
+	case SP_OP_BATCH_ABORT:
+		rc = do_batch_abort(c, &rq, &err);
+		break;
+	case SP_OP_MGET:
+	case SP_OP_MISSING:
+		rc = do_mget(c, &rq, &err);
+		break;
+	case SP_OP_COUNT:
+		rc = do_count(c, &rq, &err);
+		break;
+	case SP_OP_SCAN:
+		rc = do_scan(c, &rq, &err);
 		break;
 	case SP_OP_SNAPSHOT:
 		rc = do_snapshot(c, &rq, &err);

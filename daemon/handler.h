@@ -17,5 +17,7 @@ struct conn;
 
 /* Handles one frame's body from c. */
 void	handle_frame(struct conn *c, const char *body, size_t n);
+/* Forgets what c's requests left half done (streamed batches). */
+void	writes_conn_closed(struct conn *c);
 
 #endif

@@ -15,8 +15,17 @@
 #include "registry.h"
 #include "sp_msg.h"
 
+#define BLOCK_MIN	(64 * 1024)
+
+struct job_block {
+	struct job_block	*next;
+	size_t			 used;
+	size_t			 cap;
+	char			 data[];
+};
+
 struct job *
-job_new(enum job_kind kind, size_t nops, size_t nbytes)
+job_new(enum job_kind kind)
 {
 	struct job	*j;
 
@@ -24,38 +33,79 @@ job_new(enum job_kind kind, size_t nops, size_t nbytes)
 		return NULL;
 	j->kind = kind;
 	j->fd = -1;
-	if ((nops && (j->ops = calloc(nops, sizeof(*j->ops))) == NULL) ||
-	    (nbytes && (j->bytes = malloc(nbytes)) == NULL)) {
-		job_free(j);
-		return NULL;
-	}
-	j->nops = nops;
-	j->nbytes = nbytes;
 	return j;
+}
+
+struct st_op *
+job_add_op(struct job *j)
+{
+	struct st_op	*v;
+	size_t		 cap;
+
+	if (j->nops == j->capops) {
+		cap = j->capops ? j->capops * 2 : 2;
+		if ((v = realloc(j->ops, cap * sizeof(*v))) == NULL)
+			return NULL;
+		j->ops = v;
+		j->capops = cap;
+	}
+	v = &j->ops[j->nops++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+int
+job_reserve(struct job *j, size_t n)
+{
+	struct job_block	*b = j->blocks;
+
+	if (b != NULL && b->cap - b->used >= n)
+		return 0;
+	if ((b = malloc(sizeof(*b) + n)) == NULL)
+		return -1;
+	b->used = 0;
+	b->cap = n;
+	b->next = j->blocks;
+	j->blocks = b;
+	return 0;
 }
 
 const void *
 job_copy(struct job *j, const void *p, size_t n)
 {
-	char	*dst = j->bytes + j->used;
+	struct job_block	*b;
+	char			*dst;
 
 	if (n == 0)
 		return "";
+	/* Room made by job_reserve() is used first; then big blocks. */
+	b = j->blocks;
+	if ((b == NULL || b->cap - b->used < n) &&
+	    job_reserve(j, n > BLOCK_MIN ? n : BLOCK_MIN) == -1)
+		return NULL;
+	b = j->blocks;
+	dst = b->data + b->used;
 	memcpy(dst, p, n);
-	j->used += n;
+	b->used += n;
+	j->nbytes += n;
 	return dst;
 }
 
 void
 job_free(struct job *j)
 {
+	struct job_block	*b, *next;
+
 	if (j == NULL)
 		return;
 	if (j->fd != -1)
 		close(j->fd);
+	for (b = j->blocks; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	sp_buf_free(&j->reply);
 	free(j->ops);
-	free(j->bytes);
 	free(j);
 }
 

@@ -41,20 +41,27 @@ struct job {
 	struct reg_env		*dst;		/* fork: the reserved target */
 	struct st_op		*ops;		/* write */
 	size_t			 nops;
+	size_t			 capops;
+	bool			 batch;		/* errors name the op's index */
 	int			 fd;		/* snapshot: the client's file */
 	bool			 compact;
 	struct sp_buf		 reply;		/* one frame, when done */
-	char			*bytes;		/* job_copy() storage */
-	size_t			 nbytes;
-	size_t			 used;
+	struct job_block	*blocks;	/* job_copy() storage */
+	size_t			 nbytes;	/* copied so far */
 };
 
+struct job_block;
+
+/* A job of kind; returns NULL when out of memory. */
+struct job	*job_new(enum job_kind kind);
+/* Appends a zeroed op to a write job; returns it, or NULL (ENOMEM). */
+struct st_op	*job_add_op(struct job *j);
+/* Makes room for n more bytes of job_copy() in one piece; 0 or -1. */
+int		 job_reserve(struct job *j, size_t n);
 /*
- * A write job of nops ops and room for nbytes of keys and values, which
- * job_copy() fills.  Returns NULL when out of memory.
+ * Copies p into the job's own storage, which never moves, so ops may
+ * point into it.  Returns the copy, or NULL (ENOMEM).
  */
-struct job	*job_new(enum job_kind kind, size_t nops, size_t nbytes);
-/* Copies p into the job's own storage; returns the copy. */
 const void	*job_copy(struct job *j, const void *p, size_t n);
 /* Frees the job and closes its descriptor.  NULL-safe. */
 void		 job_free(struct job *j);

@@ -320,31 +320,83 @@ wdbi(struct st_env *e, MDB_txn *txn, unsigned db, bool *created,
 	return 0;
 }
 
+/* True when db exists in txn: since open, or created earlier in txn. */
+static bool
+have_db(struct st_env *e, unsigned db, const bool *created)
+{
+	return atomic_load(&e->dbi_ok[db]) || created[db];
+}
+
+static int
+cond_failed(struct sp_error *err, const char *why)
+{
+	return sp_seterr(err, SP_COND_FAILED, "%s; nothing was written",
+	    why);
+}
+
+/* expect and expect_absent: compare without writing. */
+static int
+check_expect(struct st_env *e, MDB_txn *txn, const struct st_op *op,
+    bool *created, struct sp_error *err)
+{
+	MDB_val	 k = { op->klen, (void *)op->key }, v;
+	int	 rc = MDB_NOTFOUND;
+
+	if (have_db(e, op->db, created) &&
+	    (rc = mdb_get(txn, e->dbi[op->db], &k, &v)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return st_fail(e, err, rc, "read");
+	if (op->kind == ST_EXPECT_ABSENT)
+		return rc == 0 ? cond_failed(err, "the key exists") : 0;
+	if (rc != 0)
+		return cond_failed(err, "the key is absent");
+	if (v.mv_size != op->vlen || memcmp(v.mv_data, op->val, op->vlen) != 0)
+		return cond_failed(err, "the key holds another value");
+	return 0;
+}
+
 static int
 apply(struct st_env *e, MDB_txn *txn, const struct st_op *op, bool *created,
     struct sp_error *err)
 {
-	MDB_val	 k, v;
-	int	 rc;
+	MDB_val		 k, v;
+	unsigned	 flags = 0;
+	int		 rc;
 
 	if (op->db >= e->ndbs)
 		return sp_seterr(err, SP_INTERNAL, "db index out of range");
-	if (check_key(op->klen, err) == -1)
+	if (op->kind != ST_CLEAR && check_key(op->klen, err) == -1)
 		return -1;
 	k.mv_data = (void *)op->key;
 	k.mv_size = op->klen;
 	switch (op->kind) {
+	case ST_PUT_IF_ABSENT:
+		flags = MDB_NOOVERWRITE;
+		/* FALLTHROUGH */
 	case ST_PUT:
 		if (wdbi(e, txn, op->db, created, err) == -1)
 			return -1;
 		v.mv_data = (void *)op->val;
 		v.mv_size = op->vlen;
-		rc = mdb_put(txn, e->dbi[op->db], &k, &v, 0);
+		rc = mdb_put(txn, e->dbi[op->db], &k, &v, flags);
+		if (rc == MDB_KEYEXIST)
+			return cond_failed(err, "the key exists");
 		break;
 	case ST_DEL:
-		if (!atomic_load(&e->dbi_ok[op->db]) && !created[op->db])
-			return sp_seterr(err, SP_NOT_FOUND, "no such key");
-		rc = mdb_del(txn, e->dbi[op->db], &k, NULL);
+	case ST_DEL_ANY:
+		if (!have_db(e, op->db, created))
+			rc = MDB_NOTFOUND;
+		else
+			rc = mdb_del(txn, e->dbi[op->db], &k, NULL);
+		if (rc == MDB_NOTFOUND && op->kind == ST_DEL_ANY)
+			rc = 0;
+		break;
+	case ST_EXPECT:
+	case ST_EXPECT_ABSENT:
+		return check_expect(e, txn, op, created, err);
+	case ST_CLEAR:
+		rc = have_db(e, op->db, created) ?
+		    mdb_drop(txn, e->dbi[op->db], 0) : 0;
 		break;
 	default:
 		return sp_seterr(err, SP_INTERNAL, "unknown write op");
@@ -396,6 +448,229 @@ st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
 	return 0;
+}
+
+/* ---------------------------------------------------- multi-key reads */
+
+int
+st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
+    struct sp_error *err)
+{
+	MDB_txn	*txn;
+	MDB_stat ms;
+	int	 rc;
+
+	*count = 0;
+	if (db >= e->ndbs || !atomic_load(&e->dbi_ok[db]))
+		return 0;
+	if ((rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin read");
+	rc = mdb_stat(txn, e->dbi[db], &ms);
+	rtxn_put(e, slot, txn);
+	if (rc != 0)
+		return st_fail(e, err, rc, "stat db");
+	*count = ms.ms_entries;
+	return 0;
+}
+
+int
+st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
+    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
+    struct sp_error *err)
+{
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	const void	*kp;
+	size_t		 i, kl;
+	bool		 exists = db < e->ndbs && atomic_load(&e->dbi_ok[db]);
+	int		 rc, ret = -1;
+
+	if (exists && (rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin read");
+	for (i = 0; i < n; i++) {
+		if (key(arg, i, &kp, &kl) == -1)
+			goto done;
+		if (check_key(kl, err) == -1) {
+			*bad = i;
+			goto done;
+		}
+		rc = MDB_NOTFOUND;
+		if (exists) {
+			k.mv_data = (void *)kp;
+			k.mv_size = kl;
+			rc = mdb_get(txn, e->dbi[db], &k, &v);
+			if (rc != 0 && rc != MDB_NOTFOUND) {
+				st_fail(e, err, rc, "get");
+				goto done;
+			}
+		}
+		if (fn(arg, i, rc == 0 ? v.mv_data : NULL,
+		    rc == 0 ? v.mv_size : 0) == -1)
+			goto done;
+	}
+	ret = 0;
+done:
+	if (txn)
+		rtxn_put(e, slot, txn);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+static int
+cmp(MDB_txn *txn, MDB_dbi dbi, const void *a, size_t an, struct sp_bytes b)
+{
+	MDB_val	 x = { an, (void *)a }, y = { b.n, (void *)b.p };
+
+	return mdb_cmp(txn, dbi, &x, &y);
+}
+
+static bool
+has_prefix(const MDB_val *k, struct sp_bytes prefix)
+{
+	return prefix.p == NULL || (k->mv_size >= prefix.n &&
+	    memcmp(k->mv_data, prefix.p, prefix.n) == 0);
+}
+
+/* The larger of two lower bounds (NULL: none). */
+static struct sp_bytes
+max_bound(MDB_txn *txn, MDB_dbi dbi, struct sp_bytes a, struct sp_bytes b)
+{
+	if (a.p == NULL)
+		return b;
+	if (b.p == NULL)
+		return a;
+	return cmp(txn, dbi, a.p, a.n, b) >= 0 ? a : b;
+}
+
+/* The smaller of two upper bounds (NULL: none). */
+static struct sp_bytes
+min_bound(MDB_txn *txn, MDB_dbi dbi, struct sp_bytes a, struct sp_bytes b)
+{
+	if (a.p == NULL)
+		return b;
+	if (b.p == NULL)
+		return a;
+	return cmp(txn, dbi, a.p, a.n, b) <= 0 ? a : b;
+}
+
+/*
+ * The first key after every key starting with prefix, into buf: the
+ * prefix with trailing 0xff bytes dropped and the last byte raised.  A
+ * prefix of only 0xff bytes has none (p NULL): it runs to the end.
+ */
+static struct sp_bytes
+prefix_end(struct sp_bytes prefix, unsigned char *buf)
+{
+	struct sp_bytes	 r = { NULL, 0 };
+	size_t		 n = prefix.n;
+
+	if (prefix.p == NULL)
+		return r;
+	while (n > 0 && (unsigned char)prefix.p[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return r;
+	memcpy(buf, prefix.p, n);
+	buf[n - 1]++;
+	r.p = (const char *)buf;
+	r.n = n;
+	return r;
+}
+
+/* Puts c on the first entry of the range; MDB_NOTFOUND when empty. */
+static int
+scan_first(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *c, const struct st_scan *q,
+    MDB_val *k, MDB_val *v)
+{
+	unsigned char	 pbuf[SP_KEY_MAX];
+	struct sp_bytes	 b;
+	int		 rc;
+
+	if (!q->reverse) {
+		b = max_bound(txn, dbi, q->start, q->prefix);
+		b = max_bound(txn, dbi, b, q->cursor);
+		if (b.p == NULL)
+			return mdb_cursor_get(c, k, v, MDB_FIRST);
+		k->mv_data = (void *)b.p;
+		k->mv_size = b.n;
+		rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+		/* The cursor's own key was handed out on the last page. */
+		if (rc == 0 && q->cursor.p != NULL &&
+		    cmp(txn, dbi, k->mv_data, k->mv_size, q->cursor) == 0)
+			rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+		return rc;
+	}
+	b = min_bound(txn, dbi, q->end, q->cursor);
+	b = min_bound(txn, dbi, b, prefix_end(q->prefix, pbuf));
+	if (b.p == NULL)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	k->mv_data = (void *)b.p;
+	k->mv_size = b.n;
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc != 0)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);	/* below the bound */
+}
+
+/* True when k, reached by walking in q's direction, is still in range. */
+static bool
+in_range(MDB_txn *txn, MDB_dbi dbi, const struct st_scan *q, const MDB_val *k)
+{
+	if (!has_prefix(k, q->prefix))
+		return false;
+	if (!q->reverse)
+		return q->end.p == NULL ||
+		    cmp(txn, dbi, k->mv_data, k->mv_size, q->end) < 0;
+	return q->start.p == NULL ||
+	    cmp(txn, dbi, k->mv_data, k->mv_size, q->start) >= 0;
+}
+
+int
+st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
+    st_entry_fn fn, void *arg, bool *more, struct sp_error *err)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*c = NULL;
+	MDB_val		 k, v;
+	MDB_cursor_op	 step = q->reverse ? MDB_PREV : MDB_NEXT;
+	size_t		 n = 0, bytes = 0;
+	int		 rc, ret = -1;
+
+	*more = false;
+	if (db >= e->ndbs || !atomic_load(&e->dbi_ok[db]))
+		return 0;
+	if ((rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin read");
+	if ((rc = mdb_cursor_open(txn, e->dbi[db], &c)) != 0) {
+		st_fail(e, err, rc, "cursor");
+		goto done;
+	}
+	for (rc = scan_first(txn, e->dbi[db], c, q, &k, &v); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, step)) {
+		if (!in_range(txn, e->dbi[db], q, &k))
+			break;
+		if (n == q->max || bytes >= q->max_bytes) {
+			*more = true;
+			break;
+		}
+		if (fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) == -1)
+			goto done;
+		n++;
+		bytes += k.mv_size + v.mv_size;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		st_fail(e, err, rc, "scan");
+		goto done;
+	}
+	ret = 0;
+done:
+	if (c)
+		mdb_cursor_close(c);
+	rtxn_put(e, slot, txn);
+	return ret;
 }
 
 /* --------------------------------------------------------- copy, stats */

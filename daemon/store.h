@@ -67,6 +67,11 @@ int	st_get(struct st_env *env, unsigned slot, unsigned db,
 enum st_opkind {
 	ST_PUT,
 	ST_DEL,		/* NOT_FOUND when the key is absent */
+	ST_DEL_ANY,	/* a batch's del: an absent key is fine */
+	ST_PUT_IF_ABSENT, /* COND_FAILED when present */
+	ST_EXPECT,	/* COND_FAILED unless the key holds exactly val */
+	ST_EXPECT_ABSENT, /* COND_FAILED when present */
+	ST_CLEAR,	/* empties the db */
 };
 
 struct st_op {
@@ -83,11 +88,60 @@ struct st_op {
  * as the store's sync mode says).  All or nothing: when an op fails,
  * nothing is applied.  Returns 0, or -1 with err and *failed set to the
  * index of the op that failed (or n when the commit itself failed).
- * Errors: NOT_FOUND, BAD_KEY, MAP_FULL (naming the store, repo and map
- * size), TOO_LARGE, IO_ERROR, INTERNAL.
+ * Errors: NOT_FOUND, COND_FAILED, BAD_KEY, MAP_FULL (naming the store,
+ * repo and map size), TOO_LARGE, IO_ERROR, INTERNAL.
  */
 int	st_write(struct st_env *env, const struct st_op *ops, size_t n,
 	    size_t *failed, struct sp_error *err);
+
+/* Counts the entries of db.  Returns 0 or -1 with err. */
+int	st_count(struct st_env *env, unsigned slot, unsigned db,
+	    uint64_t *count, struct sp_error *err);
+
+/*
+ * Supplies key i of a multi-key read (i counts up from 0), and receives
+ * its value (val NULL: absent).  Each returns 0, or -1 to stop.
+ */
+typedef int	(*st_key_fn)(void *arg, size_t i, const void **key,
+		    size_t *klen);
+typedef int	(*st_each_fn)(void *arg, size_t i, const void *val, size_t n);
+
+/*
+ * Looks up n keys of db in one read transaction, in order.  Returns 0,
+ * or -1 with err (BAD_KEY and its index in *bad; INTERNAL...).
+ */
+int	st_mget(struct st_env *env, unsigned slot, unsigned db, size_t n,
+	    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
+	    struct sp_error *err);
+
+/* A page of an ordered scan.  Absent bounds have p == NULL. */
+struct st_scan {
+	struct sp_bytes	 prefix;	/* keys starting with it */
+	struct sp_bytes	 start;		/* inclusive */
+	struct sp_bytes	 end;		/* exclusive */
+	struct sp_bytes	 cursor;	/* resume strictly after it (before
+					 * it, in reverse) */
+	bool		 reverse;
+	size_t		 max;		/* entries in this page, >= 1 */
+	size_t		 max_bytes;	/* stop once this much was handed out */
+};
+
+/*
+ * Receives an entry inside the scan's read transaction; copy what you
+ * keep.  Returns 0, or -1 to fail the scan.
+ */
+typedef int	(*st_entry_fn)(void *arg, const void *k, size_t kn,
+		    const void *v, size_t vn);
+
+/*
+ * Hands fn the entries of db in q's range, in LMDB's byte order (reverse
+ * when asked), up to q->max entries or q->max_bytes bytes, in one read
+ * transaction.  *more says whether entries are left after the last one
+ * handed out.  Returns 0, or -1 with err.
+ */
+int	st_scan(struct st_env *env, unsigned slot, unsigned db,
+	    const struct st_scan *q, st_entry_fn fn, void *arg, bool *more,
+	    struct sp_error *err);
 
 /*
  * Writes a consistent copy of the env into fd, as mdb_env_copyfd2 does

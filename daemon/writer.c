@@ -9,6 +9,7 @@
  * arrived, so a busy env cannot keep a thread from the others.
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "daemon.h"
 #include "job.h"
@@ -23,9 +24,14 @@ apply(struct job *j)
 	struct sp_error	 err;
 	size_t		 failed;
 
+	char		 msg[SP_ERRMSG_MAX + 32];
+
 	if (st_write(j->env->st, j->ops, j->nops, &failed, &err) == 0)
 		sp_reply_ok(&j->reply, j->id);
-	else
+	else if (j->batch && failed < j->nops) {
+		snprintf(msg, sizeof(msg), "op %zu: %s", failed, err.msg);
+		sp_reply_error_at(&j->reply, j->id, err.code, msg, failed);
+	} else
 		sp_reply_error(&j->reply, j->id, err.code, err.msg);
 }
 

@@ -48,6 +48,24 @@ sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 	if (err == NULL)
 		return -1;
 	err->code = code;
+	err->has_index = 0;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+sp_seterr_at(struct sp_error *err, uint64_t index, int code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	err->has_index = 1;
+	err->index = index;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);

@@ -9,6 +9,8 @@
 #ifndef SP_ERROR_H
 #define SP_ERROR_H
 
+#include <stdint.h>
+
 /* X(number, NAME, meaning) */
 #define SP_CODES(X)							\
 	X(0,  OK,          "success")					\
@@ -37,10 +39,16 @@ enum sp_code {
 
 #define SP_ERRMSG_MAX	256
 
-/* An error: a code and a message that says what to do about it. */
+/*
+ * An error: a code and a message that says what to do about it, and for
+ * errors about one element of a request (a batch op, a key of mget), its
+ * index.
+ */
 struct sp_error {
-	int	code;
-	char	msg[SP_ERRMSG_MAX];
+	int		code;
+	char		msg[SP_ERRMSG_MAX];
+	int		has_index;
+	uint64_t	index;
 };
 
 /* The stable name of a code ("NOT_FOUND"), or NULL for an unknown code. */
@@ -56,5 +64,8 @@ int		 sp_code_by_name(const char *name);
  */
 int	sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* The same, for an error about element index of the request. */
+int	sp_seterr_at(struct sp_error *err, uint64_t index, int code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

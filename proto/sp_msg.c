@@ -4,10 +4,11 @@
 
 #include "sp_frame.h"
 #include "sp_msg.h"
+#include "sp_msg_int.h"
 
 /* ------------------------------------------------------------ the tables */
 
-enum kind { K_UINT, K_STR, K_BYTES, K_BOOL };
+enum kind { K_UINT, K_STR, K_BYTES, K_BOOL, K_ARRAY };
 
 static const struct field {
 	const char	*name;
@@ -26,10 +27,25 @@ static const struct field {
 	{ "compact",	SP_F_COMPACT,	K_BOOL,	 offsetof(struct sp_req, compact) },
 	{ "version",	SP_F_VERSION,	K_UINT,	 offsetof(struct sp_req, version) },
 	{ "client",	SP_F_CLIENT,	K_STR,	 offsetof(struct sp_req, client) },
+	{ "ops",	SP_F_OPS,	K_ARRAY, offsetof(struct sp_req, ops) },
+	{ "keys",	SP_F_KEYS,	K_ARRAY, offsetof(struct sp_req, keys) },
+	{ "bid",	SP_F_BID,	K_UINT,	 offsetof(struct sp_req, bid) },
+	{ "more",	SP_F_MORE,	K_BOOL,	 offsetof(struct sp_req, more) },
+	{ "if_absent",	SP_F_IF_ABSENT,	K_BOOL,	 offsetof(struct sp_req, if_absent) },
+	{ "if_equals",	SP_F_IF_EQUALS,	K_BYTES, offsetof(struct sp_req, if_equals) },
+	{ "prefix",	SP_F_PREFIX,	K_BYTES, offsetof(struct sp_req, prefix) },
+	{ "start",	SP_F_START,	K_BYTES, offsetof(struct sp_req, start) },
+	{ "end",	SP_F_END,	K_BYTES, offsetof(struct sp_req, end) },
+	{ "cursor",	SP_F_CURSOR,	K_BYTES, offsetof(struct sp_req, cursor) },
+	{ "limit",	SP_F_LIMIT,	K_UINT,	 offsetof(struct sp_req, limit) },
+	{ "reverse",	SP_F_REVERSE,	K_BOOL,	 offsetof(struct sp_req, reverse) },
+	{ "keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	 offsetof(struct sp_req, keys_only) },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
 #define TARGET	(SP_F_REPO | SP_F_DB)
+#define SCAN	(SP_F_PREFIX | SP_F_START | SP_F_END | SP_F_CURSOR | \
+		 SP_F_LIMIT | SP_F_REVERSE | SP_F_KEYS_ONLY)
 
 static const struct opdef {
 	const char	*name;
@@ -39,12 +55,20 @@ static const struct opdef {
 	[SP_OP_HELLO]	 = { "hello", SP_F_VERSION, SP_F_CLIENT },
 	[SP_OP_PING]	 = { "ping", 0, 0 },
 	[SP_OP_GET]	 = { "get", SP_F_STORE | SP_F_KEY, TARGET },
-	[SP_OP_PUT]	 = { "put", SP_F_STORE | SP_F_KEY | SP_F_VAL, TARGET },
-	[SP_OP_DEL]	 = { "del", SP_F_STORE | SP_F_KEY, TARGET },
+	[SP_OP_PUT]	 = { "put", SP_F_STORE | SP_F_KEY | SP_F_VAL,
+			     TARGET | SP_F_IF_ABSENT | SP_F_IF_EQUALS },
+	[SP_OP_DEL]	 = { "del", SP_F_STORE | SP_F_KEY, TARGET | SP_F_IF_EQUALS },
 	[SP_OP_SNAPSHOT] = { "snapshot", SP_F_STORE, SP_F_REPO | SP_F_COMPACT },
 	[SP_OP_FORK]	 = { "fork", SP_F_STORE | SP_F_DST, SP_F_REPO },
 	[SP_OP_STATS]	 = { "stats", 0, SP_F_REPO | SP_F_STORE },
 	[SP_OP_LIVE]	 = { "live", 0, SP_F_REPO | SP_F_STORE },
+	[SP_OP_BATCH]	 = { "batch", SP_F_STORE | SP_F_OPS,
+			     TARGET | SP_F_BID | SP_F_MORE },
+	[SP_OP_BATCH_ABORT] = { "batch_abort", SP_F_BID, 0 },
+	[SP_OP_MGET]	 = { "mget", SP_F_STORE | SP_F_KEYS, TARGET },
+	[SP_OP_MISSING]	 = { "missing", SP_F_STORE | SP_F_KEYS, TARGET },
+	[SP_OP_COUNT]	 = { "count", SP_F_STORE, TARGET },
+	[SP_OP_SCAN]	 = { "scan", SP_F_STORE, TARGET | SCAN },
 };
 
 const char *
@@ -98,8 +122,29 @@ kind_name(enum kind k)
 	case K_STR:	return "a str";
 	case K_BYTES:	return "bin or str";
 	case K_BOOL:	return "a bool";
+	case K_ARRAY:	return "an array";
 	}
 	return "?";
+}
+
+/* Reads an array's header and remembers where its elements are. */
+int
+sp__read_array(struct sp_mp_rd *rd, struct sp_array *a)
+{
+	struct sp_mp_rd	 c = *rd;
+	const char	*start;
+	uint32_t	 i;
+
+	if (sp_mp_read_array(&c, &a->n) == -1)
+		return -1;
+	start = (const char *)c.p;
+	for (i = 0; i < a->n; i++)
+		if (sp_mp_skip(&c) == -1)
+			return -1;
+	a->raw.p = start;
+	a->raw.n = (size_t)((const char *)c.p - start);
+	*rd = c;
+	return 0;
 }
 
 static int
@@ -119,6 +164,8 @@ read_field(struct sp_mp_rd *rd, const struct field *f, struct sp_req *req,
 		return sp_mp_read_str(rd, (struct sp_bytes *)(base + f->off));
 	case K_BYTES:
 		return sp_mp_read_bytes(rd, (struct sp_bytes *)(base + f->off));
+	case K_ARRAY:
+		return sp__read_array(rd, (struct sp_array *)(base + f->off));
 	}
 	return -1;
 }
@@ -168,6 +215,13 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 			    "the field '%s' does not belong in a %s request",
 			    field_name(bit), d->name);
 	}
+	if ((req->has & SP_F_IF_ABSENT) && req->if_absent &&
+	    (req->has & SP_F_IF_EQUALS))
+		return sp_seterr(err, SP_BAD_REQUEST, "if_absent and "
+		    "if_equals exclude each other");
+	if ((req->has & SP_F_MORE) && req->more && !(req->has & SP_F_BID))
+		return sp_seterr(err, SP_BAD_REQUEST, "a batch with 'more' "
+		    "chunks needs a 'bid' to tie them together");
 	return 0;
 }
 
@@ -251,6 +305,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	const struct field	*f;
 	const char		*base = (const char *)req;
 	const struct sp_bytes	*v;
+	const struct sp_array	*a;
 	size_t			 i, mark;
 	uint32_t		 n = 0, has = 0;
 
@@ -264,6 +319,9 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 			has |= f->bit;
 		else if (f->kind == K_STR || f->kind == K_BYTES)
 			has |= ((const struct sp_bytes *)(base + f->off))->p ?
+			    f->bit : 0;
+		else if (f->kind == K_ARRAY)
+			has |= ((const struct sp_array *)(base + f->off))->raw.p ?
 			    f->bit : 0;
 		else
 			has |= req->has & f->bit;
@@ -299,6 +357,12 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 		case K_BYTES:
 			v = (const struct sp_bytes *)(base + f->off);
 			sp_mp_kv_bin(&pk, f->name, v->p, v->n);
+			break;
+		case K_ARRAY:
+			a = (const struct sp_array *)(base + f->off);
+			sp_mp_str(&pk, f->name);
+			msgpack_pack_array(&pk, a->n);
+			sp_buf_append(b, a->raw.p, a->raw.n);
 			break;
 		}
 	}
@@ -360,6 +424,20 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 			rc = raw(&rd, &rep->envs);
 		else if (sp_bytes_eq(k, "daemon"))
 			rc = raw(&rd, &rep->daemon);
+		else if (sp_bytes_eq(k, "index")) {
+			rc = sp_mp_read_uint(&rd, &rep->index);
+			rep->has_index = true;
+		} else if (sp_bytes_eq(k, "vals"))
+			rc = sp__read_array(&rd, &rep->vals);
+		else if (sp_bytes_eq(k, "missing"))
+			rc = sp__read_array(&rd, &rep->missing);
+		else if (sp_bytes_eq(k, "count"))
+			rc = sp_mp_read_uint(&rd, &rep->count);
+		else if (sp_bytes_eq(k, "entries"))
+			rc = sp__read_array(&rd, &rep->entries);
+		else if (sp_bytes_eq(k, "cursor"))
+			rc = sp_mp_read_nil(&rd) == 0 ? 0 :
+			    sp_mp_read_bytes(&rd, &rep->cursor);
 		else
 			rc = sp_mp_skip(&rd);
 		if (rc == -1)
@@ -382,8 +460,8 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
  * Every reply is a map that starts with its id.  open_reply() starts the
  * frame and the map with npairs pairs besides the id.
  */
-static int
-open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
+int
+sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
     uint32_t npairs)
 {
 	if (sp_frame_open(b, mark) == -1)
@@ -394,19 +472,35 @@ open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 	return 0;
 }
 
-int
-sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
+static int
+error_reply(struct sp_buf *b, uint64_t id, int code, const char *msg,
+    const uint64_t *index)
 {
 	msgpack_packer	 pk;
 	const char	*name = sp_code_name(code);
 	size_t		 mark;
 
-	if (open_reply(b, &pk, &mark, id, 3) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, index ? 4 : 3) == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
 	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
 	sp_mp_kv_str(&pk, "msg", msg);
+	if (index)
+		sp_mp_kv_u64(&pk, "index", *index);
 	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
+{
+	return error_reply(b, id, code, msg, NULL);
+}
+
+int
+sp_reply_error_at(struct sp_buf *b, uint64_t id, int code, const char *msg,
+    uint64_t index)
+{
+	return error_reply(b, id, code, msg, &index);
 }
 
 int
@@ -415,7 +509,7 @@ sp_reply_ok(struct sp_buf *b, uint64_t id)
 	msgpack_packer	 pk;
 	size_t		 mark;
 
-	if (open_reply(b, &pk, &mark, id, 0) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 0) == -1)
 		return -1;
 	return sp_frame_close(b, mark);
 }
@@ -426,7 +520,7 @@ sp_reply_val(struct sp_buf *b, uint64_t id, const void *val, size_t n)
 	msgpack_packer	 pk;
 	size_t		 mark;
 
-	if (open_reply(b, &pk, &mark, id, 1) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
 	sp_mp_kv_bin(&pk, "val", val, n);
 	return sp_frame_close(b, mark);
@@ -439,7 +533,7 @@ sp_reply_hello(struct sp_buf *b, uint64_t id, const char *server,
 	msgpack_packer	 pk;
 	size_t		 mark;
 
-	if (open_reply(b, &pk, &mark, id, 3) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 3) == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "version", SP_PROTO_VERSION);
 	sp_mp_kv_str(&pk, "server", server);
@@ -453,7 +547,7 @@ sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size)
 	msgpack_packer	 pk;
 	size_t		 mark;
 
-	if (open_reply(b, &pk, &mark, id, 1) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "size", size);
 	return sp_frame_close(b, mark);
@@ -481,7 +575,7 @@ sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
 
 	if (n > UINT32_MAX)
 		return -1;
-	if (open_reply(b, &pk, &mark, id, 1) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
 	sp_mp_str(&pk, "envs");
 	msgpack_pack_array(&pk, (uint32_t)n);
@@ -514,7 +608,7 @@ sp_reply_stats(struct sp_buf *b, uint64_t id, const struct sp_counter *daemon,
 
 	if (nenvs > UINT32_MAX || ndaemon > UINT32_MAX)
 		return -1;
-	if (open_reply(b, &pk, &mark, id, 2) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 2) == -1)
 		return -1;
 	sp_mp_str(&pk, "daemon");
 	pack_counters(&pk, daemon, ndaemon);

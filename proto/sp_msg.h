@@ -37,6 +37,12 @@ enum sp_op {
 	SP_OP_FORK,
 	SP_OP_STATS,
 	SP_OP_LIVE,
+	SP_OP_BATCH,
+	SP_OP_BATCH_ABORT,
+	SP_OP_MGET,
+	SP_OP_MISSING,
+	SP_OP_COUNT,
+	SP_OP_SCAN,
 	SP_OP_MAX
 };
 
@@ -56,6 +62,25 @@ enum sp_field {
 	SP_F_COMPACT	= 1u << 8,
 	SP_F_VERSION	= 1u << 9,
 	SP_F_CLIENT	= 1u << 10,
+	SP_F_OPS	= 1u << 11,
+	SP_F_KEYS	= 1u << 12,
+	SP_F_BID	= 1u << 13,
+	SP_F_MORE	= 1u << 14,
+	SP_F_IF_ABSENT	= 1u << 15,
+	SP_F_IF_EQUALS	= 1u << 16,
+	SP_F_PREFIX	= 1u << 17,
+	SP_F_START	= 1u << 18,
+	SP_F_END	= 1u << 19,
+	SP_F_CURSOR	= 1u << 20,
+	SP_F_LIMIT	= 1u << 21,
+	SP_F_REVERSE	= 1u << 22,
+	SP_F_KEYS_ONLY	= 1u << 23,
+};
+
+/* A msgpack array inside a frame: its elements' bytes and their count. */
+struct sp_array {
+	struct sp_bytes	 raw;		/* the elements, after the header */
+	uint32_t	 n;
 };
 
 struct sp_req {
@@ -71,7 +96,56 @@ struct sp_req {
 	struct sp_bytes	 client;	/* hello: the client's name, for logs */
 	uint64_t	 version;	/* hello: the client's protocol version */
 	bool		 compact;	/* snapshot: compact while copying */
+	struct sp_array	 ops;		/* batch: op maps (sp_batch_next) */
+	struct sp_array	 keys;		/* mget, missing: bin keys */
+	uint64_t	 bid;		/* batch: a streamed batch's id */
+	bool		 more;		/* batch: more chunks follow */
+	bool		 if_absent;	/* put */
+	struct sp_bytes	 if_equals;	/* put, del */
+	struct sp_bytes	 prefix;	/* scan */
+	struct sp_bytes	 start;		/* scan: inclusive */
+	struct sp_bytes	 end;		/* scan: exclusive */
+	struct sp_bytes	 cursor;	/* scan: resume after (before) it */
+	uint64_t	 limit;		/* scan */
+	bool		 reverse;	/* scan */
+	bool		 keys_only;	/* scan */
 };
+
+/* ------------------------------------------------------------ batches */
+
+enum sp_batch_kind {
+	SP_BATCH_PUT,
+	SP_BATCH_DEL,		/* absent keys are no error in a batch */
+	SP_BATCH_PUT_IF_ABSENT,
+	SP_BATCH_EXPECT,	/* the key holds exactly val */
+	SP_BATCH_EXPECT_ABSENT,
+	SP_BATCH_CLEAR,		/* empty the db */
+};
+
+/* One op of a batch; db.p is NULL for the request's db. */
+struct sp_batch_op {
+	enum sp_batch_kind	 kind;
+	struct sp_bytes		 db;
+	struct sp_bytes		 key;
+	struct sp_bytes		 val;
+};
+
+/* The wire name of a batch op ("put_if_absent"). */
+const char	*sp_batch_kind_name(enum sp_batch_kind k);
+
+/*
+ * Reads the next op of a batch's ops array (start the reader at
+ * req->ops.raw).  Checks the op's fields: put, put_if_absent and expect
+ * take key and val, del and expect_absent key, clear neither; all may
+ * name a db.  Returns 0, or -1 with err (BAD_REQUEST).
+ */
+int	sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
+	    struct sp_error *err);
+/* Appends one op map to b (without any frame): a batch in the making.
+ * Returns 0 or -1 (ENOMEM). */
+int	sp_batch_op_encode(struct sp_buf *b, const struct sp_batch_op *op);
+/* Appends one key to b: the elements of a keys array in the making. */
+int	sp_key_encode(struct sp_buf *b, const void *key, size_t n);
 
 /*
  * Decodes a request body.  Checks types, that no field repeats, that the
@@ -103,6 +177,13 @@ struct sp_reply {
 	uint64_t	 size;		/* snapshot: bytes written */
 	struct sp_bytes	 envs;		/* stats, live: raw msgpack array */
 	struct sp_bytes	 daemon;	/* stats: raw msgpack map */
+	bool		 has_index;
+	uint64_t	 index;		/* error: the batch op or key at fault */
+	struct sp_array	 vals;		/* mget: bin or nil per key */
+	struct sp_array	 missing;	/* missing: indices of absent keys */
+	uint64_t	 count;		/* count */
+	struct sp_array	 entries;	/* scan: [key, val] or key */
+	struct sp_bytes	 cursor;	/* scan: resume here; NULL when done */
 };
 
 /*
@@ -121,6 +202,48 @@ int	sp_reply_val(struct sp_buf *b, uint64_t id, const void *val,
 int	sp_reply_hello(struct sp_buf *b, uint64_t id, const char *server,
 	    uint64_t max_frame);
 int	sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size);
+/* An error about element index of a batch's ops or a request's keys. */
+int	sp_reply_error_at(struct sp_buf *b, uint64_t id, int code,
+	    const char *msg, uint64_t index);
+int	sp_reply_count(struct sp_buf *b, uint64_t id, uint64_t count);
+int	sp_reply_missing(struct sp_buf *b, uint64_t id, const uint32_t *idx,
+	    size_t n);
+
+/*
+ * Replies built while a read transaction runs: open, add each element,
+ * close.  Between open and close nothing else may be appended to b.  If
+ * anything fails, sp_reply_abort() takes the partial reply back.
+ */
+struct sp_reply_w {
+	struct sp_buf	*b;
+	size_t		 mark;		/* the frame */
+	size_t		 count_at;	/* the array32 count to patch */
+	uint32_t	 n;
+	bool		 keys_only;
+};
+
+/* mget: n values follow (sp_reply_w_val), in the order of the keys. */
+int	sp_reply_mget_open(struct sp_reply_w *w, struct sp_buf *b,
+	    uint64_t id, uint32_t n);
+/* A value, or p == NULL for an absent key. */
+void	sp_reply_w_val(struct sp_reply_w *w, const void *p, size_t n);
+/* scan: entries follow (sp_reply_w_entry), then sp_reply_scan_close(). */
+int	sp_reply_scan_open(struct sp_reply_w *w, struct sp_buf *b,
+	    uint64_t id, bool keys_only);
+void	sp_reply_w_entry(struct sp_reply_w *w, const void *k, size_t kn,
+	    const void *v, size_t vn);
+/* cursor.p NULL: the scan is done. */
+int	sp_reply_scan_close(struct sp_reply_w *w, struct sp_bytes cursor);
+int	sp_reply_close(struct sp_reply_w *w);
+void	sp_reply_abort(struct sp_reply_w *w);
+/* Bytes the reply under construction holds so far. */
+size_t	sp_reply_w_size(const struct sp_reply_w *w);
+
+/* Iterates the elements of a reply array; 0, or -1 when malformed. */
+int	sp_mget_next(struct sp_mp_rd *rd, struct sp_bytes *val);	/* p NULL: absent */
+int	sp_missing_next(struct sp_mp_rd *rd, uint64_t *idx);
+int	sp_scan_next(struct sp_mp_rd *rd, bool keys_only, struct sp_bytes *k,
+	    struct sp_bytes *v);
 
 /* A counter in stats: a name and a value. */
 struct sp_counter {

@@ -183,6 +183,8 @@ START_TEST(test_builtin)
 	ck_assert_uint_eq(cfg->io_threads, cpus);
 	ck_assert_uint_eq(cfg->writer_threads, 4);
 	ck_assert_uint_eq(cfg->max_envs, 1024);
+	ck_assert_uint_eq(cfg->max_batch, 256 << 20);
+	ck_assert_uint_eq(cfg->scan_page, 1000);
 	cfg_free(cfg);
 }
 END_TEST
@@ -204,6 +206,8 @@ START_TEST(test_full)
 	    "io_threads = 3\n"
 	    "writer_threads = 256\n"
 	    "max_envs = 1000000\n"
+	    "max_batch = 1GiB\n"
+	    "scan_page = 7\n"
 	    "\n"
 	    "[store   refs]\n"
 	    "map_size = 256MiB   ; required\n"
@@ -227,11 +231,13 @@ START_TEST(test_full)
 	ck_assert_uint_eq(cfg->io_threads, 3);
 	ck_assert_uint_eq(cfg->writer_threads, 256);
 	ck_assert_uint_eq(cfg->max_envs, 1000000);
+	ck_assert_uint_eq(cfg->max_batch, 1 << 30);
+	ck_assert_uint_eq(cfg->scan_page, 7);
 	ck_assert_uint_eq(cfg->nstores, 3);
 
 	st = &cfg->stores[0];
 	ck_assert_str_eq(st->name, "refs");
-	ck_assert_uint_eq(st->line, 12);
+	ck_assert_uint_eq(st->line, 14);
 	ck_assert_uint_eq(st->map_size, 256 << 20);
 	ck_assert_uint_eq(st->max_dbs, 4);
 	ck_assert_uint_eq(st->ndbs, 3);
@@ -243,7 +249,7 @@ START_TEST(test_full)
 
 	st = &cfg->stores[1];
 	ck_assert_str_eq(st->name, "fixed");
-	ck_assert_uint_eq(st->line, 17);
+	ck_assert_uint_eq(st->line, 19);
 	ck_assert_uint_eq(st->map_size, 64ULL << 40);
 	ck_assert_uint_eq(st->max_dbs, 0);
 	ck_assert_uint_eq(st->ndbs, 1);
@@ -254,7 +260,7 @@ START_TEST(test_full)
 
 	st = &cfg->stores[2];
 	ck_assert_str_eq(st->name, "plain");
-	ck_assert_uint_eq(st->line, 23);
+	ck_assert_uint_eq(st->line, 25);
 	ck_assert_uint_eq(st->map_size, 1 << 20);
 	ck_assert_uint_eq(st->max_dbs, 1);
 	ck_assert_uint_eq(st->ndbs, 1);
@@ -381,7 +387,7 @@ START_TEST(test_unknown_key)
 	expect_msg(STORE_OK "\n[daemon]\nsokcet = /x\n", 5,
 	    "unknown key 'sokcet' in [daemon]; known keys: socket, "
 	    "socket_mode, data_dir, max_frame, idle_close, io_threads, "
-	    "writer_threads, max_envs");
+	    "writer_threads, max_envs, max_batch, scan_page");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path");
@@ -471,6 +477,10 @@ START_TEST(test_out_of_range)
 	    "writer_threads = 0 is out of range; use 1 to 256");
 	expect_err(STORE_OK "[daemon]\nwriter_threads = 257\n", 4,
 	    "use 1 to 256");
+	expect_err(STORE_OK "[daemon]\nmax_batch = 1000\n", 4,
+	    "max_batch = 1000 is out of range; use 1MiB to 64GiB");
+	expect_err(STORE_OK "[daemon]\nscan_page = 0\n", 4,
+	    "scan_page = 0 is out of range; use 1 to 100000");
 	expect_err(STORE_OK "[daemon]\nmax_envs = 0\n", 4,
 	    "max_envs = 0 is out of range; use 1 to 1000000");
 	expect_err(STORE_OK "[daemon]\nmax_envs = 1000001\n", 4,

@@ -186,6 +186,43 @@ END_TEST
 
 /* ----------------------------------------------------------- requests */
 
+/* Two batch ops and two keys, encoded as the client would. */
+static struct sp_array
+sample_ops(void)
+{
+	static struct sp_buf	 b;
+	struct sp_batch_op	 op = { SP_BATCH_PUT, { "x", 1 }, { "k", 1 },
+	    { "v", 1 } };
+	struct sp_array		 a;
+
+	if (b.len == 0) {
+		ck_assert_int_eq(sp_batch_op_encode(&b, &op), 0);
+		op = (struct sp_batch_op){ SP_BATCH_CLEAR, { NULL, 0 },
+		    { NULL, 0 }, { NULL, 0 } };
+		ck_assert_int_eq(sp_batch_op_encode(&b, &op), 0);
+	}
+	a.raw.p = b.data;
+	a.raw.n = b.len;
+	a.n = 2;
+	return a;
+}
+
+static struct sp_array
+sample_keys(void)
+{
+	static struct sp_buf	 b;
+	struct sp_array		 a;
+
+	if (b.len == 0) {
+		ck_assert_int_eq(sp_key_encode(&b, "a", 1), 0);
+		ck_assert_int_eq(sp_key_encode(&b, "\0b", 2), 0);
+	}
+	a.raw.p = b.data;
+	a.raw.n = b.len;
+	a.n = 2;
+	return a;
+}
+
 /* One valid request per op, with every field it may carry. */
 static void
 sample(enum sp_op op, struct sp_req *rq)
@@ -231,6 +268,39 @@ sample(enum sp_op op, struct sp_req *rq)
 		rq->repo = B("a");
 		rq->store = B("refs");
 		break;
+	case SP_OP_BATCH:
+		rq->store = B("nodes");
+		rq->db = B("nodes");
+		rq->ops = sample_ops();
+		rq->bid = 9;
+		rq->more = true;
+		rq->has = SP_F_BID | SP_F_MORE;
+		break;
+	case SP_OP_BATCH_ABORT:
+		rq->bid = 9;
+		rq->has = SP_F_BID;
+		break;
+	case SP_OP_MGET:
+	case SP_OP_MISSING:
+		rq->store = B("nodes");
+		rq->keys = sample_keys();
+		break;
+	case SP_OP_COUNT:
+		rq->store = B("nodes");
+		rq->db = B("nodes");
+		break;
+	case SP_OP_SCAN:
+		rq->store = B("nodes");
+		rq->prefix.p = "\xff";
+		rq->prefix.n = 1;
+		rq->start = B("a");
+		rq->end = B("z");
+		rq->cursor = B("m");
+		rq->limit = 10;
+		rq->reverse = true;
+		rq->keys_only = true;
+		rq->has = SP_F_LIMIT | SP_F_REVERSE | SP_F_KEYS_ONLY;
+		break;
 	default:
 		break;
 	}
@@ -250,6 +320,19 @@ assert_req_eq(const struct sp_req *a, const struct sp_req *b)
 	ck_assert(beq(a->client, b->client));
 	ck_assert_uint_eq(a->version, b->version);
 	ck_assert_int_eq(a->compact, b->compact);
+	ck_assert(beq(a->ops.raw, b->ops.raw));
+	ck_assert_uint_eq(a->ops.n, b->ops.n);
+	ck_assert(beq(a->keys.raw, b->keys.raw));
+	ck_assert_uint_eq(a->keys.n, b->keys.n);
+	ck_assert_uint_eq(a->bid, b->bid);
+	ck_assert_int_eq(a->more, b->more);
+	ck_assert(beq(a->prefix, b->prefix));
+	ck_assert(beq(a->start, b->start));
+	ck_assert(beq(a->end, b->end));
+	ck_assert(beq(a->cursor, b->cursor));
+	ck_assert_uint_eq(a->limit, b->limit);
+	ck_assert_int_eq(a->reverse, b->reverse);
+	ck_assert_int_eq(a->keys_only, b->keys_only);
 }
 
 START_TEST(req_round_trip)

@@ -1,0 +1,286 @@
+/*
+ * reads: get, mget, missing, count and scan, answered on the I/O thread.
+ *
+ * Each reply is built in the connection's output buffer while its read
+ * transaction runs, so a value is copied once, from the map into the
+ * reply, before the transaction ends.  A read never creates an env: a
+ * repo that has none yet reads as empty.
+ */
+#include <string.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "handler_int.h"
+#include "loop.h"
+#include "registry.h"
+#include "sp_frame.h"
+#include "store.h"
+
+#define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
+
+/* Takes the env of t for reading; *e is NULL when it does not exist. */
+static int
+read_env(struct conn *c, const struct target *t, struct reg_env **e,
+    struct sp_error *err)
+{
+	*e = NULL;
+	if (reg_acquire(c->loop->d->reg, t->st, t->repo, false, e, err) == 0)
+		return 0;
+	return err->code == SP_NOT_FOUND ? 0 : -1;
+}
+
+static void
+done_env(struct conn *c, struct reg_env *e)
+{
+	if (e != NULL)
+		reg_release(c->loop->d->reg, e);
+}
+
+/* ----------------------------------------------------------------- get */
+
+struct val_ctx {
+	struct sp_buf	*out;
+	uint64_t	 id;
+	struct sp_error	*err;
+};
+
+static int
+put_val(void *arg, const void *val, size_t n)
+{
+	struct val_ctx	*v = arg;
+
+	if (n > SP_FRAME_MAX - 64)
+		return sp_seterr(v->err, SP_TOO_LARGE, "the value is %zu "
+		    "bytes, more than one reply frame can carry", n);
+	return sp_reply_val(v->out, v->id, val, n);
+}
+
+int
+do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct reg_env	*e;
+	struct val_ctx	 v = { conn_out(c), rq->id, err };
+	int		 rc;
+
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	    check_key(rq->key, err) == -1 || read_env(c, &t, &e, err) == -1)
+		return -1;
+	if (e == NULL)
+		return sp_seterr(err, SP_NOT_FOUND, "no such key");
+	rc = st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
+	    &v, err);
+	done_env(c, e);
+	return rc;
+}
+
+/* ------------------------------------------------------- mget, missing */
+
+struct multi {
+	struct sp_mp_rd		 keys;	/* the next key to hand out */
+	struct sp_reply_w	 w;	/* mget */
+	uint32_t		*absent;	/* missing */
+	uint32_t		 nabsent;
+	bool			 mget;
+};
+
+/* Every key must be bytes of 1 to SP_KEY_MAX, checked before any read. */
+static int
+check_keys(const struct sp_array *keys, struct sp_error *err)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 i;
+
+	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
+	for (i = 0; i < keys->n; i++) {
+		if (sp_mp_read_bytes(&rd, &k) == -1)
+			return sp_seterr_at(err, i, SP_BAD_REQUEST, "key %u "
+			    "is not bin or str", i);
+		if (k.n == 0 || k.n > SP_KEY_MAX)
+			return sp_seterr_at(err, i, SP_BAD_KEY, "key %u is %zu "
+			    "bytes; keys are 1 to %d bytes", i, k.n,
+			    SP_KEY_MAX);
+	}
+	return 0;
+}
+
+static int
+next_key(void *arg, size_t i, const void **key, size_t *klen)
+{
+	struct multi	*m = arg;
+	struct sp_bytes	 k;
+
+	(void)i;
+	if (sp_mp_read_bytes(&m->keys, &k) == -1)
+		return -1;
+	*key = k.p;
+	*klen = k.n;
+	return 0;
+}
+
+static int
+each_val(void *arg, size_t i, const void *val, size_t n)
+{
+	struct multi	*m = arg;
+
+	if (m->mget)
+		sp_reply_w_val(&m->w, val, n);
+	else if (val == NULL)
+		m->absent[m->nabsent++] = (uint32_t)i;
+	return 0;
+}
+
+int
+do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct reg_env	*e;
+	struct multi	 m;
+	size_t		 i, bad;
+	int		 rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.mget = rq->op == SP_OP_MGET;
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	    check_keys(&rq->keys, err) == -1 || read_env(c, &t, &e, err) == -1)
+		return -1;
+	if (!m.mget && (m.absent = calloc(rq->keys.n + 1,
+	    sizeof(*m.absent))) == NULL) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (m.mget && sp_reply_mget_open(&m.w, conn_out(c), rq->id,
+	    rq->keys.n) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	sp_mp_rd_init(&m.keys, rq->keys.raw.p, rq->keys.raw.n);
+	if (e == NULL) {
+		/* No env: every key is absent. */
+		for (i = 0; i < rq->keys.n; i++)
+			each_val(&m, i, NULL, 0);
+	} else if (st_mget(e->st, c->loop->idx, t.db, rq->keys.n, next_key,
+	    each_val, &m, &bad, err) == -1) {
+		if (m.mget)
+			sp_reply_abort(&m.w);
+		goto done;
+	}
+	if ((m.mget ? sp_reply_close(&m.w) : sp_reply_missing(conn_out(c),
+	    rq->id, m.absent, m.nabsent)) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(m.absent);
+	done_env(c, e);
+	return rc;
+}
+
+/* --------------------------------------------------------------- count */
+
+int
+do_count(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct reg_env	*e;
+	uint64_t	 n = 0;
+	int		 rc = 0;
+
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	    read_env(c, &t, &e, err) == -1)
+		return -1;
+	if (e != NULL)
+		rc = st_count(e->st, c->loop->idx, t.db, &n, err);
+	done_env(c, e);
+	if (rc == 0 && sp_reply_count(conn_out(c), rq->id, n) == -1)
+		rc = sp_seterr(err, SP_INTERNAL, "out of memory");
+	return rc;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+struct page {
+	struct sp_reply_w	 w;
+	unsigned char		 last[SP_KEY_MAX];	/* for the cursor */
+	size_t			 lastn;
+};
+
+static int
+take_entry(void *arg, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct page	*pg = arg;
+
+	sp_reply_w_entry(&pg->w, k, kn, v, vn);
+	memcpy(pg->last, k, kn);
+	pg->lastn = kn;
+	return 0;
+}
+
+static int
+check_bound(struct sp_bytes b, const char *name, struct sp_error *err)
+{
+	if (b.p != NULL && b.n > SP_KEY_MAX)
+		return sp_seterr(err, SP_BAD_KEY, "the scan's %s is %zu bytes; "
+		    "keys are at most %d bytes", name, b.n, SP_KEY_MAX);
+	return 0;
+}
+
+int
+do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct daemon	*d = c->loop->d;
+	struct target	 t;
+	struct reg_env	*e = NULL;
+	struct st_scan	 q;
+	struct page	 pg = { .lastn = 0 };
+	struct sp_bytes	 cursor = { NULL, 0 };
+	bool		 more = false;
+	int		 rc = -1;
+
+	if (resolve(d->cfg, rq, &t, err) == -1 ||
+	    check_bound(rq->prefix, "prefix", err) == -1 ||
+	    check_bound(rq->start, "start", err) == -1 ||
+	    check_bound(rq->end, "end", err) == -1 ||
+	    check_bound(rq->cursor, "cursor", err) == -1)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	/* An empty prefix matches every key: no prefix at all. */
+	if (rq->prefix.n > 0)
+		q.prefix = rq->prefix;
+	q.start = rq->start;
+	q.end = rq->end;
+	q.cursor = rq->cursor;
+	q.reverse = rq->reverse;
+	q.max = d->cfg->scan_page;
+	if ((rq->has & SP_F_LIMIT) && rq->limit < q.max)
+		q.max = (size_t)rq->limit;
+	q.max_bytes = SCAN_PAGE_BYTES;
+	if (sp_reply_scan_open(&pg.w, conn_out(c), rq->id, rq->keys_only) ==
+	    -1)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	/* limit 0 asks for nothing: an empty, finished page. */
+	if (q.max > 0) {
+		if (read_env(c, &t, &e, err) == -1)
+			goto fail;
+		if (e != NULL && st_scan(e->st, c->loop->idx, t.db, &q,
+		    take_entry, &pg, &more, err) == -1)
+			goto fail;
+	}
+	if (more) {
+		cursor.p = (const char *)pg.last;
+		cursor.n = pg.lastn;
+	}
+	if (sp_reply_scan_close(&pg.w, cursor) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto fail;
+	}
+	rc = 0;
+	goto done;
+fail:
+	sp_reply_abort(&pg.w);
+done:
+	done_env(c, e);
+	return rc;
+}

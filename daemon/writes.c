@@ -1,0 +1,366 @@
+/*
+ * writes: put, del and batches, turned into jobs for the env's writer
+ * queue.  Every write request is one job and one atomic transaction:
+ * conditional puts and dels are small batches (an expect, then the
+ * write), and a batch streamed over several frames is gathered here, in
+ * the connection, and becomes one job at its last frame.  No LMDB
+ * transaction exists while its frames arrive, and a connection that
+ * closes before the last frame applies nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "handler.h"
+#include "handler_int.h"
+#include "job.h"
+#include "loop.h"
+#include "registry.h"
+#include "store.h"
+
+#define MAX_OPEN_BATCHES	64	/* streamed batches per connection */
+
+/* A batch whose frames are still arriving. */
+struct pbatch {
+	struct pbatch		*next;
+	uint64_t		 bid;
+	const struct cfg_store	*st;
+	char			 repo[SP_REPO_MAX + 1];	/* "": fixed path */
+	unsigned		 db;
+	struct job		*job;		/* NULL once it failed */
+	struct sp_error		 err;		/* why it failed */
+	bool			 creates;	/* holds a put */
+};
+
+/* Appends a copy of (kind, db, key, val) to j; 0 or -1 (ENOMEM). */
+static int
+add_op(struct job *j, enum st_opkind kind, unsigned db, struct sp_bytes key,
+    struct sp_bytes val)
+{
+	struct st_op	*op;
+
+	if ((op = job_add_op(j)) == NULL)
+		return -1;
+	op->kind = kind;
+	op->db = db;
+	op->klen = key.n;
+	op->vlen = val.n;
+	if ((key.p && (op->key = job_copy(j, key.p, key.n)) == NULL) ||
+	    (val.p && (op->val = job_copy(j, val.p, val.n)) == NULL))
+		return -1;
+	return 0;
+}
+
+/*
+ * With no env on disk, a write that creates nothing needs no env either:
+ * an expect fails (COND_FAILED at its index), everything else is done.
+ */
+static int
+without_env(struct conn *c, struct job *j, uint64_t id, struct sp_error *err)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i < j->nops && rc == 0; i++) {
+		if (j->ops[i].kind == ST_EXPECT)
+			rc = j->batch ? sp_seterr_at(err, i, SP_COND_FAILED,
+			    "op %zu: the key is absent; nothing was written",
+			    i) : sp_seterr(err, SP_COND_FAILED, "the key is "
+			    "absent; nothing was written");
+		else if (j->ops[i].kind == ST_DEL)
+			rc = sp_seterr(err, SP_NOT_FOUND, "no such key");
+	}
+	job_free(j);
+	if (rc == 0 && sp_reply_ok(conn_out(c), id) == -1)
+		rc = sp_seterr(err, SP_INTERNAL, "out of memory");
+	return rc;
+}
+
+/* Takes the env for j and sends j; frees j when it cannot. */
+static int
+commit(struct conn *c, const struct target *t, struct job *j, bool creates,
+    uint64_t id, struct sp_error *err)
+{
+	if (reg_acquire(c->loop->d->reg, t->st, t->repo, creates, &j->env,
+	    err) == -1) {
+		if (err->code == SP_NOT_FOUND && !creates)
+			return without_env(c, j, id, err);
+		job_free(j);
+		return -1;
+	}
+	send_job(c, j, id);
+	return 0;
+}
+
+static int
+nomem(struct job *j, struct sp_error *err)
+{
+	job_free(j);
+	return sp_seterr(err, SP_INTERNAL, "out of memory");
+}
+
+int
+do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct job	*j;
+	bool		 cond = (rq->has & SP_F_IF_EQUALS) != 0;
+
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	    check_key(rq->key, err) == -1)
+		return -1;
+	if ((j = job_new(JOB_WRITE)) == NULL ||
+	    job_reserve(j, rq->key.n * 2 + rq->val.n + rq->if_equals.n) == -1)
+		return nomem(j, err);
+	if ((cond && add_op(j, ST_EXPECT, t.db, rq->key, rq->if_equals) == -1) ||
+	    add_op(j, rq->if_absent ? ST_PUT_IF_ABSENT : ST_PUT, t.db,
+	    rq->key, rq->val) == -1)
+		return nomem(j, err);
+	/* Only a put that may happen creates the env: not one that must
+	 * find an old value first. */
+	return commit(c, &t, j, !cond, rq->id, err);
+}
+
+int
+do_del(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct job	*j;
+	struct sp_bytes	 none = { NULL, 0 };
+
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	    check_key(rq->key, err) == -1)
+		return -1;
+	if ((j = job_new(JOB_WRITE)) == NULL ||
+	    job_reserve(j, rq->key.n * 2 + rq->if_equals.n) == -1)
+		return nomem(j, err);
+	if (((rq->has & SP_F_IF_EQUALS) && add_op(j, ST_EXPECT, t.db, rq->key,
+	    rq->if_equals) == -1) || add_op(j, ST_DEL, t.db, rq->key,
+	    none) == -1)
+		return nomem(j, err);
+	return commit(c, &t, j, false, rq->id, err);
+}
+
+/* ------------------------------------------------------------- batches */
+
+static const enum st_opkind kind_of[] = {
+	[SP_BATCH_PUT]		 = ST_PUT,
+	[SP_BATCH_DEL]		 = ST_DEL_ANY,
+	[SP_BATCH_PUT_IF_ABSENT] = ST_PUT_IF_ABSENT,
+	[SP_BATCH_EXPECT]	 = ST_EXPECT,
+	[SP_BATCH_EXPECT_ABSENT] = ST_EXPECT_ABSENT,
+	[SP_BATCH_CLEAR]	 = ST_CLEAR,
+};
+
+/*
+ * Checks and copies the ops of one frame into j.  Ops are numbered from
+ * the first of the whole batch (j->nops before).  *creates is set when
+ * one of them may create the env.  Returns 0, or -1 with err naming the
+ * op.
+ */
+static int
+add_ops(const struct target *t, const struct sp_req *rq, struct job *j,
+    bool *creates, struct sp_error *err)
+{
+	struct sp_mp_rd		 rd;
+	struct sp_batch_op	 op;
+	struct sp_error		 e;
+	size_t			 i, base = j->nops;
+	int			 db;
+
+	sp_mp_rd_init(&rd, rq->ops.raw.p, rq->ops.raw.n);
+	for (i = base; i < base + rq->ops.n; i++) {
+		if (sp_batch_next(&rd, &op, &e) == -1 ||
+		    (op.key.p && check_key(op.key, &e) == -1))
+			return sp_seterr_at(err, i, e.code, "op %zu: %s", i,
+			    e.msg);
+		db = op.db.p ? resolve_db(t->st, op.db, &e) : (int)t->db;
+		if (db == -1)
+			return sp_seterr_at(err, i, e.code, "op %zu: %s", i,
+			    e.msg);
+		if (add_op(j, kind_of[op.kind], (unsigned)db, op.key,
+		    op.val) == -1)
+			return sp_seterr(err, SP_INTERNAL, "out of memory");
+		if (op.kind == SP_BATCH_PUT || op.kind == SP_BATCH_PUT_IF_ABSENT)
+			*creates = true;
+	}
+	return 0;
+}
+
+static struct pbatch *
+find_batch(struct conn *c, uint64_t bid, struct pbatch ***prev)
+{
+	struct pbatch	**pp;
+
+	for (pp = &c->batches; *pp; pp = &(*pp)->next) {
+		if ((*pp)->bid == bid) {
+			if (prev)
+				*prev = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+/* Forgets the batch bid's buffered ops and the batch itself. */
+static void
+drop_batch(struct conn *c, struct pbatch **pp)
+{
+	struct pbatch	*pb = *pp;
+
+	*pp = pb->next;
+	if (pb->job) {
+		c->batch_bytes -= pb->job->nbytes;
+		job_free(pb->job);
+	}
+	free(pb);
+}
+
+/* A failed batch keeps its error for the frames still on their way. */
+static void
+fail_batch(struct conn *c, struct pbatch *pb, const struct sp_error *err)
+{
+	if (pb->job) {
+		c->batch_bytes -= pb->job->nbytes;
+		job_free(pb->job);
+		pb->job = NULL;
+	}
+	pb->err = *err;
+}
+
+static bool
+same_target(const struct pbatch *pb, const struct target *t)
+{
+	size_t	 n = strlen(pb->repo);
+
+	return pb->st == t->st && pb->db == t->db &&
+	    (t->repo.p == NULL ? n == 0 : t->repo.n == n &&
+	    memcmp(t->repo.p, pb->repo, n) == 0);
+}
+
+static struct pbatch *
+new_batch(struct conn *c, const struct target *t, uint64_t bid,
+    struct sp_error *err)
+{
+	struct pbatch	*pb, *x;
+	unsigned	 n = 0;
+
+	for (x = c->batches; x; x = x->next)
+		n++;
+	if (n >= MAX_OPEN_BATCHES) {
+		sp_seterr(err, SP_BUSY, "%u streamed batches are open on this "
+		    "connection; commit or abort one first", n);
+		return NULL;
+	}
+	if ((pb = calloc(1, sizeof(*pb))) == NULL ||
+	    (pb->job = job_new(JOB_WRITE)) == NULL) {
+		free(pb);
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		return NULL;
+	}
+	pb->bid = bid;
+	pb->st = t->st;
+	pb->db = t->db;
+	if (t->repo.p)
+		memcpy(pb->repo, t->repo.p, t->repo.n);
+	pb->next = c->batches;
+	c->batches = pb;
+	return pb;
+}
+
+/* A frame of a streamed batch (bid): buffered, or the last one. */
+static int
+stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
+    struct sp_error *err)
+{
+	struct pbatch	*pb, **pp;
+	struct job	*j;
+	uint64_t	 max = c->loop->d->cfg->max_batch;
+	size_t		 before;
+	bool		 creates;
+
+	if ((pb = find_batch(c, rq->bid, &pp)) == NULL) {
+		if ((pb = new_batch(c, t, rq->bid, err)) == NULL)
+			return -1;
+		pp = &c->batches;
+	} else if (!same_target(pb, t))
+		return sp_seterr(err, SP_BAD_REQUEST, "batch %llu was started "
+		    "for another store, repo or db",
+		    (unsigned long long)rq->bid);
+	if (pb->job == NULL) {
+		/* Failed earlier: say so until its last frame. */
+		*err = pb->err;
+		if (!rq->more)
+			drop_batch(c, pp);
+		return -1;
+	}
+	j = pb->job;
+	before = j->nbytes;
+	if (add_ops(t, rq, j, &pb->creates, err) == -1)
+		goto fail;
+	c->batch_bytes += j->nbytes - before;
+	if (c->batch_bytes > max) {
+		sp_seterr(err, SP_TOO_LARGE, "streamed batches on this "
+		    "connection hold more than max_batch (%llu bytes); commit "
+		    "smaller batches or raise max_batch",
+		    (unsigned long long)max);
+		goto fail;
+	}
+	if (rq->more)
+		return sp_reply_ok(conn_out(c), rq->id) == -1 ?
+		    sp_seterr(err, SP_INTERNAL, "out of memory") : 0;
+	/* The last frame: the whole batch becomes one job. */
+	creates = pb->creates;
+	pb->job = NULL;
+	c->batch_bytes -= j->nbytes;
+	drop_batch(c, pp);
+	j->batch = true;
+	return commit(c, t, j, creates, rq->id, err);
+fail:
+	fail_batch(c, pb, err);
+	if (!rq->more)
+		drop_batch(c, pp);
+	return -1;
+}
+
+int
+do_batch(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct job	*j;
+	bool		 creates = false;
+
+	if (resolve(c->loop->d->cfg, rq, &t, err) == -1)
+		return -1;
+	if (rq->has & SP_F_BID)
+		return stream_batch(c, rq, &t, err);
+	if ((j = job_new(JOB_WRITE)) == NULL)
+		return nomem(NULL, err);
+	j->batch = true;
+	if (add_ops(&t, rq, j, &creates, err) == -1) {
+		job_free(j);
+		return -1;
+	}
+	return commit(c, &t, j, creates, rq->id, err);
+}
+
+int
+do_batch_abort(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct pbatch	**pp;
+
+	if (find_batch(c, rq->bid, &pp) == NULL)
+		return sp_seterr(err, SP_NOT_FOUND, "no batch %llu is open on "
+		    "this connection", (unsigned long long)rq->bid);
+	drop_batch(c, pp);
+	return sp_reply_ok(conn_out(c), rq->id) == -1 ?
+	    sp_seterr(err, SP_INTERNAL, "out of memory") : 0;
+}
+
+void
+writes_conn_closed(struct conn *c)
+{
+	while (c->batches != NULL)
+		drop_batch(c, &c->batches);
+}
