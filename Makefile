@@ -45,9 +45,11 @@ DAEMON_SRC = daemon/config.c daemon/conn.c daemon/handler.c daemon/job.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/reads.c daemon/registry.c \
 	     daemon/store.c daemon/writer.c daemon/writes.c
-LIB_SRC    = client/client.c client/api.c
+LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
+	     client/scan.c
 CTL_SRC    = client/storectl.c client/ctl_fmt.c
 HARNESS_SRC = tests/harness.c
+ITEST_SRC  = tests/itest.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_OBJ  = $(call obj,$(PROTO_SRC))
@@ -55,10 +57,13 @@ DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 LIB_OBJ    = $(call obj,$(LIB_SRC))
 CTL_OBJ    = $(call obj,$(CTL_SRC))
 HARNESS_OBJ = $(call obj,$(HARNESS_SRC))
+ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 
-UNIT_TESTS = check_proto check_config check_names check_registry
+UNIT_TESTS = check_proto check_config check_names check_registry \
+	     check_ctl_fmt
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_BIN  = $(BUILD)/tests/check_integration
+INTEG_TESTS = check_integration check_data
+INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 TOOLS_BINS = $(BUILD)/tests/notify-wait
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
@@ -120,14 +125,18 @@ $(BUILD)/tests/check_registry: $(call obj,tests/check_registry.c) \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_DAEMON)
 
+$(BUILD)/tests/check_ctl_fmt: $(call obj,tests/check_ctl_fmt.c \
+	    client/ctl_fmt.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
+
 # Linked to the shared library, as programs will be; proto/ objects too,
 # for the raw-frame tests (the library exports only sc_ symbols).
-$(INTEG_BIN): $(call obj,tests/check_integration.c) $(HARNESS_OBJ) \
+$(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
 	    $(PROTO_OBJ) $(BUILD)/$(LIBFILE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,tests/check_integration.c) \
-	    $(HARNESS_OBJ) $(PROTO_OBJ) -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
-	    -lstoreclient $(LIBS_CHECK) -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ITEST_OBJ) $(PROTO_OBJ) -L$(BUILD) \
+	    -Wl,-rpath,'$$ORIGIN/..' -lstoreclient $(LIBS_CHECK) -lpthread
 
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)
 	@mkdir -p $(@D)
@@ -140,15 +149,15 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/storesd $(ARGS)
 
-test: all $(UNIT_BINS) $(INTEG_BIN) $(TOOLS_BINS)
+test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	@$(MAKE) --no-print-directory test-unit test-integration test-storectl
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-test-integration: $(INTEG_BIN) all $(TOOLS_BINS)
-	@echo "== $(INTEG_BIN)"
-	BUILD=$(BUILD) $(INTEG_BIN)
+test-integration: $(INTEG_BINS) all $(TOOLS_BINS)
+	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
+	    BUILD=$(BUILD) $$t; done
 
 test-storectl: all $(TOOLS_BINS)
 	@echo "== tests/storectl.sh"
@@ -158,11 +167,11 @@ VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	   --errors-for-leak-kinds=definite,indirect \
 	   --suppressions=tests/valgrind.supp --trace-children=no
 
-# The integration suite, client and daemon both under valgrind.
-test-valgrind: $(INTEG_BIN) all $(TOOLS_BINS)
-	@echo "== valgrind $(INTEG_BIN)"
-	BUILD=$(BUILD) CK_FORK=no STORESD_WRAPPER="$(VALGRIND)" \
-	    STORESD_TEST_SLOW=1 $(VALGRIND) $(INTEG_BIN)
+# The integration suites, client and daemon both under valgrind.
+test-valgrind: $(INTEG_BINS) all $(TOOLS_BINS)
+	@set -e; for t in $(INTEG_BINS); do echo "== valgrind $$t"; \
+	    BUILD=$(BUILD) CK_FORK=no STORESD_WRAPPER="$(VALGRIND)" \
+	    STORESD_TEST_SLOW=1 $(VALGRIND) $$t; done
 
 check: deps
 	@$(MAKE) --no-print-directory test

@@ -8,28 +8,6 @@
 
 #include "client_int.h"
 
-static void
-set_str(struct sp_bytes *b, const char *s)
-{
-	b->p = s;
-	b->n = s ? strlen(s) : 0;
-}
-
-/* Fills the target fields of rq; store is required. */
-static int
-target(sc_conn *c, struct sp_req *rq, enum sp_op op, const char *repo,
-    const char *store, const char *db)
-{
-	memset(rq, 0, sizeof(*rq));
-	rq->op = op;
-	if (store == NULL)
-		return sc__fail(c, SC_ERR_INVALID, "a store name is required");
-	set_str(&rq->repo, repo);
-	set_str(&rq->store, store);
-	set_str(&rq->db, db);
-	return 0;
-}
-
 static int
 set_key(sc_conn *c, struct sp_req *rq, const void *key, size_t klen)
 {
@@ -59,7 +37,7 @@ sc_get(sc_conn *c, const char *repo, const char *store, const char *db,
 	struct sp_reply	 rep;
 	char		*v;
 
-	if (target(c, &rq, SP_OP_GET, repo, store, db) == -1 ||
+	if (sc__target(c, &rq, SP_OP_GET, repo, store, db) == -1 ||
 	    set_key(c, &rq, key, klen) == -1)
 		return -1;
 	if (val == NULL || vlen == NULL)
@@ -86,7 +64,7 @@ sc_put(sc_conn *c, const char *repo, const char *store, const char *db,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (target(c, &rq, SP_OP_PUT, repo, store, db) == -1 ||
+	if (sc__target(c, &rq, SP_OP_PUT, repo, store, db) == -1 ||
 	    set_key(c, &rq, key, klen) == -1)
 		return -1;
 	if (val == NULL && vlen > 0)
@@ -103,10 +81,65 @@ sc_del(sc_conn *c, const char *repo, const char *store, const char *db,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (target(c, &rq, SP_OP_DEL, repo, store, db) == -1 ||
+	if (sc__target(c, &rq, SP_OP_DEL, repo, store, db) == -1 ||
 	    set_key(c, &rq, key, klen) == -1)
 		return -1;
 	return sc__call(c, &rq, -1, &rep);
+}
+
+/* A put or del with a condition: if_absent, or if_equals old. */
+static int
+cond_write(sc_conn *c, enum sp_op op, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, const void *old,
+    size_t oldlen, const void *val, size_t vlen)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+
+	if (sc__target(c, &rq, op, repo, store, db) == -1 ||
+	    set_key(c, &rq, key, klen) == -1)
+		return -1;
+	if ((old == NULL && oldlen > 0) || (val == NULL && vlen > 0))
+		return sc__fail(c, SC_ERR_INVALID, "a value is NULL");
+	if (op == SP_OP_PUT) {
+		rq.val.p = val ? val : "";
+		rq.val.n = vlen;
+	}
+	if (old == NULL && op == SP_OP_PUT) {
+		rq.if_absent = true;
+		rq.has |= SP_F_IF_ABSENT;
+	} else {
+		rq.if_equals.p = old ? old : "";
+		rq.if_equals.n = oldlen;
+	}
+	return sc__call(c, &rq, -1, &rep);
+}
+
+int
+sc_put_if_absent(sc_conn *c, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	return cond_write(c, SP_OP_PUT, repo, store, db, key, klen, NULL, 0,
+	    val, vlen);
+}
+
+int
+sc_put_if_equals(sc_conn *c, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, const void *old,
+    size_t oldlen, const void *val, size_t vlen)
+{
+	return cond_write(c, SP_OP_PUT, repo, store, db, key, klen,
+	    old ? old : "", oldlen, val, vlen);
+}
+
+int
+sc_del_if_equals(sc_conn *c, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, const void *old,
+    size_t oldlen)
+{
+	return cond_write(c, SP_OP_DEL, repo, store, db, key, klen,
+	    old ? old : "", oldlen, NULL, 0);
 }
 
 int
@@ -116,7 +149,7 @@ sc_snapshot(sc_conn *c, const char *repo, const char *store, int fd,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (target(c, &rq, SP_OP_SNAPSHOT, repo, store, NULL) == -1)
+	if (sc__target(c, &rq, SP_OP_SNAPSHOT, repo, store, NULL) == -1)
 		return -1;
 	if (fd < 0)
 		return sc__fail(c, SC_ERR_INVALID, "fd is not a descriptor");
@@ -136,12 +169,12 @@ sc_fork(sc_conn *c, const char *src_repo, const char *store,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (target(c, &rq, SP_OP_FORK, src_repo, store, NULL) == -1)
+	if (sc__target(c, &rq, SP_OP_FORK, src_repo, store, NULL) == -1)
 		return -1;
 	if (dst_repo == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "a destination repo is "
 		    "required");
-	set_str(&rq.dst, dst_repo);
+	sc__str(&rq.dst, dst_repo);
 	return sc__call(c, &rq, -1, &rep);
 }
 
@@ -268,8 +301,8 @@ filtered(sc_conn *c, enum sp_op op, const char *repo, const char *store,
 
 	memset(&rq, 0, sizeof(rq));
 	rq.op = op;
-	set_str(&rq.repo, repo);
-	set_str(&rq.store, store);
+	sc__str(&rq.repo, repo);
+	sc__str(&rq.store, store);
 	if (out == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "out is required");
 	return sc__call(c, &rq, -1, rep);

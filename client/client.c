@@ -98,10 +98,55 @@ sc_free(void *p)
 	free(p);
 }
 
+size_t
+sc_errindex(const sc_conn *c)
+{
+	return c ? c->errindex : SC_NOINDEX;
+}
+
+void
+sc__str(struct sp_bytes *b, const char *s)
+{
+	b->p = s;
+	b->n = s ? strlen(s) : 0;
+}
+
+int
+sc__strdup(sc_conn *c, const char *s, char **out)
+{
+	*out = NULL;
+	if (s != NULL && (*out = strdup(s)) == NULL)
+		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+sc__target(sc_conn *c, struct sp_req *rq, enum sp_op op, const char *repo,
+    const char *store, const char *db)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->op = op;
+	if (store == NULL)
+		return sc__fail(c, SC_ERR_INVALID, "a store name is required");
+	sc__str(&rq->repo, repo);
+	sc__str(&rq->store, store);
+	sc__str(&rq->db, db);
+	return 0;
+}
+
+size_t
+sc__chunk(const sc_conn *c)
+{
+	size_t	 n = c->max_frame ? c->max_frame / 2 : 512 * 1024;
+
+	return n < 4 * 1024 * 1024 ? n : 4 * 1024 * 1024;
+}
+
 static int
 vfail(sc_conn *c, int code, const char *fmt, va_list ap)
 {
 	c->err = code;
+	c->errindex = SC_NOINDEX;
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	return -1;
 }
@@ -280,10 +325,15 @@ sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
 		return sc__die(c, SC_ERR_PROTOCOL, "a reply to request %llu "
 		    "came while waiting for %llu; the connection is closed",
 		    (unsigned long long)rep->id, (unsigned long long)rq->id);
-	if (rep->code != SC_OK)
-		return sc__fail(c, rep->code, "%.*s", (int)rep->msg.n,
+	if (rep->code != SC_OK) {
+		sc__fail(c, rep->code, "%.*s", (int)rep->msg.n,
 		    rep->msg.p ? rep->msg.p : "");
+		if (rep->has_index && rep->index < SC_NOINDEX)
+			c->errindex = (size_t)rep->index;
+		return -1;
+	}
 	c->err = SC_OK;
+	c->errindex = SC_NOINDEX;
 	c->errmsg[0] = '\0';
 	return 0;
 }
@@ -326,6 +376,7 @@ sc_connect_opts(const struct sc_options *o)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->fd = -1;
+	c->errindex = SC_NOINDEX;
 	c->timeout_ms = o ? o->timeout_ms : 0;
 	if (o != NULL && o->path != NULL) {
 		if (snprintf(c->path, sizeof(c->path), "%s", o->path) >=

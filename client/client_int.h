@@ -20,12 +20,14 @@ struct sc_conn {
 	int		 fd;		/* -1 once dead */
 	int		 err;
 	char		 errmsg[SP_ERRMSG_MAX + 160];
+	size_t		 errindex;	/* SC_NOINDEX, or the element at fault */
 	int		 dead_err;	/* why it died, for later calls */
 	char		 dead_msg[SP_ERRMSG_MAX + 160];
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char		 server[64];
 	int		 timeout_ms;
 	uint64_t	 next_id;
+	uint64_t	 next_bid;	/* streamed batches */
 	uint64_t	 max_frame;	/* the daemon's, from hello */
 	struct sp_buf	 out;		/* the request being sent */
 	struct sp_buf	 in;		/* bytes received */
@@ -39,6 +41,17 @@ int	sc__fail(sc_conn *c, int code, const char *fmt, ...)
 /* Records a failure that kills the connection; returns -1. */
 int	sc__die(sc_conn *c, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* Copies s for an object that outlives the call; NULL stays NULL.
+ * Returns 0, or -1 (ENOMEM, recorded on c). */
+int	sc__strdup(sc_conn *c, const char *s, char **out);
+/* Fills b from a NUL-terminated string (NULL: absent). */
+void	sc__str(struct sp_bytes *b, const char *s);
+/* Starts rq as op on (repo, store, db); store is required.  0 or -1. */
+int	sc__target(sc_conn *c, struct sp_req *rq, enum sp_op op,
+	    const char *repo, const char *store, const char *db);
+/* The largest chunk of ops or keys to put in one request. */
+size_t	sc__chunk(const sc_conn *c);
 
 /*
  * Sends rq (its id is assigned here) and waits for its reply, which is

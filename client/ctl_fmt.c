@@ -3,7 +3,6 @@
  * output.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "ctl_fmt.h"
 
@@ -96,23 +95,44 @@ fmt_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
+/* A byte fmt_put_cescape() writes as is. */
+static int
+is_plain(unsigned char ch)
+{
+	return ch >= 0x20 && ch <= 0x7e && ch != '\\';
+}
+
 int
 fmt_put_cescape(FILE *f, const void *p, size_t n)
 {
-	static const char	 named[] = "\a\b\t\n\v\f\r\\\"";
-	static const char	 names[] = "abtnvfr\\\"";
 	const unsigned char	*b = p;
-	const char		*e;
-	size_t			 i;
+	char			 esc[4] = { '\\' };
+	size_t			 i, run, len;
 
-	for (i = 0; i < n; i++) {
-		if (b[i] != '\0' && (e = strchr(named, b[i])) != NULL) {
-			if (fprintf(f, "\\%c", names[e - named]) < 0)
+	for (i = 0; i < n; i += run) {
+		/* Plain runs in one write: values may be large. */
+		for (run = 0; i + run < n && is_plain(b[i + run]); run++)
+			;
+		if (run > 0) {
+			if (fwrite(b + i, 1, run, f) != run)
 				return -1;
-		} else if (b[i] < 0x20 || b[i] >= 0x7f) {
-			if (fprintf(f, "\\%03o", b[i]) < 0)
-				return -1;
-		} else if (putc(b[i], f) == EOF)
+			continue;
+		}
+		run = 1;
+		len = 2;
+		if (b[i] == '\t')
+			esc[1] = 't';
+		else if (b[i] == '\n')
+			esc[1] = 'n';
+		else if (b[i] == '\\')
+			esc[1] = '\\';
+		else {
+			esc[1] = 'x';
+			esc[2] = hexdigits[b[i] >> 4];
+			esc[3] = hexdigits[b[i] & 0x0f];
+			len = 4;
+		}
+		if (fwrite(esc, 1, len, f) != len)
 			return -1;
 	}
 	return 0;

@@ -2,8 +2,8 @@
  * ctl_fmt: how storectl turns bytes into text and text into bytes.
  *
  * Small functions over buffers and stdio streams that know nothing of
- * storesd, so every command (and later ones: scan, dump) prints keys
- * and values the same way.  Writers return 0, or -1 when the stream
+ * storesd, so every command (get, mget, missing, scan, live...) prints
+ * keys and values the same way.  Writers return 0, or -1 when the stream
  * failed (errno says why).
  */
 #ifndef CTL_FMT_H
@@ -23,8 +23,9 @@ int	 fmt_put_hex(FILE *f, const void *p, size_t n);
 
 /*
  * Decodes the n hex digits at s (either case) into out, which holds at
- * least n / 2 bytes.  Returns 0, or -1 with *bad set to the offset of the
- * first character that is not a hex digit, or to n when n is odd.
+ * least n / 2 bytes; out may be s itself, to decode in place.  Returns 0,
+ * or -1 with *bad set to the offset of the first character that is not a
+ * hex digit, or to n when n is odd.
  */
 int	 fmt_unhex(const char *s, size_t n, unsigned char *out, size_t *bad);
 
@@ -33,11 +34,12 @@ int	 fmt_unhex(const char *s, size_t n, unsigned char *out, size_t *bad);
 void	 fmt_trim(const char **s, size_t *n);
 
 /*
- * Writes the n bytes at p to f as the inside of a C string literal:
- * printable ASCII as is, \ and " escaped, \t \n \r and the like by name,
- * any other byte as a three-digit octal escape (never \x, whose length
- * has no end in C).  The output never holds a tab or a newline, so it
- * fits in one field of a tab-separated line.  Returns 0 or -1.
+ * Writes the n bytes at p to f as text that keeps one field of a
+ * tab-separated line: printable ASCII (0x20 to 0x7e, space and " too) as
+ * is, but tab as \t, newline as \n, backslash as \\, and every other byte
+ * as \xNN (always two lowercase hex digits, \r too).  So the output holds
+ * no tab, newline or control byte, and reads back unambiguously.
+ * Returns 0 or -1.
  */
 int	 fmt_put_cescape(FILE *f, const void *p, size_t n);
 

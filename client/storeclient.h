@@ -114,6 +114,12 @@ SC_API const char	*sc_errname(int code);
 SC_API const char	*sc_strerror(int code);
 /* The socket path c connects to (for messages). */
 SC_API const char	*sc_socket_path(const sc_conn *c);
+/*
+ * For an error about one element of a request (a batch op, a key), its
+ * index; SC_NOINDEX otherwise.
+ */
+#define SC_NOINDEX	((size_t)-1)
+SC_API size_t		 sc_errindex(const sc_conn *c);
 /* The server's name and version ("storesd 0.1.0"), once connected. */
 SC_API const char	*sc_server_version(const sc_conn *c);
 
@@ -157,6 +163,161 @@ SC_API int	sc_put(sc_conn *c, const char *repo, const char *store,
  * is absent (nothing changes then). */
 SC_API int	sc_del(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const void *key, size_t klen);
+
+/*
+ * Conditional writes, each one atomic commit.  A condition that does not
+ * hold is SC_ERR_COND_FAILED (distinct from SC_ERR_NOT_FOUND) and changes
+ * nothing.
+ *   sc_put_if_absent:  writes key only if it is absent.
+ *   sc_put_if_equals:  writes key only if it holds exactly old (like
+ *                      `git update-ref NEW OLD`); an absent key fails.
+ *   sc_del_if_equals:  deletes key only if it holds exactly old.
+ * Other errors: as sc_put().
+ */
+SC_API int	sc_put_if_absent(sc_conn *c, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *val, size_t vlen);
+SC_API int	sc_put_if_equals(sc_conn *c, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *old, size_t oldlen,
+		    const void *val, size_t vlen);
+SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *old, size_t oldlen);
+
+/* ------------------------------------------------------------ batches */
+
+/*
+ * An atomic batch: ops added in order, applied at sc_batch_commit() in
+ * one write transaction, all or nothing.  Ops may name different dbs of
+ * the env (db NULL: the batch's db).  A batch of any size can be built:
+ * ops are sent to storesd in chunks as they accumulate (storesd holds
+ * them, bounded by its max_batch, with no transaction open) and applied
+ * only at commit; a batch that is aborted, or whose connection closes
+ * first, applies nothing.
+ *
+ * The adders return 0, or -1 when the batch has failed (out of memory,
+ * or storesd refused a chunk: sc_errcode() on the connection and
+ * sc_errindex() say which op and why); after a failure, further adds
+ * fail the same way and the batch can only be committed (which then
+ * fails) or aborted.  While a batch is open its connection may be used
+ * for other calls.
+ */
+typedef struct sc_batch sc_batch;
+
+/* Starts a batch on c for (repo, store); NULL on a bad argument or out
+ * of memory (see sc_errcode(c)). */
+SC_API sc_batch	*sc_batch_begin(sc_conn *c, const char *repo,
+		    const char *store, const char *db);
+/* put: set key to val. */
+SC_API int	 sc_batch_put(sc_batch *b, const char *db, const void *key,
+		    size_t klen, const void *val, size_t vlen);
+/* del: remove key; an absent key is no error in a batch. */
+SC_API int	 sc_batch_del(sc_batch *b, const char *db, const void *key,
+		    size_t klen);
+/* put_if_absent: set key, failing the batch if it exists. */
+SC_API int	 sc_batch_put_if_absent(sc_batch *b, const char *db,
+		    const void *key, size_t klen, const void *val,
+		    size_t vlen);
+/* expect: fail the batch unless key holds exactly val. */
+SC_API int	 sc_batch_expect(sc_batch *b, const char *db, const void *key,
+		    size_t klen, const void *val, size_t vlen);
+/* expect_absent: fail the batch if key exists. */
+SC_API int	 sc_batch_expect_absent(sc_batch *b, const char *db,
+		    const void *key, size_t klen);
+/* clear: empty the db (ops after it in the batch then refill it). */
+SC_API int	 sc_batch_clear(sc_batch *b, const char *db);
+/* Ops added so far. */
+SC_API size_t	 sc_batch_count(const sc_batch *b);
+/*
+ * Applies the batch as one atomic commit and frees it.  Returns 0, or
+ * -1 with the connection's error: SC_ERR_COND_FAILED (an expect,
+ * expect_absent or put_if_absent did not hold), SC_ERR_BAD_KEY,
+ * SC_ERR_UNKNOWN_DB, SC_ERR_MAP_FULL, SC_ERR_TOO_LARGE..., and
+ * sc_errindex() naming the op (counted from 0 in the order added).
+ * Nothing is applied on failure.
+ */
+SC_API int	 sc_batch_commit(sc_batch *b);
+/* Drops the batch: nothing is applied.  NULL-safe. */
+SC_API void	 sc_batch_abort(sc_batch *b);
+
+/* ---------------------------------------------------- multi-key reads */
+
+/* A byte string passed in, or returned (see each function). */
+typedef struct sc_bytes {
+	const void	*p;
+	size_t		 n;
+} sc_bytes;
+
+/*
+ * Reads n keys from one read snapshot.  On success *vals is an array of
+ * n values, in the order of keys: vals[i].p is NULL when key i is absent,
+ * else it points at its bytes (NUL-terminated, not counted in .n).  The
+ * whole result is one allocation: free it with sc_free(*vals).  All keys
+ * travel in one request, which must fit in storesd's max_frame
+ * (SC_ERR_TOO_LARGE otherwise).  Errors: SC_ERR_BAD_KEY (sc_errindex()
+ * names the key), and those of sc_get() but SC_ERR_NOT_FOUND.
+ */
+SC_API int	sc_mget(sc_conn *c, const char *repo, const char *store,
+		    const char *db, const sc_bytes *keys, size_t n,
+		    sc_bytes **vals);
+
+/*
+ * Finds which of n keys are absent.  On success *missing is a new array
+ * of *nmissing indices into keys, ascending (free it with sc_free();
+ * NULL when none is missing).  Any number of keys may be asked: they
+ * are sent in as many requests as max_frame needs, so the answer is
+ * exact for each key at the moment it was looked at.
+ */
+SC_API int	sc_missing(sc_conn *c, const char *repo, const char *store,
+		    const char *db, const sc_bytes *keys, size_t n,
+		    size_t **missing, size_t *nmissing);
+
+/* The number of entries in the db (0 when its env does not exist). */
+SC_API int	sc_count(sc_conn *c, const char *repo, const char *store,
+		    const char *db, uint64_t *count);
+
+/* -------------------------------------------------------------- scans */
+
+struct sc_scan_opts {
+	const void	*prefix;	/* keys starting with these bytes */
+	size_t		 prefix_len;	/* (0: any key) */
+	const void	*start;		/* from this key on (NULL: the first) */
+	size_t		 start_len;
+	const void	*end;		/* up to, not including, this key */
+	size_t		 end_len;	/* (end NULL: to the last) */
+	int		 has_limit;	/* stop after limit entries */
+	uint64_t	 limit;
+	int		 reverse;	/* last key first */
+	int		 keys_only;	/* values are not fetched */
+};
+
+typedef struct sc_scan sc_scan;
+
+/*
+ * Starts an ordered scan of db, in LMDB's byte order (reversed when
+ * asked), over the keys in [start, end) that start with prefix.  o may
+ * be NULL (everything).  Entries arrive in pages, one request each; each
+ * page is its own read snapshot, so a scan that runs while others write
+ * sees each entry as it was when its page was read, and no transaction
+ * stays open between pages.  Only one page is held in memory at a time.
+ * Returns the scan, or NULL (sc_errcode(c) says why: SC_ERR_INVALID,
+ * SC_ERR_NOMEM).  Errors from storesd come from sc_scan_next().
+ */
+SC_API sc_scan	*sc_scan_begin(sc_conn *c, const char *repo,
+		    const char *store, const char *db,
+		    const struct sc_scan_opts *o);
+/*
+ * The next entry: returns 1 with *key, *klen (and *val, *vlen unless
+ * keys_only, when they are NULL and 0; either may be NULL pointers if not
+ * wanted), valid until the next call on s; 0 at the end; -1 on error
+ * (sc_errcode() of the connection: SC_ERR_UNKNOWN_STORE, SC_ERR_BAD_KEY
+ * for a bound over 511 bytes, connection errors).
+ */
+SC_API int	sc_scan_next(sc_scan *s, const void **key, size_t *klen,
+		    const void **val, size_t *vlen);
+/* Ends the scan and frees it.  NULL-safe. */
+SC_API void	sc_scan_end(sc_scan *s);
 
 /*
  * Has storesd write a consistent point-in-time copy of the env of

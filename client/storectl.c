@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,10 @@
 
 enum ctl_exit {
 	CTL_EXIT_OK		= 0,
-	CTL_EXIT_NOT_FOUND	= 1,	/* no such key or env; live: none */
+	CTL_EXIT_NOT_FOUND	= 1,	/* no such key or env; mget: one
+					 * absent; live: none */
+	CTL_EXIT_COND		= 1,	/* COND_FAILED: a condition did not
+					 * hold, so nothing was written */
 	CTL_EXIT_USAGE		= 2,	/* bad arguments, or a local failure */
 	CTL_EXIT_DAEMON		= 3,	/* storesd reported an error */
 	CTL_EXIT_CONNECT	= 4,	/* no (working) connection */
@@ -54,6 +58,14 @@ enum opt_id {
 	OPT_HEX,
 	OPT_COMPACT,
 	OPT_JSON,
+	OPT_IF_ABSENT,
+	OPT_IF_EQUALS,
+	OPT_PREFIX,
+	OPT_START,
+	OPT_END,
+	OPT_LIMIT,
+	OPT_REVERSE,
+	OPT_KEYS_ONLY,
 	NOPTS
 };
 
@@ -80,11 +92,30 @@ static const struct ctl_opt {
 	    "snapshot: leave out free pages while copying" },
 	[OPT_JSON] = { 0, "json", NULL,
 	    "stats: print one JSON object" },
+	[OPT_IF_ABSENT] = { 0, "if-absent", NULL,
+	    "put: only if KEY is absent" },
+	[OPT_IF_EQUALS] = { 0, "if-equals", "OLD",
+	    "put, del: only if KEY holds exactly OLD" },
+	[OPT_PREFIX] = { 0, "prefix", "P",
+	    "scan: only keys that start with P" },
+	[OPT_START] = { 0, "start", "K",
+	    "scan: from key K on (K included)" },
+	[OPT_END] = { 0, "end", "K",
+	    "scan: up to key K (K left out)" },
+	[OPT_LIMIT] = { 0, "limit", "N",
+	    "scan: at most N entries (0: none)" },
+	[OPT_REVERSE] = { 0, "reverse", NULL,
+	    "scan: the last key first" },
+	[OPT_KEYS_ONLY] = { 0, "keys-only", NULL,
+	    "scan: print keys only, not values" },
 };
 
 /* -s is taken by every command, so an alias with -s works for all. */
 #define OPTS_ALWAYS	O(OPT_SOCKET)
-#define OPTS_KEY	(O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_DB) | O(OPT_HEX))
+#define OPTS_DB		(O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_DB))
+#define OPTS_KEY	(OPTS_DB | O(OPT_HEX))
+#define OPTS_SCAN	(O(OPT_PREFIX) | O(OPT_START) | O(OPT_END) | \
+			 O(OPT_LIMIT) | O(OPT_REVERSE) | O(OPT_KEYS_ONLY))
 
 /* ----------------------------------------------------------- commands */
 
@@ -123,6 +154,11 @@ struct ctl {
 static int	cmd_get(struct ctl *);
 static int	cmd_put(struct ctl *);
 static int	cmd_del(struct ctl *);
+static int	cmd_batch(struct ctl *);
+static int	cmd_mget(struct ctl *);
+static int	cmd_missing(struct ctl *);
+static int	cmd_count(struct ctl *);
+static int	cmd_scan(struct ctl *);
 static int	cmd_snapshot(struct ctl *);
 static int	cmd_fork(struct ctl *);
 static int	cmd_stats(struct ctl *);
@@ -136,18 +172,86 @@ static const struct cmd cmds[] = {
 	    "nothing added.  With -x, KEY is hex and the value is printed as\n"
 	    "lowercase hex and a newline.  Exit 1 when there is no such key.\n",
 	    cmd_get },
-	{ "put", 2, 3, OPTS_KEY, "STORE KEY [VALUE]",
-	    "set a value (from stdin without VALUE)",
+	{ "put", 2, 3, OPTS_KEY | O(OPT_IF_ABSENT) | O(OPT_IF_EQUALS),
+	    "STORE KEY [VALUE]", "set a value (from stdin without VALUE)",
 	    "Sets KEY in STORE to VALUE, or to all of stdin up to EOF when\n"
 	    "VALUE is left out, in one durable commit; the env is created by\n"
 	    "its first write.  With -x, KEY and VALUE are hex (hex on stdin\n"
 	    "may have whitespace around it).  Put a VALUE that starts with\n"
-	    "'-' after --, e.g. storectl put refs k -- -1\n",
+	    "'-' after --, e.g. storectl put refs k -- -1\n"
+	    "--if-absent writes only when KEY is absent; --if-equals OLD only\n"
+	    "when KEY holds exactly OLD (an absent KEY fails), like git\n"
+	    "update-ref NEW OLD; OLD is hex with -x.  Not both at once.\n"
+	    "exit 1: the condition did not hold (COND_FAILED); nothing\n"
+	    "changed.\n",
 	    cmd_put },
-	{ "del", 2, 2, OPTS_KEY, "STORE KEY", "delete a key",
-	    "Deletes KEY from STORE.  With -x, KEY is hex.  Exit 1 when\n"
-	    "there is no such key (nothing changes then).\n",
+	{ "del", 2, 2, OPTS_KEY | O(OPT_IF_EQUALS), "STORE KEY",
+	    "delete a key",
+	    "Deletes KEY from STORE.  With -x, KEY is hex.  --if-equals OLD\n"
+	    "deletes it only when it holds exactly OLD (hex with -x).\n"
+	    "exit 1: there is no such key (NOT_FOUND), or with --if-equals\n"
+	    "KEY is absent or holds another value (COND_FAILED); nothing\n"
+	    "changes then.\n",
 	    cmd_del },
+	{ "batch", 1, 1, OPTS_KEY, "STORE",
+	    "apply ops from stdin atomically",
+	    "Applies the ops read from stdin, one a line, to STORE in one\n"
+	    "atomic commit: all of them, or on any failure none.  Fields are\n"
+	    "separated by single spaces:\n"
+	    "  [@DB ]put KEY VALUE            set KEY to VALUE\n"
+	    "  [@DB ]del KEY                  delete KEY (absent: no error)\n"
+	    "  [@DB ]put-if-absent KEY VALUE  set KEY; fail if it exists\n"
+	    "  [@DB ]expect KEY VALUE         fail unless KEY holds VALUE\n"
+	    "  [@DB ]expect-absent KEY        fail if KEY exists\n"
+	    "  [@DB ]clear                    delete every key of the db\n"
+	    "@DB names the db of one op (default: -d DB, else the primary\n"
+	    "db).  VALUE is the rest of the line after the space that ends\n"
+	    "KEY: it may hold spaces, or be empty (\"put k \" sets k to the\n"
+	    "empty value).  A KEY holds no space.  A line ends at a newline;\n"
+	    "every other byte is kept, a carriage return too.  With -x, KEY\n"
+	    "and VALUE are hex, so they may hold any byte.  Ops go to storesd\n"
+	    "as they are read, so the input may be of any size; nothing is\n"
+	    "applied before the end of stdin.  Prints nothing on success.\n"
+	    "exit 1: an expect, expect-absent or put-if-absent did not hold\n"
+	    "(COND_FAILED); its line number is printed.\n"
+	    "exit 2: a line does not parse; its number is printed.\n"
+	    "exit 3: storesd refused the batch; the code is printed, and the\n"
+	    "line number when one op is at fault (e.g. BAD_KEY).\n",
+	    cmd_batch },
+	{ "mget", 2, INT_MAX, OPTS_KEY, "STORE KEY...",
+	    "print the values of many keys",
+	    "Reads every KEY from one snapshot and prints those present, in\n"
+	    "the order given, one a line: KEY<TAB>VALUE.  Absent keys are left\n"
+	    "out.  Bytes outside printable ASCII, and tab, newline and\n"
+	    "backslash, are written as \\t \\n \\\\ and \\xNN; with -x keys and\n"
+	    "values are hex.  All keys go in one request, which must fit in\n"
+	    "storesd's max_frame (else TOO_LARGE).\n"
+	    "exit 0: every key is present.\n"
+	    "exit 1: at least one is absent.\n",
+	    cmd_mget },
+	{ "missing", 1, INT_MAX, OPTS_KEY, "STORE [KEY...]",
+	    "print the keys that are absent",
+	    "Prints the KEYs that are absent from STORE, one a line, in the\n"
+	    "order given, escaped as by mget (hex with -x).  Without KEY\n"
+	    "arguments the keys are read from stdin, one a line (hex with\n"
+	    "-x), as many as there are.\n"
+	    "exit 0: whether or not any key is missing; the output says\n"
+	    "which.\n",
+	    cmd_missing },
+	{ "count", 1, 1, OPTS_DB, "STORE", "print the number of entries",
+	    "Prints the number of entries in the db of STORE and a newline;\n"
+	    "0 when its env does not exist.\n",
+	    cmd_count },
+	{ "scan", 1, 1, OPTS_KEY | OPTS_SCAN, "STORE", "print entries in order",
+	    "Prints the entries of the db of STORE in key (byte) order, one a\n"
+	    "line: KEY<TAB>VALUE, or KEY with --keys-only; escaped as by mget,\n"
+	    "or hex with -x.  --prefix P keeps the keys that start with P;\n"
+	    "--start K and --end K the keys from K (included) up to K (left\n"
+	    "out); --reverse starts from the last key; --limit N stops after\n"
+	    "N entries.  With -x, P and K are hex.  Entries come a page at a\n"
+	    "time, each page its own snapshot: a long scan holds nothing open\n"
+	    "in storesd, and sees the writes made while it runs.\n",
+	    cmd_scan },
 	{ "snapshot", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_COMPACT),
 	    "STORE FILE", "copy an env into a new file",
 	    "Writes a consistent point-in-time copy of the env of STORE to\n"

@@ -84,11 +84,11 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 		    name.p);
 	op->kind = (enum sp_batch_kind)j;
 	if (kinds[j].key != (op->key.p != NULL))
-		return sp_seterr(err, SP_BAD_REQUEST, "a batch %s %s a key",
-		    kinds[j].name, kinds[j].key ? "needs" : "takes no");
+		return sp_seterr(err, SP_BAD_REQUEST, "a batch %s %s key",
+		    kinds[j].name, kinds[j].key ? "needs a" : "takes no");
 	if (kinds[j].val != (op->val.p != NULL))
-		return sp_seterr(err, SP_BAD_REQUEST, "a batch %s %s a val",
-		    kinds[j].name, kinds[j].val ? "needs" : "takes no");
+		return sp_seterr(err, SP_BAD_REQUEST, "a batch %s %s val",
+		    kinds[j].name, kinds[j].val ? "needs a" : "takes no");
 	return 0;
 }
 

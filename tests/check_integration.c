@@ -20,10 +20,8 @@
 
 #include "check_main.h"
 
-#include "harness.h"
+#include "itest.h"
 #include "sp_frame.h"
-#include "sp_msg.h"
-#include "storeclient.h"
 
 #define CONF								\
 	"[daemon]\n"							\
@@ -54,21 +52,6 @@ static int		 bad_stops;	/* shared daemons that did not stop
 
 /* ------------------------------------------------------------ helpers */
 
-static int
-run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-run(const char *fmt, ...)
-{
-	char	 cmd[2048];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* An env written by another LMDB program, for the fixed-path store. */
 static void
 make_adopted(const struct hs_daemon *d)
@@ -77,7 +60,7 @@ make_adopted(const struct hs_daemon *d)
 
 	snprintf(dir, sizeof(dir), "%s/adopted", d->dir);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ck_assert_int_eq(run("printf 'alpha\\none\\nbeta\\ntwo\\n' | "
+	ck_assert_int_eq(it_run("printf 'alpha\\none\\nbeta\\ntwo\\n' | "
 	    "mdb_load -T %s", dir), 0);
 }
 
@@ -107,116 +90,13 @@ shared_up(void)
 static void
 shared_down(void)
 {
-	int	 rc = hs_stop(&D);
-
-	if (rc != 0) {
-		fprintf(stderr, "storesd exited with %d\n", rc);
-		bad_stops++;
-	}
-	hs_cleanup(&D);
-}
-
-static sc_conn *
-conn_to(const struct hs_daemon *d)
-{
-	sc_conn	*c = sc_connect(d->sock);
-
-	ck_assert_ptr_nonnull(c);
-	ck_assert_msg(sc_errcode(c) == SC_OK, "connect: %s", sc_errmsg(c));
-	return c;
+	it_down(&D, &bad_stops);
 }
 
 static sc_conn *
 conn(void)
 {
-	return conn_to(&D);
-}
-
-#define EXPECT_ERR(c, call, code) do {					\
-	ck_assert_int_eq((call), -1);					\
-	ck_assert_msg(sc_errcode(c) == (code), "%s: got %s: %s",	\
-	    #call, sc_errname(sc_errcode(c)), sc_errmsg(c));		\
-} while (0)
-
-static void
-assert_val(sc_conn *c, const char *repo, const char *store, const char *db,
-    const void *key, size_t klen, const void *want, size_t wlen)
-{
-	void	*v;
-	size_t	 n;
-
-	ck_assert_msg(sc_get(c, repo, store, db, key, klen, &v, &n) == 0,
-	    "get: %s", sc_errmsg(c));
-	ck_assert_uint_eq(n, wlen);
-	ck_assert_int_eq(memcmp(v, want, wlen), 0);
-	sc_free(v);
-}
-
-/* A raw connection, for what the library would never send. */
-static int
-raw_connect(const struct hs_daemon *d)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	return fd;
-}
-
-static void
-raw_send(int fd, const void *p, size_t n)
-{
-	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-/* Reads one reply frame; returns 0, or -1 at EOF. */
-static int
-raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep)
-{
-	struct sp_error	 err;
-	char		 hdr[SP_FRAME_HDR];
-	uint32_t	 len;
-	size_t		 got = 0;
-	ssize_t		 n;
-
-	while (got < sizeof(hdr)) {
-		if ((n = recv(fd, hdr + got, sizeof(hdr) - got, 0)) <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	len = sp_frame_len(hdr);
-	b->len = 0;
-	ck_assert_int_eq(sp_buf_reserve(b, len), 0);
-	for (got = 0; got < len; got += (size_t)n)
-		ck_assert_int_gt(n = recv(fd, b->data + got, len - got, 0), 0);
-	b->len = len;
-	ck_assert_int_eq(sp_reply_decode(b->data, len, rep, &err), 0);
-	return 0;
-}
-
-static void
-raw_req(int fd, const struct sp_req *rq)
-{
-	struct sp_buf	 b = { 0 };
-
-	ck_assert_int_eq(sp_req_encode(&b, rq), 0);
-	raw_send(fd, b.data, b.len);
-	sp_buf_free(&b);
-}
-
-static bool
-env_dir_exists(const struct hs_daemon *d, const char *rel)
-{
-	char		 path[PATH_MAX];
-	struct stat	 sb;
-
-	snprintf(path, sizeof(path), "%s/%s", d->data, rel);
-	return stat(path, &sb) == 0;
+	return it_conn(&D);
 }
 
 /* ---------------------------------------------------------- basics */
@@ -246,7 +126,7 @@ START_TEST(put_get_del)
 	sc_free(v);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "main", 4, "new", 3),
 	    0);
-	assert_val(c, NULL, "refs", NULL, "main", 4, "new", 3);
+	it_assert_val(c, NULL, "refs", NULL, "main", 4, "new", 3);
 	ck_assert_int_eq(sc_del(c, NULL, "refs", NULL, "main", 4), 0);
 	EXPECT_ERR(c, sc_get(c, NULL, "refs", NULL, "main", 4, &v, &n),
 	    SC_ERR_NOT_FOUND);
@@ -271,9 +151,9 @@ START_TEST(binary_keys_and_values)
 		val[i] = (unsigned char)(255 - i);
 	ck_assert_int_eq(sc_put(c, "bin", "nodes", NULL, key, sizeof(key), val,
 	    sizeof(val)), 0);
-	assert_val(c, "bin", "nodes", NULL, key, sizeof(key), val, sizeof(val));
+	it_assert_val(c, "bin", "nodes", NULL, key, sizeof(key), val, sizeof(val));
 	ck_assert_int_eq(sc_put(c, "bin", "nodes", NULL, "\0", 1, "", 0), 0);
-	assert_val(c, "bin", "nodes", NULL, "\0", 1, "", 0);
+	it_assert_val(c, "bin", "nodes", NULL, "\0", 1, "", 0);
 	sc_close(c);
 }
 END_TEST
@@ -287,7 +167,7 @@ START_TEST(one_mib_value)
 	for (i = 0; i < n; i++)
 		big[i] = (char)(i % 251);
 	ck_assert_int_eq(sc_put(c, "big", "nodes", NULL, "blob", 4, big, n), 0);
-	assert_val(c, "big", "nodes", NULL, "blob", 4, big, n);
+	it_assert_val(c, "big", "nodes", NULL, "blob", 4, big, n);
 	free(big);
 	sc_close(c);
 }
@@ -305,16 +185,16 @@ START_TEST(repos_and_dbs_are_separate)
 	ck_assert_int_eq(sc_put(c, "ox/mnist", "refs", "meta", "k", 1, "C", 1),
 	    0);
 	ck_assert_int_eq(sc_put(c, "refs", "refs", NULL, "k", 1, "D", 1), 0);
-	assert_val(c, "ox/mnist", "refs", NULL, "k", 1, "A", 1);
-	assert_val(c, "ox", "refs", NULL, "k", 1, "B", 1);
-	assert_val(c, "ox/mnist", "refs", "meta", "k", 1, "C", 1);
-	assert_val(c, "ox/mnist", "refs", "refs", "k", 1, "A", 1);
-	assert_val(c, "refs", "refs", NULL, "k", 1, "D", 1);
+	it_assert_val(c, "ox/mnist", "refs", NULL, "k", 1, "A", 1);
+	it_assert_val(c, "ox", "refs", NULL, "k", 1, "B", 1);
+	it_assert_val(c, "ox/mnist", "refs", "meta", "k", 1, "C", 1);
+	it_assert_val(c, "ox/mnist", "refs", "refs", "k", 1, "A", 1);
+	it_assert_val(c, "refs", "refs", NULL, "k", 1, "D", 1);
 	EXPECT_ERR(c, sc_get(c, "ox/mnist", "nodes", NULL, "k", 1, &v, &n),
 	    SC_ERR_NOT_FOUND);
-	ck_assert(env_dir_exists(&D, "ox/mnist/@refs/data.mdb"));
-	ck_assert(env_dir_exists(&D, "ox/@refs/data.mdb"));
-	ck_assert(env_dir_exists(&D, "refs/@refs/data.mdb"));
+	ck_assert(it_exists(&D, "ox/mnist/@refs/data.mdb"));
+	ck_assert(it_exists(&D, "ox/@refs/data.mdb"));
+	ck_assert(it_exists(&D, "refs/@refs/data.mdb"));
 	sc_close(c);
 }
 END_TEST
@@ -329,7 +209,7 @@ START_TEST(reads_create_nothing)
 	    SC_ERR_NOT_FOUND);
 	EXPECT_ERR(c, sc_del(c, "never/written", "refs", NULL, "k", 1),
 	    SC_ERR_NOT_FOUND);
-	ck_assert(!env_dir_exists(&D, "never"));
+	ck_assert(!it_exists(&D, "never"));
 	sc_close(c);
 }
 END_TEST
@@ -364,7 +244,7 @@ START_TEST(error_codes)
 	    SC_ERR_BAD_KEY);
 	EXPECT_ERR(c, sc_get(c, NULL, NULL, NULL, "k", 1, &v, &n),
 	    SC_ERR_INVALID);
-	ck_assert(!env_dir_exists(&D, "a b"));
+	ck_assert(!it_exists(&D, "a b"));
 	ck_assert_int_eq(sc_ping(c), 0);
 	sc_close(c);
 }
@@ -411,12 +291,12 @@ START_TEST(too_large_frames)
 	    SC_ERR_TOO_LARGE);
 	ck_assert_int_eq(sc_ping(c), 0);
 	/* On the wire: an error reply before the body is read, then close. */
-	fd = raw_connect(&D);
-	raw_send(fd, "\x00\x40\x00\x00", 4);
-	ck_assert_int_eq(raw_reply(fd, &b, &rep), 0);
+	fd = it_raw_connect(&D);
+	it_raw_send(fd, "\x00\x40\x00\x00", 4);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 	ck_assert_int_eq(rep.code, SP_TOO_LARGE);
 	ck_assert_ptr_nonnull(memmem(rep.msg.p, rep.msg.n, "max_frame", 9));
-	ck_assert_int_eq(raw_reply(fd, &b, &rep), -1);	/* closed */
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), -1);	/* closed */
 	close(fd);
 	ck_assert_int_eq(sc_ping(c), 0);
 	sp_buf_free(&b);
@@ -430,19 +310,19 @@ START_TEST(bad_version)
 	struct sp_req	 rq = { 0 };
 	struct sp_buf	 b = { 0 };
 	struct sp_reply	 rep;
-	int		 fd = raw_connect(&D);
+	int		 fd = it_raw_connect(&D);
 
 	rq.op = SP_OP_HELLO;
 	rq.id = 77;
 	rq.version = 99;
 	rq.has = SP_F_VERSION;
-	raw_req(fd, &rq);
-	ck_assert_int_eq(raw_reply(fd, &b, &rep), 0);
+	it_raw_req(fd, &rq);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 	ck_assert_uint_eq(rep.id, 77);
 	ck_assert_int_eq(rep.code, SP_BAD_VERSION);
 	rq.version = SP_PROTO_VERSION;
-	raw_req(fd, &rq);
-	ck_assert_int_eq(raw_reply(fd, &b, &rep), 0);
+	it_raw_req(fd, &rq);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 	ck_assert_int_eq(rep.code, SP_OK);
 	ck_assert_uint_eq(rep.version, SP_PROTO_VERSION);
 	close(fd);
@@ -467,18 +347,18 @@ START_TEST(hostile_bytes_disturb_no_one)
 
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "calm", 4, "yes", 3),
 	    0);
-	fd = raw_connect(&D);
+	fd = it_raw_connect(&D);
 	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
-		raw_send(fd, junk[i], 4 + sp_frame_len(junk[i]));
-		ck_assert_int_eq(raw_reply(fd, &b, &rep), 0);
+		it_raw_send(fd, junk[i], 4 + sp_frame_len(junk[i]));
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 		ck_assert_int_eq(rep.code, SP_BAD_REQUEST);
 		ck_assert_uint_eq(rep.id, 0);
-		assert_val(c, NULL, "refs", NULL, "calm", 4, "yes", 3);
+		it_assert_val(c, NULL, "refs", NULL, "calm", 4, "yes", 3);
 	}
 	/* A client that vanishes mid-frame. */
-	raw_send(fd, "\x00\x00\x10\x00\x82", 5);
+	it_raw_send(fd, "\x00\x00\x10\x00\x82", 5);
 	close(fd);
-	assert_val(c, NULL, "refs", NULL, "calm", 4, "yes", 3);
+	it_assert_val(c, NULL, "refs", NULL, "calm", 4, "yes", 3);
 	sp_buf_free(&b);
 	sc_close(c);
 }
@@ -490,7 +370,7 @@ START_TEST(pipelined_requests_all_answered)
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 	bool		 seen[64] = { false };
-	int		 fd = raw_connect(&D), i;
+	int		 fd = it_raw_connect(&D), i;
 
 	memset(&rq, 0, sizeof(rq));
 	for (i = 0; i < 64; i++) {
@@ -506,9 +386,9 @@ START_TEST(pipelined_requests_all_answered)
 		rq.val.n = 1;
 		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
 	}
-	raw_send(fd, out.data, out.len);	/* all in one write */
+	it_raw_send(fd, out.data, out.len);	/* all in one write */
 	for (i = 0; i < 64; i++) {
-		ck_assert_int_eq(raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 		ck_assert_int_eq(rep.code, SP_OK);
 		ck_assert_uint_lt(rep.id, 64);
 		ck_assert(!seen[rep.id]);
@@ -602,16 +482,16 @@ START_TEST(snapshot_reads_back_with_mdb_dump)
 	    sc_errmsg(c));
 	close(fd);
 	ck_assert_uint_gt(size, 0);
-	ck_assert_int_eq(run("mdb_dump -n -p -s refs %s | grep -q "
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | grep -q "
 	    "'^ heads/main$'", file), 0);
-	ck_assert_int_eq(run("mdb_dump -n -p -s refs %s | grep -q '^ cafe$'",
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | grep -q '^ cafe$'",
 	    file), 0);
 
 	snprintf(cfile, sizeof(cfile), "%s/snapc.mdb", D.dir);
 	fd = open(cfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_eq(sc_snapshot(c, "snap", "refs", fd, 1, &size), 0);
 	close(fd);
-	ck_assert_int_eq(run("mdb_dump -n -p -s refs %s | grep -q '^ cafe$'",
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | grep -q '^ cafe$'",
 	    cfile), 0);
 
 	/* Read-only descriptors and missing envs are refused. */
@@ -637,12 +517,12 @@ START_TEST(fork_copies_a_repo)
 	ck_assert_int_eq(sc_put(c, "src", "refs", "meta", "m", 1, "M", 1), 0);
 	ck_assert_msg(sc_fork(c, "src", "refs", "dst/copy") == 0, "%s",
 	    sc_errmsg(c));
-	assert_val(c, "dst/copy", "refs", NULL, "main", 4, "abc", 3);
-	assert_val(c, "dst/copy", "refs", "meta", "m", 1, "M", 1);
+	it_assert_val(c, "dst/copy", "refs", NULL, "main", 4, "abc", 3);
+	it_assert_val(c, "dst/copy", "refs", "meta", "m", 1, "M", 1);
 	/* Point in time: later writes to the source stay there. */
 	ck_assert_int_eq(sc_put(c, "src", "refs", NULL, "main", 4, "def", 3),
 	    0);
-	assert_val(c, "dst/copy", "refs", NULL, "main", 4, "abc", 3);
+	it_assert_val(c, "dst/copy", "refs", NULL, "main", 4, "abc", 3);
 	/* The destination is now open: BUSY; and it exists: EXISTS. */
 	EXPECT_ERR(c, sc_fork(c, "src", "refs", "dst/copy"), SC_ERR_BUSY);
 	EXPECT_ERR(c, sc_fork(c, "nosuch", "refs", "x"), SC_ERR_NOT_FOUND);
@@ -660,15 +540,15 @@ START_TEST(fork_into_existing_env)
 
 	/* With the destination closed (a fresh daemon), it still exists. */
 	up(&d, CONF);
-	c = conn_to(&d);
+	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, "a", "refs", NULL, "k", 1, "1", 1), 0);
 	ck_assert_int_eq(sc_put(c, "b", "refs", NULL, "k", 1, "2", 1), 0);
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = conn_to(&d);
+	c = it_conn(&d);
 	EXPECT_ERR(c, sc_fork(c, "a", "refs", "b"), SC_ERR_EXISTS);
-	assert_val(c, "b", "refs", NULL, "k", 1, "2", 1);
+	it_assert_val(c, "b", "refs", NULL, "k", 1, "2", 1);
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	hs_cleanup(&d);
@@ -697,7 +577,7 @@ START_TEST(live_and_idle_close)
 	int			 i;
 
 	up(&d, "[daemon]\nidle_close = 50ms\n[store refs]\nmap_size = 1MiB\n");
-	c = conn_to(&d);
+	c = it_conn(&d);
 	ck_assert(!is_live(c, "r", NULL));
 	ck_assert_int_eq(sc_put(c, "r", "refs", NULL, "k", 1, "v", 1), 0);
 	ck_assert_int_eq(sc_get_live(c, "r", NULL, &l), 0);
@@ -712,7 +592,7 @@ START_TEST(live_and_idle_close)
 	for (i = 0; i < 1000 && is_live(c, "r", NULL); i++)
 		poll(NULL, 0, 10);
 	ck_assert(!is_live(c, "r", NULL));
-	assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);	/* reopens */
+	it_assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);	/* reopens */
 	EXPECT_ERR(c, sc_get_live(c, NULL, "nosuch", &l), SC_ERR_UNKNOWN_STORE);
 	EXPECT_ERR(c, sc_get_live(c, "../x", NULL, &l), SC_ERR_BAD_REPO);
 	sc_close(c);
@@ -781,13 +661,13 @@ START_TEST(adopted_env_from_mdb_load)
 	sc_conn	*c = conn();
 	char	 dir[PATH_MAX];
 
-	assert_val(c, NULL, "adopted", NULL, "alpha", 5, "one", 3);
-	assert_val(c, NULL, "adopted", NULL, "beta", 4, "two", 3);
+	it_assert_val(c, NULL, "adopted", NULL, "alpha", 5, "one", 3);
+	it_assert_val(c, NULL, "adopted", NULL, "beta", 4, "two", 3);
 	ck_assert_int_eq(sc_put(c, NULL, "adopted", NULL, "gamma", 5, "three",
 	    5), 0);
 	/* LMDB's own tool sees the write; concurrent readers are fine. */
 	snprintf(dir, sizeof(dir), "%s/adopted", D.dir);
-	ck_assert_int_eq(run("mdb_dump -p %s | grep -q '^ three$'", dir), 0);
+	ck_assert_int_eq(it_run("mdb_dump -p %s | grep -q '^ three$'", dir), 0);
 	sc_close(c);
 }
 END_TEST
@@ -798,17 +678,17 @@ START_TEST(restart_keeps_data)
 	sc_conn			*c;
 
 	up(&d, CONF);
-	c = conn_to(&d);
+	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, "keep", "refs", NULL, "k", 1, "durable", 7),
 	    0);
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = conn_to(&d);
-	assert_val(c, "keep", "refs", NULL, "k", 1, "durable", 7);
+	c = it_conn(&d);
+	it_assert_val(c, "keep", "refs", NULL, "k", 1, "durable", 7);
 	sc_close(c);
 	/* What storesd wrote is an ordinary LMDB env. */
-	ck_assert_int_eq(run("mdb_dump -p -s refs %s/keep/@refs | grep -q "
+	ck_assert_int_eq(it_run("mdb_dump -p -s refs %s/keep/@refs | grep -q "
 	    "'^ durable$'", d.data), 0);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	hs_cleanup(&d);
@@ -834,7 +714,7 @@ START_TEST(daemon_gone_kills_connection)
 	sc_conn			*c;
 
 	up(&d, NULL);
-	c = conn_to(&d);
+	c = it_conn(&d);
 	hs_kill9(&d);
 	EXPECT_ERR(c, sc_ping(c), SC_ERR_IO);
 	EXPECT_ERR(c, sc_ping(c), SC_ERR_IO);
@@ -842,7 +722,7 @@ START_TEST(daemon_gone_kills_connection)
 	sc_close(c);
 	/* A stale socket is replaced by the next daemon. */
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = conn_to(&d);
+	c = it_conn(&d);
 	ck_assert_int_eq(sc_ping(c), 0);
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
@@ -859,7 +739,7 @@ START_TEST(second_daemon_on_live_socket_refused)
 	d2.nfd = -1;
 	snprintf(d2.notify, sizeof(d2.notify), "%s/notify2", d.dir);
 	ck_assert_int_eq(hs_start(&d2, NULL), -1);
-	ck_assert_int_eq(run("grep -q 'another storesd is answering' %s",
+	ck_assert_int_eq(it_run("grep -q 'another storesd is answering' %s",
 	    d.log), 0);
 	if (d2.nfd != -1)
 		close(d2.nfd);

@@ -755,6 +755,179 @@ START_TEST(reply_unknown_fields_skipped)
 }
 END_TEST
 
+/* ------------------------------------------------------------ batches */
+
+START_TEST(batch_ops_round_trip)
+{
+	struct sp_buf		 b = { 0 };
+	struct sp_batch_op	 in[6] = {
+		{ SP_BATCH_PUT, { "db", 2 }, { "k", 1 }, { "v", 1 } },
+		{ SP_BATCH_DEL, { NULL, 0 }, { "k", 1 }, { NULL, 0 } },
+		{ SP_BATCH_PUT_IF_ABSENT, { NULL, 0 }, { "k", 1 }, { "", 0 } },
+		{ SP_BATCH_EXPECT, { NULL, 0 }, { "\0", 1 }, { "x", 1 } },
+		{ SP_BATCH_EXPECT_ABSENT, { NULL, 0 }, { "k", 1 }, { NULL, 0 } },
+		{ SP_BATCH_CLEAR, { "db", 2 }, { NULL, 0 }, { NULL, 0 } },
+	}, out;
+	struct sp_mp_rd		 rd;
+	struct sp_error		 err;
+	size_t			 i;
+
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(sp_batch_op_encode(&b, &in[i]), 0);
+	sp_mp_rd_init(&rd, b.data, b.len);
+	for (i = 0; i < 6; i++) {
+		ck_assert_msg(sp_batch_next(&rd, &out, &err) == 0, "%s",
+		    err.msg);
+		ck_assert_int_eq(out.kind, in[i].kind);
+		ck_assert(beq(out.db, in[i].db));
+		ck_assert(beq(out.key, in[i].key));
+		ck_assert(beq(out.val, in[i].val));
+	}
+	ck_assert_ptr_eq((const char *)rd.p, b.data + b.len);
+	ck_assert_str_eq(sp_batch_kind_name(SP_BATCH_PUT_IF_ABSENT),
+	    "put_if_absent");
+	ck_assert_ptr_null(sp_batch_kind_name((enum sp_batch_kind)99));
+	sp_buf_free(&b);
+}
+END_TEST
+
+static void
+bad_batch_op(const char *want, int npairs, ...)
+{
+	struct sp_buf		 b = { 0 };
+	msgpack_packer		 pk;
+	struct sp_mp_rd		 rd;
+	struct sp_batch_op	 op;
+	struct sp_error		 err;
+	va_list			 ap;
+	int			 i;
+
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_map(&pk, (uint32_t)npairs);
+	va_start(ap, npairs);
+	for (i = 0; i < npairs; i++) {
+		sp_mp_str(&pk, va_arg(ap, const char *));
+		sp_mp_str(&pk, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	sp_mp_rd_init(&rd, b.data, b.len);
+	ck_assert_int_eq(sp_batch_next(&rd, &op, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert_msg(strstr(err.msg, want) != NULL, "'%s' lacks '%s'",
+	    err.msg, want);
+	sp_buf_free(&b);
+}
+
+START_TEST(batch_ops_invalid)
+{
+	struct sp_mp_rd		 rd;
+	struct sp_batch_op	 op;
+	struct sp_error		 err;
+
+	bad_batch_op("has no 'op'", 1, "key", "k");
+	bad_batch_op("unknown batch op 'upsert'", 1, "op", "upsert");
+	bad_batch_op("a batch put needs a key", 2, "op", "put", "val", "v");
+	bad_batch_op("a batch put needs a val", 2, "op", "put", "key", "k");
+	bad_batch_op("a batch del takes no val", 3, "op", "del", "key", "k",
+	    "val", "v");
+	bad_batch_op("a batch clear takes no key", 2, "op", "clear", "key",
+	    "k");
+	bad_batch_op("unknown field 'value'", 2, "op", "put", "value", "v");
+	bad_batch_op("appears twice", 3, "op", "del", "key", "k", "key", "k");
+	sp_mp_rd_init(&rd, "\x91\xc0", 2);
+	ck_assert_int_eq(sp_batch_next(&rd, &op, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "must be a msgpack map"));
+	sp_mp_rd_init(&rd, "\x81\xa2op\x01", 5);
+	ck_assert_int_eq(sp_batch_next(&rd, &op, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "wrong type"));
+}
+END_TEST
+
+/* --------------------------------------------------------- data replies */
+
+START_TEST(reply_data)
+{
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	struct sp_reply_w	 w;
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 k, v;
+	uint32_t		 idx[3] = { 0, 7, 4000000000u };
+	uint64_t		 u;
+
+	ck_assert_int_eq(sp_reply_error_at(&b, 1, SP_COND_FAILED, "op 3",
+	    3), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_COND_FAILED);
+	ck_assert(rep.has_index);
+	ck_assert_uint_eq(rep.index, 3);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_count(&b, 2, 1ULL << 33), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.count, 1ULL << 33);
+	ck_assert(!rep.has_index);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_missing(&b, 3, idx, 3), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.missing.n, 3);
+	sp_mp_rd_init(&rd, rep.missing.raw.p, rep.missing.raw.n);
+	ck_assert_int_eq(sp_missing_next(&rd, &u), 0);
+	ck_assert_int_eq(sp_missing_next(&rd, &u), 0);
+	ck_assert_int_eq(sp_missing_next(&rd, &u), 0);
+	ck_assert_uint_eq(u, 4000000000u);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_mget_open(&w, &b, 4, 2), 0);
+	sp_reply_w_val(&w, NULL, 0);
+	sp_reply_w_val(&w, "val", 3);
+	ck_assert_int_eq(sp_reply_close(&w), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.vals.n, 2);
+	sp_mp_rd_init(&rd, rep.vals.raw.p, rep.vals.raw.n);
+	ck_assert_int_eq(sp_mget_next(&rd, &v), 0);
+	ck_assert_ptr_null(v.p);
+	ck_assert_int_eq(sp_mget_next(&rd, &v), 0);
+	ck_assert(beq(v, B("val")));
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_scan_open(&w, &b, 5, false), 0);
+	sp_reply_w_entry(&w, "k1", 2, "v1", 2);
+	sp_reply_w_entry(&w, "k2", 2, "", 0);
+	ck_assert_uint_gt(sp_reply_w_size(&w), 0);
+	ck_assert_int_eq(sp_reply_scan_close(&w, B("k2")), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.entries.n, 2);
+	ck_assert(beq(rep.cursor, B("k2")));
+	sp_mp_rd_init(&rd, rep.entries.raw.p, rep.entries.raw.n);
+	ck_assert_int_eq(sp_scan_next(&rd, false, &k, &v), 0);
+	ck_assert(beq(k, B("k1")) && beq(v, B("v1")));
+	ck_assert_int_eq(sp_scan_next(&rd, false, &k, &v), 0);
+	ck_assert_int_eq(sp_scan_next(&rd, false, &k, &v), -1);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_scan_open(&w, &b, 6, true), 0);
+	sp_reply_w_entry(&w, "only", 4, NULL, 0);
+	ck_assert_int_eq(sp_reply_scan_close(&w, (struct sp_bytes){ NULL, 0 }),
+	    0);
+	decode_reply(&b, &rep);
+	ck_assert_ptr_null(rep.cursor.p);	/* done */
+	sp_mp_rd_init(&rd, rep.entries.raw.p, rep.entries.raw.n);
+	ck_assert_int_eq(sp_scan_next(&rd, true, &k, &v), 0);
+	ck_assert(beq(k, B("only")));
+	ck_assert_ptr_null(v.p);
+
+	/* An aborted reply leaves nothing behind. */
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_scan_open(&w, &b, 7, true), 0);
+	sp_reply_w_entry(&w, "x", 1, NULL, 0);
+	sp_reply_abort(&w);
+	ck_assert_uint_eq(b.len, 0);
+	sp_buf_free(&b);
+}
+END_TEST
+
 /* ------------------------------------------------------------- errors */
 
 START_TEST(error_table)
@@ -808,6 +981,12 @@ proto_suite(void)
 	tcase_add_test(tc, reply_stats);
 	tcase_add_test(tc, reply_every_truncation);
 	tcase_add_test(tc, reply_unknown_fields_skipped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("data");
+	tcase_add_test(tc, batch_ops_round_trip);
+	tcase_add_test(tc, batch_ops_invalid);
+	tcase_add_test(tc, reply_data);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

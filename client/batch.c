@@ -1,0 +1,238 @@
+/*
+ * Atomic batches: ops are encoded as they are added and sent to storesd
+ * in chunks of at most sc__chunk() bytes, tied together by a batch id;
+ * storesd applies them all at the last chunk.  A batch that fits in one
+ * chunk is a single request.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+struct sc_batch {
+	sc_conn		*c;
+	char		*repo;
+	char		*store;
+	char		*db;
+	struct sp_buf	 ops;		/* the chunk being built */
+	uint32_t	 nops;		/* ops in it */
+	size_t		 total;		/* ops added in all */
+	uint64_t	 bid;		/* 0 until the first chunk is sent */
+	int		 failed;	/* SC_OK, or why the batch failed */
+	char		 errmsg[sizeof(((sc_conn *)0)->errmsg)];
+	size_t		 errindex;
+};
+
+sc_batch *
+sc_batch_begin(sc_conn *c, const char *repo, const char *store,
+    const char *db)
+{
+	sc_batch	*b;
+
+	if (c == NULL)
+		return NULL;
+	if (store == NULL) {
+		sc__fail(c, SC_ERR_INVALID, "a store name is required");
+		return NULL;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		sc__fail(c, SC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	b->c = c;
+	if (sc__strdup(c, repo, &b->repo) == -1 ||
+	    sc__strdup(c, store, &b->store) == -1 ||
+	    sc__strdup(c, db, &b->db) == -1) {
+		sc_batch_abort(b);
+		return NULL;
+	}
+	return b;
+}
+
+size_t
+sc_batch_count(const sc_batch *b)
+{
+	return b ? b->total : 0;
+}
+
+/* Remembers why the batch failed, so later calls can say it again. */
+static int
+failed(sc_batch *b)
+{
+	b->failed = b->c->err;
+	memcpy(b->errmsg, b->c->errmsg, sizeof(b->errmsg));
+	b->errindex = b->c->errindex;
+	return -1;
+}
+
+static int
+refail(sc_batch *b)
+{
+	sc__fail(b->c, b->failed, "%s", b->errmsg);
+	b->c->errindex = b->errindex;
+	return -1;
+}
+
+/* Tells storesd to forget the chunks it holds for b. */
+static void
+abort_remote(sc_batch *b)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+
+	if (b->bid != 0 && b->c->fd != -1) {
+		memset(&rq, 0, sizeof(rq));
+		rq.op = SP_OP_BATCH_ABORT;
+		rq.bid = b->bid;
+		rq.has = SP_F_BID;
+		sc__call(b->c, &rq, -1, &rep);
+	}
+	b->bid = 0;
+}
+
+/* Sends the chunk; with more, storesd keeps it for later ones. */
+static int
+send_chunk(sc_batch *b, bool more)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+	int		 rc;
+
+	if (sc__target(b->c, &rq, SP_OP_BATCH, b->repo, b->store, b->db) == -1)
+		return failed(b);
+	rq.ops.raw.p = b->ops.len ? b->ops.data : "";
+	rq.ops.raw.n = b->ops.len;
+	rq.ops.n = b->nops;
+	if (more && b->bid == 0)
+		b->bid = ++b->c->next_bid;
+	if (b->bid != 0) {
+		rq.bid = b->bid;
+		rq.more = more;
+		rq.has = SP_F_BID | SP_F_MORE;
+	}
+	rc = sc__call(b->c, &rq, -1, &rep);
+	b->ops.len = 0;
+	b->nops = 0;
+	if (rc == -1) {
+		failed(b);
+		/* storesd keeps a failed batch's id until told: tell it. */
+		if (more)
+			abort_remote(b);
+		b->bid = 0;
+		return refail(b);
+	}
+	return 0;
+}
+
+static int
+add(sc_batch *b, enum sp_batch_kind kind, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	struct sp_batch_op	 op;
+	size_t			 before;
+
+	if (b == NULL)
+		return -1;
+	if (b->failed)
+		return refail(b);
+	if ((key == NULL && klen > 0) || (val == NULL && vlen > 0)) {
+		sc__fail(b->c, SC_ERR_INVALID, "a key or value is NULL");
+		return failed(b);
+	}
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	sc__str(&op.db, db);
+	if (kind != SP_BATCH_CLEAR) {
+		op.key.p = key ? key : "";
+		op.key.n = klen;
+	}
+	if (kind == SP_BATCH_PUT || kind == SP_BATCH_PUT_IF_ABSENT ||
+	    kind == SP_BATCH_EXPECT) {
+		op.val.p = val ? val : "";
+		op.val.n = vlen;
+	}
+	/* A full chunk goes out before the op that would overflow it. */
+	if (b->nops > 0 && b->ops.len + klen + vlen + 64 > sc__chunk(b->c) &&
+	    send_chunk(b, true) == -1)
+		return -1;
+	before = b->ops.len;
+	if (sp_batch_op_encode(&b->ops, &op) == -1) {
+		b->ops.len = before;
+		sc__fail(b->c, SC_ERR_NOMEM, "out of memory");
+		return failed(b);
+	}
+	b->nops++;
+	b->total++;
+	return 0;
+}
+
+int
+sc_batch_put(sc_batch *b, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	return add(b, SP_BATCH_PUT, db, key, klen, val, vlen);
+}
+
+int
+sc_batch_del(sc_batch *b, const char *db, const void *key, size_t klen)
+{
+	return add(b, SP_BATCH_DEL, db, key, klen, NULL, 0);
+}
+
+int
+sc_batch_put_if_absent(sc_batch *b, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	return add(b, SP_BATCH_PUT_IF_ABSENT, db, key, klen, val, vlen);
+}
+
+int
+sc_batch_expect(sc_batch *b, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	return add(b, SP_BATCH_EXPECT, db, key, klen, val, vlen);
+}
+
+int
+sc_batch_expect_absent(sc_batch *b, const char *db, const void *key,
+    size_t klen)
+{
+	return add(b, SP_BATCH_EXPECT_ABSENT, db, key, klen, NULL, 0);
+}
+
+int
+sc_batch_clear(sc_batch *b, const char *db)
+{
+	return add(b, SP_BATCH_CLEAR, db, NULL, 0, NULL, 0);
+}
+
+static void
+batch_free(sc_batch *b)
+{
+	free(b->repo);
+	free(b->store);
+	free(b->db);
+	sp_buf_free(&b->ops);
+	free(b);
+}
+
+int
+sc_batch_commit(sc_batch *b)
+{
+	int	 rc;
+
+	if (b == NULL)
+		return -1;
+	rc = b->failed ? refail(b) : send_chunk(b, false);
+	batch_free(b);
+	return rc;
+}
+
+void
+sc_batch_abort(sc_batch *b)
+{
+	if (b == NULL)
+		return;
+	abort_remote(b);
+	batch_free(b);
+}

@@ -1,0 +1,146 @@
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "sp_frame.h"
+
+int
+it_run(const char *fmt, ...)
+{
+	char	 cmd[2048];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+void
+it_up(struct hs_daemon *d, const char *conf)
+{
+	if (hs_up(d, conf) == -1) {
+		fprintf(stderr, "cannot start storesd\n");
+		exit(1);
+	}
+}
+
+void
+it_down(struct hs_daemon *d, int *bad)
+{
+	int	 rc = hs_stop(d);
+
+	if (rc != 0) {
+		fprintf(stderr, "storesd exited with %d\n", rc);
+		(*bad)++;
+	}
+	hs_cleanup(d);
+}
+
+sc_conn *
+it_conn(const struct hs_daemon *d)
+{
+	sc_conn	*c = sc_connect(d->sock);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_msg(sc_errcode(c) == SC_OK, "connect: %s", sc_errmsg(c));
+	return c;
+}
+
+void
+it_assert_val(sc_conn *c, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, const void *want,
+    size_t wlen)
+{
+	void	*v;
+	size_t	 n;
+
+	ck_assert_msg(sc_get(c, repo, store, db, key, klen, &v, &n) == 0,
+	    "get: %s", sc_errmsg(c));
+	ck_assert_uint_eq(n, wlen);
+	ck_assert_int_eq(memcmp(v, want, wlen), 0);
+	sc_free(v);
+}
+
+void
+it_assert_absent(sc_conn *c, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen)
+{
+	void	*v;
+	size_t	 n;
+
+	EXPECT_ERR(c, sc_get(c, repo, store, db, key, klen, &v, &n),
+	    SC_ERR_NOT_FOUND);
+}
+
+bool
+it_exists(const struct hs_daemon *d, const char *rel)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+
+	snprintf(path, sizeof(path), "%s/%s", d->data, rel);
+	return stat(path, &sb) == 0;
+}
+
+int
+it_raw_connect(const struct hs_daemon *d)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+void
+it_raw_send(int fd, const void *p, size_t n)
+{
+	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+void
+it_raw_req(int fd, const struct sp_req *rq)
+{
+	struct sp_buf	 b = { 0 };
+
+	ck_assert_int_eq(sp_req_encode(&b, rq), 0);
+	it_raw_send(fd, b.data, b.len);
+	sp_buf_free(&b);
+}
+
+int
+it_raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep)
+{
+	struct sp_error	 err;
+	char		 hdr[SP_FRAME_HDR];
+	uint32_t	 len;
+	size_t		 got = 0;
+	ssize_t		 n;
+
+	while (got < sizeof(hdr)) {
+		if ((n = recv(fd, hdr + got, sizeof(hdr) - got, 0)) <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	len = sp_frame_len(hdr);
+	b->len = 0;
+	ck_assert_int_eq(sp_buf_reserve(b, len), 0);
+	for (got = 0; got < len; got += (size_t)n)
+		ck_assert_int_gt(n = recv(fd, b->data + got, len - got, 0), 0);
+	b->len = len;
+	ck_assert_int_eq(sp_reply_decode(b->data, len, rep, &err), 0);
+	return 0;
+}

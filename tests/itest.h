@@ -1,0 +1,56 @@
+/*
+ * itest: helpers of the integration suites (check_integration.c,
+ * check_data.c), on top of harness.h: connections, assertions on
+ * values, and raw frames for what the library would never send.
+ */
+#ifndef ITEST_H
+#define ITEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <check.h>
+
+#include "harness.h"
+#include "sp_buf.h"
+#include "sp_msg.h"
+#include "storeclient.h"
+
+/* Fails the test unless call returns -1 with code on c. */
+#define EXPECT_ERR(c, call, code) do {					\
+	ck_assert_int_eq((call), -1);					\
+	ck_assert_msg(sc_errcode(c) == (code), "%s: got %s: %s",	\
+	    #call, sc_errname(sc_errcode(c)), sc_errmsg(c));		\
+} while (0)
+
+/* system() of a formatted command; returns its status. */
+int	it_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Starts d for a shared fixture (in Check's parent process), exiting
+ * the test program when it cannot; it_down() stops it and counts an
+ * unclean stop in *bad.
+ */
+void	it_up(struct hs_daemon *d, const char *conf);
+void	it_down(struct hs_daemon *d, int *bad);
+
+/* A connection to d that must succeed. */
+sc_conn	*it_conn(const struct hs_daemon *d);
+/* Asserts that key holds exactly want. */
+void	it_assert_val(sc_conn *c, const char *repo, const char *store,
+	    const char *db, const void *key, size_t klen, const void *want,
+	    size_t wlen);
+/* Asserts that key is absent. */
+void	it_assert_absent(sc_conn *c, const char *repo, const char *store,
+	    const char *db, const void *key, size_t klen);
+/* True when DATA_DIR/rel exists. */
+bool	it_exists(const struct hs_daemon *d, const char *rel);
+
+/* Raw frames. */
+int	it_raw_connect(const struct hs_daemon *d);
+void	it_raw_send(int fd, const void *p, size_t n);
+void	it_raw_req(int fd, const struct sp_req *rq);
+/* Reads one reply frame into b and decodes it; 0, or -1 at EOF. */
+int	it_raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep);
+
+#endif
