@@ -3,10 +3,12 @@
  * output.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl_fmt.h"
 
 #define HEX_CHUNK	4096	/* input bytes encoded per fwrite */
+#define ESC_BUF		8192	/* escaped text per fwrite */
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -95,45 +97,57 @@ fmt_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-/* A byte fmt_put_cescape() writes as is. */
+/* A byte fmt_cescape() writes as is. */
 static int
 is_plain(unsigned char ch)
 {
 	return ch >= 0x20 && ch <= 0x7e && ch != '\\';
 }
 
+size_t
+fmt_cescape(char *out, size_t size, const void *p, size_t n)
+{
+	const unsigned char	*b = p;
+	size_t			 i, o = 0;
+
+	/* Room for the longest escape and the NUL, or stop. */
+	for (i = 0; i < n && o + 5 <= size; i++) {
+		if (is_plain(b[i])) {
+			out[o++] = (char)b[i];
+			continue;
+		}
+		out[o++] = '\\';
+		if (b[i] == '\t')
+			out[o++] = 't';
+		else if (b[i] == '\n')
+			out[o++] = 'n';
+		else if (b[i] == '\\')
+			out[o++] = '\\';
+		else {
+			out[o++] = 'x';
+			out[o++] = hexdigits[b[i] >> 4];
+			out[o++] = hexdigits[b[i] & 0x0f];
+		}
+	}
+	if (size > 0)
+		out[o] = '\0';
+	return i;
+}
+
 int
 fmt_put_cescape(FILE *f, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
-	char			 esc[4] = { '\\' };
-	size_t			 i, run, len;
+	char			 buf[ESC_BUF];
+	size_t			 used, len;
 
-	for (i = 0; i < n; i += run) {
-		/* Plain runs in one write: values may be large. */
-		for (run = 0; i + run < n && is_plain(b[i + run]); run++)
-			;
-		if (run > 0) {
-			if (fwrite(b + i, 1, run, f) != run)
-				return -1;
-			continue;
-		}
-		run = 1;
-		len = 2;
-		if (b[i] == '\t')
-			esc[1] = 't';
-		else if (b[i] == '\n')
-			esc[1] = 'n';
-		else if (b[i] == '\\')
-			esc[1] = '\\';
-		else {
-			esc[1] = 'x';
-			esc[2] = hexdigits[b[i] >> 4];
-			esc[3] = hexdigits[b[i] & 0x0f];
-			len = 4;
-		}
-		if (fwrite(esc, 1, len, f) != len)
+	while (n > 0) {
+		used = fmt_cescape(buf, sizeof(buf), b, n);
+		len = strlen(buf);
+		if (fwrite(buf, 1, len, f) != len)
 			return -1;
+		b += used;
+		n -= used;
 	}
 	return 0;
 }

@@ -44,6 +44,14 @@ void	 fmt_trim(const char **s, size_t *n);
 int	 fmt_put_cescape(FILE *f, const void *p, size_t n);
 
 /*
+ * The same escapes into out, as a C string of at most size - 1
+ * characters: as many whole bytes of the n at p as fit (none when size
+ * is under 5, when out is left empty if size > 0).  Returns how many
+ * bytes of p were written, so a caller can tell the text was cut short.
+ */
+size_t	 fmt_cescape(char *out, size_t size, const void *p, size_t n);
+
+/*
  * Writes the n bytes at p to f as a JSON string, quotes included.
  * Bytes that are not valid UTF-8 become U+FFFD: JSON text is Unicode,
  * and a reader would reject the raw bytes.  Returns 0 or -1.

@@ -142,10 +142,16 @@ sc_missing(sc_conn *c, const char *repo, const char *store, const char *db,
 		for (to = from, bytes = 0; to < n &&
 		    (to == from || bytes + keys[to].n + 8 <= chunk); to++)
 			bytes += keys[to].n + 8;
-		if (encode_keys(c, &raw, keys, from, to) == -1 ||
-		    multi_call(c, SP_OP_MISSING, repo, store, db, &raw,
-		    to - from, &rep) == -1 ||
-		    add_missing(c, &rep, from, to - from, &v, &nv) == -1)
+		if (encode_keys(c, &raw, keys, from, to) == -1)
+			goto done;
+		if (multi_call(c, SP_OP_MISSING, repo, store, db, &raw,
+		    to - from, &rep) == -1) {
+			/* storesd counts within its request; we over keys. */
+			if (c->errindex != SC_NOINDEX)
+				c->errindex += from;
+			goto done;
+		}
+		if (add_missing(c, &rep, from, to - from, &v, &nv) == -1)
 			goto done;
 		if (n == 0)
 			break;

@@ -24,6 +24,7 @@ struct sc_scan {
 	size_t		 cursorn;
 	bool		 has_cursor;
 	bool		 done;		/* no page after this one */
+	bool		 fetched;	/* a page was asked for */
 	char		*page;		/* the current page's entries */
 	struct sp_mp_rd	 rd;
 	uint32_t	 remain;	/* entries of it not handed out */
@@ -108,6 +109,7 @@ fetch(sc_scan *s)
 		rq.limit = s->left;
 		rq.has |= SP_F_LIMIT;
 	}
+	s->fetched = true;
 	if (sc__call(s->c, &rq, -1, &rep) == -1)
 		return -1;
 	if (rep.cursor.p != NULL && (rep.entries.n == 0 ||
@@ -138,7 +140,9 @@ sc_scan_next(sc_scan *s, const void **key, size_t *klen, const void **val,
 	if (s == NULL)
 		return -1;
 	while (s->remain == 0) {
-		if (s->done || (s->has_limit && s->left == 0))
+		/* The first page is asked for even with limit 0, so a bad
+		 * request is reported rather than passed over. */
+		if (s->done || (s->fetched && s->has_limit && s->left == 0))
 			return 0;
 		if (fetch(s) == -1)
 			return -1;

@@ -31,6 +31,7 @@
 
 #define STDIN_CHUNK	(64 * 1024)	/* first read buffer for a value */
 #define LIST_WIDTH	34		/* the command column in --help */
+#define LINE_WIDTH	79		/* where usage lines are broken */
 #define COUNTER_COLUMN	26		/* where stats' names end */
 
 enum ctl_exit {
@@ -282,9 +283,9 @@ static const struct cmd cmds[] = {
 	    "Lists the envs storesd has open, of STORE only when given and of\n"
 	    "REPO only with -r (else of every repo), one a line:\n"
 	    "REPO<TAB>STORE<TAB>DIR<TAB>INFLIGHT<TAB>IDLE_MS\n"
-	    "REPO is - for a store with a fixed path; bytes other than\n"
-	    "printable ASCII are written as C escapes.  An env not listed is\n"
-	    "closed.\n"
+	    "REPO is - for a store with a fixed path; bytes outside\n"
+	    "printable ASCII, and backslash, are written as \\t \\n \\\\ and\n"
+	    "\\xNN.  An env not listed is closed.\n"
 	    "exit 0: at least one is open.\n"
 	    "exit 1: none open, so the directories may be moved (as long as\n"
 	    "no request opens them meanwhile).\n",
@@ -352,23 +353,56 @@ synopsis(const struct cmd *c, char *buf, size_t n)
 	return buf;
 }
 
+/*
+ * Writes s to f, col columns into a line, breaking before a " [" so that
+ * no line runs past LINE_WIDTH; continuation lines start with indent
+ * spaces.
+ */
+static void
+put_wrapped(FILE *f, const char *s, size_t col, size_t indent)
+{
+	const char	*next;
+	size_t		 len;
+
+	while (*s != '\0') {
+		next = strstr(s + 1, " [");
+		len = next ? (size_t)(next - s) : strlen(s);
+		if (*s == ' ' && col > indent && col + len > LINE_WIDTH) {
+			fprintf(f, "\n%*s", (int)indent, "");
+			col = indent;
+			s++;
+			len--;
+		}
+		fwrite(s, 1, len, f);
+		col += len;
+		s += len;
+	}
+}
+
 static void
 put_usage(FILE *f, const struct cmd *c)
 {
-	char	 buf[256];
+	char	 buf[512], syn[256];
+	size_t	 len;
 	int	 id;
 
-	fputs("usage: storectl", f);
-	for (id = 0; id < NOPTS; id++) {
+	len = (size_t)snprintf(buf, sizeof(buf), "usage: storectl");
+	for (id = 0; id < NOPTS && len < sizeof(buf); id++) {
 		if (!(c->opts & O(id)) || ctl_opts[id].letter == 0)
 			continue;
 		if (ctl_opts[id].arg != NULL)
-			fprintf(f, " [-%c %s]", ctl_opts[id].letter,
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    " [-%c %s]", ctl_opts[id].letter,
 			    ctl_opts[id].arg);
 		else
-			fprintf(f, " [-%c]", ctl_opts[id].letter);
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+			    " [-%c]", ctl_opts[id].letter);
 	}
-	fprintf(f, " %s\n", synopsis(c, buf, sizeof(buf)));
+	if (len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - len, " %s",
+		    synopsis(c, syn, sizeof(syn)));
+	put_wrapped(f, buf, 0, strlen("usage: storectl "));
+	putc('\n', f);
 }
 
 /* A usage error about c: the message, c's usage line, where to look. */
@@ -396,18 +430,26 @@ usage_error(struct ctl *ctl, const struct cmd *c, const char *fmt, ...)
 
 /*
  * Reports the last failure on ctl->conn and sets the exit status its
- * code calls for.  Returns -1.
+ * code calls for; at, when not NULL, says where ("line 3") after the
+ * code's name.  Returns -1.
  */
 static int
-fail_sc(struct ctl *ctl)
+fail_sc_at(struct ctl *ctl, const char *at)
 {
 	int		 code = sc_errcode(ctl->conn);
 	const char	*name = sc_errname(code), *msg = sc_errmsg(ctl->conn);
 	const char	*path = sc_socket_path(ctl->conn);
+	const char	*sep = at ? ": " : "";
 
+	if (at == NULL)
+		at = "";
 	switch (code) {
 	case SC_ERR_NOT_FOUND:
-		return fail(ctl, CTL_EXIT_NOT_FOUND, "%s: %s", name, msg);
+		return fail(ctl, CTL_EXIT_NOT_FOUND, "%s: %s%s%s", name, at,
+		    sep, msg);
+	case SC_ERR_COND_FAILED:
+		return fail(ctl, CTL_EXIT_COND, "%s: %s%s%s", name, at, sep,
+		    msg);
 	case SC_ERR_CONNECT:
 		/* The library's message names the path and asks whether
 		 * storesd runs; add the path when it did not get that far. */
@@ -423,10 +465,35 @@ fail_sc(struct ctl *ctl)
 		    "runs and read its log)", name, msg, path);
 	case SC_ERR_NOMEM:
 	case SC_ERR_INVALID:
-		return fail(ctl, CTL_EXIT_USAGE, "%s: %s", name, msg);
+		return fail(ctl, CTL_EXIT_USAGE, "%s: %s%s%s", name, at, sep,
+		    msg);
 	default:
-		return fail(ctl, CTL_EXIT_DAEMON, "%s: %s", name, msg);
+		return fail(ctl, CTL_EXIT_DAEMON, "%s: %s%s%s", name, at, sep,
+		    msg);
 	}
+}
+
+static int
+fail_sc(struct ctl *ctl)
+{
+	return fail_sc_at(ctl, NULL);
+}
+
+/*
+ * fail_sc() for a request of many elements: names the one sc_errindex()
+ * points at, if any, as what and its number counted from 1 ("line 3"),
+ * the way the user counts them.
+ */
+static int
+fail_sc_index(struct ctl *ctl, const char *what)
+{
+	char	 at[64];
+	size_t	 i = sc_errindex(ctl->conn);
+
+	if (i == SC_NOINDEX)
+		return fail_sc_at(ctl, NULL);
+	snprintf(at, sizeof(at), "%s %zu", what, i + 1);
+	return fail_sc_at(ctl, at);
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -446,6 +513,22 @@ ctl_connect(struct ctl *ctl)
 	return 0;
 }
 
+/*
+ * Says into buf why the n characters given are not hex, bad being where
+ * fmt_unhex() stopped.  Returns buf.
+ */
+static const char *
+hex_problem(char *buf, size_t size, size_t n, size_t bad)
+{
+	if (bad == n)
+		snprintf(buf, size, "it has an odd number of digits (%zu); "
+		    "write two digits per byte, e.g. 0a", n);
+	else
+		snprintf(buf, size, "character %zu is not a hex digit; write "
+		    "two digits 0-9a-f per byte, e.g. 0a", bad + 1);
+	return buf;
+}
+
 /* An operand as bytes: as given, or decoded from hex with -x. */
 struct blob {
 	const void	*p;
@@ -457,6 +540,7 @@ static int
 get_blob(struct ctl *ctl, const char *what, const char *s, size_t n,
     struct blob *b)
 {
+	char	 why[128];
 	size_t	 bad;
 
 	memset(b, 0, sizeof(*b));
@@ -467,15 +551,9 @@ get_blob(struct ctl *ctl, const char *what, const char *s, size_t n,
 	}
 	if ((b->own = malloc(n / 2 + 1)) == NULL)
 		return fail(ctl, CTL_EXIT_USAGE, "out of memory for %s", what);
-	if (fmt_unhex(s, n, b->own, &bad) == -1) {
-		if (bad == n)
-			return fail(ctl, CTL_EXIT_USAGE, "%s is not valid hex: "
-			    "it has an odd number of digits (%zu); write two "
-			    "digits per byte, e.g. 0a", what, n);
-		return fail(ctl, CTL_EXIT_USAGE, "%s is not valid hex: "
-		    "character %zu is not a hex digit; write two digits "
-		    "0-9a-f per byte, e.g. 0a", what, bad + 1);
-	}
+	if (fmt_unhex(s, n, b->own, &bad) == -1)
+		return fail(ctl, CTL_EXIT_USAGE, "%s is not valid hex: %s", what,
+		    hex_problem(why, sizeof(why), n, bad));
 	b->p = b->own;
 	b->n = n / 2;
 	return 0;
@@ -488,20 +566,32 @@ blob_free(struct blob *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Reads all of stdin into *out (of *len bytes; freed by the caller). */
+/* Someone at a terminal should know that storectl waits for stdin. */
+static void
+tty_hint(const char *what, const char *instead)
+{
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "storectl: reading %s from stdin up to EOF "
+		    "(Ctrl-D)%s%s\n", what, instead ? "; or " : "",
+		    instead ? instead : "");
+}
+
+/*
+ * Reads all of stdin into *out (of *len bytes, and a NUL not counted;
+ * freed by the caller).  what names the data for messages.
+ */
 static int
-read_stdin(struct ctl *ctl, unsigned char **out, size_t *len)
+read_stdin(struct ctl *ctl, const char *what, unsigned char **out,
+    size_t *len)
 {
 	unsigned char	*buf = NULL, *nb;
 	size_t		 n = 0, cap = 0;
 	ssize_t		 r;
 	int		 ret = -1;
 
-	if (isatty(STDIN_FILENO))
-		fputs("storectl: reading the value from stdin up to EOF "
-		    "(Ctrl-D); or give it as an argument\n", stderr);
 	for (;;) {
-		if (n == cap) {
+		/* Always room for one more byte: the NUL. */
+		if (n + 1 >= cap) {
 			if (cap > SIZE_MAX / 4) {
 				fail(ctl, CTL_EXIT_USAGE, "stdin is too large");
 				goto done;
@@ -509,23 +599,24 @@ read_stdin(struct ctl *ctl, unsigned char **out, size_t *len)
 			cap = cap ? cap * 2 : STDIN_CHUNK;
 			if ((nb = realloc(buf, cap)) == NULL) {
 				fail(ctl, CTL_EXIT_USAGE, "out of memory for "
-				    "a value of over %zu bytes", n);
+				    "%s of over %zu bytes", what, n);
 				goto done;
 			}
 			buf = nb;
 		}
-		r = read(STDIN_FILENO, buf + n, cap - n);
+		r = read(STDIN_FILENO, buf + n, cap - n - 1);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			fail(ctl, CTL_EXIT_USAGE, "cannot read the value from "
-			    "stdin: %s", strerror(errno));
+			fail(ctl, CTL_EXIT_USAGE, "cannot read %s from stdin: "
+			    "%s", what, strerror(errno));
 			goto done;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
+	buf[n] = '\0';
 	*out = buf;
 	*len = n;
 	buf = NULL;
@@ -533,6 +624,125 @@ read_stdin(struct ctl *ctl, unsigned char **out, size_t *len)
 done:
 	free(buf);
 	return ret;
+}
+
+/* Writes a key or value as a field: escaped, or hex with -x. */
+static int
+put_field(struct ctl *ctl, const void *p, size_t n)
+{
+	if (HAS(ctl, OPT_HEX))
+		return fmt_put_hex(stdout, p, n);
+	return fmt_put_cescape(stdout, p, n);
+}
+
+/* Keys for mget and missing, from the operands or from stdin. */
+struct keys {
+	sc_bytes	*v;
+	size_t		 n;
+	unsigned char	*buf;		/* the bytes they point into */
+	const char	*what;		/* "KEY" or "line": for messages */
+	int		 from_stdin;
+};
+
+/* Decodes the n hex digits at s in place, as the i-th (from 1) key. */
+static int
+unhex_key(struct ctl *ctl, const struct keys *ks, size_t i, char *s,
+    size_t n)
+{
+	char	 why[128];
+	size_t	 bad;
+
+	if (fmt_unhex(s, n, (unsigned char *)s, &bad) == -1)
+		return fail(ctl, CTL_EXIT_USAGE, "%s %zu%s is not valid hex: "
+		    "%s", ks->what, i, ks->from_stdin ? ": KEY" : "",
+		    hex_problem(why, sizeof(why), n, bad));
+	return 0;
+}
+
+/* The keys given as operands, decoded from hex with -x. */
+static int
+keys_from_args(struct ctl *ctl, char **av, int ac, struct keys *ks)
+{
+	size_t	 i, len, total = 0;
+	char	*p;
+
+	memset(ks, 0, sizeof(*ks));
+	ks->what = "KEY";
+	ks->n = (size_t)ac;
+	if ((ks->v = calloc(ks->n ? ks->n : 1, sizeof(*ks->v))) == NULL)
+		return fail(ctl, CTL_EXIT_USAGE, "out of memory for %zu keys",
+		    ks->n);
+	if (!HAS(ctl, OPT_HEX)) {
+		for (i = 0; i < ks->n; i++) {
+			ks->v[i].p = av[i];
+			ks->v[i].n = strlen(av[i]);
+		}
+		return 0;
+	}
+	/* One copy of all the operands, each decoded in place. */
+	for (i = 0; i < ks->n; i++)
+		total += strlen(av[i]) + 1;
+	if ((ks->buf = malloc(total + 1)) == NULL)
+		return fail(ctl, CTL_EXIT_USAGE, "out of memory for %zu keys",
+		    ks->n);
+	p = (char *)ks->buf;
+	for (i = 0; i < ks->n; i++) {
+		len = strlen(av[i]);
+		memcpy(p, av[i], len + 1);
+		if (unhex_key(ctl, ks, i + 1, p, len) == -1)
+			return -1;
+		ks->v[i].p = p;
+		ks->v[i].n = len / 2;
+		p += len + 1;
+	}
+	return 0;
+}
+
+/*
+ * The keys on stdin, one a line, decoded from hex with -x.  Every byte
+ * but the newline is part of a key; a last line without one counts.
+ */
+static int
+keys_from_stdin(struct ctl *ctl, struct keys *ks)
+{
+	unsigned char	*p, *end, *nl;
+	size_t		 len, lines = 0, i;
+
+	memset(ks, 0, sizeof(*ks));
+	ks->what = "line";
+	ks->from_stdin = 1;
+	tty_hint("keys, one a line,", "give them as arguments");
+	if (read_stdin(ctl, "the keys", &ks->buf, &len) == -1)
+		return -1;
+	end = ks->buf + len;
+	for (p = ks->buf; p < end; p = nl + 1, lines++)
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+	if ((ks->v = calloc(lines ? lines : 1, sizeof(*ks->v))) == NULL)
+		return fail(ctl, CTL_EXIT_USAGE, "out of memory for %zu keys",
+		    lines);
+	for (p = ks->buf, i = 0; i < lines; p = nl + 1, i++) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		len = (size_t)(nl - p);
+		if (HAS(ctl, OPT_HEX)) {
+			if (unhex_key(ctl, ks, i + 1, (char *)p, len) == -1)
+				return -1;
+			len /= 2;
+		}
+		ks->v[i].p = p;
+		ks->v[i].n = len;
+	}
+	ks->n = lines;
+	return 0;
+}
+
+static void
+keys_free(struct keys *ks)
+{
+	free(ks->v);
+	free(ks->buf);
+	memset(ks, 0, sizeof(*ks));
 }
 
 /* ----------------------------------------------------------- commands */
@@ -569,20 +779,29 @@ done:
 static int
 cmd_put(struct ctl *ctl)
 {
-	struct blob	 key, val;
+	struct blob	 key, val, old;
 	unsigned char	*in = NULL;
 	const char	*s;
 	size_t		 n;
-	int		 ret = -1;
+	int		 rc, ret = -1;
 
+	if (HAS(ctl, OPT_IF_ABSENT) && HAS(ctl, OPT_IF_EQUALS))
+		return usage_error(ctl, ctl->cmd, "--if-absent and --if-equals "
+		    "do not go together: an absent key holds no OLD value");
 	memset(&val, 0, sizeof(val));
+	memset(&old, 0, sizeof(old));
 	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1)
+		goto done;
+	if (HAS(ctl, OPT_IF_EQUALS) && get_blob(ctl, "OLD",
+	    ctl->val[OPT_IF_EQUALS], strlen(ctl->val[OPT_IF_EQUALS]),
+	    &old) == -1)
 		goto done;
 	if (ctl->ac == 3) {
 		s = ctl->av[2];
 		n = strlen(s);
 	} else {
-		if (read_stdin(ctl, &in, &n) == -1)
+		tty_hint("the value", "give it as an argument");
+		if (read_stdin(ctl, "the value", &in, &n) == -1)
 			goto done;
 		s = (const char *)in;
 		/* echo adds a newline; hex never means it. */
@@ -592,13 +811,22 @@ cmd_put(struct ctl *ctl)
 	if (get_blob(ctl, "VALUE", s, n, &val) == -1 ||
 	    ctl_connect(ctl) == -1)
 		goto done;
-	if (sc_put(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p, key.n,
-	    val.p, val.n) == -1) {
+	if (HAS(ctl, OPT_IF_ABSENT))
+		rc = sc_put_if_absent(ctl->conn, REPO(ctl), ctl->av[0],
+		    DB(ctl), key.p, key.n, val.p, val.n);
+	else if (HAS(ctl, OPT_IF_EQUALS))
+		rc = sc_put_if_equals(ctl->conn, REPO(ctl), ctl->av[0],
+		    DB(ctl), key.p, key.n, old.p, old.n, val.p, val.n);
+	else
+		rc = sc_put(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p,
+		    key.n, val.p, val.n);
+	if (rc == -1) {
 		fail_sc(ctl);
 		goto done;
 	}
 	ret = 0;
 done:
+	blob_free(&old);
 	blob_free(&val);
 	blob_free(&key);
 	free(in);
@@ -608,19 +836,31 @@ done:
 static int
 cmd_del(struct ctl *ctl)
 {
-	struct blob	 key;
-	int		 ret = -1;
+	struct blob	 key, old;
+	int		 rc, ret = -1;
 
-	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1 ||
-	    ctl_connect(ctl) == -1)
+	memset(&old, 0, sizeof(old));
+	if (get_blob(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]), &key) == -1)
 		goto done;
-	if (sc_del(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p,
-	    key.n) == -1) {
+	if (HAS(ctl, OPT_IF_EQUALS) && get_blob(ctl, "OLD",
+	    ctl->val[OPT_IF_EQUALS], strlen(ctl->val[OPT_IF_EQUALS]),
+	    &old) == -1)
+		goto done;
+	if (ctl_connect(ctl) == -1)
+		goto done;
+	if (HAS(ctl, OPT_IF_EQUALS))
+		rc = sc_del_if_equals(ctl->conn, REPO(ctl), ctl->av[0],
+		    DB(ctl), key.p, key.n, old.p, old.n);
+	else
+		rc = sc_del(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), key.p,
+		    key.n);
+	if (rc == -1) {
 		fail_sc(ctl);
 		goto done;
 	}
 	ret = 0;
 done:
+	blob_free(&old);
 	blob_free(&key);
 	return ret;
 }
@@ -694,6 +934,397 @@ cmd_fork(struct ctl *ctl)
 	if (sc_fork(ctl->conn, REPO(ctl), ctl->av[0], ctl->av[1]) == -1)
 		return fail_sc(ctl);
 	return 0;
+}
+
+/* ------------------------------------------------------------- batch */
+
+/* The ops of a batch line: name, then what follows it. */
+enum bop_id {
+	BOP_PUT,
+	BOP_DEL,
+	BOP_PUT_IF_ABSENT,
+	BOP_EXPECT,
+	BOP_EXPECT_ABSENT,
+	BOP_CLEAR,
+	NBOPS
+};
+
+enum bop_args { BARGS_NONE, BARGS_KEY, BARGS_KEY_VALUE };
+
+static const struct bop {
+	const char	*name;
+	enum bop_args	 args;
+} bops[NBOPS] = {
+	[BOP_PUT] =		{ "put",		BARGS_KEY_VALUE },
+	[BOP_DEL] =		{ "del",		BARGS_KEY },
+	[BOP_PUT_IF_ABSENT] =	{ "put-if-absent",	BARGS_KEY_VALUE },
+	[BOP_EXPECT] =		{ "expect",		BARGS_KEY_VALUE },
+	[BOP_EXPECT_ABSENT] =	{ "expect-absent",	BARGS_KEY },
+	[BOP_CLEAR] =		{ "clear",		BARGS_NONE },
+};
+
+/* One line of batch input, and the op it holds once parsed. */
+struct bline {
+	char		*p;		/* the line without its newline */
+	size_t		 n;
+	size_t		 no;		/* its number, from 1 */
+	enum bop_id	 op;
+	const char	*db;		/* @DB, or NULL */
+	char		*key;		/* decoded in place with -x */
+	size_t		 klen;
+	char		*val;
+	size_t		 vlen;
+};
+
+/* A line that does not parse: exit 2, naming it. */
+static int __attribute__((format(printf, 3, 4)))
+line_error(struct ctl *ctl, const struct bline *l, const char *fmt, ...)
+{
+	char	 why[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	/* The usual cause of a strange last field. */
+	return fail(ctl, CTL_EXIT_USAGE, "line %zu: %s%s; nothing was applied",
+	    l->no, why, l->n > 0 && l->p[l->n - 1] == '\r' ? " (the line ends "
+	    "with a carriage return: lines must end with \\n alone)" : "");
+}
+
+/* Decodes a field in place with -x; *n becomes its length in bytes. */
+static int
+unhex_field(struct ctl *ctl, const struct bline *l, const char *what,
+    char *p, size_t *n)
+{
+	char	 why[128];
+	size_t	 bad;
+
+	if (!HAS(ctl, OPT_HEX))
+		return 0;
+	if (fmt_unhex(p, *n, (unsigned char *)p, &bad) == -1)
+		return line_error(ctl, l, "%s is not valid hex: %s", what,
+		    hex_problem(why, sizeof(why), *n, bad));
+	*n /= 2;
+	return 0;
+}
+
+/* Parses "[@DB ]OP[ KEY[ VALUE]]" in l->p, writing into the line. */
+static int
+parse_bline(struct ctl *ctl, struct bline *l)
+{
+	char		 shown[48];
+	char		*p = l->p, *end = l->p + l->n, *sp, *name;
+	size_t		 len;
+	int		 id;
+
+	if (l->n == 0)
+		return line_error(ctl, l, "the line is empty; every line is "
+		    "one op");
+	if (*p == '@') {
+		if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL)
+			return line_error(ctl, l, "@DB must be followed by a "
+			    "space and an op");
+		len = (size_t)(sp - p - 1);
+		if (len == 0 || memchr(p + 1, '\0', len) != NULL)
+			return line_error(ctl, l, "the db name after @ is "
+			    "empty or holds a NUL byte");
+		*sp = '\0';
+		l->db = p + 1;
+		p = sp + 1;
+	}
+	name = p;
+	if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL)
+		sp = end;
+	len = (size_t)(sp - name);
+	for (id = 0; id < NBOPS; id++)
+		if (strlen(bops[id].name) == len &&
+		    memcmp(bops[id].name, name, len) == 0)
+			break;
+	if (id == NBOPS) {
+		if (fmt_cescape(shown, sizeof(shown) - 3, name, len) < len)
+			strcat(shown, "...");
+		return line_error(ctl, l, "unknown op '%s'; the ops are put, "
+		    "del, put-if-absent, expect, expect-absent and clear",
+		    shown);
+	}
+	l->op = (enum bop_id)id;
+	if (bops[id].args == BARGS_NONE) {
+		if (sp != end)
+			return line_error(ctl, l, "%s takes nothing after it",
+			    bops[id].name);
+		return 0;
+	}
+	if (sp == end)
+		return line_error(ctl, l, "%s needs KEY%s", bops[id].name,
+		    bops[id].args == BARGS_KEY_VALUE ? " VALUE" : "");
+	l->key = p = sp + 1;
+	if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL)
+		sp = end;
+	l->klen = (size_t)(sp - p);
+	if (l->klen == 0)
+		return line_error(ctl, l, "KEY is empty (fields are separated "
+		    "by single spaces)");
+	if (bops[id].args == BARGS_KEY && sp != end)
+		return line_error(ctl, l, "%s takes KEY alone; a key with a "
+		    "space in it is given in hex, with -x", bops[id].name);
+	if (bops[id].args == BARGS_KEY_VALUE && sp == end)
+		return line_error(ctl, l, "%s needs KEY VALUE (for an empty "
+		    "VALUE, end the line with a space after KEY)",
+		    bops[id].name);
+	if (unhex_field(ctl, l, "KEY", l->key, &l->klen) == -1)
+		return -1;
+	if (bops[id].args == BARGS_KEY)
+		return 0;
+	l->val = sp + 1;
+	l->vlen = (size_t)(end - l->val);
+	return unhex_field(ctl, l, "VALUE", l->val, &l->vlen);
+}
+
+static int
+add_bline(sc_batch *b, const struct bline *l)
+{
+	switch (l->op) {
+	case BOP_PUT:
+		return sc_batch_put(b, l->db, l->key, l->klen, l->val, l->vlen);
+	case BOP_DEL:
+		return sc_batch_del(b, l->db, l->key, l->klen);
+	case BOP_PUT_IF_ABSENT:
+		return sc_batch_put_if_absent(b, l->db, l->key, l->klen, l->val,
+		    l->vlen);
+	case BOP_EXPECT:
+		return sc_batch_expect(b, l->db, l->key, l->klen, l->val,
+		    l->vlen);
+	case BOP_EXPECT_ABSENT:
+		return sc_batch_expect_absent(b, l->db, l->key, l->klen);
+	case BOP_CLEAR:
+	default:
+		return sc_batch_clear(b, l->db);
+	}
+}
+
+/*
+ * Every line is one op, added as soon as it is read: the library sends
+ * the ops in chunks as they pile up, so the input is never held whole,
+ * and op i (sc_errindex()) is line i + 1.  Any failure before the commit
+ * aborts the batch, so nothing is applied.
+ */
+static int
+cmd_batch(struct ctl *ctl)
+{
+	struct bline	 l;
+	sc_batch	*b = NULL;
+	char		*line = NULL;
+	size_t		 cap = 0, no = 0;
+	ssize_t		 len;
+	int		 rc, ret = -1;
+
+	if (ctl_connect(ctl) == -1)
+		goto done;
+	if ((b = sc_batch_begin(ctl->conn, REPO(ctl), ctl->av[0],
+	    DB(ctl))) == NULL) {
+		fail_sc(ctl);
+		goto done;
+	}
+	tty_hint("ops, one a line,", NULL);
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		memset(&l, 0, sizeof(l));
+		l.p = line;
+		l.n = (size_t)len;
+		l.no = ++no;
+		if (l.n > 0 && l.p[l.n - 1] == '\n')
+			l.n--;
+		if (parse_bline(ctl, &l) == -1)
+			goto done;
+		if (add_bline(b, &l) == -1) {
+			/* A chunk storesd refused: the op may be an earlier
+			 * line's. */
+			fail_sc_index(ctl, "line");
+			goto done;
+		}
+	}
+	if (!feof(stdin)) {
+		fail(ctl, CTL_EXIT_USAGE, "cannot read line %zu of stdin: %s; "
+		    "nothing was applied", no + 1, strerror(errno));
+		goto done;
+	}
+	rc = sc_batch_commit(b);
+	b = NULL;
+	if (rc == -1) {
+		fail_sc_index(ctl, "line");
+		goto done;
+	}
+	ret = 0;
+done:
+	sc_batch_abort(b);
+	free(line);
+	return ret;
+}
+
+/* ------------------------------------------------------ many keys, scan */
+
+static int
+cmd_mget(struct ctl *ctl)
+{
+	struct keys	 ks;
+	sc_bytes	*vals = NULL;
+	size_t		 i;
+	int		 absent = 0, ret = -1;
+
+	if (keys_from_args(ctl, ctl->av + 1, ctl->ac - 1, &ks) == -1 ||
+	    ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_mget(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), ks.v, ks.n,
+	    &vals) == -1) {
+		fail_sc_index(ctl, ks.what);
+		goto done;
+	}
+	for (i = 0; i < ks.n; i++) {
+		if (vals[i].p == NULL) {
+			absent = 1;
+			continue;
+		}
+		if (put_field(ctl, ks.v[i].p, ks.v[i].n) == -1 ||
+		    putchar('\t') == EOF ||
+		    put_field(ctl, vals[i].p, vals[i].n) == -1 ||
+		    putchar('\n') == EOF)
+			goto done;	/* main reports stdout's error */
+	}
+	/* Not a failure: scripts ask whether all were there. */
+	if (absent)
+		ctl->status = CTL_EXIT_NOT_FOUND;
+	ret = 0;
+done:
+	sc_free(vals);
+	keys_free(&ks);
+	return ret;
+}
+
+static int
+cmd_missing(struct ctl *ctl)
+{
+	struct keys	 ks;
+	size_t		*miss = NULL, nmiss = 0, i;
+	const sc_bytes	*k;
+	int		 ret = -1;
+
+	if ((ctl->ac > 1 ? keys_from_args(ctl, ctl->av + 1, ctl->ac - 1,
+	    &ks) : keys_from_stdin(ctl, &ks)) == -1 || ctl_connect(ctl) == -1)
+		goto done;
+	if (sc_missing(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), ks.v, ks.n,
+	    &miss, &nmiss) == -1) {
+		fail_sc_index(ctl, ks.what);
+		goto done;
+	}
+	for (i = 0; i < nmiss; i++) {
+		k = &ks.v[miss[i]];
+		if (put_field(ctl, k->p, k->n) == -1 || putchar('\n') == EOF)
+			goto done;
+	}
+	ret = 0;
+done:
+	sc_free(miss);
+	keys_free(&ks);
+	return ret;
+}
+
+static int
+cmd_count(struct ctl *ctl)
+{
+	uint64_t	 n;
+
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_count(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), &n) == -1)
+		return fail_sc(ctl);
+	printf("%" PRIu64 "\n", n);
+	return 0;
+}
+
+/* --limit N: a decimal count, nothing else (no sign, no space). */
+static int
+get_limit(struct ctl *ctl, uint64_t *limit)
+{
+	const char		*s = ctl->val[OPT_LIMIT];
+	char			*end;
+	unsigned long long	 v;
+
+	if (*s < '0' || *s > '9')
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		goto bad;
+	if (errno == ERANGE || v > UINT64_MAX)
+		return usage_error(ctl, ctl->cmd, "--limit %s is too large",
+		    s);
+	*limit = v;
+	return 0;
+bad:
+	return usage_error(ctl, ctl->cmd, "--limit needs a decimal number of "
+	    "entries, not '%s'", s);
+}
+
+/* Pages are fetched as the loop goes: never all entries at once. */
+static int
+cmd_scan(struct ctl *ctl)
+{
+	struct sc_scan_opts	 o;
+	struct blob		 prefix, start, end;
+	sc_scan			*sc = NULL;
+	const void		*k, *v;
+	size_t			 kl, vl;
+	int			 rc, ret = -1;
+
+	memset(&o, 0, sizeof(o));
+	memset(&prefix, 0, sizeof(prefix));
+	memset(&start, 0, sizeof(start));
+	memset(&end, 0, sizeof(end));
+	if (HAS(ctl, OPT_LIMIT)) {
+		if (get_limit(ctl, &o.limit) == -1)
+			goto done;
+		o.has_limit = 1;
+	}
+	if ((HAS(ctl, OPT_PREFIX) && get_blob(ctl, "--prefix P",
+	    ctl->val[OPT_PREFIX], strlen(ctl->val[OPT_PREFIX]), &prefix) == -1) ||
+	    (HAS(ctl, OPT_START) && get_blob(ctl, "--start K",
+	    ctl->val[OPT_START], strlen(ctl->val[OPT_START]), &start) == -1) ||
+	    (HAS(ctl, OPT_END) && get_blob(ctl, "--end K", ctl->val[OPT_END],
+	    strlen(ctl->val[OPT_END]), &end) == -1))
+		goto done;
+	o.prefix = prefix.p;
+	o.prefix_len = prefix.n;
+	o.start = start.p;
+	o.start_len = start.n;
+	o.end = end.p;
+	o.end_len = end.n;
+	o.reverse = HAS(ctl, OPT_REVERSE);
+	o.keys_only = HAS(ctl, OPT_KEYS_ONLY);
+	if (ctl_connect(ctl) == -1)
+		goto done;
+	if ((sc = sc_scan_begin(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl),
+	    &o)) == NULL) {
+		fail_sc(ctl);
+		goto done;
+	}
+	while ((rc = sc_scan_next(sc, &k, &kl, &v, &vl)) == 1) {
+		if (put_field(ctl, k, kl) == -1 ||
+		    (!o.keys_only && (putchar('\t') == EOF ||
+		    put_field(ctl, v, vl) == -1)) ||
+		    putchar('\n') == EOF)
+			goto done;	/* main reports stdout's error */
+	}
+	if (rc == -1) {
+		fail_sc(ctl);
+		goto done;
+	}
+	ret = 0;
+done:
+	sc_scan_end(sc);
+	blob_free(&end);
+	blob_free(&start);
+	blob_free(&prefix);
+	return ret;
 }
 
 /* ------------------------------------------------------------- stats */
@@ -929,26 +1560,28 @@ put_help_all(FILE *f)
 	    "Commands:\n", f);
 	for (i = 0; i < NCMDS; i++) {
 		synopsis(&cmds[i], buf, sizeof(buf));
-		if (strlen(buf) < LIST_WIDTH)
+		if (strlen(buf) < LIST_WIDTH) {
 			fprintf(f, "  %-*s %s\n", LIST_WIDTH, buf,
 			    cmds[i].summary);
-		else
-			fprintf(f, "  %s\n  %-*s %s\n", buf, LIST_WIDTH, "",
-			    cmds[i].summary);
+			continue;
+		}
+		fputs("  ", f);
+		put_wrapped(f, buf, 2, 6);
+		fprintf(f, "\n  %-*s %s\n", LIST_WIDTH, "", cmds[i].summary);
 	}
 	fputs("\nOptions (before or after the command; -- ends them):\n", f);
 	put_opts_help(f, (1u << NOPTS) - 1);
 	fputs("  -h, --help             this text; with a COMMAND, its usage\n"
 	    "      --version          print storectl's version\n"
 	    "\n"
-	    "Exit status:\n"
-	    "  0  success\n"
-	    "  1  not found: no such key or env; for live: none open, so "
-	    "the\n"
-	    "     directories may be moved\n"
-	    "  2  usage error (bad arguments, bad hex, unknown command, an\n"
-	    "     existing snapshot FILE), or a local failure (stdin, stdout,\n"
-	    "     creating FILE)\n"
+	    "Exit status (help COMMAND tells where a command differs):\n"
+	    "  0  success; for missing, whether or not a key is missing\n"
+	    "  1  not found: no such key or env; a condition did not hold\n"
+	    "     (COND_FAILED: put, del, batch); for mget: a key is absent;\n"
+	    "     for live: none open, so the directories may be moved\n"
+	    "  2  usage error (bad arguments, bad hex, a batch line that does\n"
+	    "     not parse, unknown command, an existing snapshot FILE), or a\n"
+	    "     local failure (stdin, stdout, creating FILE)\n"
 	    "  3  storesd reported an error; its code and message are "
 	    "printed\n"
 	    "  4  no connection to storesd; the socket tried is printed\n", f);

@@ -94,13 +94,14 @@ check_keys(const struct sp_array *keys, struct sp_error *err)
 
 	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
 	for (i = 0; i < keys->n; i++) {
+		/* The index travels apart: a client that split its keys
+		 * over requests renumbers it. */
 		if (sp_mp_read_bytes(&rd, &k) == -1)
-			return sp_seterr_at(err, i, SP_BAD_REQUEST, "key %u "
-			    "is not bin or str", i);
+			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
+			    "not bin or str");
 		if (k.n == 0 || k.n > SP_KEY_MAX)
-			return sp_seterr_at(err, i, SP_BAD_KEY, "key %u is %zu "
-			    "bytes; keys are 1 to %d bytes", i, k.n,
-			    SP_KEY_MAX);
+			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
+			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
 	}
 	return 0;
 }

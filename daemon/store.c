@@ -590,7 +590,8 @@ scan_first(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *c, const struct st_scan *q,
 	if (!q->reverse) {
 		b = max_bound(txn, dbi, q->start, q->prefix);
 		b = max_bound(txn, dbi, b, q->cursor);
-		if (b.p == NULL)
+		/* The empty key is below every key (and LMDB refuses it). */
+		if (b.p == NULL || b.n == 0)
 			return mdb_cursor_get(c, k, v, MDB_FIRST);
 		k->mv_data = (void *)b.p;
 		k->mv_size = b.n;
@@ -605,6 +606,8 @@ scan_first(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *c, const struct st_scan *q,
 	b = min_bound(txn, dbi, b, prefix_end(q->prefix, pbuf));
 	if (b.p == NULL)
 		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (b.n == 0)
+		return MDB_NOTFOUND;	/* nothing is below the empty key */
 	k->mv_data = (void *)b.p;
 	k->mv_size = b.n;
 	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);

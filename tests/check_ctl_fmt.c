@@ -1,7 +1,8 @@
 /*
  * Unit tests of client/ctl_fmt.c: hex both ways, trimming, the C escapes
- * of storectl's text output and JSON strings, byte for byte, and every
- * writer's report of a stream that fails.
+ * of storectl's text output (to a stream and into a buffer) and JSON
+ * strings, byte for byte, and every writer's report of a stream that
+ * fails.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,53 @@ START_TEST(cescape_every_byte)
 }
 END_TEST
 
+START_TEST(cescape_long)
+{
+	unsigned char	*in;
+	char		*got;
+	size_t		 n = 3 * 8192 + 7, len, i;
+
+	/* Longer than the writer's buffer, with escapes across its edges. */
+	in = malloc(n);
+	ck_assert_ptr_nonnull(in);
+	for (i = 0; i < n; i++)
+		in[i] = i % 5 == 0 ? 0xff : 'a';
+	got = capture(fmt_put_cescape, in, n, &len);
+	ck_assert_uint_eq(len, n + 3 * ((n + 4) / 5));
+	for (i = 0; i < n; i++)
+		ck_assert_msg(memcmp(got + i + 3 * ((i + 4) / 5),
+		    i % 5 == 0 ? "\\xff" : "a", i % 5 == 0 ? 4 : 1) == 0,
+		    "byte %zu", i);
+	free(got);
+	free(in);
+}
+END_TEST
+
+START_TEST(cescape_buffer)
+{
+	char	 out[16];
+
+	memset(out, 'X', sizeof(out));
+	ck_assert_uint_eq(fmt_cescape(out, sizeof(out), "a\tb", 3), 3);
+	ck_assert_str_eq(out, "a\\tb");
+	ck_assert_uint_eq(fmt_cescape(out, sizeof(out), "", 0), 0);
+	ck_assert_str_eq(out, "");
+	/* Only whole escapes: "\xff" never cut to "\xf". */
+	ck_assert_uint_eq(fmt_cescape(out, 8, "ab\xff\xff", 4), 3);
+	ck_assert_str_eq(out, "ab\\xff");
+	ck_assert_uint_eq(fmt_cescape(out, 8, "abcdefghij", 10), 4);
+	ck_assert_str_eq(out, "abcd");
+	/* Too small for any escape: empty, nothing used. */
+	ck_assert_uint_eq(fmt_cescape(out, 4, "abc", 3), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(fmt_cescape(out, 5, "\\", 1), 1);
+	ck_assert_str_eq(out, "\\\\");
+	out[0] = 'X';
+	ck_assert_uint_eq(fmt_cescape(out, 0, "abc", 3), 0);
+	ck_assert_int_eq(out[0], 'X');
+}
+END_TEST
+
 /* -------------------------------------------------------------- json */
 
 START_TEST(json_plain)
@@ -376,6 +424,8 @@ ctl_fmt_suite(void)
 	tc = tcase_create("cescape");
 	tcase_add_test(tc, cescape_classes);
 	tcase_add_test(tc, cescape_every_byte);
+	tcase_add_test(tc, cescape_long);
+	tcase_add_test(tc, cescape_buffer);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("json");

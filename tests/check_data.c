@@ -575,6 +575,12 @@ START_TEST(missing_many)
 	ck_assert_int_eq(sc_missing(c, "ms", "nodes", NULL, keys, 0, &miss,
 	    &nmiss), 0);
 	ck_assert_uint_eq(nmiss, 0);
+	/* A bad key in a later request is named by its index among all
+	 * the keys, not within its request (a bug once). */
+	keys[9000].n = 0;
+	EXPECT_ERR(c, sc_missing(c, "ms", "nodes", NULL, keys, n, &miss,
+	    &nmiss), SC_ERR_BAD_KEY);
+	ck_assert_uint_eq(sc_errindex(c), 9000);
 	free(keys);
 	free(names);
 	sc_close(c);
@@ -746,6 +752,15 @@ START_TEST(scan_ranges)
 	    .reverse = 1 }, IDX(0));
 	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "aa", .start_len = 2,
 	    .end = "ab", .end_len = 2 }, NONE);
+	/* The empty key is below every key, both ways (a bug once). */
+	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "", .start_len = 0,
+	    .has_limit = 1, .limit = 2 }, IDX(0, 1));
+	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "", .start_len = 0,
+	    .reverse = 1, .has_limit = 1, .limit = 2 }, IDX(12, 11));
+	scan_is(c, "sc", &(struct sc_scan_opts){ .end = "", .end_len = 0 },
+	    NONE);
+	scan_is(c, "sc", &(struct sc_scan_opts){ .end = "", .end_len = 0,
+	    .reverse = 1 }, NONE);
 	/* A scan of a repo with no env is empty; no env is made. */
 	scan_is(c, "sc/none", NULL, NONE);
 	ck_assert(!it_exists(&D, "sc/none"));
@@ -800,6 +815,12 @@ START_TEST(scan_bad_bounds)
 	sc_scan_end(s);
 	ck_assert_ptr_null(sc_scan_begin(c, "sc", NULL, NULL, NULL));
 	ck_assert_int_eq(sc_errcode(c), SC_ERR_INVALID);
+	/* limit 0 still asks, so a bad request is reported (a bug once). */
+	s = sc_scan_begin(c, "sc", "nosuch", NULL, &(struct sc_scan_opts){
+	    .has_limit = 1, .limit = 0 });
+	EXPECT_ERR(c, sc_scan_next(s, NULL, NULL, NULL, NULL),
+	    SC_ERR_UNKNOWN_STORE);
+	sc_scan_end(s);
 	sc_close(c);
 }
 END_TEST

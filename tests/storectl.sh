@@ -108,12 +108,29 @@ out_is() {
 	printf '%s' "$1" | cmp -s - "$T/out"
 }
 
+# out_lines LINE...: the last stdout is exactly these lines (none: empty).
+out_lines() {
+	if [ "$#" -eq 0 ]; then
+		test ! -s "$T/out"
+	else
+		printf '%s\n' "$@" | cmp -s - "$T/out"
+	fi
+}
+
 out_has() {
 	grep -q -e "$1" "$T/out"
 }
 
 err_has() {
 	grep -q -e "$1" "$T/err"
+}
+
+# count_is N ARGS...: storectl count ARGS exits 0 and prints N.
+count_is() {
+	local want=$1
+	shift
+	ctl count "$@"
+	[ "$rc" -eq 0 ] && out_is "$want"$'\n'
 }
 
 # start_daemon DIR: storesd on DIR/sock, DIR/data, DIR/storesd.conf;
@@ -167,10 +184,15 @@ stop_daemon() {
 mkdir "$T/adopted"
 printf 'k1\nv1\nhello\nworld\n' | mdb_load -T "$T/adopted" || exit 2
 
+# max_frame 2MiB: the library sends batches and missing keys in chunks
+# of half a frame, so the large inputs below span several chunks.
+# scan_page 4: scans of a few entries cross pages.
 cat >"$T/storesd.conf" <<EOF
 ; storectl.sh: long idle_close, so an env opened stays listed by live
 [daemon]
 idle_close = 1h
+max_frame = 2MiB
+scan_page = 4
 
 [store refs]
 map_size = 16MiB
@@ -316,6 +338,324 @@ expect "unknown option" 2 get --frob refs main
 expect "option without its value" 2 get refs main -r
 expect "flag with a value" 2 get --hex=1 refs main
 
+# ---------------------------------------------------- conditional writes
+
+expect "put --if-absent of an absent key" 0 put -r cond refs k v1 --if-absent
+expect "put --if-absent of a present key" 1 put -r cond refs k v2 --if-absent
+check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
+expect "... which keeps its value" 0 get -r cond refs k
+check "... v1" out_is v1
+expect "put --if-equals the value it holds" 0 put -r cond refs k v2 \
+    --if-equals v1
+expect "get it" 0 get -r cond refs k
+check "... v2" out_is v2
+expect "put --if-equals a stale value" 1 put -r cond refs k v3 --if-equals v1
+check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
+expect "get it" 0 get -r cond refs k
+check "... still v2" out_is v2
+expect "put --if-equals of an absent key" 1 put -r cond refs none v \
+    --if-equals v1
+check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
+expect "... creates nothing" 1 get -r cond refs none
+printf 'v3' >"$T/v3"
+expect "put --if-equals with VALUE from stdin" 0 put -r cond refs k \
+    --if-equals v2 <"$T/v3"
+expect "get it" 0 get -r cond refs k
+check "... v3" out_is v3
+expect "put -x --if-equals: OLD is hex" 0 -x put -r cond refs 6b 00ff \
+    --if-equals 7633
+expect "get -x it" 0 -x get -r cond refs 6b
+check "... 00ff" out_is $'00ff\n'
+expect "put --if-equals '': an empty OLD is a value" 0 put -r cond refs e ''
+expect "... that --if-equals '' matches" 0 put -r cond refs e E --if-equals ''
+expect "put --if-absent -d meta" 0 put -r cond -d meta nodes k M --if-absent
+expect "... writes the meta db" 0 get -r cond -d meta nodes k
+check "... M" out_is M
+expect "... and not the primary db" 1 get -r cond nodes k
+expect "del --if-equals a stale value" 1 del -r cond refs k --if-equals v2
+check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
+expect "... keeps the key" 0 get -r cond refs k
+expect "del -x --if-equals the value it holds" 0 -x del -r cond refs 6b \
+    --if-equals 00ff
+expect "... deletes it" 1 get -r cond refs k
+expect "del --if-equals of an absent key" 1 del -r cond refs k --if-equals v
+check "... COND_FAILED, not NOT_FOUND" \
+    sh -c "grep -q '^storectl: COND_FAILED: ' '$T/err' &&
+    ! grep -q NOT_FOUND '$T/err'"
+expect "del --if-equals without an env" 1 del -r condnone refs k \
+    --if-equals v
+check "... COND_FAILED" err_has '^storectl: COND_FAILED: '
+expect "--if-absent with --if-equals" 2 put -r cond refs k v --if-absent \
+    --if-equals v1
+check "... says they do not go together" err_has 'do not go together'
+expect "... and writes nothing" 1 get -r cond refs k
+expect "del takes no --if-absent" 2 del -r cond refs e --if-absent
+expect "get takes no --if-equals" 2 get -r cond refs e --if-equals E
+expect "put -x --if-equals with bad hex OLD" 2 -x put -r cond refs 6b 00 \
+    --if-equals zz
+check "... OLD is not valid hex" err_has 'OLD is not valid hex'
+
+# ------------------------------------------------------------------ batch
+
+printf '%s\n' 'put a 1' 'put b two words' '@meta put a M' \
+    'put-if-absent c 3' 'expect-absent d' 'expect a 1' 'del zz' 'put e ' \
+    >"$T/b1"
+expect "batch: ops, @DB ones too, all apply" 0 -r b batch nodes <"$T/b1"
+check "... prints nothing" test ! -s "$T/out"
+expect "mget them" 0 mget -r b nodes a b c e
+check "... values with spaces, and an empty one" \
+    out_lines $'a\t1' $'b\ttwo words' $'c\t3' $'e\t'
+expect "get -d meta" 0 get -r b -d meta nodes a
+check "... @meta wrote the meta db" out_is M
+check "count: 4 in the primary db" count_is 4 -r b nodes
+check "count -d meta: 1" count_is 1 -r b -d meta nodes
+
+printf '%s\n' 'put f 6' 'put a 100' 'expect b wrong' 'put g 7' >"$T/b2"
+expect "batch: an expect that fails in line 3" 1 -r b batch nodes <"$T/b2"
+check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
+check "... names line 3" err_has 'line 3'
+expect "... applies nothing: a is still 1" 0 get -r b nodes a
+check "... 1" out_is 1
+expect "... f absent" 1 get -r b nodes f
+check "... count still 4" count_is 4 -r b nodes
+
+printf '%s\n' 'put x X' '@nodes put y Y' >"$T/b3"
+expect "batch -d meta: the default db of ops" 0 -r b -d meta batch nodes \
+    <"$T/b3"
+expect "... x went to meta" 0 get -r b -d meta nodes x
+expect "... @nodes y to the primary db" 0 get -r b nodes y
+expect "... not x" 1 get -r b nodes x
+
+printf '%s\n' 'put h 8' 'put  v' >"$T/b4"
+expect "batch: an empty KEY field" 2 -r b batch nodes <"$T/b4"
+check "... names line 2" err_has '^storectl: line 2: '
+check "... nothing applied" count_is 5 -r b nodes
+
+printf 'put h 8\nput %s v\nput i 9\n' "$(printf 'k%.0s' $(seq 512))" \
+    >"$T/b5"
+expect "batch: a 512-byte key" 3 -r b batch nodes <"$T/b5"
+check "... BAD_KEY naming line 2" err_has '^storectl: BAD_KEY: line 2'
+expect "... applies nothing" 1 get -r b nodes h
+
+printf '%s\n' 'put h 8' 'frob h' 'put i 9' >"$T/b6"
+expect "batch: an unknown op" 2 -r b batch nodes <"$T/b6"
+check "... names line 2 and the op" err_has "line 2: unknown op 'frob'"
+expect "... applies nothing" 1 get -r b nodes h
+
+# batch_error NAME INPUT LINE: input that does not parse, at line LINE.
+batch_error() {
+	printf '%s' "$2" >"$T/bad"
+	expect "batch: $1" 2 -r b batch nodes <"$T/bad"
+	check "... names line $3" err_has "^storectl: line $3: "
+}
+batch_error "put KEY without a space for VALUE" $'put h 8\nput k\n' 2
+batch_error "an empty line" $'put h 8\n\nput i 9\n' 2
+batch_error "del KEY with more after it" $'del a b\n' 1
+batch_error "clear with more after it" $'put h 8\nclear x\n' 2
+batch_error "an op without KEY" $'put h 8\nexpect-absent\n' 2
+batch_error "an empty @DB" $'@ put a 1\n' 1
+batch_error "@DB alone" $'@meta\n' 1
+batch_error "a CR LF line end" $'put h 8\r\nclear\r\n' 2
+check "... explains the carriage return" err_has 'carriage return'
+expect "... a CR in a value is kept" 0 -r b batch nodes <<<$'put cr 8\r'
+expect "get it" 0 -x get -r b nodes 6372
+check "... 380d" out_is $'380d\n'
+expect "none of those applied" 1 get -r b nodes h
+printf 'put 6b zz\n' >"$T/bad"
+expect "batch -x: bad hex VALUE" 2 -x -r b batch nodes <"$T/bad"
+check "... names line 1 and VALUE" err_has 'line 1: VALUE is not valid hex'
+expect "batch of nothing" 0 -r b batch nodes </dev/null
+expect "batch of an unknown store" 3 batch nosuch <"$T/b1"
+check "... UNKNOWN_STORE" err_has UNKNOWN_STORE
+printf '@nosuch put a 1\n' >"$T/bad"
+expect "batch naming an unknown db" 3 -r b batch nodes <"$T/bad"
+check "... UNKNOWN_DB naming line 1" err_has 'UNKNOWN_DB: line 1'
+expect "batch without a daemon" 4 -s "$T/nodir/sock" batch refs <"$T/b1"
+
+printf '%s\n' 'put a 1' 'put b 2' 'put c 3' '@meta put m 1' >"$T/b7"
+expect "batch: fill" 0 -r clr batch nodes <"$T/b7"
+printf '%s\n' 'clear' 'put x 1' 'put y 2' >"$T/b8"
+expect "batch: clear then refill" 0 -r clr batch nodes <"$T/b8"
+expect "... leaves just the new keys" 0 -r clr scan nodes --keys-only
+check "... x and y" out_lines x y
+check "... and the meta db untouched" count_is 1 -r clr -d meta nodes
+expect "batch: clear alone" 0 -r clr batch nodes <<<clear
+check "count of an emptied env: 0" count_is 0 -r clr nodes
+
+printf '%s\n' 'put 6b31 00ff' '@meta put 6b32 0a' 'expect 6b31 00FF' \
+    'put 6b33 ' 'put 6b20 20' >"$T/b9"
+expect "batch -x" 0 -x -r bx batch nodes <"$T/b9"
+expect "mget -x them" 0 -x mget -r bx nodes 6b31 6b33 6b20
+check "... hex keys and values" out_lines $'6b31\t00ff' $'6b33\t' $'6b20\t20'
+expect "get -d meta k2" 0 -x get -r bx -d meta nodes 6b32
+check "... 0a" out_is $'0a\n'
+
+# 20,000 ops of 100-byte values, over 2 MB: several chunks.
+v100=$(printf 'v%.0s' $(seq 100))
+seq -f 'put key%05g '"$v100" 0 19999 >"$T/big20k"
+expect "batch of 20,000 lines" 0 -r big batch refs <"$T/big20k"
+check "... count 20000" count_is 20000 -r big refs
+expect "scan --keys-only them (5000 pages)" 0 -r big scan refs --keys-only
+check "... all, in order" \
+    cmp -s "$T/out" <(seq -f 'key%05g' 0 19999)
+# A bad key in a later chunk fails that chunk before the commit.
+sed '15000s/^put key14999/put '"$(printf 'k%.0s' $(seq 512))"'/' \
+    "$T/big20k" >"$T/bigbad"
+expect "batch of 20,000 with a 512-byte key in line 15000" 3 \
+    -r bigbad batch refs <"$T/bigbad"
+check "... BAD_KEY naming line 15000" err_has 'BAD_KEY: line 15000:'
+check "... applies nothing" count_is 0 -r bigbad refs
+cp "$T/big20k" "$T/bigcond"
+echo 'expect key00000 other' >>"$T/bigcond"
+expect "batch of 20,000 then a failing expect" 1 -r bigcond batch refs \
+    <"$T/bigcond"
+check "... COND_FAILED naming line 20001" err_has 'COND_FAILED: line 20001:'
+check "... applies nothing" count_is 0 -r bigcond refs
+
+# ------------------------------------------------- mget, missing, count
+
+expect "mget setup: a" 0 put -r m refs a A
+expect "mget setup: b holds a tab" 0 put -r m refs b $'x\ty'
+expect "mget with an absent key" 1 mget -r m refs a c b
+check "... prints the present ones, in order, escaped" \
+    out_lines $'a\tA' $'b\tx\\ty'
+check "... nothing on stderr" test ! -s "$T/err"
+expect "mget of present keys" 0 mget -r m refs b a
+check "... in the order given" out_lines $'b\tx\\ty' $'a\tA'
+expect "mget -x" 1 -x mget -r m refs 61 63
+check "... hex" out_lines $'61\t41'
+expect "mget without an env" 1 mget -r nothing refs a
+check "... prints nothing" out_lines
+expect "mget of an empty key" 3 mget -r m refs a ''
+check "... BAD_KEY naming KEY 2" err_has '^storectl: BAD_KEY: KEY 2: '
+expect "mget -x of bad hex" 2 -x mget -r m refs 61 6
+check "... KEY 2 is not valid hex" err_has 'KEY 2 is not valid hex'
+expect "mget needs a KEY" 2 mget -r m refs
+
+expect "missing from arguments" 0 missing -r m refs a c b d
+check "... c and d" out_lines c d
+expect "missing of present keys" 0 missing -r m refs a b
+check "... prints nothing" out_lines
+printf 'a\nc\nb\nd' >"$T/keys"
+expect "missing from stdin, no newline at the end" 0 missing -r m refs \
+    <"$T/keys"
+check "... c and d" out_lines c d
+printf '61\n63\n' >"$T/keys"
+expect "missing -x from stdin" 0 -x missing -r m refs <"$T/keys"
+check "... 63" out_lines 63
+expect "missing -x from arguments" 0 -x missing -r m refs 61 7a5c
+check "... 7a5c" out_lines 7a5c
+printf 'a\\b\n\377\n' >"$T/keys"
+expect "missing escapes the keys it prints" 0 missing -r m refs <"$T/keys"
+check "... a\\\\b and \\xff" out_lines 'a\\b' '\xff'
+expect "missing of nothing on stdin" 0 missing -r m refs </dev/null
+check "... prints nothing" out_lines
+expect "missing without an env" 0 missing -r nothing refs x y
+check "... all of them" out_lines x y
+printf '61\n6\n' >"$T/keys"
+expect "missing -x of bad hex on stdin" 2 -x missing -r m refs <"$T/keys"
+check "... names line 2" err_has 'line 2: KEY is not valid hex'
+printf 'a\n\nb\n' >"$T/keys"
+expect "missing with an empty line" 3 missing -r m refs <"$T/keys"
+check "... BAD_KEY naming line 2" err_has '^storectl: BAD_KEY: line 2: '
+# Over 2 MB of keys: sent in several requests, answered in order.
+seq -f 'key%05g' 0 139999 >"$T/keys"
+expect "missing of 140,000 keys from stdin" 0 -r big missing refs <"$T/keys"
+check "... all but the 20,000 present" \
+    cmp -s "$T/out" <(grep -vx 'key[01][0-9][0-9][0-9][0-9]' "$T/keys")
+sed -i '100000s/.*//' "$T/keys"
+expect "missing of 140,000 keys, line 100000 empty" 3 -r big missing refs \
+    <"$T/keys"
+check "... BAD_KEY naming line 100000" err_has 'BAD_KEY: line 100000:'
+
+check "count of a repo without an env: 0" count_is 0 -r nothing refs
+check "count: 2" count_is 2 -r m refs
+expect "count of an unknown store" 3 count nosuch
+expect "count takes no -x" 2 count -x refs
+
+# ------------------------------------------------------------------ scan
+
+printf '%s\n' 'put a 1' 'put b 2' 'put ba 3' 'put bb 4' 'put c 5' 'put d 6' \
+    '@meta put m 1' >"$T/s1"
+expect "scan setup" 0 -r s batch nodes <"$T/s1"
+expect "scan" 0 -r s scan nodes
+check "... everything in order" \
+    out_lines $'a\t1' $'b\t2' $'ba\t3' $'bb\t4' $'c\t5' $'d\t6'
+expect "scan --prefix b" 0 -r s scan nodes --prefix b
+check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
+expect "scan --start b --end c" 0 -r s scan nodes --start b --end c
+check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
+expect "scan --start ba" 0 -r s scan nodes --start ba --keys-only
+check "... ba bb c d" out_lines ba bb c d
+expect "scan --end b" 0 -r s scan nodes --end b
+check "... a" out_lines $'a\t1'
+expect "scan --reverse" 0 -r s scan nodes --reverse --keys-only
+check "... d c bb ba b a" out_lines d c bb ba b a
+expect "scan --reverse --prefix b" 0 -r s scan nodes --reverse --prefix b
+check "... bb ba b" out_lines $'bb\t4' $'ba\t3' $'b\t2'
+expect "scan --reverse --start b --end c" 0 -r s scan nodes --reverse \
+    --start b --end c --keys-only
+check "... bb ba b" out_lines bb ba b
+expect "scan --limit 0" 0 -r s scan nodes --limit 0
+check "... prints nothing" out_lines
+expect "scan --limit 1" 0 -r s scan nodes --limit 1
+check "... a" out_lines $'a\t1'
+expect "scan --limit 5 (past a page)" 0 -r s scan nodes --limit 5 --keys-only
+check "... a b ba bb c" out_lines a b ba bb c
+expect "scan --reverse --limit 2" 0 -r s scan nodes --reverse --limit 2
+check "... d c" out_lines $'d\t6' $'c\t5'
+expect "scan --keys-only" 0 -r s scan nodes --keys-only
+check "... the keys" out_lines a b ba bb c d
+expect "scan -d meta" 0 -r s -d meta scan nodes
+check "... m" out_lines $'m\t1'
+expect "scan -x --prefix 62" 0 -x -r s scan nodes --prefix 62
+check "... hex" out_lines $'62\t32' $'6261\t33' $'6262\t34'
+expect "scan without an env" 0 -r nothing scan nodes
+check "... prints nothing" out_lines
+expect "scan of an unknown store" 3 scan nosuch
+check "... UNKNOWN_STORE" err_has UNKNOWN_STORE
+# --limit 0 asks for no entries, not for a request that is not checked.
+expect "scan --limit 0 of an unknown store" 3 scan nosuch --limit 0
+check "... UNKNOWN_STORE" err_has UNKNOWN_STORE
+expect "scan --limit 0 of an unknown db" 3 -d nosuch scan nodes --limit 0
+expect "scan of a 512-byte --prefix" 3 scan refs \
+    --prefix "$(printf 'k%.0s' $(seq 512))"
+check "... BAD_KEY" err_has BAD_KEY
+# An empty bound is below every key, whichever the direction.
+expect "scan --start ''" 0 -r s scan nodes --start '' --keys-only
+check "... everything" out_lines a b ba bb c d
+expect "scan --reverse --start ''" 0 -r s scan nodes --reverse --start '' \
+    --keys-only
+check "... everything" out_lines d c bb ba b a
+expect "scan --end ''" 0 -r s scan nodes --end ''
+check "... nothing" out_lines
+expect "scan --reverse --end ''" 0 -r s scan nodes --reverse --end ''
+check "... nothing" out_lines
+for bad in -1 x '' 1x ' 1' +1 18446744073709551616; do
+	expect "scan --limit '$bad'" 2 -r s scan nodes --limit "$bad"
+done
+check "... says so" err_has 'limit'
+expect "scan -x --start of bad hex" 2 -x -r s scan nodes --start zz
+check "... --start K is not valid hex" err_has 'start K is not valid hex'
+expect "scan --json: not scan's option" 2 -r s scan nodes --json
+
+# Every class of byte: tab, newline, backslash, 0xff, space, ", NUL, DEL, CR.
+expect "put -x a key of every class of byte" 0 -x put -r esc refs \
+    6b090a5cff2022007f0d 760180
+expect "scan shows it escaped" 0 -r esc scan refs
+check "... exactly" out_is "$(printf '%s\t%s' 'k\t\n\\\xff "\x00\x7f\x0d' \
+    'v\x01\x80')"$'\n'
+expect "scan -x shows it in hex" 0 -x -r esc scan refs
+check "... exactly" out_lines $'6b090a5cff2022007f0d\t760180'
+expect "mget -x of it" 0 -x mget -r esc refs 6b090a5cff2022007f0d
+check "... hex" out_lines $'6b090a5cff2022007f0d\t760180'
+expect "put a key with a tab and a backslash" 0 put -r esc refs $'k\t\\' \
+    'x"y'
+expect "mget prints it escaped" 0 mget -r esc refs $'k\t\\'
+check "... exactly" out_is "k\\t\\\\"$'\t''x"y'$'\n'
+expect "missing prints its keys escaped" 0 missing -r esc refs $'z\t\\'
+check "... exactly" out_lines "z\\t\\\\"
+
 # -------------------------------------------------------------- snapshot
 
 expect "snapshot" 0 snapshot refs "$T/snap1"
@@ -434,6 +774,28 @@ expect "live --help" 0 live --help
 check "... documents exit 1" \
     out_has 'exit 1: none open, so the directories may be moved'
 expect "help of an unknown command" 2 help frobnicate
+expect "--help lists the new commands" 0 --help
+for c in 'batch STORE' 'mget STORE KEY\.\.\.' 'missing STORE \[KEY\.\.\.\]' \
+    'count STORE' 'scan STORE \[--prefix P\]'; do
+	check "... $c" out_has "^  $c"
+done
+check "... and their options" out_has '^      --if-equals OLD'
+check "... lines of at most 79 columns (but the socket path's)" \
+    sh -c "! grep -v 'default, here' '$T/out' | awk 'length > 79' |
+    grep -q ."
+expect "help put" 0 help put
+check "... documents --if-absent" out_has ' \[--if-absent\]'
+check "... and exit 1 for COND_FAILED" out_has '^exit 1: the condition'
+expect "help batch" 0 help batch
+check "... documents exit 1, 2, 3" \
+    sh -c "grep -q '^exit 1: ' '$T/out' && grep -q '^exit 2: ' '$T/out' &&
+    grep -q '^exit 3: ' '$T/out'"
+expect "help mget" 0 help mget
+check "... documents exit 1" out_has '^exit 1: at least one is absent'
+expect "help missing" 0 help missing
+check "... documents exit 0" out_has '^exit 0: whether or not'
+expect "help scan" 0 help scan
+check "... the usage, wrapped" out_has '^  *\[--start K\]'
 
 stop_daemon "storesd stops cleanly on SIGTERM" "$T/storesd.log"
 expect "ping after storesd stopped" 4 ping
