@@ -46,6 +46,7 @@ DAEMON_SRC = daemon/config.c daemon/conn.c daemon/handler.c daemon/job.c \
 	     daemon/notify.c daemon/pool.c daemon/reads.c daemon/registry.c \
 	     daemon/store.c daemon/writer.c daemon/writes.c
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
+	     client/pipeline.c \
 	     client/scan.c
 CTL_SRC    = client/storectl.c client/ctl_fmt.c
 HARNESS_SRC = tests/harness.c

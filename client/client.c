@@ -294,37 +294,127 @@ read_frame(sc_conn *c, const char **body, uint32_t *len)
 }
 
 int
-sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
+sc__encode(sc_conn *c, struct sp_req *rq)
 {
-	struct sp_error	 perr;
-	const char	*body = NULL;
-	uint32_t	 len = 0;
+	size_t	 before = c->out.len;
 
 	if (c->fd == -1)
 		return sc__fail(c, SC_ERR_IO, "the connection is closed after "
 		    "an earlier error (%s: %s); connect again",
 		    sc_errname(c->dead_err), c->dead_msg);
 	rq->id = ++c->next_id;
-	c->out.len = 0;
 	if (sp_req_encode(&c->out, rq) == -1)
 		return errno == E2BIG ? sc__fail(c, SC_ERR_TOO_LARGE,
 		    "the request is over 4GiB; split it") :
 		    sc__fail(c, SC_ERR_NOMEM, "out of memory");
 	/* storesd would refuse it and close; say so and keep the link. */
-	if (c->max_frame && c->out.len - SP_FRAME_HDR > c->max_frame)
+	if (c->max_frame && c->out.len - before - SP_FRAME_HDR > c->max_frame) {
+		c->out.len = before;
 		return sc__fail(c, SC_ERR_TOO_LARGE, "the request is %zu "
 		    "bytes; storesd's max_frame is %llu; split it or raise "
-		    "max_frame", c->out.len - SP_FRAME_HDR,
+		    "max_frame", c->out.len - before - SP_FRAME_HDR,
 		    (unsigned long long)c->max_frame);
-	if (send_all(c, pass_fd) == -1 || read_frame(c, &body, &len) == -1)
-		return -1;
+	}
+	return 0;
+}
+
+int
+sc__flush(sc_conn *c, int pass_fd)
+{
+	int	 rc = send_all(c, pass_fd);
+
+	c->out.len = 0;
+	sp_buf_shrink(&c->out, 1024 * 1024);
+	return rc;
+}
+
+/* Keeps a copy of a reply that came before its turn. */
+static int
+stash(sc_conn *c, uint64_t id, const char *body, uint32_t len)
+{
+	struct sc_stash	*st, **pp;
+
+	if ((st = malloc(sizeof(*st) + len)) == NULL)
+		return sc__die(c, SC_ERR_NOMEM, "out of memory for a reply");
+	st->next = NULL;
+	st->id = id;
+	st->len = len;
+	memcpy(st->body, body, len);
+	for (pp = &c->stash; *pp; pp = &(*pp)->next)
+		;
+	*pp = st;
+	return 0;
+}
+
+/* Takes the stashed reply to id, if there is one. */
+static struct sc_stash *
+unstash(sc_conn *c, uint64_t id)
+{
+	struct sc_stash	*st, **pp;
+
+	for (pp = &c->stash; (st = *pp) != NULL; pp = &st->next) {
+		if (st->id == id) {
+			*pp = st->next;
+			return st;
+		}
+	}
+	return NULL;
+}
+
+/* True when id is a pipelined request still waiting for its reply. */
+static bool
+is_pending(const sc_conn *c, uint64_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npend; i++)
+		if (c->pend[(c->pend_head + i) % c->pend_cap] == id)
+			return true;
+	return false;
+}
+
+static int
+decode(sc_conn *c, const char *body, uint32_t len, struct sp_reply *rep)
+{
+	struct sp_error	 perr;
+
 	if (sp_reply_decode(body, len, rep, &perr) == -1)
 		return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection is "
 		    "closed", perr.msg);
-	if (rep->id != rq->id)
-		return sc__die(c, SC_ERR_PROTOCOL, "a reply to request %llu "
-		    "came while waiting for %llu; the connection is closed",
-		    (unsigned long long)rep->id, (unsigned long long)rq->id);
+	return 0;
+}
+
+int
+sc__await(sc_conn *c, uint64_t id, struct sp_reply *rep)
+{
+	const char	*body = NULL;
+	uint32_t	 len = 0;
+
+	/* The reply handed out last is no longer needed. */
+	free(c->held);
+	c->held = NULL;
+	if ((c->held = unstash(c, id)) != NULL)
+		return decode(c, c->held->body, c->held->len, rep);
+	for (;;) {
+		if (read_frame(c, &body, &len) == -1 ||
+		    decode(c, body, len, rep) == -1)
+			return -1;
+		if (rep->id == id)
+			return 0;
+		/* Replies to pipelined requests may come in any order. */
+		if (!is_pending(c, rep->id))
+			return sc__die(c, SC_ERR_PROTOCOL, "a reply to request "
+			    "%llu came while waiting for %llu; the connection "
+			    "is closed", (unsigned long long)rep->id,
+			    (unsigned long long)id);
+		if (stash(c, rep->id, body, len) == -1)
+			return -1;
+	}
+}
+
+int
+sc__result(sc_conn *c, const struct sp_reply *rep)
+{
 	if (rep->code != SC_OK) {
 		sc__fail(c, rep->code, "%.*s", (int)rep->msg.n,
 		    rep->msg.p ? rep->msg.p : "");
@@ -336,6 +426,19 @@ sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
 	c->errindex = SC_NOINDEX;
 	c->errmsg[0] = '\0';
 	return 0;
+}
+
+int
+sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
+{
+	if (c->npend > 0)
+		return sc__fail(c, SC_ERR_INVALID, "%zu pipelined replies are "
+		    "pending; sc_collect() them first", c->npend);
+	c->out.len = 0;
+	if (sc__encode(c, rq) == -1 || sc__flush(c, pass_fd) == -1 ||
+	    sc__await(c, rq->id, rep) == -1)
+		return -1;
+	return sc__result(c, rep);
 }
 
 static int
@@ -421,8 +524,16 @@ sc_connect(const char *path)
 void
 sc_close(sc_conn *c)
 {
+	struct sc_stash	*st;
+
 	if (c == NULL)
 		return;
+	while ((st = c->stash) != NULL) {
+		c->stash = st->next;
+		free(st);
+	}
+	free(c->held);
+	free(c->pend);
 	if (c->fd != -1)
 		close(c->fd);
 	sp_buf_free(&c->in);

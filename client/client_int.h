@@ -16,6 +16,14 @@
 #include "sp_msg.h"
 #include "storeclient.h"
 
+/* A reply that came before its turn (pipelining), kept until asked for. */
+struct sc_stash {
+	struct sc_stash	*next;
+	uint64_t	 id;
+	uint32_t	 len;
+	char		 body[];
+};
+
 struct sc_conn {
 	int		 fd;		/* -1 once dead */
 	int		 err;
@@ -33,6 +41,14 @@ struct sc_conn {
 	struct sp_buf	 in;		/* bytes received */
 	size_t		 in_off;	/* start of the unread bytes */
 	size_t		 in_done;	/* end of the last reply handed out */
+
+	/* Pipelining: ids sent and not collected, oldest first (a ring). */
+	uint64_t	*pend;
+	size_t		 pend_head;
+	size_t		 npend;
+	size_t		 pend_cap;
+	struct sc_stash	*stash;		/* replies that came early */
+	struct sc_stash	*held;		/* the stashed reply handed out */
 };
 
 /* Records a failure on c; returns -1. */
@@ -58,9 +74,19 @@ size_t	sc__chunk(const sc_conn *c);
  * valid until the next call on c.  pass_fd >= 0 travels with the
  * request (SCM_RIGHTS).  Returns 0 when storesd reports success, or -1
  * with c's error set (storesd's code and message, or a connection
- * error).
+ * error).  Refused while pipelined replies are pending.
  */
 int	sc__call(sc_conn *c, struct sp_req *rq, int pass_fd,
 	    struct sp_reply *rep);
+
+/* The steps of sc__call(), for pipelining: */
+/* Appends rq to the unsent requests with a new id; 0 or -1. */
+int	sc__encode(sc_conn *c, struct sp_req *rq);
+/* Sends the unsent requests (the first byte carries pass_fd if >= 0). */
+int	sc__flush(sc_conn *c, int pass_fd);
+/* Waits for the reply to id, keeping early replies to others pending. */
+int	sc__await(sc_conn *c, uint64_t id, struct sp_reply *rep);
+/* Records rep's outcome on c: 0 for success, -1 for storesd's error. */
+int	sc__result(sc_conn *c, const struct sp_reply *rep);
 
 #endif

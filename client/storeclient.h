@@ -185,6 +185,44 @@ SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
 		    const char *store, const char *db, const void *key,
 		    size_t klen, const void *old, size_t oldlen);
 
+/* --------------------------------------------------------- pipelining */
+
+/*
+ * Pipelining keeps one connection busy without waiting a round trip per
+ * request, as hiredis's append/get-reply pair does.  sc_append_get(),
+ * sc_append_put() and sc_append_del() queue a request (sending queued
+ * requests when enough have gathered) and return at once; sc_collect()
+ * sends what is left and returns the replies one at a time, in the order
+ * the requests were appended.  storesd may answer out of order (reads
+ * before earlier writes); the library puts replies back in order.
+ *
+ * A request in flight is not ordered against the ones around it: a get
+ * appended after a put of the same key may or may not see it.  Collect
+ * the put's reply first when that matters.
+ *
+ * While replies are pending, the connection's other calls fail with
+ * SC_ERR_INVALID: collect them all first.
+ */
+/* Queue a get, put or del; 0, or -1 (argument or connection error). */
+SC_API int	sc_append_get(sc_conn *c, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen);
+SC_API int	sc_append_put(sc_conn *c, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen,
+		    const void *val, size_t vlen);
+SC_API int	sc_append_del(sc_conn *c, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen);
+/*
+ * The reply to the oldest request not collected yet.  Returns 0 on
+ * success, with *val and *vlen (either may be NULL) set for a get, to
+ * bytes valid until the next call on c (NULL and 0 for a put or del); or
+ * -1 with that request's error (SC_ERR_NOT_FOUND...: the others are
+ * unaffected), or a connection error (then every pending reply is lost),
+ * or SC_ERR_INVALID when nothing is pending.
+ */
+SC_API int	sc_collect(sc_conn *c, const void **val, size_t *vlen);
+/* Requests appended and not collected yet. */
+SC_API size_t	sc_pending(const sc_conn *c);
+
 /* ------------------------------------------------------------ batches */
 
 /*

@@ -114,6 +114,7 @@ static int	set_max_dbs(struct parse *, const char *);
 static int	set_dbs(struct parse *, const char *);
 static int	set_sync(struct parse *, const char *);
 static int	set_path(struct parse *, const char *);
+static int	set_sync_interval(struct parse *, const char *);
 
 static const struct keydef daemon_keys[] = {
 	{ "socket",		set_socket },
@@ -130,7 +131,7 @@ static const struct keydef daemon_keys[] = {
 };
 
 /* Indices into store_keys, for the checks made when a section ends. */
-enum { SK_MAP_SIZE, SK_MAX_DBS, SK_DBS, SK_SYNC, SK_PATH };
+enum { SK_MAP_SIZE, SK_MAX_DBS, SK_DBS, SK_SYNC, SK_PATH, SK_SYNC_INTERVAL };
 
 static const struct keydef store_keys[] = {
 	{ "map_size",		set_map_size },
@@ -138,6 +139,7 @@ static const struct keydef store_keys[] = {
 	{ "dbs",		set_dbs },
 	{ "sync",		set_sync },
 	{ "path",		set_path },
+	{ "sync_interval",	set_sync_interval },
 	{ NULL,			NULL }
 };
 
@@ -400,24 +402,41 @@ set_max_frame(struct parse *p, const char *v)
 	    "4KiB to 4294967295 (4GiB - 1)", &p->cfg->max_frame);
 }
 
+/* range says the limits in words, e.g. "10ms to 7 days (168h)". */
 static int
-set_idle_close(struct parse *p, const char *v)
+set_duration(struct parse *p, const char *key, const char *v, uint64_t min,
+    uint64_t max, const char *range, const char *example, uint64_t *out)
 {
 	uint64_t	 ms;
 
 	if (cfg_parse_duration(v, &ms) == -1) {
 		if (errno == ERANGE)
-			return perr(p, p->lineno, "idle_close = %s is too "
-			    "large; use 10ms to 7 days (168h)", v);
-		return perr(p, p->lineno, "idle_close = '%s' is not a "
-		    "duration; write a whole number with ms, s, m or h "
-		    "(bare: seconds), e.g. idle_close = 30s", v);
+			return perr(p, p->lineno, "%s = %s is too large; use "
+			    "%s", key, v, range);
+		return perr(p, p->lineno, "%s = '%s' is not a duration; write "
+		    "a whole number with ms, s, m or h (bare: seconds), e.g. "
+		    "%s = %s", key, v, key, example);
 	}
-	if (ms < 10 || ms > UINT64_C(7) * 24 * 3600 * 1000)
-		return perr(p, p->lineno, "idle_close = %s is out of range; "
-		    "use 10ms to 7 days (168h)", v);
-	p->cfg->idle_close_ms = ms;
+	if (ms < min || ms > max)
+		return perr(p, p->lineno, "%s = %s is out of range; use %s",
+		    key, v, range);
+	*out = ms;
 	return 0;
+}
+
+static int
+set_idle_close(struct parse *p, const char *v)
+{
+	return set_duration(p, "idle_close", v, 10,
+	    UINT64_C(7) * 24 * 3600 * 1000, "10ms to 7 days (168h)", "30s",
+	    &p->cfg->idle_close_ms);
+}
+
+static int
+set_sync_interval(struct parse *p, const char *v)
+{
+	return set_duration(p, "sync_interval", v, 10, 3600 * 1000,
+	    "10ms to 1h", "1s", &cur_store(p)->sync_interval_ms);
 }
 
 static int
@@ -671,6 +690,7 @@ begin_store(struct parse *p, const char *s, size_t n)
 	memset(st, 0, sizeof(*st));
 	memcpy(st->name, s, n);
 	st->sync = CFG_SYNC_FULL;
+	st->sync_interval_ms = 1000;
 	st->line = p->lineno;
 	p->cur = cfg->nstores++;
 	p->sec = SEC_STORE;

@@ -33,6 +33,7 @@ struct cfg_store {
 	char		 dbs[CFG_MAX_DBS][SP_NAME_MAX + 1];
 	unsigned	 ndbs;		/* dbs[0] is the primary */
 	enum cfg_sync	 sync;
+	uint64_t	 sync_interval_ms; /* sync = none: flush this often */
 	char		*path;		/* canonical; NULL: an env per repo */
 	unsigned	 line;		/* of its [store NAME] header */
 };

@@ -237,7 +237,7 @@ do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	rc = stats_reply(c, rq->id, envs, n, err);
 	for (i = 0; i < n; i++)
-		reg_release(d->reg, envs[i]);
+		reg_unpeek(d->reg, envs[i]);
 	free(envs);
 	return rc;
 }

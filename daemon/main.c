@@ -134,14 +134,52 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	    "this version; restart storesd to apply changes", __func__);
 }
 
+/*
+ * Housekeeping closes idle envs and flushes sync = none envs.  Both may
+ * wait on a disk, so the timer on loop 0 only hands the work to the pool,
+ * and never twice at once.
+ */
+static struct pool_task	 housekeeping;
+static atomic_bool	 housekeeping_busy;
+
 static void
-on_sweep(evutil_socket_t fd, short what, void *arg)
+housekeep(struct pool_task *t)
+{
+	(void)t;
+	reg_sweep(daemon_ctx.reg);
+	reg_sync(daemon_ctx.reg);
+	atomic_store(&housekeeping_busy, false);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
 
 	(void)fd;
 	(void)what;
-	reg_sweep(d->reg);
+	if (atomic_exchange(&housekeeping_busy, true))
+		return;
+	housekeeping.fn = housekeep;
+	pool_submit(d->pool, &housekeeping);
+}
+
+/* Often enough for idle_close and the shortest sync_interval. */
+static struct timeval
+tick_interval(const struct config *cfg)
+{
+	struct timeval	 tv;
+	uint64_t	 every = cfg->idle_close_ms / 4;
+	unsigned	 i;
+
+	for (i = 0; i < cfg->nstores; i++)
+		if (cfg->stores[i].sync == CFG_SYNC_NONE &&
+		    cfg->stores[i].sync_interval_ms / 2 < every)
+			every = cfg->stores[i].sync_interval_ms / 2;
+	every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+	tv.tv_sec = (time_t)(every / 1000);
+	tv.tv_usec = (suseconds_t)(every % 1000) * 1000;
+	return tv;
 }
 
 static int
@@ -197,7 +235,6 @@ main(int argc, char **argv)
 	struct event	*sigs[4] = { NULL }, *sweep = NULL;
 	struct timeval	 tv;
 	char		 errbuf[512];
-	uint64_t	 every;
 	unsigned	 i;
 	int		 ret = 1;
 
@@ -232,11 +269,8 @@ main(int argc, char **argv)
 	sigs[0] = evsignal_new(d->loops[0]->base, SIGTERM, on_stop_signal, d);
 	sigs[1] = evsignal_new(d->loops[0]->base, SIGINT, on_stop_signal, d);
 	sigs[2] = evsignal_new(d->loops[0]->base, SIGHUP, on_hup, d);
-	sweep = event_new(d->loops[0]->base, -1, EV_PERSIST, on_sweep, d);
-	every = d->cfg->idle_close_ms / 4;
-	every = every < 10 ? 10 : every > 1000 ? 1000 : every;
-	tv.tv_sec = (time_t)(every / 1000);
-	tv.tv_usec = (suseconds_t)(every % 1000) * 1000;
+	sweep = event_new(d->loops[0]->base, -1, EV_PERSIST, on_tick, d);
+	tv = tick_interval(d->cfg);
 	for (i = 0; i < 3; i++)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");

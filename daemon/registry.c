@@ -122,16 +122,27 @@ lru_remove(struct registry *r, struct reg_env *e)
 	e->lru_prev = e->lru_next = NULL;
 }
 
+/*
+ * Puts an idle env in the list, which stays ordered by last use: at the
+ * tail after a use, further in after an observer's look.
+ */
 static void
-lru_append(struct registry *r, struct reg_env *e)
+lru_insert(struct registry *r, struct reg_env *e)
 {
-	e->lru_next = NULL;
-	e->lru_prev = r->lru_tail;
-	if (r->lru_tail)
-		r->lru_tail->lru_next = e;
+	struct reg_env	*after = r->lru_tail;
+
+	while (after != NULL && after->last_used_ms > e->last_used_ms)
+		after = after->lru_prev;
+	e->lru_prev = after;
+	e->lru_next = after ? after->lru_next : r->lru_head;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e;
+	else
+		r->lru_tail = e;
+	if (after)
+		after->lru_next = e;
 	else
 		r->lru_head = e;
-	r->lru_tail = e;
 }
 
 /* ------------------------------------------------------------- entries */
@@ -345,14 +356,27 @@ again:
 	return rc;
 }
 
+static void
+release(struct registry *r, struct reg_env *e, bool used)
+{
+	pthread_mutex_lock(&r->mtx);
+	if (used)
+		e->last_used_ms = reg_now_ms();
+	if (--e->refs == 0 && e->state == REG_OPEN)
+		lru_insert(r, e);
+	pthread_mutex_unlock(&r->mtx);
+}
+
 void
 reg_release(struct registry *r, struct reg_env *e)
 {
-	pthread_mutex_lock(&r->mtx);
-	e->last_used_ms = reg_now_ms();
-	if (--e->refs == 0 && e->state == REG_OPEN)
-		lru_append(r, e);
-	pthread_mutex_unlock(&r->mtx);
+	release(r, e, true);
+}
+
+void
+reg_unpeek(struct registry *r, struct reg_env *e)
+{
+	release(r, e, false);
 }
 
 int
@@ -415,6 +439,24 @@ reg_sweep(struct registry *r)
 	}
 	pthread_mutex_unlock(&r->mtx);
 	return n;
+}
+
+void
+reg_sync(struct registry *r)
+{
+	struct reg_env	**v;
+	struct sp_error	  err;
+	uint64_t	  now = reg_now_ms();
+	size_t		  i, n;
+
+	if (reg_collect(r, NULL, NULL, &v, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (st_sync(v[i]->st, now, &err) == -1)
+			log_warnx("%s: %s: %s", __func__, v[i]->dir, err.msg);
+		reg_unpeek(r, v[i]);
+	}
+	free(v);
 }
 
 unsigned

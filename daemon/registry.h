@@ -100,13 +100,20 @@ void	reg_unreserve(struct registry *r, struct reg_env *e);
 /*
  * Takes a reference on every open env matching the filters (NULL: any)
  * and returns them in a new array (*out, *n; free() it after releasing
- * each).  Returns 0, or -1 (ENOMEM).
+ * each with reg_unpeek()).  For observers (stats, housekeeping): their
+ * looks do not count as use, so they keep no env from closing when idle.
+ * Returns 0, or -1 (ENOMEM).
  */
 int	reg_collect(struct registry *r, const char *repo, const char *store,
 	    struct reg_env ***out, size_t *n);
+/* Drops a reference taken by reg_collect(). */
+void	reg_unpeek(struct registry *r, struct reg_env *e);
 
 /* Closes the envs idle for idle_close or longer.  Returns how many. */
 unsigned reg_sweep(struct registry *r);
+/* Flushes the sync = none envs whose sync_interval has passed.  May
+ * fsync: never call it on an I/O thread. */
+void	reg_sync(struct registry *r);
 /* Open envs (in any state but reserved). */
 unsigned reg_count(struct registry *r);
 

@@ -25,6 +25,10 @@ struct st_env {
 	atomic_bool		 dbi_ok[CFG_MAX_DBS];
 	unsigned		 nslots;
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
+	bool			 nosync;	/* sync = none */
+	atomic_bool		 dirty;		/* commits not yet synced */
+	uint64_t		 sync_ms;	/* sync_interval */
+	uint64_t		 synced_ms;	/* when st_sync() last ran */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -175,6 +179,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->ndbs = p->store->ndbs;
 	e->unnamed = p->store->max_dbs == 0;
 	e->nslots = p->nslots;
+	e->nosync = p->store->sync == CFG_SYNC_NONE;
+	e->sync_ms = p->store->sync_interval_ms;
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
 
 	if (!p->create && !st_exists(p->dir)) {
@@ -220,6 +226,9 @@ st_close(struct st_env *e)
 		for (i = 0; i < e->nslots; i++)
 			if (e->rtxn[i] != NULL)
 				mdb_txn_abort(e->rtxn[i]);
+	/* mdb_env_close does not sync; what sync = none left must go out. */
+	if (e->env != NULL && atomic_load(&e->dirty))
+		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
 	free(e->rtxn);
@@ -303,28 +312,67 @@ done:
 
 /* -------------------------------------------------------------- writes */
 
-/* Opens (creating) the handle of db in a write txn; *created says so. */
-static int
-wdbi(struct st_env *e, MDB_txn *txn, unsigned db, bool *created,
-    struct sp_error *err)
-{
-	int	 rc;
+/*
+ * One write transaction, top-level or nested.  Puts whose keys arrive in
+ * order go in with MDB_APPEND (bulk loads: no search, full pages); the
+ * first put of a db compares its key with the db's last, each later one
+ * with the previous, and any other write to the db ends appending there.
+ */
+struct wtx {
+	struct st_env	*e;
+	MDB_txn		*txn;
+	bool		 created[CFG_MAX_DBS];	/* dbs created in txn */
+	MDB_cursor	*cur[CFG_MAX_DBS];
+	signed char	 append[CFG_MAX_DBS];	/* 0 unknown, 1 yes, -1 no */
+	MDB_val		 last[CFG_MAX_DBS];	/* the last key appended */
+};
 
-	if (atomic_load(&e->dbi_ok[db]) || created[db])
+static void
+wtx_init(struct wtx *w, struct st_env *e, MDB_txn *txn, const bool *created)
+{
+	memset(w, 0, sizeof(*w));
+	w->e = e;
+	w->txn = txn;
+	if (created)
+		memcpy(w->created, created, sizeof(w->created));
+}
+
+/* Write cursors must be closed before their transaction ends. */
+static void
+wtx_close_cursors(struct wtx *w)
+{
+	unsigned	 d;
+
+	for (d = 0; d < w->e->ndbs; d++) {
+		if (w->cur[d]) {
+			mdb_cursor_close(w->cur[d]);
+			w->cur[d] = NULL;
+		}
+	}
+}
+
+/* Opens (creating) the handle of db in the txn. */
+static int
+wdbi(struct wtx *w, unsigned db, struct sp_error *err)
+{
+	struct st_env	*e = w->e;
+	int		 rc;
+
+	if (atomic_load(&e->dbi_ok[db]) || w->created[db])
 		return 0;
-	rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[db], MDB_CREATE,
+	rc = mdb_dbi_open(w->txn, e->unnamed ? NULL : e->names[db], MDB_CREATE,
 	    &e->dbi[db]);
 	if (rc != 0)
 		return st_fail(e, err, rc, "create db");
-	created[db] = true;
+	w->created[db] = true;
 	return 0;
 }
 
 /* True when db exists in txn: since open, or created earlier in txn. */
 static bool
-have_db(struct st_env *e, unsigned db, const bool *created)
+have_db(const struct wtx *w, unsigned db)
 {
-	return atomic_load(&e->dbi_ok[db]) || created[db];
+	return atomic_load(&w->e->dbi_ok[db]) || w->created[db];
 }
 
 static int
@@ -336,16 +384,15 @@ cond_failed(struct sp_error *err, const char *why)
 
 /* expect and expect_absent: compare without writing. */
 static int
-check_expect(struct st_env *e, MDB_txn *txn, const struct st_op *op,
-    bool *created, struct sp_error *err)
+check_expect(struct wtx *w, const struct st_op *op, struct sp_error *err)
 {
 	MDB_val	 k = { op->klen, (void *)op->key }, v;
 	int	 rc = MDB_NOTFOUND;
 
-	if (have_db(e, op->db, created) &&
-	    (rc = mdb_get(txn, e->dbi[op->db], &k, &v)) != 0 &&
+	if (have_db(w, op->db) &&
+	    (rc = mdb_get(w->txn, w->e->dbi[op->db], &k, &v)) != 0 &&
 	    rc != MDB_NOTFOUND)
-		return st_fail(e, err, rc, "read");
+		return st_fail(w->e, err, rc, "read");
 	if (op->kind == ST_EXPECT_ABSENT)
 		return rc == 0 ? cond_failed(err, "the key exists") : 0;
 	if (rc != 0)
@@ -355,12 +402,59 @@ check_expect(struct st_env *e, MDB_txn *txn, const struct st_op *op,
 	return 0;
 }
 
-static int
-apply(struct st_env *e, MDB_txn *txn, const struct st_op *op, bool *created,
-    struct sp_error *err)
+/* True when k may be appended to db: it sorts after every key there. */
+static bool
+can_append(struct wtx *w, unsigned db, MDB_val *k)
 {
-	MDB_val		 k, v;
-	unsigned	 flags = 0;
+	MDB_dbi	 dbi = w->e->dbi[db];
+	MDB_val	 lk, lv;
+	int	 rc;
+
+	if (w->append[db] < 0)
+		return false;
+	if (w->cur[db] == NULL) {
+		if (mdb_cursor_open(w->txn, dbi, &w->cur[db]) != 0) {
+			w->append[db] = -1;
+			return false;
+		}
+		rc = mdb_cursor_get(w->cur[db], &lk, &lv, MDB_LAST);
+		w->append[db] = rc == MDB_NOTFOUND ||
+		    (rc == 0 && mdb_cmp(w->txn, dbi, k, &lk) > 0) ? 1 : -1;
+	} else if (mdb_cmp(w->txn, dbi, k, &w->last[db]) <= 0)
+		w->append[db] = -1;
+	return w->append[db] > 0;
+}
+
+static int
+put(struct wtx *w, const struct st_op *op, MDB_val *k, struct sp_error *err)
+{
+	MDB_val		 v = { op->vlen, (void *)op->val };
+	unsigned	 db = op->db;
+	int		 rc;
+
+	if (wdbi(w, db, err) == -1)
+		return -1;
+	if (op->kind == ST_PUT && can_append(w, db, k)) {
+		rc = mdb_cursor_put(w->cur[db], k, &v, MDB_APPEND);
+		/* The job's copy of the key outlives the transaction. */
+		w->last[db] = *k;
+	} else {
+		w->append[db] = -1;
+		rc = mdb_put(w->txn, w->e->dbi[db], k, &v,
+		    op->kind == ST_PUT_IF_ABSENT ? MDB_NOOVERWRITE : 0);
+	}
+	if (rc == MDB_KEYEXIST)
+		return cond_failed(err, "the key exists");
+	if (rc != 0)
+		return st_fail(w->e, err, rc, "write");
+	return 0;
+}
+
+static int
+apply(struct wtx *w, const struct st_op *op, struct sp_error *err)
+{
+	struct st_env	*e = w->e;
+	MDB_val		 k;
 	int		 rc;
 
 	if (op->db >= e->ndbs)
@@ -370,33 +464,24 @@ apply(struct st_env *e, MDB_txn *txn, const struct st_op *op, bool *created,
 	k.mv_data = (void *)op->key;
 	k.mv_size = op->klen;
 	switch (op->kind) {
-	case ST_PUT_IF_ABSENT:
-		flags = MDB_NOOVERWRITE;
-		/* FALLTHROUGH */
 	case ST_PUT:
-		if (wdbi(e, txn, op->db, created, err) == -1)
-			return -1;
-		v.mv_data = (void *)op->val;
-		v.mv_size = op->vlen;
-		rc = mdb_put(txn, e->dbi[op->db], &k, &v, flags);
-		if (rc == MDB_KEYEXIST)
-			return cond_failed(err, "the key exists");
-		break;
+	case ST_PUT_IF_ABSENT:
+		return put(w, op, &k, err);
+	case ST_EXPECT:
+	case ST_EXPECT_ABSENT:
+		return check_expect(w, op, err);
 	case ST_DEL:
 	case ST_DEL_ANY:
-		if (!have_db(e, op->db, created))
-			rc = MDB_NOTFOUND;
-		else
-			rc = mdb_del(txn, e->dbi[op->db], &k, NULL);
+		w->append[op->db] = -1;
+		rc = have_db(w, op->db) ?
+		    mdb_del(w->txn, e->dbi[op->db], &k, NULL) : MDB_NOTFOUND;
 		if (rc == MDB_NOTFOUND && op->kind == ST_DEL_ANY)
 			rc = 0;
 		break;
-	case ST_EXPECT:
-	case ST_EXPECT_ABSENT:
-		return check_expect(e, txn, op, created, err);
 	case ST_CLEAR:
-		rc = have_db(e, op->db, created) ?
-		    mdb_drop(txn, e->dbi[op->db], 0) : 0;
+		w->append[op->db] = -1;
+		rc = have_db(w, op->db) ?
+		    mdb_drop(w->txn, e->dbi[op->db], 0) : 0;
 		break;
 	default:
 		return sp_seterr(err, SP_INTERNAL, "unknown write op");
@@ -406,13 +491,30 @@ apply(struct st_env *e, MDB_txn *txn, const struct st_op *op, bool *created,
 	return 0;
 }
 
+/* Applies ops in w; returns 0, or -1 with err and *failed. */
 static int
-wtxn_begin(struct st_env *e, MDB_txn **txn, struct sp_error *err)
+apply_all(struct wtx *w, const struct st_op *ops, size_t n, size_t *failed,
+    struct sp_error *err)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (apply(w, &ops[i], err) == -1) {
+			*failed = i;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
+    struct sp_error *err)
 {
 	int	 rc;
 
-	rc = mdb_txn_begin(e->env, NULL, 0, txn);
-	if (rc == MDB_MAP_RESIZED) {
+	rc = mdb_txn_begin(e->env, parent, 0, txn);
+	if (rc == MDB_MAP_RESIZED && parent == NULL) {
 		/* Another process grew an adopted env; take its size. */
 		if ((rc = mdb_env_set_mapsize(e->env, 0)) == 0)
 			rc = mdb_txn_begin(e->env, NULL, 0, txn);
@@ -422,31 +524,107 @@ wtxn_begin(struct st_env *e, MDB_txn **txn, struct sp_error *err)
 	return 0;
 }
 
+/* After a commit: publish the dbs it created, note unsynced data. */
+static void
+committed(struct st_env *e, const bool *created)
+{
+	unsigned	 d;
+
+	for (d = 0; d < e->ndbs; d++)
+		if (created[d])
+			atomic_store(&e->dbi_ok[d], true);
+	if (e->nosync)
+		atomic_store(&e->dirty, true);
+}
+
 int
 st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
     struct sp_error *err)
 {
-	MDB_txn	*txn;
-	bool	 created[CFG_MAX_DBS] = { false };
-	size_t	 i;
-	unsigned d;
-	int	 rc;
+	struct st_job	 job = { ops, n, 0, 0, { 0 } };
 
-	*failed = n;
-	if (wtxn_begin(e, &txn, err) == -1)
+	if (st_write_group(e, &job, 1, err) == -1) {
+		*failed = n;
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (apply(e, txn, &ops[i], created, err) == -1) {
-			*failed = i;
-			mdb_txn_abort(txn);
-			return -1;
-		}
 	}
+	*failed = job.failed;
+	if (job.rc == -1)
+		*err = job.err;
+	return job.rc;
+}
+
+/* One job in a nested transaction of w: its failure is its own. */
+static void
+nested(struct wtx *w, struct st_job *j)
+{
+	struct wtx	 c;
+	MDB_txn		*txn;
+	unsigned	 d;
+	int		 rc;
+
+	j->failed = j->nops;
+	if ((j->rc = wtxn_begin(w->e, w->txn, &txn, &j->err)) == -1)
+		return;
+	wtx_init(&c, w->e, txn, w->created);
+	j->rc = apply_all(&c, j->ops, j->nops, &j->failed, &j->err);
+	wtx_close_cursors(&c);
+	if (j->rc == -1) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		j->rc = st_fail(w->e, &j->err, rc, "commit");
+		return;
+	}
+	for (d = 0; d < w->e->ndbs; d++)
+		w->created[d] |= c.created[d];
+}
+
+int
+st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
+    struct sp_error *err)
+{
+	struct wtx	 w;
+	MDB_txn		*txn;
+	size_t		 i;
+	int		 rc;
+
+	if (wtxn_begin(e, NULL, &txn, err) == -1)
+		return -1;
+	wtx_init(&w, e, txn, NULL);
+	if (n == 1) {
+		/* Alone, a job needs no nested transaction of its own. */
+		jobs[0].failed = jobs[0].nops;
+		jobs[0].rc = apply_all(&w, jobs[0].ops, jobs[0].nops,
+		    &jobs[0].failed, &jobs[0].err);
+		wtx_close_cursors(&w);
+		if (jobs[0].rc == -1) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+	} else
+		for (i = 0; i < n; i++)
+			nested(&w, &jobs[i]);
+	/* One commit, one sync, for every job that succeeded. */
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return st_fail(e, err, rc, "commit");
-	for (d = 0; d < e->ndbs; d++)
-		if (created[d])
-			atomic_store(&e->dbi_ok[d], true);
+	committed(e, w.created);
+	return 0;
+}
+
+int
+st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
+{
+	int	 rc;
+
+	if (!atomic_load(&e->dirty) || now_ms - e->synced_ms < e->sync_ms)
+		return 0;
+	e->synced_ms = now_ms;
+	atomic_store(&e->dirty, false);
+	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
+		atomic_store(&e->dirty, true);
+		return st_fail(e, err, rc, "sync");
+	}
 	return 0;
 }
 

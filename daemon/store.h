@@ -94,6 +94,33 @@ struct st_op {
 int	st_write(struct st_env *env, const struct st_op *ops, size_t n,
 	    size_t *failed, struct sp_error *err);
 
+/* A write request within a group commit, and how it went. */
+struct st_job {
+	const struct st_op	*ops;
+	size_t			 nops;
+	size_t			 failed;	/* the op that failed */
+	int			 rc;		/* 0, or -1 with err */
+	struct sp_error		 err;
+};
+
+/*
+ * Group commit: applies each job in a nested transaction of one write
+ * transaction, so a failing job (MAP_FULL, a failed condition) fails
+ * alone, then commits them all with one commit and one sync.  Each job's
+ * outcome is in its rc and err.  Returns 0, or -1 with err when the
+ * transaction as a whole failed (begin or commit): then no job applied.
+ */
+int	st_write_group(struct st_env *env, struct st_job *jobs, size_t n,
+	    struct sp_error *err);
+
+/*
+ * For sync = none: flushes commits not yet on disk (mdb_env_sync) when
+ * sync_interval has passed since the last flush (now_ms is the
+ * registry's clock).  A no-op for other envs and clean ones.  One
+ * thread at a time.  Returns 0, or -1 with err.
+ */
+int	st_sync(struct st_env *env, uint64_t now_ms, struct sp_error *err);
+
 /* Counts the entries of db.  Returns 0 or -1 with err. */
 int	st_count(struct st_env *env, unsigned slot, unsigned db,
 	    uint64_t *count, struct sp_error *err);

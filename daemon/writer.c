@@ -1,38 +1,98 @@
 /*
- * writer: each env's queue of write jobs.
+ * writer: each env's queue of write jobs, and group commit.
  *
  * Writes to one env are applied by one pool thread at a time, in the
  * order they arrived; writes to different envs run on different threads
- * at once.  A drain takes every job queued so far, so a later change can
- * commit them together (group commit) without changing the queue.  After
- * one batch the drain goes to the back of the pool's queue if more
+ * at once.  A drain takes the jobs queued so far (up to GROUP_JOBS and
+ * GROUP_BYTES) and commits them together: each in a nested transaction,
+ * so one failing job fails alone, and all in one commit, so a burst of
+ * durable writes costs one sync instead of one each.  Replies are sent
+ * only after that commit.  While a group commits, new writes queue up
+ * and form the next group, so the busier the env, the larger its groups.
+ * After one group the drain goes to the back of the pool's queue if more
  * arrived, so a busy env cannot keep a thread from the others.
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "daemon.h"
 #include "job.h"
+#include "log.h"
 #include "pool.h"
 #include "registry.h"
 #include "sp_msg.h"
 #include "store.h"
 
+#define GROUP_JOBS	512
+#define GROUP_BYTES	(64 * 1024 * 1024)
+
+/* Builds j's reply from how its part of the group went. */
 static void
-apply(struct job *j)
+reply(struct job *j, const struct st_job *r)
 {
-	struct sp_error	 err;
-	size_t		 failed;
+	char	 msg[SP_ERRMSG_MAX + 32];
 
-	char		 msg[SP_ERRMSG_MAX + 32];
-
-	if (st_write(j->env->st, j->ops, j->nops, &failed, &err) == 0)
+	if (r->rc == 0)
 		sp_reply_ok(&j->reply, j->id);
-	else if (j->batch && failed < j->nops) {
-		snprintf(msg, sizeof(msg), "op %zu: %s", failed, err.msg);
-		sp_reply_error_at(&j->reply, j->id, err.code, msg, failed);
+	else if (j->batch && r->failed < j->nops) {
+		snprintf(msg, sizeof(msg), "op %zu: %s", r->failed, r->err.msg);
+		sp_reply_error_at(&j->reply, j->id, r->err.code, msg,
+		    r->failed);
 	} else
-		sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		sp_reply_error(&j->reply, j->id, r->err.code, r->err.msg);
+}
+
+/* Takes the oldest queued jobs, within the group limits. */
+static struct job *
+take(struct reg_env *e, size_t *n)
+{
+	struct job	*head, *j;
+	size_t		 bytes = 0;
+
+	pthread_mutex_lock(&e->wq_mtx);
+	head = j = e->wq_head;
+	*n = 0;
+	while (j != NULL) {
+		bytes += j->nbytes;
+		(*n)++;
+		if (*n == GROUP_JOBS || bytes >= GROUP_BYTES || !j->next)
+			break;
+		j = j->next;
+	}
+	if (j != NULL) {
+		e->wq_head = j->next;
+		if (e->wq_head == NULL)
+			e->wq_tail = NULL;
+		j->next = NULL;
+	}
+	pthread_mutex_unlock(&e->wq_mtx);
+	return head;
+}
+
+static void
+commit_group(struct reg_env *e, struct job *batch, size_t n)
+{
+	struct st_job	*r;
+	struct sp_error	 err;
+	struct job	*j;
+	size_t		 i;
+	int		 rc = -1;
+
+	if ((r = calloc(n, sizeof(*r))) == NULL)
+		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
+	else {
+		for (i = 0, j = batch; j; j = j->next, i++)
+			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
+		rc = st_write_group(e->st, r, n, &err);
+	}
+	for (i = 0, j = batch; j; j = j->next, i++) {
+		if (rc == -1)
+			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		else
+			reply(j, &r[i]);
+	}
+	free(r);
 }
 
 static void
@@ -42,17 +102,12 @@ drain(struct pool_task *t)
 	    offsetof(struct reg_env, wq_task));
 	struct job	*batch, *j, *next;
 	struct pool	*pool;
+	size_t		 n;
 
-	pthread_mutex_lock(&e->wq_mtx);
-	batch = e->wq_head;
-	e->wq_head = e->wq_tail = NULL;
-	pthread_mutex_unlock(&e->wq_mtx);
-	if (batch == NULL)
+	if ((batch = take(e, &n)) == NULL)
 		return;		/* cannot happen: we are scheduled with work */
 	pool = batch->d->pool;
-
-	for (j = batch; j; j = j->next)
-		apply(j);
+	commit_group(e, batch, n);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once

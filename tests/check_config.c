@@ -159,6 +159,7 @@ START_TEST(test_builtin)
 	ck_assert_str_eq(st->dbs[0], "refs");
 	ck_assert_uint_eq(st->max_dbs, 1);
 	ck_assert_int_eq(st->sync, CFG_SYNC_FULL);
+	ck_assert_uint_eq(st->sync_interval_ms, 1000);
 	ck_assert_ptr_null(st->path);
 
 	st = &cfg->stores[1];
@@ -219,6 +220,7 @@ START_TEST(test_full)
 	    "max_dbs = 0\r\n"
 	    "dbs = main\r\n"
 	    "sync = none\r\n"
+	    "sync_interval = 250ms\r\n"
 	    "path = @T/envs/link/\r\n"
 	    "[store plain]\n"
 	    "map_size = 1048576\n");
@@ -255,12 +257,13 @@ START_TEST(test_full)
 	ck_assert_uint_eq(st->ndbs, 1);
 	ck_assert_str_eq(st->dbs[0], "main");
 	ck_assert_int_eq(st->sync, CFG_SYNC_NONE);
+	ck_assert_uint_eq(st->sync_interval_ms, 250);
 	snprintf(want, sizeof(want), "%s/envs/a", realtmp);
 	ck_assert_str_eq(st->path, want);
 
 	st = &cfg->stores[2];
 	ck_assert_str_eq(st->name, "plain");
-	ck_assert_uint_eq(st->line, 25);
+	ck_assert_uint_eq(st->line, 26);
 	ck_assert_uint_eq(st->map_size, 1 << 20);
 	ck_assert_uint_eq(st->max_dbs, 1);
 	ck_assert_uint_eq(st->ndbs, 1);
@@ -390,7 +393,7 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, max_batch, scan_page");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
-	    "max_dbs, dbs, sync, path");
+	    "max_dbs, dbs, sync, path, sync_interval");
 	/* A daemon key is not a store key, nor the other way round. */
 	expect_err("[store refs]\nsocket = /x\n", 2,
 	    "unknown key 'socket' in [store refs]");
@@ -489,6 +492,11 @@ START_TEST(test_out_of_range)
 	    "max_frame = 4095 is out of range");
 	expect_err(STORE_OK "[daemon]\nmax_frame = 4GiB\n", 4,
 	    "max_frame = 4GiB is out of range");
+	expect_err("[store s]\nmap_size = 1MiB\nsync_interval = 2h\n", 3,
+	    "sync_interval = 2h is out of range; use 10ms to 1h");
+	expect_msg("[store s]\nmap_size = 1MiB\nsync_interval = soon\n", 3,
+	    "sync_interval = 'soon' is not a duration; write a whole number "
+	    "with ms, s, m or h (bare: seconds), e.g. sync_interval = 1s");
 	expect_err(STORE_OK "[daemon]\nidle_close = 9ms\n", 4,
 	    "idle_close = 9ms is out of range; use 10ms to 7 days (168h)");
 	expect_err(STORE_OK "[daemon]\nidle_close = 169h\n", 4,

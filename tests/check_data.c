@@ -825,6 +825,76 @@ START_TEST(scan_bad_bounds)
 }
 END_TEST
 
+/* ----------------------------------------------------------- pipelining */
+
+START_TEST(pipelined_in_order)
+{
+	sc_conn		*c = conn();
+	const void	*v;
+	size_t		 vn, i, n = 2000;
+	char		 k[16], want[16];
+	void		*g;
+
+	/* Puts (answered by the writer) then gets (answered at once): the
+	 * replies come back out of order and are collected in order. */
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "p%zu", i);
+		if (i % 2 == 0)
+			ck_assert_int_eq(sc_append_put(c, "pipe", "nodes", NULL,
+			    k, strlen(k), k, strlen(k)), 0);
+		else
+			ck_assert_int_eq(sc_append_get(c, "pipe", "nodes", NULL,
+			    "p0", 2), 0);
+	}
+	ck_assert_uint_eq(sc_pending(c), n);
+	/* Another call now would interleave with the replies: refused. */
+	EXPECT_ERR(c, sc_ping(c), SC_ERR_INVALID);
+	for (i = 0; i < n; i++) {
+		int rc = sc_collect(c, &v, &vn);
+
+		if (i % 2 == 0) {
+			ck_assert_msg(rc == 0, "put %zu: %s", i, sc_errmsg(c));
+			ck_assert_ptr_null(v);
+		} else if (rc == 0) {
+			ck_assert(vn == 2 && memcmp(v, "p0", 2) == 0);
+		} else	/* the get may run before the first put commits */
+			ck_assert_int_eq(sc_errcode(c), SC_ERR_NOT_FOUND);
+	}
+	ck_assert_uint_eq(sc_pending(c), 0);
+	EXPECT_ERR(c, sc_collect(c, &v, &vn), SC_ERR_INVALID);
+	for (i = 0; i < n; i += 2) {
+		snprintf(want, sizeof(want), "p%zu", i);
+		ck_assert_int_eq(sc_get(c, "pipe", "nodes", NULL, want,
+		    strlen(want), &g, &vn), 0);
+		sc_free(g);
+	}
+	sc_close(c);
+}
+END_TEST
+
+START_TEST(pipelined_errors_are_per_request)
+{
+	sc_conn		*c = conn();
+	const void	*v;
+	size_t		 vn;
+
+	ck_assert_int_eq(sc_put(c, "pipe2", "nodes", NULL, "a", 1, "A", 1), 0);
+	ck_assert_int_eq(sc_append_get(c, "pipe2", "nodes", NULL, "a", 1), 0);
+	ck_assert_int_eq(sc_append_get(c, "pipe2", "nodes", NULL, "zz", 2), 0);
+	ck_assert_int_eq(sc_append_get(c, "pipe2", "nosuch", NULL, "a", 1), 0);
+	ck_assert_int_eq(sc_append_del(c, "pipe2", "nodes", NULL, "a", 1), 0);
+	ck_assert_int_eq(sc_append_get(c, "pipe2", "nodes", NULL, "", 0), 0);
+	ck_assert_int_eq(sc_collect(c, &v, &vn), 0);
+	ck_assert(vn == 1 && memcmp(v, "A", 1) == 0);
+	EXPECT_ERR(c, sc_collect(c, &v, &vn), SC_ERR_NOT_FOUND);
+	EXPECT_ERR(c, sc_collect(c, &v, &vn), SC_ERR_UNKNOWN_STORE);
+	ck_assert_int_eq(sc_collect(c, &v, &vn), 0);
+	EXPECT_ERR(c, sc_collect(c, &v, &vn), SC_ERR_BAD_KEY);
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+}
+END_TEST
+
 static Suite *
 data_suite(void)
 {
@@ -856,6 +926,8 @@ data_suite(void)
 	tcase_add_test(tc, scan_ranges);
 	tcase_add_test(tc, scan_pages_see_later_writes);
 	tcase_add_test(tc, scan_bad_bounds);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, pipelined_errors_are_per_request);
 	suite_add_tcase(s, tc);
 	return s;
 }

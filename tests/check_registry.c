@@ -221,6 +221,27 @@ START_TEST(idle_envs_close)
 }
 END_TEST
 
+START_TEST(observers_do_not_keep_envs_open)
+{
+	struct reg_env	*e, **v;
+	struct sp_error	 err;
+	size_t		 n;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	reg_release(reg, e);
+	/* stats and housekeeping look at every env: not a use. */
+	ck_assert_int_eq(reg_collect(reg, NULL, NULL, &v, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(reg_sweep(reg), 0);	/* looked at: in use */
+	reg_unpeek(reg, v[0]);
+	free(v);
+	reg_sync(reg);
+	ck_assert_uint_eq(reg_sweep(reg), 1);
+}
+END_TEST
+
 START_TEST(recent_envs_stay)
 {
 	struct reg_env	*e;
@@ -308,7 +329,7 @@ START_TEST(foreach_and_collect_filter)
 	ck_assert_int_eq(reg_collect(reg, NULL, NULL, &v, &n), 0);
 	ck_assert_uint_eq(n, 3);
 	for (i = 0; i < n; i++)
-		reg_release(reg, v[i]);
+		reg_unpeek(reg, v[i]);
 	free(v);
 	reg_release(reg, a);
 	reg_release(reg, b);
@@ -431,6 +452,122 @@ START_TEST(store_stats)
 }
 END_TEST
 
+START_TEST(group_commit_jobs_fail_alone)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct val	 v;
+	static char	 huge[256 * 1024];
+	struct st_op	 a = { ST_PUT, 0, "a", 1, "1", 1 };
+	struct st_op	 big = { ST_PUT, 0, "big", 3, huge, sizeof(huge) };
+	struct st_op	 cond[2] = { { ST_EXPECT, 0, "a", 1, "nope", 4 },
+			    { ST_PUT, 0, "c", 1, "3", 1 } };
+	struct st_op	 d = { ST_PUT, 0, "d", 1, "4", 1 };
+	struct st_job	 jobs[4] = {
+		{ &a, 1, 0, 0, { 0 } }, { &big, 1, 0, 0, { 0 } },
+		{ cond, 2, 0, 0, { 0 } }, { &d, 1, 0, 0, { 0 } },
+	};
+
+	ck_assert_int_eq(reg_acquire(reg, &small, B("g"), true, &e, &err), 0);
+	ck_assert_int_eq(st_write_group(e->st, jobs, 4, &err), 0);
+	ck_assert_int_eq(jobs[0].rc, 0);
+	ck_assert_int_eq(jobs[1].rc, -1);
+	ck_assert_int_eq(jobs[1].err.code, SP_MAP_FULL);
+	ck_assert_int_eq(jobs[2].rc, -1);
+	ck_assert_int_eq(jobs[2].err.code, SP_COND_FAILED);
+	ck_assert_uint_eq(jobs[2].failed, 0);
+	ck_assert_int_eq(jobs[3].rc, 0);
+	/* The neighbours of the failed jobs were committed. */
+	ck_assert_int_eq(get(e, 0, "a", &v, &err), 0);
+	ck_assert_int_eq(get(e, 0, "d", &v, &err), 0);
+	ck_assert_int_eq(get(e, 0, "big", &v, &err), -1);
+	ck_assert_int_eq(get(e, 0, "c", &v, &err), -1);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(group_commit_creates_dbs_once)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct val	 v;
+	struct st_op	 x = { ST_PUT, 1, "x", 1, "1", 1 };
+	struct st_op	 bad = { ST_EXPECT, 1, "zz", 2, "1", 1 };
+	struct st_op	 y = { ST_PUT, 1, "y", 1, "2", 1 };
+	struct st_job	 jobs[3] = { { &x, 1, 0, 0, { 0 } },
+			    { &bad, 1, 0, 0, { 0 } }, { &y, 1, 0, 0, { 0 } } };
+
+	/* db b does not exist yet: the first job creates it in its nested
+	 * transaction, the others use it. */
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("g"), true, &e, &err), 0);
+	ck_assert_int_eq(st_write_group(e->st, jobs, 3, &err), 0);
+	ck_assert_int_eq(jobs[0].rc, 0);
+	ck_assert_int_eq(jobs[1].rc, -1);
+	ck_assert_int_eq(jobs[2].rc, 0);
+	ck_assert_int_eq(get(e, 1, "x", &v, &err), 0);
+	ck_assert_int_eq(get(e, 1, "y", &v, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+/* Writes ops as one job and checks every key reads back. */
+START_TEST(appends_and_inserts_mix)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct val	 v;
+	struct st_op	 ops[8];
+	static const char *const keys[] = { "m", "n", "o", "a", "z", "zz",
+	    "b", "zzz" };
+	size_t		 i, failed;
+	uint64_t	 n;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("ap"), true, &e, &err), 0);
+	/* In order: appended; then "a" goes before: inserted normally. */
+	for (i = 0; i < 8; i++)
+		ops[i] = (struct st_op){ ST_PUT, 0, keys[i], strlen(keys[i]),
+		    keys[i], strlen(keys[i]) };
+	ck_assert_int_eq(st_write(e->st, ops, 8, &failed, &err), 0);
+	/* A later job: keys before and after the db's last key. */
+	ops[0] = (struct st_op){ ST_PUT, 0, "c", 1, "c", 1 };
+	ops[1] = (struct st_op){ ST_PUT, 0, "zzzz", 4, "zzzz", 4 };
+	ops[2] = (struct st_op){ ST_DEL, 0, "zzzz", 4, NULL, 0 };
+	ops[3] = (struct st_op){ ST_PUT, 0, "zzzzz", 5, "zzzzz", 5 };
+	ck_assert_int_eq(st_write(e->st, ops, 4, &failed, &err), 0);
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(get(e, 0, keys[i], &v, &err), 0);
+		ck_assert_uint_eq(v.n, strlen(keys[i]));
+		ck_assert_int_eq(memcmp(v.buf, keys[i], v.n), 0);
+	}
+	ck_assert_int_eq(get(e, 0, "c", &v, &err), 0);
+	ck_assert_int_eq(get(e, 0, "zzzzz", &v, &err), 0);
+	ck_assert_int_eq(get(e, 0, "zzzz", &v, &err), -1);
+	ck_assert_int_eq(st_count(e->st, 0, 0, &n, &err), 0);
+	ck_assert_uint_eq(n, 10);
+	/* Appending the same key twice is an overwrite, not an error. */
+	ops[0] = (struct st_op){ ST_PUT, 0, "zzzzzz", 6, "1", 1 };
+	ops[1] = (struct st_op){ ST_PUT, 0, "zzzzzz", 6, "2", 1 };
+	ck_assert_int_eq(st_write(e->st, ops, 2, &failed, &err), 0);
+	ck_assert_int_eq(get(e, 0, "zzzzzz", &v, &err), 0);
+	ck_assert_int_eq(v.buf[0], '2');
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(nosync_envs_sync)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	/* The test stores are sync = none: a write leaves them dirty. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("ns"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	ck_assert_int_eq(st_sync(e->st, reg_now_ms() + 5000, &err), 0);
+	ck_assert_int_eq(st_sync(e->st, reg_now_ms() + 5000, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
 static Suite *
 registry_suite(void)
 {
@@ -443,6 +580,7 @@ registry_suite(void)
 	tcase_add_test(tc, one_env_per_directory);
 	tcase_add_test(tc, first_requests_race);
 	tcase_add_test(tc, idle_envs_close);
+	tcase_add_test(tc, observers_do_not_keep_envs_open);
 	tcase_add_test(tc, recent_envs_stay);
 	tcase_add_test(tc, max_envs_evicts_idle_first);
 	tcase_add_test(tc, fork_reservations);
@@ -456,6 +594,10 @@ registry_suite(void)
 	tcase_add_test(tc, store_map_full_applies_nothing);
 	tcase_add_test(tc, store_named_and_unnamed_dbs);
 	tcase_add_test(tc, store_stats);
+	tcase_add_test(tc, group_commit_jobs_fail_alone);
+	tcase_add_test(tc, group_commit_creates_dbs_once);
+	tcase_add_test(tc, appends_and_inserts_mix);
+	tcase_add_test(tc, nosync_envs_sync);
 	suite_add_tcase(s, tc);
 	return s;
 }
