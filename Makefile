@@ -71,7 +71,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind deps clean install uninstall
+	test-valgrind deps clean install uninstall bench bench-smoke
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -142,6 +142,28 @@ $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# ----------------------------------------------------------------- bench
+
+BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
+	    bench/hist.c bench/procs.c bench/report.c
+BENCH_OBJ = $(call obj,$(BENCH_SRC))
+$(BENCH_OBJ): ALL_CPPFLAGS += -Itests
+
+$(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJ) $(HARNESS_OBJ) \
+	    $(BUILD)/libstoreclient.a -lhiredis -llmdb -lpthread -lm
+
+# The whole benchmark: minutes.  Results go to bench/results/.
+bench:
+	@scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
+	$(BUILD)/storesd-bench --build $(BUILD)
+
+# A short run on small data, to show the benchmark works (part of check).
+bench-smoke: all $(BUILD)/storesd-bench
+	@echo "== storesd-bench --smoke"
+	$(BUILD)/storesd-bench --smoke --build $(BUILD) --out $(BUILD)
 
 deps:
 	@scripts/deps.sh

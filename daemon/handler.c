@@ -154,6 +154,7 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	struct sp_stats_env	*se = NULL;
 	struct sp_stats_db	*sdb = NULL;
 	struct st_stats		*ss = NULL;
+	struct sp_counter	(*ec)[ST_ENV_NCOUNTERS + WRITER_NCOUNTERS] = NULL;
 	const struct cfg_store	*st;
 	struct sp_counter	 dc[6];
 	size_t			 i, k;
@@ -161,7 +162,8 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 
 	if ((se = calloc(n + 1, sizeof(*se))) == NULL ||
 	    (ss = calloc(n + 1, sizeof(*ss))) == NULL ||
-	    (sdb = calloc((n + 1) * CFG_MAX_DBS, sizeof(*sdb))) == NULL) {
+	    (sdb = calloc((n + 1) * CFG_MAX_DBS, sizeof(*sdb))) == NULL ||
+	    (ec = calloc(n + 1, sizeof(*ec))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
 	}
@@ -174,8 +176,10 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 		se[i].id.store.n = strlen(envs[i]->store);
 		se[i].id.dir.p = envs[i]->dir;
 		se[i].id.dir.n = strlen(envs[i]->dir);
-		se[i].counters = ss[i].env;
-		se[i].ncounters = ST_ENV_NCOUNTERS;
+		memcpy(ec[i], ss[i].env, sizeof(ss[i].env));
+		writer_counters(envs[i], &ec[i][ST_ENV_NCOUNTERS]);
+		se[i].counters = ec[i];
+		se[i].ncounters = ST_ENV_NCOUNTERS + WRITER_NCOUNTERS;
 		se[i].dbs = &sdb[i * CFG_MAX_DBS];
 		se[i].ndbs = ss[i].ndbs;
 		/* A store dropped by a reload still has its env. */
@@ -205,6 +209,7 @@ done:
 	free(se);
 	free(ss);
 	free(sdb);
+	free(ec);
 	return ret;
 }
 
@@ -333,6 +338,9 @@ done:
 
 /* ------------------------------------------------------------ pool ops */
 
+/* Small writes to sync = none envs commit at the end of the turn. */
+#define INLINE_MAX	(64 * 1024)
+
 void
 send_job(struct conn *c, struct job *j, uint64_t id)
 {
@@ -341,10 +349,12 @@ send_job(struct conn *c, struct job *j, uint64_t id)
 	j->conn = c;
 	j->id = id;
 	conn_hold(c);
-	if (j->kind == JOB_WRITE)
-		job_submit_write(j);
-	else
+	if (j->kind != JOB_WRITE)
 		job_submit(j);
+	else if (st_nosync(j->env->st) && j->nbytes <= INLINE_MAX)
+		loop_defer_write(c->loop, j);
+	else
+		job_submit_write(j);
 }
 
 static int

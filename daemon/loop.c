@@ -12,6 +12,8 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
+#include "registry.h"
+#include "store.h"
 
 #define STOP_TIMEOUT_S	30	/* then connections are cut */
 
@@ -38,6 +40,7 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 		next = TAILQ_NEXT(c, link);
 		conn_abort(c);
 	}
+	l->exit = true;
 	event_base_loopbreak(l->base);
 }
 
@@ -63,8 +66,10 @@ begin_stop(struct loop *l)
 void
 loop_check_stopped(struct loop *l)
 {
-	if (l->stopping && TAILQ_EMPTY(&l->conns))
+	if (l->stopping && TAILQ_EMPTY(&l->conns)) {
+		l->exit = true;
 		event_base_loopbreak(l->base);
+	}
 }
 
 /* Takes what the mailbox holds, then acts on it outside the lock. */
@@ -100,6 +105,114 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 	}
 	if (stop)
 		begin_stop(l);
+}
+
+void
+loop_defer_write(struct loop *l, struct job *j)
+{
+	j->next = NULL;
+	if (l->deferred_tail)
+		l->deferred_tail->next = j;
+	else
+		l->deferred = j;
+	l->deferred_tail = j;
+}
+
+/* Ends the turn's reads: their transactions and env references. */
+static void
+end_reads(struct loop *l)
+{
+	unsigned	 i;
+
+	for (i = 0; i < l->nturn; i++) {
+		st_read_done(l->turn[i].e->st, l->idx);
+		reg_release(l->d->reg, l->turn[i].e);
+	}
+	l->nturn = 0;
+}
+
+int
+loop_read_env(struct loop *l, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_env **e, struct sp_error *err)
+{
+	struct turn_env	*t;
+	unsigned	 i;
+
+	*e = NULL;
+	for (i = 0; i < l->nturn; i++) {
+		t = &l->turn[i];
+		if (t->st == st && t->fixed == (repo.p == NULL) &&
+		    t->repolen == repo.n && memcmp(t->repo, repo.p, repo.n) == 0) {
+			*e = t->e;
+			return 0;
+		}
+	}
+	/* A turn reading many envs: earlier requests are done with theirs. */
+	if (l->nturn == LOOP_TURN_ENVS)
+		end_reads(l);
+	if (reg_acquire(l->d->reg, st, repo, false, e, err) == -1) {
+		*e = NULL;
+		return err->code == SP_NOT_FOUND ? 0 : -1;
+	}
+	if (st_read_hold((*e)->st, l->idx, err) == -1) {
+		reg_release(l->d->reg, *e);
+		*e = NULL;
+		return -1;
+	}
+	t = &l->turn[l->nturn++];
+	t->st = st;
+	t->e = *e;
+	t->fixed = repo.p == NULL;
+	t->repolen = repo.n;
+	if (repo.n)
+		memcpy(t->repo, repo.p, repo.n);
+	return 0;
+}
+
+/* Takes the jobs of the first job's env out of *list, in order. */
+static struct job *
+take_env(struct job **list, size_t *n)
+{
+	struct job	*mine = NULL, **tail = &mine, **pp = list, *j;
+	struct reg_env	*e = (*list)->env;
+
+	*n = 0;
+	while ((j = *pp) != NULL) {
+		if (j->env != e) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = NULL;
+		*tail = j;
+		tail = &j->next;
+		(*n)++;
+	}
+	return mine;
+}
+
+/* Commits the turn's deferred writes, one group per env. */
+static void
+flush_writes(struct loop *l)
+{
+	struct job	*list = l->deferred, *mine, *j, *next;
+	struct reg_env	*e;
+	size_t		 n;
+
+	l->deferred = l->deferred_tail = NULL;
+	while (list != NULL) {
+		mine = take_env(&list, &n);
+		e = mine->env;
+		if (!writer_inline(e, mine, n))
+			continue;
+		for (j = mine; j; j = next) {
+			next = j->next;
+			reg_release(l->d->reg, j->env);
+			j->env = NULL;
+			conn_job_done(j->conn, j);
+			job_free(j);
+		}
+	}
 }
 
 int
@@ -155,10 +268,21 @@ loop_start(struct loop *l)
 	return 0;
 }
 
+/*
+ * One turn: wait for events, run every callback they call for, then end
+ * the turn: close its read transactions and commit its deferred writes.
+ * Nothing started in a turn outlives it.
+ */
 void
 loop_run(struct loop *l)
 {
-	event_base_dispatch(l->base);
+	while (!l->exit) {
+		if (event_base_loop(l->base, EVLOOP_ONCE) == -1)
+			break;
+		end_reads(l);
+		if (l->deferred)
+			flush_writes(l);
+	}
 }
 
 void

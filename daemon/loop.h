@@ -14,13 +14,30 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "sp_error.h"
+#include "sp_msg.h"
+
+struct cfg_store;
 struct conn;
 struct daemon;
+struct reg_env;
 struct event;
 struct event_base;
 struct job;
 
 TAILQ_HEAD(conn_list, conn);
+
+#define LOOP_TURN_ENVS	8
+
+/* An env read in this turn, kept with its read transaction until the
+ * turn ends (loop_read_env()). */
+struct turn_env {
+	const struct cfg_store	*st;
+	struct reg_env		*e;
+	size_t			 repolen;
+	char			 repo[SP_REPO_MAX + 1];
+	bool			 fixed;		/* a fixed-path store */
+};
 
 struct loop {
 	struct daemon		*d;
@@ -43,6 +60,11 @@ struct loop {
 	/* Loop thread only. */
 	struct conn_list	 conns;
 	bool			 stopping;
+	bool			 exit;		/* leave after this turn */
+	struct job		*deferred;	/* writes for the end of turn */
+	struct job		*deferred_tail;
+	struct turn_env		 turn[LOOP_TURN_ENVS];
+	unsigned		 nturn;
 };
 
 /* Sets up l; returns 0, or -1 (logged). */
@@ -69,5 +91,23 @@ void	loop_post_stop(struct loop *l);
 
 /* Loop thread: called when a connection of l goes away, to finish a stop. */
 void	loop_check_stopped(struct loop *l);
+
+/*
+ * Loop thread: keeps a small write to a sync = none env for the end of
+ * this event-loop turn, when the writes of all connections served in the
+ * turn are committed together right here (writer_inline()) or, if the
+ * env is busy, queued for the pool.  No transaction spans the turn.
+ */
+void	loop_defer_write(struct loop *l, struct job *j);
+
+/*
+ * Loop thread: the env of (repo, st) for reading, with the loop's read
+ * transaction held open for the rest of the turn, so every read of the
+ * turn shares one lookup and one transaction.  *e is NULL when the env
+ * does not exist (reads never create one).  Release nothing: the turn's
+ * end does.  Returns 0, or -1 with err.
+ */
+int	loop_read_env(struct loop *l, const struct cfg_store *st,
+	    struct sp_bytes repo, struct reg_env **e, struct sp_error *err);
 
 #endif

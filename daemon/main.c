@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,20 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		usage(2);
+}
+
+/*
+ * LMDB allocates a few MiB of write-transaction lists per open env.  With
+ * glibc's default, freeing such blocks raises the mmap threshold, later
+ * envs' lists then come from arenas already touched, and every open env
+ * stays megabytes resident (3 GiB for 1,000 envs, measured).  A fixed
+ * threshold keeps big blocks in their own untouched mappings, returned
+ * to the system when an env closes.
+ */
+static void
+tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
 
 /* Envs and connections each take descriptors; use all we are allowed. */
@@ -258,6 +273,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	tune_malloc();
 	raise_nofile();
 	if (start(d) == -1)
 		goto done;

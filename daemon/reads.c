@@ -18,22 +18,13 @@
 
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
 
-/* Takes the env of t for reading; *e is NULL when it does not exist. */
+/* The env of t for reading, held for the turn; *e is NULL when it does
+ * not exist. */
 static int
 read_env(struct conn *c, const struct target *t, struct reg_env **e,
     struct sp_error *err)
 {
-	*e = NULL;
-	if (reg_acquire(c->loop->d->reg, t->st, t->repo, false, e, err) == 0)
-		return 0;
-	return err->code == SP_NOT_FOUND ? 0 : -1;
-}
-
-static void
-done_env(struct conn *c, struct reg_env *e)
-{
-	if (e != NULL)
-		reg_release(c->loop->d->reg, e);
+	return loop_read_env(c->loop, t->st, t->repo, e, err);
 }
 
 /* ----------------------------------------------------------------- get */
@@ -61,17 +52,14 @@ do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct target	 t;
 	struct reg_env	*e;
 	struct val_ctx	 v = { conn_out(c), rq->id, err };
-	int		 rc;
 
 	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
 	    check_key(rq->key, err) == -1 || read_env(c, &t, &e, err) == -1)
 		return -1;
 	if (e == NULL)
 		return sp_seterr(err, SP_NOT_FOUND, "no such key");
-	rc = st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
+	return st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
 	    &v, err);
-	done_env(c, e);
-	return rc;
 }
 
 /* ------------------------------------------------------- mget, missing */
@@ -175,7 +163,6 @@ do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	rc = 0;
 done:
 	free(m.absent);
-	done_env(c, e);
 	return rc;
 }
 
@@ -194,7 +181,6 @@ do_count(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		return -1;
 	if (e != NULL)
 		rc = st_count(e->st, c->loop->idx, t.db, &n, err);
-	done_env(c, e);
 	if (rc == 0 && sp_reply_count(conn_out(c), rq->id, n) == -1)
 		rc = sp_seterr(err, SP_INTERNAL, "out of memory");
 	return rc;
@@ -282,6 +268,5 @@ do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 fail:
 	sp_reply_abort(&pg.w);
 done:
-	done_env(c, e);
 	return rc;
 }

@@ -27,12 +27,18 @@ struct registry {
 };
 
 uint64_t
-reg_now_ms(void)
+reg_now_us(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+reg_now_ms(void)
+{
+	return reg_now_us() / 1000;
 }
 
 /* ----------------------------------------------------------- the table */

@@ -58,8 +58,14 @@ struct reg_env {
 	pthread_mutex_t		 wq_mtx;
 	struct job		*wq_head;
 	struct job		*wq_tail;
-	bool			 wq_scheduled;
+	unsigned		 wq_len;
+	bool			 wq_scheduled;	/* a thread owns the writes */
 	struct pool_task	 wq_task;
+
+	/* Counters since the env opened (writer.c), read by stats. */
+	_Atomic uint64_t	 commits;	/* write transactions */
+	_Atomic uint64_t	 writes;	/* requests they held */
+	_Atomic uint64_t	 commit_us;	/* time spent committing */
 };
 
 /*
@@ -71,8 +77,9 @@ struct registry	*reg_new(const char *data_dir, unsigned nslots,
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 
-/* Monotonic milliseconds, the registry's clock. */
+/* Monotonic milli- and microseconds, the registry's clock. */
 uint64_t	 reg_now_ms(void);
+uint64_t	 reg_now_us(void);
 
 /*
  * Takes a reference on the env of (repo, st), opening it if needed;

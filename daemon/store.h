@@ -49,8 +49,18 @@ int	st_open(const struct st_params *p, struct st_env **out,
 	    struct sp_error *err);
 /* Closes the env; no call on it may be running.  NULL-safe. */
 void	st_close(struct st_env *env);
+/* True for sync = none: commits wait on no disk. */
+bool	st_nosync(const struct st_env *env);
 /* True when dir holds an env's data file. */
 bool	st_exists(const char *dir);
+
+/*
+ * Keeps slot's read transaction open until st_read_done(), so the reads
+ * of one event-loop turn share it instead of renewing one each.  It must
+ * be done before the turn ends.  Returns 0, or -1 with err.
+ */
+int	st_read_hold(struct st_env *env, unsigned slot, struct sp_error *err);
+void	st_read_done(struct st_env *env, unsigned slot);
 
 /* Receives a value inside its read transaction; copy it, return 0 or -1. */
 typedef int	(*st_val_fn)(void *arg, const void *val, size_t n);

@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "sp_msg.h"
 #include "store.h"
+#include <stdatomic.h>
 
 #define GROUP_JOBS	512
 #define GROUP_BYTES	(64 * 1024 * 1024)
@@ -65,6 +66,7 @@ take(struct reg_env *e, size_t *n)
 		if (e->wq_head == NULL)
 			e->wq_tail = NULL;
 		j->next = NULL;
+		e->wq_len -= (unsigned)*n;
 	}
 	pthread_mutex_unlock(&e->wq_mtx);
 	return head;
@@ -82,9 +84,14 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 	if ((r = calloc(n, sizeof(*r))) == NULL)
 		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
 	else {
+		uint64_t t0 = reg_now_us();
+
 		for (i = 0, j = batch; j; j = j->next, i++)
 			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
 		rc = st_write_group(e->st, r, n, &err);
+		atomic_fetch_add(&e->commits, 1);
+		atomic_fetch_add(&e->writes, n);
+		atomic_fetch_add(&e->commit_us, reg_now_us() - t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
 		if (rc == -1)
@@ -93,6 +100,18 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 			reply(j, &r[i]);
 	}
 	free(r);
+}
+
+/* Gives up ownership of e's writes, handing queued ones to the pool. */
+static void
+release(struct reg_env *e, struct pool *pool)
+{
+	pthread_mutex_lock(&e->wq_mtx);
+	if (e->wq_head != NULL)
+		pool_submit(pool, &e->wq_task);
+	else
+		e->wq_scheduled = false;
+	pthread_mutex_unlock(&e->wq_mtx);
 }
 
 static void
@@ -113,18 +132,49 @@ drain(struct pool_task *t)
 	 * Decide on the next drain while our jobs still hold the env: once
 	 * they are finished, it may be closed and freed.
 	 */
-	pthread_mutex_lock(&e->wq_mtx);
-	if (e->wq_head != NULL)
-		pool_submit(pool, &e->wq_task);
-	else
-		e->wq_scheduled = false;
-	pthread_mutex_unlock(&e->wq_mtx);
+	release(e, pool);
 
 	for (j = batch; j; j = next) {
 		next = j->next;
 		j->next = NULL;
 		job_finish(j);
 	}
+}
+
+void
+writer_counters(struct reg_env *e, struct sp_counter *c)
+{
+	c[0] = (struct sp_counter){ "commits", atomic_load(&e->commits) };
+	c[1] = (struct sp_counter){ "writes", atomic_load(&e->writes) };
+	c[2] = (struct sp_counter){ "commit_us", atomic_load(&e->commit_us) };
+	pthread_mutex_lock(&e->wq_mtx);
+	c[3] = (struct sp_counter){ "write_queue", e->wq_len };
+	pthread_mutex_unlock(&e->wq_mtx);
+}
+
+bool
+writer_inline(struct reg_env *e, struct job *jobs, size_t n)
+{
+	struct job	*j, *next;
+	bool		 own;
+
+	pthread_mutex_lock(&e->wq_mtx);
+	own = !e->wq_scheduled && e->wq_head == NULL;
+	if (own)
+		e->wq_scheduled = true;
+	pthread_mutex_unlock(&e->wq_mtx);
+	if (!own) {
+		/* Behind writes already queued: keep the order. */
+		for (j = jobs; j; j = next) {
+			next = j->next;
+			job_submit_write(j);
+		}
+		return false;
+	}
+	e->wq_task.fn = drain;
+	commit_group(e, jobs, n);
+	release(e, jobs->d->pool);
+	return true;
 }
 
 void
@@ -140,6 +190,7 @@ job_submit_write(struct job *j)
 	else
 		e->wq_head = j;
 	e->wq_tail = j;
+	e->wq_len++;
 	schedule = !e->wq_scheduled;
 	e->wq_scheduled = true;
 	if (schedule) {

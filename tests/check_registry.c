@@ -468,6 +468,8 @@ START_TEST(group_commit_jobs_fail_alone)
 		{ cond, 2, 0, 0, { 0 } }, { &d, 1, 0, 0, { 0 } },
 	};
 
+	/* Both fallbacks: nested transactions, and one by one (WRITEMAP). */
+	small.sync = (enum cfg_sync)_i;
 	ck_assert_int_eq(reg_acquire(reg, &small, B("g"), true, &e, &err), 0);
 	ck_assert_int_eq(st_write_group(e->st, jobs, 4, &err), 0);
 	ck_assert_int_eq(jobs[0].rc, 0);
@@ -498,7 +500,8 @@ START_TEST(group_commit_creates_dbs_once)
 			    { &bad, 1, 0, 0, { 0 } }, { &y, 1, 0, 0, { 0 } } };
 
 	/* db b does not exist yet: the first job creates it in its nested
-	 * transaction, the others use it. */
+	 * (or own) transaction, the others use it. */
+	multi.sync = (enum cfg_sync)_i;
 	ck_assert_int_eq(reg_acquire(reg, &multi, B("g"), true, &e, &err), 0);
 	ck_assert_int_eq(st_write_group(e->st, jobs, 3, &err), 0);
 	ck_assert_int_eq(jobs[0].rc, 0);
@@ -594,8 +597,10 @@ registry_suite(void)
 	tcase_add_test(tc, store_map_full_applies_nothing);
 	tcase_add_test(tc, store_named_and_unnamed_dbs);
 	tcase_add_test(tc, store_stats);
-	tcase_add_test(tc, group_commit_jobs_fail_alone);
-	tcase_add_test(tc, group_commit_creates_dbs_once);
+	tcase_add_loop_test(tc, group_commit_jobs_fail_alone, CFG_SYNC_FULL,
+	    CFG_SYNC_NONE + 1);
+	tcase_add_loop_test(tc, group_commit_creates_dbs_once, CFG_SYNC_FULL,
+	    CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	suite_add_tcase(s, tc);

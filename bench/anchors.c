@@ -1,0 +1,146 @@
+/*
+ * The anchors: what no daemon can beat.  A bare Unix-socket request and
+ * reply with no work done (a forked echo server), and in-process LMDB
+ * doing the same bulk load storesd is asked to do.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "bench.h"
+
+/* About the sizes of a get request and its reply with a 100-byte value. */
+#define REQ_SIZE	40
+#define REP_SIZE	120
+
+static int
+full(int fd, void *buf, size_t n, int writing)
+{
+	size_t	 off = 0;
+	ssize_t	 k;
+
+	while (off < n) {
+		k = writing ? write(fd, (char *)buf + off, n - off) :
+		    read(fd, (char *)buf + off, n - off);
+		if (k <= 0)
+			return -1;
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+static void
+echo_server(int lfd)
+{
+	char	 buf[REP_SIZE];
+	int	 fd;
+
+	memset(buf, 'r', sizeof(buf));
+	if ((fd = accept(lfd, NULL, NULL)) == -1)
+		_exit(1);
+	while (full(fd, buf, REQ_SIZE, 0) == 0 &&
+	    full(fd, buf, REP_SIZE, 1) == 0)
+		;
+	_exit(0);
+}
+
+int
+measure_bare_rtt(struct run *r, struct measure *m)
+{
+	struct sockaddr_un	 sun;
+	char			 buf[REP_SIZE];
+	uint64_t		 t0, t, end;
+	pid_t			 pid;
+	int			 lfd, fd, status;
+
+	memset(m, 0, sizeof(*m));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/echo.sock", r->dir);
+	unlink(sun.sun_path);
+	if ((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(lfd, 1) == -1)
+		return -1;
+	if ((pid = fork()) == 0)
+		echo_server(lfd);
+	close(lfd);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		return -1;
+	memset(buf, 'q', sizeof(buf));
+	t0 = now_ns();
+	end = t0 + (uint64_t)(r->seconds * 1e9);
+	while ((t = now_ns()) < end) {
+		if (full(fd, buf, REQ_SIZE, 1) == -1 ||
+		    full(fd, buf, REP_SIZE, 0) == -1)
+			break;
+		hist_add(&m->h, now_ns() - t);
+	}
+	m->ops = (double)m->h.n / ((double)(now_ns() - t0) / 1e9);
+	close(fd);
+	waitpid(pid, &status, 0);
+	unlink(sun.sun_path);
+	return 0;
+}
+
+int
+measure_lmdb_bulk(struct run *r, int round, struct measure *m)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+	char		 dir[300], key[16], val[VALUE_SIZE];
+	uint64_t	 t0, t;
+	unsigned	 i = 0, j;
+	int		 rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	memset(val, 'v', sizeof(val));
+	snprintf(dir, sizeof(dir), "%s/lmdb-bulk%d", r->dir, round);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (mdb_env_create(&env) != 0)
+		return -1;
+	if (mdb_env_set_mapsize(env, 4ULL << 30) != 0 ||
+	    mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600) != 0)
+		goto done;
+	t0 = now_ns();
+	/* The same as storesd is asked to do: sorted keys, batches of
+	 * bulk_batch, each a durable commit, MDB_APPEND as storesd uses. */
+	while (i < r->bulk_keys) {
+		t = now_ns();
+		if (mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+		    mdb_dbi_open(txn, NULL, 0, &dbi) != 0)
+			goto done;
+		for (j = 0; j < r->bulk_batch && i < r->bulk_keys; j++, i++) {
+			key_of(key, i);
+			k.mv_data = key;
+			k.mv_size = strlen(key);
+			v.mv_data = val;
+			v.mv_size = sizeof(val);
+			if (mdb_put(txn, dbi, &k, &v, MDB_APPEND) != 0) {
+				mdb_txn_abort(txn);
+				goto done;
+			}
+		}
+		if (mdb_txn_commit(txn) != 0)
+			goto done;
+		hist_add(&m->h, now_ns() - t);
+	}
+	m->ops = (double)r->bulk_keys / ((double)(now_ns() - t0) / 1e9);
+	rc = 0;
+done:
+	mdb_env_close(env);
+	return rc;
+}

@@ -1,0 +1,137 @@
+/*
+ * The servers under test: storesd (started through the tests' harness,
+ * which waits for READY=1) and redis-server, each on a private socket in
+ * the run's scratch directory, and what /proc says of them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "bench.h"
+#include "harness.h"
+
+#define CONF								\
+	"[daemon]\n"							\
+	"idle_close = 2s\n"						\
+	"[store kv]\n"							\
+	"map_size = 1GiB\n"						\
+	"sync = full\n"							\
+	"[store kvnone]\n"						\
+	"map_size = 1GiB\n"						\
+	"sync = none\n"							\
+	"[store bulk]\n"						\
+	"map_size = 4GiB\n"						\
+	"sync = full\n"							\
+	"[store refs]\n"						\
+	"map_size = 256MiB\n"
+
+int
+start_storesd(struct proc *p, const char *build, const char *dir)
+{
+	char	 bin[512], conf[300], data[300], notify[300], log[300];
+	char	*argv[] = { bin, "-c", conf, "-s", p->sock, "-d", data, NULL };
+	FILE	*f;
+	int	 nfd;
+
+	snprintf(p->dir, sizeof(p->dir), "%s", dir);
+	snprintf(bin, sizeof(bin), "%s/storesd", build);
+	snprintf(conf, sizeof(conf), "%s/storesd.conf", dir);
+	snprintf(data, sizeof(data), "%s/storesd-data", dir);
+	snprintf(p->sock, sizeof(p->sock), "%s/storesd.sock", dir);
+	snprintf(notify, sizeof(notify), "%s/notify", dir);
+	snprintf(log, sizeof(log), "%s/storesd.log", dir);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fputs(CONF, f);
+	fclose(f);
+	if ((nfd = hs_notify_socket(notify)) == -1)
+		return -1;
+	p->pid = hs_spawn_ready(argv, nfd, notify, log, 60);
+	close(nfd);
+	return p->pid == -1 ? -1 : 0;
+}
+
+int
+start_redis(struct proc *p, const char *dir, const char *fsync)
+{
+	char		 rdir[300];
+	char		*argv[] = { "redis-server", "--port", "0",
+	    "--unixsocket", p->sock, "--unixsocketperm", "700", "--dir", rdir,
+	    "--save", "", "--appendonly", "yes", "--appendfsync",
+	    (char *)fsync, "--daemonize", "no", "--supervised", "systemd",
+	    "--loglevel", "warning", NULL };
+	char		 notify[300], log[300];
+	int		 nfd;
+
+	snprintf(p->dir, sizeof(p->dir), "%s", dir);
+	snprintf(rdir, sizeof(rdir), "%s/redis-data", dir);
+	snprintf(p->sock, sizeof(p->sock), "%s/redis.sock", dir);
+	snprintf(notify, sizeof(notify), "%s/redis-notify", dir);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	if (mkdir(rdir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	/* Redis speaks sd_notify too when supervised by systemd. */
+	if ((nfd = hs_notify_socket(notify)) == -1)
+		return -1;
+	p->pid = hs_spawn_ready(argv, nfd, notify, log, 60);
+	close(nfd);
+	return p->pid == -1 ? -1 : 0;
+}
+
+int
+stop_proc(struct proc *p)
+{
+	int	 status;
+
+	if (p->pid <= 0)
+		return 0;
+	kill(p->pid, SIGTERM);
+	while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	p->pid = -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+double
+proc_rss_mib(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : (double)kb / 1024.0;
+}
+
+int
+proc_fds(pid_t pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
