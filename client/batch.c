@@ -1,13 +1,19 @@
 /*
  * Atomic batches: ops are encoded as they are added and sent to storesd
- * in chunks of at most sc__chunk() bytes, tied together by a batch id;
- * storesd applies them all at the last chunk.  A batch that fits in one
- * chunk is a single request.
+ * in chunks, tied together by a batch id; storesd applies them all at
+ * the last chunk.  A batch that fits in one chunk is a single request.
+ *
+ * Chunks are not waited for one by one: up to MAX_INFLIGHT of them are
+ * sent ahead and their acknowledgements collected later, so the client
+ * encodes the next chunk while storesd checks the last one.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
+
+#define CHUNK		(256 * 1024)
+#define MAX_INFLIGHT	8
 
 struct sc_batch {
 	sc_conn		*c;
@@ -35,6 +41,11 @@ sc_batch_begin(sc_conn *c, const char *repo, const char *store,
 		sc__fail(c, SC_ERR_INVALID, "a store name is required");
 		return NULL;
 	}
+	if (c->npend > 0) {
+		sc__fail(c, SC_ERR_INVALID, "%zu pipelined replies are "
+		    "pending; sc_collect() them first", c->npend);
+		return NULL;
+	}
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		sc__fail(c, SC_ERR_NOMEM, "out of memory");
 		return NULL;
@@ -55,10 +66,13 @@ sc_batch_count(const sc_batch *b)
 	return b ? b->total : 0;
 }
 
-/* Remembers why the batch failed, so later calls can say it again. */
+/* Remembers why the batch failed (the first failure), so later calls
+ * can say it again. */
 static int
 failed(sc_batch *b)
 {
+	if (b->failed)
+		return -1;
 	b->failed = b->c->err;
 	memcpy(b->errmsg, b->c->errmsg, sizeof(b->errmsg));
 	b->errindex = b->c->errindex;
@@ -73,6 +87,18 @@ refail(sc_batch *b)
 	return -1;
 }
 
+/* Collects acknowledgements until at most keep are awaited. */
+static int
+collect(sc_batch *b, size_t keep)
+{
+	struct sp_reply	 rep;
+
+	while (b->c->npend > keep)
+		if (sc__collect_one(b->c, &rep) == -1)
+			failed(b);
+	return b->failed ? -1 : 0;
+}
+
 /* Tells storesd to forget the chunks it holds for b. */
 static void
 abort_remote(sc_batch *b)
@@ -80,6 +106,7 @@ abort_remote(sc_batch *b)
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
+	collect(b, 0);
 	if (b->bid != 0 && b->c->fd != -1) {
 		memset(&rq, 0, sizeof(rq));
 		rq.op = SP_OP_BATCH_ABORT;
@@ -90,13 +117,12 @@ abort_remote(sc_batch *b)
 	b->bid = 0;
 }
 
-/* Sends the chunk; with more, storesd keeps it for later ones. */
+/* Sends the chunk without waiting; with more, storesd keeps it for the
+ * chunks to come. */
 static int
 send_chunk(sc_batch *b, bool more)
 {
 	struct sp_req	 rq;
-	struct sp_reply	 rep;
-	int		 rc;
 
 	if (sc__target(b->c, &rq, SP_OP_BATCH, b->repo, b->store, b->db) == -1)
 		return failed(b);
@@ -110,18 +136,16 @@ send_chunk(sc_batch *b, bool more)
 		rq.more = more;
 		rq.has = SP_F_BID | SP_F_MORE;
 	}
-	rc = sc__call(b->c, &rq, -1, &rep);
+	b->c->out.len = 0;
+	if (sc__encode(b->c, &rq) == -1 || sc__push(b->c, rq.id) == -1 ||
+	    sc__flush(b->c, -1) == -1)
+		failed(b);
 	b->ops.len = 0;
 	b->nops = 0;
-	if (rc == -1) {
-		failed(b);
-		/* storesd keeps a failed batch's id until told: tell it. */
-		if (more)
-			abort_remote(b);
-		b->bid = 0;
-		return refail(b);
-	}
-	return 0;
+	if (b->failed)
+		return -1;
+	/* Keep a few chunks in flight; collect the older acks. */
+	return collect(b, more ? MAX_INFLIGHT - 1 : 0);
 }
 
 static int
@@ -129,7 +153,7 @@ add(sc_batch *b, enum sp_batch_kind kind, const char *db, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
 	struct sp_batch_op	 op;
-	size_t			 before;
+	size_t			 chunk;
 
 	if (b == NULL)
 		return -1;
@@ -152,12 +176,13 @@ add(sc_batch *b, enum sp_batch_kind kind, const char *db, const void *key,
 		op.val.n = vlen;
 	}
 	/* A full chunk goes out before the op that would overflow it. */
-	if (b->nops > 0 && b->ops.len + klen + vlen + 64 > sc__chunk(b->c) &&
-	    send_chunk(b, true) == -1)
-		return -1;
-	before = b->ops.len;
+	chunk = sc__chunk(b->c) < CHUNK ? sc__chunk(b->c) : CHUNK;
+	if (b->nops > 0 && b->ops.len + klen + vlen + 64 > chunk &&
+	    send_chunk(b, true) == -1) {
+		abort_remote(b);
+		return refail(b);
+	}
 	if (sp_batch_op_encode(&b->ops, &op) == -1) {
-		b->ops.len = before;
 		sc__fail(b->c, SC_ERR_NOMEM, "out of memory");
 		return failed(b);
 	}
@@ -223,7 +248,11 @@ sc_batch_commit(sc_batch *b)
 
 	if (b == NULL)
 		return -1;
-	rc = b->failed ? refail(b) : send_chunk(b, false);
+	if (b->failed) {
+		abort_remote(b);
+		rc = refail(b);
+	} else if ((rc = send_chunk(b, false)) == -1)
+		rc = refail(b);
 	batch_free(b);
 	return rc;
 }

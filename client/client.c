@@ -432,8 +432,9 @@ int
 sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
 {
 	if (c->npend > 0)
-		return sc__fail(c, SC_ERR_INVALID, "%zu pipelined replies are "
-		    "pending; sc_collect() them first", c->npend);
+		return sc__fail(c, SC_ERR_INVALID, "%zu pipelined replies (or "
+		    "a streaming batch's chunks) are pending; collect them, or "
+		    "commit or abort the batch, first", c->npend);
 	c->out.len = 0;
 	if (sc__encode(c, rq) == -1 || sc__flush(c, pass_fd) == -1 ||
 	    sc__await(c, rq->id, rep) == -1)

@@ -89,4 +89,10 @@ int	sc__await(sc_conn *c, uint64_t id, struct sp_reply *rep);
 /* Records rep's outcome on c: 0 for success, -1 for storesd's error. */
 int	sc__result(sc_conn *c, const struct sp_reply *rep);
 
+/* pipeline.c: adds id to the requests awaiting replies; 0 or -1. */
+int	sc__push(sc_conn *c, uint64_t id);
+/* Waits for the oldest awaited reply; as sc__result(), or -1 when the
+ * connection died (then nothing is awaited any more). */
+int	sc__collect_one(sc_conn *c, struct sp_reply *rep);
+
 #endif

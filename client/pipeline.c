@@ -16,8 +16,8 @@ sc_pending(const sc_conn *c)
 	return c ? c->npend : 0;
 }
 
-static int
-push(sc_conn *c, uint64_t id)
+int
+sc__push(sc_conn *c, uint64_t id)
 {
 	uint64_t	*v;
 	size_t		 i, cap;
@@ -44,7 +44,7 @@ append(sc_conn *c, struct sp_req *rq)
 
 	if (sc__encode(c, rq) == -1)
 		return -1;
-	if (push(c, rq->id) == -1) {
+	if (sc__push(c, rq->id) == -1) {
 		c->out.len = before;
 		return -1;
 	}
@@ -100,29 +100,38 @@ sc_append_del(sc_conn *c, const char *repo, const char *store,
 }
 
 int
-sc_collect(sc_conn *c, const void **val, size_t *vlen)
+sc__collect_one(sc_conn *c, struct sp_reply *rep)
 {
-	struct sp_reply	 rep;
 	uint64_t	 id;
 
-	if (c == NULL)
-		return -1;
 	if (c->npend == 0)
 		return sc__fail(c, SC_ERR_INVALID, "no pipelined request is "
 		    "waiting for its reply");
 	if (c->out.len > 0 && sc__flush(c, -1) == -1)
 		goto dead;
 	id = c->pend[c->pend_head];
-	if (sc__await(c, id, &rep) == -1)
+	if (sc__await(c, id, rep) == -1)
 		goto dead;
 	c->pend_head = (c->pend_head + 1) % c->pend_cap;
 	c->npend--;
-	if (val)
-		*val = rep.val.p;
-	if (vlen)
-		*vlen = rep.val.n;
-	return sc__result(c, &rep);
+	return sc__result(c, rep);
 dead:
 	c->npend = 0;
 	return -1;
+}
+
+int
+sc_collect(sc_conn *c, const void **val, size_t *vlen)
+{
+	struct sp_reply	 rep;
+	int		 rc;
+
+	if (c == NULL)
+		return -1;
+	rc = sc__collect_one(c, &rep);
+	if (val)
+		*val = rc == 0 ? rep.val.p : NULL;
+	if (vlen)
+		*vlen = rc == 0 ? rep.val.n : 0;
+	return rc;
 }

@@ -232,14 +232,20 @@ SC_API size_t	sc_pending(const sc_conn *c);
  * ops are sent to storesd in chunks as they accumulate (storesd holds
  * them, bounded by its max_batch, with no transaction open) and applied
  * only at commit; a batch that is aborted, or whose connection closes
- * first, applies nothing.
+ * first, applies nothing.  Chunks are sent without waiting for each
+ * acknowledgement, so building the next chunk overlaps storesd checking
+ * the last.
  *
- * The adders return 0, or -1 when the batch has failed (out of memory,
- * or storesd refused a chunk: sc_errcode() on the connection and
- * sc_errindex() say which op and why); after a failure, further adds
- * fail the same way and the batch can only be committed (which then
- * fails) or aborted.  While a batch is open its connection may be used
- * for other calls.
+ * The adders return 0, or -1 once the batch is known to have failed
+ * (out of memory, or storesd refused a chunk: sc_errcode() on the
+ * connection and sc_errindex() say which op and why).  A refused chunk
+ * may be reported by a later add or only by the commit.  After a
+ * failure, further adds fail the same way and the batch can only be
+ * committed (which fails the same way) or aborted.
+ *
+ * Once a batch has sent a chunk, and until it is committed or aborted,
+ * its connection's other calls fail with SC_ERR_INVALID: their replies
+ * would be queued behind the chunks'.  Use another connection meanwhile.
  */
 typedef struct sc_batch sc_batch;
 

@@ -36,19 +36,31 @@ job_new(enum job_kind kind)
 	return j;
 }
 
-struct st_op *
-job_add_op(struct job *j)
+int
+job_reserve_ops(struct job *j, size_t n)
 {
 	struct st_op	*v;
 	size_t		 cap;
 
-	if (j->nops == j->capops) {
-		cap = j->capops ? j->capops * 2 : 2;
-		if ((v = realloc(j->ops, cap * sizeof(*v))) == NULL)
-			return NULL;
-		j->ops = v;
-		j->capops = cap;
-	}
+	if (j->capops - j->nops >= n)
+		return 0;
+	cap = j->capops ? j->capops : 2;
+	while (cap - j->nops < n)
+		cap *= 2;
+	if ((v = realloc(j->ops, cap * sizeof(*v))) == NULL)
+		return -1;
+	j->ops = v;
+	j->capops = cap;
+	return 0;
+}
+
+struct st_op *
+job_add_op(struct job *j)
+{
+	struct st_op	*v;
+
+	if (job_reserve_ops(j, 1) == -1)
+		return NULL;
 	v = &j->ops[j->nops++];
 	memset(v, 0, sizeof(*v));
 	return v;

@@ -56,6 +56,8 @@ struct job_block;
 struct job	*job_new(enum job_kind kind);
 /* Appends a zeroed op to a write job; returns it, or NULL (ENOMEM). */
 struct st_op	*job_add_op(struct job *j);
+/* Makes room for n more ops; returns 0 or -1 (ENOMEM). */
+int		 job_reserve_ops(struct job *j, size_t n);
 /* Makes room for n more bytes of job_copy() in one piece; 0 or -1. */
 int		 job_reserve(struct job *j, size_t n);
 /*

@@ -33,10 +33,14 @@ struct pbatch {
 	bool			 creates;	/* holds a put */
 };
 
-/* Appends a copy of (kind, db, key, val) to j; 0 or -1 (ENOMEM). */
+/*
+ * Appends (kind, db, key, val) to j.  With copy, key and val are copied
+ * into the job; without, they must already be the job's (a batch copies
+ * its frame's ops whole, then points into that).  0 or -1 (ENOMEM).
+ */
 static int
 add_op(struct job *j, enum st_opkind kind, unsigned db, struct sp_bytes key,
-    struct sp_bytes val)
+    struct sp_bytes val, bool copy)
 {
 	struct st_op	*op;
 
@@ -46,8 +50,10 @@ add_op(struct job *j, enum st_opkind kind, unsigned db, struct sp_bytes key,
 	op->db = db;
 	op->klen = key.n;
 	op->vlen = val.n;
-	if ((key.p && (op->key = job_copy(j, key.p, key.n)) == NULL) ||
-	    (val.p && (op->val = job_copy(j, val.p, val.n)) == NULL))
+	op->key = key.p;
+	op->val = val.p;
+	if (copy && ((key.p && (op->key = job_copy(j, key.p, key.n)) == NULL) ||
+	    (val.p && (op->val = job_copy(j, val.p, val.n)) == NULL)))
 		return -1;
 	return 0;
 }
@@ -113,9 +119,9 @@ do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	if ((j = job_new(JOB_WRITE)) == NULL ||
 	    job_reserve(j, rq->key.n * 2 + rq->val.n + rq->if_equals.n) == -1)
 		return nomem(j, err);
-	if ((cond && add_op(j, ST_EXPECT, t.db, rq->key, rq->if_equals) == -1) ||
-	    add_op(j, rq->if_absent ? ST_PUT_IF_ABSENT : ST_PUT, t.db,
-	    rq->key, rq->val) == -1)
+	if ((cond && add_op(j, ST_EXPECT, t.db, rq->key, rq->if_equals,
+	    true) == -1) || add_op(j, rq->if_absent ? ST_PUT_IF_ABSENT : ST_PUT,
+	    t.db, rq->key, rq->val, true) == -1)
 		return nomem(j, err);
 	/* Only a put that may happen creates the env: not one that must
 	 * find an old value first. */
@@ -136,8 +142,8 @@ do_del(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	    job_reserve(j, rq->key.n * 2 + rq->if_equals.n) == -1)
 		return nomem(j, err);
 	if (((rq->has & SP_F_IF_EQUALS) && add_op(j, ST_EXPECT, t.db, rq->key,
-	    rq->if_equals) == -1) || add_op(j, ST_DEL, t.db, rq->key,
-	    none) == -1)
+	    rq->if_equals, true) == -1) || add_op(j, ST_DEL, t.db, rq->key,
+	    none, true) == -1)
 		return nomem(j, err);
 	return commit(c, &t, j, false, rq->id, err);
 }
@@ -154,10 +160,12 @@ static const enum st_opkind kind_of[] = {
 };
 
 /*
- * Checks and copies the ops of one frame into j.  Ops are numbered from
- * the first of the whole batch (j->nops before).  *creates is set when
- * one of them may create the env.  Returns 0, or -1 with err naming the
- * op.
+ * Checks the ops of one frame and adds them to j.  The frame's ops are
+ * copied into the job in one piece, and the job's ops point into that
+ * copy: one copy per frame rather than two per op.  Ops are numbered
+ * from the first of the whole batch (j->nops before).  *creates is set
+ * when one of them may create the env.  Returns 0, or -1 with err
+ * naming the op.
  */
 static int
 add_ops(const struct target *t, const struct sp_req *rq, struct job *j,
@@ -166,10 +174,14 @@ add_ops(const struct target *t, const struct sp_req *rq, struct job *j,
 	struct sp_mp_rd		 rd;
 	struct sp_batch_op	 op;
 	struct sp_error		 e;
+	const void		*raw;
 	size_t			 i, base = j->nops;
 	int			 db;
 
-	sp_mp_rd_init(&rd, rq->ops.raw.p, rq->ops.raw.n);
+	if ((raw = job_copy(j, rq->ops.raw.p, rq->ops.raw.n)) == NULL ||
+	    job_reserve_ops(j, rq->ops.n) == -1)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	sp_mp_rd_init(&rd, raw, rq->ops.raw.n);
 	for (i = base; i < base + rq->ops.n; i++) {
 		if (sp_batch_next(&rd, &op, &e) == -1 ||
 		    (op.key.p && check_key(op.key, &e) == -1))
@@ -180,7 +192,7 @@ add_ops(const struct target *t, const struct sp_req *rq, struct job *j,
 			return sp_seterr_at(err, i, e.code, "op %zu: %s", i,
 			    e.msg);
 		if (add_op(j, kind_of[op.kind], (unsigned)db, op.key,
-		    op.val) == -1)
+		    op.val, false) == -1)
 			return sp_seterr(err, SP_INTERNAL, "out of memory");
 		if (op.kind == SP_BATCH_PUT || op.kind == SP_BATCH_PUT_IF_ABSENT)
 			*creates = true;

@@ -36,11 +36,40 @@ bad_op(struct sp_error *err, const char *what)
 	return sp_seterr(err, SP_BAD_REQUEST, "a batch op %s", what);
 }
 
+/* The op's kind from its name; NKINDS when unknown.  Bulk loads decode
+ * millions of ops: switch on the length first. */
+static size_t
+kind_by_name(struct sp_bytes name)
+{
+	size_t	 j;
+
+	for (j = 0; j < NKINDS; j++)
+		if (name.n == strlen(kinds[j].name) &&
+		    memcmp(name.p, kinds[j].name, name.n) == 0)
+			return j;
+	return NKINDS;
+}
+
+/* Where field k of a batch op goes, or NULL when there is no such field. */
+static struct sp_bytes *
+op_field(struct sp_batch_op *op, struct sp_bytes *name, struct sp_bytes k)
+{
+	if (k.n == 2 && memcmp(k.p, "op", 2) == 0)
+		return name;
+	if (k.n == 2 && memcmp(k.p, "db", 2) == 0)
+		return &op->db;
+	if (k.n == 3 && memcmp(k.p, "key", 3) == 0)
+		return &op->key;
+	if (k.n == 3 && memcmp(k.p, "val", 3) == 0)
+		return &op->val;
+	return NULL;
+}
+
 int
 sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
     struct sp_error *err)
 {
-	struct sp_bytes	 k, name = { NULL, 0 };
+	struct sp_bytes	 k, name = { NULL, 0 }, *dst;
 	uint32_t	 i, n;
 	size_t		 j;
 
@@ -48,19 +77,9 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 	if (sp_mp_read_map(rd, &n) == -1)
 		return bad_op(err, "must be a msgpack map");
 	for (i = 0; i < n; i++) {
-		struct sp_bytes	*dst;
-
 		if (sp_mp_read_str(rd, &k) == -1)
 			return bad_op(err, "has a field name that is no str");
-		if (sp_bytes_eq(k, "op"))
-			dst = &name;
-		else if (sp_bytes_eq(k, "key"))
-			dst = &op->key;
-		else if (sp_bytes_eq(k, "val"))
-			dst = &op->val;
-		else if (sp_bytes_eq(k, "db"))
-			dst = &op->db;
-		else
+		if ((dst = op_field(op, &name, k)) == NULL)
 			return sp_seterr(err, SP_BAD_REQUEST, "unknown field "
 			    "'%.*s' in a batch op; ops have op, key, val, db",
 			    (int)(k.n > 32 ? 32 : k.n), k.p);
@@ -74,10 +93,7 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 	}
 	if (name.p == NULL)
 		return bad_op(err, "has no 'op'");
-	for (j = 0; j < NKINDS; j++)
-		if (sp_bytes_eq(name, kinds[j].name))
-			break;
-	if (j == NKINDS)
+	if ((j = kind_by_name(name)) == NKINDS)
 		return sp_seterr(err, SP_BAD_REQUEST, "unknown batch op "
 		    "'%.*s'; ops are put, del, put_if_absent, expect, "
 		    "expect_absent, clear", (int)(name.n > 32 ? 32 : name.n),
@@ -92,29 +108,85 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 	return 0;
 }
 
+/* msgpack headers, written by hand where millions are written per load. */
+static size_t
+put_str_hdr(unsigned char *p, size_t n)
+{
+	if (n < 32) {
+		p[0] = (unsigned char)(0xa0 | n);
+		return 1;
+	}
+	p[0] = 0xd9;
+	p[1] = (unsigned char)n;
+	return 2;	/* names here are short: db names are <= 64 */
+}
+
+static size_t
+put_bin_hdr(unsigned char *p, size_t n)
+{
+	if (n <= 0xff) {
+		p[0] = 0xc4;
+		p[1] = (unsigned char)n;
+		return 2;
+	}
+	if (n <= 0xffff) {
+		p[0] = 0xc5;
+		p[1] = (unsigned char)(n >> 8);
+		p[2] = (unsigned char)n;
+		return 3;
+	}
+	p[0] = 0xc6;
+	p[1] = (unsigned char)(n >> 24);
+	p[2] = (unsigned char)(n >> 16);
+	p[3] = (unsigned char)(n >> 8);
+	p[4] = (unsigned char)n;
+	return 5;
+}
+
+static size_t
+put_field(unsigned char *p, const char *name, const struct sp_bytes *v,
+    bool bin)
+{
+	size_t	 n = strlen(name), off;
+
+	off = put_str_hdr(p, n);
+	memcpy(p + off, name, n);
+	off += n;
+	off += bin ? put_bin_hdr(p + off, v->n) : put_str_hdr(p + off, v->n);
+	memcpy(p + off, v->p, v->n);
+	return off + v->n;
+}
+
+/*
+ * The same bytes msgpack-c's packer would write (a map of str keys, bin
+ * values), written directly: a bulk load encodes an op per key, and the
+ * packer's callback per element was a tenth of the client's time.
+ */
 int
 sp_batch_op_encode(struct sp_buf *b, const struct sp_batch_op *op)
 {
-	msgpack_packer	 pk;
-	size_t		 len = b->len;
+	struct sp_bytes	 name;
+	unsigned char	*p;
+	size_t		 off;
 
-	if ((unsigned)op->kind >= NKINDS)
+	if ((unsigned)op->kind >= NKINDS || (op->db.p && op->db.n > 255))
 		return -1;
-	sp_mp_packer(&pk, b);
-	msgpack_pack_map(&pk, 1 + (op->key.p != NULL) + (op->val.p != NULL) +
-	    (op->db.p != NULL));
-	sp_mp_kv_str(&pk, "op", kinds[op->kind].name);
+	name.p = kinds[op->kind].name;
+	name.n = strlen(name.p);
+	if (sp_buf_reserve(b, 64 + name.n + op->db.n + op->key.n +
+	    op->val.n) == -1)
+		return -1;
+	p = (unsigned char *)b->data + b->len;
+	p[0] = (unsigned char)(0x80 | (1 + (op->key.p != NULL) +
+	    (op->val.p != NULL) + (op->db.p != NULL)));
+	off = 1 + put_field(p + 1, "op", &name, false);
 	if (op->db.p)
-		sp_mp_kv_bytes(&pk, "db", op->db.p, op->db.n);
+		off += put_field(p + off, "db", &op->db, false);
 	if (op->key.p)
-		sp_mp_kv_bin(&pk, "key", op->key.p, op->key.n);
+		off += put_field(p + off, "key", &op->key, true);
 	if (op->val.p)
-		sp_mp_kv_bin(&pk, "val", op->val.p, op->val.n);
-	if (b->failed) {
-		b->failed = 0;
-		b->len = len;
-		return -1;
-	}
+		off += put_field(p + off, "val", &op->val, true);
+	b->len += off;
 	return 0;
 }
 

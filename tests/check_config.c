@@ -179,7 +179,7 @@ START_TEST(test_builtin)
 	ck_assert_uint_eq(cfg->socket_mode, 0660);
 	ck_assert_uint_eq(cfg->max_frame, 64ULL << 20);
 	ck_assert_uint_eq(cfg->idle_close_ms, 30000);
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpus = sysconf(_SC_NPROCESSORS_ONLN) / 2;
 	cpus = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
 	ck_assert_uint_eq(cfg->io_threads, cpus);
 	ck_assert_uint_eq(cfg->writer_threads, 4);

@@ -298,7 +298,7 @@ END_TEST
 
 START_TEST(streamed_batch)
 {
-	sc_conn		*c = conn();
+	sc_conn		*c = conn(), *o = conn();
 	sc_batch	*b;
 	char		 k[32], v[200];
 	int		 i;
@@ -311,8 +311,10 @@ START_TEST(streamed_batch)
 		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
 		    sizeof(v)), 0);
 	}
-	/* Nothing is visible before the commit. */
-	ck_assert_uint_eq(count(c, "s1", "nodes", NULL), 0);
+	/* Nothing is visible before the commit; meanwhile the batch's own
+	 * connection is busy with its chunks. */
+	ck_assert_uint_eq(count(o, "s1", "nodes", NULL), 0);
+	EXPECT_ERR(c, sc_ping(c), SC_ERR_INVALID);
 	ck_assert_int_eq(sc_batch_commit(b), 0);
 	ck_assert_uint_eq(count(c, "s1", "nodes", NULL), 2000);
 
@@ -336,6 +338,7 @@ START_TEST(streamed_batch)
 	}
 	sc_batch_abort(b);
 	ck_assert_uint_eq(count(c, "s1", "nodes", NULL), 2000);
+	sc_close(o);
 	sc_close(c);
 }
 END_TEST
@@ -355,13 +358,39 @@ START_TEST(streamed_batch_bad_chunk)
 		rc = sc_batch_put(b, NULL, k, i == 10 ? 0 : strlen(k), v,
 		    sizeof(v));
 	}
-	ck_assert_int_eq(rc, -1);
-	ck_assert_int_eq(sc_errcode(c), SC_ERR_BAD_KEY);
-	ck_assert_uint_eq(sc_errindex(c), 10);
-	EXPECT_ERR(c, sc_batch_put(b, NULL, "x", 1, "y", 1), SC_ERR_BAD_KEY);
+	/* The refusal comes back with a later add or with the commit. */
+	if (rc == -1)
+		EXPECT_ERR(c, sc_batch_put(b, NULL, "x", 1, "y", 1),
+		    SC_ERR_BAD_KEY);
 	EXPECT_ERR(c, sc_batch_commit(b), SC_ERR_BAD_KEY);
+	ck_assert_uint_eq(sc_errindex(c), 10);
 	ck_assert_uint_eq(count(c, "s2", "nodes", NULL), 0);
 	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+}
+END_TEST
+
+START_TEST(streamed_batch_refused_early)
+{
+	sc_conn		*c = conn();
+	sc_batch	*b;
+	char		 k[32], v[2000];
+	int		 i, rc = 0;
+
+	/* Enough chunks that the refusal of the first comes back while
+	 * ops are still being added. */
+	memset(v, 'v', sizeof(v));
+	b = sc_batch_begin(c, "s3", "nodes", NULL);
+	for (i = 0; i < 20000 && rc == 0; i++) {
+		snprintf(k, sizeof(k), "key%05d", i);
+		rc = sc_batch_put(b, i == 0 ? "nosuchdb" : NULL, k, strlen(k),
+		    v, sizeof(v));
+	}
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_UNKNOWN_DB);
+	ck_assert_uint_eq(sc_errindex(c), 0);
+	sc_batch_abort(b);
+	ck_assert_uint_eq(count(c, "s3", "nodes", NULL), 0);
 	sc_close(c);
 }
 END_TEST
@@ -914,6 +943,7 @@ data_suite(void)
 	tcase_add_test(tc, batch_clear_then_refill);
 	tcase_add_test(tc, streamed_batch);
 	tcase_add_test(tc, streamed_batch_bad_chunk);
+	tcase_add_test(tc, streamed_batch_refused_early);
 	tcase_add_test(tc, client_killed_mid_batch_applies_nothing);
 	tcase_add_test(tc, batch_over_max_batch);
 	tcase_add_test(tc, batch_of_64mib);

@@ -791,6 +791,49 @@ START_TEST(batch_ops_round_trip)
 }
 END_TEST
 
+/* The hand-written op encoder writes what msgpack-c's packer would. */
+START_TEST(batch_op_bytes_match_packer)
+{
+	static const size_t	 sizes[] = { 0, 1, 31, 32, 255, 256, 65535,
+	    65536, 70000 };
+	struct sp_buf		 mine = { 0 }, ref = { 0 };
+	struct sp_batch_op	 op;
+	msgpack_packer		 pk;
+	char			*big = calloc(1, 70000), db[40];
+	size_t			 i, j;
+
+	memset(db, 'd', sizeof(db));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (j = 0; j < 2; j++) {
+			memset(&op, 0, sizeof(op));
+			op.kind = j ? SP_BATCH_EXPECT : SP_BATCH_PUT;
+			op.key.p = big;
+			op.key.n = sizes[i] < 300 ? sizes[i] : 300;
+			op.val.p = big;
+			op.val.n = sizes[i];
+			if (j) {
+				op.db.p = db;
+				op.db.n = sizes[i] % 40;
+			}
+			mine.len = ref.len = 0;
+			ck_assert_int_eq(sp_batch_op_encode(&mine, &op), 0);
+			sp_mp_packer(&pk, &ref);
+			msgpack_pack_map(&pk, j ? 4 : 3);
+			sp_mp_kv_str(&pk, "op", sp_batch_kind_name(op.kind));
+			if (j)
+				sp_mp_kv_bytes(&pk, "db", op.db.p, op.db.n);
+			sp_mp_kv_bin(&pk, "key", op.key.p, op.key.n);
+			sp_mp_kv_bin(&pk, "val", op.val.p, op.val.n);
+			ck_assert_uint_eq(mine.len, ref.len);
+			ck_assert_int_eq(memcmp(mine.data, ref.data, ref.len), 0);
+		}
+	}
+	free(big);
+	sp_buf_free(&mine);
+	sp_buf_free(&ref);
+}
+END_TEST
+
 static void
 bad_batch_op(const char *want, int npairs, ...)
 {
@@ -985,6 +1028,7 @@ proto_suite(void)
 
 	tc = tcase_create("data");
 	tcase_add_test(tc, batch_ops_round_trip);
+	tcase_add_test(tc, batch_op_bytes_match_packer);
 	tcase_add_test(tc, batch_ops_invalid);
 	tcase_add_test(tc, reply_data);
 	suite_add_tcase(s, tc);
