@@ -4,8 +4,9 @@
 #   make run         install missing Debian packages (or say how), build,
 #                    and run storesd in the foreground on its built-in config
 #   make check       the whole suite: unit, integration and storectl tests,
-#                    again under ASan+UBSan, and the integration suite
-#                    under valgrind
+#                    again under ASan+UBSan, the integration suites under
+#                    valgrind, and a smoke run of the benchmark
+#   make bench       the benchmark (minutes): bench/results/latest.md
 #   make test        the suite once, on this build only
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md)
 #
@@ -155,8 +156,7 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	    $(BUILD)/libstoreclient.a -lhiredis -llmdb -lpthread -lm
 
 # The whole benchmark: minutes.  Results go to bench/results/.
-bench:
-	@scripts/deps.sh --bench
+bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
 	$(BUILD)/storesd-bench --build $(BUILD)
 
@@ -201,6 +201,7 @@ check: deps
 	@$(MAKE) --no-print-directory test BUILD=build/san \
 	    SAN=address,undefined
 	@$(MAKE) --no-print-directory test-valgrind
+	@$(MAKE) --no-print-directory bench-smoke
 
 clean:
 	rm -rf build

@@ -92,7 +92,7 @@ struct result {
 	double		 base_p50;
 	double		 base_p99;
 	double		 target;	/* the ratio it should reach */
-	const char	*note;		/* why a target is missed, etc. */
+	char		 note[256];	/* context measured in the run */
 	/* workload 8 and 9 */
 	double		 rss_mib;
 	double		 base_rss_mib;

@@ -80,6 +80,10 @@ table(FILE *f, const struct result *res, size_t n)
 	fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < n; i++)
 		row(f, &res[i]);
+	for (i = 0; i < n; i++)
+		if (res[i].note[0])
+			fprintf(f, "\nWorkload %d: %s\n", res[i].workload,
+			    res[i].note);
 }
 
 static void

@@ -414,6 +414,9 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 	res->fds_end = proc_fds(pid);
 	if (wait_all_closed(r) == -1)
 		return -1;
+	/* The daemon closes our last connection just after we do. */
+	for (i = 0; i < 100 && proc_fds(pid) > res->fds_start; i++)
+		poll(NULL, 0, 20);
 	res->fds_after_idle = proc_fds(pid);
 	res->rss_after_idle_mib = proc_rss_mib(pid);
 	return m->errors ? -1 : 0;

@@ -333,7 +333,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR)) {
+		/* Nothing read (we were woken to go on with buffered
+		 * frames): there is no control data either. */
 		n = 0;
+		msg.msg_controllen = 0;
 		if (c->in.len == 0)
 			return;
 	} else if (n <= 0) {

@@ -1,14 +1,13 @@
 #!/bin/sh
-# Installs the Debian packages storesd needs, or says how to.
-#   scripts/deps.sh          build and test dependencies
-#   scripts/deps.sh --bench  also what `make bench` needs
+# Installs the Debian packages storesd needs, or says how to: what it
+# builds with, what the tests use, and Redis and hiredis, which only the
+# benchmark (`make bench`, and its smoke run in `make check`) needs.
 # As root, missing packages are installed with apt-get; otherwise the
 # exact apt-get line is printed and the script fails.
 set -eu
 
 pkgs="gcc make pkg-config liblmdb-dev lmdb-utils libevent-dev libmsgpack-dev
-check libinih-dev valgrind python3"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs redis-server libhiredis-dev"
+check libinih-dev valgrind python3 redis-server libhiredis-dev"
 
 missing=""
 for p in $pkgs; do
