@@ -18,6 +18,8 @@
 #include <sys/un.h>
 
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -109,6 +111,11 @@ static int	set_writer_threads(struct parse *, const char *);
 static int	set_max_envs(struct parse *, const char *);
 static int	set_max_batch(struct parse *, const char *);
 static int	set_scan_page(struct parse *, const char *);
+static int	set_max_connections(struct parse *, const char *);
+static int	set_max_inflight(struct parse *, const char *);
+static int	set_max_output(struct parse *, const char *);
+static int	set_readers(struct parse *, const char *);
+static int	set_writers(struct parse *, const char *);
 static int	set_map_size(struct parse *, const char *);
 static int	set_max_dbs(struct parse *, const char *);
 static int	set_dbs(struct parse *, const char *);
@@ -127,6 +134,9 @@ static const struct keydef daemon_keys[] = {
 	{ "max_envs",		set_max_envs },
 	{ "max_batch",		set_max_batch },
 	{ "scan_page",		set_scan_page },
+	{ "max_connections",	set_max_connections },
+	{ "max_inflight",	set_max_inflight },
+	{ "max_output",		set_max_output },
 	{ NULL,			NULL }
 };
 
@@ -140,6 +150,8 @@ static const struct keydef store_keys[] = {
 	{ "sync",		set_sync },
 	{ "path",		set_path },
 	{ "sync_interval",	set_sync_interval },
+	{ "readers",		set_readers },
+	{ "writers",		set_writers },
 	{ NULL,			NULL }
 };
 
@@ -491,6 +503,35 @@ set_scan_page(struct parse *p, const char *v)
 }
 
 static int
+set_max_connections(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "max_connections", v, 1, 1000000, &n) == -1)
+		return -1;
+	p->cfg->max_connections = n;
+	return 0;
+}
+
+static int
+set_max_inflight(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "max_inflight", v, 1, 1000000, &n) == -1)
+		return -1;
+	p->cfg->max_inflight = n;
+	return 0;
+}
+
+static int
+set_max_output(struct parse *p, const char *v)
+{
+	return set_size(p, "max_output", v, 64 * KiB, 64 * GiB,
+	    "64KiB to 64GiB", &p->cfg->max_output);
+}
+
+static int
 set_map_size(struct parse *p, const char *v)
 {
 	return set_size(p, "map_size", v, MiB, 64 * TiB, "1MiB to 64TiB",
@@ -536,14 +577,14 @@ add_db(struct parse *p, const char *list, const char *s, size_t n)
 	return 0;
 }
 
+/* Calls add() for each comma-separated item of v, without the blanks
+ * around it.  Returns 0 or -1. */
 static int
-set_dbs(struct parse *p, const char *v)
+split_list(struct parse *p, const char *v,
+    int (*add)(struct parse *, const char *, const char *, size_t))
 {
 	const char	*s = v, *e, *end;
 
-	if (*v == '\0')
-		return perr(p, p->lineno, "dbs is empty; list at least one "
-		    "db, e.g. dbs = %s", cur_store(p)->name);
 	for (;;) {
 		if ((e = strchr(s, ',')) == NULL)
 			e = s + strlen(s);
@@ -552,12 +593,118 @@ set_dbs(struct parse *p, const char *v)
 			;
 		while (s < end && isspace((unsigned char)*s))
 			s++;
-		if (add_db(p, v, s, end - s) == -1)
+		if (add(p, v, s, end - s) == -1)
 			return -1;
 		if (*e == '\0')
 			return 0;
 		s = e + 1;
 	}
+}
+
+static int
+set_dbs(struct parse *p, const char *v)
+{
+	if (*v == '\0')
+		return perr(p, p->lineno, "dbs is empty; list at least one "
+		    "db, e.g. dbs = %s", cur_store(p)->name);
+	return split_list(p, v, add_db);
+}
+
+/* A whole number (an id), or -1 when s is not one. */
+static long long
+numeric_id(const char *s)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end != '\0' || v > INT32_MAX ? -1 : v;
+}
+
+/*
+ * Adds a user ("name" or a numeric uid) or a group ("@name" or "@gid") to
+ * the acl being read.  Names are looked up now, so a typo is an error at
+ * load time, not a door that silently stays shut.
+ */
+static int
+add_principal(struct parse *p, struct cfg_acl *acl, const char *key,
+    const char *s, size_t n)
+{
+	char		 name[256];
+	struct passwd	 pw, *pwp = NULL;
+	struct group	 gr, *grp = NULL;
+	char		 buf[4096];
+	long long	 id;
+	void		*v;
+	bool		 group = n > 0 && s[0] == '@';
+
+	if (group) {
+		s++;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(name))
+		return perr(p, p->lineno, "%s has an empty or overlong entry; "
+		    "write user names and @group names, separated by commas",
+		    key);
+	memcpy(name, s, n);
+	name[n] = '\0';
+	if ((id = numeric_id(name)) == -1) {
+		if (group)
+			getgrnam_r(name, &gr, buf, sizeof(buf), &grp);
+		else
+			getpwnam_r(name, &pw, buf, sizeof(buf), &pwp);
+		if ((group && grp == NULL) || (!group && pwp == NULL))
+			return perr(p, p->lineno, "%s: no %s named '%s' on this "
+			    "host; write an existing %s name, or a numeric id",
+			    key, group ? "group" : "user", name,
+			    group ? "group" : "user");
+		id = group ? (long long)grp->gr_gid : (long long)pwp->pw_uid;
+	}
+	if (group) {
+		if ((v = reallocarray(acl->gids, acl->ngids + 1,
+		    sizeof(*acl->gids))) == NULL)
+			return perr(p, p->lineno, "out of memory");
+		acl->gids = v;
+		acl->gids[acl->ngids++] = (gid_t)id;
+	} else {
+		if ((v = reallocarray(acl->uids, acl->nuids + 1,
+		    sizeof(*acl->uids))) == NULL)
+			return perr(p, p->lineno, "out of memory");
+		acl->uids = v;
+		acl->uids[acl->nuids++] = (uid_t)id;
+	}
+	return 0;
+}
+
+static int
+add_reader(struct parse *p, const char *list, const char *s, size_t n)
+{
+	(void)list;
+	return add_principal(p, &cur_store(p)->readers, "readers", s, n);
+}
+
+static int
+add_writer(struct parse *p, const char *list, const char *s, size_t n)
+{
+	(void)list;
+	return add_principal(p, &cur_store(p)->writers, "writers", s, n);
+}
+
+static int
+set_readers(struct parse *p, const char *v)
+{
+	cur_store(p)->readers.set = true;
+	return *v == '\0' ? 0 : split_list(p, v, add_reader);
+}
+
+static int
+set_writers(struct parse *p, const char *v)
+{
+	cur_store(p)->writers.set = true;
+	return *v == '\0' ? 0 : split_list(p, v, add_writer);
 }
 
 static int
@@ -867,7 +1014,7 @@ static int
 set_key(struct parse *p, const struct keydef *keys, const char *name,
     const char *value)
 {
-	char	 label[SP_NAME_MAX + 16], known[128];
+	char	 label[SP_NAME_MAX + 16], known[256];
 	int	 i;
 
 	for (i = 0; keys[i].name != NULL; i++)
@@ -1125,6 +1272,9 @@ config_new(const char *file)
 	cfg->max_envs = 1024;
 	cfg->max_batch = 256 * MiB;
 	cfg->scan_page = 1000;
+	cfg->max_connections = 1024;
+	cfg->max_inflight = 1024;
+	cfg->max_output = 64 * MiB;
 	return cfg;
 }
 
@@ -1172,8 +1322,13 @@ cfg_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nstores; i++)
+	for (i = 0; i < cfg->nstores; i++) {
 		free(cfg->stores[i].path);
+		free(cfg->stores[i].readers.uids);
+		free(cfg->stores[i].readers.gids);
+		free(cfg->stores[i].writers.uids);
+		free(cfg->stores[i].writers.gids);
+	}
 	free(cfg->stores);
 	free(cfg->socket);
 	free(cfg->data_dir);

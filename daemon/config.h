@@ -26,6 +26,15 @@ enum cfg_sync {
 	CFG_SYNC_NONE,		/* MDB_NOSYNC */
 };
 
+/* Who may: user and group ids; unset means anyone who can connect. */
+struct cfg_acl {
+	bool		 set;
+	uid_t		*uids;
+	unsigned	 nuids;
+	gid_t		*gids;
+	unsigned	 ngids;
+};
+
 struct cfg_store {
 	char		 name[SP_NAME_MAX + 1];
 	uint64_t	 map_size;	/* bytes; required */
@@ -35,6 +44,8 @@ struct cfg_store {
 	enum cfg_sync	 sync;
 	uint64_t	 sync_interval_ms; /* sync = none: flush this often */
 	char		*path;		/* canonical; NULL: an env per repo */
+	struct cfg_acl	 readers;	/* readers = (writers may read too) */
+	struct cfg_acl	 writers;	/* writers = */
 	unsigned	 line;		/* of its [store NAME] header */
 };
 
@@ -50,6 +61,9 @@ struct config {
 	unsigned	 max_envs;	/* open at once */
 	uint64_t	 max_batch;	/* bytes of streamed batches per conn */
 	unsigned	 scan_page;	/* entries per scan reply, at most */
+	unsigned	 max_connections;
+	unsigned	 max_inflight;	/* per conn: requests not answered */
+	uint64_t	 max_output;	/* per conn: reply bytes not sent */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 };

@@ -28,6 +28,7 @@ static void	on_write(evutil_socket_t, short, void *);
 static void
 conn_free(struct conn *c)
 {
+	free(c->peer.groups);
 	sp_buf_free(&c->in);
 	sp_buf_free(&c->out);
 	free(c);
@@ -63,21 +64,20 @@ void
 conn_new(struct loop *l, int fd)
 {
 	struct conn	*c;
-	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: calloc", __func__);
 		close(fd);
+		atomic_fetch_sub(&l->d->nconns, 1);
 		return;
 	}
 	c->loop = l;
 	c->fd = fd;
 	c->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->pid = cred.pid;
-		c->uid = cred.uid;
-		c->gid = cred.gid;
+	if (acl_peer(fd, &c->peer) == -1) {
+		/* Unknown peers are nobody: every uid check fails closed. */
+		c->peer.uid = (uid_t)-1;
+		c->peer.gid = (gid_t)-1;
 	}
 	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
@@ -88,14 +88,15 @@ conn_new(struct loop *l, int fd)
 		if (c->wev)
 			event_free(c->wev);
 		close(fd);
+		free(c->peer.groups);
 		free(c);
+		atomic_fetch_sub(&l->d->nconns, 1);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&l->conns, c, link);
-	atomic_fetch_add(&l->d->nconns, 1);
 	log_debug("%s: connection %llu from pid %ld uid %lu", __func__,
-	    (unsigned long long)c->serial, (long)c->pid,
-	    (unsigned long)c->uid);
+	    (unsigned long long)c->serial, (long)c->peer.pid,
+	    (unsigned long)c->peer.uid);
 	if (l->stopping)
 		conn_drain(c);
 }
@@ -125,6 +126,37 @@ conn_hold(struct conn *c)
 	c->jobs++;
 }
 
+/* Requests out on the pool past max_inflight: read nothing more from c
+ * until some come back (backpressure for a client that never waits). */
+static bool
+too_busy(const struct conn *c)
+{
+	return c->jobs >= c->loop->d->cfg->max_inflight;
+}
+
+static void
+pause_reading(struct conn *c)
+{
+	if (c->paused || c->closing)
+		return;
+	c->paused = true;
+	event_del(c->rev);
+	log_debug("%s: connection %llu has %u requests in flight; not "
+	    "reading until replies go out", __func__,
+	    (unsigned long long)c->serial, c->jobs);
+}
+
+static void
+resume_reading(struct conn *c)
+{
+	if (!c->paused || c->closing || too_busy(c))
+		return;
+	c->paused = false;
+	event_add(c->rev, NULL);
+	/* Frames may be waiting in the buffer already. */
+	event_active(c->rev, EV_READ, 0);
+}
+
 void
 conn_abort(struct conn *c)
 {
@@ -145,6 +177,19 @@ maybe_close(struct conn *c)
 		conn_close(c);
 }
 
+/*
+ * The most reply bytes a connection may leave unread: max_output, and at
+ * least room for one reply to the largest request plus a little.
+ */
+static uint64_t
+output_cap(const struct conn *c)
+{
+	const struct config	*cfg = c->loop->d->cfg;
+
+	return cfg->max_output > cfg->max_frame + 65536 ? cfg->max_output :
+	    cfg->max_frame + 65536;
+}
+
 void
 conn_flush(struct conn *c)
 {
@@ -160,6 +205,18 @@ conn_flush(struct conn *c)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* A client that sends and never reads is cut off,
+			 * so its replies cannot eat the daemon's memory. */
+			if (c->out.len - c->out_off > output_cap(c)) {
+				log_notice("%s: connection %llu (pid %ld uid "
+				    "%lu) left %zu bytes of replies unread, "
+				    "over max_output; closing it", __func__,
+				    (unsigned long long)c->serial, (long)c->peer.pid,
+				    (unsigned long)c->peer.uid,
+				    c->out.len - c->out_off);
+				conn_close(c);
+				return;
+			}
 			event_add(c->wev, NULL);
 			return;
 		}
@@ -192,11 +249,13 @@ conn_job_done(struct conn *c, struct job *j)
 			conn_free(c);
 		return;
 	}
-	if (sp_buf_append(&c->out, j->reply.data, j->reply.len) == -1) {
+	if (j->reply.len == 0 ||
+	    sp_buf_append(&c->out, j->reply.data, j->reply.len) == -1) {
 		log_warnx("%s: out of memory for a reply", __func__);
 		conn_close(c);
 		return;
 	}
+	resume_reading(c);
 	conn_flush(c);
 }
 
@@ -266,6 +325,10 @@ process(struct conn *c)
 	bool		 more = false;
 
 	while (!c->closing && c->fd != -1) {
+		if (too_busy(c)) {
+			pause_reading(c);
+			break;
+		}
 		avail = c->in.len - off;
 		if (avail < SP_FRAME_HDR)
 			break;

@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "acl.h"
 #include "sp_buf.h"
 
 #define CONN_MAX_FDS	4	/* passed descriptors kept at once */
@@ -39,9 +40,8 @@ struct conn {
 	struct pbatch		*batches;	/* streamed, not committed */
 	uint64_t		 batch_bytes;	/* held by batches */
 	bool			 closing;	/* close once out is sent */
-	pid_t			 pid;
-	uid_t			 uid;
-	gid_t			 gid;
+	bool			 paused;	/* max_inflight: not reading */
+	struct peer		 peer;		/* who the kernel says it is */
 };
 
 /* Takes over an accepted socket on loop l's thread. */

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define STORESD_VERSION	"0.1.0"
 
@@ -26,6 +27,8 @@ struct daemon {
 	struct loop	**loops;
 	unsigned	 nloops;
 	uint64_t	 start_ms;
+	int		 lockfd;	/* DATA_DIR/@storesd.lock, held */
+	uid_t		 uid;		/* storesd's own: may do anything */
 	atomic_uint	 nconns;	/* connections open now */
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
 };

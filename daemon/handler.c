@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "config.h"
 #include "conn.h"
 #include "daemon.h"
@@ -102,14 +103,23 @@ resolve_repo(const struct cfg_store *st, const struct sp_req *rq,
 }
 
 int
-resolve(const struct config *cfg, const struct sp_req *rq, struct target *t,
+allowed(struct conn *c, const struct cfg_store *st, bool write,
     struct sp_error *err)
 {
-	int	 db;
+	return acl_check(st, &c->peer, c->loop->d->uid, write, err);
+}
+
+int
+resolve(struct conn *c, const struct sp_req *rq, bool write,
+    struct target *t, struct sp_error *err)
+{
+	const struct config	*cfg = c->loop->d->cfg;
+	int			 db;
 
 	if ((t->st = cfg_store_find(cfg, rq->store)) == NULL)
 		return unknown_store(cfg, rq->store, err);
-	if (resolve_repo(t->st, rq, &t->repo, err) == -1)
+	if (allowed(c, t->st, write, err) == -1 ||
+	    resolve_repo(t->st, rq, &t->repo, err) == -1)
 		return -1;
 	if ((db = resolve_db(t->st, rq->db, err)) == -1)
 		return -1;
@@ -213,6 +223,16 @@ done:
 	return ret;
 }
 
+/* True when c's peer may read the env's store (as configured now). */
+static bool
+readable(struct conn *c, const struct reg_env *e)
+{
+	struct sp_bytes		 name = { e->store, strlen(e->store) };
+	const struct cfg_store	*st = cfg_store_find(c->loop->d->cfg, name);
+
+	return st != NULL && acl_may(st, &c->peer, c->loop->d->uid, false);
+}
+
 static int
 do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 {
@@ -220,11 +240,11 @@ do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct target	 t;
 	struct reg_env	**envs = NULL, *one;
 	char		 repo[SP_REPO_MAX + 1];
-	size_t		 i, n = 0;
+	size_t		 i, k, n = 0;
 	int		 rc;
 
 	if (rq->has & SP_F_STORE) {
-		if (resolve(d->cfg, rq, &t, err) == -1 ||
+		if (resolve(c, rq, false, &t, err) == -1 ||
 		    reg_acquire(d->reg, t.st, t.repo, false, &one, err) == -1)
 			return -1;
 		rc = stats_reply(c, rq->id, &one, 1, err);
@@ -240,6 +260,14 @@ do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	if (reg_collect(d->reg, rq->has & SP_F_REPO ? repo : NULL, NULL, &envs,
 	    &n) == -1)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	/* Only what the peer may read: the others are not there for it. */
+	for (i = k = 0; i < n; i++) {
+		if (readable(c, envs[i]))
+			envs[k++] = envs[i];
+		else
+			reg_unpeek(d->reg, envs[i]);
+	}
+	n = k;
 	rc = stats_reply(c, rq->id, envs, n, err);
 	for (i = 0; i < n; i++)
 		reg_unpeek(d->reg, envs[i]);
@@ -248,6 +276,7 @@ do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 }
 
 struct live_list {
+	struct conn		*c;
 	struct sp_live_env	*v;
 	size_t			 n;
 	size_t			 cap;
@@ -269,6 +298,8 @@ live_add(void *arg, const struct reg_env *e, uint64_t idle_ms)
 	struct live_list	*l = arg;
 	struct sp_live_env	*v;
 
+	if (!readable(l->c, e))
+		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 
@@ -305,7 +336,8 @@ static int
 do_live(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 {
 	struct daemon		*d = c->loop->d;
-	struct live_list	 l = { 0 };
+	struct live_list	 l = { c, NULL, 0, 0 };
+	const struct cfg_store	*st;
 	char			 repo[SP_REPO_MAX + 1], store[SP_NAME_MAX + 1];
 	int			 ret = -1;
 
@@ -316,8 +348,10 @@ do_live(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		    rq->repo.p);
 	}
 	if (rq->has & SP_F_STORE) {
-		if (cfg_store_find(d->cfg, rq->store) == NULL)
+		if ((st = cfg_store_find(d->cfg, rq->store)) == NULL)
 			return unknown_store(d->cfg, rq->store, err);
+		if (allowed(c, st, false, err) == -1)
+			return -1;
 		snprintf(store, sizeof(store), "%.*s", (int)rq->store.n,
 		    rq->store.p);
 	}
@@ -376,7 +410,7 @@ do_snapshot(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		    "open for writing");
 		goto fail;
 	}
-	if (resolve(d->cfg, rq, &t, err) == -1)
+	if (resolve(c, rq, false, &t, err) == -1)
 		goto fail;
 	if ((j = job_new(JOB_SNAPSHOT)) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
@@ -401,7 +435,8 @@ do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct target	 t;
 	struct job	*j;
 
-	if (resolve(d->cfg, rq, &t, err) == -1)
+	/* A fork reads its source and writes its destination. */
+	if (resolve(c, rq, true, &t, err) == -1)
 		return -1;
 	if (t.st->path != NULL)
 		return sp_seterr(err, SP_BAD_REQUEST, "store %s is one fixed "

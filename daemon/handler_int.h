@@ -7,6 +7,8 @@
 #ifndef HANDLER_INT_H
 #define HANDLER_INT_H
 
+#include <stdbool.h>
+
 #include "config.h"
 #include "sp_msg.h"
 
@@ -20,9 +22,15 @@ struct target {
 	unsigned		 db;
 };
 
-/* Resolves rq's store, repo and db against cfg.  0, or -1 with err. */
-int	resolve(const struct config *cfg, const struct sp_req *rq,
+/*
+ * Resolves rq's store, repo and db, and checks that c's peer may read
+ * (write, with write set) the store.  0, or -1 with err.
+ */
+int	resolve(struct conn *c, const struct sp_req *rq, bool write,
 	    struct target *t, struct sp_error *err);
+/* 0 when c's peer may read (write) st, or -1 with err FORBIDDEN. */
+int	allowed(struct conn *c, const struct cfg_store *st, bool write,
+	    struct sp_error *err);
 /* The index of db name in st (absent: the primary), or -1 with err set
  * to UNKNOWN_DB. */
 int	resolve_db(const struct cfg_store *st, struct sp_bytes db,

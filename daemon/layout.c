@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,6 +178,38 @@ mkdirs(char *path)
 	if (mkdir(path, DIR_MODE) == -1 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+int
+lay_lock(const char *data_dir, struct sp_error *err)
+{
+	char	 path[PATH_MAX], pid[32] = "";
+	ssize_t	 n;
+	int	 fd;
+
+	if (snprintf(path, sizeof(path), "%s", data_dir) >= (int)sizeof(path) ||
+	    mkdirs(path) == -1)
+		return sp_seterr(err, SP_IO_ERROR, "cannot create data_dir %s: "
+		    "%s", data_dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", data_dir, LAY_LOCK);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0640)) == -1)
+		return sp_seterr(err, SP_IO_ERROR, "cannot open %s: %s", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		return sp_seterr(err, SP_BUSY, "another storesd%s%s is using "
+		    "data_dir %s; stop it first, or give this one another "
+		    "data_dir (-d)", pid[0] ? " (pid " : "", pid[0] ?
+		    strcat(pid, ")") : "", data_dir);
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s: %s", __func__, path);
+	return fd;
 }
 
 int

@@ -25,6 +25,7 @@
 #include "sp_mp.h"
 
 #define LAY_TMP		"@tmp"
+#define LAY_LOCK	"@storesd.lock"
 
 /*
  * Writes the env directory of (repo, st) into out.  repo.p is NULL for a
@@ -49,8 +50,16 @@ int	lay_prepare(const char *data_dir, const struct cfg_store *st,
 int	lay_prepare_repo(const char *data_dir, const char *repo,
 	    struct sp_error *err);
 
-/* Creates data_dir (and parents) and DATA_DIR/@tmp, emptying the latter
- * of what a crashed fork left.  Returns 0, or -1 with err. */
+/*
+ * Creates data_dir (and parents) and takes DATA_DIR/@storesd.lock for the
+ * daemon's life, so that no two storesd ever map the same envs: a second
+ * one is refused, with the first one's pid.  Returns the lock's
+ * descriptor (keep it open), or -1 with err.
+ */
+int	lay_lock(const char *data_dir, struct sp_error *err);
+
+/* Creates DATA_DIR/@tmp, emptying it of what a crashed fork left; call
+ * it with the lock held.  Returns 0, or -1 with err. */
 int	lay_init(const char *data_dir, struct sp_error *err);
 
 /* fsyncs the directory holding path; returns 0 or -1. */

@@ -13,6 +13,9 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "registry.h"
+#include "config.h"
+#include "sp_msg.h"
 
 #define ACCEPTS_PER_TURN	64
 #define PAUSE_MS		100
@@ -83,11 +86,47 @@ clear_stale(const struct sockaddr_un *sun, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/*
+ * Past max_connections: the client gets a BUSY reply (id 0) that says
+ * why, then the connection closes.  Logged at most once a second.
+ */
+static void
+refuse(struct listener *ls, int fd)
+{
+	struct sp_buf	 b = { 0 };
+	char		 msg[SP_ERRMSG_MAX];
+	uint64_t	 now = reg_now_ms();
+	unsigned	 max = ls->d->cfg->max_connections;
+
+	snprintf(msg, sizeof(msg), "storesd has max_connections (%u) "
+	    "connections open; retry later, or raise max_connections", max);
+	if (sp_reply_error(&b, 0, SP_BUSY, msg) == 0)
+		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	sp_buf_free(&b);
+	close(fd);
+	ls->refused++;
+	if (now - ls->refused_logged_ms >= 1000) {
+		log_notice("%s: %llu connections refused: max_connections (%u) "
+		    "reached", __func__, (unsigned long long)ls->refused, max);
+		ls->refused_logged_ms = now;
+		ls->refused = 0;
+	}
+}
+
 static void
 hand_over(struct listener *ls, int fd)
 {
 	struct daemon	*d = ls->d;
-	struct loop	*l = d->loops[ls->next++ % d->nloops];
+	struct loop	*l;
+
+	/* Counted here, before the hand-over, so the limit holds even while
+	 * new connections are on their way to their loops. */
+	if (atomic_fetch_add(&d->nconns, 1) >= d->cfg->max_connections) {
+		atomic_fetch_sub(&d->nconns, 1);
+		refuse(ls, fd);
+		return;
+	}
+	l = d->loops[ls->next++ % d->nloops];
 
 	if (l == d->loops[0])
 		conn_new(l, fd);	/* we are on loop 0's thread */

@@ -12,6 +12,7 @@
 #define LISTENER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -26,6 +27,8 @@ struct listener {
 	struct event	*ev;
 	struct event	*pause;
 	unsigned	 next;		/* round-robin over the loops */
+	uint64_t	 refused;	/* since last logged */
+	uint64_t	 refused_logged_ms;
 };
 
 /*

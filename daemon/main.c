@@ -206,7 +206,8 @@ start(struct daemon *d)
 	unsigned	 i;
 
 	d->start_ms = reg_now_ms();
-	if (lay_init(d->cfg->data_dir, &err) == -1) {
+	if ((d->lockfd = lay_lock(d->cfg->data_dir, &err)) == -1 ||
+	    lay_init(d->cfg->data_dir, &err) == -1) {
 		log_errx("%s: %s", __func__, err.msg);
 		return -1;
 	}
@@ -256,6 +257,8 @@ main(int argc, char **argv)
 	int		 ret = 1;
 
 	listener.fd = -1;
+	d->lockfd = -1;
+	d->uid = geteuid();
 	parse_args(argc, argv, &o);
 	log_init(o.verbose);
 	d->cfg = cfg_load(o.config, o.socket, o.data_dir, errbuf,
@@ -315,6 +318,8 @@ done:
 	if (sweep)
 		event_free(sweep);
 	stop(d);
+	if (d->lockfd != -1)
+		close(d->lockfd);	/* the envs are closed: let another in */
 	if (ret == 0)
 		log_notice("storesd stopped");
 	cfg_free(d->cfg);

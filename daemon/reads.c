@@ -53,7 +53,7 @@ do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct reg_env	*e;
 	struct val_ctx	 v = { conn_out(c), rq->id, err };
 
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, false, &t, err) == -1 ||
 	    check_key(rq->key, err) == -1 || read_env(c, &t, &e, err) == -1)
 		return -1;
 	if (e == NULL)
@@ -131,7 +131,7 @@ do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 
 	memset(&m, 0, sizeof(m));
 	m.mget = rq->op == SP_OP_MGET;
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, false, &t, err) == -1 ||
 	    check_keys(&rq->keys, err) == -1 || read_env(c, &t, &e, err) == -1)
 		return -1;
 	if (!m.mget && (m.absent = calloc(rq->keys.n + 1,
@@ -176,7 +176,7 @@ do_count(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	uint64_t	 n = 0;
 	int		 rc = 0;
 
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, false, &t, err) == -1 ||
 	    read_env(c, &t, &e, err) == -1)
 		return -1;
 	if (e != NULL)
@@ -226,7 +226,7 @@ do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	bool		 more = false;
 	int		 rc = -1;
 
-	if (resolve(d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, false, &t, err) == -1 ||
 	    check_bound(rq->prefix, "prefix", err) == -1 ||
 	    check_bound(rq->start, "start", err) == -1 ||
 	    check_bound(rq->end, "end", err) == -1 ||

@@ -113,7 +113,7 @@ do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct job	*j;
 	bool		 cond = (rq->has & SP_F_IF_EQUALS) != 0;
 
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, true, &t, err) == -1 ||
 	    check_key(rq->key, err) == -1)
 		return -1;
 	if ((j = job_new(JOB_WRITE)) == NULL ||
@@ -135,7 +135,7 @@ do_del(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct job	*j;
 	struct sp_bytes	 none = { NULL, 0 };
 
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1 ||
+	if (resolve(c, rq, true, &t, err) == -1 ||
 	    check_key(rq->key, err) == -1)
 		return -1;
 	if ((j = job_new(JOB_WRITE)) == NULL ||
@@ -343,7 +343,7 @@ do_batch(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct job	*j;
 	bool		 creates = false;
 
-	if (resolve(c->loop->d->cfg, rq, &t, err) == -1)
+	if (resolve(c, rq, true, &t, err) == -1)
 		return -1;
 	if (rq->has & SP_F_BID)
 		return stream_batch(c, rq, &t, err);

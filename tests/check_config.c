@@ -390,10 +390,11 @@ START_TEST(test_unknown_key)
 	expect_msg(STORE_OK "\n[daemon]\nsokcet = /x\n", 5,
 	    "unknown key 'sokcet' in [daemon]; known keys: socket, "
 	    "socket_mode, data_dir, max_frame, idle_close, io_threads, "
-	    "writer_threads, max_envs, max_batch, scan_page");
+	    "writer_threads, max_envs, max_batch, scan_page, max_connections, "
+	    "max_inflight, max_output");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
-	    "max_dbs, dbs, sync, path, sync_interval");
+	    "max_dbs, dbs, sync, path, sync_interval, readers, writers");
 	/* A daemon key is not a store key, nor the other way round. */
 	expect_err("[store refs]\nsocket = /x\n", 2,
 	    "unknown key 'socket' in [store refs]");
@@ -996,6 +997,65 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+START_TEST(test_acls)
+{
+	struct config		*cfg;
+	const struct cfg_store	*st;
+
+	cfg = load("[store s]\nmap_size = 1MiB\n"
+	    "readers = root, 1234, @root, @4321\n"
+	    "writers = \n"
+	    "[store open]\nmap_size = 1MiB\n");
+	st = &cfg->stores[0];
+	ck_assert(st->readers.set);
+	ck_assert_uint_eq(st->readers.nuids, 2);
+	ck_assert_uint_eq(st->readers.uids[0], 0);
+	ck_assert_uint_eq(st->readers.uids[1], 1234);
+	ck_assert_uint_eq(st->readers.ngids, 2);
+	ck_assert_uint_eq(st->readers.gids[0], 0);
+	ck_assert_uint_eq(st->readers.gids[1], 4321);
+	/* An empty list is set: nobody but root and storesd's user. */
+	ck_assert(st->writers.set);
+	ck_assert_uint_eq(st->writers.nuids + st->writers.ngids, 0);
+	ck_assert(!cfg->stores[1].readers.set);
+	ck_assert(!cfg->stores[1].writers.set);
+	cfg_free(cfg);
+
+	expect_msg("[store s]\nmap_size = 1MiB\nreaders = nosuchuser42\n", 3,
+	    "readers: no user named 'nosuchuser42' on this host; write an "
+	    "existing user name, or a numeric id");
+	expect_msg("[store s]\nmap_size = 1MiB\nwriters = root, @nosuchgrp42\n",
+	    3, "writers: no group named 'nosuchgrp42' on this host; write an "
+	    "existing group name, or a numeric id");
+	expect_err("[store s]\nmap_size = 1MiB\nwriters = root,,x\n", 3,
+	    "writers has an empty or overlong entry");
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	struct config	*cfg;
+
+	cfg = load(STORE_OK "[daemon]\nmax_connections = 10\n"
+	    "max_inflight = 3\nmax_output = 1MiB\n");
+	ck_assert_uint_eq(cfg->max_connections, 10);
+	ck_assert_uint_eq(cfg->max_inflight, 3);
+	ck_assert_uint_eq(cfg->max_output, 1 << 20);
+	cfg_free(cfg);
+	cfg = load(STORE_OK);
+	ck_assert_uint_eq(cfg->max_connections, 1024);
+	ck_assert_uint_eq(cfg->max_inflight, 1024);
+	ck_assert_uint_eq(cfg->max_output, 64 << 20);
+	cfg_free(cfg);
+	expect_err(STORE_OK "[daemon]\nmax_connections = 0\n", 4,
+	    "max_connections = 0 is out of range; use 1 to 1000000");
+	expect_err(STORE_OK "[daemon]\nmax_inflight = 0\n", 4,
+	    "max_inflight = 0 is out of range");
+	expect_err(STORE_OK "[daemon]\nmax_output = 1KiB\n", 4,
+	    "max_output = 1KiB is out of range; use 64KiB to 64GiB");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1007,6 +1067,8 @@ config_suite(void)
 	tc = tcase_create("load");
 	tcase_add_test(tc, test_builtin);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_acls);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_daemon_defaults);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_override_errors);

@@ -730,19 +730,50 @@ START_TEST(daemon_gone_kills_connection)
 }
 END_TEST
 
-START_TEST(second_daemon_on_live_socket_refused)
+/* Starts a second storesd beside d with its own notify socket, changed
+ * by edit; it must be refused with want in the log. */
+static void
+second_refused(struct hs_daemon *d, void (*edit)(struct hs_daemon *),
+    const char *want)
 {
-	struct hs_daemon	 d, d2;
+	struct hs_daemon	 d2 = *d;
 
-	up(&d, NULL);
-	d2 = d;
 	d2.nfd = -1;
-	snprintf(d2.notify, sizeof(d2.notify), "%s/notify2", d.dir);
+	snprintf(d2.notify, sizeof(d2.notify), "%s/notify2", d->dir);
+	edit(&d2);
 	ck_assert_int_eq(hs_start(&d2, NULL), -1);
-	ck_assert_int_eq(it_run("grep -q 'another storesd is answering' %s",
-	    d.log), 0);
+	ck_assert_int_eq(it_run("grep -q '%s' %s", want, d->log), 0);
 	if (d2.nfd != -1)
 		close(d2.nfd);
+}
+
+static void
+other_data_dir(struct hs_daemon *d)
+{
+	strcat(d->data, "2");
+}
+
+static void
+other_socket(struct hs_daemon *d)
+{
+	strcat(d->sock, "2");
+}
+
+START_TEST(second_daemon_refused)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+
+	up(&d, NULL);
+	/* The same socket, answered: not taken over. */
+	second_refused(&d, other_data_dir, "another storesd is answering");
+	/* The same data dir: its envs are taken. */
+	second_refused(&d, other_socket, "is using data_dir");
+	ck_assert_int_eq(it_run("grep -q 'another storesd (pid %ld) is using' "
+	    "%s", (long)d.pid, d.log), 0);
+	c = it_conn(&d);	/* the first one is untouched */
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	hs_cleanup(&d);
 }
@@ -784,7 +815,7 @@ integration_suite(void)
 	tcase_add_test(tc, restart_keeps_data);
 	tcase_add_test(tc, no_daemon_is_a_connect_error);
 	tcase_add_test(tc, daemon_gone_kills_connection);
-	tcase_add_test(tc, second_daemon_on_live_socket_refused);
+	tcase_add_test(tc, second_daemon_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

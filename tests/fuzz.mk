@@ -1,0 +1,54 @@
+# The libFuzzer harness of proto/ (tests/fuzz_proto.c).  Included by the
+# main Makefile after PROTO_SRC is defined; to use it alone:
+#
+#	make -f Makefile -f tests/fuzz.mk fuzz FUZZ_SECONDS=30
+#
+#   make fuzz          build, write the seed corpus, fuzz for FUZZ_SECONDS;
+#                      a crash fails the target and leaves its input in
+#                      build/fuzz/ (crash-*, leak-*, timeout-*)
+#   make fuzz-clean    remove build/fuzz, the corpus it grew included
+#
+# Replay one input:    build/fuzz/fuzz_proto build/fuzz/crash-...
+# Minimise it:         build/fuzz/fuzz_proto -minimize_crash=1 \
+#                          -runs=100000 build/fuzz/crash-...
+#
+# Everything lives under build/fuzz with its own objects: they carry the
+# fuzzer's coverage instrumentation and must never mix with another build.
+
+FUZZ_SECONDS	?= 60
+FUZZ_DIR	:= build/fuzz
+FUZZ_CC		?= clang
+FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iproto \
+		   $(shell pkg-config --cflags msgpack) -Wall -Wextra
+# fuzz_seeds and the proto objects it links carry no libFuzzer main;
+# the coverage hooks in those objects are no-ops without it.
+FUZZ_SEEDS_LDFLAGS := -fsanitize=address,undefined \
+		   -fno-sanitize-recover=undefined
+
+FUZZ_PROTO_OBJ	:= $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(PROTO_SRC))
+
+.PHONY: fuzz fuzz-clean
+
+fuzz: $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_seeds
+	$(FUZZ_DIR)/fuzz_seeds $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/fuzz_proto -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+	    $(FUZZ_DIR)/corpus
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_proto: $(FUZZ_DIR)/obj/tests/fuzz_proto.o $(FUZZ_PROTO_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+# Built with the fuzzer's compiler flags but linked without libFuzzer,
+# whose main() would take over.
+$(FUZZ_DIR)/fuzz_seeds: $(FUZZ_DIR)/obj/tests/fuzz_seeds.o $(FUZZ_PROTO_OBJ)
+	$(FUZZ_CC) $(FUZZ_SEEDS_LDFLAGS) -o $@ $^
+
+fuzz-clean:
+	rm -rf $(FUZZ_DIR)
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
