@@ -64,7 +64,7 @@ ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_TESTS = check_integration check_data
+INTEG_TESTS = check_integration check_data check_faults
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 TOOLS_BINS = $(BUILD)/tests/notify-wait
 

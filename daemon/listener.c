@@ -144,6 +144,23 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 	event_add(ls->ev, NULL);
 }
 
+/* Out of descriptors or memory: logged at most once a second. */
+static void
+pause_accept(struct listener *ls)
+{
+	uint64_t	 now = reg_now_ms();
+	int		 e = errno;
+
+	ls->paused++;
+	if (now - ls->paused_logged_ms < 1000)
+		return;
+	log_warnx("%s: accept: %s; accepting pauses for %dms at a time "
+	    "(%llu pauses); raise LimitNOFILE or lower max_connections",
+	    __func__, strerror(e), PAUSE_MS, (unsigned long long)ls->paused);
+	ls->paused_logged_ms = now;
+	ls->paused = 0;
+}
+
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -166,8 +183,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			log_warn("%s: accept; pausing for %dms", __func__,
-			    PAUSE_MS);
+			pause_accept(ls);
 			event_del(ls->ev);
 			evtimer_add(ls->pause, &tv);
 			return;

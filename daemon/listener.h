@@ -29,6 +29,8 @@ struct listener {
 	unsigned	 next;		/* round-robin over the loops */
 	uint64_t	 refused;	/* since last logged */
 	uint64_t	 refused_logged_ms;
+	uint64_t	 paused;	/* accept pauses since last logged */
+	uint64_t	 paused_logged_ms;
 };
 
 /*

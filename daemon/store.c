@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
 #include "log.h"
 #include "store.h"
+
+/* Less room than this on an EIO: the disk is full (see disk_full()). */
+#define DISK_FULL_SLACK	(1024 * 1024)
 
 struct st_env {
 	MDB_env			*env;
@@ -34,6 +38,24 @@ struct st_env {
 };
 
 /* ------------------------------------------------------------- errors */
+
+/*
+ * LMDB reports a write the disk cut short as EIO, not ENOSPC, so an EIO
+ * with next to no room left on the env's file system is taken for a
+ * full disk too.  Puts the room left, formatted, in size.
+ */
+static bool
+disk_full(const struct st_env *e, int rc, char *size, size_t sz)
+{
+	struct statvfs	 vfs;
+	uint64_t	 avail;
+
+	if (statvfs(e->dir, &vfs) == -1)
+		return rc != EIO;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	cfg_format_size(avail, size, sz);
+	return rc != EIO || avail < DISK_FULL_SLACK;
+}
 
 /* Turns an LMDB or errno code into a protocol error with advice. */
 static int
@@ -88,6 +110,15 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 	case EIO:
 	case ENOSPC:
 	case EDQUOT:
+		if (disk_full(e, rc, size, sizeof(size))) {
+			log_warnx("%s: %s: the file system of %s is full",
+			    e->label, what, e->dir);
+			return sp_seterr(err, SP_IO_ERROR,
+			    "%s: %s: no space left on the file system of %s "
+			    "(%s free); nothing was written. Free space "
+			    "there, then retry", e->label, what, e->dir, size);
+		}
+		/* FALLTHROUGH */
 	case EROFS:
 	case EACCES:
 	case EPERM:
@@ -669,6 +700,65 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 	return 0;
 }
 
+/*
+ * LMDB reuses the pages a commit freed only from the commit after next,
+ * and a failed write commits nothing.  So once a store (or its disk) is
+ * full, a batch that deletes to make room would leave every later write
+ * failing: the pages it freed stay out of reach for good.  A commit
+ * that changes nothing (a scratch key put and deleted) moves the
+ * transaction id on and brings them in reach.  Returns 0 when it
+ * committed, -1 when it could not.
+ */
+static int
+release_freed(struct st_env *e)
+{
+	static const char	 scratch[] = "\377storesd:release-freed";
+	MDB_val			 k = { sizeof(scratch) - 1, (void *)scratch };
+	MDB_val			 v = { 0, NULL };
+	MDB_txn			*txn;
+	MDB_dbi			 main;
+	int			 rc;
+
+	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
+		return -1;
+	/* NOOVERWRITE: never delete a key someone else put there. */
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) == 0 &&
+	    (rc = mdb_put(txn, main, &k, &v, MDB_NOOVERWRITE)) == 0 &&
+	    (rc = mdb_del(txn, main, &k, NULL)) == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc != 0)
+		return -1;
+	log_debug("%s: a write ran out of room; committed nothing to reach "
+	    "the pages freed last", e->label);
+	return 0;
+}
+
+/* A commit failed for want of room in the map or on the disk. */
+static bool
+out_of_room(const struct st_env *e, int rc)
+{
+	char	 size[32];
+
+	if (rc == MDB_MAP_FULL)
+		return true;
+	return (rc == EIO || rc == ENOSPC || rc == EDQUOT) &&
+	    disk_full(e, rc, size, sizeof(size));
+}
+
+/* A job failed for want of room in the map. */
+static bool
+map_full(const struct st_job *jobs, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (jobs[i].rc == -1 && jobs[i].err.code == SP_MAP_FULL)
+			return true;
+	return false;
+}
+
 int
 st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
@@ -676,8 +766,10 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	struct wtx	 w;
 	MDB_txn		*txn;
 	size_t		 i;
+	bool		 retried = false;
 	int		 rc;
 
+again:
 	if (wtxn_begin(e, NULL, &txn, err) == -1)
 		return -1;
 	wtx_init(&w, e, txn, NULL);
@@ -692,6 +784,10 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	wtx_close_cursors(&w);
 	if (rc == -1) {
 		mdb_txn_abort(txn);
+		if (!retried && map_full(jobs, n) && release_freed(e) == 0) {
+			retried = true;
+			goto again;
+		}
 		if (n == 1)
 			return 0;	/* its failure is in jobs[0] */
 		if (e->writemap)
@@ -703,8 +799,13 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 			nested(&w, &jobs[i]);
 	}
 	/* One commit, one sync, for every job that succeeded. */
-	if ((rc = mdb_txn_commit(txn)) != 0)
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		if (!retried && out_of_room(e, rc) && release_freed(e) == 0) {
+			retried = true;
+			goto again;
+		}
 		return st_fail(e, err, rc, "commit");
+	}
 	committed(e, w.created);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -72,6 +73,9 @@ hs_spawn_ready(char *const argv[], int nfd, const char *notify,
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
+		/* A test that fails before its stop (CK_FORK=no) must not
+		 * leave storesd behind, holding make's output open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("NOTIFY_SOCKET", notify, 1);
 		if (stderr_path != NULL &&
 		    (fd = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND,

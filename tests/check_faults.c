@@ -1,0 +1,1061 @@
+/*
+ * Fault tests: storesd killed under load, clients that vanish, a disk
+ * or map that fills up, a thousand connections, hostile bytes, the
+ * limits, and access control by peer credentials.  Every test has its
+ * own storesd, and every wait is bounded by an event, never a guess.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_main.h"
+#include "itest.h"
+#include "sp_frame.h"
+
+static int	 bad_stops;
+
+static void
+down(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_stop(d), 0);
+	hs_cleanup(d);
+}
+
+static long
+fds_of(pid_t pid)
+{
+	char	 cmd[64];
+	FILE	*f;
+	long	 n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%ld/fd | wc -l", (long)pid);
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		pclose(f);
+	}
+	return n;
+}
+
+static long
+rss_kib(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* True when storesd or this test runs under ASan or valgrind. */
+static bool
+sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#else
+	const char	*w = getenv("STORESD_WRAPPER");
+
+	return w != NULL && *w != '\0';
+#endif
+}
+
+/* Waits (bounded) until the daemon holds at most want descriptors. */
+static long
+settle_fds(pid_t pid, long want)
+{
+	long	 n;
+	int	 i;
+
+	for (i = 0; i < 500 && (n = fds_of(pid)) > want; i++)
+		poll(NULL, 0, 20);
+	return fds_of(pid);
+}
+
+/* --------------------------------------------- kill -9 under a load */
+
+#define WRITERS		32
+#define KILL_ROUNDS	10
+#define MAX_ACKED	4096
+
+struct writer {
+	pthread_t	 t;
+	const char	*sock;
+	int		 id, round;
+	atomic_int	*acked_total;
+	char		 (*acked)[32];	/* keys storesd said yes to */
+	int		 nacked;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+	sc_conn		*c = sc_connect(w->sock);
+	char		 key[32];
+	int		 i;
+
+	for (i = 0; w->nacked < MAX_ACKED && sc_errcode(c) == SC_OK; i++) {
+		snprintf(key, sizeof(key), "r%d-w%d-%d", w->round, w->id, i);
+		if (sc_put(c, NULL, "refs", NULL, key, strlen(key), key,
+		    strlen(key)) == -1)
+			break;	/* killed under us: this one may or may not be */
+		memcpy(w->acked[w->nacked++], key, sizeof(key));
+		atomic_fetch_add(w->acked_total, 1);
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/* Every key acknowledged before the kill reads back, with its value. */
+static void
+check_acked(struct hs_daemon *d, struct writer *w)
+{
+	sc_conn		*c = it_conn(d);
+	sc_bytes	*keys, *vals;
+	int		 i, k, n = 0;
+
+	for (k = 0; k < WRITERS; k++)
+		n += w[k].nacked;
+	keys = calloc((size_t)n + 1, sizeof(*keys));
+	for (k = 0, n = 0; k < WRITERS; k++)
+		for (i = 0; i < w[k].nacked; i++, n++) {
+			keys[n].p = w[k].acked[i];
+			keys[n].n = strlen(w[k].acked[i]);
+		}
+	ck_assert_msg(sc_mget(c, NULL, "refs", NULL, keys, (size_t)n,
+	    &vals) == 0, "%s", sc_errmsg(c));
+	for (i = 0; i < n; i++)
+		ck_assert_msg(vals[i].p != NULL && vals[i].n == keys[i].n &&
+		    memcmp(vals[i].p, keys[i].p, keys[i].n) == 0,
+		    "acknowledged key %.*s is lost", (int)keys[i].n,
+		    (const char *)keys[i].p);
+	sc_free(vals);
+	free(keys);
+	sc_close(c);
+}
+
+START_TEST(kill9_under_durable_load)
+{
+	struct hs_daemon	 d;
+	struct writer		 w[WRITERS];
+	atomic_int		 total;
+	uint64_t		 entries, scanned;
+	sc_conn			*c;
+	sc_scan			*s;
+	int			 round, k, i;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 64MiB\n"
+	    "sync = full\n"), 0);
+	for (round = 0; round < KILL_ROUNDS; round++) {
+		ck_assert_int_eq(hs_start(&d, NULL), 0);
+		atomic_store(&total, 0);
+		for (k = 0; k < WRITERS; k++) {
+			memset(&w[k], 0, sizeof(w[k]));
+			w[k].sock = d.sock;
+			w[k].id = k;
+			w[k].round = round;
+			w[k].acked_total = &total;
+			w[k].acked = calloc(MAX_ACKED, sizeof(*w[k].acked));
+			pthread_create(&w[k].t, NULL, writer_main, &w[k]);
+		}
+		/* Kill once a varying number of writes were acknowledged. */
+		for (i = 0; i < 3000 && atomic_load(&total) < 50 + round * 37;
+		    i++)
+			poll(NULL, 0, 2);
+		hs_kill9(&d);
+		for (k = 0; k < WRITERS; k++)
+			pthread_join(w[k].t, NULL);
+		ck_assert_int_eq(hs_start(&d, NULL), 0);
+		/* The socket file the killed one left was taken over. */
+		ck_assert_int_eq(it_run("grep -q 'removed the stale socket' "
+		    "%s", d.log), 0);
+		check_acked(&d, w);
+		for (k = 0; k < WRITERS; k++)
+			free(w[k].acked);
+		/* The env is whole: LMDB's own check, and a full scan. */
+		ck_assert_int_eq(it_run("mdb_stat -ef %s/default/@refs "
+		    ">/dev/null", d.data), 0);
+		c = it_conn(&d);
+		ck_assert_int_eq(sc_count(c, NULL, "refs", NULL, &entries), 0);
+		s = sc_scan_begin(c, NULL, "refs", NULL,
+		    &(struct sc_scan_opts){ .keys_only = 1 });
+		for (scanned = 0; sc_scan_next(s, NULL, NULL, NULL, NULL) == 1;
+		    scanned++)
+			;
+		ck_assert_int_eq(sc_errcode(c), SC_OK);
+		ck_assert_uint_eq(scanned, entries);
+		sc_scan_end(s);
+		sc_close(c);
+		ck_assert_int_eq(hs_stop(&d), 0);
+	}
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------- vanishing clients */
+
+static void
+send_frame_prefix(struct hs_daemon *d, const struct sp_req *rq, size_t cut)
+{
+	struct sp_buf	 b = { 0 };
+	int		 fd = it_raw_connect(d);
+
+	ck_assert_int_eq(sp_req_encode(&b, rq), 0);
+	it_raw_send(fd, b.data, cut < b.len ? cut : b.len);
+	close(fd);
+	sp_buf_free(&b);
+}
+
+START_TEST(clients_vanish)
+{
+	struct hs_daemon	 d;
+	struct sp_req		 rq;
+	struct sp_buf		 ops = { 0 }, b = { 0 }, out = { 0 };
+	struct sp_batch_op	 op = { SP_BATCH_PUT, { NULL, 0 },
+	    { "half", 4 }, { "v", 1 } };
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	long			 fds0, rss0;
+	uint64_t		 n;
+	char			 tmpl[128];
+	int			 i, fd, k, snapfd;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	ck_assert_int_eq(sp_batch_op_encode(&ops, &op), 0);
+	fds0 = settle_fds(d.pid, fds_of(d.pid));
+	rss0 = rss_kib(d.pid);
+	for (i = 0; i < 200; i++) {
+		/* Mid-frame. */
+		memset(&rq, 0, sizeof(rq));
+		rq.op = SP_OP_PUT;
+		rq.store.p = "refs";
+		rq.store.n = 4;
+		rq.key.p = "mid";
+		rq.key.n = 3;
+		rq.val.p = "v";
+		rq.val.n = 1;
+		send_frame_prefix(&d, &rq, (size_t)(5 + i % 20));
+		/* Mid-batch: a chunk acknowledged, then gone. */
+		fd = it_raw_connect(&d);
+		memset(&rq, 0, sizeof(rq));
+		rq.op = SP_OP_BATCH;
+		rq.store.p = "refs";
+		rq.store.n = 4;
+		rq.ops.raw.p = ops.data;
+		rq.ops.raw.n = ops.len;
+		rq.ops.n = 1;
+		rq.bid = 1;
+		rq.more = true;
+		rq.has = SP_F_BID | SP_F_MORE;
+		it_raw_req(fd, &rq);
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_OK);
+		close(fd);
+		/* Replies pending: 50 gets, never read. */
+		fd = it_raw_connect(&d);
+		out.len = 0;
+		for (k = 0; k < 50; k++) {
+			memset(&rq, 0, sizeof(rq));
+			rq.id = (uint64_t)k;
+			rq.op = SP_OP_GET;
+			rq.store.p = "refs";
+			rq.store.n = 4;
+			rq.key.p = "k";
+			rq.key.n = 1;
+			ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+		}
+		it_raw_send(fd, out.data, out.len);
+		close(fd);
+	}
+	/* A snapshot whose client is gone before the copy is done. */
+	snprintf(tmpl, sizeof(tmpl), "%s/snapXXXXXX", d.dir);
+	snapfd = mkstemp(tmpl);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_snapshot(c, NULL, "refs", snapfd, 0, NULL), 0);
+	sc_close(c);
+	close(snapfd);
+
+	c = it_conn(&d);
+	it_assert_absent(c, NULL, "refs", NULL, "mid", 3);
+	it_assert_absent(c, NULL, "refs", NULL, "half", 4);
+	ck_assert_int_eq(sc_count(c, NULL, "refs", NULL, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	sc_close(c);
+	/* Everything they held is given back. */
+	ck_assert_int_le(settle_fds(d.pid, fds0), fds0);
+	/* Memory too, where no sanitizer keeps freed blocks for itself
+	 * (ASan's quarantine, valgrind); those check for leaks instead. */
+	if (!sanitized())
+		ck_assert_int_lt(rss_kib(d.pid), rss0 + 16 * 1024);
+	sp_buf_free(&ops);
+	sp_buf_free(&b);
+	sp_buf_free(&out);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------- a full disk */
+
+/* Fills (repo r, store s) with 64 KiB values until a write fails. */
+static int
+fill(sc_conn *c, const char *store, int *written)
+{
+	static char	 v[64 * 1024];
+	char		 k[16];
+	int		 i;
+
+	for (i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "f%06d", i);
+		if (sc_put(c, "full", store, NULL, k, strlen(k), v,
+		    sizeof(v)) == -1)
+			break;
+	}
+	*written = i;
+	return sc_errcode(c);
+}
+
+/* After a full store: no damage, and room again once keys are gone. */
+static void
+recover(struct hs_daemon *d, sc_conn *c, const char *store, int written)
+{
+	static char	 v[64 * 1024];
+	char		 k[16], dir[PATH_MAX];
+	sc_batch	*b;
+	int		 i;
+
+	it_assert_val(c, "full", store, NULL, "f000000", 7, v, sizeof(v));
+	snprintf(dir, sizeof(dir), "%s/full/@%s", d->data, store);
+	ck_assert_int_eq(it_run("mdb_stat -ef %s >/dev/null", dir), 0);
+	b = sc_batch_begin(c, "full", store, NULL);
+	for (i = 0; i < written / 2; i++) {
+		snprintf(k, sizeof(k), "f%06d", i);
+		sc_batch_del(b, NULL, k, strlen(k));
+	}
+	ck_assert_msg(sc_batch_commit(b) == 0, "%s", sc_errmsg(c));
+	ck_assert_msg(sc_put(c, "full", store, NULL, "again", 5, v,
+	    sizeof(v)) == 0, "%s", sc_errmsg(c));
+}
+
+START_TEST(map_full_then_room_again)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	int			 written;
+
+	ck_assert_int_eq(hs_up(&d, "[store tiny]\nmap_size = 2MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(fill(c, "tiny", &written), SC_ERR_MAP_FULL);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "map_size 2MiB"));
+	ck_assert_int_gt(written, 4);
+	recover(&d, c, "tiny", written);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(disk_full_then_room_again)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	int			 written, code;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store big]\nmap_size = 1GiB\n"), 0);
+	ck_assert_int_eq(mkdir(d.data, 0750), 0);
+	/* A 4 MiB file system, where this machine lets us mount one. */
+	if (it_run("mount -t tmpfs -o size=4m storesd-test %s 2>/dev/null",
+	    d.data) != 0) {
+		fprintf(stderr, "disk_full_then_room_again: cannot mount a "
+		    "tmpfs here; MAP_FULL covers the full-store case\n");
+		hs_cleanup(&d);
+		return;
+	}
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	code = fill(c, "big", &written);
+	ck_assert_msg(code == SC_ERR_IO_ERROR, "%s: %s", sc_errname(code),
+	    sc_errmsg(c));
+	ck_assert_msg(strstr(sc_errmsg(c), "no space left on the file system") != NULL, "%s", sc_errmsg(c));
+	recover(&d, c, "big", written);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(it_run("umount %s", d.data), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------ a thousand clients */
+
+#define NFD_LIMIT	64	/* storesd's descriptors, in the EMFILE test */
+#define NFD_CLIENTS	80
+
+#define NCONN		1000
+#define NTHREADS	8
+#define OPS_EACH	12
+
+struct crowd {
+	pthread_t	 t;
+	const char	*sock;
+	int		 id;
+	long		 errors;
+};
+
+static void *
+crowd_main(void *arg)
+{
+	struct crowd	*cr = arg;
+	sc_conn		*c[NCONN / NTHREADS];
+	char		 k[32];
+	void		*v;
+	size_t		 n, i;
+	uint64_t	 cnt;
+	int		 round;
+
+	for (i = 0; i < NCONN / NTHREADS; i++)
+		if (sc_errcode(c[i] = sc_connect(cr->sock)) != SC_OK)
+			cr->errors++;
+	/* Each connection in turn, every op kind, while all stay open. */
+	for (round = 0; round < OPS_EACH && cr->errors == 0; round++) {
+		for (i = 0; i < NCONN / NTHREADS; i++) {
+			snprintf(k, sizeof(k), "c%d-%zu", cr->id, i);
+			switch (round % 4) {
+			case 0:
+				if (sc_put(c[i], "crowd", "refs", NULL, k,
+				    strlen(k), k, strlen(k)) == -1)
+					cr->errors++;
+				break;
+			case 1:
+				if (sc_get(c[i], "crowd", "refs", NULL, k,
+				    strlen(k), &v, &n) == -1)
+					cr->errors++;
+				else
+					sc_free(v);
+				break;
+			case 2:
+				if (sc_count(c[i], "crowd", "refs", NULL,
+				    &cnt) == -1)
+					cr->errors++;
+				break;
+			default:
+				if (sc_del(c[i], "crowd", "refs", NULL, k,
+				    strlen(k)) == -1)
+					cr->errors++;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < NCONN / NTHREADS; i++)
+		sc_close(c[i]);
+	return NULL;
+}
+
+START_TEST(a_thousand_connections)
+{
+	struct hs_daemon	 d;
+	struct crowd		 cr[NTHREADS];
+	struct rlimit		 rl;
+	long			 fds0;
+	int			 i;
+
+	/* The test process holds a thousand sockets too. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < NCONN + 64) {
+		fprintf(stderr, "a_thousand_connections: only %ld descriptors "
+		    "allowed here\n", (long)rl.rlim_cur);
+		return;
+	}
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 2000\n"
+	    "[store refs]\nmap_size = 64MiB\nsync = none\n"), 0);
+	fds0 = fds_of(d.pid);
+	for (i = 0; i < NTHREADS; i++) {
+		cr[i].sock = d.sock;
+		cr[i].id = i;
+		cr[i].errors = 0;
+		pthread_create(&cr[i].t, NULL, crowd_main, &cr[i]);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(cr[i].t, NULL);
+		ck_assert_int_eq(cr[i].errors, 0);
+	}
+	ck_assert_int_lt(rss_kib(d.pid), 256 * 1024);
+	ck_assert_int_le(settle_fds(d.pid, fds0 + 3), fds0 + 3);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------ hostile bytes */
+
+/* The well-behaved client beside the hostile one still gets answers. */
+static void
+still_fine(sc_conn *c)
+{
+	it_assert_val(c, NULL, "refs", NULL, "calm", 4, "yes", 3);
+}
+
+/* Sends body as one frame on a fresh connection; expects an error reply
+ * or a closed connection, never a crash. */
+static void
+hostile(struct hs_daemon *d, const void *body, size_t n)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	unsigned char	 hdr[4] = { (unsigned char)(n >> 24),
+	    (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+	    (unsigned char)n };
+	int		 fd = it_raw_connect(d);
+
+	it_raw_send(fd, hdr, 4);
+	if (n)
+		it_raw_send(fd, body, n);
+	if (it_raw_reply(fd, &b, &rep) == 0)
+		ck_assert_int_ne(rep.code, SP_OK);
+	close(fd);
+	sp_buf_free(&b);
+}
+
+/* A request map with field set to a value of the given msgpack type. */
+static void
+with_field(struct sp_buf *b, const char *field, int type)
+{
+	msgpack_packer	 pk;
+
+	b->len = 0;
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, 4);
+	sp_mp_kv_u64(&pk, "id", 1);
+	sp_mp_kv_str(&pk, "op", "get");
+	sp_mp_kv_str(&pk, "store", "refs");
+	sp_mp_str(&pk, field);
+	switch (type) {
+	case 0: msgpack_pack_nil(&pk); break;
+	case 1: msgpack_pack_true(&pk); break;
+	case 2: msgpack_pack_int64(&pk, -7); break;
+	case 3: msgpack_pack_uint64(&pk, UINT64_MAX); break;
+	case 4: msgpack_pack_double(&pk, 1.5); break;
+	case 5: msgpack_pack_array(&pk, 0); break;
+	case 6: msgpack_pack_map(&pk, 0); break;
+	case 7: msgpack_pack_ext_with_body(&pk, "x", 1, 3); break;
+	case 8: sp_mp_str(&pk, "a string"); break;
+	default: msgpack_pack_bin_with_body(&pk, "\xff\0", 2); break;
+	}
+}
+
+START_TEST(hostile_bytes)
+{
+	static const char *const fields[] = { "id", "op", "repo", "store",
+	    "db", "key", "val", "dst", "compact", "version", "client", "ops",
+	    "keys", "bid", "more", "if_absent", "if_equals", "prefix",
+	    "start", "end", "cursor", "limit", "reverse", "keys_only",
+	    "nonesuch" };
+	/* A frame of 32 bytes that says "id": 1, then stops. */
+	static const char	 trunc[] = "\x00\x00\x00\x20\x84\xa2id\x01";
+	struct hs_daemon	 d;
+	struct sp_buf		 b = { 0 };
+	sc_conn			*c;
+	unsigned char		 junk[512], *deep;
+	unsigned		 seed = 42;
+	size_t			 f, i, n;
+	int			 t, fd;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 1MiB\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "calm", 4, "yes", 3),
+	    0);
+	/* Random bodies, often starting like a map. */
+	for (i = 0; i < 300; i++) {
+		n = 1 + (size_t)rand_r(&seed) % sizeof(junk);
+		for (f = 0; f < n; f++)
+			junk[f] = (unsigned char)rand_r(&seed);
+		if (i % 2)
+			junk[0] = 0x80 | (junk[0] & 0x0f);
+		hostile(&d, junk, n);
+	}
+	still_fine(c);
+	/* Every field with every wrong type. */
+	for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+		for (t = 0; t < 10; t++) {
+			with_field(&b, fields[f], t);
+			hostile(&d, b.data, b.len);
+		}
+	still_fine(c);
+	/* Deep nesting: 100,000 arrays as the key's value. */
+	n = 100000;
+	deep = malloc(n + 64);
+	with_field(&b, "key", 0);
+	b.len--;		/* drop the nil */
+	memcpy(deep, b.data, b.len);
+	memset(deep + b.len, 0x91, n);
+	deep[b.len + n] = 0xc0;
+	hostile(&d, deep, b.len + n + 1);
+	free(deep);
+	/* Lengths that lie: a bin32 and a str32 of 4 GiB, a map32 of 2^32-1
+	 * pairs, all in a few bytes. */
+	hostile(&d, "\x81\xa3key\xc6\xff\xff\xff\xff" "abc", 13);
+	hostile(&d, "\x81\xdb\xff\xff\xff\xff" "op", 8);
+	hostile(&d, "\xdf\xff\xff\xff\xff\xc0\xc0", 7);
+	hostile(&d, "", 0);
+	still_fine(c);
+	/* A frame over max_frame: refused and closed before its body. */
+	fd = it_raw_connect(&d);
+	it_raw_send(fd, "\x7f\xff\xff\xff", 4);
+	{
+		struct sp_reply rep;
+
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_TOO_LARGE);
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), -1);
+	}
+	close(fd);
+	/* Truncated frames, then gone. */
+	for (i = 1; i < sizeof(trunc); i++) {
+		fd = it_raw_connect(&d);
+		it_raw_send(fd, trunc, i);
+		close(fd);
+	}
+	still_fine(c);
+	sc_close(c);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------- limits */
+
+START_TEST(max_connections_busy)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	sc_conn			*c[3], *x;
+	int			 i, fd;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 3\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	for (i = 0; i < 3; i++)
+		c[i] = it_conn(&d);
+	fd = it_raw_connect(&d);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert_ptr_nonnull(memmem(rep.msg.p, rep.msg.n, "max_connections",
+	    15));
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), -1);
+	close(fd);
+	x = sc_connect(d.sock);
+	ck_assert_int_ne(sc_errcode(x), SC_OK);
+	sc_close(x);
+	sc_close(c[0]);
+	/* A place is free again once storesd has seen the close. */
+	for (i = 0; i < 500; i++) {
+		x = sc_connect(d.sock);
+		if (sc_errcode(x) == SC_OK)
+			break;
+		sc_close(x);
+		poll(NULL, 0, 10);
+	}
+	ck_assert_int_eq(sc_ping(x), 0);
+	sc_close(x);
+	sc_close(c[1]);
+	sc_close(c[2]);
+	sp_buf_free(&b);
+	ck_assert_int_eq(it_run("grep -q 'max_connections (3) reached' %s",
+	    d.log), 0);
+	down(&d);
+}
+END_TEST
+
+START_TEST(max_inflight_pauses_not_fails)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	const void		*v;
+	size_t			 vn;
+	char			 k[16];
+	int			 i;
+
+	/* Two requests out at most: 300 pipelined durable puts still all
+	 * succeed, storesd just stops reading while two are in flight. */
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_inflight = 2\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(sc_append_put(c, NULL, "refs", NULL, k,
+		    strlen(k), "v", 1), 0);
+	}
+	for (i = 0; i < 300; i++)
+		ck_assert_msg(sc_collect(c, &v, &vn) == 0, "%d: %s", i,
+		    sc_errmsg(c));
+	it_assert_val(c, NULL, "refs", NULL, "k299", 4, "v", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(max_output_cuts_off_non_readers)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 };
+	struct sp_req		 rq;
+	sc_conn			*c;
+	static char		 v[16 * 1024];
+	long			 rss0;
+	int			 fd, i, closed = 0;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 64KiB\n"
+	    "max_output = 64KiB\n[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "big", 3, v,
+	    sizeof(v)), 0);
+	rss0 = rss_kib(d.pid);
+	/* Gets of 16 KiB, sent and never read. */
+	fd = it_raw_connect(&d);
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_GET;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.key.p = "big";
+	rq.key.n = 3;
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	for (i = 0; i < 100 && !closed; i++)
+		closed = send(fd, out.data, out.len, MSG_NOSIGNAL) == -1;
+	/* storesd cut it off (the log says so); the other client is fine. */
+	for (i = 0; i < 500 && it_run("grep -q 'over max_output' %s",
+	    d.log) != 0; i++)
+		poll(NULL, 0, 10);
+	ck_assert_int_eq(it_run("grep -q 'over max_output' %s", d.log), 0);
+	it_assert_val(c, NULL, "refs", NULL, "big", 3, v, sizeof(v));
+	ck_assert_int_lt(rss_kib(d.pid), rss0 + 32 * 1024);
+	close(fd);
+	sc_close(c);
+	sp_buf_free(&out);
+	down(&d);
+}
+END_TEST
+
+/* Out of descriptors: accepting pauses, nobody is dropped or spun on. */
+START_TEST(out_of_descriptors_pauses_accept)
+{
+	struct hs_daemon	 d;
+	struct rlimit		 rl;
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	struct sp_buf		 b = { 0 };
+	sc_conn			*c;
+	int			 fd[NFD_CLIENTS], i;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	/* After its start, which raises its own soft limit to the hard. */
+	rl.rlim_cur = rl.rlim_max = NFD_LIMIT;
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	c = it_conn(&d);
+	/* More clients than storesd has descriptors for, each with a ping
+	 * waiting: the kernel queues the ones it cannot accept yet. */
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_PING;
+	for (i = 0; i < NFD_CLIENTS; i++) {
+		fd[i] = it_raw_connect(&d);
+		it_raw_req(fd[i], &rq);
+	}
+	for (i = 0; i < 500 && it_run("grep -q 'accepting pauses' %s",
+	    d.log) != 0; i++)
+		poll(NULL, 0, 20);
+	ck_assert_int_eq(it_run("grep -q 'Too many open files; accepting "
+	    "pauses' %s", d.log), 0);
+	/* The ones already in are served meanwhile. */
+	ck_assert_int_eq(sc_ping(c), 0);
+	/* As clients leave, the queued ones get in and get their answer. */
+	for (i = 0; i < NFD_CLIENTS; i++) {
+		ck_assert_msg(it_raw_reply(fd[i], &b, &rep) == 0,
+		    "client %d got no answer", i);
+		ck_assert_int_eq(rep.code, SP_OK);
+		close(fd[i]);
+	}
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+struct flood {
+	pthread_t	 t;
+	const char	*sock;
+	atomic_bool	 stop;
+	atomic_long	 answered;
+	long		 errors;
+};
+
+/* Keeps 256 reads in flight on one connection until told to stop. */
+static void *
+flood_main(void *arg)
+{
+	struct flood	*f = arg;
+	sc_conn		*c = sc_connect(f->sock);
+	const void	*v;
+	size_t		 vn;
+	int		 i;
+
+	while (sc_errcode(c) == SC_OK && !atomic_load(&f->stop)) {
+		for (i = 0; i < 256; i++)
+			if (sc_append_get(c, NULL, "refs", NULL, "k", 1) == -1)
+				f->errors++;
+		for (i = 0; i < 256; i++)
+			if (sc_collect(c, &v, &vn) == -1)
+				f->errors++;
+		atomic_fetch_add(&f->answered, 256);
+	}
+	if (sc_errcode(c) != SC_OK)
+		f->errors++;
+	sc_close(c);
+	return NULL;
+}
+
+/* A connection that never lets up does not starve the one beside it. */
+START_TEST(a_flood_starves_no_one)
+{
+	struct hs_daemon	 d;
+	struct flood		 f;
+	sc_conn			*c;
+	long			 before;
+	int			 i;
+
+	/* One I/O thread: the flood and the other client share its loop. */
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	memset(&f, 0, sizeof(f));
+	f.sock = d.sock;
+	pthread_create(&f.t, NULL, flood_main, &f);
+	while (atomic_load(&f.answered) == 0)
+		poll(NULL, 0, 1);
+	for (i = 0; i < 200; i++) {
+		before = atomic_load(&f.answered);
+		ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "x", 1, "y", 1),
+		    0);
+		it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	}
+	/* The flood was still going while all that was answered. */
+	ck_assert_int_gt(atomic_load(&f.answered), before);
+	atomic_store(&f.stop, true);
+	pthread_join(f.t, NULL);
+	ck_assert_int_eq(f.errors, 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/* -------------------------------------------------------- file system */
+
+START_TEST(socket_born_with_its_mode)
+{
+	struct hs_daemon	 d;
+	const char		*extra[] = { "-s", NULL, NULL };
+	char			 sock[96], dir[80];
+	struct stat		 sb;
+
+	ck_assert_int_eq(hs_prepare(&d, "[daemon]\nsocket_mode = 0660\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	snprintf(dir, sizeof(dir), "%s/run", d.dir);
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	snprintf(d.sock, sizeof(d.sock), "%s", sock);
+	extra[1] = sock;
+	ck_assert_int_eq(hs_start(&d, extra), 0);
+	ck_assert_int_eq(stat(sock, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	ck_assert_uint_eq(sb.st_mode & 0777, 0660);
+	/* The directory storesd made lets in just whom the mode lets in. */
+	ck_assert_int_eq(stat(dir, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0710);
+	down(&d);
+}
+END_TEST
+
+START_TEST(symlinks_are_refused)
+{
+	struct hs_daemon	 d;
+	char			 link[PATH_MAX];
+	sc_conn			*c;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	snprintf(link, sizeof(link), "%s/evil", d.data);
+	ck_assert_int_eq(symlink("/tmp", link), 0);
+	c = it_conn(&d);
+	EXPECT_ERR(c, sc_put(c, "evil", "refs", NULL, "k", 1, "v", 1),
+	    SC_ERR_BAD_REPO);
+	EXPECT_ERR(c, sc_put(c, "evil/x", "refs", NULL, "k", 1, "v", 1),
+	    SC_ERR_BAD_REPO);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "symlink"));
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------ access control */
+
+#define ACL_CONF							\
+	"[daemon]\nsocket_mode = 0666\n"				\
+	"[store open]\nmap_size = 1MiB\n"				\
+	"[store ro]\nmap_size = 1MiB\nreaders = nobody\nwriters =\n"	\
+	"[store rw]\nmap_size = 1MiB\nwriters = @nogroup\n"		\
+	"[store closed]\nmap_size = 1MiB\nreaders = root\n"
+
+/* In a child running as nobody: exit status = the number of surprises. */
+static int
+as_nobody(const char *sock)
+{
+	sc_conn	*c;
+	sc_live	*l;
+	sc_stats *s;
+	void	*v;
+	size_t	 n, i;
+	int	 bad = 0;
+
+	if (setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
+	    setuid(65534) == -1)
+		return 100;
+	c = sc_connect(sock);
+	if (sc_errcode(c) != SC_OK)
+		return 101;
+#define WANT(call, code) do {						\
+	int _rc = (call);						\
+	if ((code) == SC_OK ? _rc != 0 : (_rc != -1 ||			\
+	    sc_errcode(c) != (code))) {					\
+		fprintf(stderr, "as nobody: %s: %s %s\n", #call,	\
+		    sc_errname(sc_errcode(c)), sc_errmsg(c));		\
+		bad++;							\
+	}								\
+} while (0)
+	WANT(sc_put(c, NULL, "open", NULL, "k", 1, "n", 1), SC_OK);
+	WANT(sc_get(c, NULL, "ro", NULL, "k", 1, &v, &n), SC_OK);
+	sc_free(v);
+	WANT(sc_put(c, NULL, "ro", NULL, "k", 1, "n", 1), SC_ERR_FORBIDDEN);
+	WANT(sc_del(c, NULL, "ro", NULL, "k", 1), SC_ERR_FORBIDDEN);
+	WANT(sc_put(c, NULL, "rw", NULL, "k", 1, "n", 1), SC_OK);
+	WANT(sc_get(c, NULL, "rw", NULL, "k", 1, &v, &n), SC_OK);
+	sc_free(v);
+	WANT(sc_get(c, NULL, "closed", NULL, "k", 1, &v, &n),
+	    SC_ERR_FORBIDDEN);
+	WANT(sc_count(c, NULL, "closed", NULL, (uint64_t *)&n),
+	    SC_ERR_FORBIDDEN);
+	WANT(sc_fork(c, NULL, "ro", "copy"), SC_ERR_FORBIDDEN);
+	WANT(sc_get_live(c, NULL, "closed", &l), SC_ERR_FORBIDDEN);
+	/* What it may not read is not there for it. */
+	if (sc_get_live(c, NULL, NULL, &l) == 0) {
+		for (i = 0; i < l->n; i++)
+			if (strcmp(l->envs[i].store, "closed") == 0)
+				bad++;
+		sc_live_free(l);
+	} else
+		bad++;
+	if (sc_get_stats(c, NULL, NULL, &s) == 0) {
+		for (i = 0; i < s->nenvs; i++)
+			if (strcmp(s->envs[i].store, "closed") == 0)
+				bad++;
+		sc_stats_free(s);
+	} else
+		bad++;
+#undef WANT
+	sc_close(c);
+	return bad;
+}
+
+START_TEST(readers_and_writers)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	pid_t			 pid;
+	int			 status;
+	static const char *const stores[] = { "ro", "rw", "closed" };
+	size_t			 i;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "readers_and_writers: needs root to act as "
+		    "another user; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(hs_prepare(&d, ACL_CONF), 0);
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 3; i++)		/* root may do anything */
+		ck_assert_int_eq(sc_put(c, NULL, stores[i], NULL, "k", 1, "r",
+		    1), 0);
+	/* Closed first: under valgrind the child would report it lost. */
+	sc_close(c);
+	if ((pid = fork()) == 0)
+		_exit(as_nobody(d.sock));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "as nobody: %d surprises", WEXITSTATUS(status));
+	c = it_conn(&d);
+	/* Nothing it was refused happened. */
+	it_assert_val(c, NULL, "ro", NULL, "k", 1, "r", 1);
+	it_assert_val(c, NULL, "rw", NULL, "k", 1, "n", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+static Suite *
+faults_suite(void)
+{
+	Suite	*s = suite_create("faults");
+	TCase	*tc;
+
+	tc = tcase_create("faults");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, kill9_under_durable_load);
+	tcase_add_test(tc, clients_vanish);
+	tcase_add_test(tc, map_full_then_room_again);
+	tcase_add_test(tc, disk_full_then_room_again);
+	tcase_add_test(tc, a_thousand_connections);
+	tcase_add_test(tc, hostile_bytes);
+	tcase_add_test(tc, max_connections_busy);
+	tcase_add_test(tc, max_inflight_pauses_not_fails);
+	tcase_add_test(tc, max_output_cuts_off_non_readers);
+	tcase_add_test(tc, out_of_descriptors_pauses_accept);
+	tcase_add_test(tc, a_flood_starves_no_one);
+	tcase_add_test(tc, socket_born_with_its_mode);
+	tcase_add_test(tc, symlinks_are_refused);
+	tcase_add_test(tc, readers_and_writers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	int	 failed = check_run(faults_suite());
+
+	return failed || bad_stops ? 1 : 0;
+}
