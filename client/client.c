@@ -201,6 +201,41 @@ wait_ready(sc_conn *c, short events)
 }
 
 /* Sends out's bytes; the first chunk carries pass_fd when it is >= 0. */
+/*
+ * storesd tells a connection it is about to close why, in a frame of id
+ * 0 (BUSY past max_connections).  When a send fails because it did
+ * close, that frame may be waiting unread: if so, the connection dies
+ * with its code and message rather than EPIPE.  Returns -1 when it did,
+ * 0 when there was no such frame.
+ */
+static int
+last_word(sc_conn *c)
+{
+	struct sp_reply	 rep;
+	struct sp_error	 perr;
+	const char	*frame;
+	size_t		 avail;
+	uint32_t	 len;
+	ssize_t		 n;
+
+	if (sp_buf_reserve(&c->in, READ_CHUNK) == -1)
+		return 0;
+	n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
+	    MSG_DONTWAIT);
+	if (n <= 0)
+		return 0;
+	c->in.len += (size_t)n;
+	frame = c->in.data + c->in_done;
+	avail = c->in.len - c->in_done;
+	if (avail < SP_FRAME_HDR ||
+	    avail - SP_FRAME_HDR < (len = sp_frame_len(frame)) ||
+	    sp_reply_decode(frame + SP_FRAME_HDR, len, &rep, &perr) == -1 ||
+	    rep.id != 0 || rep.code == SP_OK)
+		return 0;
+	return sc__die(c, (int)rep.code, "%.*s", (int)rep.msg.n,
+	    (const char *)rep.msg.p);
+}
+
 static int
 send_all(sc_conn *c, int pass_fd)
 {
@@ -235,10 +270,16 @@ send_all(sc_conn *c, int pass_fd)
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			int	 e = errno;
+
+			if (n == -1 && (e == EPIPE || e == ECONNRESET) &&
+			    last_word(c) == -1)
+				return -1;
 			return sc__die(c, SC_ERR_IO, "sending to storesd at %s: "
 			    "%s; the connection is closed", c->path,
-			    n == 0 ? "nothing sent" : strerror(errno));
+			    n == 0 ? "nothing sent" : strerror(e));
+		}
 		off += (size_t)n;
 	}
 	return 0;
@@ -401,6 +442,12 @@ sc__await(sc_conn *c, uint64_t id, struct sp_reply *rep)
 			return -1;
 		if (rep->id == id)
 			return 0;
+		/* Id 0 is no request of ours: storesd speaks about the
+		 * connection (BUSY past max_connections, TOO_LARGE past
+		 * max_frame) and closes it. */
+		if (rep->id == 0 && rep->code != SP_OK)
+			return sc__die(c, (int)rep->code, "%.*s",
+			    (int)rep->msg.n, (const char *)rep->msg.p);
 		/* Replies to pipelined requests may come in any order. */
 		if (!is_pending(c, rep->id))
 			return sc__die(c, SC_ERR_PROTOCOL, "a reply to request "

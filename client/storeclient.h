@@ -95,7 +95,8 @@ struct sc_options {
  * speaks this library's protocol.  Returns a connection, or NULL only
  * when out of memory.  On failure the connection is dead and says why:
  * test sc_errcode(c) (SC_ERR_CONNECT when nobody answers on the socket,
- * SC_ERR_BAD_VERSION) and call sc_close(c) either way.
+ * SC_ERR_BUSY when storesd has max_connections open, SC_ERR_BAD_VERSION)
+ * and call sc_close(c) either way.
  */
 SC_API sc_conn		*sc_connect(const char *path);
 /* The same, with options; o may be NULL. */

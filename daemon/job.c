@@ -198,7 +198,7 @@ fork_env(struct job *j, struct sp_error *err)
 		goto done;
 	}
 	if ((fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0640)) == -1) {
+	    0600)) == -1) {
 		sp_seterr(err, SP_IO_ERROR, "cannot create %s: %s", file,
 		    strerror(errno));
 		goto done;

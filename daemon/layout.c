@@ -13,7 +13,7 @@
 #include "log.h"
 #include "store.h"
 
-#define DIR_MODE	0750
+#define DIR_MODE	0700
 
 int
 lay_env_dir(const char *data_dir, const struct cfg_store *st,

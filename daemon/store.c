@@ -242,7 +242,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	    (!e->unnamed && (rc = mdb_env_set_maxdbs(e->env,
 	    p->store->max_dbs)) != 0) ||
 	    (rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
-	    0640)) != 0) {
+	    0600)) != 0) {
 		st_fail(e, err, rc, "open");
 		goto fail;
 	}
