@@ -77,6 +77,9 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 
 all: $(PROGRAMS)
 
+# The fuzzer (make fuzz); after all: so that all stays the default.
+include tests/fuzz.mk
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -196,11 +199,15 @@ test-valgrind: $(INTEG_BINS) all $(TOOLS_BINS)
 	    BUILD=$(BUILD) CK_FORK=no STORESD_WRAPPER="$(VALGRIND)" \
 	    STORESD_TEST_SLOW=1 $(VALGRIND) $$t; done
 
+# make check fuzzes the protocol decoder briefly; `make fuzz` runs longer.
+CHECK_FUZZ_SECONDS = 20
+
 check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test BUILD=build/san \
 	    SAN=address,undefined
 	@$(MAKE) --no-print-directory test-valgrind
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	@$(MAKE) --no-print-directory bench-smoke
 
 clean:

@@ -18,13 +18,9 @@
 FUZZ_SECONDS	?= 60
 FUZZ_DIR	:= build/fuzz
 FUZZ_CC		?= clang
-FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined \
-		   -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iproto \
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS	:= -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iproto \
 		   $(shell pkg-config --cflags msgpack) -Wall -Wextra
-# fuzz_seeds and the proto objects it links carry no libFuzzer main;
-# the coverage hooks in those objects are no-ops without it.
-FUZZ_SEEDS_LDFLAGS := -fsanitize=address,undefined \
-		   -fno-sanitize-recover=undefined
 
 FUZZ_PROTO_OBJ	:= $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(PROTO_SRC))
 
@@ -43,10 +39,14 @@ $(FUZZ_DIR)/obj/%.o: %.c
 $(FUZZ_DIR)/fuzz_proto: $(FUZZ_DIR)/obj/tests/fuzz_proto.o $(FUZZ_PROTO_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
-# Built with the fuzzer's compiler flags but linked without libFuzzer,
-# whose main() would take over.
+# A plain program: no libFuzzer, whose main() would take over.  It links
+# the fuzzer's proto objects; their coverage hooks are the sanitizer
+# runtime's no-ops when libFuzzer is absent.
+$(FUZZ_DIR)/obj/tests/fuzz_seeds.o: FUZZ_CFLAGS := \
+	$(filter-out -fsanitize=fuzzer,$(FUZZ_CFLAGS))
+
 $(FUZZ_DIR)/fuzz_seeds: $(FUZZ_DIR)/obj/tests/fuzz_seeds.o $(FUZZ_PROTO_OBJ)
-	$(FUZZ_CC) $(FUZZ_SEEDS_LDFLAGS) -o $@ $^
+	$(FUZZ_CC) -g $(FUZZ_SAN) -o $@ $^
 
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)

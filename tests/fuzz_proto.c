@@ -17,7 +17,16 @@
  * where it is handed out, not later by luck.
  *
  * Invariants that must hold for any input are checked with abort(), which
- * libFuzzer reports as a crash with the input that caused it.
+ * libFuzzer reports as a crash with the input that caused it: where a
+ * decoder's output must lie, the error it must set, the order of its
+ * callbacks, that a walk of n elements uses up exactly the bytes
+ * sp__read_array counted for them, that what decodes re-encodes (with
+ * the writers the daemon and the client use) to something that decodes
+ * the same, and that the name checks agree with the rules written again
+ * here.
+ *
+ * A custom mutator keeps frame lengths true while it mutates a body, or
+ * the fuzzer would spend nearly all its time on frames cut short.
  *
  *	make fuzz		(tests/fuzz.mk)
  *	build/fuzz/fuzz_proto build/fuzz/crash-...	replays one input
@@ -433,10 +442,45 @@ check_env(const struct sp_live_env *e, const struct region *r)
 	touch(e->dir, r);
 }
 
+/* An array of n elements of size size, zeroed; n may be 0. */
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n ? n : 1, size)) == NULL)
+		abort();
+	return p;
+}
+
+/*
+ * Decodes the reply frame a writer left in b, from a copy of exactly its
+ * body, into rep; the frame must be well formed.  Returns the copy, which
+ * rep points into and the caller frees.
+ */
+static char *
+reencoded(const struct sp_buf *b, struct sp_reply *rep)
+{
+	struct sp_error	 err;
+	char		*body;
+	size_t		 n;
+
+	CHECK(b->len >= SP_FRAME_HDR);
+	n = b->len - SP_FRAME_HDR;
+	CHECK(sp_frame_len(b->data) == n);
+	body = dup_exact(b->data + SP_FRAME_HDR, n);
+	err_reset(&err);
+	CHECK(sp_reply_decode(body, n, rep, &err) == 0);
+	CHECK(rep->code == SP_OK);
+	return body;
+}
+
 struct live_ctx {
 	const struct region	*r;
 	size_t			 seen;
 	size_t			 stop_at;	/* stop on this call; 0: never */
+	struct sp_live_env	*envs;		/* when not NULL: a copy of each */
+	size_t			 cap;		/* room in envs */
 };
 
 static int
@@ -446,29 +490,83 @@ live_fn(void *arg, const struct sp_live_env *e)
 
 	check_env(e, c->r);
 	CHECK(c->stop_at == 0 || c->seen < c->stop_at);
+	if (c->envs) {
+		CHECK(c->seen < c->cap);
+		c->envs[c->seen] = *e;
+	}
 	return ++c->seen == c->stop_at ? -1 : 0;
 }
 
-/* Decodes the envs of a live reply to the end, then again stopping at
- * one of them: a callback's -1 must stop the walk then and there. */
+static bool
+env_eq(const struct sp_live_env *a, const struct sp_live_env *b)
+{
+	return bytes_eq(a->repo, b->repo) && bytes_eq(a->store, b->store) &&
+	    bytes_eq(a->dir, b->dir) && a->inflight == b->inflight &&
+	    a->idle_ms == b->idle_ms;
+}
+
+/* The envs a live reply listed, written again by the daemon's writer,
+ * must read back the same. */
+static void
+live_round_trip(uint64_t id, const struct sp_live_env *envs, size_t n)
+{
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	struct sp_error		 err;
+	struct live_ctx		 c;
+	struct region		 r;
+	char			*body;
+	size_t			 i;
+
+	CHECK(sp_reply_live(&b, id, envs, n) == 0);
+	body = reencoded(&b, &rep);
+	CHECK(rep.id == id);
+	r.lo = body;
+	r.hi = body + b.len - SP_FRAME_HDR;
+	memset(&c, 0, sizeof(c));
+	c.r = &r;
+	c.envs = xcalloc(n, sizeof(*c.envs));
+	c.cap = n;
+	err_reset(&err);
+	CHECK(sp_live_decode(&rep, live_fn, &c, &err) == 0);
+	CHECK(c.seen == n);
+	for (i = 0; i < n; i++)
+		CHECK(env_eq(&c.envs[i], &envs[i]));
+	free(c.envs);
+	free(body);
+	sp_buf_free(&b);
+}
+
+/*
+ * Decodes the envs of a live reply to the end, then again stopping at
+ * one of them: a callback's -1 must stop the walk then and there.  Each
+ * env can take at least one byte, which bounds the copies kept.
+ */
 static void
 check_live(const struct sp_reply *rep, const struct region *r, uint64_t h)
 {
-	struct live_ctx	 c = { r, 0, 0 };
+	struct live_ctx	 c = { r, 0, 0, NULL, 0 };
 	struct sp_error	 err;
 	size_t		 all;
 
+	c.envs = xcalloc(rep->envs.n, sizeof(*c.envs));
+	c.cap = rep->envs.n;
 	err_reset(&err);
 	if (sp_live_decode(rep, live_fn, &c, &err) == -1) {
 		check_err(&err, SP_BAD_REQUEST);
-		return;
+		goto done;
 	}
 	if ((all = c.seen) == 0)
-		return;
+		goto done;
+	live_round_trip(rep->id, c.envs, all);
+	free(c.envs);
+	c.envs = NULL;
 	c.seen = 0;
 	c.stop_at = 1 + h % all;
 	CHECK(sp_live_decode(rep, live_fn, &c, &err) == -1);
 	CHECK(c.seen == c.stop_at);
+done:
+	free(c.envs);
 }
 
 struct stats_ctx {
@@ -541,10 +639,45 @@ check_stats(const struct sp_reply *rep, const struct region *r, uint64_t h)
 	CHECK(c.seen == c.stop_at);
 }
 
+/*
+ * The arrays of mget, missing and scan replies.  Each is walked in a copy
+ * of exactly its bytes; when the walk gets through, the elements are
+ * written again with the daemon's writers (the hand-built ones: array
+ * counts patched in afterwards) and must read back the same.
+ */
+
 static void
-walk_vals(const struct sp_array *a)
+mget_round_trip(uint64_t id, const struct sp_bytes *vals, uint32_t n)
 {
-	struct sp_bytes	 v;
+	struct sp_buf		 b = { 0 };
+	struct sp_reply_w	 w;
+	struct sp_reply		 rep;
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 v;
+	char			*body;
+	uint32_t		 i;
+
+	CHECK(sp_reply_mget_open(&w, &b, id, n) == 0);
+	for (i = 0; i < n; i++)
+		sp_reply_w_val(&w, vals[i].p, vals[i].n);
+	CHECK(sp_reply_w_size(&w) == b.len);
+	CHECK(sp_reply_close(&w) == 0);
+	body = reencoded(&b, &rep);
+	CHECK(rep.id == id && rep.vals.n == n);
+	sp_mp_rd_init(&rd, rep.vals.raw.p, rep.vals.raw.n);
+	for (i = 0; i < n; i++) {
+		CHECK(sp_mget_next(&rd, &v) == 0);
+		CHECK(bytes_eq(v, vals[i]));
+	}
+	CHECK(rd.p == rd.end);
+	free(body);
+	sp_buf_free(&b);
+}
+
+static void
+walk_vals(uint64_t id, const struct sp_array *a)
+{
+	struct sp_bytes	*vals;
 	struct sp_mp_rd	 rd;
 	struct region	 r;
 	char		*copy;
@@ -553,61 +686,134 @@ walk_vals(const struct sp_array *a)
 	copy = dup_exact(a->raw.p, a->raw.n);
 	r.lo = copy;
 	r.hi = copy + a->raw.n;
+	vals = xcalloc(a->n, sizeof(*vals));
 	sp_mp_rd_init(&rd, copy, a->raw.n);
 	for (i = 0; i < a->n; i++) {
-		if (sp_mget_next(&rd, &v) == -1)
+		if (sp_mget_next(&rd, &vals[i]) == -1)
 			break;
-		touch(v, &r);
+		touch(vals[i], &r);
 	}
-	if (i == a->n)
+	if (i == a->n) {
 		CHECK(rd.p == rd.end);
+		mget_round_trip(id, vals, a->n);
+	}
+	free(vals);
 	free(copy);
 }
 
 static void
-walk_missing(const struct sp_array *a)
+missing_round_trip(uint64_t id, const uint32_t *idx, uint32_t n)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_mp_rd	 rd;
+	uint64_t	 v;
+	char		*body;
+	uint32_t	 i;
+
+	CHECK(sp_reply_missing(&b, id, idx, n) == 0);
+	body = reencoded(&b, &rep);
+	CHECK(rep.id == id && rep.missing.n == n);
+	sp_mp_rd_init(&rd, rep.missing.raw.p, rep.missing.raw.n);
+	for (i = 0; i < n; i++) {
+		CHECK(sp_missing_next(&rd, &v) == 0);
+		CHECK(v == idx[i]);
+	}
+	CHECK(rd.p == rd.end);
+	free(body);
+	sp_buf_free(&b);
+}
+
+static void
+walk_missing(uint64_t id, const struct sp_array *a)
 {
 	struct sp_mp_rd	 rd;
-	uint64_t	 idx;
+	uint64_t	 v;
+	uint32_t	*idx;
 	char		*copy;
 	uint32_t	 i;
+	bool		 fits = true;
 
 	copy = dup_exact(a->raw.p, a->raw.n);
+	idx = xcalloc(a->n, sizeof(*idx));
 	sp_mp_rd_init(&rd, copy, a->raw.n);
 	for (i = 0; i < a->n; i++) {
-		if (sp_missing_next(&rd, &idx) == -1)
+		if (sp_missing_next(&rd, &v) == -1)
 			break;
-		sink += idx;
+		sink += v;
+		/* The writer takes key indices, which are 32-bit. */
+		fits = fits && v <= UINT32_MAX;
+		idx[i] = (uint32_t)v;
 	}
-	if (i == a->n)
+	if (i == a->n) {
 		CHECK(rd.p == rd.end);
+		if (fits)
+			missing_round_trip(id, idx, a->n);
+	}
+	free(idx);
 	free(copy);
 }
 
 static void
-walk_entries(const struct sp_array *a, bool keys_only)
+scan_round_trip(const struct sp_reply *orig, bool keys_only,
+    const struct sp_bytes *k, const struct sp_bytes *v, uint32_t n)
 {
-	struct sp_bytes	 k, v;
-	struct sp_mp_rd	 rd;
-	struct region	 r;
-	char		*copy;
-	uint32_t	 i;
+	struct sp_buf		 b = { 0 };
+	struct sp_reply_w	 w;
+	struct sp_reply		 rep;
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 k2, v2;
+	char			*body;
+	uint32_t		 i;
+
+	CHECK(sp_reply_scan_open(&w, &b, orig->id, keys_only) == 0);
+	for (i = 0; i < n; i++)
+		sp_reply_w_entry(&w, k[i].p, k[i].n, v[i].p, v[i].n);
+	CHECK(sp_reply_scan_close(&w, orig->cursor) == 0);
+	body = reencoded(&b, &rep);
+	CHECK(rep.id == orig->id && rep.entries.n == n);
+	CHECK(bytes_eq(rep.cursor, orig->cursor));
+	sp_mp_rd_init(&rd, rep.entries.raw.p, rep.entries.raw.n);
+	for (i = 0; i < n; i++) {
+		CHECK(sp_scan_next(&rd, keys_only, &k2, &v2) == 0);
+		CHECK(bytes_eq(k2, k[i]) && bytes_eq(v2, v[i]));
+	}
+	CHECK(rd.p == rd.end);
+	free(body);
+	sp_buf_free(&b);
+}
+
+static void
+walk_entries(const struct sp_reply *rep, bool keys_only)
+{
+	const struct sp_array	*a = &rep->entries;
+	struct sp_bytes		*k, *v;
+	struct sp_mp_rd		 rd;
+	struct region		 r;
+	char			*copy;
+	uint32_t		 i;
 
 	/* The client walks a copy too: the page outlives the reply. */
 	copy = dup_exact(a->raw.p, a->raw.n);
 	r.lo = copy;
 	r.hi = copy + a->raw.n;
+	k = xcalloc(a->n, sizeof(*k));
+	v = xcalloc(a->n, sizeof(*v));
 	sp_mp_rd_init(&rd, copy, a->raw.n);
 	for (i = 0; i < a->n; i++) {
-		if (sp_scan_next(&rd, keys_only, &k, &v) == -1)
+		if (sp_scan_next(&rd, keys_only, &k[i], &v[i]) == -1)
 			break;
-		CHECK(k.p != NULL);
-		CHECK(keys_only ? v.p == NULL : v.p != NULL);
-		touch(k, &r);
-		touch(v, &r);
+		CHECK(k[i].p != NULL);
+		CHECK(keys_only ? v[i].p == NULL : v[i].p != NULL);
+		touch(k[i], &r);
+		touch(v[i], &r);
 	}
-	if (i == a->n)
+	if (i == a->n) {
 		CHECK(rd.p == rd.end);
+		scan_round_trip(rep, keys_only, k, v, a->n);
+	}
+	free(v);
+	free(k);
 	free(copy);
 }
 
@@ -639,12 +845,12 @@ one_reply(const char *body, size_t n, uint64_t h)
 	check_live(&rep, &r, h);
 	check_stats(&rep, &r, h);
 	if (rep.vals.raw.p)
-		walk_vals(&rep.vals);
+		walk_vals(rep.id, &rep.vals);
 	if (rep.missing.raw.p)
-		walk_missing(&rep.missing);
+		walk_missing(rep.id, &rep.missing);
 	if (rep.entries.raw.p) {
-		walk_entries(&rep.entries, false);
-		walk_entries(&rep.entries, true);
+		walk_entries(&rep, false);
+		walk_entries(&rep, true);
 	}
 }
 
@@ -685,4 +891,126 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += SP_FRAME_HDR + len;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ mutator */
+
+/*
+ * libFuzzer's own mutations know nothing of frame lengths: a byte
+ * inserted into a body makes its header lie, the body is cut short, and
+ * nearly every such input dies in the decoder's first check.  So most
+ * mutations here change the body of one frame and write its length
+ * again; the rest mutate the raw stream (lengths, partial frames, frames
+ * over the cap), or drop or repeat a whole frame.
+ */
+
+size_t	LLVMFuzzerMutate(uint8_t *, size_t, size_t);
+size_t	LLVMFuzzerCustomMutator(uint8_t *, size_t, size_t, unsigned int);
+
+/* A complete frame of the stream: where its header is, and its length. */
+struct frame {
+	size_t		 off;
+	uint32_t	 len;
+};
+
+/* The complete frames, as LLVMFuzzerTestOneInput() reads them. */
+static size_t
+split(const uint8_t *data, size_t size, struct frame *f)
+{
+	size_t		 off = 0, n = 0;
+	uint32_t	 len;
+
+	while (size - off >= SP_FRAME_HDR) {
+		len = sp_frame_len(data + off);
+		if (len > FUZZ_MAX_FRAME || size - off - SP_FRAME_HDR < len)
+			break;
+		f[n].off = off;
+		f[n].len = len;
+		n++;
+		off += SP_FRAME_HDR + len;
+	}
+	return n;
+}
+
+static void
+put_len(uint8_t *p, size_t n)
+{
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
+/* Mutates the body of frame f in place and fixes its header; returns the
+ * new size of the stream, or 0 when the body has no room to change. */
+static size_t
+mutate_body(uint8_t *data, size_t size, size_t max_size,
+    const struct frame *f)
+{
+	uint8_t	*body = data + f->off + SP_FRAME_HDR, *scratch;
+	size_t	 after = size - f->off - SP_FRAME_HDR - f->len;
+	size_t	 room = max_size - (size - f->len), n;
+
+	if (room > FUZZ_MAX_FRAME)
+		room = FUZZ_MAX_FRAME;
+	if (room == 0)
+		return 0;
+	scratch = xcalloc(room, 1);
+	if (f->len)
+		memcpy(scratch, body, f->len);
+	n = LLVMFuzzerMutate(scratch, f->len, room);
+	memmove(body + n, body + f->len, after);
+	if (n)
+		memcpy(body, scratch, n);
+	put_len(data + f->off, n);
+	free(scratch);
+	return size - f->len + n;
+}
+
+size_t
+LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+    unsigned int seed)
+{
+	struct frame	*f, *pick;
+	size_t		 n, whole, rc = 0;
+	uint32_t	 r = seed * 2654435761u + 1;
+
+	f = xcalloc(size / SP_FRAME_HDR + 1, sizeof(*f));
+	n = split(data, size, f);
+	r ^= r >> 13;
+	if (n == 0) {
+		/* Nothing framed yet: sometimes make the input one frame. */
+		if ((r & 1) && size + SP_FRAME_HDR <= max_size &&
+		    size <= FUZZ_MAX_FRAME) {
+			memmove(data + SP_FRAME_HDR, data, size);
+			put_len(data, size);
+			rc = size + SP_FRAME_HDR;
+		}
+		goto done;
+	}
+	pick = &f[(r >> 4) % n];
+	whole = SP_FRAME_HDR + pick->len;
+	switch (r % 16) {
+	case 0:
+	case 1:
+		break;		/* the raw stream, below */
+	case 2:
+		memmove(data + pick->off, data + pick->off + whole,
+		    size - pick->off - whole);
+		rc = size - whole;
+		break;
+	case 3:
+		if (size + whole > max_size)
+			break;
+		memmove(data + pick->off + whole, data + pick->off,
+		    size - pick->off);
+		rc = size + whole;
+		break;
+	default:
+		rc = mutate_body(data, size, max_size, pick);
+		break;
+	}
+done:
+	free(f);
+	return rc ? rc : LLVMFuzzerMutate(data, size, max_size);
 }

@@ -30,8 +30,9 @@ static const char	*dir;
 static int		 nseeds;
 
 /* Batch ops of every kind, and keys, as the client encodes them. */
-static struct sp_buf	 ops_buf, keys_buf;
-static struct sp_array	 ops, keys;
+static struct sp_buf	 ops_buf, keys_buf, big_buf;
+static struct sp_array	 ops, keys, big_ops;
+static char		 big_val[300];
 
 static struct sp_bytes
 B(const char *s)
@@ -97,6 +98,19 @@ make_arrays(void)
 	ops.raw.p = ops_buf.data;
 	ops.raw.n = ops_buf.len;
 	ops.n = (uint32_t)i;
+
+	/* Longer headers: a db name of str8, a value of bin16. */
+	{
+		struct sp_batch_op	 op = { SP_BATCH_PUT,
+		    { "a_db_name_of_40_bytes_for_str8_hdr_xxxx", 40 },
+		    { "k", 1 }, { big_val, sizeof(big_val) } };
+
+		memset(big_val, 'v', sizeof(big_val));
+		ok(sp_batch_op_encode(&big_buf, &op), "a batch op");
+		big_ops.raw.p = big_buf.data;
+		big_ops.raw.n = big_buf.len;
+		big_ops.n = 1;
+	}
 
 	ok(sp_key_encode(&keys_buf, "a", 1), "a key");
 	ok(sp_key_encode(&keys_buf, "\0b", 2), "a key");
@@ -269,10 +283,115 @@ request(int i, struct sp_req *rq)
 		rq->store = B("nodes");
 		rq->prefix = B("");
 		break;
+	case 25:
+		rq->op = SP_OP_BATCH;
+		rq->store = B("nodes");
+		rq->ops = big_ops;
+		break;
 	default:
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Requests that decode but name something the name rules refuse, or
+ * just allow: the edges of sp_repo_check() and sp_name_check(), which
+ * the fuzzer would take long to find byte by byte.
+ */
+static void
+names(struct sp_buf *b)
+{
+	static const char *const repos[] = {
+		"a/..", "..", ".", "./a", "a/./b", "a//b", "/a", "a/", "a b",
+		"a/\xc3\xa9", "...", "a/.b/..c", "",
+	};
+	static const char *const stores[] = {
+		"-a", ".a", "a.b_c-D9", "a/b", "",
+	};
+	static char	 longname[SP_REPO_MAX + 2], longstore[SP_NAME_MAX + 2];
+	struct sp_req	 rq;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(repos) / sizeof(repos[0]); i++) {
+		request(22, &rq);		/* count */
+		rq.repo = B(repos[i]);
+		ok(sp_req_encode(b, &rq), "count");
+		save(b);
+	}
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		request(22, &rq);
+		rq.store = B(stores[i]);
+		rq.db = B(stores[sizeof(stores) / sizeof(stores[0]) - 1 - i]);
+		ok(sp_req_encode(b, &rq), "count");
+		save(b);
+	}
+	/* The longest names allowed, and one byte more. */
+	memset(longname, 'r', sizeof(longname) - 1);
+	memset(longstore, 's', sizeof(longstore) - 1);
+	for (i = 0; i < 2; i++) {
+		request(12, &rq);		/* fork */
+		rq.repo = R(longname, SP_REPO_MAX + i);
+		rq.dst = R(longname, SP_REPO_MAX + 1 - i);
+		rq.store = R(longstore, SP_NAME_MAX + i);
+		ok(sp_req_encode(b, &rq), "fork");
+		save(b);
+	}
+}
+
+/* A request body packed by hand, for what sp_req_encode() cannot say. */
+static void
+raw_request(struct sp_buf *b, const char *op, const char *extra,
+    bool trailing)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	ok(sp_frame_open(b, &mark), "frame");
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, 2 + (extra != NULL));
+	sp_mp_kv_u64(&pk, "id", 77);
+	sp_mp_kv_str(&pk, "op", op);
+	if (extra)
+		sp_mp_kv_u64(&pk, extra, 1);
+	if (trailing)
+		msgpack_pack_nil(&pk);
+	ok(sp_frame_close(b, mark), "raw request");
+	save(b);
+}
+
+/*
+ * Requests each refused for one reason, so the fuzzer starts next to
+ * every check of sp_req_decode(): sp_req_encode() writes whatever fields
+ * it is given, valid together or not.
+ */
+static void
+bad_requests(struct sp_buf *b)
+{
+	struct sp_req	 rq;
+
+	request(7, &rq);			/* put with if_equals */
+	rq.if_absent = true;
+	rq.has |= SP_F_IF_ABSENT;
+	ok(sp_req_encode(b, &rq), "put");
+	save(b);
+	request(18, &rq);			/* batch, last frame */
+	rq.more = true;
+	rq.has |= SP_F_MORE;
+	ok(sp_req_encode(b, &rq), "batch");
+	save(b);
+	request(4, &rq);			/* get */
+	rq.dst = B("x");
+	ok(sp_req_encode(b, &rq), "get");
+	save(b);
+	request(5, &rq);			/* put */
+	rq.val.p = NULL;
+	ok(sp_req_encode(b, &rq), "put");
+	save(b);
+	raw_request(b, "frobnicate", NULL, false);
+	raw_request(b, "ping", "bogus", false);
+	raw_request(b, "ping", "id", false);	/* id twice */
+	raw_request(b, "ping", NULL, true);	/* a byte after the map */
 }
 
 static void
@@ -456,6 +575,80 @@ reply(int i, struct sp_buf *b)
 	return true;
 }
 
+/*
+ * Replies no writer makes but a client must read: fields from a newer
+ * daemon, a stat that is not an integer, str where bin is usual, an
+ * error code out of range.
+ */
+static void
+odd_replies(struct sp_buf *b)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	ok(sp_frame_open(b, &mark), "frame");
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, 3);
+	sp_mp_kv_u64(&pk, "id", 1);
+	sp_mp_kv_u64(&pk, "err", (uint64_t)1 << 40);
+	sp_mp_kv_str(&pk, "msg", "out of range");
+	ok(sp_frame_close(b, mark), "odd reply");
+	save(b);
+
+	ok(sp_frame_open(b, &mark), "frame");
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, 5);
+	sp_mp_kv_u64(&pk, "id", 2);
+	sp_mp_str(&pk, "future");
+	msgpack_pack_map(&pk, 1);
+	sp_mp_str(&pk, "x");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_double(&pk, 0.5);
+	msgpack_pack_ext_with_body(&pk, "ext", 3, 1);
+	sp_mp_str(&pk, "vals");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_nil(&pk);
+	sp_mp_str(&pk, "as str");
+	msgpack_pack_bin_with_body(&pk, "", 0);
+	sp_mp_str(&pk, "entries");
+	msgpack_pack_array(&pk, 1);
+	sp_mp_str(&pk, "bare key");
+	sp_mp_str(&pk, "cursor");
+	msgpack_pack_nil(&pk);
+	ok(sp_frame_close(b, mark), "odd reply");
+	save(b);
+
+	ok(sp_frame_open(b, &mark), "frame");
+	sp_mp_packer(&pk, b);
+	msgpack_pack_map(&pk, 3);
+	sp_mp_kv_u64(&pk, "id", 3);
+	sp_mp_str(&pk, "daemon");
+	msgpack_pack_map(&pk, 2);
+	sp_mp_str(&pk, "load");
+	msgpack_pack_double(&pk, 0.25);
+	sp_mp_kv_u64(&pk, "pid", 7);
+	sp_mp_str(&pk, "envs");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 5);
+	sp_mp_kv_str(&pk, "dir", "/d");
+	sp_mp_str(&pk, "dbs");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 3);
+	sp_mp_str(&pk, "counters");
+	msgpack_pack_map(&pk, 1);
+	sp_mp_kv_u64(&pk, "entries", 1);
+	sp_mp_kv_str(&pk, "name", "main");
+	sp_mp_kv_str(&pk, "new", "field");
+	sp_mp_kv_str(&pk, "store", "s");
+	sp_mp_str(&pk, "repo");
+	msgpack_pack_nil(&pk);
+	sp_mp_str(&pk, "counters");
+	msgpack_pack_map(&pk, 1);
+	sp_mp_kv_u64(&pk, "map_size", 4096);
+	ok(sp_frame_close(b, mark), "odd reply");
+	save(b);
+}
+
 static void
 replies(struct sp_buf *b)
 {
@@ -483,11 +676,15 @@ main(int argc, char *argv[])
 		err(1, "%s", dir);
 	make_arrays();
 	requests(&b);
+	names(&b);
+	bad_requests(&b);
 	pipelines(&b);
 	replies(&b);
+	odd_replies(&b);
 	printf("fuzz_seeds: %d seeds in %s\n", nseeds, dir);
 	sp_buf_free(&b);
 	sp_buf_free(&ops_buf);
 	sp_buf_free(&keys_buf);
+	sp_buf_free(&big_buf);
 	return 0;
 }
