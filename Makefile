@@ -42,9 +42,10 @@ LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null)
 
 PROTO_SRC  = proto/sp_buf.c proto/sp_data.c proto/sp_error.c proto/sp_frame.c \
 	     proto/sp_mp.c proto/sp_msg.c proto/sp_names.c
-DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/handler.c daemon/job.c \
+DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/counters.c daemon/handler.c daemon/job.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/reads.c daemon/registry.c \
+	     daemon/reload.c \
 	     daemon/store.c daemon/writer.c daemon/writes.c
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
 	     client/pipeline.c \
@@ -64,7 +65,7 @@ ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_TESTS = check_integration check_data check_faults
+INTEG_TESTS = check_integration check_data check_faults check_service
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 TOOLS_BINS = $(BUILD)/tests/notify-wait
 

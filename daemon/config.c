@@ -1306,6 +1306,7 @@ cfg_load(const char *file, const char *socket, const char *data_dir,
 		goto done;
 	cfg = p.cfg;
 	p.cfg = NULL;
+	cfg_stamp(cfg, 1);
 
 done:
 	if (p.fp != NULL)
@@ -1322,6 +1323,7 @@ cfg_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
+	cfg_free(cfg->retired);
 	for (i = 0; i < cfg->nstores; i++) {
 		free(cfg->stores[i].path);
 		free(cfg->stores[i].readers.uids);
@@ -1334,6 +1336,33 @@ cfg_free(struct config *cfg)
 	free(cfg->data_dir);
 	free(cfg->file);
 	free(cfg);
+}
+
+void
+cfg_stamp(struct config *cfg, uint64_t gen)
+{
+	unsigned	 i;
+
+	cfg->gen = gen;
+	for (i = 0; i < cfg->nstores; i++)
+		cfg->stores[i].gen = gen;
+}
+
+bool
+cfg_store_same_env(const struct cfg_store *a, const struct cfg_store *b)
+{
+	unsigned	 i;
+
+	if (strcmp(a->name, b->name) != 0 || a->max_dbs != b->max_dbs ||
+	    a->ndbs != b->ndbs || a->sync != b->sync ||
+	    a->sync_interval_ms != b->sync_interval_ms ||
+	    (a->path == NULL) != (b->path == NULL) ||
+	    (a->path != NULL && strcmp(a->path, b->path) != 0))
+		return false;
+	for (i = 0; i < a->ndbs; i++)
+		if (strcmp(a->dbs[i], b->dbs[i]) != 0)
+			return false;
+	return true;
 }
 
 const struct cfg_store *

@@ -47,6 +47,7 @@ struct cfg_store {
 	struct cfg_acl	 readers;	/* readers = (writers may read too) */
 	struct cfg_acl	 writers;	/* writers = */
 	unsigned	 line;		/* of its [store NAME] header */
+	uint64_t	 gen;		/* its config's generation */
 };
 
 struct config {
@@ -66,6 +67,8 @@ struct config {
 	uint64_t	 max_output;	/* per conn: reply bytes not sent */
 	struct cfg_store *stores;
 	unsigned	 nstores;
+	uint64_t	 gen;		/* 1, then one more per reload */
+	struct config	*retired;	/* replaced configs, kept (reload.c) */
 };
 
 /*
@@ -82,7 +85,20 @@ struct config {
  */
 struct config	*cfg_load(const char *file, const char *socket,
 		    const char *data_dir, char *errbuf, size_t errlen);
+/* Frees cfg and the configs it replaced (cfg->retired).  NULL-safe. */
 void		 cfg_free(struct config *cfg);
+
+/* Sets the generation of cfg and its stores, before it is published. */
+void	cfg_stamp(struct config *cfg, uint64_t gen);
+
+/*
+ * True when an env opened for store a serves b as it is: same dbs,
+ * max_dbs, sync mode and interval, and path.  map_size and the access
+ * lists are not compared: a map is resized in place, and access is
+ * checked per request.
+ */
+bool	cfg_store_same_env(const struct cfg_store *a,
+	    const struct cfg_store *b);
 
 /* The store named name, or NULL. */
 const struct cfg_store	*cfg_store_find(const struct config *cfg,

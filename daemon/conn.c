@@ -13,16 +13,19 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
+#include "registry.h"
 #include "sp_frame.h"
 #include "sp_msg.h"
 
 #define READ_CHUNK	(64 * 1024)
 #define REQS_PER_TURN	64	/* so one busy peer cannot starve the rest */
 #define KEEP_BUF	(1024 * 1024)
+#define STALL_US	2000	/* retry a stalled frame this much later */
 
 static uint64_t	serials;	/* loop threads only touch it via atomics */
 
 static void	on_read(evutil_socket_t, short, void *);
+static void	on_retry(evutil_socket_t, short, void *);
 static void	on_write(evutil_socket_t, short, void *);
 
 static void
@@ -47,6 +50,7 @@ conn_close(struct conn *c)
 	    (unsigned long long)c->serial);
 	event_free(c->rev);
 	event_free(c->wev);
+	event_free(c->retry);
 	close(c->fd);
 	c->fd = -1;
 	for (i = 0; i < c->nfds; i++)
@@ -81,12 +85,16 @@ conn_new(struct loop *l, int fd)
 	}
 	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) == -1) {
+	c->retry = evtimer_new(l->base, on_retry, c);
+	if (c->rev == NULL || c->wev == NULL || c->retry == NULL ||
+	    event_add(c->rev, NULL) == -1) {
 		log_warnx("%s: cannot watch connection", __func__);
 		if (c->rev)
 			event_free(c->rev);
 		if (c->wev)
 			event_free(c->wev);
+		if (c->retry)
+			event_free(c->retry);
 		close(fd);
 		free(c->peer.groups);
 		free(c);
@@ -312,6 +320,40 @@ refuse_frame(struct conn *c, uint32_t len, uint64_t max)
 }
 
 /*
+ * The next frame needs an env that is busy for a moment.  The loop must
+ * not wait for it (the env may be held by this very loop's turn), so c
+ * stops reading and tries that frame again a little later; its later
+ * frames wait behind it, in order.
+ */
+static void
+stall(struct conn *c)
+{
+	struct timeval	 tv = { 0, STALL_US };
+
+	if (!c->stalled)
+		log_debug("%s: connection %llu waits for an env being closed "
+		    "or retuned", __func__, (unsigned long long)c->serial);
+	c->stalled = true;
+	event_del(c->rev);
+	evtimer_add(c->retry, &tv);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	c->stalled = false;
+	if (c->fd == -1 || c->closing)
+		return;
+	if (!c->paused)
+		event_add(c->rev, NULL);
+	event_active(c->rev, EV_READ, 0);
+}
+
+/*
  * Handles the complete frames in the input buffer, at most
  * REQS_PER_TURN of them.  Returns true when complete frames are left.
  */
@@ -343,7 +385,11 @@ process(struct conn *c)
 			more = true;
 			break;
 		}
-		handle_frame(c, c->in.data + off + SP_FRAME_HDR, len);
+		if (handle_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
+		    REG_AGAIN) {
+			stall(c);
+			break;
+		}
 		off += SP_FRAME_HDR + len;
 	}
 	sp_buf_consume(&c->in, off);

@@ -16,12 +16,14 @@
 
 #include "acl.h"
 #include "sp_buf.h"
+#include "sp_msg.h"
 
 #define CONN_MAX_FDS	4	/* passed descriptors kept at once */
 
 struct event;
 struct job;
 struct pbatch;
+struct reg_env;
 struct loop;
 
 struct conn {
@@ -41,7 +43,12 @@ struct conn {
 	uint64_t		 batch_bytes;	/* held by batches */
 	bool			 closing;	/* close once out is sent */
 	bool			 paused;	/* max_inflight: not reading */
+	bool			 stalled;	/* a frame waits for its env */
+	struct event		*retry;		/* when stalled */
 	struct peer		 peer;		/* who the kernel says it is */
+	/* The request being handled, for stats (handler.c). */
+	enum sp_op		 op;
+	struct reg_env		*env_seen;	/* held for the turn, or NULL */
 };
 
 /* Takes over an accepted socket on loop l's thread. */

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "counters.h"
+
 #define STORESD_VERSION	"0.1.0"
 
 struct config;
@@ -21,7 +23,8 @@ struct pool;
 struct registry;
 
 struct daemon {
-	struct config	*cfg;
+	/* Swapped whole by a reload (reload.c); read it afresh per use. */
+	_Atomic(struct config *) cfg;
 	struct registry	*reg;
 	struct pool	*pool;
 	struct loop	**loops;
@@ -31,6 +34,8 @@ struct daemon {
 	uid_t		 uid;		/* storesd's own: may do anything */
 	atomic_uint	 nconns;	/* connections open now */
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
+	atomic_uint	 reloads;	/* configurations loaded by SIGHUP */
+	struct counters	 ctr;		/* every request and error reply */
 };
 
 #endif

@@ -155,6 +155,9 @@ do_hello(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	    c->loop->d->cfg->max_frame);
 }
 
+#define ENV_NCOUNTERS	(ST_ENV_NCOUNTERS + WRITER_NCOUNTERS + CTR_NCOUNTERS)
+#define DAEMON_NCOUNTERS (8 + CTR_NCOUNTERS)
+
 /* Copies of one env's identity and counters, for a stats reply. */
 static int
 stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
@@ -164,10 +167,10 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	struct sp_stats_env	*se = NULL;
 	struct sp_stats_db	*sdb = NULL;
 	struct st_stats		*ss = NULL;
-	struct sp_counter	(*ec)[ST_ENV_NCOUNTERS + WRITER_NCOUNTERS] = NULL;
+	struct sp_counter	(*ec)[ENV_NCOUNTERS] = NULL;
 	const struct cfg_store	*st;
-	struct sp_counter	 dc[6];
-	size_t			 i, k;
+	struct sp_counter	 dc[DAEMON_NCOUNTERS];
+	size_t			 i, k, ndc;
 	int			 ret = -1;
 
 	if ((se = calloc(n + 1, sizeof(*se))) == NULL ||
@@ -189,15 +192,18 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 		memcpy(ec[i], ss[i].env, sizeof(ss[i].env));
 		writer_counters(envs[i], &ec[i][ST_ENV_NCOUNTERS]);
 		se[i].counters = ec[i];
-		se[i].ncounters = ST_ENV_NCOUNTERS + WRITER_NCOUNTERS;
+		se[i].ncounters = ST_ENV_NCOUNTERS + WRITER_NCOUNTERS +
+		    ctr_export(&envs[i]->ctr, 1,
+		    &ec[i][ST_ENV_NCOUNTERS + WRITER_NCOUNTERS]);
 		se[i].dbs = &sdb[i * CFG_MAX_DBS];
 		se[i].ndbs = ss[i].ndbs;
-		/* A store dropped by a reload still has its env. */
-		st = cfg_store_find(d->cfg, se[i].id.store);
+		/* The store it was opened for: a reload may have changed or
+		 * dropped it since. */
+		st = atomic_load(&envs[i]->cfg);
 		for (k = 0; k < ss[i].ndbs; k++) {
 			struct sp_stats_db *db = &sdb[i * CFG_MAX_DBS + k];
 
-			db->name.p = st ? st->dbs[k] : "?";
+			db->name.p = st->dbs[k];
 			db->name.n = strlen(db->name.p);
 			db->counters = ss[i].db[k];
 			db->ncounters = ST_DB_NCOUNTERS;
@@ -210,7 +216,10 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	dc[3] = (struct sp_counter){ "open_envs", reg_count(d->reg) };
 	dc[4] = (struct sp_counter){ "io_threads", d->nloops };
 	dc[5] = (struct sp_counter){ "pool_pending", pool_pending(d->pool) };
-	if (sp_reply_stats(conn_out(c), id, dc, 6, se, n) == -1) {
+	dc[6] = (struct sp_counter){ "reloads", atomic_load(&d->reloads) };
+	dc[7] = (struct sp_counter){ "config_generation", d->cfg->gen };
+	ndc = 8 + ctr_export(&d->ctr, 0, &dc[8]);
+	if (sp_reply_stats(conn_out(c), id, dc, ndc, se, n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
 	}
@@ -244,9 +253,11 @@ do_stats(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	int		 rc;
 
 	if (rq->has & SP_F_STORE) {
-		if (resolve(c, rq, false, &t, err) == -1 ||
-		    reg_acquire(d->reg, t.st, t.repo, false, &one, err) == -1)
+		if (resolve(c, rq, false, &t, err) == -1)
 			return -1;
+		if ((rc = reg_acquire(d->reg, t.st, t.repo, false, &one,
+		    err)) != 0)
+			return rc;
 		rc = stats_reply(c, rq->id, &one, 1, err);
 		reg_release(d->reg, one);
 		return rc;
@@ -382,6 +393,8 @@ send_job(struct conn *c, struct job *j, uint64_t id)
 	j->loop = c->loop;
 	j->conn = c;
 	j->id = id;
+	/* Counted here, while j surely holds its env. */
+	ctr_op(&j->env->ctr, c->op);
 	conn_hold(c);
 	if (j->kind != JOB_WRITE)
 		job_submit(j);
@@ -397,8 +410,19 @@ do_snapshot(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct daemon	*d = c->loop->d;
 	struct target	 t;
 	struct job	*j = NULL;
-	int		 fd, fl;
+	struct reg_env	*env = NULL;
+	struct sp_error	 first;
+	int		 fd, fl, rc;
 
+	/* An env busy for a moment: retried before the descriptor is used,
+	 * so that it is still there for the retry. */
+	if (c->nfds > 0 && resolve(c, rq, false, &t, &first) == 0 &&
+	    (rc = reg_acquire(d->reg, t.st, t.repo, false, &env,
+	    &first)) != 0) {
+		if (rc == REG_AGAIN)
+			return REG_AGAIN;
+		env = NULL;	/* said below, after the descriptor's checks */
+	}
 	/* The descriptor came with this request's bytes: take it first, so
 	 * a refused snapshot does not leave it for the next one. */
 	if ((fd = conn_take_fd(c)) == -1)
@@ -416,13 +440,22 @@ do_snapshot(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto fail;
 	}
-	if (reg_acquire(d->reg, t.st, t.repo, false, &j->env, err) == -1)
+	if (env == NULL &&
+	    (rc = reg_acquire(d->reg, t.st, t.repo, false, &env, err)) != 0) {
+		if (rc == REG_AGAIN)
+			sp_seterr(err, SP_BUSY, "the env is being closed or "
+			    "resized; retry");
+		env = NULL;
 		goto fail;
+	}
+	j->env = env;
 	j->fd = fd;
 	j->compact = rq->compact;
 	send_job(c, j, rq->id);
 	return 0;
 fail:
+	if (env != NULL)
+		reg_release(d->reg, env);
 	job_free(j);
 	close(fd);
 	return -1;
@@ -434,6 +467,7 @@ do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct daemon	*d = c->loop->d;
 	struct target	 t;
 	struct job	*j;
+	int		 rc;
 
 	/* A fork reads its source and writes its destination. */
 	if (resolve(c, rq, true, &t, err) == -1)
@@ -449,9 +483,11 @@ do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		    "into itself; name a new destination repo");
 	if ((j = job_new(JOB_FORK)) == NULL)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
-	if (reg_acquire(d->reg, t.st, t.repo, false, &j->env, err) == -1) {
+	if ((rc = reg_acquire(d->reg, t.st, t.repo, false, &j->env,
+	    err)) != 0) {
+		j->env = NULL;
 		job_free(j);
-		return -1;
+		return rc;
 	}
 	if (reg_reserve(d->reg, t.st, rq->dst, &j->dst, err) == -1) {
 		reg_release(d->reg, j->env);
@@ -464,7 +500,7 @@ do_fork(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 
 /* ------------------------------------------------------------ dispatch */
 
-void
+int
 handle_frame(struct conn *c, const char *body, size_t n)
 {
 	struct sp_req	 rq;
@@ -474,9 +510,12 @@ handle_frame(struct conn *c, const char *body, size_t n)
 	err.code = SP_OK;
 	err.has_index = 0;
 	if (sp_req_decode(body, n, &rq, &err) == -1) {
+		ctr_err(&c->loop->d->ctr, err.code);
 		reply_err(c, rq.id, &err);
-		return;
+		return 0;
 	}
+	c->op = rq.op;
+	c->env_seen = NULL;
 	switch (rq.op) {
 	case SP_OP_HELLO:
 		rc = do_hello(c, &rq, &err);
@@ -525,9 +564,21 @@ handle_frame(struct conn *c, const char *body, size_t n)
 		rc = sp_seterr(&err, SP_BAD_REQUEST, "unknown op");
 		break;
 	}
+	if (rc == REG_AGAIN)
+		return REG_AGAIN;
+	/* A streamed batch counts once, at its last frame. */
+	if (rq.op != SP_OP_BATCH || !rq.more) {
+		ctr_op(&c->loop->d->ctr, rq.op);
+		if (c->env_seen != NULL)
+			ctr_op(&c->env_seen->ctr, rq.op);
+	}
 	if (rc == -1) {
 		if (err.code == SP_OK)
 			sp_seterr(&err, SP_INTERNAL, "out of memory");
+		ctr_err(&c->loop->d->ctr, err.code);
+		if (c->env_seen != NULL)
+			ctr_err(&c->env_seen->ctr, err.code);
 		reply_err(c, rq.id, &err);
 	}
+	return 0;
 }

@@ -15,8 +15,13 @@
 
 struct conn;
 
-/* Handles one frame's body from c. */
-void	handle_frame(struct conn *c, const char *body, size_t n);
+/*
+ * Handles one frame's body from c.  Returns 0, or REG_AGAIN when the
+ * env it needs is busy for a moment (closing, or being retuned after a
+ * reload): nothing of the request was done, and the frame is to be
+ * handled again shortly, before any later frame of c.
+ */
+int	handle_frame(struct conn *c, const char *body, size_t n);
 /* Forgets what c's requests left half done (streamed batches). */
 void	writes_conn_closed(struct conn *c);
 

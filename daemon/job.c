@@ -141,9 +141,18 @@ job_finish(struct job *j)
 	loop_post_done(j->loop, j);
 }
 
+void
+job_note(struct job *j, int code)
+{
+	ctr_err(&j->d->ctr, code);
+	if (j->env != NULL)
+		ctr_err(&j->env->ctr, code);
+}
+
 static void
 reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 {
+	job_note(j, rc == -1 ? err->code : SP_OK);
 	if (rc == -1)
 		sp_reply_error(&j->reply, j->id, err->code, err->msg);
 	else if (j->kind == JOB_SNAPSHOT)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "counters.h"
 #include "pool.h"
 #include "sp_buf.h"
 #include "store.h"
@@ -68,8 +69,12 @@ const void	*job_copy(struct job *j, const void *p, size_t n);
 /* Frees the job and closes its descriptor.  NULL-safe. */
 void		 job_free(struct job *j);
 
+/* Counts j's outcome (an error code, or SP_OK) for stats: the daemon's
+ * and its env's. */
+void		 job_note(struct job *j, int code);
+
 /* The writer's counters of an env, for stats (writer.c). */
-#define WRITER_NCOUNTERS	4
+#define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
 void		 writer_counters(struct reg_env *e, struct sp_counter *c);
 
 /* Queues a write job on its env's writer queue (writer.c). */

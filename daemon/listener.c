@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #define ACCEPTS_PER_TURN	64
 #define PAUSE_MS		100
+#define LISTEN_FD		3	/* SD_LISTEN_FDS_START */
 
 static int
 fail(char *errbuf, size_t errlen, const char *fmt, const char *path)
@@ -193,18 +195,15 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-listener_open(struct listener *ls, struct daemon *d, const char *path,
-    mode_t mode, char *errbuf, size_t errlen)
+/* Binds and listens on path, the file born with mode. */
+static int
+bind_socket(struct listener *ls, const char *path, mode_t mode,
+    char *errbuf, size_t errlen)
 {
 	struct sockaddr_un	 sun;
-	struct event_base	*base = d->loops[0]->base;
 	mode_t			 old;
 	int			 rc;
 
-	memset(ls, 0, sizeof(*ls));
-	ls->d = d;
-	ls->fd = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
@@ -222,25 +221,93 @@ listener_open(struct listener *ls, struct daemon *d, const char *path,
 	old = umask(0777 & ~mode);
 	rc = bind(ls->fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (rc == -1) {
-		fail(errbuf, errlen, "cannot bind %s: %s", path);
-		goto err;
-	}
+	if (rc == -1)
+		return fail(errbuf, errlen, "cannot bind %s: %s", path);
 	ls->owned = true;
 	snprintf(ls->path, sizeof(ls->path), "%s", path);
-	if (chmod(path, mode) == -1) {
-		fail(errbuf, errlen, "cannot chmod %s: %s", path);
-		goto err;
+	if (chmod(path, mode) == -1)
+		return fail(errbuf, errlen, "cannot chmod %s: %s", path);
+	if (listen(ls->fd, SOMAXCONN) == -1)
+		return fail(errbuf, errlen, "cannot listen on %s: %s", path);
+	return 0;
+}
+
+/*
+ * Socket activation (sd_listen_fds(3), spoken directly): the service
+ * manager passes listening sockets from descriptor 3 on and says how
+ * many in $LISTEN_FDS, for the process $LISTEN_PID.  Clients that
+ * connected before storesd was up wait in that socket's backlog and are
+ * served.  Returns 1 when a socket was adopted, 0 when none was passed,
+ * -1 with errbuf when one was passed that storesd cannot use.
+ */
+static int
+adopt_socket(struct listener *ls, char *errbuf, size_t errlen)
+{
+	const char		*pid = getenv("LISTEN_PID");
+	const char		*fds = getenv("LISTEN_FDS");
+	struct sockaddr_un	 sun;
+	socklen_t		 len = sizeof(sun);
+	int			 type = 0, listening = 0, flags;
+	socklen_t		 ilen = sizeof(int);
+
+	if (pid == NULL || fds == NULL ||
+	    strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "1") != 0) {
+		snprintf(errbuf, errlen, "LISTEN_FDS is %s: storesd listens on "
+		    "exactly one socket; give its .socket unit one "
+		    "ListenStream=", fds);
+		return -1;
 	}
-	if (listen(ls->fd, SOMAXCONN) == -1) {
-		fail(errbuf, errlen, "cannot listen on %s: %s", path);
-		goto err;
+	memset(&sun, 0, sizeof(sun));
+	if (getsockopt(LISTEN_FD, SOL_SOCKET, SO_TYPE, &type, &ilen) == -1 ||
+	    getsockopt(LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &ilen) == -1 ||
+	    getsockname(LISTEN_FD, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || type != SOCK_STREAM || !listening) {
+		snprintf(errbuf, errlen, "the socket passed in descriptor %d "
+		    "is not a listening Unix stream socket; use "
+		    "ListenStream=/path in the .socket unit", LISTEN_FD);
+		return -1;
 	}
+	if ((flags = fcntl(LISTEN_FD, F_GETFL)) == -1 ||
+	    fcntl(LISTEN_FD, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(LISTEN_FD, F_SETFD, FD_CLOEXEC) == -1)
+		return fail(errbuf, errlen, "%s: descriptor 3: %s", "fcntl");
+	ls->fd = LISTEN_FD;
+	ls->owned = false;	/* the service manager's file: leave it */
+	snprintf(ls->path, sizeof(ls->path), "%s", sun.sun_path);
+	return 1;
+}
+
+int
+listener_open(struct listener *ls, struct daemon *d, const char *path,
+    mode_t mode, char *errbuf, size_t errlen)
+{
+	struct event_base	*base = d->loops[0]->base;
+	int			 rc;
+
+	memset(ls, 0, sizeof(*ls));
+	ls->d = d;
+	ls->fd = -1;
+	if ((rc = adopt_socket(ls, errbuf, errlen)) == -1)
+		goto err;
+	if (rc == 1) {
+		ls->activated = true;
+		if (strcmp(ls->path, path) != 0)
+			log_notice("%s: listening on %s, passed by the service "
+			    "manager; the configured socket %s is not used",
+			    __func__, ls->path, path);
+	} else if (bind_socket(ls, path, mode, errbuf, errlen) == -1)
+		goto err;
 	ls->ev = event_new(base, ls->fd, EV_READ | EV_PERSIST, on_accept, ls);
 	ls->pause = evtimer_new(base, on_resume, ls);
 	if (ls->ev == NULL || ls->pause == NULL ||
 	    event_add(ls->ev, NULL) == -1) {
-		snprintf(errbuf, errlen, "cannot watch %s", path);
+		snprintf(errbuf, errlen, "cannot watch %s", ls->path);
 		goto err;
 	}
 	return 0;

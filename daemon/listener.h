@@ -4,7 +4,8 @@
  * Owns: creating the socket with its final permissions from the first
  * moment (umask around bind, then chmod), replacing a stale socket file
  * left by a crash but never one another storesd still answers on,
- * accepting, and spreading connections over the I/O loops.  When
+ * accepting, and spreading connections over the I/O loops.  Or, under
+ * socket activation, adopting the socket the service manager passes.  When
  * descriptors run out (EMFILE), accepting pauses briefly instead of
  * spinning on a socket that stays readable.
  */
@@ -24,6 +25,7 @@ struct listener {
 	int		 fd;
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool		 owned;		/* we bound it: unlink it at close */
+	bool		 activated;	/* passed by the service manager */
 	struct event	*ev;
 	struct event	*pause;
 	unsigned	 next;		/* round-robin over the loops */
@@ -34,8 +36,9 @@ struct listener {
 };
 
 /*
- * Binds path with mode and starts accepting on d's loop 0.  Returns 0, or
- * -1 with a message in errbuf.
+ * Starts accepting on d's loop 0: on the socket passed by the service
+ * manager ($LISTEN_FDS) if there is one, else on path, bound with mode.
+ * Returns 0, or -1 with a message in errbuf.
  */
 int	listener_open(struct listener *ls, struct daemon *d, const char *path,
 	    mode_t mode, char *errbuf, size_t errlen);

@@ -137,6 +137,7 @@ loop_read_env(struct loop *l, const struct cfg_store *st,
 {
 	struct turn_env	*t;
 	unsigned	 i;
+	int		 rc;
 
 	*e = NULL;
 	for (i = 0; i < l->nturn; i++) {
@@ -150,8 +151,10 @@ loop_read_env(struct loop *l, const struct cfg_store *st,
 	/* A turn reading many envs: earlier requests are done with theirs. */
 	if (l->nturn == LOOP_TURN_ENVS)
 		end_reads(l);
-	if (reg_acquire(l->d->reg, st, repo, false, e, err) == -1) {
+	if ((rc = reg_acquire(l->d->reg, st, repo, false, e, err)) != 0) {
 		*e = NULL;
+		if (rc == REG_AGAIN)
+			return REG_AGAIN;
 		return err->code == SP_NOT_FOUND ? 0 : -1;
 	}
 	if (st_read_hold((*e)->st, l->idx, err) == -1) {

@@ -26,6 +26,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "registry.h"
+#include "reload.h"
 
 struct opts {
 	const char	*config;
@@ -144,11 +145,25 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	struct daemon	*d = arg;
+
 	(void)sig;
 	(void)what;
+	if (!atomic_load(&d->stopping))
+		reload_request(d);
+}
+
+/*
+ * WatchdogSec=: the timer runs on loop 0, the loop that accepts, so a
+ * stuck accept loop stops the pings and systemd restarts storesd.
+ */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
 	(void)arg;
-	log_notice("%s: SIGHUP: configuration reload is not supported by "
-	    "this version; restart storesd to apply changes", __func__);
+	notify_send("WATCHDOG=1");
 }
 
 /*
@@ -168,13 +183,19 @@ housekeep(struct pool_task *t)
 	atomic_store(&housekeeping_busy, false);
 }
 
+static struct event	*tick;
+static struct timeval	 tick_interval(const struct config *);
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
+	struct timeval	 tv = tick_interval(d->cfg);
 
 	(void)fd;
 	(void)what;
+	/* Re-armed each time: a reload may change the interval. */
+	event_add(tick, &tv);
 	if (atomic_exchange(&housekeeping_busy, true))
 		return;
 	housekeeping.fn = housekeep;
@@ -214,6 +235,8 @@ start(struct daemon *d)
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
 	d->pool = pool_new(d->cfg->writer_threads);
+	if (d->reg != NULL && d->pool != NULL)
+		reg_set_pool(d->reg, d->pool);
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
 	if (d->reg == NULL || d->pool == NULL || d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);
@@ -237,6 +260,8 @@ stop(struct daemon *d)
 		loop_join(d->loops[i]);
 	/* Queued writes still run and commit here, before envs close. */
 	pool_free(d->pool);
+	if (d->reg != NULL)
+		reg_set_pool(d->reg, NULL);
 	for (i = 0; i < d->nloops; i++) {
 		loop_fini(d->loops[i]);
 		free(d->loops[i]);
@@ -250,8 +275,9 @@ main(int argc, char **argv)
 {
 	struct daemon	*d = &daemon_ctx;
 	struct opts	 o;
-	struct event	*sigs[4] = { NULL }, *sweep = NULL;
+	struct event	*sigs[4] = { NULL }, *dog = NULL;
 	struct timeval	 tv;
+	uint64_t	 dog_us;
 	char		 errbuf[512];
 	unsigned	 i;
 	int		 ret = 1;
@@ -270,6 +296,7 @@ main(int argc, char **argv)
 		}
 		fatalx("%s", errbuf);
 	}
+	reload_init(d, o.config, o.socket, o.data_dir);
 	if (o.check) {
 		printf("%s: ok (%u stores; socket %s; data_dir %s)\n",
 		    d->cfg->file, d->cfg->nstores, d->cfg->socket,
@@ -290,13 +317,24 @@ main(int argc, char **argv)
 	sigs[0] = evsignal_new(d->loops[0]->base, SIGTERM, on_stop_signal, d);
 	sigs[1] = evsignal_new(d->loops[0]->base, SIGINT, on_stop_signal, d);
 	sigs[2] = evsignal_new(d->loops[0]->base, SIGHUP, on_hup, d);
-	sweep = event_new(d->loops[0]->base, -1, EV_PERSIST, on_tick, d);
+	tick = evtimer_new(d->loops[0]->base, on_tick, d);
 	tv = tick_interval(d->cfg);
 	for (i = 0; i < 3; i++)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
-	if (sweep == NULL || event_add(sweep, &tv) == -1)
+	if (tick == NULL || event_add(tick, &tv) == -1)
 		fatalx("cannot start the idle timer");
+	if ((dog_us = notify_watchdog_usec()) > 0) {
+		dog_us /= 2;
+		tv.tv_sec = (time_t)(dog_us / 1000000);
+		tv.tv_usec = (suseconds_t)(dog_us % 1000000);
+		dog = event_new(d->loops[0]->base, -1, EV_PERSIST, on_watchdog,
+		    NULL);
+		if (dog == NULL || event_add(dog, &tv) == -1)
+			fatalx("cannot start the watchdog timer");
+		log_info("watchdog: pinging the service manager every %lluus",
+		    (unsigned long long)dog_us);
+	}
 	for (i = 1; i < d->nloops; i++)
 		if (loop_start(d->loops[i]) == -1)
 			goto done;
@@ -315,8 +353,10 @@ done:
 	for (i = 0; i < 3; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
-	if (sweep)
-		event_free(sweep);
+	if (tick)
+		event_free(tick);
+	if (dog)
+		event_free(dog);
 	stop(d);
 	if (d->lockfd != -1)
 		close(d->lockfd);	/* the envs are closed: let another in */

@@ -1,9 +1,12 @@
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,4 +46,42 @@ notify_send(const char *msg)
 		return -1;
 	}
 	return 0;
+}
+
+uint64_t
+notify_watchdog_usec(void)
+{
+	const char	*usec = getenv("WATCHDOG_USEC");
+	const char	*pid = getenv("WATCHDOG_PID");
+	char		*end;
+	unsigned long long v;
+
+	if (usec == NULL || *usec == '\0')
+		return 0;
+	/* Meant for another process (a wrapper that execs storesd later). */
+	if (pid != NULL && *pid != '\0' &&
+	    strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0) {
+		log_warnx("%s: WATCHDOG_USEC %s is not a number of "
+		    "microseconds; no watchdog", __func__, usec);
+		return 0;
+	}
+	return (uint64_t)v;
+}
+
+int
+notify_reloading(void)
+{
+	struct timespec	 ts;
+	char		 msg[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu\n"
+	    "STATUS=reloading the configuration",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	return notify_send(msg);
 }

@@ -6,11 +6,27 @@
  * or '@' for the abstract namespace).  Without $NOTIFY_SOCKET nothing is
  * sent.  Tests listen on a socket of their own to learn when storesd is
  * ready, so nothing ever sleeps waiting for it.
+ *
+ * Why not libsystemd: these three messages are the whole of what storesd
+ * needs, the protocol is documented and stable (sd_notify(3)), and
+ * speaking it directly keeps storesd free of a dependency that would
+ * pull systemd's library into every build, container and non-systemd
+ * host for a sendto().
  */
 #ifndef NOTIFY_H
 #define NOTIFY_H
 
+#include <stdint.h>
+
 /* Sends msg ("READY=1"); returns 0 (also when there is nobody) or -1. */
 int	notify_send(const char *msg);
+/* RELOADING=1 with the MONOTONIC_USEC that Type=notify-reload wants. */
+int	notify_reloading(void);
+/*
+ * The watchdog interval the service manager asks for ($WATCHDOG_USEC,
+ * when $WATCHDOG_PID is unset or ours), or 0 for none.  WATCHDOG=1 is to
+ * be sent at least every half of it.
+ */
+uint64_t notify_watchdog_usec(void);
 
 #endif

@@ -19,12 +19,17 @@
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
 
 /* The env of t for reading, held for the turn; *e is NULL when it does
- * not exist. */
+ * not exist.  REG_AGAIN goes back up untouched: the request is retried
+ * before anything of it was done. */
 static int
 read_env(struct conn *c, const struct target *t, struct reg_env **e,
     struct sp_error *err)
 {
-	return loop_read_env(c->loop, t->st, t->repo, e, err);
+	int	 rc = loop_read_env(c->loop, t->st, t->repo, e, err);
+
+	if (rc == 0 && *e != NULL)
+		c->env_seen = *e;	/* its counters, after the request */
+	return rc;
 }
 
 /* ----------------------------------------------------------------- get */
@@ -53,9 +58,13 @@ do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	struct reg_env	*e;
 	struct val_ctx	 v = { conn_out(c), rq->id, err };
 
+	int		 rc;
+
 	if (resolve(c, rq, false, &t, err) == -1 ||
-	    check_key(rq->key, err) == -1 || read_env(c, &t, &e, err) == -1)
+	    check_key(rq->key, err) == -1)
 		return -1;
+	if ((rc = read_env(c, &t, &e, err)) != 0)
+		return rc;
 	if (e == NULL)
 		return sp_seterr(err, SP_NOT_FOUND, "no such key");
 	return st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
@@ -132,8 +141,11 @@ do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	memset(&m, 0, sizeof(m));
 	m.mget = rq->op == SP_OP_MGET;
 	if (resolve(c, rq, false, &t, err) == -1 ||
-	    check_keys(&rq->keys, err) == -1 || read_env(c, &t, &e, err) == -1)
+	    check_keys(&rq->keys, err) == -1)
 		return -1;
+	if ((rc = read_env(c, &t, &e, err)) != 0)
+		return rc;
+	rc = -1;
 	if (!m.mget && (m.absent = calloc(rq->keys.n + 1,
 	    sizeof(*m.absent))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
@@ -176,9 +188,10 @@ do_count(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	uint64_t	 n = 0;
 	int		 rc = 0;
 
-	if (resolve(c, rq, false, &t, err) == -1 ||
-	    read_env(c, &t, &e, err) == -1)
+	if (resolve(c, rq, false, &t, err) == -1)
 		return -1;
+	if ((rc = read_env(c, &t, &e, err)) != 0)
+		return rc;
 	if (e != NULL)
 		rc = st_count(e->st, c->loop->idx, t.db, &n, err);
 	if (rc == 0 && sp_reply_count(conn_out(c), rq->id, n) == -1)
@@ -244,17 +257,16 @@ do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	if ((rq->has & SP_F_LIMIT) && rq->limit < q.max)
 		q.max = (size_t)rq->limit;
 	q.max_bytes = SCAN_PAGE_BYTES;
+	/* limit 0 asks for nothing: an empty, finished page. */
+	if (q.max > 0 && (rc = read_env(c, &t, &e, err)) != 0)
+		return rc;
+	rc = -1;
 	if (sp_reply_scan_open(&pg.w, conn_out(c), rq->id, rq->keys_only) ==
 	    -1)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
-	/* limit 0 asks for nothing: an empty, finished page. */
-	if (q.max > 0) {
-		if (read_env(c, &t, &e, err) == -1)
-			goto fail;
-		if (e != NULL && st_scan(e->st, c->loop->idx, t.db, &q,
-		    take_entry, &pg, &more, err) == -1)
-			goto fail;
-	}
+	if (e != NULL && st_scan(e->st, c->loop->idx, t.db, &q, take_entry,
+	    &pg, &more, err) == -1)
+		goto fail;
 	if (more) {
 		cursor.p = (const char *)pg.last;
 		cursor.n = pg.lastn;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct registry {
 	unsigned	 nopen;		/* opening, open or closing */
 	struct reg_env	*lru_head;	/* idle envs, least recently used first */
 	struct reg_env	*lru_tail;
+	struct pool	*pool;		/* for closes that may sync */
 };
 
 uint64_t
@@ -168,6 +170,7 @@ entry_new(const char *dir, uint64_t h, const struct cfg_store *st,
 		return NULL;
 	}
 	snprintf(e->store, sizeof(e->store), "%s", st->name);
+	e->cfg = st;
 	e->hash = h;
 	pthread_mutex_init(&e->wq_mtx, NULL);
 	return e;
@@ -183,13 +186,13 @@ entry_free(struct reg_env *e)
 }
 
 /*
- * Closes an idle open env.  Called and returns with the lock held, but
- * drops it while LMDB unmaps, so others may have changed the table.
+ * Closes an env nobody uses, not in the idle list.  Called and returns
+ * with the lock held, but drops it while LMDB unmaps, so others may have
+ * changed the table.
  */
 static void
-close_locked(struct registry *r, struct reg_env *e)
+close_entry(struct registry *r, struct reg_env *e)
 {
-	lru_remove(r, e);
 	e->state = REG_CLOSING;
 	pthread_mutex_unlock(&r->mtx);
 	st_close(e->st);
@@ -199,6 +202,108 @@ close_locked(struct registry *r, struct reg_env *e)
 	r->nopen--;
 	entry_free(e);
 	pthread_cond_broadcast(&r->cond);
+}
+
+/* Closes an idle open env (see close_entry()). */
+static void
+close_locked(struct registry *r, struct reg_env *e)
+{
+	lru_remove(r, e);
+	close_entry(r, e);
+}
+
+static void
+close_task(struct pool_task *t)
+{
+	struct reg_env	*e = (struct reg_env *)((char *)t -
+			    offsetof(struct reg_env, close_task));
+	struct registry	*r = e->reg;
+
+	pthread_mutex_lock(&r->mtx);
+	close_entry(r, e);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+/* ------------------------------------------------------------ retuning */
+
+/* Decides what e needs to serve st, a store of a newer configuration. */
+static void
+plan(struct reg_env *e, const struct cfg_store *st)
+{
+	e->next_cfg = st;
+	if (!cfg_store_same_env(e->cfg, st))
+		e->retune = REG_REOPEN;
+	else if (e->cfg->map_size != st->map_size)
+		e->retune = REG_RESIZE;
+	else {
+		e->cfg = st;
+		e->retune = REG_KEEP;
+	}
+}
+
+/*
+ * Whether open env e serves a request resolved against st, the lock
+ * held.  Returns 0, REG_AGAIN while e waits for a retune (planned here
+ * when st is the first to be newer), or -1 with err.
+ */
+static int
+fit(struct reg_env *e, const struct cfg_store *st, struct sp_error *err)
+{
+	if (st->gen > e->cfg->gen &&
+	    (e->retune == REG_KEEP || st->gen > e->next_cfg->gen))
+		plan(e, st);
+	if (e->retune != REG_KEEP)
+		return REG_AGAIN;
+	/* Resolved just before a reload: fine unless the env changed. */
+	if (st->gen < e->cfg->gen && !cfg_store_same_env(st, e->cfg))
+		return sp_seterr(err, SP_BUSY, "store %s was reconfigured "
+		    "while this request was on its way; send it again",
+		    st->name);
+	return 0;
+}
+
+/*
+ * Applies e's planned retune; nobody uses e and it is not in the idle
+ * list.  Called and returns with the lock held, but may drop it.  A
+ * resize runs here: LMDB only remaps, nothing waits on a disk.  A
+ * reopen is a close (which may sync) on the pool; the next request opens
+ * the env again with the new settings.
+ */
+static void
+retune(struct registry *r, struct reg_env *e)
+{
+	struct sp_error	 err;
+	char		 size[32];
+	int		 rc;
+
+	if (e->retune == REG_REOPEN) {
+		log_info("%s: %s: its store's settings changed; closing it, "
+		    "to reopen with them", __func__, e->dir);
+		if (r->pool == NULL) {
+			close_entry(r, e);
+			return;
+		}
+		e->state = REG_CLOSING;
+		e->reg = r;
+		e->close_task.fn = close_task;
+		pool_submit(r->pool, &e->close_task);
+		return;
+	}
+	e->state = REG_RESIZING;
+	pthread_mutex_unlock(&r->mtx);
+	rc = st_resize(e->st, e->next_cfg->map_size, &err);
+	cfg_format_size(e->next_cfg->map_size, size, sizeof(size));
+	if (rc == -1)
+		log_warnx("%s: %s: cannot set map_size %s: %s", __func__,
+		    e->dir, size, err.msg);
+	else
+		log_notice("%s: %s: map_size is now %s", __func__, e->dir,
+		    size);
+	pthread_mutex_lock(&r->mtx);
+	e->cfg = e->next_cfg;
+	e->retune = REG_KEEP;
+	e->state = REG_OPEN;
+	lru_insert(r, e);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -224,6 +329,23 @@ reg_new(const char *data_dir, unsigned nslots, unsigned max_envs,
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	return r;
+}
+
+void
+reg_set_pool(struct registry *r, struct pool *pool)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->pool = pool;
+	pthread_mutex_unlock(&r->mtx);
+}
+
+void
+reg_set_limits(struct registry *r, unsigned max_envs, uint64_t idle_ms)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->max_envs = max_envs;
+	r->idle_ms = idle_ms;
+	pthread_mutex_unlock(&r->mtx);
 }
 
 void
@@ -311,15 +433,30 @@ again:
 	if ((e = find(r, dir, h)) != NULL) {
 		switch (e->state) {
 		case REG_OPEN:
+			rc = fit(e, st, err);
+			if (rc == REG_AGAIN && e->refs == 0) {
+				lru_remove(r, e);
+				retune(r, e);
+				goto again;
+			}
+			if (rc != 0) {
+				pthread_mutex_unlock(&r->mtx);
+				return rc;
+			}
 			if (e->refs++ == 0)
 				lru_remove(r, e);
 			pthread_mutex_unlock(&r->mtx);
 			*out = e;
 			return 0;
 		case REG_OPENING:
-		case REG_CLOSING:
+			/* Opening waits on no other env: safe to wait. */
 			pthread_cond_wait(&r->cond, &r->mtx);
 			goto again;
+		case REG_RESIZING:
+		case REG_CLOSING:
+			/* Closing may sync: never make a caller wait on it. */
+			pthread_mutex_unlock(&r->mtx);
+			return REG_AGAIN;
 		case REG_RESERVED:
 			pthread_mutex_unlock(&r->mtx);
 			return sp_seterr(err, SP_BUSY, "a fork is creating "
@@ -368,8 +505,12 @@ release(struct registry *r, struct reg_env *e, bool used)
 	pthread_mutex_lock(&r->mtx);
 	if (used)
 		e->last_used_ms = reg_now_ms();
-	if (--e->refs == 0 && e->state == REG_OPEN)
-		lru_insert(r, e);
+	if (--e->refs == 0 && e->state == REG_OPEN) {
+		if (e->retune != REG_KEEP)
+			retune(r, e);
+		else
+			lru_insert(r, e);
+	}
 	pthread_mutex_unlock(&r->mtx);
 }
 
@@ -429,6 +570,42 @@ reg_unreserve(struct registry *r, struct reg_env *e)
 	entry_free(e);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->mtx);
+}
+
+unsigned
+reg_reconfigure(struct registry *r, const struct config *cfg)
+{
+	const struct cfg_store	*st;
+	struct reg_env		*e, **idle;
+	size_t			 i, k = 0;
+	unsigned		 n = 0;
+
+	pthread_mutex_lock(&r->mtx);
+	/* Idle envs are retuned below, outside this walk: a retune may drop
+	 * the lock, and the table may change meanwhile. */
+	idle = calloc(r->nentries + 1, sizeof(*idle));
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = e->hnext) {
+			if (e->state != REG_OPEN || (st = cfg_store_find(cfg,
+			    (struct sp_bytes){ e->store, strlen(e->store) })) ==
+			    NULL || st->gen <= e->cfg->gen)
+				continue;
+			plan(e, st);
+			if (e->retune == REG_KEEP)
+				continue;
+			n++;
+			if (e->refs == 0 && idle != NULL) {
+				lru_remove(r, e);
+				e->refs = 1;
+				idle[k++] = e;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->mtx);
+	for (i = 0; i < k; i++)
+		release(r, idle[i], false);
+	free(idle);
+	return n;
 }
 
 unsigned

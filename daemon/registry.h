@@ -13,6 +13,14 @@
  * same env wait for the first opener instead of opening it again, and a
  * request for an env being closed waits until it is closed.
  *
+ * A reload may change a store under its open envs.  An env whose
+ * map_size changed is resized in place, and one whose dbs, sync or path
+ * changed is closed (to reopen with the new settings), each once nothing
+ * uses it: LMDB may resize a map only with no transaction running in the
+ * process.  Until then, new requests for that env are told REG_AGAIN
+ * instead of waiting, so an event loop never blocks on it (a loop may
+ * hold that very env for its turn), and the env drains.
+ *
  * Threads: every function is thread-safe.  Opening and closing happen
  * outside the registry lock, so other envs are not held up by them.
  */
@@ -24,6 +32,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "counters.h"
 #include "pool.h"
 #include "sp_error.h"
 #include "sp_msg.h"
@@ -31,11 +40,22 @@
 struct job;
 struct registry;
 
+/* reg_acquire(): the env is busy for a moment; retry the request soon. */
+#define REG_AGAIN	(-2)
+
 enum reg_state {
 	REG_OPENING,
 	REG_OPEN,
+	REG_RESIZING,	/* its map is being resized */
 	REG_CLOSING,
 	REG_RESERVED,	/* a fork is writing this directory */
+};
+
+/* What a new configuration asks of an open env, once nothing uses it. */
+enum reg_retune {
+	REG_KEEP,
+	REG_RESIZE,	/* map_size changed */
+	REG_REOPEN,	/* dbs, max_dbs, sync or path changed */
 };
 
 struct reg_env {
@@ -46,6 +66,10 @@ struct reg_env {
 	struct st_env		*st;		/* set once REG_OPEN */
 
 	/* Guarded by the registry lock. */
+	/* What it was opened for; stats may read it without the lock. */
+	_Atomic(const struct cfg_store *) cfg;
+	const struct cfg_store	*next_cfg;	/* with retune: what it needs */
+	enum reg_retune		 retune;
 	enum reg_state		 state;
 	unsigned		 refs;
 	uint64_t		 last_used_ms;
@@ -62,10 +86,15 @@ struct reg_env {
 	bool			 wq_scheduled;	/* a thread owns the writes */
 	struct pool_task	 wq_task;
 
+	struct registry		*reg;		/* for close_task */
+	struct pool_task	 close_task;	/* a reopen's close, on the pool */
+
 	/* Counters since the env opened (writer.c), read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
 	_Atomic uint64_t	 writes;	/* requests they held */
 	_Atomic uint64_t	 commit_us;	/* time spent committing */
+	struct latency		 commit_lat;	/* per commit */
+	struct counters		 ctr;		/* its requests and errors */
 };
 
 /*
@@ -74,6 +103,14 @@ struct reg_env {
  */
 struct registry	*reg_new(const char *data_dir, unsigned nslots,
 		    unsigned max_envs, uint64_t idle_ms);
+/*
+ * Where closes that may wait on a disk go (a reopen's close syncs a
+ * sync = none env).  Without a pool they run on the calling thread.
+ */
+void		 reg_set_pool(struct registry *r, struct pool *pool);
+/* New max_envs and idle_close, from a reload. */
+void		 reg_set_limits(struct registry *r, unsigned max_envs,
+		    uint64_t idle_ms);
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 
@@ -85,8 +122,11 @@ uint64_t	 reg_now_us(void);
  * Takes a reference on the env of (repo, st), opening it if needed;
  * repo.p is NULL for a fixed-path store.  With create unset, an env that
  * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
- * set, or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with
- * none idle, or a fork is writing it), IO_ERROR, INTERNAL.
+ * set; REG_AGAIN (err untouched) while the env is closing or being
+ * retuned for a new configuration, which st may be the first to bring;
+ * or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with none
+ * idle, a fork is writing it, or st is from a configuration older than
+ * the env's and no longer fits it), IO_ERROR, INTERNAL.
  */
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,
@@ -115,6 +155,15 @@ int	reg_collect(struct registry *r, const char *repo, const char *store,
 	    struct reg_env ***out, size_t *n);
 /* Drops a reference taken by reg_collect(). */
 void	reg_unpeek(struct registry *r, struct reg_env *e);
+
+/*
+ * Compares each open env with its store in cfg, a configuration that was
+ * just published: an env whose store changed is retuned as soon as
+ * nothing uses it (now, if it is idle).  Envs of stores cfg no longer
+ * has are left alone: no request can reach them, and they close when
+ * idle.  Returns how many envs are to be retuned.
+ */
+unsigned reg_reconfigure(struct registry *r, const struct config *cfg);
 
 /* Closes the envs idle for idle_close or longer.  Returns how many. */
 unsigned reg_sweep(struct registry *r);

@@ -137,6 +137,19 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 
 /* ------------------------------------------------------- open, close */
 
+int
+st_resize(struct st_env *e, uint64_t map_size, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	int		 rc;
+
+	if ((rc = mdb_env_set_mapsize(e->env, map_size)) != 0 ||
+	    (rc = mdb_env_info(e->env, &info)) != 0)
+		return st_fail(e, err, rc, "resize");
+	e->map_size = info.me_mapsize;
+	return 0;
+}
+
 bool
 st_nosync(const struct st_env *e)
 {
@@ -1075,6 +1088,36 @@ counter(struct sp_counter *c, const char *name, uint64_t v)
 	c->value = v;
 }
 
+/* Reads one line of mdb_reader_list(): "pid thread txnid". */
+static int
+reader_line(const char *line, void *arg)
+{
+	uint64_t		*oldest = arg;
+	unsigned long long	 txnid;
+	char			 tid[64];
+	long			 pid;
+
+	/* Reset slots (txnid "-") hold no snapshot: skip them. */
+	if (sscanf(line, " %ld %63s %llu", &pid, tid, &txnid) == 3 &&
+	    txnid < *oldest)
+		*oldest = txnid;
+	return 0;
+}
+
+/*
+ * How many commits the oldest reader of the env (of any process) is
+ * behind the last one: the pages freed since it began cannot be reused
+ * until it ends.  0 with no reader.
+ */
+static uint64_t
+reader_lag(struct st_env *e, uint64_t last)
+{
+	uint64_t	 oldest = last;
+
+	mdb_reader_list(e->env, reader_line, &oldest);
+	return last - oldest;
+}
+
 int
 st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
     struct sp_error *err)
@@ -1098,6 +1141,8 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	counter(&s->env[4], "last_txnid", info.me_last_txnid);
 	counter(&s->env[5], "readers_used", info.me_numreaders);
 	counter(&s->env[6], "readers_max", info.me_maxreaders);
+	counter(&s->env[7], "oldest_reader_lag",
+	    reader_lag(e, info.me_last_txnid));
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

@@ -49,6 +49,13 @@ int	st_open(const struct st_params *p, struct st_env **out,
 	    struct sp_error *err);
 /* Closes the env; no call on it may be running.  NULL-safe. */
 void	st_close(struct st_env *env);
+/*
+ * Sets the env's map size (LMDB keeps at least what is in use).  No
+ * transaction of this env may be running anywhere in the process, held
+ * read transactions included: the registry calls it only when nothing
+ * uses the env.  Returns 0, or -1 with err.
+ */
+int	st_resize(struct st_env *env, uint64_t map_size, struct sp_error *err);
 /* True for sync = none: commits wait on no disk. */
 bool	st_nosync(const struct st_env *env);
 /* True when dir holds an env's data file. */
@@ -186,7 +193,7 @@ int	st_scan(struct st_env *env, unsigned slot, unsigned db,
  */
 int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
 
-#define ST_ENV_NCOUNTERS	7
+#define ST_ENV_NCOUNTERS	8
 #define ST_DB_NCOUNTERS		6
 
 struct st_stats {

@@ -34,6 +34,7 @@ reply(struct job *j, const struct st_job *r)
 {
 	char	 msg[SP_ERRMSG_MAX + 32];
 
+	job_note(j, r->rc == 0 ? SP_OK : r->err.code);
 	if (r->rc == 0)
 		sp_reply_ok(&j->reply, j->id);
 	else if (j->batch && r->failed < j->nops) {
@@ -91,12 +92,15 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		rc = st_write_group(e->st, r, n, &err);
 		atomic_fetch_add(&e->commits, 1);
 		atomic_fetch_add(&e->writes, n);
-		atomic_fetch_add(&e->commit_us, reg_now_us() - t0);
+		t0 = reg_now_us() - t0;
+		atomic_fetch_add(&e->commit_us, t0);
+		lat_add(&e->commit_lat, t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
-		if (rc == -1)
+		if (rc == -1) {
+			job_note(j, err.code);
 			sp_reply_error(&j->reply, j->id, err.code, err.msg);
-		else
+		} else
 			reply(j, &r[i]);
 	}
 	free(r);
@@ -150,6 +154,7 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
 	pthread_mutex_lock(&e->wq_mtx);
 	c[3] = (struct sp_counter){ "write_queue", e->wq_len };
 	pthread_mutex_unlock(&e->wq_mtx);
+	lat_export(&e->commit_lat, &c[4]);
 }
 
 bool

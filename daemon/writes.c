@@ -83,17 +83,23 @@ without_env(struct conn *c, struct job *j, uint64_t id, struct sp_error *err)
 	return rc;
 }
 
-/* Takes the env for j and sends j; frees j when it cannot. */
+/*
+ * Takes the env for j (unless j->env is set already) and sends j; frees
+ * j when it cannot.  REG_AGAIN: nothing was done, retry the request.
+ */
 static int
 commit(struct conn *c, const struct target *t, struct job *j, bool creates,
     uint64_t id, struct sp_error *err)
 {
-	if (reg_acquire(c->loop->d->reg, t->st, t->repo, creates, &j->env,
-	    err) == -1) {
-		if (err->code == SP_NOT_FOUND && !creates)
+	int	 rc;
+
+	if (j->env == NULL && (rc = reg_acquire(c->loop->d->reg, t->st,
+	    t->repo, creates, &j->env, err)) != 0) {
+		j->env = NULL;
+		if (rc == -1 && err->code == SP_NOT_FOUND && !creates)
 			return without_env(c, j, id, err);
 		job_free(j);
-		return -1;
+		return rc;
 	}
 	send_job(c, j, id);
 	return 0;
@@ -241,14 +247,32 @@ fail_batch(struct conn *c, struct pbatch *pb, const struct sp_error *err)
 	pb->err = *err;
 }
 
-static bool
-same_target(const struct pbatch *pb, const struct target *t)
+/*
+ * A later frame of batch pb must name its store, repo and db.  After a
+ * reload the store may be a newer version of the one the batch began
+ * with: fine while its env is the same, and then the batch goes on with
+ * it.  Returns 0, or -1 with err.
+ */
+static int
+same_target(struct pbatch *pb, const struct target *t, struct sp_error *err)
 {
 	size_t	 n = strlen(pb->repo);
 
-	return pb->st == t->st && pb->db == t->db &&
-	    (t->repo.p == NULL ? n == 0 : t->repo.n == n &&
-	    memcmp(t->repo.p, pb->repo, n) == 0);
+	if (strcmp(pb->st->name, t->st->name) != 0 || pb->db != t->db ||
+	    (t->repo.p == NULL ? n != 0 : t->repo.n != n ||
+	    memcmp(t->repo.p, pb->repo, n) != 0))
+		return sp_seterr(err, SP_BAD_REQUEST, "batch %llu was started "
+		    "for another store, repo or db",
+		    (unsigned long long)pb->bid);
+	if (pb->st != t->st) {
+		if (!cfg_store_same_env(pb->st, t->st))
+			return sp_seterr(err, SP_BUSY, "store %s was "
+			    "reconfigured while batch %llu was open; abort it "
+			    "and send it again", t->st->name,
+			    (unsigned long long)pb->bid);
+		pb->st = t->st;
+	}
+	return 0;
 }
 
 static struct pbatch *
@@ -288,24 +312,33 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 {
 	struct pbatch	*pb, **pp;
 	struct job	*j;
+	struct reg_env	*env = NULL;
 	uint64_t	 max = c->loop->d->cfg->max_batch;
 	size_t		 before;
 	bool		 creates;
+	int		 rc;
 
+	/*
+	 * The last frame takes its env before it touches the batch, so that
+	 * an env that is busy for a moment (REG_AGAIN) leaves the frame
+	 * whole to be handled again.  No env yet: the commit creates it.
+	 */
+	if (!rq->more && (rc = reg_acquire(c->loop->d->reg, t->st, t->repo,
+	    false, &env, err)) != 0) {
+		if (rc == REG_AGAIN || err->code != SP_NOT_FOUND)
+			return rc;
+		env = NULL;
+	}
 	if ((pb = find_batch(c, rq->bid, &pp)) == NULL) {
 		if ((pb = new_batch(c, t, rq->bid, err)) == NULL)
-			return -1;
+			goto refused;
 		pp = &c->batches;
-	} else if (!same_target(pb, t))
-		return sp_seterr(err, SP_BAD_REQUEST, "batch %llu was started "
-		    "for another store, repo or db",
-		    (unsigned long long)rq->bid);
+	} else if (same_target(pb, t, err) == -1)
+		goto refused;
 	if (pb->job == NULL) {
 		/* Failed earlier: say so until its last frame. */
 		*err = pb->err;
-		if (!rq->more)
-			drop_batch(c, pp);
-		return -1;
+		goto failed;
 	}
 	j = pb->job;
 	before = j->nbytes;
@@ -328,11 +361,22 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	c->batch_bytes -= j->nbytes;
 	drop_batch(c, pp);
 	j->batch = true;
-	return commit(c, t, j, creates, rq->id, err);
+	j->env = env;
+	/* The batch is gone now: it cannot be handled again. */
+	if ((rc = commit(c, t, j, creates, rq->id, err)) == REG_AGAIN)
+		return sp_seterr(err, SP_BUSY, "the env was being closed or "
+		    "resized just as batch %llu was committed; nothing was "
+		    "written, send the batch again",
+		    (unsigned long long)rq->bid);
+	return rc;
 fail:
 	fail_batch(c, pb, err);
+failed:
 	if (!rq->more)
 		drop_batch(c, pp);
+refused:
+	if (env != NULL)
+		reg_release(c->loop->d->reg, env);
 	return -1;
 }
 

@@ -7,8 +7,8 @@
 set -eu
 
 pkgs="gcc make pkg-config liblmdb-dev lmdb-utils libevent-dev libmsgpack-dev
-check libinih-dev valgrind python3 clang libclang-rt-dev redis-server
-libhiredis-dev"
+check libinih-dev valgrind python3 clang libclang-rt-dev systemd mandoc
+redis-server libhiredis-dev"
 
 missing=""
 for p in $pkgs; do

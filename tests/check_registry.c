@@ -571,6 +571,114 @@ START_TEST(nosync_envs_sync)
 }
 END_TEST
 
+/* ----------------------------------------------------------- reloads */
+
+/* st as a reload of generation gen declares it, with map_size. */
+static struct cfg_store
+reloaded(const struct cfg_store *st, uint64_t gen, uint64_t map_size)
+{
+	struct cfg_store	 n = *st;
+
+	n.gen = gen;
+	n.map_size = map_size;
+	return n;
+}
+
+static uint64_t
+map_size_of(struct reg_env *e)
+{
+	struct sp_error	 err;
+	struct st_stats	 s;
+
+	ck_assert_int_eq(st_stats(e->st, 0, &s, &err), 0);
+	ck_assert_str_eq(s.env[0].name, "map_size");
+	return s.env[0].value;
+}
+
+START_TEST(reload_resizes_an_idle_env)
+{
+	struct cfg_store	 big;
+	struct config		 cfg;
+	struct reg_env		*e;
+	struct sp_error		 err;
+	struct val		 v;
+
+	refs.gen = 1;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	reg_release(reg, e);
+	big = reloaded(&refs, 2, 4 << 20);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.stores = &big;
+	cfg.nstores = 1;
+	ck_assert_uint_eq(reg_reconfigure(reg, &cfg), 1);
+	ck_assert_int_eq(reg_acquire(reg, &big, B("r"), false, &e, &err), 0);
+	ck_assert_uint_eq(map_size_of(e), 4 << 20);
+	ck_assert_int_eq(get(e, 0, "k", &v, &err), 0);
+	reg_release(reg, e);
+	/* Nothing left to do for the same configuration again. */
+	ck_assert_uint_eq(reg_reconfigure(reg, &cfg), 0);
+}
+END_TEST
+
+START_TEST(busy_env_is_resized_once_free)
+{
+	struct cfg_store	 big;
+	struct reg_env		*e, *x;
+	struct sp_error		 err;
+
+	refs.gen = 1;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	big = reloaded(&refs, 2, 4 << 20);
+	/* In use: the first request of the new configuration plans the
+	 * resize, and it and every later one are told to come back. */
+	ck_assert_int_eq(reg_acquire(reg, &big, B("r"), false, &x, &err),
+	    REG_AGAIN);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &x, &err),
+	    REG_AGAIN);
+	ck_assert_uint_eq(map_size_of(e), 1 << 20);
+	reg_release(reg, e);		/* the last user: resized now */
+	ck_assert_int_eq(reg_acquire(reg, &big, B("r"), false, &e, &err), 0);
+	ck_assert_uint_eq(map_size_of(e), 4 << 20);
+	/* A request resolved before the reload still fits: same dbs. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &x, &err), 0);
+	reg_release(reg, x);
+	reg_release(reg, e);
+}
+END_TEST
+
+START_TEST(changed_dbs_reopen_the_env)
+{
+	struct cfg_store	 three;
+	struct reg_env		*e, *x;
+	struct sp_error		 err;
+	struct val		 v;
+
+	multi.gen = 1;
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 1, "k", "in b", 4, &err), 0);
+	three = reloaded(&multi, 2, multi.map_size);
+	three.max_dbs = 3;
+	snprintf(three.dbs[2], sizeof(three.dbs[2]), "c");
+	three.ndbs = 3;
+	ck_assert_int_eq(reg_acquire(reg, &three, B("r"), false, &x, &err),
+	    REG_AGAIN);
+	reg_release(reg, e);		/* closed, to open again */
+	ck_assert_uint_eq(reg_count(reg), 0);
+	ck_assert_int_eq(reg_acquire(reg, &three, B("r"), false, &e, &err), 0);
+	ck_assert_int_eq(put(e, 2, "k", "in c", 4, &err), 0);
+	ck_assert_int_eq(get(e, 1, "k", &v, &err), 0);
+	ck_assert_int_eq(memcmp(v.buf, "in b", 4), 0);
+	/* Resolved against the old dbs: refused, not misrouted. */
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("r"), false, &x, &err),
+	    -1);
+	ck_assert_int_eq(err.code, SP_BUSY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "reconfigured"));
+	reg_release(reg, e);
+}
+END_TEST
+
 static Suite *
 registry_suite(void)
 {
@@ -603,6 +711,9 @@ registry_suite(void)
 	    CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
+	tcase_add_test(tc, reload_resizes_an_idle_env);
+	tcase_add_test(tc, busy_env_is_resized_once_free);
+	tcase_add_test(tc, changed_dbs_reopen_the_env);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -264,3 +264,40 @@ hs_cleanup(struct hs_daemon *d)
 	if (d->dir[0])
 		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+int
+hs_notify_wait(struct hs_daemon *d, const char *var, char *got, size_t n,
+    int timeout_s)
+{
+	struct pollfd	 pfd = { d->nfd, POLLIN, 0 };
+	char		 msg[1024], line[128];
+	long		 deadline = now_ms() + timeout_s * 1000L;
+	size_t		 vn = strlen(var);
+	ssize_t		 k;
+
+	snprintf(line, sizeof(line), "\n%s", var);
+	while (now_ms() < deadline) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		if ((k = recv(d->nfd, msg, sizeof(msg) - 1, 0)) <= 0)
+			continue;
+		msg[k] = '\0';
+		if (strncmp(msg, var, vn) != 0 && strstr(msg, line) == NULL)
+			continue;
+		if (got != NULL)
+			snprintf(got, n, "%s", msg);
+		return 0;
+	}
+	return -1;
+}
+
+int
+hs_reload(struct hs_daemon *d, const char *conf, char *status, size_t n)
+{
+	if (conf != NULL && write_conf(d, conf) == -1)
+		return -1;
+	if (kill(d->pid, SIGHUP) == -1 ||
+	    hs_notify_wait(d, "RELOADING=1", NULL, 0, hs_timeout()) == -1)
+		return -1;
+	return hs_notify_wait(d, "READY=1", status, n, hs_timeout());
+}

@@ -55,6 +55,20 @@ void	hs_kill9(struct hs_daemon *d);
 void	hs_cleanup(struct hs_daemon *d);
 
 /*
+ * Waits up to timeout_s for a notify datagram with a line starting with
+ * var ("READY=1", "WATCHDOG=1"), skipping others; copies it into got
+ * when got is set.  Returns 0, or -1 on timeout.
+ */
+int	hs_notify_wait(struct hs_daemon *d, const char *var, char *got,
+	    size_t n, int timeout_s);
+/*
+ * Writes conf (when not NULL) over DIR/storesd.conf, sends SIGHUP, and
+ * waits for RELOADING=1 then READY=1, whose datagram (with its STATUS=
+ * line) goes into status.  Returns 0, or -1 on timeout.
+ */
+int	hs_reload(struct hs_daemon *d, const char *conf, char *status,
+	    size_t n);
+/*
  * Runs argv with $NOTIFY_SOCKET set to the bound datagram socket nfd
  * (whose path is notify) and waits for READY=1.  stderr_path, when set,
  * receives the child's stderr.  Returns the pid, or -1.

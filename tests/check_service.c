@@ -1,0 +1,573 @@
+/*
+ * Service tests: storesd as a service manager runs it.  Reloads on
+ * SIGHUP (new, removed and resized stores, a bad file refused whole), a
+ * graceful stop on SIGTERM under load, the notify protocol (READY,
+ * RELOADING, STOPPING, WATCHDOG), socket activation (LISTEN_FDS, and
+ * systemd-socket-activate where installed), and the stats operators
+ * read.  Each test has its own storesd; every wait is for an event.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_main.h"
+#include "itest.h"
+
+static void
+down(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_stop(d), 0);
+	hs_cleanup(d);
+}
+
+static void
+reload_ok(struct hs_daemon *d, const char *conf)
+{
+	char	 status[512];
+
+	ck_assert_int_eq(hs_reload(d, conf, status, sizeof(status)), 0);
+	ck_assert_msg(strstr(status, "refused") == NULL, "%s", status);
+}
+
+static uint64_t
+env_counter(sc_conn *c, const char *repo, const char *store,
+    const char *name)
+{
+	sc_stats	*s;
+	uint64_t	 v;
+
+	ck_assert_msg(sc_get_stats(c, repo, store, &s) == 0, "%s",
+	    sc_errmsg(c));
+	ck_assert_uint_eq(s->nenvs, 1);
+	v = sc_counter_get(s->envs[0].counters, s->envs[0].ncounters, name,
+	    UINT64_MAX);
+	sc_stats_free(s);
+	ck_assert_msg(v != UINT64_MAX, "no counter %s", name);
+	return v;
+}
+
+/* ------------------------------------------------------------- reload */
+
+START_TEST(reload_adds_and_removes_stores)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	pid_t			 pid;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"
+	    "[store nodes]\nmap_size = 1MiB\n"), 0);
+	pid = d.pid;
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "nodes", NULL, "n", 1, "1", 1), 0);
+	EXPECT_ERR(c, sc_put(c, NULL, "names", NULL, "k", 1, "v", 1),
+	    SC_ERR_UNKNOWN_STORE);
+	reload_ok(&d, "[store refs]\nmap_size = 1MiB\n"
+	    "[store names]\nmap_size = 1MiB\n");
+	/* Same process, same connection: the new store is there... */
+	ck_assert_int_eq(d.pid, pid);
+	ck_assert_msg(sc_put(c, NULL, "names", NULL, "k", 1, "v", 1) == 0,
+	    "%s", sc_errmsg(c));
+	it_assert_val(c, NULL, "names", NULL, "k", 1, "v", 1);
+	/* ...the removed one refuses new requests... */
+	EXPECT_ERR(c, sc_put(c, NULL, "nodes", NULL, "n", 1, "2", 1),
+	    SC_ERR_UNKNOWN_STORE);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "names"));
+	/* ...and the one kept is untouched. */
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "r", 1, "1", 1), 0);
+	ck_assert_int_eq(it_run("grep -q 'added: names; removed: nodes' %s",
+	    d.log), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+struct reader {
+	pthread_t	 t;
+	const char	*sock;
+	atomic_bool	 stop;
+	long		 reads, errors;
+	char		 last_err[256];
+};
+
+/* Reads the full env without pause, counting anything but success. */
+static void *
+reader_main(void *arg)
+{
+	struct reader	*r = arg;
+	sc_conn		*c = sc_connect(r->sock);
+	void		*v;
+	size_t		 n;
+
+	while (!atomic_load(&r->stop)) {
+		if (sc_get(c, "full", "tiny", NULL, "f0", 2, &v, &n) == 0) {
+			sc_free(v);
+			r->reads++;
+		} else {
+			r->errors++;
+			snprintf(r->last_err, sizeof(r->last_err), "%s",
+			    sc_errmsg(c));
+			if (sc_errcode(c) >= SC_ERR_CONNECT)
+				break;
+		}
+	}
+	sc_close(c);
+	return NULL;
+}
+
+START_TEST(reload_raises_map_size_online)
+{
+	static char		 v[64 * 1024];
+	struct hs_daemon	 d;
+	struct reader		 r;
+	sc_conn			*c;
+	char			 k[16], dir[PATH_MAX];
+	long			 before;
+	int			 i;
+
+	ck_assert_int_eq(hs_up(&d, "[store tiny]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "f%d", i);
+		if (sc_put(c, "full", "tiny", NULL, k, strlen(k), v,
+		    sizeof(v)) == -1)
+			break;
+	}
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_MAP_FULL);
+	/* A client reads the env all through the reload. */
+	memset(&r, 0, sizeof(r));
+	r.sock = d.sock;
+	pthread_create(&r.t, NULL, reader_main, &r);
+	while (r.reads == 0 && r.errors == 0)
+		poll(NULL, 0, 1);
+	reload_ok(&d, "[store tiny]\nmap_size = 4MiB\n");
+	ck_assert_msg(sc_put(c, "full", "tiny", NULL, k, strlen(k), v,
+	    sizeof(v)) == 0, "%s", sc_errmsg(c));
+	ck_assert_uint_eq(env_counter(c, "full", "tiny", "map_size"),
+	    4 * 1024 * 1024);
+	before = r.reads;
+	while (r.reads < before + 10 && r.errors == 0)
+		poll(NULL, 0, 1);
+	atomic_store(&r.stop, true);
+	pthread_join(r.t, NULL);
+	ck_assert_msg(r.errors == 0, "%ld reads failed: %s", r.errors,
+	    r.last_err);
+	/* Resized in place: never closed; LMDB's own tool agrees. */
+	ck_assert_int_eq(it_run("grep -q 'map_size is now 4MiB' %s", d.log),
+	    0);
+	ck_assert_int_ne(it_run("grep -q 'closed %s/full/@tiny' %s", d.data,
+	    d.log), 0);
+	snprintf(dir, sizeof(dir), "%s/full/@tiny", d.data);
+	ck_assert_int_eq(it_run("mdb_stat -e %s | grep -q 'Map size: "
+	    "4194304'", dir), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(reload_of_a_bad_file_changes_nothing)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	char			 status[512];
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(hs_reload(&d, "[store refs]\nmap_size = 1MiB\n"
+	    "[store more]\nmap_size = 1MiB\nfrobnicate = yes\n", status,
+	    sizeof(status)), 0);
+	ck_assert_msg(strstr(status, "STATUS=reload refused") != NULL, "%s",
+	    status);
+	ck_assert_ptr_nonnull(strstr(status, "storesd.conf:5:"));
+	ck_assert_int_eq(it_run("grep -q 'storesd.conf:5: .*frobnicate.*"
+	    "keeps the configuration' %s", d.log), 0);
+	/* Nothing of the bad file was taken, not even its good part. */
+	EXPECT_ERR(c, sc_put(c, NULL, "more", NULL, "k", 1, "v", 1),
+	    SC_ERR_UNKNOWN_STORE);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	/* A good file afterwards is taken. */
+	reload_ok(&d, "[store refs]\nmap_size = 1MiB\n"
+	    "[store more]\nmap_size = 1MiB\n");
+	ck_assert_int_eq(sc_put(c, NULL, "more", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(reload_reopens_a_store_whose_dbs_changed)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	sc_stats		*s;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"
+	    "dbs = heads\nmax_dbs = 2\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "main", 4, "1", 1), 0);
+	EXPECT_ERR(c, sc_put(c, NULL, "refs", "tags", "v1", 2, "1", 1),
+	    SC_ERR_UNKNOWN_DB);
+	reload_ok(&d, "[store refs]\nmap_size = 1MiB\ndbs = heads, tags\n"
+	    "max_dbs = 2\n");
+	ck_assert_msg(sc_put(c, NULL, "refs", "tags", "v1", 2, "1", 1) == 0,
+	    "%s", sc_errmsg(c));
+	it_assert_val(c, NULL, "refs", "heads", "main", 4, "1", 1);
+	it_assert_val(c, NULL, "refs", "tags", "v1", 2, "1", 1);
+	ck_assert_int_eq(sc_get_stats(c, NULL, "refs", &s), 0);
+	ck_assert_uint_eq(s->envs[0].ndbs, 2);
+	ck_assert_str_eq(s->envs[0].dbs[1].name, "tags");
+	sc_stats_free(s);
+	ck_assert_int_eq(it_run("grep -q 'settings changed; closing it' %s",
+	    d.log), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(reload_leaves_restart_keys_alone)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "max_frame = 1MiB\n[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	reload_ok(&d, "[daemon]\nio_threads = 2\nmax_frame = 64KiB\n"
+	    "[store refs]\nmap_size = 1MiB\n");
+	ck_assert_int_eq(it_run("grep -q 'io_threads changed: that takes a "
+	    "restart' %s", d.log), 0);
+	sc_close(c);
+	/* max_frame applies at once: a new connection is told the new one. */
+	c = it_conn(&d);
+	{
+		static char big[100 * 1024];
+
+		EXPECT_ERR(c, sc_put(c, NULL, "refs", NULL, "k", 1, big,
+		    sizeof(big)), SC_ERR_TOO_LARGE);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------ stop and notify */
+
+#define STOP_WRITERS	8
+
+struct writer {
+	pthread_t	 t;
+	const char	*sock;
+	int		 id;
+	int		 acked;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+	sc_conn		*c = sc_connect(w->sock);
+	char		 k[32];
+
+	for (;;) {
+		snprintf(k, sizeof(k), "w%d-%d", w->id, w->acked);
+		if (sc_put(c, NULL, "refs", NULL, k, strlen(k), k,
+		    strlen(k)) == -1)
+			break;
+		w->acked++;
+	}
+	sc_close(c);
+	return NULL;
+}
+
+START_TEST(sigterm_finishes_what_it_acknowledged)
+{
+	struct hs_daemon	 d;
+	struct writer		 w[STOP_WRITERS];
+	sc_conn			*c;
+	char			 k[32];
+	int			 i, n, total;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 16MiB\n"
+	    "sync = full\n"), 0);
+	for (i = 0; i < STOP_WRITERS; i++) {
+		w[i] = (struct writer){ .sock = d.sock, .id = i };
+		pthread_create(&w[i].t, NULL, writer_main, &w[i]);
+	}
+	do {
+		poll(NULL, 0, 5);
+		for (i = total = 0; i < STOP_WRITERS; i++)
+			total += w[i].acked;
+	} while (total < 200);
+	/* Under load: STOPPING=1 at once, exit 0 after the writes drain. */
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_int_eq(hs_notify_wait(&d, "STOPPING=1", NULL, 0,
+	    hs_timeout()), 0);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	for (i = 0; i < STOP_WRITERS; i++)
+		pthread_join(w[i].t, NULL);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < STOP_WRITERS; i++)
+		for (n = 0; n < w[i].acked; n++) {
+			snprintf(k, sizeof(k), "w%d-%d", i, n);
+			it_assert_val(c, NULL, "refs", NULL, k, strlen(k), k,
+			    strlen(k));
+		}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+START_TEST(watchdog_pings)
+{
+	struct hs_daemon	 d;
+	int			 i;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	setenv("WATCHDOG_USEC", "200000", 1);	/* storesd inherits it */
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	unsetenv("WATCHDOG_USEC");
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(hs_notify_wait(&d, "WATCHDOG=1", NULL, 0,
+		    hs_timeout()), 0);
+	down(&d);
+}
+END_TEST
+
+START_TEST(reload_notifies_reloading_then_ready)
+{
+	struct hs_daemon	 d;
+	char			 msg[512];
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert_int_eq(hs_notify_wait(&d, "RELOADING=1", msg, sizeof(msg),
+	    hs_timeout()), 0);
+	/* What Type=notify-reload wants with it. */
+	ck_assert_ptr_nonnull(strstr(msg, "\nMONOTONIC_USEC="));
+	ck_assert_int_eq(hs_notify_wait(&d, "READY=1", msg, sizeof(msg),
+	    hs_timeout()), 0);
+	ck_assert_ptr_nonnull(strstr(msg, "STATUS=accepting requests"));
+	down(&d);
+}
+END_TEST
+
+/* --------------------------------------------------- socket activation */
+
+/* A listening socket bound at path, as a .socket unit would make it. */
+static int
+listening(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ck_assert_int_ne(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+START_TEST(listen_fds_clients_wait_for_the_start)
+{
+	struct hs_daemon	 d;
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	struct sp_buf		 b = { 0 };
+	char			 bin[PATH_MAX], pid[16];
+	int			 lfd, early;
+	pid_t			 p;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	lfd = listening(d.sock);
+	/* A client connects and asks before storesd even exists. */
+	early = it_raw_connect(&d);
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_PING;
+	rq.id = 7;
+	it_raw_req(early, &rq);
+	snprintf(bin, sizeof(bin), "%s/storesd", hs_build());
+	ck_assert_int_ne(d.nfd = hs_notify_socket(d.notify), -1);
+	if ((p = fork()) == 0) {
+		/* What systemd does for a .socket unit's service. */
+		dup2(lfd, 3);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("NOTIFY_SOCKET", d.notify, 1);
+		freopen(d.log, "a", stderr);
+		execl(bin, bin, "-v", "-d", d.data, "-c", d.conf, "-s",
+		    "/nonexistent/not-this-one", (char *)NULL);
+		_exit(127);
+	}
+	close(lfd);
+	d.pid = p;
+	ck_assert_int_eq(hs_notify_wait(&d, "READY=1", NULL, 0,
+	    hs_timeout()), 0);
+	ck_assert_int_eq(it_raw_reply(early, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 7);
+	ck_assert_int_eq(rep.code, SP_OK);
+	close(early);
+	ck_assert_int_eq(it_run("grep -q 'passed by the service manager' %s",
+	    d.log), 0);
+	/* The socket is the service manager's: storesd leaves it behind. */
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(access(d.sock, F_OK), 0);
+	sp_buf_free(&b);
+	hs_cleanup(&d);
+}
+END_TEST
+
+START_TEST(under_systemd_socket_activate)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	char			 bin[PATH_MAX], env[160];
+	char			*argv[16];
+	int			 i;
+	pid_t			 p;
+
+	if (it_run("command -v systemd-socket-activate >/dev/null") != 0) {
+		fprintf(stderr, "under_systemd_socket_activate: "
+		    "systemd-socket-activate is not installed; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	ck_assert_int_ne(d.nfd = hs_notify_socket(d.notify), -1);
+	snprintf(bin, sizeof(bin), "%s/storesd", hs_build());
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", d.notify);
+	i = 0;
+	argv[i++] = "systemd-socket-activate";
+	argv[i++] = "-l";
+	argv[i++] = d.sock;
+	argv[i++] = "-E";
+	argv[i++] = env;
+	argv[i++] = bin;
+	argv[i++] = "-d";
+	argv[i++] = d.data;
+	argv[i++] = "-c";
+	argv[i++] = d.conf;
+	argv[i] = NULL;
+	if ((p = fork()) == 0) {
+		freopen(d.log, "a", stderr);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	d.pid = p;
+	/* It listens first and starts storesd on the first connection. */
+	for (i = 0; i < 500 && access(d.sock, F_OK) != 0; i++)
+		poll(NULL, 0, 10);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	ck_assert_int_eq(hs_notify_wait(&d, "READY=1", NULL, 0,
+	    hs_timeout()), 0);
+	/* systemd-socket-activate execs storesd: d.pid is storesd now. */
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* -------------------------------------------------------------- stats */
+
+START_TEST(stats_for_operators)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	sc_stats		*s;
+	void			*v;
+	size_t			 n;
+	int			 i;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1),
+		    0);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(sc_get(c, NULL, "refs", NULL, "k", 1, &v,
+		    &n), 0);
+		sc_free(v);
+	}
+	EXPECT_ERR(c, sc_get(c, NULL, "refs", NULL, "nope", 4, &v, &n),
+	    SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "w", 1), 0);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "ops_put"), 21);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "ops_get"), 6);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "err_NOT_FOUND"), 1);
+	ck_assert_uint_ge(env_counter(c, NULL, "refs", "commits"), 1);
+	ck_assert_uint_le(env_counter(c, NULL, "refs", "commit_us_p50"),
+	    env_counter(c, NULL, "refs", "commit_us_p99"));
+	ck_assert_uint_le(env_counter(c, NULL, "refs", "commit_us_p99"),
+	    env_counter(c, NULL, "refs", "commit_us_max"));
+	ck_assert_uint_gt(env_counter(c, NULL, "refs", "commit_us_max"), 0);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "write_queue"), 0);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "oldest_reader_lag"),
+	    0);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "last_txnid"), 21);
+	ck_assert_int_eq(sc_get_stats(c, NULL, NULL, &s), 0);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
+	    "connections", 0), 1);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon, "open_envs",
+	    0), 1);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
+	    "err_NOT_FOUND", 0), 1);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
+	    "err_UNKNOWN_STORE", 0), 0);
+	sc_stats_free(s);
+	EXPECT_ERR(c, sc_get(c, NULL, "nostore", NULL, "k", 1, &v, &n),
+	    SC_ERR_UNKNOWN_STORE);
+	ck_assert_int_eq(sc_get_stats(c, NULL, NULL, &s), 0);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
+	    "err_UNKNOWN_STORE", 0), 1);
+	sc_stats_free(s);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+static Suite *
+service_suite(void)
+{
+	Suite	*s = suite_create("service");
+	TCase	*tc;
+
+	tc = tcase_create("service");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, reload_adds_and_removes_stores);
+	tcase_add_test(tc, reload_raises_map_size_online);
+	tcase_add_test(tc, reload_of_a_bad_file_changes_nothing);
+	tcase_add_test(tc, reload_reopens_a_store_whose_dbs_changed);
+	tcase_add_test(tc, reload_leaves_restart_keys_alone);
+	tcase_add_test(tc, sigterm_finishes_what_it_acknowledged);
+	tcase_add_test(tc, watchdog_pings);
+	tcase_add_test(tc, reload_notifies_reloading_then_ready);
+	tcase_add_test(tc, listen_fds_clients_wait_for_the_start);
+	tcase_add_test(tc, under_systemd_socket_activate);
+	tcase_add_test(tc, stats_for_operators);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(service_suite());
+}
