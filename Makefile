@@ -8,7 +8,10 @@
 #                    valgrind, and a smoke run of the benchmark
 #   make bench       the benchmark (minutes): bench/results/latest.md
 #   make test        the suite once, on this build only
-#   make install     PREFIX=/usr/local DESTDIR= (see README.md)
+#   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
+#                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
+#                    SYSCONFDIR UNITDIR SYSUSERSDIR
+#   make uninstall   the same variables
 #
 # Variants never share objects: each lives in its own $(BUILD).
 
@@ -19,11 +22,22 @@ CFLAGS	?= -O2 -g
 WERROR	?= -Werror
 SAN	?=
 PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/storesd
+# /etc for a /usr install (a distribution's), else under the prefix.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 SC_MAJOR := $(shell sed -n 's/^\#define SC_VERSION_MAJOR[[:space:]]*//p' client/storeclient.h)
 SC_MINOR := $(shell sed -n 's/^\#define SC_VERSION_MINOR[[:space:]]*//p' client/storeclient.h)
 SC_PATCH := $(shell sed -n 's/^\#define SC_VERSION_PATCH[[:space:]]*//p' client/storeclient.h)
 SC_VERSION := $(SC_MAJOR).$(SC_MINOR).$(SC_PATCH)
+STORESD_VERSION := $(shell sed -n 's/^\#define STORESD_VERSION[[:space:]]*"\(.*\)"/\1/p' daemon/daemon.h)
 SONAME	:= libstoreclient.so.$(SC_MAJOR)
 LIBFILE	:= libstoreclient.so.$(SC_VERSION)
 
@@ -73,7 +87,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind deps clean install uninstall bench bench-smoke
+	test-valgrind test-install test-man deps clean install uninstall bench \
+	bench-smoke
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -86,6 +101,10 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(call obj,$(LIB_SRC)): ALL_CPPFLAGS += -DSC_BUILDING
+# storectl is part of storesd's release: it says which (daemon/daemon.h).
+$(call obj,client/storectl.c): ALL_CPPFLAGS += \
+	-DSTORESD_VERSION='"$(STORESD_VERSION)"'
+$(call obj,client/storectl.c): daemon/daemon.h
 
 $(BUILD)/storesd: $(call obj,daemon/main.c) $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
@@ -106,9 +125,7 @@ $(BUILD)/storectl: $(CTL_OBJ) $(BUILD)/libstoreclient.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CTL_OBJ) $(BUILD)/libstoreclient.a
 
 $(BUILD)/libstoreclient.pc: client/libstoreclient.pc.in client/storeclient.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
-	    -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
-	    -e 's|@VERSION@|$(SC_VERSION)|' $< > $@
+	$(FILL) $< > $@
 
 # ------------------------------------------------------------------ tests
 
@@ -178,6 +195,20 @@ run: deps
 
 test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	@$(MAKE) --no-print-directory test-unit test-integration test-storectl
+	@# Sanitized binaries cannot be linked into a plain program: the
+	@# packaging checks run on the plain build only.
+	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man)
+
+# make install into a temporary DESTDIR, a program built with pkg-config,
+# the units through systemd-analyze verify and security, make uninstall.
+test-install: all $(TOOLS_BINS)
+	@echo "== tests/install.sh"
+	BUILD=$(BUILD) tests/install.sh
+
+# The man pages: lint, and in step with storectl --help and config.c.
+test-man: all
+	@echo "== tests/man.sh"
+	BUILD=$(BUILD) sh tests/man.sh
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -214,25 +245,65 @@ check: deps
 clean:
 	rm -rf build
 
+# Paths are filled in at install time, so `make && make install
+# PREFIX=/usr` installs files that name /usr.
+FILL	= sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	      -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	      -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(SC_VERSION)|g'
+MAN_PAGES = man/storesd.8 man/storectl.1 man/storesd.conf.5 \
+	    man/libstoreclient.3
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 0755 $(BUILD)/storesd $(DESTDIR)$(PREFIX)/sbin/storesd
-	install -m 0755 $(BUILD)/storectl $(DESTDIR)$(PREFIX)/bin/storectl
-	install -m 0755 $(BUILD)/$(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(LIBFILE)
-	ln -sf $(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libstoreclient.so
-	install -m 0644 $(BUILD)/libstoreclient.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 client/storeclient.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 $(BUILD)/libstoreclient.pc \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/storesd $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/storesd $(DESTDIR)$(SBINDIR)/storesd
+	install -m 0755 $(BUILD)/storectl $(DESTDIR)$(BINDIR)/storectl
+	install -m 0755 $(BUILD)/$(LIBFILE) $(DESTDIR)$(LIBDIR)/$(LIBFILE)
+	ln -sf $(LIBFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libstoreclient.so
+	install -m 0644 $(BUILD)/libstoreclient.a $(DESTDIR)$(LIBDIR)/
+	install -m 0644 client/storeclient.h $(DESTDIR)$(INCLUDEDIR)/
+	$(FILL) client/libstoreclient.pc.in > \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc
+	$(FILL) systemd/storesd.service.in > \
+	    $(DESTDIR)$(UNITDIR)/storesd.service
+	install -m 0644 systemd/storesd.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/storesd.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/storesd.conf
+	install -m 0644 systemd/storesd.conf \
+	    $(DESTDIR)$(DOCDIR)/storesd.conf.example
+	install -m 0644 README.md SECURITY.md proto/PROTOCOL.md \
+	    $(DESTDIR)$(DOCDIR)/
+	@# An administrator's configuration is never overwritten.
+	test -e $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf || \
+	    install -m 0644 systemd/storesd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf
+	for p in $(MAN_PAGES); do \
+	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/storesd $(DESTDIR)$(PREFIX)/bin/storectl \
-	    $(DESTDIR)$(PREFIX)/lib/$(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
-	    $(DESTDIR)$(PREFIX)/lib/libstoreclient.so \
-	    $(DESTDIR)$(PREFIX)/lib/libstoreclient.a \
-	    $(DESTDIR)$(PREFIX)/include/storeclient.h \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/libstoreclient.pc
+	rm -f $(DESTDIR)$(SBINDIR)/storesd $(DESTDIR)$(BINDIR)/storectl \
+	    $(DESTDIR)$(LIBDIR)/$(LIBFILE) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libstoreclient.so \
+	    $(DESTDIR)$(LIBDIR)/libstoreclient.a \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient.h \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc \
+	    $(DESTDIR)$(UNITDIR)/storesd.service \
+	    $(DESTDIR)$(UNITDIR)/storesd.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/storesd.conf \
+	    $(DESTDIR)$(DOCDIR)/storesd.conf.example \
+	    $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/SECURITY.md \
+	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md
+	for p in $(MAN_PAGES); do \
+	    rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
+	@# The configuration goes only if nobody changed it.
+	if cmp -s systemd/storesd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; fi
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/storesd 2>/dev/null
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

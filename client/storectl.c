@@ -1751,8 +1751,9 @@ static int
 dispatch(struct ctl *ctl)
 {
 	if (ctl->version) {
-		printf("storectl %d.%d.%d\n", SC_VERSION_MAJOR,
-		    SC_VERSION_MINOR, SC_VERSION_PATCH);
+		printf("storectl %s (libstoreclient %d.%d.%d)\n",
+		    STORESD_VERSION, SC_VERSION_MAJOR, SC_VERSION_MINOR,
+		    SC_VERSION_PATCH);
 		return CTL_EXIT_OK;
 	}
 	if (ctl->nargs == 0) {

@@ -26,6 +26,7 @@ struct registry {
 	struct reg_env	*lru_head;	/* idle envs, least recently used first */
 	struct reg_env	*lru_tail;
 	struct pool	*pool;		/* for closes that may sync */
+	unsigned	 evicting;	/* max_envs closes on the pool */
 };
 
 uint64_t
@@ -218,10 +219,27 @@ close_task(struct pool_task *t)
 	struct reg_env	*e = (struct reg_env *)((char *)t -
 			    offsetof(struct reg_env, close_task));
 	struct registry	*r = e->reg;
+	bool		 evicted = e->evicted;
 
 	pthread_mutex_lock(&r->mtx);
 	close_entry(r, e);
+	if (evicted)
+		r->evicting--;
 	pthread_mutex_unlock(&r->mtx);
+}
+
+/* Hands e (nobody uses it, not in the idle list) to the pool to close;
+ * until then it is CLOSING, and requests for it are told REG_AGAIN. */
+static void
+close_on_pool(struct registry *r, struct reg_env *e, bool evicted)
+{
+	e->state = REG_CLOSING;
+	e->reg = r;
+	e->evicted = evicted;
+	if (evicted)
+		r->evicting++;
+	e->close_task.fn = close_task;
+	pool_submit(r->pool, &e->close_task);
 }
 
 /* ------------------------------------------------------------ retuning */
@@ -279,14 +297,10 @@ retune(struct registry *r, struct reg_env *e)
 	if (e->retune == REG_REOPEN) {
 		log_info("%s: %s: its store's settings changed; closing it, "
 		    "to reopen with them", __func__, e->dir);
-		if (r->pool == NULL) {
+		if (r->pool == NULL)
 			close_entry(r, e);
-			return;
-		}
-		e->state = REG_CLOSING;
-		e->reg = r;
-		e->close_task.fn = close_task;
-		pool_submit(r->pool, &e->close_task);
+		else
+			close_on_pool(r, e, false);
 		return;
 	}
 	e->state = REG_RESIZING;
@@ -464,11 +478,25 @@ again:
 		}
 	}
 	if (r->nopen >= r->max_envs) {
+		if (r->evicting > 0) {
+			/* A close is under way: its place is ours soon. */
+			pthread_mutex_unlock(&r->mtx);
+			return REG_AGAIN;
+		}
 		if (r->lru_head == NULL) {
 			pthread_mutex_unlock(&r->mtx);
 			return sp_seterr(err, SP_BUSY, "all %u envs storesd "
 			    "may open (max_envs) are in use; retry, or raise "
 			    "max_envs", r->max_envs);
+		}
+		if (r->pool != NULL) {
+			/* Closing may sync: the pool does it, and the caller
+			 * comes back for the place it frees. */
+			e = r->lru_head;
+			lru_remove(r, e);
+			close_on_pool(r, e, true);
+			pthread_mutex_unlock(&r->mtx);
+			return REG_AGAIN;
 		}
 		close_locked(r, r->lru_head);
 		goto again;	/* the lock was dropped */

@@ -87,7 +87,8 @@ struct reg_env {
 	struct pool_task	 wq_task;
 
 	struct registry		*reg;		/* for close_task */
-	struct pool_task	 close_task;	/* a reopen's close, on the pool */
+	struct pool_task	 close_task;	/* a close on the pool */
+	bool			 evicted;	/* closed for max_envs */
 
 	/* Counters since the env opened (writer.c), read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
@@ -123,7 +124,8 @@ uint64_t	 reg_now_us(void);
  * repo.p is NULL for a fixed-path store.  With create unset, an env that
  * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
  * set; REG_AGAIN (err untouched) while the env is closing or being
- * retuned for a new configuration, which st may be the first to bring;
+ * retuned for a new configuration, which st may be the first to bring,
+ * or while an idle env is closed on the pool to make room (max_envs);
  * or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with none
  * idle, a fork is writing it, or st is from a configuration older than
  * the env's and no longer fits it), IO_ERROR, INTERNAL.

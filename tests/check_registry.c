@@ -18,6 +18,7 @@
 #include "check_main.h"
 
 #include "config.h"
+#include "pool.h"
 #include "registry.h"
 #include "store.h"
 
@@ -272,6 +273,38 @@ START_TEST(max_envs_evicts_idle_first)
 	ck_assert_uint_eq(reg_count(reg), 2);
 	reg_release(reg, b);
 	reg_release(reg, c);
+}
+END_TEST
+
+/* With a pool, an evicted env is closed there (it may sync), and the
+ * request that needs its place comes back for it. */
+START_TEST(max_envs_evicts_on_the_pool)
+{
+	struct reg_env	*a, *b, *c;
+	struct sp_error	 err;
+	struct pool	*pool = pool_new(1);
+	int		 i;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 2, 3600 * 1000);
+	reg_set_pool(reg, pool);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("b"), true, &b, &err), 0);
+	reg_release(reg, a);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err),
+	    REG_AGAIN);
+	/* a is on its way out: nobody else is evicted meanwhile. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("d"), true, &c, &err),
+	    REG_AGAIN);
+	for (i = 0; i < 1000 && reg_count(reg) == 2; i++)
+		usleep(1000);
+	ck_assert_uint_eq(reg_count(reg), 1);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), 0);
+	ck_assert(!exists("d"));
+	reg_release(reg, b);
+	reg_release(reg, c);
+	pool_free(pool);
+	reg_set_pool(reg, NULL);
 }
 END_TEST
 
@@ -712,6 +745,7 @@ registry_suite(void)
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
+	tcase_add_test(tc, max_envs_evicts_on_the_pool);
 	tcase_add_test(tc, busy_env_is_resized_once_free);
 	tcase_add_test(tc, changed_dbs_reopen_the_env);
 	suite_add_tcase(s, tc);

@@ -761,8 +761,11 @@ check "... UNKNOWN_STORE" err_has UNKNOWN_STORE
 
 version=$(sed -n 's/^#define SC_VERSION_\(MAJOR\|MINOR\|PATCH\)[[:space:]]*//p' \
     client/storeclient.h | paste -sd.)
+release=$(sed -n 's/^#define STORESD_VERSION[[:space:]]*"\(.*\)"/\1/p' \
+    daemon/daemon.h)
 expect "--version" 0 --version
-check "... prints storectl $version" out_is "storectl $version"$'\n'
+check "... prints storectl $release (libstoreclient $version)" \
+    out_is "storectl $release (libstoreclient $version)"$'\n'
 expect "--help" 0 --help
 check "... lists the commands" out_has '^  snapshot STORE FILE'
 check "... documents live's exit 1" out_has 'none open, so the'
