@@ -43,6 +43,17 @@ ctr_err(struct counters *c, int code)
 		    memory_order_relaxed);
 }
 
+void
+ctr_add(struct counters *sum, const struct counters *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < SP_OP_MAX; i++)
+		sum->ops[i] += atomic_load(&c->ops[i]);
+	for (i = 0; i < SP_NCODES; i++)
+		sum->errs[i] += atomic_load(&c->errs[i]);
+}
+
 size_t
 ctr_export(const struct counters *c, int data_only, struct sp_counter *out)
 {

@@ -38,6 +38,8 @@ struct latency {
 void	ctr_op(struct counters *c, enum sp_op op);
 /* Counts an error reply of code (SP_OK counts nothing). */
 void	ctr_err(struct counters *c, int code);
+/* Adds c's counts to sum's (sum is not shared). */
+void	ctr_add(struct counters *sum, const struct counters *c);
 /*
  * Names c's counters into out (at most CTR_NCOUNTERS): ops_KIND for each
  * op in data_only ? the data ops : all ops, then err_NAME for each code

@@ -13,8 +13,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "counters.h"
-
 #define STORESD_VERSION	"0.1.0"
 
 struct config;
@@ -35,7 +33,6 @@ struct daemon {
 	atomic_uint	 nconns;	/* connections open now */
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
 	atomic_uint	 reloads;	/* configurations loaded by SIGHUP */
-	struct counters	 ctr;		/* every request and error reply */
 };
 
 #endif

@@ -170,6 +170,7 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	struct sp_counter	(*ec)[ENV_NCOUNTERS] = NULL;
 	const struct cfg_store	*st;
 	struct sp_counter	 dc[DAEMON_NCOUNTERS];
+	struct counters		 all;
 	size_t			 i, k, ndc;
 	int			 ret = -1;
 
@@ -218,7 +219,10 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	dc[5] = (struct sp_counter){ "pool_pending", pool_pending(d->pool) };
 	dc[6] = (struct sp_counter){ "reloads", atomic_load(&d->reloads) };
 	dc[7] = (struct sp_counter){ "config_generation", d->cfg->gen };
-	ndc = 8 + ctr_export(&d->ctr, 0, &dc[8]);
+	memset(&all, 0, sizeof(all));
+	for (i = 0; i < d->nloops; i++)
+		ctr_add(&all, &d->loops[i]->ctr);
+	ndc = 8 + ctr_export(&all, 0, &dc[8]);
 	if (sp_reply_stats(conn_out(c), id, dc, ndc, se, n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
@@ -510,7 +514,7 @@ handle_frame(struct conn *c, const char *body, size_t n)
 	err.code = SP_OK;
 	err.has_index = 0;
 	if (sp_req_decode(body, n, &rq, &err) == -1) {
-		ctr_err(&c->loop->d->ctr, err.code);
+		ctr_err(&c->loop->ctr, err.code);
 		reply_err(c, rq.id, &err);
 		return 0;
 	}
@@ -568,14 +572,14 @@ handle_frame(struct conn *c, const char *body, size_t n)
 		return REG_AGAIN;
 	/* A streamed batch counts once, at its last frame. */
 	if (rq.op != SP_OP_BATCH || !rq.more) {
-		ctr_op(&c->loop->d->ctr, rq.op);
+		ctr_op(&c->loop->ctr, rq.op);
 		if (c->env_seen != NULL)
 			ctr_op(&c->env_seen->ctr, rq.op);
 	}
 	if (rc == -1) {
 		if (err.code == SP_OK)
 			sp_seterr(&err, SP_INTERNAL, "out of memory");
-		ctr_err(&c->loop->d->ctr, err.code);
+		ctr_err(&c->loop->ctr, err.code);
 		if (c->env_seen != NULL)
 			ctr_err(&c->env_seen->ctr, err.code);
 		reply_err(c, rq.id, &err);

@@ -144,7 +144,7 @@ job_finish(struct job *j)
 void
 job_note(struct job *j, int code)
 {
-	ctr_err(&j->d->ctr, code);
+	ctr_err(&j->loop->ctr, code);
 	if (j->env != NULL)
 		ctr_err(&j->env->ctr, code);
 }

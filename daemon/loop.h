@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "counters.h"
 #include "sp_error.h"
 #include "sp_msg.h"
 
@@ -65,6 +66,11 @@ struct loop {
 	struct job		*deferred_tail;
 	struct turn_env		 turn[LOOP_TURN_ENVS];
 	unsigned		 nturn;
+
+	/* Its connections' requests and errors (the pool's jobs add theirs):
+	 * one set per loop so that loops share no counter; stats adds them
+	 * up. */
+	struct counters		 ctr;
 };
 
 /* Sets up l; returns 0, or -1 (logged). */
