@@ -338,9 +338,10 @@ main(int argc, char **argv)
 	for (i = 1; i < d->nloops; i++)
 		if (loop_start(d->loops[i]) == -1)
 			goto done;
-	log_notice("storesd %s ready: socket %s, data_dir %s, %u stores, "
+	log_notice("storesd %s ready: socket %s%s, data_dir %s, %u stores, "
 	    "%u I/O threads, %u writer threads", STORESD_VERSION,
-	    d->cfg->socket, d->cfg->data_dir, d->cfg->nstores, d->nloops,
+	    listener.path, listener.activated ? " (socket-activated)" : "",
+	    d->cfg->data_dir, d->cfg->nstores, d->nloops,
 	    d->cfg->writer_threads);
 	notify_send("READY=1\nSTATUS=accepting requests");
 	loop_run(d->loops[0]);

@@ -423,8 +423,8 @@ START_TEST(listen_fds_clients_wait_for_the_start)
 	ck_assert_uint_eq(rep.id, 7);
 	ck_assert_int_eq(rep.code, SP_OK);
 	close(early);
-	ck_assert_int_eq(it_run("grep -q 'passed by the service manager' %s",
-	    d.log), 0);
+	ck_assert_int_eq(it_run("grep -q 'passed by the service manager' %s "
+	    "&& grep -q '(socket-activated)' %s", d.log, d.log), 0);
 	/* The socket is the service manager's: storesd leaves it behind. */
 	ck_assert_int_eq(hs_stop(&d), 0);
 	ck_assert_int_eq(access(d.sock, F_OK), 0);
