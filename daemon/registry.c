@@ -284,7 +284,7 @@ fit(struct reg_env *e, const struct cfg_store *st, struct sp_error *err)
  * Applies e's planned retune; nobody uses e and it is not in the idle
  * list.  Called and returns with the lock held, but may drop it.  A
  * resize runs here: LMDB only remaps, nothing waits on a disk.  A
- * reopen is a close (which may sync) on the pool; the next request opens
+ * reopen is a close, on the pool when it syncs; the next request opens
  * the env again with the new settings.
  */
 static void
@@ -297,7 +297,7 @@ retune(struct registry *r, struct reg_env *e)
 	if (e->retune == REG_REOPEN) {
 		log_info("%s: %s: its store's settings changed; closing it, "
 		    "to reopen with them", __func__, e->dir);
-		if (r->pool == NULL)
+		if (r->pool == NULL || !st_close_syncs(e->st))
 			close_entry(r, e);
 		else
 			close_on_pool(r, e, false);
@@ -489,8 +489,8 @@ again:
 			    "may open (max_envs) are in use; retry, or raise "
 			    "max_envs", r->max_envs);
 		}
-		if (r->pool != NULL) {
-			/* Closing may sync: the pool does it, and the caller
+		if (r->pool != NULL && st_close_syncs(r->lru_head->st)) {
+			/* This close syncs: the pool does it, and the caller
 			 * comes back for the place it frees. */
 			e = r->lru_head;
 			lru_remove(r, e);

@@ -151,6 +151,12 @@ st_resize(struct st_env *e, uint64_t map_size, struct sp_error *err)
 }
 
 bool
+st_close_syncs(const struct st_env *e)
+{
+	return atomic_load(&e->dirty);
+}
+
+bool
 st_nosync(const struct st_env *e)
 {
 	return e->nosync;

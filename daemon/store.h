@@ -56,6 +56,9 @@ void	st_close(struct st_env *env);
  * uses the env.  Returns 0, or -1 with err.
  */
 int	st_resize(struct st_env *env, uint64_t map_size, struct sp_error *err);
+/* True when closing the env would sync it (sync = none, unsynced
+ * commits): such a close must not run on an I/O thread. */
+bool	st_close_syncs(const struct st_env *env);
 /* True for sync = none: commits wait on no disk. */
 bool	st_nosync(const struct st_env *env);
 /* True when dir holds an env's data file. */

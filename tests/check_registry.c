@@ -276,8 +276,9 @@ START_TEST(max_envs_evicts_idle_first)
 }
 END_TEST
 
-/* With a pool, an evicted env is closed there (it may sync), and the
- * request that needs its place comes back for it. */
+/* With a pool, an evicted env whose close syncs (sync = none, commits
+ * not flushed yet) is closed there, and the request that needs its place
+ * comes back for it; a clean one is closed at once. */
 START_TEST(max_envs_evicts_on_the_pool)
 {
 	struct reg_env	*a, *b, *c;
@@ -290,6 +291,12 @@ START_TEST(max_envs_evicts_on_the_pool)
 	reg_set_pool(reg, pool);
 	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
 	ck_assert_int_eq(reg_acquire(reg, &refs, B("b"), true, &b, &err), 0);
+	reg_release(reg, a);
+	/* a has written nothing: closed right here for e's place. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("e"), true, &a, &err), 0);
+	ck_assert(!st_close_syncs(a->st));
+	ck_assert_int_eq(put(a, 0, "k", "v", 1, &err), 0);
+	ck_assert(st_close_syncs(a->st));
 	reg_release(reg, a);
 	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err),
 	    REG_AGAIN);
