@@ -308,6 +308,9 @@ START_TEST(clients_vanish)
 	ck_assert_uint_eq(n, 1);
 	sc_close(c);
 	/* Everything they held is given back. */
+	fprintf(stderr, "clients_vanish: storesd %ld descriptors and %ld KiB "
+	    "RSS before, %ld and %ld KiB after 600 vanished clients\n", fds0,
+	    rss0, settle_fds(d.pid, fds0), rss_kib(d.pid));
 	ck_assert_int_le(settle_fds(d.pid, fds0), fds0);
 	/* Memory too, where no sanitizer keeps freed blocks for itself
 	 * (ASan's quarantine, valgrind); those check for leaks instead. */
@@ -504,6 +507,9 @@ START_TEST(a_thousand_connections)
 		pthread_join(cr[i].t, NULL);
 		ck_assert_int_eq(cr[i].errors, 0);
 	}
+	fprintf(stderr, "a_thousand_connections: storesd RSS %ld KiB with "
+	    "%d connections done, %ld descriptors at start\n",
+	    rss_kib(d.pid), NCONN, fds0);
 	ck_assert_int_lt(rss_kib(d.pid), 256 * 1024);
 	ck_assert_int_le(settle_fds(d.pid, fds0 + 3), fds0 + 3);
 	down(&d);
