@@ -324,7 +324,17 @@ struct repo_worker {
 	struct hist	 cold;
 	struct hist	 all;
 	uint64_t	 errors;
+	char		 first_err[300];
 };
+
+/* Counts a failed request, keeping what the first one said. */
+static void
+repo_error(struct repo_worker *w, sc_conn *c, const char *repo)
+{
+	if (w->errors++ == 0)
+		snprintf(w->first_err, sizeof(w->first_err), "%s: %s: %s",
+		    repo, sc_errname(sc_errcode(c)), sc_errmsg(c));
+}
 
 static void *
 repo_main(void *arg)
@@ -341,13 +351,13 @@ repo_main(void *arg)
 		snprintf(repo, sizeof(repo), "bench/r%05u", i);
 		t = now_ns();
 		if (sc_put(c, repo, "refs", NULL, "main", 4, "3f2a9c", 6) == -1)
-			w->errors++;
+			repo_error(w, c, repo);
 		hist_add(&w->cold, now_ns() - t);
 		t = now_ns();
 		if (sc_get(c, repo, "refs", NULL, "main", 4, &v, &n) == 0)
 			sc_free(v);
 		else
-			w->errors++;
+			repo_error(w, c, repo);
 		hist_add(&w->all, now_ns() - t);
 	}
 	sc_close(c);
@@ -406,6 +416,10 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 		hist_merge(&m->h, &w[i].cold);
 		hist_merge(&cold, &w[i].cold);
 		m->errors += w[i].errors;
+		if (w[i].errors)
+			fprintf(stderr, "bench: many repos: %llu requests "
+			    "failed on one connection, the first with %s\n",
+			    (unsigned long long)w[i].errors, w[i].first_err);
 	}
 	m->ops = (double)r->repos * 2 / ((double)(now_ns() - t0) / 1e9);
 	res->cold_p50 = hist_us(&cold, 0.5);

@@ -27,7 +27,11 @@ struct registry {
 	struct reg_env	*lru_tail;
 	struct pool	*pool;		/* for closes that may sync */
 	unsigned	 evicting;	/* max_envs closes on the pool */
+	unsigned	 peeked;	/* references held by observers */
 };
+
+static int	collect(struct registry *, const char *, const char *, bool,
+		    struct reg_env ***, size_t *);
 
 uint64_t
 reg_now_us(void)
@@ -485,6 +489,9 @@ again:
 		}
 		if (r->lru_head == NULL) {
 			pthread_mutex_unlock(&r->mtx);
+			/* Observers hold idle envs for a moment only. */
+			if (r->peeked > 0)
+				return REG_AGAIN;
 			return sp_seterr(err, SP_BUSY, "all %u envs storesd "
 			    "may open (max_envs) are in use; retry, or raise "
 			    "max_envs", r->max_envs);
@@ -533,6 +540,8 @@ release(struct registry *r, struct reg_env *e, bool used)
 	pthread_mutex_lock(&r->mtx);
 	if (used)
 		e->last_used_ms = reg_now_ms();
+	else
+		r->peeked--;
 	if (--e->refs == 0 && e->state == REG_OPEN) {
 		if (e->retune != REG_KEEP)
 			retune(r, e);
@@ -625,6 +634,7 @@ reg_reconfigure(struct registry *r, const struct config *cfg)
 			if (e->refs == 0 && idle != NULL) {
 				lru_remove(r, e);
 				e->refs = 1;
+				r->peeked++;
 				idle[k++] = e;
 			}
 		}
@@ -660,7 +670,8 @@ reg_sync(struct registry *r)
 	uint64_t	  now = reg_now_ms();
 	size_t		  i, n;
 
-	if (reg_collect(r, NULL, NULL, &v, &n) == -1)
+	/* Only the envs that need it: a look pins an env for a moment. */
+	if (collect(r, NULL, NULL, true, &v, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		if (st_sync(v[i]->st, now, &err) == -1)
@@ -689,8 +700,9 @@ matches(const struct reg_env *e, const char *repo, const char *store)
 	return store == NULL || strcmp(store, e->store) == 0;
 }
 
-int
-reg_collect(struct registry *r, const char *repo, const char *store,
+/* reg_collect(), of the envs with unflushed commits only when dirty. */
+static int
+collect(struct registry *r, const char *repo, const char *store, bool dirty,
     struct reg_env ***out, size_t *n)
 {
 	struct reg_env	*e, **v;
@@ -703,10 +715,12 @@ reg_collect(struct registry *r, const char *repo, const char *store,
 	}
 	for (i = 0; i < r->nbuckets; i++) {
 		for (e = r->buckets[i]; e; e = e->hnext) {
-			if (e->state != REG_OPEN || !matches(e, repo, store))
+			if (e->state != REG_OPEN || !matches(e, repo, store) ||
+			    (dirty && !st_close_syncs(e->st)))
 				continue;
 			if (e->refs++ == 0)
 				lru_remove(r, e);
+			r->peeked++;
 			v[k++] = e;
 		}
 	}
@@ -714,6 +728,13 @@ reg_collect(struct registry *r, const char *repo, const char *store,
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+int
+reg_collect(struct registry *r, const char *repo, const char *store,
+    struct reg_env ***out, size_t *n)
+{
+	return collect(r, repo, store, false, out, n);
 }
 
 int

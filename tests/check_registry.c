@@ -315,6 +315,32 @@ START_TEST(max_envs_evicts_on_the_pool)
 }
 END_TEST
 
+/* Observers (stats, the background sync) pin every env for a moment:
+ * an env needed then waits for them, it is not refused. */
+START_TEST(max_envs_waits_for_observers)
+{
+	struct reg_env	*a, *b, *c, **v;
+	struct sp_error	 err;
+	size_t		 n, i;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 2, 3600 * 1000);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("b"), true, &b, &err), 0);
+	reg_release(reg, a);
+	reg_release(reg, b);
+	ck_assert_int_eq(reg_collect(reg, NULL, NULL, &v, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err),
+	    REG_AGAIN);
+	for (i = 0; i < n; i++)
+		reg_unpeek(reg, v[i]);
+	free(v);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), 0);
+	reg_release(reg, c);
+}
+END_TEST
+
 START_TEST(fork_reservations)
 {
 	struct reg_env	*e, *r;
@@ -753,6 +779,7 @@ registry_suite(void)
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
 	tcase_add_test(tc, max_envs_evicts_on_the_pool);
+	tcase_add_test(tc, max_envs_waits_for_observers);
 	tcase_add_test(tc, busy_env_is_resized_once_free);
 	tcase_add_test(tc, changed_dbs_reopen_the_env);
 	suite_add_tcase(s, tc);
