@@ -134,17 +134,18 @@ $(BUILD)/tests/check_proto: $(call obj,tests/check_proto.c) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 
 $(BUILD)/tests/check_config: $(call obj,tests/check_config.c \
-	    daemon/config.c) $(PROTO_OBJ)
+	    daemon/config.c) $(HARNESS_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -linih
 
 $(BUILD)/tests/check_names: $(call obj,tests/check_names.c \
-	    daemon/layout.c daemon/log.c daemon/config.c) $(PROTO_OBJ)
+	    daemon/layout.c daemon/log.c daemon/config.c) $(HARNESS_OBJ) \
+	    $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -linih
 
 $(BUILD)/tests/check_registry: $(call obj,tests/check_registry.c) \
-	    $(DAEMON_OBJ) $(PROTO_OBJ)
+	    $(HARNESS_OBJ) $(DAEMON_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_DAEMON)
 

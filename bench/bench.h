@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "harness.h"
+
 #define NKEYS_FULL	100000
 #define VALUE_SIZE	100
 #define KEY_FMT		"key%08u"
@@ -76,8 +78,15 @@ struct proc {
 int	start_storesd(struct proc *p, const char *build, const char *dir);
 int	start_redis(struct proc *p, const char *dir, const char *fsync);
 int	stop_proc(struct proc *p);
-double	proc_rss_mib(pid_t pid);
-int	proc_fds(pid_t pid);
+
+/* The resident set of pid in MiB, or -1. */
+static inline double
+rss_mib(pid_t pid)
+{
+	long	 kb = hs_rss_kib(pid);
+
+	return kb < 0 ? -1 : (double)kb / 1024.0;
+}
 
 /* ----------------------------------------------------------- workloads */
 

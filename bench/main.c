@@ -10,7 +10,6 @@
  * benchmark works, not a measurement.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -80,13 +79,6 @@ redis_fsync(const struct backend *be, const char *mode)
 	return rc;
 }
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
 
 static void
 usage(void)
@@ -255,8 +247,8 @@ bench(struct run *r, const char *out)
 	if (wanted(8)) {
 		res = add(8, "daemon RSS after the run", "Redis RSS", 0);
 		res->has_proc = true;
-		res->rss_mib = proc_rss_mib(sd.pid);
-		res->base_rss_mib = proc_rss_mib(rd.pid);
+		res->rss_mib = rss_mib(sd.pid);
+		res->base_rss_mib = rss_mib(rd.pid);
 		fprintf(stderr, "bench: 8 RSS %.1f MiB (redis %.1f MiB)\n",
 		    res->rss_mib, res->base_rss_mib);
 	}
@@ -343,7 +335,7 @@ main(int argc, char **argv)
 		rc = -1;
 	}
 	stop_proc(&r.redis);
-	nftw(r.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	hs_rmtree(r.dir);
 	free(abs);
 	return rc == 0 ? 0 : 1;
 }

@@ -402,7 +402,7 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 	memset(&cold, 0, sizeof(cold));
 	if (wait_all_closed(r) == -1)
 		return -1;
-	res->fds_start = proc_fds(pid);
+	res->fds_start = (int)hs_fds(pid);
 	t0 = now_ns();
 	for (i = 0; i < nt; i++) {
 		w[i].r = r;
@@ -424,14 +424,14 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 	m->ops = (double)r->repos * 2 / ((double)(now_ns() - t0) / 1e9);
 	res->cold_p50 = hist_us(&cold, 0.5);
 	res->cold_p99 = hist_us(&cold, 0.99);
-	res->rss_mib = proc_rss_mib(pid);
-	res->fds_end = proc_fds(pid);
+	res->rss_mib = rss_mib(pid);
+	res->fds_end = (int)hs_fds(pid);
 	if (wait_all_closed(r) == -1)
 		return -1;
 	/* The daemon closes our last connection just after we do. */
-	for (i = 0; i < 100 && proc_fds(pid) > res->fds_start; i++)
+	for (i = 0; i < 100 && hs_fds(pid) > res->fds_start; i++)
 		poll(NULL, 0, 20);
-	res->fds_after_idle = proc_fds(pid);
-	res->rss_after_idle_mib = proc_rss_mib(pid);
+	res->fds_after_idle = (int)hs_fds(pid);
+	res->rss_after_idle_mib = rss_mib(pid);
 	return m->errors ? -1 : 0;
 }

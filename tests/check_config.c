@@ -11,8 +11,8 @@
 #include <check.h>
 
 #include "check_main.h"
+#include "harness.h"
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1135,13 +1135,6 @@ make_tree(void)
 	return 0;
 }
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 int
 main(void)
@@ -1163,6 +1156,6 @@ main(void)
 	failed = check_run(config_suite());
 done:
 	free(realtmp);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	hs_rmtree(tmpdir);
 	return failed != 0;
 }

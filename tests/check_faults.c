@@ -36,39 +36,6 @@ down(struct hs_daemon *d)
 	hs_cleanup(d);
 }
 
-static long
-fds_of(pid_t pid)
-{
-	char	 cmd[64];
-	FILE	*f;
-	long	 n = -1;
-
-	snprintf(cmd, sizeof(cmd), "ls /proc/%ld/fd | wc -l", (long)pid);
-	if ((f = popen(cmd, "r")) != NULL) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		pclose(f);
-	}
-	return n;
-}
-
-static long
-rss_kib(pid_t pid)
-{
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* True when storesd or this test runs under ASan or valgrind. */
 static bool
 sanitized(void)
@@ -89,9 +56,9 @@ settle_fds(pid_t pid, long want)
 	long	 n;
 	int	 i;
 
-	for (i = 0; i < 500 && (n = fds_of(pid)) > want; i++)
+	for (i = 0; i < 500 && (n = hs_fds(pid)) > want; i++)
 		poll(NULL, 0, 20);
-	return fds_of(pid);
+	return hs_fds(pid);
 }
 
 /* --------------------------------------------- kill -9 under a load */
@@ -248,8 +215,8 @@ START_TEST(clients_vanish)
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
 	sc_close(c);
 	ck_assert_int_eq(sp_batch_op_encode(&ops, &op), 0);
-	fds0 = settle_fds(d.pid, fds_of(d.pid));
-	rss0 = rss_kib(d.pid);
+	fds0 = settle_fds(d.pid, hs_fds(d.pid));
+	rss0 = hs_rss_kib(d.pid);
 	for (i = 0; i < 200; i++) {
 		/* Mid-frame. */
 		memset(&rq, 0, sizeof(rq));
@@ -310,12 +277,12 @@ START_TEST(clients_vanish)
 	/* Everything they held is given back. */
 	fprintf(stderr, "clients_vanish: storesd %ld descriptors and %ld KiB "
 	    "RSS before, %ld and %ld KiB after 600 vanished clients\n", fds0,
-	    rss0, settle_fds(d.pid, fds0), rss_kib(d.pid));
+	    rss0, settle_fds(d.pid, fds0), hs_rss_kib(d.pid));
 	ck_assert_int_le(settle_fds(d.pid, fds0), fds0);
 	/* Memory too, where no sanitizer keeps freed blocks for itself
 	 * (ASan's quarantine, valgrind); those check for leaks instead. */
 	if (!sanitized())
-		ck_assert_int_lt(rss_kib(d.pid), rss0 + 16 * 1024);
+		ck_assert_int_lt(hs_rss_kib(d.pid), rss0 + 16 * 1024);
 	sp_buf_free(&ops);
 	sp_buf_free(&b);
 	sp_buf_free(&out);
@@ -496,7 +463,7 @@ START_TEST(a_thousand_connections)
 	}
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 2000\n"
 	    "[store refs]\nmap_size = 64MiB\nsync = none\n"), 0);
-	fds0 = fds_of(d.pid);
+	fds0 = hs_fds(d.pid);
 	for (i = 0; i < NTHREADS; i++) {
 		cr[i].sock = d.sock;
 		cr[i].id = i;
@@ -509,8 +476,8 @@ START_TEST(a_thousand_connections)
 	}
 	fprintf(stderr, "a_thousand_connections: storesd RSS %ld KiB with "
 	    "%d connections done, %ld descriptors at start\n",
-	    rss_kib(d.pid), NCONN, fds0);
-	ck_assert_int_lt(rss_kib(d.pid), 256 * 1024);
+	    hs_rss_kib(d.pid), NCONN, fds0);
+	ck_assert_int_lt(hs_rss_kib(d.pid), 256 * 1024);
 	ck_assert_int_le(settle_fds(d.pid, fds0 + 3), fds0 + 3);
 	down(&d);
 }
@@ -746,7 +713,7 @@ START_TEST(max_output_cuts_off_non_readers)
 	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "big", 3, v,
 	    sizeof(v)), 0);
-	rss0 = rss_kib(d.pid);
+	rss0 = hs_rss_kib(d.pid);
 	/* Gets of 16 KiB, sent and never read. */
 	fd = it_raw_connect(&d);
 	memset(&rq, 0, sizeof(rq));
@@ -765,7 +732,7 @@ START_TEST(max_output_cuts_off_non_readers)
 		poll(NULL, 0, 10);
 	ck_assert_int_eq(it_run("grep -q 'over max_output' %s", d.log), 0);
 	it_assert_val(c, NULL, "refs", NULL, "big", 3, v, sizeof(v));
-	ck_assert_int_lt(rss_kib(d.pid), rss0 + 32 * 1024);
+	ck_assert_int_lt(hs_rss_kib(d.pid), rss0 + 32 * 1024);
 	close(fd);
 	sc_close(c);
 	sp_buf_free(&out);

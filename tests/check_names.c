@@ -4,7 +4,6 @@
  * (daemon/layout.c).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <check.h>
 
 #include "check_main.h"
+#include "harness.h"
 
 #include "config.h"
 #include "layout.h"
@@ -138,13 +138,6 @@ END_TEST
 
 static char	 tmp[64];
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
 
 static void
 setup(void)
@@ -156,7 +149,7 @@ setup(void)
 static void
 teardown(void)
 {
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	hs_rmtree(tmp);
 }
 
 static struct cfg_store

@@ -4,7 +4,6 @@
  * requests race, idle closing, the max_envs cap, fork reservations, and
  * the store operations with their errors.
  */
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <check.h>
 
 #include "check_main.h"
+#include "harness.h"
 
 #include "config.h"
 #include "pool.h"
@@ -54,13 +54,6 @@ mkstore(const char *name, uint64_t map_size, unsigned max_dbs,
 	return st;
 }
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
 
 static void
 setup_with(unsigned max_envs, uint64_t idle_ms)
@@ -86,7 +79,7 @@ teardown(void)
 {
 	reg_free(reg);
 	reg = NULL;
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	hs_rmtree(tmp);
 }
 
 static bool

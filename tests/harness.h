@@ -51,6 +51,12 @@ int	hs_up(struct hs_daemon *d, const char *conf);
 int	hs_stop(struct hs_daemon *d);
 /* SIGKILL and reap. */
 void	hs_kill9(struct hs_daemon *d);
+/* Removes dir and everything below it (symlinks not followed).  0, -1. */
+int	hs_rmtree(const char *dir);
+/* The resident set (KiB) and open descriptors of process pid; -1 when
+ * /proc cannot tell. */
+long	hs_rss_kib(pid_t pid);
+long	hs_fds(pid_t pid);
 /* Removes the temporary directory. */
 void	hs_cleanup(struct hs_daemon *d);
 
