@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -357,11 +359,17 @@ START_TEST(disk_full_then_room_again)
 
 	ck_assert_int_eq(hs_prepare(&d, "[store big]\nmap_size = 1GiB\n"), 0);
 	ck_assert_int_eq(mkdir(d.data, 0750), 0);
-	/* A 4 MiB file system, where this machine lets us mount one. */
-	if (it_run("mount -t tmpfs -o size=4m storesd-test %s 2>/dev/null",
-	    d.data) != 0) {
+	/*
+	 * A 4 MiB file system, where this machine lets us mount one: in a
+	 * mount namespace of this process (and the storesd it starts), so
+	 * the mount goes away with them even when an assertion fails.
+	 */
+	if (unshare(CLONE_NEWNS) == -1 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+	    mount("storesd-test", d.data, "tmpfs", 0, "size=4m") == -1) {
 		fprintf(stderr, "disk_full_then_room_again: cannot mount a "
-		    "tmpfs here; MAP_FULL covers the full-store case\n");
+		    "tmpfs here (%s); MAP_FULL covers the full-store case\n",
+		    strerror(errno));
 		hs_cleanup(&d);
 		return;
 	}
@@ -370,11 +378,12 @@ START_TEST(disk_full_then_room_again)
 	code = fill(c, "big", &written);
 	ck_assert_msg(code == SC_ERR_IO_ERROR, "%s: %s", sc_errname(code),
 	    sc_errmsg(c));
-	ck_assert_msg(strstr(sc_errmsg(c), "no space left on the file system") != NULL, "%s", sc_errmsg(c));
+	ck_assert_msg(strstr(sc_errmsg(c), "no space left on the file "
+	    "system") != NULL, "%s", sc_errmsg(c));
 	recover(&d, c, "big", written);
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
-	ck_assert_int_eq(it_run("umount %s", d.data), 0);
+	ck_assert_int_eq(umount(d.data), 0);
 	hs_cleanup(&d);
 }
 END_TEST
