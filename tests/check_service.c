@@ -433,6 +433,37 @@ START_TEST(listen_fds_clients_wait_for_the_start)
 }
 END_TEST
 
+/* Two sockets passed: storesd serves one, so it refuses and says why. */
+START_TEST(listen_fds_of_two_refused)
+{
+	struct hs_daemon	 d;
+	char			 bin[PATH_MAX], pid[16];
+	int			 lfd, status;
+	pid_t			 p;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	lfd = listening(d.sock);
+	snprintf(bin, sizeof(bin), "%s/storesd", hs_build());
+	if ((p = fork()) == 0) {
+		dup2(lfd, 3);
+		dup2(lfd, 4);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "2", 1);
+		freopen(d.log, "a", stderr);
+		execl(bin, bin, "-d", d.data, "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	close(lfd);
+	ck_assert_int_eq(waitpid(p, &status, 0), p);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	ck_assert_int_eq(it_run("grep -q 'LISTEN_FDS is 2: storesd listens on "
+	    "exactly one socket' %s", d.log), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 START_TEST(under_systemd_socket_activate)
 {
 	struct hs_daemon	 d;
@@ -509,7 +540,11 @@ START_TEST(stats_for_operators)
 	EXPECT_ERR(c, sc_get(c, NULL, "refs", NULL, "nope", 4, &v, &n),
 	    SC_ERR_NOT_FOUND);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "w", 1), 0);
-	ck_assert_uint_eq(env_counter(c, NULL, "refs", "ops_put"), 21);
+	/* An error a writer thread replies with counts too. */
+	EXPECT_ERR(c, sc_put_if_absent(c, NULL, "refs", NULL, "k", 1, "x", 1),
+	    SC_ERR_COND_FAILED);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "err_COND_FAILED"), 1);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "ops_put"), 22);
 	ck_assert_uint_eq(env_counter(c, NULL, "refs", "ops_get"), 6);
 	ck_assert_uint_eq(env_counter(c, NULL, "refs", "err_NOT_FOUND"), 1);
 	ck_assert_uint_ge(env_counter(c, NULL, "refs", "commits"), 1);
@@ -529,6 +564,8 @@ START_TEST(stats_for_operators)
 	    0), 1);
 	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
 	    "err_NOT_FOUND", 0), 1);
+	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
+	    "err_COND_FAILED", 0), 1);
 	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
 	    "err_UNKNOWN_STORE", 0), 0);
 	sc_stats_free(s);
@@ -560,6 +597,7 @@ service_suite(void)
 	tcase_add_test(tc, watchdog_pings);
 	tcase_add_test(tc, reload_notifies_reloading_then_ready);
 	tcase_add_test(tc, listen_fds_clients_wait_for_the_start);
+	tcase_add_test(tc, listen_fds_of_two_refused);
 	tcase_add_test(tc, under_systemd_socket_activate);
 	tcase_add_test(tc, stats_for_operators);
 	suite_add_tcase(s, tc);
