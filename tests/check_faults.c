@@ -365,7 +365,7 @@ START_TEST(disk_full_then_room_again)
 	 * the mount goes away with them even when an assertion fails.
 	 */
 	if (unshare(CLONE_NEWNS) == -1 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == -1 ||
 	    mount("storesd-test", d.data, "tmpfs", 0, "size=4m") == -1) {
 		fprintf(stderr, "disk_full_then_room_again: cannot mount a "
 		    "tmpfs here (%s); MAP_FULL covers the full-store case\n",
