@@ -47,9 +47,16 @@ make_dir(const char *path, mode_t mode, char *errbuf, size_t errlen)
 		dmode |= 0010;
 	if (mode & 0006)
 		dmode |= 0001;
-	if (mkdir(dir, dmode) == -1 && errno != EEXIST)
+	if (mkdir(dir, dmode) == -1) {
+		/* One that exists is the administrator's (or systemd's). */
+		if (errno == EEXIST)
+			return 0;
 		return fail(errbuf, errlen, "cannot create the socket "
 		    "directory %s: %s", dir);
+	}
+	/* The umask (UMask=0077 in the unit) would shut out the group. */
+	if (chmod(dir, dmode) == -1)
+		return fail(errbuf, errlen, "cannot chmod %s: %s", dir);
 	return 0;
 }
 
