@@ -65,7 +65,7 @@ measure_bare_rtt(struct run *r, struct measure *m)
 	memset(m, 0, sizeof(*m));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/echo.sock", r->dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/echo.sock", r->sockdir);
 	unlink(sun.sun_path);
 	if ((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||

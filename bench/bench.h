@@ -75,8 +75,11 @@ struct proc {
 	char	 sock[300];
 };
 
-int	start_storesd(struct proc *p, const char *build, const char *dir);
-int	start_redis(struct proc *p, const char *dir, const char *fsync);
+/* Data and logs in dir; sockets in sockdir, whose path must be short. */
+int	start_storesd(struct proc *p, const char *build, const char *dir,
+	    const char *sockdir);
+int	start_redis(struct proc *p, const char *dir, const char *sockdir,
+	    const char *fsync);
 int	stop_proc(struct proc *p);
 
 /* The resident set of pid in MiB, or -1. */
@@ -123,6 +126,7 @@ struct run {
 	unsigned	 repos;
 	const char	*build;		/* where storesd is */
 	const char	*dir;		/* scratch on the real disk */
+	const char	*sockdir;	/* sockets, under /tmp: sun_path is short */
 	struct proc	 storesd;
 	struct proc	 redis;
 };

@@ -178,8 +178,8 @@ bench(struct run *r, const char *out)
 	if (make_keys(r->nkeys > r->bulk_keys ? r->nkeys : r->bulk_keys) == -1)
 		return -1;
 	/* Redis loads its keys with everysec; the workloads say which. */
-	if (start_storesd(&r->storesd, r->build, r->dir) == -1 ||
-	    start_redis(&r->redis, r->dir, "everysec") == -1) {
+	if (start_storesd(&r->storesd, r->build, r->dir, r->sockdir) == -1 ||
+	    start_redis(&r->redis, r->dir, r->sockdir, "everysec") == -1) {
 		fprintf(stderr, "bench: cannot start the servers\n");
 		return -1;
 	}
@@ -281,7 +281,7 @@ main(int argc, char **argv)
 	};
 	struct run	 r;
 	const char	*out = "bench/results";
-	char		 dir[512], *abs;
+	char		 dir[512], sockdir[64], *abs;
 	const char	*p;
 	int		 ch, rc;
 
@@ -327,8 +327,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench: mkdtemp %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	/* Sockets and the notify path must be absolute. */
+	/* Sockets and the notify path must be absolute, and fit sun_path. */
 	r.dir = abs;
+	snprintf(sockdir, sizeof(sockdir), "/tmp/storesd-bench.XXXXXX");
+	if (mkdtemp(sockdir) == NULL) {
+		fprintf(stderr, "bench: mkdtemp %s: %s\n", sockdir,
+		    strerror(errno));
+		hs_rmtree(r.dir);
+		free(abs);
+		return 1;
+	}
+	r.sockdir = sockdir;
 	rc = bench(&r, out);
 	if (stop_proc(&r.storesd) != 0) {
 		fprintf(stderr, "bench: storesd did not stop cleanly\n");
@@ -336,6 +345,7 @@ main(int argc, char **argv)
 	}
 	stop_proc(&r.redis);
 	hs_rmtree(r.dir);
+	hs_rmtree(r.sockdir);
 	free(abs);
 	return rc == 0 ? 0 : 1;
 }

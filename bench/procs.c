@@ -34,7 +34,8 @@
 	"map_size = 256MiB\n"
 
 int
-start_storesd(struct proc *p, const char *build, const char *dir)
+start_storesd(struct proc *p, const char *build, const char *dir,
+    const char *sockdir)
 {
 	char	 bin[512], conf[300], data[300], notify[300], log[300];
 	char	*argv[] = { bin, "-c", conf, "-s", p->sock, "-d", data, NULL };
@@ -45,8 +46,8 @@ start_storesd(struct proc *p, const char *build, const char *dir)
 	snprintf(bin, sizeof(bin), "%s/storesd", build);
 	snprintf(conf, sizeof(conf), "%s/storesd.conf", dir);
 	snprintf(data, sizeof(data), "%s/storesd-data", dir);
-	snprintf(p->sock, sizeof(p->sock), "%s/storesd.sock", dir);
-	snprintf(notify, sizeof(notify), "%s/notify", dir);
+	snprintf(p->sock, sizeof(p->sock), "%s/storesd.sock", sockdir);
+	snprintf(notify, sizeof(notify), "%s/notify", sockdir);
 	snprintf(log, sizeof(log), "%s/storesd.log", dir);
 	if ((f = fopen(conf, "w")) == NULL)
 		return -1;
@@ -60,7 +61,8 @@ start_storesd(struct proc *p, const char *build, const char *dir)
 }
 
 int
-start_redis(struct proc *p, const char *dir, const char *fsync)
+start_redis(struct proc *p, const char *dir, const char *sockdir,
+    const char *fsync)
 {
 	char		 rdir[300];
 	char		*argv[] = { "redis-server", "--port", "0",
@@ -73,8 +75,8 @@ start_redis(struct proc *p, const char *dir, const char *fsync)
 
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
 	snprintf(rdir, sizeof(rdir), "%s/redis-data", dir);
-	snprintf(p->sock, sizeof(p->sock), "%s/redis.sock", dir);
-	snprintf(notify, sizeof(notify), "%s/redis-notify", dir);
+	snprintf(p->sock, sizeof(p->sock), "%s/redis.sock", sockdir);
+	snprintf(notify, sizeof(notify), "%s/redis-notify", sockdir);
 	snprintf(log, sizeof(log), "%s/redis.log", dir);
 	if (mkdir(rdir, 0700) == -1 && errno != EEXIST)
 		return -1;

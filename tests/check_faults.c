@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,11 +39,21 @@ down(struct hs_daemon *d)
 	hs_cleanup(d);
 }
 
+/* gcc says so with a macro, clang only through __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN	1
+#endif
+
 /* True when storesd or this test runs under ASan or valgrind. */
 static bool
 sanitized(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TEST_ASAN)
 	return true;
 #else
 	const char	*w = getenv("STORESD_WRAPPER");
@@ -58,7 +69,7 @@ settle_fds(pid_t pid, long want)
 	long	 n;
 	int	 i;
 
-	for (i = 0; i < 500 && (n = hs_fds(pid)) > want; i++)
+	for (i = 0; i < hs_tries(20) && (n = hs_fds(pid)) > want; i++)
 		poll(NULL, 0, 20);
 	return hs_fds(pid);
 }
@@ -390,8 +401,9 @@ END_TEST
 
 /* ------------------------------------------------ a thousand clients */
 
-#define NFD_LIMIT	64	/* storesd's descriptors, in the EMFILE test */
-#define NFD_CLIENTS	80
+/* The EMFILE test: room for this many more descriptors, and clients. */
+#define NFD_ROOM	16
+#define NFD_MAX		512
 
 #define NCONN		1000
 #define NTHREADS	8
@@ -661,7 +673,7 @@ START_TEST(max_connections_busy)
 	}
 	sc_close(c[0]);
 	/* A place is free again once storesd has seen the close. */
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < hs_tries(10); i++) {
 		x = sc_connect(d.sock);
 		if (sc_errcode(x) == SC_OK)
 			break;
@@ -736,7 +748,7 @@ START_TEST(max_output_cuts_off_non_readers)
 	for (i = 0; i < 100 && !closed; i++)
 		closed = send(fd, out.data, out.len, MSG_NOSIGNAL) == -1;
 	/* storesd cut it off (the log says so); the other client is fine. */
-	for (i = 0; i < 500 && it_run("grep -q 'over max_output' %s",
+	for (i = 0; i < hs_tries(10) && it_run("grep -q 'over max_output' %s",
 	    d.log) != 0; i++)
 		poll(NULL, 0, 10);
 	ck_assert_int_eq(it_run("grep -q 'over max_output' %s", d.log), 0);
@@ -758,22 +770,27 @@ START_TEST(out_of_descriptors_pauses_accept)
 	struct sp_reply		 rep;
 	struct sp_buf		 b = { 0 };
 	sc_conn			*c;
-	int			 fd[NFD_CLIENTS], i;
+	int			 fd[NFD_MAX], nclients, i;
 
 	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
-	/* After its start, which raises its own soft limit to the hard. */
-	rl.rlim_cur = rl.rlim_max = NFD_LIMIT;
+	/*
+	 * After its start, which raises its own soft limit to the hard.  What
+	 * it holds by then grows with its I/O threads, so the limit follows.
+	 */
+	rl.rlim_cur = rl.rlim_max = hs_fds(d.pid) + NFD_ROOM;
+	nclients = (int)rl.rlim_max + NFD_ROOM;
+	ck_assert_int_le(nclients, NFD_MAX);
 	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
 	c = it_conn(&d);
 	/* More clients than storesd has descriptors for, each with a ping
 	 * waiting: the kernel queues the ones it cannot accept yet. */
 	memset(&rq, 0, sizeof(rq));
 	rq.op = SP_OP_PING;
-	for (i = 0; i < NFD_CLIENTS; i++) {
+	for (i = 0; i < nclients; i++) {
 		fd[i] = it_raw_connect(&d);
 		it_raw_req(fd[i], &rq);
 	}
-	for (i = 0; i < 500 && it_run("grep -q 'accepting pauses' %s",
+	for (i = 0; i < hs_tries(20) && it_run("grep -q 'accepting pauses' %s",
 	    d.log) != 0; i++)
 		poll(NULL, 0, 20);
 	ck_assert_int_eq(it_run("grep -q 'Too many open files; accepting "
@@ -781,7 +798,7 @@ START_TEST(out_of_descriptors_pauses_accept)
 	/* The ones already in are served meanwhile. */
 	ck_assert_int_eq(sc_ping(c), 0);
 	/* As clients leave, the queued ones get in and get their answer. */
-	for (i = 0; i < NFD_CLIENTS; i++) {
+	for (i = 0; i < nclients; i++) {
 		ck_assert_msg(it_raw_reply(fd[i], &b, &rep) == 0,
 		    "client %d got no answer", i);
 		ck_assert_int_eq(rep.code, SP_OK);
@@ -958,11 +975,13 @@ END_TEST
 
 /* ------------------------------------------------------ access control */
 
+/* The test acts as uid and gid 65534, whatever they are called here. */
+#define ACL_ID		65534
 #define ACL_CONF							\
 	"[daemon]\nsocket_mode = 0666\n"				\
 	"[store open]\nmap_size = 1MiB\n"				\
-	"[store ro]\nmap_size = 1MiB\nreaders = nobody\nwriters =\n"	\
-	"[store rw]\nmap_size = 1MiB\nwriters = @nogroup\n"		\
+	"[store ro]\nmap_size = 1MiB\nreaders = %s\nwriters =\n"	\
+	"[store rw]\nmap_size = 1MiB\nwriters = @%s\n"		\
 	"[store closed]\nmap_size = 1MiB\nreaders = root\n"
 
 /* In a child running as nobody: exit status = the number of surprises. */
@@ -976,8 +995,8 @@ as_nobody(const char *sock)
 	size_t	 n, i;
 	int	 bad = 0;
 
-	if (setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
-	    setuid(65534) == -1)
+	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
+	    setuid(ACL_ID) == -1)
 		return 100;
 	c = sc_connect(sock);
 	if (sc_errcode(c) != SC_OK)
@@ -1032,6 +1051,9 @@ START_TEST(readers_and_writers)
 	pid_t			 pid;
 	int			 status;
 	static const char *const stores[] = { "ro", "rw", "closed" };
+	struct passwd		*pw;
+	struct group		*gr;
+	char			 conf[512];
 	size_t			 i;
 
 	if (geteuid() != 0) {
@@ -1039,7 +1061,12 @@ START_TEST(readers_and_writers)
 		    "another user; skipped\n");
 		return;
 	}
-	ck_assert_int_eq(hs_prepare(&d, ACL_CONF), 0);
+	pw = getpwuid(ACL_ID);
+	gr = getgrgid(ACL_ID);
+	ck_assert_msg(pw != NULL && gr != NULL, "no user or group %d (nobody, "
+	    "nogroup) on this system", ACL_ID);
+	snprintf(conf, sizeof(conf), ACL_CONF, pw->pw_name, gr->gr_name);
+	ck_assert_int_eq(hs_prepare(&d, conf), 0);
 	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
 	c = it_conn(&d);

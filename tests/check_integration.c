@@ -589,7 +589,7 @@ START_TEST(live_and_idle_close)
 	}
 	sc_live_free(l);
 	/* Closed after idle_close: poll, bounded, never a fixed sleep. */
-	for (i = 0; i < 1000 && is_live(c, "r", NULL); i++)
+	for (i = 0; i < hs_tries(10) && is_live(c, "r", NULL); i++)
 		poll(NULL, 0, 10);
 	ck_assert(!is_live(c, "r", NULL));
 	it_assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);	/* reopens */

@@ -31,6 +31,12 @@ hs_timeout(void)
 }
 
 int
+hs_tries(int ms)
+{
+	return hs_timeout() * 1000 / ms;
+}
+
+int
 hs_notify_socket(const char *path)
 {
 	struct sockaddr_un	 sun;

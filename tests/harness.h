@@ -30,6 +30,8 @@ struct hs_daemon {
 const char	*hs_build(void);
 /* Seconds to allow for start and stop: more under valgrind. */
 int		 hs_timeout(void);
+/* How many waits of ms fit in hs_timeout(): the bound of a polling loop. */
+int		 hs_tries(int ms);
 
 /*
  * Makes a temporary directory and, when conf is not NULL, writes it to
