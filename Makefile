@@ -81,7 +81,7 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_service
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
-TOOLS_BINS = $(BUILD)/tests/notify-wait
+TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
@@ -165,6 +165,11 @@ $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Another LMDB program, holding a reader on an env storesd serves.
+$(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
 
 # ----------------------------------------------------------------- bench
 

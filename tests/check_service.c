@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -582,6 +583,77 @@ START_TEST(stats_for_operators)
 }
 END_TEST
 
+/*
+ * Starts tests/lmdb-reader on dir: a read transaction in another process.
+ * Its txnid goes to *txnid; closing *hold ends the transaction.
+ */
+static pid_t
+start_reader(const char *dir, int *hold, uint64_t *txnid)
+{
+	char	 bin[PATH_MAX], line[32];
+	int	 in[2], out[2];
+	ssize_t	 n;
+	pid_t	 pid;
+
+	snprintf(bin, sizeof(bin), "%s/tests/lmdb-reader", hs_build());
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	if ((pid = fork()) == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(bin, bin, dir, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_gt(pid, 0);
+	close(in[0]);
+	close(out[1]);
+	n = read(out[0], line, sizeof(line) - 1);
+	close(out[0]);
+	ck_assert_msg(n > 0, "lmdb-reader printed no txnid");
+	line[n] = '\0';
+	*txnid = strtoull(line, NULL, 10);
+	*hold = in[1];
+	return pid;
+}
+
+/*
+ * A reader in another process that does not let go pins its snapshot;
+ * stats shows by how many commits it lags, and 0 again once it is gone.
+ */
+START_TEST(a_stuck_reader_shows_its_lag)
+{
+	struct hs_daemon	 d;
+	char			 dir[PATH_MAX];
+	sc_conn			*c;
+	uint64_t		 t0, last;
+	pid_t			 pid;
+	int			 hold, status, i;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "r", "refs", NULL, "k", 1, "v", 1), 0);
+	snprintf(dir, sizeof(dir), "%s/r/@refs", d.data);
+	pid = start_reader(dir, &hold, &t0);
+	ck_assert_uint_eq(t0, env_counter(c, "r", "refs", "last_txnid"));
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(sc_put(c, "r", "refs", NULL, "k", 1, "w", 1),
+		    0);
+	last = env_counter(c, "r", "refs", "last_txnid");
+	ck_assert_uint_eq(last, t0 + 5);
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 5);
+	ck_assert_uint_ge(env_counter(c, "r", "refs", "readers_used"), 1);
+	/* Its end of the pipe closed, the reader ends its transaction. */
+	close(hold);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 service_suite(void)
 {
@@ -602,6 +674,7 @@ service_suite(void)
 	tcase_add_test(tc, listen_fds_of_two_refused);
 	tcase_add_test(tc, under_systemd_socket_activate);
 	tcase_add_test(tc, stats_for_operators);
+	tcase_add_test(tc, a_stuck_reader_shows_its_lag);
 	suite_add_tcase(s, tc);
 	return s;
 }
