@@ -113,6 +113,7 @@ static int	set_max_batch(struct parse *, const char *);
 static int	set_scan_page(struct parse *, const char *);
 static int	set_max_connections(struct parse *, const char *);
 static int	set_max_inflight(struct parse *, const char *);
+static int	set_max_per_turn(struct parse *, const char *);
 static int	set_max_output(struct parse *, const char *);
 static int	set_readers(struct parse *, const char *);
 static int	set_writers(struct parse *, const char *);
@@ -137,6 +138,7 @@ static const struct keydef daemon_keys[] = {
 	{ "max_connections",	set_max_connections },
 	{ "max_inflight",	set_max_inflight },
 	{ "max_output",		set_max_output },
+	{ "max_requests_per_turn", set_max_per_turn },
 	{ NULL,			NULL }
 };
 
@@ -521,6 +523,17 @@ set_max_inflight(struct parse *p, const char *v)
 	if (set_uint(p, "max_inflight", v, 1, 1000000, &n) == -1)
 		return -1;
 	p->cfg->max_inflight = n;
+	return 0;
+}
+
+static int
+set_max_per_turn(struct parse *p, const char *v)
+{
+	uint64_t	 n;
+
+	if (set_uint(p, "max_requests_per_turn", v, 1, 65536, &n) == -1)
+		return -1;
+	p->cfg->max_per_turn = n;
 	return 0;
 }
 
@@ -1275,6 +1288,7 @@ config_new(const char *file)
 	cfg->max_connections = 1024;
 	cfg->max_inflight = 1024;
 	cfg->max_output = 64 * MiB;
+	cfg->max_per_turn = 64;
 	return cfg;
 }
 

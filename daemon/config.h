@@ -64,6 +64,7 @@ struct config {
 	unsigned	 scan_page;	/* entries per scan reply, at most */
 	unsigned	 max_connections;
 	unsigned	 max_inflight;	/* per conn: requests not answered */
+	unsigned	 max_per_turn;	/* per conn: requests per loop turn */
 	uint64_t	 max_output;	/* per conn: reply bytes not sent */
 	struct cfg_store *stores;
 	unsigned	 nstores;

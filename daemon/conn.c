@@ -18,7 +18,6 @@
 #include "sp_msg.h"
 
 #define READ_CHUNK	(64 * 1024)
-#define REQS_PER_TURN	64	/* so one busy peer cannot starve the rest */
 #define KEEP_BUF	(1024 * 1024)
 #define STALL_US	2000	/* retry a stalled frame this much later */
 
@@ -149,9 +148,28 @@ pause_reading(struct conn *c)
 		return;
 	c->paused = true;
 	event_del(c->rev);
-	log_debug("%s: connection %llu has %u requests in flight; not "
-	    "reading until replies go out", __func__,
-	    (unsigned long long)c->serial, c->jobs);
+	/* Once per connection: a pipelining client hits it all the time. */
+	if (c->told_paused)
+		return;
+	c->told_paused = true;
+	log_info("%s: connection %llu (pid %ld uid %lu) has %u requests in "
+	    "flight, max_inflight; reading it only as replies go out",
+	    __func__, (unsigned long long)c->serial, (long)c->peer.pid,
+	    (unsigned long)c->peer.uid, c->jobs);
+}
+
+/* The per-turn cap: the rest of c's frames wait for the next turn. */
+static void
+turn_over(struct conn *c)
+{
+	if (c->told_turn)
+		return;
+	c->told_turn = true;
+	log_info("%s: connection %llu (pid %ld uid %lu) sent more than "
+	    "max_requests_per_turn = %u requests at once; the rest wait a "
+	    "turn, so that others are served meanwhile", __func__,
+	    (unsigned long long)c->serial, (long)c->peer.pid,
+	    (unsigned long)c->peer.uid, c->loop->d->cfg->max_per_turn);
 }
 
 static void
@@ -355,7 +373,8 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Handles the complete frames in the input buffer, at most
- * REQS_PER_TURN of them.  Returns true when complete frames are left.
+ * max_requests_per_turn of them.  Returns true when complete frames are
+ * left.
  */
 static bool
 process(struct conn *c)
@@ -363,7 +382,7 @@ process(struct conn *c)
 	uint64_t	 max = c->loop->d->cfg->max_frame;
 	size_t		 off = 0, avail;
 	uint32_t	 len;
-	int		 budget = REQS_PER_TURN;
+	unsigned	 budget = c->loop->d->cfg->max_per_turn;
 	bool		 more = false;
 
 	while (!c->closing && c->fd != -1) {
@@ -382,6 +401,7 @@ process(struct conn *c)
 		if (avail - SP_FRAME_HDR < len)
 			break;
 		if (budget-- == 0) {
+			turn_over(c);
 			more = true;
 			break;
 		}

@@ -44,6 +44,8 @@ struct conn {
 	bool			 closing;	/* close once out is sent */
 	bool			 paused;	/* max_inflight: not reading */
 	bool			 stalled;	/* a frame waits for its env */
+	bool			 told_paused;	/* logged: max_inflight hit */
+	bool			 told_turn;	/* logged: per-turn cap hit */
 	struct event		*retry;		/* when stalled */
 	struct peer		 peer;		/* who the kernel says it is */
 	/* The request being handled, for stats (handler.c). */

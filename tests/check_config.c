@@ -391,7 +391,7 @@ START_TEST(test_unknown_key)
 	    "unknown key 'sokcet' in [daemon]; known keys: socket, "
 	    "socket_mode, data_dir, max_frame, idle_close, io_threads, "
 	    "writer_threads, max_envs, max_batch, scan_page, max_connections, "
-	    "max_inflight, max_output");
+	    "max_inflight, max_output, max_requests_per_turn");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers");
@@ -1037,20 +1037,24 @@ START_TEST(test_limits)
 	struct config	*cfg;
 
 	cfg = load(STORE_OK "[daemon]\nmax_connections = 10\n"
-	    "max_inflight = 3\nmax_output = 1MiB\n");
+	    "max_inflight = 3\nmax_output = 1MiB\nmax_requests_per_turn = 5\n");
 	ck_assert_uint_eq(cfg->max_connections, 10);
 	ck_assert_uint_eq(cfg->max_inflight, 3);
+	ck_assert_uint_eq(cfg->max_per_turn, 5);
 	ck_assert_uint_eq(cfg->max_output, 1 << 20);
 	cfg_free(cfg);
 	cfg = load(STORE_OK);
 	ck_assert_uint_eq(cfg->max_connections, 1024);
 	ck_assert_uint_eq(cfg->max_inflight, 1024);
 	ck_assert_uint_eq(cfg->max_output, 64 << 20);
+	ck_assert_uint_eq(cfg->max_per_turn, 64);
 	cfg_free(cfg);
 	expect_err(STORE_OK "[daemon]\nmax_connections = 0\n", 4,
 	    "max_connections = 0 is out of range; use 1 to 1000000");
 	expect_err(STORE_OK "[daemon]\nmax_inflight = 0\n", 4,
 	    "max_inflight = 0 is out of range");
+	expect_err(STORE_OK "[daemon]\nmax_requests_per_turn = 0\n", 4,
+	    "max_requests_per_turn = 0 is out of range; use 1 to 65536");
 	expect_err(STORE_OK "[daemon]\nmax_output = 1KiB\n", 4,
 	    "max_output = 1KiB is out of range; use 64KiB to 64GiB");
 }

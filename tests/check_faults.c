@@ -714,6 +714,9 @@ START_TEST(max_inflight_pauses_not_fails)
 		ck_assert_msg(sc_collect(c, &v, &vn) == 0, "%d: %s", i,
 		    sc_errmsg(c));
 	it_assert_val(c, NULL, "refs", NULL, "k299", 4, "v", 1);
+	/* Logged, once for the connection however often it paused. */
+	ck_assert_int_eq(it_run("test $(grep -c 'requests in flight, "
+	    "max_inflight' %s) -eq 1", d.log), 0);
 	sc_close(c);
 	down(&d);
 }
@@ -853,9 +856,11 @@ START_TEST(a_flood_starves_no_one)
 	long			 before;
 	int			 i;
 
-	/* One I/O thread: the flood and the other client share its loop. */
+	/* One I/O thread: the flood and the other client share its loop,
+	 * which takes 8 of the flood's 256 requests a turn. */
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
-	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	    "max_requests_per_turn = 8\n[store refs]\nmap_size = 1MiB\n"),
+	    0);
 	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
 	memset(&f, 0, sizeof(f));
@@ -880,6 +885,8 @@ START_TEST(a_flood_starves_no_one)
 	atomic_store(&f.stop, true);
 	pthread_join(f.t, NULL);
 	ck_assert_int_eq(f.errors, 0);
+	ck_assert_int_eq(it_run("grep -q 'sent more than "
+	    "max_requests_per_turn = 8 requests at once' %s", d.log), 0);
 	sc_close(c);
 	down(&d);
 }
