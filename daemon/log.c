@@ -23,6 +23,33 @@ log_verbosity(void)
 	return verbose;
 }
 
+/*
+ * Copies src to dst with control bytes as \xNN: a newline from a client
+ * (its name, say) would otherwise start a line of its own, with a <N>
+ * priority of the client's choosing, in the journal.  Returns the length.
+ */
+static int
+escape(char *dst, size_t dstlen, const char *src, int n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 ch;
+	size_t		 o = 0;
+	int		 i;
+
+	for (i = 0; i < n && o + 4 < dstlen; i++) {
+		ch = (unsigned char)src[i];
+		if (ch >= 0x20 && ch != 0x7f) {
+			dst[o++] = (char)ch;
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[ch >> 4];
+		dst[o++] = hex[ch & 0xf];
+	}
+	return (int)o;
+}
+
 static void
 vlog(int pri, int with_errno, const char *fmt, va_list ap)
 {
@@ -30,7 +57,7 @@ vlog(int pri, int with_errno, const char *fmt, va_list ap)
 		"emerg", "alert", "crit", "error", "warning", "notice",
 		"info", "debug"
 	};
-	char	 line[1024];
+	char	 line[1024], msg[1024];
 	int	 saved = errno, n, m;
 
 	if ((pri == LOG_INFO && verbose < 1) || (pri == LOG_DEBUG &&
@@ -40,10 +67,12 @@ vlog(int pri, int with_errno, const char *fmt, va_list ap)
 		n = snprintf(line, sizeof(line), "storesd: %s: ", words[pri]);
 	else
 		n = snprintf(line, sizeof(line), "<%d>", pri);
-	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		m = 0;
-	n += m;
+	if (m > (int)sizeof(msg) - 1)
+		m = sizeof(msg) - 1;
+	n += escape(line + n, sizeof(line) - n, msg, m);
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	if (with_errno)

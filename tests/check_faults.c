@@ -561,6 +561,37 @@ with_field(struct sp_buf *b, const char *field, int type)
 	}
 }
 
+/*
+ * A client's name goes to the debug log; a newline in it must not start a
+ * line of the client's own, with a priority of its choosing.
+ */
+START_TEST(log_lines_cannot_be_forged)
+{
+	static const char *const extra[] = { "-v", NULL };
+	struct hs_daemon	 d;
+	struct sc_options	 o;
+	sc_conn			*c;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	ck_assert_int_eq(hs_start(&d, extra), 0);	/* -v -v: debug */
+	memset(&o, 0, sizeof(o));
+	o.path = d.sock;
+	o.client_name = "tool\n<0>forged: all is lost\r\x1b[2J";
+	c = sc_connect_opts(&o);
+	ck_assert_msg(sc_ping(c) == 0, "%s", sc_errmsg(c));
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_ne(it_run("grep -q '^<0>' %s", d.log), 0);
+	ck_assert_int_ne(it_run("grep -q \"$(printf '\\r')\" %s", d.log), 0);
+	ck_assert_int_ne(it_run("grep -q \"$(printf '\\033')\" %s", d.log),
+	    0);
+	ck_assert_int_eq(it_run("grep -qF 'is tool\\x0a<0>forged: all is "
+	    "lost\\x0d\\x1b[2J' %s", d.log), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 START_TEST(hostile_bytes)
 {
 	static const char *const fields[] = { "id", "op", "repo", "store",
@@ -1110,6 +1141,7 @@ faults_suite(void)
 	tcase_add_test(tc, disk_full_then_room_again);
 	tcase_add_test(tc, a_thousand_connections);
 	tcase_add_test(tc, hostile_bytes);
+	tcase_add_test(tc, log_lines_cannot_be_forged);
 	tcase_add_test(tc, max_connections_busy);
 	tcase_add_test(tc, max_inflight_pauses_not_fails);
 	tcase_add_test(tc, max_output_cuts_off_non_readers);
