@@ -1094,34 +1094,33 @@ counter(struct sp_counter *c, const char *name, uint64_t v)
 	c->value = v;
 }
 
+/* The reader table now, of every process that has the env open. */
+struct readers {
+	uint64_t	 slots;		/* taken by a thread */
+	uint64_t	 active;	/* of those, holding a snapshot */
+	uint64_t	 oldest;	/* the oldest snapshot's txnid */
+};
+
 /* Reads one line of mdb_reader_list(): "pid thread txnid". */
 static int
 reader_line(const char *line, void *arg)
 {
-	uint64_t		*oldest = arg;
+	struct readers		*r = arg;
 	unsigned long long	 txnid;
 	char			 tid[64];
 	long			 pid;
+	int			 n;
 
-	/* Reset slots (txnid "-") hold no snapshot: skip them. */
-	if (sscanf(line, " %ld %63s %llu", &pid, tid, &txnid) == 3 &&
-	    txnid < *oldest)
-		*oldest = txnid;
+	/* The header does not parse; a reset slot's txnid is "-". */
+	if ((n = sscanf(line, " %ld %63s %llu", &pid, tid, &txnid)) < 2)
+		return 0;
+	r->slots++;
+	if (n == 3) {
+		r->active++;
+		if (txnid < r->oldest)
+			r->oldest = txnid;
+	}
 	return 0;
-}
-
-/*
- * How many commits the oldest reader of the env (of any process) is
- * behind the last one: the pages freed since it began cannot be reused
- * until it ends.  0 with no reader.
- */
-static uint64_t
-reader_lag(struct st_env *e, uint64_t last)
-{
-	uint64_t	 oldest = last;
-
-	mdb_reader_list(e->env, reader_line, &oldest);
-	return last - oldest;
 }
 
 int
@@ -1131,6 +1130,7 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
 	MDB_txn		*txn;
+	struct readers	 rd;
 	unsigned	 i;
 	uint64_t	 used;
 	int		 rc;
@@ -1145,10 +1145,20 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	    info.me_mapsize ? used * 100 / info.me_mapsize : 0);
 	counter(&s->env[3], "page_size", ms.ms_psize);
 	counter(&s->env[4], "last_txnid", info.me_last_txnid);
-	counter(&s->env[5], "readers_used", info.me_numreaders);
+	/*
+	 * me_numreaders only ever grows: it is the highest slot used.  The
+	 * table itself says who reads now.  The oldest reader's lag is how
+	 * many commits it is behind: the pages freed since it began cannot
+	 * be reused until it ends.
+	 */
+	rd.slots = rd.active = 0;
+	rd.oldest = info.me_last_txnid;
+	mdb_reader_list(e->env, reader_line, &rd);
+	counter(&s->env[5], "readers_used", rd.slots);
 	counter(&s->env[6], "readers_max", info.me_maxreaders);
 	counter(&s->env[7], "oldest_reader_lag",
-	    reader_lag(e, info.me_last_txnid));
+	    info.me_last_txnid - rd.oldest);
+	counter(&s->env[8], "readers_active", rd.active);
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

@@ -627,7 +627,7 @@ START_TEST(a_stuck_reader_shows_its_lag)
 	struct hs_daemon	 d;
 	char			 dir[PATH_MAX];
 	sc_conn			*c;
-	uint64_t		 t0, last;
+	uint64_t		 t0, last, used;
 	pid_t			 pid;
 	int			 hold, status, i;
 
@@ -643,12 +643,19 @@ START_TEST(a_stuck_reader_shows_its_lag)
 	last = env_counter(c, "r", "refs", "last_txnid");
 	ck_assert_uint_eq(last, t0 + 5);
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 5);
-	ck_assert_uint_ge(env_counter(c, "r", "refs", "readers_used"), 1);
+	/* storesd holds no snapshot between turns: the reader is alone. */
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "readers_active"), 1);
+	used = env_counter(c, "r", "refs", "readers_used");
+	ck_assert_uint_ge(used, 1);
 	/* Its end of the pipe closed, the reader ends its transaction. */
 	close(hold);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 0);
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "readers_active"), 0);
+	/* Its slot is free again (the count never went down before). */
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "readers_used"),
+	    used - 1);
 	sc_close(c);
 	down(&d);
 }
