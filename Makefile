@@ -87,8 +87,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind test-install test-man deps clean install uninstall bench \
-	bench-smoke
+	test-valgrind test-install test-man deps deps-build deps-bench \
+	deps-check clean install uninstall bench bench-smoke
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -183,7 +183,7 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	    $(BUILD)/libstoreclient.a -lhiredis -llmdb -lpthread -lm
 
 # The whole benchmark: minutes.  Results go to bench/results/.
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
 	$(BUILD)/storesd-bench --build $(BUILD)
 
@@ -192,10 +192,15 @@ bench-smoke: all $(BUILD)/storesd-bench
 	@echo "== storesd-bench --smoke"
 	$(BUILD)/storesd-bench --smoke --build $(BUILD) --out $(BUILD)
 
-deps:
-	@scripts/deps.sh
+# The Debian packages each target needs (scripts/deps.sh says which).
+deps deps-check:
+	@scripts/deps.sh check
+deps-build:
+	@scripts/deps.sh build
+deps-bench:
+	@scripts/deps.sh bench
 
-run: deps
+run: deps-build
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/storesd $(ARGS)
 
@@ -244,7 +249,7 @@ test-valgrind: $(INTEG_BINS) all $(TOOLS_BINS)
 # here, capped at 120 s on a slow machine); `make fuzz` runs longer.
 CHECK_FUZZ = -seed=1 -runs=250000 -max_total_time=120
 
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test BUILD=build/san \
 	    SAN=address,undefined

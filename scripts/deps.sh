@@ -1,14 +1,27 @@
 #!/bin/sh
-# Installs the Debian packages storesd needs, or says how to: what it
-# builds with, what the tests use, and Redis and hiredis, which only the
-# benchmark (`make bench`, and its smoke run in `make check`) needs.
-# As root, missing packages are installed with apt-get; otherwise the
-# exact apt-get line is printed and the script fails.
+# Installs the Debian packages storesd needs, or says how to.
+#
+#	scripts/deps.sh [build|bench|check]
+#
+# build: what `make` and `make run` need; bench: that and Redis with
+# hiredis, which only the benchmark uses; check (the default): everything
+# `make check` runs, the benchmark's smoke run included.  As root, missing
+# packages are installed with apt-get; otherwise the exact apt-get line is
+# printed and the script fails.
 set -eu
 
-pkgs="gcc make pkg-config liblmdb-dev lmdb-utils libevent-dev libmsgpack-dev
-check libinih-dev valgrind python3 clang libclang-rt-dev systemd mandoc
-redis-server libhiredis-dev"
+build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
+libinih-dev"
+bench="redis-server libhiredis-dev"
+tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
+mandoc"
+
+case "${1:-check}" in
+build)	pkgs=$build ;;
+bench)	pkgs="$build $bench" ;;
+check)	pkgs="$build $bench $tests" ;;
+*)	echo "usage: scripts/deps.sh [build|bench|check]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do
