@@ -42,6 +42,8 @@ enum ctl_exit {
 					 * hold, so nothing was written */
 	CTL_EXIT_USAGE		= 2,	/* bad arguments, or a local failure */
 	CTL_EXIT_DAEMON		= 3,	/* storesd reported an error */
+	CTL_EXIT_BATCH		= 3,	/* batch: any failure but a condition
+					 * (issue's rule: its input too) */
 	CTL_EXIT_CONNECT	= 4,	/* no (working) connection */
 };
 
@@ -215,9 +217,10 @@ static const struct cmd cmds[] = {
 	    "applied before the end of stdin.  Prints nothing on success.\n"
 	    "exit 1: an expect, expect-absent or put-if-absent did not hold\n"
 	    "(COND_FAILED); its line number is printed.\n"
-	    "exit 2: a line does not parse; its number is printed.\n"
-	    "exit 3: storesd refused the batch; the code is printed, and the\n"
-	    "line number when one op is at fault (e.g. BAD_KEY).\n",
+	    "exit 3: any other failure: a line does not parse (its number is\n"
+	    "printed), stdin cannot be read, or storesd refused the batch (the\n"
+	    "code is printed, and the line number when one op is at fault,\n"
+	    "e.g. BAD_KEY).  Nothing is applied.  Exit 4: no connection.\n",
 	    cmd_batch },
 	{ "mget", 2, INT_MAX, OPTS_KEY, "STORE KEY...",
 	    "print the values of many keys",
@@ -976,7 +979,7 @@ struct bline {
 	size_t		 vlen;
 };
 
-/* A line that does not parse: exit 2, naming it. */
+/* A line that does not parse: the batch fails (exit 3), naming it. */
 static int __attribute__((format(printf, 3, 4)))
 line_error(struct ctl *ctl, const struct bline *l, const char *fmt, ...)
 {
@@ -987,7 +990,7 @@ line_error(struct ctl *ctl, const struct bline *l, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	/* The usual cause of a strange last field. */
-	return fail(ctl, CTL_EXIT_USAGE, "line %zu: %s%s; nothing was applied",
+	return fail(ctl, CTL_EXIT_BATCH, "line %zu: %s%s; nothing was applied",
 	    l->no, why, l->n > 0 && l->p[l->n - 1] == '\r' ? " (the line ends "
 	    "with a carriage return: lines must end with \\n alone)" : "");
 }
@@ -1144,7 +1147,7 @@ cmd_batch(struct ctl *ctl)
 		}
 	}
 	if (!feof(stdin)) {
-		fail(ctl, CTL_EXIT_USAGE, "cannot read line %zu of stdin: %s; "
+		fail(ctl, CTL_EXIT_BATCH, "cannot read line %zu of stdin: %s; "
 		    "nothing was applied", no + 1, strerror(errno));
 		goto done;
 	}
@@ -1579,11 +1582,13 @@ put_help_all(FILE *f)
 	    "  1  not found: no such key or env; a condition did not hold\n"
 	    "     (COND_FAILED: put, del, batch); for mget: a key is absent;\n"
 	    "     for live: none open, so the directories may be moved\n"
-	    "  2  usage error (bad arguments, bad hex, a batch line that does\n"
-	    "     not parse, unknown command, an existing snapshot FILE), or a\n"
-	    "     local failure (stdin, stdout, creating FILE)\n"
+	    "  2  usage error (bad arguments, bad hex, unknown command, an\n"
+	    "     existing snapshot FILE), or a local failure (stdin, stdout,\n"
+	    "     creating FILE)\n"
 	    "  3  storesd reported an error; its code and message are "
-	    "printed\n"
+	    "printed;\n"
+	    "     for batch: any failure but COND_FAILED, a line that does not\n"
+	    "     parse included\n"
 	    "  4  no connection to storesd; the socket tried is printed\n", f);
 }
 
