@@ -25,6 +25,7 @@ static uint64_t	serials;	/* loop threads only touch it via atomics */
 
 static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
+static void	on_more(evutil_socket_t, short, void *);
 static void	on_write(evutil_socket_t, short, void *);
 
 static void
@@ -50,6 +51,7 @@ conn_close(struct conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->retry);
+	event_free(c->more);
 	close(c->fd);
 	c->fd = -1;
 	for (i = 0; i < c->nfds; i++)
@@ -85,8 +87,9 @@ conn_new(struct loop *l, int fd)
 	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->retry = evtimer_new(l->base, on_retry, c);
+	c->more = evtimer_new(l->base, on_more, c);
 	if (c->rev == NULL || c->wev == NULL || c->retry == NULL ||
-	    event_add(c->rev, NULL) == -1) {
+	    c->more == NULL || event_add(c->rev, NULL) == -1) {
 		log_warnx("%s: cannot watch connection", __func__);
 		if (c->rev)
 			event_free(c->rev);
@@ -94,6 +97,8 @@ conn_new(struct loop *l, int fd)
 			event_free(c->wev);
 		if (c->retry)
 			event_free(c->retry);
+		if (c->more)
+			event_free(c->more);
 		close(fd);
 		free(c->peer.groups);
 		free(c);
@@ -418,6 +423,14 @@ process(struct conn *c)
 	return more;
 }
 
+/* True when a whole frame is waiting in c's input. */
+static bool
+frame_waiting(const struct conn *c)
+{
+	return c->in.len >= SP_FRAME_HDR &&
+	    c->in.len - SP_FRAME_HDR >= sp_frame_len(c->in.data);
+}
+
 /* How much to read: at least the rest of the frame being received. */
 static size_t
 want(const struct conn *c)
@@ -447,6 +460,16 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	size_t		 w = want(c);
 
 	(void)what;
+	/*
+	 * Frames left from the last turn go first, and nothing more is read
+	 * meanwhile: input is taken only as fast as it is handled, so a
+	 * client that never stops sending cannot fill storesd's memory.
+	 */
+	if (frame_waiting(c)) {
+		n = 0;
+		msg.msg_controllen = 0;
+		goto handle;
+	}
 	if (sp_buf_reserve(&c->in, w) == -1) {
 		log_warnx("%s: out of memory for input", __func__);
 		conn_close(c);
@@ -475,8 +498,32 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	if (msg.msg_controllen > 0)
 		take_rights(c, &msg);
 	c->in.len += (size_t)n;
-	if (process(c) && c->fd != -1)
-		event_active(c->rev, EV_READ, 0);
+handle:
+	/*
+	 * Frames over max_requests_per_turn wait for the next turn, not for
+	 * the end of this one: an event made active now would run in this
+	 * very turn, before the loop polls the other connections again and
+	 * before it ends the turn's read transactions.  A timer of 0 fires
+	 * after the next poll.
+	 */
+	if (process(c) && c->fd != -1) {
+		static const struct timeval	 now = { 0, 0 };
+
+		evtimer_add(c->more, &now);
+	}
 	if (c->fd != -1)
 		conn_flush(c);
+}
+
+static void
+on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	/* A pause or a stall picks up the frames itself when it ends. */
+	if (c->fd == -1 || c->closing || c->paused || c->stalled)
+		return;
+	on_read(c->fd, EV_READ, c);
 }

@@ -47,6 +47,7 @@ struct conn {
 	bool			 told_paused;	/* logged: max_inflight hit */
 	bool			 told_turn;	/* logged: per-turn cap hit */
 	struct event		*retry;		/* when stalled */
+	struct event		*more;		/* next turn: frames left */
 	struct peer		 peer;		/* who the kernel says it is */
 	/* The request being handled, for stats (handler.c). */
 	enum sp_op		 op;

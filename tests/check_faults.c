@@ -923,6 +923,105 @@ START_TEST(a_flood_starves_no_one)
 }
 END_TEST
 
+/*
+ * A client that never stops sending: one thread writes gets without
+ * pause, another reads the replies as fast as they come, so storesd
+ * always finds more input on the connection.
+ */
+struct stream {
+	int		 fd;
+	atomic_bool	 stop;
+	atomic_long	 bytes_in;	/* replies read */
+	pthread_t	 tw, tr;
+};
+
+static void *
+stream_writer(void *arg)
+{
+	struct stream	*s = arg;
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 rq;
+	int		 i;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_GET;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.key.p = "k";
+	rq.key.n = 1;
+	for (i = 0; i < 2000; i++) {
+		rq.id = i + 1;
+		if (sp_req_encode(&b, &rq) == -1)
+			break;
+	}
+	while (!atomic_load(&s->stop))
+		if (send(s->fd, b.data, b.len, MSG_NOSIGNAL) == -1)
+			break;
+	sp_buf_free(&b);
+	return NULL;
+}
+
+static void *
+stream_reader(void *arg)
+{
+	struct stream	*s = arg;
+	static char	 buf[256 * 1024];
+	ssize_t		 n;
+
+	while ((n = recv(s->fd, buf, sizeof(buf), 0)) > 0)
+		atomic_fetch_add(&s->bytes_in, n);
+	return NULL;
+}
+
+/*
+ * However fast a client sends, its input is read only as fast as it is
+ * handled, and the loop goes round: the client beside it is answered and
+ * storesd's memory stays put.
+ */
+START_TEST(a_stream_starves_no_one)
+{
+	struct hs_daemon	 d;
+	struct sc_options	 o;
+	struct stream		 s;
+	sc_conn			*c;
+	long			 rss0, before;
+	int			 i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	memset(&o, 0, sizeof(o));
+	o.path = d.sock;
+	o.timeout_ms = hs_timeout() * 1000;	/* a starved call fails */
+	c = sc_connect_opts(&o);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	rss0 = hs_rss_kib(d.pid);
+	memset(&s, 0, sizeof(s));
+	s.fd = it_raw_connect(&d);
+	pthread_create(&s.tw, NULL, stream_writer, &s);
+	pthread_create(&s.tr, NULL, stream_reader, &s);
+	while (atomic_load(&s.bytes_in) == 0)
+		poll(NULL, 0, 1);
+	before = atomic_load(&s.bytes_in);
+	for (i = 0; i < 200; i++) {
+		ck_assert_msg(sc_put(c, NULL, "refs", NULL, "x", 1, "y", 1) ==
+		    0, "put %d: %s", i, sc_errmsg(c));
+		it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	}
+	/* The stream was answered meanwhile, and not buffered up. */
+	ck_assert_int_gt(atomic_load(&s.bytes_in), before);
+	if (!sanitized())
+		ck_assert_int_lt(hs_rss_kib(d.pid), rss0 + 32 * 1024);
+	atomic_store(&s.stop, true);
+	shutdown(s.fd, SHUT_RDWR);
+	pthread_join(s.tw, NULL);
+	pthread_join(s.tr, NULL);
+	close(s.fd);
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* -------------------------------------------------------- file system */
 
 START_TEST(socket_born_with_its_mode)
@@ -1147,6 +1246,7 @@ faults_suite(void)
 	tcase_add_test(tc, max_output_cuts_off_non_readers);
 	tcase_add_test(tc, out_of_descriptors_pauses_accept);
 	tcase_add_test(tc, a_flood_starves_no_one);
+	tcase_add_test(tc, a_stream_starves_no_one);
 	tcase_add_test(tc, socket_born_with_its_mode);
 	tcase_add_test(tc, env_files_are_private);
 	tcase_add_test(tc, symlinks_are_refused);
