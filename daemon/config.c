@@ -114,6 +114,7 @@ static int	set_scan_page(struct parse *, const char *);
 static int	set_max_connections(struct parse *, const char *);
 static int	set_max_inflight(struct parse *, const char *);
 static int	set_max_per_turn(struct parse *, const char *);
+static int	set_stop_timeout(struct parse *, const char *);
 static int	set_max_output(struct parse *, const char *);
 static int	set_readers(struct parse *, const char *);
 static int	set_writers(struct parse *, const char *);
@@ -139,6 +140,7 @@ static const struct keydef daemon_keys[] = {
 	{ "max_inflight",	set_max_inflight },
 	{ "max_output",		set_max_output },
 	{ "max_requests_per_turn", set_max_per_turn },
+	{ "stop_timeout",	set_stop_timeout },
 	{ NULL,			NULL }
 };
 
@@ -444,6 +446,13 @@ set_idle_close(struct parse *p, const char *v)
 	return set_duration(p, "idle_close", v, 10,
 	    UINT64_C(7) * 24 * 3600 * 1000, "10ms to 7 days (168h)", "30s",
 	    &p->cfg->idle_close_ms);
+}
+
+static int
+set_stop_timeout(struct parse *p, const char *v)
+{
+	return set_duration(p, "stop_timeout", v, 10, 3600 * 1000,
+	    "10ms to 1h", "30s", &p->cfg->stop_timeout_ms);
 }
 
 static int
@@ -1289,6 +1298,7 @@ config_new(const char *file)
 	cfg->max_inflight = 1024;
 	cfg->max_output = 64 * MiB;
 	cfg->max_per_turn = 64;
+	cfg->stop_timeout_ms = 30 * 1000;
 	return cfg;
 }
 

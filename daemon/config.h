@@ -57,6 +57,7 @@ struct config {
 	char		*data_dir;	/* absolute */
 	uint64_t	 max_frame;	/* bytes */
 	uint64_t	 idle_close_ms;
+	uint64_t	 stop_timeout_ms; /* then SIGTERM cuts connections */
 	unsigned	 io_threads;
 	unsigned	 writer_threads;
 	unsigned	 max_envs;	/* open at once */

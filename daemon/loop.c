@@ -15,8 +15,6 @@
 #include "registry.h"
 #include "store.h"
 
-#define STOP_TIMEOUT_S	30	/* then connections are cut */
-
 static void
 ring(struct loop *l)
 {
@@ -34,8 +32,9 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("%s: loop %u: replies still pending after %ds; closing "
-	    "connections", __func__, l->idx, STOP_TIMEOUT_S);
+	log_warnx("%s: loop %u: replies still pending after stop_timeout "
+	    "(%llu ms); closing connections", __func__, l->idx,
+	    (unsigned long long)l->d->cfg->stop_timeout_ms);
 	for (c = TAILQ_FIRST(&l->conns); c; c = next) {
 		next = TAILQ_NEXT(c, link);
 		conn_abort(c);
@@ -48,7 +47,8 @@ static void
 begin_stop(struct loop *l)
 {
 	struct conn	*c, *next;
-	struct timeval	 tv = { STOP_TIMEOUT_S, 0 };
+	uint64_t	 ms = l->d->cfg->stop_timeout_ms;
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (l->stopping)
 		return;

@@ -136,8 +136,9 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_notice("%s: %s: finishing requests in flight, then exiting",
 	    __func__, strsignal((int)sig));
-	notify_send("STOPPING=1");
+	/* Closed first: once STOPPING=1 is out, nobody new gets in. */
 	listener_close(&listener);
+	notify_send("STOPPING=1");
 	for (i = 0; i < d->nloops; i++)
 		loop_post_stop(d->loops[i]);
 }
@@ -314,6 +315,14 @@ main(int argc, char **argv)
 		log_errx("%s", errbuf);
 		goto done;
 	}
+	/*
+	 * libevent puts back the disposition it found when the events are
+	 * freed, before the stop is over (envs still closing): make that
+	 * "ignore", so a second SIGTERM then cannot kill storesd midway.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	sigs[0] = evsignal_new(d->loops[0]->base, SIGTERM, on_stop_signal, d);
 	sigs[1] = evsignal_new(d->loops[0]->base, SIGINT, on_stop_signal, d);
 	sigs[2] = evsignal_new(d->loops[0]->base, SIGHUP, on_hup, d);

@@ -314,7 +314,8 @@ START_TEST(sigterm_finishes_what_it_acknowledged)
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert_int_eq(hs_notify_wait(&d, "STOPPING=1", NULL, 0,
 	    hs_timeout()), 0);
-	ck_assert_int_eq(hs_stop(&d), 0);
+	/* More SIGTERMs, all through the stop, change nothing. */
+	ck_assert_int_eq(hs_stop_insisting(&d), 0);
 	for (i = 0; i < STOP_WRITERS; i++)
 		pthread_join(w[i].t, NULL);
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
@@ -519,6 +520,82 @@ START_TEST(under_systemd_socket_activate)
 }
 END_TEST
 
+/*
+ * SIGINT stops storesd as SIGTERM does.  A client that never reads its
+ * replies cannot hold the stop up past stop_timeout, and its write is
+ * committed all the same.  New clients are turned away meanwhile.
+ */
+START_TEST(sigint_with_a_client_that_never_reads)
+{
+	static char		 big[256 * 1024];
+	struct hs_daemon	 d;
+	struct sp_req		 rq;
+	struct sp_buf		 b = { 0 };
+	sc_conn			*c;
+	void			*v = NULL;
+	size_t			 n;
+	int			 fd, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nstop_timeout = 300ms\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "big", 3, big,
+	    sizeof(big)), 0);
+	sc_close(c);
+	/* A put, then gets whose replies (5 MiB) outgrow the socket. */
+	fd = it_raw_connect(&d);
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_PUT;
+	rq.id = 1;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.key.p = "late";
+	rq.key.n = 4;
+	rq.val.p = "v";
+	rq.val.n = 1;
+	ck_assert_int_eq(sp_req_encode(&b, &rq), 0);
+	rq.op = SP_OP_GET;
+	rq.key.p = "big";
+	rq.key.n = 3;
+	rq.val.p = NULL;
+	rq.val.n = 0;
+	for (i = 0; i < 20; i++) {
+		rq.id = i + 2;
+		ck_assert_int_eq(sp_req_encode(&b, &rq), 0);
+	}
+	it_raw_send(fd, b.data, b.len);
+	sp_buf_free(&b);
+	/* Its put is committed and its gets handled: the replies wait. */
+	c = it_conn(&d);
+	for (i = 0; i < hs_tries(10) && env_counter(c, NULL, "refs", "ops_get")
+	    < 20; i++)
+		poll(NULL, 0, 10);
+	for (i = 0; i < hs_tries(10); i++) {
+		if (sc_get(c, NULL, "refs", NULL, "late", 4, &v, &n) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	sc_free(v);
+	sc_close(c);
+	ck_assert_int_eq(kill(d.pid, SIGINT), 0);
+	ck_assert_int_eq(hs_notify_wait(&d, "STOPPING=1", NULL, 0,
+	    hs_timeout()), 0);
+	c = sc_connect(d.sock);
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_CONNECT);
+	sc_close(c);
+	/* More signals change nothing; the stop ends by itself. */
+	ck_assert_int_eq(hs_stop_insisting(&d), 0);
+	close(fd);
+	ck_assert_int_eq(it_run("grep -q 'replies still pending after "
+	    "stop_timeout (300 ms); closing connections' %s", d.log), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "refs", NULL, "late", 4, "v", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* -------------------------------------------------------------- stats */
 
 START_TEST(stats_for_operators)
@@ -675,6 +752,7 @@ service_suite(void)
 	tcase_add_test(tc, reload_reopens_a_store_whose_dbs_changed);
 	tcase_add_test(tc, reload_leaves_restart_keys_alone);
 	tcase_add_test(tc, sigterm_finishes_what_it_acknowledged);
+	tcase_add_test(tc, sigint_with_a_client_that_never_reads);
 	tcase_add_test(tc, watchdog_pings);
 	tcase_add_test(tc, reload_notifies_reloading_then_ready);
 	tcase_add_test(tc, listen_fds_clients_wait_for_the_start);

@@ -214,8 +214,9 @@ hs_up(struct hs_daemon *d, const char *conf)
 	return hs_start(d, NULL);
 }
 
-int
-hs_stop(struct hs_daemon *d)
+/* SIGTERM, once or (again) every millisecond, then wait for the exit. */
+static int
+stop(struct hs_daemon *d, bool again)
 {
 	long	 deadline = now_ms() + hs_timeout() * 1000L;
 	int	 status;
@@ -234,11 +235,25 @@ hs_stop(struct hs_daemon *d)
 			print_log(d);
 			return 128 + WTERMSIG(status);
 		}
-		poll(NULL, 0, 10);
+		if (again)
+			kill(d->pid, SIGTERM);
+		poll(NULL, 0, again ? 1 : 10);
 	}
 	print_log(d);
 	hs_kill9(d);
 	return -1;
+}
+
+int
+hs_stop(struct hs_daemon *d)
+{
+	return stop(d, false);
+}
+
+int
+hs_stop_insisting(struct hs_daemon *d)
+{
+	return stop(d, true);
 }
 
 void

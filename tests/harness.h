@@ -51,6 +51,9 @@ int	hs_up(struct hs_daemon *d, const char *conf);
  * 128 + signal when killed, or -1 on timeout (then SIGKILLs it).
  */
 int	hs_stop(struct hs_daemon *d);
+/* The same, but SIGTERM again every millisecond until storesd is gone:
+ * a second signal must not cut a stop short. */
+int	hs_stop_insisting(struct hs_daemon *d);
 /* SIGKILL and reap. */
 void	hs_kill9(struct hs_daemon *d);
 /* Removes dir and everything below it (symlinks not followed).  0, -1. */
