@@ -22,7 +22,8 @@
  * from 100 up arise in the library.  Errors reported by storesd leave
  * the connection usable.  A broken connection (SC_ERR_IO, SC_ERR_PROTOCOL,
  * SC_ERR_TIMEOUT) is dead: every later call fails with SC_ERR_IO
- * without touching the socket; close it and connect again.
+ * without touching the socket; close it and connect again.  Which codes
+ * each call can return: see "Errors every call can see" below.
  *
  * Ownership.  Everything the library returns through a pointer belongs
  * to the caller, who frees it with the matching function: values with
@@ -82,6 +83,35 @@ enum sc_err {
 	SC_ERR_TIMEOUT		= 105,	/* no reply within timeout_ms */
 };
 
+/*
+ * Errors every call can see.  They are listed here once; the comment of
+ * each function names only the codes that are its own.
+ *
+ * Any call that talks to storesd:
+ *   SC_ERR_IO, SC_ERR_PROTOCOL, SC_ERR_TIMEOUT: the connection is dead,
+ *     and a write it had sent may or may not have been applied.
+ *   SC_ERR_NOMEM: the connection dies too when it was a reply that
+ *     could not be received.
+ *   SC_ERR_INTERNAL: storesd failed (out of memory, a damaged env...).
+ *   SC_ERR_INVALID: a required argument is NULL, or pipelined replies
+ *     or a batch's chunks are pending on the connection.
+ *
+ * Any call that names a store, also:
+ *   SC_ERR_UNKNOWN_STORE, and SC_ERR_UNKNOWN_DB when it takes a db.
+ *   SC_ERR_BAD_REPO: repo is not a valid name, is set for a fixed-path
+ *     store, or something other than a directory is in its way on disk.
+ *   SC_ERR_FORBIDDEN: the store's readers (writers, for a write or a
+ *     fork) leave this user out.
+ *   SC_ERR_BUSY: storesd's max_envs are all in use, a fork is creating
+ *     the env, all LMDB reader slots are taken, or the store was
+ *     reconfigured while the request was on its way.  Retry.
+ *   SC_ERR_IO_ERROR: storesd cannot open or write the env on its disk
+ *     (full, read-only, EIO); a write then wrote nothing.
+ *   SC_ERR_TOO_LARGE: the request is over max_frame.  The library finds
+ *     that before sending and the connection stays usable, unless a
+ *     reload lowered max_frame since: storesd then closes it.
+ */
+
 typedef struct sc_conn sc_conn;
 
 struct sc_options {
@@ -95,8 +125,9 @@ struct sc_options {
  * speaks this library's protocol.  Returns a connection, or NULL only
  * when out of memory.  On failure the connection is dead and says why:
  * test sc_errcode(c) (SC_ERR_CONNECT when nobody answers on the socket,
- * SC_ERR_BUSY when storesd has max_connections open, SC_ERR_BAD_VERSION)
- * and call sc_close(c) either way.
+ * SC_ERR_BUSY when storesd has max_connections open, SC_ERR_BAD_VERSION,
+ * SC_ERR_INVALID for a socket path too long) and call sc_close(c) either
+ * way.
  */
 SC_API sc_conn		*sc_connect(const char *path);
 /* The same, with options; o may be NULL. */
@@ -136,15 +167,16 @@ SC_API int		 sc_default_socket(char *buf, size_t n);
 /* Frees a value returned by sc_get().  NULL-safe. */
 SC_API void		 sc_free(void *p);
 
-/* Asks storesd to answer.  Returns 0 or -1. */
+/* Asks storesd to answer, to learn the connection still works.  Returns
+ * 0 or -1, with only the errors of any call that talks to storesd. */
 SC_API int	sc_ping(sc_conn *c);
 
 /*
  * Reads key.  On success *val is a new buffer of *vlen bytes (plus a
  * terminating NUL not counted in *vlen, so text values can be used as C
  * strings) that the caller frees with sc_free().
- * Errors: SC_ERR_NOT_FOUND, SC_ERR_UNKNOWN_STORE, SC_ERR_UNKNOWN_DB,
- * SC_ERR_BAD_REPO, SC_ERR_BAD_KEY, connection errors.
+ * Errors: SC_ERR_NOT_FOUND (no such key, db or env), SC_ERR_BAD_KEY,
+ * SC_ERR_TOO_LARGE (a value too big for one reply, near 4GiB).
  */
 SC_API int	sc_get(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const void *key, size_t klen, void **val,
@@ -153,15 +185,16 @@ SC_API int	sc_get(sc_conn *c, const char *repo, const char *store,
 /*
  * Writes key = val as one atomic, durable commit (durable as the store's
  * sync mode says); the env is created on the first write.
- * Errors: as sc_get() but SC_ERR_NOT_FOUND, plus SC_ERR_MAP_FULL,
- * SC_ERR_TOO_LARGE, SC_ERR_IO_ERROR.
+ * Errors: SC_ERR_BAD_KEY, SC_ERR_MAP_FULL, SC_ERR_TOO_LARGE (over
+ * max_frame, or more than one transaction can hold); never
+ * SC_ERR_NOT_FOUND.
  */
 SC_API int	sc_put(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const void *key, size_t klen,
 		    const void *val, size_t vlen);
 
 /* Deletes key.  Errors: as sc_put(), plus SC_ERR_NOT_FOUND when the key
- * is absent (nothing changes then). */
+ * or its env is absent (nothing changes then). */
 SC_API int	sc_del(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const void *key, size_t klen);
 
@@ -173,7 +206,7 @@ SC_API int	sc_del(sc_conn *c, const char *repo, const char *store,
  *   sc_put_if_equals:  writes key only if it holds exactly old (like
  *                      `git update-ref NEW OLD`); an absent key fails.
  *   sc_del_if_equals:  deletes key only if it holds exactly old.
- * Other errors: as sc_put().
+ * Other errors: as sc_put() (so never SC_ERR_NOT_FOUND).
  */
 SC_API int	sc_put_if_absent(sc_conn *c, const char *repo,
 		    const char *store, const char *db, const void *key,
@@ -204,7 +237,12 @@ SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
  * While replies are pending, the connection's other calls fail with
  * SC_ERR_INVALID: collect them all first.
  */
-/* Queue a get, put or del; 0, or -1 (argument or connection error). */
+/*
+ * Queue a get, put or del; 0, or -1 for what the library finds alone:
+ * SC_ERR_INVALID, SC_ERR_TOO_LARGE, SC_ERR_NOMEM, or a connection error
+ * (a send failed: every pending reply is lost).  storesd's verdict on
+ * the request comes from sc_collect().
+ */
 SC_API int	sc_append_get(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const void *key, size_t klen);
 SC_API int	sc_append_put(sc_conn *c, const char *repo, const char *store,
@@ -216,9 +254,10 @@ SC_API int	sc_append_del(sc_conn *c, const char *repo, const char *store,
  * The reply to the oldest request not collected yet.  Returns 0 on
  * success, with *val and *vlen (either may be NULL) set for a get, to
  * bytes valid until the next call on c (NULL and 0 for a put or del); or
- * -1 with that request's error (SC_ERR_NOT_FOUND...: the others are
- * unaffected), or a connection error (then every pending reply is lost),
- * or SC_ERR_INVALID when nothing is pending.
+ * -1 with that request's error, any that sc_get(), sc_put() or sc_del()
+ * would give (the others are unaffected), or a connection error (then
+ * every pending reply is lost), or SC_ERR_INVALID when nothing is
+ * pending.
  */
 SC_API int	sc_collect(sc_conn *c, const void **val, size_t *vlen);
 /* Requests appended and not collected yet. */
@@ -242,16 +281,25 @@ SC_API size_t	sc_pending(const sc_conn *c);
  * connection and sc_errindex() say which op and why).  A refused chunk
  * may be reported by a later add or only by the commit.  After a
  * failure, further adds fail the same way and the batch can only be
- * committed (which fails the same way) or aborted.
+ * committed (which fails the same way) or aborted.  Conditions are only
+ * checked at commit, so the adders' errors are: SC_ERR_INVALID (key or
+ * val NULL with a length), SC_ERR_NOMEM, and a chunk's SC_ERR_BAD_KEY or
+ * SC_ERR_UNKNOWN_DB (sc_errindex() names the op), SC_ERR_TOO_LARGE (an
+ * op over max_frame, or storesd's max_batch reached), SC_ERR_BUSY (64
+ * batches open on the connection, or the store reconfigured meanwhile).
+ * b NULL (a failed sc_batch_begin()) is -1 with nothing recorded.
  *
  * Once a batch has sent a chunk, and until it is committed or aborted,
  * its connection's other calls fail with SC_ERR_INVALID: their replies
  * would be queued behind the chunks'.  Use another connection meanwhile.
+ * sc_append_*() and sc_collect() are not refused: calling them then
+ * leaves the commit waiting for a reply that never comes.
  */
 typedef struct sc_batch sc_batch;
 
 /* Starts a batch on c for (repo, store); NULL on a bad argument or out
- * of memory (see sc_errcode(c)). */
+ * of memory (SC_ERR_INVALID, SC_ERR_NOMEM in sc_errcode(c)).  Nothing
+ * is sent yet, so storesd's errors come from the adders or the commit. */
 SC_API sc_batch	*sc_batch_begin(sc_conn *c, const char *repo,
 		    const char *store, const char *db);
 /* put: set key to val. */
@@ -276,11 +324,13 @@ SC_API int	 sc_batch_clear(sc_batch *b, const char *db);
 SC_API size_t	 sc_batch_count(const sc_batch *b);
 /*
  * Applies the batch as one atomic commit and frees it.  Returns 0, or
- * -1 with the connection's error: SC_ERR_COND_FAILED (an expect,
- * expect_absent or put_if_absent did not hold), SC_ERR_BAD_KEY,
- * SC_ERR_UNKNOWN_DB, SC_ERR_MAP_FULL, SC_ERR_TOO_LARGE..., and
- * sc_errindex() naming the op (counted from 0 in the order added).
- * Nothing is applied on failure.
+ * -1 with the connection's error: an adder's (above), SC_ERR_COND_FAILED
+ * (an expect, expect_absent or put_if_absent did not hold),
+ * SC_ERR_MAP_FULL, SC_ERR_TOO_LARGE (also: more than one transaction
+ * can hold), SC_ERR_BUSY (the env was being closed as it committed:
+ * send the batch again), with sc_errindex() naming the op at fault
+ * (counted from 0 in the order added) when there is one.  Never
+ * SC_ERR_NOT_FOUND.  Nothing is applied when storesd reports a failure.
  */
 SC_API int	 sc_batch_commit(sc_batch *b);
 /* Drops the batch: nothing is applied.  NULL-safe. */
@@ -301,7 +351,7 @@ typedef struct sc_bytes {
  * whole result is one allocation: free it with sc_free(*vals).  All keys
  * travel in one request, which must fit in storesd's max_frame
  * (SC_ERR_TOO_LARGE otherwise).  Errors: SC_ERR_BAD_KEY (sc_errindex()
- * names the key), and those of sc_get() but SC_ERR_NOT_FOUND.
+ * names the key); never SC_ERR_NOT_FOUND.
  */
 SC_API int	sc_mget(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const sc_bytes *keys, size_t n,
@@ -312,13 +362,16 @@ SC_API int	sc_mget(sc_conn *c, const char *repo, const char *store,
  * of *nmissing indices into keys, ascending (free it with sc_free();
  * NULL when none is missing).  Any number of keys may be asked: they
  * are sent in as many requests as max_frame needs, so the answer is
- * exact for each key at the moment it was looked at.
+ * exact for each key at the moment it was looked at.  Errors:
+ * SC_ERR_BAD_KEY (sc_errindex() counts over all n keys); never
+ * SC_ERR_NOT_FOUND.
  */
 SC_API int	sc_missing(sc_conn *c, const char *repo, const char *store,
 		    const char *db, const sc_bytes *keys, size_t n,
 		    size_t **missing, size_t *nmissing);
 
-/* The number of entries in the db (0 when its env does not exist). */
+/* The number of entries in the db (0 when its env does not exist, so
+ * never SC_ERR_NOT_FOUND).  No errors of its own. */
 SC_API int	sc_count(sc_conn *c, const char *repo, const char *store,
 		    const char *db, uint64_t *count);
 
@@ -347,7 +400,8 @@ typedef struct sc_scan sc_scan;
  * sees each entry as it was when its page was read, and no transaction
  * stays open between pages.  Only one page is held in memory at a time.
  * Returns the scan, or NULL (sc_errcode(c) says why: SC_ERR_INVALID,
- * SC_ERR_NOMEM).  Errors from storesd come from sc_scan_next().
+ * SC_ERR_NOMEM).  Nothing is sent yet: storesd's errors, even for a bad
+ * store, come from sc_scan_next().
  */
 SC_API sc_scan	*sc_scan_begin(sc_conn *c, const char *repo,
 		    const char *store, const char *db,
@@ -356,8 +410,9 @@ SC_API sc_scan	*sc_scan_begin(sc_conn *c, const char *repo,
  * The next entry: returns 1 with *key, *klen (and *val, *vlen unless
  * keys_only, when they are NULL and 0; either may be NULL pointers if not
  * wanted), valid until the next call on s; 0 at the end; -1 on error
- * (sc_errcode() of the connection: SC_ERR_UNKNOWN_STORE, SC_ERR_BAD_KEY
- * for a bound over 511 bytes, connection errors).
+ * (sc_errcode() of the connection: SC_ERR_BAD_KEY for a prefix, start or
+ * end over 511 bytes; a missing env scans as empty, never
+ * SC_ERR_NOT_FOUND).  s NULL is -1 with nothing recorded.
  */
 SC_API int	sc_scan_next(sc_scan *s, const void **key, size_t *klen,
 		    const void **val, size_t *vlen);
@@ -372,16 +427,21 @@ SC_API void	sc_scan_end(sc_scan *s);
  * LMDB data file: `mdb_dump -n FILE` reads it.  On success *size (may be
  * NULL) is the number of bytes written.
  * Errors: SC_ERR_NOT_FOUND (the env does not exist), SC_ERR_BAD_REQUEST
- * (fd not writable), SC_ERR_IO_ERROR, and those of sc_get().
+ * (fd not open for writing), SC_ERR_INVALID (fd < 0), SC_ERR_IO_ERROR
+ * (writing the copy failed), SC_ERR_BUSY (the env is being closed).  An
+ * fd that is not open at all makes the send fail: SC_ERR_IO, and the
+ * connection is dead.
  */
 SC_API int	sc_snapshot(sc_conn *c, const char *repo, const char *store,
 		    int fd, int compact, uint64_t *size);
 
 /*
  * Makes a point-in-time copy of src_repo's env of store the env of
- * dst_repo.  Refused while dst_repo's env is open (SC_ERR_BUSY) or if it
- * already exists (SC_ERR_EXISTS).  Errors also: SC_ERR_NOT_FOUND (no
- * source env), SC_ERR_BAD_REQUEST (a fixed-path store), SC_ERR_BAD_REPO.
+ * dst_repo.  Refused while dst_repo's env is open or being forked into
+ * (SC_ERR_BUSY) or if it already exists (SC_ERR_EXISTS).  Errors also:
+ * SC_ERR_NOT_FOUND (no source env), SC_ERR_BAD_REQUEST (a fixed-path
+ * store, or dst_repo the same as src_repo), SC_ERR_BAD_REPO (either
+ * name), SC_ERR_FORBIDDEN unless the user may write the store.
  */
 SC_API int	sc_fork(sc_conn *c, const char *src_repo, const char *store,
 		    const char *dst_repo);
@@ -422,7 +482,9 @@ typedef struct sc_stats {
  * not).  With store NULL: the daemon's counters and every open env's,
  * only repo's when repo is set.  Counter names are documented in
  * PROTOCOL.md; newer daemons may add some.  *out is freed with
- * sc_stats_free().
+ * sc_stats_free().  Without store, envs the user may not read are left
+ * out rather than refused, and of the store errors above only
+ * SC_ERR_BAD_REPO can occur.
  */
 SC_API int	sc_get_stats(sc_conn *c, const char *repo, const char *store,
 		    sc_stats **out);
@@ -450,7 +512,10 @@ typedef struct sc_live {
  * Lists the envs storesd has open, those of repo and/or store only when
  * they are set (NULL: all).  An env not listed is closed: its directory
  * may be moved or deleted, as long as no request opens it meanwhile.
- * *out is freed with sc_live_free().
+ * *out is freed with sc_live_free().  It opens nothing: of the store
+ * errors above only SC_ERR_BAD_REPO (an invalid repo name) and, with
+ * store set, SC_ERR_UNKNOWN_STORE and SC_ERR_FORBIDDEN occur.  Envs the
+ * user may not read are left out.
  */
 SC_API int	sc_get_live(sc_conn *c, const char *repo, const char *store,
 		    sc_live **out);
