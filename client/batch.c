@@ -24,6 +24,7 @@ struct sc_batch {
 	uint32_t	 nops;		/* ops in it */
 	size_t		 total;		/* ops added in all */
 	uint64_t	 bid;		/* 0 until the first chunk is sent */
+	bool		 streaming;	/* counted in c->streaming */
 	int		 failed;	/* SC_OK, or why the batch failed */
 	char		 errmsg[sizeof(((sc_conn *)0)->errmsg)];
 	size_t		 errindex;
@@ -129,8 +130,13 @@ send_chunk(sc_batch *b, bool more)
 	rq.ops.raw.p = b->ops.len ? b->ops.data : "";
 	rq.ops.raw.n = b->ops.len;
 	rq.ops.n = b->nops;
-	if (more && b->bid == 0)
+	if (more && b->bid == 0) {
 		b->bid = ++b->c->next_bid;
+		if (!b->streaming) {
+			b->streaming = true;
+			b->c->streaming++;
+		}
+	}
 	if (b->bid != 0) {
 		rq.bid = b->bid;
 		rq.more = more;
@@ -234,6 +240,8 @@ sc_batch_clear(sc_batch *b, const char *db)
 static void
 batch_free(sc_batch *b)
 {
+	if (b->streaming)
+		b->c->streaming--;
 	free(b->repo);
 	free(b->store);
 	free(b->db);

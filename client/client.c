@@ -532,12 +532,12 @@ sc_connect_opts(const struct sc_options *o)
 	if (o != NULL && o->path != NULL) {
 		if (snprintf(c->path, sizeof(c->path), "%s", o->path) >=
 		    (int)sizeof(c->path)) {
-			sc__fail(c, SC_ERR_INVALID, "the socket path %s is too "
+			sc__die(c, SC_ERR_INVALID, "the socket path %s is too "
 			    "long", o->path);
 			return c;
 		}
 	} else if (sp_default_socket(c->path, sizeof(c->path)) == -1) {
-		sc__fail(c, SC_ERR_INVALID, "the default socket path is too "
+		sc__die(c, SC_ERR_INVALID, "the default socket path is too "
 		    "long; set STORESD_SOCKET");
 		return c;
 	}
@@ -545,7 +545,7 @@ sc_connect_opts(const struct sc_options *o)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, c->path, sizeof(sun.sun_path));
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		sc__fail(c, SC_ERR_CONNECT, "socket: %s", strerror(errno));
+		sc__die(c, SC_ERR_CONNECT, "socket: %s", strerror(errno));
 		return c;
 	}
 	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {

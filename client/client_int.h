@@ -49,6 +49,9 @@ struct sc_conn {
 	size_t		 pend_cap;
 	struct sc_stash	*stash;		/* replies that came early */
 	struct sc_stash	*held;		/* the stashed reply handed out */
+	/* Batches that have sent chunks and are not committed or aborted:
+	 * their acknowledgements share the ring above. */
+	unsigned	 streaming;
 };
 
 /* Records a failure on c; returns -1. */

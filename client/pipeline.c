@@ -13,7 +13,8 @@
 size_t
 sc_pending(const sc_conn *c)
 {
-	return c ? c->npend : 0;
+	/* While a batch streams, the ring holds only its chunks' acks. */
+	return c && !c->streaming ? c->npend : 0;
 }
 
 int
@@ -35,6 +36,16 @@ sc__push(sc_conn *c, uint64_t id)
 	}
 	c->pend[(c->pend_head + c->npend++) % c->pend_cap] = id;
 	return 0;
+}
+
+/* Pipelined requests would mix with a streaming batch's chunks, whose
+ * acknowledgements the batch collects itself from the same ring. */
+static int
+refuse_streaming(sc_conn *c)
+{
+	return sc__fail(c, SC_ERR_INVALID, "a streaming batch has chunks in "
+	    "flight on this connection; commit or abort it first, or use "
+	    "another connection");
 }
 
 static int
@@ -64,6 +75,8 @@ append_key(sc_conn *c, enum sp_op op, const char *repo, const char *store,
 
 	if (c == NULL)
 		return -1;
+	if (c->streaming)
+		return refuse_streaming(c);
 	if (sc__target(c, &rq, op, repo, store, db) == -1)
 		return -1;
 	if ((key == NULL && klen > 0) || (val == NULL && vlen > 0))
@@ -128,6 +141,8 @@ sc_collect(sc_conn *c, const void **val, size_t *vlen)
 
 	if (c == NULL)
 		return -1;
+	if (c->streaming)
+		return refuse_streaming(c);
 	rc = sc__collect_one(c, &rep);
 	if (val)
 		*val = rc == 0 ? rep.val.p : NULL;

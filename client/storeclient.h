@@ -292,8 +292,8 @@ SC_API size_t	sc_pending(const sc_conn *c);
  * Once a batch has sent a chunk, and until it is committed or aborted,
  * its connection's other calls fail with SC_ERR_INVALID: their replies
  * would be queued behind the chunks'.  Use another connection meanwhile.
- * sc_append_*() and sc_collect() are not refused: calling them then
- * leaves the commit waiting for a reply that never comes.
+ * sc_append_*() and sc_collect() too, and sc_pending() is 0 meanwhile:
+ * the chunks' acknowledgements are the batch's own.
  */
 typedef struct sc_batch sc_batch;
 

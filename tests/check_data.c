@@ -315,7 +315,16 @@ START_TEST(streamed_batch)
 	 * connection is busy with its chunks. */
 	ck_assert_uint_eq(count(o, "s1", "nodes", NULL), 0);
 	EXPECT_ERR(c, sc_ping(c), SC_ERR_INVALID);
+	/* Pipelining too: its replies would queue behind the chunks'. */
+	EXPECT_ERR(c, sc_append_get(c, "s1", "nodes", NULL, "k", 1),
+	    SC_ERR_INVALID);
+	EXPECT_ERR(c, sc_collect(c, NULL, NULL), SC_ERR_INVALID);
+	ck_assert_uint_eq(sc_pending(c), 0);
 	ck_assert_int_eq(sc_batch_commit(b), 0);
+	/* Once it is committed, pipelining works again. */
+	ck_assert_int_eq(sc_append_get(c, "s1", "nodes", NULL, "key00000",
+	    8), 0);
+	ck_assert_int_eq(sc_collect(c, NULL, NULL), 0);
 	ck_assert_uint_eq(count(c, "s1", "nodes", NULL), 2000);
 
 	/* A failed expect in the last op fails all chunks; its index is

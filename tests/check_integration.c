@@ -704,6 +704,26 @@ START_TEST(no_daemon_is_a_connect_error)
 	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "/nonexistent/storesd.sock"));
 	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "is storesd running"));
 	EXPECT_ERR(c, sc_ping(c), SC_ERR_IO);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "CONNECT: cannot connect"));
+	sc_close(c);
+}
+END_TEST
+
+/* A path that cannot be a socket's: later calls still say why. */
+START_TEST(overlong_socket_path)
+{
+	char	 path[200];
+	sc_conn	*c;
+
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	c = sc_connect(path);
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "too long"));
+	EXPECT_ERR(c, sc_ping(c), SC_ERR_IO);
+	ck_assert_msg(strstr(sc_errmsg(c), "INVALID: the socket path") != NULL,
+	    "%s", sc_errmsg(c));
 	sc_close(c);
 }
 END_TEST
@@ -814,6 +834,7 @@ integration_suite(void)
 	tcase_add_test(tc, live_and_idle_close);
 	tcase_add_test(tc, restart_keeps_data);
 	tcase_add_test(tc, no_daemon_is_a_connect_error);
+	tcase_add_test(tc, overlong_socket_path);
 	tcase_add_test(tc, daemon_gone_kills_connection);
 	tcase_add_test(tc, second_daemon_refused);
 	suite_add_tcase(s, tc);
