@@ -3,6 +3,7 @@
  * through sc__call() and turns the reply into what the caller owns.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,10 @@ sc_snapshot(sc_conn *c, const char *repo, const char *store, int fd,
 		return -1;
 	if (fd < 0)
 		return sc__fail(c, SC_ERR_INVALID, "fd is not a descriptor");
+	/* Else the kernel refuses to pass it, and the connection dies. */
+	if (fcntl(fd, F_GETFD) == -1)
+		return sc__fail(c, SC_ERR_INVALID, "fd %d is not open: %s", fd,
+		    strerror(errno));
 	rq.compact = compact != 0;
 	rq.has = SP_F_COMPACT;
 	if (sc__call(c, &rq, fd, &rep) == -1)

@@ -427,10 +427,9 @@ SC_API void	sc_scan_end(sc_scan *s);
  * LMDB data file: `mdb_dump -n FILE` reads it.  On success *size (may be
  * NULL) is the number of bytes written.
  * Errors: SC_ERR_NOT_FOUND (the env does not exist), SC_ERR_BAD_REQUEST
- * (fd not open for writing), SC_ERR_INVALID (fd < 0), SC_ERR_IO_ERROR
- * (writing the copy failed), SC_ERR_BUSY (the env is being closed).  An
- * fd that is not open at all makes the send fail: SC_ERR_IO, and the
- * connection is dead.
+ * (fd not open for writing), SC_ERR_INVALID (fd < 0 or not open; the
+ * connection stays usable), SC_ERR_IO_ERROR (writing the copy failed),
+ * SC_ERR_BUSY (the env is being closed).
  */
 SC_API int	sc_snapshot(sc_conn *c, const char *repo, const char *store,
 		    int fd, int compact, uint64_t *size);

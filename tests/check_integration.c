@@ -503,6 +503,11 @@ START_TEST(snapshot_reads_back_with_mdb_dump)
 	EXPECT_ERR(c, sc_snapshot(c, "nosuch", "refs", fd, 0, NULL),
 	    SC_ERR_NOT_FOUND);
 	close(fd);
+	/* A descriptor that is not open is the caller's slip: the
+	 * connection goes on. */
+	EXPECT_ERR(c, sc_snapshot(c, "snap", "refs", fd, 0, NULL),
+	    SC_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "not open"));
 	ck_assert_int_eq(sc_ping(c), 0);
 	sc_close(c);
 }
