@@ -407,7 +407,8 @@ END_TEST
 
 #define NCONN		1000
 #define NTHREADS	8
-#define OPS_EACH	12
+#define PER_THREAD	(NCONN / NTHREADS)
+#define ROUNDS		16
 
 struct crowd {
 	pthread_t	 t;
@@ -416,51 +417,93 @@ struct crowd {
 	long		 errors;
 };
 
+/* One op of kind round % 7 on connection c, for key k. */
+static int
+crowd_op(sc_conn *c, int round, const char *k)
+{
+	sc_bytes	 keys[2] = { { k, strlen(k) }, { "none", 4 } };
+	sc_bytes	*vals;
+	struct sc_scan_opts o;
+	sc_scan		*sc;
+	sc_batch	*b;
+	uint64_t	 cnt;
+	void		*v;
+	size_t		 n;
+	int		 rc;
+
+	switch (round % 7) {
+	case 1:
+		if ((rc = sc_get(c, "crowd", "refs", NULL, k, strlen(k), &v,
+		    &n)) == 0)
+			sc_free(v);
+		return rc;
+	case 2:
+		if ((rc = sc_mget(c, "crowd", "refs", NULL, keys, 2,
+		    &vals)) == 0)
+			sc_free(vals);
+		return rc;
+	case 3:
+		return sc_count(c, "crowd", "refs", NULL, &cnt);
+	case 4:
+		memset(&o, 0, sizeof(o));
+		o.prefix = "c";
+		o.prefix_len = 1;
+		o.has_limit = 1;
+		o.limit = 5;
+		if ((sc = sc_scan_begin(c, "crowd", "refs", NULL, &o)) == NULL)
+			return -1;
+		while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
+			;
+		sc_scan_end(sc);
+		return rc;
+	case 5:
+		if ((b = sc_batch_begin(c, "crowd", "refs", NULL)) == NULL)
+			return -1;
+		sc_batch_expect(b, NULL, k, strlen(k), k, strlen(k));
+		sc_batch_put(b, NULL, "batch", 5, k, strlen(k));
+		sc_batch_del(b, NULL, "batch", 5);
+		return sc_batch_commit(b);
+	case 6:
+		return sc_del(c, "crowd", "refs", NULL, k, strlen(k));
+	default:
+		return sc_put(c, "crowd", "refs", NULL, k, strlen(k), k,
+		    strlen(k));
+	}
+}
+
+/*
+ * A thread with PER_THREAD connections.  Every other round sends one
+ * request on each of them before it collects any reply, so that all
+ * thousand connections have a request in storesd at once; the rounds in
+ * between go through every kind of op, one connection after another.
+ */
 static void *
 crowd_main(void *arg)
 {
 	struct crowd	*cr = arg;
-	sc_conn		*c[NCONN / NTHREADS];
+	sc_conn		*c[PER_THREAD];
 	char		 k[32];
-	void		*v;
-	size_t		 n, i;
-	uint64_t	 cnt;
-	int		 round;
+	int		 round, i;
 
-	for (i = 0; i < NCONN / NTHREADS; i++)
+	for (i = 0; i < PER_THREAD; i++)
 		if (sc_errcode(c[i] = sc_connect(cr->sock)) != SC_OK)
 			cr->errors++;
-	/* Each connection in turn, every op kind, while all stay open. */
-	for (round = 0; round < OPS_EACH && cr->errors == 0; round++) {
-		for (i = 0; i < NCONN / NTHREADS; i++) {
-			snprintf(k, sizeof(k), "c%d-%zu", cr->id, i);
-			switch (round % 4) {
-			case 0:
-				if (sc_put(c[i], "crowd", "refs", NULL, k,
-				    strlen(k), k, strlen(k)) == -1)
+	for (round = 0; round < ROUNDS && cr->errors == 0; round++) {
+		for (i = 0; i < PER_THREAD; i++) {
+			snprintf(k, sizeof(k), "c%d-%d", cr->id, i);
+			if (round % 2 == 0) {
+				if (sc_append_put(c[i], "crowd", "refs", NULL,
+				    k, strlen(k), k, strlen(k)) == -1)
 					cr->errors++;
-				break;
-			case 1:
-				if (sc_get(c[i], "crowd", "refs", NULL, k,
-				    strlen(k), &v, &n) == -1)
-					cr->errors++;
-				else
-					sc_free(v);
-				break;
-			case 2:
-				if (sc_count(c[i], "crowd", "refs", NULL,
-				    &cnt) == -1)
-					cr->errors++;
-				break;
-			default:
-				if (sc_del(c[i], "crowd", "refs", NULL, k,
-				    strlen(k)) == -1)
-					cr->errors++;
-				break;
-			}
+			} else if (crowd_op(c[i], round / 2, k) == -1)
+				cr->errors++;
 		}
+		if (round % 2 == 0)
+			for (i = 0; i < PER_THREAD; i++)
+				if (sc_collect(c[i], NULL, NULL) == -1)
+					cr->errors++;
 	}
-	for (i = 0; i < NCONN / NTHREADS; i++)
+	for (i = 0; i < PER_THREAD; i++)
 		sc_close(c[i]);
 	return NULL;
 }
