@@ -60,7 +60,7 @@ DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/counters.c daemon
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/reads.c daemon/registry.c \
 	     daemon/reload.c \
-	     daemon/store.c daemon/writer.c daemon/writes.c
+	     daemon/store.c daemon/commitlog.c daemon/writer.c daemon/writes.c
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
 	     client/pipeline.c \
 	     client/scan.c
@@ -77,7 +77,7 @@ HARNESS_OBJ = $(call obj,$(HARNESS_SRC))
 ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 
 UNIT_TESTS = check_proto check_config check_names check_registry \
-	     check_ctl_fmt
+	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_service
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
@@ -143,6 +143,11 @@ $(BUILD)/tests/check_names: $(call obj,tests/check_names.c \
 	    $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -linih
+
+$(BUILD)/tests/check_commitlog: $(call obj,tests/check_commitlog.c \
+	    daemon/commitlog.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lpthread
 
 $(BUILD)/tests/check_registry: $(call obj,tests/check_registry.c) \
 	    $(HARNESS_OBJ) $(DAEMON_OBJ) $(PROTO_OBJ)

@@ -6,10 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
+#include "commitlog.h"
 #include "log.h"
 #include "store.h"
 
@@ -35,6 +37,7 @@ struct st_env {
 	atomic_bool		 dirty;		/* commits not yet synced */
 	uint64_t		 sync_ms;	/* sync_interval */
 	uint64_t		 synced_ms;	/* when st_sync() last ran */
+	struct cl_log		 commits;	/* to date readers' snapshots */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -229,8 +232,13 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	struct st_env	*e;
 	int		 rc, dead = 0;
 
-	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->label = strdup(p->label)) == NULL ||
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
+		    p->label);
+		return -1;
+	}
+	cl_init(&e->commits);
+	if ((e->label = strdup(p->label)) == NULL ||
 	    (e->dir = strdup(p->dir)) == NULL ||
 	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
 	    sizeof(*e->rtxn))) == NULL ||
@@ -297,6 +305,7 @@ st_close(struct st_env *e)
 		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
+	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);
 	free(e->label);
@@ -618,12 +627,29 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 	return 0;
 }
 
-/* After a commit: publish the dbs it created, note unsynced data. */
+/* Monotonic milliseconds, for dating commits. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * After a commit: publish the dbs it created, note unsynced data, and
+ * log when it was made (this env's writer is the only one, so the last
+ * txnid is this commit's).
+ */
 static void
 committed(struct st_env *e, const bool *created)
 {
+	MDB_envinfo	 info;
 	unsigned	 d;
 
+	if (mdb_env_info(e->env, &info) == 0)
+		cl_note(&e->commits, info.me_last_txnid, mono_ms());
 	for (d = 0; d < e->ndbs; d++)
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
@@ -1159,6 +1185,8 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	counter(&s->env[7], "oldest_reader_lag",
 	    info.me_last_txnid - rd.oldest);
 	counter(&s->env[8], "readers_active", rd.active);
+	counter(&s->env[9], "oldest_reader_age_ms", rd.active == 0 ? 0 :
+	    cl_age_ms(&e->commits, rd.oldest, mono_ms()));
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

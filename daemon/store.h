@@ -196,7 +196,7 @@ int	st_scan(struct st_env *env, unsigned slot, unsigned db,
  */
 int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
 
-#define ST_ENV_NCOUNTERS	9
+#define ST_ENV_NCOUNTERS	10
 #define ST_DB_NCOUNTERS		6
 
 struct st_stats {

@@ -714,9 +714,18 @@ START_TEST(a_stuck_reader_shows_its_lag)
 	snprintf(dir, sizeof(dir), "%s/r/@refs", d.data);
 	pid = start_reader(dir, &hold, &t0);
 	ck_assert_uint_eq(t0, env_counter(c, "r", "refs", "last_txnid"));
-	for (i = 0; i < 5; i++)
+	/* It sees the latest commit: it holds nothing back yet. */
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_age_ms"),
+	    0);
+	for (i = 0; i < 5; i++) {
 		ck_assert_int_eq(sc_put(c, "r", "refs", NULL, "k", 1, "w", 1),
 		    0);
+		/* Its age counts from the first commit it cannot see. */
+		if (i == 0)
+			poll(NULL, 0, 300);
+	}
+	ck_assert_uint_ge(env_counter(c, "r", "refs", "oldest_reader_age_ms"),
+	    300);
 	last = env_counter(c, "r", "refs", "last_txnid");
 	ck_assert_uint_eq(last, t0 + 5);
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 5);
@@ -729,6 +738,8 @@ START_TEST(a_stuck_reader_shows_its_lag)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_lag"), 0);
+	ck_assert_uint_eq(env_counter(c, "r", "refs", "oldest_reader_age_ms"),
+	    0);
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "readers_active"), 0);
 	/* Its slot is free again (the count never went down before). */
 	ck_assert_uint_eq(env_counter(c, "r", "refs", "readers_used"),
