@@ -33,6 +33,19 @@
 	"[store refs]\n"						\
 	"map_size = 256MiB\n"
 
+/* Runs argv and waits for its READY=1 on a notify socket at notify. */
+static int
+spawn_ready(struct proc *p, char **argv, const char *notify, const char *log)
+{
+	int	 nfd;
+
+	if ((nfd = hs_notify_socket(notify)) == -1)
+		return -1;
+	p->pid = hs_spawn_ready(argv, nfd, notify, log, 60);
+	close(nfd);
+	return p->pid == -1 ? -1 : 0;
+}
+
 int
 start_storesd(struct proc *p, const char *build, const char *dir,
     const char *sockdir)
@@ -40,7 +53,6 @@ start_storesd(struct proc *p, const char *build, const char *dir,
 	char	 bin[512], conf[300], data[300], notify[300], log[300];
 	char	*argv[] = { bin, "-c", conf, "-s", p->sock, "-d", data, NULL };
 	FILE	*f;
-	int	 nfd;
 
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
 	snprintf(bin, sizeof(bin), "%s/storesd", build);
@@ -53,11 +65,7 @@ start_storesd(struct proc *p, const char *build, const char *dir,
 		return -1;
 	fputs(CONF, f);
 	fclose(f);
-	if ((nfd = hs_notify_socket(notify)) == -1)
-		return -1;
-	p->pid = hs_spawn_ready(argv, nfd, notify, log, 60);
-	close(nfd);
-	return p->pid == -1 ? -1 : 0;
+	return spawn_ready(p, argv, notify, log);
 }
 
 int
@@ -71,7 +79,6 @@ start_redis(struct proc *p, const char *dir, const char *sockdir,
 	    (char *)fsync, "--daemonize", "no", "--supervised", "systemd",
 	    "--loglevel", "warning", NULL };
 	char		 notify[300], log[300];
-	int		 nfd;
 
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
 	snprintf(rdir, sizeof(rdir), "%s/redis-data", dir);
@@ -81,11 +88,7 @@ start_redis(struct proc *p, const char *dir, const char *sockdir,
 	if (mkdir(rdir, 0700) == -1 && errno != EEXIST)
 		return -1;
 	/* Redis speaks sd_notify too when supervised by systemd. */
-	if ((nfd = hs_notify_socket(notify)) == -1)
-		return -1;
-	p->pid = hs_spawn_ready(argv, nfd, notify, log, 60);
-	close(nfd);
-	return p->pid == -1 ? -1 : 0;
+	return spawn_ready(p, argv, notify, log);
 }
 
 int
