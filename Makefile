@@ -64,7 +64,7 @@ DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/counters.c daemon
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
 	     client/pipeline.c \
 	     client/scan.c
-CTL_SRC    = client/storectl.c client/ctl_fmt.c
+CTL_SRC    = ctl/ctl_cmds.c ctl/ctl_fmt.c
 HARNESS_SRC = tests/harness.c
 ITEST_SRC  = tests/itest.c
 
@@ -101,10 +101,12 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(call obj,$(LIB_SRC)): ALL_CPPFLAGS += -DSC_BUILDING
+# The CLI's own headers are for the CLI and its tests only.
+$(CTL_OBJ) $(call obj,tests/check_ctl_fmt.c): ALL_CPPFLAGS += -Ictl
 # storectl is part of storesd's release: it says which (daemon/daemon.h).
-$(call obj,client/storectl.c): ALL_CPPFLAGS += \
+$(call obj,ctl/ctl_cmds.c): ALL_CPPFLAGS += \
 	-DSTORESD_VERSION='"$(STORESD_VERSION)"'
-$(call obj,client/storectl.c): daemon/daemon.h
+$(call obj,ctl/ctl_cmds.c): daemon/daemon.h
 
 $(BUILD)/storesd: $(call obj,daemon/main.c) $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
@@ -155,7 +157,7 @@ $(BUILD)/tests/check_registry: $(call obj,tests/check_registry.c) \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_DAEMON)
 
 $(BUILD)/tests/check_ctl_fmt: $(call obj,tests/check_ctl_fmt.c \
-	    client/ctl_fmt.c)
+	    ctl/ctl_fmt.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests of client/ctl_fmt.c: hex both ways, trimming, the C escapes
+ * Unit tests of ctl/ctl_fmt.c: hex both ways, trimming, the C escapes
  * of storectl's text output (to a stream and into a buffer) and JSON
  * strings, byte for byte, and every writer's report of a stream that
  * fails.
