@@ -64,7 +64,8 @@ DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/counters.c daemon
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
 	     client/pipeline.c \
 	     client/scan.c
-CTL_SRC    = ctl/ctl_cmds.c ctl/ctl_fmt.c
+CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
+	     ctl/ctl_help.c ctl/ctl_input.c
 HARNESS_SRC = tests/harness.c
 ITEST_SRC  = tests/itest.c
 
@@ -104,9 +105,9 @@ $(call obj,$(LIB_SRC)): ALL_CPPFLAGS += -DSC_BUILDING
 # The CLI's own headers are for the CLI and its tests only.
 $(CTL_OBJ) $(call obj,tests/check_ctl_fmt.c): ALL_CPPFLAGS += -Ictl
 # storectl is part of storesd's release: it says which (daemon/daemon.h).
-$(call obj,ctl/ctl_cmds.c): ALL_CPPFLAGS += \
+$(call obj,ctl/ctl.c): ALL_CPPFLAGS += \
 	-DSTORESD_VERSION='"$(STORESD_VERSION)"'
-$(call obj,ctl/ctl_cmds.c): daemon/daemon.h
+$(call obj,ctl/ctl.c): daemon/daemon.h
 
 $(BUILD)/storesd: $(call obj,daemon/main.c) $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)

@@ -1,7 +1,8 @@
 /*
- * ctl_fmt: hex, C escapes and JSON strings for storectl's input and
- * output.
+ * ctl_fmt.c: hex, C escapes and JSON strings for storectl's input and
+ * output, and the text and JSON forms of storesd's stats.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,11 +10,12 @@
 
 #define HEX_CHUNK	4096	/* input bytes encoded per fwrite */
 #define ESC_BUF		8192	/* escaped text per fwrite */
+#define COUNTER_COLUMN	26	/* where stats' names end */
 
 static const char hexdigits[] = "0123456789abcdef";
 
 char *
-fmt_hex(char *out, const void *p, size_t n)
+ctl_fmt_hex(char *out, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
 	size_t			 i;
@@ -27,7 +29,7 @@ fmt_hex(char *out, const void *p, size_t n)
 }
 
 int
-fmt_put_hex(FILE *f, const void *p, size_t n)
+ctl_fmt_put_hex(FILE *f, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
 	char			 buf[2 * HEX_CHUNK + 1];
@@ -36,7 +38,7 @@ fmt_put_hex(FILE *f, const void *p, size_t n)
 	/* In chunks: a value may be as large as a frame. */
 	while (n > 0) {
 		len = n < HEX_CHUNK ? n : HEX_CHUNK;
-		fmt_hex(buf, b, len);
+		ctl_fmt_hex(buf, b, len);
 		if (fwrite(buf, 1, 2 * len, f) != 2 * len)
 			return -1;
 		b += len;
@@ -59,13 +61,14 @@ hexval(char ch)
 }
 
 int
-fmt_unhex(const char *s, size_t n, unsigned char *out, size_t *bad)
+ctl_fmt_unhex(const char *s, size_t n, unsigned char *out, size_t *bad)
 {
 	size_t	 i;
 	int	 hi, lo;
 
 	for (i = 0; i + 1 < n; i += 2) {
-		if ((hi = hexval(s[i])) == -1 || (lo = hexval(s[i + 1])) == -1) {
+		if ((hi = hexval(s[i])) == -1 ||
+		    (lo = hexval(s[i + 1])) == -1) {
 			*bad = hexval(s[i]) == -1 ? i : i + 1;
 			return -1;
 		}
@@ -87,7 +90,7 @@ is_space(char ch)
 }
 
 void
-fmt_trim(const char **s, size_t *n)
+ctl_fmt_trim(const char **s, size_t *n)
 {
 	while (*n > 0 && is_space(**s)) {
 		(*s)++;
@@ -97,7 +100,7 @@ fmt_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-/* A byte fmt_cescape() writes as is. */
+/* A byte ctl_fmt_cescape() writes as is. */
 static int
 is_plain(unsigned char ch)
 {
@@ -105,7 +108,7 @@ is_plain(unsigned char ch)
 }
 
 size_t
-fmt_cescape(char *out, size_t size, const void *p, size_t n)
+ctl_fmt_cescape(char *out, size_t size, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
 	size_t			 i, o = 0;
@@ -135,14 +138,14 @@ fmt_cescape(char *out, size_t size, const void *p, size_t n)
 }
 
 int
-fmt_put_cescape(FILE *f, const void *p, size_t n)
+ctl_fmt_put_cescape(FILE *f, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
 	char			 buf[ESC_BUF];
 	size_t			 used, len;
 
 	while (n > 0) {
-		used = fmt_cescape(buf, sizeof(buf), b, n);
+		used = ctl_fmt_cescape(buf, sizeof(buf), b, n);
 		len = strlen(buf);
 		if (fwrite(buf, 1, len, f) != len)
 			return -1;
@@ -191,7 +194,7 @@ utf8_len(const unsigned char *b, size_t n)
 }
 
 int
-fmt_put_json_str(FILE *f, const void *p, size_t n)
+ctl_fmt_put_json_str(FILE *f, const void *p, size_t n)
 {
 	const unsigned char	*b = p;
 	size_t			 i, len;
@@ -221,3 +224,109 @@ fmt_put_json_str(FILE *f, const void *p, size_t n)
 	}
 	return putc('"', f) == EOF ? -1 : 0;
 }
+
+/* ------------------------------------------------------ stats' output */
+
+/* Values line up in one column whatever the indent. */
+static void
+put_counters_text(FILE *f, const char *indent, const sc_counter *c,
+    size_t n)
+{
+	int	 width = COUNTER_COLUMN - (int)strlen(indent);
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%-*s %" PRIu64 "\n", indent, width, c[i].name,
+		    c[i].value);
+}
+
+void
+ctl_fmt_stats_text(FILE *f, const sc_stats *s)
+{
+	const sc_stats_env	*e;
+	size_t			 i, j;
+
+	fprintf(f, "daemon\n");
+	put_counters_text(f, "  ", s->daemon, s->ndaemon);
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		fputs("env ", f);
+		ctl_fmt_put_cescape(f, e->store, strlen(e->store));
+		if (e->repo != NULL) {
+			fputs(" (repo ", f);
+			ctl_fmt_put_cescape(f, e->repo, strlen(e->repo));
+			fputs(")\n", f);
+		} else
+			fputs(" (fixed path)\n", f);
+		fprintf(f, "  %-*s ", COUNTER_COLUMN - 2, "dir");
+		ctl_fmt_put_cescape(f, e->dir, strlen(e->dir));
+		putc('\n', f);
+		put_counters_text(f, "  ", e->counters, e->ncounters);
+		for (j = 0; j < e->ndbs; j++) {
+			fputs("  db ", f);
+			ctl_fmt_put_cescape(f, e->dbs[j].name,
+			    strlen(e->dbs[j].name));
+			putc('\n', f);
+			put_counters_text(f, "    ", e->dbs[j].counters,
+			    e->dbs[j].ncounters);
+		}
+	}
+}
+
+static void
+put_json_str(FILE *f, const char *s)
+{
+	if (s == NULL)
+		fputs("null", f);
+	else
+		ctl_fmt_put_json_str(f, s, strlen(s));
+}
+
+static void
+put_counters_json(FILE *f, const sc_counter *c, size_t n)
+{
+	size_t	 i;
+
+	putc('{', f);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			putc(',', f);
+		put_json_str(f, c[i].name);
+		fprintf(f, ":%" PRIu64, c[i].value);
+	}
+	putc('}', f);
+}
+
+void
+ctl_fmt_stats_json(FILE *f, const sc_stats *s)
+{
+	const sc_stats_env	*e;
+	size_t			 i, j;
+
+	fputs("{\"daemon\":", f);
+	put_counters_json(f, s->daemon, s->ndaemon);
+	fputs(",\"envs\":[", f);
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		fputs(i > 0 ? ",{\"repo\":" : "{\"repo\":", f);
+		put_json_str(f, e->repo);
+		fputs(",\"store\":", f);
+		put_json_str(f, e->store);
+		fputs(",\"dir\":", f);
+		put_json_str(f, e->dir);
+		fputs(",\"counters\":", f);
+		put_counters_json(f, e->counters, e->ncounters);
+		fputs(",\"dbs\":[", f);
+		for (j = 0; j < e->ndbs; j++) {
+			fputs(j > 0 ? ",{\"name\":" : "{\"name\":", f);
+			put_json_str(f, e->dbs[j].name);
+			fputs(",\"counters\":", f);
+			put_counters_json(f, e->dbs[j].counters,
+			    e->dbs[j].ncounters);
+			putc('}', f);
+		}
+		fputs("]}", f);
+	}
+	fputs("]}\n", f);
+}
+

@@ -46,9 +46,9 @@ expect_out(writer_fn w, const void *p, size_t n, const char *want)
 	free(got);
 }
 
-#define CESC(lit, want)	expect_out(fmt_put_cescape, lit, sizeof(lit) - 1, \
+#define CESC(lit, want)	expect_out(ctl_fmt_put_cescape, lit, sizeof(lit) - 1, \
 			    want)
-#define JSON(lit, want)	expect_out(fmt_put_json_str, lit, sizeof(lit) - 1, \
+#define JSON(lit, want)	expect_out(ctl_fmt_put_json_str, lit, sizeof(lit) - 1, \
 			    want)
 
 /* ---------------------------------------------------------------- hex */
@@ -60,10 +60,10 @@ START_TEST(hex_encode)
 	char				 out[2 * sizeof(in) + 1];
 
 	memset(out, 'X', sizeof(out));
-	ck_assert_ptr_eq(fmt_hex(out, in, sizeof(in)), out);
+	ck_assert_ptr_eq(ctl_fmt_hex(out, in, sizeof(in)), out);
 	ck_assert_str_eq(out, "000ff0ff611009");
 	memset(out, 'X', sizeof(out));
-	ck_assert_str_eq(fmt_hex(out, in, 0), "");
+	ck_assert_str_eq(ctl_fmt_hex(out, in, 0), "");
 }
 END_TEST
 
@@ -84,8 +84,8 @@ START_TEST(hex_put)
 		ck_assert_ptr_nonnull(want);
 		for (j = 0; j < n; j++)
 			in[j] = (unsigned char)(j * 7 + 3);
-		fmt_hex(want, in, n);
-		got = capture(fmt_put_hex, in, n, &len);
+		ctl_fmt_hex(want, in, n);
+		got = capture(ctl_fmt_put_hex, in, n, &len);
 		ck_assert_uint_eq(len, 2 * n);
 		ck_assert_msg(memcmp(got, want, len) == 0, "size %zu", n);
 		free(got);
@@ -100,12 +100,12 @@ START_TEST(unhex_valid)
 	unsigned char	 out[8];
 	size_t		 bad = 99;
 
-	ck_assert_int_eq(fmt_unhex("00ff7F0aA0", 10, out, &bad), 0);
+	ck_assert_int_eq(ctl_fmt_unhex("00ff7F0aA0", 10, out, &bad), 0);
 	ck_assert_mem_eq(out, "\x00\xff\x7f\x0a\xa0", 5);
 	ck_assert_uint_eq(bad, 99);	/* untouched on success */
-	ck_assert_int_eq(fmt_unhex("", 0, out, &bad), 0);
+	ck_assert_int_eq(ctl_fmt_unhex("", 0, out, &bad), 0);
 	/* Only n digits are read: a longer string is no error. */
-	ck_assert_int_eq(fmt_unhex("6b33zz", 4, out, &bad), 0);
+	ck_assert_int_eq(ctl_fmt_unhex("6b33zz", 4, out, &bad), 0);
 	ck_assert_mem_eq(out, "k3", 2);
 }
 END_TEST
@@ -115,7 +115,7 @@ START_TEST(unhex_in_place)
 	char	 s[] = "48656c6c6f2C20776f726c64";
 	size_t	 bad;
 
-	ck_assert_int_eq(fmt_unhex(s, strlen(s), (unsigned char *)s, &bad),
+	ck_assert_int_eq(ctl_fmt_unhex(s, strlen(s), (unsigned char *)s, &bad),
 	    0);
 	ck_assert_mem_eq(s, "Hello, world", 12);
 }
@@ -144,7 +144,7 @@ START_TEST(unhex_bad)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bad = 99;
-		ck_assert_msg(fmt_unhex(cases[i].s, strlen(cases[i].s), out,
+		ck_assert_msg(ctl_fmt_unhex(cases[i].s, strlen(cases[i].s), out,
 		    &bad) == -1, "\"%s\" accepted", cases[i].s);
 		ck_assert_msg(bad == cases[i].bad, "\"%s\": bad %zu, expected "
 		    "%zu", cases[i].s, bad, cases[i].bad);
@@ -160,7 +160,7 @@ expect_trim(const char *in, const char *want)
 	const char	*s = in;
 	size_t		 n = strlen(in);
 
-	fmt_trim(&s, &n);
+	ctl_fmt_trim(&s, &n);
 	ck_assert_msg(n == strlen(want) && memcmp(s, want, n) == 0,
 	    "trim(\"%s\") gave \"%.*s\", expected \"%s\"", in, (int)n, s,
 	    want);
@@ -184,7 +184,7 @@ START_TEST(trim_nul)
 	const char	*s = " \0 x";
 	size_t		 n = 4;
 
-	fmt_trim(&s, &n);
+	ctl_fmt_trim(&s, &n);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_mem_eq(s, "\0 x", 3);
 }
@@ -217,7 +217,7 @@ START_TEST(cescape_classes)
 }
 END_TEST
 
-/* Decodes s (n bytes) as fmt_put_cescape writes it; -1 if it cannot. */
+/* Decodes s (n bytes) as ctl_fmt_put_cescape writes it; -1 if it cannot. */
 static int
 uncescape(const char *s, size_t n, unsigned char *out, size_t *len)
 {
@@ -238,7 +238,7 @@ uncescape(const char *s, size_t n, unsigned char *out, size_t *len)
 		else if (s[i] == '\\')
 			out[(*len)++] = '\\';
 		else if (s[i] == 'x' && i + 2 < n &&
-		    fmt_unhex(s + i + 1, 2, out + *len, &bad) == 0) {
+		    ctl_fmt_unhex(s + i + 1, 2, out + *len, &bad) == 0) {
 			(*len)++;
 			i += 2;
 		} else
@@ -258,7 +258,7 @@ START_TEST(cescape_every_byte)
 		if (i >= 0x20 && i <= 0x7e && i != '\\')
 			plain++;
 	}
-	got = capture(fmt_put_cescape, in, sizeof(in), &len);
+	got = capture(ctl_fmt_put_cescape, in, sizeof(in), &len);
 	/* Plain bytes take 1, \t \n \\ take 2, the rest \xNN 4. */
 	ck_assert_uint_eq(len, plain + 3 * 2 + (256 - plain - 3) * 4);
 	for (i = 0; i < len; i++)
@@ -282,7 +282,7 @@ START_TEST(cescape_long)
 	ck_assert_ptr_nonnull(in);
 	for (i = 0; i < n; i++)
 		in[i] = i % 5 == 0 ? 0xff : 'a';
-	got = capture(fmt_put_cescape, in, n, &len);
+	got = capture(ctl_fmt_put_cescape, in, n, &len);
 	ck_assert_uint_eq(len, n + 3 * ((n + 4) / 5));
 	for (i = 0; i < n; i++)
 		ck_assert_msg(memcmp(got + i + 3 * ((i + 4) / 5),
@@ -298,22 +298,22 @@ START_TEST(cescape_buffer)
 	char	 out[16];
 
 	memset(out, 'X', sizeof(out));
-	ck_assert_uint_eq(fmt_cescape(out, sizeof(out), "a\tb", 3), 3);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, sizeof(out), "a\tb", 3), 3);
 	ck_assert_str_eq(out, "a\\tb");
-	ck_assert_uint_eq(fmt_cescape(out, sizeof(out), "", 0), 0);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, sizeof(out), "", 0), 0);
 	ck_assert_str_eq(out, "");
 	/* Only whole escapes: "\xff" never cut to "\xf". */
-	ck_assert_uint_eq(fmt_cescape(out, 8, "ab\xff\xff", 4), 3);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, 8, "ab\xff\xff", 4), 3);
 	ck_assert_str_eq(out, "ab\\xff");
-	ck_assert_uint_eq(fmt_cescape(out, 8, "abcdefghij", 10), 4);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, 8, "abcdefghij", 10), 4);
 	ck_assert_str_eq(out, "abcd");
 	/* Too small for any escape: empty, nothing used. */
-	ck_assert_uint_eq(fmt_cescape(out, 4, "abc", 3), 0);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, 4, "abc", 3), 0);
 	ck_assert_str_eq(out, "");
-	ck_assert_uint_eq(fmt_cescape(out, 5, "\\", 1), 1);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, 5, "\\", 1), 1);
 	ck_assert_str_eq(out, "\\\\");
 	out[0] = 'X';
-	ck_assert_uint_eq(fmt_cescape(out, 0, "abc", 3), 0);
+	ck_assert_uint_eq(ctl_fmt_cescape(out, 0, "abc", 3), 0);
 	ck_assert_int_eq(out[0], 'X');
 }
 END_TEST
@@ -393,11 +393,11 @@ START_TEST(writers_report_failure)
 	/* A stream open for reading only refuses every write. */
 	f = fopen("/dev/null", "r");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fmt_put_hex(f, "ab", 2), -1);
-	ck_assert_int_eq(fmt_put_cescape(f, "ab", 2), -1);
-	ck_assert_int_eq(fmt_put_cescape(f, "\t", 1), -1);
-	ck_assert_int_eq(fmt_put_json_str(f, "ab", 2), -1);
-	ck_assert_int_eq(fmt_put_json_str(f, "", 0), -1);
+	ck_assert_int_eq(ctl_fmt_put_hex(f, "ab", 2), -1);
+	ck_assert_int_eq(ctl_fmt_put_cescape(f, "ab", 2), -1);
+	ck_assert_int_eq(ctl_fmt_put_cescape(f, "\t", 1), -1);
+	ck_assert_int_eq(ctl_fmt_put_json_str(f, "ab", 2), -1);
+	ck_assert_int_eq(ctl_fmt_put_json_str(f, "", 0), -1);
 	fclose(f);
 }
 END_TEST
