@@ -130,7 +130,7 @@ resolve(struct conn *c, const struct sp_req *rq, bool write,
 int
 check_key(struct sp_bytes key, struct sp_error *err)
 {
-	if (key.n == 0 || key.n > SP_KEY_MAX)
+	if (!sp_key_ok(key.n))
 		return sp_seterr(err, SP_BAD_KEY, "the key is %zu bytes; keys "
 		    "are 1 to %d bytes", key.n, SP_KEY_MAX);
 	return 0;

@@ -96,7 +96,7 @@ check_keys(const struct sp_array *keys, struct sp_error *err)
 		if (sp_mp_read_bytes(&rd, &k) == -1)
 			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
 			    "not bin or str");
-		if (k.n == 0 || k.n > SP_KEY_MAX)
+		if (!sp_key_ok(k.n))
 			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
 			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
 	}
@@ -221,7 +221,7 @@ take_entry(void *arg, const void *k, size_t kn, const void *v, size_t vn)
 static int
 check_bound(struct sp_bytes b, const char *name, struct sp_error *err)
 {
-	if (b.p != NULL && b.n > SP_KEY_MAX)
+	if (b.p != NULL && !sp_bound_ok(b.n))
 		return sp_seterr(err, SP_BAD_KEY, "the scan's %s is %zu bytes; "
 		    "keys are at most %d bytes", name, b.n, SP_KEY_MAX);
 	return 0;

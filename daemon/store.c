@@ -374,7 +374,7 @@ st_read_done(struct st_env *e, unsigned slot)
 static int
 check_key(size_t klen, struct sp_error *err)
 {
-	if (klen == 0 || klen > SP_KEY_MAX)
+	if (!sp_key_ok(klen))
 		return sp_seterr(err, SP_BAD_KEY,
 		    "the key is %zu bytes; keys are 1 to %d bytes", klen,
 		    SP_KEY_MAX);

@@ -211,13 +211,7 @@ sp_key_encode(struct sp_buf *b, const void *key, size_t n)
 int
 sp_reply_count(struct sp_buf *b, uint64_t id, uint64_t count)
 {
-	msgpack_packer	 pk;
-	size_t		 mark;
-
-	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
-		return -1;
-	sp_mp_kv_u64(&pk, "count", count);
-	return sp_frame_close(b, mark);
+	return sp__reply_u64(b, id, "count", count);
 }
 
 int

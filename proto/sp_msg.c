@@ -8,14 +8,27 @@
 
 /* ------------------------------------------------------------ the tables */
 
-enum kind { K_UINT, K_STR, K_BYTES, K_BOOL, K_ARRAY };
+/*
+ * How a field's value is read: K_RAW keeps the msgpack bytes of any
+ * value for a later pass; K_OPT_BYTES is bin or str, or nil for none.
+ */
+enum kind { K_UINT, K_STR, K_BYTES, K_BOOL, K_ARRAY, K_RAW, K_OPT_BYTES };
 
-static const struct field {
+/*
+ * A field of a request or a reply: its name, its bit in the set of those
+ * seen, how it is read and where it goes (an offset into struct sp_req
+ * or struct sp_reply).  Requests and replies each have one such table,
+ * and a field is added by adding a row.
+ */
+struct field {
 	const char	*name;
 	uint32_t	 bit;
 	enum kind	 kind;
-	size_t		 off;	/* into struct sp_req */
-} fields[] = {
+	size_t		 off;
+};
+
+/* The request fields; their bits are SP_F_* (sp_msg.h). */
+static const struct field fields[] = {
 	{ "id",		SP_F_ID,	K_UINT,  offsetof(struct sp_req, id) },
 	{ "op",		SP_F_OP,	K_STR,	 0 },
 	{ "repo",	SP_F_REPO,	K_STR,	 offsetof(struct sp_req, repo) },
@@ -42,6 +55,41 @@ static const struct field {
 	{ "keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	 offsetof(struct sp_req, keys_only) },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+/* The reply fields, and their bits; err is read apart (its range is
+ * checked) and the others straight into struct sp_reply. */
+enum {
+	R_ID		= 1u << 0,
+	R_ERR		= 1u << 1,
+	R_INDEX		= 1u << 2,
+	R_OTHER		= 1u << 3,	/* nothing to note but the value */
+};
+
+#define RF(name, bit, kind, member) \
+	{ name, bit, kind, offsetof(struct sp_reply, member) }
+
+static const struct field reply_fields[] = {
+	RF("id",	R_ID,	 K_UINT,	id),
+	{ "err",	R_ERR,	 K_UINT,	0 },
+	RF("msg",	R_OTHER, K_STR,		msg),
+	RF("val",	R_OTHER, K_BYTES,	val),
+	RF("server",	R_OTHER, K_STR,		server),
+	RF("version",	R_OTHER, K_UINT,	version),
+	RF("max_frame",	R_OTHER, K_UINT,	max_frame),
+	RF("size",	R_OTHER, K_UINT,	size),
+	RF("envs",	R_OTHER, K_RAW,		envs),
+	RF("daemon",	R_OTHER, K_RAW,		daemon),
+	RF("index",	R_INDEX, K_UINT,	index),
+	RF("vals",	R_OTHER, K_ARRAY,	vals),
+	RF("missing",	R_OTHER, K_ARRAY,	missing),
+	RF("count",	R_OTHER, K_UINT,	count),
+	RF("entries",	R_OTHER, K_ARRAY,	entries),
+	RF("cursor",	R_OTHER, K_OPT_BYTES,	cursor),
+};
+#define NREPLY_FIELDS	(sizeof(reply_fields) / sizeof(reply_fields[0]))
+
+/* The key rule's number is in BAD_KEY's text and in PROTOCOL.md too. */
+_Static_assert(SP_KEY_MAX == 511, "sp_error.h and PROTOCOL.md say 511");
 
 #define TARGET	(SP_F_REPO | SP_F_DB)
 #define SCAN	(SP_F_PREFIX | SP_F_START | SP_F_END | SP_F_CURSOR | \
@@ -90,14 +138,15 @@ op_lookup(struct sp_bytes name)
 	return SP_OP_NONE;
 }
 
+/* The row of table (of n rows) named name, or NULL. */
 static const struct field *
-field_lookup(struct sp_bytes name)
+field_lookup(const struct field *table, size_t n, struct sp_bytes name)
 {
 	size_t	 i;
 
-	for (i = 0; i < NFIELDS; i++)
-		if (sp_bytes_eq(name, fields[i].name))
-			return &fields[i];
+	for (i = 0; i < n; i++)
+		if (sp_bytes_eq(name, table[i].name))
+			return &table[i];
 	return NULL;
 }
 
@@ -123,6 +172,8 @@ kind_name(enum kind k)
 	case K_BYTES:	return "bin or str";
 	case K_BOOL:	return "a bool";
 	case K_ARRAY:	return "an array";
+	case K_RAW:	return "any value";
+	case K_OPT_BYTES: return "bin, str or nil";
 	}
 	return "?";
 }
@@ -147,25 +198,38 @@ sp__read_array(struct sp_mp_rd *rd, struct sp_array *a)
 	return 0;
 }
 
+/* The msgpack bytes of the next value, whatever it is, into v. */
 static int
-read_field(struct sp_mp_rd *rd, const struct field *f, struct sp_req *req,
-    struct sp_bytes *opname)
+read_raw(struct sp_mp_rd *rd, struct sp_bytes *v)
 {
-	char	*base = (char *)req;
+	const unsigned char	*start = rd->p;
 
-	switch (f->kind) {
+	if (sp_mp_skip(rd) == -1)
+		return -1;
+	v->p = (const char *)start;
+	v->n = (size_t)(rd->p - start);
+	return 0;
+}
+
+/* Reads the next value as kind k into dst, of the type k calls for. */
+static int
+read_value(struct sp_mp_rd *rd, enum kind k, void *dst)
+{
+	switch (k) {
 	case K_UINT:
-		return sp_mp_read_uint(rd, (uint64_t *)(base + f->off));
+		return sp_mp_read_uint(rd, dst);
 	case K_BOOL:
-		return sp_mp_read_bool(rd, (bool *)(base + f->off));
+		return sp_mp_read_bool(rd, dst);
 	case K_STR:
-		if (f->bit == SP_F_OP)
-			return sp_mp_read_str(rd, opname);
-		return sp_mp_read_str(rd, (struct sp_bytes *)(base + f->off));
+		return sp_mp_read_str(rd, dst);
 	case K_BYTES:
-		return sp_mp_read_bytes(rd, (struct sp_bytes *)(base + f->off));
+		return sp_mp_read_bytes(rd, dst);
 	case K_ARRAY:
-		return sp__read_array(rd, (struct sp_array *)(base + f->off));
+		return sp__read_array(rd, dst);
+	case K_RAW:
+		return read_raw(rd, dst);
+	case K_OPT_BYTES:
+		return sp_mp_read_nil(rd) == 0 ? 0 : sp_mp_read_bytes(rd, dst);
 	}
 	return -1;
 }
@@ -249,7 +313,7 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 			    sp_mp_type_name(sp_mp_peek(&rd)));
 			goto fail;
 		}
-		if ((f = field_lookup(k)) == NULL) {
+		if ((f = field_lookup(fields, NFIELDS, k)) == NULL) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "unknown field '%.*s'; see PROTOCOL.md for the "
 			    "fields of each op", (int)(k.n > 32 ? 32 : k.n),
@@ -261,7 +325,8 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 			    "the field '%s' appears twice", f->name);
 			goto fail;
 		}
-		if (read_field(&rd, f, req, &opname) == -1) {
+		if (read_value(&rd, f->kind, f->bit == SP_F_OP ? (void *)&opname :
+		    (char *)req + f->off) == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "the field '%s' must be %s, not %s", f->name,
 			    kind_name(f->kind), sp_mp_type_name(sp_mp_peek(&rd)));
@@ -364,6 +429,9 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 			msgpack_pack_array(&pk, a->n);
 			sp_buf_append(b, a->raw.p, a->raw.n);
 			break;
+		case K_RAW:
+		case K_OPT_BYTES:
+			break;		/* kinds of reply fields only */
 		}
 	}
 	return sp_frame_close(b, mark);
@@ -371,27 +439,16 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 
 /* ------------------------------------------------------------- replies */
 
-static int
-raw(struct sp_mp_rd *rd, struct sp_bytes *v)
-{
-	const unsigned char	*start = rd->p;
-
-	if (sp_mp_skip(rd) == -1)
-		return -1;
-	v->p = (const char *)start;
-	v->n = (size_t)(rd->p - start);
-	return 0;
-}
-
 int
 sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
     struct sp_error *err)
 {
-	struct sp_mp_rd	 rd;
-	struct sp_bytes	 k;
-	uint32_t	 i, npairs;
-	uint64_t	 code = 0;
-	int		 rc, seen_id = 0;
+	struct sp_mp_rd		 rd;
+	struct sp_bytes		 k;
+	const struct field	*f;
+	uint32_t		 i, npairs, seen = 0;
+	uint64_t		 code = 0;
+	int			 rc;
 
 	memset(rep, 0, sizeof(*rep));
 	sp_mp_rd_init(&rd, body, n);
@@ -403,49 +460,21 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 		if (sp_mp_read_str(&rd, &k) == -1)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "reply field names must be msgpack str");
-		if (sp_bytes_eq(k, "id")) {
-			rc = sp_mp_read_uint(&rd, &rep->id);
-			seen_id = 1;
-		} else if (sp_bytes_eq(k, "err"))
-			rc = sp_mp_read_uint(&rd, &code);
-		else if (sp_bytes_eq(k, "msg"))
-			rc = sp_mp_read_str(&rd, &rep->msg);
-		else if (sp_bytes_eq(k, "val"))
-			rc = sp_mp_read_bytes(&rd, &rep->val);
-		else if (sp_bytes_eq(k, "server"))
-			rc = sp_mp_read_str(&rd, &rep->server);
-		else if (sp_bytes_eq(k, "version"))
-			rc = sp_mp_read_uint(&rd, &rep->version);
-		else if (sp_bytes_eq(k, "max_frame"))
-			rc = sp_mp_read_uint(&rd, &rep->max_frame);
-		else if (sp_bytes_eq(k, "size"))
-			rc = sp_mp_read_uint(&rd, &rep->size);
-		else if (sp_bytes_eq(k, "envs"))
-			rc = raw(&rd, &rep->envs);
-		else if (sp_bytes_eq(k, "daemon"))
-			rc = raw(&rd, &rep->daemon);
-		else if (sp_bytes_eq(k, "index")) {
-			rc = sp_mp_read_uint(&rd, &rep->index);
-			rep->has_index = true;
-		} else if (sp_bytes_eq(k, "vals"))
-			rc = sp__read_array(&rd, &rep->vals);
-		else if (sp_bytes_eq(k, "missing"))
-			rc = sp__read_array(&rd, &rep->missing);
-		else if (sp_bytes_eq(k, "count"))
-			rc = sp_mp_read_uint(&rd, &rep->count);
-		else if (sp_bytes_eq(k, "entries"))
-			rc = sp__read_array(&rd, &rep->entries);
-		else if (sp_bytes_eq(k, "cursor"))
-			rc = sp_mp_read_nil(&rd) == 0 ? 0 :
-			    sp_mp_read_bytes(&rd, &rep->cursor);
-		else
+		/* Fields it does not know are a newer daemon's: skipped. */
+		if ((f = field_lookup(reply_fields, NREPLY_FIELDS, k)) == NULL)
 			rc = sp_mp_skip(&rd);
+		else {
+			rc = read_value(&rd, f->kind, f->bit == R_ERR ?
+			    (void *)&code : (char *)rep + f->off);
+			seen |= f->bit;
+		}
 		if (rc == -1)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "the reply field '%.*s' is malformed",
 			    (int)(k.n > 32 ? 32 : k.n), k.p);
 	}
-	if (rd.p != rd.end || !seen_id)
+	rep->has_index = (seen & R_INDEX) != 0;
+	if (rd.p != rd.end || !(seen & R_ID))
 		return sp_seterr(err, SP_BAD_REQUEST,
 		    "the reply has trailing bytes or no id");
 	if (code > INT32_MAX)
@@ -541,16 +570,23 @@ sp_reply_hello(struct sp_buf *b, uint64_t id, const char *server,
 	return sp_frame_close(b, mark);
 }
 
+/* A reply of one unsigned field besides the id. */
 int
-sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size)
+sp__reply_u64(struct sp_buf *b, uint64_t id, const char *name, uint64_t v)
 {
 	msgpack_packer	 pk;
 	size_t		 mark;
 
 	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
-	sp_mp_kv_u64(&pk, "size", size);
+	sp_mp_kv_u64(&pk, name, v);
 	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size)
+{
+	return sp__reply_u64(b, id, "size", size);
 }
 
 /* repo, store and dir of an env; a fixed-path store's repo is nil. */

@@ -1,8 +1,9 @@
 /*
  * sp_msg: requests and replies of the wire protocol.
  *
- * Owns: the request fields, which of them each operation takes, and the
- * encoding and decoding of every request and reply.  The daemon and the
+ * Owns: the request fields and the reply fields (one table each in
+ * sp_msg.c), which request fields each operation takes, the key rule
+ * (sp_key_ok), and the encoding and decoding of every request and reply.  The daemon and the
  * client library both go through these functions; nothing else in the
  * tree knows a field name.  proto/PROTOCOL.md is the prose of this file.
  *
@@ -25,6 +26,23 @@
 #define SP_KEY_MAX	511	/* LMDB's default key limit */
 #define SP_REPO_MAX	255
 #define SP_NAME_MAX	64	/* store and db names */
+
+/*
+ * The key rule, written here only: a key is 1 to SP_KEY_MAX bytes
+ * (BAD_KEY otherwise).  A scan's bound (prefix, start, end, cursor) may
+ * be empty but is never longer than a key.
+ */
+static inline bool
+sp_key_ok(size_t n)
+{
+	return n >= 1 && n <= SP_KEY_MAX;
+}
+
+static inline bool
+sp_bound_ok(size_t n)
+{
+	return n <= SP_KEY_MAX;
+}
 
 enum sp_op {
 	SP_OP_NONE = 0,
