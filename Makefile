@@ -132,7 +132,8 @@ $(BUILD)/libstoreclient.pc: client/libstoreclient.pc.in client/storeclient.h
 
 # ------------------------------------------------------------------ tests
 
-$(BUILD)/tests/check_proto: $(call obj,tests/check_proto.c) $(PROTO_OBJ)
+$(BUILD)/tests/check_proto: $(call obj,tests/check_proto.c \
+	    tests/proto_samples.c) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 

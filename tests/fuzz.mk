@@ -45,10 +45,12 @@ $(FUZZ_DIR)/fuzz_proto: $(FUZZ_DIR)/obj/tests/fuzz_proto.o $(FUZZ_PROTO_OBJ)
 # A plain program: no libFuzzer, whose main() would take over.  It links
 # the fuzzer's proto objects; their coverage hooks are the sanitizer
 # runtime's no-ops when libFuzzer is absent.
-$(FUZZ_DIR)/obj/tests/fuzz_seeds.o: FUZZ_CFLAGS := \
+$(FUZZ_DIR)/obj/tests/fuzz_seeds.o $(FUZZ_DIR)/obj/tests/proto_samples.o: \
+	FUZZ_CFLAGS := \
 	$(filter-out -fsanitize=fuzzer,$(FUZZ_CFLAGS))
 
-$(FUZZ_DIR)/fuzz_seeds: $(FUZZ_DIR)/obj/tests/fuzz_seeds.o $(FUZZ_PROTO_OBJ)
+$(FUZZ_DIR)/fuzz_seeds: $(FUZZ_DIR)/obj/tests/fuzz_seeds.o \
+	    $(FUZZ_DIR)/obj/tests/proto_samples.o $(FUZZ_PROTO_OBJ)
 	$(FUZZ_CC) -g $(FUZZ_SAN) -o $@ $^
 
 fuzz-clean:

@@ -4,7 +4,8 @@
  * each as a whole frame, and a few files of several frames in a row, as
  * a pipelining client sends them.
  *
- * The seeds are built with proto/'s own encoders, so they follow the
+ * The requests are tests/proto_samples.c's, which check_proto also
+ * round-trips.  The seeds are built with proto/'s own encoders, so they follow the
  * wire format as it is now: the fuzzer starts from frames that get past
  * the decoders' first checks instead of having to guess field names.
  *
@@ -25,31 +26,10 @@
 #include "sp_frame.h"
 #include "sp_mp.h"
 #include "sp_msg.h"
+#include "proto_samples.h"
 
 static const char	*dir;
 static int		 nseeds;
-
-/* Batch ops of every kind, and keys, as the client encodes them. */
-static struct sp_buf	 ops_buf, keys_buf, big_buf;
-static struct sp_array	 ops, keys, big_ops;
-static char		 big_val[300];
-
-static struct sp_bytes
-B(const char *s)
-{
-	struct sp_bytes	 b = { s, strlen(s) };
-
-	return b;
-}
-
-/* Byte strings with NULs in them, which B() cannot make. */
-static struct sp_bytes
-R(const char *p, size_t n)
-{
-	struct sp_bytes	 b = { p, n };
-
-	return b;
-}
 
 static void
 ok(int rc, const char *what)
@@ -78,222 +58,6 @@ save(struct sp_buf *b)
 	b->len = 0;
 }
 
-static void
-make_arrays(void)
-{
-	static const struct sp_batch_op	 list[] = {
-		{ SP_BATCH_PUT, { NULL, 0 }, { "k1", 2 }, { "v1", 2 } },
-		{ SP_BATCH_DEL, { NULL, 0 }, { "k2", 2 }, { NULL, 0 } },
-		{ SP_BATCH_PUT_IF_ABSENT, { "meta", 4 }, { "\0k", 2 },
-		    { "\xff", 1 } },
-		{ SP_BATCH_EXPECT, { NULL, 0 }, { "k1", 2 }, { "v1", 2 } },
-		{ SP_BATCH_EXPECT_ABSENT, { NULL, 0 }, { "k3", 2 },
-		    { NULL, 0 } },
-		{ SP_BATCH_CLEAR, { "meta", 4 }, { NULL, 0 }, { NULL, 0 } },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(list) / sizeof(list[0]); i++)
-		ok(sp_batch_op_encode(&ops_buf, &list[i]), "a batch op");
-	ops.raw.p = ops_buf.data;
-	ops.raw.n = ops_buf.len;
-	ops.n = (uint32_t)i;
-
-	/* Longer headers: a db name of str8, a value of bin16. */
-	{
-		struct sp_batch_op	 op = { SP_BATCH_PUT,
-		    { "a_db_name_of_40_bytes_for_str8_hdr_xxxx", 40 },
-		    { "k", 1 }, { big_val, sizeof(big_val) } };
-
-		memset(big_val, 'v', sizeof(big_val));
-		ok(sp_batch_op_encode(&big_buf, &op), "a batch op");
-		big_ops.raw.p = big_buf.data;
-		big_ops.raw.n = big_buf.len;
-		big_ops.n = 1;
-	}
-
-	ok(sp_key_encode(&keys_buf, "a", 1), "a key");
-	ok(sp_key_encode(&keys_buf, "\0b", 2), "a key");
-	ok(sp_key_encode(&keys_buf, "refs/heads/main", 15), "a key");
-	keys.raw.p = keys_buf.data;
-	keys.raw.n = keys_buf.len;
-	keys.n = 3;
-}
-
-/*
- * Fills rq with the i-th sample request: every op, with all the fields
- * it may carry and with only those it needs.  Returns false past the
- * last.
- */
-static bool
-request(int i, struct sp_req *rq)
-{
-	memset(rq, 0, sizeof(*rq));
-	rq->id = 100 + (uint64_t)i;
-	switch (i) {
-	case 0:
-		rq->op = SP_OP_HELLO;
-		rq->version = SP_PROTO_VERSION;
-		rq->has = SP_F_VERSION;
-		rq->client = B("fuzz_seeds");
-		break;
-	case 1:
-		rq->op = SP_OP_HELLO;
-		rq->version = 2;
-		rq->has = SP_F_VERSION;
-		break;
-	case 2:
-		rq->op = SP_OP_PING;
-		break;
-	case 3:
-		rq->op = SP_OP_GET;
-		rq->repo = B("ox/mnist");
-		rq->store = B("refs");
-		rq->db = B("refs");
-		rq->key = R("k\0\xff", 3);
-		break;
-	case 4:
-		rq->op = SP_OP_GET;
-		rq->store = B("nodes");
-		rq->key = B("k");
-		break;
-	case 5:
-		rq->op = SP_OP_PUT;
-		rq->repo = B("a/b.c/d_e-f");
-		rq->store = B("refs");
-		rq->db = B("meta");
-		rq->key = B("main");
-		rq->val = R("\0v\0", 3);
-		break;
-	case 6:
-		rq->op = SP_OP_PUT;
-		rq->store = B("refs");
-		rq->key = B("main");
-		rq->val = B("v");
-		rq->if_absent = true;
-		rq->has = SP_F_IF_ABSENT;
-		break;
-	case 7:
-		rq->op = SP_OP_PUT;
-		rq->store = B("refs");
-		rq->key = B("main");
-		rq->val = B("new");
-		rq->if_equals = B("old");
-		break;
-	case 8:
-		rq->op = SP_OP_DEL;
-		rq->repo = B("r");
-		rq->store = B("refs");
-		rq->db = B("refs");
-		rq->key = B("main");
-		break;
-	case 9:
-		rq->op = SP_OP_DEL;
-		rq->store = B("refs");
-		rq->key = B("main");
-		rq->if_equals = B("old");
-		break;
-	case 10:
-		rq->op = SP_OP_SNAPSHOT;
-		rq->repo = B("r");
-		rq->store = B("nodes");
-		rq->compact = true;
-		rq->has = SP_F_COMPACT;
-		break;
-	case 11:
-		rq->op = SP_OP_SNAPSHOT;
-		rq->store = B("nodes");
-		break;
-	case 12:
-		rq->op = SP_OP_FORK;
-		rq->repo = B("a");
-		rq->store = B("refs");
-		rq->dst = B("b/c");
-		break;
-	case 13:
-		rq->op = SP_OP_STATS;
-		rq->repo = B("a");
-		rq->store = B("refs");
-		break;
-	case 14:
-		rq->op = SP_OP_STATS;
-		break;
-	case 15:
-		rq->op = SP_OP_LIVE;
-		rq->repo = B("a");
-		rq->store = B("refs");
-		break;
-	case 16:
-		rq->op = SP_OP_LIVE;
-		break;
-	case 17:
-		rq->op = SP_OP_BATCH;
-		rq->repo = B("r");
-		rq->store = B("nodes");
-		rq->db = B("nodes");
-		rq->ops = ops;
-		rq->bid = 9;
-		rq->more = true;
-		rq->has = SP_F_BID | SP_F_MORE;
-		break;
-	case 18:
-		rq->op = SP_OP_BATCH;
-		rq->store = B("nodes");
-		rq->ops = ops;
-		break;
-	case 19:
-		rq->op = SP_OP_BATCH_ABORT;
-		rq->bid = 9;
-		rq->has = SP_F_BID;
-		break;
-	case 20:
-		rq->op = SP_OP_MGET;
-		rq->repo = B("r");
-		rq->store = B("nodes");
-		rq->db = B("nodes");
-		rq->keys = keys;
-		break;
-	case 21:
-		rq->op = SP_OP_MISSING;
-		rq->store = B("nodes");
-		rq->keys = keys;
-		break;
-	case 22:
-		rq->op = SP_OP_COUNT;
-		rq->repo = B("r");
-		rq->store = B("nodes");
-		rq->db = B("nodes");
-		break;
-	case 23:
-		rq->op = SP_OP_SCAN;
-		rq->repo = B("r");
-		rq->store = B("nodes");
-		rq->db = B("nodes");
-		rq->prefix = R("\xff", 1);
-		rq->start = B("a");
-		rq->end = B("z");
-		rq->cursor = B("m");
-		rq->limit = 10;
-		rq->reverse = true;
-		rq->keys_only = true;
-		rq->has = SP_F_LIMIT | SP_F_REVERSE | SP_F_KEYS_ONLY;
-		break;
-	case 24:
-		rq->op = SP_OP_SCAN;
-		rq->store = B("nodes");
-		rq->prefix = B("");
-		break;
-	case 25:
-		rq->op = SP_OP_BATCH;
-		rq->store = B("nodes");
-		rq->ops = big_ops;
-		break;
-	default:
-		return false;
-	}
-	return true;
-}
-
 /*
  * Requests that decode but name something the name rules refuse, or
  * just allow: the edges of sp_repo_check() and sp_name_check(), which
@@ -314,15 +78,15 @@ names(struct sp_buf *b)
 	size_t		 i;
 
 	for (i = 0; i < sizeof(repos) / sizeof(repos[0]); i++) {
-		request(22, &rq);		/* count */
-		rq.repo = B(repos[i]);
+		ps_request(22, &rq);		/* count */
+		rq.repo = ps_str(repos[i]);
 		ok(sp_req_encode(b, &rq), "count");
 		save(b);
 	}
 	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
-		request(22, &rq);
-		rq.store = B(stores[i]);
-		rq.db = B(stores[sizeof(stores) / sizeof(stores[0]) - 1 - i]);
+		ps_request(22, &rq);
+		rq.store = ps_str(stores[i]);
+		rq.db = ps_str(stores[sizeof(stores) / sizeof(stores[0]) - 1 - i]);
 		ok(sp_req_encode(b, &rq), "count");
 		save(b);
 	}
@@ -330,10 +94,10 @@ names(struct sp_buf *b)
 	memset(longname, 'r', sizeof(longname) - 1);
 	memset(longstore, 's', sizeof(longstore) - 1);
 	for (i = 0; i < 2; i++) {
-		request(12, &rq);		/* fork */
-		rq.repo = R(longname, SP_REPO_MAX + i);
-		rq.dst = R(longname, SP_REPO_MAX + 1 - i);
-		rq.store = R(longstore, SP_NAME_MAX + i);
+		ps_request(12, &rq);		/* fork */
+		rq.repo = ps_raw(longname, SP_REPO_MAX + i);
+		rq.dst = ps_raw(longname, SP_REPO_MAX + 1 - i);
+		rq.store = ps_raw(longstore, SP_NAME_MAX + i);
 		ok(sp_req_encode(b, &rq), "fork");
 		save(b);
 	}
@@ -370,21 +134,21 @@ bad_requests(struct sp_buf *b)
 {
 	struct sp_req	 rq;
 
-	request(7, &rq);			/* put with if_equals */
+	ps_request(7, &rq);			/* put with if_equals */
 	rq.if_absent = true;
 	rq.has |= SP_F_IF_ABSENT;
 	ok(sp_req_encode(b, &rq), "put");
 	save(b);
-	request(18, &rq);			/* batch, last frame */
+	ps_request(18, &rq);			/* batch, last frame */
 	rq.more = true;
 	rq.has |= SP_F_MORE;
 	ok(sp_req_encode(b, &rq), "batch");
 	save(b);
-	request(4, &rq);			/* get */
-	rq.dst = B("x");
+	ps_request(4, &rq);			/* get */
+	rq.dst = ps_str("x");
 	ok(sp_req_encode(b, &rq), "get");
 	save(b);
-	request(5, &rq);			/* put */
+	ps_request(5, &rq);			/* put */
 	rq.val.p = NULL;
 	ok(sp_req_encode(b, &rq), "put");
 	save(b);
@@ -400,7 +164,7 @@ requests(struct sp_buf *b)
 	struct sp_req	 rq;
 	int		 i;
 
-	for (i = 0; request(i, &rq); i++) {
+	for (i = 0; ps_request(i, &rq); i++) {
 		ok(sp_req_encode(b, &rq), sp_op_name(rq.op));
 		save(b);
 	}
@@ -414,7 +178,7 @@ pipeline(struct sp_buf *b, const int *list, size_t n)
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		if (!request(list[i], &rq))
+		if (!ps_request(list[i], &rq))
 			errx(1, "no request %d", list[i]);
 		ok(sp_req_encode(b, &rq), sp_op_name(rq.op));
 	}
@@ -433,7 +197,7 @@ pipelines(struct sp_buf *b)
 	pipeline(b, streamed, sizeof(streamed) / sizeof(streamed[0]));
 	save(b);
 	/* Every request in a row. */
-	for (i = 0; request(i, &rq); i++)
+	for (i = 0; ps_request(i, &rq); i++)
 		ok(sp_req_encode(b, &rq), sp_op_name(rq.op));
 	save(b);
 	/* Ends in half a frame, which the daemon waits on. */
@@ -507,7 +271,7 @@ reply_scan(struct sp_buf *b, bool keys_only, bool done)
 	sp_reply_w_entry(&w, "k2\0", 3, "", 0);
 	sp_reply_w_entry(&w, "k3", 2, "\xff\xfe", 2);
 	if (!done)
-		cursor = B("k3");
+		cursor = ps_str("k3");
 	ok(sp_reply_scan_close(&w, cursor), "scan");
 }
 
@@ -563,7 +327,7 @@ reply(int i, struct sp_buf *b)
 	case 13:
 		/* An empty, finished page. */
 		ok(sp_reply_scan_open(&w, b, 14, false), "scan");
-		ok(sp_reply_scan_close(&w, R(NULL, 0)), "scan");
+		ok(sp_reply_scan_close(&w, ps_raw(NULL, 0)), "scan");
 		break;
 	case 14:
 		ok(sp_reply_error(b, 0, SP_TOO_LARGE, "a frame of 99999999 "
@@ -674,7 +438,6 @@ main(int argc, char *argv[])
 	dir = argv[1];
 	if (mkdir(dir, 0777) == -1 && errno != EEXIST)
 		err(1, "%s", dir);
-	make_arrays();
 	requests(&b);
 	names(&b);
 	bad_requests(&b);
@@ -683,8 +446,6 @@ main(int argc, char *argv[])
 	odd_replies(&b);
 	printf("fuzz_seeds: %d seeds in %s\n", nseeds, dir);
 	sp_buf_free(&b);
-	sp_buf_free(&ops_buf);
-	sp_buf_free(&keys_buf);
-	sp_buf_free(&big_buf);
+	ps_free();
 	return 0;
 }
