@@ -23,7 +23,7 @@
 SP_CODES(SC_CHECK_CODE)
 #undef SC_ERR_OK
 
-static const struct {
+static const struct local_code {
 	int		 code;
 	const char	*name;
 	const char	*text;
@@ -36,30 +36,36 @@ static const struct {
 	{ SC_ERR_TIMEOUT,  "TIMEOUT",  "storesd did not answer in time" },
 };
 
-const char *
-sc_errname(int code)
+/* The row of a code of the library's own, or NULL. */
+static const struct local_code *
+local_code(int code)
 {
 	size_t	 i;
 
-	if (sp_code_name(code) != NULL)
-		return sp_code_name(code);
 	for (i = 0; i < sizeof(local_codes) / sizeof(local_codes[0]); i++)
 		if (local_codes[i].code == code)
-			return local_codes[i].name;
-	return "UNKNOWN";
+			return &local_codes[i];
+	return NULL;
+}
+
+const char *
+sc_errname(int code)
+{
+	const struct local_code	*l = local_code(code);
+
+	if (sp_code_name(code) != NULL)
+		return sp_code_name(code);
+	return l != NULL ? l->name : "UNKNOWN";
 }
 
 const char *
 sc_strerror(int code)
 {
-	size_t	 i;
+	const struct local_code	*l = local_code(code);
 
 	if (sp_code_text(code) != NULL)
 		return sp_code_text(code);
-	for (i = 0; i < sizeof(local_codes) / sizeof(local_codes[0]); i++)
-		if (local_codes[i].code == code)
-			return local_codes[i].text;
-	return "unknown error";
+	return l != NULL ? l->text : "unknown error";
 }
 
 int
