@@ -1,8 +1,8 @@
 /*
  * Unit tests of ctl/ctl_fmt.c: hex both ways, trimming, the C escapes
  * of storectl's text output (to a stream and into a buffer) and JSON
- * strings, byte for byte, and every writer's report of a stream that
- * fails.
+ * strings, byte for byte, every writer's report of a stream that
+ * fails, and the text and JSON forms of stats.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,6 +402,67 @@ START_TEST(writers_report_failure)
 }
 END_TEST
 
+/* ------------------------------------------------------------- stats */
+
+typedef void	(*stats_fn)(FILE *, const sc_stats *);
+
+/* Checks that w writes exactly want for s. */
+static void
+expect_stats(stats_fn w, const sc_stats *s, const char *want)
+{
+	FILE	*f;
+	char	*got = NULL;
+	size_t	 len = 0;
+
+	f = open_memstream(&got, &len);
+	ck_assert_ptr_nonnull(f);
+	w(f, s);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(len == strlen(want) && memcmp(got, want, len) == 0,
+	    "wrote\n%.*s\nexpected\n%s", (int)len, got, want);
+	free(got);
+}
+
+/* Two envs, one of a fixed path, with names to escape; a db. */
+static sc_counter	 daemon_c[] = { { "uptime_s", 7 },
+			     { "connections", 2 } };
+static sc_counter	 env_c[] = { { "map_size", 1048576 } };
+static sc_counter	 db_c[] = { { "entries", 3 } };
+static sc_stats_db	 dbs[] = { { "n\"b", db_c, 1 } };
+static sc_stats_env	 envs[] = {
+	{ "ox/mnist", "refs", "/d/a b", env_c, 1, dbs, 1 },
+	{ NULL, "fix\tme", "/f", NULL, 0, NULL, 0 },
+};
+static const sc_stats	 stats = { daemon_c, 2, envs, 2 };
+
+START_TEST(stats_text)
+{
+	expect_stats(ctl_fmt_stats_text, &stats,
+	    "daemon\n"
+	    "  uptime_s                 7\n"
+	    "  connections              2\n"
+	    "env refs (repo ox/mnist)\n"
+	    "  dir                      /d/a b\n"
+	    "  map_size                 1048576\n"
+	    "  db n\"b\n"
+	    "    entries                3\n"
+	    "env fix\\tme (fixed path)\n"
+	    "  dir                      /f\n");
+}
+END_TEST
+
+START_TEST(stats_json)
+{
+	expect_stats(ctl_fmt_stats_json, &stats,
+	    "{\"daemon\":{\"uptime_s\":7,\"connections\":2},\"envs\":["
+	    "{\"repo\":\"ox/mnist\",\"store\":\"refs\",\"dir\":\"/d/a b\","
+	    "\"counters\":{\"map_size\":1048576},\"dbs\":[{\"name\":\"n\\\"b\","
+	    "\"counters\":{\"entries\":3}}]},"
+	    "{\"repo\":null,\"store\":\"fix\\tme\",\"dir\":\"/f\","
+	    "\"counters\":{},\"dbs\":[]}]}\n");
+}
+END_TEST
+
 static Suite *
 ctl_fmt_suite(void)
 {
@@ -433,6 +494,11 @@ ctl_fmt_suite(void)
 	tcase_add_test(tc, json_control);
 	tcase_add_test(tc, json_utf8_valid);
 	tcase_add_test(tc, json_utf8_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stats");
+	tcase_add_test(tc, stats_text);
+	tcase_add_test(tc, stats_json);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
