@@ -6,8 +6,8 @@
  * Owns: the parsed command line (struct ctl: the options given, the
  * command and its operands), the one connection to storesd, and the exit
  * status.  storectl uses only the public API of libstoreclient
- * (storeclient.h) and libc; it is split by concern, as lldpd splits
- * lldpcli, and calls go downward in this list:
+ * (storeclient.h) and libc.  It is split by concern, as lldpd splits
+ * lldpcli:
  *
  *	ctl.c		main, the option table and getopt, checking a
  *			command line against its command, dispatch,
@@ -17,6 +17,13 @@
  *	ctl_help.c	usage lines, --help and help COMMAND, from the tables
  *	ctl_input.c	operands and stdin as bytes (-x hex, keys, values)
  *	ctl_fmt.c	bytes as text and text as bytes, and stats' output
+ *
+ * Who calls whom (as nm of the objects shows): ctl_fmt.c calls none of
+ * the others (it is unit tested alone); ctl_input.c only ctl_fail();
+ * ctl_help.c reads the two tables and calls ctl_vwarn(); the commands
+ * (ctl_cmds.c, ctl_batch.c) use ctl_input.c, ctl_fmt.c, usage errors
+ * and ctl.c's failures and connection; ctl.c's dispatch finds a command
+ * in the table and runs it, or prints help through ctl_help.c.
  *
  * A new command, or a new option of one, is a table entry and a
  * function; parsing, checking and help text follow from the tables.
