@@ -8,6 +8,7 @@
 #                    valgrind, and a smoke run of the benchmark
 #   make bench       the benchmark (minutes): bench/results/latest.md
 #   make test        the suite once, on this build only
+#   make callgraph   the daemon's module graph, measured from its objects
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -88,7 +89,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind test-install test-man deps deps-build deps-bench \
+	test-valgrind test-install test-man test-callgraph callgraph deps deps-build deps-bench \
 	deps-check clean install uninstall bench bench-smoke
 .SUFFIXES:
 
@@ -214,7 +215,8 @@ run: deps-build
 	$(BUILD)/storesd $(ARGS)
 
 test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
-	@$(MAKE) --no-print-directory test-unit test-integration test-storectl
+	@$(MAKE) --no-print-directory test-callgraph test-unit \
+	    test-integration test-storectl
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
 	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man)
@@ -229,6 +231,18 @@ test-install: all $(TOOLS_BINS)
 test-man: all
 	@echo "== tests/man.sh"
 	BUILD=$(BUILD) sh tests/man.sh
+
+# The daemon's module graph from its objects (scripts/callgraph.sh): who
+# calls whom, and its cycles.  The test fails on any cycle but the one
+# among loop, conn and handler, or on store, registry, writer or job
+# calling up into them.
+CALLGRAPH_OBJ = $(call obj,daemon/main.c) $(DAEMON_OBJ)
+callgraph: $(CALLGRAPH_OBJ)
+	@scripts/callgraph.sh $(CALLGRAPH_OBJ)
+
+test-callgraph: $(CALLGRAPH_OBJ)
+	@echo "== scripts/callgraph.sh --check"
+	@scripts/callgraph.sh --check $(CALLGRAPH_OBJ)
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
