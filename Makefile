@@ -57,11 +57,13 @@ LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null)
 
 PROTO_SRC  = proto/sp_buf.c proto/sp_data.c proto/sp_error.c proto/sp_frame.c \
 	     proto/sp_mp.c proto/sp_msg.c proto/sp_names.c
-DAEMON_SRC = daemon/acl.c daemon/config.c daemon/conn.c daemon/counters.c daemon/handler.c daemon/job.c \
+DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
+	     daemon/conn.c daemon/counters.c daemon/handler.c \
+	     daemon/handler_read.c daemon/handler_snapshot.c \
+	     daemon/handler_stats.c daemon/handler_write.c daemon/job.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
-	     daemon/notify.c daemon/pool.c daemon/reads.c daemon/registry.c \
-	     daemon/reload.c \
-	     daemon/store.c daemon/commitlog.c daemon/writer.c daemon/writes.c
+	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
+	     daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
 	     client/pipeline.c \
 	     client/scan.c

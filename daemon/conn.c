@@ -57,7 +57,7 @@ conn_close(struct conn *c)
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	c->nfds = 0;
-	writes_conn_closed(c);
+	handler_conn_closed(c);
 	TAILQ_REMOVE(&l->conns, c, link);
 	atomic_fetch_sub(&l->d->nconns, 1);
 	if (c->jobs == 0)
@@ -410,7 +410,7 @@ process(struct conn *c)
 			more = true;
 			break;
 		}
-		if (handle_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
+		if (handler_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
 		    REG_AGAIN) {
 			stall(c);
 			break;

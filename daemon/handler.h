@@ -21,8 +21,8 @@ struct conn;
  * reload): nothing of the request was done, and the frame is to be
  * handled again shortly, before any later frame of c.
  */
-int	handle_frame(struct conn *c, const char *body, size_t n);
+int	handler_frame(struct conn *c, const char *body, size_t n);
 /* Forgets what c's requests left half done (streamed batches). */
-void	writes_conn_closed(struct conn *c);
+void	handler_conn_closed(struct conn *c);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * handler_int: what the request handlers share (handler.c, reads.c,
- * writes.c).  Each handler returns 0 after queueing its reply (or
- * handing a job to the pool), or -1 with err set; the dispatcher turns
- * err into the error reply.
+ * handler_int: what the files of the handler share (handler.c, the
+ * dispatch and what every request needs; handler_read.c; handler_write.c;
+ * handler_stats.c; handler_snapshot.c).  Each handler_<op>() returns 0
+ * after queueing its reply (or handing a job to the pool), or -1 with
+ * err set; the dispatcher turns err into the error reply.
  */
 #ifndef HANDLER_INT_H
 #define HANDLER_INT_H
@@ -22,37 +23,58 @@ struct target {
 	unsigned		 db;
 };
 
+/* handler.c: what every request needs. */
 /*
  * Resolves rq's store, repo and db, and checks that c's peer may read
  * (write, with write set) the store.  0, or -1 with err.
  */
-int	resolve(struct conn *c, const struct sp_req *rq, bool write,
+int	handler_resolve(struct conn *c, const struct sp_req *rq, bool write,
 	    struct target *t, struct sp_error *err);
 /* 0 when c's peer may read (write) st, or -1 with err FORBIDDEN. */
-int	allowed(struct conn *c, const struct cfg_store *st, bool write,
-	    struct sp_error *err);
+int	handler_allowed(struct conn *c, const struct cfg_store *st,
+	    bool write, struct sp_error *err);
 /* The index of db name in st (absent: the primary), or -1 with err set
  * to UNKNOWN_DB. */
-int	resolve_db(const struct cfg_store *st, struct sp_bytes db,
+int	handler_resolve_db(const struct cfg_store *st, struct sp_bytes db,
+	    struct sp_error *err);
+/* -1 with err UNKNOWN_STORE, naming the stores cfg has. */
+int	handler_unknown_store(const struct config *cfg, struct sp_bytes name,
 	    struct sp_error *err);
 /* BAD_KEY unless key is 1 to SP_KEY_MAX bytes. */
-int	check_key(struct sp_bytes key, struct sp_error *err);
+int	handler_check_key(struct sp_bytes key, struct sp_error *err);
 /* Hands j (holding its env references) to the pool for c. */
-void	send_job(struct conn *c, struct job *j, uint64_t id);
+void	handler_send_job(struct conn *c, struct job *j, uint64_t id);
 
-/* reads.c: answered on the I/O thread. */
-int	do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err);
-int	do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err);
-int	do_count(struct conn *c, const struct sp_req *rq,
+/* handler_read.c: answered on the I/O thread. */
+int	handler_get(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
-int	do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err);
+int	handler_mget(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_count(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_scan(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
 
-/* writes.c: jobs for the env's writer queue. */
-int	do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err);
-int	do_del(struct conn *c, const struct sp_req *rq, struct sp_error *err);
-int	do_batch(struct conn *c, const struct sp_req *rq,
+/* handler_write.c: jobs for the env's writer queue. */
+int	handler_put(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
-int	do_batch_abort(struct conn *c, const struct sp_req *rq,
+int	handler_del(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_batch(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_batch_abort(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+
+/* handler_stats.c: observers, answered on the I/O thread. */
+int	handler_stats(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_live(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+
+/* handler_snapshot.c: copies of an env, jobs for the pool. */
+int	handler_snapshot(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_fork(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 
 #endif

@@ -73,20 +73,6 @@ void		 job_free(struct job *j);
  * and its env's. */
 void		 job_note(struct job *j, int code);
 
-/* The writer's counters of an env, for stats (writer.c). */
-#define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
-void		 writer_counters(struct reg_env *e, struct sp_counter *c);
-
-/* Queues a write job on its env's writer queue (writer.c). */
-void		 job_submit_write(struct job *j);
-/*
- * Commits jobs (a list of n write jobs of env e) right here, when e has
- * no write queued or running: for sync = none envs, whose commits wait
- * on no disk, on the I/O thread that received them.  Returns true when
- * they were committed (their replies are built; the caller finishes
- * them), false when they had to join e's queue instead.
- */
-bool		 writer_inline(struct reg_env *e, struct job *jobs, size_t n);
 /* Runs a snapshot or fork job on the pool. */
 void		 job_submit(struct job *j);
 /*

@@ -9,12 +9,12 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
-#include "registry.h"
 #include "config.h"
 #include "sp_msg.h"
 
@@ -104,7 +104,7 @@ refuse(struct listener *ls, int fd)
 {
 	struct sp_buf	 b = { 0 };
 	char		 msg[SP_ERRMSG_MAX];
-	uint64_t	 now = reg_now_ms();
+	uint64_t	 now = clock_now_ms();
 	unsigned	 max = ls->d->cfg->max_connections;
 
 	snprintf(msg, sizeof(msg), "storesd has max_connections (%u) "
@@ -157,7 +157,7 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 static void
 pause_accept(struct listener *ls)
 {
-	uint64_t	 now = reg_now_ms();
+	uint64_t	 now = clock_now_ms();
 	int		 e = errno;
 
 	ls->paused++;

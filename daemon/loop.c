@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "registry.h"
 #include "store.h"
+#include "writer.h"
 
 static void
 ring(struct loop *l)

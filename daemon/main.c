@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "clock.h"
 #include "daemon.h"
 #include "layout.h"
 #include "listener.h"
@@ -227,7 +228,7 @@ start(struct daemon *d)
 	struct sp_error	 err;
 	unsigned	 i;
 
-	d->start_ms = reg_now_ms();
+	d->start_ms = clock_now_ms();
 	if ((d->lockfd = lay_lock(d->cfg->data_dir, &err)) == -1 ||
 	    lay_init(d->cfg->data_dir, &err) == -1) {
 		log_errx("%s: %s", __func__, err.msg);

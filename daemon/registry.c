@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "layout.h"
 #include "log.h"
 #include "registry.h"
@@ -32,21 +33,6 @@ struct registry {
 
 static int	collect(struct registry *, const char *, const char *, bool,
 		    struct reg_env ***, size_t *);
-
-uint64_t
-reg_now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
-reg_now_ms(void)
-{
-	return reg_now_us() / 1000;
-}
 
 /* ----------------------------------------------------------- the table */
 
@@ -539,7 +525,7 @@ release(struct registry *r, struct reg_env *e, bool used)
 {
 	pthread_mutex_lock(&r->mtx);
 	if (used)
-		e->last_used_ms = reg_now_ms();
+		e->last_used_ms = clock_now_ms();
 	else
 		r->peeked--;
 	if (--e->refs == 0 && e->state == REG_OPEN) {
@@ -649,7 +635,7 @@ reg_reconfigure(struct registry *r, const struct config *cfg)
 unsigned
 reg_sweep(struct registry *r)
 {
-	uint64_t	 now = reg_now_ms();
+	uint64_t	 now = clock_now_ms();
 	unsigned	 n = 0;
 
 	pthread_mutex_lock(&r->mtx);
@@ -667,7 +653,7 @@ reg_sync(struct registry *r)
 {
 	struct reg_env	**v;
 	struct sp_error	  err;
-	uint64_t	  now = reg_now_ms();
+	uint64_t	  now = clock_now_ms();
 	size_t		  i, n;
 
 	/* Only the envs that need it: a look pins an env for a moment. */
@@ -743,7 +729,7 @@ reg_foreach(struct registry *r, const char *repo, const char *store,
     void *arg)
 {
 	struct reg_env	*e;
-	uint64_t	 now = reg_now_ms();
+	uint64_t	 now = clock_now_ms();
 	size_t		 i;
 	int		 rc = 0;
 

@@ -115,10 +115,6 @@ void		 reg_set_limits(struct registry *r, unsigned max_envs,
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 
-/* Monotonic milli- and microseconds, the registry's clock. */
-uint64_t	 reg_now_ms(void);
-uint64_t	 reg_now_us(void);
-
 /*
  * Takes a reference on the env of (repo, st), opening it if needed;
  * repo.p is NULL for a fixed-path store.  With create unset, an env that

@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "commitlog.h"
 #include "log.h"
 #include "store.h"
@@ -627,16 +628,6 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 	return 0;
 }
 
-/* Monotonic milliseconds, for dating commits. */
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * After a commit: publish the dbs it created, note unsynced data, and
  * log when it was made (this env's writer is the only one, so the last
@@ -649,7 +640,7 @@ committed(struct st_env *e, const bool *created)
 	unsigned	 d;
 
 	if (mdb_env_info(e->env, &info) == 0)
-		cl_note(&e->commits, info.me_last_txnid, mono_ms());
+		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
 	for (d = 0; d < e->ndbs; d++)
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
@@ -1186,7 +1177,7 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	    info.me_last_txnid - rd.oldest);
 	counter(&s->env[8], "readers_active", rd.active);
 	counter(&s->env[9], "oldest_reader_age_ms", rd.active == 0 ? 0 :
-	    cl_age_ms(&e->commits, rd.oldest, mono_ms()));
+	    cl_age_ms(&e->commits, rd.oldest, clock_now_ms()));
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

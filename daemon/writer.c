@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
@@ -23,6 +24,7 @@
 #include "registry.h"
 #include "sp_msg.h"
 #include "store.h"
+#include "writer.h"
 #include <stdatomic.h>
 
 #define GROUP_JOBS	512
@@ -85,14 +87,14 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 	if ((r = calloc(n, sizeof(*r))) == NULL)
 		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
 	else {
-		uint64_t t0 = reg_now_us();
+		uint64_t t0 = clock_now_us();
 
 		for (i = 0, j = batch; j; j = j->next, i++)
 			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
 		rc = st_write_group(e->st, r, n, &err);
 		atomic_fetch_add(&e->commits, 1);
 		atomic_fetch_add(&e->writes, n);
-		t0 = reg_now_us() - t0;
+		t0 = clock_now_us() - t0;
 		atomic_fetch_add(&e->commit_us, t0);
 		lat_add(&e->commit_lat, t0);
 	}
@@ -172,7 +174,7 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 		/* Behind writes already queued: keep the order. */
 		for (j = jobs; j; j = next) {
 			next = j->next;
-			job_submit_write(j);
+			writer_submit(j);
 		}
 		return false;
 	}
@@ -183,7 +185,7 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 }
 
 void
-job_submit_write(struct job *j)
+writer_submit(struct job *j)
 {
 	struct reg_env	*e = j->env;
 	bool		 schedule;

@@ -1,5 +1,6 @@
 /*
- * reads: get, mget, missing, count and scan, answered on the I/O thread.
+ * handler_read: get, mget, missing, count and scan, answered on the I/O
+ * thread.
  *
  * Each reply is built in the connection's output buffer while its read
  * transaction runs, so a value is copied once, from the map into the
@@ -52,7 +53,8 @@ put_val(void *arg, const void *val, size_t n)
 }
 
 int
-do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_get(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct reg_env	*e;
@@ -60,8 +62,8 @@ do_get(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 
 	int		 rc;
 
-	if (resolve(c, rq, false, &t, err) == -1 ||
-	    check_key(rq->key, err) == -1)
+	if (handler_resolve(c, rq, false, &t, err) == -1 ||
+	    handler_check_key(rq->key, err) == -1)
 		return -1;
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
@@ -130,7 +132,8 @@ each_val(void *arg, size_t i, const void *val, size_t n)
 }
 
 int
-do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_mget(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct reg_env	*e;
@@ -140,7 +143,7 @@ do_mget(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 
 	memset(&m, 0, sizeof(m));
 	m.mget = rq->op == SP_OP_MGET;
-	if (resolve(c, rq, false, &t, err) == -1 ||
+	if (handler_resolve(c, rq, false, &t, err) == -1 ||
 	    check_keys(&rq->keys, err) == -1)
 		return -1;
 	if ((rc = read_env(c, &t, &e, err)) != 0)
@@ -181,14 +184,15 @@ done:
 /* --------------------------------------------------------------- count */
 
 int
-do_count(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_count(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct reg_env	*e;
 	uint64_t	 n = 0;
 	int		 rc = 0;
 
-	if (resolve(c, rq, false, &t, err) == -1)
+	if (handler_resolve(c, rq, false, &t, err) == -1)
 		return -1;
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
@@ -228,7 +232,8 @@ check_bound(struct sp_bytes b, const char *name, struct sp_error *err)
 }
 
 int
-do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_scan(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct daemon	*d = c->loop->d;
 	struct target	 t;
@@ -239,7 +244,7 @@ do_scan(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 	bool		 more = false;
 	int		 rc = -1;
 
-	if (resolve(c, rq, false, &t, err) == -1 ||
+	if (handler_resolve(c, rq, false, &t, err) == -1 ||
 	    check_bound(rq->prefix, "prefix", err) == -1 ||
 	    check_bound(rq->start, "start", err) == -1 ||
 	    check_bound(rq->end, "end", err) == -1 ||

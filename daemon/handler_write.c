@@ -1,6 +1,6 @@
 /*
- * writes: put, del and batches, turned into jobs for the env's writer
- * queue.  Every write request is one job and one atomic transaction:
+ * handler_write: put, del and batches, turned into jobs for the env's
+ * writer queue.  Every write request is one job and one atomic transaction:
  * conditional puts and dels are small batches (an expect, then the
  * write), and a batch streamed over several frames is gathered here, in
  * the connection, and becomes one job at its last frame.  No LMDB
@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "registry.h"
 #include "store.h"
+#include "writer.h"
 
 #define MAX_OPEN_BATCHES	64	/* streamed batches per connection */
 
@@ -101,7 +102,7 @@ commit(struct conn *c, const struct target *t, struct job *j, bool creates,
 		job_free(j);
 		return rc;
 	}
-	send_job(c, j, id);
+	handler_send_job(c, j, id);
 	return 0;
 }
 
@@ -113,14 +114,15 @@ nomem(struct job *j, struct sp_error *err)
 }
 
 int
-do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_put(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct job	*j;
 	bool		 cond = (rq->has & SP_F_IF_EQUALS) != 0;
 
-	if (resolve(c, rq, true, &t, err) == -1 ||
-	    check_key(rq->key, err) == -1)
+	if (handler_resolve(c, rq, true, &t, err) == -1 ||
+	    handler_check_key(rq->key, err) == -1)
 		return -1;
 	if ((j = job_new(JOB_WRITE)) == NULL ||
 	    job_reserve(j, rq->key.n * 2 + rq->val.n + rq->if_equals.n) == -1)
@@ -135,14 +137,15 @@ do_put(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 }
 
 int
-do_del(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_del(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct job	*j;
 	struct sp_bytes	 none = { NULL, 0 };
 
-	if (resolve(c, rq, true, &t, err) == -1 ||
-	    check_key(rq->key, err) == -1)
+	if (handler_resolve(c, rq, true, &t, err) == -1 ||
+	    handler_check_key(rq->key, err) == -1)
 		return -1;
 	if ((j = job_new(JOB_WRITE)) == NULL ||
 	    job_reserve(j, rq->key.n * 2 + rq->if_equals.n) == -1)
@@ -190,10 +193,10 @@ add_ops(const struct target *t, const struct sp_req *rq, struct job *j,
 	sp_mp_rd_init(&rd, raw, rq->ops.raw.n);
 	for (i = base; i < base + rq->ops.n; i++) {
 		if (sp_batch_next(&rd, &op, &e) == -1 ||
-		    (op.key.p && check_key(op.key, &e) == -1))
+		    (op.key.p && handler_check_key(op.key, &e) == -1))
 			return sp_seterr_at(err, i, e.code, "op %zu: %s", i,
 			    e.msg);
-		db = op.db.p ? resolve_db(t->st, op.db, &e) : (int)t->db;
+		db = op.db.p ? handler_resolve_db(t->st, op.db, &e) : (int)t->db;
 		if (db == -1)
 			return sp_seterr_at(err, i, e.code, "op %zu: %s", i,
 			    e.msg);
@@ -381,13 +384,14 @@ refused:
 }
 
 int
-do_batch(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_batch(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct target	 t;
 	struct job	*j;
 	bool		 creates = false;
 
-	if (resolve(c, rq, true, &t, err) == -1)
+	if (handler_resolve(c, rq, true, &t, err) == -1)
 		return -1;
 	if (rq->has & SP_F_BID)
 		return stream_batch(c, rq, &t, err);
@@ -402,7 +406,8 @@ do_batch(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 }
 
 int
-do_batch_abort(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+handler_batch_abort(struct conn *c, const struct sp_req *rq,
+    struct sp_error *err)
 {
 	struct pbatch	**pp;
 
@@ -415,7 +420,7 @@ do_batch_abort(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 }
 
 void
-writes_conn_closed(struct conn *c)
+handler_conn_closed(struct conn *c)
 {
 	while (c->batches != NULL)
 		drop_batch(c, &c->batches);
