@@ -162,12 +162,29 @@ do_hello(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 /* Small writes to sync = none envs commit at the end of the turn. */
 #define INLINE_MAX	(64 * 1024)
 
+/* A finished job, on its loop's thread: its reply goes out. */
+static void
+job_done(struct job *j)
+{
+	conn_job_done(j->conn, j);
+	job_free(j);
+}
+
+/* A finished job, from any thread: back to its connection's loop. */
+static void
+job_post(struct job *j)
+{
+	loop_post_done(j->loop, j);
+}
+
 void
 handler_send_job(struct conn *c, struct job *j, uint64_t id)
 {
 	j->d = c->loop->d;
 	j->loop = c->loop;
 	j->conn = c;
+	j->post = job_post;
+	j->ctr = &c->loop->ctr;
 	j->id = id;
 	/* Counted here, while j surely holds its env. */
 	ctr_op(&j->env->ctr, c->op);
@@ -175,9 +192,38 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	if (j->kind != JOB_WRITE)
 		job_submit(j);
 	else if (st_nosync(j->env->st) && j->nbytes <= INLINE_MAX)
-		loop_defer_write(c->loop, j);
+		writer_defer(&c->loop->hl->writes, j);
 	else
 		writer_submit(j);
+}
+
+/* ----------------------------------------------------------- the loops */
+
+int
+handler_loop_init(struct loop *l)
+{
+	struct handler_loop	*h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return -1;
+	}
+	h->loop = l;
+	h->writes.reg = l->d->reg;
+	h->writes.done = job_done;
+	l->hl = h;
+	/* Reads end before the writes commit, as they always have. */
+	if (loop_add_hook(l, handler_read_turn_end, h) == -1 ||
+	    loop_add_hook(l, writer_turn_end, &h->writes) == -1)
+		return -1;
+	return 0;
+}
+
+void
+handler_loop_fini(struct loop *l)
+{
+	free(l->hl);
+	l->hl = NULL;
 }
 
 /* ------------------------------------------------------------ dispatch */

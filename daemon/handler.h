@@ -14,6 +14,16 @@
 #include <stddef.h>
 
 struct conn;
+struct loop;
+
+/*
+ * Sets up the handler's state of loop l: the turn's read transactions
+ * and deferred writes, and the end-of-turn hooks that end them.  Before
+ * l runs.  Returns 0, or -1 (logged).
+ */
+int	handler_loop_init(struct loop *l);
+/* Frees it, after loop_fini(l).  NULL-safe on a loop never set up. */
+void	handler_loop_fini(struct loop *l);
 
 /*
  * Handles one frame's body from c.  Returns 0, or REG_AGAIN when the

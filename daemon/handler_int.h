@@ -12,9 +12,32 @@
 
 #include "config.h"
 #include "sp_msg.h"
+#include "writer.h"
 
 struct conn;
 struct job;
+struct loop;
+struct reg_env;
+
+#define HANDLER_TURN_ENVS	8
+
+/* An env read in this turn, kept with its read transaction until the
+ * turn ends (handler_read.c). */
+struct turn_env {
+	const struct cfg_store	*st;
+	struct reg_env		*e;
+	size_t			 repolen;
+	char			 repo[SP_REPO_MAX + 1];
+	bool			 fixed;		/* a fixed-path store */
+};
+
+/* The handler's state of one loop (loop->hl); its thread only. */
+struct handler_loop {
+	struct loop		*loop;
+	struct turn_env		 turn[HANDLER_TURN_ENVS];	/* reads */
+	unsigned		 nturn;
+	struct writer_turn	 writes;	/* deferred to the turn's end */
+};
 
 /* What a request names: a store, a repo in it, a db of it. */
 struct target {
@@ -46,6 +69,8 @@ int	handler_check_key(struct sp_bytes key, struct sp_error *err);
 void	handler_send_job(struct conn *c, struct job *j, uint64_t id);
 
 /* handler_read.c: answered on the I/O thread. */
+/* The end-of-turn hook that ends the turn's reads (arg: handler_loop). */
+void	handler_read_turn_end(void *arg);
 int	handler_get(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 int	handler_mget(struct conn *c, const struct sp_req *rq,

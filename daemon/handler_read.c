@@ -6,6 +6,9 @@
  * transaction runs, so a value is copied once, from the map into the
  * reply, before the transaction ends.  A read never creates an env: a
  * repo that has none yet reads as empty.
+ *
+ * Owns: each loop's read transactions of the turn, and the references
+ * on their envs (struct handler_loop), ended by an end-of-turn hook.
  */
 #include <string.h>
 
@@ -19,6 +22,69 @@
 
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
 
+/* The end-of-turn hook of reads: ends their transactions and drops
+ * their env references. */
+void
+handler_read_turn_end(void *arg)
+{
+	struct handler_loop	*h = arg;
+	unsigned		 i;
+
+	for (i = 0; i < h->nturn; i++) {
+		st_read_done(h->turn[i].e->st, h->loop->idx);
+		reg_release(h->loop->d->reg, h->turn[i].e);
+	}
+	h->nturn = 0;
+}
+
+/*
+ * The env of (repo, st) for reading, with the loop's read transaction
+ * held open for the rest of the turn, so every read of the turn shares
+ * one lookup and one transaction.  *e is NULL when the env does not
+ * exist (reads never create one).  Release nothing: the turn's end does.
+ * Returns 0, REG_AGAIN, or -1 with err.
+ */
+static int
+turn_read_env(struct handler_loop *h, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_env **e, struct sp_error *err)
+{
+	struct turn_env	*t;
+	unsigned	 i;
+	int		 rc;
+
+	*e = NULL;
+	for (i = 0; i < h->nturn; i++) {
+		t = &h->turn[i];
+		if (t->st == st && t->fixed == (repo.p == NULL) &&
+		    t->repolen == repo.n && memcmp(t->repo, repo.p, repo.n) == 0) {
+			*e = t->e;
+			return 0;
+		}
+	}
+	/* A turn reading many envs: earlier requests are done with theirs. */
+	if (h->nturn == HANDLER_TURN_ENVS)
+		handler_read_turn_end(h);
+	if ((rc = reg_acquire(h->loop->d->reg, st, repo, false, e, err)) != 0) {
+		*e = NULL;
+		if (rc == REG_AGAIN)
+			return REG_AGAIN;
+		return err->code == SP_NOT_FOUND ? 0 : -1;
+	}
+	if (st_read_hold((*e)->st, h->loop->idx, err) == -1) {
+		reg_release(h->loop->d->reg, *e);
+		*e = NULL;
+		return -1;
+	}
+	t = &h->turn[h->nturn++];
+	t->st = st;
+	t->e = *e;
+	t->fixed = repo.p == NULL;
+	t->repolen = repo.n;
+	if (repo.n)
+		memcpy(t->repo, repo.p, repo.n);
+	return 0;
+}
+
 /* The env of t for reading, held for the turn; *e is NULL when it does
  * not exist.  REG_AGAIN goes back up untouched: the request is retried
  * before anything of it was done. */
@@ -26,7 +92,7 @@ static int
 read_env(struct conn *c, const struct target *t, struct reg_env **e,
     struct sp_error *err)
 {
-	int	 rc = loop_read_env(c->loop, t->st, t->repo, e, err);
+	int	 rc = turn_read_env(c->loop->hl, t->st, t->repo, e, err);
 
 	if (rc == 0 && *e != NULL)
 		c->env_seen = *e;	/* its counters, after the request */

@@ -11,7 +11,6 @@
 #include "job.h"
 #include "layout.h"
 #include "log.h"
-#include "loop.h"
 #include "registry.h"
 #include "sp_msg.h"
 
@@ -138,13 +137,13 @@ job_finish(struct job *j)
 		close(j->fd);
 		j->fd = -1;
 	}
-	loop_post_done(j->loop, j);
+	j->post(j);
 }
 
 void
 job_note(struct job *j, int code)
 {
-	ctr_err(&j->loop->ctr, code);
+	ctr_err(j->ctr, code);
 	if (j->env != NULL)
 		ctr_err(&j->env->ctr, code);
 }

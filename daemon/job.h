@@ -4,9 +4,11 @@
  * Owns: requests that may wait on a disk (writes, snapshots, forks)
  * while they are away from their I/O thread.  A job carries its own
  * copies of the request's bytes, a reference on the env it uses, and
- * the reply it builds; when done it goes back to its connection's loop,
- * which sends the reply.  Writes to one env pass through that env's
- * queue (writer.c) in the order they arrived.
+ * the reply it builds; when done it goes back through its post hook
+ * (the handler's: to its connection's loop, which sends the reply).
+ * Writes to one env pass through that env's queue (writer.c) in the
+ * order they arrived.  Below the loop and the connection: it knows them
+ * only as the opaque pointers it carries back.
  */
 #ifndef JOB_H
 #define JOB_H
@@ -35,8 +37,11 @@ struct job {
 	struct pool_task	 task;		/* snapshot and fork */
 	enum job_kind		 kind;
 	struct daemon		*d;
+	/* Where the job goes back to; the submitter's (the handler's). */
 	struct loop		*loop;		/* where conn lives */
 	struct conn		*conn;		/* holds a reference for us */
+	void			(*post)(struct job *j);	/* from any thread */
+	struct counters		*ctr;		/* its loop's, for job_note() */
 	uint64_t		 id;		/* the request's */
 	struct reg_env		*env;		/* referenced */
 	struct reg_env		*dst;		/* fork: the reserved target */
@@ -76,8 +81,8 @@ void		 job_note(struct job *j, int code);
 /* Runs a snapshot or fork job on the pool. */
 void		 job_submit(struct job *j);
 /*
- * Sends a finished job back: drops its env references, then posts it to
- * its loop, which sends the reply.  A job whose reply could not be built
+ * Sends a finished job back: drops its env references, then hands it to
+ * its post hook (its loop, which sends the reply).  A job whose reply could not be built
  * (out of memory) closes its connection there rather than leave the
  * client waiting.
  */

@@ -12,9 +12,6 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
-#include "registry.h"
-#include "store.h"
-#include "writer.h"
 
 static void
 ring(struct loop *l)
@@ -108,115 +105,18 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 		begin_stop(l);
 }
 
-void
-loop_defer_write(struct loop *l, struct job *j)
-{
-	j->next = NULL;
-	if (l->deferred_tail)
-		l->deferred_tail->next = j;
-	else
-		l->deferred = j;
-	l->deferred_tail = j;
-}
-
-/* Ends the turn's reads: their transactions and env references. */
-static void
-end_reads(struct loop *l)
-{
-	unsigned	 i;
-
-	for (i = 0; i < l->nturn; i++) {
-		st_read_done(l->turn[i].e->st, l->idx);
-		reg_release(l->d->reg, l->turn[i].e);
-	}
-	l->nturn = 0;
-}
-
 int
-loop_read_env(struct loop *l, const struct cfg_store *st,
-    struct sp_bytes repo, struct reg_env **e, struct sp_error *err)
+loop_add_hook(struct loop *l, loop_hook_fn *fn, void *arg)
 {
-	struct turn_env	*t;
-	unsigned	 i;
-	int		 rc;
-
-	*e = NULL;
-	for (i = 0; i < l->nturn; i++) {
-		t = &l->turn[i];
-		if (t->st == st && t->fixed == (repo.p == NULL) &&
-		    t->repolen == repo.n && memcmp(t->repo, repo.p, repo.n) == 0) {
-			*e = t->e;
-			return 0;
-		}
-	}
-	/* A turn reading many envs: earlier requests are done with theirs. */
-	if (l->nturn == LOOP_TURN_ENVS)
-		end_reads(l);
-	if ((rc = reg_acquire(l->d->reg, st, repo, false, e, err)) != 0) {
-		*e = NULL;
-		if (rc == REG_AGAIN)
-			return REG_AGAIN;
-		return err->code == SP_NOT_FOUND ? 0 : -1;
-	}
-	if (st_read_hold((*e)->st, l->idx, err) == -1) {
-		reg_release(l->d->reg, *e);
-		*e = NULL;
+	if (l->nhooks == LOOP_MAX_HOOKS) {
+		log_warnx("%s: loop %u: more than %d end-of-turn hooks",
+		    __func__, l->idx, LOOP_MAX_HOOKS);
 		return -1;
 	}
-	t = &l->turn[l->nturn++];
-	t->st = st;
-	t->e = *e;
-	t->fixed = repo.p == NULL;
-	t->repolen = repo.n;
-	if (repo.n)
-		memcpy(t->repo, repo.p, repo.n);
+	l->hooks[l->nhooks].fn = fn;
+	l->hooks[l->nhooks].arg = arg;
+	l->nhooks++;
 	return 0;
-}
-
-/* Takes the jobs of the first job's env out of *list, in order. */
-static struct job *
-take_env(struct job **list, size_t *n)
-{
-	struct job	*mine = NULL, **tail = &mine, **pp = list, *j;
-	struct reg_env	*e = (*list)->env;
-
-	*n = 0;
-	while ((j = *pp) != NULL) {
-		if (j->env != e) {
-			pp = &j->next;
-			continue;
-		}
-		*pp = j->next;
-		j->next = NULL;
-		*tail = j;
-		tail = &j->next;
-		(*n)++;
-	}
-	return mine;
-}
-
-/* Commits the turn's deferred writes, one group per env. */
-static void
-flush_writes(struct loop *l)
-{
-	struct job	*list = l->deferred, *mine, *j, *next;
-	struct reg_env	*e;
-	size_t		 n;
-
-	l->deferred = l->deferred_tail = NULL;
-	while (list != NULL) {
-		mine = take_env(&list, &n);
-		e = mine->env;
-		if (!writer_inline(e, mine, n))
-			continue;
-		for (j = mine; j; j = next) {
-			next = j->next;
-			reg_release(l->d->reg, j->env);
-			j->env = NULL;
-			conn_job_done(j->conn, j);
-			job_free(j);
-		}
-	}
 }
 
 int
@@ -274,18 +174,20 @@ loop_start(struct loop *l)
 
 /*
  * One turn: wait for events, run every callback they call for, then end
- * the turn: close its read transactions and commit its deferred writes.
- * Nothing started in a turn outlives it.
+ * the turn: run the end-of-turn hooks, in the order they were added
+ * (the handler's: close the turn's read transactions, then commit its
+ * deferred writes).  Nothing started in a turn outlives it.
  */
 void
 loop_run(struct loop *l)
 {
+	unsigned	 i;
+
 	while (!l->exit) {
 		if (event_base_loop(l->base, EVLOOP_ONCE) == -1)
 			break;
-		end_reads(l);
-		if (l->deferred)
-			flush_writes(l);
+		for (i = 0; i < l->nhooks; i++)
+			l->hooks[i].fn(l->hooks[i].arg);
 	}
 }
 

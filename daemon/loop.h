@@ -6,6 +6,11 @@
  * from the listener, finished jobs from the pool, the order to stop.
  * Everything about a connection happens on its loop's thread; the
  * mailbox (a mutex-protected queue plus an eventfd) is the only way in.
+ *
+ * The loop knows nothing of storage: what must happen once per turn
+ * (the handler's read transactions, the writer's deferred writes) is an
+ * end-of-turn hook the layer above adds (loop_add_hook()), as Redis's
+ * aeSetBeforeSleepProc.
  */
 #ifndef LOOP_H
 #define LOOP_H
@@ -18,26 +23,23 @@
 #include "sp_error.h"
 #include "sp_msg.h"
 
-struct cfg_store;
 struct conn;
 struct daemon;
-struct reg_env;
 struct event;
 struct event_base;
+struct handler_loop;
 struct job;
 
 TAILQ_HEAD(conn_list, conn);
 
-#define LOOP_TURN_ENVS	8
+/* Runs on the loop's thread at the end of every turn. */
+typedef void	loop_hook_fn(void *arg);
 
-/* An env read in this turn, kept with its read transaction until the
- * turn ends (loop_read_env()). */
-struct turn_env {
-	const struct cfg_store	*st;
-	struct reg_env		*e;
-	size_t			 repolen;
-	char			 repo[SP_REPO_MAX + 1];
-	bool			 fixed;		/* a fixed-path store */
+#define LOOP_MAX_HOOKS	4
+
+struct loop_hook {
+	loop_hook_fn		*fn;
+	void			*arg;
 };
 
 struct loop {
@@ -62,10 +64,10 @@ struct loop {
 	struct conn_list	 conns;
 	bool			 stopping;
 	bool			 exit;		/* leave after this turn */
-	struct job		*deferred;	/* writes for the end of turn */
-	struct job		*deferred_tail;
-	struct turn_env		 turn[LOOP_TURN_ENVS];
-	unsigned		 nturn;
+	struct loop_hook	 hooks[LOOP_MAX_HOOKS];	/* end of turn */
+	unsigned		 nhooks;
+	/* The handler's state of this loop (handler_loop_init()). */
+	struct handler_loop	*hl;
 
 	/* Its connections' requests and errors (the pool's jobs add theirs):
 	 * one set per loop so that loops share no counter; stats adds them
@@ -75,6 +77,12 @@ struct loop {
 
 /* Sets up l; returns 0, or -1 (logged). */
 int	loop_init(struct loop *l, struct daemon *d, unsigned idx);
+/*
+ * Before l runs: adds fn(arg) to what runs at the end of each turn,
+ * after the hooks added before it.  Returns 0, or -1 (logged) when l has
+ * LOOP_MAX_HOOKS already.
+ */
+int	loop_add_hook(struct loop *l, loop_hook_fn *fn, void *arg);
 /* Runs l on a thread of its own. Returns 0 or -1. */
 int	loop_start(struct loop *l);
 /* Runs l on the calling thread until it stops. */
@@ -97,23 +105,5 @@ void	loop_post_stop(struct loop *l);
 
 /* Loop thread: called when a connection of l goes away, to finish a stop. */
 void	loop_check_stopped(struct loop *l);
-
-/*
- * Loop thread: keeps a small write to a sync = none env for the end of
- * this event-loop turn, when the writes of all connections served in the
- * turn are committed together right here (writer_inline()) or, if the
- * env is busy, queued for the pool.  No transaction spans the turn.
- */
-void	loop_defer_write(struct loop *l, struct job *j);
-
-/*
- * Loop thread: the env of (repo, st) for reading, with the loop's read
- * transaction held open for the rest of the turn, so every read of the
- * turn shares one lookup and one transaction.  *e is NULL when the env
- * does not exist (reads never create one).  Release nothing: the turn's
- * end does.  Returns 0, or -1 with err.
- */
-int	loop_read_env(struct loop *l, const struct cfg_store *st,
-	    struct sp_bytes repo, struct reg_env **e, struct sp_error *err);
 
 #endif

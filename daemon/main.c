@@ -20,6 +20,7 @@
 #include "config.h"
 #include "clock.h"
 #include "daemon.h"
+#include "handler.h"
 #include "layout.h"
 #include "listener.h"
 #include "log.h"
@@ -246,7 +247,8 @@ start(struct daemon *d)
 	}
 	for (i = 0; i < d->cfg->io_threads; i++) {
 		if ((d->loops[i] = calloc(1, sizeof(struct loop))) == NULL ||
-		    loop_init(d->loops[i], d, i) == -1)
+		    loop_init(d->loops[i], d, i) == -1 ||
+		    handler_loop_init(d->loops[i]) == -1)
 			return -1;
 		d->nloops++;
 	}
@@ -266,6 +268,7 @@ stop(struct daemon *d)
 		reg_set_pool(d->reg, NULL);
 	for (i = 0; i < d->nloops; i++) {
 		loop_fini(d->loops[i]);
+		handler_loop_fini(d->loops[i]);
 		free(d->loops[i]);
 	}
 	free(d->loops);

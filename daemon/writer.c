@@ -159,7 +159,14 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
 	lat_export(&e->commit_lat, &c[4]);
 }
 
-bool
+/*
+ * Commits jobs (a list of n write jobs of env e) right here, when e has
+ * no write queued or running: for sync = none envs, whose commits wait
+ * on no disk, on the I/O thread that received them.  Returns true when
+ * they were committed (their replies are built; the caller finishes
+ * them), false when they had to join e's queue instead.
+ */
+static bool
 writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 {
 	struct job	*j, *next;
@@ -182,6 +189,63 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 	commit_group(e, jobs, n);
 	release(e, jobs->d->pool);
 	return true;
+}
+
+void
+writer_defer(struct writer_turn *t, struct job *j)
+{
+	j->next = NULL;
+	if (t->tail)
+		t->tail->next = j;
+	else
+		t->head = j;
+	t->tail = j;
+}
+
+/* Takes the jobs of the first job's env out of *list, in order. */
+static struct job *
+take_env(struct job **list, size_t *n)
+{
+	struct job	*mine = NULL, **tail = &mine, **pp = list, *j;
+	struct reg_env	*e = (*list)->env;
+
+	*n = 0;
+	while ((j = *pp) != NULL) {
+		if (j->env != e) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = NULL;
+		*tail = j;
+		tail = &j->next;
+		(*n)++;
+	}
+	return mine;
+}
+
+/* Commits the turn's deferred writes, one group per env. */
+void
+writer_turn_end(void *arg)
+{
+	struct writer_turn	*t = arg;
+	struct job		*list = t->head, *mine, *j, *next;
+	struct reg_env		*e;
+	size_t			 n;
+
+	t->head = t->tail = NULL;
+	while (list != NULL) {
+		mine = take_env(&list, &n);
+		e = mine->env;
+		if (!writer_inline(e, mine, n))
+			continue;
+		for (j = mine; j; j = next) {
+			next = j->next;
+			reg_release(t->reg, j->env);
+			j->env = NULL;
+			t->done(j);
+		}
+	}
 }
 
 void

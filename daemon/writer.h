@@ -21,6 +21,7 @@
 
 struct job;
 struct reg_env;
+struct registry;
 
 /* The writer's counters of an env, for stats. */
 #define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
@@ -28,13 +29,26 @@ void	writer_counters(struct reg_env *e, struct sp_counter *c);
 
 /* Queues a write job on its env's writer queue. */
 void	writer_submit(struct job *j);
+
 /*
- * Commits jobs (a list of n write jobs of env e) right here, when e has
- * no write queued or running: for sync = none envs, whose commits wait
- * on no disk, on the I/O thread that received them.  Returns true when
- * they were committed (their replies are built; the caller finishes
- * them), false when they had to join e's queue instead.
+ * One I/O thread's small writes to sync = none envs, kept for the end of
+ * its event-loop turn, when the writes of all connections served in the
+ * turn are committed together on that thread (one group per env) or, if
+ * the env is busy, queued for the pool.  No transaction spans the turn.
+ * The thread's owner (the handler) fills in reg and done, and runs
+ * writer_turn_end() as an end-of-turn hook of its loop.
  */
-bool	writer_inline(struct reg_env *e, struct job *jobs, size_t n);
+struct writer_turn {
+	struct registry	*reg;		/* where the jobs' envs are released */
+	/* Takes a job committed in the turn: its reply is built. */
+	void		(*done)(struct job *j);
+	struct job	*head;
+	struct job	*tail;
+};
+
+/* Keeps the write job j for the end of t's turn. */
+void	writer_defer(struct writer_turn *t, struct job *j);
+/* The end-of-turn hook: commits t's deferred writes (t is arg). */
+void	writer_turn_end(void *arg);
 
 #endif
