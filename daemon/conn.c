@@ -13,7 +13,6 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
-#include "registry.h"
 #include "sp_frame.h"
 #include "sp_msg.h"
 
@@ -31,6 +30,7 @@ static void	on_write(evutil_socket_t, short, void *);
 static void
 conn_free(struct conn *c)
 {
+	handler_conn_free(c);
 	free(c->peer.groups);
 	sp_buf_free(&c->in);
 	sp_buf_free(&c->out);
@@ -89,7 +89,8 @@ conn_new(struct loop *l, int fd)
 	c->retry = evtimer_new(l->base, on_retry, c);
 	c->more = evtimer_new(l->base, on_more, c);
 	if (c->rev == NULL || c->wev == NULL || c->retry == NULL ||
-	    c->more == NULL || event_add(c->rev, NULL) == -1) {
+	    c->more == NULL || handler_conn_open(c) == -1 ||
+	    event_add(c->rev, NULL) == -1) {
 		log_warnx("%s: cannot watch connection", __func__);
 		if (c->rev)
 			event_free(c->rev);
@@ -100,6 +101,7 @@ conn_new(struct loop *l, int fd)
 		if (c->more)
 			event_free(c->more);
 		close(fd);
+		handler_conn_free(c);
 		free(c->peer.groups);
 		free(c);
 		atomic_fetch_sub(&l->d->nconns, 1);
@@ -411,7 +413,7 @@ process(struct conn *c)
 			break;
 		}
 		if (handler_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
-		    REG_AGAIN) {
+		    HANDLER_AGAIN) {
 			stall(c);
 			break;
 		}

@@ -21,9 +21,8 @@
 #define CONN_MAX_FDS	4	/* passed descriptors kept at once */
 
 struct event;
+struct handler_conn;
 struct job;
-struct pbatch;
-struct reg_env;
 struct loop;
 
 struct conn {
@@ -39,8 +38,6 @@ struct conn {
 	int			 fds[CONN_MAX_FDS];
 	unsigned		 nfds;
 	unsigned		 jobs;		/* out on the pool */
-	struct pbatch		*batches;	/* streamed, not committed */
-	uint64_t		 batch_bytes;	/* held by batches */
 	bool			 closing;	/* close once out is sent */
 	bool			 paused;	/* max_inflight: not reading */
 	bool			 stalled;	/* a frame waits for its env */
@@ -49,9 +46,8 @@ struct conn {
 	struct event		*retry;		/* when stalled */
 	struct event		*more;		/* next turn: frames left */
 	struct peer		 peer;		/* who the kernel says it is */
-	/* The request being handled, for stats (handler.c). */
-	enum sp_op		 op;
-	struct reg_env		*env_seen;	/* held for the turn, or NULL */
+	/* What the handler keeps of c (its requests' state), opaque here. */
+	struct handler_conn	*hc;
 };
 
 /* Takes over an accepted socket on loop l's thread. */

@@ -187,7 +187,7 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	j->ctr = &c->loop->ctr;
 	j->id = id;
 	/* Counted here, while j surely holds its env. */
-	ctr_op(&j->env->ctr, c->op);
+	ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
 	if (j->kind != JOB_WRITE)
 		job_submit(j);
@@ -226,6 +226,25 @@ handler_loop_fini(struct loop *l)
 	l->hl = NULL;
 }
 
+/* ------------------------------------------------------ the connections */
+
+int
+handler_conn_open(struct conn *c)
+{
+	if ((c->hc = calloc(1, sizeof(*c->hc))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+void
+handler_conn_free(struct conn *c)
+{
+	free(c->hc);
+	c->hc = NULL;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 int
@@ -242,8 +261,8 @@ handler_frame(struct conn *c, const char *body, size_t n)
 		reply_err(c, rq.id, &err);
 		return 0;
 	}
-	c->op = rq.op;
-	c->env_seen = NULL;
+	c->hc->op = rq.op;
+	c->hc->env_seen = NULL;
 	switch (rq.op) {
 	case SP_OP_HELLO:
 		rc = do_hello(c, &rq, &err);
@@ -293,19 +312,19 @@ handler_frame(struct conn *c, const char *body, size_t n)
 		break;
 	}
 	if (rc == REG_AGAIN)
-		return REG_AGAIN;
+		return HANDLER_AGAIN;
 	/* A streamed batch counts once, at its last frame. */
 	if (rq.op != SP_OP_BATCH || !rq.more) {
 		ctr_op(&c->loop->ctr, rq.op);
-		if (c->env_seen != NULL)
-			ctr_op(&c->env_seen->ctr, rq.op);
+		if (c->hc->env_seen != NULL)
+			ctr_op(&c->hc->env_seen->ctr, rq.op);
 	}
 	if (rc == -1) {
 		if (err.code == SP_OK)
 			sp_seterr(&err, SP_INTERNAL, "out of memory");
 		ctr_err(&c->loop->ctr, err.code);
-		if (c->env_seen != NULL)
-			ctr_err(&c->env_seen->ctr, err.code);
+		if (c->hc->env_seen != NULL)
+			ctr_err(&c->hc->env_seen->ctr, err.code);
 		reply_err(c, rq.id, &err);
 	}
 	return 0;

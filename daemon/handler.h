@@ -25,14 +25,23 @@ int	handler_loop_init(struct loop *l);
 /* Frees it, after loop_fini(l).  NULL-safe on a loop never set up. */
 void	handler_loop_fini(struct loop *l);
 
+/* handler_frame(): try the frame again shortly. */
+#define HANDLER_AGAIN	(-2)
+
+/* Sets up the handler's state of a new connection c.  0, or -1 (ENOMEM,
+ * logged): c cannot be served. */
+int	handler_conn_open(struct conn *c);
 /*
- * Handles one frame's body from c.  Returns 0, or REG_AGAIN when the
+ * Handles one frame's body from c.  Returns 0, or HANDLER_AGAIN when the
  * env it needs is busy for a moment (closing, or being retuned after a
  * reload): nothing of the request was done, and the frame is to be
  * handled again shortly, before any later frame of c.
  */
 int	handler_frame(struct conn *c, const char *body, size_t n);
-/* Forgets what c's requests left half done (streamed batches). */
+/* Forgets what c's requests left half done (streamed batches); c's
+ * socket is closed. */
 void	handler_conn_closed(struct conn *c);
+/* Frees the handler's state of c, with c.  NULL-safe (c->hc). */
+void	handler_conn_free(struct conn *c);
 
 #endif

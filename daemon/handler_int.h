@@ -31,6 +31,17 @@ struct turn_env {
 	bool			 fixed;		/* a fixed-path store */
 };
 
+struct pbatch;
+
+/* The handler's state of one connection (conn->hc): its requests'. */
+struct handler_conn {
+	struct pbatch		*batches;	/* streamed, not committed */
+	uint64_t		 batch_bytes;	/* held by batches */
+	/* The request being handled, for stats. */
+	enum sp_op		 op;
+	struct reg_env		*env_seen;	/* held for the turn, or NULL */
+};
+
 /* The handler's state of one loop (loop->hl); its thread only. */
 struct handler_loop {
 	struct loop		*loop;

@@ -95,7 +95,7 @@ read_env(struct conn *c, const struct target *t, struct reg_env **e,
 	int	 rc = turn_read_env(c->loop->hl, t->st, t->repo, e, err);
 
 	if (rc == 0 && *e != NULL)
-		c->env_seen = *e;	/* its counters, after the request */
+		c->hc->env_seen = *e;	/* its counters, after the request */
 	return rc;
 }
 

@@ -214,7 +214,7 @@ find_batch(struct conn *c, uint64_t bid, struct pbatch ***prev)
 {
 	struct pbatch	**pp;
 
-	for (pp = &c->batches; *pp; pp = &(*pp)->next) {
+	for (pp = &c->hc->batches; *pp; pp = &(*pp)->next) {
 		if ((*pp)->bid == bid) {
 			if (prev)
 				*prev = pp;
@@ -232,7 +232,7 @@ drop_batch(struct conn *c, struct pbatch **pp)
 
 	*pp = pb->next;
 	if (pb->job) {
-		c->batch_bytes -= pb->job->nbytes;
+		c->hc->batch_bytes -= pb->job->nbytes;
 		job_free(pb->job);
 	}
 	free(pb);
@@ -243,7 +243,7 @@ static void
 fail_batch(struct conn *c, struct pbatch *pb, const struct sp_error *err)
 {
 	if (pb->job) {
-		c->batch_bytes -= pb->job->nbytes;
+		c->hc->batch_bytes -= pb->job->nbytes;
 		job_free(pb->job);
 		pb->job = NULL;
 	}
@@ -285,7 +285,7 @@ new_batch(struct conn *c, const struct target *t, uint64_t bid,
 	struct pbatch	*pb, *x;
 	unsigned	 n = 0;
 
-	for (x = c->batches; x; x = x->next)
+	for (x = c->hc->batches; x; x = x->next)
 		n++;
 	if (n >= MAX_OPEN_BATCHES) {
 		sp_seterr(err, SP_BUSY, "%u streamed batches are open on this "
@@ -303,8 +303,8 @@ new_batch(struct conn *c, const struct target *t, uint64_t bid,
 	pb->db = t->db;
 	if (t->repo.p)
 		memcpy(pb->repo, t->repo.p, t->repo.n);
-	pb->next = c->batches;
-	c->batches = pb;
+	pb->next = c->hc->batches;
+	c->hc->batches = pb;
 	return pb;
 }
 
@@ -335,7 +335,7 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	if ((pb = find_batch(c, rq->bid, &pp)) == NULL) {
 		if ((pb = new_batch(c, t, rq->bid, err)) == NULL)
 			goto refused;
-		pp = &c->batches;
+		pp = &c->hc->batches;
 	} else if (same_target(pb, t, err) == -1)
 		goto refused;
 	if (pb->job == NULL) {
@@ -347,8 +347,8 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	before = j->nbytes;
 	if (add_ops(t, rq, j, &pb->creates, err) == -1)
 		goto fail;
-	c->batch_bytes += j->nbytes - before;
-	if (c->batch_bytes > max) {
+	c->hc->batch_bytes += j->nbytes - before;
+	if (c->hc->batch_bytes > max) {
 		sp_seterr(err, SP_TOO_LARGE, "streamed batches on this "
 		    "connection hold more than max_batch (%llu bytes); commit "
 		    "smaller batches or raise max_batch",
@@ -361,7 +361,7 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	/* The last frame: the whole batch becomes one job. */
 	creates = pb->creates;
 	pb->job = NULL;
-	c->batch_bytes -= j->nbytes;
+	c->hc->batch_bytes -= j->nbytes;
 	drop_batch(c, pp);
 	j->batch = true;
 	j->env = env;
@@ -422,6 +422,6 @@ handler_batch_abort(struct conn *c, const struct sp_req *rq,
 void
 handler_conn_closed(struct conn *c)
 {
-	while (c->batches != NULL)
-		drop_batch(c, &c->batches);
+	while (c->hc->batches != NULL)
+		drop_batch(c, &c->hc->batches);
 }

@@ -82,9 +82,9 @@ void		 job_note(struct job *j, int code);
 void		 job_submit(struct job *j);
 /*
  * Sends a finished job back: drops its env references, then hands it to
- * its post hook (its loop, which sends the reply).  A job whose reply could not be built
- * (out of memory) closes its connection there rather than leave the
- * client waiting.
+ * its post hook (its loop, which sends the reply).  A job whose reply
+ * could not be built (out of memory) closes its connection there rather
+ * than leave the client waiting.
  */
 void		 job_finish(struct job *j);
 

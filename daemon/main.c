@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "reload.h"
+#include "writer.h"
 
 struct opts {
 	const char	*config;
@@ -238,8 +239,10 @@ start(struct daemon *d)
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
 	d->pool = pool_new(d->cfg->writer_threads);
-	if (d->reg != NULL && d->pool != NULL)
+	if (d->reg != NULL && d->pool != NULL) {
+		reg_set_env_ops(d->reg, &writer_env_ops);
 		reg_set_pool(d->reg, d->pool);
+	}
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
 	if (d->reg == NULL || d->pool == NULL || d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);

@@ -27,6 +27,7 @@ struct registry {
 	struct reg_env	*lru_head;	/* idle envs, least recently used first */
 	struct reg_env	*lru_tail;
 	struct pool	*pool;		/* for closes that may sync */
+	const struct reg_env_ops *ops;	/* what each entry carries above */
 	unsigned	 evicting;	/* max_envs closes on the pool */
 	unsigned	 peeked;	/* references held by observers */
 };
@@ -147,8 +148,8 @@ lru_insert(struct registry *r, struct reg_env *e)
 /* ------------------------------------------------------------- entries */
 
 static struct reg_env *
-entry_new(const char *dir, uint64_t h, const struct cfg_store *st,
-    struct sp_bytes repo)
+entry_new(struct registry *r, const char *dir, uint64_t h,
+    const struct cfg_store *st, struct sp_bytes repo)
 {
 	struct reg_env	*e;
 
@@ -163,14 +164,20 @@ entry_new(const char *dir, uint64_t h, const struct cfg_store *st,
 	snprintf(e->store, sizeof(e->store), "%s", st->name);
 	e->cfg = st;
 	e->hash = h;
-	pthread_mutex_init(&e->wq_mtx, NULL);
+	if (r->ops != NULL && (e->ext = r->ops->make(e)) == NULL) {
+		free(e->repo);
+		free(e->dir);
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
 static void
-entry_free(struct reg_env *e)
+entry_free(struct registry *r, struct reg_env *e)
 {
-	pthread_mutex_destroy(&e->wq_mtx);
+	if (r->ops != NULL)
+		r->ops->free(e->ext);
 	free(e->dir);
 	free(e->repo);
 	free(e);
@@ -191,7 +198,7 @@ close_entry(struct registry *r, struct reg_env *e)
 	pthread_mutex_lock(&r->mtx);
 	unlink_entry(r, e);
 	r->nopen--;
-	entry_free(e);
+	entry_free(r, e);
 	pthread_cond_broadcast(&r->cond);
 }
 
@@ -336,6 +343,14 @@ reg_new(const char *data_dir, unsigned nslots, unsigned max_envs,
 }
 
 void
+reg_set_env_ops(struct registry *r, const struct reg_env_ops *ops)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->ops = ops;
+	pthread_mutex_unlock(&r->mtx);
+}
+
+void
 reg_set_pool(struct registry *r, struct pool *pool)
 {
 	pthread_mutex_lock(&r->mtx);
@@ -367,7 +382,7 @@ reg_free(struct registry *r)
 				log_warnx("%s: %s still has %u users", __func__,
 				    e->dir, e->refs);
 			st_close(e->st);
-			entry_free(e);
+			entry_free(r, e);
 		}
 	}
 	pthread_mutex_destroy(&r->mtx);
@@ -494,7 +509,7 @@ again:
 		close_locked(r, r->lru_head);
 		goto again;	/* the lock was dropped */
 	}
-	if ((e = entry_new(dir, h, st, repo)) == NULL) {
+	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
@@ -509,7 +524,7 @@ again:
 	if (rc == -1) {
 		unlink_entry(r, e);
 		r->nopen--;
-		entry_free(e);
+		entry_free(r, e);
 	} else {
 		e->state = REG_OPEN;
 		e->refs = 1;
@@ -567,7 +582,7 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 		return sp_seterr(err, SP_BUSY, "the destination env is open; "
 		    "retry when `storectl live` no longer lists it");
 	}
-	if ((e = entry_new(dir, h, st, repo)) == NULL) {
+	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
@@ -590,7 +605,7 @@ reg_unreserve(struct registry *r, struct reg_env *e)
 {
 	pthread_mutex_lock(&r->mtx);
 	unlink_entry(r, e);
-	entry_free(e);
+	entry_free(r, e);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->mtx);
 }

@@ -37,7 +37,6 @@
 #include "sp_error.h"
 #include "sp_msg.h"
 
-struct job;
 struct registry;
 
 /* reg_acquire(): the env is busy for a moment; retry the request soon. */
@@ -78,23 +77,15 @@ struct reg_env {
 	struct reg_env		*lru_prev;	/* idle list, when refs == 0 */
 	struct reg_env		*lru_next;
 
-	/* The env's write queue (writer.c), guarded by wq_mtx. */
-	pthread_mutex_t		 wq_mtx;
-	struct job		*wq_head;
-	struct job		*wq_tail;
-	unsigned		 wq_len;
-	bool			 wq_scheduled;	/* a thread owns the writes */
-	struct pool_task	 wq_task;
+	/* The layer above's (the writer's queue), made and freed with the
+	 * entry by the reg_env_ops of reg_set_env_ops(). */
+	void			*ext;
 
 	struct registry		*reg;		/* for close_task */
 	struct pool_task	 close_task;	/* a close on the pool */
 	bool			 evicted;	/* closed for max_envs */
 
-	/* Counters since the env opened (writer.c), read by stats. */
-	_Atomic uint64_t	 commits;	/* write transactions */
-	_Atomic uint64_t	 writes;	/* requests they held */
-	_Atomic uint64_t	 commit_us;	/* time spent committing */
-	struct latency		 commit_lat;	/* per commit */
+	/* Counters since the env opened, read by stats. */
 	struct counters		 ctr;		/* its requests and errors */
 };
 
@@ -112,6 +103,17 @@ void		 reg_set_pool(struct registry *r, struct pool *pool);
 /* New max_envs and idle_close, from a reload. */
 void		 reg_set_limits(struct registry *r, unsigned max_envs,
 		    uint64_t idle_ms);
+/*
+ * What the layer above keeps with each env (the writer's queue): make
+ * runs when an entry is made (NULL fails the request with INTERNAL: out
+ * of memory) and free when it is freed.  Set once, before any env opens.
+ */
+struct reg_env_ops {
+	void	*(*make)(struct reg_env *e);
+	void	 (*free)(void *ext);
+};
+void		 reg_set_env_ops(struct registry *r,
+		    const struct reg_env_ops *ops);
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 

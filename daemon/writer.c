@@ -30,6 +30,46 @@
 #define GROUP_JOBS	512
 #define GROUP_BYTES	(64 * 1024 * 1024)
 
+/* An env's write queue and counters, kept with its registry entry. */
+struct writer_q {
+	struct reg_env		*env;		/* whose */
+	pthread_mutex_t		 mtx;		/* guards the queue */
+	struct job		*head;
+	struct job		*tail;
+	unsigned		 len;
+	bool			 scheduled;	/* a thread owns the writes */
+	struct pool_task	 task;
+
+	/* Counters since the env opened, read by stats. */
+	_Atomic uint64_t	 commits;	/* write transactions */
+	_Atomic uint64_t	 writes;	/* requests they held */
+	_Atomic uint64_t	 commit_us;	/* time spent committing */
+	struct latency		 commit_lat;	/* per commit */
+};
+
+static void *
+wq_new(struct reg_env *e)
+{
+	struct writer_q	*q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	q->env = e;
+	pthread_mutex_init(&q->mtx, NULL);
+	return q;
+}
+
+static void
+wq_free(void *p)
+{
+	struct writer_q	*q = p;
+
+	pthread_mutex_destroy(&q->mtx);
+	free(q);
+}
+
+const struct reg_env_ops writer_env_ops = { wq_new, wq_free };
+
 /* Builds j's reply from how its part of the group went. */
 static void
 reply(struct job *j, const struct st_job *r)
@@ -51,11 +91,12 @@ reply(struct job *j, const struct st_job *r)
 static struct job *
 take(struct reg_env *e, size_t *n)
 {
+	struct writer_q	*q = e->ext;
 	struct job	*head, *j;
 	size_t		 bytes = 0;
 
-	pthread_mutex_lock(&e->wq_mtx);
-	head = j = e->wq_head;
+	pthread_mutex_lock(&q->mtx);
+	head = j = q->head;
 	*n = 0;
 	while (j != NULL) {
 		bytes += j->nbytes;
@@ -65,19 +106,20 @@ take(struct reg_env *e, size_t *n)
 		j = j->next;
 	}
 	if (j != NULL) {
-		e->wq_head = j->next;
-		if (e->wq_head == NULL)
-			e->wq_tail = NULL;
+		q->head = j->next;
+		if (q->head == NULL)
+			q->tail = NULL;
 		j->next = NULL;
-		e->wq_len -= (unsigned)*n;
+		q->len -= (unsigned)*n;
 	}
-	pthread_mutex_unlock(&e->wq_mtx);
+	pthread_mutex_unlock(&q->mtx);
 	return head;
 }
 
 static void
 commit_group(struct reg_env *e, struct job *batch, size_t n)
 {
+	struct writer_q	*q = e->ext;
 	struct st_job	*r;
 	struct sp_error	 err;
 	struct job	*j;
@@ -92,11 +134,11 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		for (i = 0, j = batch; j; j = j->next, i++)
 			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
 		rc = st_write_group(e->st, r, n, &err);
-		atomic_fetch_add(&e->commits, 1);
-		atomic_fetch_add(&e->writes, n);
+		atomic_fetch_add(&q->commits, 1);
+		atomic_fetch_add(&q->writes, n);
 		t0 = clock_now_us() - t0;
-		atomic_fetch_add(&e->commit_us, t0);
-		lat_add(&e->commit_lat, t0);
+		atomic_fetch_add(&q->commit_us, t0);
+		lat_add(&q->commit_lat, t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
 		if (rc == -1) {
@@ -112,19 +154,22 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 static void
 release(struct reg_env *e, struct pool *pool)
 {
-	pthread_mutex_lock(&e->wq_mtx);
-	if (e->wq_head != NULL)
-		pool_submit(pool, &e->wq_task);
+	struct writer_q	*q = e->ext;
+
+	pthread_mutex_lock(&q->mtx);
+	if (q->head != NULL)
+		pool_submit(pool, &q->task);
 	else
-		e->wq_scheduled = false;
-	pthread_mutex_unlock(&e->wq_mtx);
+		q->scheduled = false;
+	pthread_mutex_unlock(&q->mtx);
 }
 
 static void
 drain(struct pool_task *t)
 {
-	struct reg_env	*e = (struct reg_env *)((char *)t -
-	    offsetof(struct reg_env, wq_task));
+	struct writer_q	*q = (struct writer_q *)((char *)t -
+	    offsetof(struct writer_q, task));
+	struct reg_env	*e = q->env;
 	struct job	*batch, *j, *next;
 	struct pool	*pool;
 	size_t		 n;
@@ -150,13 +195,15 @@ drain(struct pool_task *t)
 void
 writer_counters(struct reg_env *e, struct sp_counter *c)
 {
-	c[0] = (struct sp_counter){ "commits", atomic_load(&e->commits) };
-	c[1] = (struct sp_counter){ "writes", atomic_load(&e->writes) };
-	c[2] = (struct sp_counter){ "commit_us", atomic_load(&e->commit_us) };
-	pthread_mutex_lock(&e->wq_mtx);
-	c[3] = (struct sp_counter){ "write_queue", e->wq_len };
-	pthread_mutex_unlock(&e->wq_mtx);
-	lat_export(&e->commit_lat, &c[4]);
+	struct writer_q	*q = e->ext;
+
+	c[0] = (struct sp_counter){ "commits", atomic_load(&q->commits) };
+	c[1] = (struct sp_counter){ "writes", atomic_load(&q->writes) };
+	c[2] = (struct sp_counter){ "commit_us", atomic_load(&q->commit_us) };
+	pthread_mutex_lock(&q->mtx);
+	c[3] = (struct sp_counter){ "write_queue", q->len };
+	pthread_mutex_unlock(&q->mtx);
+	lat_export(&q->commit_lat, &c[4]);
 }
 
 /*
@@ -169,14 +216,15 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
 static bool
 writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 {
+	struct writer_q	*q = e->ext;
 	struct job	*j, *next;
 	bool		 own;
 
-	pthread_mutex_lock(&e->wq_mtx);
-	own = !e->wq_scheduled && e->wq_head == NULL;
+	pthread_mutex_lock(&q->mtx);
+	own = !q->scheduled && q->head == NULL;
 	if (own)
-		e->wq_scheduled = true;
-	pthread_mutex_unlock(&e->wq_mtx);
+		q->scheduled = true;
+	pthread_mutex_unlock(&q->mtx);
 	if (!own) {
 		/* Behind writes already queued: keep the order. */
 		for (j = jobs; j; j = next) {
@@ -185,7 +233,7 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 		}
 		return false;
 	}
-	e->wq_task.fn = drain;
+	q->task.fn = drain;
 	commit_group(e, jobs, n);
 	release(e, jobs->d->pool);
 	return true;
@@ -251,22 +299,22 @@ writer_turn_end(void *arg)
 void
 writer_submit(struct job *j)
 {
-	struct reg_env	*e = j->env;
+	struct writer_q	*q = j->env->ext;
 	bool		 schedule;
 
 	j->next = NULL;
-	pthread_mutex_lock(&e->wq_mtx);
-	if (e->wq_tail)
-		e->wq_tail->next = j;
+	pthread_mutex_lock(&q->mtx);
+	if (q->tail)
+		q->tail->next = j;
 	else
-		e->wq_head = j;
-	e->wq_tail = j;
-	e->wq_len++;
-	schedule = !e->wq_scheduled;
-	e->wq_scheduled = true;
+		q->head = j;
+	q->tail = j;
+	q->len++;
+	schedule = !q->scheduled;
+	q->scheduled = true;
 	if (schedule) {
-		e->wq_task.fn = drain;
-		pool_submit(j->d->pool, &e->wq_task);
+		q->task.fn = drain;
+		pool_submit(j->d->pool, &q->task);
 	}
-	pthread_mutex_unlock(&e->wq_mtx);
+	pthread_mutex_unlock(&q->mtx);
 }

@@ -2,13 +2,16 @@
  * writer: each env's queue of write jobs, and group commit.
  *
  * Owns: the write queue of every env (struct writer_q, private to
- * writer.c) with its counters (commits, writes, commit time and its
- * latency), and the order in which one env's writes are applied: one
- * pool thread at a time, in the order they arrived.  Below the handler
- * and the loop: it learns of a finished job only to build its reply,
- * and hands it back through the job (job_finish()).
+ * writer.c; the registry keeps it with the env as an opaque pointer)
+ * with its counters (commits, writes, commit time and its latency); the
+ * order in which one env's writes are applied: one pool thread at a
+ * time, in the order they arrived; and each I/O thread's writes deferred
+ * to the end of its turn (struct writer_turn).  Below the handler and
+ * the loop: it builds a finished job's reply and hands the job back
+ * through the job's own hook (job_finish()) or the turn's.
  *
- * Threads: every function is thread-safe.
+ * Threads: every function is thread-safe but the writer_turn ones,
+ * which run on the turn's I/O thread.
  */
 #ifndef WRITER_H
 #define WRITER_H
@@ -21,7 +24,12 @@
 
 struct job;
 struct reg_env;
+struct reg_env_ops;
 struct registry;
+
+/* What the registry keeps with each env for the writer: its queue
+ * (reg_set_env_ops(reg, &writer_env_ops), before any env opens). */
+extern const struct reg_env_ops writer_env_ops;
 
 /* The writer's counters of an env, for stats. */
 #define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
