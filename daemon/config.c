@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@
 #define TiB		(UINT64_C(1) << 40)
 
 #define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
-#define MAX_KEYS	16	/* keys in the larger of the two sections */
+#define NKEYS_MAX	32	/* rows of keys[] */
 #define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
 
 #define NAME_RULE	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
@@ -86,7 +87,7 @@ struct parse {
 	enum section	 sec;
 	unsigned	 cur;		/* the store being read, in SEC_STORE */
 	unsigned	 daemon_line;
-	unsigned	 keyline[MAX_KEYS];	/* in the current section */
+	unsigned	 keyline[NKEYS_MAX];	/* keys[i], in this section */
 	unsigned	 path_line[CFG_MAX_STORES];
 	unsigned	 stores_cap;
 
@@ -96,68 +97,114 @@ struct parse {
 	size_t		 errlen;
 };
 
-struct keydef {
-	const char	*name;
-	int		(*set)(struct parse *, const char *);
+/* What a key's value is, and so how it is checked and stored. */
+enum key_type {
+	KT_UINT,	/* unsigned: a whole number, min to max */
+	KT_SIZE,	/* uint64_t: bytes, with a unit, min to max */
+	KT_DURATION,	/* uint64_t: ms, with a unit (bare: s), min to max */
+	KT_PATH,	/* char *: absolute, shorter than max bytes */
+	KT_MODE,	/* mode_t: octal, up to max */
+	KT_OWN,		/* its own setter: lists, names, choices */
 };
 
-static int	set_socket(struct parse *, const char *);
-static int	set_socket_mode(struct parse *, const char *);
-static int	set_data_dir(struct parse *, const char *);
-static int	set_max_frame(struct parse *, const char *);
-static int	set_idle_close(struct parse *, const char *);
-static int	set_io_threads(struct parse *, const char *);
-static int	set_writer_threads(struct parse *, const char *);
-static int	set_max_envs(struct parse *, const char *);
-static int	set_max_batch(struct parse *, const char *);
-static int	set_scan_page(struct parse *, const char *);
-static int	set_max_connections(struct parse *, const char *);
-static int	set_max_inflight(struct parse *, const char *);
-static int	set_max_per_turn(struct parse *, const char *);
-static int	set_stop_timeout(struct parse *, const char *);
-static int	set_max_output(struct parse *, const char *);
-static int	set_readers(struct parse *, const char *);
-static int	set_writers(struct parse *, const char *);
-static int	set_map_size(struct parse *, const char *);
-static int	set_max_dbs(struct parse *, const char *);
+/* What a reload (SIGHUP) does with a new value. */
+enum key_reload {
+	RL_APPLY,	/* takes it */
+	RL_RESTART,	/* set up once at start: keeps the old value */
+};
+
+/*
+ * One configuration key.  off is the field's offset in struct config
+ * ([daemon]) or struct cfg_store ([store NAME]); def, when not 0, is
+ * its default, set before the file is read.  range says min and max in
+ * words for messages; example is a value to suggest.
+ */
+struct keydef {
+	const char	*name;
+	enum section	 sec;
+	enum key_type	 type;
+	uint64_t	 min;
+	uint64_t	 max;
+	const char	*range;
+	const char	*example;
+	size_t		 off;
+	uint64_t	 def;
+	enum key_reload	 reload;
+	int		(*set)(struct parse *, const char *);	/* KT_OWN */
+};
+
+#define D(field)	offsetof(struct config, field)
+#define S(field)	offsetof(struct cfg_store, field)
+#define WEEK_MS		(UINT64_C(7) * 24 * 3600 * 1000)
+#define HOUR_MS		(UINT64_C(3600) * 1000)
+
 static int	set_dbs(struct parse *, const char *);
 static int	set_sync(struct parse *, const char *);
 static int	set_path(struct parse *, const char *);
-static int	set_sync_interval(struct parse *, const char *);
+static int	set_readers(struct parse *, const char *);
+static int	set_writers(struct parse *, const char *);
 
-static const struct keydef daemon_keys[] = {
-	{ "socket",		set_socket },
-	{ "socket_mode",	set_socket_mode },
-	{ "data_dir",		set_data_dir },
-	{ "max_frame",		set_max_frame },
-	{ "idle_close",		set_idle_close },
-	{ "io_threads",		set_io_threads },
-	{ "writer_threads",	set_writer_threads },
-	{ "max_envs",		set_max_envs },
-	{ "max_batch",		set_max_batch },
-	{ "scan_page",		set_scan_page },
-	{ "max_connections",	set_max_connections },
-	{ "max_inflight",	set_max_inflight },
-	{ "max_output",		set_max_output },
-	{ "max_requests_per_turn", set_max_per_turn },
-	{ "stop_timeout",	set_stop_timeout },
-	{ NULL,			NULL }
+/*
+ * Every key, in the order messages list them.  tests/man.sh reads the
+ * names of each section from the rows below (one row starts a line
+ * with { "name", SEC_...): keep that shape.
+ */
+static const struct keydef keys[] = {
+	{ "socket", SEC_DAEMON, KT_PATH, 0, SUN_PATH_SIZE, NULL,
+	    "/run/storesd/storesd.sock", D(socket), 0, RL_RESTART, NULL },
+	{ "socket_mode", SEC_DAEMON, KT_MODE, 0, 0777, NULL, "0660",
+	    D(socket_mode), 0660, RL_RESTART, NULL },
+	{ "data_dir", SEC_DAEMON, KT_PATH, 0, PATH_MAX, NULL,
+	    "/var/lib/storesd", D(data_dir), 0, RL_RESTART, NULL },
+	{ "max_frame", SEC_DAEMON, KT_SIZE, 4 * KiB, UINT32_MAX,
+	    "4KiB to 4294967295 (4GiB - 1)", NULL, D(max_frame), 64 * MiB,
+	    RL_APPLY, NULL },
+	{ "idle_close", SEC_DAEMON, KT_DURATION, 10, WEEK_MS,
+	    "10ms to 7 days (168h)", "30s", D(idle_close_ms), 30 * 1000,
+	    RL_APPLY, NULL },
+	/* Its default depends on the host: default_io_threads(). */
+	{ "io_threads", SEC_DAEMON, KT_UINT, 1, 64, NULL, NULL,
+	    D(io_threads), 0, RL_RESTART, NULL },
+	{ "writer_threads", SEC_DAEMON, KT_UINT, 1, 256, NULL, NULL,
+	    D(writer_threads), 4, RL_RESTART, NULL },
+	{ "max_envs", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
+	    D(max_envs), 1024, RL_APPLY, NULL },
+	{ "max_batch", SEC_DAEMON, KT_SIZE, MiB, 64 * GiB, "1MiB to 64GiB",
+	    NULL, D(max_batch), 256 * MiB, RL_APPLY, NULL },
+	{ "scan_page", SEC_DAEMON, KT_UINT, 1, 100000, NULL, NULL,
+	    D(scan_page), 1000, RL_APPLY, NULL },
+	{ "max_connections", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
+	    D(max_connections), 1024, RL_APPLY, NULL },
+	{ "max_inflight", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
+	    D(max_inflight), 1024, RL_APPLY, NULL },
+	{ "max_output", SEC_DAEMON, KT_SIZE, 64 * KiB, 64 * GiB,
+	    "64KiB to 64GiB", NULL, D(max_output), 64 * MiB, RL_APPLY, NULL },
+	{ "max_requests_per_turn", SEC_DAEMON, KT_UINT, 1, 65536, NULL, NULL,
+	    D(max_per_turn), 64, RL_APPLY, NULL },
+	{ "stop_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS, "10ms to 1h",
+	    "30s", D(stop_timeout_ms), 30 * 1000, RL_APPLY, NULL },
+
+	/* A reload retunes an env whose store changed (registry.h). */
+	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",
+	    NULL, S(map_size), 0, RL_APPLY, NULL },
+	{ "max_dbs", SEC_STORE, KT_UINT, 0, CFG_MAX_DBS, NULL, NULL,
+	    S(max_dbs), 0, RL_APPLY, NULL },
+	{ "dbs", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_dbs },
+	{ "sync", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_sync },
+	{ "path", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_path },
+	{ "sync_interval", SEC_STORE, KT_DURATION, 10, HOUR_MS, "10ms to 1h",
+	    "1s", S(sync_interval_ms), 1000, RL_APPLY, NULL },
+	{ "readers", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_readers },
+	{ "writers", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_writers },
 };
 
-/* Indices into store_keys, for the checks made when a section ends. */
-enum { SK_MAP_SIZE, SK_MAX_DBS, SK_DBS, SK_SYNC, SK_PATH, SK_SYNC_INTERVAL };
-
-static const struct keydef store_keys[] = {
-	{ "map_size",		set_map_size },
-	{ "max_dbs",		set_max_dbs },
-	{ "dbs",		set_dbs },
-	{ "sync",		set_sync },
-	{ "path",		set_path },
-	{ "sync_interval",	set_sync_interval },
-	{ "readers",		set_readers },
-	{ "writers",		set_writers },
-	{ NULL,			NULL }
-};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= NKEYS_MAX, "struct parse counts lines of NKEYS_MAX keys");
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -383,39 +430,19 @@ set_abs_path(struct parse *p, const char *key, const char *v, size_t max,
 }
 
 static int
-set_socket(struct parse *p, const char *v)
-{
-	return set_abs_path(p, "socket", v, SUN_PATH_SIZE,
-	    "/run/storesd/storesd.sock", &p->cfg->socket);
-}
-
-static int
-set_data_dir(struct parse *p, const char *v)
-{
-	return set_abs_path(p, "data_dir", v, PATH_MAX, "/var/lib/storesd",
-	    &p->cfg->data_dir);
-}
-
-static int
-set_socket_mode(struct parse *p, const char *v)
+set_mode(struct parse *p, const char *key, const char *v, unsigned max,
+    const char *example, mode_t *out)
 {
 	const char	*s;
 	unsigned	 mode = 0;
 
-	for (s = v; *s >= '0' && *s <= '7' && mode <= 0777; s++)
+	for (s = v; *s >= '0' && *s <= '7' && mode <= max; s++)
 		mode = mode * 8 + (*s - '0');
-	if (s == v || *s != '\0' || mode > 0777)
-		return perr(p, p->lineno, "socket_mode = '%s' is not an octal "
-		    "mode up to 0777; write e.g. socket_mode = 0660", v);
-	p->cfg->socket_mode = mode;
+	if (s == v || *s != '\0' || mode > max)
+		return perr(p, p->lineno, "%s = '%s' is not an octal mode up "
+		    "to %04o; write e.g. %s = %s", key, v, max, key, example);
+	*out = mode;
 	return 0;
-}
-
-static int
-set_max_frame(struct parse *p, const char *v)
-{
-	return set_size(p, "max_frame", v, 4 * KiB, UINT32_MAX,
-	    "4KiB to 4294967295 (4GiB - 1)", &p->cfg->max_frame);
 }
 
 /* range says the limits in words, e.g. "10ms to 7 days (168h)". */
@@ -440,135 +467,62 @@ set_duration(struct parse *p, const char *key, const char *v, uint64_t min,
 	return 0;
 }
 
-static int
-set_idle_close(struct parse *p, const char *v)
+/* The field k sets: in the config, or in the store being read. */
+static void *
+key_field(struct parse *p, const struct keydef *k)
 {
-	return set_duration(p, "idle_close", v, 10,
-	    UINT64_C(7) * 24 * 3600 * 1000, "10ms to 7 days (168h)", "30s",
-	    &p->cfg->idle_close_ms);
+	char	*base = k->sec == SEC_DAEMON ? (char *)p->cfg :
+		    (char *)cur_store(p);
+
+	return base + k->off;
 }
 
+/* Checks v for k, then stores it.  Returns 0 or -1. */
 static int
-set_stop_timeout(struct parse *p, const char *v)
+set_value(struct parse *p, const struct keydef *k, const char *v)
 {
-	return set_duration(p, "stop_timeout", v, 10, 3600 * 1000,
-	    "10ms to 1h", "30s", &p->cfg->stop_timeout_ms);
+	void		*f = key_field(p, k);
+	uint64_t	 n = 0;
+
+	switch (k->type) {
+	case KT_UINT:
+		if (set_uint(p, k->name, v, k->min, k->max, &n) == -1)
+			return -1;
+		*(unsigned *)f = n;
+		return 0;
+	case KT_SIZE:
+		return set_size(p, k->name, v, k->min, k->max, k->range, f);
+	case KT_DURATION:
+		return set_duration(p, k->name, v, k->min, k->max, k->range,
+		    k->example, f);
+	case KT_PATH:
+		return set_abs_path(p, k->name, v, k->max, k->example, f);
+	case KT_MODE:
+		return set_mode(p, k->name, v, k->max, k->example, f);
+	case KT_OWN:
+		break;
+	}
+	return k->set(p, v);
 }
 
-static int
-set_sync_interval(struct parse *p, const char *v)
+/* Sets the defaults of sec's keys in base (a config or a store). */
+static void
+set_defaults(enum section sec, void *base)
 {
-	return set_duration(p, "sync_interval", v, 10, 3600 * 1000,
-	    "10ms to 1h", "1s", &cur_store(p)->sync_interval_ms);
-}
+	const struct keydef	*k;
+	char			*f;
 
-static int
-set_io_threads(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "io_threads", v, 1, 64, &n) == -1)
-		return -1;
-	p->cfg->io_threads = n;
-	return 0;
-}
-
-static int
-set_writer_threads(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "writer_threads", v, 1, 256, &n) == -1)
-		return -1;
-	p->cfg->writer_threads = n;
-	return 0;
-}
-
-static int
-set_max_envs(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "max_envs", v, 1, 1000000, &n) == -1)
-		return -1;
-	p->cfg->max_envs = n;
-	return 0;
-}
-
-static int
-set_max_batch(struct parse *p, const char *v)
-{
-	return set_size(p, "max_batch", v, MiB, 64 * GiB, "1MiB to 64GiB",
-	    &p->cfg->max_batch);
-}
-
-static int
-set_scan_page(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "scan_page", v, 1, 100000, &n) == -1)
-		return -1;
-	p->cfg->scan_page = n;
-	return 0;
-}
-
-static int
-set_max_connections(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "max_connections", v, 1, 1000000, &n) == -1)
-		return -1;
-	p->cfg->max_connections = n;
-	return 0;
-}
-
-static int
-set_max_inflight(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "max_inflight", v, 1, 1000000, &n) == -1)
-		return -1;
-	p->cfg->max_inflight = n;
-	return 0;
-}
-
-static int
-set_max_per_turn(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "max_requests_per_turn", v, 1, 65536, &n) == -1)
-		return -1;
-	p->cfg->max_per_turn = n;
-	return 0;
-}
-
-static int
-set_max_output(struct parse *p, const char *v)
-{
-	return set_size(p, "max_output", v, 64 * KiB, 64 * GiB,
-	    "64KiB to 64GiB", &p->cfg->max_output);
-}
-
-static int
-set_map_size(struct parse *p, const char *v)
-{
-	return set_size(p, "map_size", v, MiB, 64 * TiB, "1MiB to 64TiB",
-	    &cur_store(p)->map_size);
-}
-
-static int
-set_max_dbs(struct parse *p, const char *v)
-{
-	uint64_t	 n;
-
-	if (set_uint(p, "max_dbs", v, 0, CFG_MAX_DBS, &n) == -1)
-		return -1;
-	cur_store(p)->max_dbs = n;
-	return 0;
+	for (k = keys; k < keys + NKEYS; k++) {
+		if (k->sec != sec || k->def == 0)
+			continue;
+		f = (char *)base + k->off;
+		if (k->type == KT_UINT)
+			*(unsigned *)f = k->def;
+		else if (k->type == KT_MODE)
+			*(mode_t *)f = k->def;
+		else
+			*(uint64_t *)f = k->def;
+	}
 }
 
 /* Adds the db named by the n bytes at s to the current store. */
@@ -775,14 +729,26 @@ set_path(struct parse *p, const char *v)
 /* Sections                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The line of the current section that set key name, or 0. */
+static unsigned
+key_line(const struct parse *p, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].sec == p->sec && strcmp(keys[i].name, name) == 0)
+			return p->keyline[i];
+	return 0;
+}
+
 /* The checks that need the whole section, and its defaults. */
 static int
 finish_store(struct parse *p)
 {
 	struct cfg_store	*st = cur_store(p);
-	unsigned		 line = p->keyline[SK_MAX_DBS];
+	unsigned		 line = key_line(p, "max_dbs");
 
-	if (p->keyline[SK_MAP_SIZE] == 0)
+	if (key_line(p, "map_size") == 0)
 		return perr(p, st->line, "[store %s] has no map_size; every "
 		    "store names its own, e.g. map_size = 1GiB", st->name);
 	if (st->ndbs == 0) {
@@ -859,7 +825,7 @@ begin_store(struct parse *p, const char *s, size_t n)
 	memset(st, 0, sizeof(*st));
 	memcpy(st->name, s, n);
 	st->sync = CFG_SYNC_FULL;
-	st->sync_interval_ms = 1000;
+	set_defaults(SEC_STORE, st);
 	st->line = p->lineno;
 	p->cur = cfg->nstores++;
 	p->sec = SEC_STORE;
@@ -1019,39 +985,39 @@ read_line(char *str, int num, void *arg)
 	return str;
 }
 
-/* "a, b, c" from a key table, for messages. */
+/* "a, b, c": the keys of section sec, for messages. */
 static const char *
-key_list(const struct keydef *keys, char *buf, size_t n)
+key_list(enum section sec, char *buf, size_t n)
 {
-	size_t	 len = 0;
+	size_t	 i, len = 0;
 
 	buf[0] = '\0';
-	for (; keys->name != NULL && len < n; keys++)
-		len += snprintf(buf + len, n - len, "%s%s",
-		    len > 0 ? ", " : "", keys->name);
+	for (i = 0; i < NKEYS && len < n; i++)
+		if (keys[i].sec == sec)
+			len += snprintf(buf + len, n - len, "%s%s",
+			    len > 0 ? ", " : "", keys[i].name);
 	return buf;
 }
 
 static int
-set_key(struct parse *p, const struct keydef *keys, const char *name,
-    const char *value)
+set_key(struct parse *p, const char *name, const char *value)
 {
 	char	 label[SP_NAME_MAX + 16], known[256];
-	int	 i;
+	size_t	 i;
 
-	for (i = 0; keys[i].name != NULL; i++)
-		if (strcmp(keys[i].name, name) == 0)
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].sec == p->sec && strcmp(keys[i].name, name) == 0)
 			break;
-	if (keys[i].name == NULL)
+	if (i == NKEYS)
 		return perr(p, p->lineno, "unknown key '%s' in %s; known "
 		    "keys: %s", name, section_label(p, label, sizeof(label)),
-		    key_list(keys, known, sizeof(known)));
+		    key_list(p->sec, known, sizeof(known)));
 	if (p->keyline[i] != 0)
 		return perr(p, p->lineno, "%s is set twice in %s (first on "
 		    "line %u); keep one", name,
 		    section_label(p, label, sizeof(label)), p->keyline[i]);
 	p->keyline[i] = p->lineno;
-	return keys[i].set(p, value);
+	return set_value(p, &keys[i], value);
 }
 
 /* Ignores inih's section: see the comment at the top. */
@@ -1066,10 +1032,8 @@ handle_kv(void *arg, const char *section, const char *name,
 		return 0;
 	if (*name == '\0')
 		perr(p, p->lineno, SYNTAX_ERROR);
-	else if (p->sec == SEC_DAEMON)
-		set_key(p, daemon_keys, name, value);
-	else if (p->sec == SEC_STORE)
-		set_key(p, store_keys, name, value);
+	else if (p->sec == SEC_DAEMON || p->sec == SEC_STORE)
+		set_key(p, name, value);
 	else
 		perr(p, p->lineno, "'%s' is outside any section; put it "
 		    "under [daemon] or a [store NAME]", name);
@@ -1286,20 +1250,56 @@ config_new(const char *file)
 		free(cfg);
 		return NULL;
 	}
-	cfg->socket_mode = 0660;
-	cfg->max_frame = 64 * MiB;
-	cfg->idle_close_ms = 30 * 1000;
+	set_defaults(SEC_DAEMON, cfg);
 	cfg->io_threads = default_io_threads();
-	cfg->writer_threads = 4;
-	cfg->max_envs = 1024;
-	cfg->max_batch = 256 * MiB;
-	cfg->scan_page = 1000;
-	cfg->max_connections = 1024;
-	cfg->max_inflight = 1024;
-	cfg->max_output = 64 * MiB;
-	cfg->max_per_turn = 64;
-	cfg->stop_timeout_ms = 30 * 1000;
 	return cfg;
+}
+
+/* Puts oc's value of k back into nc; says whether it differed.  0 or -1. */
+static int
+keep_key(const struct keydef *k, struct config *nc, const struct config *oc,
+    bool *differed)
+{
+	char		*nf = (char *)nc + k->off;
+	const char	*of = (const char *)oc + k->off;
+	char		*s;
+
+	if (k->type != KT_PATH) {
+		/* Numbers: their field's size is their type's. */
+		size_t	 n = k->type == KT_UINT ? sizeof(unsigned) :
+			    k->type == KT_MODE ? sizeof(mode_t) :
+			    sizeof(uint64_t);
+
+		*differed = memcmp(nf, of, n) != 0;
+		memcpy(nf, of, n);
+		return 0;
+	}
+	*differed = strcmp(*(char **)nf, *(char *const *)of) != 0;
+	if (!*differed)
+		return 0;
+	if ((s = strdup(*(char *const *)of)) == NULL)
+		return -1;
+	free(*(char **)nf);
+	*(char **)nf = s;
+	return 0;
+}
+
+int
+cfg_keep_restart_keys(struct config *nc, const struct config *oc,
+    void (*changed)(void *arg, const char *key), void *arg)
+{
+	const struct keydef	*k;
+	bool			 differed;
+
+	for (k = keys; k < keys + NKEYS; k++) {
+		if (k->reload != RL_RESTART)
+			continue;
+		if (keep_key(k, nc, oc, &differed) == -1)
+			return -1;
+		if (differed)
+			changed(arg, k->name);
+	}
+	return 0;
 }
 
 struct config *

@@ -90,6 +90,16 @@ struct config	*cfg_load(const char *file, const char *socket,
 /* Frees cfg and the configs it replaced (cfg->retired).  NULL-safe. */
 void		 cfg_free(struct config *cfg);
 
+/*
+ * For a reload: the keys set up once, at start (the listening socket,
+ * the data directory, the threads), keep their old values until a
+ * restart.  Puts oc's values of them back into nc, a configuration just
+ * loaded, and calls changed(arg, key) for each whose value differed.
+ * Returns 0, or -1 when out of memory.
+ */
+int	cfg_keep_restart_keys(struct config *nc, const struct config *oc,
+	    void (*changed)(void *arg, const char *key), void *arg);
+
 /* Sets the generation of cfg and its stores, before it is published. */
 void	cfg_stamp(struct config *cfg, uint64_t gen);
 

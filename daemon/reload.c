@@ -32,20 +32,18 @@ add_name(char *buf, size_t n, const char *name)
 		snprintf(buf + len, n - len, "%s%s", len ? ", " : "", name);
 }
 
-static int
-keep_str(char **newv, const char *oldv, const char *name, char *changed,
-    size_t n)
-{
-	char	*s;
+/* A key of a reload that takes a restart: listed in the message. */
+struct changed_list {
+	char	*buf;
+	size_t	 n;
+};
 
-	if (strcmp(*newv, oldv) == 0)
-		return 0;
-	add_name(changed, n, name);
-	if ((s = strdup(oldv)) == NULL)
-		return -1;
-	free(*newv);
-	*newv = s;
-	return 0;
+static void
+note_changed(void *arg, const char *key)
+{
+	struct changed_list	*l = arg;
+
+	add_name(l->buf, l->n, key);
 }
 
 /*
@@ -58,24 +56,10 @@ static int
 keep_restart_keys(struct config *nc, const struct config *oc, char *changed,
     size_t n)
 {
+	struct changed_list	 l = { changed, n };
+
 	changed[0] = '\0';
-	if (keep_str(&nc->socket, oc->socket, "socket", changed, n) == -1 ||
-	    keep_str(&nc->data_dir, oc->data_dir, "data_dir", changed,
-	    n) == -1)
-		return -1;
-	if (nc->socket_mode != oc->socket_mode) {
-		add_name(changed, n, "socket_mode");
-		nc->socket_mode = oc->socket_mode;
-	}
-	if (nc->io_threads != oc->io_threads) {
-		add_name(changed, n, "io_threads");
-		nc->io_threads = oc->io_threads;
-	}
-	if (nc->writer_threads != oc->writer_threads) {
-		add_name(changed, n, "writer_threads");
-		nc->writer_threads = oc->writer_threads;
-	}
-	return 0;
+	return cfg_keep_restart_keys(nc, oc, note_changed, &l);
 }
 
 static bool

@@ -176,15 +176,15 @@ fi
 
 # ---------------------------------------------------------- storesd.conf
 
-# The key names of one table of daemon/config.c: the strings of its
-# { "key", set_... } entries.
+# The key names of one section in the key table of daemon/config.c: the
+# strings of its { "key", SEC_... rows.
 keys() {
-	sed -n "/^static const struct keydef $1\[\]/,/^};/p" daemon/config.c |
-	    sed -n 's/^[[:blank:]]*{[[:blank:]]*"\([a-z_]*\)",[[:blank:]]*set_.*/\1/p'
+	sed -n "/^static const struct keydef keys\[\]/,/^};/p" daemon/config.c |
+	    sed -n 's/^[[:blank:]]*{[[:blank:]]*"\([a-z_]*\)",[[:blank:]]*'"$1"',.*/\1/p'
 }
 
-dkeys=$(keys daemon_keys)
-skeys=$(keys store_keys)
+dkeys=$(keys SEC_DAEMON)
+skeys=$(keys SEC_STORE)
 if [ -z "$dkeys" ] || [ -z "$skeys" ]; then
 	bad "cannot read the key tables of daemon/config.c"
 else
