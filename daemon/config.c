@@ -204,7 +204,7 @@ static const struct keydef keys[] = {
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= NKEYS_MAX, "struct parse counts lines of NKEYS_MAX keys");
+_Static_assert(NKEYS <= NKEYS_MAX, "struct parse has NKEYS_MAX keylines");
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */

@@ -1,4 +1,45 @@
 /*
+ * The daemon's modules, lowest first.  Each may call only the modules on
+ * the lines above its own (and proto/); the one cycle, which an
+ * event-driven daemon needs, is among loop, conn and handler: the loop
+ * calls the connection's callbacks, the connection the handler, and the
+ * handler hands replies and jobs back.  Upward calls elsewhere go
+ * through hooks the upper module registers (loop_add_hook,
+ * reg_set_env_ops, a job's post).  `make callgraph` prints the graph as
+ * measured from the objects; `make test` fails on any other cycle.
+ *
+ * log.c	logging to stderr or syslog; calls nothing
+ * clock.c	the monotonic clock; calls nothing
+ * counters.c	request, error and latency counters; calls nothing
+ * pool.c	the worker threads and their task queue; calls nothing
+ * notify.c	sd_notify messages to the service manager; log
+ * commitlog.c	the dates of an env's commits, for reader ages; nothing
+ * config.c	the configuration file, one table of keys; nothing
+ * acl.c	the peer's credentials and a store's access lists; nothing
+ * layout.c	the data directory's layout on disk; log
+ * store.c	LMDB envs, the only includer of lmdb.h; clock, commitlog,
+ *		config, log
+ * registry.c	the table of open envs and their life cycle (knows no
+ *		job); clock, config, layout, log, pool, store
+ * job.c	requests run on the pool: snapshot, fork, and the write
+ *		jobs' storage; counters, layout, log, pool, registry, store
+ * writer.c	each env's write queue (struct writer_q), group commit, a
+ *		turn's deferred writes; clock, counters, job, pool,
+ *		registry, store
+ * handler*.c	what each request does, per-connection request state, a
+ *		loop's read transactions; the above, conn, loop
+ * conn.c	one client connection: socket, buffers, passed
+ *		descriptors; acl, config, log, handler (handler.h only), loop
+ * loop.c	an I/O thread: libevent, its mailbox, end-of-turn hooks;
+ *		nothing of storage; conn, job, log
+ * listener.c	the listening socket, handing connections to loops;
+ *		clock, conn, log, loop
+ * reload.c	SIGHUP: a new configuration, swapped whole; config, log,
+ *		notify, pool, registry
+ * main.c	start, signals, housekeeping, stop; any of the above
+ */
+
+/*
  * daemon: what the whole of storesd shares.
  *
  * Owns: struct daemon, the context every module reaches through its loop
