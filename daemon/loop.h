@@ -20,8 +20,6 @@
 #include <sys/queue.h>
 
 #include "counters.h"
-#include "sp_error.h"
-#include "sp_msg.h"
 
 struct conn;
 struct daemon;
