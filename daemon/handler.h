@@ -7,6 +7,13 @@
  * hand-off.  Requests that may wait on a disk (put, del, snapshot,
  * fork) become jobs for the pool.  Every failure becomes an error reply
  * with a stable code and a message; nothing here closes a connection.
+ * Also owns what requests leave behind between frames: per connection
+ * (struct handler_conn: streamed batches, the request being counted)
+ * and per loop (struct handler_loop: the turn's read transactions and
+ * deferred writes, ended by the end-of-turn hooks it adds to the loop).
+ * Its files: handler.c (dispatch, what every request needs, the
+ * connection and loop state), handler_read.c, handler_write.c,
+ * handler_stats.c, handler_snapshot.c; handler_int.h is what they share.
  */
 #ifndef HANDLER_H
 #define HANDLER_H
