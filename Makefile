@@ -91,8 +91,9 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind test-install test-man test-callgraph callgraph deps deps-build deps-bench \
-	deps-check clean install uninstall bench bench-smoke
+	test-valgrind test-install test-man test-callgraph callgraph deps \
+	deps-build deps-bench deps-check clean install uninstall bench \
+	bench-smoke
 .SUFFIXES:
 
 all: $(PROGRAMS)
