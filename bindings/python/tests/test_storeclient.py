@@ -648,3 +648,39 @@ def readme_python_example():
 def test_readme_example(sock, capsys):
     exec(compile(readme_python_example(), "README.md", "exec"), {})
     assert capsys.readouterr().out == "b'3f2a9c'\nok\n"
+
+
+# ----------------------------------------------------------------- stubs
+
+def test_stubs_match_the_module():
+    """Every public name of the module and of its classes is in the .pyi
+    stubs shipped with it, and nothing more."""
+    import ast
+    stub = os.path.join(os.path.dirname(storeclient.__file__),
+                        "__init__.pyi")
+    with open(stub) as f:
+        tree = ast.parse(f.read())
+    top, classes = set(), {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            top.add(node.name)
+            classes[node.name] = {
+                n.name for n in node.body
+                if isinstance(n, ast.FunctionDef)} | {
+                n.target.id for n in node.body
+                if isinstance(n, ast.AnnAssign)}
+        elif isinstance(node, ast.FunctionDef):
+            top.add(node.name)
+        elif isinstance(node, ast.AnnAssign):
+            top.add(node.target.id)
+    public = {n for n in dir(storeclient) if not n.startswith("_")} - \
+        {"annotations"}
+    assert public - top == set()
+    for name in ("Client", "Batch", "Scan", "Pipeline"):
+        cls = getattr(storeclient, name)
+        have = {n for n in vars(cls) if not n.startswith("_")}
+        stubbed = {n for n in classes[name] if not n.startswith("_")}
+        assert have == stubbed, name
+    for name in ("NotFound", "CondFailed", "MapFull", "Busy", "Forbidden",
+                 "ConnectionError", "Timeout"):
+        assert name in classes
