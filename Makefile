@@ -9,6 +9,8 @@
 #   make bench       the benchmark (minutes): bench/results/latest.md
 #   make test        the suite once, on this build only
 #   make callgraph   the daemon's module graph, measured from its objects
+#   make python      the Python binding into $(BUILD)/python
+#   make rust        the Rust crate into $(BUILD)/rust
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -93,7 +95,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 .PHONY: all run check test test-unit test-integration test-storectl \
 	test-valgrind test-install test-man test-callgraph callgraph deps \
 	deps-build deps-bench deps-check clean install uninstall bench \
-	bench-smoke
+	bench-smoke python rust test-python test-rust test-bindings
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -184,6 +186,45 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
 
+# -------------------------------------------------------------- bindings
+
+# Python and Rust over this tree's libstoreclient (bindings/).  Debian's
+# interpreter and toolchain are preferred to others earlier in PATH
+# (pyenv, rustup): they are what deps.sh installs and CI has.
+PYTHON	?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+CARGO	?= $(if $(wildcard /usr/bin/cargo),/usr/bin/cargo,cargo)
+CARGO_ENV = STORECLIENT_BUILD=$(abspath $(BUILD)) \
+	    CARGO_TARGET_DIR=$(abspath $(BUILD))/rust \
+	    $(if $(wildcard /usr/bin/rustc),RUSTC=/usr/bin/rustc \
+	    RUSTDOC=/usr/bin/rustdoc)
+CARGO_FLAGS = --offline --manifest-path bindings/rust/Cargo.toml
+
+# The module goes to $(BUILD)/python (PYTHONPATH=$(BUILD)/python).
+python: $(BUILD)/$(LIBFILE)
+	STORECLIENT_BUILD=$(abspath $(BUILD)) PIP_ROOT_USER_ACTION=ignore \
+	    $(PYTHON) -m pip install -q --no-index --no-build-isolation \
+	    --no-deps --upgrade --target $(BUILD)/python ./bindings/python
+
+# The crate, into $(BUILD)/rust.
+rust: $(BUILD)/$(LIBFILE)
+	$(CARGO_ENV) $(CARGO) build $(CARGO_FLAGS)
+
+# Each suite starts its own storesd, so both need the daemon and
+# notify-wait.  Not under SAN: an interpreter cannot load a sanitized
+# library without preloading its runtime.
+test-python: python all $(TOOLS_BINS)
+	@echo "== pytest bindings/python"
+	BUILD=$(BUILD) PYTHONPATH=$(abspath $(BUILD))/python \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests
+
+test-rust: all $(TOOLS_BINS)
+	@echo "== cargo test bindings/rust"
+	BUILD=$(BUILD) $(CARGO_ENV) $(CARGO) test -q $(CARGO_FLAGS)
+	$(CARGO_ENV) RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q $(CARGO_FLAGS) \
+	    --no-deps
+
+test-bindings: test-python test-rust
+
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
@@ -222,7 +263,8 @@ test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	    test-integration test-storectl
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
-	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man)
+	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man \
+	    test-bindings)
 
 # make install into a temporary DESTDIR, a program built with pkg-config,
 # the units through systemd-analyze verify and security, make uninstall.

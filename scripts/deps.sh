@@ -4,7 +4,8 @@
 #	scripts/deps.sh [build|bench|check]
 #
 # build: what `make` and `make run` need; bench: that and Redis with
-# hiredis, which only the benchmark uses; check (the default): everything
+# hiredis (and redis-py, for the bindings' rows), which only the
+# benchmark uses; check (the default): everything
 # `make check` runs, the benchmark's smoke run included.  As root, missing
 # packages are installed with apt-get; otherwise the exact apt-get line is
 # printed and the script fails.
@@ -12,9 +13,10 @@ set -eu
 
 build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
-bench="redis-server libhiredis-dev"
+bench="redis-server libhiredis-dev python3-redis python3-hiredis"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
-mandoc"
+mandoc python3-dev python3-pytest python3-setuptools python3-pip cargo
+rustc"
 
 case "${1:-check}" in
 build)	pkgs=$build ;;
