@@ -651,15 +651,59 @@ out:
 	return r;
 }
 
+/* A list of n items, item i made by item(ctx, i); NULL on failure. */
+static PyObject *
+list_of(size_t n, PyObject *(*item)(const void *, size_t), const void *ctx)
+{
+	PyObject	*r, *v;
+	size_t		 i;
+
+	if ((r = PyList_New((Py_ssize_t)n)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((v = item(ctx, i)) == NULL) {
+			Py_DECREF(r);
+			return NULL;
+		}
+		PyList_SET_ITEM(r, (Py_ssize_t)i, v);
+	}
+	return r;
+}
+
+/* Item i of mget's values: bytes, or None when absent. */
+static PyObject *
+mget_item(const void *ctx, size_t i)
+{
+	const sc_bytes	*v = &((const sc_bytes *)ctx)[i];
+
+	if (v->p == NULL)
+		return Py_NewRef(Py_None);
+	return PyBytes_FromStringAndSize(v->p, (Py_ssize_t)v->n);
+}
+
+/* Item i of missing's answer: the key object the caller passed. */
+struct missing_ctx {
+	PyObject	*seq;
+	const size_t	*miss;
+};
+
+static PyObject *
+missing_item(const void *ctx, size_t i)
+{
+	const struct missing_ctx *mc = ctx;
+
+	return Py_NewRef(PySequence_Fast_GET_ITEM(mc->seq,
+	    (Py_ssize_t)mc->miss[i]));
+}
+
 static PyObject *
 client_mget(ClientObject *self, PyObject *args, PyObject *kw)
 {
 	static char	*kwlist[] = { "store", "keys", "repo", "db", NULL };
 	struct arg_keys	 ks;
 	const char	*store, *repo = NULL, *db = NULL;
-	PyObject	*keys, *r = NULL, *v;
+	PyObject	*keys, *r = NULL;
 	sc_bytes	*vals = NULL;
-	size_t		 i;
 	int		 rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$zz:mget", kwlist,
@@ -675,22 +719,10 @@ client_mget(ClientObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	CALL(self, rc, sc_mget(c, repo, store, db, ks.keys, ks.n, &vals));
 	leave(self);
-	if (rc == -1) {
+	if (rc == -1)
 		raise_conn(self->c);
-		goto out;
-	}
-	if ((r = PyList_New((Py_ssize_t)ks.n)) == NULL)
-		goto out;
-	for (i = 0; i < ks.n; i++) {
-		v = vals[i].p == NULL ? Py_NewRef(Py_None) :
-		    PyBytes_FromStringAndSize(vals[i].p,
-		    (Py_ssize_t)vals[i].n);
-		if (v == NULL) {
-			Py_CLEAR(r);
-			goto out;
-		}
-		PyList_SET_ITEM(r, (Py_ssize_t)i, v);
-	}
+	else
+		r = list_of(ks.n, mget_item, vals);
 out:
 	sc_free(vals);
 	keys_release(&ks);
@@ -703,8 +735,9 @@ client_missing(ClientObject *self, PyObject *args, PyObject *kw)
 	static char	*kwlist[] = { "store", "keys", "repo", "db", NULL };
 	struct arg_keys	 ks;
 	const char	*store, *repo = NULL, *db = NULL;
-	PyObject	*keys, *r = NULL, *item;
-	size_t		*miss = NULL, nmiss = 0, i;
+	struct missing_ctx mc;
+	PyObject	*keys, *r = NULL;
+	size_t		*miss = NULL, nmiss = 0;
 	int		 rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$zz:missing", kwlist,
@@ -726,12 +759,9 @@ client_missing(ClientObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	/* The keys themselves, as the caller passed them, in their order. */
-	if ((r = PyList_New((Py_ssize_t)nmiss)) == NULL)
-		goto out;
-	for (i = 0; i < nmiss; i++) {
-		item = PySequence_Fast_GET_ITEM(ks.seq, (Py_ssize_t)miss[i]);
-		PyList_SET_ITEM(r, (Py_ssize_t)i, Py_NewRef(item));
-	}
+	mc.seq = ks.seq;
+	mc.miss = miss;
+	r = list_of(nmiss, missing_item, &mc);
 out:
 	sc_free(miss);
 	keys_release(&ks);
@@ -859,11 +889,12 @@ str_or_none(const char *s)
 	return s == NULL ? Py_NewRef(Py_None) : PyUnicode_FromString(s);
 }
 
+/* Item i of a stats reply's envs. */
 static PyObject *
-env_dict(const sc_stats_env *e)
+env_dict(const void *ctx, size_t i)
 {
-	PyObject	*dbs, *v;
-	size_t		 i;
+	const sc_stats_env	*e = &((const sc_stats *)ctx)->envs[i];
+	PyObject		*dbs, *v;
 
 	if ((dbs = PyDict_New()) == NULL)
 		return NULL;
@@ -888,9 +919,8 @@ client_stats(ClientObject *self, PyObject *args, PyObject *kw)
 {
 	static char	*kwlist[] = { "store", "repo", NULL };
 	const char	*store = NULL, *repo = NULL;
-	PyObject	*envs, *v;
+	PyObject	*r;
 	sc_stats	*st = NULL;
-	size_t		 i;
 	int		 rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z$z:stats", kwlist,
@@ -902,22 +932,22 @@ client_stats(ClientObject *self, PyObject *args, PyObject *kw)
 	leave(self);
 	if (rc == -1)
 		return raise_conn(self->c);
-	if ((envs = PyList_New((Py_ssize_t)st->nenvs)) == NULL)
-		goto out;
-	for (i = 0; i < st->nenvs; i++) {
-		if ((v = env_dict(&st->envs[i])) == NULL) {
-			Py_CLEAR(envs);
-			goto out;
-		}
-		PyList_SET_ITEM(envs, (Py_ssize_t)i, v);
-	}
-	v = dict_of("daemon", counters_dict(st->daemon, st->ndaemon),
-	    "envs", envs, NULL);
+	r = dict_of("daemon", counters_dict(st->daemon, st->ndaemon),
+	    "envs", list_of(st->nenvs, env_dict, st), NULL);
 	sc_stats_free(st);
-	return v;
-out:
-	sc_stats_free(st);
-	return NULL;
+	return r;
+}
+
+/* Item i of a live reply. */
+static PyObject *
+live_dict(const void *ctx, size_t i)
+{
+	const sc_live_env	*e = &((const sc_live *)ctx)->envs[i];
+
+	return dict_of("repo", str_or_none(e->repo),
+	    "store", str_or_none(e->store), "dir", str_or_none(e->dir),
+	    "inflight", PyLong_FromUnsignedLongLong(e->inflight),
+	    "idle_ms", PyLong_FromUnsignedLongLong(e->idle_ms), NULL);
 }
 
 static PyObject *
@@ -925,9 +955,8 @@ client_live(ClientObject *self, PyObject *args, PyObject *kw)
 {
 	static char	*kwlist[] = { "store", "repo", NULL };
 	const char	*store = NULL, *repo = NULL;
-	PyObject	*r, *v;
+	PyObject	*r;
 	sc_live		*l = NULL;
-	size_t		 i;
 	int		 rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z$z:live", kwlist,
@@ -939,23 +968,7 @@ client_live(ClientObject *self, PyObject *args, PyObject *kw)
 	leave(self);
 	if (rc == -1)
 		return raise_conn(self->c);
-	if ((r = PyList_New((Py_ssize_t)l->n)) == NULL)
-		goto out;
-	for (i = 0; i < l->n; i++) {
-		v = dict_of("repo", str_or_none(l->envs[i].repo),
-		    "store", str_or_none(l->envs[i].store),
-		    "dir", str_or_none(l->envs[i].dir),
-		    "inflight", PyLong_FromUnsignedLongLong(
-		    l->envs[i].inflight),
-		    "idle_ms", PyLong_FromUnsignedLongLong(
-		    l->envs[i].idle_ms), NULL);
-		if (v == NULL) {
-			Py_CLEAR(r);
-			goto out;
-		}
-		PyList_SET_ITEM(r, (Py_ssize_t)i, v);
-	}
-out:
+	r = list_of(l->n, live_dict, l);
 	sc_live_free(l);
 	return r;
 }

@@ -17,27 +17,9 @@ TREE = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.path.join(TREE, os.environ.get("BUILD", "build"))
 
-# The main daemon's stores.  scan_page 4: scans of a few entries cross
-# pages; max_frame 1MiB: a 2 MiB value is TOO_LARGE and batches of a few
-# MiB stream in several chunks; tiny fills up; locked is root's alone.
-CONFIG = """
-[daemon]
-max_frame = 1MiB
-scan_page = 4
-socket_mode = 0666
-idle_close = 1h
-
-[store refs]
-map_size = 64MiB
-dbs = refs, other
-
-[store tiny]
-map_size = 1MiB
-
-[store locked]
-map_size = 4MiB
-readers = root
-"""
+# The stores the tests use, shared with the Rust suite.
+with open(os.path.join(TREE, "bindings", "tests.conf")) as _f:
+    CONFIG = _f.read()
 
 
 class Daemon:

@@ -13,27 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The stores most tests use.  scan_page 4: scans of a few entries cross
-/// pages; max_frame 1MiB: a 2 MiB value is TOO_LARGE and batches of a
-/// few MiB stream in chunks; tiny fills up; locked is root's alone.
-pub const CONFIG: &str = "
-[daemon]
-max_frame = 1MiB
-scan_page = 4
-socket_mode = 0666
-idle_close = 1h
-
-[store refs]
-map_size = 64MiB
-dbs = refs, other
-
-[store tiny]
-map_size = 1MiB
-
-[store locked]
-map_size = 4MiB
-readers = root
-";
+/// The stores the tests use, shared with the Python suite.
+pub const CONFIG: &str = include_str!("../../../tests.conf");
 
 pub fn tree() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
