@@ -11,6 +11,7 @@
 #   make callgraph   the daemon's module graph, measured from its objects
 #   make python      the Python binding into $(BUILD)/python
 #   make rust        the Rust crate into $(BUILD)/rust
+#   make bench-bindings  gets/s through C, Python, Rust and redis-py
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -95,7 +96,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 .PHONY: all run check test test-unit test-integration test-storectl \
 	test-valgrind test-install test-man test-callgraph callgraph deps \
 	deps-build deps-bench deps-check clean install uninstall bench \
-	bench-smoke python rust test-python test-rust test-bindings
+	bench-smoke python rust test-python test-rust test-bindings \
+	bench-bindings
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -224,6 +226,17 @@ test-rust: all $(TOOLS_BINS)
 	    --no-deps
 
 test-bindings: test-python test-rust
+
+# Gets per second through C, Python, Rust and redis-py (bindings/bench/).
+$(BUILD)/bench/get_c: bindings/bench/get_c.c $(BUILD)/$(LIBFILE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lstoreclient
+
+bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
+	$(CARGO_ENV) $(CARGO) build -q --release --example bench_get \
+	    $(CARGO_FLAGS)
+	BUILD=$(BUILD) $(PYTHON) bindings/bench/bench.py $(BENCH_ARGS)
 
 # ----------------------------------------------------------------- bench
 
