@@ -838,6 +838,24 @@ client_fork(ClientObject *self, PyObject *args, PyObject *kw)
 	Py_RETURN_NONE;
 }
 
+/*
+ * d[name] = v.  Unlike PyDict_SetItemString, the key is not interned:
+ * counter and db names would otherwise churn the interpreter's table of
+ * interned strings on every stats() call.  0 or -1.
+ */
+static int
+dict_set(PyObject *d, const char *name, PyObject *v)
+{
+	PyObject	*k;
+	int		 rc;
+
+	if ((k = PyUnicode_FromString(name)) == NULL)
+		return -1;
+	rc = PyDict_SetItem(d, k, v);
+	Py_DECREF(k);
+	return rc;
+}
+
 /* {name: value} of n counters. */
 static PyObject *
 counters_dict(const sc_counter *ct, size_t n)
@@ -849,7 +867,7 @@ counters_dict(const sc_counter *ct, size_t n)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if ((v = PyLong_FromUnsignedLongLong(ct[i].value)) == NULL ||
-		    PyDict_SetItemString(d, ct[i].name, v) == -1) {
+		    dict_set(d, ct[i].name, v) == -1) {
 			Py_XDECREF(v);
 			Py_DECREF(d);
 			return NULL;
@@ -873,7 +891,7 @@ dict_of(const char *name, ...)
 	for (; name != NULL; name = va_arg(ap, const char *)) {
 		v = va_arg(ap, PyObject *);
 		if (v == NULL || d == NULL ||
-		    PyDict_SetItemString(d, name, v) == -1)
+		    dict_set(d, name, v) == -1)
 			ok = 0;
 		Py_XDECREF(v);
 	}
@@ -901,7 +919,7 @@ env_dict(const void *ctx, size_t i)
 	for (i = 0; i < e->ndbs; i++) {
 		if ((v = counters_dict(e->dbs[i].counters,
 		    e->dbs[i].ncounters)) == NULL ||
-		    PyDict_SetItemString(dbs, e->dbs[i].name, v) == -1) {
+		    dict_set(dbs, e->dbs[i].name, v) == -1) {
 			Py_XDECREF(v);
 			Py_DECREF(dbs);
 			return NULL;
