@@ -97,7 +97,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	test-valgrind test-install test-man test-callgraph callgraph deps \
 	deps-build deps-bench deps-check clean install uninstall bench \
 	bench-smoke python rust test-python test-rust test-bindings \
-	bench-bindings
+	bench-bindings test-valgrind-rust
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -325,6 +325,17 @@ test-valgrind: $(INTEG_BINS) all $(TOOLS_BINS)
 	    BUILD=$(BUILD) CK_FORK=no STORESD_WRAPPER="$(VALGRIND)" \
 	    STORESD_TEST_SLOW=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) $$t; \
 	    done
+	@$(MAKE) --no-print-directory test-valgrind-rust
+
+# The Rust binding's suite under valgrind (the crate's unsafe code and
+# its use of the library; storesd runs plain here).
+test-valgrind-rust: all $(TOOLS_BINS)
+	@echo "== valgrind cargo test bindings/rust"
+	@t=$$($(CARGO_ENV) $(CARGO) test -q --no-run $(CARGO_FLAGS) \
+	    --test client --message-format=json | \
+	    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); \
+	test -n "$$t" && BUILD=$(BUILD) timeout $(VALGRIND_TIMEOUT) \
+	    $(VALGRIND) $$t -q --test-threads 2
 
 # make check fuzzes the protocol decoder briefly and repeatably (about 20 s
 # here, capped at 120 s on a slow machine); `make fuzz` runs longer.
