@@ -15,6 +15,7 @@ gets the same keys in the same order.  Prints a Markdown table.
 """
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -78,10 +79,16 @@ def keys():
     return [b"key%06d" % i for i in range(NKEYS)]
 
 
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def python_gets(sock, seconds, depth):
     ks = keys()
     with storeclient.connect(sock) as c:
         n = 0
+        c0 = cpu(resource.RUSAGE_SELF)
         t0 = time.monotonic()
         end = t0 + seconds
         while time.monotonic() < end:
@@ -94,12 +101,14 @@ def python_gets(sock, seconds, depth):
                 p.get("bench", ks[(n + i) % NKEYS])
             assert None not in p.execute()
             n += depth
-        return n / (time.monotonic() - t0)
+        return (n / (time.monotonic() - t0),
+                (cpu(resource.RUSAGE_SELF) - c0) / n)
 
 
 def redis_gets(r, seconds, depth):
     ks = keys()
     n = 0
+    c0 = cpu(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     end = t0 + seconds
     while time.monotonic() < end:
@@ -112,14 +121,18 @@ def redis_gets(r, seconds, depth):
             p.get(ks[(n + i) % NKEYS])
         assert None not in p.execute()
         n += depth
-    return n / (time.monotonic() - t0)
+    return (n / (time.monotonic() - t0),
+            (cpu(resource.RUSAGE_SELF) - c0) / n)
 
 
 def program_gets(argv, sock, seconds, depth):
+    """Runs a client program; its gets/s and CPU seconds per get."""
+    c0 = cpu(resource.RUSAGE_CHILDREN)
     out = subprocess.run(argv + [sock, "bench", str(NKEYS), str(seconds),
                                  str(depth)], check=True,
                          capture_output=True, text=True).stdout
-    return float(out)
+    rate, n = out.split()
+    return float(rate), (cpu(resource.RUSAGE_CHILDREN) - c0) / int(n)
 
 
 def main():
@@ -164,18 +177,21 @@ def main():
             for name, _, fn in rows:
                 for dp in (1, a.depth):
                     runs[name, dp].append(fn(dp))
-        got = {name: (median(runs[name, 1]), median(runs[name, a.depth]))
+        got = {name: [median([r[i] for r in runs[name, dp]])
+                      for dp in (1, a.depth) for i in (0, 1)]
                for name, _, _ in rows}
         base = got["C libstoreclient"]
-        print("%d rounds of %g s each, median round:\n" % (a.rounds,
-                                                          a.seconds))
-        print("| client | server | gets/s, 1 connection | vs C | "
-              "gets/s, %d pipelined | vs C |" % a.depth)
-        print("|---|---|---|---|---|---|")
+        print("%d rounds of %g s each, median round.  CPU: the client "
+              "process's user+system time per get.\n" % (a.rounds,
+                                                         a.seconds))
+        print("| client | server | gets/s, 1 connection | vs C | CPU µs/get "
+              "| gets/s, %d pipelined | vs C | CPU µs/get |" % a.depth)
+        print("|---|---|---|---|---|---|---|---|")
         for name, server, _ in rows:
-            one, piped = got[name]
-            print("| %s | %s | %.0f | %.2f | %.0f | %.2f |" % (
-                name, server, one, one / base[0], piped, piped / base[1]))
+            one, cpu1, piped, cpup = got[name]
+            print("| %s | %s | %.0f | %.2f | %.1f | %.0f | %.2f | %.1f |" % (
+                name, server, one, one / base[0], cpu1 * 1e6, piped,
+                piped / base[2], cpup * 1e6))
     finally:
         for p in procs:
             p.terminate()

@@ -6,7 +6,7 @@
  * Gets keys "key000000".."key<NKEYS-1>" in turn from STORE over one
  * connection for SECONDS, DEPTH at a time (1: one round trip each;
  * more: pipelined with sc_append_get/sc_collect), checks each reply, and
- * prints the gets per second.  The Python and Rust bindings run the same
+ * prints the gets per second and the number of gets.  The Python and Rust bindings run the same
  * loop, so their figures show what each binding adds.
  */
 #include <stdio.h>
@@ -82,7 +82,7 @@ main(int argc, char **argv)
 				return fail(c, "collect");
 		n += depth;
 	}
-	printf("%.0f\n", n / (now() - t0));
+	printf("%.0f %lu\n", n / (now() - t0), n);
 	sc_close(c);
 	return 0;
 }

@@ -4,7 +4,7 @@
 //
 // The same loop as bindings/bench/get_c.c: gets keys "key000000".. in
 // turn over one connection for SECONDS, DEPTH at a time (more than 1:
-// pipelined), and prints the gets per second.
+// pipelined), and prints the gets per second and the number of gets.
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -43,5 +43,5 @@ fn main() {
         }
         n += depth;
     }
-    println!("{:.0}", n as f64 / t0.elapsed().as_secs_f64());
+    println!("{:.0} {}", n as f64 / t0.elapsed().as_secs_f64(), n);
 }
