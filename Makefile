@@ -350,7 +350,7 @@ check: deps-check
 	@$(MAKE) --no-print-directory bench-smoke
 
 clean:
-	rm -rf build
+	rm -rf build bindings/python/build bindings/python/storeclient.egg-info
 
 # Paths are filled in at install time, so `make && make install
 # PREFIX=/usr` installs files that name /usr.

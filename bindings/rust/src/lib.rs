@@ -397,7 +397,8 @@ fn conn_open(o: &Options) -> Result<NonNull<ffi::sc_conn>> {
 }
 
 /// The socket path a client connects to when given none:
-/// `$STORESD_SOCKET`, else the per-user default (storesd's own rule).
+/// `$STORESD_SOCKET`, else the per-user default (storesd's own rule);
+/// empty if that path is over 4 KiB.
 pub fn default_socket() -> PathBuf {
     let mut buf = vec![0u8; 4096];
     let rc = unsafe { ffi::sc_default_socket(buf.as_mut_ptr() as *mut c_char, buf.len()) };
