@@ -4,6 +4,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -606,6 +607,45 @@ def test_threads_use_their_own_connections(sock, repo):
     assert errors == []
     with storeclient.connect(sock) as c:
         assert c.count("refs", repo=repo) == 8 * 201
+
+
+def test_calls_release_the_gil_and_guard_the_connection(make_daemon,
+                                                        repo):
+    """storesd frozen (SIGSTOP): a get on another thread waits in C; this
+    thread keeps running Python meanwhile (the GIL is free) and its call
+    on the same connection is refused, not interleaved.  Once storesd
+    runs again the get completes with the right value."""
+    import signal
+    d = make_daemon("[store refs]\nmap_size = 1MiB\n")
+    c = storeclient.connect(d.socket)
+    c.put("refs", b"k", b"v", repo=repo)
+    got = {}
+    entering = threading.Event()
+
+    def reader():
+        entering.set()
+        got["v"] = c.get("refs", b"k", repo=repo)
+    # With no forced switches, the reader gives up the GIL only inside
+    # get(), once it holds the connection: that is when this thread runs
+    # on after entering.wait().
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    os.kill(d.pid, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=reader)
+        t.start()
+        assert entering.wait(60)
+        with pytest.raises(RuntimeError) as e:
+            c.ping()
+        assert "another thread" in str(e.value)
+        assert t.is_alive()
+    finally:
+        sys.setswitchinterval(interval)
+        os.kill(d.pid, signal.SIGCONT)
+    t.join()
+    assert got["v"] == b"v"
+    c.ping()
+    c.close()
 
 
 def test_a_shared_connection_is_refused_not_corrupted(sock, repo):
