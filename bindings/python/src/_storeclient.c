@@ -1386,7 +1386,8 @@ scan_next(ScanObject *self)
 	if (s == NULL)
 		return NULL;
 	if (enter(self->client) == -1) {
-		scan_finish(self);
+		if (self->client->closed)	/* over for good */
+			scan_finish(self);
 		return NULL;
 	}
 	Py_BEGIN_ALLOW_THREADS
