@@ -1,8 +1,7 @@
 // The README's Rust example (tests/client.rs runs it and checks that
 // README.md shows this text).
-use std::path::Path;
-
 // README begin
+use std::path::Path;
 use storeclient::{Client, Code, ScanOptions, Target};
 
 fn run(socket: &Path) -> Result<(), storeclient::Error> {
