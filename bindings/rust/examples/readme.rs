@@ -20,7 +20,11 @@ fn run(socket: &Path) -> Result<(), storeclient::Error> {
     b.commit()?;
     for entry in c.scan(refs, &ScanOptions::new().prefix("d"))? {
         let (k, v) = entry?;
-        println!("{} {}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v));
+        println!(
+            "{} {}",
+            String::from_utf8_lossy(&k),
+            String::from_utf8_lossy(&v)
+        );
     }
     Ok(())
 }

@@ -212,8 +212,12 @@ extern "C" {
         val: *const c_void,
         vlen: usize,
     ) -> c_int;
-    pub fn sc_batch_del(b: *mut sc_batch, db: *const c_char, key: *const c_void, klen: usize)
-        -> c_int;
+    pub fn sc_batch_del(
+        b: *mut sc_batch,
+        db: *const c_char,
+        key: *const c_void,
+        klen: usize,
+    ) -> c_int;
     pub fn sc_batch_put_if_absent(
         b: *mut sc_batch,
         db: *const c_char,

@@ -370,12 +370,13 @@ impl Options {
 /// Connects with o.  The only use of `struct sc_options`, so that a
 /// change of how options reach the library is made here alone.
 fn conn_open(o: &Options) -> Result<NonNull<ffi::sc_conn>> {
-    let path = match &o.path {
-        Some(p) => Some(CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-            Error::new(Code::Invalid, format!("{} has a NUL byte", p.display()))
-        })?),
-        None => None,
-    };
+    let path =
+        match &o.path {
+            Some(p) => Some(CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+                Error::new(Code::Invalid, format!("{} has a NUL byte", p.display()))
+            })?),
+            None => None,
+        };
     let name = opt_cstring(o.client_name.as_deref())?;
     let timeout_ms = match o.timeout {
         None => 0,
@@ -554,17 +555,34 @@ impl Client {
     /// The value of key, or `None` when the key (or its env) is absent.
     ///
     /// Errors: [`Code::BadKey`], and those every call shares.
-    pub fn get<'a>(&self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+    pub fn get<'a>(
+        &self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Vec<u8>>> {
         let n = Names::of(at.into())?;
         let k = key.as_ref();
         let mut v: *mut c_void = ptr::null_mut();
         let mut vn = 0usize;
         let rc = unsafe {
-            ffi::sc_get(self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(), &mut v, &mut vn)
+            ffi::sc_get(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                &mut v,
+                &mut vn,
+            )
         };
         if rc == -1 {
             let e = Error::last(self.raw());
-            return if e.code == Code::NotFound { Ok(None) } else { Err(e) };
+            return if e.code == Code::NotFound {
+                Ok(None)
+            } else {
+                Err(e)
+            };
         }
         let out = unsafe { copy_out(v, vn) };
         unsafe { ffi::sc_free(v) };
@@ -574,21 +592,49 @@ impl Client {
     /// Writes key = val as one durable commit.
     ///
     /// Errors: [`Code::BadKey`], [`Code::MapFull`], [`Code::TooLarge`].
-    pub fn put<'a>(&self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
+    pub fn put<'a>(
+        &self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+        val: impl AsRef<[u8]>,
+    ) -> Result<()> {
         let n = Names::of(at.into())?;
         let (k, v) = (key.as_ref(), val.as_ref());
         self.check(unsafe {
-            ffi::sc_put(self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+            ffi::sc_put(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                bytes_ptr(v),
+                v.len(),
+            )
         })
     }
 
     /// Writes key = val only if key is absent; else [`Code::CondFailed`]
     /// and nothing changes.
-    pub fn put_if_absent<'a>(&self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
+    pub fn put_if_absent<'a>(
+        &self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+        val: impl AsRef<[u8]>,
+    ) -> Result<()> {
         let n = Names::of(at.into())?;
         let (k, v) = (key.as_ref(), val.as_ref());
         self.check(unsafe {
-            ffi::sc_put_if_absent(self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+            ffi::sc_put_if_absent(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                bytes_ptr(v),
+                v.len(),
+            )
         })
     }
 
@@ -605,8 +651,16 @@ impl Client {
         let (k, o, v) = (key.as_ref(), old.as_ref(), val.as_ref());
         self.check(unsafe {
             ffi::sc_put_if_equals(
-                self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(),
-                bytes_ptr(o), o.len(), bytes_ptr(v), v.len(),
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                bytes_ptr(o),
+                o.len(),
+                bytes_ptr(v),
+                v.len(),
             )
         })
     }
@@ -615,7 +669,16 @@ impl Client {
     pub fn delete<'a>(&self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>) -> Result<bool> {
         let n = Names::of(at.into())?;
         let k = key.as_ref();
-        match self.check(unsafe { ffi::sc_del(self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len()) }) {
+        match self.check(unsafe {
+            ffi::sc_del(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+            )
+        }) {
             Ok(()) => Ok(true),
             Err(e) if e.code == Code::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -624,25 +687,53 @@ impl Client {
 
     /// Deletes key only if it holds exactly old: [`Code::CondFailed`]
     /// otherwise (an absent key too).
-    pub fn delete_if_equals<'a>(&self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>, old: impl AsRef<[u8]>) -> Result<()> {
+    pub fn delete_if_equals<'a>(
+        &self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+        old: impl AsRef<[u8]>,
+    ) -> Result<()> {
         let n = Names::of(at.into())?;
         let (k, o) = (key.as_ref(), old.as_ref());
         self.check(unsafe {
-            ffi::sc_del_if_equals(self.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(), bytes_ptr(o), o.len())
+            ffi::sc_del_if_equals(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                bytes_ptr(o),
+                o.len(),
+            )
         })
     }
 
     /// The values of keys from one read snapshot, in their order, `None`
     /// for each absent one.  Errors: [`Code::BadKey`] (with the key's
     /// index), [`Code::TooLarge`] when the keys exceed one frame.
-    pub fn mget<'a, K: AsRef<[u8]>>(&self, at: impl Into<Target<'a>>, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn mget<'a, K: AsRef<[u8]>>(
+        &self,
+        at: impl Into<Target<'a>>,
+        keys: &[K],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
         let n = Names::of(at.into())?;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let ks = sc_keys(keys);
         let mut vals: *mut ffi::sc_bytes = ptr::null_mut();
-        self.check(unsafe { ffi::sc_mget(self.raw(), n.repo(), n.store(), n.db(), ks.as_ptr(), ks.len(), &mut vals) })?;
+        self.check(unsafe {
+            ffi::sc_mget(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                ks.as_ptr(),
+                ks.len(),
+                &mut vals,
+            )
+        })?;
         let out = (0..keys.len())
             .map(|i| unsafe {
                 let v = &*vals.add(i);
@@ -659,7 +750,11 @@ impl Client {
 
     /// The indices (ascending) of the keys that are absent.  Any number
     /// of keys: they are sent in as many requests as needed.
-    pub fn missing<'a, K: AsRef<[u8]>>(&self, at: impl Into<Target<'a>>, keys: &[K]) -> Result<Vec<usize>> {
+    pub fn missing<'a, K: AsRef<[u8]>>(
+        &self,
+        at: impl Into<Target<'a>>,
+        keys: &[K],
+    ) -> Result<Vec<usize>> {
         let n = Names::of(at.into())?;
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -668,9 +763,22 @@ impl Client {
         let mut miss: *mut usize = ptr::null_mut();
         let mut nmiss = 0usize;
         self.check(unsafe {
-            ffi::sc_missing(self.raw(), n.repo(), n.store(), n.db(), ks.as_ptr(), ks.len(), &mut miss, &mut nmiss)
+            ffi::sc_missing(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                ks.as_ptr(),
+                ks.len(),
+                &mut miss,
+                &mut nmiss,
+            )
         })?;
-        let out = if nmiss == 0 { Vec::new() } else { unsafe { std::slice::from_raw_parts(miss, nmiss) }.to_vec() };
+        let out = if nmiss == 0 {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(miss, nmiss) }.to_vec()
+        };
         unsafe { ffi::sc_free(miss as *mut c_void) };
         Ok(out)
     }
@@ -692,7 +800,10 @@ impl Client {
         let n = Names::of(at.into())?;
         let s = scan_open(self.raw(), &n, o);
         match NonNull::new(s) {
-            Some(s) => Ok(Scan { client: self, s: Some(s) }),
+            Some(s) => Ok(Scan {
+                client: self,
+                s: Some(s),
+            }),
             None => Err(Error::last(self.raw())),
         }
     }
@@ -706,7 +817,11 @@ impl Client {
         let n = Names::of(at.into())?;
         let b = unsafe { ffi::sc_batch_begin(self.raw(), n.repo(), n.store(), n.db()) };
         match NonNull::new(b) {
-            Some(b) => Ok(Batch { client: self, b: Some(b), db: None }),
+            Some(b) => Ok(Batch {
+                client: self,
+                b: Some(b),
+                db: None,
+            }),
             None => Err(Error::last(self.raw())),
         }
     }
@@ -714,18 +829,33 @@ impl Client {
     /// Queues gets, puts and deletes without waiting for each reply
     /// (see [`Pipeline`]).
     pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline { client: self, kinds: Vec::new() }
+        Pipeline {
+            client: self,
+            kinds: Vec::new(),
+        }
     }
 
     /// Has storesd write a consistent copy of the env of the target's
     /// (repo, store) into file (open for writing); returns the bytes
     /// written.  The target's db is not used.  Errors: [`Code::NotFound`]
     /// (no such env), [`Code::BadRequest`] (file not open for writing).
-    pub fn snapshot<'a>(&self, at: impl Into<Target<'a>>, file: &impl AsRawFd, compact: bool) -> Result<u64> {
+    pub fn snapshot<'a>(
+        &self,
+        at: impl Into<Target<'a>>,
+        file: &impl AsRawFd,
+        compact: bool,
+    ) -> Result<u64> {
         let n = Names::of(at.into())?;
         let mut size = 0u64;
         self.check(unsafe {
-            ffi::sc_snapshot(self.raw(), n.repo(), n.store(), file.as_raw_fd(), compact as c_int, &mut size)
+            ffi::sc_snapshot(
+                self.raw(),
+                n.repo(),
+                n.store(),
+                file.as_raw_fd(),
+                compact as c_int,
+                &mut size,
+            )
         })?;
         Ok(size)
     }
@@ -761,7 +891,10 @@ impl Client {
                             dbs: (0..e.ndbs)
                                 .map(|j| {
                                     let d = &*e.dbs.add(j);
-                                    (opt_string(d.name).unwrap_or_default(), counters(d.counters, d.ncounters))
+                                    (
+                                        opt_string(d.name).unwrap_or_default(),
+                                        counters(d.counters, d.ncounters),
+                                    )
                                 })
                                 .collect(),
                         }
@@ -802,7 +935,10 @@ fn sc_keys<K: AsRef<[u8]>>(keys: &[K]) -> Vec<ffi::sc_bytes> {
     keys.iter()
         .map(|k| {
             let k = k.as_ref();
-            ffi::sc_bytes { p: bytes_ptr(k), n: k.len() }
+            ffi::sc_bytes {
+                p: bytes_ptr(k),
+                n: k.len(),
+            }
         })
         .collect()
 }
@@ -860,7 +996,14 @@ impl ScanOptions {
 
 fn opt_bytes(b: &Option<Vec<u8>>) -> (*const c_void, usize) {
     match b {
-        Some(b) => (if b.is_empty() { b"".as_ptr() as *const c_void } else { bytes_ptr(b) }, b.len()),
+        Some(b) => (
+            if b.is_empty() {
+                b"".as_ptr() as *const c_void
+            } else {
+                bytes_ptr(b)
+            },
+            b.len(),
+        ),
         None => (ptr::null(), 0),
     }
 }
@@ -897,7 +1040,9 @@ pub struct Scan<'c> {
 
 impl fmt::Debug for Scan<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scan").field("open", &self.s.is_some()).finish()
+        f.debug_struct("Scan")
+            .field("open", &self.s.is_some())
+            .finish()
     }
 }
 
@@ -911,7 +1056,11 @@ impl Iterator for Scan<'_> {
         if rc == 1 {
             return Some(Ok(unsafe { (copy_out(k, kn), copy_out(v, vn)) }));
         }
-        let out = if rc == -1 { Some(Err(Error::last(self.client.raw()))) } else { None };
+        let out = if rc == -1 {
+            Some(Err(Error::last(self.client.raw())))
+        } else {
+            None
+        };
         self.end();
         out
     }
@@ -950,7 +1099,10 @@ pub struct Batch<'c> {
 
 impl fmt::Debug for Batch<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batch").field("open", &self.b.is_some()).field("len", &self.len()).finish()
+        f.debug_struct("Batch")
+            .field("open", &self.b.is_some())
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -972,7 +1124,9 @@ impl<'c> Batch<'c> {
     /// put: set key to val.
     pub fn put(&mut self, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
         let (k, v) = (key.as_ref(), val.as_ref());
-        self.add(|b, db| unsafe { ffi::sc_batch_put(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len()) })
+        self.add(|b, db| unsafe {
+            ffi::sc_batch_put(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+        })
     }
 
     /// delete: remove key (an absent key is no error in a batch).
@@ -984,13 +1138,17 @@ impl<'c> Batch<'c> {
     /// put_if_absent: set key, failing the batch at commit if it exists.
     pub fn put_if_absent(&mut self, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
         let (k, v) = (key.as_ref(), val.as_ref());
-        self.add(|b, db| unsafe { ffi::sc_batch_put_if_absent(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len()) })
+        self.add(|b, db| unsafe {
+            ffi::sc_batch_put_if_absent(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+        })
     }
 
     /// expect: fail the batch at commit unless key holds exactly val.
     pub fn expect(&mut self, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
         let (k, v) = (key.as_ref(), val.as_ref());
-        self.add(|b, db| unsafe { ffi::sc_batch_expect(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len()) })
+        self.add(|b, db| unsafe {
+            ffi::sc_batch_expect(b, db, bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+        })
     }
 
     /// expect_absent: fail the batch at commit if key exists.
@@ -1006,7 +1164,8 @@ impl<'c> Batch<'c> {
 
     /// The ops added so far.
     pub fn len(&self) -> usize {
-        self.b.map_or(0, |b| unsafe { ffi::sc_batch_count(b.as_ptr()) })
+        self.b
+            .map_or(0, |b| unsafe { ffi::sc_batch_count(b.as_ptr()) })
     }
 
     /// Whether no op was added.
@@ -1019,7 +1178,8 @@ impl<'c> Batch<'c> {
     /// ([`Code::CondFailed`], [`Code::MapFull`], ...).
     pub fn commit(mut self) -> Result<()> {
         let b = self.b.take().expect("a batch is open until commit or drop");
-        self.client.check(unsafe { ffi::sc_batch_commit(b.as_ptr()) })
+        self.client
+            .check(unsafe { ffi::sc_batch_commit(b.as_ptr()) })
     }
 
     /// Drops the batch: nothing is applied (as dropping it does).
@@ -1063,7 +1223,9 @@ pub struct Pipeline<'c> {
 
 impl fmt::Debug for Pipeline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pipeline").field("len", &self.kinds.len()).finish()
+        f.debug_struct("Pipeline")
+            .field("len", &self.kinds.len())
+            .finish()
     }
 }
 
@@ -1082,29 +1244,69 @@ impl<'c> Pipeline<'c> {
     }
 
     /// Queues a get; its reply is [`Reply::Value`].
-    pub fn get<'a>(&mut self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>) -> Result<&mut Self> {
+    pub fn get<'a>(
+        &mut self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<&mut Self> {
         let n = Names::of(at.into())?;
         let k = key.as_ref();
-        let rc = unsafe { ffi::sc_append_get(self.client.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len()) };
+        let rc = unsafe {
+            ffi::sc_append_get(
+                self.client.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+            )
+        };
         self.queued(Kind::Get, rc)
     }
 
     /// Queues a put; its reply is [`Reply::Written`].  A request over
     /// `max_frame` fails here ([`Code::TooLarge`]) and is not queued.
-    pub fn put<'a>(&mut self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<&mut Self> {
+    pub fn put<'a>(
+        &mut self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+        val: impl AsRef<[u8]>,
+    ) -> Result<&mut Self> {
         let n = Names::of(at.into())?;
         let (k, v) = (key.as_ref(), val.as_ref());
         let rc = unsafe {
-            ffi::sc_append_put(self.client.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len(), bytes_ptr(v), v.len())
+            ffi::sc_append_put(
+                self.client.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+                bytes_ptr(v),
+                v.len(),
+            )
         };
         self.queued(Kind::Put, rc)
     }
 
     /// Queues a delete; its reply is [`Reply::Deleted`].
-    pub fn delete<'a>(&mut self, at: impl Into<Target<'a>>, key: impl AsRef<[u8]>) -> Result<&mut Self> {
+    pub fn delete<'a>(
+        &mut self,
+        at: impl Into<Target<'a>>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<&mut Self> {
         let n = Names::of(at.into())?;
         let k = key.as_ref();
-        let rc = unsafe { ffi::sc_append_del(self.client.raw(), n.repo(), n.store(), n.db(), bytes_ptr(k), k.len()) };
+        let rc = unsafe {
+            ffi::sc_append_del(
+                self.client.raw(),
+                n.repo(),
+                n.store(),
+                n.db(),
+                bytes_ptr(k),
+                k.len(),
+            )
+        };
         self.queued(Kind::Del, rc)
     }
 

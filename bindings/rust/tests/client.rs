@@ -24,7 +24,9 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as u8
         })
         .collect()
@@ -36,7 +38,10 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 fn connect_and_ping() {
     let d = Daemon::main();
     let c = Client::connect_with(
-        &Options::new().socket(&d.socket).timeout(Duration::from_secs(30)).client_name("cargo-test"),
+        &Options::new()
+            .socket(&d.socket)
+            .timeout(Duration::from_secs(30))
+            .client_name("cargo-test"),
     )
     .unwrap();
     assert!(c.server_version().starts_with("storesd "));
@@ -63,8 +68,12 @@ fn timeout_on_a_silent_listener() {
     let dir = common::temp_dir("silent");
     let path = dir.join("sock");
     let listener = UnixListener::bind(&path).unwrap();
-    let e = Client::connect_with(&Options::new().socket(&path).timeout(Duration::from_millis(200)))
-        .unwrap_err();
+    let e = Client::connect_with(
+        &Options::new()
+            .socket(&path)
+            .timeout(Duration::from_millis(200)),
+    )
+    .unwrap_err();
     assert_eq!(e.code(), Code::Timeout);
     assert!(e.code().is_connection());
     drop(listener);
@@ -108,13 +117,22 @@ fn get_put_delete() {
     assert!(!c.delete(at, b"main").unwrap());
     assert_eq!(c.get(at, b"main").unwrap(), None);
     // An env that does not exist: absent, not an error.
-    assert_eq!(c.get(Target::new("refs").repo("rs/none"), b"k").unwrap(), None);
+    assert_eq!(
+        c.get(Target::new("refs").repo("rs/none"), b"k").unwrap(),
+        None
+    );
     assert!(!c.delete(Target::new("refs").repo("rs/none"), b"k").unwrap());
     // Default repo, and a named db.
     c.put("refs", b"d", b"default").unwrap();
-    assert_eq!(c.get(Target::new("refs").repo("default"), b"d").unwrap(), Some(b"default".to_vec()));
+    assert_eq!(
+        c.get(Target::new("refs").repo("default"), b"d").unwrap(),
+        Some(b"default".to_vec())
+    );
     c.put(at.db("other"), b"k", b"other").unwrap();
-    assert_eq!(c.get(at.db("other"), b"k").unwrap(), Some(b"other".to_vec()));
+    assert_eq!(
+        c.get(at.db("other"), b"k").unwrap(),
+        Some(b"other".to_vec())
+    );
     assert_eq!(c.get(at.db("refs"), b"k").unwrap(), None);
     let big = noise(512 * 1024, 1);
     c.put(at, b"big", &big).unwrap();
@@ -130,10 +148,19 @@ fn conditional_writes() {
     assert_eq!(e.code(), Code::CondFailed);
     assert_eq!(e.code().raw(), 15);
     c.put_if_equals("refs", b"r", b"v1", b"v2").unwrap();
-    assert_eq!(code(c.put_if_equals("refs", b"r", b"v1", b"v3")), Code::CondFailed);
-    assert_eq!(code(c.put_if_equals("refs", b"none", b"v", b"v")), Code::CondFailed);
+    assert_eq!(
+        code(c.put_if_equals("refs", b"r", b"v1", b"v3")),
+        Code::CondFailed
+    );
+    assert_eq!(
+        code(c.put_if_equals("refs", b"none", b"v", b"v")),
+        Code::CondFailed
+    );
     assert_eq!(c.get("refs", b"r").unwrap(), Some(b"v2".to_vec()));
-    assert_eq!(code(c.delete_if_equals("refs", b"r", b"v1")), Code::CondFailed);
+    assert_eq!(
+        code(c.delete_if_equals("refs", b"r", b"v1")),
+        Code::CondFailed
+    );
     c.delete_if_equals("refs", b"r", b"v2").unwrap();
     assert_eq!(c.get("refs", b"r").unwrap(), None);
 }
@@ -143,12 +170,21 @@ fn store_errors() {
     let d = Daemon::main();
     let c = connect(&d);
     assert_eq!(code(c.get("nosuchstore", b"k")), Code::UnknownStore);
-    assert_eq!(code(c.put(Target::new("refs").db("nosuchdb"), b"k", b"v")), Code::UnknownDb);
-    assert_eq!(code(c.get(Target::new("refs").repo("../escape"), b"k")), Code::BadRepo);
+    assert_eq!(
+        code(c.put(Target::new("refs").db("nosuchdb"), b"k", b"v")),
+        Code::UnknownDb
+    );
+    assert_eq!(
+        code(c.get(Target::new("refs").repo("../escape"), b"k")),
+        Code::BadRepo
+    );
     assert_eq!(code(c.get("refs", b"")), Code::BadKey);
     assert_eq!(code(c.put("refs", vec![b'k'; 512], b"v")), Code::BadKey);
     c.put("refs", vec![b'k'; 511], b"v").unwrap();
-    assert_eq!(code(c.put("refs", b"k", vec![0u8; 2 << 20])), Code::TooLarge);
+    assert_eq!(
+        code(c.put("refs", b"k", vec![0u8; 2 << 20])),
+        Code::TooLarge
+    );
     assert_eq!(code(c.get("re\0fs", b"k")), Code::Invalid);
     c.ping().unwrap(); // storesd's errors leave the connection usable
 }
@@ -194,21 +230,36 @@ fn forbidden() {
     let c = connect(&d);
     c.put("locked", b"k", b"v").unwrap(); // root may always
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "forbidden_probe", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "forbidden_probe",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("STORECLIENT_FORBIDDEN_SOCKET", &d.socket)
         .uid(65534)
         .gid(65534)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("PROBE FORBIDDEN"), "{}\n{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("PROBE FORBIDDEN"),
+        "{}\n{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 use std::os::unix::process::CommandExt;
 
 fn is_root() -> bool {
     // No libc crate: ask id(1).
-    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
 }
 
 // --------------------------------------------------------------- batches
@@ -226,15 +277,26 @@ fn batch_commits() {
     b.put_if_absent(b"c", b"3").unwrap();
     b.expect_absent(b"zz").unwrap();
     b.expect(b"a", b"1").unwrap();
-    b.set_db(Some("other")).unwrap().put(b"o", b"other").unwrap();
+    b.set_db(Some("other"))
+        .unwrap()
+        .put(b"o", b"other")
+        .unwrap();
     assert_eq!(b.len(), 7);
     assert_eq!(c.get("refs", b"a").unwrap(), None); // not yet
     b.commit().unwrap();
     assert_eq!(
         c.mget("refs", &[&b"a"[..], b"b", b"c", b"gone"]).unwrap(),
-        vec![Some(b"1".to_vec()), Some(b"2".to_vec()), Some(b"3".to_vec()), None]
+        vec![
+            Some(b"1".to_vec()),
+            Some(b"2".to_vec()),
+            Some(b"3".to_vec()),
+            None
+        ]
     );
-    assert_eq!(c.get(Target::new("refs").db("other"), b"o").unwrap(), Some(b"other".to_vec()));
+    assert_eq!(
+        c.get(Target::new("refs").db("other"), b"o").unwrap(),
+        Some(b"other".to_vec())
+    );
 }
 
 #[test]
@@ -340,7 +402,9 @@ fn streamed_batch() {
 fn mget_missing_count() {
     let d = Daemon::main();
     let c = connect(&d);
-    let keys: Vec<Vec<u8>> = (0..100).map(|i| format!("k{:03}", i).into_bytes()).collect();
+    let keys: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("k{:03}", i).into_bytes())
+        .collect();
     let mut b = c.batch("refs").unwrap();
     for k in keys.iter().step_by(2) {
         b.put(k, [&k[..], b"!"].concat()).unwrap();
@@ -348,12 +412,25 @@ fn mget_missing_count() {
     b.commit().unwrap();
     let got = c.mget("refs", &keys).unwrap();
     for (i, (k, v)) in keys.iter().zip(&got).enumerate() {
-        let want = if i % 2 == 0 { Some([&k[..], b"!"].concat()) } else { None };
+        let want = if i % 2 == 0 {
+            Some([&k[..], b"!"].concat())
+        } else {
+            None
+        };
         assert_eq!(v, &want);
     }
-    assert_eq!(c.mget::<&[u8]>("refs", &[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
-    assert_eq!(c.missing("refs", &keys).unwrap(), (0..100).filter(|i| i % 2 == 1).collect::<Vec<_>>());
-    assert_eq!(c.missing::<&[u8]>("refs", &[]).unwrap(), Vec::<usize>::new());
+    assert_eq!(
+        c.mget::<&[u8]>("refs", &[]).unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+    assert_eq!(
+        c.missing("refs", &keys).unwrap(),
+        (0..100).filter(|i| i % 2 == 1).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        c.missing::<&[u8]>("refs", &[]).unwrap(),
+        Vec::<usize>::new()
+    );
     assert_eq!(c.count("refs").unwrap(), 50);
     assert_eq!(c.count(Target::new("refs").db("other")).unwrap(), 0);
     assert_eq!(c.count(Target::new("refs").repo("rs/none")).unwrap(), 0);
@@ -370,7 +447,10 @@ fn mget_missing_count() {
         b.put(k, b"").unwrap();
     }
     b.commit().unwrap();
-    assert_eq!(c.missing("refs", &many).unwrap(), (100..20000).collect::<Vec<_>>());
+    assert_eq!(
+        c.missing("refs", &many).unwrap(),
+        (100..20000).collect::<Vec<_>>()
+    );
 }
 
 // ----------------------------------------------------------------- scans
@@ -390,26 +470,53 @@ fn scans() {
     b.put(b"b0", b"x").unwrap();
     b.put(b"\xff\xff", b"y").unwrap();
     b.commit().unwrap();
-    let all: Vec<(Vec<u8>, Vec<u8>)> = c.scan("refs", &ScanOptions::new()).unwrap().map(|r| r.unwrap()).collect();
+    let all: Vec<(Vec<u8>, Vec<u8>)> = c
+        .scan("refs", &ScanOptions::new())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(all.len(), 12);
     assert_eq!(all[3], (b"a3".to_vec(), b"v3".to_vec()));
     assert_eq!(all[11].0, b"\xff\xff".to_vec());
     let a: Vec<Vec<u8>> = (0..10).map(|i| format!("a{}", i).into_bytes()).collect();
-    let pairs: Vec<_> = c.scan("refs", &ScanOptions::new().prefix("a").keys_only(true)).unwrap().map(|r| r.unwrap()).collect();
+    let pairs: Vec<_> = c
+        .scan("refs", &ScanOptions::new().prefix("a").keys_only(true))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(pairs.iter().map(|p| p.0.clone()).collect::<Vec<_>>(), a);
     assert!(pairs.iter().all(|p| p.1.is_empty()));
     assert_eq!(
-        keys_of(c.scan("refs", &ScanOptions::new().start("a8").end("b1")).unwrap()),
+        keys_of(
+            c.scan("refs", &ScanOptions::new().start("a8").end("b1"))
+                .unwrap()
+        ),
         vec![b"a8".to_vec(), b"a9".to_vec(), b"b0".to_vec()]
     );
     assert_eq!(
-        keys_of(c.scan("refs", &ScanOptions::new().prefix("a").reverse(true).limit(3)).unwrap()),
+        keys_of(
+            c.scan(
+                "refs",
+                &ScanOptions::new().prefix("a").reverse(true).limit(3)
+            )
+            .unwrap()
+        ),
         vec![b"a9".to_vec(), b"a8".to_vec(), b"a7".to_vec()]
     );
     assert!(keys_of(c.scan("refs", &ScanOptions::new().limit(0)).unwrap()).is_empty());
-    assert_eq!(keys_of(c.scan("refs", &ScanOptions::new().limit(1)).unwrap()), vec![b"a0".to_vec()]);
-    assert_eq!(keys_of(c.scan("refs", &ScanOptions::new().prefix(b"\xff")).unwrap()), vec![b"\xff\xff".to_vec()]);
-    assert!(keys_of(c.scan(Target::new("refs").repo("rs/none"), &ScanOptions::new()).unwrap()).is_empty());
+    assert_eq!(
+        keys_of(c.scan("refs", &ScanOptions::new().limit(1)).unwrap()),
+        vec![b"a0".to_vec()]
+    );
+    assert_eq!(
+        keys_of(c.scan("refs", &ScanOptions::new().prefix(b"\xff")).unwrap()),
+        vec![b"\xff\xff".to_vec()]
+    );
+    assert!(keys_of(
+        c.scan(Target::new("refs").repo("rs/none"), &ScanOptions::new())
+            .unwrap()
+    )
+    .is_empty());
 }
 
 #[test]
@@ -439,16 +546,24 @@ fn scan_errors() {
     let mut s = c.scan("nosuchstore", &ScanOptions::new()).unwrap(); // nothing sent yet
     assert_eq!(s.next().unwrap().unwrap_err().code(), Code::UnknownStore);
     assert!(s.next().is_none()); // ended after the error
-    let mut s = c.scan("refs", &ScanOptions::new().prefix(vec![b'p'; 600])).unwrap();
+    let mut s = c
+        .scan("refs", &ScanOptions::new().prefix(vec![b'p'; 600]))
+        .unwrap();
     assert_eq!(s.next().unwrap().unwrap_err().code(), Code::BadKey);
-    let mut s = c.scan(Target::new("refs").db("nosuchdb"), &ScanOptions::new()).unwrap();
+    let mut s = c
+        .scan(Target::new("refs").db("nosuchdb"), &ScanOptions::new())
+        .unwrap();
     assert_eq!(s.next().unwrap().unwrap_err().code(), Code::UnknownDb);
 }
 
 // ----------------------------------------------- snapshot, fork, stats
 
 fn mdb_dump(path: &Path) -> Vec<u8> {
-    let out = Command::new("mdb_dump").args(["-n", "-p", "-a"]).arg(path).output().unwrap();
+    let out = Command::new("mdb_dump")
+        .args(["-n", "-p", "-a"])
+        .arg(path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     out.stdout
 }
@@ -474,7 +589,10 @@ fn snapshot() {
     drop(f);
     assert!(contains(&mdb_dump(&path2), b"snapvalue"));
     let f = fs::File::create(&path).unwrap();
-    assert_eq!(code(c.snapshot(Target::new("refs").repo("rs/none"), &f, false)), Code::NotFound);
+    assert_eq!(
+        code(c.snapshot(Target::new("refs").repo("rs/none"), &f, false)),
+        Code::NotFound
+    );
     let ro = fs::File::open(&path).unwrap();
     assert_eq!(code(c.snapshot("refs", &ro, false)), Code::BadRequest);
 }
@@ -483,10 +601,14 @@ fn snapshot() {
 fn fork() {
     let d = Daemon::main();
     let c = connect(&d);
-    c.put(Target::new("refs").repo("rs/src"), b"k", b"v").unwrap();
+    c.put(Target::new("refs").repo("rs/src"), b"k", b"v")
+        .unwrap();
     c.fork("refs", "rs/src", "rs/dst").unwrap();
     assert_eq!(code(c.fork("refs", "rs/src", "rs/dst")), Code::Exists);
-    assert_eq!(c.get(Target::new("refs").repo("rs/dst"), b"k").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        c.get(Target::new("refs").repo("rs/dst"), b"k").unwrap(),
+        Some(b"v".to_vec())
+    );
     assert_eq!(code(c.fork("refs", "rs/src", "rs/dst")), Code::Busy); // open now
     assert_eq!(code(c.fork("refs", "rs/none", "rs/dst2")), Code::NotFound);
     assert_eq!(code(c.fork("refs", "rs/src", "rs/src")), Code::BadRequest);
@@ -503,19 +625,34 @@ fn stats_and_live() {
     assert!(st.daemon["connections"] >= 1);
     assert_eq!(st.envs.len(), 1);
     let env = &st.envs[0];
-    assert_eq!((env.repo.as_deref(), env.store.as_str()), (Some("rs/st"), "refs"));
+    assert_eq!(
+        (env.repo.as_deref(), env.store.as_str()),
+        (Some("rs/st"), "refs")
+    );
     assert!(Path::new(&env.dir).is_dir());
     assert_eq!(env.counters["map_size"], 64 << 20);
     assert_eq!(env.dbs["refs"]["entries"], 1);
     assert_eq!(env.dbs["other"]["entries"], 0);
-    assert!(c.stats(None, None).unwrap().envs.iter().any(|e| e.repo.as_deref() == Some("rs/st")));
+    assert!(c
+        .stats(None, None)
+        .unwrap()
+        .envs
+        .iter()
+        .any(|e| e.repo.as_deref() == Some("rs/st")));
     assert_eq!(code(c.stats(Some("refs"), Some("rs/none"))), Code::NotFound);
     assert_eq!(code(c.stats(Some("nosuchstore"), None)), Code::UnknownStore);
     let live = c.live(None, Some("rs/st")).unwrap();
     assert_eq!(live.len(), 1);
-    assert_eq!((live[0].repo.as_deref(), live[0].store.as_str()), (Some("rs/st"), "refs"));
+    assert_eq!(
+        (live[0].repo.as_deref(), live[0].store.as_str()),
+        (Some("rs/st"), "refs")
+    );
     assert_eq!(live[0].dir, env.dir);
-    assert!(c.live(Some("refs"), None).unwrap().iter().any(|e| e.dir == env.dir));
+    assert!(c
+        .live(Some("refs"), None)
+        .unwrap()
+        .iter()
+        .any(|e| e.dir == env.dir));
     assert_eq!(code(c.live(None, Some("../x"))), Code::BadRepo);
 }
 
@@ -535,26 +672,44 @@ fn pipeline() {
     assert!(p.is_empty());
     // Requests in flight are not ordered against each other: the gets go
     // once the puts are acknowledged.
-    p.get("refs", b"p7").unwrap().get("refs", b"absent").unwrap();
-    p.delete("refs", b"p8").unwrap().delete("refs", b"absent").unwrap();
+    p.get("refs", b"p7")
+        .unwrap()
+        .get("refs", b"absent")
+        .unwrap();
+    p.delete("refs", b"p8")
+        .unwrap()
+        .delete("refs", b"absent")
+        .unwrap();
     assert_eq!(
         p.execute(),
-        vec![Ok(Reply::Value(Some(b"v7".to_vec()))), Ok(Reply::Value(None)), Ok(Reply::Deleted(true)), Ok(Reply::Deleted(false))]
+        vec![
+            Ok(Reply::Value(Some(b"v7".to_vec()))),
+            Ok(Reply::Value(None)),
+            Ok(Reply::Deleted(true)),
+            Ok(Reply::Deleted(false))
+        ]
     );
     p.get("refs", b"ok").unwrap();
     p.get("nosuchstore", b"k").unwrap();
-    p.put(Target::new("refs").db("nosuchdb"), b"k", b"v").unwrap();
+    p.put(Target::new("refs").db("nosuchdb"), b"k", b"v")
+        .unwrap();
     p.put("refs", b"after", b"v").unwrap();
     let got = p.execute();
     assert_eq!(got[0], Ok(Reply::Value(None)));
     assert_eq!(got[1].as_ref().unwrap_err().code(), Code::UnknownStore);
     assert_eq!(got[2].as_ref().unwrap_err().code(), Code::UnknownDb);
     assert_eq!(got[3], Ok(Reply::Written));
-    assert_eq!(code(p.put("refs", b"big", vec![0u8; 2 << 20])), Code::TooLarge);
+    assert_eq!(
+        code(p.put("refs", b"big", vec![0u8; 2 << 20])),
+        Code::TooLarge
+    );
     assert!(p.is_empty());
     p.put("refs", b"dropped-reply", b"v").unwrap();
     drop(p); // collects and discards
-    assert_eq!(c.get("refs", b"dropped-reply").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        c.get("refs", b"dropped-reply").unwrap(),
+        Some(b"v".to_vec())
+    );
 }
 
 // --------------------------------------------------------------- threads
@@ -606,8 +761,21 @@ fn threads_with_their_own_clients() {
 #[test]
 fn codes_round_trip() {
     let names = [
-        "NOT_FOUND", "BAD_REQUEST", "UNKNOWN_STORE", "UNKNOWN_DB", "BAD_REPO", "BAD_KEY", "MAP_FULL",
-        "TOO_LARGE", "BUSY", "FORBIDDEN", "INTERNAL", "BAD_VERSION", "EXISTS", "IO_ERROR", "COND_FAILED",
+        "NOT_FOUND",
+        "BAD_REQUEST",
+        "UNKNOWN_STORE",
+        "UNKNOWN_DB",
+        "BAD_REPO",
+        "BAD_KEY",
+        "MAP_FULL",
+        "TOO_LARGE",
+        "BUSY",
+        "FORBIDDEN",
+        "INTERNAL",
+        "BAD_VERSION",
+        "EXISTS",
+        "IO_ERROR",
+        "COND_FAILED",
     ];
     for (i, name) in names.iter().enumerate() {
         let code = Code::from_raw(i as i32 + 1);
@@ -615,7 +783,14 @@ fn codes_round_trip() {
         assert_eq!(code.raw(), i as i32 + 1);
         assert!(!code.is_connection());
     }
-    for (n, name) in [(100, "CONNECT"), (101, "IO"), (102, "PROTOCOL"), (103, "NOMEM"), (104, "INVALID"), (105, "TIMEOUT")] {
+    for (n, name) in [
+        (100, "CONNECT"),
+        (101, "IO"),
+        (102, "PROTOCOL"),
+        (103, "NOMEM"),
+        (104, "INVALID"),
+        (105, "TIMEOUT"),
+    ] {
         assert_eq!(Code::from_raw(n).name(), name);
         assert_eq!(Code::from_raw(n).raw(), n);
     }
@@ -638,9 +813,20 @@ mod readme {
 #[test]
 fn readme_example() {
     let text = fs::read_to_string(common::tree().join("README.md")).unwrap();
-    let example = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/readme.rs")).unwrap();
-    let body = example.split("// README begin\n").nth(1).unwrap().split("// README end\n").next().unwrap();
-    assert!(text.contains(body), "README.md's Rust example differs from examples/readme.rs");
+    let example =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/readme.rs"))
+            .unwrap();
+    let body = example
+        .split("// README begin\n")
+        .nth(1)
+        .unwrap()
+        .split("// README end\n")
+        .next()
+        .unwrap();
+    assert!(
+        text.contains(body),
+        "README.md's Rust example differs from examples/readme.rs"
+    );
     let d = Daemon::main();
     readme::call(&d.socket).unwrap();
 }

@@ -83,7 +83,12 @@ impl Daemon {
                 );
             }
         };
-        Daemon { dir, socket, waiter: Some(waiter), pid: Some(pid) }
+        Daemon {
+            dir,
+            socket,
+            waiter: Some(waiter),
+            pid: Some(pid),
+        }
     }
 
     /// The usual stores.
@@ -94,7 +99,11 @@ impl Daemon {
     /// SIGTERM and wait; storesd's exit status (0 when it stopped well).
     pub fn stop(&mut self) -> Option<i32> {
         let pid = self.pid.take()?;
-        Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
         self.waiter.take().unwrap().wait().unwrap().code()
     }
 }
