@@ -14,6 +14,7 @@ cache, Redis persists nothing) and stopped at the end.  Every client
 gets the same keys in the same order.  Prints a Markdown table.
 """
 import argparse
+import functools
 import os
 import resource
 import shutil
@@ -84,28 +85,10 @@ def cpu(who):
     return r.ru_utime + r.ru_stime
 
 
-def python_gets(sock, seconds, depth):
-    ks = keys()
-    with storeclient.connect(sock) as c:
-        n = 0
-        c0 = cpu(resource.RUSAGE_SELF)
-        t0 = time.monotonic()
-        end = t0 + seconds
-        while time.monotonic() < end:
-            if depth == 1:
-                assert c.get("bench", ks[n % NKEYS]) is not None
-                n += 1
-                continue
-            p = c.pipeline()
-            for i in range(depth):
-                p.get("bench", ks[(n + i) % NKEYS])
-            assert None not in p.execute()
-            n += depth
-        return (n / (time.monotonic() - t0),
-                (cpu(resource.RUSAGE_SELF) - c0) / n)
-
-
-def redis_gets(r, seconds, depth):
+def timed_gets(get, new_pipeline, seconds, depth):
+    """Gets the keys in turn for seconds, through get(key) one at a time,
+    or depth at a time through new_pipeline() -> (pipeline, its get).
+    Returns gets/s and this process's CPU seconds per get."""
     ks = keys()
     n = 0
     c0 = cpu(resource.RUSAGE_SELF)
@@ -113,16 +96,32 @@ def redis_gets(r, seconds, depth):
     end = t0 + seconds
     while time.monotonic() < end:
         if depth == 1:
-            assert r.get(ks[n % NKEYS]) is not None
+            assert get(ks[n % NKEYS]) is not None
             n += 1
             continue
-        p = r.pipeline(transaction=False)
+        p, pget = new_pipeline()
         for i in range(depth):
-            p.get(ks[(n + i) % NKEYS])
+            pget(ks[(n + i) % NKEYS])
         assert None not in p.execute()
         n += depth
     return (n / (time.monotonic() - t0),
             (cpu(resource.RUSAGE_SELF) - c0) / n)
+
+
+def python_gets(sock, seconds, depth):
+    def new_pipeline():
+        p = c.pipeline()
+        return p, functools.partial(p.get, "bench")
+    with storeclient.connect(sock) as c:
+        return timed_gets(functools.partial(c.get, "bench"), new_pipeline,
+                          seconds, depth)
+
+
+def redis_gets(r, seconds, depth):
+    def new_pipeline():
+        p = r.pipeline(transaction=False)
+        return p, p.get
+    return timed_gets(r.get, new_pipeline, seconds, depth)
 
 
 def program_gets(argv, sock, seconds, depth):
