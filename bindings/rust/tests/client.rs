@@ -51,6 +51,18 @@ fn connect_and_ping() {
 }
 
 #[test]
+fn default_socket_from_the_environment() {
+    // No other test reads $STORESD_SOCKET: they all name their socket.
+    let d = Daemon::main();
+    std::env::set_var("STORESD_SOCKET", &d.socket);
+    assert_eq!(storeclient::default_socket(), d.socket);
+    let c = Client::connect(None).unwrap();
+    assert_eq!(c.socket_path(), d.socket);
+    c.ping().unwrap();
+    std::env::remove_var("STORESD_SOCKET");
+}
+
+#[test]
 fn connect_nobody_there() {
     let dir = common::temp_dir("nosock");
     let e = Client::connect(Some(&dir.join("sock"))).unwrap_err();
