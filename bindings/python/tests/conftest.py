@@ -41,6 +41,7 @@ class Daemon:
              "-d", os.path.join(self.dir, "data"), "-c", conf],
             stdout=subprocess.PIPE, stderr=self.log)
         line = self.waiter.stdout.readline()
+        self.waiter.stdout.close()      # notify-wait closed its end too
         if not line.strip():
             self.waiter.wait()
             self.log.close()
