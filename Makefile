@@ -64,7 +64,8 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
 	     daemon/store.c daemon/writer.c
-LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
+LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
+	     client/multi.c client/req.c \
 	     client/pipeline.c \
 	     client/scan.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
@@ -83,9 +84,14 @@ ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_TESTS = check_integration check_data check_faults check_service
+INTEG_TESTS = check_integration check_data check_faults check_service \
+	      check_async
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
-TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader
+# The async examples of README.md and libstoreclient(3), built as a
+# program would build them; check_async runs them.
+EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man
+TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
+	     $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
@@ -173,7 +179,27 @@ $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
 	    $(PROTO_OBJ) $(BUILD)/$(LIBFILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ITEST_OBJ) $(PROTO_OBJ) -L$(BUILD) \
-	    -Wl,-rpath,'$$ORIGIN/..' -lstoreclient $(LIBS_CHECK) -lpthread
+	    -Wl,-rpath,'$$ORIGIN/..' -lstoreclient $(LIBS_CHECK) -lpthread \
+	    $(LIBS_TEST)
+# The libevent program of the async suite (the adapter is header-only).
+$(BUILD)/tests/check_async: LIBS_TEST = -levent_core
+
+# The adapter where an installed one would be: <storeclient/adapters/...>.
+$(BUILD)/include/storeclient/adapters/libevent.h: client/adapters/libevent.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(BUILD)/tests/example-readme.c: README.md tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh README.md > $@
+$(BUILD)/tests/example-man.c: man/libstoreclient.3 tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh man/libstoreclient.3 > $@
+$(EXAMPLES): %: %.c $(BUILD)/$(LIBFILE) \
+	    $(BUILD)/include/storeclient/adapters/libevent.h
+	$(CC) -std=c99 $(WARN) $(WERROR) $(CFLAGS) $(SANFLAGS) -Iclient \
+	    -I$(BUILD)/include -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
+	    -lstoreclient -levent_core
 
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)
 	@mkdir -p $(@D)
@@ -308,6 +334,9 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libstoreclient.so
 	install -m 0644 $(BUILD)/libstoreclient.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 client/storeclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -d $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters
+	install -m 0644 client/adapters/libevent.h \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters/
 	$(FILL) client/libstoreclient.pc.in > \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc
 	$(FILL) systemd/storesd.service.in > \
@@ -332,6 +361,7 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libstoreclient.so \
 	    $(DESTDIR)$(LIBDIR)/libstoreclient.a \
 	    $(DESTDIR)$(INCLUDEDIR)/storeclient.h \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters/libevent.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc \
 	    $(DESTDIR)$(UNITDIR)/storesd.service \
 	    $(DESTDIR)$(UNITDIR)/storesd.socket \
@@ -345,6 +375,8 @@ uninstall:
 	if cmp -s systemd/storesd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; then \
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; fi
-	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/storesd 2>/dev/null
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/storesd \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient 2>/dev/null
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -144,3 +144,28 @@ it_raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep)
 	ck_assert_int_eq(sp_reply_decode(b->data, len, rep, &err), 0);
 	return 0;
 }
+
+const sc_scan_opts *
+it_scan_opts(const struct it_scan *s)
+{
+	static sc_scan_opts	*ring[8];
+	static unsigned		 next;
+	sc_scan_opts		*o;
+
+	if (s == NULL)
+		return NULL;
+	o = sc_scan_opts_new();
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(sc_scan_opts_set_prefix(o, s->prefix,
+	    s->prefix ? s->prefix_len : 0), 0);
+	ck_assert_int_eq(sc_scan_opts_set_start(o, s->start, s->start_len), 0);
+	ck_assert_int_eq(sc_scan_opts_set_end(o, s->end, s->end_len), 0);
+	if (s->has_limit)
+		ck_assert_int_eq(sc_scan_opts_set_limit(o, s->limit), 0);
+	ck_assert_int_eq(sc_scan_opts_set_reverse(o, s->reverse), 0);
+	ck_assert_int_eq(sc_scan_opts_set_keys_only(o, s->keys_only), 0);
+	/* Freed a few calls later: a test passes it straight to a call. */
+	sc_scan_opts_free(ring[next % 8]);
+	ring[next++ % 8] = o;
+	return o;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <check.h>
 
@@ -45,6 +46,23 @@ void	it_assert_absent(sc_conn *c, const char *repo, const char *store,
 	    const char *db, const void *key, size_t klen);
 /* True when DATA_DIR/rel exists. */
 bool	it_exists(const struct hs_daemon *d, const char *rel);
+
+/* Scan options as plain fields, for tests to write them inline. */
+struct it_scan {
+	const void	*prefix;
+	size_t		 prefix_len;
+	const void	*start;
+	size_t		 start_len;
+	const void	*end;
+	size_t		 end_len;
+	int		 has_limit;
+	uint64_t	 limit;
+	int		 reverse;
+	int		 keys_only;
+};
+/* The sc_scan_opts for s (NULL: NULL); freed by a later call. */
+const sc_scan_opts *it_scan_opts(const struct it_scan *s);
+#define IT_SCAN(...)	it_scan_opts(&(struct it_scan){ __VA_ARGS__ })
 
 /* Raw frames. */
 int	it_raw_connect(const struct hs_daemon *d);
