@@ -97,8 +97,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind test-install test-man test-callgraph callgraph deps \
-	deps-build deps-bench deps-check clean install uninstall bench \
+	test-valgrind test-install test-man test-abi test-callgraph callgraph \
+	deps deps-build deps-bench deps-check clean install uninstall bench \
 	bench-smoke
 .SUFFIXES:
 
@@ -248,13 +248,19 @@ test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	    test-integration test-storectl
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
-	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man)
+	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man \
+	    test-abi)
 
 # make install into a temporary DESTDIR, a program built with pkg-config,
 # the units through systemd-analyze verify and security, make uninstall.
 test-install: all $(TOOLS_BINS)
 	@echo "== tests/install.sh"
 	BUILD=$(BUILD) tests/install.sh
+
+# The library's ABI against client/abi/ (abidiff): no incompatible change.
+test-abi: $(BUILD)/$(LIBFILE)
+	@echo "== tests/abi.sh"
+	BUILD=$(BUILD) tests/abi.sh
 
 # The man pages: lint, and in step with storectl --help and config.c.
 test-man: all

@@ -14,7 +14,7 @@ build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
 bench="redis-server libhiredis-dev"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
-mandoc"
+mandoc abigail-tools"
 
 case "${1:-check}" in
 build)	pkgs=$build ;;
