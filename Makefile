@@ -213,13 +213,14 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
-	    bench/hist.c bench/procs.c bench/report.c
+	    bench/async.c bench/hist.c bench/procs.c bench/report.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
 $(BENCH_OBJ): ALL_CPPFLAGS += -Itests
 
 $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJ) $(HARNESS_OBJ) \
-	    $(BUILD)/libstoreclient.a -lhiredis -llmdb -lpthread -lm
+	    $(BUILD)/libstoreclient.a -lhiredis -levent_core -llmdb -lpthread \
+	    -lm
 
 # The whole benchmark: minutes.  Results go to bench/results/.
 bench: deps-bench

@@ -42,6 +42,7 @@ struct sc_async {
 	unsigned		 depth;		/* entries from the loop */
 	bool			 free_asked;
 	bool			 torn;
+	bool			 started;	/* the hello is queued */
 	sc_connect_fn		*on_connect;
 	void			*connect_arg;
 	sc_disconnect_fn	*on_disconnect;
@@ -162,7 +163,8 @@ teardown(sc_async *ac)
 	if (ac->state == AS_READY && ac->on_disconnect != NULL)
 		ac->on_disconnect(ac, by_owner ? SC_OK : code,
 		    ac->disconnect_arg);
-	else if (ac->state != AS_READY && ac->on_connect != NULL)
+	else if (ac->state != AS_READY && ac->started &&
+	    ac->on_connect != NULL)
 		ac->on_connect(ac, code, ac->connect_arg);
 	c->async = NULL;
 	if (c->holds > 0)
@@ -295,6 +297,7 @@ sc_async_connect(const sc_options *o)
 	struct sp_req	 rq;
 	sc_async	*ac;
 	sc_conn		*c;
+	char		 msg[SC_ERRMSG_MAX];
 	int		 rc;
 
 	if ((ac = calloc(1, sizeof(*ac))) == NULL)
@@ -310,8 +313,11 @@ sc_async_connect(const sc_options *o)
 		return ac;
 	ac->state = rc == 1 ? AS_CONNECTING : AS_HELLO;
 	sc__hello_req(&rq, o ? o->client_name : NULL);
-	if (sc__async_send(c, &rq, -1, hello_done, ac, NULL, NULL) == -1)
-		sc__die(c, c->err, "%s", c->errmsg);
+	if (sc__async_send(c, &rq, -1, hello_done, ac, NULL, NULL) == -1) {
+		memcpy(msg, c->errmsg, sizeof(msg));
+		sc__die(c, c->err, "%s", msg);
+	} else
+		ac->started = true;
 	return ac;
 }
 
