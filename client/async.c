@@ -109,6 +109,13 @@ leave(sc_async *ac)
 {
 	if (--ac->depth > 0)
 		return;
+	/* Requests the callbacks issued go out now: waiting for the loop's
+	 * next turn to say the socket is writable would cost a round of
+	 * epoll_wait and two epoll_ctl per turn.  What the socket does not
+	 * take waits for write readiness. */
+	if (!ac->free_asked && ac->c->fd != -1 && ac->state != AS_CONNECTING &&
+	    sc__queued(ac->c) > 0)
+		sc__write(ac->c);
 	if (ac->free_asked || ac->c->fd == -1) {
 		teardown(ac);
 		return;
