@@ -348,8 +348,11 @@ sc_batch_commit(sc_batch *b)
 {
 	int	 rc;
 
-	if (b == NULL || b->async)
+	if (b == NULL)
 		return -1;
+	if (b->async)
+		return sc__fail(b->c, SC_ERR_INVALID, "a batch of an async "
+		    "connection is committed with sc_async_batch_commit()");
 	if (b->failed) {
 		abort_remote(b);
 		rc = refail(b);
@@ -376,8 +379,11 @@ sc_async_batch_commit(sc_batch *b, sc_reply_fn *fn, void *arg)
 {
 	struct sp_req	 rq;
 
-	if (b == NULL || !b->async)
+	if (b == NULL)
 		return -1;
+	if (!b->async)
+		return sc__fail(b->c, SC_ERR_INVALID, "a batch of a synchronous "
+		    "connection is committed with sc_batch_commit()");
 	b->fn = fn;
 	b->arg = arg;
 	if (b->failed) {

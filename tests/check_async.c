@@ -906,6 +906,119 @@ START_TEST(a_poll_loop_drives_the_hooks)
 }
 END_TEST
 
+/* ------------------------------------------------------------ batches */
+
+struct bt {
+	int		 calls;
+	int		 code;
+	size_t		 index;
+};
+
+static struct bt	 bt_ok, bt_bad;
+static int		 bt_pings;
+
+/* Once both batches and the 4 pings are answered, the loop may end. */
+static void
+bt_maybe_end(sc_async *ac)
+{
+	if (bt_ok.calls == 1 && bt_bad.calls == 1 && bt_pings == 4)
+		sc_async_free(ac);
+}
+
+static void
+bt_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct bt	*t = arg;
+
+	t->calls++;
+	t->code = sc_reply_code(r);
+	t->index = sc_reply_errindex(r);
+	bt_maybe_end(ac);
+}
+
+static void
+bt_ping(sc_async *ac, sc_reply *r, void *arg)
+{
+	(void)arg;
+	expect_code(r, SC_OK, "a ping between chunks");
+	bt_pings++;
+	bt_maybe_end(ac);
+}
+
+START_TEST(batches_stream_without_blocking)
+{
+	struct hs_daemon	 d;
+	struct event_base	*base = event_base_new();
+	struct bt		*ok = &bt_ok, *bad = &bt_bad;
+	char			 k[32], v[512];
+	sc_async		*ac;
+	sc_batch		*b, *b2, *b3;
+	sc_conn			*c;
+	uint64_t		 n;
+	int			 i;
+
+	memset(&bt_ok, 0, sizeof(bt_ok));
+	memset(&bt_bad, 0, sizeof(bt_bad));
+	bt_pings = 0;
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	ac = conn_on(base, &d);
+	memset(v, 'v', sizeof(v));
+	/* 4,000 ops of half a KiB: several chunks, queued as they fill,
+	 * while other requests go on the same connection. */
+	b = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	for (i = 0; i < 4000; i++) {
+		snprintf(k, sizeof(k), "big/%05d", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+		    sizeof(v)), 0);
+		if (i % 1500 == 0)
+			ck_assert_int_eq(sc_async_ping(ac, bt_ping, NULL), 0);
+	}
+	ck_assert_uint_gt(sc_async_inflight(ac), 3);	/* chunks, hello */
+	ck_assert_int_eq(sc_async_batch_commit(b, bt_reply, ok), 0);
+	/* A failing condition: the batch's callback names the op. */
+	b2 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b2, NULL, "x", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_batch_expect(b2, NULL, "big/00001", 9, "no", 2),
+	    0);
+	ck_assert_int_eq(sc_async_batch_commit(b2, bt_reply, bad), 0);
+	/* Aborted: nothing applied, no callback. */
+	b3 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b3, NULL, "aborted", 7, "1", 1), 0);
+	sc_batch_abort(b3);
+	/* A sync commit of an async batch is refused, not a crash. */
+	b3 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_commit(b3), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_INVALID);
+	sc_batch_abort(b3);
+	ck_assert_int_eq(sc_async_ping(ac, bt_ping, NULL), 0);
+	event_base_dispatch(base);
+	ck_assert_int_eq(ok->calls, 1);
+	ck_assert_msg(ok->code == SC_OK, "%s", sc_errname(ok->code));
+	ck_assert_int_eq(bad->calls, 1);
+	ck_assert_int_eq(bad->code, SC_ERR_COND_FAILED);
+	ck_assert_uint_eq(bad->index, 1);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_count(c, "bt", "refs", NULL, &n), 0);
+	ck_assert_uint_eq(n, 4000);
+	it_assert_absent(c, "bt", "refs", NULL, "x", 1);
+	it_assert_absent(c, "bt", "refs", NULL, "aborted", 7);
+
+	/* A batch still open when its connection goes: the adders fail,
+	 * abort frees it. */
+	ac = conn_on(base, &d);
+	b = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b, NULL, "late", 4, "1", 1), 0);
+	sc_async_free(ac);
+	ck_assert_int_eq(sc_batch_put(b, NULL, "later", 5, "1", 1), -1);
+	ck_assert_int_eq(sc_async_batch_commit(b, bt_reply, ok), -1);
+	it_assert_absent(c, "bt", "refs", NULL, "late", 4);
+	sc_close(c);
+	event_base_free(base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------ back-pressure */
 
 static int	 bp_calls;
@@ -1059,6 +1172,7 @@ async_suite(void)
 	tcase_add_test(tc, stopped_and_restarted_under_load);
 	tcase_add_test(tc, killed_and_restarted_under_load);
 	tcase_add_test(tc, freed_inside_a_callback);
+	tcase_add_test(tc, batches_stream_without_blocking);
 	tcase_add_test(tc, a_poll_loop_drives_the_hooks);
 	tcase_add_test(tc, bounds_refuse_at_once);
 	tcase_add_test(tc, flush_sends_pipelined_requests_now);
