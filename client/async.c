@@ -67,7 +67,7 @@ struct sc_reply {
 static void
 timer(sc_async *ac, int ms)
 {
-	if (!ac->attached || ac->h.timer_set == NULL)
+	if (!ac->attached)
 		return;
 	ac->timer_on = ms >= 0;
 	ac->timer_progress = ac->c->progress;
@@ -334,7 +334,8 @@ sc_async_attach(sc_async *ac, const struct sc_async_hooks *h, size_t size,
 {
 	if (ac == NULL || ac->attached || ac->torn || h == NULL ||
 	    size < sizeof(*h) || h->add_read == NULL || h->del_read == NULL ||
-	    h->add_write == NULL || h->del_write == NULL || h->cleanup == NULL)
+	    h->add_write == NULL || h->del_write == NULL ||
+	    h->timer_set == NULL || h->cleanup == NULL)
 		return -1;
 	/* A larger struct comes from a newer header: its extra hooks are
 	 * unknown here and left alone. */

@@ -646,8 +646,7 @@ typedef void	 sc_connect_fn(sc_async *ac, int code, void *arg);
 typedef void	 sc_disconnect_fn(sc_async *ac, int code, void *arg);
 
 /* What an event loop provides; data is the adapter's.  Every hook is
- * required but timer_set, without which timeouts and connect retries
- * do not happen.  The hooks may be called from any sc_async_* call. */
+ * required.  The hooks may be called from any sc_async_* call. */
 struct sc_async_hooks {
 	void	(*add_read)(void *data);
 	void	(*del_read)(void *data);
