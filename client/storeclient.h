@@ -288,8 +288,9 @@ SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
  */
 /*
  * Queue a get, put or del; 0, or -1 for what the library finds alone:
- * SC_ERR_INVALID, SC_ERR_TOO_LARGE, SC_ERR_NOMEM, or a connection error
- * (a send failed: every pending reply is lost).  storesd's verdict on
+ * SC_ERR_INVALID, SC_ERR_TOO_LARGE, SC_ERR_NOMEM, SC_ERR_LIMIT (the
+ * options' max_inflight or max_queued reached: collect first), or a
+ * connection error (a send failed: every pending reply is lost).  storesd's verdict on
  * the request comes from sc_collect().
  */
 SC_API int	sc_append_get(sc_conn *c, const char *repo, const char *store,

@@ -1124,6 +1124,26 @@ START_TEST(flush_sends_pipelined_requests_now)
 		ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
 	ck_assert_int_eq(sc_flush(c), 0);	/* nothing queued: fine */
 	sc_close(c);
+	/* The bounds hold for pipelining too. */
+	{
+		sc_options	*o = sc_options_new();
+
+		ck_assert_int_eq(sc_options_set_path(o, d.sock), 0);
+		ck_assert_int_eq(sc_options_set_max_inflight(o, 2), 0);
+		c = sc_connect_opts(o);
+		sc_options_free(o);
+	}
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	EXPECT_ERR(c, sc_append_get(c, NULL, "refs", NULL, "f", 1),
+	    SC_ERR_LIMIT);
+	ck_assert_uint_eq(sc_pending(c), 2);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	ck_assert(n == 7 && memcmp(cv, "flushed", 7) == 0);
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	sc_close(c);
 	sc_close(c2);
 	ck_assert_int_eq(hs_stop(&d), 0);
 	hs_cleanup(&d);
