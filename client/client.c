@@ -693,6 +693,21 @@ send_some(sc_conn *c)
 	return n;
 }
 
+/* Drops the bytes already sent, once they are most of the buffer, so
+ * that a connection that never drains at once does not keep them. */
+static void
+compact_out(sc_conn *c)
+{
+	size_t	 i;
+
+	if (c->out_off < 64 * 1024 || c->out_off < sc__queued(c))
+		return;
+	sp_buf_consume(&c->out, c->out_off);
+	for (i = 0; i < c->npassfd; i++)
+		c->passfd[i].at -= c->out_off;
+	c->out_off = 0;
+}
+
 int
 sc__write(sc_conn *c)
 {
@@ -707,8 +722,10 @@ sc__write(sc_conn *c)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && c->nonblock &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK))
+		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			compact_out(c);
 			return 0;
+		}
 		if (n <= 0) {
 			int	 e = errno;
 
