@@ -758,9 +758,13 @@ SC_API int	sc_async_live(sc_async *ac, const char *repo,
  * A batch on ac, built with the same sc_batch_*() adders; its chunks are
  * queued as they fill, never waited for (other requests may go on
  * meanwhile).  sc_async_batch_commit() sends the last chunk and frees b:
- * fn then runs once with the batch's outcome (the first chunk refused,
- * or the commit's reply); -1 (fn never runs) only when b is NULL.
- * sc_batch_abort() drops it: nothing is applied, no callback runs.
+ * 0, and fn runs once with the batch's outcome (the first chunk refused,
+ * or the commit's reply, or the connection's end); or -1, and fn never
+ * runs: b NULL, b a synchronous connection's batch (SC_ERR_INVALID, b
+ * kept), or the commit could not be queued (the connection is dead, out
+ * of memory).  sc_batch_abort() drops it: nothing is applied, no
+ * callback runs.  A batch open when its connection ends can only fail:
+ * abort it.
  */
 SC_API sc_batch	*sc_async_batch_begin(sc_async *ac, const char *repo,
 		    const char *store, const char *db);
