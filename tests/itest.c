@@ -105,6 +105,22 @@ it_raw_connect(const struct hs_daemon *d)
 	return fd;
 }
 
+bool
+it_listening(const struct hs_daemon *d)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return rc == 0;
+}
+
 void
 it_raw_send(int fd, const void *p, size_t n)
 {

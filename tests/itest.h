@@ -64,6 +64,8 @@ struct it_scan {
 const sc_scan_opts *it_scan_opts(const struct it_scan *s);
 #define IT_SCAN(...)	it_scan_opts(&(struct it_scan){ __VA_ARGS__ })
 
+/* True once a connection to d's socket is taken (listen() was called). */
+bool	it_listening(const struct hs_daemon *d);
 /* Raw frames. */
 int	it_raw_connect(const struct hs_daemon *d);
 void	it_raw_send(int fd, const void *p, size_t n);
