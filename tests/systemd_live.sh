@@ -13,7 +13,8 @@
 #   * ldconfig; systemd-sysusers creates the storesd user and group;
 #   * systemctl start storesd.socket: the socket is there, 0660
 #     storesd:storesd, and the service is not running yet;
-#   * bob, outside the storesd group, is refused and starts nothing;
+#   * bob, outside the storesd group, is refused and starts nothing
+#     (and is refused again later, /run/storesd 0710 storesd:storesd);
 #   * the first request, alice's storectl (she is in the storesd group),
 #     starts the service (socket activation, Type=notify); storectl put
 #     and get, as root and as alice;
@@ -82,7 +83,7 @@ if [ -n "${STORESD_TEST_SLOW:-}" ]; then W=300; else W=60; fi
 SUITE=bookworm
 CACHE=$(mkdir -p "$BUILD/systemd-live" && cd "$BUILD/systemd-live" &&
     pwd -P) || exit 2
-T=$(mktemp -d "$CACHE/run.XXXXXX") || exit 2
+T=$(mktemp -d "$CACHE/run.XXXXXX") && chmod 0755 "$T" || exit 2
 ROOT=$T/root
 MACHINE=storesd-live-$$
 SOCK=/run/storesd/storesd.sock
@@ -181,7 +182,7 @@ cleanup() {
 	rm -rf --one-file-system "$T"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'echo "$ME: interrupted; taking the container down" >&2; exit 130' INT TERM HUP
 
 # ------------------------------------------------------------ helpers
 
@@ -566,6 +567,11 @@ check "/run/storesd: 0710 storesd:storesd, the socket still 0660" \
     "710 storesd:storesd 660 storesd:storesd "
 check "/var/lib/storesd: 0700 storesd:storesd" \
     test "$(ct stat -c '%a %U:%G' /var/lib/storesd)" = "700 storesd:storesd"
+out=$(as bob storectl ping 2>&1)
+rc=$?
+check "bob is refused once the service has run too: $out" \
+    sh -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -qi 'permission denied'" \
+    sh "$out"
 
 # -------------------------------------------------------------- enable
 
