@@ -312,6 +312,7 @@ else
 	# killed run left mounted.
 	# shellcheck disable=SC2086
 	TMPDIR=$T timeout -k 30 $((W * 20)) mmdebstrap --variant=minbase \
+	    --aptopt='Acquire::Retries "3"' \
 	    --include="$(echo $PKGS | tr ' ' ,)" "$SUITE" "$T/rootfs.tar" \
 	    ${STORESD_LIVE_MIRROR:+"$STORESD_LIVE_MIRROR"} \
 	    >"$CACHE/mmdebstrap.log" 2>&1 &
