@@ -155,6 +155,7 @@ stop_container() {
 	for d in $CGS; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + \
 		    2>/dev/null
+		[ -d "$d" ] && echo "$ME: cannot remove the cgroup $d" >&2
 	done
 	rmdir "/run/systemd/nspawn/propagate/$MACHINE" 2>/dev/null
 }
