@@ -41,8 +41,9 @@
 # $BUILD/systemd-live/, named by a hash of its suite and package list (a
 # new run-time library of storesd changes the list, and so builds a new
 # one); a run extracts a fresh copy.  The first run downloads from
-# Debian's archive (about a minute here); later runs cost seconds, plus
-# the watchdog's 30 s.
+# Debian's archive (about a minute on a quiet 2-core machine, up to 7
+# under heavy load); later runs take about a minute, half of it waiting
+# out the watchdog's 30 s.
 #
 # The container runs in a cgroup of its own, made under this script's
 # cgroup, and is stopped, its cgroups removed and its root file system
