@@ -41,7 +41,7 @@
 # $BUILD/systemd-live/, named by a hash of its suite and package list (a
 # new run-time library of storesd changes the list, and so builds a new
 # one); a run extracts a fresh copy.  The first run downloads from
-# Debian's archive (about a minute on a quiet 2-core machine, up to 7
+# Debian's archive (about a minute on a quiet 2-core machine, up to 7 minutes
 # under heavy load); later runs take about a minute, half of it waiting
 # out the watchdog's 30 s.
 #
