@@ -4,6 +4,7 @@
 #   make run         install missing Debian packages (or say how), build,
 #                    and run storesd in the foreground on its built-in config
 #   make check       the whole suite: unit, integration and storectl tests,
+#                    the installed units under a live systemd (as root),
 #                    again under ASan+UBSan, the integration suites under
 #                    valgrind, and a smoke run of the benchmark
 #   make bench       the benchmark (minutes): bench/results/latest.md
@@ -98,8 +99,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 
 .PHONY: all run check test test-unit test-integration test-storectl \
 	test-valgrind test-install test-man test-abi test-callgraph callgraph \
-	deps deps-build deps-bench deps-check clean install uninstall bench \
-	bench-smoke
+	test-systemd-live deps deps-build deps-bench deps-check clean install \
+	uninstall bench bench-smoke
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -280,6 +281,16 @@ test-callgraph: $(CALLGRAPH_OBJ)
 	@echo "== scripts/callgraph.sh --check"
 	@scripts/callgraph.sh --check $(CALLGRAPH_OBJ)
 
+# The installed units under a real systemd, in a container booted from a
+# Debian 12 root file system cached in $(BUILD)/systemd-live (the first
+# run builds it: minutes, downloading).  Root only; skipped otherwise.
+# The bound is for a loaded machine's first run; on SIGTERM the script
+# still takes its container down.
+LIVE_TIMEOUT = 2400
+test-systemd-live: all
+	@echo "== tests/systemd_live.sh"
+	BUILD=$(BUILD) timeout -k 300 $(LIVE_TIMEOUT) tests/systemd_live.sh
+
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -310,6 +321,7 @@ CHECK_FUZZ = -seed=1 -runs=250000 -max_total_time=120
 
 check: deps-check
 	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-systemd-live
 	@$(MAKE) --no-print-directory test BUILD=build/san \
 	    SAN=address,undefined
 	@$(MAKE) --no-print-directory test-valgrind

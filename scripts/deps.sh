@@ -5,7 +5,10 @@
 #
 # build: what `make` and `make run` need; bench: that and Redis with
 # hiredis, which only the benchmark uses; check (the default): everything
-# `make check` runs, the benchmark's smoke run included.  As root, missing
+# `make check` runs, the benchmark's smoke run included (mmdebstrap and
+# systemd-container build and boot the container of
+# tests/systemd_live.sh, which fetches that container's packages from
+# Debian's archive at its first run).  As root, missing
 # packages are installed with apt-get; otherwise the exact apt-get line is
 # printed and the script fails.
 set -eu
@@ -14,7 +17,7 @@ build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
 bench="redis-server libhiredis-dev"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
-mandoc abigail-tools"
+mandoc abigail-tools mmdebstrap systemd-container"
 
 case "${1:-check}" in
 build)	pkgs=$build ;;

@@ -151,9 +151,9 @@ fi
 # ----------------------------------------------------------- the units
 
 if command -v systemd-analyze >/dev/null; then
-	# The units as installed, but for ExecStart pointing into DESTDIR:
-	# verify wants the program to exist.
-	sed "s|^ExecStart=/usr/sbin/|ExecStart=$DEST/usr/sbin/|" \
+	# The units as installed, but for ExecStart and ExecReload pointing
+	# into DESTDIR: verify wants the program to exist.
+	sed "s|^\(Exec[A-Za-z]*\)=/usr/sbin/|\1=$DEST/usr/sbin/|" \
 	    "$DEST/usr/lib/systemd/system/storesd.service" \
 	    >"$T/storesd.service"
 	cp "$DEST/usr/lib/systemd/system/storesd.socket" "$T/"
