@@ -4,6 +4,7 @@
 #   make run         install missing Debian packages (or say how), build,
 #                    and run storesd in the foreground on its built-in config
 #   make check       the whole suite: unit, integration and storectl tests,
+#                    the installed units under a live systemd (as root),
 #                    again under ASan+UBSan, the integration suites under
 #                    valgrind, and a smoke run of the benchmark
 #   make bench       the benchmark (minutes): bench/results/latest.md
@@ -67,7 +68,8 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
 	     daemon/store.c daemon/writer.c
-LIB_SRC    = client/client.c client/api.c client/batch.c client/multi.c \
+LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
+	     client/multi.c client/req.c \
 	     client/pipeline.c \
 	     client/scan.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
@@ -86,18 +88,23 @@ ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_TESTS = check_integration check_data check_faults check_service
+INTEG_TESTS = check_integration check_data check_faults check_service \
+	      check_async
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
-TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader
+# The async examples of README.md and libstoreclient(3), built as a
+# program would build them; check_async runs them.
+EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man
+TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
+	     $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
-	test-valgrind test-install test-man test-callgraph callgraph deps \
-	deps-build deps-bench deps-check clean install uninstall bench \
-	bench-smoke python rust test-python test-rust test-bindings \
-	bench-bindings test-valgrind-rust
+	test-valgrind test-install test-man test-abi test-callgraph callgraph \
+	test-systemd-live deps deps-build deps-bench deps-check clean install \
+	uninstall bench bench-smoke python rust test-python test-rust \
+	test-bindings bench-bindings test-valgrind-rust
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -177,7 +184,27 @@ $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
 	    $(PROTO_OBJ) $(BUILD)/$(LIBFILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ITEST_OBJ) $(PROTO_OBJ) -L$(BUILD) \
-	    -Wl,-rpath,'$$ORIGIN/..' -lstoreclient $(LIBS_CHECK) -lpthread
+	    -Wl,-rpath,'$$ORIGIN/..' -lstoreclient $(LIBS_CHECK) -lpthread \
+	    $(LIBS_TEST)
+# The libevent program of the async suite (the adapter is header-only).
+$(BUILD)/tests/check_async: LIBS_TEST = -levent_core
+
+# The adapter where an installed one would be: <storeclient/adapters/...>.
+$(BUILD)/include/storeclient/adapters/libevent.h: client/adapters/libevent.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(BUILD)/tests/example-readme.c: README.md tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh README.md > $@
+$(BUILD)/tests/example-man.c: man/libstoreclient.3 tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh man/libstoreclient.3 > $@
+$(EXAMPLES): %: %.c $(BUILD)/$(LIBFILE) \
+	    $(BUILD)/include/storeclient/adapters/libevent.h
+	$(CC) -std=c99 $(WARN) $(WERROR) $(CFLAGS) $(SANFLAGS) -Iclient \
+	    -I$(BUILD)/include -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
+	    -lstoreclient -levent_core
 
 $(BUILD)/tests/notify-wait: $(call obj,tests/notify_wait.c) $(HARNESS_OBJ)
 	@mkdir -p $(@D)
@@ -244,13 +271,14 @@ bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
-	    bench/hist.c bench/procs.c bench/report.c
+	    bench/async.c bench/hist.c bench/procs.c bench/report.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
 $(BENCH_OBJ): ALL_CPPFLAGS += -Itests
 
 $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJ) $(HARNESS_OBJ) \
-	    $(BUILD)/libstoreclient.a -lhiredis -llmdb -lpthread -lm
+	    $(BUILD)/libstoreclient.a -lhiredis -levent_core -llmdb -lpthread \
+	    -lm
 
 # The whole benchmark: minutes.  Results go to bench/results/.
 bench: deps-bench
@@ -280,13 +308,18 @@ test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
 	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man \
-	    test-bindings)
+	    test-abi test-bindings)
 
 # make install into a temporary DESTDIR, a program built with pkg-config,
 # the units through systemd-analyze verify and security, make uninstall.
 test-install: all $(TOOLS_BINS)
 	@echo "== tests/install.sh"
 	BUILD=$(BUILD) tests/install.sh
+
+# The library's ABI against client/abi/ (abidiff): no incompatible change.
+test-abi: $(BUILD)/$(LIBFILE)
+	@echo "== tests/abi.sh"
+	BUILD=$(BUILD) tests/abi.sh
 
 # The man pages: lint, and in step with storectl --help and config.c.
 test-man: all
@@ -304,6 +337,16 @@ callgraph: $(CALLGRAPH_OBJ)
 test-callgraph: $(CALLGRAPH_OBJ)
 	@echo "== scripts/callgraph.sh --check"
 	@scripts/callgraph.sh --check $(CALLGRAPH_OBJ)
+
+# The installed units under a real systemd, in a container booted from a
+# Debian 12 root file system cached in $(BUILD)/systemd-live (the first
+# run builds it: minutes, downloading).  Root only; skipped otherwise.
+# The bound is for a loaded machine's first run; on SIGTERM the script
+# still takes its container down.
+LIVE_TIMEOUT = 2400
+test-systemd-live: all
+	@echo "== tests/systemd_live.sh"
+	BUILD=$(BUILD) timeout -k 300 $(LIVE_TIMEOUT) tests/systemd_live.sh
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -346,6 +389,7 @@ CHECK_FUZZ = -seed=1 -runs=250000 -max_total_time=120
 
 check: deps-check
 	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-systemd-live
 	@$(MAKE) --no-print-directory test BUILD=build/san \
 	    SAN=address,undefined
 	@$(MAKE) --no-print-directory test-valgrind
@@ -377,6 +421,9 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libstoreclient.so
 	install -m 0644 $(BUILD)/libstoreclient.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 client/storeclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -d $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters
+	install -m 0644 client/adapters/libevent.h \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters/
 	$(FILL) client/libstoreclient.pc.in > \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc
 	$(FILL) systemd/storesd.service.in > \
@@ -401,6 +448,7 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libstoreclient.so \
 	    $(DESTDIR)$(LIBDIR)/libstoreclient.a \
 	    $(DESTDIR)$(INCLUDEDIR)/storeclient.h \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters/libevent.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/libstoreclient.pc \
 	    $(DESTDIR)$(UNITDIR)/storesd.service \
 	    $(DESTDIR)$(UNITDIR)/storesd.socket \
@@ -414,6 +462,8 @@ uninstall:
 	if cmp -s systemd/storesd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; then \
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf; fi
-	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/storesd 2>/dev/null
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/storesd \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient/adapters \
+	    $(DESTDIR)$(INCLUDEDIR)/storeclient 2>/dev/null
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

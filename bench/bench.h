@@ -153,6 +153,10 @@ int	measure_bulk(const struct backend *be, struct run *r, int round,
 	    struct measure *m);
 int	measure_repos(struct run *r, struct measure *m, struct result *res);
 
+/* async.c: one connection, 256 gets in flight, through a libevent loop. */
+int	measure_async_get(const struct backend *be, struct run *r,
+	    struct measure *m);
+
 /* anchors.c */
 int	measure_bare_rtt(struct run *r, struct measure *m);
 int	measure_lmdb_bulk(struct run *r, int round, struct measure *m);

@@ -97,7 +97,7 @@ usage(void)
 #define ROUNDS	3
 
 struct side {
-	enum { S_GET, S_PUT, S_YCSB, S_BARE, S_BULK, S_LMDB } kind;
+	enum { S_GET, S_PUT, S_YCSB, S_BARE, S_BULK, S_LMDB, S_ASYNC } kind;
 	const struct backend	*be;
 	int			 nconn;
 	int			 pipeline;
@@ -121,6 +121,8 @@ measure(const struct side *s, struct run *r, int round, struct measure *m)
 		return measure_bulk(s->be, r, round, m);
 	case S_LMDB:
 		return measure_lmdb_bulk(r, round, m);
+	case S_ASYNC:
+		return measure_async_get(s->be, r, m);
 	}
 	return -1;
 }
@@ -189,7 +191,7 @@ bench(struct run *r, const char *out)
 	rd.pid = r->redis.pid;
 	/* Workloads 7 and 9 bring their own data. */
 	if ((wanted(1) || wanted(2) || wanted(3) || wanted(4) || wanted(5) ||
-	    wanted(6)) && (populate(&sd, T_DURABLE, r->nkeys) == -1 ||
+	    wanted(6) || wanted(10)) && (populate(&sd, T_DURABLE, r->nkeys) == -1 ||
 	    populate(&sd, T_NOSYNC, r->nkeys) == -1 ||
 	    populate(&rd, T_DURABLE, r->nkeys) == -1))
 		return -1;
@@ -220,6 +222,11 @@ bench(struct run *r, const char *out)
 		    "Redis GET, pipelined", 1.2), r,
 		    &(struct side){ S_GET, &sd, 1, 16, 0, 0 },
 		    &(struct side){ S_GET, &rd, 1, 16, 0, 0 });
+	if (wanted(10))
+		rc |= compare(add(10, "get, 1 async connection, 256 in flight",
+		    "Redis GET, hiredis async (libevent)", 1.2), r,
+		    &(struct side){ S_ASYNC, &sd, 1, 256, 0, 0 },
+		    &(struct side){ S_ASYNC, &rd, 1, 256, 0, 0 });
 	if (wanted(4))
 		rc |= compare(add(4, "put sync=full, 32 connections",
 		    "Redis SET, appendfsync always", 2.0), r,
@@ -281,8 +288,9 @@ main(int argc, char **argv)
 	};
 	struct run	 r;
 	const char	*out = "bench/results";
-	char		 dir[512], sockdir[64], *abs;
+	char		 dir[512], sockdir[64], *abs, *end;
 	const char	*p;
+	unsigned long	 n;
 	int		 ch, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -311,10 +319,13 @@ main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'O':
-			/* "1,3,9": run only these (for profiling one). */
-			for (p = optarg; *p; p++)
-				if (*p >= '1' && *p <= '9')
-					only |= 1u << (*p - '0');
+			/* "1,3,10": run only these (for profiling one). */
+			for (p = optarg; *p; p = *end ? end + 1 : end) {
+				n = strtoul(p, &end, 10);
+				if (end == p || n < 1 || n > 10)
+					usage();
+				only |= 1u << n;
+			}
 			break;
 		default:
 			usage();

@@ -1,5 +1,5 @@
 /*
- * The operations of the public API: each builds one request, sends it
+ * The synchronous operations: each builds one request (req.c), sends it
  * through sc__call() and turns the reply into what the caller owns.
  */
 #include <errno.h>
@@ -9,14 +9,11 @@
 
 #include "client_int.h"
 
+/* Refuses a synchronous call on an async connection's engine. */
 static int
-set_key(sc_conn *c, struct sp_req *rq, const void *key, size_t klen)
+usable(sc_conn *c)
 {
-	if (key == NULL && klen > 0)
-		return sc__fail(c, SC_ERR_INVALID, "key is NULL");
-	rq->key.p = key ? key : "";
-	rq->key.n = klen;
-	return 0;
+	return c != NULL && c->async == NULL ? 0 : -1;
 }
 
 int
@@ -25,6 +22,8 @@ sc_ping(sc_conn *c)
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
+	if (usable(c) == -1)
+		return -1;
 	memset(&rq, 0, sizeof(rq));
 	rq.op = SP_OP_PING;
 	return sc__call(c, &rq, -1, &rep);
@@ -38,8 +37,8 @@ sc_get(sc_conn *c, const char *repo, const char *store, const char *db,
 	struct sp_reply	 rep;
 	char		*v;
 
-	if (sc__target(c, &rq, SP_OP_GET, repo, store, db) == -1 ||
-	    set_key(c, &rq, key, klen) == -1)
+	if (usable(c) == -1 || sc__req_key(c, &rq, SP_OP_GET, repo, store,
+	    db, key, klen, NULL, 0) == -1)
 		return -1;
 	if (val == NULL || vlen == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "val and vlen are required");
@@ -58,62 +57,38 @@ sc_get(sc_conn *c, const char *repo, const char *store, const char *db,
 	return 0;
 }
 
-int
-sc_put(sc_conn *c, const char *repo, const char *store, const char *db,
-    const void *key, size_t klen, const void *val, size_t vlen)
+/* A put or del, conditional or not. */
+static int
+write_call(sc_conn *c, enum sp_op op, const char *repo, const char *store,
+    const char *db, const void *key, size_t klen, bool cond, bool if_absent,
+    const void *old, size_t oldlen, const void *val, size_t vlen)
 {
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (sc__target(c, &rq, SP_OP_PUT, repo, store, db) == -1 ||
-	    set_key(c, &rq, key, klen) == -1)
+	if (usable(c) == -1)
 		return -1;
-	if (val == NULL && vlen > 0)
-		return sc__fail(c, SC_ERR_INVALID, "val is NULL");
-	rq.val.p = val ? val : "";
-	rq.val.n = vlen;
+	if ((cond ? sc__req_cond(c, &rq, op, repo, store, db, key, klen,
+	    if_absent, old, oldlen, val, vlen) : sc__req_key(c, &rq, op, repo,
+	    store, db, key, klen, val, vlen)) == -1)
+		return -1;
 	return sc__call(c, &rq, -1, &rep);
+}
+
+int
+sc_put(sc_conn *c, const char *repo, const char *store, const char *db,
+    const void *key, size_t klen, const void *val, size_t vlen)
+{
+	return write_call(c, SP_OP_PUT, repo, store, db, key, klen, false,
+	    false, NULL, 0, val, vlen);
 }
 
 int
 sc_del(sc_conn *c, const char *repo, const char *store, const char *db,
     const void *key, size_t klen)
 {
-	struct sp_req	 rq;
-	struct sp_reply	 rep;
-
-	if (sc__target(c, &rq, SP_OP_DEL, repo, store, db) == -1 ||
-	    set_key(c, &rq, key, klen) == -1)
-		return -1;
-	return sc__call(c, &rq, -1, &rep);
-}
-
-/* A put or del with a condition: if_absent, or if_equals old. */
-static int
-cond_write(sc_conn *c, enum sp_op op, const char *repo, const char *store,
-    const char *db, const void *key, size_t klen, const void *old,
-    size_t oldlen, const void *val, size_t vlen)
-{
-	struct sp_req	 rq;
-	struct sp_reply	 rep;
-
-	if (sc__target(c, &rq, op, repo, store, db) == -1 ||
-	    set_key(c, &rq, key, klen) == -1)
-		return -1;
-	if ((old == NULL && oldlen > 0) || (val == NULL && vlen > 0))
-		return sc__fail(c, SC_ERR_INVALID, "a value is NULL");
-	if (op == SP_OP_PUT) {
-		rq.val.p = val ? val : "";
-		rq.val.n = vlen;
-	}
-	if (old == NULL && op == SP_OP_PUT) {
-		rq.if_absent = true;
-		rq.has |= SP_F_IF_ABSENT;
-	} else {
-		rq.if_equals.p = old ? old : "";
-		rq.if_equals.n = oldlen;
-	}
-	return sc__call(c, &rq, -1, &rep);
+	return write_call(c, SP_OP_DEL, repo, store, db, key, klen, false,
+	    false, NULL, 0, NULL, 0);
 }
 
 int
@@ -121,8 +96,8 @@ sc_put_if_absent(sc_conn *c, const char *repo, const char *store,
     const char *db, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
-	return cond_write(c, SP_OP_PUT, repo, store, db, key, klen, NULL, 0,
-	    val, vlen);
+	return write_call(c, SP_OP_PUT, repo, store, db, key, klen, true,
+	    true, NULL, 0, val, vlen);
 }
 
 int
@@ -130,8 +105,8 @@ sc_put_if_equals(sc_conn *c, const char *repo, const char *store,
     const char *db, const void *key, size_t klen, const void *old,
     size_t oldlen, const void *val, size_t vlen)
 {
-	return cond_write(c, SP_OP_PUT, repo, store, db, key, klen,
-	    old ? old : "", oldlen, val, vlen);
+	return write_call(c, SP_OP_PUT, repo, store, db, key, klen, true,
+	    false, old, oldlen, val, vlen);
 }
 
 int
@@ -139,8 +114,8 @@ sc_del_if_equals(sc_conn *c, const char *repo, const char *store,
     const char *db, const void *key, size_t klen, const void *old,
     size_t oldlen)
 {
-	return cond_write(c, SP_OP_DEL, repo, store, db, key, klen,
-	    old ? old : "", oldlen, NULL, 0);
+	return write_call(c, SP_OP_DEL, repo, store, db, key, klen, true,
+	    false, old, oldlen, NULL, 0);
 }
 
 int
@@ -150,16 +125,13 @@ sc_snapshot(sc_conn *c, const char *repo, const char *store, int fd,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (sc__target(c, &rq, SP_OP_SNAPSHOT, repo, store, NULL) == -1)
+	if (usable(c) == -1 ||
+	    sc__req_snapshot(c, &rq, repo, store, fd, compact) == -1)
 		return -1;
-	if (fd < 0)
-		return sc__fail(c, SC_ERR_INVALID, "fd is not a descriptor");
 	/* Else the kernel refuses to pass it, and the connection dies. */
 	if (fcntl(fd, F_GETFD) == -1)
 		return sc__fail(c, SC_ERR_INVALID, "fd %d is not open: %s", fd,
 		    strerror(errno));
-	rq.compact = compact != 0;
-	rq.has = SP_F_COMPACT;
 	if (sc__call(c, &rq, fd, &rep) == -1)
 		return -1;
 	if (size)
@@ -174,12 +146,9 @@ sc_fork(sc_conn *c, const char *src_repo, const char *store,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
-	if (sc__target(c, &rq, SP_OP_FORK, src_repo, store, NULL) == -1)
+	if (usable(c) == -1 ||
+	    sc__req_fork(c, &rq, src_repo, store, dst_repo) == -1)
 		return -1;
-	if (dst_repo == NULL)
-		return sc__fail(c, SC_ERR_INVALID, "a destination repo is "
-		    "required");
-	sc__str(&rq.dst, dst_repo);
 	return sc__call(c, &rq, -1, &rep);
 }
 
@@ -304,10 +273,9 @@ filtered(sc_conn *c, enum sp_op op, const char *repo, const char *store,
 {
 	struct sp_req	 rq;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.op = op;
-	sc__str(&rq.repo, repo);
-	sc__str(&rq.store, store);
+	if (usable(c) == -1)
+		return -1;
+	sc__req_filtered(&rq, op, repo, store);
 	if (out == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "out is required");
 	return sc__call(c, &rq, -1, rep);
@@ -326,14 +294,21 @@ int
 sc_get_stats(sc_conn *c, const char *repo, const char *store, sc_stats **out)
 {
 	struct sp_reply	 rep;
-	struct sp_error	 perr = { .code = SP_OK };
-	sc_stats	*s;
 
 	if (filtered(c, SP_OP_STATS, repo, store, out, &rep) == -1)
 		return -1;
+	return sc__stats_out(c, &rep, out);
+}
+
+int
+sc__stats_out(sc_conn *c, const struct sp_reply *rep, sc_stats **out)
+{
+	struct sp_error	 perr = { .code = SP_OK };
+	sc_stats	*s;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	if (sp_stats_decode(&rep, stats_event, s, &perr) == -1) {
+	if (sp_stats_decode(rep, stats_event, s, &perr) == -1) {
 		sc_stats_free(s);
 		return decode_failed(c, &perr);
 	}
@@ -381,14 +356,21 @@ int
 sc_get_live(sc_conn *c, const char *repo, const char *store, sc_live **out)
 {
 	struct sp_reply	 rep;
-	struct sp_error	 perr = { .code = SP_OK };
-	sc_live		*l;
 
 	if (filtered(c, SP_OP_LIVE, repo, store, out, &rep) == -1)
 		return -1;
+	return sc__live_out(c, &rep, out);
+}
+
+int
+sc__live_out(sc_conn *c, const struct sp_reply *rep, sc_live **out)
+{
+	struct sp_error	 perr = { .code = SP_OK };
+	sc_live		*l;
+
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	if (sp_live_decode(&rep, live_event, l, &perr) == -1) {
+	if (sp_live_decode(rep, live_event, l, &perr) == -1) {
 		sc_live_free(l);
 		return decode_failed(c, &perr);
 	}

@@ -1,7 +1,11 @@
 /*
- * The connection: connect, handshake, one request and its reply, errors.
+ * The connection engine: connect, handshake, queueing requests, writing
+ * and reading, matching replies to requests, errors.  Synchronous calls
+ * block on it here (sc__call, sc__await); async.c drives it from an
+ * event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +38,17 @@ static const struct local_code {
 	{ SC_ERR_NOMEM,	   "NOMEM",    "out of memory" },
 	{ SC_ERR_INVALID,  "INVALID",  "invalid argument" },
 	{ SC_ERR_TIMEOUT,  "TIMEOUT",  "storesd did not answer in time" },
+	{ SC_ERR_LIMIT,	   "LIMIT",    "too many requests or bytes queued "
+	    "on the connection" },
+	{ SC_ERR_CLOSED,   "CLOSED",   "the connection was closed by its "
+	    "owner" },
 };
+
+int
+sc_version(void)
+{
+	return SC_VERSION_NUMBER;
+}
 
 /* The row of a code of the library's own, or NULL. */
 static const struct local_code *
@@ -126,20 +140,6 @@ sc__strdup(sc_conn *c, const char *s, char **out)
 	return 0;
 }
 
-int
-sc__target(sc_conn *c, struct sp_req *rq, enum sp_op op, const char *repo,
-    const char *store, const char *db)
-{
-	memset(rq, 0, sizeof(*rq));
-	rq->op = op;
-	if (store == NULL)
-		return sc__fail(c, SC_ERR_INVALID, "a store name is required");
-	sc__str(&rq->repo, repo);
-	sc__str(&rq->store, store);
-	sc__str(&rq->db, db);
-	return 0;
-}
-
 size_t
 sc__chunk(const sc_conn *c)
 {
@@ -185,6 +185,411 @@ sc__die(sc_conn *c, int code, const char *fmt, ...)
 	return -1;
 }
 
+int
+sc__ok(sc_conn *c)
+{
+	c->err = SC_OK;
+	c->errindex = SC_NOINDEX;
+	c->errmsg[0] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------ options */
+
+sc_options *
+sc_options_new(void)
+{
+	return calloc(1, sizeof(sc_options));
+}
+
+void
+sc_options_free(sc_options *o)
+{
+	if (o == NULL)
+		return;
+	free(o->path);
+	free(o->client_name);
+	free(o);
+}
+
+/* Replaces *dst with a copy of s (NULL: none); 0, or -1 out of memory. */
+static int
+set_str(char **dst, const char *s)
+{
+	char	*d = NULL;
+
+	if (s != NULL && (d = strdup(s)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+int
+sc_options_set_path(sc_options *o, const char *path)
+{
+	return o ? set_str(&o->path, path) : -1;
+}
+
+int
+sc_options_set_client_name(sc_options *o, const char *name)
+{
+	return o ? set_str(&o->client_name, name) : -1;
+}
+
+int
+sc_options_set_timeout(sc_options *o, int ms)
+{
+	if (o == NULL || ms < 0)
+		return -1;
+	o->timeout_ms = ms;
+	return 0;
+}
+
+int
+sc_options_set_max_inflight(sc_options *o, size_t n)
+{
+	if (o == NULL)
+		return -1;
+	o->max_inflight = n;
+	return 0;
+}
+
+int
+sc_options_set_max_queued(sc_options *o, size_t bytes)
+{
+	if (o == NULL)
+		return -1;
+	o->max_queued = bytes;
+	return 0;
+}
+
+/* --------------------------------------------------------- connecting */
+
+sc_conn *
+sc__new(const sc_options *o, bool nonblock)
+{
+	sc_conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->fd = -1;
+	c->errindex = SC_NOINDEX;
+	c->nonblock = nonblock;
+	if (o != NULL) {
+		c->timeout_ms = o->timeout_ms;
+		c->max_inflight = o->max_inflight;
+		c->max_queued = o->max_queued;
+	}
+	if (o != NULL && o->path != NULL) {
+		if (snprintf(c->path, sizeof(c->path), "%s", o->path) >=
+		    (int)sizeof(c->path)) {
+			sc__die(c, SC_ERR_INVALID, "the socket path %s is too "
+			    "long", o->path);
+			return c;
+		}
+	} else if (sp_default_socket(c->path, sizeof(c->path)) == -1) {
+		sc__die(c, SC_ERR_INVALID, "the default socket path is too "
+		    "long; set STORESD_SOCKET");
+		return c;
+	}
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0)) == -1)
+		sc__die(c, SC_ERR_CONNECT, "socket: %s", strerror(errno));
+	return c;
+}
+
+int
+sc__connect(sc_conn *c)
+{
+	struct sockaddr_un	 sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->path, sizeof(sun.sun_path));
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return 0;
+	/* A Unix socket's non-blocking connect does not go on in the
+	 * background: with the backlog full it fails, to be tried again. */
+	if (errno == EAGAIN && c->nonblock)
+		return 1;
+	return sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd at %s: "
+	    "%s; is storesd running? (start it, or point STORESD_SOCKET or -s "
+	    "at its socket)", c->path, strerror(errno));
+}
+
+void
+sc__hello_req(struct sp_req *rq, const char *client_name)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SP_OP_HELLO;
+	rq->version = SP_PROTO_VERSION;
+	rq->has = SP_F_VERSION;
+	sc__str(&rq->client, client_name);
+}
+
+int
+sc__hello_done(sc_conn *c, const struct sp_reply *rep)
+{
+	char	 msg[sizeof(c->errmsg)];
+
+	if (sc__result(c, rep) == -1) {
+		/* BAD_VERSION: nothing more can be said on this connection. */
+		memcpy(msg, c->errmsg, sizeof(msg));
+		return sc__die(c, c->err, "%s", msg);
+	}
+	snprintf(c->server, sizeof(c->server), "%.*s", (int)rep->server.n,
+	    rep->server.p ? rep->server.p : "");
+	c->max_frame = rep->max_frame;
+	return 0;
+}
+
+static void
+drop_passfds(sc_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npassfd; i++)
+		if (c->passfd[i].owned)
+			close(c->passfd[i].fd);
+	c->npassfd = 0;
+}
+
+void
+sc__free(sc_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npend; i++)
+		free(c->pend[(c->pend_head + i) % c->pend_cap].st);
+	free(c->held);
+	free(c->pend);
+	drop_passfds(c);
+	free(c->passfd);
+	if (c->fd != -1)
+		close(c->fd);
+	sp_buf_free(&c->in);
+	sp_buf_free(&c->out);
+	free(c);
+}
+
+sc_conn *
+sc_connect_opts(const sc_options *o)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+	sc_conn		*c;
+
+	if ((c = sc__new(o, false)) == NULL || c->fd == -1 ||
+	    sc__connect(c) == -1)
+		return c;
+	sc__hello_req(&rq, o ? o->client_name : NULL);
+	if (sc__call(c, &rq, -1, &rep) == -1) {
+		if (c->fd != -1)
+			sc__hello_done(c, &rep);
+		return c;
+	}
+	sc__hello_done(c, &rep);
+	return c;
+}
+
+sc_conn *
+sc_connect(const char *path)
+{
+	sc_options	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.path = (char *)path;
+	return sc_connect_opts(&o);
+}
+
+void
+sc_close(sc_conn *c)
+{
+	if (c == NULL || c->async != NULL)
+		return;
+	sc__free(c);
+}
+
+/* ------------------------------------------------------------- the ring */
+
+/* The record at position i of the ring (0: the oldest). */
+static struct sc_rec *
+rec_at(sc_conn *c, size_t i)
+{
+	return &c->pend[(c->pend_head + i) % c->pend_cap];
+}
+
+static int
+push(sc_conn *c, uint64_t id, struct sc_rec **recp)
+{
+	struct sc_rec	*v, *r;
+	size_t		 i, cap;
+
+	if (c->npend == c->pend_cap) {
+		cap = c->pend_cap ? c->pend_cap * 2 : 64;
+		if ((v = malloc(cap * sizeof(*v))) == NULL)
+			return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+		for (i = 0; i < c->npend; i++)
+			v[i] = *rec_at(c, i);
+		free(c->pend);
+		c->pend = v;
+		c->pend_head = 0;
+		c->pend_cap = cap;
+	}
+	r = rec_at(c, c->npend++);
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	c->inflight++;
+	*recp = r;
+	return 0;
+}
+
+struct sc_rec *
+sc__find(sc_conn *c, uint64_t id)
+{
+	struct sc_rec	*r;
+	size_t		 lo = 0, hi = c->npend, mid;
+
+	/* Ids only grow along the ring: a binary search. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		r = rec_at(c, mid);
+		if (r->id == id)
+			return r->done ? NULL : r;
+		if (r->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void
+sc__retire(sc_conn *c, struct sc_rec *r)
+{
+	r->done = true;
+	free(r->st);
+	r->st = NULL;
+	c->inflight--;
+	while (c->npend > 0 && rec_at(c, 0)->done) {
+		c->pend_head = (c->pend_head + 1) % c->pend_cap;
+		c->npend--;
+	}
+}
+
+void
+sc__lose_all(sc_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npend; i++)
+		free(rec_at(c, i)->st);
+	c->npend = c->inflight = 0;
+}
+
+struct sc_rec *
+sc__oldest(sc_conn *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npend; i++)
+		if (!rec_at(c, i)->done)
+			return rec_at(c, i);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ sending */
+
+int
+sc__room(sc_conn *c)
+{
+	if (c->max_inflight && c->inflight >= c->max_inflight)
+		return sc__fail(c, SC_ERR_LIMIT, "%zu requests are in flight, "
+		    "the connection's max_inflight; wait for replies first",
+		    c->inflight);
+	if (c->max_queued && sc__queued(c) >= c->max_queued)
+		return sc__fail(c, SC_ERR_LIMIT, "%zu bytes are queued, the "
+		    "connection's max_queued; wait for them to be sent",
+		    sc__queued(c));
+	return 0;
+}
+
+size_t
+sc__queued(const sc_conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+static int
+dead_again(sc_conn *c)
+{
+	return sc__fail(c, SC_ERR_IO, "the connection is closed after an "
+	    "earlier error (%s: %s); connect again", sc_errname(c->dead_err),
+	    c->dead_msg);
+}
+
+/* Queues a descriptor to pass with the frame starting at out offset at. */
+static int
+add_passfd(sc_conn *c, size_t at, int fd, bool dup_fd)
+{
+	struct sc_passfd	*v;
+
+	if ((v = realloc(c->passfd, (c->npassfd + 1) * sizeof(*v))) == NULL)
+		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
+	c->passfd = v;
+	if (dup_fd && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return sc__fail(c, SC_ERR_INVALID, "cannot duplicate fd: %s",
+		    strerror(errno));
+	v[c->npassfd].at = at;
+	v[c->npassfd].fd = fd;
+	v[c->npassfd].owned = dup_fd;
+	c->npassfd++;
+	return 0;
+}
+
+int
+sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
+    bool track, struct sc_rec **recp)
+{
+	struct sc_rec	*r = NULL;
+	size_t		 before = c->out.len, len;
+
+	if (c->fd == -1)
+		return dead_again(c);
+	rq->id = ++c->next_id;
+	if (sp_req_encode(&c->out, rq) == -1)
+		return errno == E2BIG ? sc__fail(c, SC_ERR_TOO_LARGE,
+		    "the request is over 4GiB; split it") :
+		    sc__fail(c, SC_ERR_NOMEM, "out of memory");
+	/* storesd would refuse it and close; say so and keep the link. */
+	len = c->out.len - before - SP_FRAME_HDR;
+	if (c->max_frame && len > c->max_frame) {
+		c->out.len = before;
+		return sc__fail(c, SC_ERR_TOO_LARGE, "the request is %zu "
+		    "bytes; storesd's max_frame is %llu; split it or raise "
+		    "max_frame", len, (unsigned long long)c->max_frame);
+	}
+	if ((pass_fd >= 0 && add_passfd(c, before, pass_fd, dup_fd) == -1) ||
+	    (track && push(c, rq->id, &r) == -1)) {
+		if (pass_fd >= 0 && c->npassfd > 0 &&
+		    c->passfd[c->npassfd - 1].at == before) {
+			if (c->passfd[c->npassfd - 1].owned)
+				close(c->passfd[c->npassfd - 1].fd);
+			c->npassfd--;
+		}
+		c->out.len = before;
+		return -1;
+	}
+	if (track) {
+		r->op = rq->op;
+		r->keys_only = rq->keys_only;
+		if (recp)
+			*recp = r;
+	}
+	return 0;
+}
+
 /* Waits until fd is ready for events, within the call's timeout. */
 static int
 wait_ready(sc_conn *c, short events)
@@ -206,7 +611,6 @@ wait_ready(sc_conn *c, short events)
 	return 0;
 }
 
-/* Sends out's bytes; the first chunk carries pass_fd when it is >= 0. */
 /*
  * storesd tells a connection it is about to close why, in a frame of id
  * 0 (BUSY past max_connections).  When a send fails because it did
@@ -231,8 +635,8 @@ last_word(sc_conn *c)
 	if (n <= 0)
 		return 0;
 	c->in.len += (size_t)n;
-	frame = c->in.data + c->in_done;
-	avail = c->in.len - c->in_done;
+	frame = c->in.data + c->in_off;
+	avail = c->in.len - c->in_off;
 	if (avail < SP_FRAME_HDR ||
 	    avail - SP_FRAME_HDR < (len = sp_frame_len(frame)) ||
 	    sp_reply_decode(frame + SP_FRAME_HDR, len, &rep, &perr) == -1 ||
@@ -242,8 +646,11 @@ last_word(sc_conn *c)
 	    (const char *)rep.msg.p);
 }
 
-static int
-send_all(sc_conn *c, int pass_fd)
+/* One sendmsg() of unsent bytes, up to the next frame that passes a
+ * descriptor, or from it with the descriptor.  Returns what sendmsg()
+ * does. */
+static ssize_t
+send_some(sc_conn *c)
 {
 	union {
 		struct cmsghdr	 hdr;
@@ -252,30 +659,73 @@ send_all(sc_conn *c, int pass_fd)
 	struct msghdr	 msg;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
-	size_t		 off = 0;
+	size_t		 end = c->out.len;
 	ssize_t		 n;
 
-	while (off < c->out.len) {
-		if (wait_ready(c, POLLOUT) == -1)
+	memset(&msg, 0, sizeof(msg));
+	if (c->npassfd > 0 && c->passfd[0].at > c->out_off)
+		end = c->passfd[0].at;
+	else if (c->npassfd > 0) {
+		if (c->npassfd > 1)
+			end = c->passfd[1].at;
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &c->passfd[0].fd, sizeof(int));
+	}
+	iov.iov_base = c->out.data + c->out_off;
+	iov.iov_len = end - c->out_off;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | (c->nonblock ? MSG_DONTWAIT :
+	    0));
+	if (n > 0 && msg.msg_controllen > 0) {
+		/* The descriptor went with the first byte. */
+		if (c->passfd[0].owned)
+			close(c->passfd[0].fd);
+		memmove(c->passfd, c->passfd + 1,
+		    --c->npassfd * sizeof(*c->passfd));
+	}
+	return n;
+}
+
+/* Drops the bytes already sent, once they are most of the buffer, so
+ * that a connection that never drains at once does not keep them. */
+static void
+compact_out(sc_conn *c)
+{
+	size_t	 i;
+
+	if (c->out_off < 64 * 1024 || c->out_off < sc__queued(c))
+		return;
+	sp_buf_consume(&c->out, c->out_off);
+	for (i = 0; i < c->npassfd; i++)
+		c->passfd[i].at -= c->out_off;
+	c->out_off = 0;
+}
+
+int
+sc__write(sc_conn *c)
+{
+	ssize_t	 n;
+
+	if (c->fd == -1)
+		return dead_again(c);
+	while (c->out_off < c->out.len) {
+		if (!c->nonblock && wait_ready(c, POLLOUT) == -1)
 			return -1;
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = c->out.data + off;
-		iov.iov_len = c->out.len - off;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		if (off == 0 && pass_fd >= 0) {
-			memset(&cbuf, 0, sizeof(cbuf));
-			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = sizeof(cbuf.buf);
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-		}
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		n = send_some(c);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && c->nonblock &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			compact_out(c);
+			return 0;
+		}
 		if (n <= 0) {
 			int	 e = errno;
 
@@ -286,183 +736,150 @@ send_all(sc_conn *c, int pass_fd)
 			    "%s; the connection is closed", c->path,
 			    n == 0 ? "nothing sent" : strerror(e));
 		}
-		off += (size_t)n;
+		c->out_off += (size_t)n;
 	}
+	/* All sent: offsets of descriptors to pass start over. */
+	c->out.len = c->out_off = 0;
+	sp_buf_shrink(&c->out, 1024 * 1024);
 	return 0;
 }
 
-/*
- * Reads one whole reply frame; body and len point into c->in until the
- * next read.  Returns 0 or -1 (connection dead).
- */
-static int
-read_frame(sc_conn *c, const char **body, uint32_t *len)
+/* ------------------------------------------------------------ receiving */
+
+int
+sc__read(sc_conn *c)
 {
-	size_t	 avail, need;
+	size_t	 avail = c->in.len - c->in_off, need = READ_CHUNK;
 	ssize_t	 n;
 
-	c->in_off = c->in_done;
-	if (c->in_off == c->in.len)
-		c->in.len = c->in_off = c->in_done = 0;
+	if (c->fd == -1)
+		return dead_again(c);
+	/* Keep the partial frame at the front, then read more. */
+	if (c->in_off > 0) {
+		memmove(c->in.data, c->in.data + c->in_off, avail);
+		c->in.len = avail;
+		c->in_off = 0;
+	}
+	/* A frame bigger than a chunk: room for all of it at once. */
+	if (avail >= SP_FRAME_HDR &&
+	    SP_FRAME_HDR + (size_t)sp_frame_len(c->in.data) > avail + need)
+		need = SP_FRAME_HDR + (size_t)sp_frame_len(c->in.data) - avail;
+	if (sp_buf_reserve(&c->in, need) == -1)
+		return sc__die(c, SC_ERR_NOMEM, "out of memory for a reply of "
+		    "%zu bytes", need + avail);
 	for (;;) {
-		avail = c->in.len - c->in_off;
-		if (avail >= SP_FRAME_HDR) {
-			*len = sp_frame_len(c->in.data + c->in_off);
-			need = SP_FRAME_HDR + (size_t)*len;
-			if (avail >= need) {
-				*body = c->in.data + c->in_off + SP_FRAME_HDR;
-				c->in_done = c->in_off + need;
-				return 0;
-			}
-		} else
-			need = SP_FRAME_HDR;
-		/* Keep the partial frame at the front, then read more. */
-		if (c->in_off > 0) {
-			memmove(c->in.data, c->in.data + c->in_off, avail);
-			c->in.len = avail;
-			c->in_off = c->in_done = 0;
-		}
-		if (sp_buf_reserve(&c->in, need - avail > READ_CHUNK ?
-		    need - avail : READ_CHUNK) == -1)
-			return sc__die(c, SC_ERR_NOMEM, "out of memory for a "
-			    "reply of %zu bytes", need);
-		if (wait_ready(c, POLLIN) == -1)
+		if (!c->nonblock && wait_ready(c, POLLIN) == -1)
 			return -1;
-		n = recv(c->fd, c->in.data + c->in.len,
-		    c->in.cap - c->in.len, 0);
+		n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
+		    c->nonblock ? MSG_DONTWAIT : 0);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && c->nonblock &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
 		if (n <= 0)
 			return sc__die(c, SC_ERR_IO, "storesd at %s closed the "
 			    "connection%s%s", c->path, n == 0 ? "" : ": ",
 			    n == 0 ? "" : strerror(errno));
 		c->in.len += (size_t)n;
+		return 1;
 	}
 }
 
 int
-sc__encode(sc_conn *c, struct sp_req *rq)
-{
-	size_t	 before = c->out.len;
-
-	if (c->fd == -1)
-		return sc__fail(c, SC_ERR_IO, "the connection is closed after "
-		    "an earlier error (%s: %s); connect again",
-		    sc_errname(c->dead_err), c->dead_msg);
-	rq->id = ++c->next_id;
-	if (sp_req_encode(&c->out, rq) == -1)
-		return errno == E2BIG ? sc__fail(c, SC_ERR_TOO_LARGE,
-		    "the request is over 4GiB; split it") :
-		    sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	/* storesd would refuse it and close; say so and keep the link. */
-	if (c->max_frame && c->out.len - before - SP_FRAME_HDR > c->max_frame) {
-		c->out.len = before;
-		return sc__fail(c, SC_ERR_TOO_LARGE, "the request is %zu "
-		    "bytes; storesd's max_frame is %llu; split it or raise "
-		    "max_frame", c->out.len - before - SP_FRAME_HDR,
-		    (unsigned long long)c->max_frame);
-	}
-	return 0;
-}
-
-int
-sc__flush(sc_conn *c, int pass_fd)
-{
-	int	 rc = send_all(c, pass_fd);
-
-	c->out.len = 0;
-	sp_buf_shrink(&c->out, 1024 * 1024);
-	return rc;
-}
-
-/* Keeps a copy of a reply that came before its turn. */
-static int
-stash(sc_conn *c, uint64_t id, const char *body, uint32_t len)
-{
-	struct sc_stash	*st, **pp;
-
-	if ((st = malloc(sizeof(*st) + len)) == NULL)
-		return sc__die(c, SC_ERR_NOMEM, "out of memory for a reply");
-	st->next = NULL;
-	st->id = id;
-	st->len = len;
-	memcpy(st->body, body, len);
-	for (pp = &c->stash; *pp; pp = &(*pp)->next)
-		;
-	*pp = st;
-	return 0;
-}
-
-/* Takes the stashed reply to id, if there is one. */
-static struct sc_stash *
-unstash(sc_conn *c, uint64_t id)
-{
-	struct sc_stash	*st, **pp;
-
-	for (pp = &c->stash; (st = *pp) != NULL; pp = &st->next) {
-		if (st->id == id) {
-			*pp = st->next;
-			return st;
-		}
-	}
-	return NULL;
-}
-
-/* True when id is a pipelined request still waiting for its reply. */
-static bool
-is_pending(const sc_conn *c, uint64_t id)
-{
-	size_t	 i;
-
-	for (i = 0; i < c->npend; i++)
-		if (c->pend[(c->pend_head + i) % c->pend_cap] == id)
-			return true;
-	return false;
-}
-
-static int
-decode(sc_conn *c, const char *body, uint32_t len, struct sp_reply *rep)
+sc__next_reply(sc_conn *c, struct sp_reply *rep)
 {
 	struct sp_error	 perr;
+	size_t		 avail = c->in.len - c->in_off;
+	uint32_t	 len;
+	const char	*body;
 
+	if (avail < SP_FRAME_HDR ||
+	    avail - SP_FRAME_HDR < (len = sp_frame_len(c->in.data +
+	    c->in_off)))
+		return 0;
+	body = c->in.data + c->in_off + SP_FRAME_HDR;
+	c->in_off += SP_FRAME_HDR + (size_t)len;
+	c->rbody = body;
+	c->rlen = len;
 	if (sp_reply_decode(body, len, rep, &perr) == -1)
 		return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection is "
 		    "closed", perr.msg);
+	/* Id 0 is no request of ours: storesd speaks about the connection
+	 * (BUSY past max_connections, TOO_LARGE past max_frame) and closes
+	 * it. */
+	if (rep->id == 0 && rep->code != SP_OK)
+		return sc__die(c, (int)rep->code, "%.*s", (int)rep->msg.n,
+		    (const char *)rep->msg.p);
+	c->progress++;
+	return 1;
+}
+
+/* --------------------------------------------------------- synchronous */
+
+/* Keeps a copy of a reply that came before its turn. */
+static int
+stash(sc_conn *c, struct sc_rec *r)
+{
+	const char	*body = c->rbody;
+	uint32_t	 len = c->rlen;
+
+	if ((r->st = malloc(sizeof(*r->st) + len)) == NULL)
+		return sc__die(c, SC_ERR_NOMEM, "out of memory for a reply");
+	r->st->len = len;
+	memcpy(r->st->body, body, len);
 	return 0;
 }
 
-int
-sc__await(sc_conn *c, uint64_t id, struct sp_reply *rep)
+/* Waits for the reply to id, keeping early replies to others. */
+static int
+await_id(sc_conn *c, uint64_t id, struct sp_reply *rep)
 {
-	const char	*body = NULL;
-	uint32_t	 len = 0;
+	struct sc_rec	*r;
+	int		 rc;
+
+	for (;;) {
+		while ((rc = sc__next_reply(c, rep)) == 1) {
+			if (rep->id == id)
+				return 0;
+			/* Replies to pipelined requests come in any order. */
+			if ((r = sc__find(c, rep->id)) == NULL)
+				return sc__die(c, SC_ERR_PROTOCOL, "a reply to "
+				    "request %llu came while waiting for %llu; "
+				    "the connection is closed",
+				    (unsigned long long)rep->id,
+				    (unsigned long long)id);
+			if (stash(c, r) == -1)
+				return -1;
+		}
+		if (rc == -1 || sc__read(c) == -1)
+			return -1;
+	}
+}
+
+int
+sc__await(sc_conn *c, struct sc_rec *r, struct sp_reply *rep)
+{
+	struct sp_error	 perr;
+	uint64_t	 id = r->id;
 
 	/* The reply handed out last is no longer needed. */
 	free(c->held);
 	c->held = NULL;
-	if ((c->held = unstash(c, id)) != NULL)
-		return decode(c, c->held->body, c->held->len, rep);
-	for (;;) {
-		if (read_frame(c, &body, &len) == -1 ||
-		    decode(c, body, len, rep) == -1)
-			return -1;
-		if (rep->id == id)
-			return 0;
-		/* Id 0 is no request of ours: storesd speaks about the
-		 * connection (BUSY past max_connections, TOO_LARGE past
-		 * max_frame) and closes it. */
-		if (rep->id == 0 && rep->code != SP_OK)
-			return sc__die(c, (int)rep->code, "%.*s",
-			    (int)rep->msg.n, (const char *)rep->msg.p);
-		/* Replies to pipelined requests may come in any order. */
-		if (!is_pending(c, rep->id))
-			return sc__die(c, SC_ERR_PROTOCOL, "a reply to request "
-			    "%llu came while waiting for %llu; the connection "
-			    "is closed", (unsigned long long)rep->id,
-			    (unsigned long long)id);
-		if (stash(c, rep->id, body, len) == -1)
-			return -1;
+	if (r->st != NULL) {
+		c->held = r->st;
+		r->st = NULL;
+		sc__retire(c, r);
+		if (sp_reply_decode(c->held->body, c->held->len, rep,
+		    &perr) == -1)
+			return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection "
+			    "is closed", perr.msg);
+		return 0;
 	}
+	if (await_id(c, id, rep) == -1)
+		return -1;
+	sc__retire(c, sc__find(c, id));
+	return 0;
 }
 
 int
@@ -475,10 +892,7 @@ sc__result(sc_conn *c, const struct sp_reply *rep)
 			c->errindex = (size_t)rep->index;
 		return -1;
 	}
-	c->err = SC_OK;
-	c->errindex = SC_NOINDEX;
-	c->errmsg[0] = '\0';
-	return 0;
+	return sc__ok(c);
 }
 
 int
@@ -488,109 +902,10 @@ sc__call(sc_conn *c, struct sp_req *rq, int pass_fd, struct sp_reply *rep)
 		return sc__fail(c, SC_ERR_INVALID, "%zu pipelined replies (or "
 		    "a streaming batch's chunks) are pending; collect them, or "
 		    "commit or abort the batch, first", c->npend);
-	c->out.len = 0;
-	if (sc__encode(c, rq) == -1 || sc__flush(c, pass_fd) == -1 ||
-	    sc__await(c, rq->id, rep) == -1)
+	free(c->held);
+	c->held = NULL;
+	if (sc__send(c, rq, pass_fd, false, false, NULL) == -1 ||
+	    sc__write(c) == -1 || await_id(c, rq->id, rep) == -1)
 		return -1;
 	return sc__result(c, rep);
-}
-
-static int
-hello(sc_conn *c, const char *name)
-{
-	struct sp_req	 rq;
-	struct sp_reply	 rep;
-	char		 msg[sizeof(c->errmsg)];
-
-	memset(&rq, 0, sizeof(rq));
-	rq.op = SP_OP_HELLO;
-	rq.version = SP_PROTO_VERSION;
-	rq.has = SP_F_VERSION;
-	if (name != NULL) {
-		rq.client.p = name;
-		rq.client.n = strlen(name);
-	}
-	if (sc__call(c, &rq, -1, &rep) == -1) {
-		/* BAD_VERSION: nothing more can be said on this connection. */
-		if (c->fd != -1) {
-			memcpy(msg, c->errmsg, sizeof(msg));
-			sc__die(c, c->err, "%s", msg);
-		}
-		return -1;
-	}
-	snprintf(c->server, sizeof(c->server), "%.*s", (int)rep.server.n,
-	    rep.server.p ? rep.server.p : "");
-	c->max_frame = rep.max_frame;
-	return 0;
-}
-
-sc_conn *
-sc_connect_opts(const struct sc_options *o)
-{
-	struct sockaddr_un	 sun;
-	sc_conn			*c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	c->fd = -1;
-	c->errindex = SC_NOINDEX;
-	c->timeout_ms = o ? o->timeout_ms : 0;
-	if (o != NULL && o->path != NULL) {
-		if (snprintf(c->path, sizeof(c->path), "%s", o->path) >=
-		    (int)sizeof(c->path)) {
-			sc__die(c, SC_ERR_INVALID, "the socket path %s is too "
-			    "long", o->path);
-			return c;
-		}
-	} else if (sp_default_socket(c->path, sizeof(c->path)) == -1) {
-		sc__die(c, SC_ERR_INVALID, "the default socket path is too "
-		    "long; set STORESD_SOCKET");
-		return c;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, c->path, sizeof(sun.sun_path));
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		sc__die(c, SC_ERR_CONNECT, "socket: %s", strerror(errno));
-		return c;
-	}
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd at %s: "
-		    "%s; is storesd running? (start it, or point "
-		    "STORESD_SOCKET or -s at its socket)", c->path,
-		    strerror(errno));
-		return c;
-	}
-	hello(c, o ? o->client_name : NULL);
-	return c;
-}
-
-sc_conn *
-sc_connect(const char *path)
-{
-	struct sc_options	 o;
-
-	memset(&o, 0, sizeof(o));
-	o.path = path;
-	return sc_connect_opts(&o);
-}
-
-void
-sc_close(sc_conn *c)
-{
-	struct sc_stash	*st;
-
-	if (c == NULL)
-		return;
-	while ((st = c->stash) != NULL) {
-		c->stash = st->next;
-		free(st);
-	}
-	free(c->held);
-	free(c->pend);
-	if (c->fd != -1)
-		close(c->fd);
-	sp_buf_free(&c->in);
-	sp_buf_free(&c->out);
-	free(c);
 }

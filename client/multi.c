@@ -7,37 +7,18 @@
 
 #include "client_int.h"
 
-/* Encodes keys[from..to) for a request; returns 0 or -1 (recorded). */
-static int
-encode_keys(sc_conn *c, struct sp_buf *raw, const sc_bytes *keys,
-    size_t from, size_t to)
-{
-	size_t	 i;
-
-	raw->len = 0;
-	for (i = from; i < to; i++) {
-		if (keys[i].p == NULL && keys[i].n > 0)
-			return sc__fail(c, SC_ERR_INVALID, "key %zu is NULL", i);
-		if (sp_key_encode(raw, keys[i].p ? keys[i].p : "",
-		    keys[i].n) == -1)
-			return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	}
-	return 0;
-}
-
 static int
 multi_call(sc_conn *c, enum sp_op op, const char *repo, const char *store,
-    const char *db, const struct sp_buf *raw, size_t n, struct sp_reply *rep)
+    const char *db, struct sp_buf *raw, const sc_bytes *keys, size_t from,
+    size_t to, struct sp_reply *rep)
 {
 	struct sp_req	 rq;
 
-	if (n > UINT32_MAX)
-		return sc__fail(c, SC_ERR_TOO_LARGE, "too many keys");
-	if (sc__target(c, &rq, op, repo, store, db) == -1)
+	if (c == NULL || c->async != NULL)
 		return -1;
-	rq.keys.raw.p = raw->len ? raw->data : "";
-	rq.keys.raw.n = raw->len;
-	rq.keys.n = (uint32_t)n;
+	if (sc__req_keys(c, &rq, raw, op, repo, store, db, keys, from,
+	    to) == -1)
+		return -1;
 	return sc__call(c, &rq, -1, rep);
 }
 
@@ -47,38 +28,46 @@ sc_mget(sc_conn *c, const char *repo, const char *store, const char *db,
 {
 	struct sp_buf	 raw = { 0 };
 	struct sp_reply	 rep;
-	struct sp_mp_rd	 rd;
-	struct sp_bytes	 v;
-	sc_bytes	*out = NULL;
-	char		*p;
-	size_t		 i, total = 0;
 	int		 ret = -1;
 
-	if (vals == NULL || (keys == NULL && n > 0)) {
+	if (c != NULL && (vals == NULL || (keys == NULL && n > 0))) {
 		sc__fail(c, SC_ERR_INVALID, "keys and vals are required");
 		goto done;
 	}
-	if (encode_keys(c, &raw, keys, 0, n) == -1 ||
-	    multi_call(c, SP_OP_MGET, repo, store, db, &raw, n, &rep) == -1)
+	if (multi_call(c, SP_OP_MGET, repo, store, db, &raw, keys, 0, n,
+	    &rep) == -1)
 		goto done;
+	ret = sc__mget_out(c, &rep, n, vals);
+done:
+	sp_buf_free(&raw);
+	return ret;
+}
+
+int
+sc__mget_out(sc_conn *c, const struct sp_reply *rep, size_t n,
+    sc_bytes **vals)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 v;
+	sc_bytes	*out;
+	char		*p;
+	size_t		 i, total = 0;
+
 	/* One pass to size the single allocation, one to fill it. */
-	sp_mp_rd_init(&rd, rep.vals.raw.p, rep.vals.raw.n);
-	for (i = 0; i < rep.vals.n; i++) {
+	sp_mp_rd_init(&rd, rep->vals.raw.p, rep->vals.raw.n);
+	for (i = 0; i < rep->vals.n; i++) {
 		if (sp_mget_next(&rd, &v) == -1)
 			break;
 		total += v.p ? v.n + 1 : 0;
 	}
-	if (rep.vals.n != n || i != n) {
-		sc__die(c, SC_ERR_PROTOCOL, "the reply to mget does not hold "
-		    "one value per key; the connection is closed");
-		goto done;
-	}
-	if ((out = malloc(n * sizeof(*out) + total + 1)) == NULL) {
-		sc__fail(c, SC_ERR_NOMEM, "out of memory for %zu values", n);
-		goto done;
-	}
+	if (rep->vals.n != n || i != n)
+		return sc__die(c, SC_ERR_PROTOCOL, "the reply to mget does not "
+		    "hold one value per key; the connection is closed");
+	if ((out = malloc(n * sizeof(*out) + total + 1)) == NULL)
+		return sc__fail(c, SC_ERR_NOMEM, "out of memory for %zu values",
+		    n);
 	p = (char *)(out + n);
-	sp_mp_rd_init(&rd, rep.vals.raw.p, rep.vals.raw.n);
+	sp_mp_rd_init(&rd, rep->vals.raw.p, rep->vals.raw.n);
 	for (i = 0; i < n; i++) {
 		sp_mget_next(&rd, &v);
 		out[i].p = NULL;
@@ -92,10 +81,7 @@ sc_mget(sc_conn *c, const char *repo, const char *store, const char *db,
 		p += v.n + 1;
 	}
 	*vals = out;
-	ret = 0;
-done:
-	sp_buf_free(&raw);
-	return ret;
+	return 0;
 }
 
 /* Appends the indices of rep (offset by base) to *v; 0 or -1. */
@@ -129,9 +115,12 @@ sc_missing(sc_conn *c, const char *repo, const char *store, const char *db,
 {
 	struct sp_buf	 raw = { 0 };
 	struct sp_reply	 rep;
-	size_t		*v = NULL, nv = 0, from, to, bytes, chunk = sc__chunk(c);
+	size_t		*v = NULL, nv = 0, from, to, bytes, chunk;
 	int		 ret = -1;
 
+	if (c == NULL)
+		return -1;
+	chunk = sc__chunk(c);
 	if (missing == NULL || nmissing == NULL || (keys == NULL && n > 0)) {
 		sc__fail(c, SC_ERR_INVALID, "keys, missing and nmissing are "
 		    "required");
@@ -142,10 +131,8 @@ sc_missing(sc_conn *c, const char *repo, const char *store, const char *db,
 		for (to = from, bytes = 0; to < n &&
 		    (to == from || bytes + keys[to].n + 8 <= chunk); to++)
 			bytes += keys[to].n + 8;
-		if (encode_keys(c, &raw, keys, from, to) == -1)
-			goto done;
-		if (multi_call(c, SP_OP_MISSING, repo, store, db, &raw,
-		    to - from, &rep) == -1) {
+		if (multi_call(c, SP_OP_MISSING, repo, store, db, &raw, keys,
+		    from, to, &rep) == -1) {
 			/* storesd counts within its request; we over keys. */
 			if (c->errindex != SC_NOINDEX)
 				c->errindex += from;
@@ -173,9 +160,11 @@ sc_count(sc_conn *c, const char *repo, const char *store, const char *db,
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
+	if (c == NULL || c->async != NULL)
+		return -1;
 	if (count == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "count is required");
-	if (sc__target(c, &rq, SP_OP_COUNT, repo, store, db) == -1 ||
+	if (sc__req_target(c, &rq, SP_OP_COUNT, repo, store, db) == -1 ||
 	    sc__call(c, &rq, -1, &rep) == -1)
 		return -1;
 	*count = rep.count;

@@ -1,7 +1,7 @@
 /*
- * Pipelining: requests are encoded into the connection's output buffer
- * and sent in bunches; replies are collected in the order the requests
- * were appended, early ones kept aside by sc__await().
+ * Pipelining: requests are queued in the connection's output and sent
+ * in bunches (or at sc_flush()); replies are collected in the order the
+ * requests were appended, early ones kept aside by the engine.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,27 +17,6 @@ sc_pending(const sc_conn *c)
 	return c && !c->streaming ? c->npend : 0;
 }
 
-int
-sc__push(sc_conn *c, uint64_t id)
-{
-	uint64_t	*v;
-	size_t		 i, cap;
-
-	if (c->npend == c->pend_cap) {
-		cap = c->pend_cap ? c->pend_cap * 2 : 64;
-		if ((v = malloc(cap * sizeof(*v))) == NULL)
-			return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-		for (i = 0; i < c->npend; i++)
-			v[i] = c->pend[(c->pend_head + i) % c->pend_cap];
-		free(c->pend);
-		c->pend = v;
-		c->pend_head = 0;
-		c->pend_cap = cap;
-	}
-	c->pend[(c->pend_head + c->npend++) % c->pend_cap] = id;
-	return 0;
-}
-
 /* Pipelined requests would mix with a streaming batch's chunks, whose
  * acknowledgements the batch collects itself from the same ring. */
 static int
@@ -48,22 +27,23 @@ refuse_streaming(sc_conn *c)
 	    "another connection");
 }
 
+/* Sends what is queued; when that fails every pending reply is lost. */
 static int
-append(sc_conn *c, struct sp_req *rq)
+flush(sc_conn *c)
 {
-	size_t	 before = c->out.len;
-
-	if (sc__encode(c, rq) == -1)
-		return -1;
-	if (sc__push(c, rq->id) == -1) {
-		c->out.len = before;
-		return -1;
-	}
-	if (c->out.len >= SEND_AT && sc__flush(c, -1) == -1) {
-		c->npend = 0;	/* the connection is dead: all are lost */
+	if (sc__write(c) == -1) {
+		sc__lose_all(c);
 		return -1;
 	}
 	return 0;
+}
+
+int
+sc_flush(sc_conn *c)
+{
+	if (c == NULL || c->async != NULL)
+		return -1;
+	return flush(c) == -1 ? -1 : sc__ok(c);
 }
 
 static int
@@ -73,21 +53,17 @@ append_key(sc_conn *c, enum sp_op op, const char *repo, const char *store,
 {
 	struct sp_req	 rq;
 
-	if (c == NULL)
+	if (c == NULL || c->async != NULL)
 		return -1;
 	if (c->streaming)
 		return refuse_streaming(c);
-	if (sc__target(c, &rq, op, repo, store, db) == -1)
+	if (sc__req_key(c, &rq, op, repo, store, db, key, klen, val,
+	    vlen) == -1 || sc__room(c) == -1 ||
+	    sc__send(c, &rq, -1, false, true, NULL) == -1)
 		return -1;
-	if ((key == NULL && klen > 0) || (val == NULL && vlen > 0))
-		return sc__fail(c, SC_ERR_INVALID, "a key or value is NULL");
-	rq.key.p = key ? key : "";
-	rq.key.n = klen;
-	if (op == SP_OP_PUT) {
-		rq.val.p = val ? val : "";
-		rq.val.n = vlen;
-	}
-	return append(c, &rq);
+	if (sc__queued(c) >= SEND_AT && flush(c) == -1)
+		return -1;
+	return sc__ok(c);
 }
 
 int
@@ -115,22 +91,18 @@ sc_append_del(sc_conn *c, const char *repo, const char *store,
 int
 sc__collect_one(sc_conn *c, struct sp_reply *rep)
 {
-	uint64_t	 id;
+	struct sc_rec	*r;
 
-	if (c->npend == 0)
+	if ((r = sc__oldest(c)) == NULL)
 		return sc__fail(c, SC_ERR_INVALID, "no pipelined request is "
 		    "waiting for its reply");
-	if (c->out.len > 0 && sc__flush(c, -1) == -1)
-		goto dead;
-	id = c->pend[c->pend_head];
-	if (sc__await(c, id, rep) == -1)
-		goto dead;
-	c->pend_head = (c->pend_head + 1) % c->pend_cap;
-	c->npend--;
+	if (sc__queued(c) > 0 && flush(c) == -1)
+		return -1;
+	if (sc__await(c, r, rep) == -1) {
+		sc__lose_all(c);
+		return -1;
+	}
 	return sc__result(c, rep);
-dead:
-	c->npend = 0;
-	return -1;
 }
 
 int
@@ -139,7 +111,7 @@ sc_collect(sc_conn *c, const void **val, size_t *vlen)
 	struct sp_reply	 rep;
 	int		 rc;
 
-	if (c == NULL)
+	if (c == NULL || c->async != NULL)
 		return -1;
 	if (c->streaming)
 		return refuse_streaming(c);

@@ -1,7 +1,8 @@
 /*
  * Ordered scans: one page per request, each its own read snapshot in
  * storesd; the page's entries are copied here so the connection can be
- * used in between, and only one page is held at a time.
+ * used in between, and only one page is held at a time.  Also the scan
+ * options object, which async.c's page requests share.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,8 @@ struct sc_scan {
 	char		*repo;
 	char		*store;
 	char		*db;
-	struct sp_bytes	 prefix;	/* copies, owned */
-	struct sp_bytes	 start;
-	struct sp_bytes	 end;
-	int		 has_limit;
+	sc_scan_opts	 o;		/* a copy, its bytes owned */
 	uint64_t	 left;		/* entries still wanted */
-	bool		 reverse;
-	bool		 keys_only;
 	char		 cursor[SP_KEY_MAX];
 	size_t		 cursorn;
 	bool		 has_cursor;
@@ -30,36 +26,107 @@ struct sc_scan {
 	uint32_t	 remain;	/* entries of it not handed out */
 };
 
-static int
-dup_bytes(sc_conn *c, const void *p, size_t n, struct sp_bytes *out)
-{
-	char	*d;
+/* ------------------------------------------------------------ options */
 
-	out->p = NULL;
-	out->n = 0;
-	if (p == NULL)
-		return 0;
-	if ((d = malloc(n ? n : 1)) == NULL)
-		return sc__fail(c, SC_ERR_NOMEM, "out of memory");
-	memcpy(d, p, n);
-	out->p = d;
-	out->n = n;
+sc_scan_opts *
+sc_scan_opts_new(void)
+{
+	return calloc(1, sizeof(sc_scan_opts));
+}
+
+static void
+opts_clear(sc_scan_opts *o)
+{
+	free((char *)o->prefix.p);
+	free((char *)o->start.p);
+	free((char *)o->end.p);
+	memset(o, 0, sizeof(*o));
+}
+
+void
+sc_scan_opts_free(sc_scan_opts *o)
+{
+	if (o == NULL)
+		return;
+	opts_clear(o);
+	free(o);
+}
+
+/* Replaces *b with a copy of n bytes at p (NULL: none); 0 or -1. */
+static int
+set_bytes(struct sp_bytes *b, const void *p, size_t n)
+{
+	char	*d = NULL;
+
+	if (p == NULL && n > 0)
+		return -1;
+	if (p != NULL) {
+		if ((d = malloc(n ? n : 1)) == NULL)
+			return -1;
+		memcpy(d, p, n);
+	}
+	free((char *)b->p);
+	b->p = d;
+	b->n = p ? n : 0;
 	return 0;
 }
 
+int
+sc_scan_opts_set_prefix(sc_scan_opts *o, const void *p, size_t n)
+{
+	return o ? set_bytes(&o->prefix, p, n) : -1;
+}
+
+int
+sc_scan_opts_set_start(sc_scan_opts *o, const void *p, size_t n)
+{
+	return o ? set_bytes(&o->start, p, n) : -1;
+}
+
+int
+sc_scan_opts_set_end(sc_scan_opts *o, const void *p, size_t n)
+{
+	return o ? set_bytes(&o->end, p, n) : -1;
+}
+
+int
+sc_scan_opts_set_limit(sc_scan_opts *o, uint64_t n)
+{
+	if (o == NULL)
+		return -1;
+	o->has_limit = true;
+	o->limit = n;
+	return 0;
+}
+
+int
+sc_scan_opts_set_reverse(sc_scan_opts *o, int on)
+{
+	if (o == NULL)
+		return -1;
+	o->reverse = on != 0;
+	return 0;
+}
+
+int
+sc_scan_opts_set_keys_only(sc_scan_opts *o, int on)
+{
+	if (o == NULL)
+		return -1;
+	o->keys_only = on != 0;
+	return 0;
+}
+
+/* --------------------------------------------------------------- scans */
+
 sc_scan *
 sc_scan_begin(sc_conn *c, const char *repo, const char *store,
-    const char *db, const struct sc_scan_opts *o)
+    const char *db, const sc_scan_opts *o)
 {
-	struct sc_scan_opts	 none;
-	sc_scan			*s;
+	sc_scan	*s;
 
-	if (c == NULL)
+	if (c == NULL || c->async != NULL)
 		return NULL;
-	if (o == NULL) {
-		memset(&none, 0, sizeof(none));
-		o = &none;
-	}
 	if (store == NULL) {
 		sc__fail(c, SC_ERR_INVALID, "a store name is required");
 		return NULL;
@@ -69,16 +136,21 @@ sc_scan_begin(sc_conn *c, const char *repo, const char *store,
 		return NULL;
 	}
 	s->c = c;
-	s->has_limit = o->has_limit;
-	s->left = o->limit;
-	s->reverse = o->reverse != 0;
-	s->keys_only = o->keys_only != 0;
+	if (o != NULL) {
+		s->o.has_limit = o->has_limit;
+		s->o.reverse = o->reverse;
+		s->o.keys_only = o->keys_only;
+		s->left = o->limit;
+	}
 	if (sc__strdup(c, repo, &s->repo) == -1 ||
 	    sc__strdup(c, store, &s->store) == -1 ||
 	    sc__strdup(c, db, &s->db) == -1 ||
-	    dup_bytes(c, o->prefix, o->prefix_len, &s->prefix) == -1 ||
-	    dup_bytes(c, o->start, o->start_len, &s->start) == -1 ||
-	    dup_bytes(c, o->end, o->end_len, &s->end) == -1) {
+	    (o != NULL && (set_bytes(&s->o.prefix, o->prefix.p,
+	    o->prefix.n) == -1 || set_bytes(&s->o.start, o->start.p,
+	    o->start.n) == -1 || set_bytes(&s->o.end, o->end.p,
+	    o->end.n) == -1))) {
+		if (c->err != SC_ERR_NOMEM)
+			sc__fail(c, SC_ERR_NOMEM, "out of memory");
 		sc_scan_end(s);
 		return NULL;
 	}
@@ -93,22 +165,11 @@ fetch(sc_scan *s)
 	struct sp_reply	 rep;
 	char		*page;
 
-	if (sc__target(s->c, &rq, SP_OP_SCAN, s->repo, s->store, s->db) == -1)
+	if (sc__req_target(s->c, &rq, SP_OP_SCAN, s->repo, s->store,
+	    s->db) == -1)
 		return -1;
-	rq.prefix = s->prefix;
-	rq.start = s->start;
-	rq.end = s->end;
-	if (s->has_cursor) {
-		rq.cursor.p = s->cursor;
-		rq.cursor.n = s->cursorn;
-	}
-	rq.reverse = s->reverse;
-	rq.keys_only = s->keys_only;
-	rq.has = SP_F_REVERSE | SP_F_KEYS_ONLY;
-	if (s->has_limit) {
-		rq.limit = s->left;
-		rq.has |= SP_F_LIMIT;
-	}
+	sc__req_scan(&rq, &s->o, s->has_cursor ? s->cursor : NULL,
+	    s->cursorn, s->o.has_limit, s->left);
 	s->fetched = true;
 	if (sc__call(s->c, &rq, -1, &rep) == -1)
 		return -1;
@@ -142,18 +203,18 @@ sc_scan_next(sc_scan *s, const void **key, size_t *klen, const void **val,
 	while (s->remain == 0) {
 		/* The first page is asked for even with limit 0, so a bad
 		 * request is reported rather than passed over. */
-		if (s->done || (s->fetched && s->has_limit && s->left == 0))
+		if (s->done || (s->fetched && s->o.has_limit && s->left == 0))
 			return 0;
 		if (fetch(s) == -1)
 			return -1;
 	}
-	if (sp_scan_next(&s->rd, s->keys_only, &k, &v) == -1)
+	if (sp_scan_next(&s->rd, s->o.keys_only, &k, &v) == -1)
 		return sc__die(s->c, SC_ERR_PROTOCOL, "a scan entry is "
 		    "malformed; the connection is closed");
 	s->remain--;
-	if (s->has_limit)
+	if (s->o.has_limit)
 		s->left--;
-	if (s->has_limit && s->left == 0)
+	if (s->o.has_limit && s->left == 0)
 		s->remain = 0;
 	if (key)
 		*key = k.p;
@@ -174,9 +235,7 @@ sc_scan_end(sc_scan *s)
 	free(s->repo);
 	free(s->store);
 	free(s->db);
-	free((char *)s->prefix.p);
-	free((char *)s->start.p);
-	free((char *)s->end.p);
+	opts_clear(&s->o);
 	free(s->page);
 	free(s);
 }

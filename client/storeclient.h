@@ -3,8 +3,11 @@
  *
  * storesd owns every LMDB environment on the host; programs reach their
  * data through it over a Unix socket and never map an env file.  This
- * library speaks storesd's protocol (proto/PROTOCOL.md) synchronously:
- * each call sends one request and waits for its reply.
+ * library speaks storesd's protocol (proto/PROTOCOL.md) two ways:
+ * synchronously (sc_conn: each call sends one request and waits for its
+ * reply, or pipelines them) and asynchronously (sc_async: each call
+ * queues a request and returns; a callback gets the reply, driven by the
+ * caller's event loop).  Both run on one connection engine.
  *
  * Addressing.  Data lives in stores (declared in storesd's
  * configuration, e.g. "refs", "nodes"), one LMDB env per (repo, store).
@@ -33,6 +36,13 @@
  *
  * Threads.  The library has no global state.  A connection must be used
  * by one thread at a time; use one connection per thread.
+ *
+ * Versions and ABI.  This is ABI version 2 (soname libstoreclient.so.2).
+ * Every structure that may grow is opaque (sc_options, sc_scan_opts,
+ * sc_reply) and set or read through functions, so later 2.x releases
+ * add functions, never fields, and the symbols exported are listed by
+ * version node in libstoreclient.map.  SC_VERSION_NUMBER is the header's
+ * version as one comparable number; sc_version() is the library's.
  */
 #ifndef STORECLIENT_H
 #define STORECLIENT_H
@@ -44,9 +54,12 @@
 extern "C" {
 #endif
 
-#define SC_VERSION_MAJOR	1
+#define SC_VERSION_MAJOR	2
 #define SC_VERSION_MINOR	0
 #define SC_VERSION_PATCH	0
+/* MAJOR * 10000 + MINOR * 100 + PATCH: `#if SC_VERSION_NUMBER >= 20100` */
+#define SC_VERSION_NUMBER	(SC_VERSION_MAJOR * 10000 + \
+				 SC_VERSION_MINOR * 100 + SC_VERSION_PATCH)
 
 #if defined(SC_BUILDING) && defined(__GNUC__)
 #define SC_API	__attribute__((visibility("default")))
@@ -81,7 +94,14 @@ enum sc_err {
 	SC_ERR_NOMEM		= 103,	/* out of memory */
 	SC_ERR_INVALID		= 104,	/* a bad argument to a library call */
 	SC_ERR_TIMEOUT		= 105,	/* no reply within timeout_ms */
+	SC_ERR_LIMIT		= 106,	/* max_inflight or max_queued reached:
+					 * wait for replies, then retry */
+	SC_ERR_CLOSED		= 107,	/* async: the caller freed the
+					 * connection before the reply came */
 };
+
+/* The library's SC_VERSION_NUMBER (the header's may be older). */
+SC_API int		 sc_version(void);
 
 /*
  * Errors every call can see.  They are listed here once; the comment of
@@ -114,11 +134,39 @@ enum sc_err {
 
 typedef struct sc_conn sc_conn;
 
-struct sc_options {
-	const char	*path;		/* socket; NULL: sc_default_socket() */
-	int		 timeout_ms;	/* per call; 0: wait as long as it takes */
-	const char	*client_name;	/* shown in storesd's debug log */
-};
+/*
+ * Connection options: an opaque object, set through functions, so that
+ * options can be added without breaking programs built before.  The
+ * setters copy what they are given; one options object may serve many
+ * connections.  Each returns 0, or -1 for o NULL or an invalid value.
+ */
+typedef struct sc_options sc_options;
+
+/* New options with every default; NULL when out of memory. */
+SC_API sc_options	*sc_options_new(void);
+/* Frees o.  NULL-safe. */
+SC_API void		 sc_options_free(sc_options *o);
+/* The socket (NULL: sc_default_socket()); -1 when out of memory. */
+SC_API int		 sc_options_set_path(sc_options *o, const char *path);
+/* The name storesd's debug log shows for the connection (NULL: none). */
+SC_API int		 sc_options_set_client_name(sc_options *o,
+			    const char *name);
+/*
+ * Sync: how long a call may wait on storesd; async: how long requests
+ * may be in flight with no reply coming (the connection then dies with
+ * SC_ERR_TIMEOUT).  0 (the default): as long as it takes.
+ */
+SC_API int		 sc_options_set_timeout(sc_options *o, int ms);
+/*
+ * Back-pressure bounds (0, the default: none).  Past max_inflight
+ * requests awaiting replies, or max_queued bytes not yet written to the
+ * socket, a new request is refused at once with SC_ERR_LIMIT (the
+ * connection stays usable): async calls return -1 and never call their
+ * callback, sc_append_*() return -1.  A batch's chunks and commit are
+ * exempt (a half-sent batch could not be resumed).
+ */
+SC_API int		 sc_options_set_max_inflight(sc_options *o, size_t n);
+SC_API int		 sc_options_set_max_queued(sc_options *o, size_t bytes);
 
 /*
  * Connects to storesd at path (NULL: the default socket) and checks it
@@ -130,8 +178,8 @@ struct sc_options {
  * way.
  */
 SC_API sc_conn		*sc_connect(const char *path);
-/* The same, with options; o may be NULL. */
-SC_API sc_conn		*sc_connect_opts(const struct sc_options *o);
+/* The same, with options; o may be NULL and is only read. */
+SC_API sc_conn		*sc_connect_opts(const sc_options *o);
 /* Closes the connection and frees it.  NULL-safe. */
 SC_API void		 sc_close(sc_conn *c);
 
@@ -225,9 +273,10 @@ SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
  * Pipelining keeps one connection busy without waiting a round trip per
  * request, as hiredis's append/get-reply pair does.  sc_append_get(),
  * sc_append_put() and sc_append_del() queue a request (sending queued
- * requests when enough have gathered) and return at once; sc_collect()
- * sends what is left and returns the replies one at a time, in the order
- * the requests were appended.  storesd may answer out of order (reads
+ * requests when 64 KiB have gathered) and return at once; sc_flush()
+ * sends the queued ones now, so storesd works on them while the caller
+ * does something else; sc_collect() sends what is left and returns the
+ * replies one at a time, in the order the requests were appended.  storesd may answer out of order (reads
  * before earlier writes); the library puts replies back in order.
  *
  * A request in flight is not ordered against the ones around it: a get
@@ -239,8 +288,9 @@ SC_API int	sc_del_if_equals(sc_conn *c, const char *repo,
  */
 /*
  * Queue a get, put or del; 0, or -1 for what the library finds alone:
- * SC_ERR_INVALID, SC_ERR_TOO_LARGE, SC_ERR_NOMEM, or a connection error
- * (a send failed: every pending reply is lost).  storesd's verdict on
+ * SC_ERR_INVALID, SC_ERR_TOO_LARGE, SC_ERR_NOMEM, SC_ERR_LIMIT (the
+ * options' max_inflight or max_queued reached: collect first), or a
+ * connection error (a send failed: every pending reply is lost).  storesd's verdict on
  * the request comes from sc_collect().
  */
 SC_API int	sc_append_get(sc_conn *c, const char *repo, const char *store,
@@ -262,6 +312,12 @@ SC_API int	sc_append_del(sc_conn *c, const char *repo, const char *store,
 SC_API int	sc_collect(sc_conn *c, const void **val, size_t *vlen);
 /* Requests appended and not collected yet. */
 SC_API size_t	sc_pending(const sc_conn *c);
+/*
+ * Sends every request appended so far, waiting (within the timeout)
+ * until the socket took them; replies are not waited for.  Returns 0, or
+ * -1 with a connection error (every pending reply is lost).
+ */
+SC_API int	sc_flush(sc_conn *c);
 
 /* ------------------------------------------------------------ batches */
 
@@ -377,25 +433,39 @@ SC_API int	sc_count(sc_conn *c, const char *repo, const char *store,
 
 /* -------------------------------------------------------------- scans */
 
-struct sc_scan_opts {
-	const void	*prefix;	/* keys starting with these bytes */
-	size_t		 prefix_len;	/* (0: any key) */
-	const void	*start;		/* from this key on (NULL: the first) */
-	size_t		 start_len;
-	const void	*end;		/* up to, not including, this key */
-	size_t		 end_len;	/* (end NULL: to the last) */
-	int		 has_limit;	/* stop after limit entries */
-	uint64_t	 limit;
-	int		 reverse;	/* last key first */
-	int		 keys_only;	/* values are not fetched */
-};
+/*
+ * Scan options: an opaque object like sc_options.  The setters copy the
+ * bytes they are given (each 0 to 511 bytes; a longer one is refused by
+ * storesd with SC_ERR_BAD_KEY) and return 0, or -1 for o NULL, a NULL
+ * pointer with a length, or out of memory.  Defaults: every key, first
+ * to last, with values, no limit.
+ */
+typedef struct sc_scan_opts sc_scan_opts;
+
+SC_API sc_scan_opts	*sc_scan_opts_new(void);
+SC_API void		 sc_scan_opts_free(sc_scan_opts *o);
+/* Keys starting with these bytes (n 0: any key). */
+SC_API int		 sc_scan_opts_set_prefix(sc_scan_opts *o,
+			    const void *p, size_t n);
+/* From this key on (p NULL: from the first). */
+SC_API int		 sc_scan_opts_set_start(sc_scan_opts *o,
+			    const void *p, size_t n);
+/* Up to, not including, this key (p NULL: to the last). */
+SC_API int		 sc_scan_opts_set_end(sc_scan_opts *o, const void *p,
+			    size_t n);
+/* Stop after n entries. */
+SC_API int		 sc_scan_opts_set_limit(sc_scan_opts *o, uint64_t n);
+/* Last key first (on != 0). */
+SC_API int		 sc_scan_opts_set_reverse(sc_scan_opts *o, int on);
+/* Keys only: values are not fetched (on != 0). */
+SC_API int		 sc_scan_opts_set_keys_only(sc_scan_opts *o, int on);
 
 typedef struct sc_scan sc_scan;
 
 /*
  * Starts an ordered scan of db, in LMDB's byte order (reversed when
  * asked), over the keys in [start, end) that start with prefix.  o may
- * be NULL (everything).  Entries arrive in pages, one request each; each
+ * be NULL (everything); it is copied, so it may be freed at once.  Entries arrive in pages, one request each; each
  * page is its own read snapshot, so a scan that runs while others write
  * sees each entry as it was when its page was read, and no transaction
  * stays open between pages.  Only one page is held in memory at a time.
@@ -404,8 +474,7 @@ typedef struct sc_scan sc_scan;
  * store, come from sc_scan_next().
  */
 SC_API sc_scan	*sc_scan_begin(sc_conn *c, const char *repo,
-		    const char *store, const char *db,
-		    const struct sc_scan_opts *o);
+		    const char *store, const char *db, const sc_scan_opts *o);
 /*
  * The next entry: returns 1 with *key, *klen (and *val, *vlen unless
  * keys_only, when they are NULL and 0; either may be NULL pointers if not
@@ -519,6 +588,221 @@ typedef struct sc_live {
 SC_API int	sc_get_live(sc_conn *c, const char *repo, const char *store,
 		    sc_live **out);
 SC_API void	sc_live_free(sc_live *l);
+
+/* ====================================================== asynchronous API */
+
+/*
+ * An asynchronous connection, for programs built around an event loop;
+ * hiredis's redisAsyncContext is the model.  sc_async_connect() never
+ * blocks: it opens a non-blocking socket and queues the hello.  Each
+ * sc_async_*() request call queues a request and returns at once: 0, and
+ * then its callback runs exactly once, later, from the event loop; or
+ * -1, and then its callback never runs (sc_async_errcode() says why:
+ * SC_ERR_INVALID, SC_ERR_NOMEM, SC_ERR_LIMIT, SC_ERR_TOO_LARGE, or the
+ * connection's error once it is dead).
+ *
+ * A callback gets the reply, or an error when the request cannot
+ * complete: SC_ERR_IO (the connection broke, storesd stopped),
+ * SC_ERR_TIMEOUT, SC_ERR_PROTOCOL, SC_ERR_CLOSED (the caller freed the
+ * connection with the request in flight), or a code storesd sent about
+ * the whole connection (SC_ERR_BUSY past max_connections).  A write whose
+ * callback got a connection error may or may not have been applied.
+ * Callbacks run in the order replies arrive, which for reads and writes
+ * to different envs need not be the order sent.
+ *
+ * Inside a callback the program may issue requests, and may free the
+ * connection: sc_async_free() then takes effect when the callback
+ * returns, and the requests still in flight get SC_ERR_CLOSED.
+ *
+ * A connection that dies (or fails to connect) is freed by the library
+ * after its last callback: its disconnect (or connect) callback is the
+ * last moment the handle is valid.  To reconnect, connect again.
+ *
+ * Event loops.  The library owns no loop and links no event library.  An
+ * adapter (client/adapters/libevent.h for libevent: one call,
+ * sc_libevent_attach()) gives it hooks to ask for read and write
+ * readiness of sc_async_fd() and for a timer, and calls
+ * sc_async_handle_read(), sc_async_handle_write() and
+ * sc_async_handle_timeout() when they fire.  To write an adapter for
+ * another loop, fill a struct sc_async_hooks with functions that
+ * register and unregister those interests with it, and call
+ * sc_async_attach(); libstoreclient(3) shows one over poll(2).
+ *
+ * Watches (the watch issue) will fit here as a request whose callback
+ * runs once per event and once more, with an error or SC_ERR_CLOSED,
+ * when the watch ends; they are not in this version.
+ */
+typedef struct sc_async sc_async;
+/* A reply, valid only during the callback it is passed to. */
+typedef struct sc_reply sc_reply;
+
+/* Called once per request, with its reply (r is never NULL). */
+typedef void	 sc_reply_fn(sc_async *ac, sc_reply *r, void *arg);
+/* Called once when the hello is answered (code SC_OK), or when
+ * connecting failed (the code; ac is freed when it returns). */
+typedef void	 sc_connect_fn(sc_async *ac, int code, void *arg);
+/* Called once when a connected connection ends, after every request's
+ * callback: code SC_OK when the caller freed it, else why it died.  ac
+ * is freed when it returns. */
+typedef void	 sc_disconnect_fn(sc_async *ac, int code, void *arg);
+
+/* What an event loop provides; data is the adapter's.  Every hook is
+ * required.  The hooks may be called from any sc_async_* call. */
+struct sc_async_hooks {
+	void	(*add_read)(void *data);
+	void	(*del_read)(void *data);
+	void	(*add_write)(void *data);
+	void	(*del_write)(void *data);
+	/* Call sc_async_handle_timeout() once after ms; replaces the timer
+	 * set before.  ms < 0: cancel it. */
+	void	(*timer_set)(void *data, int ms);
+	/* The connection is going away: unregister everything, free data. */
+	void	(*cleanup)(void *data);
+};
+
+/*
+ * Starts connecting to storesd (options o may be NULL; it is only read).
+ * Returns the connection, or NULL when out of memory.  When connecting
+ * fails at once (SC_ERR_CONNECT: nothing listens there; SC_ERR_INVALID)
+ * sc_async_errcode() says so and the caller frees it with
+ * sc_async_free(); no callback runs.  Requests may be issued at once.
+ */
+SC_API sc_async	*sc_async_connect(const sc_options *o);
+/*
+ * Gives ac its event loop: hooks (size: sizeof(struct sc_async_hooks),
+ * so that hooks added later are known to be absent) and the adapter's
+ * data.  Returns 0, or -1 (already attached, a hook missing).
+ */
+SC_API int	 sc_async_attach(sc_async *ac, const struct sc_async_hooks *h,
+		    size_t size, void *data);
+SC_API void	 sc_async_set_connect_cb(sc_async *ac, sc_connect_fn *fn,
+		    void *arg);
+SC_API void	 sc_async_set_disconnect_cb(sc_async *ac,
+		    sc_disconnect_fn *fn, void *arg);
+/* The socket, for the event loop; -1 once dead. */
+SC_API int	 sc_async_fd(const sc_async *ac);
+/* For the adapter: the socket is readable, writable; the timer fired. */
+SC_API void	 sc_async_handle_read(sc_async *ac);
+SC_API void	 sc_async_handle_write(sc_async *ac);
+SC_API void	 sc_async_handle_timeout(sc_async *ac);
+/*
+ * Closes the connection: every request in flight gets SC_ERR_CLOSED,
+ * the disconnect callback runs (code SC_OK), the hooks' cleanup runs,
+ * and ac is freed; inside a callback, once it returns.  NULL-safe.
+ */
+SC_API void	 sc_async_free(sc_async *ac);
+/* The last failure of an sc_async_*() call, as sc_errcode(). */
+SC_API int	 sc_async_errcode(const sc_async *ac);
+SC_API const char *sc_async_errmsg(const sc_async *ac);
+/* Back-pressure: requests awaiting replies; bytes not yet written. */
+SC_API size_t	 sc_async_inflight(const sc_async *ac);
+SC_API size_t	 sc_async_queued(const sc_async *ac);
+/* The server's version once connected (""), as sc_server_version(). */
+SC_API const char *sc_async_server_version(const sc_async *ac);
+
+/* The requests: arguments as the synchronous calls', then the callback.
+ * Byte arguments are copied before the call returns. */
+SC_API int	sc_async_ping(sc_async *ac, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_get(sc_async *ac, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen,
+		    sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_put(sc_async *ac, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen,
+		    const void *val, size_t vlen, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_del(sc_async *ac, const char *repo, const char *store,
+		    const char *db, const void *key, size_t klen,
+		    sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_put_if_absent(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *val, size_t vlen, sc_reply_fn *fn,
+		    void *arg);
+SC_API int	sc_async_put_if_equals(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *old, size_t oldlen,
+		    const void *val, size_t vlen, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_del_if_equals(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const void *key,
+		    size_t klen, const void *old, size_t oldlen,
+		    sc_reply_fn *fn, void *arg);
+/* mget and missing send one request: the keys must fit in max_frame. */
+SC_API int	sc_async_mget(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const sc_bytes *keys,
+		    size_t n, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_missing(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const sc_bytes *keys,
+		    size_t n, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_count(sc_async *ac, const char *repo,
+		    const char *store, const char *db, sc_reply_fn *fn,
+		    void *arg);
+/*
+ * One page of a scan: the first (cursor NULL), or the one after the
+ * page whose sc_reply_cursor() gave cursor.  o may be NULL; a limit in
+ * o bounds this page (the caller counts across pages).
+ */
+SC_API int	sc_async_scan(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const sc_scan_opts *o,
+		    const void *cursor, size_t cursorlen, sc_reply_fn *fn,
+		    void *arg);
+/* fd is duplicated: the caller may close it when the call returns. */
+SC_API int	sc_async_snapshot(sc_async *ac, const char *repo,
+		    const char *store, int fd, int compact, sc_reply_fn *fn,
+		    void *arg);
+SC_API int	sc_async_fork(sc_async *ac, const char *src_repo,
+		    const char *store, const char *dst_repo, sc_reply_fn *fn,
+		    void *arg);
+SC_API int	sc_async_stats(sc_async *ac, const char *repo,
+		    const char *store, sc_reply_fn *fn, void *arg);
+SC_API int	sc_async_live(sc_async *ac, const char *repo,
+		    const char *store, sc_reply_fn *fn, void *arg);
+/*
+ * A batch on ac, built with the same sc_batch_*() adders; its chunks are
+ * queued as they fill, never waited for (other requests may go on
+ * meanwhile).  sc_async_batch_commit() sends the last chunk and frees b:
+ * 0, and fn runs once with the batch's outcome (the first chunk refused,
+ * or the commit's reply, or the connection's end); or -1, and fn never
+ * runs: b NULL, b a synchronous connection's batch (SC_ERR_INVALID, b
+ * kept), or the commit could not be queued (the connection is dead, out
+ * of memory).  sc_batch_abort() drops it: nothing is applied, no
+ * callback runs.  A batch open when its connection ends can only fail:
+ * abort it.
+ */
+SC_API sc_batch	*sc_async_batch_begin(sc_async *ac, const char *repo,
+		    const char *store, const char *db);
+SC_API int	sc_async_batch_commit(sc_batch *b, sc_reply_fn *fn,
+		    void *arg);
+
+/* --------------------------------------------------------- replies */
+
+/* SC_OK, or the request's error (storesd's or the connection's). */
+SC_API int	 sc_reply_code(const sc_reply *r);
+/* The error's message ("" for SC_OK). */
+SC_API const char *sc_reply_errmsg(const sc_reply *r);
+/* The element at fault, as sc_errindex(). */
+SC_API size_t	 sc_reply_errindex(const sc_reply *r);
+/* get: the value (not NUL-terminated: it lies in the received frame);
+ * 0, or -1 when r is no successful get. */
+SC_API int	 sc_reply_value(const sc_reply *r, const void **p, size_t *n);
+/* count: the number of entries; snapshot: the bytes written. */
+SC_API uint64_t	 sc_reply_count(const sc_reply *r);
+SC_API uint64_t	 sc_reply_size(const sc_reply *r);
+/*
+ * Iterators over a reply's elements, each returning 1 with the next, 0
+ * after the last, -1 when r is not that kind of reply:
+ *   mget: the values in the order of the keys (*p NULL when absent);
+ *   missing: the indices of absent keys, ascending;
+ *   scan: the page's entries (*v NULL, *vn 0 for keys only).
+ * Bytes are valid during the callback.
+ */
+SC_API int	 sc_reply_next_value(sc_reply *r, const void **p, size_t *n);
+SC_API int	 sc_reply_next_missing(sc_reply *r, size_t *idx);
+SC_API int	 sc_reply_next_entry(sc_reply *r, const void **k, size_t *kn,
+		    const void **v, size_t *vn);
+/* scan: 1 with the cursor to ask the next page with, 0 at the end. */
+SC_API int	 sc_reply_cursor(const sc_reply *r, const void **p, size_t *n);
+/* stats, live: decoded into what the caller frees with sc_stats_free(),
+ * sc_live_free(); 0, or -1 (not that reply, or out of memory). */
+SC_API int	 sc_reply_stats(const sc_reply *r, sc_stats **out);
+SC_API int	 sc_reply_live(const sc_reply *r, sc_live **out);
 
 #ifdef __cplusplus
 }

@@ -147,13 +147,17 @@ ctl_fail_sc_index(struct ctl *ctl, const char *what)
 int
 ctl_connect(struct ctl *ctl)
 {
-	struct sc_options	 o;
+	sc_options	*o;
 
-	memset(&o, 0, sizeof(o));
-	o.path = ctl->val[OPT_SOCKET];		/* NULL: the default rule */
-	o.client_name = "storectl";
-	if ((ctl->conn = sc_connect_opts(&o)) == NULL)
+	/* Socket NULL: the default rule. */
+	if ((o = sc_options_new()) == NULL ||
+	    sc_options_set_path(o, ctl->val[OPT_SOCKET]) == -1 ||
+	    sc_options_set_client_name(o, "storectl") == -1 ||
+	    (ctl->conn = sc_connect_opts(o)) == NULL) {
+		sc_options_free(o);
 		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+	}
+	sc_options_free(o);
 	if (sc_errcode(ctl->conn) != SC_OK)
 		return ctl_fail_sc(ctl);
 	return 0;

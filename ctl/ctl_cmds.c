@@ -487,44 +487,46 @@ bad:
 static int
 cmd_scan(struct ctl *ctl)
 {
-	struct sc_scan_opts	 o;
+	sc_scan_opts		*o;
 	struct ctl_blob		 prefix, start, end;
 	sc_scan			*sc = NULL;
 	const void		*k, *v;
 	size_t			 kl, vl;
+	uint64_t		 limit = 0;
 	int			 rc, ret = -1;
 
-	memset(&o, 0, sizeof(o));
+	if ((o = sc_scan_opts_new()) == NULL)
+		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
 	memset(&prefix, 0, sizeof(prefix));
 	memset(&start, 0, sizeof(start));
 	memset(&end, 0, sizeof(end));
 	if (HAS(ctl, OPT_LIMIT)) {
-		if (get_limit(ctl, &o.limit) == -1)
+		if (get_limit(ctl, &limit) == -1)
 			goto done;
-		o.has_limit = 1;
+		sc_scan_opts_set_limit(o, limit);
 	}
 	if (ctl_blob_opt(ctl, OPT_PREFIX, "--prefix P", &prefix) == -1 ||
 	    ctl_blob_opt(ctl, OPT_START, "--start K", &start) == -1 ||
 	    ctl_blob_opt(ctl, OPT_END, "--end K", &end) == -1)
 		goto done;
-	o.prefix = prefix.p;
-	o.prefix_len = prefix.n;
-	o.start = start.p;
-	o.start_len = start.n;
-	o.end = end.p;
-	o.end_len = end.n;
-	o.reverse = HAS(ctl, OPT_REVERSE);
-	o.keys_only = HAS(ctl, OPT_KEYS_ONLY);
+	if (sc_scan_opts_set_prefix(o, prefix.p, prefix.n) == -1 ||
+	    sc_scan_opts_set_start(o, start.p, start.n) == -1 ||
+	    sc_scan_opts_set_end(o, end.p, end.n) == -1) {
+		ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+		goto done;
+	}
+	sc_scan_opts_set_reverse(o, HAS(ctl, OPT_REVERSE));
+	sc_scan_opts_set_keys_only(o, HAS(ctl, OPT_KEYS_ONLY));
 	if (ctl_connect(ctl) == -1)
 		goto done;
 	if ((sc = sc_scan_begin(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl),
-	    &o)) == NULL) {
+	    o)) == NULL) {
 		ctl_fail_sc(ctl);
 		goto done;
 	}
 	while ((rc = sc_scan_next(sc, &k, &kl, &v, &vl)) == 1) {
 		if (put_field(ctl, k, kl) == -1 ||
-		    (!o.keys_only && (putchar('\t') == EOF ||
+		    (!HAS(ctl, OPT_KEYS_ONLY) && (putchar('\t') == EOF ||
 		    put_field(ctl, v, vl) == -1)) ||
 		    putchar('\n') == EOF)
 			goto done;	/* main reports stdout's error */
@@ -536,6 +538,7 @@ cmd_scan(struct ctl *ctl)
 	ret = 0;
 done:
 	sc_scan_end(sc);
+	sc_scan_opts_free(o);
 	ctl_blob_free(&end);
 	ctl_blob_free(&start);
 	ctl_blob_free(&prefix);

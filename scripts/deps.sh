@@ -5,8 +5,11 @@
 #
 # build: what `make` and `make run` need; bench: that and Redis with
 # hiredis (and redis-py, for the bindings' rows), which only the
-# benchmark uses; check (the default): everything
-# `make check` runs, the benchmark's smoke run included.  As root, missing
+# benchmark uses; check (the default): everything `make check` runs,
+# the benchmark's smoke run included (mmdebstrap and
+# systemd-container build and boot the container of
+# tests/systemd_live.sh, which fetches that container's packages from
+# Debian's archive at its first run).  As root, missing
 # packages are installed with apt-get; otherwise the exact apt-get line is
 # printed and the script fails.
 set -eu
@@ -15,8 +18,8 @@ build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
 bench="redis-server libhiredis-dev python3-redis python3-hiredis"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
-mandoc python3-dev python3-pytest python3-setuptools python3-pip cargo
-rustc"
+mandoc abigail-tools mmdebstrap systemd-container python3-dev
+python3-pytest python3-setuptools python3-pip cargo rustc"
 
 case "${1:-check}" in
 build)	pkgs=$build ;;

@@ -526,8 +526,8 @@ START_TEST(batch_of_64mib)
 		sc_free(got);
 	}
 	/* Read back in order, a page at a time. */
-	s = sc_scan_begin(c, "bulk", "nodes", NULL, &(struct sc_scan_opts){
-	    .keys_only = 1, .prefix = "node/", .prefix_len = 5 });
+	s = sc_scan_begin(c, "bulk", "nodes", NULL, IT_SCAN(
+	    .keys_only = 1, .prefix = "node/", .prefix_len = 5 ));
 	for (i = 0; sc_scan_next(s, &kp, &kn, NULL, NULL) == 1; i++) {
 		snprintf(k, sizeof(k), "node/%08zu", i);
 		if (kn != strlen(k) || memcmp(kp, k, kn) != 0)
@@ -645,7 +645,7 @@ END_TEST
 
 /* Scans with o and compares the keys, in order, with sk[idx[0..n)]. */
 static void
-scan_is(sc_conn *c, const char *repo, const struct sc_scan_opts *o,
+scan_is(sc_conn *c, const char *repo, const struct it_scan *o,
     const int *idx, size_t n);
 
 /* Keys stored with themselves as values, for the scan tests. */
@@ -669,10 +669,11 @@ fill_scan(sc_conn *c)
 }
 
 static void
-scan_is(sc_conn *c, const char *repo, const struct sc_scan_opts *o,
+scan_is(sc_conn *c, const char *repo, const struct it_scan *o,
     const int *idx, size_t n)
 {
-	sc_scan		*s = sc_scan_begin(c, repo, "nodes", NULL, o);
+	sc_scan		*s = sc_scan_begin(c, repo, "nodes", NULL,
+			    it_scan_opts(o));
 	const void	*k, *v;
 	size_t		 kn, vn, i = 0;
 	int		 rc;
@@ -706,9 +707,9 @@ START_TEST(scan_order_and_pages)
 	fill_scan(c);
 	/* Every page holds 3: 13 entries cross four page boundaries. */
 	scan_is(c, "sc", NULL, IDX(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .reverse = 1 },
+	scan_is(c, "sc", &(struct it_scan){ .reverse = 1 },
 	    IDX(12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .keys_only = 1 },
+	scan_is(c, "sc", &(struct it_scan){ .keys_only = 1 },
 	    IDX(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
 	sc_close(c);
 }
@@ -723,9 +724,9 @@ START_TEST(scan_limits)
 	fill_scan(c);
 	/* 0, 1, and both sides of each page boundary. */
 	for (lim = 0; lim <= 7; lim++)
-		scan_is(c, "sc", &(struct sc_scan_opts){ .has_limit = 1,
+		scan_is(c, "sc", &(struct it_scan){ .has_limit = 1,
 		    .limit = lim }, all, lim);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .has_limit = 1, .limit = 3,
+	scan_is(c, "sc", &(struct it_scan){ .has_limit = 1, .limit = 3,
 	    .reverse = 1, .keys_only = 1 }, IDX(12, 11, 10));
 	sc_close(c);
 }
@@ -736,36 +737,36 @@ START_TEST(scan_prefixes)
 	sc_conn	*c = conn();
 
 	fill_scan(c);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "ab",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "ab",
 	    .prefix_len = 2 }, IDX(1, 2, 3));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "ab",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "ab",
 	    .prefix_len = 2, .reverse = 1 }, IDX(3, 2, 1));
 	/* Prefixes of 0xff bytes run to the end of the key space. */
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff",
 	    .prefix_len = 1 }, IDX(8, 9, 10, 11, 12));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff\xff",
 	    .prefix_len = 2 }, IDX(10, 11, 12));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff\xff",
 	    .prefix_len = 2, .reverse = 1 }, IDX(12, 11, 10));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff\xff\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff\xff\xff",
 	    .prefix_len = 3, .reverse = 1 }, IDX(12));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xfe",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xfe",
 	    .prefix_len = 1, .reverse = 1 }, IDX(7));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "b",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "b",
 	    .prefix_len = 1, .reverse = 1, .has_limit = 1, .limit = 1 },
 	    IDX(5));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "zz",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "zz",
 	    .prefix_len = 2 }, NONE);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "zz",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "zz",
 	    .prefix_len = 2, .reverse = 1 }, NONE);
 	/* An empty prefix is no prefix. */
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "",
 	    .prefix_len = 0, .has_limit = 1, .limit = 3 }, IDX(0, 1, 2));
 	/* A prefix and a range together. */
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff",
 	    .prefix_len = 1, .start = "\xff\x00", .start_len = 2,
 	    .end = "\xff\xff\x01", .end_len = 3 }, IDX(9, 10));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .prefix = "\xff",
+	scan_is(c, "sc", &(struct it_scan){ .prefix = "\xff",
 	    .prefix_len = 1, .start = "\xff\x00", .start_len = 2,
 	    .end = "\xff\xff\x01", .end_len = 3, .reverse = 1 }, IDX(10, 9));
 	sc_close(c);
@@ -777,27 +778,27 @@ START_TEST(scan_ranges)
 	sc_conn	*c = conn();
 
 	fill_scan(c);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "abc",
+	scan_is(c, "sc", &(struct it_scan){ .start = "abc",
 	    .start_len = 3, .end = "ba", .end_len = 2 }, IDX(2, 3, 4));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "abc",
+	scan_is(c, "sc", &(struct it_scan){ .start = "abc",
 	    .start_len = 3, .end = "ba", .end_len = 2, .reverse = 1 },
 	    IDX(4, 3, 2));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "b", .start_len = 1,
+	scan_is(c, "sc", &(struct it_scan){ .start = "b", .start_len = 1,
 	    .end = "b", .end_len = 1 }, NONE);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "\xff\xff",
+	scan_is(c, "sc", &(struct it_scan){ .start = "\xff\xff",
 	    .start_len = 2 }, IDX(10, 11, 12));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .end = "ab", .end_len = 2,
+	scan_is(c, "sc", &(struct it_scan){ .end = "ab", .end_len = 2,
 	    .reverse = 1 }, IDX(0));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "aa", .start_len = 2,
+	scan_is(c, "sc", &(struct it_scan){ .start = "aa", .start_len = 2,
 	    .end = "ab", .end_len = 2 }, NONE);
 	/* The empty key is below every key, both ways (a bug once). */
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "", .start_len = 0,
+	scan_is(c, "sc", &(struct it_scan){ .start = "", .start_len = 0,
 	    .has_limit = 1, .limit = 2 }, IDX(0, 1));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .start = "", .start_len = 0,
+	scan_is(c, "sc", &(struct it_scan){ .start = "", .start_len = 0,
 	    .reverse = 1, .has_limit = 1, .limit = 2 }, IDX(12, 11));
-	scan_is(c, "sc", &(struct sc_scan_opts){ .end = "", .end_len = 0 },
+	scan_is(c, "sc", &(struct it_scan){ .end = "", .end_len = 0 },
 	    NONE);
-	scan_is(c, "sc", &(struct sc_scan_opts){ .end = "", .end_len = 0,
+	scan_is(c, "sc", &(struct it_scan){ .end = "", .end_len = 0,
 	    .reverse = 1 }, NONE);
 	/* A scan of a repo with no env is empty; no env is made. */
 	scan_is(c, "sc/none", NULL, NONE);
@@ -843,8 +844,8 @@ START_TEST(scan_bad_bounds)
 	sc_scan			*s;
 
 	memset(big, 'x', sizeof(big));
-	s = sc_scan_begin(c, "sc", "nodes", NULL, &(struct sc_scan_opts){
-	    .start = big, .start_len = sizeof(big) });
+	s = sc_scan_begin(c, "sc", "nodes", NULL, IT_SCAN(
+	    .start = big, .start_len = sizeof(big) ));
 	EXPECT_ERR(c, sc_scan_next(s, NULL, NULL, NULL, NULL), SC_ERR_BAD_KEY);
 	sc_scan_end(s);
 	s = sc_scan_begin(c, "sc", "nosuch", NULL, NULL);
@@ -854,8 +855,8 @@ START_TEST(scan_bad_bounds)
 	ck_assert_ptr_null(sc_scan_begin(c, "sc", NULL, NULL, NULL));
 	ck_assert_int_eq(sc_errcode(c), SC_ERR_INVALID);
 	/* limit 0 still asks, so a bad request is reported (a bug once). */
-	s = sc_scan_begin(c, "sc", "nosuch", NULL, &(struct sc_scan_opts){
-	    .has_limit = 1, .limit = 0 });
+	s = sc_scan_begin(c, "sc", "nosuch", NULL, IT_SCAN(
+	    .has_limit = 1, .limit = 0 ));
 	EXPECT_ERR(c, sc_scan_next(s, NULL, NULL, NULL, NULL),
 	    SC_ERR_UNKNOWN_STORE);
 	sc_scan_end(s);

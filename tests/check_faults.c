@@ -181,7 +181,7 @@ START_TEST(kill9_under_durable_load)
 		c = it_conn(&d);
 		ck_assert_int_eq(sc_count(c, NULL, "refs", NULL, &entries), 0);
 		s = sc_scan_begin(c, NULL, "refs", NULL,
-		    &(struct sc_scan_opts){ .keys_only = 1 });
+		    IT_SCAN( .keys_only = 1 ));
 		for (scanned = 0; sc_scan_next(s, NULL, NULL, NULL, NULL) == 1;
 		    scanned++)
 			;
@@ -423,7 +423,6 @@ crowd_op(sc_conn *c, int round, const char *k)
 {
 	sc_bytes	 keys[2] = { { k, strlen(k) }, { "none", 4 } };
 	sc_bytes	*vals;
-	struct sc_scan_opts o;
 	sc_scan		*sc;
 	sc_batch	*b;
 	uint64_t	 cnt;
@@ -445,12 +444,9 @@ crowd_op(sc_conn *c, int round, const char *k)
 	case 3:
 		return sc_count(c, "crowd", "refs", NULL, &cnt);
 	case 4:
-		memset(&o, 0, sizeof(o));
-		o.prefix = "c";
-		o.prefix_len = 1;
-		o.has_limit = 1;
-		o.limit = 5;
-		if ((sc = sc_scan_begin(c, "crowd", "refs", NULL, &o)) == NULL)
+		if ((sc = sc_scan_begin(c, "crowd", "refs", NULL, IT_SCAN(
+		    .prefix = "c", .prefix_len = 1, .has_limit = 1,
+		    .limit = 5))) == NULL)
 			return -1;
 		while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
 			;
@@ -612,16 +608,17 @@ START_TEST(log_lines_cannot_be_forged)
 {
 	static const char *const extra[] = { "-v", NULL };
 	struct hs_daemon	 d;
-	struct sc_options	 o;
+	sc_options		*o = sc_options_new();
 	sc_conn			*c;
 
 	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
 	    0);
 	ck_assert_int_eq(hs_start(&d, extra), 0);	/* -v -v: debug */
-	memset(&o, 0, sizeof(o));
-	o.path = d.sock;
-	o.client_name = "tool\n<0>forged: all is lost\r\x1b[2J";
-	c = sc_connect_opts(&o);
+	ck_assert_int_eq(sc_options_set_path(o, d.sock), 0);
+	ck_assert_int_eq(sc_options_set_client_name(o,
+	    "tool\n<0>forged: all is lost\r\x1b[2J"), 0);
+	c = sc_connect_opts(o);
+	sc_options_free(o);
 	ck_assert_msg(sc_ping(c) == 0, "%s", sc_errmsg(c));
 	sc_close(c);
 	ck_assert_int_eq(hs_stop(&d), 0);
@@ -1024,7 +1021,7 @@ stream_reader(void *arg)
 START_TEST(a_stream_starves_no_one)
 {
 	struct hs_daemon	 d;
-	struct sc_options	 o;
+	sc_options		*o = sc_options_new();
 	struct stream		 s;
 	sc_conn			*c;
 	long			 rss0, before;
@@ -1032,10 +1029,11 @@ START_TEST(a_stream_starves_no_one)
 
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
 	    "[store refs]\nmap_size = 1MiB\n"), 0);
-	memset(&o, 0, sizeof(o));
-	o.path = d.sock;
-	o.timeout_ms = hs_timeout() * 1000;	/* a starved call fails */
-	c = sc_connect_opts(&o);
+	ck_assert_int_eq(sc_options_set_path(o, d.sock), 0);
+	/* A starved call fails. */
+	ck_assert_int_eq(sc_options_set_timeout(o, hs_timeout() * 1000), 0);
+	c = sc_connect_opts(o);
+	sc_options_free(o);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
 	rss0 = hs_rss_kib(d.pid);
 	memset(&s, 0, sizeof(s));

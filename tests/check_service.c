@@ -505,8 +505,14 @@ START_TEST(under_systemd_socket_activate)
 		_exit(127);
 	}
 	d.pid = p;
-	/* It listens first and starts storesd on the first connection. */
-	for (i = 0; i < hs_tries(10) && access(d.sock, F_OK) != 0; i++)
+	/*
+	 * It listens first and starts storesd on the first connection.  The
+	 * socket file appears at bind(), before listen(): wait until a
+	 * connection is taken, not until the file exists (that raced into
+	 * ECONNREFUSED on a loaded machine).  The probe's connection is the
+	 * first one: storesd accepts it and sees it close.
+	 */
+	for (i = 0; i < hs_tries(10) && !it_listening(&d); i++)
 		poll(NULL, 0, 10);
 	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);

@@ -54,7 +54,8 @@ inst() {
 
 inst install
 for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
-    usr/lib/libstoreclient.so.1.0.0 usr/lib/libstoreclient.a \
+    usr/lib/libstoreclient.so.2.0.0 usr/lib/libstoreclient.a \
+    usr/include/storeclient/adapters/libevent.h \
     usr/lib/pkgconfig/libstoreclient.pc \
     usr/lib/systemd/system/storesd.service \
     usr/lib/systemd/system/storesd.socket usr/lib/sysusers.d/storesd.conf \
@@ -64,16 +65,16 @@ for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
     usr/share/man/man3/libstoreclient.3; do
 	check "installs /$f" test -f "$DEST/$f"
 done
-check "libstoreclient.so.1 -> libstoreclient.so.1.0.0" \
-    test "$(readlink "$DEST/usr/lib/libstoreclient.so.1")" = \
-    libstoreclient.so.1.0.0
-check "libstoreclient.so -> libstoreclient.so.1" \
-    test "$(readlink "$DEST/usr/lib/libstoreclient.so")" = libstoreclient.so.1
-check "the library's soname is libstoreclient.so.1" \
-    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.1.0.0' |
-    grep -q 'SONAME *libstoreclient.so.1$'"
+check "libstoreclient.so.2 -> libstoreclient.so.2.0.0" \
+    test "$(readlink "$DEST/usr/lib/libstoreclient.so.2")" = \
+    libstoreclient.so.2.0.0
+check "libstoreclient.so -> libstoreclient.so.2" \
+    test "$(readlink "$DEST/usr/lib/libstoreclient.so")" = libstoreclient.so.2
+check "the library's soname is libstoreclient.so.2" \
+    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.2.0.0' |
+    grep -q 'SONAME *libstoreclient.so.2$'"
 check "the library exports only sc_ symbols" \
-    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.1.0.0' |
+    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.2.0.0' |
     awk '\$2 ~ /[TDBR]/ { print \$3 }' | grep -v '^sc_'"
 check "the .pc file names /usr" \
     grep -q '^libdir=/usr/lib$' "$DEST/usr/lib/pkgconfig/libstoreclient.pc"
@@ -119,7 +120,11 @@ check "a program builds with pkg-config's flags alone" \
     cc -std=c99 -Wall -Werror -o "$T/hello" "$T/hello.c" $flags \
     -Wl,-rpath,"$DEST/usr/lib"
 check "... and links the installed library" \
-    sh -c "ldd '$T/hello' | grep -q '$DEST/usr/lib/libstoreclient.so.1'"
+    sh -c "ldd '$T/hello' | grep -q '$DEST/usr/lib/libstoreclient.so.2'"
+# shellcheck disable=SC2086
+check "README's async example builds with the installed libevent adapter" \
+    cc -std=c99 -Wall -Werror -o "$T/async" "$BUILD/tests/example-readme.c" \
+    $flags -levent_core -Wl,-rpath,"$DEST/usr/lib"
 
 mkfifo "$T/ready"
 "$BUILD/tests/notify-wait" "$T/notify" -- "$DEST/usr/sbin/storesd" \
@@ -131,6 +136,8 @@ check "the installed storesd starts on the installed configuration" \
     test -n "$pid"
 check "the program talks to it" \
     sh -c "'$T/hello' '$T/sock' >'$T/out' && grep -qx 3f2a9c '$T/out'"
+check "the async example talks to it" \
+    sh -c "'$T/async' '$T/sock' >'$T/out' && grep -qx 3f2a9c '$T/out'"
 check "the installed storectl reads what it wrote" \
     sh -c "'$DEST/usr/bin/storectl' -s '$T/sock' -r ox/mnist get refs main |
     grep -qx 3f2a9c"
@@ -144,9 +151,9 @@ fi
 # ----------------------------------------------------------- the units
 
 if command -v systemd-analyze >/dev/null; then
-	# The units as installed, but for ExecStart pointing into DESTDIR:
-	# verify wants the program to exist.
-	sed "s|^ExecStart=/usr/sbin/|ExecStart=$DEST/usr/sbin/|" \
+	# The units as installed, but for ExecStart and ExecReload pointing
+	# into DESTDIR: verify wants the program to exist.
+	sed "s|^\(Exec[A-Za-z]*\)=/usr/sbin/|\1=$DEST/usr/sbin/|" \
 	    "$DEST/usr/lib/systemd/system/storesd.service" \
 	    >"$T/storesd.service"
 	cp "$DEST/usr/lib/systemd/system/storesd.socket" "$T/"

@@ -105,6 +105,22 @@ it_raw_connect(const struct hs_daemon *d)
 	return fd;
 }
 
+bool
+it_listening(const struct hs_daemon *d)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->sock);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return rc == 0;
+}
+
 void
 it_raw_send(int fd, const void *p, size_t n)
 {
@@ -143,4 +159,29 @@ it_raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep)
 	b->len = len;
 	ck_assert_int_eq(sp_reply_decode(b->data, len, rep, &err), 0);
 	return 0;
+}
+
+const sc_scan_opts *
+it_scan_opts(const struct it_scan *s)
+{
+	static sc_scan_opts	*ring[8];
+	static unsigned		 next;
+	sc_scan_opts		*o;
+
+	if (s == NULL)
+		return NULL;
+	o = sc_scan_opts_new();
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(sc_scan_opts_set_prefix(o, s->prefix,
+	    s->prefix ? s->prefix_len : 0), 0);
+	ck_assert_int_eq(sc_scan_opts_set_start(o, s->start, s->start_len), 0);
+	ck_assert_int_eq(sc_scan_opts_set_end(o, s->end, s->end_len), 0);
+	if (s->has_limit)
+		ck_assert_int_eq(sc_scan_opts_set_limit(o, s->limit), 0);
+	ck_assert_int_eq(sc_scan_opts_set_reverse(o, s->reverse), 0);
+	ck_assert_int_eq(sc_scan_opts_set_keys_only(o, s->keys_only), 0);
+	/* Freed a few calls later: a test passes it straight to a call. */
+	sc_scan_opts_free(ring[next % 8]);
+	ring[next++ % 8] = o;
+	return o;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <check.h>
 
@@ -46,6 +47,25 @@ void	it_assert_absent(sc_conn *c, const char *repo, const char *store,
 /* True when DATA_DIR/rel exists. */
 bool	it_exists(const struct hs_daemon *d, const char *rel);
 
+/* Scan options as plain fields, for tests to write them inline. */
+struct it_scan {
+	const void	*prefix;
+	size_t		 prefix_len;
+	const void	*start;
+	size_t		 start_len;
+	const void	*end;
+	size_t		 end_len;
+	int		 has_limit;
+	uint64_t	 limit;
+	int		 reverse;
+	int		 keys_only;
+};
+/* The sc_scan_opts for s (NULL: NULL); freed by a later call. */
+const sc_scan_opts *it_scan_opts(const struct it_scan *s);
+#define IT_SCAN(...)	it_scan_opts(&(struct it_scan){ __VA_ARGS__ })
+
+/* True once a connection to d's socket is taken (listen() was called). */
+bool	it_listening(const struct hs_daemon *d);
 /* Raw frames. */
 int	it_raw_connect(const struct hs_daemon *d);
 void	it_raw_send(int fd, const void *p, size_t n);

@@ -1,0 +1,1208 @@
+/*
+ * The asynchronous API on a real storesd: a libevent program through
+ * client/adapters/libevent.h (1,000 requests of every kind in flight over
+ * 4 connections, the daemon stopped and killed under a load and
+ * restarted, connections freed inside callbacks), the hook interface
+ * driven by a plain poll() loop (timeouts too), back-pressure bounds,
+ * the synchronous API's explicit flush, and the README's and the man
+ * page's examples built and run.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+
+#include "check_main.h"
+#include "itest.h"
+
+#include "adapters/libevent.h"
+
+#define CONF								\
+	"[daemon]\n"							\
+	"stop_timeout = 1s\n"						\
+	"\n"								\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"						\
+	"\n"								\
+	"[store nodes]\n"						\
+	"map_size = 16MiB\n"
+
+#define NCONN		4
+#define NREQ		1000
+#define NKEYS		64
+#define NNODES		10
+
+/* An async connection to d, driven by base; requests may follow at once. */
+static sc_async *
+conn_on(struct event_base *base, const struct hs_daemon *d)
+{
+	sc_options	*o = sc_options_new();
+	sc_async	*ac;
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(sc_options_set_path(o, d->sock), 0);
+	ck_assert_int_eq(sc_options_set_client_name(o, "check_async"), 0);
+	ac = sc_async_connect(o);
+	sc_options_free(o);
+	ck_assert_ptr_nonnull(ac);
+	ck_assert_msg(sc_async_errcode(ac) == SC_OK, "%s",
+	    sc_async_errmsg(ac));
+	ck_assert_int_eq(sc_libevent_attach(ac, base), 0);
+	return ac;
+}
+
+static void
+expect_code(const sc_reply *r, int code, const char *what)
+{
+	ck_assert_msg(sc_reply_code(r) == code, "%s: got %s (%s), not %s",
+	    what, sc_errname(sc_reply_code(r)), sc_reply_errmsg(r),
+	    sc_errname(code));
+}
+
+/* ---------------------------------------------- 1,000 requests, mixed */
+
+enum kind {
+	K_PING, K_GET, K_PUT, K_DEL, K_PUT_IF_ABSENT, K_PUT_IF_EQUALS,
+	K_DEL_IF_EQUALS, K_MGET, K_MISSING, K_COUNT, K_SCAN, K_SNAPSHOT,
+	K_FORK, K_STATS, K_LIVE, K_BATCH, K_NKINDS
+};
+
+struct mix;
+
+struct mreq {
+	struct mix	*m;
+	int		 j;
+	int		 calls;
+};
+
+struct mix {
+	struct event_base	*base;
+	struct mreq		 req[NREQ];
+	int			 done;
+	int			 per_kind[K_NKINDS];
+	int			 snapfd;
+};
+
+static void
+mix_done(struct mreq *q)
+{
+	ck_assert_int_eq(++q->calls, 1);
+	if (++q->m->done == NREQ)
+		event_base_loopbreak(q->m->base);
+}
+
+/* Checks the reply to request j against what its kind must answer. */
+static void
+mix_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct mreq	*q = arg;
+	const void	*p;
+	size_t		 n, idx;
+	char		 want[32];
+	sc_stats	*st;
+	sc_live		*lv;
+	int		 j = q->j, i;
+
+	(void)ac;
+	q->m->per_kind[j % K_NKINDS]++;
+	switch (j % K_NKINDS) {
+	case K_GET:
+		expect_code(r, SC_OK, "get");
+		ck_assert_int_eq(sc_reply_value(r, &p, &n), 0);
+		snprintf(want, sizeof(want), "v%03d", j % NKEYS);
+		ck_assert(n == strlen(want) && memcmp(p, want, n) == 0);
+		break;
+	case K_PUT_IF_ABSENT:
+		/* Odd rounds aim at a key that exists. */
+		expect_code(r, (j / K_NKINDS) % 2 ? SC_ERR_COND_FAILED : SC_OK,
+		    "put_if_absent");
+		break;
+	case K_DEL_IF_EQUALS:
+		expect_code(r, SC_ERR_COND_FAILED, "del_if_equals");
+		break;
+	case K_MGET:
+		expect_code(r, SC_OK, "mget");
+		for (i = 0; sc_reply_next_value(r, &p, &n) == 1; i++) {
+			if (i == 1) {
+				ck_assert_ptr_null(p);
+				continue;
+			}
+			snprintf(want, sizeof(want), "v%03d", (j + i) % NKEYS);
+			ck_assert(n == strlen(want) &&
+			    memcmp(p, want, n) == 0);
+		}
+		ck_assert_int_eq(i, 3);
+		break;
+	case K_MISSING:
+		expect_code(r, SC_OK, "missing");
+		ck_assert_int_eq(sc_reply_next_missing(r, &idx), 1);
+		ck_assert_uint_eq(idx, 1);
+		ck_assert_int_eq(sc_reply_next_missing(r, &idx), 0);
+		break;
+	case K_COUNT:
+		expect_code(r, SC_OK, "count");
+		ck_assert_uint_eq(sc_reply_count(r), NNODES);
+		break;
+	case K_SCAN:
+		expect_code(r, SC_OK, "scan");
+		for (i = 0; sc_reply_next_entry(r, &p, &n, NULL, NULL) == 1;
+		    i++) {
+			snprintf(want, sizeof(want), "n/%d", i);
+			ck_assert(n == strlen(want) &&
+			    memcmp(p, want, n) == 0);
+		}
+		ck_assert_int_eq(i, 4);
+		ck_assert_int_eq(sc_reply_cursor(r, &p, &n), 1);
+		break;
+	case K_SNAPSHOT:
+		expect_code(r, SC_OK, "snapshot");
+		ck_assert_uint_gt(sc_reply_size(r), 0);
+		break;
+	case K_STATS:
+		expect_code(r, SC_OK, "stats");
+		ck_assert_int_eq(sc_reply_stats(r, &st), 0);
+		ck_assert_uint_eq(st->nenvs, 1);
+		ck_assert_str_eq(st->envs[0].store, "nodes");
+		sc_stats_free(st);
+		break;
+	case K_LIVE:
+		expect_code(r, SC_OK, "live");
+		ck_assert_int_eq(sc_reply_live(r, &lv), 0);
+		ck_assert_uint_ge(lv->n, 1);
+		sc_live_free(lv);
+		break;
+	default:	/* ping, put, del, put_if_equals, fork, batch */
+		expect_code(r, SC_OK, "a write");
+		ck_assert_int_eq(sc_reply_value(r, &p, &n), -1);
+	}
+	mix_done(q);
+}
+
+/* Issues request j of kind j % K_NKINDS on ac. */
+static void
+mix_issue(struct mix *m, sc_async *ac, int j)
+{
+	struct mreq	*q = &m->req[j];
+	char		 k[32], v[32], k2[32];
+	sc_bytes	 keys[3];
+	sc_scan_opts	*so;
+	sc_batch	*b;
+	int		 rc = -1, i;
+
+	q->m = m;
+	q->j = j;
+	snprintf(v, sizeof(v), "x%d", j);
+	switch (j % K_NKINDS) {
+	case K_PING:
+		rc = sc_async_ping(ac, mix_reply, q);
+		break;
+	case K_GET:
+		snprintf(k, sizeof(k), "k%03d", j % NKEYS);
+		rc = sc_async_get(ac, "mix", "refs", NULL, k, strlen(k),
+		    mix_reply, q);
+		break;
+	case K_PUT:
+		snprintf(k, sizeof(k), "p/%d", j);
+		rc = sc_async_put(ac, "mix", "refs", NULL, k, strlen(k), v,
+		    strlen(v), mix_reply, q);
+		break;
+	case K_DEL:
+		snprintf(k, sizeof(k), "d/%d", j);
+		rc = sc_async_del(ac, "mix", "refs", NULL, k, strlen(k),
+		    mix_reply, q);
+		break;
+	case K_PUT_IF_ABSENT:
+		if ((j / K_NKINDS) % 2)
+			snprintf(k, sizeof(k), "k%03d", j % NKEYS);
+		else
+			snprintf(k, sizeof(k), "pa/%d", j);
+		rc = sc_async_put_if_absent(ac, "mix", "refs", NULL, k,
+		    strlen(k), v, strlen(v), mix_reply, q);
+		break;
+	case K_PUT_IF_EQUALS:
+		snprintf(k, sizeof(k), "e/%d", j);
+		rc = sc_async_put_if_equals(ac, "mix", "refs", NULL, k,
+		    strlen(k), "old", 3, v, strlen(v), mix_reply, q);
+		break;
+	case K_DEL_IF_EQUALS:
+		snprintf(k, sizeof(k), "de/%d", j);
+		rc = sc_async_del_if_equals(ac, "mix", "refs", NULL, k,
+		    strlen(k), "not it", 6, mix_reply, q);
+		break;
+	case K_MGET:
+	case K_MISSING:
+		snprintf(k, sizeof(k), "k%03d", j % NKEYS);
+		snprintf(k2, sizeof(k2), "k%03d", (j + 2) % NKEYS);
+		keys[0] = (sc_bytes){ k, strlen(k) };
+		keys[1] = (sc_bytes){ "none", 4 };
+		keys[2] = (sc_bytes){ k2, strlen(k2) };
+		rc = (j % K_NKINDS == K_MGET ? sc_async_mget :
+		    sc_async_missing)(ac, "mix", "refs", NULL, keys, 3,
+		    mix_reply, q);
+		break;
+	case K_COUNT:
+		rc = sc_async_count(ac, "mix", "nodes", NULL, mix_reply, q);
+		break;
+	case K_SCAN:
+		so = sc_scan_opts_new();
+		ck_assert_int_eq(sc_scan_opts_set_prefix(so, "n/", 2), 0);
+		ck_assert_int_eq(sc_scan_opts_set_limit(so, 4), 0);
+		ck_assert_int_eq(sc_scan_opts_set_keys_only(so, 1), 0);
+		rc = sc_async_scan(ac, "mix", "nodes", NULL, so, NULL, 0,
+		    mix_reply, q);
+		sc_scan_opts_free(so);
+		break;
+	case K_SNAPSHOT:
+		rc = sc_async_snapshot(ac, "mix", "nodes", m->snapfd, 0,
+		    mix_reply, q);
+		break;
+	case K_FORK:
+		snprintf(k, sizeof(k), "fk%d", j);
+		rc = sc_async_fork(ac, "mix", "nodes", k, mix_reply, q);
+		break;
+	case K_STATS:
+		rc = sc_async_stats(ac, "mix", "nodes", mix_reply, q);
+		break;
+	case K_LIVE:
+		rc = sc_async_live(ac, "mix", NULL, mix_reply, q);
+		break;
+	case K_BATCH:
+		ck_assert_ptr_nonnull(b = sc_async_batch_begin(ac, "mix",
+		    "refs", NULL));
+		for (i = 0; i < 3; i++) {
+			snprintf(k, sizeof(k), "b/%d/%d", j, i);
+			ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+			    strlen(v)), 0);
+		}
+		rc = sc_async_batch_commit(b, mix_reply, q);
+		break;
+	}
+	ck_assert_msg(rc == 0, "request %d: %s", j, sc_async_errmsg(ac));
+}
+
+/* What the requests' writes must have left. */
+static void
+mix_verify(sc_conn *c)
+{
+	char		 k[32], v[32];
+	uint64_t	 n;
+	int		 j;
+
+	for (j = 0; j < NREQ; j++) {
+		snprintf(v, sizeof(v), "x%d", j);
+		switch (j % K_NKINDS) {
+		case K_PUT:
+			snprintf(k, sizeof(k), "p/%d", j);
+			break;
+		case K_DEL:
+			snprintf(k, sizeof(k), "d/%d", j);
+			it_assert_absent(c, "mix", "refs", NULL, k, strlen(k));
+			continue;
+		case K_PUT_IF_ABSENT:
+			if ((j / K_NKINDS) % 2)
+				continue;
+			snprintf(k, sizeof(k), "pa/%d", j);
+			break;
+		case K_PUT_IF_EQUALS:
+			snprintf(k, sizeof(k), "e/%d", j);
+			break;
+		case K_DEL_IF_EQUALS:
+			snprintf(k, sizeof(k), "de/%d", j);
+			it_assert_val(c, "mix", "refs", NULL, k, strlen(k),
+			    "old", 3);
+			continue;
+		case K_BATCH:
+			snprintf(k, sizeof(k), "b/%d/2", j);
+			break;
+		case K_FORK:
+			snprintf(k, sizeof(k), "fk%d", j);
+			ck_assert_int_eq(sc_count(c, k, "nodes", NULL, &n), 0);
+			ck_assert_uint_eq(n, NNODES);
+			continue;
+		default:
+			continue;
+		}
+		it_assert_val(c, "mix", "refs", NULL, k, strlen(k), v,
+		    strlen(v));
+	}
+}
+
+static void
+mix_fill(sc_conn *c)
+{
+	sc_batch	*b = sc_batch_begin(c, "mix", "refs", NULL);
+	char		 k[32], v[32];
+	int		 j;
+
+	for (j = 0; j < NKEYS; j++) {
+		snprintf(k, sizeof(k), "k%03d", j);
+		snprintf(v, sizeof(v), "v%03d", j);
+		sc_batch_put(b, NULL, k, strlen(k), v, strlen(v));
+	}
+	for (j = 0; j < NREQ; j++) {
+		snprintf(k, sizeof(k), j % K_NKINDS == K_DEL ? "d/%d" :
+		    j % K_NKINDS == K_PUT_IF_EQUALS ? "e/%d" : "de/%d", j);
+		sc_batch_put(b, NULL, k, strlen(k), "old", 3);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	b = sc_batch_begin(c, "mix", "nodes", NULL);
+	for (j = 0; j < NNODES; j++) {
+		snprintf(k, sizeof(k), "n/%d", j);
+		sc_batch_put(b, NULL, k, strlen(k), "node", 4);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+}
+
+START_TEST(a_thousand_in_flight_every_kind)
+{
+	struct hs_daemon	 d;
+	struct mix		*m = calloc(1, sizeof(*m));
+	sc_async		*ac[NCONN];
+	sc_conn			*c;
+	size_t			 inflight = 0;
+	char			 path[128];
+	int			 i, j;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	mix_fill(c);
+	m->base = event_base_new();
+	snprintf(path, sizeof(path), "%s/snap", d.dir);
+	ck_assert_int_ne(m->snapfd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600), -1);
+	for (i = 0; i < NCONN; i++)
+		ac[i] = conn_on(m->base, &d);
+	/* All issued before the loop runs: all in flight at once. */
+	for (j = 0; j < NREQ; j++)
+		mix_issue(m, ac[j % NCONN], j);
+	close(m->snapfd);	/* passed as duplicates */
+	for (i = 0; i < NCONN; i++)
+		inflight += sc_async_inflight(ac[i]);
+	ck_assert_uint_eq(inflight, NREQ + NCONN);	/* and the hellos */
+	ck_assert_int_eq(event_base_dispatch(m->base), 0);
+	ck_assert_int_eq(m->done, NREQ);
+	for (j = 0; j < NREQ; j++)
+		ck_assert_int_eq(m->req[j].calls, 1);
+	for (i = 0; i < K_NKINDS; i++)
+		ck_assert_int_gt(m->per_kind[i], 0);
+	for (i = 0; i < NCONN; i++) {
+		ck_assert_uint_eq(sc_async_inflight(ac[i]), 0);
+		ck_assert_uint_eq(sc_async_queued(ac[i]), 0);
+		sc_async_free(ac[i]);
+	}
+	mix_verify(c);
+	sc_close(c);
+	event_base_free(m->base);
+	free(m);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------- a restart under the load */
+
+#define KEEP		32	/* requests in flight per connection */
+#define OK_BEFORE	2000	/* successes before the daemon goes */
+#define OK_AFTER	100	/* per connection, after it is back */
+
+enum phase { P_LOAD, P_DOWN, P_BACK, P_DONE };
+
+struct rl;
+
+struct rconn {
+	struct rl	*L;
+	sc_async	*ac;
+	int		 ok_after;
+	int		 disconnects;
+};
+
+struct rtok {
+	struct rtok	*next;
+	struct rconn	*rc;
+	int		 calls;
+	int		 code;
+};
+
+struct rl {
+	struct event_base	*base;
+	struct hs_daemon	*d;
+	struct rconn		 conn[NCONN];
+	struct rtok		*toks;		/* every request issued */
+	enum phase		 phase;
+	int			 ok;
+	int			 lost;		/* error callbacks */
+	int			 down;		/* connections ended */
+	int			 kill;		/* SIGKILL, not SIGTERM */
+	struct event		*ev;
+};
+
+static void rl_reply(sc_async *ac, sc_reply *r, void *arg);
+
+static void
+rl_issue(struct rconn *rc)
+{
+	struct rtok	*t = calloc(1, sizeof(*t));
+	char		 k[16];
+	int		 rc_;
+
+	ck_assert_ptr_nonnull(t);
+	t->rc = rc;
+	snprintf(k, sizeof(k), "r%d", rc->L->ok % 50);
+	if (rc->L->ok % 2)
+		rc_ = sc_async_put(rc->ac, "rl", "refs", NULL, k, strlen(k),
+		    "v", 1, rl_reply, t);
+	else
+		rc_ = sc_async_ping(rc->ac, rl_reply, t);
+	if (rc_ == -1) {
+		/* Refused at once (the connection is dead): no callback. */
+		free(t);
+		return;
+	}
+	t->next = rc->L->toks;
+	rc->L->toks = t;
+}
+
+/* The loop's next turn runs fn: never block inside a library call. */
+static void
+rl_soon(struct rl *L, event_callback_fn fn)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (L->ev != NULL)
+		event_free(L->ev);
+	L->ev = evtimer_new(L->base, fn, L);
+	evtimer_add(L->ev, &tv);
+}
+
+static void
+rl_down(evutil_socket_t fd, short what, void *arg)
+{
+	struct rl	*L = arg;
+
+	(void)fd;
+	(void)what;
+	/* The loop stands still meanwhile: storesd goes with requests in
+	 * flight and replies unread. */
+	if (L->kill)
+		hs_kill9(L->d);
+	else
+		ck_assert_int_eq(hs_stop(L->d), 0);
+}
+
+static void
+rl_connected(sc_async *ac, int code, void *arg)
+{
+	(void)ac;
+	(void)arg;
+	ck_assert_msg(code == SC_OK, "reconnect: %s", sc_errname(code));
+}
+
+static void rl_disconnected(sc_async *ac, int code, void *arg);
+
+static void
+rl_connect(struct rconn *rc)
+{
+	int	 i;
+
+	rc->ac = conn_on(rc->L->base, rc->L->d);
+	sc_async_set_connect_cb(rc->ac, rl_connected, rc);
+	sc_async_set_disconnect_cb(rc->ac, rl_disconnected, rc);
+	for (i = 0; i < KEEP; i++)
+		rl_issue(rc);
+}
+
+static void
+rl_up(evutil_socket_t fd, short what, void *arg)
+{
+	struct rl	*L = arg;
+	int		 i;
+
+	(void)fd;
+	(void)what;
+	ck_assert_int_eq(hs_start(L->d, NULL), 0);
+	L->phase = P_BACK;
+	for (i = 0; i < NCONN; i++)
+		rl_connect(&L->conn[i]);
+}
+
+static void
+rl_disconnected(sc_async *ac, int code, void *arg)
+{
+	struct rconn	*rc = arg;
+
+	(void)ac;
+	rc->ac = NULL;
+	rc->disconnects++;
+	if (rc->L->phase == P_DONE) {
+		ck_assert_int_eq(code, SC_OK);	/* freed by us */
+		return;
+	}
+	ck_assert_int_ne(code, SC_OK);
+	ck_assert_int_eq(rc->L->phase, P_DOWN);
+	/* Once all are gone, storesd comes back and they reconnect. */
+	if (++rc->L->down == NCONN)
+		rl_soon(rc->L, rl_up);
+}
+
+static void
+rl_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct rtok	*t = arg;
+	struct rconn	*rc = t->rc;
+	struct rl	*L = rc->L;
+	int		 i;
+
+	ck_assert_int_eq(++t->calls, 1);
+	t->code = sc_reply_code(r);
+	if (t->code != SC_OK) {
+		L->lost++;
+		return;
+	}
+	L->ok++;
+	if (L->phase == P_LOAD && L->ok == OK_BEFORE) {
+		L->phase = P_DOWN;
+		rl_soon(L, rl_down);
+	}
+	if (L->phase == P_BACK && ++rc->ok_after >= OK_AFTER) {
+		for (i = 0; i < NCONN && L->conn[i].ok_after >= OK_AFTER; i++)
+			;
+		if (i == NCONN) {
+			/* Done: free them all, this one from inside its
+			 * own callback. */
+			L->phase = P_DONE;
+			for (i = 0; i < NCONN; i++)
+				if (L->conn[i].ac != ac)
+					sc_async_free(L->conn[i].ac);
+			sc_async_free(ac);
+			return;
+		}
+	}
+	if (L->phase != P_DONE)
+		rl_issue(rc);	/* keeps KEEP in flight, on and on */
+}
+
+static void
+restart_under_load(int kill)
+{
+	struct hs_daemon	 d;
+	struct rl		 L;
+	struct rtok		*t;
+	int			 i, n = 0, closed = 0;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	memset(&L, 0, sizeof(L));
+	L.base = event_base_new();
+	L.d = &d;
+	L.kill = kill;
+	for (i = 0; i < NCONN; i++) {
+		L.conn[i].L = &L;
+		rl_connect(&L.conn[i]);
+	}
+	/* Returns when nothing is left to wait for: every connection was
+	 * freed and cleaned up after itself. */
+	ck_assert_int_eq(event_base_dispatch(L.base), 1);
+	ck_assert_int_eq(L.phase, P_DONE);
+	for (i = 0; i < NCONN; i++) {
+		ck_assert_int_eq(L.conn[i].disconnects, 2);
+		ck_assert_ptr_null(L.conn[i].ac);
+	}
+	/* Every request's callback ran exactly once. */
+	while ((t = L.toks) != NULL) {
+		ck_assert_int_eq(t->calls, 1);
+		closed += t->code == SC_ERR_CLOSED;
+		L.toks = t->next;
+		free(t);
+		n++;
+	}
+	ck_assert_int_ge(n, OK_BEFORE + NCONN * OK_AFTER);
+	/* What storesd took down with it, and what the final frees cut
+	 * short, each said so. */
+	ck_assert_int_gt(L.lost - closed, 0);
+	ck_assert_int_gt(closed, 0);
+	if (L.ev != NULL)
+		event_free(L.ev);
+	event_base_free(L.base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+
+START_TEST(stopped_and_restarted_under_load)
+{
+	restart_under_load(0);
+}
+END_TEST
+
+START_TEST(killed_and_restarted_under_load)
+{
+	restart_under_load(1);
+}
+END_TEST
+
+/* ---------------------------------------------- freeing in a callback */
+
+struct fr {
+	int		 calls[100];
+	int		 closed;
+	int		 disconnects;
+	int		 after_free;	/* a request's return, after the free */
+	int		 connects;
+};
+
+static struct fr	 F;
+
+static void
+fr_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	int	 i = (int)(intptr_t)arg;
+
+	F.calls[i]++;
+	if (i == 9) {
+		expect_code(r, SC_ERR_NOT_FOUND, "the tenth get");
+		sc_async_free(ac);
+		/* Freed, not gone yet: a request now is refused. */
+		F.after_free = sc_async_ping(ac, fr_reply, (void *)0);
+		sc_async_free(ac);	/* twice: no harm */
+		return;
+	}
+	if (sc_reply_code(r) == SC_ERR_CLOSED)
+		F.closed++;
+	else
+		expect_code(r, SC_ERR_NOT_FOUND, "a get before the free");
+}
+
+static void
+fr_disconnected(sc_async *ac, int code, void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(code, SC_OK);
+	F.disconnects++;
+	sc_async_free(ac);	/* inside the last callback: no effect */
+}
+
+static void
+fr_connect_frees(sc_async *ac, int code, void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(code, SC_OK);
+	F.connects++;
+	sc_async_free(ac);
+}
+
+START_TEST(freed_inside_a_callback)
+{
+	struct hs_daemon	 d;
+	struct event_base	*base = event_base_new();
+	sc_async		*ac;
+	int			 i;
+
+	memset(&F, 0, sizeof(F));
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	ac = conn_on(base, &d);
+	sc_async_set_disconnect_cb(ac, fr_disconnected, NULL);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(sc_async_get(ac, NULL, "refs", NULL, "k", 1,
+		    fr_reply, (void *)(intptr_t)i), 0);
+	/* The loop ends (1) when the connection's events are gone. */
+	ck_assert_int_eq(event_base_dispatch(base), 1);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(F.calls[i], 1);
+	ck_assert_int_eq(F.after_free, -1);
+	ck_assert_int_eq(F.disconnects, 1);
+	/* The gets after the tenth came in the same read, or not at all:
+	 * either way they were cut short. */
+	ck_assert_int_gt(F.closed, 0);
+
+	/* Freed in its connect callback, with requests queued. */
+	memset(&F, 0, sizeof(F));
+	ac = conn_on(base, &d);
+	sc_async_set_connect_cb(ac, fr_connect_frees, NULL);
+	sc_async_set_disconnect_cb(ac, fr_disconnected, NULL);
+	for (i = 10; i < 20; i++)
+		ck_assert_int_eq(sc_async_ping(ac, fr_reply,
+		    (void *)(intptr_t)i), 0);
+	ck_assert_int_eq(event_base_dispatch(base), 1);
+	ck_assert_int_eq(F.connects, 1);
+	ck_assert_int_eq(F.closed, 10);
+	ck_assert_int_eq(F.disconnects, 1);
+	event_base_free(base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------ a plain poll() loop */
+
+/* An adapter of the hooks over poll(2): what libstoreclient(3) shows. */
+struct pl {
+	sc_async	*ac;
+	bool		 r, w;
+	int		 timer_ms;	/* -1: none */
+	int		 cleanups;
+};
+
+static void pl_add_read(void *p) { ((struct pl *)p)->r = true; }
+static void pl_del_read(void *p) { ((struct pl *)p)->r = false; }
+static void pl_add_write(void *p) { ((struct pl *)p)->w = true; }
+static void pl_del_write(void *p) { ((struct pl *)p)->w = false; }
+static void pl_timer(void *p, int ms) { ((struct pl *)p)->timer_ms = ms; }
+
+static void
+pl_cleanup(void *p)
+{
+	struct pl	*l = p;
+
+	l->r = l->w = false;
+	l->timer_ms = -1;
+	l->cleanups++;
+	l->ac = NULL;
+}
+
+static const struct sc_async_hooks pl_hooks = {
+	pl_add_read, pl_del_read, pl_add_write, pl_del_write, pl_timer,
+	pl_cleanup,
+};
+
+/* Runs the loop until *done or the connection is gone. */
+static void
+pl_run(struct pl *l, const int *done)
+{
+	struct pollfd	 pfd;
+	int		 n, tries = hs_tries(10);
+
+	while (l->ac != NULL && !*done) {
+		ck_assert_int_gt(tries--, 0);
+		pfd.fd = sc_async_fd(l->ac);
+		pfd.events = (l->r ? POLLIN : 0) | (l->w ? POLLOUT : 0);
+		pfd.revents = 0;
+		n = poll(&pfd, 1, l->timer_ms >= 0 && l->timer_ms < 10 ?
+		    l->timer_ms : 10);
+		if (n == 0 && l->timer_ms >= 0) {
+			/* Not exact: a timer fires no earlier than asked. */
+			if ((l->timer_ms -= 10) <= 0) {
+				l->timer_ms = -1;
+				sc_async_handle_timeout(l->ac);
+			}
+			continue;
+		}
+		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			sc_async_handle_read(l->ac);
+		if (n > 0 && l->ac != NULL && (pfd.revents & POLLOUT))
+			sc_async_handle_write(l->ac);
+	}
+}
+
+static int	 pl_code;
+static int	 pl_done;
+
+static void
+pl_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	const void	*p;
+	size_t		 n;
+
+	(void)ac;
+	pl_code = sc_reply_code(r);
+	if (arg != NULL && pl_code == SC_OK) {
+		ck_assert_int_eq(sc_reply_value(r, &p, &n), 0);
+		ck_assert(n == 5 && memcmp(p, "world", 5) == 0);
+	}
+	pl_done++;
+}
+
+static sc_async *
+pl_connect(struct pl *l, const char *path, int timeout_ms)
+{
+	sc_options	*o = sc_options_new();
+
+	ck_assert_int_eq(sc_options_set_path(o, path), 0);
+	ck_assert_int_eq(sc_options_set_timeout(o, timeout_ms), 0);
+	memset(l, 0, sizeof(*l));
+	l->timer_ms = -1;
+	l->ac = sc_async_connect(o);
+	sc_options_free(o);
+	ck_assert_int_eq(sc_async_errcode(l->ac), SC_OK);
+	/* A smaller hooks struct than this header's is refused. */
+	ck_assert_int_eq(sc_async_attach(l->ac, &pl_hooks,
+	    sizeof(pl_hooks) - 1, l), -1);
+	ck_assert_int_eq(sc_async_attach(l->ac, &pl_hooks, sizeof(pl_hooks),
+	    l), 0);
+	ck_assert_int_eq(sc_async_attach(l->ac, &pl_hooks, sizeof(pl_hooks),
+	    l), -1);
+	return l->ac;
+}
+
+START_TEST(a_poll_loop_drives_the_hooks)
+{
+	struct hs_daemon	 d;
+	struct sockaddr_un	 sun;
+	struct pl		 l;
+	sc_async		*ac;
+	int			 one = 1, lfd;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	ac = pl_connect(&l, d.sock, 0);
+	ck_assert(l.r && l.w);	/* the hello waits to be written */
+	pl_done = 0;
+	ck_assert_int_eq(sc_async_put(ac, NULL, "refs", NULL, "hello", 5,
+	    "world", 5, pl_reply, NULL), 0);
+	pl_run(&l, &pl_done);
+	ck_assert_int_eq(pl_code, SC_OK);
+	ck_assert(!l.w);	/* nothing left to write: no interest */
+	ck_assert_str_eq(sc_async_server_version(ac), "storesd 0.1.0");
+	pl_done = 0;
+	ck_assert_int_eq(sc_async_get(ac, NULL, "refs", NULL, "hello", 5,
+	    pl_reply, &one), 0);
+	pl_run(&l, &pl_done);
+	ck_assert_int_eq(pl_code, SC_OK);
+	pl_done = 0;
+	ck_assert_int_eq(sc_async_get(ac, NULL, "nosuch", NULL, "k", 1,
+	    pl_reply, NULL), 0);
+	pl_run(&l, &pl_done);
+	ck_assert_int_eq(pl_code, SC_ERR_UNKNOWN_STORE);
+	sc_async_free(ac);
+	ck_assert_int_eq(l.cleanups, 1);
+
+	/* A server that accepts and never answers: the timeout ends it. */
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/mute", d.dir);
+	ck_assert_int_ne(lfd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ac = pl_connect(&l, sun.sun_path, 50);
+	pl_done = 0;
+	ck_assert_int_eq(sc_async_ping(ac, pl_reply, NULL), 0);
+	pl_run(&l, &pl_done);
+	ck_assert_int_eq(pl_code, SC_ERR_TIMEOUT);
+	/* It died: the loop was told to forget it. */
+	ck_assert_int_eq(l.cleanups, 1);
+	ck_assert_ptr_null(l.ac);
+	close(lfd);
+
+	/* Nobody listens: refused at once, no callback ever. */
+	ac = sc_async_connect(NULL);
+	ck_assert_ptr_nonnull(ac);
+	sc_async_free(ac);
+	{
+		sc_options	*o = sc_options_new();
+
+		sc_options_set_path(o, sun.sun_path);	/* closed now */
+		ac = sc_async_connect(o);
+		sc_options_free(o);
+	}
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_CONNECT);
+	ck_assert_int_eq(sc_async_fd(ac), -1);
+	ck_assert_int_eq(sc_async_ping(ac, pl_reply, NULL), -1);
+	sc_async_free(ac);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ batches */
+
+struct bt {
+	int		 calls;
+	int		 code;
+	size_t		 index;
+};
+
+static struct bt	 bt_ok, bt_bad;
+static int		 bt_pings;
+
+/* Once both batches and the 4 pings are answered, the loop may end. */
+static void
+bt_maybe_end(sc_async *ac)
+{
+	if (bt_ok.calls == 1 && bt_bad.calls == 1 && bt_pings == 4)
+		sc_async_free(ac);
+}
+
+static void
+bt_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct bt	*t = arg;
+
+	t->calls++;
+	t->code = sc_reply_code(r);
+	t->index = sc_reply_errindex(r);
+	bt_maybe_end(ac);
+}
+
+static void
+bt_ping(sc_async *ac, sc_reply *r, void *arg)
+{
+	(void)arg;
+	expect_code(r, SC_OK, "a ping between chunks");
+	bt_pings++;
+	bt_maybe_end(ac);
+}
+
+START_TEST(batches_stream_without_blocking)
+{
+	struct hs_daemon	 d;
+	struct event_base	*base = event_base_new();
+	struct bt		*ok = &bt_ok, *bad = &bt_bad;
+	char			 k[32], v[512];
+	sc_async		*ac;
+	sc_batch		*b, *b2, *b3;
+	sc_conn			*c;
+	uint64_t		 n;
+	int			 i;
+
+	memset(&bt_ok, 0, sizeof(bt_ok));
+	memset(&bt_bad, 0, sizeof(bt_bad));
+	bt_pings = 0;
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	ac = conn_on(base, &d);
+	memset(v, 'v', sizeof(v));
+	/* 4,000 ops of half a KiB: several chunks, queued as they fill,
+	 * while other requests go on the same connection. */
+	b = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	for (i = 0; i < 4000; i++) {
+		snprintf(k, sizeof(k), "big/%05d", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+		    sizeof(v)), 0);
+		if (i % 1500 == 0)
+			ck_assert_int_eq(sc_async_ping(ac, bt_ping, NULL), 0);
+	}
+	ck_assert_uint_gt(sc_async_inflight(ac), 3);	/* chunks, hello */
+	ck_assert_int_eq(sc_async_batch_commit(b, bt_reply, ok), 0);
+	/* A failing condition: the batch's callback names the op. */
+	b2 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b2, NULL, "x", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_batch_expect(b2, NULL, "big/00001", 9, "no", 2),
+	    0);
+	ck_assert_int_eq(sc_async_batch_commit(b2, bt_reply, bad), 0);
+	/* Aborted: nothing applied, no callback. */
+	b3 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b3, NULL, "aborted", 7, "1", 1), 0);
+	sc_batch_abort(b3);
+	/* A sync commit of an async batch is refused, not a crash. */
+	b3 = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_commit(b3), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_INVALID);
+	sc_batch_abort(b3);
+	ck_assert_int_eq(sc_async_ping(ac, bt_ping, NULL), 0);
+	event_base_dispatch(base);
+	ck_assert_int_eq(ok->calls, 1);
+	ck_assert_msg(ok->code == SC_OK, "%s", sc_errname(ok->code));
+	ck_assert_int_eq(bad->calls, 1);
+	ck_assert_int_eq(bad->code, SC_ERR_COND_FAILED);
+	ck_assert_uint_eq(bad->index, 1);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_count(c, "bt", "refs", NULL, &n), 0);
+	ck_assert_uint_eq(n, 4000);
+	it_assert_absent(c, "bt", "refs", NULL, "x", 1);
+	it_assert_absent(c, "bt", "refs", NULL, "aborted", 7);
+
+	/* A batch still open when its connection goes: the adders fail,
+	 * abort frees it. */
+	ac = conn_on(base, &d);
+	b = sc_async_batch_begin(ac, "bt", "refs", NULL);
+	ck_assert_int_eq(sc_batch_put(b, NULL, "late", 4, "1", 1), 0);
+	sc_async_free(ac);
+	ck_assert_int_eq(sc_batch_put(b, NULL, "later", 5, "1", 1), -1);
+	ck_assert_int_eq(sc_async_batch_commit(b, bt_reply, ok), -1);
+	it_assert_absent(c, "bt", "refs", NULL, "late", 4);
+	sc_close(c);
+	event_base_free(base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------ back-pressure */
+
+static int	 bp_calls;
+static int	 bp_done;
+
+static void
+bp_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	(void)ac;
+	(void)arg;
+	expect_code(r, SC_OK, "a ping within the bounds");
+	if (++bp_calls == 8)
+		bp_done = 1;
+}
+
+/* Connects through the poll adapter with bounds; hooks into l. */
+static sc_async *
+bp_connect(struct pl *l, const struct hs_daemon *d, size_t inflight,
+    size_t queued)
+{
+	sc_options	*o = sc_options_new();
+
+	ck_assert_int_eq(sc_options_set_path(o, d->sock), 0);
+	ck_assert_int_eq(sc_options_set_max_inflight(o, inflight), 0);
+	ck_assert_int_eq(sc_options_set_max_queued(o, queued), 0);
+	memset(l, 0, sizeof(*l));
+	l->timer_ms = -1;
+	l->ac = sc_async_connect(o);
+	sc_options_free(o);
+	ck_assert_int_eq(sc_async_attach(l->ac, &pl_hooks, sizeof(pl_hooks),
+	    l), 0);
+	return l->ac;
+}
+
+START_TEST(bounds_refuse_at_once)
+{
+	struct hs_daemon	 d;
+	struct pl		 l;
+	sc_async		*ac;
+	int			 i;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	/* In flight: the hello is one of the nine. */
+	ac = bp_connect(&l, &d, 9, 0);
+	bp_calls = bp_done = 0;
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(sc_async_ping(ac, bp_reply, NULL), 0);
+	ck_assert_uint_eq(sc_async_inflight(ac), 9);
+	ck_assert_int_eq(sc_async_ping(ac, bp_reply, NULL), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_LIMIT);
+	pl_run(&l, &bp_done);
+	ck_assert_int_eq(bp_calls, 8);	/* the refused one: never called */
+	ck_assert_uint_eq(sc_async_inflight(ac), 0);
+	sc_async_free(ac);
+
+	/* Queued bytes: nothing more once the hello's are waiting. */
+	ac = bp_connect(&l, &d, 0, 1);
+	ck_assert_uint_gt(sc_async_queued(ac), 0);
+	ck_assert_int_eq(sc_async_ping(ac, bp_reply, NULL), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_LIMIT);
+	sc_async_handle_write(ac);	/* the socket takes them */
+	ck_assert_uint_eq(sc_async_queued(ac), 0);
+	bp_calls = 7;
+	bp_done = 0;
+	ck_assert_int_eq(sc_async_ping(ac, bp_reply, NULL), 0);
+	pl_run(&l, &bp_done);
+	sc_async_free(ac);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------- the sync API's flush */
+
+START_TEST(flush_sends_pipelined_requests_now)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c, *c2;
+	void			*v;
+	size_t			 n;
+	const void		*cv;
+	int			 i, tries;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	c2 = it_conn(&d);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sc_append_put(c, NULL, "refs", NULL, "f", 1,
+		    "flushed", 7), 0);
+	ck_assert_int_eq(sc_flush(c), 0);
+	ck_assert_uint_eq(sc_pending(c), 3);
+	/* Applied without a collect: another connection sees them. */
+	for (tries = hs_tries(10); tries > 0; tries--) {
+		if (sc_get(c2, NULL, "refs", NULL, "f", 1, &v, &n) == 0) {
+			sc_free(v);
+			break;
+		}
+		ck_assert_int_eq(sc_errcode(c2), SC_ERR_NOT_FOUND);
+		usleep(10000);
+	}
+	ck_assert_int_gt(tries, 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	ck_assert_int_eq(sc_flush(c), 0);	/* nothing queued: fine */
+	sc_close(c);
+	/* The bounds hold for pipelining too. */
+	{
+		sc_options	*o = sc_options_new();
+
+		ck_assert_int_eq(sc_options_set_path(o, d.sock), 0);
+		ck_assert_int_eq(sc_options_set_max_inflight(o, 2), 0);
+		c = sc_connect_opts(o);
+		sc_options_free(o);
+	}
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	EXPECT_ERR(c, sc_append_get(c, NULL, "refs", NULL, "f", 1),
+	    SC_ERR_LIMIT);
+	ck_assert_uint_eq(sc_pending(c), 2);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	ck_assert(n == 7 && memcmp(cv, "flushed", 7) == 0);
+	ck_assert_int_eq(sc_append_get(c, NULL, "refs", NULL, "f", 1), 0);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+	sc_close(c);
+	sc_close(c2);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ----------------------------------------------------- versions, docs */
+
+START_TEST(version_numbers_agree)
+{
+	ck_assert_int_eq(sc_version(), SC_VERSION_NUMBER);
+	ck_assert_int_eq(SC_VERSION_NUMBER, SC_VERSION_MAJOR * 10000 +
+	    SC_VERSION_MINOR * 100 + SC_VERSION_PATCH);
+	ck_assert_str_eq(sc_errname(SC_ERR_LIMIT), "LIMIT");
+	ck_assert_str_eq(sc_errname(SC_ERR_CLOSED), "CLOSED");
+}
+END_TEST
+
+/* The async examples of README.md and libstoreclient(3), as the Makefile
+ * cut them out and built them, run against a real storesd. */
+START_TEST(the_documented_examples_run)
+{
+	static const char *const ex[] = { "example-readme", "example-man" };
+	struct hs_daemon	 d;
+	size_t			 i;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	for (i = 0; i < sizeof(ex) / sizeof(ex[0]); i++)
+		ck_assert_msg(it_run("%s/tests/%s %s >%s/out 2>&1 && "
+		    "grep -qx 3f2a9c %s/out", hs_build(), ex[i], d.sock, d.dir,
+		    d.dir) == 0, "%s failed", ex[i]);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+static Suite *
+async_suite(void)
+{
+	Suite	*s = suite_create("async");
+	TCase	*tc = tcase_create("async");
+
+	tcase_set_timeout(tc, 60 * hs_timeout());
+	tcase_add_test(tc, version_numbers_agree);
+	tcase_add_test(tc, a_thousand_in_flight_every_kind);
+	tcase_add_test(tc, stopped_and_restarted_under_load);
+	tcase_add_test(tc, killed_and_restarted_under_load);
+	tcase_add_test(tc, freed_inside_a_callback);
+	tcase_add_test(tc, batches_stream_without_blocking);
+	tcase_add_test(tc, a_poll_loop_drives_the_hooks);
+	tcase_add_test(tc, bounds_refuse_at_once);
+	tcase_add_test(tc, flush_sends_pipelined_requests_now);
+	tcase_add_test(tc, the_documented_examples_run);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(async_suite());
+}
