@@ -392,24 +392,27 @@ client_release(ClientObject *self)
 }
 
 /*
- * Connects with the options given.  The only use of struct sc_options,
- * so that a change of how options are passed is made here alone.
- * Returns the connection (its error says whether it works), or NULL
- * when out of memory.
+ * Connects with the options given.  The only use of sc_options, so that
+ * a change of how options are passed is made here alone.  Returns the
+ * connection (its error says whether it works), or NULL when out of
+ * memory.
  */
 static sc_conn *
 conn_open(const char *path, int timeout_ms, const char *name)
 {
-	struct sc_options	 o;
-	sc_conn			*c;
+	sc_options	*o;
+	sc_conn		*c = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.path = path;
-	o.timeout_ms = timeout_ms;
-	o.client_name = name;
-	Py_BEGIN_ALLOW_THREADS
-	c = sc_connect_opts(&o);
-	Py_END_ALLOW_THREADS
+	if ((o = sc_options_new()) == NULL)
+		return NULL;
+	if (sc_options_set_path(o, path) == 0 &&
+	    sc_options_set_timeout(o, timeout_ms) == 0 &&
+	    sc_options_set_client_name(o, name) == 0) {
+		Py_BEGIN_ALLOW_THREADS
+		c = sc_connect_opts(o);
+		Py_END_ALLOW_THREADS
+	}
+	sc_options_free(o);
 	return c;
 }
 
@@ -1282,28 +1285,29 @@ struct scan_args {
 };
 
 /*
- * Starts a scan.  The only use of struct sc_scan_opts, so that a change
- * of how scan options are passed is made here alone.  Returns the scan,
- * or NULL with c's error.
+ * Starts a scan.  The only use of sc_scan_opts, so that a change of how
+ * scan options are passed is made here alone.  Returns the scan, or NULL
+ * with c's error, or with MemoryError raised.
  */
 static sc_scan *
 scan_open(sc_conn *c, const char *repo, const char *store, const char *db,
     const struct scan_args *a, uint64_t limit)
 {
-	struct sc_scan_opts	 o;
+	sc_scan_opts	*o;
+	sc_scan		*s = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.prefix = a->prefix.p;
-	o.prefix_len = a->prefix.n;
-	o.start = a->start.p;
-	o.start_len = a->start.n;
-	o.end = a->end.p;
-	o.end_len = a->end.n;
-	o.has_limit = a->limit != Py_None;
-	o.limit = limit;
-	o.reverse = a->reverse;
-	o.keys_only = a->keys_only;
-	return sc_scan_begin(c, repo, store, db, &o);
+	if ((o = sc_scan_opts_new()) == NULL ||
+	    sc_scan_opts_set_prefix(o, a->prefix.p, a->prefix.n) == -1 ||
+	    sc_scan_opts_set_start(o, a->start.p, a->start.n) == -1 ||
+	    sc_scan_opts_set_end(o, a->end.p, a->end.n) == -1 ||
+	    (a->limit != Py_None && sc_scan_opts_set_limit(o, limit) == -1) ||
+	    sc_scan_opts_set_reverse(o, a->reverse) == -1 ||
+	    sc_scan_opts_set_keys_only(o, a->keys_only) == -1)
+		PyErr_NoMemory();
+	else
+		s = sc_scan_begin(c, repo, store, db, o);  /* copies o */
+	sc_scan_opts_free(o);
+	return s;
 }
 
 static PyObject *
@@ -1338,7 +1342,8 @@ client_scan(ClientObject *self, PyObject *args, PyObject *kw)
 	s = scan_open(self->c, repo, store, db, &a, limit);  /* sends nothing */
 	leave(self);
 	if (s == NULL) {
-		raise_conn(self->c);
+		if (!PyErr_Occurred())
+			raise_conn(self->c);
 		goto out;
 	}
 	if ((so = PyObject_New(ScanObject, &ScanType)) == NULL) {

@@ -20,23 +20,11 @@ pub struct sc_scan {
 
 #[repr(C)]
 pub struct sc_options {
-    pub path: *const c_char,
-    pub timeout_ms: c_int,
-    pub client_name: *const c_char,
+    _opaque: [u8; 0],
 }
-
 #[repr(C)]
 pub struct sc_scan_opts {
-    pub prefix: *const c_void,
-    pub prefix_len: usize,
-    pub start: *const c_void,
-    pub start_len: usize,
-    pub end: *const c_void,
-    pub end_len: usize,
-    pub has_limit: c_int,
-    pub limit: u64,
-    pub reverse: c_int,
-    pub keys_only: c_int,
+    _opaque: [u8; 0],
 }
 
 #[repr(C)]
@@ -96,6 +84,11 @@ pub struct sc_live {
 pub const SC_NOINDEX: usize = usize::MAX;
 
 extern "C" {
+    pub fn sc_options_new() -> *mut sc_options;
+    pub fn sc_options_free(o: *mut sc_options);
+    pub fn sc_options_set_path(o: *mut sc_options, path: *const c_char) -> c_int;
+    pub fn sc_options_set_client_name(o: *mut sc_options, name: *const c_char) -> c_int;
+    pub fn sc_options_set_timeout(o: *mut sc_options, ms: c_int) -> c_int;
     pub fn sc_connect_opts(o: *const sc_options) -> *mut sc_conn;
     pub fn sc_close(c: *mut sc_conn);
     pub fn sc_errcode(c: *const sc_conn) -> c_int;
@@ -272,6 +265,14 @@ extern "C" {
         count: *mut u64,
     ) -> c_int;
 
+    pub fn sc_scan_opts_new() -> *mut sc_scan_opts;
+    pub fn sc_scan_opts_free(o: *mut sc_scan_opts);
+    pub fn sc_scan_opts_set_prefix(o: *mut sc_scan_opts, p: *const c_void, n: usize) -> c_int;
+    pub fn sc_scan_opts_set_start(o: *mut sc_scan_opts, p: *const c_void, n: usize) -> c_int;
+    pub fn sc_scan_opts_set_end(o: *mut sc_scan_opts, p: *const c_void, n: usize) -> c_int;
+    pub fn sc_scan_opts_set_limit(o: *mut sc_scan_opts, n: u64) -> c_int;
+    pub fn sc_scan_opts_set_reverse(o: *mut sc_scan_opts, on: c_int) -> c_int;
+    pub fn sc_scan_opts_set_keys_only(o: *mut sc_scan_opts, on: c_int) -> c_int;
     pub fn sc_scan_begin(
         c: *mut sc_conn,
         repo: *const c_char,

@@ -367,8 +367,8 @@ impl Options {
     }
 }
 
-/// Connects with o.  The only use of `struct sc_options`, so that a
-/// change of how options reach the library is made here alone.
+/// Connects with o.  The only use of `sc_options`, so that a change of
+/// how options reach the library is made here alone.
 fn conn_open(o: &Options) -> Result<NonNull<ffi::sc_conn>> {
     let path =
         match &o.path {
@@ -382,13 +382,23 @@ fn conn_open(o: &Options) -> Result<NonNull<ffi::sc_conn>> {
         None => 0,
         Some(t) => t.as_millis().clamp(1, c_int::MAX as u128) as c_int,
     };
-    let opts = ffi::sc_options {
-        path: opt_ptr(&path),
-        timeout_ms,
-        client_name: opt_ptr(&name),
+    let nomem = || Error::new(Code::NoMem, "out of memory");
+    let c = unsafe {
+        let opts = ffi::sc_options_new();
+        if opts.is_null() {
+            return Err(nomem());
+        }
+        let ok = ffi::sc_options_set_path(opts, opt_ptr(&path)) == 0
+            && ffi::sc_options_set_timeout(opts, timeout_ms) == 0
+            && ffi::sc_options_set_client_name(opts, opt_ptr(&name)) == 0;
+        let c = if ok {
+            ffi::sc_connect_opts(opts)
+        } else {
+            ptr::null_mut()
+        };
+        ffi::sc_options_free(opts);
+        NonNull::new(c).ok_or_else(nomem)?
     };
-    let c = NonNull::new(unsafe { ffi::sc_connect_opts(&opts) })
-        .ok_or_else(|| Error::new(Code::NoMem, "out of memory"))?;
     if unsafe { ffi::sc_errcode(c.as_ptr()) } != 0 {
         let e = Error::last(c.as_ptr());
         unsafe { ffi::sc_close(c.as_ptr()) };
@@ -798,14 +808,11 @@ impl Client {
     /// may be used between entries.
     pub fn scan<'a>(&self, at: impl Into<Target<'a>>, o: &ScanOptions) -> Result<Scan<'_>> {
         let n = Names::of(at.into())?;
-        let s = scan_open(self.raw(), &n, o);
-        match NonNull::new(s) {
-            Some(s) => Ok(Scan {
-                client: self,
-                s: Some(s),
-            }),
-            None => Err(Error::last(self.raw())),
-        }
+        let s = scan_open(self.raw(), &n, o)?;
+        Ok(Scan {
+            client: self,
+            s: Some(s),
+        })
     }
 
     /// Starts an atomic batch on the target's env.  Ops are sent as they
@@ -1008,27 +1015,37 @@ fn opt_bytes(b: &Option<Vec<u8>>) -> (*const c_void, usize) {
     }
 }
 
-/// Starts a scan.  The only use of `struct sc_scan_opts`, so that a
-/// change of how scan options reach the library is made here alone.
-/// NULL with c's error on failure.
-fn scan_open(c: *mut ffi::sc_conn, n: &Names, o: &ScanOptions) -> *mut ffi::sc_scan {
+/// Starts a scan.  The only use of `sc_scan_opts`, so that a change of
+/// how scan options reach the library is made here alone.
+fn scan_open(c: *mut ffi::sc_conn, n: &Names, o: &ScanOptions) -> Result<NonNull<ffi::sc_scan>> {
     let (prefix, prefix_len) = opt_bytes(&o.prefix);
     let (start, start_len) = opt_bytes(&o.start);
     let (end, end_len) = opt_bytes(&o.end);
-    let opts = ffi::sc_scan_opts {
-        prefix,
-        prefix_len,
-        start,
-        start_len,
-        end,
-        end_len,
-        has_limit: o.limit.is_some() as c_int,
-        limit: o.limit.unwrap_or(0),
-        reverse: o.reverse as c_int,
-        keys_only: o.keys_only as c_int,
-    };
-    // The library copies what it keeps: o may go after this call.
-    unsafe { ffi::sc_scan_begin(c, n.repo(), n.store(), n.db(), &opts) }
+    unsafe {
+        let opts = ffi::sc_scan_opts_new();
+        if opts.is_null() {
+            return Err(Error::new(Code::NoMem, "out of memory"));
+        }
+        let ok = ffi::sc_scan_opts_set_prefix(opts, prefix, prefix_len) == 0
+            && ffi::sc_scan_opts_set_start(opts, start, start_len) == 0
+            && ffi::sc_scan_opts_set_end(opts, end, end_len) == 0
+            && o.limit
+                .map_or(true, |l| ffi::sc_scan_opts_set_limit(opts, l) == 0)
+            && ffi::sc_scan_opts_set_reverse(opts, o.reverse as c_int) == 0
+            && ffi::sc_scan_opts_set_keys_only(opts, o.keys_only as c_int) == 0;
+        // The library copies the options: they go right after.
+        let s = if ok {
+            ffi::sc_scan_begin(c, n.repo(), n.store(), n.db(), opts)
+        } else {
+            ptr::null_mut()
+        };
+        ffi::sc_scan_opts_free(opts);
+        match NonNull::new(s) {
+            Some(s) => Ok(s),
+            None if ok => Err(Error::last(c)),
+            None => Err(Error::new(Code::NoMem, "out of memory")),
+        }
+    }
 }
 
 /// An ordered scan ([`Client::scan`]): yields `Ok((key, value))` (value
