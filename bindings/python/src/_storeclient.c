@@ -85,6 +85,9 @@ static struct exc_row {
 	  "pipeline or a batch is pending on the connection.", NULL },
 	{ "OutOfMemory", -1, &PyExc_MemoryError, { SC_ERR_NOMEM },
 	  "Out of memory.", NULL },
+	{ "Limit", -1, NULL, { SC_ERR_LIMIT },
+	  "The connection's max_inflight or max_queued is reached: collect "
+	  "replies, then retry (the connection stays usable).", NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 
@@ -398,7 +401,8 @@ client_release(ClientObject *self)
  * memory.
  */
 static sc_conn *
-conn_open(const char *path, int timeout_ms, const char *name)
+conn_open(const char *path, int timeout_ms, const char *name,
+    size_t max_inflight, size_t max_queued)
 {
 	sc_options	*o;
 	sc_conn		*c = NULL;
@@ -407,7 +411,9 @@ conn_open(const char *path, int timeout_ms, const char *name)
 		return NULL;
 	if (sc_options_set_path(o, path) == 0 &&
 	    sc_options_set_timeout(o, timeout_ms) == 0 &&
-	    sc_options_set_client_name(o, name) == 0) {
+	    sc_options_set_client_name(o, name) == 0 &&
+	    sc_options_set_max_inflight(o, max_inflight) == 0 &&
+	    sc_options_set_max_queued(o, max_queued) == 0) {
 		Py_BEGIN_ALLOW_THREADS
 		c = sc_connect_opts(o);
 		Py_END_ALLOW_THREADS
@@ -417,10 +423,14 @@ conn_open(const char *path, int timeout_ms, const char *name)
 }
 
 PyDoc_STRVAR(connect_doc,
-"connect(socket=None, *, timeout=None, client_name=None) -> Client\n\n"
+"connect(socket=None, *, timeout=None, client_name=None, max_inflight=0,\n"
+"        max_queued=0) -> Client\n\n"
 "Connects to storesd at socket (None: the default socket, as storesd's\n"
 "own rule says).  timeout is seconds per call (None: wait as long as it\n"
 "takes); past it the call raises Timeout and the connection is dead.\n"
+"max_inflight and max_queued (0: no bound) bound a pipeline's requests\n"
+"awaiting replies and bytes not yet sent: past them a queued request\n"
+"raises Limit.\n"
 "Raises ConnectionError when nobody answers, Busy when storesd has\n"
 "max_connections open, BadVersion.");
 
@@ -428,7 +438,8 @@ static PyObject *
 mod_connect(PyObject *mod, PyObject *args, PyObject *kw)
 {
 	static char	*kwlist[] = { "socket", "timeout", "client_name",
-			    NULL };
+			    "max_inflight", "max_queued", NULL };
+	Py_ssize_t	 max_inflight = 0, max_queued = 0;
 	PyObject	*sock = Py_None, *timeout = Py_None, *bpath = NULL;
 	const char	*name = NULL, *path = NULL;
 	ClientObject	*self;
@@ -437,9 +448,14 @@ mod_connect(PyObject *mod, PyObject *args, PyObject *kw)
 	int		 ms = 0;
 
 	(void)mod;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$Oz:connect", kwlist,
-	    &sock, &timeout, &name))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$Oznn:connect", kwlist,
+	    &sock, &timeout, &name, &max_inflight, &max_queued))
 		return NULL;
+	if (max_inflight < 0 || max_queued < 0) {
+		PyErr_SetString(PyExc_ValueError, "max_inflight and max_queued "
+		    "are >= 0 (0: no bound)");
+		return NULL;
+	}
 	if (sock != Py_None) {
 		if (!PyUnicode_FSConverter(sock, &bpath))
 			return NULL;
@@ -456,7 +472,8 @@ mod_connect(PyObject *mod, PyObject *args, PyObject *kw)
 		}
 		ms = t * 1000 < 1 ? 1 : (int)(t * 1000);
 	}
-	if ((c = conn_open(path, ms, name)) == NULL) {
+	if ((c = conn_open(path, ms, name, (size_t)max_inflight,
+	    (size_t)max_queued)) == NULL) {
 		PyErr_NoMemory();
 		goto fail;
 	}

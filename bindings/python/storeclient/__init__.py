@@ -13,14 +13,15 @@ subclasses whose .code is the stable code name ("COND_FAILED").
 from ._storeclient import (  # noqa: F401
     Batch, BadKey, BadRepo, BadRequest, BadVersion, Busy, Client,
     CondFailed, ConnectionError, DiskError, Error, Exists, Forbidden,
-    InternalError, InvalidArgument, MapFull, NotFound, OutOfMemory,
+    InternalError, InvalidArgument, Limit, MapFull, NotFound, OutOfMemory,
     Pipeline, Scan, Timeout, TooLarge, UnknownDb, UnknownStore,
     LIB_VERSION_MAJOR, LIB_VERSION_MINOR, connect, default_socket)
 
 __all__ = [
     "Batch", "BadKey", "BadRepo", "BadRequest", "BadVersion", "Busy",
     "Client", "CondFailed", "ConnectionError", "DiskError", "Error",
-    "Exists", "Forbidden", "InternalError", "InvalidArgument", "MapFull",
+    "Exists", "Forbidden", "InternalError", "InvalidArgument", "Limit",
+    "MapFull",
     "NotFound", "OutOfMemory", "Pipeline", "Scan", "Timeout", "TooLarge",
     "UnknownDb", "UnknownStore", "connect", "default_socket",
 ]

@@ -540,6 +540,20 @@ def test_pipeline(c, repo):
     assert c.get("refs", b"p8", repo=repo) is None
 
 
+def test_pipeline_limit(sock, repo):
+    with storeclient.connect(sock, max_inflight=2) as c:
+        p = c.pipeline()
+        p.put("refs", b"l1", b"v", repo=repo).put("refs", b"l2", b"v",
+                                                   repo=repo)
+        with pytest.raises(storeclient.Limit) as e:
+            p.put("refs", b"l3", b"v", repo=repo)
+        assert e.value.code == "LIMIT"
+        assert p.execute() == [None, None]  # the connection goes on
+        assert c.get("refs", b"l3", repo=repo) is None
+    with pytest.raises(ValueError):
+        storeclient.connect(sock, max_queued=-1)
+
+
 def test_pipeline_errors(c, repo):
     p = c.pipeline()
     p.get("refs", b"ok", repo=repo)

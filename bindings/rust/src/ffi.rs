@@ -89,6 +89,8 @@ extern "C" {
     pub fn sc_options_set_path(o: *mut sc_options, path: *const c_char) -> c_int;
     pub fn sc_options_set_client_name(o: *mut sc_options, name: *const c_char) -> c_int;
     pub fn sc_options_set_timeout(o: *mut sc_options, ms: c_int) -> c_int;
+    pub fn sc_options_set_max_inflight(o: *mut sc_options, n: usize) -> c_int;
+    pub fn sc_options_set_max_queued(o: *mut sc_options, bytes: usize) -> c_int;
     pub fn sc_connect_opts(o: *const sc_options) -> *mut sc_conn;
     pub fn sc_close(c: *mut sc_conn);
     pub fn sc_errcode(c: *const sc_conn) -> c_int;

@@ -93,6 +93,12 @@ pub enum Code {
     Invalid,
     /// `TIMEOUT`: no reply within the connection's timeout; it is dead.
     Timeout,
+    /// `LIMIT`: the connection's `max_inflight` or `max_queued` is
+    /// reached; collect replies, then retry (the connection stays usable).
+    Limit,
+    /// `CLOSED`: the connection was freed before the reply came (the
+    /// asynchronous API's; never from this crate's calls).
+    Closed,
     /// A code this crate does not know (a newer library).
     Other(i32),
 }
@@ -120,6 +126,8 @@ const CODES: &[(Code, i32)] = &[
     (Code::NoMem, 103),
     (Code::Invalid, 104),
     (Code::Timeout, 105),
+    (Code::Limit, 106),
+    (Code::Closed, 107),
 ];
 
 impl Code {
@@ -339,6 +347,8 @@ pub struct Options {
     path: Option<PathBuf>,
     timeout: Option<Duration>,
     client_name: Option<String>,
+    max_inflight: usize,
+    max_queued: usize,
 }
 
 impl Options {
@@ -363,6 +373,20 @@ impl Options {
     /// The name storesd's debug log shows for this connection.
     pub fn client_name(mut self, name: &str) -> Options {
         self.client_name = Some(name.to_string());
+        self
+    }
+
+    /// At most n pipelined requests awaiting replies (0, the default: no
+    /// bound); past it [`Pipeline`]'s adders fail with [`Code::Limit`].
+    pub fn max_inflight(mut self, n: usize) -> Options {
+        self.max_inflight = n;
+        self
+    }
+
+    /// At most this many bytes of requests not yet sent (0, the default:
+    /// no bound); past it [`Pipeline`]'s adders fail with [`Code::Limit`].
+    pub fn max_queued(mut self, bytes: usize) -> Options {
+        self.max_queued = bytes;
         self
     }
 }
@@ -390,7 +414,9 @@ fn conn_open(o: &Options) -> Result<NonNull<ffi::sc_conn>> {
         }
         let ok = ffi::sc_options_set_path(opts, opt_ptr(&path)) == 0
             && ffi::sc_options_set_timeout(opts, timeout_ms) == 0
-            && ffi::sc_options_set_client_name(opts, opt_ptr(&name)) == 0;
+            && ffi::sc_options_set_client_name(opts, opt_ptr(&name)) == 0
+            && ffi::sc_options_set_max_inflight(opts, o.max_inflight) == 0
+            && ffi::sc_options_set_max_queued(opts, o.max_queued) == 0;
         let c = if ok {
             ffi::sc_connect_opts(opts)
         } else {

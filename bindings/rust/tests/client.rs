@@ -724,6 +724,20 @@ fn pipeline() {
     );
 }
 
+#[test]
+fn pipeline_limit() {
+    let d = Daemon::main();
+    let c = Client::connect_with(&Options::new().socket(&d.socket).max_inflight(2)).unwrap();
+    let mut p = c.pipeline();
+    p.put("refs", b"l1", b"v")
+        .unwrap()
+        .put("refs", b"l2", b"v")
+        .unwrap();
+    assert_eq!(code(p.put("refs", b"l3", b"v")), Code::Limit);
+    assert_eq!(p.execute(), vec![Ok(Reply::Written), Ok(Reply::Written)]);
+    assert_eq!(c.get("refs", b"l3").unwrap(), None); // usable, l3 not sent
+}
+
 // --------------------------------------------------------------- threads
 
 #[test]
@@ -802,6 +816,8 @@ fn codes_round_trip() {
         (103, "NOMEM"),
         (104, "INVALID"),
         (105, "TIMEOUT"),
+        (106, "LIMIT"),
+        (107, "CLOSED"),
     ] {
         assert_eq!(Code::from_raw(n).name(), name);
         assert_eq!(Code::from_raw(n).raw(), n);
