@@ -26,6 +26,7 @@ static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
 static void	on_more(evutil_socket_t, short, void *);
 static void	on_write(evutil_socket_t, short, void *);
+static bool	frame_waiting(const struct conn *);
 
 static void
 conn_free(struct conn *c)
@@ -185,7 +186,9 @@ resume_reading(struct conn *c)
 	if (!c->paused || c->closing || too_busy(c))
 		return;
 	c->paused = false;
-	event_add(c->rev, NULL);
+	/* After EOF the socket is not watched: it would always be ready. */
+	if (!c->eof)
+		event_add(c->rev, NULL);
 	/* Frames may be waiting in the buffer already. */
 	event_active(c->rev, EV_READ, 0);
 }
@@ -202,11 +205,17 @@ conn_idle(const struct conn *c)
 	return c->jobs == 0 && c->out_off == c->out.len;
 }
 
-/* Closes a connection asked to close once it is done. */
+/*
+ * Closes a connection asked to close once it is done, or whose peer shut
+ * its side once every whole frame it sent is answered (a frame it left
+ * unfinished can never be).
+ */
 static void
 maybe_close(struct conn *c)
 {
-	if (c->closing && conn_idle(c))
+	if (!conn_idle(c))
+		return;
+	if (c->closing || (c->eof && !c->stalled && !frame_waiting(c)))
 		conn_close(c);
 }
 
@@ -373,7 +382,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	c->stalled = false;
 	if (c->fd == -1 || c->closing)
 		return;
-	if (!c->paused)
+	if (!c->paused && !c->eof)
 		event_add(c->rev, NULL);
 	event_active(c->rev, EV_READ, 0);
 }
@@ -467,7 +476,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	 * meanwhile: input is taken only as fast as it is handled, so a
 	 * client that never stops sending cannot fill storesd's memory.
 	 */
-	if (frame_waiting(c)) {
+	if (frame_waiting(c) || c->eof) {
 		n = 0;
 		msg.msg_controllen = 0;
 		goto handle;
@@ -493,7 +502,19 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		msg.msg_controllen = 0;
 		if (c->in.len == 0)
 			return;
-	} else if (n <= 0) {
+	} else if (n == 0) {
+		/*
+		 * The peer shut its side (shutdown(SHUT_WR), as nc -N does)
+		 * or closed.  Either way nothing more comes; what it sent is
+		 * still answered, and the connection closes once the replies
+		 * are out (a peer that is really gone makes the send fail).
+		 */
+		log_debug("%s: connection %llu: end of input", __func__,
+		    (unsigned long long)c->serial);
+		c->eof = true;
+		event_del(c->rev);
+		msg.msg_controllen = 0;
+	} else if (n < 0) {
 		conn_close(c);
 		return;
 	}

@@ -39,6 +39,8 @@ struct conn {
 	unsigned		 nfds;
 	unsigned		 jobs;		/* out on the pool */
 	bool			 closing;	/* close once out is sent */
+	bool			 eof;		/* peer shut its side: finish
+						 * its frames, then close */
 	bool			 paused;	/* max_inflight: not reading */
 	bool			 stalled;	/* a frame waits for its env */
 	bool			 told_paused;	/* logged: max_inflight hit */

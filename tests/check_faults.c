@@ -1269,6 +1269,93 @@ START_TEST(readers_and_writers)
 }
 END_TEST
 
+/* -------------------------------------------------- hostile clients */
+
+/* A raw request of op on store refs, key k (with val v when not NULL). */
+static void
+raw_kv(struct sp_buf *out, enum sp_op op, uint64_t id, const char *k,
+    const char *v)
+{
+	struct sp_req	 rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.id = id;
+	rq.op = op;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.key.p = k;
+	rq.key.n = strlen(k);
+	if (v != NULL) {
+		rq.val.p = v;
+		rq.val.n = strlen(v);
+	}
+	ck_assert_int_eq(sp_req_encode(out, &rq), 0);
+}
+
+/* Reads replies until EOF; counts those with code want in *nwant. */
+static int
+replies_until_eof(int fd, int want, int *nwant)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	int		 n = 0;
+
+	*nwant = 0;
+	while (it_raw_reply(fd, &b, &rep) == 0) {
+		n++;
+		if (rep.code == want)
+			(*nwant)++;
+	}
+	sp_buf_free(&b);
+	return n;
+}
+
+/*
+ * A client that sends, then shuts down its side (nc -N, and many tools
+ * do) gets every reply before storesd closes: durable puts that wait
+ * for the pool, and a pipeline longer than one turn's share.
+ */
+START_TEST(half_closed_gets_every_reply)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 };
+	sc_conn			*c;
+	char			 k[32];
+	int			 fd, i, ok;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 16MiB\n"), 0);
+	fd = it_raw_connect(&d);
+	for (i = 0; i < 50; i++) {
+		snprintf(k, sizeof(k), "h%d", i);
+		raw_kv(&out, SP_OP_PUT, (uint64_t)i + 1, k, "v");
+	}
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(replies_until_eof(fd, SP_OK, &ok), 50);
+	ck_assert_int_eq(ok, 50);
+	close(fd);
+	/* 300 pipelined gets: more than one turn's max_requests_per_turn. */
+	out.len = 0;
+	fd = it_raw_connect(&d);
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "h%d", i % 50);
+		raw_kv(&out, SP_OP_GET, (uint64_t)i + 1, k, NULL);
+	}
+	/* And half a frame, which EOF leaves unfinished: no reply. */
+	it_raw_send(fd, out.data, out.len);
+	it_raw_send(fd, "\0\0\0\x10\x81", 5);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(replies_until_eof(fd, SP_OK, &ok), 300);
+	ck_assert_int_eq(ok, 300);
+	close(fd);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "refs", NULL, "h49", 3, "v", 1);
+	sc_close(c);
+	sp_buf_free(&out);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1294,6 +1381,12 @@ faults_suite(void)
 	tcase_add_test(tc, env_files_are_private);
 	tcase_add_test(tc, symlinks_are_refused);
 	tcase_add_test(tc, readers_and_writers);
+	suite_add_tcase(s, tc);
+
+	/* What one hostile or careless client can do (issue 10). */
+	tc = tcase_create("clients");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, half_closed_gets_every_reply);
 	suite_add_tcase(s, tc);
 	return s;
 }
