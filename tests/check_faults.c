@@ -1356,6 +1356,78 @@ START_TEST(half_closed_gets_every_reply)
 }
 END_TEST
 
+/* True when s holds only printable ASCII: no control byte, no invalid
+ * UTF-8 to garble a terminal or a JSON log of the reply. */
+static bool
+printable(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Error replies that name what the request said (an unknown op, field,
+ * batch op or batch field) quote its bytes as the log does, never raw.
+ */
+START_TEST(error_messages_quote_request_bytes)
+{
+	/* Bodies: the frame's length is put before each. */
+#define B(lit)	lit, sizeof(lit) - 1
+	static const struct {
+		const char	*body;
+		size_t		 n;
+		const char	*quoted;
+	} cases[] = {
+		/* {id: 1, op: "\e[2J\xff"} */
+		{ B("\x82\xa2id\x01\xa2op\xa5\x1b[2J\xff"),
+		    "unknown op '\\x1b[2J\\xff'" },
+		/* {id: 2, "\xff\e\n": nil} */
+		{ B("\x82\xa2id\x02\xa3\xff\x1b\n\xc0"),
+		    "unknown field '\\xff\\x1b\\x0a'" },
+		/* {id: 3, op: batch, store: refs, ops: [{op: "\a"}]} */
+		{ B("\x84\xa2id\x03\xa2op\xa5" "batch\xa5store\xa4refs"
+		    "\xa3ops\x91\x81\xa2op\xa1\x07"),
+		    "unknown batch op '\\x07'" },
+		/* {id: 4, op: batch, store: refs, ops: [{"\xc3(": 1}]} */
+		{ B("\x84\xa2id\x04\xa2op\xa5" "batch\xa5store\xa4refs"
+		    "\xa3ops\x91\x81\xa2\xc3\x28\x01"),
+		    "unknown field '\\xc3(' in a batch op" },
+	};
+#undef B
+	struct hs_daemon	 d;
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	char			 hdr[SP_FRAME_HDR];
+	size_t			 i;
+	int			 fd;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	fd = it_raw_connect(&d);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hdr[0] = 0;
+		hdr[1] = 0;
+		hdr[2] = 0;
+		hdr[3] = (char)cases[i].n;
+		it_raw_send(fd, hdr, sizeof(hdr));
+		it_raw_send(fd, cases[i].body, cases[i].n);
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_BAD_REQUEST);
+		ck_assert_msg(printable(rep.msg.p, rep.msg.n), "case %zu: raw "
+		    "bytes in '%.*s'", i, (int)rep.msg.n, rep.msg.p);
+		ck_assert_msg(memmem(rep.msg.p, rep.msg.n, cases[i].quoted,
+		    strlen(cases[i].quoted)) != NULL, "case %zu: '%.*s'", i,
+		    (int)rep.msg.n, rep.msg.p);
+	}
+	close(fd);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1387,6 +1459,7 @@ faults_suite(void)
 	tc = tcase_create("clients");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, half_closed_gets_every_reply);
+	tcase_add_test(tc, error_messages_quote_request_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
