@@ -122,17 +122,36 @@ conn_out(struct conn *c)
 	return &c->out;
 }
 
+bool
+conn_has_fd(const struct conn *c)
+{
+	return c->nfds > 0 && c->fdpos[0] < c->frame_end;
+}
+
+/* Forgets the oldest passed descriptor (the caller has it or closes it). */
+static int
+shift_fd(struct conn *c)
+{
+	int	 fd = c->fds[0];
+
+	c->nfds--;
+	memmove(c->fds, c->fds + 1, c->nfds * sizeof(c->fds[0]));
+	memmove(c->fdpos, c->fdpos + 1, c->nfds * sizeof(c->fdpos[0]));
+	return fd;
+}
+
 int
 conn_take_fd(struct conn *c)
 {
-	int	 fd;
+	return conn_has_fd(c) ? shift_fd(c) : -1;
+}
 
-	if (c->nfds == 0)
-		return -1;
-	fd = c->fds[0];
-	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(c->fds[0]));
-	c->nfds--;
-	return fd;
+/* Closes the descriptors that came with frames ending before end. */
+static void
+drop_fds(struct conn *c, uint64_t end)
+{
+	while (c->nfds > 0 && c->fdpos[0] < end)
+		close(shift_fd(c));
 }
 
 void
@@ -309,10 +328,18 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	conn_flush(arg);
 }
 
-/* Keeps descriptors the peer passed (SCM_RIGHTS), within CONN_MAX_FDS. */
+/*
+ * Keeps descriptors the peer passed (SCM_RIGHTS), within CONN_MAX_FDS,
+ * each with the stream offset of the last byte read with it: Linux ends
+ * a read at the message that carries descriptors, so that byte is in the
+ * frame they were sent with (PROTOCOL.md: with the frame's first byte, in
+ * one sendmsg).  They belong to the frame holding that byte, and nothing
+ * else may use them.
+ */
 static void
 take_rights(struct conn *c, struct msghdr *msg)
 {
+	uint64_t	 pos = c->in_pos + c->in.len - (c->in.len > 0);
 	struct cmsghdr	*cm;
 	int		*fds;
 	size_t		 i, n;
@@ -327,9 +354,10 @@ take_rights(struct conn *c, struct msghdr *msg)
 		fds = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (c->nfds < CONN_MAX_FDS)
+			if (c->nfds < CONN_MAX_FDS) {
+				c->fdpos[c->nfds] = pos;
 				c->fds[c->nfds++] = fds[i];
-			else
+			} else
 				close(fds[i]);
 		}
 	}
@@ -421,13 +449,17 @@ process(struct conn *c)
 			more = true;
 			break;
 		}
+		c->frame_end = c->in_pos + off + SP_FRAME_HDR + len;
 		if (handler_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
 		    HANDLER_AGAIN) {
 			stall(c);
 			break;
 		}
+		/* Its descriptors, unless the handler took them, go too. */
+		drop_fds(c, c->frame_end);
 		off += SP_FRAME_HDR + len;
 	}
+	c->in_pos += off;
 	sp_buf_consume(&c->in, off);
 	if (c->in.len == 0)
 		sp_buf_shrink(&c->in, KEEP_BUF);
@@ -518,9 +550,9 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		conn_close(c);
 		return;
 	}
+	c->in.len += (size_t)n;
 	if (msg.msg_controllen > 0)
 		take_rights(c, &msg);
-	c->in.len += (size_t)n;
 handle:
 	/*
 	 * Frames over max_requests_per_turn wait for the next turn, not for

@@ -2,7 +2,8 @@
  * conn: one client connection.
  *
  * Owns: the socket, its input and output buffers, descriptors passed
- * with SCM_RIGHTS and not yet used, the peer's credentials, and the
+ * with SCM_RIGHTS until their frame is handled, the peer's credentials,
+ * and the
  * connection's life: it is freed only once the socket is closed and no
  * job of it is still out on the pool.  Lives on one loop's thread.
  */
@@ -36,7 +37,10 @@ struct conn {
 	struct sp_buf		 out;
 	size_t			 out_off;	/* bytes of out already sent */
 	int			 fds[CONN_MAX_FDS];
+	uint64_t		 fdpos[CONN_MAX_FDS];	/* see take_rights() */
 	unsigned		 nfds;
+	uint64_t		 in_pos;	/* stream offset of in.data[0] */
+	uint64_t		 frame_end;	/* of the frame being handled */
 	unsigned		 jobs;		/* out on the pool */
 	bool			 closing;	/* close once out is sent */
 	bool			 eof;		/* peer shut its side: finish
@@ -58,8 +62,14 @@ void	conn_new(struct loop *l, int fd);
 void	conn_job_done(struct conn *c, struct job *j);
 /* The reply buffer of c; handler.c appends frames to it. */
 struct sp_buf *conn_out(struct conn *c);
-/* Takes the oldest descriptor the peer passed; -1 when there is none. */
+/*
+ * Takes a descriptor the peer passed with the frame being handled; -1
+ * when there is none.  Those the handler does not take are closed once
+ * the frame is handled: a descriptor belongs to its frame.
+ */
 int	conn_take_fd(struct conn *c);
+/* True when the frame being handled came with a descriptor. */
+bool	conn_has_fd(const struct conn *c);
 /* A job of c is leaving for the pool: c stays until it comes back. */
 void	conn_hold(struct conn *c);
 /* Sends what can be sent now and watches for the rest. */

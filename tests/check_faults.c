@@ -1428,6 +1428,95 @@ START_TEST(error_messages_quote_request_bytes)
 }
 END_TEST
 
+/* Sends the frame in b with descriptor fd as SCM_RIGHTS, in one sendmsg. */
+static void
+send_with_fd(int sock, const struct sp_buf *b, int fd)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov = { b->data, b->len };
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct cmsghdr	*cm;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ck_assert_int_eq(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)b->len);
+}
+
+/*
+ * A descriptor belongs to the request it came with: one passed with a
+ * ping is closed once the ping is answered, and a later snapshot sent
+ * without one is refused rather than writing into it.
+ */
+START_TEST(descriptor_belongs_to_its_frame)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	char			 ch;
+	int			 fd, p[2], i;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	fd = it_raw_connect(&d);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 1;
+	rq.op = SP_OP_PING;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	send_with_fd(fd, &out, p[1]);
+	close(p[1]);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_OK);
+	/* storesd let go of it with the ping: the pipe has no writer. */
+	ck_assert_int_eq(read(p[0], &ch, 1), 0);
+	/* Then a snapshot without a descriptor, and twice for good measure,
+	 * in one send after a ping that came with one. */
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	send_with_fd(fd, &out, p[1]);
+	close(p[1]);
+	out.len = 0;
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_SNAPSHOT;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	for (i = 0; i < 2; i++) {
+		rq.id = 2 + (uint64_t)i;
+		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	}
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_OK);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_msg(rep.code == SP_BAD_REQUEST, "snapshot %d: %s: "
+		    "%.*s", i, sp_code_name(rep.code), (int)rep.msg.n,
+		    rep.msg.p);
+	}
+	ck_assert_int_eq(read(p[0], &ch, 1), 0);	/* nothing written */
+	close(p[0]);
+	close(fd);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1460,6 +1549,7 @@ faults_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, half_closed_gets_every_reply);
 	tcase_add_test(tc, error_messages_quote_request_bytes);
+	tcase_add_test(tc, descriptor_belongs_to_its_frame);
 	suite_add_tcase(s, tc);
 	return s;
 }
