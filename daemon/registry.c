@@ -258,22 +258,26 @@ plan(struct reg_env *e, const struct cfg_store *st)
 
 /*
  * Whether open env e serves a request resolved against st, the lock
- * held.  Returns 0, REG_AGAIN while e waits for a retune (planned here
- * when st is the first to be newer), or -1 with err.
+ * held.  Returns 0, or REG_AGAIN while e waits for a retune (planned
+ * here when st is the first to be newer) or when st is older than e and
+ * no longer fits it.
  */
 static int
-fit(struct reg_env *e, const struct cfg_store *st, struct sp_error *err)
+fit(struct reg_env *e, const struct cfg_store *st)
 {
 	if (st->gen > e->cfg->gen &&
 	    (e->retune == REG_KEEP || st->gen > e->next_cfg->gen))
 		plan(e, st);
 	if (e->retune != REG_KEEP)
 		return REG_AGAIN;
-	/* Resolved just before a reload: fine unless the env changed. */
+	/*
+	 * Resolved just before a reload, and the env was reopened for the
+	 * new store since: the request is handled again, resolved against
+	 * the configuration now published (never older than e's), rather
+	 * than failed.  A reload fails no read or write.
+	 */
 	if (st->gen < e->cfg->gen && !cfg_store_same_env(st, e->cfg))
-		return sp_seterr(err, SP_BUSY, "store %s was reconfigured "
-		    "while this request was on its way; send it again",
-		    st->name);
+		return REG_AGAIN;
 	return 0;
 }
 
@@ -452,7 +456,7 @@ again:
 	if ((e = find(r, dir, h)) != NULL) {
 		switch (e->state) {
 		case REG_OPEN:
-			rc = fit(e, st, err);
+			rc = fit(e, st);
 			if (rc == REG_AGAIN && e->refs == 0) {
 				lru_remove(r, e);
 				retune(r, e);

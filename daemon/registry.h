@@ -123,10 +123,11 @@ void		 reg_free(struct registry *r);
  * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
  * set; REG_AGAIN (err untouched) while the env is closing or being
  * retuned for a new configuration, which st may be the first to bring,
- * or while an idle env is closed on the pool to make room (max_envs);
- * or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with none
- * idle, a fork is writing it, or st is from a configuration older than
- * the env's and no longer fits it), IO_ERROR, INTERNAL.
+ * when st is from a configuration older than the env's and no longer
+ * fits it (resolve the request again), or while an idle env is closed on
+ * the pool to make room (max_envs); or -1 with err: NOT_FOUND, BAD_REPO,
+ * BUSY (max_envs reached with none idle, a fork is writing it),
+ * IO_ERROR, INTERNAL.
  */
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,

@@ -1517,6 +1517,93 @@ START_TEST(descriptor_belongs_to_its_frame)
 }
 END_TEST
 
+/* ------------------------------------------- requests during reloads */
+
+struct reloader_client {
+	pthread_t	 t;
+	const char	*sock;
+	atomic_bool	*stop;
+	int		 n, busy, other;
+	char		 what[256];	/* the first failure */
+};
+
+static void *
+reload_client_main(void *arg)
+{
+	struct reloader_client	*r = arg;
+	sc_conn			*c = sc_connect(r->sock);
+	void			*v;
+	size_t			 vn;
+	int			 rc;
+
+	while (!atomic_load(r->stop) && sc_errcode(c) == SC_OK) {
+		if (r->n % 2)
+			rc = sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1);
+		else if ((rc = sc_get(c, NULL, "refs", NULL, "k", 1, &v,
+		    &vn)) == 0)
+			sc_free(v);
+		r->n++;
+		if (rc == 0)
+			continue;
+		if (sc_errcode(c) == SC_ERR_BUSY)
+			r->busy++;
+		else
+			r->other++;
+		if (r->what[0] == '\0')
+			snprintf(r->what, sizeof(r->what), "%s: %s",
+			    sc_errname(sc_errcode(c)), sc_errmsg(c));
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/*
+ * README: nothing fails during a reload.  Gets and puts race reloads that
+ * reopen their env (its sync mode changes each time): none may fail, not
+ * even with BUSY, which PROTOCOL.md keeps for streamed batches.
+ */
+START_TEST(reads_and_writes_never_fail_for_a_reload)
+{
+	static const char *const conf[] = {
+		"[store refs]\nmap_size = 16MiB\nsync = full\n",
+		"[store refs]\nmap_size = 16MiB\nsync = nometa\n",
+	};
+	struct reloader_client	 r[8];
+	struct hs_daemon	 d;
+	atomic_bool		 stop = false;
+	char			 status[512];
+	sc_conn			*c;
+	int			 i, n = 0;
+
+	ck_assert_int_eq(hs_up(&d, conf[0]), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 8; i++) {
+		r[i].sock = d.sock;
+		r[i].stop = &stop;
+		ck_assert_int_eq(pthread_create(&r[i].t, NULL,
+		    reload_client_main, &r[i]), 0);
+	}
+	for (i = 0; i < 200; i++) {
+		ck_assert_int_eq(hs_reload(&d, conf[(i + 1) % 2], status,
+		    sizeof(status)), 0);
+		ck_assert_msg(strstr(status, "refused") == NULL, "%s", status);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < 8; i++) {
+		pthread_join(r[i].t, NULL);
+		n += r[i].n;
+		ck_assert_msg(r[i].busy == 0 && r[i].other == 0, "client %d: "
+		    "%d BUSY, %d other failures of %d requests; first: %s", i,
+		    r[i].busy, r[i].other, r[i].n, r[i].what);
+	}
+	ck_assert_int_gt(n, 0);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1550,6 +1637,7 @@ faults_suite(void)
 	tcase_add_test(tc, half_closed_gets_every_reply);
 	tcase_add_test(tc, error_messages_quote_request_bytes);
 	tcase_add_test(tc, descriptor_belongs_to_its_frame);
+	tcase_add_test(tc, reads_and_writes_never_fail_for_a_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }
