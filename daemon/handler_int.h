@@ -112,5 +112,9 @@ int	handler_snapshot(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 int	handler_fork(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
+/* A frame of a streamed batch (rq has a bid) failed with err: so does its
+ * batch, whole (see PROTOCOL.md). */
+void	handler_batch_failed(struct conn *c, const struct sp_req *rq,
+	    const struct sp_error *err);
 
 #endif
