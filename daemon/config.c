@@ -183,6 +183,11 @@ static const struct keydef keys[] = {
 	    D(max_per_turn), 64, RL_APPLY, NULL },
 	{ "stop_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS, "10ms to 1h",
 	    "30s", D(stop_timeout_ms), 30 * 1000, RL_APPLY, NULL },
+	{ "max_input", SEC_DAEMON, KT_SIZE, MiB, TiB, "1MiB to 1TiB", NULL,
+	    D(max_input), 512 * MiB, RL_APPLY, NULL },
+	{ "frame_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
+	    "100ms to 1h", "30s", D(frame_timeout_ms), 30 * 1000, RL_APPLY,
+	    NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",

@@ -67,6 +67,9 @@ struct config {
 	unsigned	 max_inflight;	/* per conn: requests not answered */
 	unsigned	 max_per_turn;	/* per conn: requests per loop turn */
 	uint64_t	 max_output;	/* per conn: reply bytes not sent */
+	uint64_t	 max_input;	/* all conns: bytes of frames being
+					 * received, past each one's share */
+	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */

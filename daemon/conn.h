@@ -49,7 +49,13 @@ struct conn {
 	bool			 stalled;	/* a frame waits for its env */
 	bool			 told_paused;	/* logged: max_inflight hit */
 	bool			 told_turn;	/* logged: per-turn cap hit */
-	struct event		*retry;		/* when stalled */
+	bool			 starved;	/* waits: max_input reached */
+	bool			 told_input;	/* logged: max_input hit */
+	bool			 frame_timed;	/* deadline runs for a frame */
+	uint64_t		 timed_pos;	/* ... that starts here */
+	size_t			 in_charged;	/* of in, against max_input */
+	struct event		*deadline;	/* frame_timeout */
+	struct event		*retry;		/* when stalled or starved */
 	struct event		*more;		/* next turn: frames left */
 	struct peer		 peer;		/* who the kernel says it is */
 	/* What the handler keeps of c (its requests' state), opaque here. */
@@ -74,6 +80,11 @@ bool	conn_has_fd(const struct conn *c);
 void	conn_hold(struct conn *c);
 /* Sends what can be sent now and watches for the rest. */
 void	conn_flush(struct conn *c);
+/*
+ * Reads nothing more from c, which closes once its replies are out.
+ * Safe while c's frames are being handled.
+ */
+void	conn_end_input(struct conn *c);
 /* Closes the socket now, replies or not (stop timeout). */
 void	conn_abort(struct conn *c);
 /* Stops reading; closes once the replies are out (loop stop). */

@@ -74,6 +74,9 @@ struct daemon {
 	atomic_uint	 nconns;	/* connections open now */
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
 	atomic_uint	 reloads;	/* configurations loaded by SIGHUP */
+	/* Input buffered by all connections past each one's free share,
+	 * held under max_input (conn.c). */
+	_Atomic uint64_t in_bytes;
 };
 
 #endif

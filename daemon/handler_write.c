@@ -424,14 +424,14 @@ handler_batch_failed(struct conn *c, const struct sp_req *rq,
 		log_notice("%s: connection %llu left %d failed streamed "
 		    "batches without their last frame; closing it", __func__,
 		    (unsigned long long)c->serial, MAX_FAILED_BATCHES);
-		conn_drain(c);
+		conn_end_input(c);
 		return;
 	}
 	if ((pb = calloc(1, sizeof(*pb))) == NULL) {
 		log_warnx("%s: out of memory; closing connection %llu, whose "
 		    "failed batch cannot be remembered", __func__,
 		    (unsigned long long)c->serial);
-		conn_drain(c);
+		conn_end_input(c);
 		return;
 	}
 	pb->bid = rq->bid;

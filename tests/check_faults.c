@@ -1604,6 +1604,193 @@ START_TEST(reads_and_writes_never_fail_for_a_reload)
 }
 END_TEST
 
+/* ------------------------------------------------ unfinished frames */
+
+/* Waits (bounded) until fd has something to read or is closed. */
+static void
+await_readable(int fd)
+{
+	struct pollfd	 p = { fd, POLLIN, 0 };
+
+	ck_assert_int_eq(poll(&p, 1, hs_timeout() * 1000), 1);
+}
+
+/* The frame of id 0 that says why storesd cut the connection, then EOF. */
+static void
+assert_cut_off(int fd, int code, const char *why)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+
+	await_readable(fd);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 0);
+	ck_assert_int_eq(rep.code, code);
+	ck_assert_msg(memmem(rep.msg.p, rep.msg.n, why, strlen(why)) != NULL,
+	    "%.*s", (int)rep.msg.n, rep.msg.p);
+	await_readable(fd);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), -1);
+	sp_buf_free(&b);
+}
+
+/* A header announcing len bytes of body. */
+static void
+frame_header(char *hdr, uint32_t len)
+{
+	hdr[0] = (char)(len >> 24);
+	hdr[1] = (char)(len >> 16);
+	hdr[2] = (char)(len >> 8);
+	hdr[3] = (char)len;
+}
+
+/*
+ * A frame begun must be whole within frame_timeout: one left unfinished,
+ * and one trickled a byte at a time, are cut off with a frame that says
+ * so; other clients are served throughout.
+ */
+START_TEST(unfinished_frames_are_cut_off)
+{
+	struct hs_daemon	 d;
+	struct pollfd		 p;
+	sc_conn			*c;
+	char			 hdr[SP_FRAME_HDR];
+	int			 fd, trickle, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nframe_timeout = 300ms\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	fd = it_raw_connect(&d);
+	frame_header(hdr, 100);
+	it_raw_send(fd, hdr, sizeof(hdr));
+	it_raw_send(fd, "\x81\xa2id", 4);
+	trickle = it_raw_connect(&d);
+	frame_header(hdr, 1000000);
+	it_raw_send(trickle, hdr, sizeof(hdr));
+	/* A byte every 20 ms: the frame would take 20,000 s. */
+	p.fd = trickle;
+	p.events = POLLIN;
+	for (i = 0; i < hs_tries(20); i++) {
+		if (poll(&p, 1, 20) != 0)
+			break;
+		it_raw_send(trickle, "\x81", 1);
+	}
+	ck_assert_int_lt(i, hs_tries(20));
+	ck_assert_int_eq(sc_ping(c), 0);
+	assert_cut_off(trickle, SP_BAD_REQUEST, "frame_timeout");
+	assert_cut_off(fd, SP_BAD_REQUEST, "frame_timeout");
+	close(trickle);
+	close(fd);
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+	ck_assert_int_eq(it_run("grep -q 'not finished within frame_timeout' "
+	    "%s", d.log), 0);
+	down(&d);
+}
+END_TEST
+
+#define CAP_HOLDERS	8
+#define CAP_FRAME	(8 * 1024 * 1024 - 64)
+
+/*
+ * Input is buffered as it arrives, never at the length a header
+ * announces, and all connections together buffer at most max_input of
+ * frames being received: past it, connections wait to be read (logged),
+ * while small requests are still served.
+ */
+START_TEST(buffered_input_is_capped)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	char			*body;
+	int			 ann[16], fd[CAP_HOLDERS], i, k, stuck;
+	size_t			 sent[CAP_HOLDERS], total = SP_FRAME_HDR +
+				    CAP_FRAME - 1;
+	long			 rss0;
+	ssize_t			 n;
+	bool			 progress, done;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 8MiB\n"
+	    "max_input = 24MiB\nframe_timeout = 1h\n"
+	    "[store refs]\nmap_size = 64MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_ping(c), 0);
+	rss0 = hs_rss_kib(d.pid);
+	/* 16 connections announce frames of 8 MiB and send 1 byte.  The
+	 * ping before it in the same send proves storesd has read it. */
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 1;
+	rq.op = SP_OP_PING;
+	for (i = 0; i < 16; i++) {
+		out.len = 0;
+		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+		ck_assert_int_eq(sp_buf_reserve(&out, SP_FRAME_HDR + 1), 0);
+		frame_header(out.data + out.len, CAP_FRAME);
+		out.data[out.len + SP_FRAME_HDR] = (char)0x81;
+		out.len += SP_FRAME_HDR + 1;
+		ann[i] = it_raw_connect(&d);
+		it_raw_send(ann[i], out.data, out.len);
+		await_readable(ann[i]);
+		ck_assert_int_eq(it_raw_reply(ann[i], &b, &rep), 0);
+	}
+	/* 16 x 8 MiB announced is not 128 MiB held: nothing waits. */
+	ck_assert_int_ne(it_run("grep -q max_input %s", d.log), 0);
+	/* 8 connections send all but the last byte of 8 MiB frames: 64 MiB
+	 * against a cap of 24 MiB. */
+	body = malloc(total);
+	frame_header(body, CAP_FRAME);
+	memset(body + SP_FRAME_HDR, 0xc0, total - SP_FRAME_HDR);
+	for (k = 0; k < CAP_HOLDERS; k++) {
+		fd[k] = it_raw_connect(&d);
+		ck_assert_int_eq(fcntl(fd[k], F_SETFL, O_NONBLOCK), 0);
+		sent[k] = 0;
+	}
+	for (i = stuck = 0; i < hs_tries(10) && stuck < 20; i++) {
+		progress = false;
+		done = true;
+		for (k = 0; k < CAP_HOLDERS; k++) {
+			if (sent[k] == total)
+				continue;
+			n = send(fd[k], body + sent[k], total - sent[k],
+			    MSG_NOSIGNAL);
+			if (n > 0) {
+				sent[k] += (size_t)n;
+				progress = true;
+			}
+			done = done && sent[k] == total;
+		}
+		if (done)
+			break;
+		/* Stuck for 20 rounds once storesd says it holds back. */
+		stuck = progress || it_run("grep -q max_input %s", d.log) != 0 ?
+		    0 : stuck + 1;
+		if (!progress)
+			poll(NULL, 0, 10);
+	}
+	ck_assert_msg(hs_rss_kib(d.pid) < rss0 + 40 * 1024, "RSS grew by %ld "
+	    "KiB for %d frames being received, max_input 24MiB",
+	    hs_rss_kib(d.pid) - rss0, CAP_HOLDERS);
+	ck_assert_int_eq(it_run("grep -q 'max_input (24MiB)' %s", d.log), 0);
+	/* Small requests do not wait for the cap. */
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "small", 5, "v", 1), 0);
+	it_assert_val(c, NULL, "refs", NULL, "small", 5, "v", 1);
+	/* Once the holders are gone, a large request goes through. */
+	for (k = 0; k < CAP_HOLDERS; k++)
+		close(fd[k]);
+	ck_assert_msg(sc_put(c, NULL, "refs", NULL, "large", 5, body,
+	    CAP_FRAME - 1024) == 0, "%s", sc_errmsg(c));
+	for (i = 0; i < 16; i++)
+		close(ann[i]);
+	free(body);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1638,6 +1825,8 @@ faults_suite(void)
 	tcase_add_test(tc, error_messages_quote_request_bytes);
 	tcase_add_test(tc, descriptor_belongs_to_its_frame);
 	tcase_add_test(tc, reads_and_writes_never_fail_for_a_reload);
+	tcase_add_test(tc, unfinished_frames_are_cut_off);
+	tcase_add_test(tc, buffered_input_is_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }
