@@ -1352,7 +1352,6 @@ cfg_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	cfg_free(cfg->retired);
 	for (i = 0; i < cfg->nstores; i++) {
 		free(cfg->stores[i].path);
 		free(cfg->stores[i].readers.uids);
@@ -1373,8 +1372,26 @@ cfg_stamp(struct config *cfg, uint64_t gen)
 	unsigned	 i;
 
 	cfg->gen = gen;
-	for (i = 0; i < cfg->nstores; i++)
+	for (i = 0; i < cfg->nstores; i++) {
 		cfg->stores[i].gen = gen;
+		cfg->stores[i].owner = cfg;
+	}
+}
+
+void
+cfg_hold(const struct cfg_store *st)
+{
+	if (st == NULL || st->owner == NULL)
+		return;
+	atomic_fetch_add(&st->owner->holds, 1);
+	atomic_fetch_add(&st->owner->refs, 1);
+}
+
+void
+cfg_drop(const struct cfg_store *st)
+{
+	if (st != NULL && st->owner != NULL)
+		atomic_fetch_sub(&st->owner->refs, 1);
 }
 
 bool

@@ -242,6 +242,7 @@ drop_batch(struct conn *c, struct pbatch **pp)
 		c->hc->batch_bytes -= pb->job->nbytes;
 		job_free(pb->job);
 	}
+	cfg_drop(pb->st);
 	free(pb);
 }
 
@@ -293,6 +294,8 @@ same_target(struct pbatch *pb, const struct target *t, struct sp_error *err)
 			    "reconfigured while batch %llu was open; abort it "
 			    "and send it again", t->st->name,
 			    (unsigned long long)pb->bid);
+		cfg_hold(t->st);
+		cfg_drop(pb->st);
 		pb->st = t->st;
 	}
 	return 0;
@@ -317,6 +320,7 @@ new_batch(struct conn *c, const struct target *t, uint64_t bid,
 		return NULL;
 	}
 	pb->bid = bid;
+	cfg_hold(t->st);	/* pb outlives the turn t->st was read in */
 	pb->st = t->st;
 	pb->db = t->db;
 	if (t->repo.p)

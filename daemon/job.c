@@ -191,7 +191,8 @@ run_snapshot(struct job *j)
 static int
 fork_env(struct job *j, struct sp_error *err)
 {
-	const char	*data_dir = j->d->cfg->data_dir;
+	/* Not the config's: a reload may free that while the fork runs. */
+	const char	*data_dir = reg_data_dir(j->d->reg);
 	char		 tmp[PATH_MAX], file[PATH_MAX];
 	int		 fd = -1, ret = -1;
 

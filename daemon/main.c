@@ -171,9 +171,10 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Housekeeping closes idle envs and flushes sync = none envs.  Both may
- * wait on a disk, so the timer on loop 0 only hands the work to the pool,
- * and never twice at once.
+ * Housekeeping closes idle envs, flushes sync = none envs and frees the
+ * replaced configurations nothing uses any more.  The first two may wait
+ * on a disk, so the timer on loop 0 only hands the work to the pool, and
+ * never twice at once.
  */
 static struct pool_task	 housekeeping;
 static atomic_bool	 housekeeping_busy;
@@ -184,6 +185,7 @@ housekeep(struct pool_task *t)
 	(void)t;
 	reg_sweep(daemon_ctx.reg);
 	reg_sync(daemon_ctx.reg);
+	reload_reap(&daemon_ctx);
 	atomic_store(&housekeeping_busy, false);
 }
 
@@ -379,6 +381,7 @@ done:
 		close(d->lockfd);	/* the envs are closed: let another in */
 	if (ret == 0)
 		log_notice("storesd stopped");
+	reload_fini();
 	cfg_free(d->cfg);
 	return ret;
 }

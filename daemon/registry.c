@@ -170,12 +170,15 @@ entry_new(struct registry *r, const char *dir, uint64_t h,
 		free(e);
 		return NULL;
 	}
+	cfg_hold(st);	/* e outlives the turn st was read in */
 	return e;
 }
 
 static void
 entry_free(struct registry *r, struct reg_env *e)
 {
+	cfg_drop(e->cfg);
+	cfg_drop(e->next_cfg);
 	if (r->ops != NULL)
 		r->ops->free(e->ext);
 	free(e->dir);
@@ -241,19 +244,28 @@ close_on_pool(struct registry *r, struct reg_env *e, bool evicted)
 
 /* ------------------------------------------------------------ retuning */
 
-/* Decides what e needs to serve st, a store of a newer configuration. */
+/*
+ * Decides what e needs to serve st, a store of a newer configuration.
+ * e holds the configs of cfg and next_cfg (when set), so neither is
+ * freed under it.
+ */
 static void
 plan(struct reg_env *e, const struct cfg_store *st)
 {
-	e->next_cfg = st;
+	cfg_hold(st);
+	cfg_drop(e->next_cfg);
+	e->next_cfg = NULL;
 	if (!cfg_store_same_env(e->cfg, st))
 		e->retune = REG_REOPEN;
 	else if (e->cfg->map_size != st->map_size)
 		e->retune = REG_RESIZE;
 	else {
+		cfg_drop(e->cfg);
 		e->cfg = st;
 		e->retune = REG_KEEP;
+		return;
 	}
+	e->next_cfg = st;
 }
 
 /*
@@ -315,7 +327,9 @@ retune(struct registry *r, struct reg_env *e)
 		log_notice("%s: %s: map_size is now %s", __func__, e->dir,
 		    size);
 	pthread_mutex_lock(&r->mtx);
+	cfg_drop(e->cfg);
 	e->cfg = e->next_cfg;
+	e->next_cfg = NULL;
 	e->retune = REG_KEEP;
 	e->state = REG_OPEN;
 	lru_insert(r, e);
@@ -602,6 +616,12 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 	}
 	*out = e;
 	return 0;
+}
+
+const char *
+reg_data_dir(const struct registry *r)
+{
+	return r->data_dir;
 }
 
 void

@@ -68,6 +68,7 @@ struct reg_env {
 	/* What it was opened for; stats may read it without the lock. */
 	_Atomic(const struct cfg_store *) cfg;
 	const struct cfg_store	*next_cfg;	/* with retune: what it needs */
+	/* Both hold their config (cfg_hold()). */
 	enum reg_retune		 retune;
 	enum reg_state		 state;
 	unsigned		 refs;
@@ -114,6 +115,8 @@ struct reg_env_ops {
 };
 void		 reg_set_env_ops(struct registry *r,
 		    const struct reg_env_ops *ops);
+/* data_dir as given to reg_new(), for as long as r lives. */
+const char	*reg_data_dir(const struct registry *r);
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 
