@@ -66,6 +66,7 @@ struct daemon {
 	_Atomic(struct config *) cfg;
 	struct registry	*reg;
 	struct pool	*pool;
+	struct pool	*readers;	/* large mget and missing (job.c) */
 	struct loop	**loops;
 	unsigned	 nloops;
 	uint64_t	 start_ms;

@@ -186,8 +186,10 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	j->post = job_post;
 	j->ctr = &c->loop->ctr;
 	j->id = id;
-	/* Counted here, while j surely holds its env. */
-	ctr_op(&j->env->ctr, c->hc->op);
+	/* Counted here, while j surely holds its env (a read of a repo
+	 * with no env yet has none). */
+	if (j->env != NULL)
+		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
 	if (j->kind != JOB_WRITE)
 		job_submit(j);

@@ -241,12 +241,15 @@ start(struct daemon *d)
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
 	d->pool = pool_new(d->cfg->writer_threads);
+	/* As many as there are loops that may hand them large reads. */
+	d->readers = pool_new(d->cfg->io_threads);
 	if (d->reg != NULL && d->pool != NULL) {
 		reg_set_env_ops(d->reg, &writer_env_ops);
 		reg_set_pool(d->reg, d->pool);
 	}
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
-	if (d->reg == NULL || d->pool == NULL || d->loops == NULL) {
+	if (d->reg == NULL || d->pool == NULL || d->readers == NULL ||
+	    d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);
 		return -1;
 	}
@@ -269,6 +272,7 @@ stop(struct daemon *d)
 		loop_join(d->loops[i]);
 	/* Queued writes still run and commit here, before envs close. */
 	pool_free(d->pool);
+	pool_free(d->readers);
 	if (d->reg != NULL)
 		reg_set_pool(d->reg, NULL);
 	for (i = 0; i < d->nloops; i++) {

@@ -1847,6 +1847,83 @@ START_TEST(reloads_free_replaced_configs)
 }
 END_TEST
 
+/* ------------------------------------------------------ large reads */
+
+#define HUGE_KEYS	(2 * 1000 * 1000)
+
+/* A raw mget (or missing) of HUGE_KEYS absent keys on store refs. */
+static void
+huge_read(struct sp_buf *out, enum sp_op op, uint64_t id)
+{
+	struct sp_buf	 keys = { 0 };
+	struct sp_req	 rq;
+	char		 k[16];
+	int		 i;
+
+	for (i = 0; i < HUGE_KEYS; i++) {
+		snprintf(k, sizeof(k), "%08d", i);
+		ck_assert_int_eq(sp_key_encode(&keys, k, 8), 0);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.id = id;
+	rq.op = op;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.keys.raw.p = keys.data;
+	rq.keys.raw.n = keys.len;
+	rq.keys.n = HUGE_KEYS;
+	ck_assert_int_eq(sp_req_encode(out, &rq), 0);
+	sp_buf_free(&keys);
+}
+
+/*
+ * One legal request must not hold its I/O thread: an mget and a missing
+ * of 2 million keys each (seconds of work), then a ping, pipelined on one
+ * loop.  The ping is answered first, while they run elsewhere, and they
+ * are answered in full.
+ */
+START_TEST(a_huge_read_stalls_no_one)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	int			 fd, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	huge_read(&out, SP_OP_MGET, 1);
+	huge_read(&out, SP_OP_MISSING, 2);
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 3;
+	rq.op = SP_OP_PING;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	fd = it_raw_connect(&d);
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_msg(rep.id == 3, "the reply to request %llu came before "
+	    "the ping's", (unsigned long long)rep.id);
+	/* The loop serves others meanwhile. */
+	ck_assert_int_eq(sc_ping(c), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_OK);
+		if (rep.id == 1)
+			ck_assert_uint_eq(rep.vals.n, HUGE_KEYS);
+		else
+			ck_assert_uint_eq(rep.missing.n, HUGE_KEYS);
+	}
+	close(fd);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1884,6 +1961,7 @@ faults_suite(void)
 	tcase_add_test(tc, unfinished_frames_are_cut_off);
 	tcase_add_test(tc, buffered_input_is_capped);
 	tcase_add_test(tc, reloads_free_replaced_configs);
+	tcase_add_test(tc, a_huge_read_stalls_no_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
