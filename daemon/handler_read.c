@@ -149,28 +149,6 @@ handler_get(struct conn *c, const struct sp_req *rq,
 
 /* ------------------------------------------------------- mget, missing */
 
-/* Every key must be bytes of 1 to SP_KEY_MAX, checked before any read. */
-static int
-check_keys(const struct sp_array *keys, struct sp_error *err)
-{
-	struct sp_mp_rd	 rd;
-	struct sp_bytes	 k;
-	uint32_t	 i;
-
-	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
-	for (i = 0; i < keys->n; i++) {
-		/* The index travels apart: a client that split its keys
-		 * over requests renumbers it. */
-		if (sp_mp_read_bytes(&rd, &k) == -1)
-			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
-			    "not bin or str");
-		if (!sp_key_ok(k.n))
-			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
-			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
-	}
-	return 0;
-}
-
 /*
  * A large mget or missing, with its own copy of the keys and a reference
  * on the env (or none), for the readers' pool.
@@ -213,10 +191,10 @@ handler_mget(struct conn *c, const struct sp_req *rq,
 	struct reg_env	*e;
 	int		 rc;
 
-	if (handler_resolve(c, rq, false, &t, err) == -1 ||
-	    check_keys(&rq->keys, err) == -1)
+	if (handler_resolve(c, rq, false, &t, err) == -1)
 		return -1;
-	/* Seconds of work for millions of keys: not on the I/O thread. */
+	/* Seconds of work for millions of keys, checking them included:
+	 * not on the I/O thread. */
 	if (rq->keys.n > READ_INLINE_KEYS)
 		return read_job(c, rq, &t, err);
 	if ((rc = read_env(c, &t, &e, err)) != 0)

@@ -87,10 +87,11 @@ void		 job_note(struct job *j, int code);
 /* Runs a snapshot or fork job on the pool, a read on the readers'. */
 void		 job_submit(struct job *j);
 /*
- * Answers an mget (with mget) or a missing of keys, already checked,
- * in db of st (NULL: no env, every key absent) into out, as the reply
- * to request id, reading with slot's transaction (ST_NOSLOT: one of its
- * own).  Returns 0, or -1 with err and nothing added to out.
+ * Answers an mget (with mget) or a missing of keys in db of st (NULL: no
+ * env, every key absent) into out, as the reply to request id, reading
+ * with slot's transaction (ST_NOSLOT: one of its own).  Every key is
+ * checked first (BAD_REQUEST, BAD_KEY with its index).  Returns 0, or -1
+ * with err and nothing added to out.
  */
 int		 job_read_keys(struct sp_buf *out, uint64_t id, bool mget,
 		    struct st_env *st, unsigned slot, unsigned db,
