@@ -404,58 +404,6 @@ START_TEST(streamed_batch_refused_early)
 }
 END_TEST
 
-/* Sends chunks of a streamed batch and vanishes before its last one. */
-START_TEST(client_killed_mid_batch_applies_nothing)
-{
-	struct sp_buf		 ops = { 0 }, b = { 0 };
-	struct sp_batch_op	 op;
-	struct sp_req		 rq;
-	struct sp_reply		 rep;
-	sc_conn			*c;
-	char			 k[16];
-	int			 fd, i, chunk;
-
-	fd = it_raw_connect(&D);
-	for (chunk = 0; chunk < 3; chunk++) {
-		ops.len = 0;
-		for (i = 0; i < 100; i++) {
-			memset(&op, 0, sizeof(op));
-			op.kind = SP_BATCH_PUT;
-			snprintf(k, sizeof(k), "k%d-%d", chunk, i);
-			op.key.p = k;
-			op.key.n = strlen(k);
-			op.val.p = "v";
-			op.val.n = 1;
-			ck_assert_int_eq(sp_batch_op_encode(&ops, &op), 0);
-		}
-		memset(&rq, 0, sizeof(rq));
-		rq.id = (uint64_t)chunk + 1;
-		rq.op = SP_OP_BATCH;
-		rq.store.p = "nodes";
-		rq.store.n = 5;
-		rq.repo.p = "killed";
-		rq.repo.n = 6;
-		rq.ops.raw.p = ops.data;
-		rq.ops.raw.n = ops.len;
-		rq.ops.n = 100;
-		rq.bid = 42;
-		rq.more = true;
-		rq.has = SP_F_BID | SP_F_MORE;
-		it_raw_req(fd, &rq);
-		/* The ack proves storesd holds the chunk. */
-		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
-		ck_assert_int_eq(rep.code, SP_OK);
-	}
-	close(fd);
-	c = conn();
-	ck_assert_uint_eq(count(c, "killed", "nodes", NULL), 0);
-	ck_assert(!it_exists(&D, "killed"));
-	sc_close(c);
-	sp_buf_free(&ops);
-	sp_buf_free(&b);
-}
-END_TEST
-
 /* How a raw chunk of a streamed batch goes wrong, if it does. */
 enum chunk_fault { CHUNK_OK, CHUNK_BAD_DB, CHUNK_BAD_STORE, CHUNK_BAD_REPO,
     CHUNK_TRAILING_BYTE };
@@ -518,6 +466,28 @@ chunk(int fd, const char *repo, uint64_t bid, bool more, const char *prefix,
 	sp_buf_free(&b);
 	return code;
 }
+
+/* Sends chunks of a streamed batch and vanishes before its last one. */
+START_TEST(client_killed_mid_batch_applies_nothing)
+{
+	sc_conn		*c;
+	char		 prefix[16];
+	int		 fd, n;
+
+	fd = it_raw_connect(&D);
+	for (n = 0; n < 3; n++) {
+		snprintf(prefix, sizeof(prefix), "k%d-", n);
+		/* The ack proves storesd holds the chunk. */
+		ck_assert_int_eq(chunk(fd, "killed", 42, true, prefix, 100,
+		    CHUNK_OK), SP_OK);
+	}
+	close(fd);
+	c = conn();
+	ck_assert_uint_eq(count(c, "killed", "nodes", NULL), 0);
+	ck_assert(!it_exists(&D, "killed"));
+	sc_close(c);
+}
+END_TEST
 
 /*
  * A frame of a streamed batch refused at request level (a db, store or
