@@ -21,7 +21,8 @@
 #define READ_CHUNK	(64 * 1024)
 #define KEEP_BUF	(1024 * 1024)
 #define STALL_US	2000	/* retry a stalled frame this much later */
-#define STARVE_US	10000	/* and a read held back by max_input */
+#define STARVE_US	50000	/* a read held back by max_input: rare, and
+				 * 1,000 of them must not spin a loop */
 /*
  * Input buffer every connection may hold without counting against
  * max_input: what a read of READ_CHUNK after a partial frame needs, so
