@@ -529,9 +529,9 @@ dead_again(sc_conn *c)
 	    c->dead_msg);
 }
 
-/* Queues a descriptor to pass with the frame starting at out offset at. */
+/* Queues a descriptor to pass with the frame at out offsets [at, end). */
 static int
-add_passfd(sc_conn *c, size_t at, int fd, bool dup_fd)
+add_passfd(sc_conn *c, size_t at, size_t end, int fd, bool dup_fd)
 {
 	struct sc_passfd	*v;
 
@@ -542,6 +542,7 @@ add_passfd(sc_conn *c, size_t at, int fd, bool dup_fd)
 		return sc__fail(c, SC_ERR_INVALID, "cannot duplicate fd: %s",
 		    strerror(errno));
 	v[c->npassfd].at = at;
+	v[c->npassfd].end = end;
 	v[c->npassfd].fd = fd;
 	v[c->npassfd].owned = dup_fd;
 	c->npassfd++;
@@ -570,7 +571,8 @@ sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 		    "bytes; storesd's max_frame is %llu; split it or raise "
 		    "max_frame", len, (unsigned long long)c->max_frame);
 	}
-	if ((pass_fd >= 0 && add_passfd(c, before, pass_fd, dup_fd) == -1) ||
+	if ((pass_fd >= 0 && add_passfd(c, before, c->out.len, pass_fd,
+	    dup_fd) == -1) ||
 	    (track && push(c, rq->id, &r) == -1)) {
 		if (pass_fd >= 0 && c->npassfd > 0 &&
 		    c->passfd[c->npassfd - 1].at == before) {
@@ -647,7 +649,9 @@ last_word(sc_conn *c)
 }
 
 /* One sendmsg() of unsent bytes, up to the next frame that passes a
- * descriptor, or from it with the descriptor.  Returns what sendmsg()
+ * descriptor, or that frame alone with the descriptor (storesd gives a
+ * descriptor to the frame holding the last byte read with it, and a read
+ * ends where the message that carries it ends).  Returns what sendmsg()
  * does. */
 static ssize_t
 send_some(sc_conn *c)
@@ -666,8 +670,7 @@ send_some(sc_conn *c)
 	if (c->npassfd > 0 && c->passfd[0].at > c->out_off)
 		end = c->passfd[0].at;
 	else if (c->npassfd > 0) {
-		if (c->npassfd > 1)
-			end = c->passfd[1].at;
+		end = c->passfd[0].end;
 		memset(&cbuf, 0, sizeof(cbuf));
 		msg.msg_control = cbuf.buf;
 		msg.msg_controllen = sizeof(cbuf.buf);
@@ -703,8 +706,10 @@ compact_out(sc_conn *c)
 	if (c->out_off < 64 * 1024 || c->out_off < sc__queued(c))
 		return;
 	sp_buf_consume(&c->out, c->out_off);
-	for (i = 0; i < c->npassfd; i++)
+	for (i = 0; i < c->npassfd; i++) {
 		c->passfd[i].at -= c->out_off;
+		c->passfd[i].end -= c->out_off;
+	}
 	c->out_off = 0;
 }
 

@@ -49,9 +49,12 @@ struct sc_rec {
 	struct sc_stash	*st;		/* sync: the reply, come early */
 };
 
-/* A descriptor to pass (SCM_RIGHTS) with the frame at out offset at. */
+/* A descriptor to pass (SCM_RIGHTS) with the frame at out offsets
+ * [at, end): sent in one sendmsg() of that frame alone, since storesd
+ * ties a descriptor to the frame holding the last byte read with it. */
 struct sc_passfd {
 	size_t		 at;
+	size_t		 end;
 	int		 fd;
 	bool		 owned;		/* a dup to close once sent */
 };

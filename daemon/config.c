@@ -183,6 +183,11 @@ static const struct keydef keys[] = {
 	    D(max_per_turn), 64, RL_APPLY, NULL },
 	{ "stop_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS, "10ms to 1h",
 	    "30s", D(stop_timeout_ms), 30 * 1000, RL_APPLY, NULL },
+	{ "max_input", SEC_DAEMON, KT_SIZE, MiB, TiB, "1MiB to 1TiB", NULL,
+	    D(max_input), 512 * MiB, RL_APPLY, NULL },
+	{ "frame_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
+	    "100ms to 1h", "30s", D(frame_timeout_ms), 30 * 1000, RL_APPLY,
+	    NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",
@@ -1347,7 +1352,6 @@ cfg_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	cfg_free(cfg->retired);
 	for (i = 0; i < cfg->nstores; i++) {
 		free(cfg->stores[i].path);
 		free(cfg->stores[i].readers.uids);
@@ -1368,8 +1372,26 @@ cfg_stamp(struct config *cfg, uint64_t gen)
 	unsigned	 i;
 
 	cfg->gen = gen;
-	for (i = 0; i < cfg->nstores; i++)
+	for (i = 0; i < cfg->nstores; i++) {
 		cfg->stores[i].gen = gen;
+		cfg->stores[i].owner = cfg;
+	}
+}
+
+void
+cfg_hold(const struct cfg_store *st)
+{
+	if (st == NULL || st->owner == NULL)
+		return;
+	atomic_fetch_add(&st->owner->holds, 1);
+	atomic_fetch_add(&st->owner->refs, 1);
+}
+
+void
+cfg_drop(const struct cfg_store *st)
+{
+	if (st != NULL && st->owner != NULL)
+		atomic_fetch_sub(&st->owner->refs, 1);
 }
 
 bool

@@ -9,6 +9,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,7 @@ struct cfg_store {
 	struct cfg_acl	 writers;	/* writers = */
 	unsigned	 line;		/* of its [store NAME] header */
 	uint64_t	 gen;		/* its config's generation */
+	struct config	*owner;		/* that config (cfg_stamp()) */
 };
 
 struct config {
@@ -67,10 +69,18 @@ struct config {
 	unsigned	 max_inflight;	/* per conn: requests not answered */
 	unsigned	 max_per_turn;	/* per conn: requests per loop turn */
 	uint64_t	 max_output;	/* per conn: reply bytes not sent */
+	uint64_t	 max_input;	/* all conns: bytes of frames being
+					 * received, past each one's share */
+	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */
-	struct config	*retired;	/* replaced configs, kept (reload.c) */
+	/* Holders of its stores that outlive a loop turn (open envs,
+	 * streamed batches): a replaced config is freed once it has none
+	 * (reload.c).  holds only grows, so a hold taken and dropped in
+	 * between two looks is seen. */
+	_Atomic unsigned refs;
+	_Atomic uint64_t holds;
 };
 
 /*
@@ -87,7 +97,7 @@ struct config {
  */
 struct config	*cfg_load(const char *file, const char *socket,
 		    const char *data_dir, char *errbuf, size_t errlen);
-/* Frees cfg and the configs it replaced (cfg->retired).  NULL-safe. */
+/* Frees cfg.  NULL-safe. */
 void		 cfg_free(struct config *cfg);
 
 /*
@@ -102,6 +112,14 @@ int	cfg_keep_restart_keys(struct config *nc, const struct config *oc,
 
 /* Sets the generation of cfg and its stores, before it is published. */
 void	cfg_stamp(struct config *cfg, uint64_t gen);
+/*
+ * Keeps st's config from being freed once a reload has replaced it, for
+ * a holder that outlives the loop turn it got st in; cfg_drop() ends
+ * that.  Thread-safe; both NULL-safe and no-ops for a store of no
+ * stamped config.
+ */
+void	cfg_hold(const struct cfg_store *st);
+void	cfg_drop(const struct cfg_store *st);
 
 /*
  * True when an env opened for store a serves b as it is: same dbs,

@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,13 +21,76 @@
 #define READ_CHUNK	(64 * 1024)
 #define KEEP_BUF	(1024 * 1024)
 #define STALL_US	2000	/* retry a stalled frame this much later */
+#define STARVE_US	50000	/* a read held back by max_input: rare, and
+				 * 1,000 of them must not spin a loop */
+/*
+ * Input buffer every connection may hold without counting against
+ * max_input: what a read of READ_CHUNK after a partial frame needs, so
+ * that small requests never wait for the cap, whoever holds it.
+ */
+#define IN_FREE		(2 * READ_CHUNK)
 
 static uint64_t	serials;	/* loop threads only touch it via atomics */
 
 static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
 static void	on_more(evutil_socket_t, short, void *);
+static void	on_deadline(evutil_socket_t, short, void *);
 static void	on_write(evutil_socket_t, short, void *);
+static bool	frame_waiting(const struct conn *);
+
+/* ---------------------------------------------------- input memory */
+
+/* The daemon-wide cap: max_input, and never under two largest frames. */
+static uint64_t
+input_cap(const struct conn *c)
+{
+	const struct config	*cfg = c->loop->d->cfg;
+	uint64_t		 floor = 2 * (cfg->max_frame + SP_FRAME_HDR);
+
+	return cfg->max_input > floor ? cfg->max_input : floor;
+}
+
+static size_t
+charge_of(size_t cap)
+{
+	return cap > IN_FREE ? cap - IN_FREE : 0;
+}
+
+/*
+ * Charges c's input buffer, as it will be once grown for n more bytes,
+ * against max_input.  Returns 0, or -1 when that would take the input
+ * held by all connections over it (nothing is charged then).
+ */
+static int
+charge_input(struct conn *c, size_t n)
+{
+	_Atomic uint64_t	*all = &c->loop->d->in_bytes;
+	size_t			 charge = charge_of(sp_buf_grown(&c->in, n));
+	uint64_t		 delta;
+
+	if (charge <= c->in_charged)
+		return 0;
+	delta = charge - c->in_charged;
+	if (atomic_fetch_add(all, delta) + delta > input_cap(c)) {
+		atomic_fetch_sub(all, delta);
+		return -1;
+	}
+	c->in_charged = charge;
+	return 0;
+}
+
+/* Gives back the charge of what c's input buffer no longer holds. */
+static void
+uncharge_input(struct conn *c)
+{
+	size_t	 charge = charge_of(c->in.cap);
+
+	if (charge < c->in_charged) {
+		atomic_fetch_sub(&c->loop->d->in_bytes, c->in_charged - charge);
+		c->in_charged = charge;
+	}
+}
 
 static void
 conn_free(struct conn *c)
@@ -52,8 +117,12 @@ conn_close(struct conn *c)
 	event_free(c->wev);
 	event_free(c->retry);
 	event_free(c->more);
+	event_free(c->deadline);
 	close(c->fd);
 	c->fd = -1;
+	/* Input is of no use any more, even while jobs are out. */
+	sp_buf_free(&c->in);
+	uncharge_input(c);
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	c->nfds = 0;
@@ -88,8 +157,10 @@ conn_new(struct loop *l, int fd)
 	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->retry = evtimer_new(l->base, on_retry, c);
 	c->more = evtimer_new(l->base, on_more, c);
+	c->deadline = evtimer_new(l->base, on_deadline, c);
 	if (c->rev == NULL || c->wev == NULL || c->retry == NULL ||
-	    c->more == NULL || handler_conn_open(c) == -1 ||
+	    c->more == NULL || c->deadline == NULL ||
+	    handler_conn_open(c) == -1 ||
 	    event_add(c->rev, NULL) == -1) {
 		log_warnx("%s: cannot watch connection", __func__);
 		if (c->rev)
@@ -100,6 +171,8 @@ conn_new(struct loop *l, int fd)
 			event_free(c->retry);
 		if (c->more)
 			event_free(c->more);
+		if (c->deadline)
+			event_free(c->deadline);
 		close(fd);
 		handler_conn_free(c);
 		free(c->peer.groups);
@@ -121,17 +194,36 @@ conn_out(struct conn *c)
 	return &c->out;
 }
 
+bool
+conn_has_fd(const struct conn *c)
+{
+	return c->nfds > 0 && c->fdpos[0] < c->frame_end;
+}
+
+/* Forgets the oldest passed descriptor (the caller has it or closes it). */
+static int
+shift_fd(struct conn *c)
+{
+	int	 fd = c->fds[0];
+
+	c->nfds--;
+	memmove(c->fds, c->fds + 1, c->nfds * sizeof(c->fds[0]));
+	memmove(c->fdpos, c->fdpos + 1, c->nfds * sizeof(c->fdpos[0]));
+	return fd;
+}
+
 int
 conn_take_fd(struct conn *c)
 {
-	int	 fd;
+	return conn_has_fd(c) ? shift_fd(c) : -1;
+}
 
-	if (c->nfds == 0)
-		return -1;
-	fd = c->fds[0];
-	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(c->fds[0]));
-	c->nfds--;
-	return fd;
+/* Closes the descriptors that came with frames ending before end. */
+static void
+drop_fds(struct conn *c, uint64_t end)
+{
+	while (c->nfds > 0 && c->fdpos[0] < end)
+		close(shift_fd(c));
 }
 
 void
@@ -185,7 +277,9 @@ resume_reading(struct conn *c)
 	if (!c->paused || c->closing || too_busy(c))
 		return;
 	c->paused = false;
-	event_add(c->rev, NULL);
+	/* After EOF the socket is not watched: it would always be ready. */
+	if (!c->eof)
+		event_add(c->rev, NULL);
 	/* Frames may be waiting in the buffer already. */
 	event_active(c->rev, EV_READ, 0);
 }
@@ -202,11 +296,17 @@ conn_idle(const struct conn *c)
 	return c->jobs == 0 && c->out_off == c->out.len;
 }
 
-/* Closes a connection asked to close once it is done. */
+/*
+ * Closes a connection asked to close once it is done, or whose peer shut
+ * its side once every whole frame it sent is answered (a frame it left
+ * unfinished can never be).
+ */
 static void
 maybe_close(struct conn *c)
 {
-	if (c->closing && conn_idle(c))
+	if (!conn_idle(c))
+		return;
+	if (c->closing || (c->eof && !c->stalled && !frame_waiting(c)))
 		conn_close(c);
 }
 
@@ -264,6 +364,13 @@ conn_flush(struct conn *c)
 }
 
 void
+conn_end_input(struct conn *c)
+{
+	c->closing = true;
+	event_del(c->rev);
+}
+
+void
 conn_drain(struct conn *c)
 {
 	if (c->fd == -1)
@@ -300,10 +407,18 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	conn_flush(arg);
 }
 
-/* Keeps descriptors the peer passed (SCM_RIGHTS), within CONN_MAX_FDS. */
+/*
+ * Keeps descriptors the peer passed (SCM_RIGHTS), within CONN_MAX_FDS,
+ * each with the stream offset of the last byte read with it: Linux ends
+ * a read at the message that carries descriptors, so that byte is in the
+ * frame they were sent with (PROTOCOL.md: with the frame's first byte, in
+ * one sendmsg).  They belong to the frame holding that byte, and nothing
+ * else may use them.
+ */
 static void
 take_rights(struct conn *c, struct msghdr *msg)
 {
+	uint64_t	 pos = c->in_pos + c->in.len - (c->in.len > 0);
 	struct cmsghdr	*cm;
 	int		*fds;
 	size_t		 i, n;
@@ -318,9 +433,10 @@ take_rights(struct conn *c, struct msghdr *msg)
 		fds = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (c->nfds < CONN_MAX_FDS)
+			if (c->nfds < CONN_MAX_FDS) {
+				c->fdpos[c->nfds] = pos;
 				c->fds[c->nfds++] = fds[i];
-			else
+			} else
 				close(fds[i]);
 		}
 	}
@@ -340,8 +456,86 @@ refuse_frame(struct conn *c, uint32_t len, uint64_t max)
 	log_info("%s: connection %llu: %s", __func__,
 	    (unsigned long long)c->serial, msg);
 	sp_reply_error(&c->out, 0, SP_TOO_LARGE, msg);
-	c->closing = true;
+	conn_end_input(c);
+}
+
+/*
+ * Keeps the clock of a frame begun and not yet whole in c's input: it
+ * must be whole within frame_timeout of when the first of its bytes was
+ * read, however slowly the rest trickles in.  Frames that are whole and
+ * wait for storesd have no clock.
+ */
+static void
+watch_frame(struct conn *c)
+{
+	uint64_t	 ms = c->loop->d->cfg->frame_timeout_ms;
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->in.len == 0 || frame_waiting(c) || c->eof) {
+		if (c->frame_timed)
+			evtimer_del(c->deadline);
+		c->frame_timed = false;
+		return;
+	}
+	if (c->frame_timed && c->timed_pos == c->in_pos)
+		return;
+	c->frame_timed = true;
+	c->timed_pos = c->in_pos;
+	evtimer_add(c->deadline, &tv);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 msg[SP_ERRMSG_MAX];
+
+	(void)fd;
+	(void)what;
+	c->frame_timed = false;
+	if (c->fd == -1 || c->closing)
+		return;
+	/* Not read meanwhile because of storesd (max_inflight, an env
+	 * busy for a moment): the frame gets a new term. */
+	if (c->paused || c->stalled) {
+		watch_frame(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "a frame was begun and not finished "
+	    "within frame_timeout (%llu ms); send each frame whole",
+	    (unsigned long long)c->loop->d->cfg->frame_timeout_ms);
+	log_notice("%s: connection %llu (pid %ld uid %lu): %s; closing it",
+	    __func__, (unsigned long long)c->serial, (long)c->peer.pid,
+	    (unsigned long)c->peer.uid, msg);
+	sp_reply_error(&c->out, 0, SP_BAD_REQUEST, msg);
+	conn_end_input(c);
+	conn_flush(c);
+}
+
+/*
+ * Reading c would take the input held by all connections over
+ * max_input: c is not read for a moment, and tries again then.  Its
+ * frame's clock runs on, so the connections that hold the input either
+ * finish their frames or are cut off at frame_timeout.
+ */
+static void
+starve(struct conn *c)
+{
+	struct timeval	 tv = { 0, STARVE_US };
+	char		 cap[32];
+
+	if (!c->told_input) {
+		c->told_input = true;
+		cfg_format_size(input_cap(c), cap, sizeof(cap));
+		log_notice("%s: connection %llu (pid %ld uid %lu) waits to "
+		    "read: the frames all connections are receiving hold "
+		    "max_input (%s)", __func__,
+		    (unsigned long long)c->serial, (long)c->peer.pid,
+		    (unsigned long)c->peer.uid, cap);
+	}
+	c->starved = true;
 	event_del(c->rev);
+	evtimer_add(c->retry, &tv);
 }
 
 /*
@@ -371,9 +565,10 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	c->stalled = false;
+	c->starved = false;
 	if (c->fd == -1 || c->closing)
 		return;
-	if (!c->paused)
+	if (!c->paused && !c->eof)
 		event_add(c->rev, NULL);
 	event_active(c->rev, EV_READ, 0);
 }
@@ -412,16 +607,22 @@ process(struct conn *c)
 			more = true;
 			break;
 		}
+		c->frame_end = c->in_pos + off + SP_FRAME_HDR + len;
 		if (handler_frame(c, c->in.data + off + SP_FRAME_HDR, len) ==
 		    HANDLER_AGAIN) {
 			stall(c);
 			break;
 		}
+		/* Its descriptors, unless the handler took them, go too. */
+		drop_fds(c, c->frame_end);
 		off += SP_FRAME_HDR + len;
 	}
+	c->in_pos += off;
 	sp_buf_consume(&c->in, off);
-	if (c->in.len == 0)
+	if (c->in.len == 0) {
 		sp_buf_shrink(&c->in, KEEP_BUF);
+		uncharge_input(c);
+	}
 	return more;
 }
 
@@ -433,19 +634,62 @@ frame_waiting(const struct conn *c)
 	    c->in.len - SP_FRAME_HDR >= sp_frame_len(c->in.data);
 }
 
-/* How much to read: at least the rest of the frame being received. */
+/*
+ * How much to read: READ_CHUNK, or for a large frame being received as
+ * much again as is held, up to its end.  The buffer grows as bytes
+ * arrive (doubling, so a frame is copied a few times at most), never to
+ * the length a header merely announces.
+ */
 static size_t
 want(const struct conn *c)
 {
-	size_t	 need;
+	size_t	 need, rest;
 
 	if (c->in.len < SP_FRAME_HDR)
 		return READ_CHUNK;
 	need = SP_FRAME_HDR + (size_t)sp_frame_len(c->in.data);
-	if (need > c->in.len && need - c->in.len > READ_CHUNK &&
-	    sp_frame_len(c->in.data) <= c->loop->d->cfg->max_frame)
-		return need - c->in.len;
-	return READ_CHUNK;
+	if (need <= c->in.len || need - c->in.len <= READ_CHUNK ||
+	    sp_frame_len(c->in.data) > c->loop->d->cfg->max_frame)
+		return READ_CHUNK;
+	rest = need - c->in.len;
+	return c->in.len < READ_CHUNK ? READ_CHUNK :
+	    c->in.len < rest ? c->in.len : rest;
+}
+
+/*
+ * The peer shut its side (shutdown(SHUT_WR), as nc -N does) or closed.
+ * Either way nothing more comes; the whole frames it sent are still
+ * answered, and the connection closes once the replies are out (a peer
+ * that is really gone makes the send fail).
+ */
+static void
+end_of_input(struct conn *c)
+{
+	log_debug("%s: connection %llu: end of input", __func__,
+	    (unsigned long long)c->serial);
+	c->eof = true;
+	event_del(c->rev);
+}
+
+/*
+ * True when the peer has shut its side and what it sent before cannot
+ * finish the frame being received: a connection held back by max_input
+ * would otherwise keep that input until frame_timeout, although no read
+ * can ever complete it.
+ */
+static bool
+frame_cannot_end(const struct conn *c)
+{
+	struct pollfd	 p = { c->fd, POLLRDHUP, 0 };
+	int		 queued;
+
+	if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLRDHUP | POLLHUP |
+	    POLLERR)))
+		return false;
+	if (ioctl(c->fd, FIONREAD, &queued) == -1)
+		return true;
+	return c->in.len + (size_t)queued < SP_FRAME_HDR +
+	    (size_t)sp_frame_len(c->in.data);
 }
 
 static void
@@ -467,10 +711,20 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	 * meanwhile: input is taken only as fast as it is handled, so a
 	 * client that never stops sending cannot fill storesd's memory.
 	 */
-	if (frame_waiting(c)) {
+	if (frame_waiting(c) || c->eof) {
 		n = 0;
 		msg.msg_controllen = 0;
 		goto handle;
+	}
+	if (charge_input(c, w) == -1) {
+		if (!frame_cannot_end(c)) {
+			starve(c);
+			return;
+		}
+		end_of_input(c);
+		watch_frame(c);
+		conn_flush(c);	/* closes once idle */
+		return;
 	}
 	if (sp_buf_reserve(&c->in, w) == -1) {
 		log_warnx("%s: out of memory for input", __func__);
@@ -493,13 +747,16 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		msg.msg_controllen = 0;
 		if (c->in.len == 0)
 			return;
-	} else if (n <= 0) {
+	} else if (n == 0) {
+		end_of_input(c);
+		msg.msg_controllen = 0;
+	} else if (n < 0) {
 		conn_close(c);
 		return;
 	}
+	c->in.len += (size_t)n;
 	if (msg.msg_controllen > 0)
 		take_rights(c, &msg);
-	c->in.len += (size_t)n;
 handle:
 	/*
 	 * Frames over max_requests_per_turn wait for the next turn, not for
@@ -513,6 +770,8 @@ handle:
 
 		evtimer_add(c->more, &now);
 	}
+	if (c->fd != -1 && !c->closing)
+		watch_frame(c);
 	if (c->fd != -1)
 		conn_flush(c);
 }
@@ -525,7 +784,8 @@ on_more(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* A pause or a stall picks up the frames itself when it ends. */
-	if (c->fd == -1 || c->closing || c->paused || c->stalled)
+	if (c->fd == -1 || c->closing || c->paused || c->stalled ||
+	    c->starved)
 		return;
 	on_read(c->fd, EV_READ, c);
 }

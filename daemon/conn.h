@@ -2,7 +2,8 @@
  * conn: one client connection.
  *
  * Owns: the socket, its input and output buffers, descriptors passed
- * with SCM_RIGHTS and not yet used, the peer's credentials, and the
+ * with SCM_RIGHTS until their frame is handled, the peer's credentials,
+ * and the
  * connection's life: it is freed only once the socket is closed and no
  * job of it is still out on the pool.  Lives on one loop's thread.
  */
@@ -36,14 +37,25 @@ struct conn {
 	struct sp_buf		 out;
 	size_t			 out_off;	/* bytes of out already sent */
 	int			 fds[CONN_MAX_FDS];
+	uint64_t		 fdpos[CONN_MAX_FDS];	/* see take_rights() */
 	unsigned		 nfds;
+	uint64_t		 in_pos;	/* stream offset of in.data[0] */
+	uint64_t		 frame_end;	/* of the frame being handled */
 	unsigned		 jobs;		/* out on the pool */
 	bool			 closing;	/* close once out is sent */
+	bool			 eof;		/* peer shut its side: finish
+						 * its frames, then close */
 	bool			 paused;	/* max_inflight: not reading */
 	bool			 stalled;	/* a frame waits for its env */
 	bool			 told_paused;	/* logged: max_inflight hit */
 	bool			 told_turn;	/* logged: per-turn cap hit */
-	struct event		*retry;		/* when stalled */
+	bool			 starved;	/* waits: max_input reached */
+	bool			 told_input;	/* logged: max_input hit */
+	bool			 frame_timed;	/* deadline runs for a frame */
+	uint64_t		 timed_pos;	/* ... that starts here */
+	size_t			 in_charged;	/* of in, against max_input */
+	struct event		*deadline;	/* frame_timeout */
+	struct event		*retry;		/* when stalled or starved */
 	struct event		*more;		/* next turn: frames left */
 	struct peer		 peer;		/* who the kernel says it is */
 	/* What the handler keeps of c (its requests' state), opaque here. */
@@ -56,12 +68,23 @@ void	conn_new(struct loop *l, int fd);
 void	conn_job_done(struct conn *c, struct job *j);
 /* The reply buffer of c; handler.c appends frames to it. */
 struct sp_buf *conn_out(struct conn *c);
-/* Takes the oldest descriptor the peer passed; -1 when there is none. */
+/*
+ * Takes a descriptor the peer passed with the frame being handled; -1
+ * when there is none.  Those the handler does not take are closed once
+ * the frame is handled: a descriptor belongs to its frame.
+ */
 int	conn_take_fd(struct conn *c);
+/* True when the frame being handled came with a descriptor. */
+bool	conn_has_fd(const struct conn *c);
 /* A job of c is leaving for the pool: c stays until it comes back. */
 void	conn_hold(struct conn *c);
 /* Sends what can be sent now and watches for the rest. */
 void	conn_flush(struct conn *c);
+/*
+ * Reads nothing more from c, which closes once its replies are out.
+ * Safe while c's frames are being handled.
+ */
+void	conn_end_input(struct conn *c);
 /* Closes the socket now, replies or not (stop timeout). */
 void	conn_abort(struct conn *c);
 /* Stops reading; closes once the replies are out (loop stop). */

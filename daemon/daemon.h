@@ -21,8 +21,9 @@
  *		config, log
  * registry.c	the table of open envs and their life cycle (knows no
  *		job); clock, config, layout, log, pool, store
- * job.c	requests run on the pool: snapshot, fork, and the write
- *		jobs' storage; counters, layout, log, pool, registry, store
+ * job.c	requests run on a pool: snapshot, fork, large mget and
+ *		missing (the readers' pool), and the write jobs' storage;
+ *		counters, layout, log, pool, registry, store
  * writer.c	each env's write queue (struct writer_q), group commit, a
  *		turn's deferred writes; clock, counters, job, pool,
  *		registry, store
@@ -34,7 +35,8 @@
  *		nothing of storage; conn, job, log
  * listener.c	the listening socket, handing connections to loops;
  *		clock, conn, log, loop
- * reload.c	SIGHUP: a new configuration, swapped whole; config, log,
+ * reload.c	SIGHUP: a new configuration, swapped whole; frees a
+ *		replaced one once nothing uses it; config, log, loop,
  *		notify, pool, registry
  * main.c	start, signals, housekeeping, stop; any of the above
  */
@@ -43,7 +45,7 @@
  * daemon: what the whole of storesd shares.
  *
  * Owns: struct daemon, the context every module reaches through its loop
- * or job: the configuration, the registry of envs, the worker pool and
+ * or job: the configuration, the registry of envs, the worker pools and
  * the I/O loops.  There is exactly one, made by main.c.
  */
 #ifndef DAEMON_H
@@ -66,6 +68,7 @@ struct daemon {
 	_Atomic(struct config *) cfg;
 	struct registry	*reg;
 	struct pool	*pool;
+	struct pool	*readers;	/* large mget and missing (job.c) */
 	struct loop	**loops;
 	unsigned	 nloops;
 	uint64_t	 start_ms;
@@ -74,6 +77,9 @@ struct daemon {
 	atomic_uint	 nconns;	/* connections open now */
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
 	atomic_uint	 reloads;	/* configurations loaded by SIGHUP */
+	/* Input buffered by all connections past each one's free share,
+	 * held under max_input (conn.c). */
+	_Atomic uint64_t in_bytes;
 };
 
 #endif

@@ -186,8 +186,10 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	j->post = job_post;
 	j->ctr = &c->loop->ctr;
 	j->id = id;
-	/* Counted here, while j surely holds its env. */
-	ctr_op(&j->env->ctr, c->hc->op);
+	/* Counted here, while j surely holds its env (a read of a repo
+	 * with no env yet has none). */
+	if (j->env != NULL)
+		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
 	if (j->kind != JOB_WRITE)
 		job_submit(j);
@@ -258,6 +260,12 @@ handler_frame(struct conn *c, const char *body, size_t n)
 	err.has_index = 0;
 	if (sp_req_decode(body, n, &rq, &err) == -1) {
 		ctr_err(&c->loop->ctr, err.code);
+		/* A malformed frame that names a batch fails it too; one
+		 * whose 'more' could not be read is not taken for its last. */
+		if (rq.has & SP_F_BID) {
+			rq.more = rq.more || !(rq.has & SP_F_MORE);
+			handler_batch_failed(c, &rq, &err);
+		}
 		reply_err(c, rq.id, &err);
 		return 0;
 	}
@@ -322,6 +330,8 @@ handler_frame(struct conn *c, const char *body, size_t n)
 	if (rc == -1) {
 		if (err.code == SP_OK)
 			sp_seterr(&err, SP_INTERNAL, "out of memory");
+		if (rq.op == SP_OP_BATCH && (rq.has & SP_F_BID))
+			handler_batch_failed(c, &rq, &err);
 		ctr_err(&c->loop->ctr, err.code);
 		if (c->hc->env_seen != NULL)
 			ctr_err(&c->hc->env_seen->ctr, err.code);

@@ -76,7 +76,8 @@ int	handler_unknown_store(const struct config *cfg, struct sp_bytes name,
 	    struct sp_error *err);
 /* BAD_KEY unless key is 1 to SP_KEY_MAX bytes. */
 int	handler_check_key(struct sp_bytes key, struct sp_error *err);
-/* Hands j (holding its env references) to the pool for c. */
+/* Hands j (holding its env references; a read may have none) to the
+ * pool for c. */
 void	handler_send_job(struct conn *c, struct job *j, uint64_t id);
 
 /* handler_read.c: answered on the I/O thread. */
@@ -112,5 +113,9 @@ int	handler_snapshot(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 int	handler_fork(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
+/* A frame of a streamed batch (rq has a bid) failed with err: so does its
+ * batch, whole (see PROTOCOL.md). */
+void	handler_batch_failed(struct conn *c, const struct sp_req *rq,
+	    const struct sp_error *err);
 
 #endif

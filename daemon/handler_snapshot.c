@@ -31,7 +31,7 @@ handler_snapshot(struct conn *c, const struct sp_req *rq,
 
 	/* An env busy for a moment: retried before the descriptor is used,
 	 * so that it is still there for the retry. */
-	if (c->nfds > 0 && handler_resolve(c, rq, false, &t, &first) == 0 &&
+	if (conn_has_fd(c) && handler_resolve(c, rq, false, &t, &first) == 0 &&
 	    (rc = reg_acquire(d->reg, t.st, t.repo, false, &env,
 	    &first)) != 0) {
 		if (rc == REG_AGAIN)

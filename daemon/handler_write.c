@@ -15,14 +15,21 @@
 #include "handler.h"
 #include "handler_int.h"
 #include "job.h"
+#include "log.h"
 #include "loop.h"
 #include "registry.h"
 #include "store.h"
 #include "writer.h"
 
 #define MAX_OPEN_BATCHES	64	/* streamed batches per connection */
+#define MAX_FAILED_BATCHES	64	/* failed, their last frame to come */
 
-/* A batch whose frames are still arriving. */
+/*
+ * A batch whose frames are still arriving, or one that failed and waits
+ * for its last frame (job NULL, st NULL when its first frame failed):
+ * until then its later frames are answered with its error, so that none
+ * of them can start the batch afresh and commit a part of it.
+ */
 struct pbatch {
 	struct pbatch		*next;
 	uint64_t		 bid;
@@ -235,19 +242,33 @@ drop_batch(struct conn *c, struct pbatch **pp)
 		c->hc->batch_bytes -= pb->job->nbytes;
 		job_free(pb->job);
 	}
+	cfg_drop(pb->st);
 	free(pb);
 }
 
-/* A failed batch keeps its error for the frames still on their way. */
+/* A failed batch keeps its (first) error for the frames still on their
+ * way. */
 static void
 fail_batch(struct conn *c, struct pbatch *pb, const struct sp_error *err)
 {
-	if (pb->job) {
-		c->hc->batch_bytes -= pb->job->nbytes;
-		job_free(pb->job);
-		pb->job = NULL;
-	}
+	if (pb->job == NULL)
+		return;
+	c->hc->batch_bytes -= pb->job->nbytes;
+	job_free(pb->job);
+	pb->job = NULL;
 	pb->err = *err;
+}
+
+/* How many of c's batches are open (failed: with open false). */
+static unsigned
+count_batches(const struct conn *c, bool open)
+{
+	const struct pbatch	*x;
+	unsigned		 n = 0;
+
+	for (x = c->hc->batches; x; x = x->next)
+		n += (x->job != NULL) == open;
+	return n;
 }
 
 /*
@@ -273,6 +294,8 @@ same_target(struct pbatch *pb, const struct target *t, struct sp_error *err)
 			    "reconfigured while batch %llu was open; abort it "
 			    "and send it again", t->st->name,
 			    (unsigned long long)pb->bid);
+		cfg_hold(t->st);
+		cfg_drop(pb->st);
 		pb->st = t->st;
 	}
 	return 0;
@@ -282,11 +305,9 @@ static struct pbatch *
 new_batch(struct conn *c, const struct target *t, uint64_t bid,
     struct sp_error *err)
 {
-	struct pbatch	*pb, *x;
-	unsigned	 n = 0;
+	struct pbatch	*pb;
+	unsigned	 n = count_batches(c, true);
 
-	for (x = c->hc->batches; x; x = x->next)
-		n++;
 	if (n >= MAX_OPEN_BATCHES) {
 		sp_seterr(err, SP_BUSY, "%u streamed batches are open on this "
 		    "connection; commit or abort one first", n);
@@ -299,6 +320,7 @@ new_batch(struct conn *c, const struct target *t, uint64_t bid,
 		return NULL;
 	}
 	pb->bid = bid;
+	cfg_hold(t->st);	/* pb outlives the turn t->st was read in */
 	pb->st = t->st;
 	pb->db = t->db;
 	if (t->repo.p)
@@ -332,28 +354,28 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 			return rc;
 		env = NULL;
 	}
+	/* Every failure below fails the batch: handler_batch_failed(). */
 	if ((pb = find_batch(c, rq->bid, &pp)) == NULL) {
 		if ((pb = new_batch(c, t, rq->bid, err)) == NULL)
 			goto refused;
 		pp = &c->hc->batches;
-	} else if (same_target(pb, t, err) == -1)
-		goto refused;
-	if (pb->job == NULL) {
+	} else if (pb->job == NULL) {
 		/* Failed earlier: say so until its last frame. */
 		*err = pb->err;
-		goto failed;
-	}
+		goto refused;
+	} else if (same_target(pb, t, err) == -1)
+		goto refused;
 	j = pb->job;
 	before = j->nbytes;
 	if (add_ops(t, rq, j, &pb->creates, err) == -1)
-		goto fail;
+		goto refused;
 	c->hc->batch_bytes += j->nbytes - before;
 	if (c->hc->batch_bytes > max) {
 		sp_seterr(err, SP_TOO_LARGE, "streamed batches on this "
 		    "connection hold more than max_batch (%llu bytes); commit "
 		    "smaller batches or raise max_batch",
 		    (unsigned long long)max);
-		goto fail;
+		goto refused;
 	}
 	if (rq->more)
 		return sp_reply_ok(conn_out(c), rq->id) == -1 ?
@@ -372,15 +394,54 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 		    "written, send the batch again",
 		    (unsigned long long)rq->bid);
 	return rc;
-fail:
-	fail_batch(c, pb, err);
-failed:
-	if (!rq->more)
-		drop_batch(c, pp);
 refused:
 	if (env != NULL)
 		reg_release(c->loop->d->reg, env);
 	return -1;
+}
+
+/*
+ * Any error on a frame that carries a bid fails that batch whole: its
+ * ops are dropped at once, and the batch is forgotten at its last frame
+ * (or by batch_abort).  A batch unknown until now, refused at its first
+ * frame, is remembered as failed as well, or its later frames would
+ * start it afresh and commit a part of it.  A connection that leaves
+ * MAX_FAILED_BATCHES such batches unended is closed once its replies are
+ * out, rather than forget one of them.
+ */
+void
+handler_batch_failed(struct conn *c, const struct sp_req *rq,
+    const struct sp_error *err)
+{
+	struct pbatch	*pb, **pp;
+
+	if ((pb = find_batch(c, rq->bid, &pp)) != NULL) {
+		if (rq->more)
+			fail_batch(c, pb, err);
+		else
+			drop_batch(c, pp);
+		return;
+	}
+	if (!rq->more)
+		return;
+	if (count_batches(c, false) >= MAX_FAILED_BATCHES) {
+		log_notice("%s: connection %llu left %d failed streamed "
+		    "batches without their last frame; closing it", __func__,
+		    (unsigned long long)c->serial, MAX_FAILED_BATCHES);
+		conn_end_input(c);
+		return;
+	}
+	if ((pb = calloc(1, sizeof(*pb))) == NULL) {
+		log_warnx("%s: out of memory; closing connection %llu, whose "
+		    "failed batch cannot be remembered", __func__,
+		    (unsigned long long)c->serial);
+		conn_end_input(c);
+		return;
+	}
+	pb->bid = rq->bid;
+	pb->err = *err;
+	pb->next = c->hc->batches;
+	c->hc->batches = pb;
 }
 
 int

@@ -191,7 +191,8 @@ run_snapshot(struct job *j)
 static int
 fork_env(struct job *j, struct sp_error *err)
 {
-	const char	*data_dir = j->d->cfg->data_dir;
+	/* Not the config's: a reload may free that while the fork runs. */
+	const char	*data_dir = reg_data_dir(j->d->reg);
 	char		 tmp[PATH_MAX], file[PATH_MAX];
 	int		 fd = -1, ret = -1;
 
@@ -237,6 +238,124 @@ done:
 	return ret;
 }
 
+/* ------------------------------------------------------ mget, missing */
+
+struct multi {
+	struct sp_mp_rd		 keys;	/* the next key to hand out */
+	struct sp_reply_w	 w;	/* mget */
+	uint32_t		*absent;	/* missing */
+	uint32_t		 nabsent;
+	bool			 mget;
+};
+
+static int
+next_key(void *arg, size_t i, const void **key, size_t *klen)
+{
+	struct multi	*m = arg;
+	struct sp_bytes	 k;
+
+	(void)i;
+	if (sp_mp_read_bytes(&m->keys, &k) == -1)
+		return -1;
+	*key = k.p;
+	*klen = k.n;
+	return 0;
+}
+
+static int
+each_val(void *arg, size_t i, const void *val, size_t n)
+{
+	struct multi	*m = arg;
+
+	if (m->mget)
+		sp_reply_w_val(&m->w, val, n);
+	else if (val == NULL)
+		m->absent[m->nabsent++] = (uint32_t)i;
+	return 0;
+}
+
+/* Every key must be bytes of 1 to SP_KEY_MAX, checked before any read. */
+static int
+check_keys(const struct sp_array *keys, struct sp_error *err)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 i;
+
+	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
+	for (i = 0; i < keys->n; i++) {
+		/* The index travels apart: a client that split its keys
+		 * over requests renumbers it. */
+		if (sp_mp_read_bytes(&rd, &k) == -1)
+			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
+			    "not bin or str");
+		if (!sp_key_ok(k.n))
+			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
+			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
+	}
+	return 0;
+}
+
+int
+job_read_keys(struct sp_buf *out, uint64_t id, bool mget, struct st_env *st,
+    unsigned slot, unsigned db, const struct sp_array *keys,
+    struct sp_error *err)
+{
+	struct multi	 m;
+	size_t		 i, bad;
+	int		 rc = -1;
+
+	if (check_keys(keys, err) == -1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	m.mget = mget;
+	if (!mget && (m.absent = calloc(keys->n + 1,
+	    sizeof(*m.absent))) == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	if (mget && sp_reply_mget_open(&m.w, out, id, keys->n) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	sp_mp_rd_init(&m.keys, keys->raw.p, keys->raw.n);
+	if (st == NULL) {
+		/* No env: every key is absent. */
+		for (i = 0; i < keys->n; i++)
+			each_val(&m, i, NULL, 0);
+	} else if (st_mget(st, slot, db, keys->n, next_key, each_val, &m,
+	    &bad, err) == -1) {
+		if (mget)
+			sp_reply_abort(&m.w);
+		goto done;
+	}
+	if ((mget ? sp_reply_close(&m.w) : sp_reply_missing(out, id, m.absent,
+	    m.nabsent)) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(m.absent);
+	return rc;
+}
+
+static void
+run_read(struct job *j)
+{
+	struct sp_error	 err;
+
+	if (job_read_keys(&j->reply, j->id, j->mget, j->env ? j->env->st :
+	    NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
+		job_note(j, err.code);
+		if (err.has_index)
+			sp_reply_error_at(&j->reply, j->id, err.code, err.msg,
+			    err.index);
+		else
+			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		return;
+	}
+	job_note(j, SP_OK);
+}
+
 static void
 run_task(struct pool_task *t)
 {
@@ -246,6 +365,8 @@ run_task(struct pool_task *t)
 
 	if (j->kind == JOB_SNAPSHOT)
 		run_snapshot(j);
+	else if (j->kind == JOB_READ)
+		run_read(j);
 	else
 		reply(j, fork_env(j, &err), &err, 0);
 	job_finish(j);
@@ -255,5 +376,8 @@ void
 job_submit(struct job *j)
 {
 	j->task.fn = run_task;
-	pool_submit(j->d->pool, &j->task);
+	/* Reads have threads of their own: a client's large reads then
+	 * hold up neither its loop nor anyone's writes. */
+	pool_submit(j->kind == JOB_READ ? j->d->readers : j->d->pool,
+	    &j->task);
 }

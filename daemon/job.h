@@ -1,8 +1,10 @@
 /*
  * job: a request that runs on the worker pool.
  *
- * Owns: requests that may wait on a disk (writes, snapshots, forks)
- * while they are away from their I/O thread.  A job carries its own
+ * Owns: requests that may wait on a disk (writes, snapshots, forks),
+ * or read too much to be answered on an I/O thread (large mget and
+ * missing, on a pool of their own), while they are away from their I/O
+ * thread.  A job carries its own
  * copies of the request's bytes, a reference on the env it uses, and
  * the reply it builds; when done it goes back through its post hook
  * (the handler's: to its connection's loop, which sends the reply).
@@ -30,6 +32,7 @@ enum job_kind {
 	JOB_WRITE,
 	JOB_SNAPSHOT,
 	JOB_FORK,
+	JOB_READ,	/* a large mget or missing */
 };
 
 struct job {
@@ -51,6 +54,9 @@ struct job {
 	bool			 batch;		/* errors name the op's index */
 	int			 fd;		/* snapshot: the client's file */
 	bool			 compact;
+	bool			 mget;		/* read: mget, else missing */
+	unsigned		 db;		/* read */
+	struct sp_array		 keys;		/* read: in job_copy() storage */
 	struct sp_buf		 reply;		/* one frame, when done */
 	struct job_block	*blocks;	/* job_copy() storage */
 	size_t			 nbytes;	/* copied so far */
@@ -78,8 +84,18 @@ void		 job_free(struct job *j);
  * and its env's. */
 void		 job_note(struct job *j, int code);
 
-/* Runs a snapshot or fork job on the pool. */
+/* Runs a snapshot or fork job on the pool, a read on the readers'. */
 void		 job_submit(struct job *j);
+/*
+ * Answers an mget (with mget) or a missing of keys in db of st (NULL: no
+ * env, every key absent) into out, as the reply to request id, reading
+ * with slot's transaction (ST_NOSLOT: one of its own).  Every key is
+ * checked first (BAD_REQUEST, BAD_KEY with its index).  Returns 0, or -1
+ * with err and nothing added to out.
+ */
+int		 job_read_keys(struct sp_buf *out, uint64_t id, bool mget,
+		    struct st_env *st, unsigned slot, unsigned db,
+		    const struct sp_array *keys, struct sp_error *err);
 /*
  * Sends a finished job back: drops its env references, then hands it to
  * its post hook (its loop, which sends the reply).  A job whose reply

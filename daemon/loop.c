@@ -188,7 +188,14 @@ loop_run(struct loop *l)
 			break;
 		for (i = 0; i < l->nhooks; i++)
 			l->hooks[i].fn(l->hooks[i].arg);
+		atomic_fetch_add(&l->turns, 1);
 	}
+}
+
+void
+loop_wake(struct loop *l)
+{
+	ring(l);
 }
 
 void

@@ -67,6 +67,11 @@ struct loop {
 	/* The handler's state of this loop (handler_loop_init()). */
 	struct handler_loop	*hl;
 
+	/* Turns ended: a pointer into a configuration read in a turn is
+	 * not used after it, so a replaced config may go once every loop
+	 * has ended a turn (reload.c). */
+	_Atomic uint64_t	 turns;
+
 	/* Its connections' requests and errors (the pool's jobs add theirs):
 	 * one set per loop so that loops share no counter; stats adds them
 	 * up. */
@@ -91,6 +96,8 @@ void	loop_join(struct loop *l);
  * after the loop ended; the pool must be gone by then. */
 void	loop_fini(struct loop *l);
 
+/* From any thread: makes l end a turn soon, even with nothing to do. */
+void	loop_wake(struct loop *l);
 /* From any thread: hand over an accepted connection, a finished job. */
 void	loop_post_conn(struct loop *l, int fd);
 void	loop_post_done(struct loop *l, struct job *j);

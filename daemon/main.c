@@ -171,9 +171,10 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Housekeeping closes idle envs and flushes sync = none envs.  Both may
- * wait on a disk, so the timer on loop 0 only hands the work to the pool,
- * and never twice at once.
+ * Housekeeping closes idle envs, flushes sync = none envs and frees the
+ * replaced configurations nothing uses any more.  The first two may wait
+ * on a disk, so the timer on loop 0 only hands the work to the pool, and
+ * never twice at once.
  */
 static struct pool_task	 housekeeping;
 static atomic_bool	 housekeeping_busy;
@@ -184,6 +185,7 @@ housekeep(struct pool_task *t)
 	(void)t;
 	reg_sweep(daemon_ctx.reg);
 	reg_sync(daemon_ctx.reg);
+	reload_reap(&daemon_ctx);
 	atomic_store(&housekeeping_busy, false);
 }
 
@@ -239,12 +241,15 @@ start(struct daemon *d)
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
 	d->pool = pool_new(d->cfg->writer_threads);
+	/* As many as there are loops that may hand them large reads. */
+	d->readers = pool_new(d->cfg->io_threads);
 	if (d->reg != NULL && d->pool != NULL) {
 		reg_set_env_ops(d->reg, &writer_env_ops);
 		reg_set_pool(d->reg, d->pool);
 	}
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
-	if (d->reg == NULL || d->pool == NULL || d->loops == NULL) {
+	if (d->reg == NULL || d->pool == NULL || d->readers == NULL ||
+	    d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);
 		return -1;
 	}
@@ -267,6 +272,7 @@ stop(struct daemon *d)
 		loop_join(d->loops[i]);
 	/* Queued writes still run and commit here, before envs close. */
 	pool_free(d->pool);
+	pool_free(d->readers);
 	if (d->reg != NULL)
 		reg_set_pool(d->reg, NULL);
 	for (i = 0; i < d->nloops; i++) {
@@ -379,6 +385,7 @@ done:
 		close(d->lockfd);	/* the envs are closed: let another in */
 	if (ret == 0)
 		log_notice("storesd stopped");
+	reload_fini();
 	cfg_free(d->cfg);
 	return ret;
 }

@@ -170,12 +170,15 @@ entry_new(struct registry *r, const char *dir, uint64_t h,
 		free(e);
 		return NULL;
 	}
+	cfg_hold(st);	/* e outlives the turn st was read in */
 	return e;
 }
 
 static void
 entry_free(struct registry *r, struct reg_env *e)
 {
+	cfg_drop(e->cfg);
+	cfg_drop(e->next_cfg);
 	if (r->ops != NULL)
 		r->ops->free(e->ext);
 	free(e->dir);
@@ -241,39 +244,52 @@ close_on_pool(struct registry *r, struct reg_env *e, bool evicted)
 
 /* ------------------------------------------------------------ retuning */
 
-/* Decides what e needs to serve st, a store of a newer configuration. */
+/*
+ * Decides what e needs to serve st, a store of a newer configuration.
+ * e holds the configs of cfg and next_cfg (when set), so neither is
+ * freed under it.
+ */
 static void
 plan(struct reg_env *e, const struct cfg_store *st)
 {
-	e->next_cfg = st;
+	cfg_hold(st);
+	cfg_drop(e->next_cfg);
+	e->next_cfg = NULL;
 	if (!cfg_store_same_env(e->cfg, st))
 		e->retune = REG_REOPEN;
 	else if (e->cfg->map_size != st->map_size)
 		e->retune = REG_RESIZE;
 	else {
+		cfg_drop(e->cfg);
 		e->cfg = st;
 		e->retune = REG_KEEP;
+		return;
 	}
+	e->next_cfg = st;
 }
 
 /*
  * Whether open env e serves a request resolved against st, the lock
- * held.  Returns 0, REG_AGAIN while e waits for a retune (planned here
- * when st is the first to be newer), or -1 with err.
+ * held.  Returns 0, or REG_AGAIN while e waits for a retune (planned
+ * here when st is the first to be newer) or when st is older than e and
+ * no longer fits it.
  */
 static int
-fit(struct reg_env *e, const struct cfg_store *st, struct sp_error *err)
+fit(struct reg_env *e, const struct cfg_store *st)
 {
 	if (st->gen > e->cfg->gen &&
 	    (e->retune == REG_KEEP || st->gen > e->next_cfg->gen))
 		plan(e, st);
 	if (e->retune != REG_KEEP)
 		return REG_AGAIN;
-	/* Resolved just before a reload: fine unless the env changed. */
+	/*
+	 * Resolved just before a reload, and the env was reopened for the
+	 * new store since: the request is handled again, resolved against
+	 * the configuration now published (never older than e's), rather
+	 * than failed.  A reload fails no read or write.
+	 */
 	if (st->gen < e->cfg->gen && !cfg_store_same_env(st, e->cfg))
-		return sp_seterr(err, SP_BUSY, "store %s was reconfigured "
-		    "while this request was on its way; send it again",
-		    st->name);
+		return REG_AGAIN;
 	return 0;
 }
 
@@ -311,7 +327,9 @@ retune(struct registry *r, struct reg_env *e)
 		log_notice("%s: %s: map_size is now %s", __func__, e->dir,
 		    size);
 	pthread_mutex_lock(&r->mtx);
+	cfg_drop(e->cfg);
 	e->cfg = e->next_cfg;
+	e->next_cfg = NULL;
 	e->retune = REG_KEEP;
 	e->state = REG_OPEN;
 	lru_insert(r, e);
@@ -452,7 +470,7 @@ again:
 	if ((e = find(r, dir, h)) != NULL) {
 		switch (e->state) {
 		case REG_OPEN:
-			rc = fit(e, st, err);
+			rc = fit(e, st);
 			if (rc == REG_AGAIN && e->refs == 0) {
 				lru_remove(r, e);
 				retune(r, e);
@@ -598,6 +616,12 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 	}
 	*out = e;
 	return 0;
+}
+
+const char *
+reg_data_dir(const struct registry *r)
+{
+	return r->data_dir;
 }
 
 void

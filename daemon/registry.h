@@ -68,6 +68,7 @@ struct reg_env {
 	/* What it was opened for; stats may read it without the lock. */
 	_Atomic(const struct cfg_store *) cfg;
 	const struct cfg_store	*next_cfg;	/* with retune: what it needs */
+	/* Both hold their config (cfg_hold()). */
 	enum reg_retune		 retune;
 	enum reg_state		 state;
 	unsigned		 refs;
@@ -114,6 +115,8 @@ struct reg_env_ops {
 };
 void		 reg_set_env_ops(struct registry *r,
 		    const struct reg_env_ops *ops);
+/* data_dir as given to reg_new(), for as long as r lives. */
+const char	*reg_data_dir(const struct registry *r);
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);
 
@@ -123,10 +126,11 @@ void		 reg_free(struct registry *r);
  * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
  * set; REG_AGAIN (err untouched) while the env is closing or being
  * retuned for a new configuration, which st may be the first to bring,
- * or while an idle env is closed on the pool to make room (max_envs);
- * or -1 with err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with none
- * idle, a fork is writing it, or st is from a configuration older than
- * the env's and no longer fits it), IO_ERROR, INTERNAL.
+ * when st is from a configuration older than the env's and no longer
+ * fits it (resolve the request again), or while an idle env is closed on
+ * the pool to make room (max_envs); or -1 with err: NOT_FOUND, BAD_REPO,
+ * BUSY (max_envs reached with none idle, a fork is writing it),
+ * IO_ERROR, INTERNAL.
  */
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,

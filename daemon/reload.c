@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,13 +8,25 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "loop.h"
 #include "notify.h"
 #include "pool.h"
 #include "registry.h"
 #include "reload.h"
 
+/* A replaced configuration, kept until nothing can point into it. */
+struct retired {
+	struct retired		*next;
+	struct config		*cfg;
+	bool			 waiting;	/* for each loop to end a turn */
+	uint64_t		 holds;		/* cfg->holds as the wait began */
+	uint64_t		*turns;		/* each loop's turns then */
+};
+
 static struct {
 	struct daemon		*d;
+	pthread_mutex_t		 reap_mtx;	/* guards retired */
+	struct retired		*retired;
 	const char		*file;
 	const char		*socket;
 	const char		*data_dir;
@@ -104,6 +117,103 @@ describe(const struct config *nc, const struct config *oc, char *buf,
 	    changed[0] ? changed : "none");
 }
 
+/* Keeps oc, about to be replaced, until reload_reap() may free it. */
+static int
+retire(struct daemon *d, struct config *oc)
+{
+	struct retired	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->turns = calloc(d->nloops + 1, sizeof(*r->turns))) == NULL) {
+		free(r);
+		return -1;
+	}
+	r->cfg = oc;
+	pthread_mutex_lock(&rl.reap_mtx);
+	r->next = rl.retired;
+	rl.retired = r;
+	pthread_mutex_unlock(&rl.reap_mtx);
+	return 0;
+}
+
+/*
+ * Whether r's config may be freed now.  holds is read before refs: a
+ * hold taken after that read changes holds, and one dropped before it
+ * was taken from a pointer read in a turn that ends before the wait
+ * does.  Sets *wake when a loop must end a turn first.
+ */
+static bool
+can_free(struct daemon *d, struct retired *r, bool *wake)
+{
+	uint64_t	 holds = atomic_load(&r->cfg->holds);
+	unsigned	 i;
+
+	if (atomic_load(&r->cfg->refs) != 0) {
+		r->waiting = false;
+		return false;
+	}
+	if (!r->waiting || holds != r->holds) {
+		r->waiting = true;
+		r->holds = holds;
+		for (i = 0; i < d->nloops; i++)
+			r->turns[i] = atomic_load(&d->loops[i]->turns);
+		*wake = true;
+		return false;
+	}
+	for (i = 0; i < d->nloops; i++)
+		if (atomic_load(&d->loops[i]->turns) == r->turns[i]) {
+			*wake = true;
+			return false;
+		}
+	return true;
+}
+
+static void
+retired_free(struct retired *r)
+{
+	cfg_free(r->cfg);
+	free(r->turns);
+	free(r);
+}
+
+void
+reload_reap(struct daemon *d)
+{
+	struct retired	*r, **pp;
+	bool		 wake = false;
+	unsigned	 i, n = 0, kept = 0;
+
+	pthread_mutex_lock(&rl.reap_mtx);
+	for (pp = &rl.retired; (r = *pp) != NULL;) {
+		if (!can_free(d, r, &wake)) {
+			pp = &r->next;
+			kept++;
+			continue;
+		}
+		*pp = r->next;
+		retired_free(r);
+		n++;
+	}
+	pthread_mutex_unlock(&rl.reap_mtx);
+	if (n > 0)
+		log_debug("%s: freed %u replaced configurations; %u still in "
+		    "use", __func__, n, kept);
+	if (wake)
+		for (i = 0; i < d->nloops; i++)
+			loop_wake(d->loops[i]);
+}
+
+void
+reload_fini(void)
+{
+	struct retired	*r;
+
+	while ((r = rl.retired) != NULL) {
+		rl.retired = r->next;
+		retired_free(r);
+	}
+}
+
 static void
 reload_once(struct daemon *d)
 {
@@ -133,10 +243,18 @@ reload_once(struct daemon *d)
 		    "the old value stays", __func__, changed);
 	describe(nc, oc, what, sizeof(what));
 	cfg_stamp(nc, oc->gen + 1);
-	nc->retired = oc;
+	if (retire(d, oc) == -1) {
+		cfg_free(nc);
+		log_errx("%s: out of memory; nothing changed: storesd keeps "
+		    "the configuration it runs on", __func__);
+		notify_send("READY=1\nSTATUS=reload refused, running on the "
+		    "previous configuration: out of memory");
+		return;
+	}
 	atomic_store(&d->cfg, nc);
 	reg_set_limits(d->reg, nc->max_envs, nc->idle_close_ms);
 	retune = reg_reconfigure(d->reg, nc);
+	reload_reap(d);
 	atomic_fetch_add(&d->reloads, 1);
 	log_notice("%s: configuration %llu in use: %u stores (%s); %u open "
 	    "envs follow their store's new settings", __func__,
@@ -164,6 +282,7 @@ reload_init(struct daemon *d, const char *file, const char *socket,
     const char *data_dir)
 {
 	rl.d = d;
+	pthread_mutex_init(&rl.reap_mtx, NULL);
 	rl.file = file;
 	rl.socket = socket;
 	rl.data_dir = data_dir;

@@ -7,10 +7,14 @@
  * keys only a restart can change, publishing it, and telling the
  * registry so open envs follow their stores (resized, or reopened).
  *
- * Replaced configs are kept, chained from the current one, until exit:
- * requests in flight, open envs and streamed batches may still point
- * into them, and reloads are rare enough that keeping a few KiB each is
- * the simplest way that is always safe.
+ * A replaced config is freed once nothing can point into it: no open
+ * env and no streamed batch holds it (cfg_hold()), none did since this
+ * was last looked at, and every I/O loop has ended a turn since (the
+ * loops read the current config afresh in each turn and keep no pointer
+ * into it past the turn's end).  Looked at on each reload and by
+ * housekeeping; a loop idle meanwhile is woken for a turn.  So reloads
+ * do not grow memory: an old config lives only while an env or batch
+ * that began with it does.
  */
 #ifndef RELOAD_H
 #define RELOAD_H
@@ -29,5 +33,10 @@ void	reload_init(struct daemon *d, const char *file, const char *socket,
  * one loaded.
  */
 void	reload_request(struct daemon *d);
+/* Frees the replaced configs nothing can point into any more.  Any
+ * thread but an I/O loop's (it may wait for the loops' turns). */
+void	reload_reap(struct daemon *d);
+/* At exit, loops and pool stopped: frees every replaced config. */
+void	reload_fini(void);
 
 #endif

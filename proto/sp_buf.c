@@ -5,23 +5,35 @@
 
 #include "sp_buf.h"
 
+size_t
+sp_buf_grown(const struct sp_buf *b, size_t n)
+{
+	size_t	 want, cap;
+
+	if (n > SIZE_MAX - b->len)
+		return SIZE_MAX;
+	want = b->len + n;
+	if (want <= b->cap)
+		return b->cap;
+	cap = b->cap ? b->cap : 256;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	return cap;
+}
+
 int
 sp_buf_reserve(struct sp_buf *b, size_t n)
 {
-	size_t	 want, cap;
+	size_t	 cap;
 	char	*p;
 
-	if (n > SIZE_MAX - b->len) {
+	if ((cap = sp_buf_grown(b, n)) == SIZE_MAX) {
 		errno = ENOMEM;
 		b->failed = 1;
 		return -1;
 	}
-	want = b->len + n;
-	if (want <= b->cap)
+	if (cap == b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap < want)
-		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
 	if ((p = realloc(b->data, cap)) == NULL) {
 		b->failed = 1;
 		return -1;

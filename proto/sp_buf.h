@@ -22,6 +22,9 @@ struct sp_buf {
  * (ENOMEM) after setting the sticky failed flag.
  */
 int	sp_buf_reserve(struct sp_buf *b, size_t n);
+/* The capacity b would have after sp_buf_reserve(b, n) (SIZE_MAX when
+ * that would fail for the size alone). */
+size_t	sp_buf_grown(const struct sp_buf *b, size_t n);
 /* Appends n bytes. Returns 0, or -1 (ENOMEM). */
 int	sp_buf_append(struct sp_buf *b, const void *p, size_t n);
 /* Drops the first n bytes, keeping the rest. */

@@ -72,6 +72,7 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 	struct sp_bytes	 k, name = { NULL, 0 }, *dst;
 	uint32_t	 i, n;
 	size_t		 j;
+	char		 q[SP_QUOTE_BUF];
 
 	memset(op, 0, sizeof(*op));
 	if (sp_mp_read_map(rd, &n) == -1)
@@ -81,8 +82,8 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 			return bad_op(err, "has a field name that is no str");
 		if ((dst = op_field(op, &name, k)) == NULL)
 			return sp_seterr(err, SP_BAD_REQUEST, "unknown field "
-			    "'%.*s' in a batch op; ops have op, key, val, db",
-			    (int)(k.n > 32 ? 32 : k.n), k.p);
+			    "'%s' in a batch op; ops have op, key, val, db",
+			    sp_quote(k.p, k.n, q));
 		if (dst->p != NULL)
 			return sp_seterr(err, SP_BAD_REQUEST, "the field "
 			    "'%.*s' appears twice in a batch op", (int)k.n, k.p);
@@ -95,9 +96,8 @@ sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 		return bad_op(err, "has no 'op'");
 	if ((j = kind_by_name(name)) == NKINDS)
 		return sp_seterr(err, SP_BAD_REQUEST, "unknown batch op "
-		    "'%.*s'; ops are put, del, put_if_absent, expect, "
-		    "expect_absent, clear", (int)(name.n > 32 ? 32 : name.n),
-		    name.p);
+		    "'%s'; ops are put, del, put_if_absent, expect, "
+		    "expect_absent, clear", sp_quote(name.p, name.n, q));
 	op->kind = (enum sp_batch_kind)j;
 	if (kinds[j].key != (op->key.p != NULL))
 		return sp_seterr(err, SP_BAD_REQUEST, "a batch %s %s key",

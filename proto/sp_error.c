@@ -40,6 +40,29 @@ sp_code_by_name(const char *name)
 	return -1;
 }
 
+const char *
+sp_quote(const void *p, size_t n, char *buf)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*s = p;
+	size_t			 i, o = 0;
+
+	for (i = 0; i < n && i < SP_QUOTE_MAX; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+			buf[o++] = (char)s[i];
+			continue;
+		}
+		buf[o++] = '\\';
+		buf[o++] = 'x';
+		buf[o++] = hex[s[i] >> 4];
+		buf[o++] = hex[s[i] & 0xf];
+	}
+	if (i < n)
+		buf[o++] = '.', buf[o++] = '.', buf[o++] = '.';
+	buf[o] = '\0';
+	return buf;
+}
+
 int
 sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 {

@@ -9,6 +9,7 @@
 #ifndef SP_ERROR_H
 #define SP_ERROR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* X(number, NAME, meaning) */
@@ -64,6 +65,17 @@ int		 sp_code_by_name(const char *name);
  */
 int	sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * Request bytes quoted for a message: at most SP_QUOTE_MAX of them, each
+ * byte outside printable ASCII (and '\\') as \xNN, as storesd's log
+ * writes them, so that a reply never carries a client's control bytes
+ * or invalid UTF-8; "..." marks a cut.  Writes into buf (SP_QUOTE_BUF
+ * bytes) and returns it.
+ */
+#define SP_QUOTE_MAX	32
+#define SP_QUOTE_BUF	(SP_QUOTE_MAX * 4 + 4)
+const char	*sp_quote(const void *p, size_t n, char *buf);
+
 /* The same, for an error about element index of the request. */
 int	sp_seterr_at(struct sp_error *err, uint64_t index, int code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

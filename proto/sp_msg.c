@@ -297,6 +297,7 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
 	uint32_t		 i, npairs;
+	char			 q[SP_QUOTE_BUF];
 
 	memset(req, 0, sizeof(*req));
 	sp_mp_rd_init(&rd, body, n);
@@ -315,9 +316,8 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 		}
 		if ((f = field_lookup(fields, NFIELDS, k)) == NULL) {
 			sp_seterr(err, SP_BAD_REQUEST,
-			    "unknown field '%.*s'; see PROTOCOL.md for the "
-			    "fields of each op", (int)(k.n > 32 ? 32 : k.n),
-			    k.p);
+			    "unknown field '%s'; see PROTOCOL.md for the "
+			    "fields of each op", sp_quote(k.p, k.n, q));
 			goto fail;
 		}
 		if (req->has & f->bit) {
@@ -350,9 +350,8 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 	}
 	if ((req->op = op_lookup(opname)) == SP_OP_NONE) {
 		sp_seterr(err, SP_BAD_REQUEST,
-		    "unknown op '%.*s' (protocol %d); see PROTOCOL.md",
-		    (int)(opname.n > 32 ? 32 : opname.n), opname.p,
-		    SP_PROTO_VERSION);
+		    "unknown op '%s' (protocol %d); see PROTOCOL.md",
+		    sp_quote(opname.p, opname.n, q), SP_PROTO_VERSION);
 		goto fail;
 	}
 	if (check_fields(req, err) == -1)

@@ -404,55 +404,141 @@ START_TEST(streamed_batch_refused_early)
 }
 END_TEST
 
-/* Sends chunks of a streamed batch and vanishes before its last one. */
-START_TEST(client_killed_mid_batch_applies_nothing)
+/* How a raw chunk of a streamed batch goes wrong, if it does. */
+enum chunk_fault { CHUNK_OK, CHUNK_BAD_DB, CHUNK_BAD_STORE, CHUNK_BAD_REPO,
+    CHUNK_TRAILING_BYTE };
+
+/*
+ * Sends a raw batch frame of bid in repo: n puts of keys PREFIX0.., with
+ * more, spoilt as fault says; returns the reply's code.
+ */
+static int
+chunk(int fd, const char *repo, uint64_t bid, bool more, const char *prefix,
+    int n, enum chunk_fault fault)
 {
-	struct sp_buf		 ops = { 0 }, b = { 0 };
+	static uint64_t		 id;
+	struct sp_buf		 ops = { 0 }, out = { 0 }, b = { 0 };
 	struct sp_batch_op	 op;
 	struct sp_req		 rq;
 	struct sp_reply		 rep;
-	sc_conn			*c;
-	char			 k[16];
-	int			 fd, i, chunk;
+	char			 k[32];
+	int			 i, code;
+
+	for (i = 0; i < n; i++) {
+		memset(&op, 0, sizeof(op));
+		op.kind = SP_BATCH_PUT;
+		snprintf(k, sizeof(k), "%s%d", prefix, i);
+		op.key.p = k;
+		op.key.n = strlen(k);
+		op.val.p = "v";
+		op.val.n = 1;
+		ck_assert_int_eq(sp_batch_op_encode(&ops, &op), 0);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.id = ++id;
+	rq.op = SP_OP_BATCH;
+	rq.store.p = fault == CHUNK_BAD_STORE ? "nosuchstore" : "nodes";
+	rq.store.n = strlen(rq.store.p);
+	rq.repo.p = fault == CHUNK_BAD_REPO ? "a/../b" : repo;
+	rq.repo.n = strlen(rq.repo.p);
+	if (fault == CHUNK_BAD_DB) {
+		rq.db.p = "nosuchdb";
+		rq.db.n = 8;
+	}
+	rq.ops.raw.p = ops.len ? ops.data : "";
+	rq.ops.raw.n = ops.len;
+	rq.ops.n = (uint32_t)n;
+	rq.bid = bid;
+	rq.more = more;
+	rq.has = SP_F_BID | SP_F_MORE;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	if (fault == CHUNK_TRAILING_BYTE) {
+		/* A byte after the map, inside the frame: BAD_REQUEST after
+		 * every field was read. */
+		ck_assert_int_eq(sp_buf_append(&out, "\xc0", 1), 0);
+		out.data[3]++;
+	}
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	code = rep.code;
+	sp_buf_free(&ops);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	return code;
+}
+
+/* Sends chunks of a streamed batch and vanishes before its last one. */
+START_TEST(client_killed_mid_batch_applies_nothing)
+{
+	sc_conn		*c;
+	char		 prefix[16];
+	int		 fd, n;
 
 	fd = it_raw_connect(&D);
-	for (chunk = 0; chunk < 3; chunk++) {
-		ops.len = 0;
-		for (i = 0; i < 100; i++) {
-			memset(&op, 0, sizeof(op));
-			op.kind = SP_BATCH_PUT;
-			snprintf(k, sizeof(k), "k%d-%d", chunk, i);
-			op.key.p = k;
-			op.key.n = strlen(k);
-			op.val.p = "v";
-			op.val.n = 1;
-			ck_assert_int_eq(sp_batch_op_encode(&ops, &op), 0);
-		}
-		memset(&rq, 0, sizeof(rq));
-		rq.id = (uint64_t)chunk + 1;
-		rq.op = SP_OP_BATCH;
-		rq.store.p = "nodes";
-		rq.store.n = 5;
-		rq.repo.p = "killed";
-		rq.repo.n = 6;
-		rq.ops.raw.p = ops.data;
-		rq.ops.raw.n = ops.len;
-		rq.ops.n = 100;
-		rq.bid = 42;
-		rq.more = true;
-		rq.has = SP_F_BID | SP_F_MORE;
-		it_raw_req(fd, &rq);
+	for (n = 0; n < 3; n++) {
+		snprintf(prefix, sizeof(prefix), "k%d-", n);
 		/* The ack proves storesd holds the chunk. */
-		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
-		ck_assert_int_eq(rep.code, SP_OK);
+		ck_assert_int_eq(chunk(fd, "killed", 42, true, prefix, 100,
+		    CHUNK_OK), SP_OK);
 	}
 	close(fd);
 	c = conn();
 	ck_assert_uint_eq(count(c, "killed", "nodes", NULL), 0);
 	ck_assert(!it_exists(&D, "killed"));
 	sc_close(c);
-	sp_buf_free(&ops);
-	sp_buf_free(&b);
+}
+END_TEST
+
+/*
+ * A frame of a streamed batch refused at request level (a db, store or
+ * repo it names, a malformed frame) fails the whole batch, wherever it
+ * is: first, middle or last.  Nothing of the batch is applied, and the
+ * batch is forgotten at its last frame, so neither a later batch reusing
+ * its bid nor the connection's batch slots inherit anything.
+ */
+START_TEST(streamed_batch_any_refused_frame_fails_it)
+{
+	static const enum chunk_fault faults[] = { CHUNK_BAD_DB,
+	    CHUNK_BAD_STORE, CHUNK_BAD_REPO, CHUNK_TRAILING_BYTE };
+	sc_conn		*c = conn();
+	char		 repo[32];
+	size_t		 f;
+	int		 fd, i, where;
+
+	fd = it_raw_connect(&D);
+	for (f = 0; f < sizeof(faults) / sizeof(faults[0]); f++)
+		for (where = 0; where < 3; where++) {
+			snprintf(repo, sizeof(repo), "sb%zu-%d", f, where);
+			/* Three frames; the one at where is refused. */
+			ck_assert_int_eq(chunk(fd, repo, 7, true, "a", 10,
+			    where == 0 ? faults[f] : CHUNK_OK) == SP_OK,
+			    where != 0);
+			ck_assert_int_eq(chunk(fd, repo, 7, true, "b", 10,
+			    where == 1 ? faults[f] : CHUNK_OK) == SP_OK,
+			    where == 2);
+			ck_assert_int_ne(chunk(fd, repo, 7, false, "c", 10,
+			    where == 2 ? faults[f] : CHUNK_OK), SP_OK);
+			ck_assert_uint_eq(count(c, repo, "nodes", NULL), 0);
+			/* The bid is free again, and holds nothing stale. */
+			ck_assert_int_eq(chunk(fd, repo, 7, true, "d", 10,
+			    CHUNK_OK), SP_OK);
+			ck_assert_int_eq(chunk(fd, repo, 7, false, "e", 10,
+			    CHUNK_OK), SP_OK);
+			ck_assert_uint_eq(count(c, repo, "nodes", NULL), 20);
+		}
+	/* Batches whose last frame was refused leave no slot taken: more
+	 * than the 64 a connection may have open. */
+	for (i = 0; i < 100; i++) {
+		ck_assert_int_eq(chunk(fd, "slots", 100 + (uint64_t)i, true,
+		    "x", 1, CHUNK_OK), SP_OK);
+		ck_assert_int_eq(chunk(fd, "slots", 100 + (uint64_t)i, false,
+		    "y", 1, CHUNK_BAD_STORE), SP_UNKNOWN_STORE);
+	}
+	ck_assert_int_eq(chunk(fd, "slots", 1, true, "x", 1, CHUNK_OK), SP_OK);
+	ck_assert_int_eq(chunk(fd, "slots", 1, false, "y", 1, CHUNK_OK), SP_OK);
+	ck_assert_uint_eq(count(c, "slots", "nodes", NULL), 2);
+	close(fd);
+	sc_close(c);
 }
 END_TEST
 
@@ -955,6 +1041,7 @@ data_suite(void)
 	tcase_add_test(tc, streamed_batch_bad_chunk);
 	tcase_add_test(tc, streamed_batch_refused_early);
 	tcase_add_test(tc, client_killed_mid_batch_applies_nothing);
+	tcase_add_test(tc, streamed_batch_any_refused_frame_fails_it);
 	tcase_add_test(tc, batch_over_max_batch);
 	tcase_add_test(tc, batch_of_64mib);
 	tcase_add_test(tc, mget_values);

@@ -1267,6 +1267,669 @@ START_TEST(readers_and_writers)
 }
 END_TEST
 
+/* -------------------------------------------------- hostile clients */
+
+/* A raw request of op on store refs, key k (with val v when not NULL). */
+static void
+raw_kv(struct sp_buf *out, enum sp_op op, uint64_t id, const char *k,
+    const char *v)
+{
+	struct sp_req	 rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.id = id;
+	rq.op = op;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.key.p = k;
+	rq.key.n = strlen(k);
+	if (v != NULL) {
+		rq.val.p = v;
+		rq.val.n = strlen(v);
+	}
+	ck_assert_int_eq(sp_req_encode(out, &rq), 0);
+}
+
+/* Reads replies until EOF; counts those with code want in *nwant. */
+static int
+replies_until_eof(int fd, int want, int *nwant)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	int		 n = 0;
+
+	*nwant = 0;
+	while (it_raw_reply(fd, &b, &rep) == 0) {
+		n++;
+		if (rep.code == want)
+			(*nwant)++;
+	}
+	sp_buf_free(&b);
+	return n;
+}
+
+/*
+ * A client that sends, then shuts down its side (nc -N, and many tools
+ * do) gets every reply before storesd closes: durable puts that wait
+ * for the pool, and a pipeline longer than one turn's share.
+ */
+START_TEST(half_closed_gets_every_reply)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 };
+	sc_conn			*c;
+	char			 k[32];
+	int			 fd, i, ok;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 16MiB\n"), 0);
+	fd = it_raw_connect(&d);
+	for (i = 0; i < 50; i++) {
+		snprintf(k, sizeof(k), "h%d", i);
+		raw_kv(&out, SP_OP_PUT, (uint64_t)i + 1, k, "v");
+	}
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(replies_until_eof(fd, SP_OK, &ok), 50);
+	ck_assert_int_eq(ok, 50);
+	close(fd);
+	/* 300 pipelined gets: more than one turn's max_requests_per_turn. */
+	out.len = 0;
+	fd = it_raw_connect(&d);
+	for (i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "h%d", i % 50);
+		raw_kv(&out, SP_OP_GET, (uint64_t)i + 1, k, NULL);
+	}
+	/* And half a frame, which EOF leaves unfinished: no reply. */
+	it_raw_send(fd, out.data, out.len);
+	it_raw_send(fd, "\0\0\0\x10\x81", 5);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(replies_until_eof(fd, SP_OK, &ok), 300);
+	ck_assert_int_eq(ok, 300);
+	close(fd);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "refs", NULL, "h49", 3, "v", 1);
+	sc_close(c);
+	sp_buf_free(&out);
+	down(&d);
+}
+END_TEST
+
+/* True when s holds only printable ASCII: no control byte, no invalid
+ * UTF-8 to garble a terminal or a JSON log of the reply. */
+static bool
+printable(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Error replies that name what the request said (an unknown op, field,
+ * batch op or batch field) quote its bytes as the log does, never raw.
+ */
+START_TEST(error_messages_quote_request_bytes)
+{
+	/* Bodies: the frame's length is put before each. */
+#define B(lit)	lit, sizeof(lit) - 1
+	static const struct {
+		const char	*body;
+		size_t		 n;
+		const char	*quoted;
+	} cases[] = {
+		/* {id: 1, op: "\e[2J\xff"} */
+		{ B("\x82\xa2id\x01\xa2op\xa5\x1b[2J\xff"),
+		    "unknown op '\\x1b[2J\\xff'" },
+		/* {id: 2, "\xff\e\n": nil} */
+		{ B("\x82\xa2id\x02\xa3\xff\x1b\n\xc0"),
+		    "unknown field '\\xff\\x1b\\x0a'" },
+		/* {id: 3, op: batch, store: refs, ops: [{op: "\a"}]} */
+		{ B("\x84\xa2id\x03\xa2op\xa5" "batch\xa5store\xa4refs"
+		    "\xa3ops\x91\x81\xa2op\xa1\x07"),
+		    "unknown batch op '\\x07'" },
+		/* {id: 4, op: batch, store: refs, ops: [{"\xc3(": 1}]} */
+		{ B("\x84\xa2id\x04\xa2op\xa5" "batch\xa5store\xa4refs"
+		    "\xa3ops\x91\x81\xa2\xc3\x28\x01"),
+		    "unknown field '\\xc3(' in a batch op" },
+	};
+#undef B
+	struct hs_daemon	 d;
+	struct sp_buf		 b = { 0 };
+	struct sp_reply		 rep;
+	char			 hdr[SP_FRAME_HDR];
+	size_t			 i;
+	int			 fd;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	fd = it_raw_connect(&d);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hdr[0] = 0;
+		hdr[1] = 0;
+		hdr[2] = 0;
+		hdr[3] = (char)cases[i].n;
+		it_raw_send(fd, hdr, sizeof(hdr));
+		it_raw_send(fd, cases[i].body, cases[i].n);
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_BAD_REQUEST);
+		ck_assert_msg(printable(rep.msg.p, rep.msg.n), "case %zu: raw "
+		    "bytes in '%.*s'", i, (int)rep.msg.n, rep.msg.p);
+		ck_assert_msg(memmem(rep.msg.p, rep.msg.n, cases[i].quoted,
+		    strlen(cases[i].quoted)) != NULL, "case %zu: '%.*s'", i,
+		    (int)rep.msg.n, rep.msg.p);
+	}
+	close(fd);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+/* Sends the frame in b with descriptor fd as SCM_RIGHTS, in one sendmsg. */
+static void
+send_with_fd(int sock, const struct sp_buf *b, int fd)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov = { b->data, b->len };
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct cmsghdr	*cm;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ck_assert_int_eq(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)b->len);
+}
+
+/*
+ * A descriptor belongs to the request it came with: one passed with a
+ * ping is closed once the ping is answered, and a later snapshot sent
+ * without one is refused rather than writing into it.
+ */
+START_TEST(descriptor_belongs_to_its_frame)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	char			 ch;
+	int			 fd, p[2], i;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	fd = it_raw_connect(&d);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 1;
+	rq.op = SP_OP_PING;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	send_with_fd(fd, &out, p[1]);
+	close(p[1]);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_OK);
+	/* storesd let go of it with the ping: the pipe has no writer. */
+	ck_assert_int_eq(read(p[0], &ch, 1), 0);
+	/* Then a snapshot without a descriptor, and twice for good measure,
+	 * in one send after a ping that came with one. */
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	send_with_fd(fd, &out, p[1]);
+	close(p[1]);
+	out.len = 0;
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_SNAPSHOT;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	for (i = 0; i < 2; i++) {
+		rq.id = 2 + (uint64_t)i;
+		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	}
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_OK);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_msg(rep.code == SP_BAD_REQUEST, "snapshot %d: %s: "
+		    "%.*s", i, sp_code_name(rep.code), (int)rep.msg.n,
+		    rep.msg.p);
+	}
+	ck_assert_int_eq(read(p[0], &ch, 1), 0);	/* nothing written */
+	close(p[0]);
+	close(fd);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------- requests during reloads */
+
+struct reloader_client {
+	pthread_t	 t;
+	const char	*sock;
+	atomic_bool	*stop;
+	int		 n, busy, other;
+	char		 what[256];	/* the first failure */
+};
+
+static void *
+reload_client_main(void *arg)
+{
+	struct reloader_client	*r = arg;
+	sc_conn			*c = sc_connect(r->sock);
+	void			*v;
+	size_t			 vn;
+	int			 rc;
+
+	while (!atomic_load(r->stop) && sc_errcode(c) == SC_OK) {
+		if (r->n % 2)
+			rc = sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1);
+		else if ((rc = sc_get(c, NULL, "refs", NULL, "k", 1, &v,
+		    &vn)) == 0)
+			sc_free(v);
+		r->n++;
+		if (rc == 0)
+			continue;
+		if (sc_errcode(c) == SC_ERR_BUSY)
+			r->busy++;
+		else
+			r->other++;
+		if (r->what[0] == '\0')
+			snprintf(r->what, sizeof(r->what), "%s: %s",
+			    sc_errname(sc_errcode(c)), sc_errmsg(c));
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/*
+ * README: nothing fails during a reload.  Gets and puts race reloads that
+ * reopen their env (its sync mode changes each time): none may fail, not
+ * even with BUSY, which PROTOCOL.md keeps for streamed batches.
+ */
+START_TEST(reads_and_writes_never_fail_for_a_reload)
+{
+	static const char *const conf[] = {
+		"[store refs]\nmap_size = 16MiB\nsync = full\n",
+		"[store refs]\nmap_size = 16MiB\nsync = nometa\n",
+	};
+	struct reloader_client	 r[8];
+	struct hs_daemon	 d;
+	atomic_bool		 stop = false;
+	char			 status[512];
+	sc_conn			*c;
+	int			 i, n = 0;
+
+	ck_assert_int_eq(hs_up(&d, conf[0]), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 8; i++) {
+		r[i].sock = d.sock;
+		r[i].stop = &stop;
+		ck_assert_int_eq(pthread_create(&r[i].t, NULL,
+		    reload_client_main, &r[i]), 0);
+	}
+	for (i = 0; i < 200; i++) {
+		ck_assert_int_eq(hs_reload(&d, conf[(i + 1) % 2], status,
+		    sizeof(status)), 0);
+		ck_assert_msg(strstr(status, "refused") == NULL, "%s", status);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < 8; i++) {
+		pthread_join(r[i].t, NULL);
+		n += r[i].n;
+		ck_assert_msg(r[i].busy == 0 && r[i].other == 0, "client %d: "
+		    "%d BUSY, %d other failures of %d requests; first: %s", i,
+		    r[i].busy, r[i].other, r[i].n, r[i].what);
+	}
+	ck_assert_int_gt(n, 0);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------ unfinished frames */
+
+/* Waits (bounded) until fd has something to read or is closed. */
+static void
+await_readable(int fd)
+{
+	struct pollfd	 p = { fd, POLLIN, 0 };
+
+	ck_assert_int_eq(poll(&p, 1, hs_timeout() * 1000), 1);
+}
+
+/* The frame of id 0 that says why storesd cut the connection, then EOF. */
+static void
+assert_cut_off(int fd, int code, const char *why)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+
+	await_readable(fd);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 0);
+	ck_assert_int_eq(rep.code, code);
+	ck_assert_msg(memmem(rep.msg.p, rep.msg.n, why, strlen(why)) != NULL,
+	    "%.*s", (int)rep.msg.n, rep.msg.p);
+	await_readable(fd);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), -1);
+	sp_buf_free(&b);
+}
+
+/* A header announcing len bytes of body. */
+static void
+frame_header(char *hdr, uint32_t len)
+{
+	hdr[0] = (char)(len >> 24);
+	hdr[1] = (char)(len >> 16);
+	hdr[2] = (char)(len >> 8);
+	hdr[3] = (char)len;
+}
+
+/*
+ * A frame begun must be whole within frame_timeout: one left unfinished,
+ * and one trickled a byte at a time, are cut off with a frame that says
+ * so; other clients are served throughout.
+ */
+START_TEST(unfinished_frames_are_cut_off)
+{
+	struct hs_daemon	 d;
+	struct pollfd		 p;
+	sc_conn			*c;
+	char			 hdr[SP_FRAME_HDR];
+	int			 fd, trickle, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nframe_timeout = 300ms\n"
+	    "[store refs]\nmap_size = 1MiB\n"), 0);
+	c = it_conn(&d);
+	fd = it_raw_connect(&d);
+	frame_header(hdr, 100);
+	it_raw_send(fd, hdr, sizeof(hdr));
+	it_raw_send(fd, "\x81\xa2id", 4);
+	trickle = it_raw_connect(&d);
+	frame_header(hdr, 1000000);
+	it_raw_send(trickle, hdr, sizeof(hdr));
+	/* A byte every 20 ms: the frame would take 20,000 s. */
+	p.fd = trickle;
+	p.events = POLLIN;
+	for (i = 0; i < hs_tries(20); i++) {
+		if (poll(&p, 1, 20) != 0)
+			break;
+		it_raw_send(trickle, "\x81", 1);
+	}
+	ck_assert_int_lt(i, hs_tries(20));
+	ck_assert_int_eq(sc_ping(c), 0);
+	assert_cut_off(trickle, SP_BAD_REQUEST, "frame_timeout");
+	assert_cut_off(fd, SP_BAD_REQUEST, "frame_timeout");
+	close(trickle);
+	close(fd);
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+	ck_assert_int_eq(it_run("grep -q 'not finished within frame_timeout' "
+	    "%s", d.log), 0);
+	down(&d);
+}
+END_TEST
+
+#define CAP_HOLDERS	8
+#define CAP_FRAME	(8 * 1024 * 1024 - 64)
+
+/*
+ * Input is buffered as it arrives, never at the length a header
+ * announces, and all connections together buffer at most max_input of
+ * frames being received: past it, connections wait to be read (logged),
+ * while small requests are still served.
+ */
+START_TEST(buffered_input_is_capped)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	char			*body;
+	int			 ann[16], fd[CAP_HOLDERS], i, k, stuck;
+	size_t			 sent[CAP_HOLDERS], total = SP_FRAME_HDR +
+				    CAP_FRAME - 1;
+	long			 rss0;
+	ssize_t			 n;
+	bool			 progress, done;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 8MiB\n"
+	    "max_input = 24MiB\nframe_timeout = 1h\n"
+	    "[store refs]\nmap_size = 64MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_ping(c), 0);
+	rss0 = hs_rss_kib(d.pid);
+	/* 16 connections announce frames of 8 MiB and send 1 byte.  The
+	 * ping before it in the same send proves storesd has read it. */
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 1;
+	rq.op = SP_OP_PING;
+	for (i = 0; i < 16; i++) {
+		out.len = 0;
+		ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+		ck_assert_int_eq(sp_buf_reserve(&out, SP_FRAME_HDR + 1), 0);
+		frame_header(out.data + out.len, CAP_FRAME);
+		out.data[out.len + SP_FRAME_HDR] = (char)0x81;
+		out.len += SP_FRAME_HDR + 1;
+		ann[i] = it_raw_connect(&d);
+		it_raw_send(ann[i], out.data, out.len);
+		await_readable(ann[i]);
+		ck_assert_int_eq(it_raw_reply(ann[i], &b, &rep), 0);
+	}
+	/* 16 x 8 MiB announced is not 128 MiB held: nothing waits. */
+	ck_assert_int_ne(it_run("grep -q max_input %s", d.log), 0);
+	/* 8 connections send all but the last byte of 8 MiB frames: 64 MiB
+	 * against a cap of 24 MiB. */
+	body = malloc(total);
+	frame_header(body, CAP_FRAME);
+	memset(body + SP_FRAME_HDR, 0xc0, total - SP_FRAME_HDR);
+	for (k = 0; k < CAP_HOLDERS; k++) {
+		fd[k] = it_raw_connect(&d);
+		ck_assert_int_eq(fcntl(fd[k], F_SETFL, O_NONBLOCK), 0);
+		sent[k] = 0;
+	}
+	for (i = stuck = 0; i < hs_tries(10) && stuck < 20; i++) {
+		progress = false;
+		done = true;
+		for (k = 0; k < CAP_HOLDERS; k++) {
+			if (sent[k] == total)
+				continue;
+			n = send(fd[k], body + sent[k], total - sent[k],
+			    MSG_NOSIGNAL);
+			if (n > 0) {
+				sent[k] += (size_t)n;
+				progress = true;
+			}
+			done = done && sent[k] == total;
+		}
+		if (done)
+			break;
+		/* Stuck for 20 rounds once storesd says it holds back. */
+		stuck = progress || it_run("grep -q max_input %s", d.log) != 0 ?
+		    0 : stuck + 1;
+		if (!progress)
+			poll(NULL, 0, 10);
+	}
+	/* ASan keeps the halves a doubling buffer left in its quarantine. */
+	ck_assert_msg(hs_rss_kib(d.pid) < rss0 + (sanitized() ? 96 : 40) * 1024,
+	    "RSS grew by %ld "
+	    "KiB for %d frames being received, max_input 24MiB",
+	    hs_rss_kib(d.pid) - rss0, CAP_HOLDERS);
+	ck_assert_int_eq(it_run("grep -q 'max_input (24MiB)' %s", d.log), 0);
+	/* Small requests do not wait for the cap. */
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "small", 5, "v", 1), 0);
+	it_assert_val(c, NULL, "refs", NULL, "small", 5, "v", 1);
+	/* Once the holders are gone, a large request goes through. */
+	for (k = 0; k < CAP_HOLDERS; k++)
+		close(fd[k]);
+	ck_assert_msg(sc_put(c, NULL, "refs", NULL, "large", 5, body,
+	    CAP_FRAME - 1024) == 0, "%s", sc_errmsg(c));
+	for (i = 0; i < 16; i++)
+		close(ann[i]);
+	free(body);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------- reload memory */
+
+/* Eight stores, refs's map_size as given: a config of some 40 KiB. */
+static void
+eight_stores(char *buf, size_t n, int map_mib)
+{
+	size_t	 len;
+	int	 i;
+
+	len = (size_t)snprintf(buf, n, "[daemon]\nidle_close = 1h\n"
+	    "[store refs]\nmap_size = %dMiB\n", map_mib);
+	for (i = 0; i < 7 && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "[store s%d]\n"
+		    "map_size = 1MiB\nmax_dbs = 4\ndbs = a, b, c, d\n", i);
+}
+
+/*
+ * Every SIGHUP used to keep the configuration it replaced until exit.
+ * A replaced configuration is freed once nothing uses it; one that an
+ * open env still uses (refs, resized on each reload) stays until the
+ * env has moved on, and the env keeps working throughout.
+ */
+START_TEST(reloads_free_replaced_configs)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	char			 conf[2][1024], status[512];
+	long			 rss1 = 0;
+	int			 i, n = sanitized() ? 100 : 1050;
+
+	eight_stores(conf[0], sizeof(conf[0]), 16);
+	eight_stores(conf[1], sizeof(conf[1]), 17);
+	ck_assert_int_eq(hs_up(&d, conf[0]), 0);
+	c = it_conn(&d);
+	for (i = 0; i < n; i++) {
+		if (i == 50)
+			rss1 = hs_rss_kib(d.pid);
+		ck_assert_int_eq(hs_reload(&d, conf[(i + 1) % 2], status,
+		    sizeof(status)), 0);
+		ck_assert_msg(strstr(status, "refused") == NULL, "%s", status);
+		/* The env follows, and holds a config of its own. */
+		ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v",
+		    1), 0);
+	}
+	it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	/* 1,000 configurations of ~40 KiB kept would be ~40 MiB; ASan's
+	 * quarantine keeps freed memory, so only the plain build tells. */
+	if (!sanitized())
+		ck_assert_msg(hs_rss_kib(d.pid) < rss1 + 4 * 1024, "RSS grew "
+		    "by %ld KiB over %d reloads", hs_rss_kib(d.pid) - rss1,
+		    n - 50);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------ large reads */
+
+/* Seconds of work natively; a tenth under valgrind or ASan, still long
+ * enough next to a ping. */
+static uint32_t
+huge_keys(void)
+{
+	return sanitized() ? 200 * 1000 : 2000 * 1000;
+}
+
+/* A raw mget (or missing) of huge_keys() absent keys on store refs. */
+static void
+huge_read(struct sp_buf *out, enum sp_op op, uint64_t id)
+{
+	struct sp_buf	 keys = { 0 };
+	struct sp_req	 rq;
+	char		 k[16];
+	int		 i;
+
+	for (i = 0; i < (int)huge_keys(); i++) {
+		snprintf(k, sizeof(k), "%08d", i);
+		ck_assert_int_eq(sp_key_encode(&keys, k, 8), 0);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.id = id;
+	rq.op = op;
+	rq.store.p = "refs";
+	rq.store.n = 4;
+	rq.keys.raw.p = keys.data;
+	rq.keys.raw.n = keys.len;
+	rq.keys.n = huge_keys();
+	ck_assert_int_eq(sp_req_encode(out, &rq), 0);
+	sp_buf_free(&keys);
+}
+
+/*
+ * One legal request must not hold its I/O thread: an mget and a missing
+ * of 2 million keys each (seconds of work), then a ping, pipelined on one
+ * loop.  The ping is answered first, while they run elsewhere, and they
+ * are answered in full.
+ */
+START_TEST(a_huge_read_stalls_no_one)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	sc_conn			*c;
+	int			 fd, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	huge_read(&out, SP_OP_MGET, 1);
+	huge_read(&out, SP_OP_MISSING, 2);
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 3;
+	rq.op = SP_OP_PING;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	fd = it_raw_connect(&d);
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_msg(rep.id == 3, "the reply to request %llu came before "
+	    "the ping's", (unsigned long long)rep.id);
+	/* The loop serves others meanwhile. */
+	ck_assert_int_eq(sc_ping(c), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert_int_eq(rep.code, SP_OK);
+		if (rep.id == 1)
+			ck_assert_uint_eq(rep.vals.n, huge_keys());
+		else
+			ck_assert_uint_eq(rep.missing.n, huge_keys());
+	}
+	close(fd);
+	sc_close(c);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1292,6 +1955,19 @@ faults_suite(void)
 	tcase_add_test(tc, env_files_are_private);
 	tcase_add_test(tc, symlinks_are_refused);
 	tcase_add_test(tc, readers_and_writers);
+	suite_add_tcase(s, tc);
+
+	/* What one hostile or careless client can do (issue 10). */
+	tc = tcase_create("clients");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, half_closed_gets_every_reply);
+	tcase_add_test(tc, error_messages_quote_request_bytes);
+	tcase_add_test(tc, descriptor_belongs_to_its_frame);
+	tcase_add_test(tc, reads_and_writes_never_fail_for_a_reload);
+	tcase_add_test(tc, unfinished_frames_are_cut_off);
+	tcase_add_test(tc, buffered_input_is_capped);
+	tcase_add_test(tc, reloads_free_replaced_configs);
+	tcase_add_test(tc, a_huge_read_stalls_no_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
