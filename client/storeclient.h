@@ -87,6 +87,9 @@ enum sc_err {
 	SC_ERR_EXISTS		= 13,	/* fork destination exists */
 	SC_ERR_IO_ERROR		= 14,	/* storesd's disk failed (full, EIO) */
 	SC_ERR_COND_FAILED	= 15,	/* a write precondition did not hold */
+	SC_ERR_FD_ERROR		= 16,	/* the descriptor passed for a snapshot
+					   failed: full, its reader gone, or
+					   not read within snapshot_timeout */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
