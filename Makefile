@@ -67,7 +67,7 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/handler_stats.c daemon/handler_write.c daemon/job.c \
 	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
 	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
-	     daemon/store.c daemon/writer.c
+	     daemon/snap.c daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c \

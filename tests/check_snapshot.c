@@ -208,7 +208,7 @@ wait_closed(const struct hs_daemon *d, const char *repo)
 
 #define ISOLATION_CONF							\
 	"[daemon]\n"							\
-	"snapshot_timeout = 1h\n"						\
+	"snapshot_timeout = 1h\n"					\
 	"idle_close = 200ms\n"						\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"						\
@@ -269,7 +269,7 @@ END_TEST
 
 #define TIMEOUT_CONF							\
 	"[daemon]\n"							\
-	"snapshot_timeout = 300ms\n"						\
+	"snapshot_timeout = 300ms\n"					\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"
 
@@ -340,7 +340,7 @@ END_TEST
 
 #define ERR_CONF							\
 	"[daemon]\n"							\
-	"snapshot_timeout = 5s\n"						\
+	"snapshot_timeout = 5s\n"					\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"
 
@@ -471,10 +471,10 @@ stream(const struct hs_daemon *d, int kind, int compact, bool nonblock,
 	ck_assert_uint_eq(size, dr.bytes);
 	ck_assert_uint_eq(size, (uint64_t)sb.st_size);
 	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
-	ck_assert_int_eq(it_run("mdb_dump -n -p %s | grep -q '^ v031$'",
-	    file), 0);
-	ck_assert_int_eq(it_run("test $(mdb_dump -n -p %s | grep -c '^ v[0-9]') "
-	    "-eq %d", file, BIG_VALS), 0);
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | "
+	    "grep -q '^ v031$'", file), 0);
+	ck_assert_int_eq(it_run("test $(mdb_dump -n -p -s refs %s | "
+	    "grep -c '^ v[0-9]') -eq %d", file, BIG_VALS), 0);
 }
 
 START_TEST(snapshot_through_a_pipe_is_an_env)
@@ -505,7 +505,7 @@ END_TEST
 #define MAX_CONF							\
 	"[daemon]\n"							\
 	"snapshot_max = 2\n"						\
-	"snapshot_timeout = 1h\n"						\
+	"snapshot_timeout = 1h\n"					\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"
 
