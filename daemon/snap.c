@@ -37,7 +37,9 @@ struct snap_set {
 
 /* How the feeder writes the client's descriptor without blocking on it. */
 enum snap_target {
-	TO_FILE,	/* regular file, block device: waits on a disk only */
+	TO_FILE,	/* regular file, block device: waits on a disk only;
+			   splice() */
+	TO_WRITE,	/* the same, where splice() is refused: write() */
 	TO_PIPE,	/* splice(SPLICE_F_NONBLOCK) */
 	TO_SOCKET,	/* send(MSG_DONTWAIT) */
 	TO_DEVICE,	/* anything else: poll(), then up to PIPE_BUF */
@@ -54,7 +56,7 @@ struct snap {
 	uint64_t	 deadline;	/* ms: SNAP_PROGRESS more by then */
 	uint64_t	 since;		/* bytes taken since it was set */
 	uint64_t	 written;	/* bytes the client's fd took */
-	char		*buf;		/* SNAP_BUF, but for pipes */
+	char		*buf;		/* SNAP_BUF, for sockets, devices */
 	size_t		 off, len;	/* buf[off, len) is still to write */
 	int		 copy_rc;
 	struct sp_error	 copy_err;
@@ -63,6 +65,8 @@ struct snap {
 /* Feeding stops: the client's descriptor failed or stalled (FD_ERROR),
  * or storesd stops (BUSY). */
 #define FEED_FAIL	(-1)
+/* A file that refuses splice() (O_APPEND, some file systems). */
+#define FEED_NOSPLICE	(-2)
 
 /* ------------------------------------------------------------- the set */
 
@@ -223,8 +227,9 @@ copy_ready(struct snap *s)
 	return poll(&p, 1, 0) == 1;
 }
 
-/* Pipe to pipe, moving pages rather than copying them.  Returns 0 at
- * the copy's end, or FEED_FAIL with err. */
+/* Into a pipe or file, moving pages rather than copying them (a file
+ * takes them without waiting on any reader).  Returns 0 at the copy's
+ * end, or FEED_FAIL with err. */
 static int
 feed_pipe(struct snap *s, int fd, struct sp_error *err)
 {
@@ -241,6 +246,8 @@ feed_pipe(struct snap *s, int fd, struct sp_error *err)
 			return 0;
 		if (errno == EINTR)
 			continue;
+		if (errno == EINVAL && s->target == TO_FILE && s->written == 0)
+			return FEED_NOSPLICE;
 		if (errno != EAGAIN)
 			return fd_error(s, err, errno);
 		/* Our pipe is empty, or the client's is full. */
@@ -272,8 +279,8 @@ put(struct snap *s, int fd)
 	}
 }
 
-/* Through buf, for sockets, files and devices.  Returns 0 at the
- * copy's end, or FEED_FAIL with err. */
+/* Through buf, for sockets, devices, and files that refuse splice().
+ * Returns 0 at the copy's end, or FEED_FAIL with err. */
 static int
 feed_buffered(struct snap *s, int fd, struct sp_error *err)
 {
@@ -318,11 +325,18 @@ feed(struct snap *s, struct sp_error *err)
 	int	 fd = s->j->fd, rc;
 
 	s->deadline = clock_now_ms() + s->timeout_ms;
-	if (s->target == TO_PIPE)
+	if (s->target == TO_PIPE || s->target == TO_FILE)
 		rc = feed_pipe(s, fd, err);
 	else
 		rc = feed_buffered(s, fd, err);
-	if (rc == 0 && s->target == TO_FILE && fsync(fd) == -1 &&
+	if (rc == FEED_NOSPLICE) {
+		s->target = TO_WRITE;
+		if ((s->buf = malloc(SNAP_BUF)) == NULL)
+			return sp_seterr(err, SP_INTERNAL, "out of memory");
+		rc = feed_buffered(s, fd, err);
+	}
+	if (rc == 0 && (s->target == TO_FILE || s->target == TO_WRITE) &&
+	    fsync(fd) == -1 &&
 	    errno != EINVAL && errno != EROFS)
 		rc = fd_error(s, err, errno);
 	return rc;
@@ -454,7 +468,7 @@ snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
 	s->in = s->out = -1;
 	s->timeout_ms = cfg->snapshot_timeout_ms;
 	s->target = target_of(j->fd);
-	if ((s->target != TO_PIPE &&
+	if ((s->target != TO_PIPE && s->target != TO_FILE &&
 	    (s->buf = malloc(SNAP_BUF)) == NULL) || snap_pipe(s) == -1)
 		goto fail;
 	pthread_attr_init(&attr);

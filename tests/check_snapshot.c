@@ -477,6 +477,28 @@ stream(const struct hs_daemon *d, int kind, int compact, bool nonblock,
 	    "grep -c '^ v[0-9]') -eq %d", file, BIG_VALS), 0);
 }
 
+/* A file open for appending, which splice() refuses: written plainly. */
+static void
+append_file(const struct hs_daemon *d, const char *file)
+{
+	sc_conn		*c = it_conn(d);
+	uint64_t	 size = 0;
+	struct stat	 sb;
+	int		 fd;
+
+	unlink(file);
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_msg(sc_snapshot(c, NULL, "refs", fd, 0, &size) == 0, "%s",
+	    sc_errmsg(c));
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	close(fd);
+	sc_close(c);
+	ck_assert_uint_eq(size, (uint64_t)sb.st_size);
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | "
+	    "grep -q '^ v031$'", file), 0);
+}
+
 START_TEST(snapshot_through_a_pipe_is_an_env)
 {
 	struct hs_daemon d;
@@ -496,6 +518,7 @@ START_TEST(snapshot_through_a_pipe_is_an_env)
 	stream(&d, 0, 1, true, 5, file);
 	stream(&d, SOCK_STREAM, 0, false, 0, file);
 	stream(&d, SOCK_STREAM, 1, true, 0, file);
+	append_file(&d, file);
 	down(&d);
 }
 END_TEST
