@@ -86,6 +86,17 @@ snap_new(void)
 	return s;
 }
 
+unsigned
+snap_running(struct snap_set *s)
+{
+	unsigned	 n;
+
+	pthread_mutex_lock(&s->mtx);
+	n = s->running;
+	pthread_mutex_unlock(&s->mtx);
+	return n;
+}
+
 void
 snap_stop(struct snap_set *s)
 {

@@ -42,6 +42,8 @@ struct snap_set	*snap_new(void);
  * or while storesd stops, INTERNAL when a thread or pipe cannot be had.
  */
 void		 snap_submit(struct snap_set *s, struct job *j);
+/* Snapshots running now. */
+unsigned	 snap_running(struct snap_set *s);
 /* Cuts off every running snapshot (each replies BUSY) and refuses new
  * ones; returns at once.  For a stop. */
 void		 snap_stop(struct snap_set *s);

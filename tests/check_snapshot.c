@@ -204,6 +204,21 @@ wait_closed(const struct hs_daemon *d, const char *repo)
 	sc_close(c);
 }
 
+/* A counter of storesd's stats. */
+static uint64_t
+daemon_counter(const struct hs_daemon *d, const char *name)
+{
+	sc_conn		*c = it_conn(d);
+	sc_stats	*st = NULL;
+	uint64_t	 v;
+
+	ck_assert_int_eq(sc_get_stats(c, NULL, NULL, &st), 0);
+	v = sc_counter_get(st->daemon, st->ndaemon, name, UINT64_MAX);
+	sc_stats_free(st);
+	sc_close(c);
+	return v;
+}
+
 /* --------------------------------------- unread snapshots stop no one */
 
 #define ISOLATION_CONF							\
@@ -251,6 +266,7 @@ START_TEST(unread_snapshots_stop_no_one)
 	for (i = 0; i < 4; i++)
 		ck_assert_msg(!atomic_load(&s[i].done), "snapshot %d ended: "
 		    "%s", i, s[i].msg);
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 4);
 
 	/* A stop cuts them off, with an answer, and is clean. */
 	ck_assert_int_eq(hs_stop(&d), 0);
@@ -332,6 +348,7 @@ START_TEST(full_pipe_holds_no_writer_lock)
 	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
 		poll(NULL, 0, 20);
 	ck_assert_int_le(hs_fds(d.pid), fds0);
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
 	down(&d);
 }
 END_TEST
