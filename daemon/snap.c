@@ -430,16 +430,23 @@ snap_pipe(struct snap *s)
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	/* Over the user's pipe budget, the default size does too. */
+	/* Over the user's pipe budget, the default size does too.  But
+	 * the plain copy's first write, LMDB's two meta pages under the
+	 * env's writer lock, must fit whole, whoever reads. */
 	(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_SIZE);
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
+	if (fcntl(p[1], F_GETPIPE_SZ) < 2 * sysconf(_SC_PAGESIZE)) {
+		errno = ENOBUFS;
+		goto fail;
 	}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+		goto fail;
 	s->in = p[0];
 	s->out = p[1];
 	return 0;
+fail:
+	close(p[0]);
+	close(p[1]);
+	return -1;
 }
 
 /* Counts one more snapshot; -1 with err over snapshot_max or stopping. */
