@@ -7,8 +7,8 @@
  * pool of their own), while they are away from their I/O thread.  A job
  * carries its own copies of the request's bytes, a reference on the env
  * it uses, and the reply it builds; when done it goes back through its
- * post hook
- * (the handler's: to its connection's loop, which sends the reply).
+ * post hook (the handler's: to its connection's loop, which sends the
+ * reply).
  * Writes to one env pass through that env's queue (writer.c) in the
  * order they arrived.  Below the loop and the connection: it knows them
  * only as the opaque pointers it carries back.
