@@ -507,8 +507,9 @@ SC_API void	sc_scan_end(sc_scan *s);
  * connection stays usable), SC_ERR_FD_ERROR (fd failed: its reader went
  * away, its file system is full, or it took too little within
  * snapshot_timeout; what was written is incomplete), SC_ERR_IO_ERROR
- * (reading the env failed), SC_ERR_BUSY (the env is being closed,
- * snapshot_max snapshots are running, or storesd is stopping).
+ * (reading the env failed), SC_ERR_BUSY (the env is being closed, it
+ * waited snapshot_timeout while snapshot_max snapshots ran, or storesd
+ * is stopping).
  */
 SC_API int	sc_snapshot(sc_conn *c, const char *repo, const char *store,
 		    int fd, int compact, uint64_t *size);

@@ -189,6 +189,7 @@ housekeep(struct pool_task *t)
 	reg_sweep(daemon_ctx.reg);
 	reg_sync(daemon_ctx.reg);
 	reload_reap(&daemon_ctx);
+	snap_expire(daemon_ctx.snaps);
 	atomic_store(&housekeeping_busy, false);
 }
 

@@ -27,13 +27,27 @@
 #define SNAP_SPLICE	(1024 * 1024)	/* per splice() call */
 #define SNAP_STACK	(1024 * 1024)	/* per thread */
 
+/* A snapshot over snapshot_max, waiting for one to end: it holds its
+ * job (an env reference, the client's descriptor), no thread. */
+struct waiter {
+	struct waiter	*next;
+	struct job	*j;
+	uint64_t	 until;		/* ms: then BUSY */
+	unsigned	 max;		/* snapshot_max when it came */
+};
+
 struct snap_set {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;
 	unsigned	 running;
 	bool		 stopping;
 	int		 bell;		/* eventfd: readable once stopping */
+	struct waiter	*head;		/* oldest first */
+	struct waiter	*tail;
 };
+
+static void	launch(struct snap_set *set, struct job *j);
+static void	refuse(struct job *j, const char *why, unsigned max);
 
 /* How the feeder writes the client's descriptor without blocking on it. */
 enum snap_target {
@@ -102,11 +116,45 @@ snap_stop(struct snap_set *s)
 {
 	uint64_t	 one = 1;
 
+	struct waiter	*w, *next;
+
 	pthread_mutex_lock(&s->mtx);
 	s->stopping = true;
+	w = s->head;
+	s->head = s->tail = NULL;
 	pthread_mutex_unlock(&s->mtx);
 	/* Stays readable: every feeder's poll() sees it, now and later. */
 	(void)!write(s->bell, &one, sizeof(one));
+	for (; w != NULL; w = next) {
+		next = w->next;
+		refuse(w->j, "stopping", 0);
+		free(w);
+	}
+}
+
+void
+snap_expire(struct snap_set *s)
+{
+	struct waiter	*w, **pp, *gone = NULL;
+	uint64_t	 now = clock_now_ms();
+
+	pthread_mutex_lock(&s->mtx);
+	s->tail = NULL;
+	for (pp = &s->head; (w = *pp) != NULL; ) {
+		if (w->until <= now) {
+			*pp = w->next;
+			w->next = gone;
+			gone = w;
+		} else {
+			s->tail = w;
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&s->mtx);
+	for (; (w = gone) != NULL; free(w)) {
+		gone = w->next;
+		refuse(w->j, "waited", w->max);
+	}
 }
 
 void
@@ -367,16 +415,28 @@ copier_main(void *arg)
 	return NULL;
 }
 
-/* One snapshot less: room for another, or for snap_free() to go on. */
+/* One snapshot less: the oldest waiter runs in its place, or
+ * snap_free() may go on. */
 static void
 leave(struct snap_set *set)
 {
+	struct waiter	*w;
+
 	pthread_mutex_lock(&set->mtx);
-	set->running--;
+	if ((w = set->head) != NULL) {
+		if ((set->head = w->next) == NULL)
+			set->tail = NULL;
+	} else
+		set->running--;
 	pthread_cond_broadcast(&set->cond);
 	pthread_mutex_unlock(&set->mtx);
+	if (w != NULL) {
+		launch(set, w->j);	/* in the place this one leaves */
+		free(w);
+	}
 }
 
+/* Frees s, and gives its place back (unless its set is NULL). */
 static void
 snap_end(struct snap *s)
 {
@@ -388,7 +448,8 @@ snap_end(struct snap *s)
 		close(s->out);
 	free(s->buf);
 	free(s);
-	leave(set);
+	if (set != NULL)
+		leave(set);
 }
 
 static void *
@@ -449,25 +510,67 @@ fail:
 	return -1;
 }
 
-/* Counts one more snapshot; -1 with err over snapshot_max or stopping. */
-static int
-admit(struct snap_set *set, unsigned max, struct sp_error *err)
+/* Answers j BUSY: storesd stops, or it waited snapshot_timeout (or
+ * INTERNAL: out of memory). */
+static void
+refuse(struct job *j, const char *why, unsigned max)
 {
-	int	 rc = 0;
+	struct sp_error	 err;
 
+	if (strcmp(why, "stopping") == 0)
+		sp_seterr(&err, SP_BUSY, "storesd is stopping; take the "
+		    "snapshot once it is back");
+	else if (strcmp(why, "memory") == 0)
+		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
+	else
+		sp_seterr(&err, SP_BUSY, "%u snapshots (snapshot_max) kept "
+		    "running for longer than snapshot_timeout while this one "
+		    "waited; retry later", max);
+	job_reply(j, -1, &err, 0);
+	job_finish(j);
+}
+
+/*
+ * Counts j in, or queues it while snapshot_max run.  Returns 1 when it
+ * may start now, 0 when it waits, -1 when it is answered already.
+ */
+static int
+admit(struct snap_set *set, struct job *j)
+{
+	const struct config	*cfg = atomic_load(&j->d->cfg);
+	struct waiter		*w = NULL;
+	int			 rc = 1;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		refuse(j, "memory", 0);
+		return -1;
+	}
 	pthread_mutex_lock(&set->mtx);
 	if (set->stopping)
-		rc = sp_seterr(err, SP_BUSY, "storesd is stopping; take the "
-		    "snapshot once it is back");
-	else if (set->running >= max)
-		rc = sp_seterr(err, SP_BUSY, "%u snapshots are running "
-		    "already (snapshot_max); retry when one has ended", max);
-	else
+		rc = -1;
+	else if (set->running < cfg->snapshot_max)
 		set->running++;
+	else {
+		w->j = j;
+		w->max = cfg->snapshot_max;
+		w->until = clock_now_ms() + cfg->snapshot_timeout_ms;
+		if (set->tail)
+			set->tail->next = w;
+		else
+			set->head = w;
+		set->tail = w;
+		w = NULL;
+		rc = 0;
+	}
 	pthread_mutex_unlock(&set->mtx);
+	free(w);
+	if (rc == -1)
+		refuse(j, "stopping", 0);
 	return rc;
 }
 
+/* Starts j's threads; it counts as running already.  Returns 0, or -1
+ * with err. */
 static int
 snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
 {
@@ -477,8 +580,6 @@ snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
 	struct snap		*s;
 	int			 rc;
 
-	if (admit(set, cfg->snapshot_max, err) == -1)
-		return -1;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto fail;
 	s->set = set;
@@ -512,20 +613,30 @@ fail:
 	sp_seterr(err, SP_INTERNAL, "cannot start a snapshot: %s; retry",
 	    strerror(errno));
 	log_warnx("%s: %s", __func__, err->msg);
-	if (s != NULL)
+	if (s != NULL) {
+		s->set = NULL;		/* its place is given back below */
 		snap_end(s);
-	else
-		leave(set);
+	}
 	return -1;
 }
 
-void
-snap_submit(struct snap_set *set, struct job *j)
+/* Runs j, which holds a place among the running; gives the place back
+ * when it cannot start. */
+static void
+launch(struct snap_set *set, struct job *j)
 {
 	struct sp_error	 err;
 
 	if (snap_start(set, j, &err) == -1) {
 		job_reply(j, -1, &err, 0);
 		job_finish(j);
+		leave(set);
 	}
+}
+
+void
+snap_submit(struct snap_set *set, struct job *j)
+{
+	if (admit(set, j) == 1)
+		launch(set, j);
 }

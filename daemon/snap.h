@@ -38,14 +38,19 @@ struct snap_set	*snap_new(void);
 /*
  * Runs snapshot job j (its env referenced, its fd the client's, its
  * post hook set) and finishes it (job_finish()) with its reply: the
- * size, FD_ERROR, the copy's error; or at once, BUSY over snapshot_max
- * or while storesd stops, INTERNAL when a thread or pipe cannot be had.
+ * size, FD_ERROR, the copy's error, INTERNAL when a thread or pipe
+ * cannot be had.  While snapshot_max run, j waits (no thread, no
+ * transaction) for one to end, at most snapshot_timeout (snap_expire()),
+ * then is BUSY; BUSY at once while storesd stops.
  */
 void		 snap_submit(struct snap_set *s, struct job *j);
+/* Answers BUSY to the snapshots that waited snapshot_timeout for a
+ * place.  Often: from housekeeping. */
+void		 snap_expire(struct snap_set *s);
 /* Snapshots running now. */
 unsigned	 snap_running(struct snap_set *s);
-/* Cuts off every running snapshot (each replies BUSY) and refuses new
- * ones; returns at once.  For a stop. */
+/* Cuts off every running snapshot (each replies BUSY), answers the
+ * waiting ones BUSY and refuses new ones; returns at once.  For a stop. */
 void		 snap_stop(struct snap_set *s);
 /* Waits until no snapshot runs, then frees s.  NULL-safe. */
 void		 snap_free(struct snap_set *s);

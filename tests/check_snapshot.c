@@ -549,19 +549,23 @@ END_TEST
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"
 
-/* Over snapshot_max, a snapshot is BUSY at once and says why; room
- * again as soon as one ends. */
-START_TEST(snapshot_max_says_busy)
+/*
+ * Over snapshot_max, a snapshot waits for one to end, holding no thread:
+ * it runs as soon as a reader goes away.  One that waits longer than
+ * snapshot_timeout is BUSY, naming the limit.
+ */
+START_TEST(snapshot_max_makes_them_wait)
 {
 	struct hs_daemon d;
-	struct snap	 s[2];
-	char		 file[PATH_MAX];
+	struct snap	 s[2], third, fourth;
+	char		 file[PATH_MAX], status[512];
 	sc_conn		*c;
 	int		 p[2][2], i, fd;
 
 	ck_assert_int_eq(hs_up(&d, MAX_CONF), 0);
 	c = it_conn(&d);
 	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(pipe(p[i]), 0);
 		snap_start(&s[i], &d, NULL, "refs", p[i][1], 0);
@@ -569,18 +573,36 @@ START_TEST(snapshot_max_says_busy)
 	}
 	snprintf(file, sizeof(file), "%s/third.mdb", d.dir);
 	fd = open(file, O_WRONLY | O_CREAT, 0600);
-	EXPECT_ERR(c, sc_snapshot(c, NULL, "refs", fd, 0, NULL), SC_ERR_BUSY);
-	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "snapshot_max"));
-	/* A reader that goes away ends its snapshot, which makes room. */
+	snap_start(&third, &d, NULL, "refs", fd, 0);
+	/* It waits: two run, and stats say so. */
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 2);
+	ck_assert(!atomic_load(&third.done));
+	/* A reader that goes away ends its snapshot; the third runs. */
 	close(p[0][0]);
 	ck_assert(snap_join(&s[0]));
 	ck_assert_int_eq(s[0].code, SC_ERR_FD_ERROR);
-	ck_assert_msg(sc_snapshot(c, NULL, "refs", fd, 0, NULL) == 0, "%s",
-	    sc_errmsg(c));
-	close(fd);
-	close(p[1][0]);
-	ck_assert(snap_join(&s[1]));
-	sc_close(c);
+	ck_assert(snap_join(&third));
+	ck_assert_msg(third.rc == 0, "%s", third.msg);
+	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
+
+	/* Two run again; with a short snapshot_timeout a waiter gives up. */
+	ck_assert_int_eq(pipe(p[0]), 0);
+	snap_start(&s[0], &d, NULL, "refs", p[0][1], 0);
+	wait_pipe_bytes(p[0][0], 32 * 1024);
+	ck_assert_int_eq(hs_reload(&d, "[daemon]\nsnapshot_max = 2\n"
+	    "snapshot_timeout = 200ms\n[store refs]\nmap_size = 64MiB\n",
+	    status, sizeof(status)), 0);
+	fd = open(file, O_WRONLY | O_TRUNC, 0600);
+	snap_start(&fourth, &d, NULL, "refs", fd, 0);
+	ck_assert(snap_join(&fourth));
+	ck_assert_int_eq(fourth.rc, -1);
+	ck_assert_msg(fourth.code == SC_ERR_BUSY, "got %s: %s",
+	    sc_errname(fourth.code), fourth.msg);
+	ck_assert_ptr_nonnull(strstr(fourth.msg, "snapshot_max"));
+	for (i = 0; i < 2; i++) {
+		close(p[i][0]);
+		ck_assert(snap_join(&s[i]));
+	}
 	down(&d);
 }
 END_TEST
@@ -597,7 +619,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, full_pipe_holds_no_writer_lock);
 	tcase_add_test(tc, descriptor_errors_are_the_clients);
 	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
-	tcase_add_test(tc, snapshot_max_says_busy);
+	tcase_add_test(tc, snapshot_max_makes_them_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }
