@@ -88,14 +88,14 @@ ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-INTEG_TESTS = check_integration check_data check_faults check_service \
-	      check_async check_snapshot
+INTEG_TESTS = check_integration check_data check_faults check_envfaults \
+	      check_service check_async check_snapshot
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
 EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man
 TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
-	     $(EXAMPLES)
+	     $(BUILD)/tests/lmdb-writer $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
@@ -215,6 +215,10 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
 
+# Another LMDB program writing to, growing and locking an env storesd serves.
+$(BUILD)/tests/lmdb-writer: $(call obj,tests/lmdb_writer.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
 # -------------------------------------------------------------- bindings
 
 # Python and Rust over this tree's libstoreclient (bindings/).  Debian's

