@@ -90,6 +90,8 @@ enum sc_err {
 	SC_ERR_FD_ERROR		= 16,	/* the descriptor passed for a snapshot
 					   failed: full, its reader gone, or
 					   not read within snapshot_timeout */
+	SC_ERR_CORRUPT		= 17,	/* the env's data file is damaged;
+					 * restore it from a snapshot */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
@@ -130,6 +132,9 @@ SC_API int		 sc_version(void);
  *     reconfigured while the request was on its way.  Retry.
  *   SC_ERR_IO_ERROR: storesd cannot open or write the env on its disk
  *     (full, read-only, EIO); a write then wrote nothing.
+ *   SC_ERR_CORRUPT: the env's data.mdb is damaged (empty, truncated, a
+ *     page out of place); storesd refuses that env, and only it, until
+ *     it is restored from a snapshot.  The message names the env.
  *   SC_ERR_TOO_LARGE: the request is over max_frame.  The library finds
  *     that before sending and the connection stays usable, unless a
  *     reload lowered max_frame since: storesd then closes it.

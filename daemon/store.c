@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,28 @@ disk_full(const struct st_env *e, int rc, char *size, size_t sz)
 	return rc != EIO || avail < DISK_FULL_SLACK;
 }
 
+/*
+ * A damaged env: CORRUPT, naming it, with what is wrong and what to do.
+ * It is logged as an error: an operator must act, and nothing storesd
+ * does makes it go away.  Returns -1.
+ */
+static int __attribute__((format(printf, 3, 4)))
+damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
+{
+	char	 why[160];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_errx("%s: %s: %s/%s is damaged (%s); the env is refused until "
+	    "it is restored from a snapshot", __func__, e->label, e->dir,
+	    ST_DATA_FILE, why);
+	return sp_seterr(err, SP_CORRUPT, "%s: its data.mdb is damaged (%s); "
+	    "storesd refuses this env until it is restored from a snapshot",
+	    e->label, why);
+}
+
 /* Turns an LMDB or errno code into a protocol error with advice. */
 static int
 st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
@@ -107,20 +130,13 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		    "a db name is a plain key of the main db; check the "
 		    "store's dbs and max_dbs", e->label);
 	case MDB_INVALID:
-		return sp_seterr(err, SP_INTERNAL,
-		    "%s: %s is not an LMDB environment", e->label, e->dir);
+		return damaged(e, err, "not an LMDB data file");
 	case MDB_VERSION_MISMATCH:
-		return sp_seterr(err, SP_INTERNAL,
-		    "%s: the environment was written by an incompatible LMDB "
-		    "version", e->label);
+		return damaged(e, err, "written in another LMDB data format");
 	case MDB_CORRUPTED:
 	case MDB_PANIC:
 	case MDB_PAGE_NOTFOUND:
-		log_errx("%s: %s: %s: %s", __func__, e->label, what,
-		    mdb_strerror(rc));
-		return sp_seterr(err, SP_INTERNAL,
-		    "%s: %s; check it with mdb_stat and restore from a "
-		    "snapshot", e->label, mdb_strerror(rc));
+		return damaged(e, err, "%s: %s", what, mdb_strerror(rc));
 	case EIO:
 	case ENOSPC:
 	case EDQUOT:
@@ -215,6 +231,213 @@ env_flags(enum cfg_sync sync)
 	return flags;
 }
 
+/* --------------------------------------------------- damaged files */
+
+/*
+ * What LMDB's data file must look like (data format 1, a 64-bit host),
+ * as far as can be checked before LMDB maps it: a file shorter than the
+ * last page its meta names is a SIGBUS at the first read of the missing
+ * part, and a root that is not a tree page an assertion in LMDB; an
+ * empty file LMDB silently makes a new env of.  Offsets are from the
+ * start of a page: the page header, then in pages 0 and 1 the meta.
+ */
+#define PG_NO		0	/* uint64: the page's own number */
+#define PG_FLAGS	10	/* uint16 */
+#define P_BRANCH	0x01
+#define P_LEAF		0x02
+#define P_META		0x08
+#define P_KINDS		0x0f	/* branch, leaf, overflow, meta */
+#define M_MAGIC		16	/* uint32 */
+#define M_VERSION	20	/* uint32 */
+#define M_DBS		40	/* the free db's record, then the main db's */
+#define M_LAST_PG	136	/* uint64 */
+#define M_TXNID		144	/* uint64 */
+#define M_SIZE		152
+#define DB_PSIZE	0	/* uint32, in the free db's record only */
+#define DB_DEPTH	6	/* uint16 */
+#define DB_ROOT		40	/* uint64 */
+#define DB_SIZE		48
+#define LMDB_MAGIC	0xBEEFC0DEU
+#define LMDB_FORMAT	1
+#define NO_PAGE		(~(uint64_t)0)
+
+static uint64_t
+get_u(const unsigned char *p, size_t off, size_t n)
+{
+	uint64_t	 v64 = 0;
+	uint32_t	 v32 = 0;
+	uint16_t	 v16 = 0;
+
+	if (n == 2) {
+		memcpy(&v16, p + off, 2);
+		return v16;
+	}
+	if (n == 4) {
+		memcpy(&v32, p + off, 4);
+		return v32;
+	}
+	memcpy(&v64, p + off, 8);
+	return v64;
+}
+
+struct meta {
+	uint64_t	 psize;
+	uint64_t	 last_pg;
+	uint64_t	 txnid;
+	unsigned char	 dbs[2][DB_SIZE];	/* free, main */
+};
+
+/* Reads meta page i (at page size psize; 0 for page 0).  0, or -1 with
+ * why. */
+static int
+read_meta(int fd, unsigned i, uint64_t psize, struct meta *m, char *why,
+    size_t n)
+{
+	unsigned char	 b[M_SIZE];
+
+	if (pread(fd, b, sizeof(b), (off_t)(i * psize)) != (ssize_t)sizeof(b))
+		return snprintf(why, n, "meta page %u is missing", i), -1;
+	if (!(get_u(b, PG_FLAGS, 2) & P_META) ||
+	    get_u(b, M_MAGIC, 4) != LMDB_MAGIC)
+		return snprintf(why, n, "page %u is not an LMDB meta page", i),
+		    -1;
+	if (get_u(b, M_VERSION, 4) != LMDB_FORMAT)
+		return snprintf(why, n, "meta page %u is of LMDB data format "
+		    "%llu, not %d", i,
+		    (unsigned long long)get_u(b, M_VERSION, 4), LMDB_FORMAT), -1;
+	m->psize = get_u(b, M_DBS + DB_PSIZE, 4);
+	m->last_pg = get_u(b, M_LAST_PG, 8);
+	m->txnid = get_u(b, M_TXNID, 8);
+	memcpy(m->dbs, b + M_DBS, sizeof(m->dbs));
+	return 0;
+}
+
+/*
+ * Checks a db record (LMDB's MDB_db): its root is no page, or a branch
+ * (depth > 1) or leaf page within the file, that says it is that page.
+ * Returns 0, or -1 with why.
+ */
+static int
+check_root(int fd, const unsigned char *db, uint64_t psize, uint64_t last_pg,
+    const char *name, char *why, size_t n)
+{
+	unsigned char	 pg[16];
+	uint64_t	 root = get_u(db, DB_ROOT, 8);
+	uint64_t	 depth = get_u(db, DB_DEPTH, 2);
+	uint64_t	 kind;
+
+	if (root == NO_PAGE && depth == 0)
+		return 0;
+	if (root < 2 || root > last_pg || depth == 0)
+		return snprintf(why, n, "the %s db's root is page %llu, outside "
+		    "pages 2 to %llu", name, (unsigned long long)root,
+		    (unsigned long long)last_pg), -1;
+	if (pread(fd, pg, sizeof(pg), (off_t)(root * psize)) !=
+	    (ssize_t)sizeof(pg))
+		return snprintf(why, n, "the %s db's root page %llu cannot be "
+		    "read", name, (unsigned long long)root), -1;
+	kind = get_u(pg, PG_FLAGS, 2) & P_KINDS;
+	if (get_u(pg, PG_NO, 8) != root ||
+	    kind != (depth > 1 ? P_BRANCH : P_LEAF))
+		return snprintf(why, n, "the %s db's root page %llu is not "
+		    "a tree page of depth %llu", name,
+		    (unsigned long long)root, (unsigned long long)depth), -1;
+	return 0;
+}
+
+/* One look at the data file (see check_file()).  0, or -1 with why. */
+static int
+check_once(int fd, uint64_t size, char *why, size_t n)
+{
+	struct meta	 m[2], *cur;
+
+	if (size == 0)
+		return snprintf(why, n, "it is empty"), -1;
+	if (read_meta(fd, 0, 0, &m[0], why, n) == -1)
+		return -1;
+	if (m[0].psize < 512 || m[0].psize > 65536 ||
+	    (m[0].psize & (m[0].psize - 1)) != 0)
+		return snprintf(why, n, "its page size %llu is not one LMDB "
+		    "uses", (unsigned long long)m[0].psize), -1;
+	if (read_meta(fd, 1, m[0].psize, &m[1], why, n) == -1)
+		return -1;
+	cur = m[1].txnid > m[0].txnid ? &m[1] : &m[0];
+	if (cur->last_pg < 1 || cur->last_pg >= size / m[0].psize)
+		return snprintf(why, n, "it is %llu bytes, but its meta page "
+		    "names page %llu as the last: truncated",
+		    (unsigned long long)size,
+		    (unsigned long long)cur->last_pg), -1;
+	if (check_root(fd, cur->dbs[0], m[0].psize, cur->last_pg, "free",
+	    why, n) == -1 || check_root(fd, cur->dbs[1], m[0].psize,
+	    cur->last_pg, "main", why, n) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Checks the data file in dir, when there is one, before LMDB maps it:
+ * not empty, both meta pages of LMDB's format, no shorter than the last
+ * page the current meta names, and the roots of its free and main dbs
+ * tree pages within it.  Another program committing meanwhile may tear
+ * a read, so a failed look is taken again before the env is refused.
+ * Returns 0, or -1 with err (CORRUPT).
+ */
+static int
+check_file(struct st_env *e, const char *dir, struct sp_error *err)
+{
+	char		 path[PATH_MAX], why[160];
+	struct stat	 sb;
+	int		 fd, i, rc = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, ST_DATA_FILE) >=
+	    (int)sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;	/* absent, or LMDB says why */
+	for (i = 0; i < 3; i++)
+		if ((rc = fstat(fd, &sb)) == 0 && (rc = check_once(fd,
+		    (uint64_t)sb.st_size, why, sizeof(why))) == 0)
+			break;
+	close(fd);
+	return rc == 0 ? 0 : damaged(e, err, "%s", why);
+}
+
+/*
+ * Checks the record of each named db (in the main db) the way
+ * check_file() checked the main db's: LMDB reads a named db's root only
+ * when it is used.  Returns 0, or -1 with err.
+ */
+static int
+check_dbs(struct st_env *e, MDB_txn *txn, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	MDB_dbi		 main;
+	MDB_val		 k, v;
+	char		 why[160];
+	unsigned	 i;
+	int		 rc;
+
+	if (e->unnamed)
+		return 0;
+	if ((rc = mdb_env_info(e->env, &info)) != 0 ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
+		return st_fail(e, err, rc, "open");
+	for (i = 0; i < e->ndbs; i++) {
+		k.mv_data = e->names[i];
+		k.mv_size = strlen(e->names[i]);
+		if ((rc = mdb_get(txn, main, &k, &v)) == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return st_fail(e, err, rc, "open db");
+		if (v.mv_size != DB_SIZE)
+			return damaged(e, err, "the record of db %s is %zu "
+			    "bytes", e->names[i], v.mv_size);
+		if (check_root(e->fd, v.mv_data, e->psize, info.me_last_pgno,
+		    e->names[i], why, sizeof(why)) == -1)
+			return damaged(e, err, "%s", why);
+	}
+	return 0;
+}
+
 /*
  * Notes the page geometry, and for WRITEMAP the allocation so far: every
  * page up to the last in use (see reserve()).  Returns 0 or -1 with err.
@@ -246,6 +469,10 @@ open_dbis(struct st_env *e, struct sp_error *err)
 
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	if (check_dbs(e, txn, err) == -1) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	for (i = 0; i < e->ndbs; i++) {
 		rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[i], 0,
 		    &e->dbi[i]);
@@ -298,6 +525,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
 		goto fail;
 	}
+	if (check_file(e, p->dir, err) == -1)
+		goto fail;
 	if ((rc = mdb_env_create(&e->env)) != 0) {
 		st_fail(e, err, rc, "create");
 		goto fail;

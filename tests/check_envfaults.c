@@ -26,7 +26,7 @@
 #include "check_main.h"
 #include "itest.h"
 
-static void __attribute__((unused))
+static void
 down(struct hs_daemon *d)
 {
 	ck_assert_int_eq(hs_stop(d), 0);
@@ -151,6 +151,124 @@ START_TEST(sync_none_full_disk)
 }
 END_TEST
 
+
+/* ------------------------------------------------- damaged data files */
+
+/*
+ * LMDB's meta pages (pages 0 and 1), on a 64-bit host: where the page
+ * size, a db's root and the magic sit, from the start of the page.
+ */
+#define META_MAGIC	16
+#define META_PSIZE	40
+#define META_MAIN_ROOT	128
+
+static void
+data_file(const struct hs_daemon *d, const char *repo, char *path, size_t n)
+{
+	snprintf(path, n, "%s/%s/@s/data.mdb", d->data, repo);
+}
+
+/* Writes n bytes of p at off in both meta pages of repo's env. */
+static void
+poke_metas(const struct hs_daemon *d, const char *repo, off_t off,
+    const void *p, size_t n)
+{
+	char		 path[PATH_MAX];
+	uint32_t	 psize;
+	int		 fd;
+
+	data_file(d, repo, path, sizeof(path));
+	ck_assert_int_ne(fd = open(path, O_RDWR), -1);
+	ck_assert_int_eq(pread(fd, &psize, sizeof(psize), META_PSIZE), 4);
+	ck_assert_int_eq(pwrite(fd, p, n, off), (ssize_t)n);
+	ck_assert_int_eq(pwrite(fd, p, n, psize + off), (ssize_t)n);
+	close(fd);
+}
+
+static void
+cut(const struct hs_daemon *d, const char *repo, off_t size)
+{
+	char	 path[PATH_MAX];
+
+	data_file(d, repo, path, sizeof(path));
+	ck_assert_int_eq(truncate(path, size), 0);
+}
+
+/* A read and a write of repo are refused as CORRUPT, naming it. */
+static void
+assert_corrupt(sc_conn *c, const char *repo)
+{
+	void	*v;
+	size_t	 n;
+
+	EXPECT_ERR(c, sc_get(c, repo, "s", NULL, "k00", 3, &v, &n),
+	    SC_ERR_CORRUPT);
+	ck_assert_msg(strstr(sc_errmsg(c), repo) != NULL &&
+	    strstr(sc_errmsg(c), "restore") != NULL &&
+	    strstr(sc_errmsg(c), "snapshot") != NULL, "%s", sc_errmsg(c));
+	EXPECT_ERR(c, sc_put(c, repo, "s", NULL, "new", 3, "v", 1),
+	    SC_ERR_CORRUPT);
+}
+
+/*
+ * A truncated file used to be a SIGBUS at the first read, a root that
+ * points at a meta page an LMDB assertion, and an empty file a new env
+ * that silently replaced the data.  Each is now CORRUPT for that env
+ * alone.
+ */
+START_TEST(damaged_env_is_refused)
+{
+	static const char *const repos[] = { "good", "trunc", "badroot",
+	    "magic", "empty" };
+	static char	 v[1024];
+	struct hs_daemon d;
+	struct stat	 sb;
+	sc_conn		*c;
+	char		 k[16], path[PATH_MAX];
+	uint64_t	 root = 1;
+	uint32_t	 magic = 0;
+	size_t		 r;
+	int		 i;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store s]\nmap_size = 4MiB\n"
+	    SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (r = 0; r < sizeof(repos) / sizeof(repos[0]); r++)
+		for (i = 0; i < 40; i++) {
+			snprintf(k, sizeof(k), "k%02d", i);
+			ck_assert_int_eq(sc_put(c, repos[r], "s", NULL, k,
+			    strlen(k), v, sizeof(v)), 0);
+		}
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+
+	cut(&d, "trunc", 2 * 4096);
+	poke_metas(&d, "badroot", META_MAIN_ROOT, &root, sizeof(root));
+	poke_metas(&d, "magic", META_MAGIC, &magic, sizeof(magic));
+	cut(&d, "empty", 0);
+
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (r = 1; r < sizeof(repos) / sizeof(repos[0]); r++) {
+		assert_corrupt(c, repos[r]);
+		ck_assert_msg(alive(&d), "storesd died at %s", repos[r]);
+	}
+	/* The empty file was not turned into a new env. */
+	data_file(&d, "empty", path, sizeof(path));
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 0);
+	/* Every other env is served. */
+	it_assert_val(c, "good", "s", NULL, "k39", 3, v, sizeof(v));
+	ck_assert_int_eq(sc_put(c, "good", "s", NULL, "new", 3, "v", 1), 0);
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_int_eq(it_run("grep -q 'restore' %s", d.log), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 envfaults_suite(void)
 {
@@ -160,6 +278,7 @@ envfaults_suite(void)
 	tc = tcase_create("envfaults");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, sync_none_full_disk);
+	tcase_add_test(tc, damaged_env_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
