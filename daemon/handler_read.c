@@ -79,9 +79,11 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 		return err->code == SP_NOT_FOUND ? 0 : -1;
 	}
 	if (st_read_hold((*e)->st, h->loop->idx, err) == -1) {
+		/* Grown by another program: retried once it is remapped. */
+		rc = st_grown((*e)->st) ? REG_AGAIN : -1;
 		reg_release(h->loop->d->reg, *e);
 		*e = NULL;
-		return -1;
+		return rc;
 	}
 	t = &h->turn[h->nturn++];
 	t->st = st;

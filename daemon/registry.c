@@ -269,6 +269,20 @@ plan(struct reg_env *e, const struct cfg_store *st)
 }
 
 /*
+ * Plans a remap of e when another program grew it past e's map (LMDB
+ * refused a transaction with MDB_MAP_RESIZED), unless a retune is
+ * planned already: every retune remaps.  The lock held.
+ */
+static void
+plan_remap(struct reg_env *e)
+{
+	if (e->retune == REG_KEEP && st_grown(e->st)) {
+		e->next_cfg = e->cfg;
+		e->retune = REG_RESIZE;
+	}
+}
+
+/*
  * Whether open env e serves a request resolved against st, the lock
  * held.  Returns 0, or REG_AGAIN while e waits for a retune (planned
  * here when st is the first to be newer) or when st is older than e and
@@ -280,6 +294,7 @@ fit(struct reg_env *e, const struct cfg_store *st)
 	if (st->gen > e->cfg->gen &&
 	    (e->retune == REG_KEEP || st->gen > e->next_cfg->gen))
 		plan(e, st);
+	plan_remap(e);
 	if (e->retune != REG_KEEP)
 		return REG_AGAIN;
 	/*
@@ -305,6 +320,7 @@ retune(struct registry *r, struct reg_env *e)
 {
 	struct sp_error	 err;
 	char		 size[32];
+	bool		 grown;
 	int		 rc;
 
 	if (e->retune == REG_REOPEN) {
@@ -318,11 +334,15 @@ retune(struct registry *r, struct reg_env *e)
 	}
 	e->state = REG_RESIZING;
 	pthread_mutex_unlock(&r->mtx);
+	grown = st_grown(e->st);
 	rc = st_resize(e->st, e->next_cfg->map_size, &err);
 	cfg_format_size(e->next_cfg->map_size, size, sizeof(size));
 	if (rc == -1)
 		log_warnx("%s: %s: cannot set map_size %s: %s", __func__,
 		    e->dir, size, err.msg);
+	else if (grown)
+		log_notice("%s: %s: another program grew the env; remapped "
+		    "it to its new size", __func__, e->dir);
 	else
 		log_notice("%s: %s: map_size is now %s", __func__, e->dir,
 		    size);
@@ -562,6 +582,7 @@ release(struct registry *r, struct reg_env *e, bool used)
 	else
 		r->peeked--;
 	if (--e->refs == 0 && e->state == REG_OPEN) {
+		plan_remap(e);
 		if (e->retune != REG_KEEP)
 			retune(r, e);
 		else

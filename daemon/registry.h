@@ -19,7 +19,8 @@
  * uses it: LMDB may resize a map only with no transaction running in the
  * process.  Until then, new requests for that env are told REG_AGAIN
  * instead of waiting, so an event loop never blocks on it (a loop may
- * hold that very env for its turn), and the env drains.
+ * hold that very env for its turn), and the env drains.  An env another
+ * program grew past its map (st_grown()) is remapped the same way.
  *
  * Threads: every function is thread-safe.  Opening and closing happen
  * outside the registry lock, so other envs are not held up by them.

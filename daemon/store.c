@@ -43,6 +43,7 @@ struct st_env {
 	bool			 nosync;	/* sync = none */
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
+	atomic_bool		 grown;		/* by another program: remap */
 	int			 fd;		/* data.mdb, LMDB's descriptor */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
@@ -117,6 +118,14 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		return sp_seterr(err, SP_BAD_KEY,
 		    "key or value size not accepted by LMDB (keys are 1 to "
 		    "%d bytes)", SP_KEY_MAX);
+	case MDB_MAP_RESIZED:
+		/* LMDB may remap only with no transaction of the env alive
+		 * in the process: the registry does it once none is. */
+		atomic_store(&e->grown, true);
+		return sp_seterr(err, SP_BUSY,
+		    "%s: another program grew this env past storesd's map; "
+		    "storesd remaps it as soon as its requests in flight are "
+		    "done: retry", e->label);
 	case MDB_READERS_FULL:
 		return sp_seterr(err, SP_BUSY,
 		    "%s: all LMDB reader slots are in use; retry", e->label);
@@ -176,13 +185,26 @@ int
 st_resize(struct st_env *e, uint64_t map_size, struct sp_error *err)
 {
 	MDB_envinfo	 info;
+	bool		 grown = atomic_exchange(&e->grown, false);
 	int		 rc;
 
-	if ((rc = mdb_env_set_mapsize(e->env, map_size)) != 0 ||
-	    (rc = mdb_env_info(e->env, &info)) != 0)
+	/* Grown by another program: its map size (0), unless ours is more. */
+	info.me_mapsize = 0;
+	if (grown && ((rc = mdb_env_set_mapsize(e->env, 0)) != 0 ||
+	    (rc = mdb_env_info(e->env, &info)) != 0))
+		return st_fail(e, err, rc, "remap");
+	if (info.me_mapsize < map_size &&
+	    ((rc = mdb_env_set_mapsize(e->env, map_size)) != 0 ||
+	    (rc = mdb_env_info(e->env, &info)) != 0))
 		return st_fail(e, err, rc, "resize");
 	e->map_size = info.me_mapsize;
 	return 0;
+}
+
+bool
+st_grown(const struct st_env *e)
+{
+	return atomic_load(&e->grown);
 }
 
 bool
@@ -884,13 +906,9 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 {
 	int	 rc;
 
-	rc = mdb_txn_begin(e->env, parent, 0, txn);
-	if (rc == MDB_MAP_RESIZED && parent == NULL) {
-		/* Another process grew an adopted env; take its size. */
-		if ((rc = mdb_env_set_mapsize(e->env, 0)) == 0)
-			rc = mdb_txn_begin(e->env, NULL, 0, txn);
-	}
-	if (rc != 0)
+	/* MDB_MAP_RESIZED: not remapped here, where the I/O threads may
+	 * hold read transactions of the env (see st_fail()). */
+	if ((rc = mdb_txn_begin(e->env, parent, 0, txn)) != 0)
 		return st_fail(e, err, rc, "begin write");
 	return 0;
 }

@@ -50,12 +50,19 @@ int	st_open(const struct st_params *p, struct st_env **out,
 /* Closes the env; no call on it may be running.  NULL-safe. */
 void	st_close(struct st_env *env);
 /*
- * Sets the env's map size (LMDB keeps at least what is in use).  No
+ * Sets the env's map size (LMDB keeps at least what is in use; after
+ * another program grew the env, at least what that program set).  No
  * transaction of this env may be running anywhere in the process, held
  * read transactions included: the registry calls it only when nothing
  * uses the env.  Returns 0, or -1 with err.
  */
 int	st_resize(struct st_env *env, uint64_t map_size, struct sp_error *err);
+/*
+ * True when another program grew the env past this map (a transaction
+ * began with MDB_MAP_RESIZED and was refused BUSY): it must be remapped
+ * with st_resize(), under the same rule, before it serves again.
+ */
+bool	st_grown(const struct st_env *env);
 /* True when closing the env would sync it (sync = none, unsynced
  * commits): such a close must not run on an I/O thread. */
 bool	st_close_syncs(const struct st_env *env);

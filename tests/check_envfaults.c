@@ -11,8 +11,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,120 @@ START_TEST(sync_none_full_disk)
 END_TEST
 
 
+/* ------------------------------------------- an env grown by another */
+
+#define ADOPT_STORE							\
+	"[store adopt]\nmap_size = 1MiB\nmax_dbs = 0\ndbs = main\n"	\
+	"path = @DIR@/adopt\n"
+
+struct reader {
+	pthread_t	 t;
+	const char	*sock;
+	atomic_bool	*stop;
+	long		 reads;
+	long		 errors;
+	char		 last[320];
+};
+
+static void *
+reader_main(void *arg)
+{
+	struct reader	*r = arg;
+	sc_conn		*c = sc_connect(r->sock);
+	void		*v;
+	size_t		 n;
+
+	while (!atomic_load(r->stop) && sc_errcode(c) == SC_OK) {
+		if (sc_get(c, NULL, "adopt", NULL, "alpha", 5, &v, &n) == 0) {
+			sc_free(v);
+			r->reads++;
+		} else {
+			r->errors++;
+			snprintf(r->last, sizeof(r->last), "%s: %s",
+			    sc_errname(sc_errcode(c)), sc_errmsg(c));
+			if (sc_errcode(c) >= SC_ERR_CONNECT)
+				break;
+		}
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/* A put that may meet BUSY once while the env is remapped. */
+static int
+put_retrying(sc_conn *c, const char *k)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(10); i++) {
+		if (sc_put(c, NULL, "adopt", NULL, k, strlen(k), "v", 1) == 0)
+			return 0;
+		if (sc_errcode(c) != SC_ERR_BUSY)
+			return -1;
+		ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "grew"));
+		poll(NULL, 0, 10);
+	}
+	return -1;
+}
+
+/*
+ * Another LMDB program grows an adopted env past storesd's map.  Reads
+ * used to fail with INTERNAL MDB_MAP_RESIZED until a write remapped the
+ * env under the I/O threads' read transactions, and LMDB aborted.  Now
+ * the env is remapped once nothing of it runs: reads wait for that on
+ * their connection, a write caught in the middle is BUSY saying why.
+ */
+START_TEST(env_grown_by_another_program)
+{
+	struct hs_daemon d;
+	struct reader	 r[4];
+	atomic_bool	 stop = false;
+	sc_conn		*c;
+	char		 dir[PATH_MAX], k[16], big[1024];
+	long		 reads = 0;
+	size_t		 i;
+	int		 round;
+
+	ck_assert_int_eq(hs_prepare(&d, ADOPT_STORE), 0);
+	make_adopted(&d, "adopt");
+	snprintf(dir, sizeof(dir), "%s/adopt", d.dir);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "adopt", NULL, "alpha", 5, "one", 3);
+	for (i = 0; i < 4; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].sock = d.sock;
+		r[i].stop = &stop;
+		pthread_create(&r[i].t, NULL, reader_main, &r[i]);
+	}
+	/* Three times: grown by 2 MiB, then written by storesd. */
+	for (round = 0; round < 3; round++) {
+		ck_assert_int_eq(it_run("%s/tests/lmdb-writer %s %d %d",
+		    hs_build(), dir, (round + 1) * 16 << 20, 2048 * (round + 1)),
+		    0);
+		it_assert_val(c, NULL, "adopt", NULL, "alpha", 5, "one", 3);
+		snprintf(k, sizeof(k), "after%d", round);
+		ck_assert_msg(put_retrying(c, k) == 0, "%s: %s",
+		    sc_errname(sc_errcode(c)), sc_errmsg(c));
+		ck_assert_msg(alive(&d), "storesd died in round %d", round);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < 4; i++) {
+		pthread_join(r[i].t, NULL);
+		ck_assert_msg(r[i].errors == 0, "reader %zu: %ld errors, the "
+		    "last %s", i, r[i].errors, r[i].last);
+		reads += r[i].reads;
+	}
+	ck_assert_int_gt(reads, 0);
+	memset(big, 'g', sizeof(big));
+	it_assert_val(c, NULL, "adopt", NULL, "grow00006000", 12, big,
+	    sizeof(big));
+	it_assert_val(c, NULL, "adopt", NULL, "after2", 6, "v", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* ------------------------------------------------- damaged data files */
 
 /*
@@ -279,6 +395,7 @@ envfaults_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, sync_none_full_disk);
 	tcase_add_test(tc, damaged_env_is_refused);
+	tcase_add_test(tc, env_grown_by_another_program);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -24,7 +24,7 @@ main(int argc, char **argv)
 	MDB_txn	*txn = NULL;
 	MDB_dbi	 dbi;
 	MDB_val	 k, v;
-	char	 key[16], val[1024];
+	char	 key[32], val[1024];
 	long	 i, n;
 	int	 rc, ch;
 
