@@ -231,6 +231,29 @@ find_batch(struct conn *c, uint64_t bid, struct pbatch ***prev)
 	return NULL;
 }
 
+/*
+ * Whether the batch whose last frame rq is may create its env: a put
+ * buffered before, or one in this frame.  The env is then opened for
+ * creating before the batch is touched (an open may have to be retried).
+ */
+static bool
+may_create(struct conn *c, const struct sp_req *rq)
+{
+	struct pbatch		*pb = find_batch(c, rq->bid, NULL);
+	struct sp_batch_op	 op;
+	struct sp_mp_rd		 rd;
+	struct sp_error		 e;
+	size_t			 i;
+
+	if (pb != NULL && pb->job != NULL && pb->creates)
+		return true;
+	sp_mp_rd_init(&rd, rq->ops.raw.p, rq->ops.raw.n);
+	for (i = 0; i < rq->ops.n && sp_batch_next(&rd, &op, &e) == 0; i++)
+		if (op.kind == SP_BATCH_PUT || op.kind == SP_BATCH_PUT_IF_ABSENT)
+			return true;
+	return false;
+}
+
 /* Forgets the batch bid's buffered ops and the batch itself. */
 static void
 drop_batch(struct conn *c, struct pbatch **pp)
@@ -349,7 +372,7 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	 * whole to be handled again.  No env yet: the commit creates it.
 	 */
 	if (!rq->more && (rc = reg_acquire(c->loop->d->reg, t->st, t->repo,
-	    false, &env, err)) != 0) {
+	    may_create(c, rq), &env, err)) != 0) {
 		if (rc == REG_AGAIN || err->code != SP_NOT_FOUND)
 			return rc;
 		env = NULL;

@@ -441,6 +441,18 @@ env_dir(struct registry *r, const struct cfg_store *st, struct sp_bytes repo,
 	return 0;
 }
 
+/* How logs and errors name the env of st in dir (repo NULL: a path). */
+static void
+label_of(const struct cfg_store *st, struct sp_bytes repo, const char *dir,
+    char *label, size_t n)
+{
+	if (repo.p)
+		snprintf(label, n, "store %s of repo %.*s", st->name,
+		    (int)repo.n, repo.p);
+	else
+		snprintf(label, n, "store %s (path %s)", st->name, dir);
+}
+
 /* Opens e (state OPENING, the lock not held).  Returns 0 or -1. */
 static int
 open_env(struct registry *r, struct reg_env *e, const struct cfg_store *st,
@@ -449,12 +461,7 @@ open_env(struct registry *r, struct reg_env *e, const struct cfg_store *st,
 	struct st_params	 p;
 	char			 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
 
-	if (e->repo)
-		snprintf(label, sizeof(label), "store %s of repo %s", st->name,
-		    e->repo);
-	else
-		snprintf(label, sizeof(label), "store %s (path %s)", st->name,
-		    e->dir);
+	label_of(st, repo, e->dir, label, sizeof(label));
 	if (lay_prepare(r->data_dir, st, repo, create, err) == -1) {
 		if (err->code == SP_NOT_FOUND)
 			sp_seterr(err, SP_NOT_FOUND, "%s has no data yet",
@@ -472,6 +479,48 @@ open_env(struct registry *r, struct reg_env *e, const struct cfg_store *st,
 	return 0;
 }
 
+/* Ends e's open (rc, err): e is open and idle, or REG_FAILED with err
+ * for the next request that asks.  The lock held. */
+static void
+opened(struct registry *r, struct reg_env *e, int rc,
+    const struct sp_error *err)
+{
+	if (rc == -1) {
+		e->state = REG_FAILED;
+		e->open_err = *err;
+		r->nopen--;
+	} else {
+		e->state = REG_OPEN;
+		e->last_used_ms = clock_now_ms();
+		lru_insert(r, e);
+	}
+	pthread_cond_broadcast(&r->cond);
+}
+
+static void
+open_task(struct pool_task *t)
+{
+	struct reg_env	*e = (struct reg_env *)((char *)t -
+			    offsetof(struct reg_env, open_task));
+	struct registry	*r = e->reg;
+	struct sp_bytes	 repo = { e->repo, e->repo ? strlen(e->repo) : 0 };
+	struct sp_error	 err;
+	int		 rc;
+
+	rc = open_env(r, e, e->cfg, repo, e->open_create, &err);
+	pthread_mutex_lock(&r->mtx);
+	opened(r, e, rc, &err);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+/* Drops a failed open's entry; the lock held. */
+static void
+forget(struct registry *r, struct reg_env *e)
+{
+	unlink_entry(r, e);
+	entry_free(r, e);
+}
+
 int
 reg_acquire(struct registry *r, const struct cfg_store *st,
     struct sp_bytes repo, bool create, struct reg_env **out,
@@ -479,6 +528,7 @@ reg_acquire(struct registry *r, const struct cfg_store *st,
 {
 	struct reg_env	*e;
 	char		 dir[PATH_MAX];
+	char		 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
 	uint64_t	 h;
 	int		 rc;
 
@@ -506,9 +556,24 @@ again:
 			*out = e;
 			return 0;
 		case REG_OPENING:
+			if (r->pool != NULL) {
+				/* An open may wait on another process. */
+				pthread_mutex_unlock(&r->mtx);
+				return REG_AGAIN;
+			}
 			/* Opening waits on no other env: safe to wait. */
 			pthread_cond_wait(&r->cond, &r->mtx);
 			goto again;
+		case REG_FAILED:
+			/* A write may create what a read found absent. */
+			if (create && e->open_err.code == SP_NOT_FOUND) {
+				forget(r, e);
+				goto again;
+			}
+			*err = e->open_err;
+			forget(r, e);
+			pthread_mutex_unlock(&r->mtx);
+			return -1;
 		case REG_RESIZING:
 		case REG_CLOSING:
 			/* Closing may sync: never make a caller wait on it. */
@@ -547,6 +612,13 @@ again:
 		close_locked(r, r->lru_head);
 		goto again;	/* the lock was dropped */
 	}
+	if (r->pool != NULL && !create && !st_exists(dir)) {
+		/* Nothing to open: said here, without a trip to the pool. */
+		pthread_mutex_unlock(&r->mtx);
+		label_of(st, repo, dir, label, sizeof(label));
+		return sp_seterr(err, SP_NOT_FOUND, "%s has no data yet",
+		    label);
+	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
@@ -554,6 +626,14 @@ again:
 	e->state = REG_OPENING;
 	insert(r, e);
 	r->nopen++;
+	if (r->pool != NULL) {
+		e->reg = r;
+		e->open_create = create;
+		e->open_task.fn = open_task;
+		pool_submit(r->pool, &e->open_task);
+		pthread_mutex_unlock(&r->mtx);
+		return REG_AGAIN;
+	}
 	pthread_mutex_unlock(&r->mtx);
 
 	rc = open_env(r, e, st, repo, create, err);
@@ -616,6 +696,8 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 		return -1;
 	h = hash_str(dir);
 	pthread_mutex_lock(&r->mtx);
+	if ((e = find(r, dir, h)) != NULL && e->state == REG_FAILED)
+		forget(r, e);
 	if (find(r, dir, h) != NULL) {
 		pthread_mutex_unlock(&r->mtx);
 		return sp_seterr(err, SP_BUSY, "the destination env is open; "
@@ -796,7 +878,7 @@ reg_foreach(struct registry *r, const char *repo, const char *store,
 	pthread_mutex_lock(&r->mtx);
 	for (i = 0; i < r->nbuckets && rc == 0; i++) {
 		for (e = r->buckets[i]; e && rc == 0; e = e->hnext) {
-			if (!matches(e, repo, store))
+			if (!matches(e, repo, store) || e->state == REG_FAILED)
 				continue;
 			rc = fn(arg, e, e->refs == 0 && e->state == REG_OPEN ?
 			    now - e->last_used_ms : 0);

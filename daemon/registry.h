@@ -22,6 +22,12 @@
  * hold that very env for its turn), and the env drains.  An env another
  * program grew past its map (st_grown()) is remapped the same way.
  *
+ * Opening an env may wait on other processes (LMDB's locks in
+ * lock.mdb), so with a pool it runs there: the request that asked is told
+ * REG_AGAIN and retried, and finds the env open, or the open's error,
+ * which goes to the first request that comes back for it.  No caller
+ * ever waits for an open.
+ *
  * Threads: every function is thread-safe.  Opening and closing happen
  * outside the registry lock, so other envs are not held up by them.
  */
@@ -49,6 +55,7 @@ enum reg_state {
 	REG_RESIZING,	/* its map is being resized */
 	REG_CLOSING,
 	REG_RESERVED,	/* a fork is writing this directory */
+	REG_FAILED,	/* its open on the pool failed: open_err */
 };
 
 /* What a new configuration asks of an open env, once nothing uses it. */
@@ -83,8 +90,11 @@ struct reg_env {
 	 * entry by the reg_env_ops of reg_set_env_ops(). */
 	void			*ext;
 
-	struct registry		*reg;		/* for close_task */
+	struct registry		*reg;		/* for the pool tasks */
 	struct pool_task	 close_task;	/* a close on the pool */
+	struct pool_task	 open_task;	/* an open on the pool */
+	bool			 open_create;	/* it may create the env */
+	struct sp_error		 open_err;	/* REG_FAILED: why */
 	bool			 evicted;	/* closed for max_envs */
 
 	/* Counters since the env opened, read by stats. */
@@ -125,12 +135,12 @@ void		 reg_free(struct registry *r);
  * Takes a reference on the env of (repo, st), opening it if needed;
  * repo.p is NULL for a fixed-path store.  With create unset, an env that
  * does not exist on disk is not created: NOT_FOUND.  Returns 0 with *out
- * set; REG_AGAIN (err untouched) while the env is closing or being
- * retuned for a new configuration, which st may be the first to bring,
- * when st is from a configuration older than the env's and no longer
- * fits it (resolve the request again), or while an idle env is closed on
- * the pool to make room (max_envs); or -1 with err: NOT_FOUND, BAD_REPO,
- * BUSY (max_envs reached with none idle, a fork is writing it),
+ * set; REG_AGAIN (err untouched) while the env is opening, closing or
+ * being retuned for a new configuration, which st may be the first to
+ * bring, when st is from a configuration older than the env's and no
+ * longer fits it (resolve the request again), or while an idle env is
+ * closed on the pool to make room (max_envs); or -1 with err: NOT_FOUND,
+ * BAD_REPO, BUSY (max_envs reached with none idle, a fork is writing it),
  * IO_ERROR, INTERNAL.
  */
 int	reg_acquire(struct registry *r, const struct cfg_store *st,

@@ -45,6 +45,7 @@ struct st_env {
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
 	int			 fd;		/* data.mdb, LMDB's descriptor */
+	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
 	uint64_t		 reserved;	/* WRITEMAP: bytes allocated */
@@ -460,6 +461,63 @@ check_dbs(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	return 0;
 }
 
+/* ------------------------------------------------ other processes */
+
+/*
+ * Every LMDB process that has an env open holds a shared POSIX lock on
+ * byte 0 of its lock.mdb, and takes it exclusive for a moment while it
+ * sets the env up; mdb_env_open() waits (F_SETLKW) for an exclusive one
+ * to end, and a write transaction waits for another process's writer.
+ * storesd keeps a descriptor of its own on lock.mdb to ask the kernel
+ * about those locks (F_GETLK never reports the asker's own locks), so it
+ * can refuse or reroute what would wait instead of waiting.  It is
+ * closed only after mdb_env_close(): closing any descriptor of a file
+ * drops every POSIX lock the process holds on it, LMDB's included.
+ */
+
+/* The pid holding a lock of type on byte 0 that would conflict; 0. */
+static pid_t
+lock_holder(int fd, short type)
+{
+	struct flock	 fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+
+	if (fd == -1 || fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid > 0 ? fl.l_pid : 1;
+}
+
+/* Opens lock.mdb in dir before LMDB does.  Returns 0, or -1 with err:
+ * BUSY while another process holds it exclusively. */
+static int
+lock_open(struct st_env *e, const char *dir, struct sp_error *err)
+{
+	char	 path[PATH_MAX];
+	pid_t	 pid;
+
+	if (snprintf(path, sizeof(path), "%s/lock.mdb", dir) >=
+	    (int)sizeof(path))
+		return sp_seterr(err, SP_INTERNAL, "%s: path too long",
+		    e->label);
+	if ((e->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return st_fail(e, err, errno, "open lock.mdb");
+	if ((pid = lock_holder(e->lockfd, F_RDLCK)) != 0) {
+		log_warnx("%s: %s: process %ld holds %s exclusively; not "
+		    "waiting for it", __func__, e->label, (long)pid, path);
+		return sp_seterr(err, SP_BUSY, "%s: process %ld holds the "
+		    "env's lock.mdb exclusively; storesd does not wait for "
+		    "it: retry once it lets go", e->label, (long)pid);
+	}
+	return 0;
+}
+
+bool
+st_shared(const struct st_env *e)
+{
+	return lock_holder(e->lockfd, F_WRLCK) != 0;
+}
+
 /*
  * Notes the page geometry, and for WRITEMAP the allocation so far: every
  * page up to the last in use (see reserve()).  Returns 0 or -1 with err.
@@ -524,6 +582,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		return -1;
 	}
 	cl_init(&e->commits);
+	e->fd = e->lockfd = -1;
 	if ((e->label = strdup(p->label)) == NULL ||
 	    (e->dir = strdup(p->dir)) == NULL ||
 	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
@@ -547,7 +606,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
 		goto fail;
 	}
-	if (check_file(e, p->dir, err) == -1)
+	if (check_file(e, p->dir, err) == -1 ||
+	    lock_open(e, p->dir, err) == -1)
 		goto fail;
 	if ((rc = mdb_env_create(&e->env)) != 0) {
 		st_fail(e, err, rc, "create");
@@ -595,6 +655,8 @@ st_close(struct st_env *e)
 		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
+	if (e->lockfd != -1)
+		close(e->lockfd);	/* after LMDB let go of its locks */
 	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);

@@ -42,8 +42,10 @@ struct st_params {
  * slots left by crashed processes (mdb_reader_check), and opens the
  * handles of the dbs that exist.  Dbs that do not exist yet are created
  * by the first write to them, never by a read.
+ * Never waits for another process: one holding lock.mdb exclusively
+ * (an LMDB program setting the env up, or a stuck one) is BUSY.
  * Returns 0, or -1 with err: NOT_FOUND (no data.mdb and !create),
- * IO_ERROR, INTERNAL (not an LMDB env, version mismatch...).
+ * CORRUPT (see check_file() in store.c), BUSY, IO_ERROR, INTERNAL.
  */
 int	st_open(const struct st_params *p, struct st_env **out,
 	    struct sp_error *err);
@@ -63,6 +65,12 @@ int	st_resize(struct st_env *env, uint64_t map_size, struct sp_error *err);
  * with st_resize(), under the same rule, before it serves again.
  */
 bool	st_grown(const struct st_env *env);
+/*
+ * True when another process has the env open (asked of the kernel's
+ * locks on lock.mdb, one fcntl): a write transaction may then wait for
+ * that process's writer, so it must not run on an I/O thread.
+ */
+bool	st_shared(const struct st_env *env);
 /* True when closing the env would sync it (sync = none, unsynced
  * commits): such a close must not run on an I/O thread. */
 bool	st_close_syncs(const struct st_env *env);

@@ -211,17 +211,20 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
  * no write queued or running: for sync = none envs, whose commits wait
  * on no disk, on the I/O thread that received them.  Returns true when
  * they were committed (their replies are built; the caller finishes
- * them), false when they had to join e's queue instead.
+ * them), false when they had to join e's queue instead: behind writes
+ * queued there, or because another process has e open (its writer could
+ * make the commit wait).
  */
 static bool
 writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 {
 	struct writer_q	*q = e->ext;
 	struct job	*j, *next;
-	bool		 own;
+	bool		 own, alone = !st_shared(e->st);
 
+	/* Another process's writer could make the commit wait: not here. */
 	pthread_mutex_lock(&q->mtx);
-	own = !q->scheduled && q->head == NULL;
+	own = alone && !q->scheduled && q->head == NULL;
 	if (own)
 		q->scheduled = true;
 	pthread_mutex_unlock(&q->mtx);

@@ -268,6 +268,200 @@ START_TEST(env_grown_by_another_program)
 }
 END_TEST
 
+/* ------------------------------------- another process holding a lock */
+
+/* A process of its own, holding something until its stdin is closed. */
+struct holder {
+	pid_t	 pid;
+	int	 in;		/* its stdin: close to let go */
+};
+
+/* Runs argv with pipes and waits for its first line ("held").  */
+static void
+hold_start(struct holder *h, char *const argv[])
+{
+	int	 in[2], out[2];
+	char	 line[16];
+	ssize_t	 n;
+
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	if ((h->pid = fork()) == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in = in[1];
+	n = read(out[0], line, sizeof(line) - 1);
+	close(out[0]);
+	ck_assert_msg(n > 0 && strncmp(line, "held", 4) == 0,
+	    "%s did not start", argv[0]);
+}
+
+/* Lets go; returns the holder's exit status. */
+static int
+hold_end(struct holder *h)
+{
+	int	 status;
+
+	close(h->in);
+	ck_assert_int_eq(waitpid(h->pid, &status, 0), h->pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* In a child: takes LMDB's exclusive lock of dir's lock.mdb (what an
+ * LMDB program holds while it sets an env up, or a stuck one forever),
+ * says "held", and keeps it until stdin ends. */
+static void
+lock_start(struct holder *h, const char *dir)
+{
+	struct flock	 fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	char		 path[PATH_MAX + 16], c;
+	int		 in[2], out[2], fd;
+
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	if ((h->pid = fork()) == 0) {
+		close(in[1]);
+		close(out[0]);
+		if ((fd = open(path, O_RDWR | O_CREAT, 0600)) == -1 ||
+		    fcntl(fd, F_SETLK, &fl) == -1)
+			_exit(1);
+		(void)!write(out[1], "h", 1);
+		while (read(in[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in = in[1];
+	ck_assert_int_eq(read(out[0], &c, 1), 1);
+	close(out[0]);
+}
+
+struct blocked {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*store;
+	int		 code;
+	char		 msg[320];
+};
+
+/* A request to an env another process holds: it may wait or fail. */
+static void *
+blocked_main(void *arg)
+{
+	struct blocked	*b = arg;
+	sc_conn		*c = sc_connect(b->sock);
+
+	sc_put(c, NULL, b->store, NULL, "blocked", 7, "v", 1);
+	b->code = sc_errcode(c);
+	snprintf(b->msg, sizeof(b->msg), "%s", sc_errmsg(c));
+	sc_close(c);
+	return NULL;
+}
+
+/* While b waits, the one I/O loop answers another client, 50 times. */
+static void
+loop_answers(const struct hs_daemon *d)
+{
+	sc_options	*o = sc_options_new();
+	sc_conn		*c;
+	void		*v;
+	size_t		 n;
+	int		 i;
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(sc_options_set_path(o, d->sock), 0);
+	ck_assert_int_eq(sc_options_set_timeout(o, hs_timeout() * 1000 / 6),
+	    0);
+	c = sc_connect_opts(o);
+	sc_options_free(o);
+	ck_assert_int_eq(sc_errcode(c), SC_OK);
+	for (i = 0; i < 50; i++) {
+		EXPECT_ERR(c, sc_get(c, NULL, "other", NULL, "k", 1, &v, &n),
+		    SC_ERR_NOT_FOUND);
+		poll(NULL, 0, 10);
+	}
+	sc_close(c);
+}
+
+#define HELD_STORES							\
+	"[daemon]\nio_threads = 1\n"					\
+	"[store fast]\nmap_size = 64MiB\nsync = none\nmax_dbs = 0\n"	\
+	"dbs = main\npath = @DIR@/fast\n"				\
+	"[store locked]\nmap_size = 1MiB\nmax_dbs = 0\ndbs = main\n"	\
+	"path = @DIR@/locked\n"					\
+	"[store other]\nmap_size = 1MiB\n"
+
+/*
+ * Another process holding an env's write transaction used to stop the
+ * inline commit of a sync = none write on its I/O thread, and one holding
+ * lock.mdb the env's open there: every client of that loop waited.  Now
+ * the loop answers the others meanwhile; the writes to the held env wait
+ * (on the pool) or are refused BUSY, and succeed once it is let go.
+ */
+START_TEST(another_process_blocks_no_loop)
+{
+	struct hs_daemon d;
+	struct holder	 h;
+	struct blocked	 b;
+	sc_conn		*c;
+	char		 dir[PATH_MAX], writer[PATH_MAX];
+	char		*argv[6];
+
+	ck_assert_int_eq(hs_prepare(&d, HELD_STORES), 0);
+	make_adopted(&d, "fast");
+	make_adopted(&d, "locked");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "fast", NULL, "k", 1, "v", 1), 0);
+
+	/* A write transaction of another program on the sync = none env. */
+	snprintf(dir, sizeof(dir), "%s/fast", d.dir);
+	snprintf(writer, sizeof(writer), "%s/tests/lmdb-writer", hs_build());
+	argv[0] = writer;
+	argv[1] = dir;
+	argv[2] = (char *)"67108864";
+	argv[3] = (char *)"1";
+	argv[4] = (char *)"hold";
+	argv[5] = NULL;
+	hold_start(&h, argv);
+	memset(&b, 0, sizeof(b));
+	b.sock = d.sock;
+	b.store = "fast";
+	pthread_create(&b.t, NULL, blocked_main, &b);
+	loop_answers(&d);
+	ck_assert_int_eq(hold_end(&h), 0);
+	pthread_join(b.t, NULL);
+	ck_assert_msg(b.code == SC_OK, "%s: %s", sc_errname(b.code), b.msg);
+	it_assert_val(c, NULL, "fast", NULL, "blocked", 7, "v", 1);
+
+	/* lock.mdb held exclusively while storesd would open the env. */
+	snprintf(dir, sizeof(dir), "%s/locked", d.dir);
+	lock_start(&h, dir);
+	memset(&b, 0, sizeof(b));
+	b.sock = d.sock;
+	b.store = "locked";
+	pthread_create(&b.t, NULL, blocked_main, &b);
+	loop_answers(&d);
+	pthread_join(b.t, NULL);
+	ck_assert_msg(b.code == SC_ERR_BUSY && strstr(b.msg, "lock.mdb"),
+	    "%s: %s", sc_errname(b.code), b.msg);
+	ck_assert_int_eq(hold_end(&h), 0);
+	ck_assert_int_eq(sc_put(c, NULL, "locked", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* ------------------------------------------------- damaged data files */
 
 /*
@@ -396,6 +590,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, sync_none_full_disk);
 	tcase_add_test(tc, damaged_env_is_refused);
 	tcase_add_test(tc, env_grown_by_another_program);
+	tcase_add_test(tc, another_process_blocks_no_loop);
 	suite_add_tcase(s, tc);
 	return s;
 }

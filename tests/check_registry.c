@@ -4,6 +4,7 @@
  * requests race, idle closing, the max_envs cap, fork reservations, and
  * the store operations with their errors.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -91,6 +92,26 @@ exists(const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
 	return stat(path, &sb) == 0;
+}
+
+/* Makes TMP/dir/file, an empty file, and the directories up to it. */
+static int
+mkfile(const char *dir, const char *file)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, dir);
+	if (mkdir(path, 0700) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s/%s", tmp, dir, file);
+	*strrchr(path, '/') = '\0';
+	if (mkdir(path, 0700) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s/%s", tmp, dir, file);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
+		return -1;
+	return close(fd);
 }
 
 /* ------------------------------------------------------ store helpers */
@@ -270,6 +291,23 @@ START_TEST(max_envs_evicts_idle_first)
 }
 END_TEST
 
+/* With a pool an open runs there: reg_acquire() says REG_AGAIN until
+ * it is done.  Retries as a request would, bounded. */
+static int
+acquire_pooled(const char *repo, bool create, struct reg_env **out,
+    struct sp_error *err)
+{
+	int	 rc, i;
+
+	for (i = 0; i < 5000; i++) {
+		if ((rc = reg_acquire(reg, &refs, B(repo), create, out,
+		    err)) != REG_AGAIN)
+			return rc;
+		usleep(1000);
+	}
+	return rc;
+}
+
 /* With a pool, an evicted env whose close syncs (sync = none, commits
  * not flushed yet) is closed there, and the request that needs its place
  * comes back for it; a clean one is closed at once. */
@@ -283,11 +321,11 @@ START_TEST(max_envs_evicts_on_the_pool)
 	reg_free(reg);
 	reg = reg_new(tmp, 2, 2, 3600 * 1000);
 	reg_set_pool(reg, pool);
-	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
-	ck_assert_int_eq(reg_acquire(reg, &refs, B("b"), true, &b, &err), 0);
+	ck_assert_int_eq(acquire_pooled("a", true, &a, &err), 0);
+	ck_assert_int_eq(acquire_pooled("b", true, &b, &err), 0);
 	reg_release(reg, a);
 	/* a has written nothing: closed right here for e's place. */
-	ck_assert_int_eq(reg_acquire(reg, &refs, B("e"), true, &a, &err), 0);
+	ck_assert_int_eq(acquire_pooled("e", true, &a, &err), 0);
 	ck_assert(!st_close_syncs(a->st));
 	ck_assert_int_eq(put(a, 0, "k", "v", 1, &err), 0);
 	ck_assert(st_close_syncs(a->st));
@@ -300,10 +338,44 @@ START_TEST(max_envs_evicts_on_the_pool)
 	for (i = 0; i < 1000 && reg_count(reg) == 2; i++)
 		usleep(1000);
 	ck_assert_uint_eq(reg_count(reg), 1);
-	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), 0);
+	ck_assert_int_eq(acquire_pooled("c", true, &c, &err), 0);
 	ck_assert(!exists("d"));
 	reg_release(reg, b);
 	reg_release(reg, c);
+	pool_free(pool);
+	reg_set_pool(reg, NULL);
+}
+END_TEST
+
+/* With a pool, an open never runs on the caller: REG_AGAIN, then the
+ * env, or the open's error for the request that comes back; a read of
+ * an env that is not there is NOT_FOUND at once, and a write after it
+ * creates the env. */
+START_TEST(opens_on_the_pool)
+{
+	struct reg_env	*a;
+	struct sp_error	 err;
+	struct pool	*pool = pool_new(1);
+
+	reg_set_pool(reg, pool);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("p"), false, &a, &err), -1);
+	ck_assert_int_eq(err.code, SP_NOT_FOUND);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("p"), true, &a, &err),
+	    REG_AGAIN);
+	ck_assert_int_eq(acquire_pooled("p", true, &a, &err), 0);
+	ck_assert(exists("p"));
+	reg_release(reg, a);
+	/* A damaged env: the open fails on the pool, the retry says why,
+	 * and the next attempt tries again. */
+	ck_assert_int_eq(mkfile("q", "@refs/data.mdb"), 0);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("q"), false, &a, &err),
+	    REG_AGAIN);
+	ck_assert_int_eq(acquire_pooled("q", false, &a, &err), -1);
+	ck_assert_int_eq(err.code, SP_CORRUPT);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("q"), true, &a, &err),
+	    REG_AGAIN);
+	ck_assert_int_eq(acquire_pooled("q", true, &a, &err), -1);
+	ck_assert_int_eq(err.code, SP_CORRUPT);
 	pool_free(pool);
 	reg_set_pool(reg, NULL);
 }
@@ -772,6 +844,7 @@ registry_suite(void)
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
 	tcase_add_test(tc, max_envs_evicts_on_the_pool);
+	tcase_add_test(tc, opens_on_the_pool);
 	tcase_add_test(tc, max_envs_waits_for_observers);
 	tcase_add_test(tc, busy_env_is_resized_once_free);
 	tcase_add_test(tc, changed_dbs_reopen_the_env);
