@@ -170,7 +170,8 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 static int
 fork_env(struct job *j, struct sp_error *err)
 {
-	/* Not the config's: a reload may free that while the fork runs. */
+	/* Not the config's: a reload may free that while the fork runs;
+	 * and through the descriptor held on it (lay_root()). */
 	const char	*data_dir = reg_data_dir(j->d->reg);
 	char		 tmp[PATH_MAX], file[PATH_MAX];
 	int		 fd = -1, ret = -1;
@@ -196,7 +197,7 @@ fork_env(struct job *j, struct sp_error *err)
 	if (lay_sync_parent(file) == -1 ||
 	    lay_prepare_repo(data_dir, j->dst->repo, err) == -1)
 		goto done;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, j->dst->dir,
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, j->dst->path,
 	    RENAME_NOREPLACE) == -1) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			sp_seterr(err, SP_EXISTS, "the destination env "
@@ -206,7 +207,7 @@ fork_env(struct job *j, struct sp_error *err)
 			    "%s: %s", j->dst->dir, strerror(errno));
 		goto done;
 	}
-	lay_sync_parent(j->dst->dir);
+	lay_sync_parent(j->dst->path);
 	log_info("%s: %s -> %s", __func__, j->env->dir, j->dst->dir);
 	ret = 0;
 done:

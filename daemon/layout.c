@@ -213,6 +213,29 @@ lay_lock(const char *data_dir, struct sp_error *err)
 }
 
 int
+lay_root(const char *data_dir, int lockfd, char *root, size_t n,
+    struct sp_error *err)
+{
+	char		 path[PATH_MAX];
+	struct stat	 a, b;
+	int		 fd;
+
+	if ((fd = open(data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return sp_seterr(err, SP_IO_ERROR, "cannot open data_dir %s: "
+		    "%s", data_dir, strerror(errno));
+	snprintf(root, n, "/proc/self/fd/%d", fd);
+	snprintf(path, sizeof(path), "%s/%s", root, LAY_LOCK);
+	if (stat(path, &a) == -1 || fstat(lockfd, &b) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		close(fd);
+		return sp_seterr(err, SP_IO_ERROR, "cannot hold data_dir %s "
+		    "by descriptor: %s does not lead to its lock file (is "
+		    "/proc mounted? was data_dir replaced?)", data_dir, path);
+	}
+	return fd;
+}
+
+int
 lay_init(const char *data_dir, struct sp_error *err)
 {
 	char	 path[PATH_MAX];

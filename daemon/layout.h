@@ -58,6 +58,18 @@ int	lay_prepare_repo(const char *data_dir, const char *repo,
  */
 int	lay_lock(const char *data_dir, struct sp_error *err);
 
+/*
+ * Holds data_dir by descriptor: opens it (O_PATH) and writes into root the
+ * name that reaches it through that descriptor ("/proc/self/fd/N"),
+ * checked to hold the very lock file lockfd (lay_lock()) has open.  Every
+ * later file call below data_dir goes through root, so data_dir replaced
+ * while storesd runs (by a symlink, say) leads none of them elsewhere.
+ * Returns the descriptor (keep it open), or -1 with err (no /proc, or
+ * data_dir replaced since it was locked).
+ */
+int	lay_root(const char *data_dir, int lockfd, char *root, size_t n,
+	    struct sp_error *err);
+
 /* Creates DATA_DIR/@tmp, emptying it of what a crashed fork left; call
  * it with the lock held.  Returns 0, or -1 with err. */
 int	lay_init(const char *data_dir, struct sp_error *err);

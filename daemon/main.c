@@ -238,12 +238,18 @@ start(struct daemon *d)
 
 	d->start_ms = clock_now_ms();
 	if ((d->lockfd = lay_lock(d->cfg->data_dir, &err)) == -1 ||
-	    lay_init(d->cfg->data_dir, &err) == -1) {
+	    (d->rootfd = lay_root(d->cfg->data_dir, d->lockfd, d->root,
+	    sizeof(d->root), &err)) == -1 ||
+	    lay_init(d->root, &err) == -1) {
 		log_errx("%s: %s", __func__, err.msg);
 		return -1;
 	}
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
+	if (d->reg != NULL && reg_set_root(d->reg, d->root) == -1) {
+		reg_free(d->reg);
+		d->reg = NULL;
+	}
 	d->pool = pool_new(d->cfg->writer_threads);
 	/* As many as there are loops that may hand them large reads. */
 	d->readers = pool_new(d->cfg->io_threads);
@@ -307,7 +313,7 @@ main(int argc, char **argv)
 	int		 ret = 1;
 
 	listener.fd = -1;
-	d->lockfd = -1;
+	d->lockfd = d->rootfd = -1;
 	d->uid = geteuid();
 	parse_args(argc, argv, &o);
 	log_init(o.verbose);
@@ -391,6 +397,8 @@ done:
 	if (dog)
 		event_free(dog);
 	stop(d);
+	if (d->rootfd != -1)
+		close(d->rootfd);
 	if (d->lockfd != -1)
 		close(d->lockfd);	/* the envs are closed: let another in */
 	if (ret == 0)

@@ -17,6 +17,7 @@ struct registry {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;		/* an entry left OPENING or CLOSING */
 	char		*data_dir;
+	char		*root;		/* data_dir held: see reg_set_root() */
 	unsigned	 nslots;
 	unsigned	 max_envs;
 	uint64_t	 idle_ms;
@@ -152,12 +153,16 @@ entry_new(struct registry *r, const char *dir, uint64_t h,
     const struct cfg_store *st, struct sp_bytes repo)
 {
 	struct reg_env	*e;
+	char		 path[PATH_MAX];
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	if ((e->dir = strdup(dir)) == NULL ||
+	if (lay_env_dir(r->root, st, repo, path, sizeof(path)) == -1 ||
+	    (e->dir = strdup(dir)) == NULL ||
+	    (e->path = strdup(path)) == NULL ||
 	    (repo.p != NULL && (e->repo = strndup(repo.p, repo.n)) == NULL)) {
 		free(e->dir);
+		free(e->path);
 		free(e);
 		return NULL;
 	}
@@ -182,6 +187,7 @@ entry_free(struct registry *r, struct reg_env *e)
 	if (r->ops != NULL)
 		r->ops->free(e->ext);
 	free(e->dir);
+	free(e->path);
 	free(e->repo);
 	free(e);
 }
@@ -367,8 +373,10 @@ reg_new(const char *data_dir, unsigned nslots, unsigned max_envs,
 		return NULL;
 	r->nbuckets = 64;
 	if ((r->data_dir = strdup(data_dir)) == NULL ||
+	    (r->root = strdup(data_dir)) == NULL ||
 	    (r->buckets = calloc(r->nbuckets, sizeof(*r->buckets))) == NULL) {
 		free(r->data_dir);
+		free(r->root);
 		free(r);
 		return NULL;
 	}
@@ -394,6 +402,20 @@ reg_set_pool(struct registry *r, struct pool *pool)
 	pthread_mutex_lock(&r->mtx);
 	r->pool = pool;
 	pthread_mutex_unlock(&r->mtx);
+}
+
+int
+reg_set_root(struct registry *r, const char *root)
+{
+	char	*p;
+
+	if ((p = strdup(root)) == NULL)
+		return -1;
+	pthread_mutex_lock(&r->mtx);
+	free(r->root);
+	r->root = p;
+	pthread_mutex_unlock(&r->mtx);
+	return 0;
 }
 
 void
@@ -427,6 +449,7 @@ reg_free(struct registry *r)
 	pthread_cond_destroy(&r->cond);
 	free(r->buckets);
 	free(r->data_dir);
+	free(r->root);
 	free(r);
 }
 
@@ -462,13 +485,13 @@ open_env(struct registry *r, struct reg_env *e, const struct cfg_store *st,
 	char			 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
 
 	label_of(st, repo, e->dir, label, sizeof(label));
-	if (lay_prepare(r->data_dir, st, repo, create, err) == -1) {
+	if (lay_prepare(r->root, st, repo, create, err) == -1) {
 		if (err->code == SP_NOT_FOUND)
 			sp_seterr(err, SP_NOT_FOUND, "%s has no data yet",
 			    label);
 		return -1;
 	}
-	p.dir = e->dir;
+	p.dir = e->path;
 	p.label = label;
 	p.store = st;
 	p.nslots = r->nslots;
@@ -712,7 +735,7 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 	pthread_mutex_unlock(&r->mtx);
 
 	/* Checked under the reservation, so nobody creates it meanwhile. */
-	if (lstat(dir, &sb) == 0 || errno != ENOENT) {
+	if (lstat(e->path, &sb) == 0 || errno != ENOENT) {
 		reg_unreserve(r, e);
 		return sp_seterr(err, SP_EXISTS, "the destination env "
 		    "already exists; fork into a new repo name");
@@ -724,7 +747,7 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 const char *
 reg_data_dir(const struct registry *r)
 {
-	return r->data_dir;
+	return r->root;
 }
 
 void

@@ -67,7 +67,9 @@ enum reg_retune {
 
 struct reg_env {
 	/* Fixed for the entry's life. */
-	char			*dir;
+	char			*dir;		/* as configured: logs, replies */
+	char			*path;		/* the same, through the held
+						 * data_dir: every file call */
 	char			*repo;		/* NULL: a fixed-path store */
 	char			 store[SP_NAME_MAX + 1];
 	struct st_env		*st;		/* set once REG_OPEN */
@@ -112,6 +114,13 @@ struct registry	*reg_new(const char *data_dir, unsigned nslots,
  * sync = none env).  Without a pool they run on the calling thread.
  */
 void		 reg_set_pool(struct registry *r, struct pool *pool);
+/*
+ * Where files below data_dir are reached: "/proc/self/fd/N" for the
+ * descriptor main.c holds on data_dir (lay_root()), so that replacing
+ * data_dir (a symlink, a rename) while storesd runs cannot send an env
+ * anywhere else.  Until set, data_dir itself.  Returns 0 or -1 (ENOMEM).
+ */
+int		 reg_set_root(struct registry *r, const char *root);
 /* New max_envs and idle_close, from a reload. */
 void		 reg_set_limits(struct registry *r, unsigned max_envs,
 		    uint64_t idle_ms);
@@ -126,7 +135,8 @@ struct reg_env_ops {
 };
 void		 reg_set_env_ops(struct registry *r,
 		    const struct reg_env_ops *ops);
-/* data_dir as given to reg_new(), for as long as r lives. */
+/* Where files below data_dir are reached (reg_set_root(); until then
+ * data_dir as given to reg_new()), for as long as r lives. */
 const char	*reg_data_dir(const struct registry *r);
 /* Closes every env; none may be in use any more.  NULL-safe. */
 void		 reg_free(struct registry *r);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -487,8 +488,9 @@ lock_holder(int fd, short type)
 	return fl.l_pid > 0 ? fl.l_pid : 1;
 }
 
-/* Opens lock.mdb in dir before LMDB does.  Returns 0, or -1 with err:
- * BUSY while another process holds it exclusively. */
+/* Opens and flocks lock.mdb in dir before LMDB opens it.  Returns 0, or
+ * -1 with err: BUSY while another process holds it exclusively, or
+ * another storesd has the env open. */
 static int
 lock_open(struct st_env *e, const char *dir, struct sp_error *err)
 {
@@ -508,6 +510,18 @@ lock_open(struct st_env *e, const char *dir, struct sp_error *err)
 		return sp_seterr(err, SP_BUSY, "%s: process %ld holds the "
 		    "env's lock.mdb exclusively; storesd does not wait for "
 		    "it: retry once it lets go", e->label, (long)pid);
+	}
+	/* One storesd per env (two could adopt one path = env): storesds
+	 * flock lock.mdb, which LMDB's POSIX locks do not see. */
+	if (flock(e->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			return st_fail(e, err, errno, "lock lock.mdb");
+		log_warnx("%s: %s: another storesd has %s open", __func__,
+		    e->label, path);
+		return sp_seterr(err, SP_BUSY, "%s: another storesd has this "
+		    "env open, and an env is served by one storesd at a time: "
+		    "ask that one, or retry once it closed the env",
+		    e->label);
 	}
 	return 0;
 }

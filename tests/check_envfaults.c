@@ -462,6 +462,95 @@ START_TEST(another_process_blocks_no_loop)
 }
 END_TEST
 
+/* ----------------------------------------------- two daemons, one env */
+
+/*
+ * Two storesds adopting one path = env used to map it both, each with
+ * its own map size (bug 3's set-up).  Now the second is refused BUSY
+ * while the first has it open, and serves it once the first let go.
+ */
+START_TEST(two_daemons_never_share_an_env)
+{
+	struct hs_daemon a, b;
+	sc_conn		*ca, *cb;
+	char		 conf[512];
+	void		*v;
+	size_t		 n;
+
+	ck_assert_int_eq(hs_prepare(&a, NULL), 0);
+	make_adopted(&a, "shared");
+	snprintf(conf, sizeof(conf), "[store shared]\nmap_size = 1MiB\n"
+	    "max_dbs = 0\ndbs = main\npath = %s/shared\n", a.dir);
+	ck_assert_int_eq(hs_prepare(&b, conf), 0);
+	ck_assert_int_eq(it_run("cp %s %s/storesd.conf", b.conf, a.dir), 0);
+	snprintf(a.conf, sizeof(a.conf), "%s/storesd.conf", a.dir);
+	ck_assert_int_eq(hs_start(&a, NULL), 0);
+	ck_assert_int_eq(hs_start(&b, NULL), 0);
+	ca = it_conn(&a);
+	cb = it_conn(&b);
+	it_assert_val(ca, NULL, "shared", NULL, "alpha", 5, "one", 3);
+	EXPECT_ERR(cb, sc_get(cb, NULL, "shared", NULL, "alpha", 5, &v, &n),
+	    SC_ERR_BUSY);
+	ck_assert_msg(strstr(sc_errmsg(cb), "another storesd") != NULL, "%s",
+	    sc_errmsg(cb));
+	EXPECT_ERR(cb, sc_put(cb, NULL, "shared", NULL, "k", 1, "b", 1),
+	    SC_ERR_BUSY);
+	ck_assert_int_eq(sc_put(ca, NULL, "shared", NULL, "k", 1, "a", 1), 0);
+	sc_close(ca);
+	ck_assert_int_eq(hs_stop(&a), 0);
+	/* The first let go: the second serves it. */
+	it_assert_val(cb, NULL, "shared", NULL, "k", 1, "a", 1);
+	sc_close(cb);
+	down(&b);
+	hs_cleanup(&a);
+}
+END_TEST
+
+/*
+ * data_dir replaced by a symlink while storesd runs used to send new
+ * envs through it, where a second storesd started on the same path
+ * served them too.  storesd holds data_dir by descriptor: its envs stay
+ * in the directory it locked, and a second storesd on the path serves
+ * whatever the path leads to now, never the first one's envs.
+ */
+START_TEST(data_dir_replaced_while_running)
+{
+	struct hs_daemon a, b;
+	sc_conn		*ca, *cb;
+	char		 moved[PATH_MAX], other[PATH_MAX];
+
+	ck_assert_int_eq(hs_up(&a, "[store s]\nmap_size = 1MiB\n"), 0);
+	ca = it_conn(&a);
+	ck_assert_int_eq(sc_put(ca, "r1", "s", NULL, "k", 1, "a", 1), 0);
+	snprintf(moved, sizeof(moved), "%s/moved", a.dir);
+	snprintf(other, sizeof(other), "%s/other", a.dir);
+	ck_assert_int_eq(rename(a.data, moved), 0);
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	ck_assert_int_eq(symlink(other, a.data), 0);
+	/* New and old envs alike stay where storesd locked them. */
+	ck_assert_int_eq(sc_put(ca, "r2", "s", NULL, "k", 1, "a", 1), 0);
+	ck_assert_int_eq(it_run("test -f %s/r2/@s/data.mdb", moved), 0);
+	ck_assert_int_ne(it_run("test -e %s/r2", other), 0);
+	it_assert_val(ca, "r1", "s", NULL, "k", 1, "a", 1);
+	/* A second storesd on the same data_dir path maps none of them. */
+	ck_assert_int_eq(hs_prepare(&b, "[store s]\nmap_size = 1MiB\n"), 0);
+	snprintf(b.data, sizeof(b.data), "%s", a.data);
+	ck_assert_int_eq(hs_start(&b, NULL), 0);
+	cb = it_conn(&b);
+	ck_assert_int_eq(sc_put(cb, "r2", "s", NULL, "k", 1, "b", 1), 0);
+	it_assert_val(ca, "r2", "s", NULL, "k", 1, "a", 1);
+	it_assert_val(cb, "r2", "s", NULL, "k", 1, "b", 1);
+	sc_close(cb);
+	ck_assert_int_eq(hs_stop(&b), 0);
+	sc_close(ca);
+	ck_assert_int_eq(hs_stop(&a), 0);
+	ck_assert_int_eq(unlink(a.data), 0);
+	ck_assert_int_eq(rename(moved, a.data), 0);
+	hs_cleanup(&a);
+	hs_cleanup(&b);
+}
+END_TEST
+
 /* ------------------------------------------------- damaged data files */
 
 /*
@@ -591,6 +680,8 @@ envfaults_suite(void)
 	tcase_add_test(tc, damaged_env_is_refused);
 	tcase_add_test(tc, env_grown_by_another_program);
 	tcase_add_test(tc, another_process_blocks_no_loop);
+	tcase_add_test(tc, two_daemons_never_share_an_env);
+	tcase_add_test(tc, data_dir_replaced_while_running);
 	suite_add_tcase(s, tc);
 	return s;
 }
