@@ -169,6 +169,10 @@ static const struct keydef keys[] = {
 	    D(writer_threads), 4, RL_RESTART, NULL },
 	{ "max_envs", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
 	    D(max_envs), 1024, RL_APPLY, NULL },
+	/* 0 (its default): three quarters of the address space, which
+	 * depends on the host (registry.c). */
+	{ "map_budget", SEC_DAEMON, KT_SIZE, 64 * MiB, UINT64_C(1) << 60,
+	    "64MiB to 1EiB", NULL, D(map_budget), 0, RL_APPLY, NULL },
 	{ "max_batch", SEC_DAEMON, KT_SIZE, MiB, 64 * GiB, "1MiB to 64GiB",
 	    NULL, D(max_batch), 256 * MiB, RL_APPLY, NULL },
 	{ "scan_page", SEC_DAEMON, KT_UINT, 1, 100000, NULL, NULL,

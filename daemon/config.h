@@ -63,6 +63,8 @@ struct config {
 	unsigned	 io_threads;
 	unsigned	 writer_threads;
 	unsigned	 max_envs;	/* open at once */
+	uint64_t	 map_budget;	/* bytes of maps open at once; 0:
+					 * 3/4 of the address space */
 	uint64_t	 max_batch;	/* bytes of streamed batches per conn */
 	unsigned	 scan_page;	/* entries per scan reply, at most */
 	unsigned	 max_connections;

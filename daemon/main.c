@@ -246,6 +246,8 @@ start(struct daemon *d)
 	}
 	d->reg = reg_new(d->cfg->data_dir, d->cfg->io_threads,
 	    d->cfg->max_envs, d->cfg->idle_close_ms);
+	if (d->reg != NULL)
+		reg_set_budget(d->reg, d->cfg->map_budget);
 	if (d->reg != NULL && reg_set_root(d->reg, d->root) == -1) {
 		reg_free(d->reg);
 		d->reg = NULL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,6 +26,9 @@ struct registry {
 	size_t		 nbuckets;	/* a power of two */
 	size_t		 nentries;
 	unsigned	 nopen;		/* opening, open or closing */
+	uint64_t	 budget;	/* map_budget, in bytes */
+	uint64_t	 mapped;	/* what their maps take */
+	uint64_t	 budget_logged;	/* when it last said it was over */
 	struct reg_env	*lru_head;	/* idle envs, least recently used first */
 	struct reg_env	*lru_tail;
 	struct pool	*pool;		/* for closes that may sync */
@@ -207,6 +211,7 @@ close_entry(struct registry *r, struct reg_env *e)
 	pthread_mutex_lock(&r->mtx);
 	unlink_entry(r, e);
 	r->nopen--;
+	r->mapped -= e->mapped;
 	entry_free(r, e);
 	pthread_cond_broadcast(&r->cond);
 }
@@ -246,6 +251,63 @@ close_on_pool(struct registry *r, struct reg_env *e, bool evicted)
 		r->evicting++;
 	e->close_task.fn = close_task;
 	pool_submit(r->pool, &e->close_task);
+}
+
+/* ------------------------------------------------------ address space */
+
+/* Counts e's map as it is now (LMDB may round it up, another program may
+ * have grown it); the lock held. */
+static void
+remapped(struct registry *r, struct reg_env *e)
+{
+	uint64_t	 now = st_map_size(e->st);
+
+	r->mapped = r->mapped - e->mapped + now;
+	e->mapped = now;
+}
+
+/* Three quarters of the address space this process may map. */
+static uint64_t
+auto_budget(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		return (uint64_t)rl.rlim_cur / 4 * 3;
+	return ((uint64_t)1 << 47) / 4 * 3;
+}
+
+/*
+ * Why an env of st cannot open now, when that is so: its map alone is
+ * over the budget, or no idle env is left to close for it.  Logged, at
+ * most once a second: an operator has something to change.  The lock
+ * held.  Returns -1.
+ */
+static int
+over_budget(struct registry *r, const struct cfg_store *st,
+    struct sp_error *err)
+{
+	char			 need[32], budget[32], used[32];
+	uint64_t		 now = clock_now_ms();
+
+	cfg_format_size(st->map_size, need, sizeof(need));
+	cfg_format_size(r->budget, budget, sizeof(budget));
+	cfg_format_size(r->mapped, used, sizeof(used));
+	if (r->budget_logged == 0 || now - r->budget_logged >= 1000) {
+		r->budget_logged = now;
+		log_warnx("%s: store %s: its map_size %s does not fit in "
+		    "map_budget %s beside the %u envs in use (%s)", __func__,
+		    st->name, need, budget, r->nopen, used);
+	}
+	if (st->map_size > r->budget)
+		return sp_seterr(err, SP_BUSY, "store %s: its map_size %s is "
+		    "more than storesd's address-space budget (map_budget "
+		    "%s); lower map_size or raise map_budget", st->name, need,
+		    budget);
+	return sp_seterr(err, SP_BUSY, "store %s: no room in storesd's "
+	    "address-space budget (map_budget %s, %s mapped by %u envs in "
+	    "use) for a map of %s; retry, or lower map_size or raise "
+	    "map_budget", st->name, budget, used, r->nopen, need);
 }
 
 /* ------------------------------------------------------------ retuning */
@@ -353,6 +415,7 @@ retune(struct registry *r, struct reg_env *e)
 		log_notice("%s: %s: map_size is now %s", __func__, e->dir,
 		    size);
 	pthread_mutex_lock(&r->mtx);
+	remapped(r, e);
 	cfg_drop(e->cfg);
 	e->cfg = e->next_cfg;
 	e->next_cfg = NULL;
@@ -381,6 +444,7 @@ reg_new(const char *data_dir, unsigned nslots, unsigned max_envs,
 		return NULL;
 	}
 	r->nslots = nslots;
+	r->budget = auto_budget();
 	r->max_envs = max_envs;
 	r->idle_ms = idle_ms;
 	pthread_mutex_init(&r->mtx, NULL);
@@ -416,6 +480,14 @@ reg_set_root(struct registry *r, const char *root)
 	r->root = p;
 	pthread_mutex_unlock(&r->mtx);
 	return 0;
+}
+
+void
+reg_set_budget(struct registry *r, uint64_t bytes)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->budget = bytes ? bytes : auto_budget();
+	pthread_mutex_unlock(&r->mtx);
 }
 
 void
@@ -512,7 +584,10 @@ opened(struct registry *r, struct reg_env *e, int rc,
 		e->state = REG_FAILED;
 		e->open_err = *err;
 		r->nopen--;
+		r->mapped -= e->mapped;
+		e->mapped = 0;
 	} else {
+		remapped(r, e);
 		e->state = REG_OPEN;
 		e->last_used_ms = clock_now_ms();
 		lru_insert(r, e);
@@ -608,20 +683,30 @@ again:
 			    "this env; retry once it is done");
 		}
 	}
-	if (r->nopen >= r->max_envs) {
+	if (r->nopen >= r->max_envs ||
+	    r->mapped + st->map_size > r->budget) {
+		if (st->map_size > r->budget) {
+			rc = over_budget(r, st, err);
+			pthread_mutex_unlock(&r->mtx);
+			return rc;
+		}
 		if (r->evicting > 0) {
 			/* A close is under way: its place is ours soon. */
 			pthread_mutex_unlock(&r->mtx);
 			return REG_AGAIN;
 		}
 		if (r->lru_head == NULL) {
-			pthread_mutex_unlock(&r->mtx);
 			/* Observers hold idle envs for a moment only. */
 			if (r->peeked > 0)
-				return REG_AGAIN;
-			return sp_seterr(err, SP_BUSY, "all %u envs storesd "
-			    "may open (max_envs) are in use; retry, or raise "
-			    "max_envs", r->max_envs);
+				rc = REG_AGAIN;
+			else if (r->nopen < r->max_envs)
+				rc = over_budget(r, st, err);
+			else
+				rc = sp_seterr(err, SP_BUSY, "all %u envs "
+				    "storesd may open (max_envs) are in use; "
+				    "retry, or raise max_envs", r->max_envs);
+			pthread_mutex_unlock(&r->mtx);
+			return rc;
 		}
 		if (r->pool != NULL && st_close_syncs(r->lru_head->st)) {
 			/* This close syncs: the pool does it, and the caller
@@ -649,6 +734,8 @@ again:
 	e->state = REG_OPENING;
 	insert(r, e);
 	r->nopen++;
+	e->mapped = st->map_size;	/* until it is open: see remapped() */
+	r->mapped += e->mapped;
 	if (r->pool != NULL) {
 		e->reg = r;
 		e->open_create = create;
@@ -665,8 +752,10 @@ again:
 	if (rc == -1) {
 		unlink_entry(r, e);
 		r->nopen--;
+		r->mapped -= e->mapped;
 		entry_free(r, e);
 	} else {
+		remapped(r, e);
 		e->state = REG_OPEN;
 		e->refs = 1;
 		*out = e;

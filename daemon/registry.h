@@ -4,7 +4,8 @@
  * Owns: the table of envs keyed by their canonical directory, their
  * life cycle (opening, open, closing, reserved for a fork), reference
  * counts of the requests using them, closing them after idle_close, and
- * the max_envs cap (closing the least recently used idle env first).
+ * the max_envs and map_budget caps (closing the least recently used idle
+ * env first).
  *
  * Why a directory may be open only once: LMDB's locks are POSIX record
  * locks, which a process loses when it closes *any* descriptor of the
@@ -98,6 +99,8 @@ struct reg_env {
 	bool			 open_create;	/* it may create the env */
 	struct sp_error		 open_err;	/* REG_FAILED: why */
 	bool			 evicted;	/* closed for max_envs */
+	uint64_t		 mapped;	/* its map's size, counted in
+						 * the registry's budget */
 
 	/* Counters since the env opened, read by stats. */
 	struct counters		 ctr;		/* its requests and errors */
@@ -121,6 +124,13 @@ void		 reg_set_pool(struct registry *r, struct pool *pool);
  * anywhere else.  Until set, data_dir itself.  Returns 0 or -1 (ENOMEM).
  */
 int		 reg_set_root(struct registry *r, const char *root);
+/*
+ * The address space all open envs' maps may take together (map_budget):
+ * bytes, or 0 for three quarters of what the process may map (RLIMIT_AS,
+ * else a 47-bit address space).  An env that does not fit closes idle
+ * envs, least recently used first; with none idle it is BUSY.
+ */
+void		 reg_set_budget(struct registry *r, uint64_t bytes);
 /* New max_envs and idle_close, from a reload. */
 void		 reg_set_limits(struct registry *r, unsigned max_envs,
 		    uint64_t idle_ms);
@@ -149,9 +159,10 @@ void		 reg_free(struct registry *r);
  * being retuned for a new configuration, which st may be the first to
  * bring, when st is from a configuration older than the env's and no
  * longer fits it (resolve the request again), or while an idle env is
- * closed on the pool to make room (max_envs); or -1 with err: NOT_FOUND,
- * BAD_REPO, BUSY (max_envs reached with none idle, a fork is writing it),
- * IO_ERROR, INTERNAL.
+ * closed on the pool to make room (max_envs, map_budget); or -1 with
+ * err: NOT_FOUND, BAD_REPO, BUSY (max_envs reached with none idle, a
+ * fork is writing it, or its map does not fit in map_budget beside the
+ * envs in use), IO_ERROR, INTERNAL.
  */
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,

@@ -253,6 +253,7 @@ reload_once(struct daemon *d)
 	}
 	atomic_store(&d->cfg, nc);
 	reg_set_limits(d->reg, nc->max_envs, nc->idle_close_ms);
+	reg_set_budget(d->reg, nc->map_budget);
 	retune = reg_reconfigure(d->reg, nc);
 	reload_reap(d);
 	atomic_fetch_add(&d->reloads, 1);

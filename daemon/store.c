@@ -128,6 +128,14 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		    "%s: another program grew this env past storesd's map; "
 		    "storesd remaps it as soon as its requests in flight are "
 		    "done: retry", e->label);
+	case ENOMEM:
+		cfg_format_size(e->map_size, size, sizeof(size));
+		log_warnx("%s: %s: %s: no address space for a map of %s",
+		    __func__, e->label, what, size);
+		return sp_seterr(err, SP_BUSY,
+		    "%s: storesd has no address space left for its map "
+		    "(map_size %s); retry, or lower map_size, max_envs or "
+		    "map_budget", e->label, size);
 	case MDB_READERS_FULL:
 		return sp_seterr(err, SP_BUSY,
 		    "%s: all LMDB reader slots are in use; retry", e->label);
@@ -201,6 +209,12 @@ st_resize(struct st_env *e, uint64_t map_size, struct sp_error *err)
 		return st_fail(e, err, rc, "resize");
 	e->map_size = info.me_mapsize;
 	return 0;
+}
+
+uint64_t
+st_map_size(const struct st_env *e)
+{
+	return e->map_size;
 }
 
 bool
@@ -548,6 +562,7 @@ layout_of(struct st_env *e, struct sp_error *err)
 	    (rc = mdb_env_info(e->env, &info)) != 0)
 		return st_fail(e, err, rc, "open");
 	e->psize = ms.ms_psize;
+	e->map_size = info.me_mapsize;	/* at least what the file holds */
 	e->nodemax = (((e->psize - PAGE_HDR) / 2) & ~1U) - 2;
 	e->reserved = ((uint64_t)info.me_last_pgno + 1) * e->psize;
 	return 0;

@@ -59,6 +59,8 @@ void	st_close(struct st_env *env);
  * uses the env.  Returns 0, or -1 with err.
  */
 int	st_resize(struct st_env *env, uint64_t map_size, struct sp_error *err);
+/* The size of the env's map now, in bytes. */
+uint64_t st_map_size(const struct st_env *env);
 /*
  * True when another program grew the env past this map (a transaction
  * began with MDB_MAP_RESIZED and was refused BUSY): it must be remapped

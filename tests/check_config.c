@@ -390,9 +390,10 @@ START_TEST(test_unknown_key)
 	expect_msg(STORE_OK "\n[daemon]\nsokcet = /x\n", 5,
 	    "unknown key 'sokcet' in [daemon]; known keys: socket, "
 	    "socket_mode, data_dir, max_frame, idle_close, io_threads, "
-	    "writer_threads, max_envs, max_batch, scan_page, max_connections, "
-	    "max_inflight, max_output, max_requests_per_turn, stop_timeout, "
-	    "max_input, frame_timeout, snapshot_max, snapshot_timeout");
+	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
+	    "max_connections, max_inflight, max_output, "
+	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
+	    "snapshot_max, snapshot_timeout");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers");

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -551,6 +552,116 @@ START_TEST(data_dir_replaced_while_running)
 }
 END_TEST
 
+/* ------------------------------------------------------ address space */
+
+/* True when storesd or this test runs under ASan or valgrind, which
+ * need far more address space than they map for the program. */
+static bool
+sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#else
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return true;
+#endif
+#endif
+	const char	*w = getenv("STORESD_WRAPPER");
+
+	return w != NULL && *w != '\0';
+#endif
+}
+
+/* Puts k into n repos of store, one env each; returns how many worked,
+ * with c's error after the first that did not. */
+static int
+spread(sc_conn *c, const char *store, int n)
+{
+	char	 repo[16];
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(repo, sizeof(repo), "r%02d", i);
+		if (sc_put(c, repo, store, NULL, "k", 1, "v", 1) == -1)
+			break;
+	}
+	return i;
+}
+
+/* Open envs of store, as live lists them. */
+static size_t
+open_envs(sc_conn *c, const char *store)
+{
+	sc_live	*l;
+	size_t	 n;
+
+	ck_assert_int_eq(sc_get_live(c, NULL, store, &l), 0);
+	n = l->n;
+	sc_live_free(l);
+	return n;
+}
+
+/*
+ * map_budget bounds the address space all open envs' maps take: an env
+ * that does not fit closes idle envs first, and one that can never fit
+ * is BUSY saying what to change.
+ */
+START_TEST(map_budget_evicts_idle_envs)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmap_budget = 3GiB\n"
+	    "[store s]\nmap_size = 1GiB\n[store huge]\nmap_size = 4GiB\n"),
+	    0);
+	c = it_conn(&d);
+	ck_assert_msg(spread(c, "s", 8) == 8, "%s", sc_errmsg(c));
+	ck_assert_uint_le(open_envs(c, "s"), 3);
+	it_assert_val(c, "r00", "s", NULL, "k", 1, "v", 1);
+	EXPECT_ERR(c, sc_put(c, "x", "huge", NULL, "k", 1, "v", 1),
+	    SC_ERR_BUSY);
+	ck_assert_msg(strstr(sc_errmsg(c), "map_budget") != NULL, "%s",
+	    sc_errmsg(c));
+	ck_assert_int_eq(it_run("grep -q 'map_budget 3GiB' %s", d.log), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * With 1 GiB maps in a 6 GiB address space (RLIMIT_AS), every new env of
+ * any store used to fail with INTERNAL "Cannot allocate memory" once a
+ * few were open.  The default budget is three quarters of what storesd
+ * may map, so idle envs are closed to make room instead.
+ */
+START_TEST(address_space_runs_out)
+{
+	struct hs_daemon d;
+	struct rlimit	 rl = { (rlim_t)6 << 30, (rlim_t)6 << 30 };
+	sc_conn		*c;
+	int		 n;
+
+	if (sanitized()) {
+		fprintf(stderr, "address_space_runs_out: sanitizers need the "
+		    "whole address space; skipped (map_budget_evicts_idle_envs"
+		    " covers the budget)\n");
+		return;
+	}
+	ck_assert_int_eq(hs_prepare(&d, "[store s]\nmap_size = 1GiB\n"), 0);
+	/* This test's own process: Check forks one per test. */
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	n = spread(c, "s", 16);
+	ck_assert_msg(n == 16, "env %d: %s: %s", n,
+	    sc_errname(sc_errcode(c)), sc_errmsg(c));
+	ck_assert_uint_le(open_envs(c, "s"), 4);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* ------------------------------------------------- damaged data files */
 
 /*
@@ -682,6 +793,8 @@ envfaults_suite(void)
 	tcase_add_test(tc, another_process_blocks_no_loop);
 	tcase_add_test(tc, two_daemons_never_share_an_env);
 	tcase_add_test(tc, data_dir_replaced_while_running);
+	tcase_add_test(tc, map_budget_evicts_idle_envs);
+	tcase_add_test(tc, address_space_runs_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
