@@ -161,39 +161,6 @@ END_TEST
 	"[store adopt]\nmap_size = 1MiB\nmax_dbs = 0\ndbs = main\n"	\
 	"path = @DIR@/adopt\n"
 
-struct reader {
-	pthread_t	 t;
-	const char	*sock;
-	atomic_bool	*stop;
-	long		 reads;
-	long		 errors;
-	char		 last[320];
-};
-
-static void *
-reader_main(void *arg)
-{
-	struct reader	*r = arg;
-	sc_conn		*c = sc_connect(r->sock);
-	void		*v;
-	size_t		 n;
-
-	while (!atomic_load(r->stop) && sc_errcode(c) == SC_OK) {
-		if (sc_get(c, NULL, "adopt", NULL, "alpha", 5, &v, &n) == 0) {
-			sc_free(v);
-			r->reads++;
-		} else {
-			r->errors++;
-			snprintf(r->last, sizeof(r->last), "%s: %s",
-			    sc_errname(sc_errcode(c)), sc_errmsg(c));
-			if (sc_errcode(c) >= SC_ERR_CONNECT)
-				break;
-		}
-	}
-	sc_close(c);
-	return NULL;
-}
-
 /* A put that may meet BUSY once while the env is remapped. */
 static int
 put_retrying(sc_conn *c, const char *k)
@@ -221,8 +188,7 @@ put_retrying(sc_conn *c, const char *k)
 START_TEST(env_grown_by_another_program)
 {
 	struct hs_daemon d;
-	struct reader	 r[4];
-	atomic_bool	 stop = false;
+	struct it_reader r[4];
 	sc_conn		*c;
 	char		 dir[PATH_MAX], k[16], big[1024];
 	long		 reads = 0;
@@ -235,12 +201,8 @@ START_TEST(env_grown_by_another_program)
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
 	c = it_conn(&d);
 	it_assert_val(c, NULL, "adopt", NULL, "alpha", 5, "one", 3);
-	for (i = 0; i < 4; i++) {
-		memset(&r[i], 0, sizeof(r[i]));
-		r[i].sock = d.sock;
-		r[i].stop = &stop;
-		pthread_create(&r[i].t, NULL, reader_main, &r[i]);
-	}
+	for (i = 0; i < 4; i++)
+		it_reader_start(&r[i], d.sock, NULL, "adopt", "alpha");
 	/* Three times: grown by 2 MiB, then written by storesd. */
 	for (round = 0; round < 3; round++) {
 		ck_assert_int_eq(it_run("%s/tests/lmdb-writer %s %d %d",
@@ -252,12 +214,11 @@ START_TEST(env_grown_by_another_program)
 		    sc_errname(sc_errcode(c)), sc_errmsg(c));
 		ck_assert_msg(alive(&d), "storesd died in round %d", round);
 	}
-	atomic_store(&stop, true);
 	for (i = 0; i < 4; i++) {
-		pthread_join(r[i].t, NULL);
-		ck_assert_msg(r[i].errors == 0, "reader %zu: %ld errors, the "
-		    "last %s", i, r[i].errors, r[i].last);
-		reads += r[i].reads;
+		ck_assert_msg(it_reader_stop(&r[i]) == 0, "reader %zu: %ld "
+		    "errors, the last %s", i, atomic_load(&r[i].errors),
+		    r[i].last_err);
+		reads += atomic_load(&r[i].reads);
 	}
 	ck_assert_int_gt(reads, 0);
 	memset(big, 'g', sizeof(big));
@@ -369,6 +330,16 @@ blocked_main(void *arg)
 	return NULL;
 }
 
+/* Sends b's put on a thread of its own. */
+static void
+blocked_start(struct blocked *b, const char *sock, const char *store)
+{
+	memset(b, 0, sizeof(*b));
+	b->sock = sock;
+	b->store = store;
+	ck_assert_int_eq(pthread_create(&b->t, NULL, blocked_main, b), 0);
+}
+
 /* While b waits, the one I/O loop answers another client, 50 times. */
 static void
 loop_answers(const struct hs_daemon *d)
@@ -435,10 +406,7 @@ START_TEST(another_process_blocks_no_loop)
 	argv[4] = (char *)"hold";
 	argv[5] = NULL;
 	hold_start(&h, argv);
-	memset(&b, 0, sizeof(b));
-	b.sock = d.sock;
-	b.store = "fast";
-	pthread_create(&b.t, NULL, blocked_main, &b);
+	blocked_start(&b, d.sock, "fast");
 	loop_answers(&d);
 	ck_assert_int_eq(hold_end(&h), 0);
 	pthread_join(b.t, NULL);
@@ -448,10 +416,7 @@ START_TEST(another_process_blocks_no_loop)
 	/* lock.mdb held exclusively while storesd would open the env. */
 	snprintf(dir, sizeof(dir), "%s/locked", d.dir);
 	lock_start(&h, dir);
-	memset(&b, 0, sizeof(b));
-	b.sock = d.sock;
-	b.store = "locked";
-	pthread_create(&b.t, NULL, blocked_main, &b);
+	blocked_start(&b, d.sock, "locked");
 	loop_answers(&d);
 	pthread_join(b.t, NULL);
 	ck_assert_msg(b.code == SC_ERR_BUSY && strstr(b.msg, "lock.mdb"),

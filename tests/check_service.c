@@ -95,44 +95,11 @@ START_TEST(reload_adds_and_removes_stores)
 }
 END_TEST
 
-struct reader {
-	pthread_t	 t;
-	const char	*sock;
-	atomic_bool	 stop;
-	long		 reads, errors;
-	char		 last_err[256];
-};
-
-/* Reads the full env without pause, counting anything but success. */
-static void *
-reader_main(void *arg)
-{
-	struct reader	*r = arg;
-	sc_conn		*c = sc_connect(r->sock);
-	void		*v;
-	size_t		 n;
-
-	while (!atomic_load(&r->stop)) {
-		if (sc_get(c, "full", "tiny", NULL, "f0", 2, &v, &n) == 0) {
-			sc_free(v);
-			r->reads++;
-		} else {
-			r->errors++;
-			snprintf(r->last_err, sizeof(r->last_err), "%s",
-			    sc_errmsg(c));
-			if (sc_errcode(c) >= SC_ERR_CONNECT)
-				break;
-		}
-	}
-	sc_close(c);
-	return NULL;
-}
-
 START_TEST(reload_raises_map_size_online)
 {
 	static char		 v[64 * 1024];
 	struct hs_daemon	 d;
-	struct reader		 r;
+	struct it_reader	 r;
 	sc_conn			*c;
 	char			 k[16], dir[PATH_MAX];
 	long			 before;
@@ -148,23 +115,20 @@ START_TEST(reload_raises_map_size_online)
 	}
 	ck_assert_int_eq(sc_errcode(c), SC_ERR_MAP_FULL);
 	/* A client reads the env all through the reload. */
-	memset(&r, 0, sizeof(r));
-	r.sock = d.sock;
-	pthread_create(&r.t, NULL, reader_main, &r);
-	while (r.reads == 0 && r.errors == 0)
+	it_reader_start(&r, d.sock, "full", "tiny", "f0");
+	while (atomic_load(&r.reads) == 0 && atomic_load(&r.errors) == 0)
 		poll(NULL, 0, 1);
 	reload_ok(&d, "[store tiny]\nmap_size = 4MiB\n");
 	ck_assert_msg(sc_put(c, "full", "tiny", NULL, k, strlen(k), v,
 	    sizeof(v)) == 0, "%s", sc_errmsg(c));
 	ck_assert_uint_eq(env_counter(c, "full", "tiny", "map_size"),
 	    4 * 1024 * 1024);
-	before = r.reads;
-	while (r.reads < before + 10 && r.errors == 0)
+	before = atomic_load(&r.reads);
+	while (atomic_load(&r.reads) < before + 10 &&
+	    atomic_load(&r.errors) == 0)
 		poll(NULL, 0, 1);
-	atomic_store(&r.stop, true);
-	pthread_join(r.t, NULL);
-	ck_assert_msg(r.errors == 0, "%ld reads failed: %s", r.errors,
-	    r.last_err);
+	ck_assert_msg(it_reader_stop(&r) == 0, "%ld reads failed: %s",
+	    atomic_load(&r.errors), r.last_err);
 	/* Resized in place: never closed; LMDB's own tool agrees. */
 	ck_assert_int_eq(it_run("grep -q 'map_size is now 4MiB' %s", d.log),
 	    0);

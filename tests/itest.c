@@ -185,3 +185,48 @@ it_scan_opts(const struct it_scan *s)
 	ring[next++ % 8] = o;
 	return o;
 }
+
+static void *
+reader_main(void *arg)
+{
+	struct it_reader	*r = arg;
+	sc_conn			*c = sc_connect(r->sock);
+	void			*v;
+	size_t			 n;
+
+	while (!atomic_load(&r->stop)) {
+		if (sc_get(c, r->repo, r->store, NULL, r->key, strlen(r->key),
+		    &v, &n) == 0) {
+			sc_free(v);
+			atomic_fetch_add(&r->reads, 1);
+			continue;
+		}
+		atomic_fetch_add(&r->errors, 1);
+		snprintf(r->last_err, sizeof(r->last_err), "%s: %s",
+		    sc_errname(sc_errcode(c)), sc_errmsg(c));
+		if (sc_errcode(c) >= SC_ERR_CONNECT)
+			break;
+	}
+	sc_close(c);
+	return NULL;
+}
+
+void
+it_reader_start(struct it_reader *r, const char *sock, const char *repo,
+    const char *store, const char *key)
+{
+	memset(r, 0, sizeof(*r));
+	r->sock = sock;
+	r->repo = repo;
+	r->store = store;
+	r->key = key;
+	ck_assert_int_eq(pthread_create(&r->t, NULL, reader_main, r), 0);
+}
+
+long
+it_reader_stop(struct it_reader *r)
+{
+	atomic_store(&r->stop, true);
+	pthread_join(r->t, NULL);
+	return atomic_load(&r->errors);
+}

@@ -6,6 +6,8 @@
 #ifndef ITEST_H
 #define ITEST_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +68,29 @@ const sc_scan_opts *it_scan_opts(const struct it_scan *s);
 
 /* True once a connection to d's socket is taken (listen() was called). */
 bool	it_listening(const struct hs_daemon *d);
+
+/*
+ * A client on a thread of its own reading one key over and over until
+ * stopped, counting what fails: faults and reloads must cost readers
+ * nothing.
+ */
+struct it_reader {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*repo;		/* NULL: the default, or a path store */
+	const char	*store;
+	const char	*key;
+	atomic_bool	 stop;
+	atomic_long	 reads;
+	atomic_long	 errors;
+	char		 last_err[320];	/* "NAME: message" of the last */
+};
+
+void	it_reader_start(struct it_reader *r, const char *sock,
+	    const char *repo, const char *store, const char *key);
+/* Stops and joins it; returns how many of its reads failed. */
+long	it_reader_stop(struct it_reader *r);
+
 /* Raw frames. */
 int	it_raw_connect(const struct hs_daemon *d);
 void	it_raw_send(int fd, const void *p, size_t n);
