@@ -37,6 +37,9 @@ struct registry {
 	unsigned	 peeked;	/* references held by observers */
 };
 
+/* A failed open's error waits this long for its request to come back. */
+#define FAILED_KEEP_MS	10000
+
 static int	collect(struct registry *, const char *, const char *, bool,
 		    struct reg_env ***, size_t *);
 
@@ -583,6 +586,7 @@ opened(struct registry *r, struct reg_env *e, int rc,
 	if (rc == -1) {
 		e->state = REG_FAILED;
 		e->open_err = *err;
+		e->last_used_ms = clock_now_ms();
 		r->nopen--;
 		r->mapped -= e->mapped;
 		e->mapped = 0;
@@ -886,6 +890,27 @@ reg_reconfigure(struct registry *r, const struct config *cfg)
 	return n;
 }
 
+/*
+ * Forgets failed opens nobody came back for (their client left): a
+ * request that stalls on an open comes back within milliseconds, so an
+ * error older than FAILED_KEEP_MS has no taker.  The lock held.
+ */
+static void
+forget_failed(struct registry *r, uint64_t now)
+{
+	struct reg_env	*e, *next;
+	size_t		 i;
+
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = next) {
+			next = e->hnext;
+			if (e->state == REG_FAILED &&
+			    now - e->last_used_ms >= FAILED_KEEP_MS)
+				forget(r, e);
+		}
+	}
+}
+
 unsigned
 reg_sweep(struct registry *r)
 {
@@ -898,6 +923,7 @@ reg_sweep(struct registry *r)
 		close_locked(r, r->lru_head);
 		n++;
 	}
+	forget_failed(r, now);
 	pthread_mutex_unlock(&r->mtx);
 	return n;
 }
