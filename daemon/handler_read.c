@@ -63,8 +63,10 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 	*e = NULL;
 	for (i = 0; i < h->nturn; i++) {
 		t = &h->turn[i];
+		/* A path store has no repo: memcmp may not see its NULL. */
 		if (t->st == st && t->fixed == (repo.p == NULL) &&
-		    t->repolen == repo.n && memcmp(t->repo, repo.p, repo.n) == 0) {
+		    t->repolen == repo.n &&
+		    (repo.n == 0 || memcmp(t->repo, repo.p, repo.n) == 0)) {
 			*e = t->e;
 			return 0;
 		}
