@@ -1025,9 +1025,10 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 struct room {
 	MDB_txn		*txn;
 	MDB_stat	 db[CFG_MAX_DBS];
-	bool		 known[CFG_MAX_DBS];
-	uint64_t	 copied;	/* pages written anew */
-	uint64_t	 freed;		/* pages going to the free list */
+	bool		 known[CFG_MAX_DBS];	/* db[] read, and touched */
+	uint64_t	 copies[CFG_MAX_DBS];	/* pages of it copied */
+	uint64_t	 added;		/* pages made: splits, overflow */
+	uint64_t	 cleared;	/* pages of cleared dbs */
 };
 
 static const MDB_stat *
@@ -1043,16 +1044,18 @@ room_db(struct st_env *e, struct room *r, unsigned db)
 }
 
 /*
- * Adds what op may cost: a put copies the path to its leaf and may split
- * every page of it (and a new root), plus its overflow pages; a delete
- * copies its path and may merge each level with a copied sibling; a
- * clear frees every page of the db.  Each copied page frees its old one.
+ * Adds what op may cost.  A put copies the path to its leaf and may
+ * split every page of it (one new page a level, and a new root), plus its
+ * overflow pages; a delete copies its path and a sibling a level to
+ * merge with, and may split a parent whose separator key grows; a clear
+ * frees every page of the db.  A page is copied at most once in a
+ * transaction (then it is dirty), which room_total() counts on.
  */
 static void
 room_op(struct st_env *e, struct room *r, const struct st_op *op)
 {
 	const MDB_stat	*s;
-	uint64_t	 d, n = 0;
+	uint64_t	 d;
 
 	if (op->db >= e->ndbs)
 		return;
@@ -1061,40 +1064,55 @@ room_op(struct st_env *e, struct room *r, const struct st_op *op)
 	switch (op->kind) {
 	case ST_PUT:
 	case ST_PUT_IF_ABSENT:
-		n = 2 * d;
+		r->copies[op->db] += d;
+		r->added += d + 1;
 		if (op->klen + op->vlen + NODE_HDR > e->nodemax)
-			n += (op->vlen + PAGE_HDR + e->psize - 1) / e->psize;
+			r->added += (op->vlen + PAGE_HDR + e->psize - 1) /
+			    e->psize;
 		break;
 	case ST_DEL:
 	case ST_DEL_ANY:
-		n = 3 * d;
+		r->copies[op->db] += 2 * d;
+		r->added += d;
 		break;
 	case ST_CLEAR:
-		r->freed += s->ms_branch_pages + s->ms_leaf_pages +
+		r->cleared += s->ms_branch_pages + s->ms_leaf_pages +
 		    s->ms_overflow_pages;
-		n = 1;
+		r->added++;
 		break;
 	default:
 		break;
 	}
-	r->copied += n;
-	r->freed += n;
 }
 
-/* The pages a transaction of these ops may add to the file, with the
- * main db's records of named dbs and the free list it saves. */
+/*
+ * The pages a transaction of the ops counted may add to the file: the
+ * copies (no more than each touched db has pages), the pages made, the
+ * main db's records of named dbs, and the free list it saves, which
+ * holds every page copied or cleared and at most every overflow page of
+ * the touched dbs (overwritten or deleted values).
+ */
 static uint64_t
 room_total(struct st_env *e, struct room *r)
 {
 	MDB_stat	 main, fr;
-	uint64_t	 dm = 1, df = 1;
+	uint64_t	 dm = 1, df = 1, copies = 0, freed = r->cleared, c;
+	unsigned	 d;
 
+	for (d = 0; d < e->ndbs; d++) {
+		if (!r->known[d])
+			continue;
+		c = r->db[d].ms_branch_pages + r->db[d].ms_leaf_pages + 1;
+		c = r->copies[d] < c ? r->copies[d] : c;
+		copies += c;
+		freed += c + r->db[d].ms_overflow_pages;
+	}
 	if (mdb_stat(r->txn, 1, &main) == 0)		/* MAIN_DBI */
 		dm = (uint64_t)main.ms_depth + 1;
 	if (mdb_stat(r->txn, 0, &fr) == 0)		/* FREE_DBI */
 		df = (uint64_t)fr.ms_depth + 1;
-	return r->copied + 2 * dm * (e->unnamed ? 1 : e->ndbs) +
-	    r->freed * sizeof(uint64_t) / (e->psize - PAGE_HDR) + 1 +
+	return copies + r->added + 2 * dm * (e->unnamed ? 1 : e->ndbs) +
+	    freed * sizeof(uint64_t) / (e->psize - PAGE_HDR) + 1 +
 	    2 * df + 16;
 }
 
