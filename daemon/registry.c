@@ -348,6 +348,7 @@ static void
 plan_remap(struct reg_env *e)
 {
 	if (e->retune == REG_KEEP && st_grown(e->st)) {
+		cfg_hold(e->cfg);	/* next_cfg holds its own (plan()) */
 		e->next_cfg = e->cfg;
 		e->retune = REG_RESIZE;
 	}
