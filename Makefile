@@ -219,6 +219,7 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 $(BUILD)/tests/lmdb-writer: $(call obj,tests/lmdb_writer.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
+
 # -------------------------------------------------------------- bindings
 
 # Python and Rust over this tree's libstoreclient (bindings/).  Debian's

@@ -88,6 +88,10 @@ static struct exc_row {
 	{ "Limit", -1, NULL, { SC_ERR_LIMIT },
 	  "The connection's max_inflight or max_queued is reached: collect "
 	  "replies, then retry (the connection stays usable).", NULL },
+	/* Appended: rows refer to their parent by index (Timeout). */
+	{ "Corrupt", -1, NULL, { SC_ERR_CORRUPT },
+	  "The env's data.mdb is damaged; storesd refuses that env until it "
+	  "is restored from a snapshot.", NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 

@@ -12,14 +12,16 @@ subclasses whose .code is the stable code name ("COND_FAILED").
 """
 from ._storeclient import (  # noqa: F401
     Batch, BadKey, BadRepo, BadRequest, BadVersion, Busy, Client,
-    CondFailed, ConnectionError, DiskError, Error, Exists, Forbidden,
+    CondFailed, ConnectionError, Corrupt, DiskError, Error, Exists,
+    Forbidden,
     InternalError, InvalidArgument, Limit, MapFull, NotFound, OutOfMemory,
     Pipeline, Scan, Timeout, TooLarge, UnknownDb, UnknownStore,
     LIB_VERSION_MAJOR, LIB_VERSION_MINOR, connect, default_socket)
 
 __all__ = [
     "Batch", "BadKey", "BadRepo", "BadRequest", "BadVersion", "Busy",
-    "Client", "CondFailed", "ConnectionError", "DiskError", "Error",
+    "Client", "CondFailed", "ConnectionError", "Corrupt", "DiskError",
+    "Error",
     "Exists", "Forbidden", "InternalError", "InvalidArgument", "Limit",
     "MapFull",
     "NotFound", "OutOfMemory", "Pipeline", "Scan", "Timeout", "TooLarge",

@@ -79,6 +79,9 @@ pub enum Code {
     IoError,
     /// `COND_FAILED`: a write's precondition did not hold; nothing changed.
     CondFailed,
+    /// `CORRUPT`: the env's `data.mdb` is damaged; storesd refuses that env
+    /// until it is restored from a snapshot.
+    Corrupt,
     /// `CONNECT`: storesd cannot be reached.
     Connect,
     /// `IO`: the connection broke or is dead (closed by a failure before).
@@ -120,6 +123,7 @@ const CODES: &[(Code, i32)] = &[
     (Code::Exists, 13),
     (Code::IoError, 14),
     (Code::CondFailed, 15),
+    (Code::Corrupt, 16),
     (Code::Connect, 100),
     (Code::Io, 101),
     (Code::Protocol, 102),
