@@ -1017,7 +1017,7 @@ key_list(enum section sec, char *buf, size_t n)
 static int
 set_key(struct parse *p, const char *name, const char *value)
 {
-	char	 label[SP_NAME_MAX + 16], known[256];
+	char	 label[SP_NAME_MAX + 16], known[512];
 	size_t	 i;
 
 	for (i = 0; i < NKEYS; i++)

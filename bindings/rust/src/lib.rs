@@ -123,7 +123,7 @@ const CODES: &[(Code, i32)] = &[
     (Code::Exists, 13),
     (Code::IoError, 14),
     (Code::CondFailed, 15),
-    (Code::Corrupt, 16),
+    (Code::Corrupt, 17),
     (Code::Connect, 100),
     (Code::Io, 101),
     (Code::Protocol, 102),
