@@ -423,6 +423,7 @@ crowd_op(sc_conn *c, int round, const char *k)
 {
 	sc_bytes	 keys[2] = { { k, strlen(k) }, { "none", 4 } };
 	sc_bytes	*vals;
+	sc_scan_opts	*o;
 	sc_scan		*sc;
 	sc_batch	*b;
 	uint64_t	 cnt;
@@ -444,9 +445,16 @@ crowd_op(sc_conn *c, int round, const char *k)
 	case 3:
 		return sc_count(c, "crowd", "refs", NULL, &cnt);
 	case 4:
-		if ((sc = sc_scan_begin(c, "crowd", "refs", NULL, IT_SCAN(
-		    .prefix = "c", .prefix_len = 1, .has_limit = 1,
-		    .limit = 5))) == NULL)
+		/* The thread's own options: IT_SCAN's are one thread's. */
+		if ((o = sc_scan_opts_new()) == NULL ||
+		    sc_scan_opts_set_prefix(o, "c", 1) == -1 ||
+		    sc_scan_opts_set_limit(o, 5) == -1) {
+			sc_scan_opts_free(o);
+			return -1;
+		}
+		sc = sc_scan_begin(c, "crowd", "refs", NULL, o);
+		sc_scan_opts_free(o);
+		if (sc == NULL)
 			return -1;
 		while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
 			;

@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,12 +165,28 @@ it_raw_reply(int fd, struct sp_buf *b, struct sp_reply *rep)
 const sc_scan_opts *
 it_scan_opts(const struct it_scan *s)
 {
+	static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_t	 owner;
+	static bool		 owned;
 	static sc_scan_opts	*ring[8];
 	static unsigned		 next;
 	sc_scan_opts		*o;
+	bool			 mine;
 
 	if (s == NULL)
 		return NULL;
+	/* The ring is one thread's: another thread's calls would free what
+	 * this one has not passed to sc_scan_begin() yet (a crash now and
+	 * then under load).  Refuse it every time rather than sometimes. */
+	pthread_mutex_lock(&lock);
+	if (!owned) {
+		owner = pthread_self();
+		owned = true;
+	}
+	mine = pthread_equal(owner, pthread_self());
+	pthread_mutex_unlock(&lock);
+	ck_assert_msg(mine, "IT_SCAN()/it_scan_opts() called from a second "
+	    "thread; a test's threads build their own sc_scan_opts");
 	o = sc_scan_opts_new();
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(sc_scan_opts_set_prefix(o, s->prefix,

@@ -62,7 +62,8 @@ struct it_scan {
 	int		 reverse;
 	int		 keys_only;
 };
-/* The sc_scan_opts for s (NULL: NULL); freed by a later call. */
+/* The sc_scan_opts for s (NULL: NULL); freed by a later call.  For one
+ * thread of a test only (asserted): threads build their own. */
 const sc_scan_opts *it_scan_opts(const struct it_scan *s);
 #define IT_SCAN(...)	it_scan_opts(&(struct it_scan){ __VA_ARGS__ })
 
