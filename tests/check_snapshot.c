@@ -598,7 +598,8 @@ START_TEST(snapshot_max_makes_them_wait)
 	ck_assert_int_eq(fourth.rc, -1);
 	ck_assert_msg(fourth.code == SC_ERR_BUSY, "got %s: %s",
 	    sc_errname(fourth.code), fourth.msg);
-	ck_assert_ptr_nonnull(strstr(fourth.msg, "snapshot_max"));
+	ck_assert_msg(strstr(fourth.msg, "snapshot_max") != NULL,
+	    "BUSY, but not for snapshot_max: %s", fourth.msg);
 	for (i = 0; i < 2; i++) {
 		close(p[i][0]);
 		ck_assert(snap_join(&s[i]));

@@ -92,6 +92,10 @@ static struct exc_row {
 	{ "Corrupt", -1, NULL, { SC_ERR_CORRUPT },
 	  "The env's data.mdb is damaged; storesd refuses that env until it "
 	  "is restored from a snapshot.", NULL },
+	{ "FdError", -1, NULL, { SC_ERR_FD_ERROR },
+	  "The descriptor passed with a snapshot failed (its reader went "
+	  "away, its file system is full, it stopped taking bytes within "
+	  "snapshot_timeout).", NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 

@@ -473,6 +473,15 @@ def test_snapshot(c, repo, tmp_path):
             c.snapshot("refs", f, repo=repo)
     with pytest.raises(TypeError):
         c.snapshot("refs", "a path", repo=repo)
+    r, w = os.pipe()                        # nobody will read it
+    os.close(r)
+    try:
+        with pytest.raises(storeclient.FdError) as e:
+            c.snapshot("refs", w, repo=repo)
+    finally:
+        os.close(w)
+    assert e.value.code == "FD_ERROR"
+    assert c.get("refs", b"snapkey", repo=repo) == b"snapvalue"
 
 
 def test_fork(c, repo):

@@ -79,6 +79,10 @@ pub enum Code {
     IoError,
     /// `COND_FAILED`: a write's precondition did not hold; nothing changed.
     CondFailed,
+    /// `FD_ERROR`: the descriptor passed with a snapshot failed (its
+    /// reader went away, its file system is full, or it stopped taking
+    /// bytes within storesd's `snapshot_timeout`).
+    FdError,
     /// `CORRUPT`: the env's `data.mdb` is damaged; storesd refuses that env
     /// until it is restored from a snapshot.
     Corrupt,
@@ -123,6 +127,7 @@ const CODES: &[(Code, i32)] = &[
     (Code::Exists, 13),
     (Code::IoError, 14),
     (Code::CondFailed, 15),
+    (Code::FdError, 16),
     (Code::Corrupt, 17),
     (Code::Connect, 100),
     (Code::Io, 101),

@@ -607,6 +607,12 @@ fn snapshot() {
     );
     let ro = fs::File::open(&path).unwrap();
     assert_eq!(code(c.snapshot("refs", &ro, false)), Code::BadRequest);
+    // A pipe whose reader is gone: the descriptor's failure, by name.
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(r);
+    let e = c.snapshot("refs", &w, false).unwrap_err();
+    assert_eq!(e.code(), Code::FdError);
+    assert_eq!(e.code().name(), "FD_ERROR");
 }
 
 #[test]
