@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,14 @@ stop(struct daemon *d)
 		snap_stop(d->snaps);
 	for (i = 0; i < d->nloops; i++)
 		loop_join(d->loops[i]);
+	/*
+	 * A housekeeping pass handed to the pool before loop 0 stopped may
+	 * still be queued or running, and it looks at the snapshots
+	 * (snap_expire): with the loops joined no new one starts, so wait
+	 * for that one before freeing what it reads.
+	 */
+	while (atomic_load(&housekeeping_busy))
+		poll(NULL, 0, 1);
 	/* Their replies go to the loops' mailboxes, freed below; their
 	 * envs are released before the registry closes them. */
 	snap_free(d->snaps);
