@@ -65,15 +65,16 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/conn.c daemon/counters.c daemon/handler.c \
 	     daemon/handler_read.c daemon/handler_snapshot.c \
 	     daemon/handler_stats.c daemon/handler_write.c daemon/job.c \
-	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
-	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
-	     daemon/store.c daemon/writer.c
+	     daemon/handler_repos.c daemon/job_repos.c daemon/layout.c \
+	     daemon/layout_repos.c daemon/listener.c daemon/log.c \
+	     daemon/loop.c daemon/notify.c daemon/pool.c daemon/registry.c \
+	     daemon/reload.c daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
-	     client/pipeline.c \
+	     client/pipeline.c client/repos.c \
 	     client/scan.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
-	     ctl/ctl_help.c ctl/ctl_input.c
+	     ctl/ctl_help.c ctl/ctl_input.c ctl/ctl_progress.c ctl/ctl_repos.c
 HARNESS_SRC = tests/harness.c
 ITEST_SRC  = tests/itest.c
 

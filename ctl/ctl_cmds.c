@@ -161,6 +161,49 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "exit 1: none open, so the directories may be moved (as long as\n"
 	    "no request opens them meanwhile).\n",
 	    cmd_live },
+	{ "repos", 0, 1, O(OPT_SOCKET) | O(OPT_PREFIX) | O(OPT_JSON),
+	    "[STORE]", "list the envs on disk",
+	    "Lists every env storesd has on disk, open or not, of STORE only\n"
+	    "when given and of the repos that start with P with --prefix P,\n"
+	    "one a line, sorted: REPO<TAB>STORE<TAB>SIZE<TAB>open|closed\n"
+	    "SIZE is the bytes of its data file; REPO is - for a store with a\n"
+	    "fixed path.  Envs of stores you may not read are left out.\n"
+	    "--json prints {\"repos\":[{\"repo\":R|null,\"store\":S,\n"
+	    "\"size\":N,\"open\":true|false}]}.\n"
+	    "exit 0: at least one is listed.  exit 1: none.\n",
+	    ctl_repos_list },
+	{ "create", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	    "create a repo's empty envs",
+	    "Creates the empty env of STORE in REPO (-r, default \"default\"),\n"
+	    "or without STORE its env of every store that has one per repo;\n"
+	    "envs that exist are left alone.  With create = explicit in a\n"
+	    "store's configuration, writes to a repo without an env fail with\n"
+	    "NO_REPO instead of creating it: create (or restore) makes it.\n"
+	    "exit 3: they all exist already (EXISTS).\n",
+	    ctl_repos_create },
+	{ "drop", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	    "delete a repo's envs",
+	    "Deletes the env of STORE in REPO (-r, default \"default\"), or\n"
+	    "without STORE all of REPO's envs.  Each env is moved out of\n"
+	    "place in one step, then removed: no request sees half of it, and\n"
+	    "a crash leaves it whole or gone.  An idle open env is closed\n"
+	    "first; one in use (a request, a snapshot, a fork) fails the drop\n"
+	    "with BUSY and nothing is dropped.\n"
+	    "exit 1: there was nothing to drop.\n",
+	    ctl_repos_drop },
+	{ "restore", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_REPLACE),
+	    "STORE FILE|-", "make a snapshot a repo's env",
+	    "Makes FILE (a snapshot from storectl snapshot, mdb_copy, or any\n"
+	    "LMDB data file), or stdin with -, the env of STORE in REPO.\n"
+	    "storectl opens FILE and passes the descriptor; storesd never\n"
+	    "opens the path.  storesd checks that it is a sound LMDB env that\n"
+	    "fits the store (its dbs, its map_size) before putting it in\n"
+	    "place in one step.  Refused with EXISTS when the env exists,\n"
+	    "unless --replace, which swaps it (BUSY while it is in use).\n"
+	    "With stderr a terminal, progress is shown there.  To move a repo\n"
+	    "between hosts:\n"
+	    "  storectl -r R snapshot STORE - | ssh B storectl -r R restore STORE -\n",
+	    ctl_repos_restore },
 	{ "ping", 0, 0, O(OPT_SOCKET), "", "print storesd's version",
 	    "Asks storesd to answer and prints its name and version.\n",
 	    cmd_ping },
@@ -346,11 +389,8 @@ cmd_snapshot(struct ctl *ctl)
 	}
 	if (ctl_connect(ctl) == -1)
 		goto done;
-	if (sc_snapshot(ctl->conn, REPO(ctl), ctl->av[0], fd,
-	    HAS(ctl, OPT_COMPACT), NULL) == -1) {
-		ctl_fail_sc(ctl);
+	if (ctl_progress_snapshot(ctl, fd, NULL) == -1)
 		goto done;
-	}
 	/* A snapshot is a backup: on disk before we say it is done. */
 	if (fsync(fd) == -1) {
 		ctl_fail(ctl, CTL_EXIT_USAGE, "cannot sync %s: %s", file,

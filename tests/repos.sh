@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+#
+# repos.sh: a repository's life through storectl, against two real
+# storesd daemons: repos, create (and create = explicit), drop, restore,
+# and moving a repo from one daemon to the other through a pipe.
+#
+# Run from the top of the tree: BUILD=build tests/repos.sh
+
+set -u
+BUILD=${BUILD:-build}
+. tests/shlib.sh
+
+for tool in mdb_dump python3; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "repos.sh: $tool is missing (apt-get install lmdb-utils" \
+		    "python3)" >&2
+		exit 2
+	fi
+done
+
+conf() {
+	mkdir -p "$1"
+	cat >"$1/storesd.conf" <<CONF
+[daemon]
+idle_close = 1h
+
+[store refs]
+map_size = 16MiB
+dbs = refs
+
+[store nodes]
+map_size = 64MiB
+max_dbs = 2
+dbs = nodes, meta
+
+[store strict]
+map_size = 16MiB
+dbs = strict
+create = explicit
+
+[store small]
+map_size = 1MiB
+max_dbs = 2
+dbs = nodes, meta
+CONF
+}
+
+conf "$T/a"
+conf "$T/b"
+start_daemon "$T/a" || exit 1
+pid_a=$pid waiter_a=$waiter
+start_daemon "$T/b" || exit 1
+pid_b=$pid waiter_b=$waiter
+A=$T/a/sock
+B=$T/b/sock
+export STORESD_SOCKET=$A
+
+# ----------------------------------------------------------------- repos
+
+expect "repos: none yet, exit 1" 1 repos
+check "... prints nothing" out_lines
+
+expect "put -r alpha refs" 0 -r alpha put refs k v
+expect "put -r alpha/x nodes" 0 -r alpha/x put nodes n1 one
+expect "put -r beta refs" 0 -r beta put refs k w
+expect "repos lists every env" 0 repos
+check "... sorted, repo store size state" test "$(cut -f1,2,4 "$T/out")" \
+    = "$(printf 'alpha\trefs\topen\nalpha/x\tnodes\topen\nbeta\trefs\topen')"
+check "... the size is the data file's" test "$(awk -F'\t' \
+    '$1 == "beta" { print $3 }' "$T/out")" -eq \
+    "$(stat -c %s "$T/a/data/beta/@refs/data.mdb")"
+expect "repos --prefix alpha" 0 repos --prefix alpha
+check "... only alpha's" test "$(cut -f1 "$T/out" | tr '\n' ' ')" = \
+    "alpha alpha/x "
+expect "repos STORE" 0 repos nodes
+check "... only that store's" test "$(cut -f1,2 "$T/out")" = \
+    "$(printf 'alpha/x\tnodes')"
+expect "repos --json" 0 repos --json --prefix beta
+check "... is JSON with repo, store, size, open" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = d["repos"]
+assert len(e) == 1 and e[0]["repo"] == "beta" and e[0]["store"] == "refs"
+assert e[0]["size"] > 0 and e[0]["open"] is True' "$T/out"
+expect "repos of an unknown store" 3 repos nosuch
+check "... UNKNOWN_STORE" err_has UNKNOWN_STORE
+
+# ------------------------------------------------- create, create = explicit
+
+expect "a write without env in a create = explicit store" 3 \
+    -r s1 put strict k v
+check "... is NO_REPO" err_has NO_REPO
+check "... and says to create it" err_has 'create'
+check "... and made nothing" test ! -e "$T/a/data/s1/@strict"
+expect "create -r s1 strict" 0 -r s1 create strict
+check "... made the env" test -f "$T/a/data/s1/@strict/data.mdb"
+expect "now the write succeeds" 0 -r s1 put strict k v
+expect "create it again: EXISTS" 3 -r s1 create strict
+check "... EXISTS" err_has EXISTS
+expect "create -r all (every store)" 0 -r all create
+expect "... lists its four envs" 0 repos --prefix all
+check "... refs nodes small strict" test "$(cut -f2 "$T/out" | tr '\n' ' ')" \
+    = "nodes refs small strict "
+expect "they are empty" 0 -r all count nodes
+check "... count 0" out_is $'0\n'
+expect "a read still creates nothing" 1 -r s2 get strict k
+check "... NOT_FOUND, not NO_REPO" err_has NOT_FOUND
+
+# ------------------------------------------------------------------ drop
+
+expect "drop -r beta refs" 0 -r beta drop refs
+check "... its directory is gone" test ! -e "$T/a/data/beta"
+expect "... get: NOT_FOUND" 1 -r beta get refs k
+expect "drop it again: exit 1" 1 -r beta drop refs
+check "... NOT_FOUND" err_has NOT_FOUND
+expect "drop -r alpha (every store)" 0 -r alpha drop
+check "... alpha's env is gone, alpha/x's stays" test ! -e \
+    "$T/a/data/alpha/@refs" -a -f "$T/a/data/alpha/x/@nodes/data.mdb"
+expect "drop -r all" 0 -r all drop
+check "... the repo directory is pruned" test ! -e "$T/a/data/all"
+expect "@tmp holds nothing after drops" 0 repos
+check "... (empty)" test -z "$(ls -A "$T/a/data/@tmp")"
+expect "drop a repo that never was: exit 1" 1 -r never drop
+
+# --------------------------------------------------------------- restore
+
+expect "fill alpha/x" 0 -r alpha/x put nodes n2 two
+# Over the small store's map_size of 1 MiB.
+head -c 1500000 /dev/urandom >"$T/bigval"
+expect "a 1.5 MB value" 0 -r alpha/x put nodes big <"$T/bigval"
+expect "snapshot alpha/x nodes" 0 -r alpha/x snapshot nodes "$T/snap"
+expect "restore it as copy" 0 -r copy restore nodes "$T/snap"
+expect "... its data" 0 -r copy get nodes n1
+check "... n1 = one" out_is one
+expect "restore again: EXISTS" 3 -r copy restore nodes "$T/snap"
+check "... EXISTS, says --replace" err_has 'replace'
+expect "-r alpha/x put n1 changed" 0 -r alpha/x put nodes n1 changed
+expect "snapshot again" 0 -r alpha/x snapshot nodes "$T/snap2"
+expect "restore --replace" 0 -r copy restore --replace nodes "$T/snap2"
+expect "... the new data" 0 -r copy get nodes n1
+check "... n1 = changed" out_is changed
+expect "restore from stdin" 0 -r stdin restore nodes - <"$T/snap"
+expect "... its data" 0 -r stdin get nodes n2
+check "... n2 = two" out_is two
+printf 'not an lmdb file at all' >"$T/junk"
+expect "restore a file that is no env" 3 -r junk restore nodes "$T/junk"
+check "... BAD_REQUEST: not a sound LMDB env" err_has 'LMDB'
+check "... and nothing was installed" test ! -e "$T/a/data/junk"
+expect "restore an empty input" 3 -r junk restore nodes - </dev/null
+expect "restore a nodes env into refs (other dbs)" 3 -r rx restore refs \
+    "$T/snap"
+check "... names the db refs does not declare" err_has "db 'meta'\|db 'nodes'"
+expect "restore over the store's map_size" 3 -r rx restore small "$T/snap"
+check "... says map_size" err_has map_size
+check "... @tmp is empty after refusals" test -z "$(ls -A "$T/a/data/@tmp")"
+
+# ------------------------------------------------ move between daemons
+
+expect "B has no repo mv yet" 1 -s "$B" repos
+"$CTL" -s "$A" -r alpha/x snapshot nodes "$T/mv.snap" 2>"$T/err"
+cat "$T/mv.snap" | "$CTL" -s "$B" -r alpha/x restore nodes - 2>"$T/err"
+check "move A -> B through a pipe" test "$?" -eq 0
+expect "B lists it" 0 -s "$B" repos
+check "... alpha/x nodes" test "$(cut -f1,2 "$T/out")" = \
+    "$(printf 'alpha/x\tnodes')"
+expect "B reads its data" 0 -s "$B" -r alpha/x get nodes n1
+check "... n1 = changed" out_is changed
+"$CTL" -s "$A" -r alpha/x scan nodes >"$T/scan.a" 2>"$T/err"
+"$CTL" -s "$B" -r alpha/x scan nodes >"$T/scan.b" 2>"$T/err"
+check "every entry made it" cmp -s "$T/scan.a" "$T/scan.b"
+expect "B accepts writes to it" 0 -s "$B" -r alpha/x put nodes n3 three
+
+# ----------------------------------------- debris left by a crash
+
+stop_daemon "storesd A stops cleanly" "$pid_a" "$waiter_a" "$T/a/storesd.log"
+mkdir -p "$T/a/data/@tmp/drop.crash/env"
+printf junk >"$T/a/data/@tmp/drop.crash/env/data.mdb"
+start_daemon "$T/a" || exit 1
+pid_a=$pid waiter_a=$waiter
+check "a drop cut short by a crash is cleaned at start" test ! -e \
+    "$T/a/data/@tmp/drop.crash"
+expect "... and the daemon serves" 0 -r copy get nodes n1
+
+stop_daemon "storesd A stops cleanly" "$pid_a" "$waiter_a" "$T/a/storesd.log"
+stop_daemon "storesd B stops cleanly" "$pid_b" "$waiter_b" "$T/b/storesd.log"
+shlib_done
