@@ -65,10 +65,10 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/conn.c daemon/counters.c daemon/handler.c \
 	     daemon/handler_read.c daemon/handler_snapshot.c \
 	     daemon/handler_stats.c daemon/handler_write.c daemon/job.c \
-	     daemon/handler_repos.c daemon/job_repos.c daemon/layout.c \
-	     daemon/layout_repos.c daemon/listener.c daemon/log.c \
-	     daemon/loop.c daemon/notify.c daemon/pool.c daemon/registry.c \
-	     daemon/reload.c daemon/store.c daemon/writer.c
+	     daemon/handler_repos.c daemon/layout.c daemon/layout_repos.c \
+	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
+	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
+	     daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \
@@ -359,6 +359,8 @@ test-integration: $(INTEG_BINS) all $(TOOLS_BINS)
 test-storectl: all $(TOOLS_BINS)
 	@echo "== tests/storectl.sh"
 	BUILD=$(BUILD) tests/storectl.sh
+	@echo "== tests/repos.sh"
+	BUILD=$(BUILD) tests/repos.sh
 
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	   --errors-for-leak-kinds=definite,indirect \

@@ -116,7 +116,6 @@ job_free(struct job *j)
 		free(b);
 	}
 	sp_buf_free(&j->reply);
-	job_repos_free(j->repos);
 	free(j->ops);
 	free(j);
 }
@@ -361,8 +360,8 @@ run_task(struct pool_task *t)
 	    offsetof(struct job, task));
 	struct sp_error	 err;
 
-	if (j->kind == JOB_REPOS) {
-		job_repos_run(j);
+	if (j->kind == JOB_CALL) {
+		j->run(j);
 		return;
 	}
 	if (j->kind == JOB_SNAPSHOT)

@@ -33,7 +33,7 @@ enum job_kind {
 	JOB_SNAPSHOT,
 	JOB_FORK,
 	JOB_READ,	/* a large mget or missing */
-	JOB_REPOS,	/* the repository life cycle (job_repos.c) */
+	JOB_CALL,	/* runs its own run(), e.g. repos.c's */
 };
 
 struct job {
@@ -60,12 +60,14 @@ struct job {
 	struct sp_array		 keys;		/* read: in job_copy() storage */
 	struct sp_buf		 reply;		/* one frame, when done */
 	struct job_block	*blocks;	/* job_copy() storage */
-	struct job_repos	*repos;		/* JOB_REPOS: what to do */
+	/* JOB_CALL: run on the pool; it replies and calls job_finish().
+	 * arg is its own, in the job's storage (job_copy()). */
+	void			(*run)(struct job *j);
+	void			*arg;
 	size_t			 nbytes;	/* copied so far */
 };
 
 struct job_block;
-struct job_repos;
 
 /* A job of kind; returns NULL when out of memory. */
 struct job	*job_new(enum job_kind kind);
@@ -87,34 +89,8 @@ void		 job_free(struct job *j);
  * and its env's. */
 void		 job_note(struct job *j, int code);
 
-/* What a JOB_REPOS job does, and what it needs to. */
-enum job_repos_what {
-	JOB_REPOS_LIST,
-	JOB_REPOS_CREATE,
-	JOB_REPOS_DROP,
-	JOB_REPOS_RESTORE,	/* from j->fd */
-};
-
-/* A restore fails when its descriptor gives nothing for this long. */
-#define RESTORE_IDLE_MS	30000
-
-struct job_repos {
-	enum job_repos_what	 what;
-	const struct config	*cfg;		/* resolved against; kept alive
-						 * by reload.c */
-	const struct cfg_store	*st;		/* NULL: every store */
-	char			 repo[SP_REPO_MAX + 1];
-	bool			 replace;	/* restore over an env */
-	char			 prefix[SP_REPO_MAX + 1];	/* list */
-	size_t			 prefix_len;
-	bool			*readable;	/* list: per store of cfg */
-};
-
-/* job_repos.c: runs a JOB_REPOS job (on the pool); frees its part. */
-void		 job_repos_run(struct job *j);
-void		 job_repos_free(struct job_repos *rp);
-
-/* Runs a snapshot or fork job on the pool, a read on the readers'. */
+/* Runs a snapshot, fork or JOB_CALL job on the pool, a read on the
+ * readers'. */
 void		 job_submit(struct job *j);
 /*
  * Answers an mget (with mget) or a missing of keys in db of st (NULL: no

@@ -1,13 +1,5 @@
 /*
- * job_repos: the repository life cycle on the pool (job.h): listing the
- * envs on disk, creating, dropping and restoring them.
- *
- * Each runs on a worker because it waits on the disk (a directory walk,
- * a close that syncs, a copy) and may wait briefly for an env to go idle
- * (reg_claim()).  Drops and restores hold their env directories claimed
- * in the registry while they move them, so no request opens an env that
- * is half there; the moves themselves are single renames
- * (layout_repos.c).
+ * repos: the repository life cycle on the pool (repos.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +18,7 @@
 #include "layout.h"
 #include "log.h"
 #include "registry.h"
+#include "repos.h"
 #include "store.h"
 
 /* reg_acquire() says REG_AGAIN for an env closing or being retuned: a
@@ -33,18 +26,9 @@
 #define AGAIN_TRIES	500
 #define AGAIN_SLEEP_NS	(10 * 1000 * 1000)
 
-void
-job_repos_free(struct job_repos *rp)
-{
-	if (rp == NULL)
-		return;
-	free(rp->readable);
-	free(rp);
-}
-
 /* The stores a create or drop acts on: rp->st, or every per-repo store. */
 static size_t
-targets(const struct job_repos *rp, const struct cfg_store **out)
+targets(const struct repos_req *rp, const struct cfg_store **out)
 {
 	size_t	 i, n = 0;
 
@@ -59,7 +43,7 @@ targets(const struct job_repos *rp, const struct cfg_store **out)
 }
 
 static struct sp_bytes
-repo_of(const struct job_repos *rp, const struct cfg_store *st)
+repo_of(const struct repos_req *rp, const struct cfg_store *st)
 {
 	if (st->path != NULL)
 		return (struct sp_bytes){ NULL, 0 };
@@ -67,11 +51,10 @@ repo_of(const struct job_repos *rp, const struct cfg_store *st)
 }
 
 static int
-env_dir(struct job *j, const struct cfg_store *st, char *dir, size_t n,
-    struct sp_error *err)
+env_dir(const struct repos_req *rp, const struct cfg_store *st, char *dir,
+    size_t n, struct sp_error *err)
 {
-	if (lay_env_dir(j->repos->cfg->data_dir, st, repo_of(j->repos, st),
-	    dir, n) == -1)
+	if (lay_env_dir(rp->cfg->data_dir, st, repo_of(rp, st), dir, n) == -1)
 		return sp_seterr(err, SP_BAD_REPO, "the env directory would be "
 		    "too long; use a shorter repo name");
 	return 0;
@@ -90,7 +73,7 @@ static int
 list_add(void *arg, const char *repo, const char *store, uint64_t size)
 {
 	struct listing		*l = arg;
-	struct job_repos	*rp = l->j->repos;
+	struct repos_req	*rp = l->j->arg;
 	struct sp_repo_env	*v;
 	struct sp_bytes		 name = { store, strlen(store) };
 	const struct cfg_store	*st;
@@ -161,7 +144,7 @@ by_name(const void *a, const void *b)
 static int
 run_list(struct job *j, struct sp_error *err)
 {
-	struct job_repos	*rp = j->repos;
+	struct repos_req	*rp = j->arg;
 	struct listing		 l = { j, NULL, 0, 0 };
 	struct stat		 sb;
 	char			 file[PATH_MAX];
@@ -214,7 +197,7 @@ acquire(struct job *j, const struct cfg_store *st, struct reg_env **e,
 	for (i = 0; i < AGAIN_TRIES && rc == REG_AGAIN; i++) {
 		if (i > 0)
 			nanosleep(&ts, NULL);
-		rc = reg_acquire(j->d->reg, st, repo_of(j->repos, st), true,
+		rc = reg_acquire(j->d->reg, st, repo_of(j->arg, st), true,
 		    e, err);
 	}
 	if (rc == REG_AGAIN)
@@ -226,13 +209,14 @@ acquire(struct job *j, const struct cfg_store *st, struct reg_env **e,
 static int
 run_create(struct job *j, uint64_t *count, struct sp_error *err)
 {
+	const struct repos_req	*rp = j->arg;
 	const struct cfg_store	*sts[CFG_MAX_STORES];
 	struct reg_env		*e;
 	char			 dir[PATH_MAX];
-	size_t			 i, n = targets(j->repos, sts);
+	size_t			 i, n = targets(rp, sts);
 
 	for (i = 0; i < n; i++) {
-		if (env_dir(j, sts[i], dir, sizeof(dir), err) == -1)
+		if (env_dir(rp, sts[i], dir, sizeof(dir), err) == -1)
 			return -1;
 		if (st_exists(dir))
 			continue;
@@ -244,7 +228,7 @@ run_create(struct job *j, uint64_t *count, struct sp_error *err)
 	}
 	if (*count == 0)
 		return sp_seterr(err, SP_EXISTS, "repo %s already has %s; "
-		    "nothing was created", j->repos->repo, j->repos->st ?
+		    "nothing was created", rp->repo, rp->st ?
 		    "an env for that store" : "an env for every store");
 	return 0;
 }
@@ -254,7 +238,7 @@ run_create(struct job *j, uint64_t *count, struct sp_error *err)
 static int
 run_drop(struct job *j, uint64_t *count, struct sp_error *err)
 {
-	struct job_repos	*rp = j->repos;
+	struct repos_req	*rp = j->arg;
 	const struct cfg_store	*sts[CFG_MAX_STORES];
 	struct reg_env		*claims[CFG_MAX_STORES];
 	struct stat		 sb;
@@ -295,7 +279,7 @@ done:
 /*
  * Copies the client's descriptor into fd until its end, at most max
  * bytes.  Each wait for more is bounded: a writer that stalls for
- * RESTORE_IDLE_MS fails the restore instead of holding a worker.
+ * REPOS_IDLE_MS fails the restore instead of holding a worker.
  */
 static int
 copy_in(int from, int to, uint64_t max, uint64_t *total,
@@ -308,10 +292,10 @@ copy_in(int from, int to, uint64_t max, uint64_t *total,
 
 	*total = 0;
 	for (;;) {
-		if ((rc = poll(&pfd, 1, RESTORE_IDLE_MS)) == 0)
+		if ((rc = poll(&pfd, 1, REPOS_IDLE_MS)) == 0)
 			return sp_seterr(err, SP_BAD_REQUEST, "the snapshot "
 			    "stopped coming: nothing in %d s after %llu bytes",
-			    RESTORE_IDLE_MS / 1000,
+			    REPOS_IDLE_MS / 1000,
 			    (unsigned long long)*total);
 		if (rc == -1 && errno == EINTR)
 			continue;
@@ -341,7 +325,7 @@ copy_in(int from, int to, uint64_t max, uint64_t *total,
 static int
 receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 {
-	struct job_repos	*rp = j->repos;
+	struct repos_req	*rp = j->arg;
 	struct st_params	 p;
 	struct st_env		*env = NULL;
 	struct sp_error		 e2;
@@ -399,7 +383,7 @@ static int
 install(struct job *j, struct reg_env *e, const char *tmp,
     struct sp_error *err)
 {
-	struct job_repos	*rp = j->repos;
+	struct repos_req	*rp = j->arg;
 	struct stat		 sb;
 	bool			 exists = lstat(e->dir, &sb) == 0;
 
@@ -429,7 +413,7 @@ install(struct job *j, struct reg_env *e, const char *tmp,
 static int
 run_restore(struct job *j, uint64_t *size, struct sp_error *err)
 {
-	struct job_repos	*rp = j->repos;
+	struct repos_req	*rp = j->arg;
 	struct reg_env		*e = NULL;
 	char			 tmp[PATH_MAX];
 	int			 ret = -1;
@@ -454,28 +438,28 @@ done:
 
 /* ----------------------------------------------------------------- run */
 
-void
-job_repos_run(struct job *j)
+static void
+run(struct job *j)
 {
 	struct sp_error	 err;
 	uint64_t	 n = 0;
 	int		 rc = -1;
 
-	switch (j->repos->what) {
-	case JOB_REPOS_LIST:
+	switch (((const struct repos_req *)j->arg)->what) {
+	case REPOS_LIST:
 		rc = run_list(j, &err);
 		break;
-	case JOB_REPOS_CREATE:
+	case REPOS_CREATE:
 		if ((rc = run_create(j, &n, &err)) == 0 &&
 		    sp_reply_count(&j->reply, j->id, n) == -1)
 			rc = sp_seterr(&err, SP_INTERNAL, "out of memory");
 		break;
-	case JOB_REPOS_DROP:
+	case REPOS_DROP:
 		if ((rc = run_drop(j, &n, &err)) == 0 &&
 		    sp_reply_count(&j->reply, j->id, n) == -1)
 			rc = sp_seterr(&err, SP_INTERNAL, "out of memory");
 		break;
-	case JOB_REPOS_RESTORE:
+	case REPOS_RESTORE:
 		if ((rc = run_restore(j, &n, &err)) == 0 &&
 		    sp_reply_size(&j->reply, j->id, n) == -1)
 			rc = sp_seterr(&err, SP_INTERNAL, "out of memory");
@@ -485,4 +469,20 @@ job_repos_run(struct job *j)
 	if (rc == -1)
 		sp_reply_error(&j->reply, j->id, err.code, err.msg);
 	job_finish(j);
+}
+
+int
+repos_job(struct job *j, const struct repos_req *rq)
+{
+	struct repos_req	*copy;
+
+	/* Ours for the job's life: freed with it. */
+	if ((copy = (struct repos_req *)job_copy(j, rq, sizeof(*rq))) == NULL)
+		return -1;
+	if (rq->readable != NULL && (copy->readable = (bool *)job_copy(j,
+	    rq->readable, rq->cfg->nstores * sizeof(bool))) == NULL)
+		return -1;
+	j->arg = copy;
+	j->run = run;
+	return 0;
 }
