@@ -90,7 +90,7 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_service \
-	      check_async
+	      check_async check_repos
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
