@@ -169,7 +169,8 @@ run_list(struct job *j, struct sp_error *err)
 		}
 	}
 	reg_foreach(j->d->reg, NULL, NULL, list_open, &l);
-	qsort(l.v, l.n, sizeof(*l.v), by_name);
+	if (l.n > 1)		/* qsort() takes no NULL, even for none */
+		qsort(l.v, l.n, sizeof(*l.v), by_name);
 	if (sp_reply_repos(&j->reply, j->id, l.v, l.n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
