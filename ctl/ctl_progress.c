@@ -25,6 +25,7 @@
 struct pump {
 	int		 from;
 	int		 to;
+	int		 own;		/* the pipe end it closes when done */
 	const char	*verb;		/* "restored", "snapshot" */
 	uint64_t	 done;
 	int		 err;		/* errno of a failed read or write */
@@ -50,10 +51,23 @@ draw(const struct pump *p, const char *end)
 	    p->verb, mib, s, s > 0 ? mib / s : 0.0, end);
 }
 
+static void	pump_move(struct pump *);
+
+/* Moves the bytes; the end of the pipe it owns is closed after, so the
+ * other side sees the end too. */
 static void *
 pump_run(void *arg)
 {
 	struct pump	*p = arg;
+
+	pump_move(p);
+	close(p->own);
+	return NULL;
+}
+
+static void
+pump_move(struct pump *p)
+{
 	struct timespec	 last = p->start, now;
 	sigset_t	 set;
 	char		 buf[64 * 1024];
@@ -75,7 +89,7 @@ pump_run(void *arg)
 			if ((w = write(p->to, buf + off, (size_t)(n - off))) ==
 			    -1) {
 				p->err = errno;
-				return NULL;
+				return;
 			}
 		p->done += (uint64_t)n;
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -85,7 +99,6 @@ pump_run(void *arg)
 			last = now;
 		}
 	}
-	return NULL;
 }
 
 /*
@@ -111,6 +124,7 @@ with_progress(struct ctl *ctl, int fd, bool to_daemon, const char *verb,
 	p.from = to_daemon ? fd : pfd[0];
 	p.to = to_daemon ? pfd[1] : fd;
 	mine = to_daemon ? pfd[0] : pfd[1];	/* the end storesd gets */
+	p.own = to_daemon ? pfd[1] : pfd[0];
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if ((rc = pthread_create(&t, NULL, pump_run, &p)) != 0) {
 		close(pfd[0]);
@@ -122,7 +136,6 @@ with_progress(struct ctl *ctl, int fd, bool to_daemon, const char *verb,
 	/* storesd is done with its end: the thread sees EOF or EPIPE. */
 	close(mine);
 	pthread_join(t, NULL);
-	close(to_daemon ? pfd[1] : pfd[0]);
 	if (rc == 0 && p.err != 0)
 		return ctl_fail(ctl, CTL_EXIT_USAGE, "%s: %s", verb,
 		    strerror(p.err));

@@ -154,6 +154,27 @@ expect "restore over the store's map_size" 3 -r rx restore small "$T/snap"
 check "... says map_size" err_has map_size
 check "... @tmp is empty after refusals" test -z "$(ls -A "$T/a/data/@tmp")"
 
+# ------------------------------------------------------------- progress
+
+# On a terminal (script(1) gives storectl one), restore and snapshot show
+# the bytes moved and the rate, then a summary line; elsewhere, nothing.
+if command -v script >/dev/null; then
+	script -qec "'$CTL' -r prog restore nodes '$T/snap' 2>&1" /dev/null \
+	    >"$T/tty" </dev/null
+	check "restore on a terminal shows progress and a summary" grep -q \
+	    'restored [0-9.]* MiB in [0-9.]* s ([0-9.]* MiB/s)' "$T/tty"
+	expect "... and restored it" 0 -r prog get nodes n2
+	script -qec "'$CTL' -r prog snapshot nodes '$T/prog.snap' 2>&1" \
+	    /dev/null >"$T/tty" </dev/null
+	check "snapshot on a terminal shows progress and a summary" grep -q \
+	    'snapshot [0-9.]* MiB in' "$T/tty"
+	check "... and wrote the same copy" test "$(stat -c %s \
+	    "$T/prog.snap")" -gt 1500000
+fi
+expect "restore not on a terminal prints nothing" 0 -r prog2 restore nodes \
+    "$T/snap"
+check "... nothing on stderr" test ! -s "$T/err"
+
 # ------------------------------------------------ move between daemons
 
 expect "B has no repo mv yet" 1 -s "$B" repos
