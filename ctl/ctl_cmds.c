@@ -44,12 +44,14 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "lowercase hex and a newline.  Exit 1 when there is no such key.\n",
 	    cmd_get },
 	{ "put", 2, 3, OPTS_KEY | O(OPT_IF_ABSENT) | O(OPT_IF_EQUALS),
-	    "STORE KEY [VALUE]", "set a value (from stdin without VALUE)",
-	    "Sets KEY in STORE to VALUE, or to all of stdin up to EOF when\n"
-	    "VALUE is left out, in one durable commit; the env is created by\n"
-	    "its first write.  With -x, KEY and VALUE are hex (hex on stdin\n"
-	    "may have whitespace around it).  Put a VALUE that starts with\n"
-	    "'-' after --, e.g. storectl put refs k -- -1\n"
+	    "STORE KEY VALUE|-", "set a value (from stdin with -)",
+	    "Sets KEY in STORE to VALUE, or with - to all of stdin up to EOF,\n"
+	    "in one durable commit; the env is created by its first write\n"
+	    "(unless the store has create = explicit).  A missing VALUE is a\n"
+	    "usage error: stdin is read only when asked.  With -x, KEY and\n"
+	    "VALUE are hex (hex on stdin may have whitespace around it).  Put\n"
+	    "a VALUE that starts with '-' after --, e.g. storectl put refs k\n"
+	    "-- -1; the value - itself is -x 2d.\n"
 	    "--if-absent writes only when KEY is absent; --if-equals OLD only\n"
 	    "when KEY holds exactly OLD (an absent KEY fails), like git\n"
 	    "update-ref NEW OLD; OLD is hex with -x.  Not both at once.\n"
@@ -293,7 +295,12 @@ cmd_put(struct ctl *ctl)
 	memset(&val, 0, sizeof(val));
 	if (get_key_old(ctl, &key, &old) == -1)
 		goto done;
-	if (ctl->ac == 3) {
+	/* Never stdin by default: an empty shell variable, or a put inside
+	 * a while-read loop, would silently read it (issue 14, edge 3). */
+	if (ctl->ac < 3)
+		return ctl_usage_error(ctl, ctl->cmd, "VALUE is missing; give "
+		    "it, or - to read it from stdin");
+	if (strcmp(ctl->av[2], "-") != 0) {
 		s = ctl->av[2];
 		n = strlen(s);
 	} else {

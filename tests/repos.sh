@@ -127,7 +127,7 @@ expect "drop a repo that never was: exit 1" 1 -r never drop
 expect "fill alpha/x" 0 -r alpha/x put nodes n2 two
 # Over the small store's map_size of 1 MiB.
 head -c 1500000 /dev/urandom >"$T/bigval"
-expect "a 1.5 MB value" 0 -r alpha/x put nodes big <"$T/bigval"
+expect "a 1.5 MB value" 0 -r alpha/x put nodes big - <"$T/bigval"
 expect "snapshot alpha/x nodes" 0 -r alpha/x snapshot nodes "$T/snap"
 expect "restore it as copy" 0 -r copy restore nodes "$T/snap"
 expect "... its data" 0 -r copy get nodes n1

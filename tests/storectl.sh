@@ -230,11 +230,28 @@ expect "README: get refs main" 0 get refs main
 check "README: get prints exactly 3f2a9c" out_is 3f2a9c
 
 printf 'a\000b\377\n\000' >"$T/bin"
-expect "put a binary value from stdin" 0 put refs bin <"$T/bin"
+expect "put a binary value from stdin" 0 put refs bin - <"$T/bin"
 expect "get the binary value" 0 get refs bin
 check "get writes the exact bytes" cmp -s "$T/out" "$T/bin"
 
-expect "put an empty value from stdin" 0 put refs empty </dev/null
+expect "put an empty value from stdin" 0 put refs empty - </dev/null
+# A missing VALUE never reads stdin (issue 14, edge 3): an empty shell
+# variable is a usage error, and a put in a while-read loop leaves the
+# loop's input alone.
+empty=
+expect "put without VALUE is a usage error" 2 put refs novalue $empty \
+    <"$T/bin"
+check "... that says to give - for stdin" err_has 'VALUE is missing.*-'
+expect "... and wrote nothing" 1 get refs novalue
+printf 'l1 a\nl2 b\nl3 c\n' | while read -r k v; do
+	"$CTL" put refs "loop-$k" "$v" 2>/dev/null
+done
+expect "a put in a while-read loop leaves the loop's input alone" 0 \
+    get refs loop-l3
+check "... every line was read by the loop" out_is c
+expect "the value - itself, in hex" 0 -x put refs 64617368 2d
+expect "... reads back as -" 0 get refs dash
+check "... is -" out_is -
 expect "get the empty value" 0 get refs empty
 check "get writes nothing for it" test ! -s "$T/out"
 
@@ -249,7 +266,7 @@ expect "put -x upper-case hex" 0 put --hex refs 6B33 FF
 expect "get the key 6b33 as text" 0 get refs k3
 check "... is the byte ff" cmp -s "$T/out" <(printf '\377')
 printf '  0a0b\n\n' >"$T/hexin"
-expect "put -x from stdin with whitespace" 0 -x put refs 6b34 <"$T/hexin"
+expect "put -x from stdin with whitespace" 0 -x put refs 6b34 - <"$T/hexin"
 expect "get -x it back" 0 -x get refs 6b34
 check "... is 0a0b" out_is $'0a0b\n'
 expect "get -x of a text value" 0 -x get refs 6d61696e
@@ -273,7 +290,7 @@ expect "get -d nodes names the primary db" 0 get -d nodes nodes k
 check "... sees N" out_is N
 
 head -c 1048576 /dev/urandom >"$T/big"
-expect "put 1 MiB from stdin" 0 put refs big <"$T/big"
+expect "put 1 MiB from stdin" 0 put refs big - <"$T/big"
 expect "get 1 MiB" 0 get refs big
 check "the 1 MiB value round-trips" cmp -s "$T/out" "$T/big"
 
@@ -329,7 +346,7 @@ check "... KEY is not valid hex" err_has 'KEY is not valid hex'
 expect "bad hex: not a digit" 2 -x put refs 6b zz
 check "... VALUE is not valid hex" err_has 'VALUE is not valid hex'
 printf 'abc\n' >"$T/badhex"
-expect "bad hex on stdin" 2 -x put refs 6b <"$T/badhex"
+expect "bad hex on stdin" 2 -x put refs 6b - <"$T/badhex"
 expect "get --json: not get's option" 2 get --json refs main
 check "... says so" err_has 'get takes no --json'
 expect "snapshot -d: not snapshot's option" 2 snapshot -d refs refs "$T/x"
@@ -358,7 +375,7 @@ expect "put --if-equals of an absent key" 1 put -r cond refs none v \
 check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
 expect "... creates nothing" 1 get -r cond refs none
 printf 'v3' >"$T/v3"
-expect "put --if-equals with VALUE from stdin" 0 put -r cond refs k \
+expect "put --if-equals with VALUE from stdin" 0 put -r cond refs k - \
     --if-equals v2 <"$T/v3"
 expect "get it" 0 get -r cond refs k
 check "... v3" out_is v3
