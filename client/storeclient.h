@@ -495,7 +495,7 @@ SC_API void	sc_scan_end(sc_scan *s);
  * (repo, store) into fd, which the caller opened for writing (storesd
  * never opens a path for a client; the descriptor travels over the
  * socket).  compact drops free pages while copying.  The copy is an
- * LMDB data file: `mdb_dump -n FILE` reads it.  On success *size (may be
+ * LMDB data file: `mdb_dump -n -a FILE` prints its dbs.  On success *size (may be
  * NULL) is the number of bytes written.
  * Errors: SC_ERR_NOT_FOUND (the env does not exist), SC_ERR_BAD_REQUEST
  * (fd not open for writing), SC_ERR_INVALID (fd < 0 or not open; the

@@ -83,8 +83,10 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "empty value).  A KEY holds no space.  A line ends at a newline;\n"
 	    "every other byte is kept, a carriage return too.  With -x, KEY\n"
 	    "and VALUE are hex, so they may hold any byte.  Ops go to storesd\n"
-	    "as they are read, so the input may be of any size; nothing is\n"
-	    "applied before the end of stdin.  Prints nothing on success.\n"
+	    "as they are read, and storesd holds them until the end of stdin:\n"
+	    "up to its max_batch (default 256MiB) per connection; more fails\n"
+	    "with TOO_LARGE.  Nothing is applied before the end of stdin.\n"
+	    "Prints nothing on success.\n"
 	    "exit 1: an expect, expect-absent or put-if-absent did not hold\n"
 	    "(COND_FAILED); its line number is printed.\n"
 	    "exit 3: any other failure: a line does not parse (its number is\n"
@@ -131,7 +133,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "Writes a consistent point-in-time copy of the env of STORE to\n"
 	    "FILE, which storectl creates (mode 0600) and never overwrites;\n"
 	    "storesd writes through the descriptor and never opens the path.\n"
-	    "The copy is an LMDB data file: mdb_dump -n FILE reads it.\n"
+	    "The copy is an LMDB data file: mdb_dump -n -a -p FILE prints\n"
+	    "every db of it (-s DB one db).\n"
 	    "Exit 1 when the env does not exist.  On any failure FILE is\n"
 	    "removed.\n",
 	    cmd_snapshot },

@@ -129,6 +129,12 @@ expect "fill alpha/x" 0 -r alpha/x put nodes n2 two
 head -c 1500000 /dev/urandom >"$T/bigval"
 expect "a 1.5 MB value" 0 -r alpha/x put nodes big - <"$T/bigval"
 expect "snapshot alpha/x nodes" 0 -r alpha/x snapshot nodes "$T/snap"
+# As documented: mdb_dump -n -a prints every db of a snapshot (issue 14,
+# edge 5: -n alone prints only the main db, the names of the dbs).
+mdb_dump -n -a -p "$T/snap" >"$T/dump" 2>"$T/err"
+check "mdb_dump -n -a -p SNAPSHOT shows the data" grep -q '^ two$' "$T/dump"
+mdb_dump -n -p "$T/snap" >"$T/dump" 2>"$T/err"
+check "... which -n alone does not" not_grep '^ two$' "$T/dump"
 expect "restore it as copy" 0 -r copy restore nodes "$T/snap"
 expect "... its data" 0 -r copy get nodes n1
 check "... n1 = one" out_is one
@@ -190,6 +196,32 @@ check "... n1 = changed" out_is changed
 "$CTL" -s "$B" -r alpha/x scan nodes >"$T/scan.b" 2>"$T/err"
 check "every entry made it" cmp -s "$T/scan.a" "$T/scan.b"
 expect "B accepts writes to it" 0 -s "$B" -r alpha/x put nodes n3 three
+
+# ------------------------------------------------- make run ARGS=...
+
+# The quick start's way to run storesd beside the system one: a private
+# socket and data dir through ARGS (issue 14, edge 11).  Its pid is in
+# the data dir's lock file.
+if [ -f Makefile ] && command -v make >/dev/null; then
+	mkdir -p "$T/run"
+	make -s run BUILD="$BUILD" ARGS="-s $T/run/sock -d $T/run/data" \
+	    >"$T/run/log" 2>&1 &
+	make_pid=$!
+	i=0
+	until "$CTL" -s "$T/run/sock" ping >/dev/null 2>&1 ||
+	    ! kill -0 "$make_pid" 2>/dev/null || [ "$i" -ge 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	expect "make run ARGS='-s SOCK -d DIR' serves on SOCK" 0 -s \
+	    "$T/run/sock" ping
+	check "... with its envs in DIR" test -f "$T/run/data/@storesd.lock"
+	run_pid=$(cat "$T/run/data/@storesd.lock" 2>/dev/null)
+	[ -n "$run_pid" ] && kill -TERM "$run_pid"
+	wait "$make_pid"
+	check "... and stops cleanly on SIGTERM" grep -q 'storesd stopped' \
+	    "$T/run/log"
+fi
 
 # ----------------------------------------- debris left by a crash
 

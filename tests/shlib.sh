@@ -104,6 +104,10 @@ out_has() {
 	grep -q -e "$1" "$T/out"
 }
 
+not_grep() {
+	! grep -q -e "$1" "$2"
+}
+
 err_has() {
 	grep -q -e "$1" "$T/err"
 }

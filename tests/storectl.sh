@@ -223,6 +223,12 @@ expect "-s wins over STORESD_SOCKET" 0 -s "$T/sock" ping
 expect "--socket=SOCKET" 0 ping --socket="$T/sock"
 STORESD_SOCKET=$T/sock
 
+# The bound of batch input is said where batch is documented (issue 14,
+# edge 10).
+expect "help batch" 0 help batch
+check "... names max_batch, the bound of its input" grep -q max_batch \
+    "$T/err" "$T/out"
+
 # --------------------------------------------------------- get, put, del
 
 expect "README: put refs main 3f2a9c" 0 put refs main 3f2a9c
