@@ -29,7 +29,7 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	[OPT_COMPACT] = { 0, "compact", NULL,
 	    "snapshot: leave out free pages while copying" },
 	[OPT_JSON] = { 0, "json", NULL,
-	    "stats, repos: print one JSON object" },
+	    "get, mget, scan, stats, live, repos: print JSON" },
 	[OPT_IF_ABSENT] = { 0, "if-absent", NULL,
 	    "put: only if KEY is absent" },
 	[OPT_IF_EQUALS] = { 0, "if-equals", "OLD",
@@ -48,6 +48,8 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	    "scan: print keys only, not values" },
 	[OPT_REPLACE] = { 0, "replace", NULL,
 	    "restore: swap out the env if it exists" },
+	[OPT_AFTER] = { 0, "after", "K",
+	    "scan: the keys after K (K left out): the next page" },
 };
 
 /* ------------------------------------------------------------ failure */

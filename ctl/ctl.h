@@ -80,6 +80,7 @@ enum opt_id {
 	OPT_REVERSE,
 	OPT_KEYS_ONLY,
 	OPT_REPLACE,
+	OPT_AFTER,
 	NOPTS
 };
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@
 #define OPTS_DB		(O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_DB))
 #define OPTS_KEY	(OPTS_DB | O(OPT_HEX))
 #define OPTS_SCAN	(O(OPT_PREFIX) | O(OPT_START) | O(OPT_END) | \
-			 O(OPT_LIMIT) | O(OPT_REVERSE) | O(OPT_KEYS_ONLY))
+			 O(OPT_LIMIT) | O(OPT_REVERSE) | O(OPT_KEYS_ONLY) | \
+			 O(OPT_AFTER) | O(OPT_JSON))
 
 static int	cmd_get(struct ctl *);
 static int	cmd_put(struct ctl *);
@@ -35,13 +37,16 @@ static int	cmd_snapshot(struct ctl *);
 static int	cmd_fork(struct ctl *);
 static int	cmd_stats(struct ctl *);
 static int	cmd_live(struct ctl *);
+static void	live_json(const sc_live *);
 static int	cmd_ping(struct ctl *);
 
 const struct ctl_cmd ctl_cmds[] = {
-	{ "get", 2, 2, OPTS_KEY, "STORE KEY", "print a value",
+	{ "get", 2, 2, OPTS_KEY | O(OPT_JSON), "STORE KEY", "print a value",
 	    "Writes the value of KEY in STORE to stdout byte for byte, with\n"
 	    "nothing added.  With -x, KEY is hex and the value is printed as\n"
-	    "lowercase hex and a newline.  Exit 1 when there is no such key.\n",
+	    "lowercase hex and a newline.  --json prints {\"key\":K,\n"
+	    "\"value\":V} and a newline (see JSON below).  Exit 1 when there\n"
+	    "is no such key.\n",
 	    cmd_get },
 	{ "put", 2, 3, OPTS_KEY | O(OPT_IF_ABSENT) | O(OPT_IF_EQUALS),
 	    "STORE KEY VALUE|-", "set a value (from stdin with -)",
@@ -94,14 +99,16 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "code is printed, and the line number when one op is at fault,\n"
 	    "e.g. BAD_KEY).  Nothing is applied.  Exit 4: no connection.\n",
 	    ctl_batch_run },
-	{ "mget", 2, INT_MAX, OPTS_KEY, "STORE KEY...",
+	{ "mget", 2, INT_MAX, OPTS_KEY | O(OPT_JSON), "STORE KEY...",
 	    "print the values of many keys",
 	    "Reads every KEY from one snapshot and prints those present, in\n"
 	    "the order given, one a line: KEY<TAB>VALUE.  Absent keys are left\n"
 	    "out.  Bytes outside printable ASCII, and tab, newline and\n"
 	    "backslash, are written as \\t \\n \\\\ and \\xNN; with -x keys and\n"
 	    "values are hex.  All keys go in one request, which must fit in\n"
-	    "storesd's max_frame (else TOO_LARGE).\n"
+	    "storesd's max_frame (else TOO_LARGE).  --json prints\n"
+	    "{\"entries\":[{\"key\":K,\"value\":V|null}...]} with every KEY in\n"
+	    "order, null for an absent one.\n"
 	    "exit 0: every key is present.\n"
 	    "exit 1: at least one is absent.\n",
 	    cmd_mget },
@@ -123,10 +130,15 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "line: KEY<TAB>VALUE, or KEY with --keys-only; escaped as by mget,\n"
 	    "or hex with -x.  --prefix P keeps the keys that start with P;\n"
 	    "--start K and --end K the keys from K (included) up to K (left\n"
-	    "out); --reverse starts from the last key; --limit N stops after\n"
-	    "N entries.  With -x, P and K are hex.  Entries come a page at a\n"
-	    "time, each page its own snapshot: a long scan holds nothing open\n"
-	    "in storesd, and sees the writes made while it runs.\n",
+	    "out); --after K the keys after K (K left out; before K with\n"
+	    "--reverse), so a scan continues where the last one stopped;\n"
+	    "--reverse starts from the last key; --limit N stops after N\n"
+	    "entries.  With -x, P and K are hex.  --json prints\n"
+	    "{\"entries\":[{\"key\":K,\"value\":V}...]} (no value with\n"
+	    "--keys-only).  Entries come a page at a time, each page its own\n"
+	    "snapshot: a long scan holds nothing open in storesd, and sees the\n"
+	    "writes made while it runs.  Pages of N:\n"
+	    "  storectl scan S --limit N --after \"$(last key printed)\"\n",
 	    cmd_scan },
 	{ "snapshot", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_COMPACT),
 	    "STORE FILE", "copy an env into a new file",
@@ -154,14 +166,16 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "\"store\":S,\"dir\":D,\"counters\":{...},\"dbs\":[{\"name\":N,\n"
 	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n",
 	    cmd_stats },
-	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON), "[STORE]",
 	    "list the open envs",
 	    "Lists the envs storesd has open, of STORE only when given and of\n"
 	    "REPO only with -r (else of every repo), one a line:\n"
 	    "REPO<TAB>STORE<TAB>DIR<TAB>INFLIGHT<TAB>IDLE_MS\n"
 	    "REPO is - for a store with a fixed path; bytes outside\n"
 	    "printable ASCII, and backslash, are written as \\t \\n \\\\ and\n"
-	    "\\xNN.  An env not listed is closed.\n"
+	    "\\xNN.  An env not listed is closed.  --json prints\n"
+	    "{\"envs\":[{\"repo\":R|null,\"store\":S,\"dir\":D,\n"
+	    "\"inflight\":N,\"idle_ms\":N}]}.\n"
 	    "exit 0: at least one is open.\n"
 	    "exit 1: none open, so the directories may be moved (as long as\n"
 	    "no request opens them meanwhile).\n",
@@ -240,6 +254,25 @@ put_field(struct ctl *ctl, const void *p, size_t n)
 	return ctl_fmt_put_cescape(stdout, p, n);
 }
 
+/*
+ * Writes prefix, then p as a JSON string: hex with -x (exact), else the
+ * bytes as UTF-8 text (ctl_fmt_put_json_str: invalid bytes become
+ * U+FFFD).  p NULL is null.  Returns 0 or -1.
+ */
+static int
+put_json_kv(struct ctl *ctl, const char *prefix, const void *p, size_t n)
+{
+	if (fputs(prefix, stdout) == EOF)
+		return -1;
+	if (p == NULL)
+		return fputs("null", stdout) == EOF ? -1 : 0;
+	if (!HAS(ctl, OPT_HEX))
+		return ctl_fmt_put_json_str(stdout, p, n);
+	if (putchar('"') == EOF || ctl_fmt_put_hex(stdout, p, n) == -1)
+		return -1;
+	return putchar('"') == EOF ? -1 : 0;
+}
+
 /* KEY (the second operand) and, with --if-equals, OLD as bytes. */
 static int
 get_key_old(struct ctl *ctl, struct ctl_blob *key,
@@ -269,7 +302,12 @@ cmd_get(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
-	if (HAS(ctl, OPT_HEX)) {
+	if (HAS(ctl, OPT_JSON)) {
+		if (put_json_kv(ctl, "{\"key\":", key.p, key.n) == -1 ||
+		    put_json_kv(ctl, ",\"value\":", val, vlen) == -1 ||
+		    fputs("}\n", stdout) == EOF)
+			goto done;	/* main reports stdout's error */
+	} else if (HAS(ctl, OPT_HEX)) {
 		if (ctl_fmt_put_hex(stdout, val, vlen) == -1 ||
 		    putchar('\n') == EOF)
 			goto done;	/* main reports stdout's error */
@@ -445,17 +483,29 @@ cmd_mget(struct ctl *ctl)
 		ctl_fail_sc_index(ctl, ks.what);
 		goto done;
 	}
+	if (HAS(ctl, OPT_JSON) && fputs("{\"entries\":[", stdout) == EOF)
+		goto done;
 	for (i = 0; i < ks.n; i++) {
-		if (vals[i].p == NULL) {
+		if (vals[i].p == NULL)
 			absent = 1;
+		if (HAS(ctl, OPT_JSON)) {
+			if (put_json_kv(ctl, i ? ",{\"key\":" : "{\"key\":",
+			    ks.v[i].p, ks.v[i].n) == -1 ||
+			    put_json_kv(ctl, ",\"value\":", vals[i].p,
+			    vals[i].n) == -1 || putchar('}') == EOF)
+				goto done;
 			continue;
 		}
+		if (vals[i].p == NULL)
+			continue;
 		if (put_field(ctl, ks.v[i].p, ks.v[i].n) == -1 ||
 		    putchar('\t') == EOF ||
 		    put_field(ctl, vals[i].p, vals[i].n) == -1 ||
 		    putchar('\n') == EOF)
 			goto done;	/* main reports stdout's error */
 	}
+	if (HAS(ctl, OPT_JSON) && fputs("]}\n", stdout) == EOF)
+		goto done;
 	/* Not a failure: scripts ask whether all were there. */
 	if (absent)
 		ctl->status = CTL_EXIT_NOT_FOUND;
@@ -538,34 +588,53 @@ static int
 cmd_scan(struct ctl *ctl)
 {
 	sc_scan_opts		*o;
-	struct ctl_blob		 prefix, start, end;
+	struct ctl_blob		 prefix, start, end, after;
 	sc_scan			*sc = NULL;
 	const void		*k, *v;
-	size_t			 kl, vl;
-	uint64_t		 limit = 0;
+	size_t			 kl, vl, n = 0;
+	uint64_t		 limit = 0, printed = 0;
+	bool			 json = HAS(ctl, OPT_JSON);
+	bool			 rev = HAS(ctl, OPT_REVERSE);
+	bool			 skip = HAS(ctl, OPT_AFTER) && !rev;
 	int			 rc, ret = -1;
 
+	/* --after K is the exclusive bound on the side the scan starts. */
+	if (HAS(ctl, OPT_AFTER) && HAS(ctl, rev ? OPT_END : OPT_START))
+		return ctl_usage_error(ctl, ctl->cmd, "--after and %s do not "
+		    "go together: both say where the scan starts",
+		    rev ? "--end (with --reverse)" : "--start");
 	if ((o = sc_scan_opts_new()) == NULL)
 		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
 	memset(&prefix, 0, sizeof(prefix));
 	memset(&start, 0, sizeof(start));
 	memset(&end, 0, sizeof(end));
+	memset(&after, 0, sizeof(after));
 	if (HAS(ctl, OPT_LIMIT)) {
 		if (get_limit(ctl, &limit) == -1)
 			goto done;
-		sc_scan_opts_set_limit(o, limit);
+		/* Forward, K itself may come first and is not to count: one
+		 * more is asked for, and the output stops at the limit. */
+		sc_scan_opts_set_limit(o, skip && limit < UINT64_MAX ?
+		    limit + 1 : limit);
 	}
 	if (ctl_blob_opt(ctl, OPT_PREFIX, "--prefix P", &prefix) == -1 ||
 	    ctl_blob_opt(ctl, OPT_START, "--start K", &start) == -1 ||
-	    ctl_blob_opt(ctl, OPT_END, "--end K", &end) == -1)
+	    ctl_blob_opt(ctl, OPT_END, "--end K", &end) == -1 ||
+	    ctl_blob_opt(ctl, OPT_AFTER, "--after K", &after) == -1)
 		goto done;
+	/* Reversed, the end bound is already exclusive; forward, the scan
+	 * starts at K and K itself is left out below. */
 	if (sc_scan_opts_set_prefix(o, prefix.p, prefix.n) == -1 ||
-	    sc_scan_opts_set_start(o, start.p, start.n) == -1 ||
-	    sc_scan_opts_set_end(o, end.p, end.n) == -1) {
+	    (HAS(ctl, OPT_AFTER) && !rev ?
+	    sc_scan_opts_set_start(o, after.p, after.n) :
+	    sc_scan_opts_set_start(o, start.p, start.n)) == -1 ||
+	    (HAS(ctl, OPT_AFTER) && rev ?
+	    sc_scan_opts_set_end(o, after.p, after.n) :
+	    sc_scan_opts_set_end(o, end.p, end.n)) == -1) {
 		ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
 		goto done;
 	}
-	sc_scan_opts_set_reverse(o, HAS(ctl, OPT_REVERSE));
+	sc_scan_opts_set_reverse(o, rev);
 	sc_scan_opts_set_keys_only(o, HAS(ctl, OPT_KEYS_ONLY));
 	if (ctl_connect(ctl) == -1)
 		goto done;
@@ -574,7 +643,21 @@ cmd_scan(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
+	if (json && fputs("{\"entries\":[", stdout) == EOF)
+		goto done;
 	while ((rc = sc_scan_next(sc, &k, &kl, &v, &vl)) == 1) {
+		if (skip && kl == after.n && memcmp(k, after.p, kl) == 0)
+			continue;
+		if (HAS(ctl, OPT_LIMIT) && printed++ == limit)
+			break;
+		if (json) {
+			if (put_json_kv(ctl, n++ ? ",{\"key\":" : "{\"key\":",
+			    k, kl) == -1 || (!HAS(ctl, OPT_KEYS_ONLY) &&
+			    put_json_kv(ctl, ",\"value\":", v, vl) == -1) ||
+			    putchar('}') == EOF)
+				goto done;	/* main reports stdout's error */
+			continue;
+		}
 		if (put_field(ctl, k, kl) == -1 ||
 		    (!HAS(ctl, OPT_KEYS_ONLY) && (putchar('\t') == EOF ||
 		    put_field(ctl, v, vl) == -1)) ||
@@ -585,10 +668,13 @@ cmd_scan(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
+	if (json && fputs("]}\n", stdout) == EOF)
+		goto done;
 	ret = 0;
 done:
 	sc_scan_end(sc);
 	sc_scan_opts_free(o);
+	ctl_blob_free(&after);
 	ctl_blob_free(&end);
 	ctl_blob_free(&start);
 	ctl_blob_free(&prefix);
@@ -630,7 +716,9 @@ cmd_live(struct ctl *ctl)
 	if (sc_get_live(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
 	    &l) == -1)
 		return ctl_fail_sc(ctl);
-	for (i = 0; i < l->n; i++) {
+	if (HAS(ctl, OPT_JSON))
+		live_json(l);
+	for (i = 0; !HAS(ctl, OPT_JSON) && i < l->n; i++) {
 		e = &l->envs[i];
 		if (e->repo != NULL)
 			ctl_fmt_put_cescape(stdout, e->repo, strlen(e->repo));
@@ -648,6 +736,30 @@ cmd_live(struct ctl *ctl)
 		ctl->status = CTL_EXIT_NOT_FOUND;
 	sc_live_free(l);
 	return 0;
+}
+
+static void
+live_json(const sc_live *l)
+{
+	const sc_live_env	*e;
+	size_t			 i;
+
+	fputs("{\"envs\":[", stdout);
+	for (i = 0; i < l->n; i++) {
+		e = &l->envs[i];
+		fputs(i ? ",{\"repo\":" : "{\"repo\":", stdout);
+		if (e->repo != NULL)
+			ctl_fmt_put_json_str(stdout, e->repo, strlen(e->repo));
+		else
+			fputs("null", stdout);
+		fputs(",\"store\":", stdout);
+		ctl_fmt_put_json_str(stdout, e->store, strlen(e->store));
+		fputs(",\"dir\":", stdout);
+		ctl_fmt_put_json_str(stdout, e->dir, strlen(e->dir));
+		printf(",\"inflight\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
+		    e->inflight, e->idle_ms);
+	}
+	fputs("]}\n", stdout);
 }
 
 static int

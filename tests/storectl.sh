@@ -353,8 +353,8 @@ expect "bad hex: not a digit" 2 -x put refs 6b zz
 check "... VALUE is not valid hex" err_has 'VALUE is not valid hex'
 printf 'abc\n' >"$T/badhex"
 expect "bad hex on stdin" 2 -x put refs 6b - <"$T/badhex"
-expect "get --json: not get's option" 2 get --json refs main
-check "... says so" err_has 'get takes no --json'
+expect "get --compact: not get's option" 2 get --compact refs main
+check "... says so" err_has 'get takes no --compact'
 expect "snapshot -d: not snapshot's option" 2 snapshot -d refs refs "$T/x"
 check "... and creates nothing" test ! -e "$T/x"
 expect "unknown option" 2 get --frob refs main
@@ -607,6 +607,64 @@ check "... everything in order" \
     out_lines $'a\t1' $'b\t2' $'ba\t3' $'bb\t4' $'c\t5' $'d\t6'
 expect "scan --prefix b" 0 -r s scan nodes --prefix b
 check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
+# Continuing a scan (issue 14, edge 6): --after K starts past K, so the
+# next page never repeats the last key of the one before.
+expect "scan --limit 2" 0 -r s scan nodes --limit 2 --keys-only
+check "... a b" out_lines a b
+expect "scan --limit 2 --after b (the next page)" 0 -r s scan nodes \
+    --limit 2 --keys-only --after b
+check "... ba bb, not b again" out_lines ba bb
+expect "scan --after bb" 0 -r s scan nodes --after bb
+check "... c d" out_lines $'c\t5' $'d\t6'
+expect "scan --after d: nothing left" 0 -r s scan nodes --after d
+check "... prints nothing" out_lines
+expect "scan --after a key that is not there" 0 -r s scan nodes \
+    --after bab --keys-only
+check "... bb c d" out_lines bb c d
+expect "scan --reverse --limit 2 --after c" 0 -r s scan nodes --reverse \
+    --limit 2 --keys-only --after c
+check "... bb ba (before c)" out_lines bb ba
+expect "scan --after --prefix" 0 -r s scan nodes --prefix b --after b \
+    --keys-only
+check "... ba bb" out_lines ba bb
+expect "scan -x --after 62" 0 -x -r s scan nodes --after 62 --limit 1 \
+    --keys-only
+check "... 6261" out_lines 6261
+expect "scan --after with --start" 2 -r s scan nodes --after b --start a
+check "... a usage error that says why" err_has 'both say where'
+expect "scan --reverse --after with --end" 2 -r s scan nodes --reverse \
+    --after b --end c
+
+# --json for get, mget, scan, live (issue 14, edge 6), checked by a
+# JSON parser.
+json_ok() {
+	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); $1" \
+	    "$T/out"
+}
+expect "get --json" 0 -r s get nodes b --json
+check "... {key, value}" json_ok 'assert d == {"key": "b", "value": "2"}'
+expect "get -x --json: hex, exact" 0 -x -r s get nodes 62 --json
+check "... {key, value} in hex" json_ok \
+    'assert d == {"key": "62", "value": "32"}'
+expect "mget --json with an absent key" 1 -r s mget nodes a zz b --json
+check "... every key in order, null for the absent" json_ok '
+assert d == {"entries": [{"key": "a", "value": "1"},
+    {"key": "zz", "value": None}, {"key": "b", "value": "2"}]}'
+expect "scan --json" 0 -r s scan nodes --prefix b --json
+check "... {entries: [{key, value}]}" json_ok '
+assert d == {"entries": [{"key": "b", "value": "2"},
+    {"key": "ba", "value": "3"}, {"key": "bb", "value": "4"}]}'
+expect "scan --json --keys-only --limit 0" 0 -r s scan nodes --json \
+    --keys-only --limit 0
+check "... an empty list" json_ok 'assert d == {"entries": []}'
+expect "scan --json --keys-only" 0 -r s scan nodes --json --keys-only \
+    --end b
+check "... keys only" json_ok 'assert d == {"entries": [{"key": "a"}]}'
+printf 'put q \001"\\\n' >"$T/s2"
+expect "a value with a quote, a backslash, a control byte" 0 -r sj \
+    batch nodes <"$T/s2"
+expect "get --json of it" 0 -r sj get nodes q --json
+check "... escaped as JSON" json_ok 'assert d["value"] == "\x01\"\\"'
 expect "scan --start b --end c" 0 -r s scan nodes --start b --end c
 check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
 expect "scan --start ba" 0 -r s scan nodes --start ba --keys-only
@@ -661,7 +719,7 @@ done
 check "... says so" err_has 'limit'
 expect "scan -x --start of bad hex" 2 -x -r s scan nodes --start zz
 check "... --start K is not valid hex" err_has 'start K is not valid hex'
-expect "scan --json: not scan's option" 2 -r s scan nodes --json
+expect "scan --replace: not scan's option" 2 -r s scan nodes --replace
 
 # Every class of byte: tab, newline, backslash, 0xff, space, ", NUL, DEL, CR.
 expect "put -x a key of every class of byte" 0 -x put -r esc refs \
@@ -776,6 +834,12 @@ expect "live refs" 0 live refs
 check "... lists only refs" sh -c "! cut -f2 '$T/out' | grep -vqx refs"
 expect "live -r alpha" 0 live -r alpha
 check "... lists only alpha" sh -c "! cut -f1 '$T/out' | grep -vqx alpha"
+expect "live --json" 0 live -r alpha --json
+check "... {envs: [{repo, store, dir, inflight, idle_ms}]}" json_ok '
+e = d["envs"]
+assert len(e) >= 1 and all(x["repo"] == "alpha" for x in e)
+assert all(set(x) == {"repo", "store", "dir", "inflight", "idle_ms"}
+    for x in e)'
 expect "live of a repo with nothing open" 1 live -r norepo
 check "... prints nothing" test ! -s "$T/out"
 expect "live of an unknown store" 3 live nosuchstore
@@ -803,7 +867,7 @@ check "... documents exit 1" \
 expect "help of an unknown command" 2 help frobnicate
 expect "--help lists the new commands" 0 --help
 for c in 'batch STORE' 'mget STORE KEY\.\.\.' 'missing STORE \[KEY\.\.\.\]' \
-    'count STORE' 'scan STORE \[--prefix P\]'; do
+    'count STORE' 'scan STORE \[--json\]'; do
 	check "... $c" out_has "^  $c"
 done
 check "... and their options" out_has '^      --if-equals OLD'
@@ -822,7 +886,7 @@ check "... documents exit 1" out_has '^exit 1: at least one is absent'
 expect "help missing" 0 help missing
 check "... documents exit 0" out_has '^exit 0: whether or not'
 expect "help scan" 0 help scan
-check "... the usage, wrapped" out_has '^  *\[--start K\]'
+check "... the usage, wrapped" out_has '^  *\[--prefix P\] \[--start K\]'
 
 stop_daemon "storesd stops cleanly on SIGTERM" "$T/storesd.log"
 expect "ping after storesd stopped" 4 ping
