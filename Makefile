@@ -444,6 +444,14 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
+	@# Into the live system (no DESTDIR), the dynamic linker's cache must
+	@# learn the new library, or a program built with pkg-config fails with
+	@# "libstoreclient.so.2: cannot open shared object file" until someone
+	@# runs ldconfig.  A staged install (DESTDIR) leaves that to the package.
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo "ldconfig $(LIBDIR)"; \
+	    ldconfig $(LIBDIR) || echo "make install: run ldconfig as root," \
+	    "or programs will not find $(SONAME) in $(LIBDIR)" >&2; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/storesd $(DESTDIR)$(BINDIR)/storectl \

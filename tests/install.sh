@@ -126,6 +126,34 @@ check "README's async example builds with the installed libevent adapter" \
     cc -std=c99 -Wall -Werror -o "$T/async" "$BUILD/tests/example-readme.c" \
     $flags -levent_core -Wl,-rpath,"$DEST/usr/lib"
 
+# Into the live system make install refreshes the linker's cache (issue
+# 14, edge 2); staged into DESTDIR it leaves that to the package.  A
+# stand-in ldconfig first on PATH records how it is called, so the test
+# installs into a temporary PREFIX and never touches the host's cache.
+mkdir -p "$T/shim"
+printf '#!/bin/sh\necho "$*" >>"%s/ldconfig.calls"\n' "$T" >"$T/shim/ldconfig"
+chmod +x "$T/shim/ldconfig"
+: >"$T/ldconfig.calls"
+PATH="$T/shim:$PATH" make -s install PREFIX="$T/live" BUILD="$BUILD" \
+    >/dev/null 2>&1
+check "make install (no DESTDIR) runs ldconfig on LIBDIR" \
+    grep -qx "$T/live/lib" "$T/ldconfig.calls"
+: >"$T/ldconfig.calls"
+PATH="$T/shim:$PATH" make -s install PREFIX=/usr DESTDIR="$T/staged" \
+    BUILD="$BUILD" >/dev/null 2>&1
+check "make install DESTDIR=... leaves it to the package" \
+    test ! -s "$T/ldconfig.calls"
+# A program linked without an rpath finds the library the way the linker
+# cache would give it (LD_LIBRARY_PATH here: a test may not change the
+# host's cache).
+# shellcheck disable=SC2086
+check "a program linked without an rpath builds" \
+    cc -std=c99 -Wall -Werror -o "$T/hello-norpath" "$T/hello.c" $flags
+check "... and, with the library on the linker's path, runs" sh -c \
+    "LD_LIBRARY_PATH='$DEST/usr/lib' '$T/hello-norpath' >/dev/null 2>&1 ||
+    LD_LIBRARY_PATH='$DEST/usr/lib' '$T/hello-norpath' 2>&1 |
+    grep -q 'CONNECT'"
+
 mkfifo "$T/ready"
 "$BUILD/tests/notify-wait" "$T/notify" -- "$DEST/usr/sbin/storesd" \
     -c "$DEST/etc/storesd/storesd.conf" -s "$T/sock" -d "$T/data" \
