@@ -48,6 +48,8 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	    "scan: print keys only, not values" },
 	[OPT_REPLACE] = { 0, "replace", NULL,
 	    "restore: swap out the env if it exists" },
+	[OPT_PROMETHEUS] = { 0, "prometheus", NULL,
+	    "stats: print the Prometheus text format" },
 	[OPT_AFTER] = { 0, "after", "K",
 	    "scan: the keys after K (K left out): the next page" },
 };

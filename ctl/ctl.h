@@ -81,6 +81,7 @@ enum opt_id {
 	OPT_KEYS_ONLY,
 	OPT_REPLACE,
 	OPT_AFTER,
+	OPT_PROMETHEUS,
 	NOPTS
 };
 

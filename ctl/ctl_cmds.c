@@ -157,14 +157,21 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "when DST_REPO's env exists (EXISTS) or is open (BUSY), and for\n"
 	    "a store with a fixed path.  Exit 1 when there is no source env.\n",
 	    cmd_fork },
-	{ "stats", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON),
+	{ "stats", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON) |
+	    O(OPT_PROMETHEUS),
 	    "[STORE]", "print counters",
 	    "Prints storesd's counters and those of the env of STORE (opened\n"
 	    "if it exists; exit 1 if it does not), or without STORE those of\n"
 	    "every open env (of REPO only with -r).  --json prints one JSON\n"
 	    "object: {\"daemon\":{NAME:VALUE,...},\"envs\":[{\"repo\":R|null,\n"
 	    "\"store\":S,\"dir\":D,\"counters\":{...},\"dbs\":[{\"name\":N,\n"
-	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n",
+	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n"
+	    "--prometheus prints the Prometheus text format, for\n"
+	    "node_exporter's textfile collector: storesd_NAME,\n"
+	    "storesd_env_NAME{repo,store}, storesd_db_NAME{repo,store,db},\n"
+	    "with # HELP and # TYPE lines; counters that only grow end in\n"
+	    "_total.  E.g. from cron: storectl stats --prometheus >\n"
+	    "/var/lib/node_exporter/storesd.prom.$$ && mv ... storesd.prom\n",
 	    cmd_stats },
 	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON), "[STORE]",
 	    "list the open envs",
@@ -694,9 +701,18 @@ cmd_stats(struct ctl *ctl)
 	if (sc_get_stats(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
 	    &s) == -1)
 		return ctl_fail_sc(ctl);
+	if (HAS(ctl, OPT_JSON) && HAS(ctl, OPT_PROMETHEUS)) {
+		sc_stats_free(s);
+		return ctl_usage_error(ctl, ctl->cmd, "--json and "
+		    "--prometheus do not go together: choose one format");
+	}
 	if (HAS(ctl, OPT_JSON))
 		ctl_fmt_stats_json(stdout, s);
-	else
+	else if (HAS(ctl, OPT_PROMETHEUS) &&
+	    ctl_fmt_stats_prom(stdout, s) == -1) {
+		sc_stats_free(s);
+		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+	} else if (!HAS(ctl, OPT_PROMETHEUS))
 		ctl_fmt_stats_text(stdout, s);
 	sc_stats_free(s);
 	return 0;

@@ -197,6 +197,60 @@ check "... n1 = changed" out_is changed
 check "every entry made it" cmp -s "$T/scan.a" "$T/scan.b"
 expect "B accepts writes to it" 0 -s "$B" -r alpha/x put nodes n3 three
 
+# ------------------------------------------------ stats --prometheus
+
+# The Prometheus text format (issue 14, edge 12), checked by promtool when
+# Debian's is installed, and always against the format's rules: a family's
+# # HELP and # TYPE once, before all its samples, which are contiguous; a
+# valid name, escaped label values, a number; counters end in _total; no
+# sample twice.
+expect "stats --prometheus" 0 stats --prometheus
+cp "$T/out" "$T/prom"
+if command -v promtool >/dev/null; then
+	check "... promtool check metrics accepts it" sh -c \
+	    "promtool check metrics <'$T/prom'"
+fi
+check "... follows the text format's rules" python3 - "$T/prom" <<'PY'
+import re, sys
+name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+sample = re.compile(r'^(%s)(\{(?:%s)(?:,%s)*\})? ([0-9]+)$' % (name, label, label))
+help_, type_, seen, done, cur = {}, {}, set(), set(), None
+lines = open(sys.argv[1]).read().split('\n')
+assert lines[-1] == '', 'ends with a newline'
+for l in lines[:-1]:
+    if l.startswith('# HELP '):
+        n = l.split(' ')[2]
+        assert n not in help_ and n not in done, 'HELP twice: ' + n
+        help_[n] = 1
+        continue
+    if l.startswith('# TYPE '):
+        _, _, n, t = l.split(' ')
+        assert n in help_ and n not in type_, 'TYPE: ' + n
+        assert t in ('counter', 'gauge'), t
+        assert (t == 'counter') == n.endswith('_total'), n
+        type_[n] = t
+        continue
+    m = sample.match(l)
+    assert m, 'not a sample: ' + l
+    n = m.group(1)
+    assert n in type_, 'no TYPE before ' + n
+    if cur != n:
+        assert n not in done, 'family split: ' + n
+        if cur: done.add(cur)
+        cur = n
+    assert (n, m.group(2)) not in seen, 'twice: ' + l
+    seen.add((n, m.group(2)))
+assert 'storesd_uptime_s' in type_ and 'storesd_ops_get_total' in type_
+assert any(n.startswith('storesd_env_') for n in type_)
+assert any(n.startswith('storesd_db_') for n in type_)
+PY
+check "... env samples carry repo and store" grep -q \
+    '^storesd_env_map_size{repo="copy",store="nodes"} [0-9]' "$T/prom"
+check "... db samples carry the db too" grep -q \
+    '^storesd_db_entries{repo="copy",store="nodes",db="nodes"} ' "$T/prom"
+expect "stats --prometheus --json" 2 stats --prometheus --json
+
 # ------------------------------------------------- make run ARGS=...
 
 # The quick start's way to run storesd beside the system one: a private
