@@ -37,6 +37,7 @@ DOCDIR	?= $(PREFIX)/share/doc/storesd
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 SC_MAJOR := $(shell sed -n 's/^\#define SC_VERSION_MAJOR[[:space:]]*//p' client/storeclient.h)
 SC_MINOR := $(shell sed -n 's/^\#define SC_VERSION_MINOR[[:space:]]*//p' client/storeclient.h)
@@ -444,6 +445,8 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 ctl/storectl.bash $(DESTDIR)$(BASHCOMPDIR)/storectl
 	@# Into the live system (no DESTDIR), the dynamic linker's cache must
 	@# learn the new library, or a program built with pkg-config fails with
 	@# "libstoreclient.so.2: cannot open shared object file" until someone
@@ -466,7 +469,8 @@ uninstall:
 	    $(DESTDIR)$(SYSUSERSDIR)/storesd.conf \
 	    $(DESTDIR)$(DOCDIR)/storesd.conf.example \
 	    $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/SECURITY.md \
-	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md
+	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md \
+	    $(DESTDIR)$(BASHCOMPDIR)/storectl
 	for p in $(MAN_PAGES); do \
 	    rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
 	@# The configuration goes only if nobody changed it.

@@ -65,6 +65,8 @@ for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
     usr/share/man/man3/libstoreclient.3; do
 	check "installs /$f" test -f "$DEST/$f"
 done
+check "bash completion for storectl is installed" \
+    test -f "$DEST/usr/share/bash-completion/completions/storectl"
 check "libstoreclient.so.2 -> libstoreclient.so.2.1.0" \
     test "$(readlink "$DEST/usr/lib/libstoreclient.so.2")" = \
     libstoreclient.so.2.1.0

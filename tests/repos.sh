@@ -251,6 +251,30 @@ check "... db samples carry the db too" grep -q \
     '^storesd_db_entries{repo="copy",store="nodes",db="nodes"} ' "$T/prom"
 expect "stats --prometheus --json" 2 stats --prometheus --json
 
+# ------------------------------------------------------ bash completion
+
+# ctl/storectl.bash (issue 14, edge 13): commands and options from
+# storectl itself, stores and repos from the daemon.
+complete_words() {
+	bash -c '. ctl/storectl.bash
+	COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+	_storectl
+	printf "%s\n" "${COMPREPLY[@]}" | sort' complete "$@" >"$T/out" \
+	    2>"$T/err"
+}
+complete_words "$CTL" re
+check "completion: commands" out_lines repos restore
+complete_words "$CTL" scan nodes --a
+check "completion: a command's options" out_lines --after
+complete_words "$CTL" get no
+check "completion: stores from the daemon" out_lines nodes
+complete_words "$CTL" -r alpha/
+check "completion: repos from the daemon" out_lines alpha/x
+complete_words "$CTL" -s "$B" -r al
+check "completion: -s picks the daemon asked" out_lines alpha/x
+complete_words "$CTL" help dr
+check "completion: help COMMAND" out_lines drop
+
 # ------------------------------------------------- make run ARGS=...
 
 # The quick start's way to run storesd beside the system one: a private
