@@ -213,6 +213,10 @@ SC_API const char	*sc_server_version(const sc_conn *c);
  * Returns 0, or -1 when it does not fit in n bytes.
  */
 SC_API int		 sc_default_socket(char *buf, size_t n);
+/* The system daemon's socket.  A connection without a path and without
+ * $STORESD_SOCKET uses it when the user's own socket does not exist and
+ * it does, so an ordinary user reaches the system daemon. */
+#define SC_SYSTEM_SOCKET	"/run/storesd/storesd.sock"
 
 /* Frees a value returned by sc_get().  NULL-safe. */
 SC_API void		 sc_free(void *p);

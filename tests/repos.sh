@@ -251,6 +251,35 @@ check "... db samples carry the db too" grep -q \
     '^storesd_db_entries{repo="copy",store="nodes",db="nodes"} ' "$T/prom"
 expect "stats --prometheus --json" 2 stats --prometheus --json
 
+# ------------------------------------------- who may not use the socket
+
+# A user the socket's mode keeps out is told so, with the group that may
+# use it (issue 14, edge 7), not asked whether storesd runs.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod o+x "$T" "$T/a"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$CTL" -s "$A" ping >"$T/out" 2>"$T/err"
+	rc=$?
+	chmod o-x "$T" "$T/a"
+	check "a user the socket's mode keeps out: exit 4" test "$rc" -eq 4
+	check "... is told this user may not use it" err_has \
+	    'uid 65534) may not use it'
+	check "... and which group may" err_has "group $(stat -c %G "$A")"
+	check "... not asked whether storesd runs" not_grep 'running' \
+	    "$T/err"
+	# Without STORESD_SOCKET a user's own socket is the default; when
+	# neither it nor the system's exists, the error names it (issue 14,
+	# edge 1; the fallback to /run/storesd/storesd.sock when only that
+	# one exists is in client/client.c, default_socket()).
+	if [ ! -e /run/storesd/storesd.sock ]; then
+		env -u STORESD_SOCKET XDG_RUNTIME_DIR="$T/nowhere" setpriv \
+		    --reuid=65534 --regid=65534 --clear-groups "$CTL" ping \
+		    >"$T/out" 2>"$T/err"
+		check "no socket at all: the error names the user's" err_has \
+		    "$T/nowhere/storesd/storesd.sock"
+	fi
+fi
+
 # ------------------------------------------------------ bash completion
 
 # ctl/storectl.bash (issue 14, edge 13): commands and options from
