@@ -332,7 +332,7 @@ fi
 
 # ----------------------------------------- debris left by a crash
 
-stop_daemon "storesd A stops cleanly" "$pid_a" "$waiter_a" "$T/a/storesd.log"
+stop_daemon "storesd A stops cleanly" "$T/a/storesd.log" "$pid_a" "$waiter_a"
 mkdir -p "$T/a/data/@tmp/drop.crash/env"
 printf junk >"$T/a/data/@tmp/drop.crash/env/data.mdb"
 start_daemon "$T/a" || exit 1
@@ -341,6 +341,6 @@ check "a drop cut short by a crash is cleaned at start" test ! -e \
     "$T/a/data/@tmp/drop.crash"
 expect "... and the daemon serves" 0 -r copy get nodes n1
 
-stop_daemon "storesd A stops cleanly" "$pid_a" "$waiter_a" "$T/a/storesd.log"
-stop_daemon "storesd B stops cleanly" "$pid_b" "$waiter_b" "$T/b/storesd.log"
+stop_daemon "storesd A stops cleanly" "$T/a/storesd.log" "$pid_a" "$waiter_a"
+stop_daemon "storesd B stops cleanly" "$T/b/storesd.log" "$pid_b" "$waiter_b"
 shlib_done

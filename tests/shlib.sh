@@ -135,10 +135,11 @@ start_daemon() {
 	daemons="$daemons $pid:$waiter"
 }
 
-# stop_daemon NAME PID WAITER LOG: SIGTERM, then storesd must exit 0.  A
-# daemon that hangs is killed after 30 s rather than hang the test.
+# stop_daemon NAME LOG [PID WAITER]: SIGTERM to the daemon (the last one
+# started by default), then storesd must exit 0.  A daemon that hangs is
+# killed after 30 s rather than hang the test.
 stop_daemon() {
-	local status i=0 p=$2 w=$3
+	local status i=0 p=${3:-$pid} w=${4:-$waiter}
 	kill -TERM "$p"
 	while kill -0 "$p" 2>/dev/null && [ "$i" -lt 300 ]; do
 		sleep 0.1
@@ -148,12 +149,16 @@ stop_daemon() {
 	wait "$w"
 	status=$?
 	daemons=${daemons/ $p:$w/}
+	if [ "$p" = "$pid" ]; then
+		pid=
+		waiter=
+	fi
 	if [ "$status" -eq 0 ]; then
 		pass "$1"
 	else
 		: >"$T/err"
 		fail "$1" "exit $status"
-		sed 's/^/    storesd: /' "$4"
+		sed 's/^/    storesd: /' "$2"
 	fi
 }
 

@@ -11,20 +11,8 @@
 set -u
 
 BUILD=${BUILD:-build}
-CTL=$BUILD/storectl
-STORESD=$BUILD/storesd
-NOTIFY_WAIT=$BUILD/tests/notify-wait
+. tests/shlib.sh
 
-# Sanitizer reports must not pass for storectl's own exit statuses 1-4.
-export ASAN_OPTIONS="exitcode=86${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="exitcode=87${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-
-for f in "$CTL" "$STORESD" "$NOTIFY_WAIT"; do
-	if [ ! -x "$f" ]; then
-		echo "storectl.sh: $f is missing; run make $f" >&2
-		exit 2
-	fi
-done
 for tool in mdb_load mdb_dump python3; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "storectl.sh: $tool is missing (apt-get install" \
@@ -33,149 +21,12 @@ for tool in mdb_load mdb_dump python3; do
 	fi
 done
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/storectl-test.XXXXXX") || exit 2
-# The daemon resolves paths; compare against the same spelling.
-T=$(cd "$T" && pwd -P)
-pid=
-waiter=
-passes=0
-fails=0
-rc=0
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$waiter" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-# --------------------------------------------------------------- helpers
-
-pass() {
-	printf 'PASS: %s\n' "$1"
-	passes=$((passes + 1))
-}
-
-# fail NAME [DETAIL]: also shows the last storectl's stderr.
-fail() {
-	printf 'FAIL: %s%s\n' "$1" "${2:+ ($2)}"
-	if [ -s "$T/err" ]; then
-		sed 's/^/    stderr: /' "$T/err"
-	fi
-	fails=$((fails + 1))
-}
-
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		pass "$name"
-	else
-		fail "$name"
-	fi
-}
-
-sanitizer_spoke() {
-	grep -Eq 'Sanitizer|runtime error:' "$T/err"
-}
-
-# ctl ARGS...: storectl with stdout in $T/out, stderr in $T/err and the
-# exit status in $rc.  $STORESD_SOCKET names the daemon.
-ctl() {
-	"$CTL" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# expect NAME STATUS ARGS...: runs storectl ARGS, checks its exit status.
-expect() {
-	local name=$1 want=$2
-	shift 2
-	ctl "$@"
-	if sanitizer_spoke; then
-		fail "$name" "a sanitizer reported an error"
-	elif [ "$rc" -ne "$want" ]; then
-		fail "$name" "exit $rc, expected $want"
-	else
-		pass "$name"
-	fi
-}
-
-# out_is STRING: the last stdout is exactly STRING.
-out_is() {
-	printf '%s' "$1" | cmp -s - "$T/out"
-}
-
-# out_lines LINE...: the last stdout is exactly these lines (none: empty).
-out_lines() {
-	if [ "$#" -eq 0 ]; then
-		test ! -s "$T/out"
-	else
-		printf '%s\n' "$@" | cmp -s - "$T/out"
-	fi
-}
-
-out_has() {
-	grep -q -e "$1" "$T/out"
-}
-
-err_has() {
-	grep -q -e "$1" "$T/err"
-}
-
 # count_is N ARGS...: storectl count ARGS exits 0 and prints N.
 count_is() {
 	local want=$1
 	shift
 	ctl count "$@"
 	[ "$rc" -eq 0 ] && out_is "$want"$'\n'
-}
-
-# start_daemon DIR: storesd on DIR/sock, DIR/data, DIR/storesd.conf;
-# sets pid and waiter.  notify-wait prints the pid once storesd said
-# READY=1, or nothing when it failed.
-start_daemon() {
-	local dir=$1
-	rm -f "$dir/ready"
-	mkfifo "$dir/ready" || return 1
-	"$NOTIFY_WAIT" "$dir/notify" -- "$STORESD" -s "$dir/sock" \
-	    -d "$dir/data" -c "$dir/storesd.conf" \
-	    2>"$dir/storesd.log" >"$dir/ready" &
-	waiter=$!
-	pid=
-	read -r pid <"$dir/ready"
-	if [ -z "$pid" ]; then
-		echo "storectl.sh: storesd did not start; its log:" >&2
-		cat "$dir/storesd.log" >&2
-		wait "$waiter"
-		waiter=
-		return 1
-	fi
-}
-
-# stop_daemon NAME LOG: SIGTERM, then storesd must exit 0.  A daemon
-# that hangs is killed after 30 s rather than hanging the test.
-stop_daemon() {
-	local status i=0
-	kill -TERM "$pid"
-	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$waiter"
-	status=$?
-	pid=
-	waiter=
-	if [ "$status" -eq 0 ]; then
-		pass "$1"
-	else
-		: >"$T/err"
-		fail "$1" "exit $status"
-		sed 's/^/    storesd: /' "$2"
-	fi
 }
 
 # ------------------------------------------------------------- the daemon
@@ -919,5 +770,4 @@ check "... and prints nothing" test ! -s "$T/out"
 expect "idle: get reopens the env" 0 get refs k
 stop_daemon "idle: storesd stops cleanly" "$I/storesd.log"
 
-printf '%d passed, %d failed\n' "$passes" "$fails"
-[ "$fails" -eq 0 ]
+shlib_done
