@@ -764,14 +764,11 @@ live_json(const sc_live *l)
 	for (i = 0; i < l->n; i++) {
 		e = &l->envs[i];
 		fputs(i ? ",{\"repo\":" : "{\"repo\":", stdout);
-		if (e->repo != NULL)
-			ctl_fmt_put_json_str(stdout, e->repo, strlen(e->repo));
-		else
-			fputs("null", stdout);
+		ctl_fmt_put_json_cstr(stdout, e->repo);
 		fputs(",\"store\":", stdout);
-		ctl_fmt_put_json_str(stdout, e->store, strlen(e->store));
+		ctl_fmt_put_json_cstr(stdout, e->store);
 		fputs(",\"dir\":", stdout);
-		ctl_fmt_put_json_str(stdout, e->dir, strlen(e->dir));
+		ctl_fmt_put_json_cstr(stdout, e->dir);
 		printf(",\"inflight\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
 		    e->inflight, e->idle_ms);
 	}

@@ -275,8 +275,8 @@ ctl_fmt_stats_text(FILE *f, const sc_stats *s)
 	}
 }
 
-static void
-put_json_str(FILE *f, const char *s)
+void
+ctl_fmt_put_json_cstr(FILE *f, const char *s)
 {
 	if (s == NULL)
 		fputs("null", f);
@@ -293,7 +293,7 @@ put_counters_json(FILE *f, const sc_counter *c, size_t n)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			putc(',', f);
-		put_json_str(f, c[i].name);
+		ctl_fmt_put_json_cstr(f, c[i].name);
 		fprintf(f, ":%" PRIu64, c[i].value);
 	}
 	putc('}', f);
@@ -311,17 +311,17 @@ ctl_fmt_stats_json(FILE *f, const sc_stats *s)
 	for (i = 0; i < s->nenvs; i++) {
 		e = &s->envs[i];
 		fputs(i > 0 ? ",{\"repo\":" : "{\"repo\":", f);
-		put_json_str(f, e->repo);
+		ctl_fmt_put_json_cstr(f, e->repo);
 		fputs(",\"store\":", f);
-		put_json_str(f, e->store);
+		ctl_fmt_put_json_cstr(f, e->store);
 		fputs(",\"dir\":", f);
-		put_json_str(f, e->dir);
+		ctl_fmt_put_json_cstr(f, e->dir);
 		fputs(",\"counters\":", f);
 		put_counters_json(f, e->counters, e->ncounters);
 		fputs(",\"dbs\":[", f);
 		for (j = 0; j < e->ndbs; j++) {
 			fputs(j > 0 ? ",{\"name\":" : "{\"name\":", f);
-			put_json_str(f, e->dbs[j].name);
+			ctl_fmt_put_json_cstr(f, e->dbs[j].name);
 			fputs(",\"counters\":", f);
 			put_counters_json(f, e->dbs[j].counters,
 			    e->dbs[j].ncounters);

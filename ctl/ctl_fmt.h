@@ -61,6 +61,8 @@ size_t	 ctl_fmt_cescape(char *out, size_t size, const void *p, size_t n);
  * and a reader would reject the raw bytes.  Returns 0 or -1.
  */
 int	 ctl_fmt_put_json_str(FILE *f, const void *p, size_t n);
+/* The same for a C string; NULL is null. */
+void	 ctl_fmt_put_json_cstr(FILE *f, const char *s);
 
 /*
  * Write the stats s to f: as indented text, one counter a line with the

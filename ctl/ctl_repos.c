@@ -20,12 +20,9 @@ repos_json(const sc_repos *r)
 		const sc_repo_env *e = &r->envs[i];
 
 		fputs(i ? ",{\"repo\":" : "{\"repo\":", stdout);
-		if (e->repo != NULL)
-			ctl_fmt_put_json_str(stdout, e->repo, strlen(e->repo));
-		else
-			fputs("null", stdout);
+		ctl_fmt_put_json_cstr(stdout, e->repo);
 		fputs(",\"store\":", stdout);
-		ctl_fmt_put_json_str(stdout, e->store, strlen(e->store));
+		ctl_fmt_put_json_cstr(stdout, e->store);
 		printf(",\"size\":%llu,\"open\":%s}",
 		    (unsigned long long)e->size, e->open ? "true" : "false");
 	}
