@@ -69,7 +69,7 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/handler_repos.c daemon/layout.c daemon/layout_repos.c \
 	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
 	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
-	     daemon/store.c daemon/writer.c
+	     daemon/snap.c daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \
@@ -91,7 +91,7 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_service \
-	      check_async check_repos
+	      check_async check_repos check_snapshot
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.

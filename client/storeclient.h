@@ -87,7 +87,10 @@ enum sc_err {
 	SC_ERR_EXISTS		= 13,	/* fork destination exists */
 	SC_ERR_IO_ERROR		= 14,	/* storesd's disk failed (full, EIO) */
 	SC_ERR_COND_FAILED	= 15,	/* a write precondition did not hold */
-	SC_ERR_NO_REPO		= 16,	/* create = explicit: the repo has no
+	SC_ERR_FD_ERROR		= 16,	/* the descriptor passed for a snapshot
+					   failed: full, its reader gone, or
+					   not read within snapshot_timeout */
+	SC_ERR_NO_REPO		= 17,	/* create = explicit: the repo has no
 					 * env for that store; create it */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
@@ -498,13 +501,21 @@ SC_API void	sc_scan_end(sc_scan *s);
  * Has storesd write a consistent point-in-time copy of the env of
  * (repo, store) into fd, which the caller opened for writing (storesd
  * never opens a path for a client; the descriptor travels over the
- * socket).  compact drops free pages while copying.  The copy is an
- * LMDB data file: `mdb_dump -n -a FILE` prints its dbs.  On success *size (may be
- * NULL) is the number of bytes written.
+ * socket).  fd may be a file, a pipe, a socket or a device, blocking or
+ * not; the call returns once storesd wrote the whole copy, so whoever
+ * reads a pipe or socket must read meanwhile (another thread or
+ * process), taking at least 64 KiB per snapshot_timeout (30 s).  compact
+ * drops free pages while copying.  The copy is an LMDB data file:
+ * `mdb_dump -n -a FILE` prints its dbs.  On success *size (may be NULL) is the
+ * number of bytes fd took.
  * Errors: SC_ERR_NOT_FOUND (the env does not exist), SC_ERR_BAD_REQUEST
  * (fd not open for writing), SC_ERR_INVALID (fd < 0 or not open; the
- * connection stays usable), SC_ERR_IO_ERROR (writing the copy failed),
- * SC_ERR_BUSY (the env is being closed).
+ * connection stays usable), SC_ERR_FD_ERROR (fd failed: its reader went
+ * away, its file system is full, or it took too little within
+ * snapshot_timeout; what was written is incomplete), SC_ERR_IO_ERROR
+ * (reading the env failed), SC_ERR_BUSY (the env is being closed, it
+ * waited snapshot_timeout while snapshot_max snapshots ran, or storesd
+ * is stopping).
  */
 SC_API int	sc_snapshot(sc_conn *c, const char *repo, const char *store,
 		    int fd, int compact, uint64_t *size);

@@ -92,6 +92,7 @@ sc_status(int code)
 		return CTL_EXIT_CONNECT;
 	case SC_ERR_NOMEM:
 	case SC_ERR_INVALID:
+	case SC_ERR_FD_ERROR:	/* our own file or pipe failed */
 		return CTL_EXIT_USAGE;
 	default:
 		return CTL_EXIT_DAEMON;

@@ -147,8 +147,11 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "storesd writes through the descriptor and never opens the path.\n"
 	    "The copy is an LMDB data file: mdb_dump -n -a -p FILE prints\n"
 	    "every db of it (-s DB one db).\n"
-	    "Exit 1 when the env does not exist.  On any failure FILE is\n"
-	    "removed.\n",
+	    "FILE - is standard output (not a terminal), to stream the copy\n"
+	    "through a pipe: storectl snapshot refs - | ssh host 'cat >x'.\n"
+	    "A reader that takes less than 64 KiB per snapshot_timeout (30s)\n"
+	    "is cut off (FD_ERROR, exit 2).  Exit 1 when the env does not\n"
+	    "exist.  On any failure FILE is removed.\n",
 	    cmd_snapshot },
 	{ "fork", 2, 2, O(OPT_SOCKET) | O(OPT_REPO), "STORE DST_REPO",
 	    "copy the env of STORE to DST_REPO",
@@ -419,6 +422,26 @@ remove_created(const char *path, const struct stat *sb)
 		    "%s; remove it by hand\n", path, strerror(errno));
 }
 
+/* Snapshot to standard output: a pipe, a socket or a redirected file,
+ * never a terminal; nothing to create or remove. */
+static int
+snapshot_stdout(struct ctl *ctl)
+{
+	if (isatty(STDOUT_FILENO))
+		return ctl_fail(ctl, CTL_EXIT_USAGE, "standard output is a "
+		    "terminal; pipe the snapshot somewhere or name a FILE");
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_snapshot(ctl->conn, REPO(ctl), ctl->av[0], STDOUT_FILENO,
+	    HAS(ctl, OPT_COMPACT), NULL) == -1)
+		return ctl_fail_sc(ctl);
+	/* A file is made durable; a pipe or socket cannot be (EINVAL). */
+	if (fsync(STDOUT_FILENO) == -1 && errno != EINVAL && errno != EROFS)
+		return ctl_fail(ctl, CTL_EXIT_USAGE, "cannot sync standard "
+		    "output: %s", strerror(errno));
+	return 0;
+}
+
 static int
 cmd_snapshot(struct ctl *ctl)
 {
@@ -426,6 +449,8 @@ cmd_snapshot(struct ctl *ctl)
 	struct stat	 sb;
 	int		 fd, ret = -1;
 
+	if (strcmp(file, "-") == 0)
+		return snapshot_stdout(ctl);
 	/* O_EXCL: never truncate a file, nor follow a symlink to one. */
 	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1 && errno == EEXIST)

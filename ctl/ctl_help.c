@@ -196,7 +196,7 @@ ctl_help_all(FILE *f)
 	    "     for live: none open, so the directories may be moved\n"
 	    "  2  usage error (bad arguments, bad hex, unknown command, an\n"
 	    "     existing snapshot FILE), or a local failure (stdin, stdout,\n"
-	    "     creating FILE)\n"
+	    "     creating FILE or writing the snapshot into it: FD_ERROR)\n"
 	    "  3  storesd reported an error; its code and message are "
 	    "printed;\n"
 	    "     for batch: any failure but COND_FAILED, a line that does not\n"

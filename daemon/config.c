@@ -189,6 +189,12 @@ static const struct keydef keys[] = {
 	{ "frame_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
 	    "100ms to 1h", "30s", D(frame_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
+	/* A running snapshot keeps the values it started with (snap.c). */
+	{ "snapshot_max", SEC_DAEMON, KT_UINT, 1, 1024, NULL, NULL,
+	    D(snapshot_max), 8, RL_APPLY, NULL },
+	{ "snapshot_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
+	    "10ms to 1h", "30s", D(snapshot_timeout_ms), 30 * 1000, RL_APPLY,
+	    NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",

@@ -73,6 +73,8 @@ struct config {
 	uint64_t	 max_input;	/* all conns: bytes of frames being
 					 * received, past each one's share */
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
+	unsigned	 snapshot_max;	/* running at once, daemon-wide */
+	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */

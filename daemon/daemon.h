@@ -21,12 +21,14 @@
  *		config, log
  * registry.c	the table of open envs and their life cycle (knows no
  *		job); clock, config, layout, log, pool, store
- * job.c	requests run on a pool: snapshot, fork, large mget and
- *		missing (the readers' pool), and the write jobs' storage;
- *		counters, layout, log, pool, registry, store
+ * job.c	requests run on a pool: fork, large mget and missing (the
+ *		readers' pool), and the write jobs' storage; counters,
+ *		layout, log, pool, registry, store
  * writer.c	each env's write queue (struct writer_q), group commit, a
  *		turn's deferred writes; clock, counters, job, pool,
  *		registry, store
+ * snap.c	snapshots, each on two threads of its own, fed to the
+ *		client's descriptor with a deadline; clock, job, log, store
  * handler*.c	what each request does, per-connection request state, a
  *		loop's read transactions; the above, conn, loop
  * conn.c	one client connection: socket, buffers, passed
@@ -45,8 +47,9 @@
  * daemon: what the whole of storesd shares.
  *
  * Owns: struct daemon, the context every module reaches through its loop
- * or job: the configuration, the registry of envs, the worker pools and
- * the I/O loops.  There is exactly one, made by main.c.
+ * or job: the configuration, the registry of envs, the worker pools,
+ * the running snapshots and the I/O loops.  There is exactly one, made
+ * by main.c.
  */
 #ifndef DAEMON_H
 #define DAEMON_H
@@ -62,6 +65,7 @@ struct config;
 struct loop;
 struct pool;
 struct registry;
+struct snap_set;
 
 struct daemon {
 	/* Swapped whole by a reload (reload.c); read it afresh per use. */
@@ -69,6 +73,7 @@ struct daemon {
 	struct registry	*reg;
 	struct pool	*pool;
 	struct pool	*readers;	/* large mget and missing (job.c) */
+	struct snap_set	*snaps;		/* snapshots running (snap.c) */
 	struct loop	**loops;
 	unsigned	 nloops;
 	uint64_t	 start_ms;

@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "registry.h"
+#include "snap.h"
 #include "sp_frame.h"
 #include "sp_msg.h"
 #include "sp_names.h"
@@ -191,7 +192,9 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	if (j->env != NULL)
 		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
-	if (j->kind != JOB_WRITE)
+	if (j->kind == JOB_SNAPSHOT)
+		snap_submit(j->d->snaps, j);
+	else if (j->kind != JOB_WRITE)
 		job_submit(j);
 	else if (st_nosync(j->env->st) && j->nbytes <= INLINE_MAX)
 		writer_defer(&c->loop->hl->writes, j);

@@ -3,7 +3,8 @@
  *
  * Both check what they can on the I/O thread (the passed descriptor,
  * the names, the reservation of the fork's destination) and then become
- * jobs for the pool (job.c), which does the copying.
+ * jobs: a fork for the pool (job.c), a snapshot for threads of its own
+ * (snap.c), since it waits on the client's reader.
  */
 #include <fcntl.h>
 #include <string.h>

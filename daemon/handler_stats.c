@@ -20,13 +20,14 @@
 #include "loop.h"
 #include "pool.h"
 #include "registry.h"
+#include "snap.h"
 #include "sp_msg.h"
 #include "sp_names.h"
 #include "store.h"
 #include "writer.h"
 
 #define ENV_NCOUNTERS	(ST_ENV_NCOUNTERS + WRITER_NCOUNTERS + CTR_NCOUNTERS)
-#define DAEMON_NCOUNTERS (8 + CTR_NCOUNTERS)
+#define DAEMON_NCOUNTERS (9 + CTR_NCOUNTERS)
 
 /* Copies of one env's identity and counters, for a stats reply. */
 static int
@@ -89,10 +90,11 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	dc[5] = (struct sp_counter){ "pool_pending", pool_pending(d->pool) };
 	dc[6] = (struct sp_counter){ "reloads", atomic_load(&d->reloads) };
 	dc[7] = (struct sp_counter){ "config_generation", d->cfg->gen };
+	dc[8] = (struct sp_counter){ "snapshots", snap_running(d->snaps) };
 	memset(&all, 0, sizeof(all));
 	for (i = 0; i < d->nloops; i++)
 		ctr_add(&all, &d->loops[i]->ctr);
-	ndc = 8 + ctr_export(&all, 0, &dc[8]);
+	ndc = 9 + ctr_export(&all, 0, &dc[9]);
 	if (sp_reply_stats(conn_out(c), id, dc, ndc, se, n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;

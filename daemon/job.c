@@ -148,8 +148,8 @@ job_note(struct job *j, int code)
 		ctr_err(&j->env->ctr, code);
 }
 
-static void
-reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
+void
+job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 {
 	job_note(j, rc == -1 ? err->code : SP_OK);
 	if (rc == -1)
@@ -158,27 +158,6 @@ reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 		sp_reply_size(&j->reply, j->id, size);
 	else
 		sp_reply_ok(&j->reply, j->id);
-}
-
-/* ------------------------------------------------------------ snapshot */
-
-static void
-run_snapshot(struct job *j)
-{
-	struct sp_error	 err;
-	off_t		 start, end;
-	uint64_t	 size = 0;
-	int		 rc;
-
-	start = lseek(j->fd, 0, SEEK_CUR);
-	rc = st_copy(j->env->st, j->fd, j->compact, &err);
-	end = lseek(j->fd, 0, SEEK_CUR);
-	if (start != -1 && end >= start)
-		size = (uint64_t)(end - start);
-	if (rc == 0)
-		log_info("%s: %s: %llu bytes", __func__, j->env->dir,
-		    (unsigned long long)size);
-	reply(j, rc, &err, size);
 }
 
 /* ---------------------------------------------------------------- fork */
@@ -364,12 +343,10 @@ run_task(struct pool_task *t)
 		j->run(j);
 		return;
 	}
-	if (j->kind == JOB_SNAPSHOT)
-		run_snapshot(j);
-	else if (j->kind == JOB_READ)
+	if (j->kind == JOB_READ)
 		run_read(j);
 	else
-		reply(j, fork_env(j, &err), &err, 0);
+		job_reply(j, fork_env(j, &err), &err, 0);
 	job_finish(j);
 }
 

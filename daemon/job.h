@@ -1,13 +1,14 @@
 /*
  * job: a request that runs on the worker pool.
  *
- * Owns: requests that may wait on a disk (writes, snapshots, forks),
- * or read too much to be answered on an I/O thread (large mget and
- * missing, on a pool of their own), while they are away from their I/O
- * thread.  A job carries its own
- * copies of the request's bytes, a reference on the env it uses, and
- * the reply it builds; when done it goes back through its post hook
- * (the handler's: to its connection's loop, which sends the reply).
+ * Owns: requests that may wait on a disk (writes, forks; snapshots,
+ * which snap.c runs, also wait on a client's descriptor), or read too
+ * much to be answered on an I/O thread (large mget and missing, on a
+ * pool of their own), while they are away from their I/O thread.  A job
+ * carries its own copies of the request's bytes, a reference on the env
+ * it uses, and the reply it builds; when done it goes back through its
+ * post hook (the handler's: to its connection's loop, which sends the
+ * reply).
  * Writes to one env pass through that env's queue (writer.c) in the
  * order they arrived.  Below the loop and the connection: it knows them
  * only as the opaque pointers it carries back.
@@ -89,9 +90,13 @@ void		 job_free(struct job *j);
  * and its env's. */
 void		 job_note(struct job *j, int code);
 
-/* Runs a snapshot, fork or JOB_CALL job on the pool, a read on the
- * readers'. */
+/* Runs a fork or JOB_CALL job on the pool, a read on the readers'.
+ * (Snapshots run on threads of their own: snap.c.) */
 void		 job_submit(struct job *j);
+/* Builds j's reply: the error (rc -1), a snapshot's size, or OK; and
+ * counts it. */
+void		 job_reply(struct job *j, int rc, const struct sp_error *err,
+		    uint64_t size);
 /*
  * Answers an mget (with mget) or a missing of keys in db of st (NULL: no
  * env, every key absent) into out, as the reply to request id, reading

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "reload.h"
+#include "snap.h"
 #include "writer.h"
 
 struct opts {
@@ -142,6 +143,8 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	/* Closed first: once STOPPING=1 is out, nobody new gets in. */
 	listener_close(&listener);
 	notify_send("STOPPING=1");
+	/* A snapshot may stream for hours: cut off now, with a reply. */
+	snap_stop(d->snaps);
 	for (i = 0; i < d->nloops; i++)
 		loop_post_stop(d->loops[i]);
 }
@@ -186,6 +189,7 @@ housekeep(struct pool_task *t)
 	reg_sweep(daemon_ctx.reg);
 	reg_sync(daemon_ctx.reg);
 	reload_reap(&daemon_ctx);
+	snap_expire(daemon_ctx.snaps);
 	atomic_store(&housekeeping_busy, false);
 }
 
@@ -243,13 +247,14 @@ start(struct daemon *d)
 	d->pool = pool_new(d->cfg->writer_threads);
 	/* As many as there are loops that may hand them large reads. */
 	d->readers = pool_new(d->cfg->io_threads);
+	d->snaps = snap_new();
 	if (d->reg != NULL && d->pool != NULL) {
 		reg_set_env_ops(d->reg, &writer_env_ops);
 		reg_set_pool(d->reg, d->pool);
 	}
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
 	if (d->reg == NULL || d->pool == NULL || d->readers == NULL ||
-	    d->loops == NULL) {
+	    d->snaps == NULL || d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);
 		return -1;
 	}
@@ -268,8 +273,13 @@ stop(struct daemon *d)
 {
 	unsigned	 i;
 
+	if (d->snaps != NULL)
+		snap_stop(d->snaps);
 	for (i = 0; i < d->nloops; i++)
 		loop_join(d->loops[i]);
+	/* Their replies go to the loops' mailboxes, freed below; their
+	 * envs are released before the registry closes them. */
+	snap_free(d->snaps);
 	/* Queued writes still run and commit here, before envs close. */
 	pool_free(d->pool);
 	pool_free(d->readers);

@@ -124,6 +124,11 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 			    "there, then retry", e->label, what, e->dir, size);
 		}
 		/* FALLTHROUGH */
+	case EPIPE:
+		/* Only a copy meets it: its reader (snap.c) gave up, and
+		 * says why. */
+		return sp_seterr(err, SP_FD_ERROR, "%s: %s: the copy's reader "
+		    "went away", e->label, what);
 	case EROFS:
 	case EACCES:
 	case EPERM:

@@ -30,7 +30,8 @@
 	X(13, EXISTS,      "destination already exists")		\
 	X(14, IO_ERROR,    "I/O error in storesd's storage")		\
 	X(15, COND_FAILED, "a write precondition did not hold")	\
-	X(16, NO_REPO,     "the repository has no env for that store")
+	X(16, FD_ERROR,    "the descriptor the client passed failed")	\
+	X(17, NO_REPO,     "the repository has no env for that store")
 
 enum sp_code {
 #define SP_CODE_ENUM(n, name, text) SP_##name = n,

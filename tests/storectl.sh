@@ -620,6 +620,22 @@ expect "snapshot without a daemon" 4 -s "$T/nodir/sock" snapshot refs \
     "$T/snap6"
 check "... leaves no file" test ! -e "$T/snap6"
 expect "snapshot into a missing directory" 2 snapshot refs "$T/nodir/s"
+expect "snapshot - into a redirected file" 0 snapshot refs -
+mdb_dump -n -a -p "$T/out" >"$T/dump7" 2>"$T/err"
+check "... which mdb_dump -n reads" grep -qx ' main' "$T/dump7"
+"$CTL" snapshot refs - --compact 2>"$T/err" | cat >"$T/snap8"
+check "snapshot - through a pipe exits 0" test "${PIPESTATUS[0]}" -eq 0
+mdb_dump -n -a -p "$T/snap8" >"$T/dump8" 2>>"$T/err"
+check "... and the stream is an env" grep -qx ' main' "$T/dump8"
+# The reader closes its end first (bounded wait), then storectl runs.
+rm -f "$T/closed"
+{ for i in $(seq 1000); do [ -e "$T/closed" ] && break; sleep 0.01; done
+  "$CTL" snapshot refs - 2>"$T/err"; echo $? >"$T/rc"; } |
+    { exec 0<&-; : >"$T/closed"; }
+check "snapshot - into a pipe whose reader is gone: exit 2" \
+    test "$(cat "$T/rc")" -eq 2
+check "... FD_ERROR, its reader went away" \
+    sh -c "grep -q FD_ERROR '$T/err' && grep -q 'reader went away' '$T/err'"
 
 # ------------------------------------------------------------------ fork
 

@@ -1,0 +1,631 @@
+/*
+ * Snapshots into descriptors storesd does not control (issue 10, bugs 2
+ * and 10): pipes nobody reads, a pipe already full, /dev/full, a reader
+ * that went away, non-blocking pipes, sockets.  A snapshot may fail, but
+ * it must never stop anyone else: durable writes, reloads, idle closes
+ * and a stop all go on while snapshots wait on their readers, and a
+ * reader that stops reading is cut off after snapshot_timeout.  Every
+ * test has its own storesd; every wait is bounded by hs_timeout().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_main.h"
+#include "itest.h"
+
+#define VAL_SIZE	(64 * 1024)
+#define BIG_VALS	32		/* 2 MiB: far more than a pipe holds */
+
+static void
+down(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_stop(d), 0);
+	hs_cleanup(d);
+}
+
+/* Writes n values of 64 KiB under keys "vNNN" of (repo, store). */
+static void
+fill(sc_conn *c, const char *repo, const char *store, int n)
+{
+	static char	 v[VAL_SIZE];
+	char		 k[16];
+	int		 i;
+
+	memset(v, 'v', sizeof(v));
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "v%03d", i);
+		ck_assert_msg(sc_put(c, repo, store, NULL, k, strlen(k), v,
+		    sizeof(v)) == 0, "%s", sc_errmsg(c));
+	}
+}
+
+/* ------------------------------------------------ a snapshot, aside */
+
+/* A snapshot running on a thread of its own, on a connection of its own. */
+struct snap {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*repo;
+	const char	*store;
+	int		 fd;		/* the target; closed when done */
+	int		 compact;
+	int		 rc;
+	int		 code;
+	char		 msg[256];
+	uint64_t	 size;
+	atomic_bool	 done;
+};
+
+static void *
+snap_main(void *arg)
+{
+	struct snap	*s = arg;
+	sc_conn		*c = sc_connect(s->sock);
+
+	s->rc = sc_snapshot(c, s->repo, s->store, s->fd, s->compact,
+	    &s->size);
+	s->code = sc_errcode(c);
+	snprintf(s->msg, sizeof(s->msg), "%s", sc_errmsg(c));
+	sc_close(c);
+	close(s->fd);
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+static void
+snap_start(struct snap *s, const struct hs_daemon *d, const char *repo,
+    const char *store, int fd, int compact)
+{
+	memset(s, 0, sizeof(*s));
+	s->sock = d->sock;
+	s->repo = repo;
+	s->store = store;
+	s->fd = fd;
+	s->compact = compact;
+	ck_assert_int_eq(pthread_create(&s->t, NULL, snap_main, s), 0);
+}
+
+/* Waits (bounded) for s to end and joins it; false when it did not. */
+static bool
+snap_join(struct snap *s)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(10) && !atomic_load(&s->done); i++)
+		poll(NULL, 0, 10);
+	if (!atomic_load(&s->done))
+		return false;
+	pthread_join(s->t, NULL);
+	return true;
+}
+
+/* Bytes waiting in pipe fd. */
+static int
+pipe_bytes(int fd)
+{
+	int	 n = 0;
+
+	ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+	return n;
+}
+
+/* Waits (bounded) until storesd has written at least want bytes into
+ * the pipe whose reading end is fd. */
+static void
+wait_pipe_bytes(int fd, int want)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(10) && pipe_bytes(fd) < want; i++)
+		poll(NULL, 0, 10);
+	ck_assert_int_ge(pipe_bytes(fd), want);
+}
+
+/* ------------------------------------- a call that must end, aside */
+
+/* One write, on a thread, so that a storesd that never answers fails
+ * the test instead of hanging it. */
+struct put {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*repo;
+	const char	*store;
+	const char	*key;
+	int		 rc;
+	char		 msg[256];
+	atomic_bool	 done;
+};
+
+static void *
+put_main(void *arg)
+{
+	struct put	*p = arg;
+	sc_conn		*c = sc_connect(p->sock);
+
+	p->rc = sc_put(c, p->repo, p->store, NULL, p->key, strlen(p->key),
+	    "x", 1);
+	snprintf(p->msg, sizeof(p->msg), "%s", sc_errmsg(c));
+	sc_close(c);
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* A durable put that must be acknowledged within hs_timeout(). */
+static void
+put_in_time(const struct hs_daemon *d, const char *repo, const char *store,
+    const char *key)
+{
+	struct put	 p = { .sock = d->sock, .repo = repo, .store = store,
+			   .key = key };
+	int		 i;
+
+	ck_assert_int_eq(pthread_create(&p.t, NULL, put_main, &p), 0);
+	for (i = 0; i < hs_tries(10) && !atomic_load(&p.done); i++)
+		poll(NULL, 0, 10);
+	ck_assert_msg(atomic_load(&p.done), "a put to %s/%s got no answer in "
+	    "%d s while snapshots wait on their readers", repo ? repo : "-",
+	    store, hs_timeout());
+	pthread_join(p.t, NULL);
+	ck_assert_msg(p.rc == 0, "put %s/%s: %s", repo ? repo : "-", store,
+	    p.msg);
+}
+
+/* Waits (bounded) until repo has no open env: idle_close did its work. */
+static void
+wait_closed(const struct hs_daemon *d, const char *repo)
+{
+	sc_conn		*c = it_conn(d);
+	sc_live		*l = NULL;
+	size_t		 n = 1;
+	int		 i;
+
+	for (i = 0; i < hs_tries(20); i++) {
+		ck_assert_int_eq(sc_get_live(c, repo, NULL, &l), 0);
+		n = l->n;
+		sc_live_free(l);
+		if (n == 0)
+			break;
+		poll(NULL, 0, 20);
+	}
+	ck_assert_msg(n == 0, "the idle env of %s was not closed", repo);
+	sc_close(c);
+}
+
+/* A counter of storesd's stats. */
+static uint64_t
+daemon_counter(const struct hs_daemon *d, const char *name)
+{
+	sc_conn		*c = it_conn(d);
+	sc_stats	*st = NULL;
+	uint64_t	 v;
+
+	ck_assert_int_eq(sc_get_stats(c, NULL, NULL, &st), 0);
+	v = sc_counter_get(st->daemon, st->ndaemon, name, UINT64_MAX);
+	sc_stats_free(st);
+	sc_close(c);
+	return v;
+}
+
+/* --------------------------------------- unread snapshots stop no one */
+
+#define ISOLATION_CONF							\
+	"[daemon]\n"							\
+	"snapshot_timeout = 1h\n"					\
+	"idle_close = 200ms\n"						\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"						\
+	"[store other]\n"						\
+	"map_size = 64MiB\n"
+
+/*
+ * Four snapshots into pipes nobody reads (as many as storesd has writer
+ * threads): durable writes to every store, their own env included, a
+ * reload, an idle close and a stop all still happen.
+ */
+START_TEST(unread_snapshots_stop_no_one)
+{
+	struct hs_daemon d;
+	struct snap	 s[4];
+	char		 status[512];
+	int		 p[4][2], i;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, ISOLATION_CONF), 0);
+	c = it_conn(&d);
+	fill(c, "big", "refs", BIG_VALS);
+	ck_assert_int_eq(sc_put(c, "idle", "other", NULL, "k", 1, "v", 1), 0);
+	sc_close(c);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pipe(p[i]), 0);
+		snap_start(&s[i], &d, "big", "refs", p[i][1], i % 2);
+	}
+	/* Each pipe full: storesd waits on every one of them. */
+	for (i = 0; i < 4; i++)
+		wait_pipe_bytes(p[i][0], 32 * 1024);
+
+	put_in_time(&d, "big", "refs", "same-env");
+	put_in_time(&d, "small", "refs", "same-store");
+	put_in_time(&d, NULL, "other", "other-store");
+	ck_assert_msg(hs_reload(&d, NULL, status, sizeof(status)) == 0,
+	    "SIGHUP: no READY=1 within %d s", hs_timeout());
+	put_in_time(&d, "big", "refs", "after-reload");
+	wait_closed(&d, "idle");
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(!atomic_load(&s[i].done), "snapshot %d ended: "
+		    "%s", i, s[i].msg);
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 4);
+
+	/* A stop cuts them off, with an answer, and is clean. */
+	ck_assert_int_eq(hs_stop(&d), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert(snap_join(&s[i]));
+		ck_assert_int_eq(s[i].rc, -1);
+		ck_assert_msg(s[i].code == SC_ERR_BUSY, "got %s: %s",
+		    sc_errname(s[i].code), s[i].msg);
+		close(p[i][0]);
+	}
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* --------------------------- a full pipe holds no env's writer lock */
+
+#define TIMEOUT_CONF							\
+	"[daemon]\n"							\
+	"snapshot_timeout = 300ms\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/*
+ * Fills pipe p but for one page, then makes its writing end blocking
+ * again: the snapshot's first write fills the pipe and waits there.
+ * Returns the pipe's capacity.
+ */
+static int
+prefill(int p[2])
+{
+	static char	 junk[4096];
+	int		 fl = fcntl(p[1], F_GETFL), cap = 0;
+
+	ck_assert_int_eq(fcntl(p[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(p[1], junk, sizeof(junk)) == (ssize_t)sizeof(junk))
+		cap += (int)sizeof(junk);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(read(p[0], junk, sizeof(junk)), sizeof(junk));
+	ck_assert_int_eq(fcntl(p[1], F_SETFL, fl), 0);
+	return cap;
+}
+
+/*
+ * The copy's first bytes (LMDB's meta pages, which a plain copy writes
+ * while it holds the env's writer lock) cannot go anywhere: writes to
+ * the env still commit, and the snapshot is cut off after
+ * snapshot_timeout with FD_ERROR, leaving nothing held.
+ */
+START_TEST(full_pipe_holds_no_writer_lock)
+{
+	struct hs_daemon d;
+	struct snap	 s;
+	int		 p[2], i, cap;
+	long		 fds0;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, TIMEOUT_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", 4);
+	sc_close(c);
+	fds0 = hs_fds(d.pid);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(pipe(p), 0);
+		cap = prefill(p);
+		snap_start(&s, &d, NULL, "refs", p[1], 0);
+		/* Its first page went in; the rest of the meta pages wait. */
+		wait_pipe_bytes(p[0], cap);
+		put_in_time(&d, NULL, "refs", "while-full");
+		ck_assert_msg(snap_join(&s), "a snapshot into a full pipe was "
+		    "not cut off");
+		ck_assert_int_eq(s.rc, -1);
+		ck_assert_msg(s.code == SC_ERR_FD_ERROR, "got %s: %s",
+		    sc_errname(s.code), s.msg);
+		ck_assert_msg(strstr(s.msg, "snapshot_timeout") != NULL, "%s",
+		    s.msg);
+		close(p[0]);
+	}
+	/* Its copy's descriptors and thread are gone. */
+	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
+		poll(NULL, 0, 20);
+	ck_assert_int_le(hs_fds(d.pid), fds0);
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------ errors name the passed descriptor */
+
+#define ERR_CONF							\
+	"[daemon]\n"							\
+	"snapshot_timeout = 5s\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/* Expects a snapshot into fd to fail with FD_ERROR and a message that
+ * contains want. */
+static void
+expect_fd_error(sc_conn *c, int fd, const char *want)
+{
+	EXPECT_ERR(c, sc_snapshot(c, NULL, "refs", fd, 0, NULL),
+	    SC_ERR_FD_ERROR);
+	ck_assert_msg(strstr(sc_errmsg(c), want) != NULL, "'%s' lacks '%s'",
+	    sc_errmsg(c), want);
+	ck_assert_msg(strstr(sc_errmsg(c), "passed") != NULL, "'%s' does not "
+	    "name the passed descriptor", sc_errmsg(c));
+}
+
+/*
+ * /dev/full, a pipe or socket whose reader is gone: FD_ERROR naming the
+ * client's descriptor (not the env's file system, not INTERNAL), and no
+ * warning in storesd's log however often a client does it.
+ */
+START_TEST(descriptor_errors_are_the_clients)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	int		 fd, p[2], i;
+
+	ck_assert_int_eq(hs_up(&d, ERR_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", 4);
+	for (i = 0; i < 20; i++) {
+		fd = open("/dev/full", O_WRONLY);
+		ck_assert_int_ne(fd, -1);
+		expect_fd_error(c, fd, "No space left on device");
+		ck_assert_ptr_null(strstr(sc_errmsg(c), "free"));
+		close(fd);
+
+		ck_assert_int_eq(pipe(p), 0);
+		close(p[0]);
+		expect_fd_error(c, p[1], "reader");
+		close(p[1]);
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+		close(p[0]);
+		expect_fd_error(c, p[1], "reader");
+		close(p[1]);
+	}
+	ck_assert_int_eq(sc_ping(c), 0);
+	sc_close(c);
+	/* Nothing for the operator: it was the client's descriptor. */
+	ck_assert_int_ne(it_run("grep -E '^<[0-4]>' %s | grep -qiE "
+	    "'copy|snapshot|device|pipe'", d.log), 0);
+	down(&d);
+}
+END_TEST
+
+/* ------------------------------- a snapshot streamed through a pipe */
+
+/* Drains fd into file until EOF, slowly when asked; counts the bytes. */
+struct drain {
+	pthread_t	 t;
+	int		 fd;
+	int		 out;
+	int		 slow;		/* ms to wait between reads */
+	uint64_t	 bytes;
+};
+
+static void *
+drain_main(void *arg)
+{
+	struct drain	*dr = arg;
+	static __thread char buf[16384];
+	struct pollfd	 pfd = { .fd = dr->fd, .events = POLLIN };
+	ssize_t		 n;
+
+	for (;;) {
+		if (dr->slow)
+			poll(NULL, 0, dr->slow);
+		n = read(dr->fd, buf, sizeof(buf));
+		if (n == -1 && errno == EAGAIN) {
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n <= 0)
+			break;
+		if (write(dr->out, buf, (size_t)n) != n)
+			break;
+		dr->bytes += (uint64_t)n;
+	}
+	return NULL;
+}
+
+/*
+ * Streams a snapshot of (NULL, refs) through a pipe (or a socket) into
+ * file; the reply's size is what came through, and the file is an env.
+ */
+static void
+stream(const struct hs_daemon *d, int kind, int compact, bool nonblock,
+    int slow, const char *file)
+{
+	struct drain	 dr = { .slow = slow };
+	sc_conn		*c = it_conn(d);
+	uint64_t	 size = 0;
+	struct stat	 sb;
+	int		 p[2];
+
+	if (kind == SOCK_STREAM)
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+	else
+		ck_assert_int_eq(pipe(p), 0);
+	if (nonblock) {
+		ck_assert_int_ne(fcntl(p[0], F_SETFL, O_NONBLOCK), -1);
+		ck_assert_int_ne(fcntl(p[1], F_SETFL, O_NONBLOCK), -1);
+	}
+	dr.fd = p[0];
+	dr.out = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(dr.out, -1);
+	ck_assert_int_eq(pthread_create(&dr.t, NULL, drain_main, &dr), 0);
+	ck_assert_msg(sc_snapshot(c, NULL, "refs", p[1], compact, &size) == 0,
+	    "%s", sc_errmsg(c));
+	close(p[1]);
+	pthread_join(dr.t, NULL);
+	close(p[0]);
+	close(dr.out);
+	sc_close(c);
+	ck_assert_int_eq(stat(file, &sb), 0);
+	ck_assert_uint_gt(size, 0);
+	ck_assert_uint_eq(size, dr.bytes);
+	ck_assert_uint_eq(size, (uint64_t)sb.st_size);
+	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | "
+	    "grep -q '^ v031$'", file), 0);
+	ck_assert_int_eq(it_run("test $(mdb_dump -n -p -s refs %s | "
+	    "grep -c '^ v[0-9]') -eq %d", file, BIG_VALS), 0);
+}
+
+/* A file open for appending, which splice() refuses: written plainly. */
+static void
+append_file(const struct hs_daemon *d, const char *file)
+{
+	sc_conn		*c = it_conn(d);
+	uint64_t	 size = 0;
+	struct stat	 sb;
+	int		 fd;
+
+	unlink(file);
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_msg(sc_snapshot(c, NULL, "refs", fd, 0, &size) == 0, "%s",
+	    sc_errmsg(c));
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	close(fd);
+	sc_close(c);
+	ck_assert_uint_eq(size, (uint64_t)sb.st_size);
+	ck_assert_int_eq(it_run("mdb_dump -n -p -s refs %s | "
+	    "grep -q '^ v031$'", file), 0);
+}
+
+START_TEST(snapshot_through_a_pipe_is_an_env)
+{
+	struct hs_daemon d;
+	char		 file[PATH_MAX];
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, ERR_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
+	snprintf(file, sizeof(file), "%s/copy.mdb", d.dir);
+	stream(&d, 0, 0, false, 0, file);
+	stream(&d, 0, 1, false, 0, file);
+	/* A client's own non-blocking pipe: EAGAIN means wait, not fail. */
+	stream(&d, 0, 0, true, 0, file);
+	/* A slow reader that keeps reading is not cut off. */
+	stream(&d, 0, 1, true, 5, file);
+	stream(&d, SOCK_STREAM, 0, false, 0, file);
+	stream(&d, SOCK_STREAM, 1, true, 0, file);
+	append_file(&d, file);
+	down(&d);
+}
+END_TEST
+
+/* ----------------------------------------------------- snapshot_max */
+
+#define MAX_CONF							\
+	"[daemon]\n"							\
+	"snapshot_max = 2\n"						\
+	"snapshot_timeout = 1h\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/*
+ * Over snapshot_max, a snapshot waits for one to end, holding no thread:
+ * it runs as soon as a reader goes away.  One that waits longer than
+ * snapshot_timeout is BUSY, naming the limit.
+ */
+START_TEST(snapshot_max_makes_them_wait)
+{
+	struct hs_daemon d;
+	struct snap	 s[2], third, fourth;
+	char		 file[PATH_MAX], status[512];
+	sc_conn		*c;
+	int		 p[2][2], i, fd;
+
+	ck_assert_int_eq(hs_up(&d, MAX_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pipe(p[i]), 0);
+		snap_start(&s[i], &d, NULL, "refs", p[i][1], 0);
+		wait_pipe_bytes(p[i][0], 32 * 1024);
+	}
+	snprintf(file, sizeof(file), "%s/third.mdb", d.dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	snap_start(&third, &d, NULL, "refs", fd, 0);
+	/* It waits: two run, and stats say so. */
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 2);
+	ck_assert(!atomic_load(&third.done));
+	/* A reader that goes away ends its snapshot; the third runs. */
+	close(p[0][0]);
+	ck_assert(snap_join(&s[0]));
+	ck_assert_int_eq(s[0].code, SC_ERR_FD_ERROR);
+	ck_assert(snap_join(&third));
+	ck_assert_msg(third.rc == 0, "%s", third.msg);
+	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
+
+	/* Two run again; with a short snapshot_timeout a waiter gives up. */
+	ck_assert_int_eq(pipe(p[0]), 0);
+	snap_start(&s[0], &d, NULL, "refs", p[0][1], 0);
+	wait_pipe_bytes(p[0][0], 32 * 1024);
+	ck_assert_int_eq(hs_reload(&d, "[daemon]\nsnapshot_max = 2\n"
+	    "snapshot_timeout = 200ms\n[store refs]\nmap_size = 64MiB\n",
+	    status, sizeof(status)), 0);
+	fd = open(file, O_WRONLY | O_TRUNC, 0600);
+	snap_start(&fourth, &d, NULL, "refs", fd, 0);
+	ck_assert(snap_join(&fourth));
+	ck_assert_int_eq(fourth.rc, -1);
+	ck_assert_msg(fourth.code == SC_ERR_BUSY, "got %s: %s",
+	    sc_errname(fourth.code), fourth.msg);
+	ck_assert_ptr_nonnull(strstr(fourth.msg, "snapshot_max"));
+	for (i = 0; i < 2; i++) {
+		close(p[i][0]);
+		ck_assert(snap_join(&s[i]));
+	}
+	down(&d);
+}
+END_TEST
+
+static Suite *
+snapshot_suite(void)
+{
+	Suite	*s = suite_create("snapshot");
+	TCase	*tc;
+
+	tc = tcase_create("snapshot");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, unread_snapshots_stop_no_one);
+	tcase_add_test(tc, full_pipe_holds_no_writer_lock);
+	tcase_add_test(tc, descriptor_errors_are_the_clients);
+	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
+	tcase_add_test(tc, snapshot_max_makes_them_wait);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(snapshot_suite());
+}
