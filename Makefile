@@ -37,6 +37,7 @@ DOCDIR	?= $(PREFIX)/share/doc/storesd
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 SC_MAJOR := $(shell sed -n 's/^\#define SC_VERSION_MAJOR[[:space:]]*//p' client/storeclient.h)
 SC_MINOR := $(shell sed -n 's/^\#define SC_VERSION_MINOR[[:space:]]*//p' client/storeclient.h)
@@ -65,15 +66,16 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/conn.c daemon/counters.c daemon/handler.c \
 	     daemon/handler_read.c daemon/handler_snapshot.c \
 	     daemon/handler_stats.c daemon/handler_write.c daemon/job.c \
-	     daemon/layout.c daemon/listener.c daemon/log.c daemon/loop.c \
-	     daemon/notify.c daemon/pool.c daemon/registry.c daemon/reload.c \
+	     daemon/handler_repos.c daemon/layout.c daemon/layout_repos.c \
+	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
+	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
 	     daemon/snap.c daemon/store.c daemon/writer.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
-	     client/pipeline.c \
+	     client/pipeline.c client/repos.c \
 	     client/scan.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
-	     ctl/ctl_help.c ctl/ctl_input.c
+	     ctl/ctl_help.c ctl/ctl_input.c ctl/ctl_progress.c ctl/ctl_repos.c
 HARNESS_SRC = tests/harness.c
 ITEST_SRC  = tests/itest.c
 
@@ -89,7 +91,7 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
-	      check_service check_async check_snapshot
+	      check_service check_async check_repos check_snapshot
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
@@ -363,6 +365,8 @@ test-integration: $(INTEG_BINS) all $(TOOLS_BINS)
 test-storectl: all $(TOOLS_BINS)
 	@echo "== tests/storectl.sh"
 	BUILD=$(BUILD) tests/storectl.sh
+	@echo "== tests/repos.sh"
+	BUILD=$(BUILD) tests/repos.sh
 
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	   --errors-for-leak-kinds=definite,indirect \
@@ -446,6 +450,16 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/storesd/storesd.conf
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 ctl/storectl.bash $(DESTDIR)$(BASHCOMPDIR)/storectl
+	@# Into the live system (no DESTDIR), the dynamic linker's cache must
+	@# learn the new library, or a program built with pkg-config fails with
+	@# "libstoreclient.so.2: cannot open shared object file" until someone
+	@# runs ldconfig.  A staged install (DESTDIR) leaves that to the package.
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo "ldconfig $(LIBDIR)"; \
+	    ldconfig $(LIBDIR) || echo "make install: run ldconfig as root," \
+	    "or programs will not find $(SONAME) in $(LIBDIR)" >&2; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/storesd $(DESTDIR)$(BINDIR)/storectl \
@@ -460,7 +474,8 @@ uninstall:
 	    $(DESTDIR)$(SYSUSERSDIR)/storesd.conf \
 	    $(DESTDIR)$(DOCDIR)/storesd.conf.example \
 	    $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/SECURITY.md \
-	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md
+	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md \
+	    $(DESTDIR)$(BASHCOMPDIR)/storectl
 	for p in $(MAN_PAGES); do \
 	    rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
 	@# The configuration goes only if nobody changed it.

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client_int.h"
@@ -266,6 +268,57 @@ sc_options_set_max_queued(sc_options *o, size_t bytes)
 
 /* --------------------------------------------------------- connecting */
 
+/*
+ * The default socket (sc_default_socket()), but for a user's own socket
+ * that does not exist while the system's does: then the system's, so an
+ * ordinary user reaches the system daemon without STORESD_SOCKET (issue
+ * 14, edge 1).  The one passed over is kept for the connect error.
+ */
+static int
+default_socket(sc_conn *c)
+{
+	const char	*env = getenv("STORESD_SOCKET");
+	struct stat	 sb;
+
+	if (sp_default_socket(c->path, sizeof(c->path)) == -1)
+		return -1;
+	if ((env != NULL && *env != '\0') ||
+	    strcmp(c->path, SC_SYSTEM_SOCKET) == 0 ||
+	    stat(c->path, &sb) == 0 || errno != ENOENT ||
+	    stat(SC_SYSTEM_SOCKET, &sb) == -1)
+		return 0;
+	memcpy(c->passed_over, c->path, sizeof(c->passed_over));
+	snprintf(c->path, sizeof(c->path), "%s", SC_SYSTEM_SOCKET);
+	return 0;
+}
+
+/* The connect error: every path tried, and for EACCES who may use it. */
+static int
+connect_failed(sc_conn *c, int e)
+{
+	char		 why[200] = "";
+	struct stat	 sb;
+	struct group	*gr;
+
+	if ((e == EACCES || e == EPERM) && stat(c->path, &sb) == 0) {
+		gr = getgrgid(sb.st_gid);
+		snprintf(why, sizeof(why), "; this user (uid %lu) may not use "
+		    "it: the socket is mode %04o, owner uid %lu, group %s; "
+		    "ask to be added to group %s, or use another socket",
+		    (unsigned long)geteuid(), (unsigned)(sb.st_mode & 07777),
+		    (unsigned long)sb.st_uid, gr ? gr->gr_name : "(unknown)",
+		    gr ? gr->gr_name : "(unknown)");
+		return sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd "
+		    "at %s: %s%s", c->path, strerror(e), why);
+	}
+	if (c->passed_over[0] != '\0')
+		snprintf(why, sizeof(why), " (tried %s first: no such file)",
+		    c->passed_over);
+	return sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd at %s%s: "
+	    "%s; is storesd running? (start it, or point STORESD_SOCKET or -s "
+	    "at its socket)", c->path, why, strerror(e));
+}
+
 sc_conn *
 sc__new(const sc_options *o, bool nonblock)
 {
@@ -288,7 +341,7 @@ sc__new(const sc_options *o, bool nonblock)
 			    "long", o->path);
 			return c;
 		}
-	} else if (sp_default_socket(c->path, sizeof(c->path)) == -1) {
+	} else if (default_socket(c) == -1) {
 		sc__die(c, SC_ERR_INVALID, "the default socket path is too "
 		    "long; set STORESD_SOCKET");
 		return c;
@@ -313,9 +366,7 @@ sc__connect(sc_conn *c)
 	 * background: with the backlog full it fails, to be tried again. */
 	if (errno == EAGAIN && c->nonblock)
 		return 1;
-	return sc__die(c, SC_ERR_CONNECT, "cannot connect to storesd at %s: "
-	    "%s; is storesd running? (start it, or point STORESD_SOCKET or -s "
-	    "at its socket)", c->path, strerror(errno));
+	return connect_failed(c, errno);
 }
 
 void

@@ -76,6 +76,9 @@ struct sc_conn {
 	int		 dead_err;	/* why it died, for later calls */
 	char		 dead_msg[SC_ERRMSG_MAX];
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* The default socket chosen over another one that did not exist,
+	 * for the connect error to name both (empty: none). */
+	char		 passed_over[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char		 server[64];
 	int		 timeout_ms;
 	size_t		 max_inflight;	/* 0: unbounded */

@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define SC_VERSION_MAJOR	2
-#define SC_VERSION_MINOR	0
+#define SC_VERSION_MINOR	1
 #define SC_VERSION_PATCH	0
 /* MAJOR * 10000 + MINOR * 100 + PATCH: `#if SC_VERSION_NUMBER >= 20100` */
 #define SC_VERSION_NUMBER	(SC_VERSION_MAJOR * 10000 + \
@@ -92,6 +92,8 @@ enum sc_err {
 					   not read within snapshot_timeout */
 	SC_ERR_CORRUPT		= 17,	/* the env's data file is damaged;
 					 * restore it from a snapshot */
+	SC_ERR_NO_REPO		= 18,	/* create = explicit: the repo has no
+					 * env for that store; create it */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
@@ -220,6 +222,10 @@ SC_API const char	*sc_server_version(const sc_conn *c);
  * Returns 0, or -1 when it does not fit in n bytes.
  */
 SC_API int		 sc_default_socket(char *buf, size_t n);
+/* The system daemon's socket.  A connection without a path and without
+ * $STORESD_SOCKET uses it when the user's own socket does not exist and
+ * it does, so an ordinary user reaches the system daemon. */
+#define SC_SYSTEM_SOCKET	"/run/storesd/storesd.sock"
 
 /* Frees a value returned by sc_get().  NULL-safe. */
 SC_API void		 sc_free(void *p);
@@ -506,7 +512,7 @@ SC_API void	sc_scan_end(sc_scan *s);
  * reads a pipe or socket must read meanwhile (another thread or
  * process), taking at least 64 KiB per snapshot_timeout (30 s).  compact
  * drops free pages while copying.  The copy is an LMDB data file:
- * `mdb_dump -n FILE` reads it.  On success *size (may be NULL) is the
+ * `mdb_dump -n -a FILE` prints its dbs.  On success *size (may be NULL) is the
  * number of bytes fd took.
  * Errors: SC_ERR_NOT_FOUND (the env does not exist), SC_ERR_BAD_REQUEST
  * (fd not open for writing), SC_ERR_INVALID (fd < 0 or not open; the
@@ -605,6 +611,75 @@ typedef struct sc_live {
 SC_API int	sc_get_live(sc_conn *c, const char *repo, const char *store,
 		    sc_live **out);
 SC_API void	sc_live_free(sc_live *l);
+
+/* --------------------------------------------------------- repositories */
+
+typedef struct sc_repo_env {
+	const char	*repo;		/* NULL for a fixed-path store */
+	const char	*store;
+	uint64_t	 size;		/* bytes of its data file */
+	int		 open;		/* storesd has it open now */
+} sc_repo_env;
+
+typedef struct sc_repos {
+	sc_repo_env	*envs;		/* by repo, then store */
+	size_t		 n;
+} sc_repos;
+
+/*
+ * Lists every env on storesd's disk, open or not: those of repos that
+ * start with prefix and of store, when they are set (NULL: all).  Envs
+ * of stores the user may not read are left out.  *out is freed with
+ * sc_repos_free().  Errors: SC_ERR_UNKNOWN_STORE, SC_ERR_FORBIDDEN (the
+ * user may not read store), SC_ERR_BAD_REPO (prefix over 255 bytes),
+ * SC_ERR_IO_ERROR (storesd cannot read its data_dir).
+ */
+SC_API int	sc_list_repos(sc_conn *c, const char *prefix,
+		    const char *store, sc_repos **out);
+SC_API void	sc_repos_free(sc_repos *r);
+
+/*
+ * Creates repo's empty env of store, or with store NULL of every store
+ * that has an env per repo.  *created (may be NULL) counts the envs
+ * made; envs that exist are left alone.  Errors: SC_ERR_EXISTS (they
+ * all exist: nothing was made), SC_ERR_FORBIDDEN (the user may not
+ * write one of the stores), SC_ERR_BUSY (a drop or restore is under
+ * way), SC_ERR_BAD_REPO, SC_ERR_UNKNOWN_STORE, SC_ERR_IO_ERROR.
+ */
+SC_API int	sc_create(sc_conn *c, const char *repo, const char *store,
+		    uint64_t *created);
+
+/*
+ * Deletes repo's env of store, or with store NULL its env of every
+ * store: atomically per env (moved out of place in one step, then
+ * removed), and all or none of them: an env in use (a request, a
+ * snapshot, a fork) fails the drop with SC_ERR_BUSY and drops nothing.
+ * *dropped (may be NULL) counts the envs deleted.  Errors:
+ * SC_ERR_NOT_FOUND (nothing to drop), SC_ERR_BUSY, SC_ERR_FORBIDDEN
+ * (write access to each store is needed), SC_ERR_BAD_REQUEST (a
+ * fixed-path store), SC_ERR_BAD_REPO, SC_ERR_UNKNOWN_STORE,
+ * SC_ERR_IO_ERROR.
+ */
+SC_API int	sc_drop(sc_conn *c, const char *repo, const char *store,
+		    uint64_t *dropped);
+
+/*
+ * Makes the LMDB env file read from fd (a snapshot from sc_snapshot(),
+ * mdb_copy, or any LMDB data file; a file, pipe or socket, read to its
+ * end) repo's env of store.  The descriptor travels over the socket;
+ * storesd never opens a path.  storesd receives it aside, checks that it
+ * is a sound LMDB env that fits the store (no db the store does not
+ * declare, within map_size, every page readable), and only then puts it
+ * in place in one step.  An env that exists is refused with
+ * SC_ERR_EXISTS unless replace is set, which swaps it (SC_ERR_BUSY while
+ * it is in use).  *size (may be NULL) is the bytes received.  Errors
+ * also: SC_ERR_BAD_REQUEST (not a sound env, a db or size that does not
+ * fit, fd not readable, no byte for 30 s, a fixed-path store),
+ * SC_ERR_FORBIDDEN (write access is needed), SC_ERR_INVALID (fd not
+ * open), SC_ERR_IO_ERROR.
+ */
+SC_API int	sc_restore(sc_conn *c, const char *repo, const char *store,
+		    int fd, int replace, uint64_t *size);
 
 /* ====================================================== asynchronous API */
 

@@ -29,13 +29,13 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	[OPT_COMPACT] = { 0, "compact", NULL,
 	    "snapshot: leave out free pages while copying" },
 	[OPT_JSON] = { 0, "json", NULL,
-	    "stats: print one JSON object" },
+	    "get, mget, scan, stats, live, repos: print JSON" },
 	[OPT_IF_ABSENT] = { 0, "if-absent", NULL,
 	    "put: only if KEY is absent" },
 	[OPT_IF_EQUALS] = { 0, "if-equals", "OLD",
 	    "put, del: only if KEY holds exactly OLD" },
 	[OPT_PREFIX] = { 0, "prefix", "P",
-	    "scan: only keys that start with P" },
+	    "scan: only keys that start with P; repos: only repos" },
 	[OPT_START] = { 0, "start", "K",
 	    "scan: from key K on (K included)" },
 	[OPT_END] = { 0, "end", "K",
@@ -46,6 +46,12 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	    "scan: the last key first" },
 	[OPT_KEYS_ONLY] = { 0, "keys-only", NULL,
 	    "scan: print keys only, not values" },
+	[OPT_REPLACE] = { 0, "replace", NULL,
+	    "restore: swap out the env if it exists" },
+	[OPT_PROMETHEUS] = { 0, "prometheus", NULL,
+	    "stats: print the Prometheus text format" },
+	[OPT_AFTER] = { 0, "after", "K",
+	    "scan: the keys after K (K left out): the next page" },
 };
 
 /* ------------------------------------------------------------ failure */

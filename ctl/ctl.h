@@ -17,6 +17,9 @@
  *	ctl_help.c	usage lines, --help and help COMMAND, from the tables
  *	ctl_input.c	operands and stdin as bytes (-x hex, keys, values)
  *	ctl_fmt.c	bytes as text and text as bytes, and stats' output
+ *	ctl_repos.c	repos, create, drop, restore: a repository's life
+ *	ctl_progress.c	snapshot and restore through a pipe of storectl's,
+ *			to show their progress on a terminal
  *
  * Who calls whom (as nm of the objects shows): ctl_fmt.c calls none of
  * the others (it is unit tested alone); ctl_input.c only ctl_fail();
@@ -76,6 +79,9 @@ enum opt_id {
 	OPT_LIMIT,
 	OPT_REVERSE,
 	OPT_KEYS_ONLY,
+	OPT_REPLACE,
+	OPT_AFTER,
+	OPT_PROMETHEUS,
 	NOPTS
 };
 
@@ -164,6 +170,20 @@ int	ctl_usage_error(struct ctl *ctl, const struct ctl_cmd *c,
 void	ctl_help_all(FILE *f);
 void	ctl_help_cmd(FILE *f, const struct ctl_cmd *c);
 int	ctl_help_run(struct ctl *ctl);		/* help [COMMAND] */
+
+/* ---------------------------------------------------- ctl_repos.c */
+
+int	ctl_repos_list(struct ctl *ctl);	/* repos [STORE] */
+int	ctl_repos_create(struct ctl *ctl);	/* create [STORE] */
+int	ctl_repos_drop(struct ctl *ctl);	/* drop [STORE] */
+int	ctl_repos_restore(struct ctl *ctl);	/* restore STORE FILE|- */
+
+/* ------------------------------------------------- ctl_progress.c */
+
+/* sc_restore() from fd (sc_snapshot() into fd) for ctl's store, with its
+ * progress on stderr when stderr is a terminal.  0, or -1 reported. */
+int	ctl_progress_restore(struct ctl *ctl, int fd, uint64_t *size);
+int	ctl_progress_snapshot(struct ctl *ctl, int fd, uint64_t *size);
 
 /* ---------------------------------------------------- ctl_batch.c */
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@
 #define OPTS_DB		(O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_DB))
 #define OPTS_KEY	(OPTS_DB | O(OPT_HEX))
 #define OPTS_SCAN	(O(OPT_PREFIX) | O(OPT_START) | O(OPT_END) | \
-			 O(OPT_LIMIT) | O(OPT_REVERSE) | O(OPT_KEYS_ONLY))
+			 O(OPT_LIMIT) | O(OPT_REVERSE) | O(OPT_KEYS_ONLY) | \
+			 O(OPT_AFTER) | O(OPT_JSON))
 
 static int	cmd_get(struct ctl *);
 static int	cmd_put(struct ctl *);
@@ -35,21 +37,26 @@ static int	cmd_snapshot(struct ctl *);
 static int	cmd_fork(struct ctl *);
 static int	cmd_stats(struct ctl *);
 static int	cmd_live(struct ctl *);
+static void	live_json(const sc_live *);
 static int	cmd_ping(struct ctl *);
 
 const struct ctl_cmd ctl_cmds[] = {
-	{ "get", 2, 2, OPTS_KEY, "STORE KEY", "print a value",
+	{ "get", 2, 2, OPTS_KEY | O(OPT_JSON), "STORE KEY", "print a value",
 	    "Writes the value of KEY in STORE to stdout byte for byte, with\n"
 	    "nothing added.  With -x, KEY is hex and the value is printed as\n"
-	    "lowercase hex and a newline.  Exit 1 when there is no such key.\n",
+	    "lowercase hex and a newline.  --json prints {\"key\":K,\n"
+	    "\"value\":V} and a newline (see JSON below).  Exit 1 when there\n"
+	    "is no such key.\n",
 	    cmd_get },
 	{ "put", 2, 3, OPTS_KEY | O(OPT_IF_ABSENT) | O(OPT_IF_EQUALS),
-	    "STORE KEY [VALUE]", "set a value (from stdin without VALUE)",
-	    "Sets KEY in STORE to VALUE, or to all of stdin up to EOF when\n"
-	    "VALUE is left out, in one durable commit; the env is created by\n"
-	    "its first write.  With -x, KEY and VALUE are hex (hex on stdin\n"
-	    "may have whitespace around it).  Put a VALUE that starts with\n"
-	    "'-' after --, e.g. storectl put refs k -- -1\n"
+	    "STORE KEY VALUE|-", "set a value (from stdin with -)",
+	    "Sets KEY in STORE to VALUE, or with - to all of stdin up to EOF,\n"
+	    "in one durable commit; the env is created by its first write\n"
+	    "(unless the store has create = explicit).  A missing VALUE is a\n"
+	    "usage error: stdin is read only when asked.  With -x, KEY and\n"
+	    "VALUE are hex (hex on stdin may have whitespace around it).  Put\n"
+	    "a VALUE that starts with '-' after --, e.g. storectl put refs k\n"
+	    "-- -1; the value - itself is -x 2d.\n"
 	    "--if-absent writes only when KEY is absent; --if-equals OLD only\n"
 	    "when KEY holds exactly OLD (an absent KEY fails), like git\n"
 	    "update-ref NEW OLD; OLD is hex with -x.  Not both at once.\n"
@@ -81,8 +88,10 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "empty value).  A KEY holds no space.  A line ends at a newline;\n"
 	    "every other byte is kept, a carriage return too.  With -x, KEY\n"
 	    "and VALUE are hex, so they may hold any byte.  Ops go to storesd\n"
-	    "as they are read, so the input may be of any size; nothing is\n"
-	    "applied before the end of stdin.  Prints nothing on success.\n"
+	    "as they are read, and storesd holds them until the end of stdin:\n"
+	    "up to its max_batch (default 256MiB) per connection; more fails\n"
+	    "with TOO_LARGE.  Nothing is applied before the end of stdin.\n"
+	    "Prints nothing on success.\n"
 	    "exit 1: an expect, expect-absent or put-if-absent did not hold\n"
 	    "(COND_FAILED); its line number is printed.\n"
 	    "exit 3: any other failure: a line does not parse (its number is\n"
@@ -90,14 +99,16 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "code is printed, and the line number when one op is at fault,\n"
 	    "e.g. BAD_KEY).  Nothing is applied.  Exit 4: no connection.\n",
 	    ctl_batch_run },
-	{ "mget", 2, INT_MAX, OPTS_KEY, "STORE KEY...",
+	{ "mget", 2, INT_MAX, OPTS_KEY | O(OPT_JSON), "STORE KEY...",
 	    "print the values of many keys",
 	    "Reads every KEY from one snapshot and prints those present, in\n"
 	    "the order given, one a line: KEY<TAB>VALUE.  Absent keys are left\n"
 	    "out.  Bytes outside printable ASCII, and tab, newline and\n"
 	    "backslash, are written as \\t \\n \\\\ and \\xNN; with -x keys and\n"
 	    "values are hex.  All keys go in one request, which must fit in\n"
-	    "storesd's max_frame (else TOO_LARGE).\n"
+	    "storesd's max_frame (else TOO_LARGE).  --json prints\n"
+	    "{\"entries\":[{\"key\":K,\"value\":V|null}...]} with every KEY in\n"
+	    "order, null for an absent one.\n"
 	    "exit 0: every key is present.\n"
 	    "exit 1: at least one is absent.\n",
 	    cmd_mget },
@@ -119,17 +130,23 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "line: KEY<TAB>VALUE, or KEY with --keys-only; escaped as by mget,\n"
 	    "or hex with -x.  --prefix P keeps the keys that start with P;\n"
 	    "--start K and --end K the keys from K (included) up to K (left\n"
-	    "out); --reverse starts from the last key; --limit N stops after\n"
-	    "N entries.  With -x, P and K are hex.  Entries come a page at a\n"
-	    "time, each page its own snapshot: a long scan holds nothing open\n"
-	    "in storesd, and sees the writes made while it runs.\n",
+	    "out); --after K the keys after K (K left out; before K with\n"
+	    "--reverse), so a scan continues where the last one stopped;\n"
+	    "--reverse starts from the last key; --limit N stops after N\n"
+	    "entries.  With -x, P and K are hex.  --json prints\n"
+	    "{\"entries\":[{\"key\":K,\"value\":V}...]} (no value with\n"
+	    "--keys-only).  Entries come a page at a time, each page its own\n"
+	    "snapshot: a long scan holds nothing open in storesd, and sees the\n"
+	    "writes made while it runs.  Pages of N:\n"
+	    "  storectl scan S --limit N --after \"$(last key printed)\"\n",
 	    cmd_scan },
 	{ "snapshot", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_COMPACT),
 	    "STORE FILE", "copy an env into a new file",
 	    "Writes a consistent point-in-time copy of the env of STORE to\n"
 	    "FILE, which storectl creates (mode 0600) and never overwrites;\n"
 	    "storesd writes through the descriptor and never opens the path.\n"
-	    "The copy is an LMDB data file: mdb_dump -n FILE reads it.\n"
+	    "The copy is an LMDB data file: mdb_dump -n -a -p FILE prints\n"
+	    "every db of it (-s DB one db).\n"
 	    "FILE - is standard output (not a terminal), to stream the copy\n"
 	    "through a pipe: storectl snapshot refs - | ssh host 'cat >x'.\n"
 	    "A reader that takes less than 64 KiB per snapshot_timeout (30s)\n"
@@ -143,27 +160,79 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "when DST_REPO's env exists (EXISTS) or is open (BUSY), and for\n"
 	    "a store with a fixed path.  Exit 1 when there is no source env.\n",
 	    cmd_fork },
-	{ "stats", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON),
+	{ "stats", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON) |
+	    O(OPT_PROMETHEUS),
 	    "[STORE]", "print counters",
 	    "Prints storesd's counters and those of the env of STORE (opened\n"
 	    "if it exists; exit 1 if it does not), or without STORE those of\n"
 	    "every open env (of REPO only with -r).  --json prints one JSON\n"
 	    "object: {\"daemon\":{NAME:VALUE,...},\"envs\":[{\"repo\":R|null,\n"
 	    "\"store\":S,\"dir\":D,\"counters\":{...},\"dbs\":[{\"name\":N,\n"
-	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n",
+	    "\"counters\":{...}}]}]}; repo is null for a fixed-path store.\n"
+	    "--prometheus prints the Prometheus text format, for\n"
+	    "node_exporter's textfile collector: storesd_NAME,\n"
+	    "storesd_env_NAME{repo,store}, storesd_db_NAME{repo,store,db},\n"
+	    "with # HELP and # TYPE lines; counters that only grow end in\n"
+	    "_total.  E.g. from cron: storectl stats --prometheus >\n"
+	    "/var/lib/node_exporter/storesd.prom.$$ && mv ... storesd.prom\n",
 	    cmd_stats },
-	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	{ "live", 0, 1, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_JSON), "[STORE]",
 	    "list the open envs",
 	    "Lists the envs storesd has open, of STORE only when given and of\n"
 	    "REPO only with -r (else of every repo), one a line:\n"
 	    "REPO<TAB>STORE<TAB>DIR<TAB>INFLIGHT<TAB>IDLE_MS\n"
 	    "REPO is - for a store with a fixed path; bytes outside\n"
 	    "printable ASCII, and backslash, are written as \\t \\n \\\\ and\n"
-	    "\\xNN.  An env not listed is closed.\n"
+	    "\\xNN.  An env not listed is closed.  --json prints\n"
+	    "{\"envs\":[{\"repo\":R|null,\"store\":S,\"dir\":D,\n"
+	    "\"inflight\":N,\"idle_ms\":N}]}.\n"
 	    "exit 0: at least one is open.\n"
 	    "exit 1: none open, so the directories may be moved (as long as\n"
 	    "no request opens them meanwhile).\n",
 	    cmd_live },
+	{ "repos", 0, 1, O(OPT_SOCKET) | O(OPT_PREFIX) | O(OPT_JSON),
+	    "[STORE]", "list the envs on disk",
+	    "Lists every env storesd has on disk, open or not, of STORE only\n"
+	    "when given and of the repos that start with P with --prefix P,\n"
+	    "one a line, sorted: REPO<TAB>STORE<TAB>SIZE<TAB>open|closed\n"
+	    "SIZE is the bytes of its data file; REPO is - for a store with a\n"
+	    "fixed path.  Envs of stores you may not read are left out.\n"
+	    "--json prints {\"repos\":[{\"repo\":R|null,\"store\":S,\n"
+	    "\"size\":N,\"open\":true|false}]}.\n"
+	    "exit 0: at least one is listed.  exit 1: none.\n",
+	    ctl_repos_list },
+	{ "create", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	    "create a repo's empty envs",
+	    "Creates the empty env of STORE in REPO (-r, default \"default\"),\n"
+	    "or without STORE its env of every store that has one per repo;\n"
+	    "envs that exist are left alone.  With create = explicit in a\n"
+	    "store's configuration, writes to a repo without an env fail with\n"
+	    "NO_REPO instead of creating it: create (or restore) makes it.\n"
+	    "exit 3: they all exist already (EXISTS).\n",
+	    ctl_repos_create },
+	{ "drop", 0, 1, O(OPT_SOCKET) | O(OPT_REPO), "[STORE]",
+	    "delete a repo's envs",
+	    "Deletes the env of STORE in REPO (-r, default \"default\"), or\n"
+	    "without STORE all of REPO's envs.  Each env is moved out of\n"
+	    "place in one step, then removed: no request sees half of it, and\n"
+	    "a crash leaves it whole or gone.  An idle open env is closed\n"
+	    "first; one in use (a request, a snapshot, a fork) fails the drop\n"
+	    "with BUSY and nothing is dropped.\n"
+	    "exit 1: there was nothing to drop.\n",
+	    ctl_repos_drop },
+	{ "restore", 2, 2, O(OPT_SOCKET) | O(OPT_REPO) | O(OPT_REPLACE),
+	    "STORE FILE|-", "make a snapshot a repo's env",
+	    "Makes FILE (a snapshot from storectl snapshot, mdb_copy, or any\n"
+	    "LMDB data file), or stdin with -, the env of STORE in REPO.\n"
+	    "storectl opens FILE and passes the descriptor; storesd never\n"
+	    "opens the path.  storesd checks that it is a sound LMDB env that\n"
+	    "fits the store (its dbs, its map_size) before putting it in\n"
+	    "place in one step.  Refused with EXISTS when the env exists,\n"
+	    "unless --replace, which swaps it (BUSY while it is in use).\n"
+	    "With stderr a terminal, progress is shown there.  To move a repo\n"
+	    "between hosts:\n"
+	    "  storectl -r R snapshot STORE - | ssh B storectl -r R restore STORE -\n",
+	    ctl_repos_restore },
 	{ "ping", 0, 0, O(OPT_SOCKET), "", "print storesd's version",
 	    "Asks storesd to answer and prints its name and version.\n",
 	    cmd_ping },
@@ -195,6 +264,25 @@ put_field(struct ctl *ctl, const void *p, size_t n)
 	return ctl_fmt_put_cescape(stdout, p, n);
 }
 
+/*
+ * Writes prefix, then p as a JSON string: hex with -x (exact), else the
+ * bytes as UTF-8 text (ctl_fmt_put_json_str: invalid bytes become
+ * U+FFFD).  p NULL is null.  Returns 0 or -1.
+ */
+static int
+put_json_kv(struct ctl *ctl, const char *prefix, const void *p, size_t n)
+{
+	if (fputs(prefix, stdout) == EOF)
+		return -1;
+	if (p == NULL)
+		return fputs("null", stdout) == EOF ? -1 : 0;
+	if (!HAS(ctl, OPT_HEX))
+		return ctl_fmt_put_json_str(stdout, p, n);
+	if (putchar('"') == EOF || ctl_fmt_put_hex(stdout, p, n) == -1)
+		return -1;
+	return putchar('"') == EOF ? -1 : 0;
+}
+
 /* KEY (the second operand) and, with --if-equals, OLD as bytes. */
 static int
 get_key_old(struct ctl *ctl, struct ctl_blob *key,
@@ -224,7 +312,12 @@ cmd_get(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
-	if (HAS(ctl, OPT_HEX)) {
+	if (HAS(ctl, OPT_JSON)) {
+		if (put_json_kv(ctl, "{\"key\":", key.p, key.n) == -1 ||
+		    put_json_kv(ctl, ",\"value\":", val, vlen) == -1 ||
+		    fputs("}\n", stdout) == EOF)
+			goto done;	/* main reports stdout's error */
+	} else if (HAS(ctl, OPT_HEX)) {
 		if (ctl_fmt_put_hex(stdout, val, vlen) == -1 ||
 		    putchar('\n') == EOF)
 			goto done;	/* main reports stdout's error */
@@ -253,7 +346,12 @@ cmd_put(struct ctl *ctl)
 	memset(&val, 0, sizeof(val));
 	if (get_key_old(ctl, &key, &old) == -1)
 		goto done;
-	if (ctl->ac == 3) {
+	/* Never stdin by default: an empty shell variable, or a put inside
+	 * a while-read loop, would silently read it (issue 14, edge 3). */
+	if (ctl->ac < 3)
+		return ctl_usage_error(ctl, ctl->cmd, "VALUE is missing; give "
+		    "it, or - to read it from stdin");
+	if (strcmp(ctl->av[2], "-") != 0) {
 		s = ctl->av[2];
 		n = strlen(s);
 	} else {
@@ -371,11 +469,8 @@ cmd_snapshot(struct ctl *ctl)
 	}
 	if (ctl_connect(ctl) == -1)
 		goto done;
-	if (sc_snapshot(ctl->conn, REPO(ctl), ctl->av[0], fd,
-	    HAS(ctl, OPT_COMPACT), NULL) == -1) {
-		ctl_fail_sc(ctl);
+	if (ctl_progress_snapshot(ctl, fd, NULL) == -1)
 		goto done;
-	}
 	/* A snapshot is a backup: on disk before we say it is done. */
 	if (fsync(fd) == -1) {
 		ctl_fail(ctl, CTL_EXIT_USAGE, "cannot sync %s: %s", file,
@@ -420,17 +515,29 @@ cmd_mget(struct ctl *ctl)
 		ctl_fail_sc_index(ctl, ks.what);
 		goto done;
 	}
+	if (HAS(ctl, OPT_JSON) && fputs("{\"entries\":[", stdout) == EOF)
+		goto done;
 	for (i = 0; i < ks.n; i++) {
-		if (vals[i].p == NULL) {
+		if (vals[i].p == NULL)
 			absent = 1;
+		if (HAS(ctl, OPT_JSON)) {
+			if (put_json_kv(ctl, i ? ",{\"key\":" : "{\"key\":",
+			    ks.v[i].p, ks.v[i].n) == -1 ||
+			    put_json_kv(ctl, ",\"value\":", vals[i].p,
+			    vals[i].n) == -1 || putchar('}') == EOF)
+				goto done;
 			continue;
 		}
+		if (vals[i].p == NULL)
+			continue;
 		if (put_field(ctl, ks.v[i].p, ks.v[i].n) == -1 ||
 		    putchar('\t') == EOF ||
 		    put_field(ctl, vals[i].p, vals[i].n) == -1 ||
 		    putchar('\n') == EOF)
 			goto done;	/* main reports stdout's error */
 	}
+	if (HAS(ctl, OPT_JSON) && fputs("]}\n", stdout) == EOF)
+		goto done;
 	/* Not a failure: scripts ask whether all were there. */
 	if (absent)
 		ctl->status = CTL_EXIT_NOT_FOUND;
@@ -513,34 +620,53 @@ static int
 cmd_scan(struct ctl *ctl)
 {
 	sc_scan_opts		*o;
-	struct ctl_blob		 prefix, start, end;
+	struct ctl_blob		 prefix, start, end, after;
 	sc_scan			*sc = NULL;
 	const void		*k, *v;
-	size_t			 kl, vl;
-	uint64_t		 limit = 0;
+	size_t			 kl, vl, n = 0;
+	uint64_t		 limit = 0, printed = 0;
+	bool			 json = HAS(ctl, OPT_JSON);
+	bool			 rev = HAS(ctl, OPT_REVERSE);
+	bool			 skip = HAS(ctl, OPT_AFTER) && !rev;
 	int			 rc, ret = -1;
 
+	/* --after K is the exclusive bound on the side the scan starts. */
+	if (HAS(ctl, OPT_AFTER) && HAS(ctl, rev ? OPT_END : OPT_START))
+		return ctl_usage_error(ctl, ctl->cmd, "--after and %s do not "
+		    "go together: both say where the scan starts",
+		    rev ? "--end (with --reverse)" : "--start");
 	if ((o = sc_scan_opts_new()) == NULL)
 		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
 	memset(&prefix, 0, sizeof(prefix));
 	memset(&start, 0, sizeof(start));
 	memset(&end, 0, sizeof(end));
+	memset(&after, 0, sizeof(after));
 	if (HAS(ctl, OPT_LIMIT)) {
 		if (get_limit(ctl, &limit) == -1)
 			goto done;
-		sc_scan_opts_set_limit(o, limit);
+		/* Forward, K itself may come first and is not to count: one
+		 * more is asked for, and the output stops at the limit. */
+		sc_scan_opts_set_limit(o, skip && limit < UINT64_MAX ?
+		    limit + 1 : limit);
 	}
 	if (ctl_blob_opt(ctl, OPT_PREFIX, "--prefix P", &prefix) == -1 ||
 	    ctl_blob_opt(ctl, OPT_START, "--start K", &start) == -1 ||
-	    ctl_blob_opt(ctl, OPT_END, "--end K", &end) == -1)
+	    ctl_blob_opt(ctl, OPT_END, "--end K", &end) == -1 ||
+	    ctl_blob_opt(ctl, OPT_AFTER, "--after K", &after) == -1)
 		goto done;
+	/* Reversed, the end bound is already exclusive; forward, the scan
+	 * starts at K and K itself is left out below. */
 	if (sc_scan_opts_set_prefix(o, prefix.p, prefix.n) == -1 ||
-	    sc_scan_opts_set_start(o, start.p, start.n) == -1 ||
-	    sc_scan_opts_set_end(o, end.p, end.n) == -1) {
+	    (HAS(ctl, OPT_AFTER) && !rev ?
+	    sc_scan_opts_set_start(o, after.p, after.n) :
+	    sc_scan_opts_set_start(o, start.p, start.n)) == -1 ||
+	    (HAS(ctl, OPT_AFTER) && rev ?
+	    sc_scan_opts_set_end(o, after.p, after.n) :
+	    sc_scan_opts_set_end(o, end.p, end.n)) == -1) {
 		ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
 		goto done;
 	}
-	sc_scan_opts_set_reverse(o, HAS(ctl, OPT_REVERSE));
+	sc_scan_opts_set_reverse(o, rev);
 	sc_scan_opts_set_keys_only(o, HAS(ctl, OPT_KEYS_ONLY));
 	if (ctl_connect(ctl) == -1)
 		goto done;
@@ -549,7 +675,21 @@ cmd_scan(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
+	if (json && fputs("{\"entries\":[", stdout) == EOF)
+		goto done;
 	while ((rc = sc_scan_next(sc, &k, &kl, &v, &vl)) == 1) {
+		if (skip && kl == after.n && memcmp(k, after.p, kl) == 0)
+			continue;
+		if (HAS(ctl, OPT_LIMIT) && printed++ == limit)
+			break;
+		if (json) {
+			if (put_json_kv(ctl, n++ ? ",{\"key\":" : "{\"key\":",
+			    k, kl) == -1 || (!HAS(ctl, OPT_KEYS_ONLY) &&
+			    put_json_kv(ctl, ",\"value\":", v, vl) == -1) ||
+			    putchar('}') == EOF)
+				goto done;	/* main reports stdout's error */
+			continue;
+		}
 		if (put_field(ctl, k, kl) == -1 ||
 		    (!HAS(ctl, OPT_KEYS_ONLY) && (putchar('\t') == EOF ||
 		    put_field(ctl, v, vl) == -1)) ||
@@ -560,10 +700,13 @@ cmd_scan(struct ctl *ctl)
 		ctl_fail_sc(ctl);
 		goto done;
 	}
+	if (json && fputs("]}\n", stdout) == EOF)
+		goto done;
 	ret = 0;
 done:
 	sc_scan_end(sc);
 	sc_scan_opts_free(o);
+	ctl_blob_free(&after);
 	ctl_blob_free(&end);
 	ctl_blob_free(&start);
 	ctl_blob_free(&prefix);
@@ -583,9 +726,18 @@ cmd_stats(struct ctl *ctl)
 	if (sc_get_stats(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
 	    &s) == -1)
 		return ctl_fail_sc(ctl);
+	if (HAS(ctl, OPT_JSON) && HAS(ctl, OPT_PROMETHEUS)) {
+		sc_stats_free(s);
+		return ctl_usage_error(ctl, ctl->cmd, "--json and "
+		    "--prometheus do not go together: choose one format");
+	}
 	if (HAS(ctl, OPT_JSON))
 		ctl_fmt_stats_json(stdout, s);
-	else
+	else if (HAS(ctl, OPT_PROMETHEUS) &&
+	    ctl_fmt_stats_prom(stdout, s) == -1) {
+		sc_stats_free(s);
+		return ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+	} else if (!HAS(ctl, OPT_PROMETHEUS))
 		ctl_fmt_stats_text(stdout, s);
 	sc_stats_free(s);
 	return 0;
@@ -605,7 +757,9 @@ cmd_live(struct ctl *ctl)
 	if (sc_get_live(ctl->conn, REPO(ctl), ctl->ac ? ctl->av[0] : NULL,
 	    &l) == -1)
 		return ctl_fail_sc(ctl);
-	for (i = 0; i < l->n; i++) {
+	if (HAS(ctl, OPT_JSON))
+		live_json(l);
+	for (i = 0; !HAS(ctl, OPT_JSON) && i < l->n; i++) {
 		e = &l->envs[i];
 		if (e->repo != NULL)
 			ctl_fmt_put_cescape(stdout, e->repo, strlen(e->repo));
@@ -623,6 +777,27 @@ cmd_live(struct ctl *ctl)
 		ctl->status = CTL_EXIT_NOT_FOUND;
 	sc_live_free(l);
 	return 0;
+}
+
+static void
+live_json(const sc_live *l)
+{
+	const sc_live_env	*e;
+	size_t			 i;
+
+	fputs("{\"envs\":[", stdout);
+	for (i = 0; i < l->n; i++) {
+		e = &l->envs[i];
+		fputs(i ? ",{\"repo\":" : "{\"repo\":", stdout);
+		ctl_fmt_put_json_cstr(stdout, e->repo);
+		fputs(",\"store\":", stdout);
+		ctl_fmt_put_json_cstr(stdout, e->store);
+		fputs(",\"dir\":", stdout);
+		ctl_fmt_put_json_cstr(stdout, e->dir);
+		printf(",\"inflight\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
+		    e->inflight, e->idle_ms);
+	}
+	fputs("]}\n", stdout);
 }
 
 static int

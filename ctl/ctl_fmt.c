@@ -3,6 +3,8 @@
  * output, and the text and JSON forms of storesd's stats.
  */
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -273,8 +275,8 @@ ctl_fmt_stats_text(FILE *f, const sc_stats *s)
 	}
 }
 
-static void
-put_json_str(FILE *f, const char *s)
+void
+ctl_fmt_put_json_cstr(FILE *f, const char *s)
 {
 	if (s == NULL)
 		fputs("null", f);
@@ -291,7 +293,7 @@ put_counters_json(FILE *f, const sc_counter *c, size_t n)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			putc(',', f);
-		put_json_str(f, c[i].name);
+		ctl_fmt_put_json_cstr(f, c[i].name);
 		fprintf(f, ":%" PRIu64, c[i].value);
 	}
 	putc('}', f);
@@ -309,17 +311,17 @@ ctl_fmt_stats_json(FILE *f, const sc_stats *s)
 	for (i = 0; i < s->nenvs; i++) {
 		e = &s->envs[i];
 		fputs(i > 0 ? ",{\"repo\":" : "{\"repo\":", f);
-		put_json_str(f, e->repo);
+		ctl_fmt_put_json_cstr(f, e->repo);
 		fputs(",\"store\":", f);
-		put_json_str(f, e->store);
+		ctl_fmt_put_json_cstr(f, e->store);
 		fputs(",\"dir\":", f);
-		put_json_str(f, e->dir);
+		ctl_fmt_put_json_cstr(f, e->dir);
 		fputs(",\"counters\":", f);
 		put_counters_json(f, e->counters, e->ncounters);
 		fputs(",\"dbs\":[", f);
 		for (j = 0; j < e->ndbs; j++) {
 			fputs(j > 0 ? ",{\"name\":" : "{\"name\":", f);
-			put_json_str(f, e->dbs[j].name);
+			ctl_fmt_put_json_cstr(f, e->dbs[j].name);
 			fputs(",\"counters\":", f);
 			put_counters_json(f, e->dbs[j].counters,
 			    e->dbs[j].ncounters);
@@ -330,3 +332,138 @@ ctl_fmt_stats_json(FILE *f, const sc_stats *s)
 	fputs("]}\n", f);
 }
 
+
+/* ------------------------------------------------------- Prometheus */
+
+/*
+ * The Prometheus text format (for node_exporter's textfile collector):
+ * one family per counter name, its # HELP and # TYPE lines once, then
+ * every sample of it, so a family's samples are never split.  Names are
+ * storesd_NAME (daemon), storesd_env_NAME (labels repo, store) and
+ * storesd_db_NAME (labels repo, store, db); counters that only grow are
+ * of TYPE counter and end in _total, the rest are gauges.
+ */
+static bool
+prom_is_counter(const char *name)
+{
+	static const char *const grow[] = { "commits", "writes", "commit_us",
+	    "reloads" };
+	size_t	 i;
+
+	if (strncmp(name, "ops_", 4) == 0 || strncmp(name, "err_", 4) == 0)
+		return true;
+	for (i = 0; i < sizeof(grow) / sizeof(grow[0]); i++)
+		if (strcmp(name, grow[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+prom_label(FILE *f, const char *key, const char *v, bool first)
+{
+	fprintf(f, "%s%s=\"", first ? "" : ",", key);
+	for (; v != NULL && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			putc(*v, f);
+	}
+	putc('"', f);
+}
+
+static void
+prom_family(FILE *f, const char *scope, const char *name)
+{
+	const char	*sfx = prom_is_counter(name) ? "_total" : "";
+
+	fprintf(f, "# HELP storesd_%s%s%s storesd's %s counter %s (see "
+	    "PROTOCOL.md, stats)\n", scope, name, sfx,
+	    *scope ? (scope[0] == 'e' ? "env" : "db") : "daemon", name);
+	fprintf(f, "# TYPE storesd_%s%s%s %s\n", scope, name, sfx,
+	    prom_is_counter(name) ? "counter" : "gauge");
+}
+
+/* Every sample of env counter (db < 0) or db counter name. */
+static void
+prom_samples(FILE *f, const sc_stats *s, const char *name, bool db)
+{
+	const sc_stats_env	*e;
+	const sc_counter	*c;
+	size_t			 i, j, k, n;
+
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		for (j = 0; j < (db ? e->ndbs : 1); j++) {
+			c = db ? e->dbs[j].counters : e->counters;
+			n = db ? e->dbs[j].ncounters : e->ncounters;
+			for (k = 0; k < n && strcmp(c[k].name, name); k++)
+				;
+			if (k == n)
+				continue;
+			fprintf(f, "storesd_%s%s%s{", db ? "db_" : "env_",
+			    name, prom_is_counter(name) ? "_total" : "");
+			prom_label(f, "repo", e->repo ? e->repo : "", true);
+			prom_label(f, "store", e->store, false);
+			if (db)
+				prom_label(f, "db", e->dbs[j].name, false);
+			fprintf(f, "} %" PRIu64 "\n", c[k].value);
+		}
+	}
+}
+
+/* Each family of env (db) counters once, in the order first seen: the
+ * names are gathered first (a few dozen), then each family printed. */
+static int
+prom_scope(FILE *f, const sc_stats *s, bool db)
+{
+	const sc_stats_env	*e;
+	const sc_counter	*c;
+	const char		**names = NULL, **nv;
+	size_t			 i, j, k, u, n, nnames = 0;
+	int			 ret = -1;
+
+	for (i = 0; i < s->nenvs; i++) {
+		e = &s->envs[i];
+		for (j = 0; j < (db ? e->ndbs : 1); j++) {
+			c = db ? e->dbs[j].counters : e->counters;
+			n = db ? e->dbs[j].ncounters : e->ncounters;
+			for (k = 0; k < n; k++) {
+				for (u = 0; u < nnames &&
+				    strcmp(names[u], c[k].name); u++)
+					;
+				if (u < nnames)
+					continue;
+				if ((nv = realloc(names, (nnames + 1) *
+				    sizeof(*names))) == NULL)
+					goto done;
+				names = nv;
+				names[nnames++] = c[k].name;
+			}
+		}
+	}
+	for (u = 0; u < nnames; u++) {
+		prom_family(f, db ? "db_" : "env_", names[u]);
+		prom_samples(f, s, names[u], db);
+	}
+	ret = 0;
+done:
+	free(names);
+	return ret;
+}
+
+int
+ctl_fmt_stats_prom(FILE *f, const sc_stats *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->ndaemon; i++) {
+		prom_family(f, "", s->daemon[i].name);
+		fprintf(f, "storesd_%s%s %" PRIu64 "\n", s->daemon[i].name,
+		    prom_is_counter(s->daemon[i].name) ? "_total" : "",
+		    s->daemon[i].value);
+	}
+	return prom_scope(f, s, false) == -1 ? -1 : prom_scope(f, s, true);
+}

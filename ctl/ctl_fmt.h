@@ -61,6 +61,8 @@ size_t	 ctl_fmt_cescape(char *out, size_t size, const void *p, size_t n);
  * and a reader would reject the raw bytes.  Returns 0 or -1.
  */
 int	 ctl_fmt_put_json_str(FILE *f, const void *p, size_t n);
+/* The same for a C string; NULL is null. */
+void	 ctl_fmt_put_json_cstr(FILE *f, const char *s);
 
 /*
  * Write the stats s to f: as indented text, one counter a line with the
@@ -69,5 +71,9 @@ int	 ctl_fmt_put_json_str(FILE *f, const void *p, size_t n);
  */
 void	 ctl_fmt_stats_text(FILE *f, const sc_stats *s);
 void	 ctl_fmt_stats_json(FILE *f, const sc_stats *s);
+/* The same in the Prometheus text format, with # HELP and # TYPE lines
+ * (for node_exporter's textfile collector).  Returns 0, or -1 when out
+ * of memory (the output is then incomplete). */
+int	 ctl_fmt_stats_prom(FILE *f, const sc_stats *s);
 
 #endif

@@ -140,6 +140,7 @@ struct keydef {
 
 static int	set_dbs(struct parse *, const char *);
 static int	set_sync(struct parse *, const char *);
+static int	set_create(struct parse *, const char *);
 static int	set_path(struct parse *, const char *);
 static int	set_readers(struct parse *, const char *);
 static int	set_writers(struct parse *, const char *);
@@ -216,6 +217,8 @@ static const struct keydef keys[] = {
 	    set_readers },
 	{ "writers", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
 	    set_writers },
+	{ "create", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
+	    set_create },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -712,6 +715,23 @@ set_sync(struct parse *p, const char *v)
 	else
 		return perr(p, p->lineno, "sync = '%s' is not known; write "
 		    "sync = full, nometa or none", v);
+	return 0;
+}
+
+/* create = auto (a repo's first write makes its env) or explicit (only
+ * `create` and `restore` do; a write without an env is NO_REPO). */
+static int
+set_create(struct parse *p, const char *v)
+{
+	struct cfg_store	*st = cur_store(p);
+
+	if (strcmp(v, "auto") == 0)
+		st->create_explicit = false;
+	else if (strcmp(v, "explicit") == 0)
+		st->create_explicit = true;
+	else
+		return perr(p, p->lineno, "create = '%s' is not known; write "
+		    "create = auto or explicit", v);
 	return 0;
 }
 

@@ -47,6 +47,7 @@ struct cfg_store {
 	char		*path;		/* canonical; NULL: an env per repo */
 	struct cfg_acl	 readers;	/* readers = (writers may read too) */
 	struct cfg_acl	 writers;	/* writers = */
+	bool		 create_explicit; /* create = explicit: NO_REPO */
 	unsigned	 line;		/* of its [store NAME] header */
 	uint64_t	 gen;		/* its config's generation */
 	struct config	*owner;		/* that config (cfg_stamp()) */

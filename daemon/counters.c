@@ -20,6 +20,10 @@ static const char *const op_names[SP_OP_MAX] = {
 	[SP_OP_MISSING]		= "ops_missing",
 	[SP_OP_COUNT]		= "ops_count",
 	[SP_OP_SCAN]		= "ops_scan",
+	[SP_OP_REPOS]		= "ops_repos",
+	[SP_OP_CREATE]		= "ops_create",
+	[SP_OP_DROP]		= "ops_drop",
+	[SP_OP_RESTORE]		= "ops_restore",
 };
 
 /* The ops that touch an env's data, in the order stats lists them. */

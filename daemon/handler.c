@@ -318,6 +318,18 @@ handler_frame(struct conn *c, const char *body, size_t n)
 	case SP_OP_LIVE:
 		rc = handler_live(c, &rq, &err);
 		break;
+	case SP_OP_REPOS:
+		rc = handler_repos(c, &rq, &err);
+		break;
+	case SP_OP_CREATE:
+		rc = handler_create(c, &rq, &err);
+		break;
+	case SP_OP_DROP:
+		rc = handler_drop(c, &rq, &err);
+		break;
+	case SP_OP_RESTORE:
+		rc = handler_restore(c, &rq, &err);
+		break;
 	default:
 		rc = sp_seterr(&err, SP_BAD_REQUEST, "unknown op");
 		break;

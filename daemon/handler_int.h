@@ -1,7 +1,7 @@
 /*
  * handler_int: what the files of the handler share (handler.c, the
  * dispatch and what every request needs; handler_read.c; handler_write.c;
- * handler_stats.c; handler_snapshot.c).  Each handler_<op>() returns 0
+ * handler_stats.c; handler_snapshot.c; handler_repos.c).  Each handler_<op>() returns 0
  * after queueing its reply (or handing a job to the pool), or -1 with
  * err set; the dispatcher turns err into the error reply.
  */
@@ -117,5 +117,15 @@ int	handler_fork(struct conn *c, const struct sp_req *rq,
  * batch, whole (see PROTOCOL.md). */
 void	handler_batch_failed(struct conn *c, const struct sp_req *rq,
 	    const struct sp_error *err);
+
+/* handler_repos.c: a repository's life, jobs for the pool. */
+int	handler_repos(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_create(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_drop(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_restore(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
 
 #endif

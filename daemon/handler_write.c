@@ -99,14 +99,23 @@ static int
 commit(struct conn *c, const struct target *t, struct job *j, bool creates,
     uint64_t id, struct sp_error *err)
 {
+	/* create = explicit: only create and restore make envs. */
+	bool	 make = creates && !t->st->create_explicit;
 	int	 rc;
 
 	if (j->env == NULL && (rc = reg_acquire(c->loop->d->reg, t->st,
-	    t->repo, creates, &j->env, err)) != 0) {
+	    t->repo, make, &j->env, err)) != 0) {
 		j->env = NULL;
 		if (rc == -1 && err->code == SP_NOT_FOUND && !creates)
 			return without_env(c, j, id, err);
 		job_free(j);
+		if (rc == -1 && err->code == SP_NOT_FOUND && creates)
+			return sp_seterr(err, SP_NO_REPO, "repo %.*s has no env "
+			    "for store %s, which has create = explicit; make "
+			    "it first (storectl -r %.*s create %s, or restore "
+			    "a snapshot)", (int)t->repo.n, t->repo.p,
+			    t->st->name, (int)t->repo.n, t->repo.p,
+			    t->st->name);
 		return rc;
 	}
 	handler_send_job(c, j, id);

@@ -176,11 +176,8 @@ fork_env(struct job *j, struct sp_error *err)
 	char		 tmp[PATH_MAX], file[PATH_MAX];
 	int		 fd = -1, ret = -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/%s/fork.XXXXXX", data_dir,
-	    LAY_TMP) >= (int)sizeof(tmp) || mkdtemp(tmp) == NULL)
-		return sp_seterr(err, SP_IO_ERROR, "cannot make a temporary "
-		    "directory in %s/%s: %s", data_dir, LAY_TMP,
-		    strerror(errno));
+	if (lay_tmp_dir(data_dir, "fork", tmp, sizeof(tmp), err) == -1)
+		return -1;
 	if (snprintf(file, sizeof(file), "%s/%s", tmp, ST_DATA_FILE) >=
 	    (int)sizeof(file)) {
 		sp_seterr(err, SP_IO_ERROR, "data_dir is too long");
@@ -343,6 +340,10 @@ run_task(struct pool_task *t)
 	    offsetof(struct job, task));
 	struct sp_error	 err;
 
+	if (j->kind == JOB_CALL) {
+		j->run(j);
+		return;
+	}
 	if (j->kind == JOB_READ)
 		run_read(j);
 	else

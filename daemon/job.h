@@ -34,6 +34,7 @@ enum job_kind {
 	JOB_SNAPSHOT,
 	JOB_FORK,
 	JOB_READ,	/* a large mget or missing */
+	JOB_CALL,	/* runs its own run(), e.g. repos.c's */
 };
 
 struct job {
@@ -60,6 +61,10 @@ struct job {
 	struct sp_array		 keys;		/* read: in job_copy() storage */
 	struct sp_buf		 reply;		/* one frame, when done */
 	struct job_block	*blocks;	/* job_copy() storage */
+	/* JOB_CALL: run on the pool; it replies and calls job_finish().
+	 * arg is its own, in the job's storage (job_copy()). */
+	void			(*run)(struct job *j);
+	void			*arg;
 	size_t			 nbytes;	/* copied so far */
 };
 
@@ -85,8 +90,8 @@ void		 job_free(struct job *j);
  * and its env's. */
 void		 job_note(struct job *j, int code);
 
-/* Runs a fork job on the pool, a read on the readers'.  (Snapshots
- * run on threads of their own: snap.c.) */
+/* Runs a fork or JOB_CALL job on the pool, a read on the readers'.
+ * (Snapshots run on threads of their own: snap.c.) */
 void		 job_submit(struct job *j);
 /* Builds j's reply: the error (rc -1), a snapshot's size, or OK; and
  * counts it. */

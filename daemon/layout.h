@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "sp_error.h"
@@ -79,5 +80,31 @@ int	lay_sync_parent(const char *path);
 
 /* Removes a directory tree made by a failed fork; returns 0 or -1. */
 int	lay_remove_tree(const char *dir);
+
+/* layout_repos.c: the repositories on disk as a whole. */
+
+/* Receives an env found on disk: its repo, store and data file size. */
+typedef int	(*lay_env_fn)(void *arg, const char *repo, const char *store,
+		    uint64_t size);
+/*
+ * Calls fn for every env directory under data_dir that holds a data
+ * file, in directory order (not sorted).  Follows no symlink and skips
+ * what is not a repo component or an env of a valid store name.  Stops
+ * at fn's -1.  Returns 0, or -1 (errno, or fn's -1).
+ */
+int	lay_walk(const char *data_dir, lay_env_fn fn, void *arg);
+/* Makes a new directory DATA_DIR/@tmp/WHAT.XXXXXX into out.  Returns 0,
+ * or -1 with err (IO_ERROR). */
+int	lay_tmp_dir(const char *data_dir, const char *what, char *out,
+	    size_t n, struct sp_error *err);
+/*
+ * Drops env directory dir: renames it into @tmp in one step (so nothing
+ * sees half of it, and a crash leaves it whole or in @tmp, which the
+ * next start empties), syncs its parent, then removes it.  Nothing may
+ * have it open.  Returns 0, or -1 with err: NOT_FOUND, IO_ERROR.
+ */
+int	lay_trash(const char *data_dir, const char *dir, struct sp_error *err);
+/* Removes the directories of repo that are left empty, deepest first. */
+void	lay_prune_repo(const char *data_dir, const char *repo);
 
 #endif

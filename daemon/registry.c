@@ -35,6 +35,7 @@ struct registry {
 	const struct reg_env_ops *ops;	/* what each entry carries above */
 	unsigned	 evicting;	/* max_envs closes on the pool */
 	unsigned	 peeked;	/* references held by observers */
+	unsigned	 claiming;	/* reg_claim() calls waiting */
 };
 
 /* A failed open's error waits this long for its request to come back. */
@@ -684,8 +685,8 @@ again:
 			return REG_AGAIN;
 		case REG_RESERVED:
 			pthread_mutex_unlock(&r->mtx);
-			return sp_seterr(err, SP_BUSY, "a fork is creating "
-			    "this env; retry once it is done");
+			return sp_seterr(err, SP_BUSY, "a fork, drop or restore "
+			    "is under way on this env; retry once it is done");
 		}
 	}
 	if (r->nopen >= r->max_envs ||
@@ -784,6 +785,8 @@ release(struct registry *r, struct reg_env *e, bool used)
 			retune(r, e);
 		else
 			lru_insert(r, e);
+		if (r->claiming > 0)	/* a drop or restore waits for it */
+			pthread_cond_broadcast(&r->cond);
 	}
 	pthread_mutex_unlock(&r->mtx);
 }
@@ -842,6 +845,61 @@ const char *
 reg_data_dir(const struct registry *r)
 {
 	return r->root;
+}
+
+/* Waits on the registry's condition until deadline; false once past. */
+static bool
+claim_wait(struct registry *r, const struct timespec *deadline)
+{
+	int	 rc;
+
+	r->claiming++;
+	rc = pthread_cond_timedwait(&r->cond, &r->mtx, deadline);
+	r->claiming--;
+	return rc != ETIMEDOUT;
+}
+
+int
+reg_claim(struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_env **out, struct sp_error *err)
+{
+	struct reg_env	*e;
+	struct timespec	 deadline;
+	char		 dir[PATH_MAX];
+	uint64_t	 h;
+
+	if (env_dir(r, st, repo, dir, sizeof(dir), err) == -1)
+		return -1;
+	h = hash_str(dir);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += REG_CLAIM_WAIT_S;
+	pthread_mutex_lock(&r->mtx);
+	while ((e = find(r, dir, h)) != NULL) {
+		if (e->state == REG_OPEN && e->refs == 0) {
+			close_locked(r, e);	/* drops the lock: look again */
+			continue;
+		}
+		/* Requests hold an env for a moment (a read for the rest of
+		 * its loop's turn): give them that moment. */
+		if (e->state == REG_RESERVED || e->state == REG_RESIZING ||
+		    !claim_wait(r, &deadline)) {
+			pthread_mutex_unlock(&r->mtx);
+			return sp_seterr(err, SP_BUSY, "the env of store %s%s%s "
+			    "is in use (a request, a snapshot, a fork, a "
+			    "restore or a drop); retry once `storectl live` "
+			    "shows it idle", st->name, e->repo ? " of repo " :
+			    "", e->repo ? e->repo : "");
+		}
+	}
+	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
+		pthread_mutex_unlock(&r->mtx);
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	}
+	e->state = REG_RESERVED;
+	insert(r, e);
+	pthread_mutex_unlock(&r->mtx);
+	*out = e;
+	return 0;
 }
 
 void

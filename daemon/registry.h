@@ -55,7 +55,7 @@ enum reg_state {
 	REG_OPEN,
 	REG_RESIZING,	/* its map is being resized */
 	REG_CLOSING,
-	REG_RESERVED,	/* a fork is writing this directory */
+	REG_RESERVED,	/* a fork, drop or restore has this directory */
 	REG_FAILED,	/* its open on the pool failed: open_err */
 };
 
@@ -177,7 +177,20 @@ void	reg_release(struct registry *r, struct reg_env *e);
  */
 int	reg_reserve(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, struct reg_env **out, struct sp_error *err);
-/* Ends a reservation; the directory is then free to be opened. */
+/*
+ * Claims the directory of (repo, st) for a drop or a restore, whether or
+ * not it exists: until reg_unreserve(), requests for it are told BUSY
+ * and nothing opens it.  An idle open env is closed first, which may
+ * sync it: call this on the pool, never on an I/O thread.  An env in
+ * use is waited for up to REG_CLAIM_WAIT_S (reads hold theirs until
+ * their loop's turn ends), then refused with BUSY, as is one reserved
+ * by a fork or another claim.  Returns 0 with *out, or -1 with err.
+ */
+#define REG_CLAIM_WAIT_S	2
+int	reg_claim(struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, struct reg_env **out, struct sp_error *err);
+/* Ends a reservation or a claim; the directory is then free to be
+ * opened. */
 void	reg_unreserve(struct registry *r, struct reg_env *e);
 
 /*

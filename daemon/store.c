@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "commitlog.h"
 #include "log.h"
+#include "sp_names.h"
 #include "store.h"
 
 /* Less room than this on an EIO: the disk is full (see disk_full()). */
@@ -1654,6 +1655,101 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 	if (fsync(fd) == -1 && errno != EINVAL && errno != EROFS)
 		return st_fail(e, err, errno, "sync copy");
 	return 0;
+}
+
+/* Counts the entries of one db by walking every page of it, which
+ * LMDB checks as it goes. */
+static int
+walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, uint64_t *n,
+    struct sp_error *err)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return st_fail(e, err, rc, "cursor");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+		(*n)++;
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return sp_seterr(err, SP_BAD_REQUEST, "%s: a db is damaged "
+		    "(%s)", e->label, mdb_strerror(rc));
+	return 0;
+}
+
+/* Checks that every named db in the main db is one of the store's. */
+static int
+check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
+{
+	MDB_cursor	*cur;
+	MDB_dbi		 main;
+	MDB_val		 k, v;
+	unsigned	 i;
+	int		 rc;
+
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0 ||
+	    (rc = mdb_cursor_open(txn, main, &cur)) != 0)
+		return st_fail(e, err, rc, "cursor");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		for (i = 0; i < e->ndbs; i++)
+			if (k.mv_size == strlen(e->names[i]) &&
+			    memcmp(k.mv_data, e->names[i], k.mv_size) == 0)
+				break;
+		if (i == e->ndbs) {
+			mdb_cursor_close(cur);
+			return sp_seterr(err, SP_BAD_REQUEST, "%s: it holds a "
+			    "db '%.*s' that the store does not declare; add "
+			    "it to the store's dbs, or restore into the store "
+			    "it came from", e->label,
+			    (int)(k.mv_size > SP_NAME_MAX ? SP_NAME_MAX :
+			    k.mv_size), sp_name_check((struct sp_bytes){
+			    k.mv_data, k.mv_size }) == 0 ?
+			    (const char *)k.mv_data : "(not a name)");
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return sp_seterr(err, SP_BAD_REQUEST, "%s: its main db is "
+		    "damaged (%s)", e->label, mdb_strerror(rc));
+	return 0;
+}
+
+int
+st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_txn		*txn;
+	unsigned	 i;
+	uint64_t	 used;
+	char		 need[32], have[32];
+	int		 rc, ret = -1;
+
+	*entries = 0;
+	if ((rc = mdb_env_info(e->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(e->env, &ms)) != 0)
+		return st_fail(e, err, rc, "info");
+	used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if (used > e->map_size) {
+		cfg_format_size(used, need, sizeof(need));
+		cfg_format_size(e->map_size, have, sizeof(have));
+		return sp_seterr(err, SP_BAD_REQUEST, "%s: it uses %s and the "
+		    "store's map_size is %s; raise map_size and reload",
+		    e->label, need, have);
+	}
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return st_fail(e, err, rc, "begin");
+	if (!e->unnamed && check_names(e, txn, err) == -1)
+		goto done;
+	for (i = 0; i < e->ndbs; i++)
+		if (atomic_load(&e->dbi_ok[i]) &&
+		    walk_db(e, txn, e->dbi[i], entries, err) == -1)
+			goto done;
+	ret = 0;
+done:
+	mdb_txn_abort(txn);
+	return ret;
 }
 
 static void

@@ -213,6 +213,15 @@ int	st_scan(struct st_env *env, unsigned slot, unsigned db,
  */
 int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
 
+/*
+ * Checks an env opened to be restored from a snapshot: its pages fit the
+ * store's map_size, its main db names no db the store does not declare,
+ * and every page of every db can be walked.  *entries counts the
+ * entries.  Returns 0, or -1 with err (BAD_REQUEST saying what does not
+ * fit or is damaged).
+ */
+int	st_verify(struct st_env *env, uint64_t *entries, struct sp_error *err);
+
 #define ST_ENV_NCOUNTERS	10
 #define ST_DB_NCOUNTERS		6
 

@@ -31,7 +31,8 @@
 	X(14, IO_ERROR,    "I/O error in storesd's storage")		\
 	X(15, COND_FAILED, "a write precondition did not hold")	\
 	X(16, FD_ERROR,    "the descriptor the client passed failed")	\
-	X(17, CORRUPT,     "the env's data file is damaged")
+	X(17, CORRUPT,     "the env's data file is damaged")	\
+	X(18, NO_REPO,     "the repository has no env for that store")
 
 enum sp_code {
 #define SP_CODE_ENUM(n, name, text) SP_##name = n,

@@ -53,6 +53,7 @@ static const struct field fields[] = {
 	{ "limit",	SP_F_LIMIT,	K_UINT,	 offsetof(struct sp_req, limit) },
 	{ "reverse",	SP_F_REVERSE,	K_BOOL,	 offsetof(struct sp_req, reverse) },
 	{ "keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	 offsetof(struct sp_req, keys_only) },
+	{ "replace",	SP_F_REPLACE,	K_BOOL,	 offsetof(struct sp_req, replace) },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -85,6 +86,7 @@ static const struct field reply_fields[] = {
 	RF("count",	R_OTHER, K_UINT,	count),
 	RF("entries",	R_OTHER, K_ARRAY,	entries),
 	RF("cursor",	R_OTHER, K_OPT_BYTES,	cursor),
+	RF("repos",	R_OTHER, K_RAW,		repos),
 };
 #define NREPLY_FIELDS	(sizeof(reply_fields) / sizeof(reply_fields[0]))
 
@@ -117,6 +119,10 @@ static const struct opdef {
 	[SP_OP_MISSING]	 = { "missing", SP_F_STORE | SP_F_KEYS, TARGET },
 	[SP_OP_COUNT]	 = { "count", SP_F_STORE, TARGET },
 	[SP_OP_SCAN]	 = { "scan", SP_F_STORE, TARGET | SCAN },
+	[SP_OP_REPOS]	 = { "repos", 0, SP_F_PREFIX | SP_F_STORE },
+	[SP_OP_CREATE]	 = { "create", 0, SP_F_REPO | SP_F_STORE },
+	[SP_OP_DROP]	 = { "drop", 0, SP_F_REPO | SP_F_STORE },
+	[SP_OP_RESTORE]	 = { "restore", SP_F_STORE, SP_F_REPO | SP_F_REPLACE },
 };
 
 const char *
@@ -623,6 +629,32 @@ sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
 	return sp_frame_close(b, mark);
 }
 
+int
+sp_reply_repos(struct sp_buf *b, uint64_t id, const struct sp_repo_env *envs,
+    size_t n)
+{
+	msgpack_packer	 pk;
+	size_t		 i, mark;
+
+	if (n > UINT32_MAX)
+		return -1;
+	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
+		return -1;
+	sp_mp_str(&pk, "repos");
+	msgpack_pack_array(&pk, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_map(&pk, 5);
+		pack_env_id(&pk, &envs[i].id);
+		sp_mp_kv_u64(&pk, "size", envs[i].size);
+		sp_mp_str(&pk, "open");
+		if (envs[i].open)
+			msgpack_pack_true(&pk);
+		else
+			msgpack_pack_false(&pk);
+	}
+	return sp_frame_close(b, mark);
+}
+
 static void
 pack_counters(msgpack_packer *pk, const struct sp_counter *c, size_t n)
 {
@@ -747,6 +779,42 @@ sp_live_decode(const struct sp_reply *rep,
 	for (i = 0; i < n; i++) {
 		if (read_env(&rd, &e, live_other, &c) == -1)
 			return malformed(err, "env");
+		if (fn(arg, &e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+repos_other(void *arg, struct sp_bytes k, struct sp_mp_rd *rd)
+{
+	struct sp_repo_env	*e = arg;
+
+	if (sp_bytes_eq(k, "size"))
+		return sp_mp_read_uint(rd, &e->size);
+	if (sp_bytes_eq(k, "open"))
+		return sp_mp_read_bool(rd, &e->open);
+	return sp_mp_skip(rd);
+}
+
+int
+sp_repos_decode(const struct sp_reply *rep,
+    int (*fn)(void *arg, const struct sp_repo_env *env), void *arg,
+    struct sp_error *err)
+{
+	struct sp_mp_rd		 rd;
+	struct sp_repo_env	 e;
+	uint32_t		 i, n;
+
+	if (rep->repos.p == NULL)
+		return malformed(err, "repo list");
+	sp_mp_rd_init(&rd, rep->repos.p, rep->repos.n);
+	if (sp_mp_read_array(&rd, &n) == -1)
+		return malformed(err, "repo list");
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		if (read_env(&rd, &e.id, repos_other, &e) == -1)
+			return malformed(err, "repo env");
 		if (fn(arg, &e) == -1)
 			return -1;
 	}

@@ -61,6 +61,10 @@ enum sp_op {
 	SP_OP_MISSING,
 	SP_OP_COUNT,
 	SP_OP_SCAN,
+	SP_OP_REPOS,
+	SP_OP_CREATE,
+	SP_OP_DROP,
+	SP_OP_RESTORE,
 	SP_OP_MAX
 };
 
@@ -93,6 +97,7 @@ enum sp_field {
 	SP_F_LIMIT	= 1u << 21,
 	SP_F_REVERSE	= 1u << 22,
 	SP_F_KEYS_ONLY	= 1u << 23,
+	SP_F_REPLACE	= 1u << 24,
 };
 
 /* A msgpack array inside a frame: its elements' bytes and their count. */
@@ -127,6 +132,7 @@ struct sp_req {
 	uint64_t	 limit;		/* scan */
 	bool		 reverse;	/* scan */
 	bool		 keys_only;	/* scan */
+	bool		 replace;	/* restore: over an existing env */
 };
 
 /* ------------------------------------------------------------ batches */
@@ -202,6 +208,7 @@ struct sp_reply {
 	uint64_t	 count;		/* count */
 	struct sp_array	 entries;	/* scan: [key, val] or key */
 	struct sp_bytes	 cursor;	/* scan: resume here; NULL when done */
+	struct sp_bytes	 repos;		/* repos: raw msgpack array */
 };
 
 /*
@@ -283,6 +290,22 @@ int	sp_reply_live(struct sp_buf *b, uint64_t id,
 /* Calls fn for each env of a live reply; fn returns 0 to go on, -1 to stop. */
 int	sp_live_decode(const struct sp_reply *rep,
 	    int (*fn)(void *arg, const struct sp_live_env *env), void *arg,
+	    struct sp_error *err);
+
+/* An env on disk as `repos` reports it; repo.p is NULL for a fixed-path
+ * store. */
+struct sp_repo_env {
+	struct sp_live_env	 id;	/* repo, store, dir; inflight unused */
+	uint64_t		 size;	/* bytes of its data file */
+	bool			 open;	/* storesd has it open now */
+};
+
+int	sp_reply_repos(struct sp_buf *b, uint64_t id,
+	    const struct sp_repo_env *envs, size_t n);
+/* Calls fn for each env of a repos reply; fn returns 0 to go on, -1 to
+ * stop. */
+int	sp_repos_decode(const struct sp_reply *rep,
+	    int (*fn)(void *arg, const struct sp_repo_env *env), void *arg,
 	    struct sp_error *err);
 
 /* Stats of one db of an env. */

@@ -160,6 +160,7 @@ START_TEST(test_builtin)
 	ck_assert_uint_eq(st->max_dbs, 1);
 	ck_assert_int_eq(st->sync, CFG_SYNC_FULL);
 	ck_assert_uint_eq(st->sync_interval_ms, 1000);
+	ck_assert(!st->create_explicit);	/* create = auto */
 	ck_assert_ptr_null(st->path);
 
 	st = &cfg->stores[1];
@@ -396,7 +397,8 @@ START_TEST(test_unknown_key)
 	    "snapshot_max, snapshot_timeout");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
-	    "max_dbs, dbs, sync, path, sync_interval, readers, writers");
+	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
+	    "create");
 	/* A daemon key is not a store key, nor the other way round. */
 	expect_err("[store refs]\nsocket = /x\n", 2,
 	    "unknown key 'socket' in [store refs]");
@@ -701,6 +703,22 @@ START_TEST(test_bad_sync)
 	    "is not known");
 	expect_err("[store refs]\nmap_size = 1GiB\nsync =\n", 3,
 	    "is not known");
+}
+END_TEST
+
+/* create = auto | explicit; anything else names both. */
+START_TEST(test_create)
+{
+	struct config	*cfg;
+
+	cfg = load("[store a]\nmap_size = 1GiB\ncreate = explicit\n"
+	    "[store b]\nmap_size = 1GiB\ncreate = auto\n");
+	ck_assert(cfg->stores[0].create_explicit);
+	ck_assert(!cfg->stores[1].create_explicit);
+	cfg_free(cfg);
+	expect_msg("[store refs]\nmap_size = 1GiB\ncreate = manual\n", 3,
+	    "create = 'manual' is not known; write create = auto or "
+	    "explicit");
 }
 END_TEST
 
@@ -1118,6 +1136,7 @@ config_suite(void)
 	tcase_add_test(tc, test_too_many_dbs);
 	tcase_add_test(tc, test_max_dbs);
 	tcase_add_test(tc, test_bad_sync);
+	tcase_add_test(tc, test_create);
 	tcase_add_test(tc, test_bad_path);
 	tcase_add_test(tc, test_same_path);
 	tcase_add_test(tc, test_path_in_data_dir);

@@ -289,6 +289,10 @@ START_TEST(too_large_frames)
 	/* The library knows max_frame from hello and refuses first. */
 	EXPECT_ERR(c, sc_put(c, NULL, "nodes", NULL, "k", 1, big, n),
 	    SC_ERR_TOO_LARGE);
+	/* It names the request's true size (3 MiB and its fields), not
+	 * one computed after the buffer was reset (issue 14, edge 9). */
+	ck_assert_msg(strstr(sc_errmsg(c), "the request is 31457") != NULL,
+	    "%s", sc_errmsg(c));
 	ck_assert_int_eq(sc_ping(c), 0);
 	/* On the wire: an error reply before the body is read, then close. */
 	fd = it_raw_connect(&D);

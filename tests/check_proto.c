@@ -487,6 +487,73 @@ START_TEST(reply_live)
 }
 END_TEST
 
+static int
+count_repos(void *arg, const struct sp_repo_env *e)
+{
+	int	*n = arg;
+
+	if (*n == 0) {
+		ck_assert(beq(e->id.repo, ps_str("ox/mnist")));
+		ck_assert(beq(e->id.store, ps_str("nodes")));
+		ck_assert_uint_eq(e->size, 1ULL << 33);
+		ck_assert(e->open);
+	} else {
+		ck_assert_ptr_null(e->id.repo.p);	/* a fixed-path store */
+		ck_assert(beq(e->id.store, ps_str("refs")));
+		ck_assert_uint_eq(e->size, 8192);
+		ck_assert(!e->open);
+	}
+	(*n)++;
+	return 0;
+}
+
+static void
+repos_sample(struct sp_buf *b)
+{
+	struct sp_repo_env	 envs[2] = {
+		{ { { "ox/mnist", 8 }, { "nodes", 5 }, { "", 0 }, 0, 0 },
+		    1ULL << 33, true },
+		{ { { NULL, 0 }, { "refs", 4 }, { "", 0 }, 0, 0 }, 8192,
+		    false },
+	};
+
+	ck_assert_int_eq(sp_reply_repos(b, 9, envs, 2), 0);
+}
+
+static int
+ignore_repos(void *arg, const struct sp_repo_env *e)
+{
+	(void)arg;
+	(void)e;
+	return 0;
+}
+
+/* repos: each env's repo (nil for a fixed path), store, size, open. */
+START_TEST(reply_repos)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+	int		 n = 0;
+
+	repos_sample(&b);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 9);
+	ck_assert_int_eq(sp_repos_decode(&rep, count_repos, &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	/* Cut short inside the list: refused, never read past it. */
+	rep.repos.n--;
+	ck_assert_int_eq(sp_repos_decode(&rep, ignore_repos, NULL, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	/* A reply without the list (an older daemon's) is refused too. */
+	b.len = 0;
+	sp_reply_ok(&b, 9);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(sp_repos_decode(&rep, ignore_repos, NULL, &err), -1);
+	sp_buf_free(&b);
+}
+END_TEST
+
 struct stats_seen {
 	int	 daemon, envs, env_counters, dbs, db_counters;
 };
@@ -919,6 +986,7 @@ proto_suite(void)
 	tcase_add_test(tc, batch_op_bytes_match_packer);
 	tcase_add_test(tc, batch_ops_invalid);
 	tcase_add_test(tc, reply_data);
+	tcase_add_test(tc, reply_repos);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -54,7 +54,7 @@ inst() {
 
 inst install
 for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
-    usr/lib/libstoreclient.so.2.0.0 usr/lib/libstoreclient.a \
+    usr/lib/libstoreclient.so.2.1.0 usr/lib/libstoreclient.a \
     usr/include/storeclient/adapters/libevent.h \
     usr/lib/pkgconfig/libstoreclient.pc \
     usr/lib/systemd/system/storesd.service \
@@ -65,16 +65,18 @@ for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
     usr/share/man/man3/libstoreclient.3; do
 	check "installs /$f" test -f "$DEST/$f"
 done
-check "libstoreclient.so.2 -> libstoreclient.so.2.0.0" \
+check "bash completion for storectl is installed" \
+    test -f "$DEST/usr/share/bash-completion/completions/storectl"
+check "libstoreclient.so.2 -> libstoreclient.so.2.1.0" \
     test "$(readlink "$DEST/usr/lib/libstoreclient.so.2")" = \
-    libstoreclient.so.2.0.0
+    libstoreclient.so.2.1.0
 check "libstoreclient.so -> libstoreclient.so.2" \
     test "$(readlink "$DEST/usr/lib/libstoreclient.so")" = libstoreclient.so.2
 check "the library's soname is libstoreclient.so.2" \
-    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.2.0.0' |
+    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.2.1.0' |
     grep -q 'SONAME *libstoreclient.so.2$'"
 check "the library exports only sc_ symbols" \
-    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.2.0.0' |
+    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.2.1.0' |
     awk '\$2 ~ /[TDBR]/ { print \$3 }' | grep -v '^sc_'"
 check "the .pc file names /usr" \
     grep -q '^libdir=/usr/lib$' "$DEST/usr/lib/pkgconfig/libstoreclient.pc"
@@ -125,6 +127,34 @@ check "... and links the installed library" \
 check "README's async example builds with the installed libevent adapter" \
     cc -std=c99 -Wall -Werror -o "$T/async" "$BUILD/tests/example-readme.c" \
     $flags -levent_core -Wl,-rpath,"$DEST/usr/lib"
+
+# Into the live system make install refreshes the linker's cache (issue
+# 14, edge 2); staged into DESTDIR it leaves that to the package.  A
+# stand-in ldconfig first on PATH records how it is called, so the test
+# installs into a temporary PREFIX and never touches the host's cache.
+mkdir -p "$T/shim"
+printf '#!/bin/sh\necho "$*" >>"%s/ldconfig.calls"\n' "$T" >"$T/shim/ldconfig"
+chmod +x "$T/shim/ldconfig"
+: >"$T/ldconfig.calls"
+PATH="$T/shim:$PATH" make -s install PREFIX="$T/live" BUILD="$BUILD" \
+    >/dev/null 2>&1
+check "make install (no DESTDIR) runs ldconfig on LIBDIR" \
+    grep -qx "$T/live/lib" "$T/ldconfig.calls"
+: >"$T/ldconfig.calls"
+PATH="$T/shim:$PATH" make -s install PREFIX=/usr DESTDIR="$T/staged" \
+    BUILD="$BUILD" >/dev/null 2>&1
+check "make install DESTDIR=... leaves it to the package" \
+    test ! -s "$T/ldconfig.calls"
+# A program linked without an rpath finds the library the way the linker
+# cache would give it (LD_LIBRARY_PATH here: a test may not change the
+# host's cache).
+# shellcheck disable=SC2086
+check "a program linked without an rpath builds" \
+    cc -std=c99 -Wall -Werror -o "$T/hello-norpath" "$T/hello.c" $flags
+check "... and, with the library on the linker's path, runs" sh -c \
+    "LD_LIBRARY_PATH='$DEST/usr/lib' '$T/hello-norpath' >/dev/null 2>&1 ||
+    LD_LIBRARY_PATH='$DEST/usr/lib' '$T/hello-norpath' 2>&1 |
+    grep -q 'CONNECT'"
 
 mkfifo "$T/ready"
 "$BUILD/tests/notify-wait" "$T/notify" -- "$DEST/usr/sbin/storesd" \

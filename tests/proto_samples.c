@@ -247,6 +247,27 @@ ps_request(int i, struct sp_req *rq)
 		rq->store = ps_str("nodes");
 		rq->ops = big_ops;
 		break;
+	case 26:
+		rq->op = SP_OP_REPOS;
+		rq->store = ps_str("nodes");
+		rq->prefix = ps_str("ox/");
+		break;
+	case 27:
+		rq->op = SP_OP_CREATE;
+		rq->repo = ps_str("ox/mnist");
+		break;
+	case 28:
+		rq->op = SP_OP_DROP;
+		rq->repo = ps_str("ox/mnist");
+		rq->store = ps_str("nodes");
+		break;
+	case 29:
+		rq->op = SP_OP_RESTORE;
+		rq->repo = ps_str("ox/mnist");
+		rq->store = ps_str("nodes");
+		rq->replace = true;
+		rq->has = SP_F_REPLACE;
+		break;
 	default:
 		return false;
 	}

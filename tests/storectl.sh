@@ -11,20 +11,8 @@
 set -u
 
 BUILD=${BUILD:-build}
-CTL=$BUILD/storectl
-STORESD=$BUILD/storesd
-NOTIFY_WAIT=$BUILD/tests/notify-wait
+. tests/shlib.sh
 
-# Sanitizer reports must not pass for storectl's own exit statuses 1-4.
-export ASAN_OPTIONS="exitcode=86${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="exitcode=87${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-
-for f in "$CTL" "$STORESD" "$NOTIFY_WAIT"; do
-	if [ ! -x "$f" ]; then
-		echo "storectl.sh: $f is missing; run make $f" >&2
-		exit 2
-	fi
-done
 for tool in mdb_load mdb_dump python3; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "storectl.sh: $tool is missing (apt-get install" \
@@ -33,149 +21,12 @@ for tool in mdb_load mdb_dump python3; do
 	fi
 done
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/storectl-test.XXXXXX") || exit 2
-# The daemon resolves paths; compare against the same spelling.
-T=$(cd "$T" && pwd -P)
-pid=
-waiter=
-passes=0
-fails=0
-rc=0
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$waiter" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-# --------------------------------------------------------------- helpers
-
-pass() {
-	printf 'PASS: %s\n' "$1"
-	passes=$((passes + 1))
-}
-
-# fail NAME [DETAIL]: also shows the last storectl's stderr.
-fail() {
-	printf 'FAIL: %s%s\n' "$1" "${2:+ ($2)}"
-	if [ -s "$T/err" ]; then
-		sed 's/^/    stderr: /' "$T/err"
-	fi
-	fails=$((fails + 1))
-}
-
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		pass "$name"
-	else
-		fail "$name"
-	fi
-}
-
-sanitizer_spoke() {
-	grep -Eq 'Sanitizer|runtime error:' "$T/err"
-}
-
-# ctl ARGS...: storectl with stdout in $T/out, stderr in $T/err and the
-# exit status in $rc.  $STORESD_SOCKET names the daemon.
-ctl() {
-	"$CTL" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# expect NAME STATUS ARGS...: runs storectl ARGS, checks its exit status.
-expect() {
-	local name=$1 want=$2
-	shift 2
-	ctl "$@"
-	if sanitizer_spoke; then
-		fail "$name" "a sanitizer reported an error"
-	elif [ "$rc" -ne "$want" ]; then
-		fail "$name" "exit $rc, expected $want"
-	else
-		pass "$name"
-	fi
-}
-
-# out_is STRING: the last stdout is exactly STRING.
-out_is() {
-	printf '%s' "$1" | cmp -s - "$T/out"
-}
-
-# out_lines LINE...: the last stdout is exactly these lines (none: empty).
-out_lines() {
-	if [ "$#" -eq 0 ]; then
-		test ! -s "$T/out"
-	else
-		printf '%s\n' "$@" | cmp -s - "$T/out"
-	fi
-}
-
-out_has() {
-	grep -q -e "$1" "$T/out"
-}
-
-err_has() {
-	grep -q -e "$1" "$T/err"
-}
-
 # count_is N ARGS...: storectl count ARGS exits 0 and prints N.
 count_is() {
 	local want=$1
 	shift
 	ctl count "$@"
 	[ "$rc" -eq 0 ] && out_is "$want"$'\n'
-}
-
-# start_daemon DIR: storesd on DIR/sock, DIR/data, DIR/storesd.conf;
-# sets pid and waiter.  notify-wait prints the pid once storesd said
-# READY=1, or nothing when it failed.
-start_daemon() {
-	local dir=$1
-	rm -f "$dir/ready"
-	mkfifo "$dir/ready" || return 1
-	"$NOTIFY_WAIT" "$dir/notify" -- "$STORESD" -s "$dir/sock" \
-	    -d "$dir/data" -c "$dir/storesd.conf" \
-	    2>"$dir/storesd.log" >"$dir/ready" &
-	waiter=$!
-	pid=
-	read -r pid <"$dir/ready"
-	if [ -z "$pid" ]; then
-		echo "storectl.sh: storesd did not start; its log:" >&2
-		cat "$dir/storesd.log" >&2
-		wait "$waiter"
-		waiter=
-		return 1
-	fi
-}
-
-# stop_daemon NAME LOG: SIGTERM, then storesd must exit 0.  A daemon
-# that hangs is killed after 30 s rather than hanging the test.
-stop_daemon() {
-	local status i=0
-	kill -TERM "$pid"
-	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$waiter"
-	status=$?
-	pid=
-	waiter=
-	if [ "$status" -eq 0 ]; then
-		pass "$1"
-	else
-		: >"$T/err"
-		fail "$1" "exit $status"
-		sed 's/^/    storesd: /' "$2"
-	fi
 }
 
 # ------------------------------------------------------------- the daemon
@@ -223,6 +74,12 @@ expect "-s wins over STORESD_SOCKET" 0 -s "$T/sock" ping
 expect "--socket=SOCKET" 0 ping --socket="$T/sock"
 STORESD_SOCKET=$T/sock
 
+# The bound of batch input is said where batch is documented (issue 14,
+# edge 10).
+expect "help batch" 0 help batch
+check "... names max_batch, the bound of its input" grep -q max_batch \
+    "$T/err" "$T/out"
+
 # --------------------------------------------------------- get, put, del
 
 expect "README: put refs main 3f2a9c" 0 put refs main 3f2a9c
@@ -230,11 +87,28 @@ expect "README: get refs main" 0 get refs main
 check "README: get prints exactly 3f2a9c" out_is 3f2a9c
 
 printf 'a\000b\377\n\000' >"$T/bin"
-expect "put a binary value from stdin" 0 put refs bin <"$T/bin"
+expect "put a binary value from stdin" 0 put refs bin - <"$T/bin"
 expect "get the binary value" 0 get refs bin
 check "get writes the exact bytes" cmp -s "$T/out" "$T/bin"
 
-expect "put an empty value from stdin" 0 put refs empty </dev/null
+expect "put an empty value from stdin" 0 put refs empty - </dev/null
+# A missing VALUE never reads stdin (issue 14, edge 3): an empty shell
+# variable is a usage error, and a put in a while-read loop leaves the
+# loop's input alone.
+empty=
+expect "put without VALUE is a usage error" 2 put refs novalue $empty \
+    <"$T/bin"
+check "... that says to give - for stdin" err_has 'VALUE is missing.*-'
+expect "... and wrote nothing" 1 get refs novalue
+printf 'l1 a\nl2 b\nl3 c\n' | while read -r k v; do
+	"$CTL" put refs "loop-$k" "$v" 2>/dev/null
+done
+expect "a put in a while-read loop leaves the loop's input alone" 0 \
+    get refs loop-l3
+check "... every line was read by the loop" out_is c
+expect "the value - itself, in hex" 0 -x put refs 64617368 2d
+expect "... reads back as -" 0 get refs dash
+check "... is -" out_is -
 expect "get the empty value" 0 get refs empty
 check "get writes nothing for it" test ! -s "$T/out"
 
@@ -249,7 +123,7 @@ expect "put -x upper-case hex" 0 put --hex refs 6B33 FF
 expect "get the key 6b33 as text" 0 get refs k3
 check "... is the byte ff" cmp -s "$T/out" <(printf '\377')
 printf '  0a0b\n\n' >"$T/hexin"
-expect "put -x from stdin with whitespace" 0 -x put refs 6b34 <"$T/hexin"
+expect "put -x from stdin with whitespace" 0 -x put refs 6b34 - <"$T/hexin"
 expect "get -x it back" 0 -x get refs 6b34
 check "... is 0a0b" out_is $'0a0b\n'
 expect "get -x of a text value" 0 -x get refs 6d61696e
@@ -273,7 +147,7 @@ expect "get -d nodes names the primary db" 0 get -d nodes nodes k
 check "... sees N" out_is N
 
 head -c 1048576 /dev/urandom >"$T/big"
-expect "put 1 MiB from stdin" 0 put refs big <"$T/big"
+expect "put 1 MiB from stdin" 0 put refs big - <"$T/big"
 expect "get 1 MiB" 0 get refs big
 check "the 1 MiB value round-trips" cmp -s "$T/out" "$T/big"
 
@@ -329,9 +203,9 @@ check "... KEY is not valid hex" err_has 'KEY is not valid hex'
 expect "bad hex: not a digit" 2 -x put refs 6b zz
 check "... VALUE is not valid hex" err_has 'VALUE is not valid hex'
 printf 'abc\n' >"$T/badhex"
-expect "bad hex on stdin" 2 -x put refs 6b <"$T/badhex"
-expect "get --json: not get's option" 2 get --json refs main
-check "... says so" err_has 'get takes no --json'
+expect "bad hex on stdin" 2 -x put refs 6b - <"$T/badhex"
+expect "get --compact: not get's option" 2 get --compact refs main
+check "... says so" err_has 'get takes no --compact'
 expect "snapshot -d: not snapshot's option" 2 snapshot -d refs refs "$T/x"
 check "... and creates nothing" test ! -e "$T/x"
 expect "unknown option" 2 get --frob refs main
@@ -358,7 +232,7 @@ expect "put --if-equals of an absent key" 1 put -r cond refs none v \
 check "... COND_FAILED on stderr" err_has '^storectl: COND_FAILED: '
 expect "... creates nothing" 1 get -r cond refs none
 printf 'v3' >"$T/v3"
-expect "put --if-equals with VALUE from stdin" 0 put -r cond refs k \
+expect "put --if-equals with VALUE from stdin" 0 put -r cond refs k - \
     --if-equals v2 <"$T/v3"
 expect "get it" 0 get -r cond refs k
 check "... v3" out_is v3
@@ -584,6 +458,64 @@ check "... everything in order" \
     out_lines $'a\t1' $'b\t2' $'ba\t3' $'bb\t4' $'c\t5' $'d\t6'
 expect "scan --prefix b" 0 -r s scan nodes --prefix b
 check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
+# Continuing a scan (issue 14, edge 6): --after K starts past K, so the
+# next page never repeats the last key of the one before.
+expect "scan --limit 2" 0 -r s scan nodes --limit 2 --keys-only
+check "... a b" out_lines a b
+expect "scan --limit 2 --after b (the next page)" 0 -r s scan nodes \
+    --limit 2 --keys-only --after b
+check "... ba bb, not b again" out_lines ba bb
+expect "scan --after bb" 0 -r s scan nodes --after bb
+check "... c d" out_lines $'c\t5' $'d\t6'
+expect "scan --after d: nothing left" 0 -r s scan nodes --after d
+check "... prints nothing" out_lines
+expect "scan --after a key that is not there" 0 -r s scan nodes \
+    --after bab --keys-only
+check "... bb c d" out_lines bb c d
+expect "scan --reverse --limit 2 --after c" 0 -r s scan nodes --reverse \
+    --limit 2 --keys-only --after c
+check "... bb ba (before c)" out_lines bb ba
+expect "scan --after --prefix" 0 -r s scan nodes --prefix b --after b \
+    --keys-only
+check "... ba bb" out_lines ba bb
+expect "scan -x --after 62" 0 -x -r s scan nodes --after 62 --limit 1 \
+    --keys-only
+check "... 6261" out_lines 6261
+expect "scan --after with --start" 2 -r s scan nodes --after b --start a
+check "... a usage error that says why" err_has 'both say where'
+expect "scan --reverse --after with --end" 2 -r s scan nodes --reverse \
+    --after b --end c
+
+# --json for get, mget, scan, live (issue 14, edge 6), checked by a
+# JSON parser.
+json_ok() {
+	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); $1" \
+	    "$T/out"
+}
+expect "get --json" 0 -r s get nodes b --json
+check "... {key, value}" json_ok 'assert d == {"key": "b", "value": "2"}'
+expect "get -x --json: hex, exact" 0 -x -r s get nodes 62 --json
+check "... {key, value} in hex" json_ok \
+    'assert d == {"key": "62", "value": "32"}'
+expect "mget --json with an absent key" 1 -r s mget nodes a zz b --json
+check "... every key in order, null for the absent" json_ok '
+assert d == {"entries": [{"key": "a", "value": "1"},
+    {"key": "zz", "value": None}, {"key": "b", "value": "2"}]}'
+expect "scan --json" 0 -r s scan nodes --prefix b --json
+check "... {entries: [{key, value}]}" json_ok '
+assert d == {"entries": [{"key": "b", "value": "2"},
+    {"key": "ba", "value": "3"}, {"key": "bb", "value": "4"}]}'
+expect "scan --json --keys-only --limit 0" 0 -r s scan nodes --json \
+    --keys-only --limit 0
+check "... an empty list" json_ok 'assert d == {"entries": []}'
+expect "scan --json --keys-only" 0 -r s scan nodes --json --keys-only \
+    --end b
+check "... keys only" json_ok 'assert d == {"entries": [{"key": "a"}]}'
+printf 'put q \001"\\\n' >"$T/s2"
+expect "a value with a quote, a backslash, a control byte" 0 -r sj \
+    batch nodes <"$T/s2"
+expect "get --json of it" 0 -r sj get nodes q --json
+check "... escaped as JSON" json_ok 'assert d["value"] == "\x01\"\\"'
 expect "scan --start b --end c" 0 -r s scan nodes --start b --end c
 check "... b ba bb" out_lines $'b\t2' $'ba\t3' $'bb\t4'
 expect "scan --start ba" 0 -r s scan nodes --start ba --keys-only
@@ -638,7 +570,7 @@ done
 check "... says so" err_has 'limit'
 expect "scan -x --start of bad hex" 2 -x -r s scan nodes --start zz
 check "... --start K is not valid hex" err_has 'start K is not valid hex'
-expect "scan --json: not scan's option" 2 -r s scan nodes --json
+expect "scan --replace: not scan's option" 2 -r s scan nodes --replace
 
 # Every class of byte: tab, newline, backslash, 0xff, space, ", NUL, DEL, CR.
 expect "put -x a key of every class of byte" 0 -x put -r esc refs \
@@ -769,6 +701,12 @@ expect "live refs" 0 live refs
 check "... lists only refs" sh -c "! cut -f2 '$T/out' | grep -vqx refs"
 expect "live -r alpha" 0 live -r alpha
 check "... lists only alpha" sh -c "! cut -f1 '$T/out' | grep -vqx alpha"
+expect "live --json" 0 live -r alpha --json
+check "... {envs: [{repo, store, dir, inflight, idle_ms}]}" json_ok '
+e = d["envs"]
+assert len(e) >= 1 and all(x["repo"] == "alpha" for x in e)
+assert all(set(x) == {"repo", "store", "dir", "inflight", "idle_ms"}
+    for x in e)'
 expect "live of a repo with nothing open" 1 live -r norepo
 check "... prints nothing" test ! -s "$T/out"
 expect "live of an unknown store" 3 live nosuchstore
@@ -796,7 +734,7 @@ check "... documents exit 1" \
 expect "help of an unknown command" 2 help frobnicate
 expect "--help lists the new commands" 0 --help
 for c in 'batch STORE' 'mget STORE KEY\.\.\.' 'missing STORE \[KEY\.\.\.\]' \
-    'count STORE' 'scan STORE \[--prefix P\]'; do
+    'count STORE' 'scan STORE \[--json\]'; do
 	check "... $c" out_has "^  $c"
 done
 check "... and their options" out_has '^      --if-equals OLD'
@@ -815,7 +753,7 @@ check "... documents exit 1" out_has '^exit 1: at least one is absent'
 expect "help missing" 0 help missing
 check "... documents exit 0" out_has '^exit 0: whether or not'
 expect "help scan" 0 help scan
-check "... the usage, wrapped" out_has '^  *\[--start K\]'
+check "... the usage, wrapped" out_has '^  *\[--prefix P\] \[--start K\]'
 
 stop_daemon "storesd stops cleanly on SIGTERM" "$T/storesd.log"
 expect "ping after storesd stopped" 4 ping
@@ -848,5 +786,4 @@ check "... and prints nothing" test ! -s "$T/out"
 expect "idle: get reopens the env" 0 get refs k
 stop_daemon "idle: storesd stops cleanly" "$I/storesd.log"
 
-printf '%d passed, %d failed\n' "$passes" "$fails"
-[ "$fails" -eq 0 ]
+shlib_done
