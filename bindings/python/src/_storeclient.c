@@ -96,6 +96,9 @@ static struct exc_row {
 	  "The descriptor passed with a snapshot failed (its reader went "
 	  "away, its file system is full, it stopped taking bytes within "
 	  "snapshot_timeout).", NULL },
+	{ "NoRepo", -1, NULL, { SC_ERR_NO_REPO },
+	  "The store has create = explicit and the repository has no env "
+	  "for it: create it first.", NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 

@@ -484,6 +484,13 @@ def test_snapshot(c, repo, tmp_path):
     assert c.get("refs", b"snapkey", repo=repo) == b"snapvalue"
 
 
+def test_no_repo(c, repo):
+    with pytest.raises(storeclient.NoRepo) as e:
+        c.put("strict", b"k", b"v", repo=repo)
+    assert e.value.code == "NO_REPO"
+    assert c.get("strict", b"k", repo=repo) is None
+
+
 def test_fork(c, repo):
     c.put("refs", b"k", b"v", repo=repo)
     c.fork("refs", repo, repo + "-fork")

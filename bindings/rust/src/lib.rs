@@ -86,6 +86,9 @@ pub enum Code {
     /// `CORRUPT`: the env's `data.mdb` is damaged; storesd refuses that env
     /// until it is restored from a snapshot.
     Corrupt,
+    /// `NO_REPO`: the store has `create = explicit` and the repository
+    /// has no env for it; create it first.
+    NoRepo,
     /// `CONNECT`: storesd cannot be reached.
     Connect,
     /// `IO`: the connection broke or is dead (closed by a failure before).
@@ -129,6 +132,7 @@ const CODES: &[(Code, i32)] = &[
     (Code::CondFailed, 15),
     (Code::FdError, 16),
     (Code::Corrupt, 17),
+    (Code::NoRepo, 18),
     (Code::Connect, 100),
     (Code::Io, 101),
     (Code::Protocol, 102),

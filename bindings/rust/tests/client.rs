@@ -616,6 +616,15 @@ fn snapshot() {
 }
 
 #[test]
+fn no_repo() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("strict").repo("rs/strict");
+    assert_eq!(code(c.put(t, b"k", b"v")), Code::NoRepo);
+    assert_eq!(Code::NoRepo.name(), "NO_REPO");
+}
+
+#[test]
 fn fork() {
     let d = Daemon::main();
     let c = connect(&d);
