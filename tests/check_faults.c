@@ -1892,9 +1892,9 @@ huge_read(struct sp_buf *out, enum sp_op op, uint64_t id)
 
 /*
  * One legal request must not hold its I/O thread: an mget and a missing
- * of 2 million keys each (seconds of work), then a ping, pipelined on one
- * loop.  The ping is answered first, while they run elsewhere, and they
- * are answered in full.
+ * of 2 million keys each (seconds of work), each followed by a ping,
+ * pipelined on one loop.  Each ping is answered before the read ahead of
+ * it, which runs elsewhere, and the reads are answered in full.
  */
 START_TEST(a_huge_read_stalls_no_one)
 {
@@ -1903,33 +1903,45 @@ START_TEST(a_huge_read_stalls_no_one)
 	struct sp_req		 rq;
 	struct sp_reply		 rep;
 	sc_conn			*c;
-	int			 fd, i;
+	int			 fd, i, at[5] = { 0 };
 
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
 	    "[store refs]\nmap_size = 16MiB\n"), 0);
 	c = it_conn(&d);
 	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
-	huge_read(&out, SP_OP_MGET, 1);
-	huge_read(&out, SP_OP_MISSING, 2);
+	/*
+	 * Each huge read is followed at once by a ping, so the loop has the
+	 * ping in hand as soon as it has handed the read away: the ping must
+	 * be answered before that read is.  (A ping behind both reads raced
+	 * the first read's thread against the loop reading the second.)
+	 */
 	memset(&rq, 0, sizeof(rq));
-	rq.id = 3;
 	rq.op = SP_OP_PING;
+	huge_read(&out, SP_OP_MGET, 1);
+	rq.id = 3;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	huge_read(&out, SP_OP_MISSING, 2);
+	rq.id = 4;
 	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
 	fd = it_raw_connect(&d);
 	it_raw_send(fd, out.data, out.len);
-	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
-	ck_assert_msg(rep.id == 3, "the reply to request %llu came before "
-	    "the ping's", (unsigned long long)rep.id);
-	/* The loop serves others meanwhile. */
-	ck_assert_int_eq(sc_ping(c), 0);
-	for (i = 0; i < 2; i++) {
+	for (i = 1; i <= 4; i++) {
 		ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+		ck_assert(rep.id >= 1 && rep.id <= 4 && at[rep.id] == 0);
+		at[rep.id] = i;
 		ck_assert_int_eq(rep.code, SP_OK);
 		if (rep.id == 1)
 			ck_assert_uint_eq(rep.vals.n, huge_keys());
-		else
+		else if (rep.id == 2)
 			ck_assert_uint_eq(rep.missing.n, huge_keys());
+		/* The loop serves others meanwhile. */
+		if (i == 1)
+			ck_assert_int_eq(sc_ping(c), 0);
 	}
+	ck_assert_msg(at[3] < at[1], "the mget was answered before the "
+	    "ping behind it: it held its I/O thread");
+	ck_assert_msg(at[4] < at[2], "the missing was answered before the "
+	    "ping behind it: it held its I/O thread");
 	close(fd);
 	sc_close(c);
 	sp_buf_free(&out);
