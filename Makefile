@@ -367,6 +367,8 @@ test-storectl: all $(TOOLS_BINS)
 	BUILD=$(BUILD) tests/storectl.sh
 	@echo "== tests/repos.sh"
 	BUILD=$(BUILD) tests/repos.sh
+	@echo "== tests/ops.sh"
+	BUILD=$(BUILD) tests/ops.sh
 
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	   --errors-for-leak-kinds=definite,indirect \

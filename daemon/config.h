@@ -20,6 +20,7 @@
 #define CFG_BUILTIN	"<built-in>"
 #define CFG_MAX_DBS	64	/* named dbs per env we accept */
 #define CFG_MAX_STORES	256
+#define CFG_ERRBUF	8192	/* room for cfg_load()'s errors */
 
 enum cfg_sync {
 	CFG_SYNC_FULL,		/* fsync per commit */
@@ -96,9 +97,11 @@ struct config {
  * file: sizes, names, duplicate stores, two stores resolving to one
  * directory, a fixed path inside data_dir.
  *
- * Returns the config, or NULL with a message in errbuf of the form
+ * Returns the config, or NULL with every error found in errbuf, one a
+ * line (joined by '\n', in the order of their lines), each of the form
  * "FILE:LINE: what is wrong and what to write instead" (no LINE when the
- * error is about the file as a whole).
+ * error is about the file as a whole); what does not fit in errlen is
+ * counted on a last line "FILE: and N more errors".
  */
 struct config	*cfg_load(const char *file, const char *socket,
 		    const char *data_dir, char *errbuf, size_t errlen);

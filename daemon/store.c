@@ -20,6 +20,8 @@
 #include "sp_names.h"
 #include "store.h"
 
+#define ST_FULL_LOG_MS	(60 * 1000)	/* MAP_FULL warnings: one a minute */
+
 /* Less room than this on an EIO: the disk is full (see disk_full()). */
 #define DISK_FULL_SLACK	(1024 * 1024)
 /* MDB_WRITEMAP envs: the least the file is allocated ahead at a time. */
@@ -54,6 +56,10 @@ struct st_env {
 	uint64_t		 sync_ms;	/* sync_interval */
 	uint64_t		 synced_ms;	/* when st_sync() last ran */
 	struct cl_log		 commits;	/* to date readers' snapshots */
+	char			 store[SP_NAME_MAX + 1]; /* its [store NAME] */
+	/* MAP_FULL warnings, one a minute (warn_full()). */
+	_Atomic uint64_t	 full_logged_ms; /* 0: none yet */
+	atomic_uint		 full_quiet;	/* failures not logged since */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -631,6 +637,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->writemap = (env_flags(p->store->sync) & MDB_WRITEMAP) != 0;
 	e->sync_ms = p->store->sync_interval_ms;
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
+	memcpy(e->store, p->store->name, sizeof(e->store));
 
 	if (!p->create && !st_exists(p->dir)) {
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
@@ -1332,6 +1339,9 @@ out_of_room(const struct st_env *e, int rc)
 	    disk_full(e, rc, size, sizeof(size));
 }
 
+static int	write_group(struct st_env *, struct st_job *, size_t,
+		    struct sp_error *);
+
 /* A job failed for want of room in the map. */
 static bool
 map_full(const struct st_job *jobs, size_t n)
@@ -1344,8 +1354,59 @@ map_full(const struct st_job *jobs, size_t n)
 	return false;
 }
 
+/*
+ * Writes failed for want of room in the map: the operator learns it at
+ * warning level, with how full the map is and what to do, at most once
+ * a minute per env, since a client retrying in a loop would otherwise
+ * flood the log; the next warning counts the failures not logged.
+ */
+static void
+warn_full(struct st_env *e)
+{
+	MDB_envinfo	 info;
+	uint64_t	 now = clock_now_ms(), last, used, pages;
+	unsigned	 quiet;
+	char		 size[32], more[80] = "";
+
+	last = atomic_load(&e->full_logged_ms);
+	if ((last != 0 && now - last < ST_FULL_LOG_MS) ||
+	    !atomic_compare_exchange_strong(&e->full_logged_ms, &last,
+	    now ? now : 1)) {
+		atomic_fetch_add(&e->full_quiet, 1);
+		return;
+	}
+	if ((quiet = atomic_exchange(&e->full_quiet, 0)) > 0)
+		snprintf(more, sizeof(more), " (and %u more MAP_FULL "
+		    "failures not logged since the last warning)", quiet);
+	if (mdb_env_info(e->env, &info) != 0)
+		memset(&info, 0, sizeof(info));
+	used = (uint64_t)info.me_last_pgno + 1;
+	pages = info.me_mapsize / e->psize;
+	cfg_format_size(info.me_mapsize, size, sizeof(size));
+	log_warnx("%s: %s: MAP_FULL: writes fail, the map is full: %llu of "
+	    "%llu pages used (%llu%%), map_size %s; raise map_size in "
+	    "[store %s] and reload storesd (SIGHUP)%s", __func__, e->label,
+	    (unsigned long long)used, (unsigned long long)pages,
+	    (unsigned long long)(pages ? used * 100 / pages : 100), size,
+	    e->store, more);
+}
+
 int
 st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
+    struct sp_error *err)
+{
+	int	 rc;
+
+	rc = write_group(e, jobs, n, err);
+	if ((rc == -1 && err->code == SP_MAP_FULL) ||
+	    (rc == 0 && map_full(jobs, n)))
+		warn_full(e);
+	return rc;
+}
+
+/* st_write_group() but for the warning. */
+static int
+write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
 {
 	struct wtx	 w;

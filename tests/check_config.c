@@ -137,6 +137,9 @@ tpath(char *buf, size_t n, const char *rel)
 #define STORE_OK	"[store refs]\nmap_size = 1GiB\n"
 /* data_dir where no path under test lives. */
 #define DAEMON_OK	"[daemon]\ndata_dir = @T/data\n"
+/* config.c's rule for names, as its messages say it. */
+#define NAME_RULE_T	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
+			"not starting with '.' or '-'"
 
 /* ------------------------------------------------------------------ */
 
@@ -820,6 +823,59 @@ START_TEST(test_syntax_error)
 }
 END_TEST
 
+/*
+ * Every error of a file is reported, one a line in the order of their
+ * lines, not only the first: an operator fixes them in one edit.  The
+ * keys under a bad header are skipped, and the checks of a section that
+ * had an error are not echoed.
+ */
+START_TEST(test_all_errors)
+{
+	static const char text[] =
+	    "[daemon]\n"
+	    "io_threads = lots\n"
+	    "[store refs]\n"
+	    "map_size = 1GiB\n"
+	    "colour = blue\n"
+	    "[store b@d]\n"
+	    "map_size = x\n"
+	    "[store nodes]\n"
+	    "map_size = 1GiB\n"
+	    "sync = sometimes\n";
+	char	 want[8 * PATH_MAX], known[] = "map_size, max_dbs, dbs, sync, "
+		    "path, sync_interval, readers, writers, create";
+	char	 small[200];
+
+	ck_assert_ptr_null(load3(text, NULL, NULL));
+	snprintf(want, sizeof(want),
+	    "%s:2: io_threads = 'lots' is not a whole number; use 1 to 64\n"
+	    "%s:5: unknown key 'colour' in [store refs]; known keys: %s\n"
+	    "%s:6: store name 'b@d' is not valid; " NAME_RULE_T "\n"
+	    "%s:10: sync = 'sometimes' is not known; write sync = full, "
+	    "nometa or none", conf_path, conf_path, known, conf_path,
+	    conf_path);
+	ck_assert_str_eq(errbuf, want);
+
+	/* A section's own checks come on its header's line, in order. */
+	ck_assert_ptr_null(load3("[store a]\ndbs = a\n[store b]\n"
+	    "map_size = x\n= y\n", NULL, NULL));
+	ck_assert_ptr_nonnull(strstr(errbuf, ":1: [store a] has no map_size"));
+	ck_assert_ptr_nonnull(strstr(errbuf, "\n" ));
+	ck_assert_ptr_nonnull(strstr(strstr(errbuf, ":1: "), ":4: map_size = "
+	    "'x' is not a size"));
+	ck_assert_ptr_nonnull(strstr(strstr(errbuf, ":4: "), ":5: syntax "
+	    "error"));
+
+	/* What does not fit is counted. */
+	write_file(conf_path, text);
+	ck_assert_ptr_null(cfg_load(conf_path, NULL, NULL, small,
+	    sizeof(small)));
+	ck_assert_ptr_nonnull(strstr(small, ":2: io_threads"));
+	ck_assert_ptr_null(strstr(small, ":5: "));
+	ck_assert_ptr_nonnull(strstr(small, ": and 3 more errors"));
+}
+END_TEST
+
 START_TEST(test_long_line)
 {
 	char	 text[2048];
@@ -1141,6 +1197,7 @@ config_suite(void)
 	tcase_add_test(tc, test_same_path);
 	tcase_add_test(tc, test_path_in_data_dir);
 	tcase_add_test(tc, test_syntax_error);
+	tcase_add_test(tc, test_all_errors);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_no_store);
 	tcase_add_test(tc, test_unreadable);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+#
+# ops.sh: what an operator sees of storesd: its log lines (dated, or
+# not under journald), the MAP_FULL warning, and --check-config listing
+# every error of a file.
+#
+# Run from the top of the tree: BUILD=build tests/ops.sh
+# Prints a PASS or FAIL line per check and exits 1 if any failed.
+
+set -u
+
+BUILD=${BUILD:-build}
+. tests/shlib.sh
+
+# ------------------------------------------------------ --check-config
+
+# Three different errors, in two sections: all three are reported, each
+# with FILE:LINE, in the order of their lines.
+cat >"$T/bad.conf" <<'EOF'
+[daemon]
+io_threads = lots
+[store refs]
+map_size = 1GiB
+colour = blue
+[store nodes]
+map_size = 16GiB
+sync = sometimes
+EOF
+"$STORESD" --check-config -c "$T/bad.conf" >"$T/out" 2>"$T/err"
+rc=$?
+check "--check-config: a file with 3 errors exits 1" test "$rc" -eq 1
+printf '%s\n' \
+    "$T/bad.conf:2: io_threads = 'lots' is not a whole number; use 1 to 64" \
+    "$T/bad.conf:5: unknown key 'colour' in [store refs]; known keys: map_size, max_dbs, dbs, sync, path, sync_interval, readers, writers, create" \
+    "$T/bad.conf:8: sync = 'sometimes' is not known; write sync = full, nometa or none" \
+    >"$T/want"
+check "... and names all three, FILE:LINE each, in order" cmp -s "$T/want" \
+    "$T/err"
+check "... on stderr only" test ! -s "$T/out"
+: >"$T/err"
+
+printf '[store refs]\nmap_size = 1GiB\n' >"$T/good.conf"
+"$STORESD" --check-config -c "$T/good.conf" >"$T/out" 2>"$T/err"
+check "--check-config: a good file exits 0" test $? -eq 0
+
+# ---------------------------------------------------------------- logs
+
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+
+# Not under journald (stderr is a file): each line is dated, to the
+# millisecond, and says its level in a word.  A tiny store, to fill.
+P=$T/plain
+mkdir "$P"
+printf '[store tiny]\nmap_size = 1MiB\n' >"$P/storesd.conf"
+start_daemon "$P" || exit 1
+check "plain stderr: the ready line is dated (ISO 8601, ms, UTC)" \
+    grep -Eq "^$TS storesd: notice: storesd .* ready: " "$P/storesd.log"
+check "... as is every line" sh -c "! grep -Evq '^$TS storesd: ' \
+    '$P/storesd.log'"
+
+# MAP_FULL: the writes that fail each get their error, but the log says
+# it once (a minute), at warning, with the fill level and what to do.
+export STORESD_SOCKET=$P/sock
+value=$(head -c 60000 /dev/zero | tr '\0' x)
+i=0
+rc=0
+while [ "$rc" -eq 0 ] && [ "$i" -lt 100 ]; do
+	ctl put tiny "k$i" "$value"
+	i=$((i + 1))
+done
+check "a 1MiB map fills up: put fails" test "$rc" -ne 0
+check "... with MAP_FULL" err_has 'MAP_FULL'
+nfull=0
+for i in 1 2 3 4 5; do
+	ctl put tiny "more$i" "$value"
+	[ "$rc" -ne 0 ] && err_has MAP_FULL && nfull=$((nfull + 1))
+done
+check "... and 5 more puts fail with MAP_FULL too" test "$nfull" -eq 5
+ctl ping	# after the failures: their log lines are written
+check "the log warns of MAP_FULL once, not per failed write" \
+    test "$(grep -c 'MAP_FULL' "$P/storesd.log")" -eq 1
+grep 'MAP_FULL' "$P/storesd.log" >"$T/full"
+check "... at warning" grep -Eq "^$TS storesd: warning: warn_full: " \
+    "$T/full"
+check "... naming the env" grep -q 'store tiny of repo default' "$T/full"
+check "... with the fill level" grep -Eq \
+    ': [0-9]+ of 256 pages used \([0-9]+%\), map_size 1MiB; ' "$T/full"
+check "... and what to do" grep -q \
+    'raise map_size in \[store tiny\] and reload storesd (SIGHUP)' "$T/full"
+stop_daemon "plain: storesd stops cleanly" "$P/storesd.log"
+unset STORESD_SOCKET
+
+# Under journald ($JOURNAL_STREAM names stderr's device and inode):
+# journald dates each line itself, and reads "<N>" as the level.
+J=$T/journal
+mkdir "$J"
+printf '[store refs]\nmap_size = 1MiB\n' >"$J/storesd.conf"
+: >"$J/storesd.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$J/storesd.log") start_daemon "$J" ||
+    exit 1
+check "journald: the ready line is '<5>' and no date" \
+    grep -q '^<5>storesd .* ready: ' "$J/storesd.log"
+check "... as is every line" sh -c "! grep -vq '^<[0-7]>[a-z]' \
+    '$J/storesd.log'"
+stop_daemon "journald: storesd stops cleanly" "$J/storesd.log"
+
+# $JOURNAL_STREAM inherited, but stderr elsewhere: not journald.
+O=$T/other
+mkdir "$O"
+cp "$J/storesd.conf" "$O/"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$J/storesd.log") start_daemon "$O" ||
+    exit 1
+check "JOURNAL_STREAM of another file: lines are dated" \
+    grep -Eq "^$TS storesd: notice: storesd .* ready: " "$O/storesd.log"
+stop_daemon "other: storesd stops cleanly" "$O/storesd.log"
+
+shlib_done
