@@ -231,13 +231,20 @@ reload_once(struct daemon *d)
 		if (nc != NULL)
 			snprintf(errbuf, sizeof(errbuf), "out of memory");
 		cfg_free(nc);
-		/* A log line per error, the first of them in the status. */
-		for (line = strtok_r(errbuf, "\n", &next); line != NULL;
-		    line = strtok_r(NULL, "\n", &next), nerrs++)
-			log_errx("%s: %s", __func__, line);
-		log_errx("%s: %u error%s; nothing changed: storesd keeps the "
-		    "configuration it runs on", __func__, nerrs,
-		    nerrs == 1 ? "" : "s");
+		/* A log line per error (the journal has no multi-line
+		 * entry), the first of them in the status. */
+		if (strchr(errbuf, '\n') == NULL)
+			log_errx("%s: %s; nothing changed: storesd keeps the "
+			    "configuration it runs on", __func__, errbuf);
+		else {
+			for (line = strtok_r(errbuf, "\n", &next);
+			    line != NULL; line = strtok_r(NULL, "\n", &next),
+			    nerrs++)
+				log_errx("%s: %s", __func__, line);
+			log_errx("%s: %u errors; nothing changed: storesd "
+			    "keeps the configuration it runs on", __func__,
+			    nerrs);
+		}
 		snprintf(status, sizeof(status), "READY=1\nSTATUS=reload "
 		    "refused, running on the previous configuration: %.400s%s",
 		    errbuf, nerrs > 1 ? " (and more: see the log)" : "");

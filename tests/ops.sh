@@ -87,6 +87,24 @@ check "... with the fill level" grep -Eq \
     ': [0-9]+ of 256 pages used \([0-9]+%\), map_size 1MiB; ' "$T/full"
 check "... and what to do" grep -q \
     'raise map_size in \[store tiny\] and reload storesd (SIGHUP)' "$T/full"
+# A reload of a file with two errors logs each, then refuses it whole.
+cp "$P/storesd.conf" "$P/good.conf"
+printf '[store tiny]\nmap_size = 1MiB\nsync = never\nfoo = 1\n' \
+    >"$P/storesd.conf"
+kill -HUP "$pid"
+i=0
+until grep -q 'reload_once: 2 errors; nothing changed' "$P/storesd.log" ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "a reload of a file with 2 errors logs both, FILE:LINE each" sh -c \
+    "grep -q 'error: reload_once: $P/storesd.conf:3: sync = ' \
+    '$P/storesd.log' && grep -q \
+    'error: reload_once: $P/storesd.conf:4: unknown key' '$P/storesd.log'"
+check "... then says it keeps the configuration it runs on" grep -q \
+    'reload_once: 2 errors; nothing changed: storesd keeps' "$P/storesd.log"
+cp "$P/good.conf" "$P/storesd.conf"
 stop_daemon "plain: storesd stops cleanly" "$P/storesd.log"
 unset STORESD_SOCKET
 
