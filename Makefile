@@ -104,6 +104,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 
 .PHONY: all run check test test-unit test-integration test-storectl \
 	test-valgrind test-install test-man test-abi test-callgraph callgraph \
+	test-examples \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
 	test-bindings bench-bindings test-valgrind-rust
@@ -311,7 +312,7 @@ run: deps-build
 
 test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	@$(MAKE) --no-print-directory test-callgraph test-unit \
-	    test-integration test-storectl
+	    test-integration test-storectl test-examples
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
 	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man \
@@ -361,6 +362,12 @@ test-unit: $(UNIT_BINS)
 test-integration: $(INTEG_BINS) all $(TOOLS_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
 	    BUILD=$(BUILD) $$t; done
+
+# Every shell and configuration example of README.md and the man pages,
+# run as written against a storesd on its built-in configuration.
+test-examples: all $(TOOLS_BINS)
+	@echo "== tests/examples.sh"
+	BUILD=$(BUILD) tests/examples.sh
 
 test-storectl: all $(TOOLS_BINS)
 	@echo "== tests/storectl.sh"
