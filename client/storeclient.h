@@ -674,7 +674,8 @@ SC_API int	sc_drop(sc_conn *c, const char *repo, const char *store,
  * SC_ERR_EXISTS unless replace is set, which swaps it (SC_ERR_BUSY while
  * it is in use).  *size (may be NULL) is the bytes received.  Errors
  * also: SC_ERR_BAD_REQUEST (not a sound env, a db or size that does not
- * fit, fd not readable, no byte for 30 s, a fixed-path store),
+ * fit, fd not readable, no byte for restore_timeout (30 s by default), a
+ * fixed-path store),
  * SC_ERR_FORBIDDEN (write access is needed), SC_ERR_INVALID (fd not
  * open), SC_ERR_IO_ERROR.
  */

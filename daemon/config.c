@@ -207,6 +207,12 @@ static const struct keydef keys[] = {
 	{ "snapshot_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
 	    "10ms to 1h", "30s", D(snapshot_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
+	/* Both read per request: a reload applies to the next one. */
+	{ "drop_wait", SEC_DAEMON, KT_DURATION, 0, 60 * 1000, "0 to 1m",
+	    "2s", D(drop_wait_ms), 2 * 1000, RL_APPLY, NULL },
+	{ "restore_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
+	    "100ms to 1h", "30s", D(restore_timeout_ms), 30 * 1000, RL_APPLY,
+	    NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",
@@ -441,6 +447,21 @@ cfg_format_size(uint64_t v, char *buf, size_t n)
 			break;
 	snprintf(buf, n, "%" PRIu64 "%s", v / size_units[i].mult,
 	    size_units[i].name);
+}
+
+void
+cfg_format_duration(uint64_t ms, char *buf, size_t n)
+{
+	static const struct unit units[] = {
+		{ "h", 60 * 60 * 1000 }, { "m", 60 * 1000 }, { "s", 1000 },
+		{ "ms", 1 }
+	};
+	size_t	 i;
+
+	for (i = 0; i < 3; i++)
+		if (ms != 0 && ms % units[i].mult == 0)
+			break;
+	snprintf(buf, n, "%" PRIu64 "%s", ms / units[i].mult, units[i].name);
 }
 
 /* ------------------------------------------------------------------ */

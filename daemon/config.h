@@ -78,6 +78,8 @@ struct config {
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
+	uint64_t	 drop_wait_ms;	/* drop, restore: for the env in use */
+	uint64_t	 restore_timeout_ms; /* restore: for the next bytes */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */
@@ -151,5 +153,7 @@ int	cfg_parse_size(const char *s, uint64_t *out);
 int	cfg_parse_duration(const char *s, uint64_t *out_ms);
 /* Writes a size as the largest exact unit ("256MiB", "1000B"). */
 void	cfg_format_size(uint64_t v, char *buf, size_t n);
+/* Writes ms as the largest exact unit ("30s", "1500ms", "2m"). */
+void	cfg_format_duration(uint64_t ms, char *buf, size_t n);
 
 #endif

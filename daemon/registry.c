@@ -861,7 +861,8 @@ claim_wait(struct registry *r, const struct timespec *deadline)
 
 int
 reg_claim(struct registry *r, const struct cfg_store *st,
-    struct sp_bytes repo, struct reg_env **out, struct sp_error *err)
+    struct sp_bytes repo, uint64_t wait_ms, struct reg_env **out,
+    struct sp_error *err)
 {
 	struct reg_env	*e;
 	struct timespec	 deadline;
@@ -872,7 +873,12 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 		return -1;
 	h = hash_str(dir);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += REG_CLAIM_WAIT_S;
+	deadline.tv_sec += (time_t)(wait_ms / 1000);
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&r->mtx);
 	while ((e = find(r, dir, h)) != NULL) {
 		if (e->state == REG_OPEN && e->refs == 0) {

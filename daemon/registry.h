@@ -182,13 +182,14 @@ int	reg_reserve(struct registry *r, const struct cfg_store *st,
  * not it exists: until reg_unreserve(), requests for it are told BUSY
  * and nothing opens it.  An idle open env is closed first, which may
  * sync it: call this on the pool, never on an I/O thread.  An env in
- * use is waited for up to REG_CLAIM_WAIT_S (reads hold theirs until
- * their loop's turn ends), then refused with BUSY, as is one reserved
- * by a fork or another claim.  Returns 0 with *out, or -1 with err.
+ * use is waited for up to wait_ms (the drop_wait key; reads hold theirs
+ * until their loop's turn ends), then refused with BUSY, as is one
+ * reserved by a fork or another claim.  Returns 0 with *out, or -1 with
+ * err.
  */
-#define REG_CLAIM_WAIT_S	2
 int	reg_claim(struct registry *r, const struct cfg_store *st,
-	    struct sp_bytes repo, struct reg_env **out, struct sp_error *err);
+	    struct sp_bytes repo, uint64_t wait_ms, struct reg_env **out,
+	    struct sp_error *err);
 /* Ends a reservation or a claim; the directory is then free to be
  * opened. */
 void	reg_unreserve(struct registry *r, struct reg_env *e);

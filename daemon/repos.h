@@ -30,9 +30,6 @@ enum repos_what {
 	REPOS_RESTORE,		/* from the job's fd */
 };
 
-/* A restore fails when its descriptor gives nothing for this long. */
-#define REPOS_IDLE_MS	30000
-
 struct repos_req {
 	enum repos_what		 what;
 	/* Resolved against cfg, which reload.c keeps alive. */

@@ -397,7 +397,7 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
-	    "snapshot_max, snapshot_timeout");
+	    "snapshot_max, snapshot_timeout, drop_wait, restore_timeout");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
@@ -1040,6 +1040,30 @@ START_TEST(test_parse_duration)
 }
 END_TEST
 
+START_TEST(test_format_duration)
+{
+	static const struct {
+		uint64_t	 ms;
+		const char	*s;
+	} cases[] = {
+		{ 0, "0ms" }, { 1, "1ms" }, { 1500, "1500ms" },
+		{ 2000, "2s" }, { 90000, "90s" }, { 120000, "2m" },
+		{ 3600000, "1h" }, { 3601000, "3601s" },
+	};
+	char		 buf[32];
+	uint64_t	 back;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfg_format_duration(cases[i].ms, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].s);
+		/* What it writes, the parser reads back. */
+		ck_assert_int_eq(cfg_parse_duration(buf, &back), 0);
+		ck_assert_uint_eq(back, cases[i].ms);
+	}
+}
+END_TEST
+
 START_TEST(test_format_size)
 {
 	static const struct {
@@ -1115,7 +1139,10 @@ START_TEST(test_limits)
 	cfg = load(STORE_OK "[daemon]\nmax_connections = 10\n"
 	    "max_inflight = 3\nmax_output = 1MiB\nmax_requests_per_turn = 5\n"
 	    "stop_timeout = 2s\nmax_input = 2GiB\nframe_timeout = 500ms\n"
-	    "snapshot_max = 2\nsnapshot_timeout = 500ms\n");
+	    "snapshot_max = 2\nsnapshot_timeout = 500ms\ndrop_wait = 0\n"
+	    "restore_timeout = 1500ms\n");
+	ck_assert_uint_eq(cfg->drop_wait_ms, 0);
+	ck_assert_uint_eq(cfg->restore_timeout_ms, 1500);
 	ck_assert_uint_eq(cfg->max_connections, 10);
 	ck_assert_uint_eq(cfg->max_input, UINT64_C(2) << 30);
 	ck_assert_uint_eq(cfg->frame_timeout_ms, 500);
@@ -1136,7 +1163,13 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->frame_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->snapshot_max, 8);
 	ck_assert_uint_eq(cfg->snapshot_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg->drop_wait_ms, 2000);
+	ck_assert_uint_eq(cfg->restore_timeout_ms, 30000);
 	cfg_free(cfg);
+	expect_err(STORE_OK "[daemon]\ndrop_wait = 2m\n", 4,
+	    "drop_wait = 2m is out of range; use 0 to 1m");
+	expect_err(STORE_OK "[daemon]\nrestore_timeout = 50ms\n", 4,
+	    "restore_timeout = 50ms is out of range; use 100ms to 1h");
 	expect_err(STORE_OK "[daemon]\nsnapshot_max = 0\n", 4,
 	    "snapshot_max = 0 is out of range; use 1 to 1024");
 	expect_err(STORE_OK "[daemon]\nsnapshot_timeout = 5ms\n", 4,
@@ -1208,6 +1241,7 @@ config_suite(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_duration);
 	tcase_add_test(tc, test_format_size);
+	tcase_add_test(tc, test_format_duration);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -132,4 +132,43 @@ check "JOURNAL_STREAM of another file: lines are dated" \
     grep -Eq "^$TS storesd: notice: storesd .* ready: " "$O/storesd.log"
 stop_daemon "other: storesd stops cleanly" "$O/storesd.log"
 
+# ------------------------------------------------------- restore_timeout
+
+# A restore from a pipe whose writer sends nothing fails once
+# restore_timeout passes, with the error the docs give, and a reload
+# changes it for the next restore.  The bounds are generous: the point
+# is "about 1 s, not the default 30 s", never a performance figure.
+R=$T/restore
+mkdir "$R"
+printf '[daemon]\nrestore_timeout = 1s\n[store refs]\nmap_size = 1MiB\n' \
+    >"$R/storesd.conf"
+start_daemon "$R" || exit 1
+export STORESD_SOCKET=$R/sock
+mkfifo "$R/pipe"
+exec 3<>"$R/pipe"	# a writer that never writes, and never closes
+ctl_stalled() {
+	timeout 25 "$CTL" -r stalled restore refs - <"$R/pipe" >"$T/out" \
+	    2>"$T/err"
+	rc=$?
+}
+ctl_stalled
+check "restore_timeout = 1s: a restore from a stalled pipe fails" \
+    test "$rc" -ne 0 -a "$rc" -ne 124
+check "... with BAD_REQUEST, saying so" err_has \
+    'BAD_REQUEST: the snapshot stopped coming: nothing in 1s (restore_timeout) after 0 bytes'
+sed -i 's/^restore_timeout = 1s$/restore_timeout = 2s/' "$R/storesd.conf"
+kill -HUP "$pid"
+i=0
+until grep -q 'configuration 2 in use' "$R/storesd.log" ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ctl_stalled
+check "... and after a reload to 2s, the next one says 2s" err_has \
+    'nothing in 2s (restore_timeout)'
+exec 3>&-
+unset STORESD_SOCKET
+stop_daemon "restore: storesd stops cleanly" "$R/storesd.log"
+
 shlib_done
