@@ -28,7 +28,8 @@
  *		turn's deferred writes; clock, counters, job, pool,
  *		registry, store
  * snap.c	snapshots, each on two threads of its own, fed to the
- *		client's descriptor with a deadline; clock, job, log, store
+ *		client's descriptor with a deadline, and the threads of
+ *		restores reading theirs; clock, job, log, store
  * handler*.c	what each request does, per-connection request state, a
  *		loop's read transactions; the above, conn, loop
  * conn.c	one client connection: socket, buffers, passed

@@ -192,7 +192,7 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	if (j->env != NULL)
 		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
-	if (j->kind == JOB_SNAPSHOT)
+	if (j->kind == JOB_SNAPSHOT || j->kind == JOB_INBOUND)
 		snap_submit(j->d->snaps, j);
 	else if (j->kind != JOB_WRITE)
 		job_submit(j);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "registry.h"
 #include "repos.h"
+#include "snap.h"
 #include "store.h"
 
 /* reg_acquire() says REG_AGAIN for an env closing or being retuned: a
@@ -280,22 +281,28 @@ done:
 /*
  * Copies the client's descriptor into fd until its end, at most max
  * bytes.  Each wait for more is bounded: a writer that stalls for
- * timeout_ms (restore_timeout) fails the restore instead of holding a
- * thread.
+ * timeout_ms (restore_timeout) fails the restore instead of holding its
+ * thread for longer; so does a stop (bell, readable then).
  */
 static int
-copy_in(int from, int to, uint64_t max, uint64_t timeout_ms,
+copy_in(int from, int bell, int to, uint64_t max, uint64_t timeout_ms,
     uint64_t *total, struct sp_error *err)
 {
 	char		 size[32];
-	struct pollfd	 pfd = { from, POLLIN, 0 };
+	struct pollfd	 pfd[2] = { { from, POLLIN, 0 }, { bell, POLLIN, 0 } };
 	char		 buf[64 * 1024];
 	ssize_t		 n, w, off;
 	int		 rc;
 
 	*total = 0;
 	for (;;) {
-		if ((rc = poll(&pfd, 1, (int)timeout_ms)) == 0) {
+		if ((rc = poll(pfd, 2, (int)timeout_ms)) > 0 &&
+		    pfd[1].revents != 0)
+			return sp_seterr(err, SP_BUSY, "storesd is stopping: "
+			    "the restore was cut off after %llu bytes; restore "
+			    "again once storesd is back",
+			    (unsigned long long)*total);
+		if (rc == 0) {
 			cfg_format_duration(timeout_ms, size, sizeof(size));
 			return sp_seterr(err, SP_BAD_REQUEST, "the snapshot "
 			    "stopped coming: nothing in %s (restore_timeout) "
@@ -346,8 +353,8 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 	    0600)) == -1)
 		return sp_seterr(err, SP_IO_ERROR, "cannot create %s: %s",
 		    file, strerror(errno));
-	rc = copy_in(j->fd, fd, rp->st->map_size, rp->cfg->restore_timeout_ms,
-	    size, err);
+	rc = copy_in(j->fd, snap_bell(j->d->snaps), fd, rp->st->map_size,
+	    rp->cfg->restore_timeout_ms, size, err);
 	if (rc == 0 && fsync(fd) == -1)
 		rc = sp_seterr(err, SP_IO_ERROR, "syncing %s: %s", file,
 		    strerror(errno));

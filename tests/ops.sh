@@ -147,8 +147,8 @@ export STORESD_SOCKET=$R/sock
 mkfifo "$R/pipe"
 exec 3<>"$R/pipe"	# a writer that never writes, and never closes
 ctl_stalled() {
-	timeout 25 "$CTL" -r stalled restore refs - <"$R/pipe" >"$T/out" \
-	    2>"$T/err"
+	timeout 25 "$CTL" -r stalled restore refs - <"$R/pipe" 3>&- \
+	    >"$T/out" 2>"$T/err"
 	rc=$?
 }
 ctl_stalled
@@ -170,5 +170,77 @@ check "... and after a reload to 2s, the next one says 2s" err_has \
 exec 3>&-
 unset STORESD_SOCKET
 stop_daemon "restore: storesd stops cleanly" "$R/storesd.log"
+
+# ------------------------------------------- a stalled restore holds...
+
+# ...no thread that others share: restores whose client sends nothing,
+# as many as there are writer threads, while a durable put to another
+# store must still complete, long before restore_timeout (60 s) would
+# free a thread.  (It hung until then when restores read their
+# descriptor on the writers' pool.)
+S=$T/stall
+mkdir "$S"
+cat >"$S/storesd.conf" <<'EOF'
+[daemon]
+writer_threads = 2
+restore_timeout = 60s
+[store refs]
+map_size = 1MiB
+[store other]
+map_size = 1MiB
+sync = full
+EOF
+start_daemon "$S" || exit 1
+export STORESD_SOCKET=$S/sock
+mkfifo "$S/p1" "$S/p2"
+exec 4<>"$S/p1" 5<>"$S/p2"	# writers that never write
+"$CTL" -r r1 restore refs - <"$S/p1" >"$S/r1.out" 2>"$S/r1.err" 4>&- 5>&- &
+r1=$!
+"$CTL" -r r2 restore refs - <"$S/p2" >"$S/r2.out" 2>"$S/r2.err" 4>&- 5>&- &
+r2=$!
+# Both restores are under way once storesd made their directories.
+i=0
+until [ "$(ls -d "$S"/data/@tmp/restore.* 2>/dev/null | wc -l)" -eq 2 ] ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "two restores from stalled pipes are under way" test "$i" -lt 300
+timeout 30 "$CTL" put other k v >"$T/out" 2>"$T/err"
+rc=$?
+check "... a durable put to another store completes meanwhile" \
+    test "$rc" -eq 0
+ctl get other k
+check "... and is there" out_is v
+# EOF: each restore ends at once, refused as empty.
+exec 4>&- 5>&-
+wait "$r1"
+check "the first restore, its pipe closed, fails" test $? -ne 0
+grep -q 'the snapshot is empty' "$S/r1.err"
+check "... as empty" test $? -eq 0
+wait "$r2"
+check "the second too" test $? -ne 0
+
+# A stop does not wait for a stalled restore: it is cut off, BUSY.
+mkfifo "$S/p3"
+exec 4<>"$S/p3"
+"$CTL" -r r3 restore refs - <"$S/p3" >"$S/r3.out" 2>"$S/r3.err" 4>&- &
+r3=$!
+i=0
+until [ "$(ls -d "$S"/data/@tmp/restore.* 2>/dev/null | wc -l)" -eq 1 ] ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "a third restore from a stalled pipe is under way" test "$i" -lt 300
+unset STORESD_SOCKET
+stop_daemon "stall: storesd stops at once, not after restore_timeout" \
+    "$S/storesd.log"
+wait "$r3"
+check "... the restore is cut off" test $? -ne 0
+grep -q 'BUSY: storesd is stopping: the restore was cut off after 0 bytes' \
+    "$S/r3.err"
+check "... with BUSY, saying why" test $? -eq 0
+exec 4>&-
 
 shlib_done
