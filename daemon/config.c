@@ -99,6 +99,7 @@ struct parse {
 	unsigned	 sec_errs;	/* nerrs when the section began */
 	struct parse_err {
 		unsigned	 line;	/* 0: about the file as a whole */
+		unsigned	 seq;	/* the order found */
 		char		*msg;
 	}		 errs[NERRS_MAX];
 	unsigned	 nerrs;		/* in errs[] */
@@ -262,6 +263,7 @@ perr(struct parse *p, unsigned line, const char *fmt, ...)
 	va_end(ap);
 	/* Without memory there is no message, but still an error. */
 	p->errs[p->nerrs].line = line;
+	p->errs[p->nerrs].seq = p->nerrs;
 	p->errs[p->nerrs].msg = rc == -1 ? NULL : msg;
 	p->nerrs++;
 	return -1;
@@ -279,7 +281,7 @@ err_cmp(const void *a, const void *b)
 	if (x->line != y->line)
 		return x->line == 0 ? 1 : y->line == 0 ? -1 :
 		    x->line < y->line ? -1 : 1;
-	return x < y ? -1 : x > y;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /*
@@ -294,7 +296,7 @@ report_errs(struct parse *p, char *errbuf, size_t errlen)
 	unsigned	 i, shown = 0;
 	int		 n;
 
-	/* qsort is not stable: err_cmp breaks ties by address. */
+	/* qsort is not stable: err_cmp breaks ties by seq. */
 	qsort(p->errs, p->nerrs, sizeof(p->errs[0]), err_cmp);
 	for (i = 0; i < p->nerrs && errbuf != NULL && errlen > 0; i++) {
 		if (p->errs[i].line > 0)
@@ -305,19 +307,22 @@ report_errs(struct parse *p, char *errbuf, size_t errlen)
 			n = snprintf(errbuf + len, errlen - len, "%s%s: %s",
 			    len > 0 ? "\n" : "", p->file,
 			    p->errs[i].msg ? p->errs[i].msg : "out of memory");
-		/* A message that does not fit whole is cut off. */
+		/* The first message is cut off if it must; a later one
+		 * that does not fit whole is left out, and counted. */
 		if (n < 0 || (size_t)n >= errlen - len) {
 			if (shown > 0)
 				errbuf[len] = '\0';
-			else
+			else {
 				shown++;
+				len = strlen(errbuf);
+			}
 			break;
 		}
 		len += n;
 		shown++;
 	}
-	if (errbuf != NULL && errlen > len && shown < p->nerrs + p->more &&
-	    shown > 0)
+	if (errbuf != NULL && errlen > len + 1 &&
+	    shown < p->nerrs + p->more && shown > 0)
 		snprintf(errbuf + len, errlen - len, "\n%s: and %u more "
 		    "errors", p->file, p->nerrs + p->more - shown);
 	for (i = 0; i < p->nerrs; i++)

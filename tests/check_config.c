@@ -873,6 +873,10 @@ START_TEST(test_all_errors)
 	ck_assert_ptr_nonnull(strstr(small, ":2: io_threads"));
 	ck_assert_ptr_null(strstr(small, ":5: "));
 	ck_assert_ptr_nonnull(strstr(small, ": and 3 more errors"));
+	/* Room for less than the first: it is cut off, nothing else. */
+	ck_assert_ptr_null(cfg_load(conf_path, NULL, NULL, small, 20));
+	ck_assert_uint_eq(strlen(small), 19);
+	ck_assert_int_eq(strncmp(small, conf_path, 19), 0);
 }
 END_TEST
 
