@@ -243,4 +243,57 @@ grep -q 'BUSY: storesd is stopping: the restore was cut off after 0 bytes' \
 check "... with BUSY, saying why" test $? -eq 0
 exec 4>&-
 
+# ------------------------------------------------------------- drop_wait
+
+# A snapshot into a pipe nobody reads holds its env.  With drop_wait = 0
+# a drop is BUSY at once; after a reload to 30s, a drop waits, and
+# succeeds once the snapshot is cut off (its reader gone).
+W=$T/dropwait
+mkdir "$W"
+printf '[daemon]\ndrop_wait = 0\n[store refs]\nmap_size = 16MiB\n' \
+    >"$W/storesd.conf"
+start_daemon "$W" || exit 1
+export STORESD_SOCKET=$W/sock
+value=$(head -c 60000 /dev/zero | tr '\0' x)
+for i in $(seq 20); do
+	"$CTL" put refs "k$i" "$value" || break
+done
+mkfifo "$W/pipe"
+exec 6<>"$W/pipe"	# a reader that never reads: the pipe fills
+"$CTL" snapshot refs - >"$W/pipe" 2>"$W/snap.err" 6>&- &
+snap=$!
+# The snapshot holds the env once storectl live shows it in flight.
+i=0
+until "$CTL" live refs 2>/dev/null | awk -F '\t' '$4 > 0 { f = 1 }
+    END { exit !f }' || [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "a snapshot into a full pipe holds the env" test "$i" -lt 300
+expect "drop_wait = 0: a drop of the env in use is BUSY" 3 drop refs
+check "... saying so" err_has \
+    'BUSY: the env of store refs of repo default is in use'
+sed -i 's/^drop_wait = 0$/drop_wait = 30s/' "$W/storesd.conf"
+kill -HUP "$pid"
+i=0
+until grep -q 'configuration 2 in use' "$W/storesd.log" ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+"$CTL" drop refs >"$W/drop.out" 2>"$W/drop.err" 6>&- &
+drop=$!
+# Past the 2s default: the drop succeeds below only by waiting longer
+# than that.  (Were it late, it would pass without showing as much.)
+sleep 3
+exec 6>&-	# the snapshot's reader goes: it fails, and lets go
+wait "$snap"
+check "... the snapshot is cut off" test $? -ne 0
+wait "$drop"
+check "drop_wait = 30s: the drop waits, and drops the env" test $? -eq 0
+count_refs() { "$CTL" repos refs 2>/dev/null | wc -l; }
+check "... which is gone" test "$(count_refs)" -eq 0
+unset STORESD_SOCKET
+stop_daemon "dropwait: storesd stops cleanly" "$W/storesd.log"
+
 shlib_done
