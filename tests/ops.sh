@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 #
 # ops.sh: what an operator sees of storesd: its log lines (dated, or
-# not under journald), the MAP_FULL warning, and --check-config listing
-# every error of a file.
+# not under journald), the MAP_FULL warning, --check-config listing
+# every error of a file; and the knobs of restores and drops
+# (restore_timeout, drop_wait), with restores from stalled clients
+# holding no thread that writes need.
 #
 # Run from the top of the tree: BUILD=build tests/ops.sh
 # Prints a PASS or FAIL line per check and exits 1 if any failed.
