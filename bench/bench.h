@@ -143,7 +143,8 @@ struct result {
 	double		 fds_after_idle;
 	/* Worked out from the above when the run is written. */
 	double		 ratio;
-	double		 redis_ratio;
+	double		 redis_ratio;	/* Redis's ops / the baseline's */
+	double		 vs_redis;	/* ops / Redis's ops */
 	double		 disk_fraction;
 };
 

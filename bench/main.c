@@ -326,7 +326,7 @@ bench(struct run *r, const char *json)
 		    &(struct side){ S_GET, &rd, 16, 1, 0, 0 });
 	if (wanted(3))
 		rc |= compare(add(3, "get, 1 connection, 16 pipelined",
-		    "Redis GET, pipelined", 1.2), r,
+		    "Redis GET, pipelined", 1.3), r,
 		    &(struct side){ S_GET, &sd, 1, 16, 0, 0 },
 		    &(struct side){ S_GET, &rd, 1, 16, 0, 0 });
 	if (wanted(10))
@@ -336,7 +336,7 @@ bench(struct run *r, const char *json)
 		    &(struct side){ S_ASYNC, &rd, 1, 256, 0, 0 });
 	if (wanted(4))
 		rc |= compare(add(4, "put sync=full, 32 connections",
-		    "Redis SET, appendfsync always", 2.0), r,
+		    "Redis SET, appendfsync always", 1.2), r,
 		    &(struct side){ S_PUT, &sd, 32, 1, T_DURABLE, 0 },
 		    &(struct side){ S_PUT, &rd, 32, 1, T_DURABLE, 0 });
 	for (i = 0; i < 3 && wanted(6); i++)

@@ -269,6 +269,31 @@ START_TEST(report_gives_the_median_and_the_spread_of_runs)
 }
 END_TEST
 
+/* Workload 1 has two targets: 0.9 of the bare round trip, and Redis. */
+START_TEST(get_on_one_connection_must_also_match_redis)
+{
+	struct run	 run = { .seconds = 1, .nkeys = 100000 };
+	struct result	 res = row(1, "get, 1 connection", 950, 1000, 0.9);
+	char		*paths[1] = { path_of("run.json") }, *table = NULL;
+	size_t		 n;
+	FILE		*f = open_memstream(&table, &n);
+
+	res.baseline = "bare round trip";
+	res.redis_ops = 1000;
+	res.redis_cpu_ms = 400;
+	ck_assert_int_eq(report_run_json(paths[0], &res, 1, &run, false), 0);
+	ck_assert_int_eq(report_runs(paths, 1, &(struct report_out){
+	    .table = f }), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(table, "| 0.95 | – | – | >= 0.9, and "
+	    ">= 1.0 × Redis | **no** |"));
+	ck_assert_ptr_nonnull(strstr(table, "Workload 1: Redis GET on the "
+	    "same path: 1000/s, 1.00 of the bare round trip, server CPU 400 "
+	    "ms per 100k; storesd / Redis: 0.95."));
+	free(table);
+}
+END_TEST
+
 START_TEST(readme_is_rewritten_between_its_markers_only)
 {
 	char	*paths[1], *first, *second;
@@ -373,6 +398,7 @@ bench_suite(void)
 	tcase_add_test(tc, json_refuses_every_truncation);
 	tcase_add_test(tc, json_refuses_garbage_and_deep_nesting);
 	tcase_add_test(tc, report_gives_the_median_and_the_spread_of_runs);
+	tcase_add_test(tc, get_on_one_connection_must_also_match_redis);
 	tcase_add_test(tc, readme_is_rewritten_between_its_markers_only);
 	tcase_add_test(tc, readme_without_markers_is_left_alone);
 	tcase_add_test(tc, first_layout_runs_are_reported);
