@@ -298,15 +298,18 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 
 # The whole benchmark, BENCH_RUNS times (each about 2 minutes): each
 # run's JSON stays in bench/results/, and the table of their medians goes
-# to bench/results/latest.md, latest.json and the README.
+# to bench/results/latest.md, latest.json and the README.  BENCH_FLAGS
+# go to each run (e.g. --seconds 3).
 BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
 	@set -e; stamp=$$(date -u +%Y%m%d-%H%M); runs=; \
 	for i in $$(seq 1 $(BENCH_RUNS)); do \
 	    f=bench/results/run-$$stamp-$$i.json; \
 	    echo "== storesd-bench, run $$i of $(BENCH_RUNS): $$f"; \
-	    $(BUILD)/storesd-bench --build $(BUILD) --json $$f; \
+	    $(BUILD)/storesd-bench --build $(BUILD) $(BENCH_FLAGS) \
+		--json $$f; \
 	    runs="$$runs $$f"; \
 	done; \
 	echo "== storesd-bench --report$$runs"; \

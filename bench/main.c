@@ -172,12 +172,14 @@ measure_cost(const struct side *s, struct run *r, int round,
     struct measure *m, struct cost *c)
 {
 	pid_t		 pid = s->be ? s->be->pid : 0;
-	double		 cpu0 = pid > 0 ? cpu_seconds(pid) : -1, cpu1;
+	double		 cpu0, cpu1;
 	uint64_t	 c0 = 0, w0 = 0, c1 = 0, w1 = 0;
 
+	/* The stats requests fall outside the CPU time measured. */
 	if (c->has_commits &&
 	    store_commits(s->be, s->table, &c0, &w0) == -1)
 		c->has_commits = false;
+	cpu0 = pid > 0 ? cpu_seconds(pid) : -1;
 	if (measure(s, r, round, m) == -1)
 		return -1;
 	cpu1 = pid > 0 ? cpu_seconds(pid) : -1;
@@ -189,8 +191,10 @@ measure_cost(const struct side *s, struct run *r, int round,
 	if (c->has_commits && (store_commits(s->be, s->table, &c1, &w1) ==
 	    -1 || c1 < c0 || w1 < w0))
 		c->has_commits = false;
-	c->commits += c1 - c0;
-	c->writes += w1 - w0;
+	if (c->has_commits) {
+		c->commits += c1 - c0;
+		c->writes += w1 - w0;
+	}
 	c->n += m->n;
 	if (m->ops > 0)
 		c->secs += (double)m->n / m->ops;

@@ -191,18 +191,26 @@ fmt_cpu(char *buf, size_t n, const struct row *w, enum fig f)
 
 /* ------------------------------------------------------------ one run */
 
+/* v as a JSON string; ours hold no control characters. */
 static void
-json_str(FILE *f, const char *k, const char *v)
+json_strval(FILE *f, const char *v)
 {
 	const char	*p;
 
-	fprintf(f, "\"%s\": \"", k);
+	fputc('"', f);
 	for (p = v; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			fputc('\\', f);
 		fputc(*p, f);
 	}
-	fputs("\"", f);
+	fputc('"', f);
+}
+
+static void
+json_str(FILE *f, const char *k, const char *v)
+{
+	fprintf(f, "\"%s\": ", k);
+	json_strval(f, v);
 }
 
 static double *
@@ -602,7 +610,7 @@ report_json(FILE *f, const struct report *rp, char *const *paths)
 	    "\"runs\": [");
 	for (i = 0; i < rp->nruns; i++) {
 		fprintf(f, "%s", i ? ", " : "");
-		json_str(f, "file", paths[i]);
+		json_strval(f, paths[i]);
 	}
 	fprintf(f, "],\n  \"results\": [\n");
 	for (i = 0; i < rp->nrows; i++) {

@@ -230,9 +230,10 @@ END_TEST
 
 START_TEST(report_gives_the_median_and_the_spread_of_runs)
 {
-	char	*paths[3], *t, *table = NULL;
-	size_t	 n;
-	FILE	*f = open_memstream(&table, &n);
+	char		*paths[3], *t, *table = NULL;
+	struct jv	*v;
+	size_t		 n;
+	FILE		*f = open_memstream(&table, &n);
 
 	three_runs();
 	paths[0] = path_of("run-1.json");
@@ -265,6 +266,11 @@ START_TEST(report_gives_the_median_and_the_spread_of_runs)
 	ck_assert_ptr_nonnull(strstr(t, "\"ratio\": { \"median\": 1.100, "
 	    "\"min\": 0.900, \"max\": 1.250, \"runs\": 3 }"));
 	free(t);
+	v = json_load(path_of("latest.json"));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(json_get(v, "runs")->n, 3);
+	ck_assert_str_eq(json_get(v, "runs")->kid[2].str, paths[2]);
+	json_free(v);
 	free(table);
 }
 END_TEST
