@@ -560,7 +560,7 @@ notes_md(FILE *f, const struct report *rp)
 		w = &rp->rows[i];
 		if (w->workload == 0 || met(w))
 			continue;
-		fprintf(f, "%s%d (%s)", any ? ", " : "\nTargets missed, by the "
+		fprintf(f, "%s%d, %s", any ? "; " : "\nTargets missed, by the "
 		    "medians: ", w->workload, w->name);
 		any = true;
 	}

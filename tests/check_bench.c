@@ -256,7 +256,7 @@ START_TEST(report_gives_the_median_and_the_spread_of_runs)
 	ck_assert_ptr_nonnull(strstr(table, "| 4 | put sync=full, 32 "
 	    "connections | 500 (400–600) | 16.0 | 0.50 (0.40–0.60) |"));
 	ck_assert_ptr_nonnull(strstr(table, "Targets missed, by the "
-	    "medians: 4 (put sync=full, 32 connections)."));
+	    "medians: 4, put sync=full, 32 connections.\n"));
 	ck_assert_ptr_nonnull(strstr(table, "3 runs, "));
 	/* The same in latest.md; latest.json holds each figure's spread. */
 	t = read_text(path_of("latest.md"));
