@@ -7,7 +7,8 @@
 #                    the installed units under a live systemd (as root),
 #                    again under ASan+UBSan, the integration suites under
 #                    valgrind, and a smoke run of the benchmark
-#   make bench       the benchmark (minutes): bench/results/latest.md
+#   make bench       the benchmark, BENCH_RUNS (3) runs of about 2 minutes:
+#                    their medians in bench/results/latest.md and README.md
 #   make test        the suite once, on this build only
 #   make callgraph   the daemon's module graph, measured from its objects
 #   make python      the Python binding into $(BUILD)/python
@@ -88,7 +89,7 @@ HARNESS_OBJ = $(call obj,$(HARNESS_SRC))
 ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 
 UNIT_TESTS = check_proto check_config check_names check_registry \
-	     check_ctl_fmt check_commitlog
+	     check_ctl_fmt check_commitlog check_bench
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
 	      check_service check_async check_repos check_snapshot
@@ -180,6 +181,13 @@ $(BUILD)/tests/check_ctl_fmt: $(call obj,tests/check_ctl_fmt.c \
 	    ctl/ctl_fmt.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
+
+# The benchmark's report: medians of runs, JSON of either layout.
+$(BUILD)/tests/check_bench: $(call obj,tests/check_bench.c bench/report.c \
+	    bench/json.c) $(HARNESS_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lm
+$(call obj,tests/check_bench.c): ALL_CPPFLAGS += -Ibench -Itests
 
 # Linked to the shared library, as programs will be; proto/ objects too,
 # for the raw-frame tests (the library exports only sc_ symbols).
@@ -279,6 +287,7 @@ bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
+	    bench/json.c \
 	    bench/async.c bench/hist.c bench/procs.c bench/report.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
 $(BENCH_OBJ): ALL_CPPFLAGS += -Itests
@@ -288,15 +297,39 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	    $(BUILD)/libstoreclient.a -lhiredis -levent_core -llmdb -lpthread \
 	    -lm
 
-# The whole benchmark: minutes.  Results go to bench/results/.
+# The whole benchmark, BENCH_RUNS times (each about 2 minutes): each
+# run's JSON stays in bench/results/, and the table of their medians goes
+# to bench/results/latest.md, latest.json and the README.  BENCH_FLAGS
+# go to each run (e.g. --seconds 3).
+BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
-	$(BUILD)/storesd-bench --build $(BUILD)
+	@set -e; stamp=$$(date -u +%Y%m%d-%H%M); runs=; \
+	for i in $$(seq 1 $(BENCH_RUNS)); do \
+	    f=bench/results/run-$$stamp-$$i.json; \
+	    echo "== storesd-bench, run $$i of $(BENCH_RUNS): $$f"; \
+	    $(BUILD)/storesd-bench --build $(BUILD) $(BENCH_FLAGS) \
+		--json $$f; \
+	    runs="$$runs $$f"; \
+	done; \
+	echo "== storesd-bench --report$$runs"; \
+	$(BUILD)/storesd-bench --report --out bench/results \
+	    --readme README.md $$runs
 
-# A short run on small data, to show the benchmark works (part of check).
-bench-smoke: all $(BUILD)/storesd-bench
+# A short run on small data, to show the benchmark works (part of check),
+# and its report into a copy of the README: the same code as make bench.
+bench-smoke: all $(BUILD)/storesd-bench $(BUILD)/tests/check_bench
 	@echo "== storesd-bench --smoke"
-	$(BUILD)/storesd-bench --smoke --build $(BUILD) --out $(BUILD)
+	$(BUILD)/storesd-bench --smoke --build $(BUILD) \
+	    --json $(BUILD)/bench-smoke.json
+	cp README.md $(BUILD)/bench-smoke-README.md
+	$(BUILD)/storesd-bench --report --out $(BUILD) \
+	    --readme $(BUILD)/bench-smoke-README.md $(BUILD)/bench-smoke.json \
+	    > /dev/null
+	grep -q 'two (pwrite + fdatasync)' $(BUILD)/bench-smoke-README.md
+	@echo "== $(BUILD)/tests/check_bench"
+	$(BUILD)/tests/check_bench
 
 # The Debian packages each target needs (scripts/deps.sh says which).
 deps deps-check:
