@@ -52,6 +52,7 @@ struct sc_async {
 struct sc_reply {
 	int			 code;
 	size_t			 errindex;
+	int64_t			 retry_ms;	/* BUSY's hint, or -1 */
 	char			 msg[SC_ERRMSG_MAX];
 	enum sp_op		 op;
 	bool			 keys_only;
@@ -432,6 +433,7 @@ sc__async_user(sc_conn *c, enum sp_op op, const struct sp_reply *rep,
 	r.code = rep->code;
 	r.errindex = rep->has_index && rep->index < SC_NOINDEX ?
 	    (size_t)rep->index : SC_NOINDEX;
+	r.retry_ms = sc__retry_ms(rep);
 	if (r.code != SC_OK)
 		snprintf(r.msg, sizeof(r.msg), "%.*s", (int)rep->msg.n,
 		    rep->msg.p ? rep->msg.p : "");
@@ -466,6 +468,7 @@ deliver(sc_conn *c, struct sc_rec *rec, const struct sp_reply *rep,
 	r.op = rec->op;
 	r.keys_only = rec->keys_only;
 	r.errindex = SC_NOINDEX;
+	r.retry_ms = -1;
 	r.rep = rep;
 	rec->user_fn(c->async, &r, rec->user_arg);
 }
@@ -733,6 +736,12 @@ size_t
 sc_reply_errindex(const sc_reply *r)
 {
 	return r ? r->errindex : SC_NOINDEX;
+}
+
+int64_t
+sc_reply_retry_ms(const sc_reply *r)
+{
+	return r ? r->retry_ms : -1;
 }
 
 /* rep when r is a successful reply to op, else NULL. */

@@ -126,6 +126,20 @@ sc_errindex(const sc_conn *c)
 	return c ? c->errindex : SC_NOINDEX;
 }
 
+int64_t
+sc_errretry_ms(const sc_conn *c)
+{
+	return c ? c->errretry : -1;
+}
+
+int64_t
+sc__retry_ms(const struct sp_reply *rep)
+{
+	if (rep->code != SP_BUSY || !rep->has_retry)
+		return -1;
+	return rep->retry_ms > INT64_MAX ? INT64_MAX : (int64_t)rep->retry_ms;
+}
+
 void
 sc__str(struct sp_bytes *b, const char *s)
 {
@@ -155,6 +169,7 @@ vfail(sc_conn *c, int code, const char *fmt, va_list ap)
 {
 	c->err = code;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	return -1;
 }
@@ -192,6 +207,7 @@ sc__ok(sc_conn *c)
 {
 	c->err = SC_OK;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
 	c->errmsg[0] = '\0';
 	return 0;
 }
@@ -328,6 +344,7 @@ sc__new(const sc_options *o, bool nonblock)
 		return NULL;
 	c->fd = -1;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
 	c->nonblock = nonblock;
 	if (o != NULL) {
 		c->timeout_ms = o->timeout_ms;
@@ -695,8 +712,10 @@ last_word(sc_conn *c)
 	    sp_reply_decode(frame + SP_FRAME_HDR, len, &rep, &perr) == -1 ||
 	    rep.id != 0 || rep.code == SP_OK)
 		return 0;
-	return sc__die(c, (int)rep.code, "%.*s", (int)rep.msg.n,
+	sc__die(c, (int)rep.code, "%.*s", (int)rep.msg.n,
 	    (const char *)rep.msg.p);
+	c->errretry = sc__retry_ms(&rep);
+	return -1;
 }
 
 /* One sendmsg() of unsent bytes, up to the next frame that passes a
@@ -864,9 +883,12 @@ sc__next_reply(sc_conn *c, struct sp_reply *rep)
 	/* Id 0 is no request of ours: storesd speaks about the connection
 	 * (BUSY past max_connections, TOO_LARGE past max_frame) and closes
 	 * it. */
-	if (rep->id == 0 && rep->code != SP_OK)
-		return sc__die(c, (int)rep->code, "%.*s", (int)rep->msg.n,
+	if (rep->id == 0 && rep->code != SP_OK) {
+		sc__die(c, (int)rep->code, "%.*s", (int)rep->msg.n,
 		    (const char *)rep->msg.p);
+		c->errretry = sc__retry_ms(rep);
+		return -1;
+	}
 	c->progress++;
 	return 1;
 }
@@ -946,6 +968,7 @@ sc__result(sc_conn *c, const struct sp_reply *rep)
 		    rep->msg.p ? rep->msg.p : "");
 		if (rep->has_index && rep->index < SC_NOINDEX)
 			c->errindex = (size_t)rep->index;
+		c->errretry = sc__retry_ms(rep);
 		return -1;
 	}
 	return sc__ok(c);

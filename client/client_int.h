@@ -73,6 +73,7 @@ struct sc_conn {
 	int		 err;
 	char		 errmsg[SC_ERRMSG_MAX];
 	size_t		 errindex;	/* SC_NOINDEX, or the element at fault */
+	int64_t		 errretry;	/* BUSY: storesd's retry_ms, or -1 */
 	int		 dead_err;	/* why it died, for later calls */
 	char		 dead_msg[SC_ERRMSG_MAX];
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -198,6 +199,8 @@ int	sc__call(sc_conn *c, struct sp_req *rq, int pass_fd,
 int	sc__await(sc_conn *c, struct sc_rec *r, struct sp_reply *rep);
 /* Records rep's outcome on c: 0 for success, -1 for storesd's error. */
 int	sc__result(sc_conn *c, const struct sp_reply *rep);
+/* rep's retry hint (BUSY's retry_ms), or -1 when it has none. */
+int64_t	sc__retry_ms(const struct sp_reply *rep);
 /* Refuses a call the connection's bounds do not allow now; 0 or -1. */
 int	sc__room(sc_conn *c);
 

@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define SC_VERSION_MAJOR	2
-#define SC_VERSION_MINOR	1
+#define SC_VERSION_MINOR	2
 #define SC_VERSION_PATCH	0
 /* MAJOR * 10000 + MINOR * 100 + PATCH: `#if SC_VERSION_NUMBER >= 20100` */
 #define SC_VERSION_NUMBER	(SC_VERSION_MAJOR * 10000 + \
@@ -211,6 +211,19 @@ SC_API const char	*sc_socket_path(const sc_conn *c);
  */
 #define SC_NOINDEX	((size_t)-1)
 SC_API size_t		 sc_errindex(const sc_conn *c);
+/*
+ * For SC_ERR_BUSY, how long storesd suggests waiting before retrying, in
+ * milliseconds (its reply's retry_ms; >= 1), as it estimates how long
+ * the cause lasts: an env being closed or resized (10 ms), envs, map
+ * budget or reader slots held by other requests (100 ms), a fork, drop,
+ * restore or snapshots holding what is needed, or max_connections
+ * (1000 ms).  -1 when there is no hint: another error, an older storesd,
+ * or a cause a retry soon cannot clear (storesd stopping, another
+ * process holding the env, a map_size over map_budget, 64 batches open
+ * on the connection).  A hint, not a promise: the retry may be BUSY
+ * again.  Since 2.2.
+ */
+SC_API int64_t		 sc_errretry_ms(const sc_conn *c);
 /* The server's name and version ("storesd 0.1.0"), once connected. */
 SC_API const char	*sc_server_version(const sc_conn *c);
 
@@ -871,6 +884,9 @@ SC_API int	 sc_reply_code(const sc_reply *r);
 SC_API const char *sc_reply_errmsg(const sc_reply *r);
 /* The element at fault, as sc_errindex(). */
 SC_API size_t	 sc_reply_errindex(const sc_reply *r);
+/* For SC_ERR_BUSY: storesd's retry hint in ms, or -1, as
+ * sc_errretry_ms().  Since 2.2. */
+SC_API int64_t	 sc_reply_retry_ms(const sc_reply *r);
 /* get: the value (not NUL-terminated: it lies in the received frame);
  * 0, or -1 when r is no successful get. */
 SC_API int	 sc_reply_value(const sc_reply *r, const void **p, size_t *n);

@@ -153,7 +153,7 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 {
 	job_note(j, rc == -1 ? err->code : SP_OK);
 	if (rc == -1)
-		sp_reply_error(&j->reply, j->id, err->code, err->msg);
+		sp_reply_err(&j->reply, j->id, err);
 	else if (j->kind == JOB_SNAPSHOT)
 		sp_reply_size(&j->reply, j->id, size);
 	else
@@ -323,11 +323,7 @@ run_read(struct job *j)
 	if (job_read_keys(&j->reply, j->id, j->mget, j->env ? j->env->st :
 	    NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
 		job_note(j, err.code);
-		if (err.has_index)
-			sp_reply_error_at(&j->reply, j->id, err.code, err.msg,
-			    err.index);
-		else
-			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		sp_reply_err(&j->reply, j->id, &err);
 		return;
 	}
 	job_note(j, SP_OK);

@@ -64,6 +64,7 @@ enum {
 	R_ERR		= 1u << 1,
 	R_INDEX		= 1u << 2,
 	R_OTHER		= 1u << 3,	/* nothing to note but the value */
+	R_RETRY		= 1u << 4,
 };
 
 #define RF(name, bit, kind, member) \
@@ -81,6 +82,7 @@ static const struct field reply_fields[] = {
 	RF("envs",	R_OTHER, K_RAW,		envs),
 	RF("daemon",	R_OTHER, K_RAW,		daemon),
 	RF("index",	R_INDEX, K_UINT,	index),
+	RF("retry_ms",	R_RETRY, K_UINT,	retry_ms),
 	RF("vals",	R_OTHER, K_ARRAY,	vals),
 	RF("missing",	R_OTHER, K_ARRAY,	missing),
 	RF("count",	R_OTHER, K_UINT,	count),
@@ -479,6 +481,7 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 			    (int)(k.n > 32 ? 32 : k.n), k.p);
 	}
 	rep->has_index = (seen & R_INDEX) != 0;
+	rep->has_retry = (seen & R_RETRY) != 0;
 	if (rd.p != rd.end || !(seen & R_ID))
 		return sp_seterr(err, SP_BAD_REQUEST,
 		    "the reply has trailing bytes or no id");
@@ -508,33 +511,45 @@ sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 
 static int
 error_reply(struct sp_buf *b, uint64_t id, int code, const char *msg,
-    const uint64_t *index)
+    const uint64_t *index, int64_t retry_ms)
 {
 	msgpack_packer	 pk;
 	const char	*name = sp_code_name(code);
 	size_t		 mark;
+	/* A hint is at least 1 ms: a zeroed sp_error carries none. */
+	bool		 retry = code == SP_BUSY && retry_ms > 0;
 
-	if (sp__open_reply(b, &pk, &mark, id, index ? 4 : 3) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 3 + (index != NULL) + retry)
+	    == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
 	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
 	sp_mp_kv_str(&pk, "msg", msg);
 	if (index)
 		sp_mp_kv_u64(&pk, "index", *index);
+	if (retry)
+		sp_mp_kv_u64(&pk, "retry_ms", (uint64_t)retry_ms);
 	return sp_frame_close(b, mark);
 }
 
 int
 sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
 {
-	return error_reply(b, id, code, msg, NULL);
+	return error_reply(b, id, code, msg, NULL, -1);
 }
 
 int
 sp_reply_error_at(struct sp_buf *b, uint64_t id, int code, const char *msg,
     uint64_t index)
 {
-	return error_reply(b, id, code, msg, &index);
+	return error_reply(b, id, code, msg, &index, -1);
+}
+
+int
+sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err)
+{
+	return error_reply(b, id, err->code, err->msg,
+	    err->has_index ? &err->index : NULL, err->retry_ms);
 }
 
 int

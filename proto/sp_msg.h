@@ -203,6 +203,8 @@ struct sp_reply {
 	struct sp_bytes	 daemon;	/* stats: raw msgpack map */
 	bool		 has_index;
 	uint64_t	 index;		/* error: the batch op or key at fault */
+	bool		 has_retry;
+	uint64_t	 retry_ms;	/* BUSY: retry after this many ms */
 	struct sp_array	 vals;		/* mget: bin or nil per key */
 	struct sp_array	 missing;	/* missing: indices of absent keys */
 	uint64_t	 count;		/* count */
@@ -230,6 +232,8 @@ int	sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size);
 /* An error about element index of a batch's ops or a request's keys. */
 int	sp_reply_error_at(struct sp_buf *b, uint64_t id, int code,
 	    const char *msg, uint64_t index);
+/* The error err says, with its index and (BUSY) its retry hint. */
+int	sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err);
 int	sp_reply_count(struct sp_buf *b, uint64_t id, uint64_t count);
 int	sp_reply_missing(struct sp_buf *b, uint64_t id, const uint32_t *idx,
 	    size_t n);

@@ -1150,6 +1150,93 @@ START_TEST(flush_sends_pipelined_requests_now)
 }
 END_TEST
 
+/* ------------------------------------------------- BUSY's retry hint */
+
+struct rt {
+	struct event_base	*base;
+	int			 code;
+	int64_t			 retry_ms;
+	int			 calls;
+};
+
+static void
+rt_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct rt	*t = arg;
+
+	(void)ac;
+	t->code = sc_reply_code(r);
+	t->retry_ms = sc_reply_retry_ms(r);
+	t->calls++;
+	event_base_loopbreak(t->base);
+}
+
+/* Runs base until the request's callback ran. */
+static void
+rt_wait(struct rt *t)
+{
+	while (t->calls == 0)
+		ck_assert_int_ne(event_base_loop(t->base, EVLOOP_ONCE), -1);
+}
+
+/*
+ * A fork into an open destination is BUSY with storesd's hint for a
+ * cause held by a fork, drop or restore (1000 ms, PROTOCOL.md): both
+ * APIs report it; other errors and successes have none (-1).
+ */
+START_TEST(busy_carries_a_retry_hint)
+{
+	struct hs_daemon	 d;
+	struct rt		 t = { 0 };
+	sc_conn			*c;
+	sc_async		*ac;
+	void			*v;
+	size_t			 n;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	ck_assert_int_eq(sc_put(c, "src", "nodes", NULL, "k", 1, "v", 1), 0);
+	/* Open now, and for idle_close (30 s) after its last request. */
+	ck_assert_int_eq(sc_put(c, "dst", "nodes", NULL, "k", 1, "v", 1), 0);
+	EXPECT_ERR(c, sc_fork(c, "src", "nodes", "dst"), SC_ERR_BUSY);
+	ck_assert_int_eq(sc_errretry_ms(c), SP_RETRY_LONG_MS);
+	/* The next error, or success, forgets it. */
+	EXPECT_ERR(c, sc_get(c, "src", "nodes", NULL, "no", 2, &v, &n),
+	    SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	EXPECT_ERR(c, sc_fork(c, "src", "nodes", "dst"), SC_ERR_BUSY);
+	ck_assert_int_eq(sc_ping(c), 0);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	ck_assert_int_eq(sc_errretry_ms(NULL), -1);
+
+	t.base = event_base_new();
+	ac = conn_on(t.base, &d);
+	ck_assert_int_eq(sc_async_fork(ac, "src", "nodes", "dst", rt_reply,
+	    &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_ERR_BUSY);
+	ck_assert_int_eq(t.retry_ms, SP_RETRY_LONG_MS);
+	t.calls = 0;
+	ck_assert_int_eq(sc_async_get(ac, "src", "nodes", NULL, "no", 2,
+	    rt_reply, &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(t.retry_ms, -1);
+	t.calls = 0;
+	ck_assert_int_eq(sc_async_ping(ac, rt_reply, &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_OK);
+	ck_assert_int_eq(t.retry_ms, -1);
+	ck_assert_int_eq(sc_reply_retry_ms(NULL), -1);
+	sc_async_free(ac);
+	event_base_free(t.base);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ----------------------------------------------------- versions, docs */
 
 START_TEST(version_numbers_agree)
@@ -1196,6 +1283,7 @@ async_suite(void)
 	tcase_add_test(tc, a_poll_loop_drives_the_hooks);
 	tcase_add_test(tc, bounds_refuse_at_once);
 	tcase_add_test(tc, flush_sends_pipelined_requests_now);
+	tcase_add_test(tc, busy_carries_a_retry_hint);
 	tcase_add_test(tc, the_documented_examples_run);
 	suite_add_tcase(s, tc);
 	return s;

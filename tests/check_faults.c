@@ -748,6 +748,8 @@ START_TEST(max_connections_busy)
 		ck_assert_msg(sc_errcode(x) == SC_ERR_BUSY, "%s: %s",
 		    sc_errname(sc_errcode(x)), sc_errmsg(x));
 		ck_assert_ptr_nonnull(strstr(sc_errmsg(x), "max_connections"));
+		/* With storesd's hint for it (PROTOCOL.md). */
+		ck_assert_int_eq(sc_errretry_ms(x), SP_RETRY_LONG_MS);
 		sc_close(x);
 	}
 	sc_close(c[0]);

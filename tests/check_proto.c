@@ -654,11 +654,14 @@ START_TEST(reply_every_truncation)
 	char		*copy;
 	int		 which;
 
-	for (which = 0; which < 4; which++) {
+	for (which = 0; which < 5; which++) {
 		b.len = 0;
 		if (which == 0)
 			sp_reply_error(&b, 1, SP_BUSY, "busy");
-		else if (which == 1)
+		else if (which == 4) {
+			sp_seterr_busy(&err, 250, "busy");
+			sp_reply_err(&b, 1, &err);
+		} else if (which == 1)
 			sp_reply_hello(&b, 1, "s", 1);
 		else if (which == 2)
 			live_sample(&b);
@@ -706,6 +709,88 @@ START_TEST(reply_unknown_fields_skipped)
 	ck_assert_int_eq(sp_reply_decode(b.data, b.len, &rep, &err), 0);
 	ck_assert_uint_eq(rep.id, 5);
 	ck_assert(beq(rep.val, ps_str("v")));
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* BUSY's retry_ms: sent with BUSY only, at least 1 ms, read back. */
+START_TEST(reply_busy_retry)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	sp_seterr_busy(&err, 250, "wait");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(beq(rep.msg, ps_str("wait")));
+	ck_assert(rep.has_retry);
+	ck_assert_uint_eq(rep.retry_ms, 250);
+	ck_assert(!rep.has_index);
+
+	/* No hint: the field is left out. */
+	b.len = 0;
+	sp_seterr_busy(&err, -1, "stopping");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(!rep.has_retry);
+
+	/* sp_seterr() clears a hint an earlier BUSY left. */
+	b.len = 0;
+	sp_seterr_busy(&err, 250, "wait");
+	sp_seterr_at(&err, 3, SP_BAD_KEY, "empty");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BAD_KEY);
+	ck_assert(rep.has_index);
+	ck_assert_uint_eq(rep.index, 3);
+	ck_assert(!rep.has_retry);
+
+	/* Only BUSY carries one, and a zeroed error none. */
+	b.len = 0;
+	memset(&err, 0, sizeof(err));
+	err.code = SP_BUSY;
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert(!rep.has_retry);
+	b.len = 0;
+	err.code = SP_MAP_FULL;
+	err.retry_ms = 5;
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert(!rep.has_retry);
+	sp_buf_free(&b);
+}
+END_TEST
+
+/*
+ * What an older client sees: a BUSY reply with retry_ms and a field no
+ * version knows yet decodes to the same code, message and index, since
+ * decoders skip fields they do not know (PROTOCOL.md, Requests).
+ */
+START_TEST(reply_error_extra_fields_decode)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_map(&pk, 6);
+	sp_mp_kv_u64(&pk, "id", 7);
+	sp_mp_kv_u64(&pk, "err", SP_BUSY);
+	sp_mp_kv_str(&pk, "name", "BUSY");
+	sp_mp_kv_u64(&pk, "retry_later_than", 12);
+	sp_mp_kv_str(&pk, "msg", "later");
+	sp_mp_kv_u64(&pk, "retry_ms", 40);
+	ck_assert_int_eq(sp_reply_decode(b.data, b.len, &rep, &err), 0);
+	ck_assert_uint_eq(rep.id, 7);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(beq(rep.msg, ps_str("later")));
+	ck_assert(rep.has_retry);
+	ck_assert_uint_eq(rep.retry_ms, 40);
 	sp_buf_free(&b);
 }
 END_TEST
@@ -979,6 +1064,8 @@ proto_suite(void)
 	tcase_add_test(tc, reply_stats);
 	tcase_add_test(tc, reply_every_truncation);
 	tcase_add_test(tc, reply_unknown_fields_skipped);
+	tcase_add_test(tc, reply_busy_retry);
+	tcase_add_test(tc, reply_error_extra_fields_decode);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("data");
