@@ -80,7 +80,7 @@ static void
 want_write(sc_async *ac)
 {
 	if (!ac->attached || ac->writing || ac->state == AS_CONNECTING ||
-	    ac->c->fd == -1 || sc__queued(ac->c) == 0)
+	    ac->c->fd == -1 || sc__sendable(ac->c) == 0)
 		return;
 	ac->writing = true;
 	ac->h.add_write(ac->hdata);
@@ -115,7 +115,7 @@ leave(sc_async *ac)
 	 * epoll_wait and two epoll_ctl per turn.  What the socket does not
 	 * take waits for write readiness. */
 	if (!ac->free_asked && ac->c->fd != -1 && ac->state != AS_CONNECTING &&
-	    sc__queued(ac->c) > 0)
+	    sc__sendable(ac->c) > 0)
 		sc__write(ac->c);
 	if (ac->free_asked || ac->c->fd == -1) {
 		teardown(ac);
@@ -232,7 +232,7 @@ sc_async_handle_write(sc_async *ac)
 		return;
 	enter(ac);
 	if (ac->state != AS_CONNECTING && sc__write(ac->c) == 0 &&
-	    sc__queued(ac->c) == 0 && ac->writing) {
+	    sc__sendable(ac->c) == 0 && ac->writing) {
 		ac->writing = false;
 		ac->h.del_write(ac->hdata);
 	}
@@ -283,6 +283,27 @@ sc_async_handle_timeout(sc_async *ac)
 
 /* ---------------------------------------------------------- connecting */
 
+/*
+ * Requests made before max_frame was known whose frames are over it
+ * were held back (sc__send()): each gets TOO_LARGE, unsent, as it would
+ * have at once had max_frame been known; the rest go out.
+ */
+static void
+refuse_held(sc_async *ac)
+{
+	struct sc_rec	*r;
+	char		 msg[SC_ERRMSG_MAX];
+	uint64_t	 id;
+
+	snprintf(msg, sizeof(msg), "the request is over storesd's max_frame "
+	    "(%llu bytes) and was not sent; split it or raise max_frame",
+	    (unsigned long long)ac->c->max_frame);
+	while (!ac->free_asked && ac->c->fd != -1 &&
+	    sc__unhold(ac->c, &id) == 1)
+		if ((r = sc__find(ac->c, id)) != NULL)
+			complete(ac->c, r, NULL, SC_ERR_TOO_LARGE, msg);
+}
+
 /* The hello's reply: the connection is ready, or dies. */
 static void
 hello_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
@@ -297,6 +318,7 @@ hello_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
 	ac->state = AS_READY;
 	if (ac->on_connect != NULL)
 		ac->on_connect(ac, SC_OK, ac->connect_arg);
+	refuse_held(ac);
 }
 
 sc_async *

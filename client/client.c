@@ -345,6 +345,7 @@ sc__new(const sc_options *o, bool nonblock)
 	c->fd = -1;
 	c->errindex = SC_NOINDEX;
 	c->errretry = -1;
+	c->hold = SC_NOHOLD;
 	c->nonblock = nonblock;
 	if (o != NULL) {
 		c->timeout_ms = o->timeout_ms;
@@ -409,6 +410,7 @@ sc__hello_done(sc_conn *c, const struct sp_reply *rep)
 	snprintf(c->server, sizeof(c->server), "%.*s", (int)rep->server.n,
 	    rep->server.p ? rep->server.p : "");
 	c->max_frame = rep->max_frame;
+	c->max_known = true;
 	return 0;
 }
 
@@ -589,6 +591,73 @@ sc__queued(const sc_conn *c)
 	return c->out.len - c->out_off;
 }
 
+/* Where writing stops: the end of out, or a held frame. */
+static size_t
+send_end(const sc_conn *c)
+{
+	return c->hold < c->out.len ? c->hold : c->out.len;
+}
+
+size_t
+sc__sendable(const sc_conn *c)
+{
+	return send_end(c) - c->out_off;
+}
+
+/* Removes the unsent frame at out offsets [at, end), with a descriptor
+ * it was to pass. */
+static void
+cut_frame(sc_conn *c, size_t at, size_t end)
+{
+	size_t	 i, j;
+
+	memmove(c->out.data + at, c->out.data + end, c->out.len - end);
+	c->out.len -= end - at;
+	for (i = j = 0; i < c->npassfd; i++) {
+		if (c->passfd[i].at == at) {
+			if (c->passfd[i].owned)
+				close(c->passfd[i].fd);
+			continue;
+		}
+		if (c->passfd[i].at > at) {
+			c->passfd[i].at -= end - at;
+			c->passfd[i].end -= end - at;
+		}
+		c->passfd[j++] = c->passfd[i];
+	}
+	c->npassfd = j;
+}
+
+int
+sc__unhold(sc_conn *c, uint64_t *id)
+{
+	struct sp_req	 rq;
+	struct sp_error	 perr;
+	size_t		 at, end;
+	uint32_t	 len;
+
+	while (c->hold != SC_NOHOLD && c->hold < c->out.len) {
+		at = c->hold;
+		len = sp_frame_len(c->out.data + at);
+		end = at + SP_FRAME_HDR + len;
+		if (c->max_frame == 0 || len <= c->max_frame) {
+			c->hold = end;
+			continue;
+		}
+		/* Our own encoding: it decodes, and its id is the record's. */
+		if (sp_req_decode(c->out.data + at + SP_FRAME_HDR, len, &rq,
+		    &perr) == -1) {
+			c->hold = end;
+			continue;
+		}
+		cut_frame(c, at, end);
+		*id = rq.id;
+		return 1;
+	}
+	c->hold = SC_NOHOLD;
+	return 0;
+}
+
 static int
 dead_again(sc_conn *c)
 {
@@ -657,6 +726,12 @@ sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 		if (recp)
 			*recp = r;
 	}
+	/* Until the hello's reply says max_frame, a frame that may be over
+	 * it is not sent, nor any after it (their order is kept): storesd
+	 * would close the connection on it.  sc__unhold() sorts them. */
+	if (c->nonblock && !c->max_known && len > SP_MAX_FRAME_MIN &&
+	    c->hold == SC_NOHOLD)
+		c->hold = before;
 	return 0;
 }
 
@@ -733,7 +808,7 @@ send_some(sc_conn *c)
 	struct msghdr	 msg;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
-	size_t		 end = c->out.len;
+	size_t		 end = send_end(c);
 	ssize_t		 n;
 
 	memset(&msg, 0, sizeof(msg));
@@ -780,6 +855,8 @@ compact_out(sc_conn *c)
 		c->passfd[i].at -= c->out_off;
 		c->passfd[i].end -= c->out_off;
 	}
+	if (c->hold != SC_NOHOLD)
+		c->hold -= c->out_off;
 	c->out_off = 0;
 }
 
@@ -790,7 +867,7 @@ sc__write(sc_conn *c)
 
 	if (c->fd == -1)
 		return dead_again(c);
-	while (c->out_off < c->out.len) {
+	while (c->out_off < send_end(c)) {
 		if (!c->nonblock && wait_ready(c, POLLOUT) == -1)
 			return -1;
 		n = send_some(c);
@@ -812,6 +889,10 @@ sc__write(sc_conn *c)
 			    n == 0 ? "nothing sent" : strerror(e));
 		}
 		c->out_off += (size_t)n;
+	}
+	if (c->out_off < c->out.len) {
+		compact_out(c);		/* the rest is held */
+		return 0;
 	}
 	/* All sent: offsets of descriptors to pass start over. */
 	c->out.len = c->out_off = 0;

@@ -87,8 +87,13 @@ struct sc_conn {
 	uint64_t	 next_id;
 	uint64_t	 next_bid;	/* streamed batches */
 	uint64_t	 max_frame;	/* the daemon's, from hello */
+	bool		 max_known;	/* the hello's reply came */
 	struct sp_buf	 out;		/* requests not yet sent */
 	size_t		 out_off;	/* ... of which this much is sent */
+	/* Async, until the hello's reply: nothing from this offset of out
+	 * on is sent, since the frame there may be over max_frame (SC_NOHOLD:
+	 * all may go). */
+	size_t		 hold;
 	struct sc_passfd *passfd;	/* descriptors to pass, in out order */
 	size_t		 npassfd;
 	struct sp_buf	 in;		/* bytes received */
@@ -169,6 +174,16 @@ int	sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 int	sc__write(sc_conn *c);
 /* Bytes queued and not yet written. */
 size_t	sc__queued(const sc_conn *c);
+/* Of those, the bytes that may be written now (none held). */
+size_t	sc__sendable(const sc_conn *c);
+/*
+ * After the hello's reply: takes the next held request whose frame is
+ * over max_frame out of the queue, unsent.  Returns 1 with its id in
+ * *id, for its record to be told; 0 when none is left, and then nothing
+ * is held any more.
+ */
+#define SC_NOHOLD	((size_t)-1)
+int	sc__unhold(sc_conn *c, uint64_t *id);
 /*
  * Reads what the socket has (non-blocking), or waits for some bytes
  * within the timeout (blocking).  Returns 1 when bytes came, 0 when a

@@ -829,7 +829,17 @@ SC_API int	sc_async_del_if_equals(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const void *key,
 		    size_t klen, const void *old, size_t oldlen,
 		    sc_reply_fn *fn, void *arg);
-/* mget and missing send one request: the keys must fit in max_frame. */
+/*
+ * mget and missing send one request (one read snapshot): the keys must
+ * fit in storesd's max_frame.  One that does not is never sent (storesd
+ * would close the connection on it), as sc_mget() refuses it: -1 with
+ * SC_ERR_TOO_LARGE at once when max_frame is known, or, for a request
+ * made before the connection's hello was answered, its callback with
+ * SC_ERR_TOO_LARGE once it is (requests after it wait for that, so that
+ * their order holds; a request of at most 4 KiB is never held).  Unlike
+ * sc_missing(), sc_async_missing() does not split the keys: split them
+ * over several calls.
+ */
 SC_API int	sc_async_mget(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const sc_bytes *keys,
 		    size_t n, sc_reply_fn *fn, void *arg);

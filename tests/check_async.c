@@ -1237,6 +1237,124 @@ START_TEST(busy_carries_a_retry_hint)
 }
 END_TEST
 
+/* ------------------------------------------------ requests over max_frame */
+
+#define MF_NKEYS	200
+#define MF_KEYLEN	500	/* 200 keys of 500 bytes: over 64 KiB */
+
+struct mf {
+	struct event_base	*base;
+	int			 code[6];
+	int			 calls[6];
+	int			 done;
+	int			 want;
+};
+
+/* A request's callback argument: its slot in m. */
+struct mf_slot {
+	struct mf	*m;
+	int		 i;
+};
+
+static void
+mf_slot_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct mf_slot	*s = arg;
+
+	(void)ac;
+	s->m->code[s->i] = sc_reply_code(r);
+	s->m->calls[s->i]++;
+	if (++s->m->done == s->m->want)
+		event_base_loopbreak(s->m->base);
+}
+
+/*
+ * An mget or missing whose request is over storesd's max_frame is
+ * refused with TOO_LARGE and never sent, as the synchronous sc_mget()
+ * does, so storesd does not close the connection on it: at once (-1)
+ * once max_frame is known, by its callback when it was made before the
+ * hello's reply told it.  The requests around it are served.
+ */
+START_TEST(over_max_frame_refused_unsent)
+{
+	struct hs_daemon	 d;
+	struct mf		 m = { 0 };
+	struct mf_slot		 s[6];
+	sc_bytes		*keys = calloc(MF_NKEYS, sizeof(*keys));
+	char			*kb = malloc(MF_NKEYS * MF_KEYLEN);
+	sc_conn			*c;
+	sc_async		*ac;
+	sc_bytes		*vals;
+	size_t			*miss, nmiss;
+	int			 i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 64KiB\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	for (i = 0; i < MF_NKEYS; i++) {
+		memset(kb + i * MF_KEYLEN, 'a' + i % 26, MF_KEYLEN);
+		snprintf(kb + i * MF_KEYLEN, 8, "%06d", i);
+		keys[i] = (sc_bytes){ kb + i * MF_KEYLEN, MF_KEYLEN };
+	}
+	for (i = 0; i < 6; i++)
+		s[i] = (struct mf_slot){ &m, i };
+	m.base = event_base_new();
+	m.want = 6;
+	/* All made before the hello's reply: max_frame is not known yet. */
+	ac = conn_on(m.base, &d);
+	ck_assert_int_eq(sc_async_put(ac, NULL, "refs", NULL, keys[1].p,
+	    keys[1].n, "one", 3, mf_slot_reply, &s[0]), 0);
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[1]), 0);
+	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[2]), 0);
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[3]), 0);
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys, 3,
+	    mf_slot_reply, &s[4]), 0);
+	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[5]), 0);
+	while (m.done < m.want)
+		ck_assert_int_ne(event_base_loop(m.base, EVLOOP_ONCE), -1);
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(m.calls[i], 1);
+		ck_assert_msg(m.code[i] == (i == 1 || i == 3 ?
+		    SC_ERR_TOO_LARGE : SC_OK), "request %d: %s", i,
+		    sc_errname(m.code[i]));
+	}
+	/* Now max_frame is known: refused at once, nothing queued. */
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[1]), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_TOO_LARGE);
+	ck_assert_ptr_nonnull(strstr(sc_async_errmsg(ac), "max_frame"));
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[3]), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_TOO_LARGE);
+	ck_assert_uint_eq(sc_async_inflight(ac), 0);
+	/* The connection is whole. */
+	memset(m.calls, 0, sizeof(m.calls));
+	m.done = 0;
+	m.want = 1;
+	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[2]), 0);
+	while (m.done < m.want)
+		ck_assert_int_ne(event_base_loop(m.base, EVLOOP_ONCE), -1);
+	ck_assert_int_eq(m.code[2], SC_OK);
+	sc_async_free(ac);
+	event_base_free(m.base);
+
+	/* The synchronous API, the same case: mget refused, missing split. */
+	c = it_conn(&d);
+	EXPECT_ERR(c, sc_mget(c, NULL, "refs", NULL, keys, MF_NKEYS, &vals),
+	    SC_ERR_TOO_LARGE);
+	ck_assert_int_eq(sc_missing(c, NULL, "refs", NULL, keys, MF_NKEYS,
+	    &miss, &nmiss), 0);
+	ck_assert_uint_eq(nmiss, MF_NKEYS - 1);	/* all but the one put */
+	sc_free(miss);
+	sc_close(c);
+	free(keys);
+	free(kb);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ----------------------------------------------------- versions, docs */
 
 START_TEST(version_numbers_agree)
@@ -1284,6 +1402,7 @@ async_suite(void)
 	tcase_add_test(tc, bounds_refuse_at_once);
 	tcase_add_test(tc, flush_sends_pipelined_requests_now);
 	tcase_add_test(tc, busy_carries_a_retry_hint);
+	tcase_add_test(tc, over_max_frame_refused_unsent);
 	tcase_add_test(tc, the_documented_examples_run);
 	suite_add_tcase(s, tc);
 	return s;
