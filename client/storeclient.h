@@ -852,7 +852,13 @@ SC_API int	sc_async_count(sc_async *ac, const char *repo,
 /*
  * One page of a scan: the first (cursor NULL), or the one after the
  * page whose sc_reply_cursor() gave cursor.  o may be NULL; a limit in
- * o bounds this page (the caller counts across pages).
+ * o bounds this page (the caller counts across pages).  This is the
+ * whole of the asynchronous scan, by design (as Redis's SCAN): one
+ * request and one callback per page, and the program asks for the next
+ * page, with the same o, when it wants it, usually from the page's
+ * callback (the cursor points into the reply, and is copied before this
+ * returns).  README.md shows a walk of a whole db.  Each page is its
+ * own read snapshot.
  */
 SC_API int	sc_async_scan(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const sc_scan_opts *o,

@@ -1237,6 +1237,115 @@ START_TEST(busy_carries_a_retry_hint)
 }
 END_TEST
 
+/* ------------------------------------------------ a scan, page by page */
+
+struct sw {
+	struct event_base	*base;
+	sc_scan_opts		*o;
+	int			 next;		/* the key expected next */
+	int			 step;		/* +1, or -1 reversed */
+	int			 pages;
+	bool			 done;
+};
+
+/* A page of "w/NNN" keys: checks them, then asks for the next page from
+ * inside the callback, with the cursor that lives in this reply. */
+static void
+sw_page(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct sw	*w = arg;
+	const void	*k, *v, *cur;
+	size_t		 kn, vn, curn;
+	char		 want[16];
+
+	expect_code(r, SC_OK, "a scan page");
+	w->pages++;
+	while (sc_reply_next_entry(r, &k, &kn, &v, &vn) == 1) {
+		snprintf(want, sizeof(want), "w/%03d", w->next);
+		ck_assert(kn == strlen(want) && memcmp(k, want, kn) == 0);
+		ck_assert(vn == 1 && memcmp(v, "v", 1) == 0);
+		w->next += w->step;
+	}
+	if (sc_reply_cursor(r, &cur, &curn) == 0) {
+		w->done = true;
+		event_base_loopbreak(w->base);
+		return;
+	}
+	ck_assert_int_eq(sc_async_scan(ac, "sw", "refs", NULL, w->o, cur,
+	    curn, sw_page, w), 0);
+}
+
+/*
+ * A whole db walked through the libevent adapter, one request and one
+ * callback per page, each page asked for by the last one's callback:
+ * every key once, in order (reversed too), within the prefix, in as
+ * many pages as the limit makes.  Then the README's example, which does
+ * the same over scan_page-sized pages.
+ */
+START_TEST(a_scan_walks_page_by_page)
+{
+	struct hs_daemon	 d;
+	struct sw		 w;
+	sc_conn			*c;
+	sc_batch		*b;
+	sc_async		*ac;
+	char			 k[16];
+	int			 i, reverse;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	b = sc_batch_begin(c, "sw", "refs", NULL);
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "w/%03d", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "v", 1), 0);
+	}
+	ck_assert_int_eq(sc_batch_put(b, NULL, "x", 1, "other", 5), 0);
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	for (reverse = 0; reverse < 2; reverse++) {
+		memset(&w, 0, sizeof(w));
+		w.base = event_base_new();
+		w.o = sc_scan_opts_new();
+		ck_assert_int_eq(sc_scan_opts_set_prefix(w.o, "w/", 2), 0);
+		ck_assert_int_eq(sc_scan_opts_set_limit(w.o, 7), 0);
+		ck_assert_int_eq(sc_scan_opts_set_reverse(w.o, reverse), 0);
+		w.next = reverse ? 99 : 0;
+		w.step = reverse ? -1 : 1;
+		ac = conn_on(w.base, &d);
+		ck_assert_int_eq(sc_async_scan(ac, "sw", "refs", NULL, w.o,
+		    NULL, 0, sw_page, &w), 0);
+		while (!w.done)
+			ck_assert_int_ne(event_base_loop(w.base, EVLOOP_ONCE),
+			    -1);
+		ck_assert_int_eq(w.next, reverse ? -1 : 100);
+		ck_assert_int_eq(w.pages, 15);		/* 14 * 7 + 2 */
+		sc_async_free(ac);
+		sc_scan_opts_free(w.o);
+		event_base_free(w.base);
+	}
+
+	/* The README's walk: 2,500 keys in pages of scan_page (1,000). */
+	for (i = 0; i < 2500; i += 500) {
+		int	 j;
+
+		b = sc_batch_begin(c, "ox/mnist", "refs", NULL);
+		for (j = i; j < i + 500; j++) {
+			snprintf(k, sizeof(k), "k%05d", j);
+			sc_batch_put(b, NULL, k, strlen(k), "v", 1);
+		}
+		ck_assert_int_eq(sc_batch_commit(b), 0);
+	}
+	ck_assert_msg(it_run("%s/tests/example-scan %s >%s/out 2>&1 && "
+	    "tail -n 1 %s/out | grep -qx '2500 keys in 3 pages' && "
+	    "head -n 2500 %s/out | sort -c && "
+	    "test \"$(head -n 2500 %s/out | sort -u | wc -l)\" = 2500",
+	    hs_build(), d.sock, d.dir, d.dir, d.dir, d.dir) == 0,
+	    "example-scan failed");
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------ requests over max_frame */
 
 #define MF_NKEYS	200
@@ -1403,6 +1512,7 @@ async_suite(void)
 	tcase_add_test(tc, flush_sends_pipelined_requests_now);
 	tcase_add_test(tc, busy_carries_a_retry_hint);
 	tcase_add_test(tc, over_max_frame_refused_unsent);
+	tcase_add_test(tc, a_scan_walks_page_by_page);
 	tcase_add_test(tc, the_documented_examples_run);
 	suite_add_tcase(s, tc);
 	return s;
