@@ -254,7 +254,8 @@ handler_frame(struct conn *c, const char *body, size_t n)
 
 	err.code = SP_OK;
 	err.has_index = 0;
-	if (sp_req_decode(body, n, &rq, &err) == -1) {
+	/* Millions of keys are not walked here but where they are read. */
+	if (sp_req_decode_defer(body, n, &rq, READ_INLINE_KEYS, &err) == -1) {
 		ctr_err(&c->loop->ctr, err.code);
 		/* A malformed frame that names a batch fails it too; one
 		 * whose 'more' could not be read is not taken for its last. */

@@ -297,15 +297,42 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 	return 0;
 }
 
+/*
+ * The keys array that ends a request: with more than defer elements,
+ * its bytes are the rest of the request, left unwalked (sp_msg.h);
+ * otherwise it is read as any array.  Returns 0, or -1 when malformed.
+ */
+static int
+read_last_keys(struct sp_mp_rd *rd, struct sp_array *a, uint32_t defer)
+{
+	struct sp_mp_rd	 c = *rd;
+
+	if (defer == 0 || sp_mp_read_array(&c, &a->n) == -1 || a->n <= defer)
+		return sp__read_array(rd, a);
+	a->raw.p = (const char *)c.p;
+	a->raw.n = (size_t)(c.end - c.p);
+	a->unchecked = true;
+	rd->p = rd->end;
+	return 0;
+}
+
 int
 sp_req_decode(const void *body, size_t n, struct sp_req *req,
     struct sp_error *err)
+{
+	return sp_req_decode_defer(body, n, req, 0, err);
+}
+
+int
+sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
+    uint32_t defer, struct sp_error *err)
 {
 	struct sp_mp_rd		 rd;
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
 	uint32_t		 i, npairs;
 	char			 q[SP_QUOTE_BUF];
+	int			 rc;
 
 	memset(req, 0, sizeof(*req));
 	sp_mp_rd_init(&rd, body, n);
@@ -333,8 +360,12 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 			    "the field '%s' appears twice", f->name);
 			goto fail;
 		}
-		if (read_value(&rd, f->kind, f->bit == SP_F_OP ? (void *)&opname :
-		    (char *)req + f->off) == -1) {
+		if (f->bit == SP_F_KEYS && i == npairs - 1)
+			rc = read_last_keys(&rd, &req->keys, defer);
+		else
+			rc = read_value(&rd, f->kind, f->bit == SP_F_OP ?
+			    (void *)&opname : (char *)req + f->off);
+		if (rc == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "the field '%s' must be %s, not %s", f->name,
 			    kind_name(f->kind), sp_mp_type_name(sp_mp_peek(&rd)));

@@ -795,6 +795,121 @@ START_TEST(reply_error_extra_fields_decode)
 }
 END_TEST
 
+/* ------------------------------------------------- keys left unwalked */
+
+#define DEFER_NKEYS	2000
+
+/* An mget of DEFER_NKEYS 8-byte keys, as libstoreclient sends it (keys
+ * last), key i made by kfn; its body is b's bytes after the header. */
+static void
+defer_sample(struct sp_buf *b, void (*kfn)(struct sp_buf *, int))
+{
+	struct sp_buf	 keys = { 0 };
+	struct sp_req	 rq;
+	char		 k[16];
+	int		 i;
+
+	for (i = 0; i < DEFER_NKEYS; i++) {
+		if (kfn != NULL) {
+			kfn(&keys, i);
+			continue;
+		}
+		snprintf(k, sizeof(k), "%08d", i);
+		ck_assert_int_eq(sp_key_encode(&keys, k, 8), 0);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 7;
+	rq.op = SP_OP_MGET;
+	rq.store = ps_str("refs");
+	rq.keys.raw.p = keys.data;
+	rq.keys.raw.n = keys.len;
+	rq.keys.n = DEFER_NKEYS;
+	b->len = 0;
+	ck_assert_int_eq(sp_req_encode(b, &rq), 0);
+	sp_buf_free(&keys);
+}
+
+/* Keys, but key 1500 is an integer. */
+static void
+odd_key(struct sp_buf *b, int i)
+{
+	msgpack_packer	 pk;
+
+	sp_mp_packer(&pk, b);
+	if (i == 1500)
+		msgpack_pack_uint32(&pk, 1500);
+	else
+		ck_assert_int_eq(sp_key_encode(b, "12345678", 8), 0);
+}
+
+/*
+ * sp_req_decode_defer() leaves a long keys array that ends the request
+ * unwalked, for sp_keys_check() where the keys are read: both together
+ * accept what sp_req_decode() does, and refuse every truncation, bytes
+ * after the keys, and a key that is no key, with its index.
+ */
+START_TEST(req_keys_deferred)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 full, lazy;
+	struct sp_error	 err;
+	const char	*body;
+	char		*copy;
+	size_t		 n, k;
+
+	defer_sample(&b, NULL);
+	body = b.data + SP_FRAME_HDR;
+	n = b.len - SP_FRAME_HDR;
+	ck_assert_int_eq(sp_req_decode(body, n, &full, &err), 0);
+	ck_assert(!full.keys.unchecked);
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, 1000, &err), 0);
+	ck_assert(lazy.keys.unchecked);
+	ck_assert_uint_eq(lazy.keys.n, DEFER_NKEYS);
+	ck_assert(beq(lazy.keys.raw, full.keys.raw));
+	ck_assert_uint_eq(lazy.id, 7);
+	ck_assert(beq(lazy.store, ps_str("refs")));
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), 0);
+	/* Not more than the limit: walked as always. */
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, DEFER_NKEYS,
+	    &err), 0);
+	ck_assert(!lazy.keys.unchecked);
+
+	/* Every truncation fails, in the decoder or in the check. */
+	for (k = 0; k < n; k++) {
+		copy = malloc(k ? k : 1);
+		memcpy(copy, body, k);
+		if (sp_req_decode_defer(copy, k, &lazy, 1000, &err) == 0) {
+			ck_assert(lazy.keys.unchecked);
+			ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+			ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+		}
+		free(copy);
+	}
+	/* A byte after the map: the decoder cannot see it, the check can. */
+	copy = malloc(n + 1);
+	memcpy(copy, body, n);
+	copy[n] = 0;
+	ck_assert_int_eq(sp_req_decode(copy, n + 1, &full, &err), -1);
+	ck_assert_int_eq(sp_req_decode_defer(copy, n + 1, &lazy, 1000, &err),
+	    0);
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "1 bytes follow"));
+	free(copy);
+
+	/* A key that is no key: its index, as for a short request. */
+	defer_sample(&b, odd_key);
+	body = b.data + SP_FRAME_HDR;
+	n = b.len - SP_FRAME_HDR;
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, 1000, &err), 0);
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert(err.has_index);
+	ck_assert_uint_eq(err.index, 1500);
+	sp_buf_free(&b);
+}
+END_TEST
+
 /* ------------------------------------------------------------ batches */
 
 START_TEST(batch_ops_round_trip)
@@ -1066,6 +1181,7 @@ proto_suite(void)
 	tcase_add_test(tc, reply_unknown_fields_skipped);
 	tcase_add_test(tc, reply_busy_retry);
 	tcase_add_test(tc, reply_error_extra_fields_decode);
+	tcase_add_test(tc, req_keys_deferred);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("data");
