@@ -813,7 +813,7 @@ send_some(sc_conn *c)
 
 	memset(&msg, 0, sizeof(msg));
 	if (c->npassfd > 0 && c->passfd[0].at > c->out_off)
-		end = c->passfd[0].at;
+		end = c->passfd[0].at < end ? c->passfd[0].at : end;
 	else if (c->npassfd > 0) {
 		end = c->passfd[0].end;
 		memset(&cbuf, 0, sizeof(cbuf));

@@ -1351,10 +1351,12 @@ END_TEST
 #define MF_NKEYS	200
 #define MF_KEYLEN	500	/* 200 keys of 500 bytes: over 64 KiB */
 
+#define MF_NREQ		7
+
 struct mf {
 	struct event_base	*base;
-	int			 code[6];
-	int			 calls[6];
+	int			 code[MF_NREQ];
+	int			 calls[MF_NREQ];
 	int			 done;
 	int			 want;
 };
@@ -1382,20 +1384,22 @@ mf_slot_reply(sc_async *ac, sc_reply *r, void *arg)
  * refused with TOO_LARGE and never sent, as the synchronous sc_mget()
  * does, so storesd does not close the connection on it: at once (-1)
  * once max_frame is known, by its callback when it was made before the
- * hello's reply told it.  The requests around it are served.
+ * hello's reply told it.  The requests around it are served, a snapshot
+ * with the descriptor it passes too.
  */
 START_TEST(over_max_frame_refused_unsent)
 {
 	struct hs_daemon	 d;
 	struct mf		 m = { 0 };
-	struct mf_slot		 s[6];
+	struct mf_slot		 s[MF_NREQ];
 	sc_bytes		*keys = calloc(MF_NKEYS, sizeof(*keys));
 	char			*kb = malloc(MF_NKEYS * MF_KEYLEN);
 	sc_conn			*c;
 	sc_async		*ac;
 	sc_bytes		*vals;
 	size_t			*miss, nmiss;
-	int			 i;
+	char			 path[512];
+	int			 i, fd;
 
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 64KiB\n"
 	    "[store refs]\nmap_size = 16MiB\n"), 0);
@@ -1404,10 +1408,13 @@ START_TEST(over_max_frame_refused_unsent)
 		snprintf(kb + i * MF_KEYLEN, 8, "%06d", i);
 		keys[i] = (sc_bytes){ kb + i * MF_KEYLEN, MF_KEYLEN };
 	}
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < MF_NREQ; i++)
 		s[i] = (struct mf_slot){ &m, i };
 	m.base = event_base_new();
-	m.want = 6;
+	m.want = MF_NREQ;
+	snprintf(path, sizeof(path), "%s/snap", d.dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	    -1);
 	/* All made before the hello's reply: max_frame is not known yet. */
 	ac = conn_on(m.base, &d);
 	ck_assert_int_eq(sc_async_put(ac, NULL, "refs", NULL, keys[1].p,
@@ -1420,9 +1427,13 @@ START_TEST(over_max_frame_refused_unsent)
 	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys, 3,
 	    mf_slot_reply, &s[4]), 0);
 	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[5]), 0);
+	ck_assert_int_eq(sc_async_snapshot(ac, NULL, "refs", fd, 0,
+	    mf_slot_reply, &s[6]), 0);
+	close(fd);
 	while (m.done < m.want)
 		ck_assert_int_ne(event_base_loop(m.base, EVLOOP_ONCE), -1);
-	for (i = 0; i < 6; i++) {
+	ck_assert_int_eq(it_run("test -s %s", path), 0);
+	for (i = 0; i < MF_NREQ; i++) {
 		ck_assert_int_eq(m.calls[i], 1);
 		ck_assert_msg(m.code[i] == (i == 1 || i == 3 ?
 		    SC_ERR_TOO_LARGE : SC_OK), "request %d: %s", i,
