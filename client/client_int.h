@@ -135,6 +135,10 @@ int	sc__strdup(sc_conn *c, const char *s, char **out);
 void	sc__str(struct sp_bytes *b, const char *s);
 /* The largest chunk of ops or keys to put in one request. */
 size_t	sc__chunk(const sc_conn *c);
+/* multi.c: the end of the chunk of keys that starts at from: as many
+ * keys as fit in sc__chunk(), at least one (from < n). */
+size_t	sc__keys_chunk(const sc_conn *c, const sc_bytes *keys, size_t from,
+	    size_t n);
 
 /* ------------------------------------------------------- connecting */
 

@@ -830,15 +830,18 @@ SC_API int	sc_async_del_if_equals(sc_async *ac, const char *repo,
 		    size_t klen, const void *old, size_t oldlen,
 		    sc_reply_fn *fn, void *arg);
 /*
- * mget and missing send one request (one read snapshot): the keys must
- * fit in storesd's max_frame.  One that does not is never sent (storesd
- * would close the connection on it), as sc_mget() refuses it: -1 with
- * SC_ERR_TOO_LARGE at once when max_frame is known, or, for a request
- * made before the connection's hello was answered, its callback with
- * SC_ERR_TOO_LARGE once it is (requests after it wait for that, so that
- * their order holds; a request of at most 4 KiB is never held).  Unlike
- * sc_missing(), sc_async_missing() does not split the keys: split them
- * over several calls.
+ * As the synchronous calls: an mget is one request (one read snapshot)
+ * whose keys must fit in storesd's max_frame; a missing is sent in as
+ * many requests as max_frame needs (the callback runs once, when all are
+ * answered, with the indices over all keys, or with the first failure
+ * in key order; a -1 may leave parts already queued, whose answers are
+ * dropped).  A request over max_frame is never sent (storesd would close
+ * the connection on it): -1 with SC_ERR_TOO_LARGE at once when max_frame
+ * is known; for a request made before the connection's hello was
+ * answered (a missing is then cut for the default max_frame, 64 MiB),
+ * its callback with SC_ERR_TOO_LARGE once it is.  Requests after such a
+ * request wait for that answer, so that their order holds; a request of
+ * at most 4 KiB is never held.
  */
 SC_API int	sc_async_mget(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const sc_bytes *keys,

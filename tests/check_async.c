@@ -1361,6 +1361,71 @@ struct mf {
 	int			 want;
 };
 
+/* The indices a missing's callback saw, and its outcome. */
+struct mf_miss {
+	struct mf	*m;
+	int		 code;
+	size_t		 errindex;
+	size_t		 idx[MF_NKEYS];
+	size_t		 n;
+	int		 calls;
+};
+
+static void
+mf_miss_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct mf_miss	*x = arg;
+	size_t		 i;
+
+	(void)ac;
+	x->calls++;
+	x->code = sc_reply_code(r);
+	x->errindex = sc_reply_errindex(r);
+	while (x->n < MF_NKEYS && sc_reply_next_missing(r, &i) == 1)
+		x->idx[x->n++] = i;
+	if (++x->m->done == x->m->want)
+		event_base_loopbreak(x->m->base);
+}
+
+/*
+ * A missing over max_frame, once it is known, is split: one callback
+ * with every absent key's index over all keys, in order; a bad key's
+ * index counts over all keys too.
+ */
+static void
+mf_missing_split(struct mf *m, sc_async *ac, sc_bytes *keys)
+{
+	struct mf_miss	 x, y;
+	sc_bytes	 keep = keys[150];
+	size_t		 i, q;
+
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	x.m = y.m = m;
+	m->done = 0;
+	m->want = 2;
+	q = sc_async_inflight(ac);
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &x), 0);
+	ck_assert_uint_gt(sc_async_inflight(ac), q + 1);	/* parts */
+	keys[150].n = 0;
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &y), 0);
+	keys[150] = keep;
+	while (m->done < m->want)
+		ck_assert_int_ne(event_base_loop(m->base, EVLOOP_ONCE), -1);
+	ck_assert_int_eq(x.calls, 1);
+	ck_assert_int_eq(x.code, SC_OK);
+	ck_assert_uint_eq(x.n, MF_NKEYS - 1);	/* all but the one put */
+	for (i = 0; i < x.n; i++)
+		ck_assert_uint_eq(x.idx[i], i < 1 ? i : i + 1);
+	ck_assert_int_eq(y.calls, 1);
+	ck_assert_int_eq(y.code, SC_ERR_BAD_KEY);
+	ck_assert_uint_eq(y.errindex, 150);
+	ck_assert_uint_eq(y.n, 0);
+	ck_assert_uint_eq(sc_async_inflight(ac), q);
+}
+
 /* A request's callback argument: its slot in m. */
 struct mf_slot {
 	struct mf	*m;
@@ -1380,12 +1445,13 @@ mf_slot_reply(sc_async *ac, sc_reply *r, void *arg)
 }
 
 /*
- * An mget or missing whose request is over storesd's max_frame is
- * refused with TOO_LARGE and never sent, as the synchronous sc_mget()
- * does, so storesd does not close the connection on it: at once (-1)
- * once max_frame is known, by its callback when it was made before the
- * hello's reply told it.  The requests around it are served, a snapshot
- * with the descriptor it passes too.
+ * An mget or missing whose request is over storesd's max_frame is never
+ * sent, so storesd does not close the connection on it: made before the
+ * hello's reply told max_frame, its callback gets TOO_LARGE (the
+ * requests around it are served, a snapshot with the descriptor it
+ * passes too); once max_frame is known, an mget is refused at once
+ * (-1, TOO_LARGE), as sc_mget() refuses it, and a missing is split, as
+ * sc_missing() splits it.
  */
 START_TEST(over_max_frame_refused_unsent)
 {
@@ -1439,23 +1505,14 @@ START_TEST(over_max_frame_refused_unsent)
 		    SC_ERR_TOO_LARGE : SC_OK), "request %d: %s", i,
 		    sc_errname(m.code[i]));
 	}
-	/* Now max_frame is known: refused at once, nothing queued. */
+	/* Now max_frame is known: the mget is refused at once, nothing
+	 * queued, and the missing is split as sc_missing() splits it. */
 	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys,
 	    MF_NKEYS, mf_slot_reply, &s[1]), -1);
 	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_TOO_LARGE);
 	ck_assert_ptr_nonnull(strstr(sc_async_errmsg(ac), "max_frame"));
-	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
-	    MF_NKEYS, mf_slot_reply, &s[3]), -1);
-	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_TOO_LARGE);
 	ck_assert_uint_eq(sc_async_inflight(ac), 0);
-	/* The connection is whole. */
-	memset(m.calls, 0, sizeof(m.calls));
-	m.done = 0;
-	m.want = 1;
-	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[2]), 0);
-	while (m.done < m.want)
-		ck_assert_int_ne(event_base_loop(m.base, EVLOOP_ONCE), -1);
-	ck_assert_int_eq(m.code[2], SC_OK);
+	mf_missing_split(&m, ac, keys);
 	sc_async_free(ac);
 	event_base_free(m.base);
 
