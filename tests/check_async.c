@@ -1426,6 +1426,23 @@ mf_missing_split(struct mf *m, sc_async *ac, sc_bytes *keys)
 	ck_assert_uint_eq(sc_async_inflight(ac), q);
 }
 
+/* A split missing cut short by the connection's end: one callback. */
+static void
+mf_missing_closed(struct mf *m, sc_async *ac, sc_bytes *keys)
+{
+	struct mf_miss	 z;
+
+	memset(&z, 0, sizeof(z));
+	z.m = m;
+	m->done = 0;
+	m->want = 1;
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &z), 0);
+	sc_async_free(ac);
+	ck_assert_int_eq(z.calls, 1);
+	ck_assert_int_eq(z.code, SC_ERR_CLOSED);
+}
+
 /* A request's callback argument: its slot in m. */
 struct mf_slot {
 	struct mf	*m;
@@ -1513,7 +1530,7 @@ START_TEST(over_max_frame_refused_unsent)
 	ck_assert_ptr_nonnull(strstr(sc_async_errmsg(ac), "max_frame"));
 	ck_assert_uint_eq(sc_async_inflight(ac), 0);
 	mf_missing_split(&m, ac, keys);
-	sc_async_free(ac);
+	mf_missing_closed(&m, ac, keys);
 	event_base_free(m.base);
 
 	/* The synchronous API, the same case: mget refused, missing split. */
