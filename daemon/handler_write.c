@@ -422,8 +422,8 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	/* The batch is gone now: it cannot be handled again. */
 	if ((rc = commit(c, t, j, creates, rq->id, err)) == REG_AGAIN)
 		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env was "
-		    "being closed or resized just as batch %llu was committed; nothing was "
-		    "written, send the batch again",
+		    "being closed or resized just as batch %llu was "
+		    "committed; nothing was written, send the batch again",
 		    (unsigned long long)rq->bid);
 	return rc;
 refused:

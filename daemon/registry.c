@@ -309,8 +309,8 @@ over_budget(struct registry *r, const struct cfg_store *st,
 		    "%s); lower map_size or raise map_budget", st->name, need,
 		    budget);
 	return sp_seterr_busy(err, SP_RETRY_INUSE_MS, "store %s: no room in "
-	    "storesd's address-space budget (map_budget %s, %s mapped by %u envs in "
-	    "use) for a map of %s; retry, or lower map_size or raise "
+	    "storesd's address-space budget (map_budget %s, %s mapped by %u "
+	    "envs in use) for a map of %s; retry, or lower map_size or raise "
 	    "map_budget", st->name, budget, used, r->nopen, need);
 }
 
@@ -823,7 +823,8 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 	if (find(r, dir, h) != NULL) {
 		pthread_mutex_unlock(&r->mtx);
 		return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the destination "
-		    "env is open; retry when `storectl live` no longer lists it");
+		    "env is open; retry when `storectl live` no longer lists "
+		    "it");
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
@@ -887,10 +888,10 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 		    !claim_wait(r, &deadline)) {
 			pthread_mutex_unlock(&r->mtx);
 			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the env "
-			    "of store %s%s%s is in use (a request, a snapshot, a fork, a "
-			    "restore or a drop); retry once `storectl live` "
-			    "shows it idle", st->name, e->repo ? " of repo " :
-			    "", e->repo ? e->repo : "");
+			    "of store %s%s%s is in use (a request, a "
+			    "snapshot, a fork, a restore or a drop); retry "
+			    "once `storectl live` shows it idle", st->name,
+			    e->repo ? " of repo " : "", e->repo ? e->repo : "");
 		}
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {

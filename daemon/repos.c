@@ -203,7 +203,8 @@ acquire(struct job *j, const struct cfg_store *st, struct reg_env **e,
 	}
 	if (rc == REG_AGAIN)
 		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env of "
-		    "store %s stays busy (closing or being resized); retry", st->name);
+		    "store %s stays busy (closing or being resized); retry",
+		    st->name);
 	return rc;
 }
 

@@ -524,9 +524,8 @@ refuse(struct job *j, const char *why, unsigned max)
 		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
 	else
 		sp_seterr_busy(&err, SP_RETRY_LONG_MS, "%u snapshots "
-		    "(snapshot_max) kept "
-		    "running for longer than snapshot_timeout while this one "
-		    "waited; retry later", max);
+		    "(snapshot_max) kept running for longer than "
+		    "snapshot_timeout while this one waited; retry later", max);
 	job_reply(j, -1, &err, 0);
 	job_finish(j);
 }

@@ -1297,7 +1297,8 @@ START_TEST(a_scan_walks_page_by_page)
 	b = sc_batch_begin(c, "sw", "refs", NULL);
 	for (i = 0; i < 100; i++) {
 		snprintf(k, sizeof(k), "w/%03d", i);
-		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "v", 1), 0);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "v", 1),
+		    0);
 	}
 	ck_assert_int_eq(sc_batch_put(b, NULL, "x", 1, "other", 5), 0);
 	ck_assert_int_eq(sc_batch_commit(b), 0);
