@@ -96,7 +96,8 @@ INTEG_TESTS = check_integration check_data check_faults check_envfaults \
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
-EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man
+EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man \
+	     $(BUILD)/tests/example-scan
 TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
 	     $(BUILD)/tests/lmdb-writer $(EXAMPLES)
 
@@ -208,6 +209,9 @@ $(BUILD)/include/storeclient/adapters/libevent.h: client/adapters/libevent.h
 $(BUILD)/tests/example-readme.c: README.md tests/example.sh
 	@mkdir -p $(@D)
 	tests/example.sh README.md > $@
+$(BUILD)/tests/example-scan.c: README.md tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh README.md async-scan > $@
 $(BUILD)/tests/example-man.c: man/libstoreclient.3 tests/example.sh
 	@mkdir -p $(@D)
 	tests/example.sh man/libstoreclient.3 > $@

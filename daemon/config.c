@@ -37,6 +37,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "sp_frame.h"
 #include "sp_mp.h"
 #include "sp_names.h"
 
@@ -166,7 +167,7 @@ static const struct keydef keys[] = {
 	    D(socket_mode), 0660, RL_RESTART, NULL },
 	{ "data_dir", SEC_DAEMON, KT_PATH, 0, PATH_MAX, NULL,
 	    "/var/lib/storesd", D(data_dir), 0, RL_RESTART, NULL },
-	{ "max_frame", SEC_DAEMON, KT_SIZE, 4 * KiB, UINT32_MAX,
+	{ "max_frame", SEC_DAEMON, KT_SIZE, SP_MAX_FRAME_MIN, UINT32_MAX,
 	    "4KiB to 4294967295 (4GiB - 1)", NULL, D(max_frame), 64 * MiB,
 	    RL_APPLY, NULL },
 	{ "idle_close", SEC_DAEMON, KT_DURATION, 10, WEEK_MS,

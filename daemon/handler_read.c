@@ -23,12 +23,6 @@
 #include "store.h"
 
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
-/*
- * mget and missing of more keys go to the readers' pool, each in one read
- * transaction of its own: some 0.3 ms of work per 1,000 keys, the most a
- * request may hold its loop for.
- */
-#define READ_INLINE_KEYS	1000
 
 /* The end-of-turn hook of reads: ends their transactions and drops
  * their env references. */

@@ -308,9 +308,9 @@ over_budget(struct registry *r, const struct cfg_store *st,
 		    "more than storesd's address-space budget (map_budget "
 		    "%s); lower map_size or raise map_budget", st->name, need,
 		    budget);
-	return sp_seterr(err, SP_BUSY, "store %s: no room in storesd's "
-	    "address-space budget (map_budget %s, %s mapped by %u envs in "
-	    "use) for a map of %s; retry, or lower map_size or raise "
+	return sp_seterr_busy(err, SP_RETRY_INUSE_MS, "store %s: no room in "
+	    "storesd's address-space budget (map_budget %s, %s mapped by %u "
+	    "envs in use) for a map of %s; retry, or lower map_size or raise "
 	    "map_budget", st->name, budget, used, r->nopen, need);
 }
 
@@ -685,8 +685,9 @@ again:
 			return REG_AGAIN;
 		case REG_RESERVED:
 			pthread_mutex_unlock(&r->mtx);
-			return sp_seterr(err, SP_BUSY, "a fork, drop or restore "
-			    "is under way on this env; retry once it is done");
+			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "a fork, "
+			    "drop or restore is under way on this env; retry "
+			    "once it is done");
 		}
 	}
 	if (r->nopen >= r->max_envs ||
@@ -708,9 +709,10 @@ again:
 			else if (r->nopen < r->max_envs)
 				rc = over_budget(r, st, err);
 			else
-				rc = sp_seterr(err, SP_BUSY, "all %u envs "
-				    "storesd may open (max_envs) are in use; "
-				    "retry, or raise max_envs", r->max_envs);
+				rc = sp_seterr_busy(err, SP_RETRY_INUSE_MS,
+				    "all %u envs storesd may open (max_envs) "
+				    "are in use; retry, or raise max_envs",
+				    r->max_envs);
 			pthread_mutex_unlock(&r->mtx);
 			return rc;
 		}
@@ -820,8 +822,9 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 		forget(r, e);
 	if (find(r, dir, h) != NULL) {
 		pthread_mutex_unlock(&r->mtx);
-		return sp_seterr(err, SP_BUSY, "the destination env is open; "
-		    "retry when `storectl live` no longer lists it");
+		return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the destination "
+		    "env is open; retry when `storectl live` no longer lists "
+		    "it");
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
@@ -890,11 +893,11 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 		if (e->state == REG_RESERVED || e->state == REG_RESIZING ||
 		    !claim_wait(r, &deadline)) {
 			pthread_mutex_unlock(&r->mtx);
-			return sp_seterr(err, SP_BUSY, "the env of store %s%s%s "
-			    "is in use (a request, a snapshot, a fork, a "
-			    "restore or a drop); retry once `storectl live` "
-			    "shows it idle", st->name, e->repo ? " of repo " :
-			    "", e->repo ? e->repo : "");
+			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the env "
+			    "of store %s%s%s is in use (a request, a "
+			    "snapshot, a fork, a restore or a drop); retry "
+			    "once `storectl live` shows it idle", st->name,
+			    e->repo ? " of repo " : "", e->repo ? e->repo : "");
 		}
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {

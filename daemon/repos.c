@@ -203,8 +203,9 @@ acquire(struct job *j, const struct cfg_store *st, struct reg_env **e,
 		    e, err);
 	}
 	if (rc == REG_AGAIN)
-		return sp_seterr(err, SP_BUSY, "the env of store %s stays "
-		    "busy (closing or being resized); retry", st->name);
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env of "
+		    "store %s stays busy (closing or being resized); retry",
+		    st->name);
 	return rc;
 }
 
@@ -481,7 +482,7 @@ run(struct job *j)
 	}
 	job_note(j, rc == -1 ? err.code : SP_OK);
 	if (rc == -1)
-		sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		sp_reply_err(&j->reply, j->id, &err);
 	job_finish(j);
 }
 

@@ -531,8 +531,8 @@ refuse(struct job *j, const char *why, unsigned max)
 	else if (strcmp(why, "memory") == 0)
 		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
 	else
-		sp_seterr(&err, SP_BUSY, "%u snapshots and restores "
-		    "(snapshot_max) kept running for longer than "
+		sp_seterr_busy(&err, SP_RETRY_LONG_MS, "%u snapshots and "
+		    "restores (snapshot_max) kept running for longer than "
 		    "snapshot_timeout while this %s waited; retry later", max,
 		    what);
 	job_reply(j, -1, &err, 0);

@@ -131,7 +131,7 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		/* LMDB may remap only with no transaction of the env alive
 		 * in the process: the registry does it once none is. */
 		atomic_store(&e->grown, true);
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS,
 		    "%s: another program grew this env past storesd's map; "
 		    "storesd remaps it as soon as its requests in flight are "
 		    "done: retry", e->label);
@@ -139,12 +139,12 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		cfg_format_size(e->map_size, size, sizeof(size));
 		log_warnx("%s: %s: %s: no address space for a map of %s",
 		    __func__, e->label, what, size);
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_INUSE_MS,
 		    "%s: storesd has no address space left for its map "
 		    "(map_size %s); retry, or lower map_size, max_envs or "
 		    "map_budget", e->label, size);
 	case MDB_READERS_FULL:
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_INUSE_MS,
 		    "%s: all LMDB reader slots are in use; retry", e->label);
 	case MDB_DBS_FULL:
 		return sp_seterr(err, SP_INTERNAL,

@@ -84,7 +84,7 @@ reply(struct job *j, const struct st_job *r)
 		sp_reply_error_at(&j->reply, j->id, r->err.code, msg,
 		    r->failed);
 	} else
-		sp_reply_error(&j->reply, j->id, r->err.code, r->err.msg);
+		sp_reply_err(&j->reply, j->id, &r->err);
 }
 
 /* Takes the oldest queued jobs, within the group limits. */
@@ -143,7 +143,7 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 	for (i = 0, j = batch; j; j = j->next, i++) {
 		if (rc == -1) {
 			job_note(j, err.code);
-			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+			sp_reply_err(&j->reply, j->id, &err);
 		} else
 			reply(j, &r[i]);
 	}

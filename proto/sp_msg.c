@@ -64,6 +64,7 @@ enum {
 	R_ERR		= 1u << 1,
 	R_INDEX		= 1u << 2,
 	R_OTHER		= 1u << 3,	/* nothing to note but the value */
+	R_RETRY		= 1u << 4,
 };
 
 #define RF(name, bit, kind, member) \
@@ -81,6 +82,7 @@ static const struct field reply_fields[] = {
 	RF("envs",	R_OTHER, K_RAW,		envs),
 	RF("daemon",	R_OTHER, K_RAW,		daemon),
 	RF("index",	R_INDEX, K_UINT,	index),
+	RF("retry_ms",	R_RETRY, K_UINT,	retry_ms),
 	RF("vals",	R_OTHER, K_ARRAY,	vals),
 	RF("missing",	R_OTHER, K_ARRAY,	missing),
 	RF("count",	R_OTHER, K_UINT,	count),
@@ -295,15 +297,42 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 	return 0;
 }
 
+/*
+ * The keys array that ends a request: with more than defer elements,
+ * its bytes are the rest of the request, left unwalked (sp_msg.h);
+ * otherwise it is read as any array.  Returns 0, or -1 when malformed.
+ */
+static int
+read_last_keys(struct sp_mp_rd *rd, struct sp_array *a, uint32_t defer)
+{
+	struct sp_mp_rd	 c = *rd;
+
+	if (defer == 0 || sp_mp_read_array(&c, &a->n) == -1 || a->n <= defer)
+		return sp__read_array(rd, a);
+	a->raw.p = (const char *)c.p;
+	a->raw.n = (size_t)(c.end - c.p);
+	a->unchecked = true;
+	rd->p = rd->end;
+	return 0;
+}
+
 int
 sp_req_decode(const void *body, size_t n, struct sp_req *req,
     struct sp_error *err)
+{
+	return sp_req_decode_defer(body, n, req, 0, err);
+}
+
+int
+sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
+    uint32_t defer, struct sp_error *err)
 {
 	struct sp_mp_rd		 rd;
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
 	uint32_t		 i, npairs;
 	char			 q[SP_QUOTE_BUF];
+	int			 rc;
 
 	memset(req, 0, sizeof(*req));
 	sp_mp_rd_init(&rd, body, n);
@@ -331,8 +360,12 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 			    "the field '%s' appears twice", f->name);
 			goto fail;
 		}
-		if (read_value(&rd, f->kind, f->bit == SP_F_OP ? (void *)&opname :
-		    (char *)req + f->off) == -1) {
+		if (f->bit == SP_F_KEYS && i == npairs - 1)
+			rc = read_last_keys(&rd, &req->keys, defer);
+		else
+			rc = read_value(&rd, f->kind, f->bit == SP_F_OP ?
+			    (void *)&opname : (char *)req + f->off);
+		if (rc == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "the field '%s' must be %s, not %s", f->name,
 			    kind_name(f->kind), sp_mp_type_name(sp_mp_peek(&rd)));
@@ -479,6 +512,7 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 			    (int)(k.n > 32 ? 32 : k.n), k.p);
 	}
 	rep->has_index = (seen & R_INDEX) != 0;
+	rep->has_retry = (seen & R_RETRY) != 0;
 	if (rd.p != rd.end || !(seen & R_ID))
 		return sp_seterr(err, SP_BAD_REQUEST,
 		    "the reply has trailing bytes or no id");
@@ -508,33 +542,45 @@ sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 
 static int
 error_reply(struct sp_buf *b, uint64_t id, int code, const char *msg,
-    const uint64_t *index)
+    const uint64_t *index, int64_t retry_ms)
 {
 	msgpack_packer	 pk;
 	const char	*name = sp_code_name(code);
 	size_t		 mark;
+	/* A hint is at least 1 ms: a zeroed sp_error carries none. */
+	bool		 retry = code == SP_BUSY && retry_ms > 0;
 
-	if (sp__open_reply(b, &pk, &mark, id, index ? 4 : 3) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 3 + (index != NULL) + retry)
+	    == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
 	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
 	sp_mp_kv_str(&pk, "msg", msg);
 	if (index)
 		sp_mp_kv_u64(&pk, "index", *index);
+	if (retry)
+		sp_mp_kv_u64(&pk, "retry_ms", (uint64_t)retry_ms);
 	return sp_frame_close(b, mark);
 }
 
 int
 sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
 {
-	return error_reply(b, id, code, msg, NULL);
+	return error_reply(b, id, code, msg, NULL, -1);
 }
 
 int
 sp_reply_error_at(struct sp_buf *b, uint64_t id, int code, const char *msg,
     uint64_t index)
 {
-	return error_reply(b, id, code, msg, &index);
+	return error_reply(b, id, code, msg, &index, -1);
+}
+
+int
+sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err)
+{
+	return error_reply(b, id, err->code, err->msg,
+	    err->has_index ? &err->index : NULL, err->retry_ms);
 }
 
 int

@@ -748,6 +748,8 @@ START_TEST(max_connections_busy)
 		ck_assert_msg(sc_errcode(x) == SC_ERR_BUSY, "%s: %s",
 		    sc_errname(sc_errcode(x)), sc_errmsg(x));
 		ck_assert_ptr_nonnull(strstr(sc_errmsg(x), "max_connections"));
+		/* With storesd's hint for it (PROTOCOL.md). */
+		ck_assert_int_eq(sc_errretry_ms(x), SP_RETRY_LONG_MS);
 		sc_close(x);
 	}
 	sc_close(c[0]);
@@ -1950,6 +1952,69 @@ START_TEST(a_huge_read_stalls_no_one)
 }
 END_TEST
 
+/*
+ * The keys of a huge read are walked where they are read, not on the I/O
+ * thread (sp_req_decode_defer): what the decoder used to refuse there is
+ * refused all the same, with the index of the key at fault, and the
+ * connection goes on.
+ */
+START_TEST(a_huge_malformed_read_is_refused)
+{
+	struct hs_daemon	 d;
+	struct sp_buf		 out = { 0 }, b = { 0 };
+	struct sp_req		 rq;
+	struct sp_reply		 rep;
+	size_t			 last;
+	uint32_t		 len;
+	int			 fd, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nio_threads = 1\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	fd = it_raw_connect(&d);
+	/* The last key made an integer: 0xc4 0x08 "NNNNNNNN" becomes a
+	 * positive fixint and 9 bytes after the map. */
+	huge_read(&out, SP_OP_MGET, 1);
+	last = out.len - 10;
+	ck_assert_uint_eq((unsigned char)out.data[last], 0xc4);
+	out.data[last] = 0x05;
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 1);
+	ck_assert_int_eq(rep.code, SP_BAD_REQUEST);
+	ck_assert(rep.has_index);
+	ck_assert_uint_eq(rep.index, huge_keys() - 1);
+
+	/* One byte more in the frame, after the keys. */
+	out.len = 0;
+	huge_read(&out, SP_OP_MISSING, 2);
+	ck_assert_int_eq(sp_buf_append(&out, "", 1), 0);
+	len = (uint32_t)(out.len - SP_FRAME_HDR);
+	for (i = 0; i < SP_FRAME_HDR; i++)	/* the header, big-endian */
+		out.data[i] = (char)(len >> (8 * (SP_FRAME_HDR - 1 - i)));
+	ck_assert_uint_eq(sp_frame_len(out.data), len);
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 2);
+	ck_assert_int_eq(rep.code, SP_BAD_REQUEST);
+	ck_assert_ptr_nonnull(memmem(rep.msg.p, rep.msg.n, "1 bytes follow",
+	    14));
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = SP_OP_PING;
+	rq.id = 3;
+	out.len = 0;
+	ck_assert_int_eq(sp_req_encode(&out, &rq), 0);
+	it_raw_send(fd, out.data, out.len);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_uint_eq(rep.id, 3);
+	ck_assert_int_eq(rep.code, SP_OK);
+	close(fd);
+	sp_buf_free(&out);
+	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -1988,6 +2053,7 @@ faults_suite(void)
 	tcase_add_test(tc, buffered_input_is_capped);
 	tcase_add_test(tc, reloads_free_replaced_configs);
 	tcase_add_test(tc, a_huge_read_stalls_no_one);
+	tcase_add_test(tc, a_huge_malformed_read_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
