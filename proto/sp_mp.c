@@ -325,7 +325,18 @@ sp_mp_skip(struct sp_mp_rd *rd)
 bool
 sp_bytes_eq(struct sp_bytes b, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t	 i;
 
-	return b.p != NULL && b.n == n && memcmp(b.p, s, n) == 0;
+	/*
+	 * One pass, stopping at the first byte that differs: decoders try
+	 * each name of a table in turn, and a strlen and a memcmp per row
+	 * cost more than the rest of decoding a get.  A NUL in b never
+	 * matches (s ends there), so s is never read past its end.
+	 */
+	if (b.p == NULL)
+		return false;
+	for (i = 0; i < b.n; i++)
+		if (s[i] == '\0' || s[i] != b.p[i])
+			return false;
+	return s[b.n] == '\0';
 }

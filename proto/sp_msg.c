@@ -275,7 +275,8 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 
 	missing = d->required & ~req->has;
 	extra = req->has & ~(d->required | d->optional | SP_F_ID | SP_F_OP);
-	for (bit = 1; bit != 0; bit <<= 1) {
+	/* Up to the highest bit to name only: usually none at all. */
+	for (bit = 1; bit != 0 && bit <= (missing | extra); bit <<= 1) {
 		if (missing & bit)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "a %s request needs the field '%s'", d->name,

@@ -155,6 +155,25 @@ END_TEST
 
 /* ------------------------------------------------------------- frames */
 
+/* Decoders look names up with it, one table row after another. */
+START_TEST(mp_bytes_eq)
+{
+	struct sp_bytes	 b = { "key", 3 }, nul = { "ke\0", 3 };
+	struct sp_bytes	 none = { NULL, 0 }, empty = { "", 0 };
+
+	ck_assert(sp_bytes_eq(b, "key"));
+	ck_assert(!sp_bytes_eq(b, "keys"));
+	ck_assert(!sp_bytes_eq(b, "ke"));
+	ck_assert(!sp_bytes_eq(b, "kex"));
+	ck_assert(!sp_bytes_eq(b, ""));
+	/* A NUL in the bytes never matches the end of the name. */
+	ck_assert(!sp_bytes_eq(nul, "ke"));
+	ck_assert(!sp_bytes_eq(none, ""));
+	ck_assert(sp_bytes_eq(empty, ""));
+	ck_assert(!sp_bytes_eq(empty, "k"));
+}
+END_TEST
+
 START_TEST(frame_header)
 {
 	struct sp_buf	 b = { 0 };
@@ -958,6 +977,7 @@ proto_suite(void)
 	tcase_add_test(tc, mp_lying_lengths);
 	tcase_add_test(tc, mp_skip_deep_nesting);
 	tcase_add_test(tc, mp_skip_every_type);
+	tcase_add_test(tc, mp_bytes_eq);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("frame");
