@@ -133,13 +133,22 @@ sp_op_name(enum sp_op op)
 	return ops[op].name;
 }
 
+/* True when name begins as s does: rules out most rows of a table
+ * without a call (no row has an empty name). */
+static bool
+first_is(struct sp_bytes name, const char *s)
+{
+	return name.n > 0 && name.p[0] == s[0];
+}
+
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
 	int	 i;
 
 	for (i = SP_OP_NONE + 1; i < SP_OP_MAX; i++)
-		if (sp_bytes_eq(name, ops[i].name))
+		if (first_is(name, ops[i].name) &&
+		    sp_bytes_eq(name, ops[i].name))
 			return (enum sp_op)i;
 	return SP_OP_NONE;
 }
@@ -151,7 +160,8 @@ field_lookup(const struct field *table, size_t n, struct sp_bytes name)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (sp_bytes_eq(name, table[i].name))
+		if (first_is(name, table[i].name) &&
+		    sp_bytes_eq(name, table[i].name))
 			return &table[i];
 	return NULL;
 }
