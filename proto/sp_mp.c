@@ -348,6 +348,14 @@ read_payload(struct sp_mp_rd *rd, enum sp_mp_type want1,
 	size_t		 hdr;
 	uint64_t	 len;
 
+	/* A fixstr, as every field name is: no need for header(). */
+	if (want2 == SP_MP_STR && left(rd) > 0 && (rd->p[0] & 0xe0) == 0xa0 &&
+	    (size_t)(rd->p[0] & 0x1f) < left(rd)) {
+		v->p = (const char *)rd->p + 1;
+		v->n = rd->p[0] & 0x1f;
+		rd->p += 1 + v->n;
+		return 0;
+	}
 	if (header(rd, &t, &hdr, &len) == -1 || (t != want1 && t != want2))
 		return -1;
 	if (len > left(rd) - hdr)
