@@ -332,6 +332,12 @@ sp_mp_read_uint(struct sp_mp_rd *rd, uint64_t *v)
 	size_t		 hdr;
 	uint64_t	 len;
 
+	/* A positive fixint, as most ids are. */
+	if (left(rd) > 0 && rd->p[0] <= 0x7f) {
+		*v = rd->p[0];
+		rd->p++;
+		return 0;
+	}
 	if (header(rd, &t, &hdr, &len) == -1 || t != SP_MP_UINT ||
 	    left(rd) < hdr + len)
 		return -1;
@@ -354,6 +360,14 @@ read_payload(struct sp_mp_rd *rd, enum sp_mp_type want1,
 		v->p = (const char *)rd->p + 1;
 		v->n = rd->p[0] & 0x1f;
 		rd->p += 1 + v->n;
+		return 0;
+	}
+	/* A bin8, as a key is. */
+	if (want1 == SP_MP_BIN && left(rd) > 1 && rd->p[0] == 0xc4 &&
+	    (size_t)rd->p[1] <= left(rd) - 2) {
+		v->p = (const char *)rd->p + 2;
+		v->n = rd->p[1];
+		rd->p += 2 + v->n;
 		return 0;
 	}
 	if (header(rd, &t, &hdr, &len) == -1 || (t != want1 && t != want2))
