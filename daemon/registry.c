@@ -543,8 +543,8 @@ reg_free(struct registry *r)
 }
 
 static int
-env_dir(struct registry *r, const struct cfg_store *st, struct sp_bytes repo,
-    char *dir, size_t n, struct sp_error *err)
+env_dir(const struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, char *dir, size_t n, struct sp_error *err)
 {
 	if (lay_env_dir(r->data_dir, st, repo, dir, n) == -1)
 		return sp_seterr(err, SP_BAD_REPO,
@@ -638,19 +638,38 @@ forget(struct registry *r, struct reg_env *e)
 }
 
 int
+reg_key(const struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_key *k, struct sp_error *err)
+{
+	if (env_dir(r, st, repo, k->dir, sizeof(k->dir), err) == -1)
+		return -1;
+	k->hash = hash_str(k->dir);
+	return 0;
+}
+
+int
 reg_acquire(struct registry *r, const struct cfg_store *st,
     struct sp_bytes repo, bool create, struct reg_env **out,
     struct sp_error *err)
 {
+	struct reg_key	 k;
+
+	if (reg_key(r, st, repo, &k, err) == -1)
+		return -1;
+	return reg_acquire_key(r, st, repo, &k, create, out, err);
+}
+
+int
+reg_acquire_key(struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, const struct reg_key *k, bool create,
+    struct reg_env **out, struct sp_error *err)
+{
 	struct reg_env	*e;
-	char		 dir[PATH_MAX];
+	const char	*dir = k->dir;
 	char		 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
-	uint64_t	 h;
+	uint64_t	 h = k->hash;
 	int		 rc;
 
-	if (env_dir(r, st, repo, dir, sizeof(dir), err) == -1)
-		return -1;
-	h = hash_str(dir);
 	pthread_mutex_lock(&r->mtx);
 again:
 	if ((e = find(r, dir, h)) != NULL) {
