@@ -67,7 +67,7 @@ hash_str(const char *s)
 	w = 0;
 	memcpy(&w, s, n);
 	h = (h ^ w) * m;
-	return h ^ h >> 32;
+	return h ^ (h >> 32);
 }
 
 static struct reg_env *
