@@ -388,7 +388,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	const struct sp_bytes	*v;
 	const struct sp_array	*a;
 	size_t			 i, mark;
-	uint32_t		 n = 0, has = 0;
+	uint32_t		 n = 0, has = 0, bit;
 
 	if (sp_op_name(req->op) == NULL) {
 		errno = EINVAL;
@@ -397,27 +397,29 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	for (i = 0; i < NFIELDS; i++) {
 		f = &fields[i];
 		if (f->bit == SP_F_ID || f->bit == SP_F_OP)
-			has |= f->bit;
+			bit = f->bit;
 		else if (f->kind == K_STR || f->kind == K_BYTES)
-			has |= ((const struct sp_bytes *)(base + f->off))->p ?
+			bit = ((const struct sp_bytes *)(base + f->off))->p ?
 			    f->bit : 0;
 		else if (f->kind == K_ARRAY)
-			has |= ((const struct sp_array *)(base + f->off))->raw.p ?
+			bit = ((const struct sp_array *)(base + f->off))->raw.p ?
 			    f->bit : 0;
 		else
-			has |= req->has & f->bit;
+			bit = req->has & f->bit;
+		has |= bit;
+		n += bit != 0;
 	}
-	for (i = 0; i < NFIELDS; i++)
-		n += (has & fields[i].bit) != 0;
 
 	if (sp_frame_open(b, &mark) == -1)
 		return -1;
 	sp_mp_packer(&pk, b);
 	msgpack_pack_map(&pk, n);
-	for (i = 0; i < NFIELDS; i++) {
+	/* Up to the last field present: a get's are the first six rows. */
+	for (i = 0; i < NFIELDS && n > 0; i++) {
 		f = &fields[i];
 		if (!(has & f->bit))
 			continue;
+		n--;
 		if (f->bit == SP_F_OP) {
 			sp_mp_kv_str(&pk, "op", ops[req->op].name);
 			continue;
