@@ -14,6 +14,8 @@
 #   make python      the Python binding into $(BUILD)/python
 #   make rust        the Rust crate into $(BUILD)/rust
 #   make bench-bindings  gets/s through C, Python, Rust and redis-py
+#   make bench-instr  instructions and system calls per get, storesd
+#                    and libstoreclient against Redis and hiredis
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -109,7 +111,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	test-examples \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
-	test-bindings bench-bindings test-valgrind-rust
+	test-bindings bench-bindings bench-instr test-valgrind-rust
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -300,6 +302,17 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJ) $(HARNESS_OBJ) \
 	    $(BUILD)/libstoreclient.a -lhiredis -levent_core -llmdb -lpthread \
 	    -lm
+
+# The client of bench/instr.sh: gets over one connection, to storesd
+# through libstoreclient or to Redis through hiredis.
+$(BUILD)/bench/instr-get: $(call obj,bench/instr_get.c) $(BUILD)/libstoreclient.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lhiredis
+
+# Instructions and system calls per get, storesd and its library against
+# Redis and hiredis (counts, not times: valid on a loaded machine).
+bench-instr: all $(BUILD)/bench/instr-get $(BUILD)/tests/notify-wait
+	BUILD=$(BUILD) bench/instr.sh
 
 # The whole benchmark, BENCH_RUNS times (each about 2 minutes): each
 # run's JSON stays in bench/results/, and the table of their medians goes

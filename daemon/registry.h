@@ -35,6 +35,7 @@
 #ifndef REGISTRY_H
 #define REGISTRY_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -167,6 +168,23 @@ void		 reg_free(struct registry *r);
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,
 	    struct sp_error *err);
+/*
+ * Where the env of (repo, st) sits in the table: its directory and that
+ * directory's hash.  It depends on st and repo alone, so a caller that
+ * looks the same env up again and again (each turn's reads) works it
+ * out once with reg_key() and passes it to reg_acquire_key(), which is
+ * reg_acquire() without that work.  reg_key() returns 0, or -1 with err
+ * (BAD_REPO: the directory would be too long).
+ */
+struct reg_key {
+	uint64_t	 hash;
+	char		 dir[PATH_MAX];
+};
+int	reg_key(const struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, struct reg_key *k, struct sp_error *err);
+int	reg_acquire_key(struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, const struct reg_key *k, bool create,
+	    struct reg_env **out, struct sp_error *err);
 /* Drops a reference taken by reg_acquire(). */
 void	reg_release(struct registry *r, struct reg_env *e);
 

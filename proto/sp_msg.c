@@ -135,13 +135,22 @@ sp_op_name(enum sp_op op)
 	return ops[op].name;
 }
 
+/* True when name begins as s does: rules out most rows of a table
+ * without a call (no row has an empty name). */
+static bool
+first_is(struct sp_bytes name, const char *s)
+{
+	return name.n > 0 && name.p[0] == s[0];
+}
+
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
 	int	 i;
 
 	for (i = SP_OP_NONE + 1; i < SP_OP_MAX; i++)
-		if (sp_bytes_eq(name, ops[i].name))
+		if (first_is(name, ops[i].name) &&
+		    sp_bytes_eq(name, ops[i].name))
 			return (enum sp_op)i;
 	return SP_OP_NONE;
 }
@@ -153,7 +162,8 @@ field_lookup(const struct field *table, size_t n, struct sp_bytes name)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (sp_bytes_eq(name, table[i].name))
+		if (first_is(name, table[i].name) &&
+		    sp_bytes_eq(name, table[i].name))
 			return &table[i];
 	return NULL;
 }
@@ -277,7 +287,8 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 
 	missing = d->required & ~req->has;
 	extra = req->has & ~(d->required | d->optional | SP_F_ID | SP_F_OP);
-	for (bit = 1; bit != 0; bit <<= 1) {
+	/* Up to the highest bit to name only: usually none at all. */
+	for (bit = 1; bit != 0 && bit <= (missing | extra); bit <<= 1) {
 		if (missing & bit)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "a %s request needs the field '%s'", d->name,
@@ -410,7 +421,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	const struct sp_bytes	*v;
 	const struct sp_array	*a;
 	size_t			 i, mark;
-	uint32_t		 n = 0, has = 0;
+	uint32_t		 n = 0, has = 0, bit;
 
 	if (sp_op_name(req->op) == NULL) {
 		errno = EINVAL;
@@ -419,27 +430,29 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	for (i = 0; i < NFIELDS; i++) {
 		f = &fields[i];
 		if (f->bit == SP_F_ID || f->bit == SP_F_OP)
-			has |= f->bit;
+			bit = f->bit;
 		else if (f->kind == K_STR || f->kind == K_BYTES)
-			has |= ((const struct sp_bytes *)(base + f->off))->p ?
+			bit = ((const struct sp_bytes *)(base + f->off))->p ?
 			    f->bit : 0;
 		else if (f->kind == K_ARRAY)
-			has |= ((const struct sp_array *)(base + f->off))->raw.p ?
+			bit = ((const struct sp_array *)(base + f->off))->raw.p ?
 			    f->bit : 0;
 		else
-			has |= req->has & f->bit;
+			bit = req->has & f->bit;
+		has |= bit;
+		n += bit != 0;
 	}
-	for (i = 0; i < NFIELDS; i++)
-		n += (has & fields[i].bit) != 0;
 
 	if (sp_frame_open(b, &mark) == -1)
 		return -1;
 	sp_mp_packer(&pk, b);
 	msgpack_pack_map(&pk, n);
-	for (i = 0; i < NFIELDS; i++) {
+	/* Up to the last field present: a get's are the first six rows. */
+	for (i = 0; i < NFIELDS && n > 0; i++) {
 		f = &fields[i];
 		if (!(has & f->bit))
 			continue;
+		n--;
 		if (f->bit == SP_F_OP) {
 			sp_mp_kv_str(&pk, "op", ops[req->op].name);
 			continue;

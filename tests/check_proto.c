@@ -155,6 +155,83 @@ END_TEST
 
 /* ------------------------------------------------------------- frames */
 
+static int
+plain_write(void *data, const char *p, size_t n)
+{
+	return sp_buf_append(data, p, n);
+}
+
+/*
+ * The writers of sp_mp.c write into the buffer themselves: byte for byte
+ * what msgpack-c writes, at every boundary between two forms.
+ */
+START_TEST(mp_writers_match_msgpack)
+{
+	static const size_t	 lens[] = { 0, 1, 31, 32, 255, 256, 65535,
+				    65536 };
+	static const uint64_t	 uints[] = { 0, 127, 128, 255, 256, 65535,
+				    65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+				    UINT64_MAX };
+	struct sp_buf		 a = { 0 }, b = { 0 };
+	msgpack_packer		 pa, pb;
+	char			*v;
+	size_t			 i;
+
+	v = calloc(1, 65536);
+	ck_assert_ptr_nonnull(v);
+	memset(v, 'x', 65536);
+	sp_mp_packer(&pa, &a);
+	msgpack_packer_init(&pb, &b, plain_write);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		sp_mp_kv_bytes(&pa, "k", v, lens[i]);
+		sp_mp_kv_bin(&pa, "key", v, lens[i]);
+		msgpack_pack_str_with_body(&pb, "k", 1);
+		msgpack_pack_str_with_body(&pb, v, lens[i]);
+		msgpack_pack_str_with_body(&pb, "key", 3);
+		msgpack_pack_bin_with_body(&pb, v, lens[i]);
+	}
+	v[40] = '\0';
+	sp_mp_str(&pa, v);
+	sp_mp_kv_str(&pa, v, "val");
+	msgpack_pack_str_with_body(&pb, v, 40);
+	msgpack_pack_str_with_body(&pb, v, 40);
+	msgpack_pack_str_with_body(&pb, "val", 3);
+	for (i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+		sp_mp_kv_u64(&pa, "id", uints[i]);
+		msgpack_pack_str_with_body(&pb, "id", 2);
+		msgpack_pack_uint64(&pb, uints[i]);
+	}
+	sp_mp_kv_bool(&pa, "more", true);
+	msgpack_pack_str_with_body(&pb, "more", 4);
+	msgpack_pack_true(&pb);
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert(memcmp(a.data, b.data, a.len) == 0);
+	ck_assert(!a.failed);
+	sp_buf_free(&a);
+	sp_buf_free(&b);
+	free(v);
+}
+END_TEST
+
+/* Decoders look names up with it, one table row after another. */
+START_TEST(mp_bytes_eq)
+{
+	struct sp_bytes	 b = { "key", 3 }, nul = { "ke\0", 3 };
+	struct sp_bytes	 none = { NULL, 0 }, empty = { "", 0 };
+
+	ck_assert(sp_bytes_eq(b, "key"));
+	ck_assert(!sp_bytes_eq(b, "keys"));
+	ck_assert(!sp_bytes_eq(b, "ke"));
+	ck_assert(!sp_bytes_eq(b, "kex"));
+	ck_assert(!sp_bytes_eq(b, ""));
+	/* A NUL in the bytes never matches the end of the name. */
+	ck_assert(!sp_bytes_eq(nul, "ke"));
+	ck_assert(!sp_bytes_eq(none, ""));
+	ck_assert(sp_bytes_eq(empty, ""));
+	ck_assert(!sp_bytes_eq(empty, "k"));
+}
+END_TEST
+
 START_TEST(frame_header)
 {
 	struct sp_buf	 b = { 0 };
@@ -1158,6 +1235,8 @@ proto_suite(void)
 	tcase_add_test(tc, mp_lying_lengths);
 	tcase_add_test(tc, mp_skip_deep_nesting);
 	tcase_add_test(tc, mp_skip_every_type);
+	tcase_add_test(tc, mp_bytes_eq);
+	tcase_add_test(tc, mp_writers_match_msgpack);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("frame");
