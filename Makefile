@@ -377,7 +377,7 @@ test-install: all $(TOOLS_BINS)
 # The library's ABI against client/abi/ (abidiff): no incompatible change.
 test-abi: $(BUILD)/$(LIBFILE)
 	@echo "== tests/abi.sh"
-	BUILD=$(BUILD) tests/abi.sh
+	BUILD=$(BUILD) LIB=$(BUILD)/$(LIBFILE) tests/abi.sh
 
 # The man pages: lint, and in step with storectl --help and config.c.
 test-man: all
