@@ -13,6 +13,7 @@
 #   make python      the Python binding into $(BUILD)/python
 #   make rust        the Rust crate into $(BUILD)/rust
 #   make bench-bindings  gets/s through C, Python, Rust and redis-py
+#   make bench-syncs  syncs and page writes per durable commit (strace)
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -106,7 +107,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	test-valgrind test-install test-man test-abi test-callgraph callgraph \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
-	test-bindings bench-bindings test-valgrind-rust
+	test-bindings bench-bindings test-valgrind-rust bench-syncs
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -296,6 +297,16 @@ bench: deps-bench
 bench-smoke: all $(BUILD)/storesd-bench
 	@echo "== storesd-bench --smoke"
 	$(BUILD)/storesd-bench --smoke --build $(BUILD) --out $(BUILD)
+
+# Syscalls per durable commit, counted under strace (bench/syncs.sh):
+# counts, not times, so they hold on a loaded machine.
+$(BUILD)/bench/syncs-put: bench/syncs_put.c $(BUILD)/libstoreclient.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(BUILD)/libstoreclient.a -levent_core -lpthread
+
+bench-syncs: all $(BUILD)/bench/syncs-put
+	BUILD=$(BUILD) bench/syncs.sh $(SYNCS_MODES)
 
 # The Debian packages each target needs (scripts/deps.sh says which).
 deps deps-check:

@@ -11,6 +11,13 @@
  * and form the next group, so the busier the env, the larger its groups.
  * After one group the drain goes to the back of the pool's queue if more
  * arrived, so a busy env cannot keep a thread from the others.
+ *
+ * Under sync = full a commit syncs its data pages only (store.h,
+ * st_durable()): its meta page becomes durable with the data sync of the
+ * next commit.  So a group is answered once the commit after it is made,
+ * when writes are queued behind it (they make that commit soon), or
+ * after one explicit sync when none is (an idle env leaves no reply
+ * waiting).  A busy env then pays one fdatasync per group, not two.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -39,11 +46,19 @@ struct writer_q {
 	unsigned		 len;
 	bool			 scheduled;	/* a thread owns the writes */
 	struct pool_task	 task;
+	/* Groups committed but not durable yet (sync = full), in order,
+	 * and the commit count that makes the last of them durable.  The
+	 * thread owning the writes only: it always leaves this empty when
+	 * it gives them up. */
+	struct job		*wait_head;
+	struct job		*wait_tail;
+	uint64_t		 wait_until;
 
 	/* Counters since the env opened, read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
 	_Atomic uint64_t	 writes;	/* requests they held */
 	_Atomic uint64_t	 commit_us;	/* time spent committing */
+	_Atomic uint64_t	 flushes;	/* syncs with nothing behind */
 	struct latency		 commit_lat;	/* per commit */
 };
 
@@ -116,7 +131,9 @@ take(struct reg_env *e, size_t *n)
 	return head;
 }
 
-static void
+/* Commits the group batch of n jobs and builds their replies.  Returns
+ * 0, or -1 when the commit as a whole failed. */
+static int
 commit_group(struct reg_env *e, struct job *batch, size_t n)
 {
 	struct writer_q	*q = e->ext;
@@ -148,6 +165,88 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 			reply(j, &r[i]);
 	}
 	free(r);
+	return rc;
+}
+
+/* True when writes wait in q behind the group being committed. */
+static bool
+queued(struct writer_q *q)
+{
+	bool	 more;
+
+	pthread_mutex_lock(&q->mtx);
+	more = q->head != NULL;
+	pthread_mutex_unlock(&q->mtx);
+	return more;
+}
+
+/* Moves the waiting groups to the end of *done when they are durable. */
+static void
+durable(struct reg_env *e, struct job **done)
+{
+	struct writer_q	*q = e->ext;
+
+	if (q->wait_head == NULL || st_durable(e->st) < q->wait_until)
+		return;
+	while (*done != NULL)
+		done = &(*done)->next;
+	*done = q->wait_head;
+	q->wait_head = q->wait_tail = NULL;
+}
+
+/*
+ * The waiting groups could not be made durable: their commits are
+ * applied but may not be on disk, so each is answered IO_ERROR.  The
+ * replies of success built for them are replaced.
+ */
+static void
+not_durable(struct reg_env *e, const struct sp_error *err)
+{
+	struct writer_q	*q = e->ext;
+	struct job	*j;
+
+	for (j = q->wait_head; j; j = j->next) {
+		job_note(j, err->code);
+		j->reply.len = 0;
+		sp_reply_error(&j->reply, j->id, err->code, err->msg);
+	}
+	q->wait_until = 0;
+}
+
+/*
+ * Commits batch (n jobs), then hands back in *done the jobs now durable
+ * as the env's sync mode promises: this group and those before it, or
+ * only those before it while writes queued behind it will make it so.
+ */
+static void
+commit_durable(struct reg_env *e, struct job *batch, size_t n,
+    struct job **done)
+{
+	struct writer_q	*q = e->ext;
+	struct sp_error	 err;
+	int		 rc;
+
+	*done = NULL;
+	rc = commit_group(e, batch, n);
+	durable(e, done);
+	if (q->wait_tail != NULL)
+		q->wait_tail->next = batch;
+	else
+		q->wait_head = batch;
+	while (batch->next != NULL)
+		batch = batch->next;
+	q->wait_tail = batch;
+	q->wait_until = st_commits(e->st);
+	/*
+	 * Nothing behind to make it durable (or a failed commit, whose
+	 * cause may fail the next ones too): one sync now.
+	 */
+	if (st_durable(e->st) < q->wait_until && (rc == -1 || !queued(q))) {
+		atomic_fetch_add(&q->flushes, 1);
+		if (st_flush(e->st, &err) == -1)
+			not_durable(e, &err);
+	}
+	durable(e, done);
 }
 
 /* Gives up ownership of e's writes, handing queued ones to the pool. */
@@ -170,22 +269,23 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *j, *next;
+	struct job	*batch, *done, *j, *next;
 	struct pool	*pool;
 	size_t		 n;
 
 	if ((batch = take(e, &n)) == NULL)
 		return;		/* cannot happen: we are scheduled with work */
 	pool = batch->d->pool;
-	commit_group(e, batch, n);
+	commit_durable(e, batch, n, &done);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
-	 * they are finished, it may be closed and freed.
+	 * they are finished, it may be closed and freed.  Jobs still
+	 * waiting hold it too, and a drain is then queued (writes are).
 	 */
 	release(e, pool);
 
-	for (j = batch; j; j = next) {
+	for (j = done; j; j = next) {
 		next = j->next;
 		j->next = NULL;
 		job_finish(j);
@@ -200,16 +300,18 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
 	c[0] = (struct sp_counter){ "commits", atomic_load(&q->commits) };
 	c[1] = (struct sp_counter){ "writes", atomic_load(&q->writes) };
 	c[2] = (struct sp_counter){ "commit_us", atomic_load(&q->commit_us) };
+	c[3] = (struct sp_counter){ "flushes", atomic_load(&q->flushes) };
 	pthread_mutex_lock(&q->mtx);
-	c[3] = (struct sp_counter){ "write_queue", q->len };
+	c[4] = (struct sp_counter){ "write_queue", q->len };
 	pthread_mutex_unlock(&q->mtx);
-	lat_export(&q->commit_lat, &c[4]);
+	lat_export(&q->commit_lat, &c[5]);
 }
 
 /*
  * Commits jobs (a list of n write jobs of env e) right here, when e has
  * no write queued or running: for sync = none envs, whose commits wait
- * on no disk, on the I/O thread that received them.  Returns true when
+ * on no disk and are durable as promised once made (so no group waits
+ * for st_durable()), on the I/O thread that received them.  Returns true when
  * they were committed (their replies are built; the caller finishes
  * them), false when they had to join e's queue instead: behind writes
  * queued there, or because another process has e open (its writer could

@@ -16,7 +16,7 @@ set -eu
 
 build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
-bench="redis-server libhiredis-dev python3-redis python3-hiredis"
+bench="redis-server libhiredis-dev python3-redis python3-hiredis strace"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
 mandoc abigail-tools mmdebstrap systemd-container python3-dev
 python3-pytest python3-setuptools python3-pip cargo rustc"
