@@ -4,9 +4,10 @@
 # For each sync mode, starts storesd under strace on a scratch data dir,
 # makes PUTS puts of 100 bytes over CONNS connections at once
 # (build/bench/syncs-put), and prints per commit (from storesd's own
-# stats): the puts it held, and the fdatasync, fsync, msync, pwrite64
-# and pwritev calls, with the pwrite64 calls that went to a descriptor
-# opened O_DSYNC (LMDB's synced meta page writes) on their own.
+# stats): the puts it held; the fdatasync, fsync and msync calls; the
+# calls that wrote pages (pwrite64, pwritev, writev) and the pages they
+# wrote; and of the pwrite64 calls, those that went to a descriptor
+# opened O_DSYNC (LMDB's synced meta page writes).
 # These are counts, not times: they mean the same on a loaded machine.
 #
 # usage: bench/syncs.sh [MODE...]	(default: full nometa none)
@@ -52,6 +53,13 @@ calls() {
 	grep -c "^[0-9]*  *$1(" "$T/trace"
 }
 
+# written: the bytes the page writing calls of the trace wrote.
+written() {
+	grep -E '(pwrite64|pwritev|writev)(\(| resumed>)' "$T/trace" |
+	    sed -n 's/.*= \([0-9][0-9]*\)$/\1/p' |
+	    awk '{ n += $1 } END { printf "%d", n }'
+}
+
 # dsync_fds PID: the descriptors of PID opened with O_DSYNC (010000).
 dsync_fds() {
 	for f in /proc/"$1"/fdinfo/*; do
@@ -68,16 +76,16 @@ per() {
 	awk -v n="$1" -v c="$commits" 'BEGIN { printf "%.2f", n / c }'
 }
 
-printf '%-7s %6s %7s %9s %9s %6s %6s %9s %9s %8s %7s\n' sync puts \
-    commits puts/com fdatasync fsync msync pwrite64 "(O_DSYNC)" pwritev \
-    flushes
+echo "per commit:"
+printf '%-7s %6s %7s %5s %9s %6s %6s %7s %6s %9s %7s\n' sync puts \
+    commits puts fdatasync fsync msync writes pages "(O_DSYNC)" flushes
 for mode in "$@"; do
 	d=$T/$mode
 	mkdir -p "$d/data" || exit 1
 	printf '[store refs]\nmap_size = 1GiB\nsync = %s\n' "$mode" \
 	    >"$d/storesd.conf"
-	strace -f -qq -o "$T/trace" \
-	    -e trace=fdatasync,fsync,msync,pwrite64,pwritev \
+	strace -f -qq --seccomp-bpf -o "$T/trace" \
+	    -e trace=fdatasync,fsync,msync,pwrite64,pwritev,writev \
 	    "$STORESD" -s "$d/sock" -d "$d/data" -c "$d/storesd.conf" \
 	    2>"$d/storesd.log" &
 	tracer=$!
@@ -105,10 +113,12 @@ for mode in "$@"; do
 	commits=$(counter commits)
 	writes=$(counter writes)
 	flushes=$(counter flushes)
-	printf '%-7s %6s %7s %9s %9s %6s %6s %9s %9s %8s %7s\n' "$mode" \
+	psize=$(counter page_size)
+	nw=$(( $(calls pwrite64) + $(calls pwritev) + $(calls writev) ))
+	printf '%-7s %6s %7s %5s %9s %6s %6s %7s %6s %9s %7s\n' "$mode" \
 	    "$writes" "$commits" "$(per "$writes")" \
 	    "$(per "$(calls fdatasync)")" "$(per "$(calls fsync)")" \
-	    "$(per "$(calls msync)")" "$(per "$(calls pwrite64)")" \
-	    "$(per "$meta")" "$(per "$(calls pwritev)")" \
+	    "$(per "$(calls msync)")" "$(per "$nw")" \
+	    "$(per "$(( $(written) / psize ))")" "$(per "$meta")" \
 	    "${flushes:-n/a}"
 done

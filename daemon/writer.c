@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -36,6 +37,12 @@
 
 #define GROUP_JOBS	512
 #define GROUP_BYTES	(64 * 1024 * 1024)
+/* The longest a group waits for writes to follow it (see drain()). */
+#define FLUSH_WAIT_US	1000
+
+#ifndef MIN
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#endif
 
 /* An env's write queue and counters, kept with its registry entry. */
 struct writer_q {
@@ -53,6 +60,10 @@ struct writer_q {
 	struct job		*wait_head;
 	struct job		*wait_tail;
 	uint64_t		 wait_until;
+	uint64_t		 last_us;	/* the last commit took */
+	/* Signalled when a write is queued while the owner awaits one. */
+	pthread_cond_t		 arrived;
+	bool			 awaiting;
 
 	/* Counters since the env opened, read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
@@ -65,12 +76,18 @@ struct writer_q {
 static void *
 wq_new(struct reg_env *e)
 {
-	struct writer_q	*q;
+	struct writer_q		*q;
+	pthread_condattr_t	 ca;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
 	q->env = e;
 	pthread_mutex_init(&q->mtx, NULL);
+	/* behind() waits on the monotonic clock, as the rest of storesd. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->arrived, &ca);
+	pthread_condattr_destroy(&ca);
 	return q;
 }
 
@@ -79,6 +96,7 @@ wq_free(void *p)
 {
 	struct writer_q	*q = p;
 
+	pthread_cond_destroy(&q->arrived);
 	pthread_mutex_destroy(&q->mtx);
 	free(q);
 }
@@ -154,6 +172,7 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		atomic_fetch_add(&q->commits, 1);
 		atomic_fetch_add(&q->writes, n);
 		t0 = clock_now_us() - t0;
+		q->last_us = t0;
 		atomic_fetch_add(&q->commit_us, t0);
 		lat_add(&q->commit_lat, t0);
 	}
@@ -168,13 +187,29 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 	return rc;
 }
 
-/* True when writes wait in q behind the group being committed. */
+/*
+ * True when writes wait in q behind the group just committed, or arrive
+ * within us microseconds.
+ */
 static bool
-queued(struct writer_q *q)
+behind(struct writer_q *q, uint64_t us)
 {
-	bool	 more;
+	struct timespec	 ts;
+	uint64_t	 ns;
+	bool		 more;
 
 	pthread_mutex_lock(&q->mtx);
+	if (q->head == NULL && us > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ns = (uint64_t)ts.tv_nsec + us * 1000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		q->awaiting = true;
+		while (q->head == NULL && pthread_cond_timedwait(&q->arrived,
+		    &q->mtx, &ts) == 0)
+			;
+		q->awaiting = false;
+	}
 	more = q->head != NULL;
 	pthread_mutex_unlock(&q->mtx);
 	return more;
@@ -194,41 +229,12 @@ durable(struct reg_env *e, struct job **done)
 	q->wait_head = q->wait_tail = NULL;
 }
 
-/*
- * The waiting groups could not be made durable: their commits are
- * applied but may not be on disk, so each is answered IO_ERROR.  The
- * replies of success built for them are replaced.
- */
+/* Adds the group batch, just committed, to the waiting ones. */
 static void
-not_durable(struct reg_env *e, const struct sp_error *err)
+wait_add(struct reg_env *e, struct job *batch)
 {
 	struct writer_q	*q = e->ext;
-	struct job	*j;
 
-	for (j = q->wait_head; j; j = j->next) {
-		job_note(j, err->code);
-		j->reply.len = 0;
-		sp_reply_error(&j->reply, j->id, err->code, err->msg);
-	}
-	q->wait_until = 0;
-}
-
-/*
- * Commits batch (n jobs), then hands back in *done the jobs now durable
- * as the env's sync mode promises: this group and those before it, or
- * only those before it while writes queued behind it will make it so.
- */
-static void
-commit_durable(struct reg_env *e, struct job *batch, size_t n,
-    struct job **done)
-{
-	struct writer_q	*q = e->ext;
-	struct sp_error	 err;
-	int		 rc;
-
-	*done = NULL;
-	rc = commit_group(e, batch, n);
-	durable(e, done);
 	if (q->wait_tail != NULL)
 		q->wait_tail->next = batch;
 	else
@@ -237,16 +243,44 @@ commit_durable(struct reg_env *e, struct job *batch, size_t n,
 		batch = batch->next;
 	q->wait_tail = batch;
 	q->wait_until = st_commits(e->st);
-	/*
-	 * Nothing behind to make it durable (or a failed commit, whose
-	 * cause may fail the next ones too): one sync now.
-	 */
-	if (st_durable(e->st) < q->wait_until && (rc == -1 || !queued(q))) {
-		atomic_fetch_add(&q->flushes, 1);
-		if (st_flush(e->st, &err) == -1)
-			not_durable(e, &err);
+}
+
+/*
+ * Makes the waiting groups durable with one sync.  When it fails their
+ * commits are applied but may not be on disk, so each is answered
+ * IO_ERROR instead of the success built for it.
+ */
+static void
+flush(struct reg_env *e)
+{
+	struct writer_q	*q = e->ext;
+	struct sp_error	 err;
+	struct job	*j;
+
+	atomic_fetch_add(&q->flushes, 1);
+	if (st_flush(e->st, &err) == 0)
+		return;
+	for (j = q->wait_head; j; j = j->next) {
+		job_note(j, err.code);
+		j->reply.len = 0;
+		sp_reply_error(&j->reply, j->id, err.code, err.msg);
 	}
-	durable(e, done);
+	q->wait_until = 0;
+}
+
+/* Hands the jobs of list back; returns how many there were. */
+static size_t
+finish(struct job *list)
+{
+	struct job	*j, *next;
+	size_t		 n = 0;
+
+	for (j = list; j; j = next, n++) {
+		next = j->next;
+		j->next = NULL;
+		job_finish(j);
+	}
+	return n;
 }
 
 /* Gives up ownership of e's writes, handing queued ones to the pool. */
@@ -269,27 +303,48 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *done, *j, *next;
+	struct job	*batch, *done = NULL;
 	struct pool	*pool;
 	size_t		 n;
+	uint64_t	 us = 0;
+	int		 rc;
 
 	if ((batch = take(e, &n)) == NULL)
 		return;		/* cannot happen: we are scheduled with work */
 	pool = batch->d->pool;
-	commit_durable(e, batch, n, &done);
+	rc = commit_group(e, batch, n);
+
+	/*
+	 * The groups before this one are durable now that it is made (or
+	 * in any mode but sync = full): answer them at once, so that their
+	 * writers can write again while this group waits.  It holds the
+	 * env meanwhile.
+	 */
+	durable(e, &done);
+	wait_add(e, batch);
+	if (finish(done) > 0)
+		us = MIN(q->last_us, FLUSH_WAIT_US);
+	done = NULL;
+
+	/*
+	 * This group is made durable by the next commit when writes are
+	 * queued for one, else by a sync of its own (an idle env leaves no
+	 * reply waiting; a failed commit's cause may fail the next ones).
+	 * The writers just answered usually write again within a round
+	 * trip, so they are given up to one commit's time first: one sync
+	 * then serves two groups.
+	 */
+	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
+		flush(e);
+	durable(e, &done);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
-	 * they are finished, it may be closed and freed.  Jobs still
-	 * waiting hold it too, and a drain is then queued (writes are).
+	 * they are finished, it may be closed and freed.  Jobs left waiting
+	 * hold it too, and a drain is then queued (writes are).
 	 */
 	release(e, pool);
-
-	for (j = done; j; j = next) {
-		next = j->next;
-		j->next = NULL;
-		job_finish(j);
-	}
+	finish(done);
 }
 
 void
@@ -417,6 +472,8 @@ writer_submit(struct job *j)
 	q->len++;
 	schedule = !q->scheduled;
 	q->scheduled = true;
+	if (q->awaiting)
+		pthread_cond_signal(&q->arrived);
 	if (schedule) {
 		q->task.fn = drain;
 		pool_submit(j->d->pool, &q->task);
