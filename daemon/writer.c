@@ -366,8 +366,8 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
  * Commits jobs (a list of n write jobs of env e) right here, when e has
  * no write queued or running: for sync = none envs, whose commits wait
  * on no disk and are durable as promised once made (so no group waits
- * for st_durable()), on the I/O thread that received them.  Returns true when
- * they were committed (their replies are built; the caller finishes
+ * for st_durable()), on the I/O thread that received them.  Returns true
+ * when they were committed (their replies are built; the caller finishes
  * them), false when they had to join e's queue instead: behind writes
  * queued there, or because another process has e open (its writer could
  * make the commit wait).
