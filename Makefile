@@ -16,6 +16,7 @@
 #   make bench-bindings  gets/s through C, Python, Rust and redis-py
 #   make bench-instr  instructions and system calls per get, storesd
 #                    and libstoreclient against Redis and hiredis
+#   make bench-syncs  syncs and page writes per durable commit (strace)
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -111,7 +112,7 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	test-examples \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
-	test-bindings bench-bindings bench-instr test-valgrind-rust
+	test-bindings bench-bindings bench-instr bench-syncs test-valgrind-rust
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -347,6 +348,16 @@ bench-smoke: all $(BUILD)/storesd-bench $(BUILD)/tests/check_bench
 	grep -q 'two (pwrite + fdatasync)' $(BUILD)/bench-smoke-README.md
 	@echo "== $(BUILD)/tests/check_bench"
 	$(BUILD)/tests/check_bench
+
+# Syscalls per durable commit, counted under strace (bench/syncs.sh):
+# counts, not times, so they hold on a loaded machine.
+$(BUILD)/bench/syncs-put: bench/syncs_put.c $(BUILD)/libstoreclient.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(BUILD)/libstoreclient.a -levent_core -lpthread
+
+bench-syncs: all $(BUILD)/bench/syncs-put
+	BUILD=$(BUILD) bench/syncs.sh $(SYNCS_MODES)
 
 # The Debian packages each target needs (scripts/deps.sh says which).
 deps deps-check:

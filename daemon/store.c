@@ -45,6 +45,11 @@ struct st_env {
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
 	bool			*held;		/* per slot: rtxn open for a turn */
 	bool			 nosync;	/* sync = none */
+	bool			 lazymeta;	/* sync = full: see st_durable() */
+	/* Commits made through this handle, and how many of them are
+	 * durable as the sync mode promises (one writer at a time). */
+	_Atomic uint64_t	 ncommits;
+	_Atomic uint64_t	 ndurable;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -233,13 +238,26 @@ st_grown(const struct st_env *e)
 bool
 st_close_syncs(const struct st_env *e)
 {
-	return atomic_load(&e->dirty);
+	return atomic_load(&e->dirty) ||
+	    atomic_load(&e->ndurable) != atomic_load(&e->ncommits);
 }
 
 bool
 st_nosync(const struct st_env *e)
 {
 	return e->nosync;
+}
+
+uint64_t
+st_commits(const struct st_env *e)
+{
+	return atomic_load(&e->ncommits);
+}
+
+uint64_t
+st_durable(const struct st_env *e)
+{
+	return atomic_load(&e->ndurable);
 }
 
 bool
@@ -266,10 +284,16 @@ env_flags(enum cfg_sync sync)
 	 * times slower; it makes the data file as large as map_size
 	 * (sparse) and rules out nested transactions.  With a sync, the
 	 * fsync dominates and WRITEMAP buys nothing (measured).
+	 * NOMETASYNC for sync = full too: a commit then costs one
+	 * fdatasync (its data pages) where LMDB's default costs two (then
+	 * the meta page, O_DSYNC).  The meta page is made durable by the
+	 * next commit's data sync, which syncs the whole file, or by
+	 * st_flush(), and the writer answers a commit only then; see
+	 * st_durable().
 	 */
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
 
-	if (sync == CFG_SYNC_NOMETA)
+	if (sync == CFG_SYNC_FULL || sync == CFG_SYNC_NOMETA)
 		flags |= MDB_NOMETASYNC;
 	else if (sync == CFG_SYNC_NONE)
 		flags |= MDB_NOSYNC | MDB_WRITEMAP;
@@ -634,6 +658,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->unnamed = p->store->max_dbs == 0;
 	e->nslots = p->nslots;
 	e->nosync = p->store->sync == CFG_SYNC_NONE;
+	e->lazymeta = p->store->sync == CFG_SYNC_FULL;
 	e->writemap = (env_flags(p->store->sync) & MDB_WRITEMAP) != 0;
 	e->sync_ms = p->store->sync_interval_ms;
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
@@ -669,6 +694,15 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		goto fail;
 	if (open_dbis(e, err) == -1)
 		goto fail;
+	/*
+	 * A storesd killed before it synced its last commits (a meta page
+	 * under sync = full, whose writer was never answered) left them in
+	 * the page cache: make them durable before anyone reads them.
+	 */
+	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
+		st_fail(e, err, rc, "sync");
+		goto fail;
+	}
 	*out = e;
 	return 0;
 fail:
@@ -687,8 +721,10 @@ st_close(struct st_env *e)
 		for (i = 0; i < e->nslots; i++)
 			if (e->rtxn[i] != NULL)
 				mdb_txn_abort(e->rtxn[i]);
-	/* mdb_env_close does not sync; what sync = none left must go out. */
-	if (e->env != NULL && atomic_load(&e->dirty))
+	/* mdb_env_close does not sync; what sync = none left must go out,
+	 * and a meta page sync = full did not sync yet (the writer never
+	 * leaves one behind: this is a safety net). */
+	if (e->env != NULL && st_close_syncs(e))
 		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
@@ -1175,6 +1211,22 @@ reserve_jobs(struct st_env *e, MDB_txn *txn, const struct st_job *jobs,
 }
 
 /*
+ * After a top-level commit: count it, and what it made durable.  Under
+ * sync = full (MDB_NOMETASYNC) the commit synced its data pages, and
+ * with them the whole file as it was, so every commit before it is now
+ * durable but not this one, whose meta page was written after the sync.
+ * In the other modes it is as durable as the mode promises once made.
+ */
+static void
+counted(struct st_env *e)
+{
+	uint64_t	 n = atomic_load(&e->ncommits);
+
+	atomic_store(&e->ndurable, e->lazymeta ? n : n + 1);
+	atomic_store(&e->ncommits, n + 1);
+}
+
+/*
  * After a commit: publish the dbs it created, note unsynced data, and
  * log when it was made (this env's writer is the only one, so the last
  * txnid is this commit's).
@@ -1185,6 +1237,7 @@ committed(struct st_env *e, const bool *created)
 	MDB_envinfo	 info;
 	unsigned	 d;
 
+	counted(e);
 	if (mdb_env_info(e->env, &info) == 0)
 		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
 	for (d = 0; d < e->ndbs; d++)
@@ -1200,7 +1253,8 @@ st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
 {
 	struct st_job	 job = { ops, n, 0, 0, { 0 } };
 
-	if (st_write_group(e, &job, 1, err) == -1) {
+	/* Alone, it has no next commit to make it durable: flushed here. */
+	if (st_write_group(e, &job, 1, err) == -1 || st_flush(e, err) == -1) {
 		*failed = n;
 		return -1;
 	}
@@ -1322,6 +1376,7 @@ release_freed(struct st_env *e)
 		mdb_txn_abort(txn);
 	if (rc != 0)
 		return -1;
+	counted(e);
 	log_debug("%s: a write ran out of room; committed nothing to reach "
 	    "the pages freed last", e->label);
 	return 0;
@@ -1473,6 +1528,20 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
 		atomic_store(&e->dirty, true);
 		return st_fail(e, err, rc, "sync");
 	}
+	return 0;
+}
+
+int
+st_flush(struct st_env *e, struct sp_error *err)
+{
+	uint64_t	 n = atomic_load(&e->ncommits);
+	int		 rc;
+
+	if (atomic_load(&e->ndurable) == n)
+		return 0;
+	if ((rc = mdb_env_sync(e->env, 1)) != 0)
+		return st_fail(e, err, rc, "sync");
+	atomic_store(&e->ndurable, n);
 	return 0;
 }
 

@@ -40,8 +40,9 @@ struct st_params {
 /*
  * Opens the env in p->dir: sets map size and db count, clears reader
  * slots left by crashed processes (mdb_reader_check), and opens the
- * handles of the dbs that exist.  Dbs that do not exist yet are created
- * by the first write to them, never by a read.
+ * handles of the dbs that exist, then syncs it (what a killed storesd
+ * left in the page cache is durable before it is read).  Dbs that do
+ * not exist yet are created by the first write to them, never by a read.
  * Never waits for another process: one holding lock.mdb exclusively
  * (an LMDB program setting the env up, or a stuck one) is BUSY.
  * Returns 0, or -1 with err: NOT_FOUND (no data.mdb and !create),
@@ -74,7 +75,8 @@ bool	st_grown(const struct st_env *env);
  */
 bool	st_shared(const struct st_env *env);
 /* True when closing the env would sync it (sync = none, unsynced
- * commits): such a close must not run on an I/O thread. */
+ * commits; st_durable() behind): such a close must not run on an I/O
+ * thread. */
 bool	st_close_syncs(const struct st_env *env);
 /* True for sync = none: commits wait on no disk. */
 bool	st_nosync(const struct st_env *env);
@@ -143,12 +145,33 @@ struct st_job {
 /*
  * Group commit: applies each job in a nested transaction of one write
  * transaction, so a failing job (MAP_FULL, a failed condition) fails
- * alone, then commits them all with one commit and one sync.  Each job's
+ * alone, then commits them all with one commit and one data sync (see
+ * st_durable() for when it is durable).  Each job's
  * outcome is in its rc and err.  Returns 0, or -1 with err when the
  * transaction as a whole failed (begin or commit): then no job applied.
  */
 int	st_write_group(struct st_env *env, struct st_job *jobs, size_t n,
 	    struct sp_error *err);
+
+/*
+ * How durable this env's commits are.  st_commits() counts the commits
+ * made through this handle, st_durable() how many of them are durable as
+ * the sync mode promises (the first ones: durability is in order).  In
+ * sync = full a commit syncs its data pages but not its meta page
+ * (MDB_NOMETASYNC): it becomes durable with the next commit, whose data
+ * sync syncs the whole file, or with st_flush(); so a commit's writer
+ * must be answered only once st_durable() reaches it.  In the other
+ * modes every commit counts as durable once made.  Commits are counted
+ * by the env's one writer thread; any thread may read the counts.
+ */
+uint64_t st_commits(const struct st_env *env);
+uint64_t st_durable(const struct st_env *env);
+/*
+ * Makes every commit made so far durable (one fdatasync), when one is
+ * not.  The env's writer only.  Returns 0, or -1 with err (IO_ERROR):
+ * then whether those commits reached the disk is unknown.
+ */
+int	st_flush(struct st_env *env, struct sp_error *err);
 
 /*
  * For sync = none: flushes commits not yet on disk (mdb_env_sync) when

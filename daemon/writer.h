@@ -32,7 +32,7 @@ struct registry;
 extern const struct reg_env_ops writer_env_ops;
 
 /* The writer's counters of an env, for stats. */
-#define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
+#define WRITER_NCOUNTERS	(5 + LAT_NCOUNTERS)
 void	writer_counters(struct reg_env *e, struct sp_counter *c);
 
 /* Queues a write job on its env's writer queue. */
