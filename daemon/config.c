@@ -199,6 +199,9 @@ static const struct keydef keys[] = {
 	{ "snapshot_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
 	    "10ms to 1h", "30s", D(snapshot_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
+	{ "snapshot_max_time", SEC_DAEMON, KT_DURATION, 100, WEEK_MS,
+	    "100ms to 7 days (168h)", "6h", D(snapshot_max_time_ms),
+	    24 * HOUR_MS, RL_APPLY, NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",

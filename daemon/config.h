@@ -77,6 +77,7 @@ struct config {
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
+	uint64_t	 snapshot_max_time_ms; /* to take the whole snapshot */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */

@@ -608,6 +608,79 @@ START_TEST(snapshot_max_makes_them_wait)
 }
 END_TEST
 
+/* ------------------------------------------------- snapshot_max_time */
+
+#define TRICKLE_CONF							\
+	"[daemon]\n"							\
+	"snapshot_timeout = 1h\n"					\
+	"snapshot_max_time = 500ms\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/* A reader taking 4 KiB per 20 ms, far more than snapshot_timeout
+ * asks, until the end of its pipe. */
+struct trickle {
+	pthread_t	 t;
+	int		 fd;
+	size_t		 got;
+};
+
+static void *
+trickle_main(void *arg)
+{
+	struct trickle	*r = arg;
+	char		 buf[4096];
+	ssize_t		 n;
+
+	while ((n = read(r->fd, buf, sizeof(buf))) > 0) {
+		r->got += (size_t)n;
+		poll(NULL, 0, 20);
+	}
+	return NULL;
+}
+
+/*
+ * A reader that keeps taking just enough for snapshot_timeout would
+ * keep the copy's read transaction and the snapshot's threads for ever
+ * (2 MiB at 200 KiB/s: 10 s here; an env of many GiB: days).  After
+ * snapshot_max_time it is cut off with FD_ERROR naming that limit, and
+ * nothing stays held.
+ */
+START_TEST(trickling_reader_is_cut_off)
+{
+	struct hs_daemon d;
+	struct snap	 s;
+	struct trickle	 r;
+	int		 p[2], i;
+	long		 fds0;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, TRICKLE_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
+	fds0 = hs_fds(d.pid);
+	ck_assert_int_eq(pipe(p), 0);
+	r.fd = p[0];
+	r.got = 0;
+	ck_assert_int_eq(pthread_create(&r.t, NULL, trickle_main, &r), 0);
+	snap_start(&s, &d, NULL, "refs", p[1], 0);
+	ck_assert_msg(snap_join(&s), "a trickling reader was not cut off");
+	pthread_join(r.t, NULL);
+	close(p[0]);
+	ck_assert_int_eq(s.rc, -1);
+	ck_assert_msg(s.code == SC_ERR_FD_ERROR, "got %s: %s",
+	    sc_errname(s.code), s.msg);
+	ck_assert_msg(strstr(s.msg, "snapshot_max_time") != NULL, "%s", s.msg);
+	ck_assert_uint_lt(r.got, (size_t)BIG_VALS * VAL_SIZE);
+	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
+		poll(NULL, 0, 20);
+	ck_assert_int_le(hs_fds(d.pid), fds0);
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 snapshot_suite(void)
 {
@@ -621,6 +694,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, descriptor_errors_are_the_clients);
 	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
 	tcase_add_test(tc, snapshot_max_makes_them_wait);
+	tcase_add_test(tc, trickling_reader_is_cut_off);
 	suite_add_tcase(s, tc);
 	return s;
 }
