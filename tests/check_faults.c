@@ -1170,6 +1170,20 @@ END_TEST
 	"[store rw]\nmap_size = 1MiB\nwriters = @%s\n"		\
 	"[store closed]\nmap_size = 1MiB\nreaders = root\n"
 
+/* In a child: becomes nobody, then connects to sock.  Returns 0 with
+ * *c, or the exit status that says which failed. */
+static int
+nobody_conn(const char *sock, sc_conn **c)
+{
+	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
+	    setuid(ACL_ID) == -1)
+		return 100;
+	*c = sc_connect(sock);
+	if (sc_errcode(*c) != SC_OK)
+		return 101;
+	return 0;
+}
+
 /* In a child running as nobody: exit status = the number of surprises. */
 static int
 as_nobody(const char *sock)
@@ -1181,12 +1195,8 @@ as_nobody(const char *sock)
 	size_t	 n, i;
 	int	 bad = 0;
 
-	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
-	    setuid(ACL_ID) == -1)
-		return 100;
-	c = sc_connect(sock);
-	if (sc_errcode(c) != SC_OK)
-		return 101;
+	if ((bad = nobody_conn(sock, &c)) != 0)
+		return bad;
 #define WANT(call, code) do {						\
 	int _rc = (call);						\
 	if ((code) == SC_OK ? _rc != 0 : (_rc != -1 ||			\
@@ -1843,12 +1853,8 @@ large_put_as_nobody(const char *sock, const char *v, size_t n)
 	sc_conn	*c;
 	int	 rc;
 
-	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
-	    setuid(ACL_ID) == -1)
-		return 100;
-	c = sc_connect(sock);
-	if (sc_errcode(c) != SC_OK)
-		return 101;
+	if ((rc = nobody_conn(sock, &c)) != 0)
+		return rc;
 	if ((rc = sc_put(c, NULL, "refs", NULL, "nobody", 6, v, n)) != 0)
 		fprintf(stderr, "as nobody: %s %s\n",
 		    sc_errname(sc_errcode(c)), sc_errmsg(c));

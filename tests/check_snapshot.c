@@ -219,6 +219,20 @@ daemon_counter(const struct hs_daemon *d, const char *name)
 	return v;
 }
 
+/* Waits (bounded) until storesd's descriptors are back to fds0 (a
+ * snapshot's pipe and the client's descriptor are gone), and no
+ * snapshot runs. */
+static void
+wait_released(const struct hs_daemon *d, long fds0)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(20) && hs_fds(d->pid) > fds0; i++)
+		poll(NULL, 0, 20);
+	ck_assert_int_le(hs_fds(d->pid), fds0);
+	ck_assert_uint_eq(daemon_counter(d, "snapshots"), 0);
+}
+
 /* --------------------------------------- unread snapshots stop no one */
 
 #define ISOLATION_CONF							\
@@ -345,10 +359,7 @@ START_TEST(full_pipe_holds_no_writer_lock)
 		close(p[0]);
 	}
 	/* Its copy's descriptors and thread are gone. */
-	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
-		poll(NULL, 0, 20);
-	ck_assert_int_le(hs_fds(d.pid), fds0);
-	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
+	wait_released(&d, fds0);
 	down(&d);
 }
 END_TEST
@@ -651,7 +662,7 @@ START_TEST(trickling_reader_is_cut_off)
 	struct hs_daemon d;
 	struct snap	 s;
 	struct trickle	 r;
-	int		 p[2], i;
+	int		 p[2];
 	long		 fds0;
 	sc_conn		*c;
 
@@ -673,10 +684,7 @@ START_TEST(trickling_reader_is_cut_off)
 	    sc_errname(s.code), s.msg);
 	ck_assert_msg(strstr(s.msg, "snapshot_max_time") != NULL, "%s", s.msg);
 	ck_assert_uint_lt(r.got, (size_t)BIG_VALS * VAL_SIZE);
-	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
-		poll(NULL, 0, 20);
-	ck_assert_int_le(hs_fds(d.pid), fds0);
-	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
+	wait_released(&d, fds0);
 	down(&d);
 }
 END_TEST
