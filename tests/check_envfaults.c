@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,25 @@ START_TEST(two_daemons_never_share_an_env)
 }
 END_TEST
 
+/* Waits (bounded) until d's log has the line fmt makes (grep -F). */
+static void __attribute__((format(printf, 2, 3)))
+wait_log(const struct hs_daemon *d, const char *fmt, ...)
+{
+	char	 want[1024];
+	va_list	 ap;
+	int	 i;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < hs_tries(20); i++) {
+		if (it_run("grep -qF \"%s\" %s", want, d->log) == 0)
+			return;
+		poll(NULL, 0, 20);
+	}
+	ck_abort_msg("not in the log within %d s: %s", hs_timeout(), want);
+}
+
 /*
  * data_dir replaced by a symlink while storesd runs used to send new
  * envs through it, where a second storesd started on the same path
@@ -512,12 +532,59 @@ START_TEST(data_dir_replaced_while_running)
 	it_assert_val(cb, "r2", "s", NULL, "k", 1, "b", 1);
 	sc_close(cb);
 	ck_assert_int_eq(hs_stop(&b), 0);
-	sc_close(ca);
-	ck_assert_int_eq(hs_stop(&a), 0);
+	/* The first one says where its directory is now, and when the path
+	 * leads to it again. */
+	wait_log(&a, "data_dir %s no longer leads to the directory storesd "
+	    "locked, now %s:", a.data, moved);
 	ck_assert_int_eq(unlink(a.data), 0);
 	ck_assert_int_eq(rename(moved, a.data), 0);
+	wait_log(&a, "data_dir %s leads to storesd's directory again",
+	    a.data);
+	it_assert_val(ca, "r2", "s", NULL, "k", 1, "a", 1);
+	sc_close(ca);
+	ck_assert_int_eq(hs_stop(&a), 0);
 	hs_cleanup(&a);
 	hs_cleanup(&b);
+}
+END_TEST
+
+/*
+ * The lock file in data_dir is one entry among others: removed (or
+ * replaced) while storesd ran, a second storesd used to lock a new one
+ * and serve the same directory, emptying its @tmp under the first one's
+ * forks.  The directory itself is locked: the second one is refused,
+ * and the first one's files are untouched.
+ */
+START_TEST(data_dir_lock_file_removed)
+{
+	struct hs_daemon a, b;
+	sc_conn		*ca;
+	char		 path[PATH_MAX];
+
+	ck_assert_int_eq(hs_up(&a, "[store s]\nmap_size = 1MiB\n"), 0);
+	ca = it_conn(&a);
+	ck_assert_int_eq(sc_put(ca, "r1", "s", NULL, "k", 1, "a", 1), 0);
+	/* What a fork under way keeps in @tmp. */
+	snprintf(path, sizeof(path), "%s/@tmp/fork-in-progress", a.data);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/@storesd.lock", a.data);
+	ck_assert_int_eq(unlink(path), 0);
+	/* Another storesd on the same data_dir, its own socket. */
+	b = a;
+	b.nfd = -1;
+	snprintf(b.sock, sizeof(b.sock), "%s/sock2", a.dir);
+	snprintf(b.notify, sizeof(b.notify), "%s/notify2", a.dir);
+	ck_assert_msg(hs_start(&b, NULL) == -1, "a second storesd serves the "
+	    "first one's data_dir");
+	if (b.nfd != -1)
+		close(b.nfd);
+	ck_assert_int_eq(it_run("grep -q 'another storesd is using data_dir "
+	    "%s (its @storesd.lock was removed' %s", a.data, a.log), 0);
+	ck_assert_int_eq(it_run("test -d %s/@tmp/fork-in-progress", a.data),
+	    0);
+	it_assert_val(ca, "r1", "s", NULL, "k", 1, "a", 1);
+	sc_close(ca);
+	down(&a);
 }
 END_TEST
 
@@ -762,6 +829,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, another_process_blocks_no_loop);
 	tcase_add_test(tc, two_daemons_never_share_an_env);
 	tcase_add_test(tc, data_dir_replaced_while_running);
+	tcase_add_test(tc, data_dir_lock_file_removed);
 	tcase_add_test(tc, map_budget_evicts_idle_envs);
 	tcase_add_test(tc, address_space_runs_out);
 	suite_add_tcase(s, tc);
