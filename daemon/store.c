@@ -1126,11 +1126,20 @@ static int
 reserve(struct st_env *e, uint64_t pages, struct sp_error *err)
 {
 	MDB_envinfo	 info;
+	struct stat	 sb;
 	uint64_t	 need, want, step;
 	int		 rc;
 
 	if (!e->writemap || (rc = mdb_env_info(e->env, &info)) != 0)
 		return 0;
+	/*
+	 * Another program may have cut the file short since: LMDB opening
+	 * it with MDB_WRITEMAP and a smaller map truncates it to that map
+	 * (no shorter than the pages in use).  What it cut off is reserved
+	 * no more; a page there would be a SIGBUS.  One fstat a commit.
+	 */
+	if (fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < e->reserved)
+		e->reserved = (uint64_t)sb.st_size;
 	need = ((uint64_t)info.me_last_pgno + 1 + pages) * e->psize;
 	if (need > info.me_mapsize)
 		need = info.me_mapsize;		/* beyond: MAP_FULL */

@@ -588,6 +588,53 @@ START_TEST(data_dir_lock_file_removed)
 }
 END_TEST
 
+/* --------------------------------------------- shrunk by a co-user */
+
+#define SHRUNK_STORE							\
+	"[store w]\nmap_size = 64MiB\nsync = none\nmax_dbs = 0\n"	\
+	"dbs = main\npath = @DIR@/w\n"
+
+/*
+ * Another LMDB program that opens an env with MDB_WRITEMAP and a smaller
+ * map truncates data.mdb to its map, no shorter than the pages in use.
+ * A sync = none env of storesd's took the space it had allocated ahead
+ * of its writes for granted: its next pages, past the new end of the
+ * file, were a SIGBUS that killed storesd.  storesd looks at the file's
+ * size before each write transaction and allocates again.
+ */
+START_TEST(writemap_env_shrunk_by_a_co_user)
+{
+	static char	 v[4096];
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 k[16], dir[PATH_MAX];
+	int		 i;
+
+	ck_assert_int_eq(hs_prepare(&d, SHRUNK_STORE), 0);
+	make_adopted(&d, "w");
+	snprintf(dir, sizeof(dir), "%s/w", d.dir);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "w", NULL, "first", 5, v, sizeof(v)),
+	    0);
+	/* What a WRITEMAP co-user's ftruncate leaves: the pages in use. */
+	ck_assert_int_eq(it_run("d=%s; set -- $(mdb_stat -e $d | awk "
+	    "'/Page size/ { p = $NF } /Number of pages used/ { u = $NF } "
+	    "END { print p, u }'); truncate -s $(($1 * $2)) $d/data.mdb",
+	    dir), 0);
+	for (i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		ck_assert_msg(sc_put(c, NULL, "w", NULL, k, strlen(k), v,
+		    sizeof(v)) == 0, "put %s: %s", k, sc_errmsg(c));
+	}
+	it_assert_val(c, NULL, "w", NULL, "k199", 4, v, sizeof(v));
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(it_run("mdb_stat %s >/dev/null", dir), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------ address space */
 
 /* True when storesd or this test runs under ASan or valgrind, which
@@ -830,6 +877,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, two_daemons_never_share_an_env);
 	tcase_add_test(tc, data_dir_replaced_while_running);
 	tcase_add_test(tc, data_dir_lock_file_removed);
+	tcase_add_test(tc, writemap_env_shrunk_by_a_co_user);
 	tcase_add_test(tc, map_budget_evicts_idle_envs);
 	tcase_add_test(tc, address_space_runs_out);
 	suite_add_tcase(s, tc);
