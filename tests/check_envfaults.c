@@ -155,6 +155,62 @@ START_TEST(sync_none_full_disk)
 }
 END_TEST
 
+/* Fills the file system of dir to the last page with the file path. */
+static void
+fill_disk(const char *path)
+{
+	off_t	 off = 0;
+	int	 fd;
+
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	while (posix_fallocate(fd, off, 4096) == 0)
+		off += 4096;
+	close(fd);
+}
+
+/*
+ * LMDB makes lock.mdb (its reader table) with ftruncate, a sparse file,
+ * and writes it through a shared map: a new env on a full file system
+ * was a SIGBUS at its first store into that map, which killed storesd.
+ * The lock file is allocated before LMDB maps it: a new env on a full
+ * disk is IO_ERROR, other envs are served, and once space is freed the
+ * new env is made.
+ */
+START_TEST(new_env_on_a_full_disk)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX];
+
+	ck_assert_int_eq(hs_prepare(&d, "[daemon]\nidle_close = 100ms\n"
+	    "[store s]\nmap_size = 1MiB\n"), 0);
+	if (!small_disk(&d, "4m", "new_env_on_a_full_disk")) {
+		hs_cleanup(&d);
+		return;
+	}
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "old", "s", NULL, "k", 1, "v", 1), 0);
+	snprintf(path, sizeof(path), "%s/ballast", d.data);
+	fill_disk(path);
+	EXPECT_ERR(c, sc_put(c, "new", "s", NULL, "k", 1, "v", 1),
+	    SC_ERR_IO_ERROR);
+	ck_assert_msg(alive(&d), "storesd died making an env on a full disk");
+	/* An env opened again on the full disk reads: its lock.mdb has its
+	 * blocks already. */
+	it_wait_closed(&d, "old");
+	it_assert_val(c, "old", "s", NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_msg(sc_put(c, "new", "s", NULL, "k", 1, "v", 1) == 0, "%s",
+	    sc_errmsg(c));
+	it_assert_val(c, "new", "s", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(umount(d.data), 0);
+	hs_cleanup(&d);
+}
+END_TEST
 
 /* ------------------------------------------- an env grown by another */
 
@@ -871,6 +927,7 @@ envfaults_suite(void)
 	tc = tcase_create("envfaults");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, sync_none_full_disk);
+	tcase_add_test(tc, new_env_on_a_full_disk);
 	tcase_add_test(tc, damaged_env_is_refused);
 	tcase_add_test(tc, env_grown_by_another_program);
 	tcase_add_test(tc, another_process_blocks_no_loop);

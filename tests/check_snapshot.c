@@ -183,27 +183,6 @@ put_in_time(const struct hs_daemon *d, const char *repo, const char *store,
 	    p.msg);
 }
 
-/* Waits (bounded) until repo has no open env: idle_close did its work. */
-static void
-wait_closed(const struct hs_daemon *d, const char *repo)
-{
-	sc_conn		*c = it_conn(d);
-	sc_live		*l = NULL;
-	size_t		 n = 1;
-	int		 i;
-
-	for (i = 0; i < hs_tries(20); i++) {
-		ck_assert_int_eq(sc_get_live(c, repo, NULL, &l), 0);
-		n = l->n;
-		sc_live_free(l);
-		if (n == 0)
-			break;
-		poll(NULL, 0, 20);
-	}
-	ck_assert_msg(n == 0, "the idle env of %s was not closed", repo);
-	sc_close(c);
-}
-
 /* A counter of storesd's stats. */
 static uint64_t
 daemon_counter(const struct hs_daemon *d, const char *name)
@@ -276,7 +255,7 @@ START_TEST(unread_snapshots_stop_no_one)
 	ck_assert_msg(hs_reload(&d, NULL, status, sizeof(status)) == 0,
 	    "SIGHUP: no READY=1 within %d s", hs_timeout());
 	put_in_time(&d, "big", "refs", "after-reload");
-	wait_closed(&d, "idle");
+	it_wait_closed(&d, "idle");
 	for (i = 0; i < 4; i++)
 		ck_assert_msg(!atomic_load(&s[i].done), "snapshot %d ended: "
 		    "%s", i, s[i].msg);
