@@ -237,16 +237,22 @@ lay_root(const char *data_dir, int lockfd, char *root, size_t n,
 	 * removed or replaced, a second storesd would lock a new one and
 	 * serve the same directory (and empty its @tmp under the first
 	 * one's forks).  The directory's own inode cannot be swapped while
-	 * it is there, so the lock that counts is on it.
+	 * it is there, so the lock that counts is on it.  Where directories
+	 * cannot be locked (NFS emulates flock with POSIX locks, which a
+	 * read-only descriptor cannot take), the lock file alone holds it.
 	 */
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		close(fd);
-		return sp_seterr(err, SP_BUSY, "another storesd is using "
-		    "data_dir %s (its %s was removed or replaced while it "
-		    "ran); stop it first, or give this one another data_dir "
-		    "(-d)", data_dir, LAY_LOCK);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno != EWOULDBLOCK) {
+		log_notice("%s: cannot lock data_dir %s itself (%s): its "
+		    "%s alone holds it", __func__, data_dir, strerror(errno),
+		    LAY_LOCK);
+		return fd;
 	}
-	return fd;
+	close(fd);
+	return sp_seterr(err, SP_BUSY, "another storesd is using data_dir %s "
+	    "(its %s was removed or replaced while it ran); stop it first, "
+	    "or give this one another data_dir (-d)", data_dir, LAY_LOCK);
 }
 
 bool
