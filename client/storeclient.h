@@ -523,7 +523,8 @@ SC_API void	sc_scan_end(sc_scan *s);
  * socket).  fd may be a file, a pipe, a socket or a device, blocking or
  * not; the call returns once storesd wrote the whole copy, so whoever
  * reads a pipe or socket must read meanwhile (another thread or
- * process), taking at least 64 KiB per snapshot_timeout (30 s).  compact
+ * process), taking at least 64 KiB per snapshot_timeout (30 s), and all
+ * of it within snapshot_max_time (24 h).  compact
  * drops free pages while copying.  The copy is an LMDB data file:
  * `mdb_dump -n -a FILE` prints its dbs.  On success *size (may be NULL) is the
  * number of bytes fd took.
@@ -531,7 +532,7 @@ SC_API void	sc_scan_end(sc_scan *s);
  * (fd not open for writing), SC_ERR_INVALID (fd < 0 or not open; the
  * connection stays usable), SC_ERR_FD_ERROR (fd failed: its reader went
  * away, its file system is full, or it took too little within
- * snapshot_timeout; what was written is incomplete), SC_ERR_IO_ERROR
+ * snapshot_timeout or snapshot_max_time; what was written is incomplete), SC_ERR_IO_ERROR
  * (reading the env failed), SC_ERR_BUSY (the env is being closed, it
  * waited snapshot_timeout while snapshot_max snapshots ran, or storesd
  * is stopping).

@@ -149,9 +149,10 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "every db of it (-s DB one db).\n"
 	    "FILE - is standard output (not a terminal), to stream the copy\n"
 	    "through a pipe: storectl snapshot refs - | ssh host 'cat >x'.\n"
-	    "A reader that takes less than 64 KiB per snapshot_timeout (30s)\n"
-	    "is cut off (FD_ERROR, exit 2).  Exit 1 when the env does not\n"
-	    "exist.  On any failure FILE is removed.\n",
+	    "A reader that takes less than 64 KiB per snapshot_timeout (30s),\n"
+	    "or not all of it within snapshot_max_time (24h), is cut off\n"
+	    "(FD_ERROR, exit 2).  Exit 1 when the env does not exist.  On\n"
+	    "any failure FILE is removed.\n",
 	    cmd_snapshot },
 	{ "fork", 2, 2, O(OPT_SOCKET) | O(OPT_REPO), "STORE DST_REPO",
 	    "copy the env of STORE to DST_REPO",

@@ -78,6 +78,7 @@ struct config {
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
+	uint64_t	 snapshot_max_time_ms; /* to take the whole snapshot */
 	uint64_t	 drop_wait_ms;	/* drop, restore: for the env in use */
 	uint64_t	 restore_timeout_ms; /* restore: for the next bytes */
 	struct cfg_store *stores;

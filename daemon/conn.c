@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -32,6 +33,23 @@
 
 static uint64_t	serials;	/* loop threads only touch it via atomics */
 
+/*
+ * Input charged against max_input, per peer uid: no uid holds more than
+ * its share (uid_share()), so one user's many connections cannot take
+ * all of it while another user's wait.  Shared by every loop, and
+ * touched only when a buffer grows past IN_FREE or gives it back, which
+ * small requests never do: one mutex will do.  A uid holding nothing
+ * has no row, so rows are at most the connections with large frames.
+ */
+struct uid_input {
+	uid_t		 uid;
+	uint64_t	 bytes;
+};
+
+static pthread_mutex_t	 uids_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct uid_input	*uids;		/* nuids of uids_cap in use */
+static size_t		 nuids, uids_cap;
+
 static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
 static void	on_more(evutil_socket_t, short, void *);
@@ -58,22 +76,103 @@ charge_of(size_t cap)
 }
 
 /*
+ * What one uid may hold: half of the cap, so that another user always
+ * finds the other half; but never less than the buffer of one largest
+ * frame (read up to READ_CHUNK past its end), which must always fit.
+ */
+static uint64_t
+uid_share(const struct conn *c)
+{
+	const struct sp_buf	 none = { 0 };
+	uint64_t		 half = input_cap(c) / 2, frame;
+
+	frame = charge_of(sp_buf_grown(&none, c->loop->d->cfg->max_frame +
+	    SP_FRAME_HDR + READ_CHUNK));
+	return half > frame ? half : frame;
+}
+
+/* uid's row; a new one (bytes 0) when it has none; NULL when out of
+ * memory.  Called with uids_mtx held. */
+static struct uid_input *
+uid_row(uid_t uid)
+{
+	struct uid_input	*p;
+	size_t			 i;
+
+	for (i = 0; i < nuids; i++)
+		if (uids[i].uid == uid)
+			return &uids[i];
+	if (nuids == uids_cap) {
+		if ((p = reallocarray(uids, uids_cap ? uids_cap * 2 : 8,
+		    sizeof(*p))) == NULL)
+			return NULL;
+		uids = p;
+		uids_cap = uids_cap ? uids_cap * 2 : 8;
+	}
+	uids[nuids].uid = uid;
+	uids[nuids].bytes = 0;
+	return &uids[nuids++];
+}
+
+/* Charges delta more to uid.  Returns 0, or -1 when that would take it
+ * over share, or out of memory (nothing is charged then). */
+static int
+uid_charge(uid_t uid, uint64_t delta, uint64_t share)
+{
+	struct uid_input	*r;
+	int			 rc = -1;
+
+	pthread_mutex_lock(&uids_mtx);
+	if ((r = uid_row(uid)) != NULL && r->bytes + delta <= share) {
+		r->bytes += delta;
+		rc = 0;
+	}
+	if (r != NULL && r->bytes == 0)
+		*r = uids[--nuids];
+	pthread_mutex_unlock(&uids_mtx);
+	return rc;
+}
+
+/* Gives delta of uid's charge back. */
+static void
+uid_uncharge(uid_t uid, uint64_t delta)
+{
+	struct uid_input	*r;
+
+	pthread_mutex_lock(&uids_mtx);
+	if ((r = uid_row(uid)) != NULL) {	/* it has one: no malloc */
+		r->bytes -= delta;
+		if (r->bytes == 0)
+			*r = uids[--nuids];
+	}
+	pthread_mutex_unlock(&uids_mtx);
+}
+
+/*
  * Charges c's input buffer, as it will be once grown for n more bytes,
- * against max_input.  Returns 0, or -1 when that would take the input
- * held by all connections over it (nothing is charged then).
+ * against max_input and its uid's share of it.  Returns 0, or -1 when
+ * that would take the input held by all connections over max_input, or
+ * by its uid's connections over their share (nothing is charged then;
+ * *share says which).
  */
 static int
-charge_input(struct conn *c, size_t n)
+charge_input(struct conn *c, size_t n, bool *share)
 {
 	_Atomic uint64_t	*all = &c->loop->d->in_bytes;
 	size_t			 charge = charge_of(sp_buf_grown(&c->in, n));
 	uint64_t		 delta;
 
+	*share = false;
 	if (charge <= c->in_charged)
 		return 0;
 	delta = charge - c->in_charged;
 	if (atomic_fetch_add(all, delta) + delta > input_cap(c)) {
 		atomic_fetch_sub(all, delta);
+		return -1;
+	}
+	if (uid_charge(c->peer.uid, delta, uid_share(c)) == -1) {
+		atomic_fetch_sub(all, delta);
+		*share = true;
 		return -1;
 	}
 	c->in_charged = charge;
@@ -88,6 +187,7 @@ uncharge_input(struct conn *c)
 
 	if (charge < c->in_charged) {
 		atomic_fetch_sub(&c->loop->d->in_bytes, c->in_charged - charge);
+		uid_uncharge(c->peer.uid, c->in_charged - charge);
 		c->in_charged = charge;
 	}
 }
@@ -520,24 +620,34 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Reading c would take the input held by all connections over
- * max_input: c is not read for a moment, and tries again then.  Its
- * frame's clock runs on, so the connections that hold the input either
- * finish their frames or are cut off at frame_timeout.
+ * max_input, or by its uid's over their share (share): c is not read
+ * for a moment, and tries again then.  Its frame's clock runs on, so
+ * the connections that hold the input either finish their frames or
+ * are cut off at frame_timeout.
  */
 static void
-starve(struct conn *c)
+starve(struct conn *c, bool share)
 {
 	struct timeval	 tv = { 0, STARVE_US };
-	char		 cap[32];
+	char		 cap[32], part[32];
 
 	if (!c->told_input) {
 		c->told_input = true;
 		cfg_format_size(input_cap(c), cap, sizeof(cap));
-		log_notice("%s: connection %llu (pid %ld uid %lu) waits to "
-		    "read: the frames all connections are receiving hold "
-		    "max_input (%s)", __func__,
-		    (unsigned long long)c->serial, (long)c->peer.pid,
-		    (unsigned long)c->peer.uid, cap);
+		cfg_format_size(uid_share(c), part, sizeof(part));
+		if (share)
+			log_notice("%s: connection %llu (pid %ld uid %lu) "
+			    "waits to read: the frames its uid's connections "
+			    "are receiving hold their share (%s) of "
+			    "max_input (%s)", __func__,
+			    (unsigned long long)c->serial, (long)c->peer.pid,
+			    (unsigned long)c->peer.uid, part, cap);
+		else
+			log_notice("%s: connection %llu (pid %ld uid %lu) "
+			    "waits to read: the frames all connections are "
+			    "receiving hold max_input (%s)", __func__,
+			    (unsigned long long)c->serial, (long)c->peer.pid,
+			    (unsigned long)c->peer.uid, cap);
 	}
 	c->starved = true;
 	event_del(c->rev);
@@ -710,6 +820,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	} cbuf;
 	ssize_t		 n;
 	size_t		 w = want(c);
+	bool		 share;
 
 	(void)what;
 	/*
@@ -722,9 +833,9 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		msg.msg_controllen = 0;
 		goto handle;
 	}
-	if (charge_input(c, w) == -1) {
+	if (charge_input(c, w, &share) == -1) {
 		if (!frame_cannot_end(c)) {
-			starve(c);
+			starve(c, share);
 			return;
 		}
 		end_of_input(c);

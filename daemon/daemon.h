@@ -79,7 +79,7 @@ struct daemon {
 	unsigned	 nloops;
 	uint64_t	 start_ms;
 	int		 lockfd;	/* DATA_DIR/@storesd.lock, held */
-	int		 rootfd;	/* DATA_DIR itself, held (O_PATH) */
+	int		 rootfd;	/* DATA_DIR itself, held, flocked */
 	char		 root[32];	/* "/proc/self/fd/N": reaches it */
 	uid_t		 uid;		/* storesd's own: may do anything */
 	atomic_uint	 nconns;	/* connections open now */

@@ -243,7 +243,7 @@ lay_root(const char *data_dir, int lockfd, char *root, size_t n,
 	struct stat	 a, b;
 	int		 fd;
 
-	if ((fd = open(data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return sp_seterr(err, SP_IO_ERROR, "cannot open data_dir %s: "
 		    "%s", data_dir, strerror(errno));
 	snprintf(root, n, "/proc/self/fd/%d", fd);
@@ -255,7 +255,45 @@ lay_root(const char *data_dir, int lockfd, char *root, size_t n,
 		    "by descriptor: %s does not lead to its lock file (is "
 		    "/proc mounted? was data_dir replaced?)", data_dir, path);
 	}
-	return fd;
+	/*
+	 * The lock file is one inode among the directory's entries: once
+	 * removed or replaced, a second storesd would lock a new one and
+	 * serve the same directory (and empty its @tmp under the first
+	 * one's forks).  The directory's own inode cannot be swapped while
+	 * it is there, so the lock that counts is on it.  Where directories
+	 * cannot be locked (NFS emulates flock with POSIX locks, which a
+	 * read-only descriptor cannot take), the lock file alone holds it.
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno != EWOULDBLOCK) {
+		log_notice("%s: cannot lock data_dir %s itself (%s): its "
+		    "%s alone holds it", __func__, data_dir, strerror(errno),
+		    LAY_LOCK);
+		return fd;
+	}
+	close(fd);
+	return sp_seterr(err, SP_BUSY, "another storesd is using data_dir %s "
+	    "(its %s was removed or replaced while it ran); stop it first, "
+	    "or give this one another data_dir (-d)", data_dir, LAY_LOCK);
+}
+
+bool
+lay_moved(const char *data_dir, int rootfd, char *now, size_t n)
+{
+	char		 proc[32];
+	struct stat	 a, b;
+	ssize_t		 len;
+
+	if (fstat(rootfd, &b) == -1 || (stat(data_dir, &a) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+		return false;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", rootfd);
+	if ((len = readlink(proc, now, n - 1)) == -1)
+		snprintf(now, n, "an unknown place");
+	else
+		now[len] = '\0';
+	return true;
 }
 
 int

@@ -60,16 +60,26 @@ int	lay_prepare_repo(const char *data_dir, const char *repo,
 int	lay_lock(const char *data_dir, struct sp_error *err);
 
 /*
- * Holds data_dir by descriptor: opens it (O_PATH) and writes into root the
- * name that reaches it through that descriptor ("/proc/self/fd/N"),
- * checked to hold the very lock file lockfd (lay_lock()) has open.  Every
- * later file call below data_dir goes through root, so data_dir replaced
+ * Holds data_dir by descriptor: opens it and writes into root the name
+ * that reaches it through that descriptor ("/proc/self/fd/N"), checked
+ * to hold the very lock file lockfd (lay_lock()) has open.  Every later
+ * file call below data_dir goes through root, so data_dir replaced
  * while storesd runs (by a symlink, say) leads none of them elsewhere.
- * Returns the descriptor (keep it open), or -1 with err (no /proc, or
- * data_dir replaced since it was locked).
+ * Also flocks the directory itself: the lock file can be removed or
+ * replaced, the directory's inode cannot, so no two storesds ever serve
+ * one directory.  Returns the descriptor (keep it open), or -1 with
+ * err (no /proc, data_dir replaced since it was locked, or BUSY:
+ * another storesd holds the directory).
  */
 int	lay_root(const char *data_dir, int lockfd, char *root, size_t n,
 	    struct sp_error *err);
+
+/*
+ * True when the path data_dir no longer leads to the directory rootfd
+ * holds (moved, removed or replaced while storesd runs); then now says
+ * where that directory is ("... (deleted)" when removed).
+ */
+bool	lay_moved(const char *data_dir, int rootfd, char *now, size_t n);
 
 /* Creates DATA_DIR/@tmp, emptying it of what a crashed fork left; call
  * it with the lock held.  Returns 0, or -1 with err. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -183,10 +184,37 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 static struct pool_task	 housekeeping;
 static atomic_bool	 housekeeping_busy;
 
+/*
+ * Says (once per change) when data_dir's path no longer leads to the
+ * directory storesd locked: storesd keeps serving that one, where it is
+ * now, and acknowledged writes go there, while a restart would serve
+ * what the path leads to.  Nothing a client can do; an operator's move.
+ */
+static void
+watch_data_dir(struct daemon *d)
+{
+	static bool	 told;
+	char		 now[PATH_MAX];
+	bool		 moved = lay_moved(d->cfg->data_dir, d->rootfd, now,
+			    sizeof(now));
+
+	if (moved && !told)
+		log_errx("%s: data_dir %s no longer leads to the directory "
+		    "storesd locked, now %s: storesd keeps serving that one "
+		    "until it stops, a restart serves what the path leads "
+		    "to; stop storesd before moving data_dir", __func__,
+		    d->cfg->data_dir, now);
+	else if (!moved && told)
+		log_notice("%s: data_dir %s leads to storesd's directory "
+		    "again", __func__, d->cfg->data_dir);
+	told = moved;
+}
+
 static void
 housekeep(struct pool_task *t)
 {
 	(void)t;
+	watch_data_dir(&daemon_ctx);
 	reg_sweep(daemon_ctx.reg);
 	reg_sync(daemon_ctx.reg);
 	reload_reap(&daemon_ctx);

@@ -836,6 +836,29 @@ reg_unpeek(struct registry *r, struct reg_env *e)
 	release(r, e, false);
 }
 
+/*
+ * Enters a reserved entry for dir (hash h): nobody opens or reserves
+ * that env meanwhile.  Called with r->mtx held and no entry for dir;
+ * drops the lock.  Returns 0 with *out, or -1 with err.
+ */
+static int
+reserve_unlock(struct registry *r, const char *dir, uint64_t h,
+    const struct cfg_store *st, struct sp_bytes repo, struct reg_env **out,
+    struct sp_error *err)
+{
+	struct reg_env	*e;
+
+	if ((e = entry_new(r, dir, h, st, repo)) != NULL) {
+		e->state = REG_RESERVED;
+		insert(r, e);
+	}
+	pthread_mutex_unlock(&r->mtx);
+	if (e == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	*out = e;
+	return 0;
+}
+
 int
 reg_reserve(struct registry *r, const struct cfg_store *st,
     struct sp_bytes repo, struct reg_env **out, struct sp_error *err)
@@ -857,14 +880,8 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 		    "env is open; retry when `storectl live` no longer lists "
 		    "it");
 	}
-	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
-		pthread_mutex_unlock(&r->mtx);
-		return sp_seterr(err, SP_INTERNAL, "out of memory");
-	}
-	e->state = REG_RESERVED;
-	insert(r, e);
-	pthread_mutex_unlock(&r->mtx);
-
+	if (reserve_unlock(r, dir, h, st, repo, &e, err) == -1)
+		return -1;
 	/* Checked under the reservation, so nobody creates it meanwhile. */
 	if (lstat(e->path, &sb) == 0 || errno != ENOENT) {
 		reg_unreserve(r, e);
@@ -931,15 +948,7 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 			    e->repo ? " of repo " : "", e->repo ? e->repo : "");
 		}
 	}
-	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
-		pthread_mutex_unlock(&r->mtx);
-		return sp_seterr(err, SP_INTERNAL, "out of memory");
-	}
-	e->state = REG_RESERVED;
-	insert(r, e);
-	pthread_mutex_unlock(&r->mtx);
-	*out = e;
-	return 0;
+	return reserve_unlock(r, dir, h, st, repo, out, err);
 }
 
 void

@@ -68,6 +68,8 @@ struct snap {
 	enum snap_target target;
 	uint64_t	 timeout_ms;	/* snapshot_timeout */
 	uint64_t	 deadline;	/* ms: SNAP_PROGRESS more by then */
+	uint64_t	 max_ms;	/* snapshot_max_time */
+	uint64_t	 end;		/* ms: the whole snapshot by then */
 	uint64_t	 since;		/* bytes taken since it was set */
 	uint64_t	 written;	/* bytes the client's fd took */
 	char		*buf;		/* SNAP_BUF, for sockets, devices */
@@ -210,17 +212,40 @@ fd_error(struct snap *s, struct sp_error *err, int e)
 	    (unsigned long long)s->written, strerror(e), why);
 }
 
-/* The client's descriptor took n bytes: counts them, and SNAP_PROGRESS
- * of them earn another snapshot_timeout. */
-static void
-took(struct snap *s, size_t n)
+/*
+ * The whole snapshot's bound, whoever is slow: its copy holds an LMDB
+ * read transaction, which keeps every page freed meanwhile from reuse,
+ * and a reader taking just SNAP_PROGRESS per snapshot_timeout would
+ * hold it for ever.  Returns FEED_FAIL with err.
+ */
+static int
+too_long(struct snap *s, struct sp_error *err)
 {
+	sp_seterr(err, SP_FD_ERROR, "the snapshot was not done within "
+	    "snapshot_max_time (%llu ms): the passed descriptor took %llu "
+	    "bytes; storesd cut the snapshot off: read it faster, or raise "
+	    "snapshot_max_time", (unsigned long long)s->max_ms,
+	    (unsigned long long)s->written);
+	return FEED_FAIL;
+}
+
+/* The client's descriptor took n bytes: counts them, and SNAP_PROGRESS
+ * of them earn another snapshot_timeout.  Returns 0, or FEED_FAIL with
+ * err once snapshot_max_time is over. */
+static int
+took(struct snap *s, size_t n, struct sp_error *err)
+{
+	uint64_t	 now = clock_now_ms();
+
 	s->written += n;
 	s->since += n;
+	if (now >= s->end)
+		return too_long(s, err);
 	if (s->since >= SNAP_PROGRESS) {
 		s->since = 0;
-		s->deadline = clock_now_ms() + s->timeout_ms;
+		s->deadline = now + s->timeout_ms;
 	}
+	return 0;
 }
 
 static int
@@ -236,9 +261,10 @@ stalled(struct snap *s, struct sp_error *err)
 
 /*
  * Waits for fd to be ready for events: until the deadline when
- * deadline is set (the client's descriptor), else as long as it takes
- * (our pipe, which waits on the copy, a disk).  Returns 0 when ready,
- * or FEED_FAIL with err: the deadline passed, or storesd stops.
+ * deadline is set (the client's descriptor), else as long as the copy
+ * takes (our pipe, which waits on a disk); never past snapshot_max_time.
+ * Returns 0 when ready, or FEED_FAIL with err: a deadline passed, or
+ * storesd stops.
  */
 static int
 await(struct snap *s, int fd, short events, bool deadline,
@@ -246,18 +272,21 @@ await(struct snap *s, int fd, short events, bool deadline,
 {
 	struct pollfd	 p[2] = { { fd, events, 0 },
 			    { s->set->bell, POLLIN, 0 } };
-	uint64_t	 now;
+	uint64_t	 now, until;
 	int		 ms;
 
 	for (;;) {
-		ms = -1;
+		now = clock_now_ms();
+		if (now >= s->end)
+			return too_long(s, err);
+		until = s->end;
 		if (deadline) {
-			now = clock_now_ms();
 			if (now >= s->deadline)
 				return stalled(s, err);
-			ms = s->deadline - now > INT_MAX ? INT_MAX :
-			    (int)(s->deadline - now);
+			if (s->deadline < until)
+				until = s->deadline;
 		}
+		ms = until - now > INT_MAX ? INT_MAX : (int)(until - now);
 		if (poll(p, 2, ms) == -1 && errno != EINTR)
 			return sp_seterr(err, SP_INTERNAL, "poll: %s",
 			    strerror(errno));
@@ -304,7 +333,8 @@ feed_pipe(struct snap *s, int fd, struct sp_error *err)
 		n = splice(s->in, NULL, fd, NULL, SNAP_SPLICE,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
-			took(s, (size_t)n);
+			if (took(s, (size_t)n, err) == -1)
+				return FEED_FAIL;
 			continue;
 		}
 		if (n == 0)
@@ -373,7 +403,8 @@ feed_buffered(struct snap *s, int fd, struct sp_error *err)
 			return FEED_FAIL;
 		if ((n = put(s, fd)) > 0) {
 			s->off += (size_t)n;
-			took(s, (size_t)n);
+			if (took(s, (size_t)n, err) == -1)
+				return FEED_FAIL;
 		} else if (n == -1 && errno == EAGAIN) {
 			if (await(s, fd, POLLOUT, true, err) == -1)
 				return FEED_FAIL;
@@ -595,6 +626,8 @@ snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
 	s->j = j;
 	s->in = s->out = -1;
 	s->timeout_ms = cfg->snapshot_timeout_ms;
+	s->max_ms = cfg->snapshot_max_time_ms;
+	s->end = clock_now_ms() + s->max_ms;
 	s->target = target_of(j->fd);
 	if ((s->target != TO_PIPE && s->target != TO_FILE &&
 	    (s->buf = malloc(SNAP_BUF)) == NULL) || snap_pipe(s) == -1)

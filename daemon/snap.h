@@ -21,7 +21,9 @@
  * (which wait on a disk only).  A descriptor that takes no bytes, or
  * fewer than SNAP_PROGRESS bytes, within snapshot_timeout is cut off:
  * the copy then fails on its closed pipe, ends its read transaction, and
- * the client gets FD_ERROR.  Memory per snapshot: storesd's pipe
+ * the client gets FD_ERROR.  So is a snapshot not done within
+ * snapshot_max_time, however steadily its descriptor takes bytes: that
+ * bounds how long a read transaction (and two threads) is held.  Memory per snapshot: storesd's pipe
  * (1 MiB at most) and a SNAP_BUF buffer; no disk.
  *
  * Threads: every function is thread-safe.

@@ -24,6 +24,9 @@
 
 /* Less room than this on an EIO: the disk is full (see disk_full()). */
 #define DISK_FULL_SLACK	(1024 * 1024)
+/* lock.mdb's blocks, allocated before LMDB maps it: LMDB makes it 8 KiB
+ * for its 126 reader slots (see lock_open()). */
+#define LOCK_ROOM	(16 * 1024)
 /* MDB_WRITEMAP envs: the least the file is allocated ahead at a time. */
 #define RESERVE_STEP	(1024 * 1024)
 /* LMDB's page header, and its sub-page limit on a node (me_nodemax). */
@@ -533,9 +536,35 @@ lock_holder(int fd, short type)
 	return fl.l_pid > 0 ? fl.l_pid : 1;
 }
 
-/* Opens and flocks lock.mdb in dir before LMDB opens it.  Returns 0, or
- * -1 with err: BUSY while another process holds it exclusively, or
- * another storesd has the env open. */
+/*
+ * LMDB makes lock.mdb with ftruncate, a sparse file, and writes its
+ * reader table through a shared map, first when it opens the env: where
+ * the file system cannot back a page of it, that store is a SIGBUS
+ * inside LMDB.  So its blocks come first: a new one's past its end
+ * (KEEP_SIZE: LMDB's ftruncate takes them up), an old one's as long as
+ * it is (allocated already, unless LMDB never wrote all of it: a full
+ * disk needs no room for it then).  A full disk is an ENOSPC here.
+ * Returns 0, or -1 with err.
+ */
+static int
+lock_room(struct st_env *e, struct sp_error *err)
+{
+	struct stat	 sb;
+	off_t		 n;
+
+	if (fstat(e->lockfd, &sb) == -1)
+		return st_fail(e, err, errno, "stat lock.mdb");
+	n = sb.st_size > 0 ? sb.st_size : LOCK_ROOM;
+	if (fallocate(e->lockfd, FALLOC_FL_KEEP_SIZE, 0, n) == -1 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS)
+		return st_fail(e, err, errno, "allocate lock.mdb");
+	return 0;
+}
+
+/* Opens, flocks and allocates lock.mdb in dir before LMDB opens it.
+ * Returns 0, or -1 with err: BUSY while another process holds it
+ * exclusively, or another storesd has the env open; IO_ERROR on a full
+ * disk. */
 static int
 lock_open(struct st_env *e, const char *dir, struct sp_error *err)
 {
@@ -568,7 +597,7 @@ lock_open(struct st_env *e, const char *dir, struct sp_error *err)
 		    "ask that one, or retry once it closed the env",
 		    e->label);
 	}
-	return 0;
+	return lock_room(e, err);
 }
 
 bool
@@ -1169,11 +1198,20 @@ static int
 reserve(struct st_env *e, uint64_t pages, struct sp_error *err)
 {
 	MDB_envinfo	 info;
+	struct stat	 sb;
 	uint64_t	 need, want, step;
 	int		 rc;
 
 	if (!e->writemap || (rc = mdb_env_info(e->env, &info)) != 0)
 		return 0;
+	/*
+	 * Another program may have cut the file short since: LMDB opening
+	 * it with MDB_WRITEMAP and a smaller map truncates it to that map
+	 * (no shorter than the pages in use).  What it cut off is reserved
+	 * no more; a page there would be a SIGBUS.  One fstat a commit.
+	 */
+	if (fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < e->reserved)
+		e->reserved = (uint64_t)sb.st_size;
 	need = ((uint64_t)info.me_last_pgno + 1 + pages) * e->psize;
 	if (need > info.me_mapsize)
 		need = info.me_mapsize;		/* beyond: MAP_FULL */

@@ -666,9 +666,39 @@ pack_env_id(msgpack_packer *pk, const struct sp_live_env *e)
 	sp_mp_kv_bytes(pk, "dir", e->dir.p, e->dir.n);
 }
 
-int
-sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
-    size_t n)
+/* One element of live's list: its id, then what is live about it. */
+static void
+pack_live_env(msgpack_packer *pk, const void *elem)
+{
+	const struct sp_live_env	*e = elem;
+
+	msgpack_pack_map(pk, 5);
+	pack_env_id(pk, e);
+	sp_mp_kv_u64(pk, "inflight", e->inflight);
+	sp_mp_kv_u64(pk, "idle_ms", e->idle_ms);
+}
+
+/* One element of repos' list: its id, its size, whether it is open. */
+static void
+pack_repo_env(msgpack_packer *pk, const void *elem)
+{
+	const struct sp_repo_env	*e = elem;
+
+	msgpack_pack_map(pk, 5);
+	pack_env_id(pk, &e->id);
+	sp_mp_kv_u64(pk, "size", e->size);
+	sp_mp_kv_bool(pk, "open", e->open);
+}
+
+/*
+ * A reply of one field, name: an array of the n elements at envs, each
+ * size bytes, which pack writes as a map.  Returns 0, or -1 (too many,
+ * out of memory).
+ */
+static int
+reply_env_list(struct sp_buf *b, uint64_t id, const char *name,
+    const void *envs, size_t size, size_t n,
+    void (*pack)(msgpack_packer *, const void *))
 {
 	msgpack_packer	 pk;
 	size_t		 i, mark;
@@ -677,41 +707,27 @@ sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
 		return -1;
 	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
-	sp_mp_str(&pk, "envs");
+	sp_mp_str(&pk, name);
 	msgpack_pack_array(&pk, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		msgpack_pack_map(&pk, 5);
-		pack_env_id(&pk, &envs[i]);
-		sp_mp_kv_u64(&pk, "inflight", envs[i].inflight);
-		sp_mp_kv_u64(&pk, "idle_ms", envs[i].idle_ms);
-	}
+	for (i = 0; i < n; i++)
+		pack(&pk, (const char *)envs + i * size);
 	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_live(struct sp_buf *b, uint64_t id, const struct sp_live_env *envs,
+    size_t n)
+{
+	return reply_env_list(b, id, "envs", envs, sizeof(*envs), n,
+	    pack_live_env);
 }
 
 int
 sp_reply_repos(struct sp_buf *b, uint64_t id, const struct sp_repo_env *envs,
     size_t n)
 {
-	msgpack_packer	 pk;
-	size_t		 i, mark;
-
-	if (n > UINT32_MAX)
-		return -1;
-	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
-		return -1;
-	sp_mp_str(&pk, "repos");
-	msgpack_pack_array(&pk, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		msgpack_pack_map(&pk, 5);
-		pack_env_id(&pk, &envs[i].id);
-		sp_mp_kv_u64(&pk, "size", envs[i].size);
-		sp_mp_str(&pk, "open");
-		if (envs[i].open)
-			msgpack_pack_true(&pk);
-		else
-			msgpack_pack_false(&pk);
-	}
-	return sp_frame_close(b, mark);
+	return reply_env_list(b, id, "repos", envs, sizeof(*envs), n,
+	    pack_repo_env);
 }
 
 static void

@@ -397,7 +397,8 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
-	    "snapshot_max, snapshot_timeout, drop_wait, restore_timeout");
+	    "snapshot_max, snapshot_timeout, snapshot_max_time, drop_wait, "
+	    "restore_timeout");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
@@ -1143,7 +1144,8 @@ START_TEST(test_limits)
 	cfg = load(STORE_OK "[daemon]\nmax_connections = 10\n"
 	    "max_inflight = 3\nmax_output = 1MiB\nmax_requests_per_turn = 5\n"
 	    "stop_timeout = 2s\nmax_input = 2GiB\nframe_timeout = 500ms\n"
-	    "snapshot_max = 2\nsnapshot_timeout = 500ms\ndrop_wait = 0\n"
+	    "snapshot_max = 2\nsnapshot_timeout = 500ms\n"
+	    "snapshot_max_time = 2h\ndrop_wait = 0\n"
 	    "restore_timeout = 1500ms\n");
 	ck_assert_uint_eq(cfg->drop_wait_ms, 0);
 	ck_assert_uint_eq(cfg->restore_timeout_ms, 1500);
@@ -1152,6 +1154,7 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->frame_timeout_ms, 500);
 	ck_assert_uint_eq(cfg->snapshot_max, 2);
 	ck_assert_uint_eq(cfg->snapshot_timeout_ms, 500);
+	ck_assert_uint_eq(cfg->snapshot_max_time_ms, 2 * 3600 * 1000);
 	ck_assert_uint_eq(cfg->max_inflight, 3);
 	ck_assert_uint_eq(cfg->max_per_turn, 5);
 	ck_assert_uint_eq(cfg->stop_timeout_ms, 2000);
@@ -1169,6 +1172,7 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->snapshot_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->drop_wait_ms, 2000);
 	ck_assert_uint_eq(cfg->restore_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg->snapshot_max_time_ms, 24 * 3600 * 1000);
 	cfg_free(cfg);
 	expect_err(STORE_OK "[daemon]\ndrop_wait = 2m\n", 4,
 	    "drop_wait = 2m is out of range; use 0 to 1m");
@@ -1178,6 +1182,9 @@ START_TEST(test_limits)
 	    "snapshot_max = 0 is out of range; use 1 to 1024");
 	expect_err(STORE_OK "[daemon]\nsnapshot_timeout = 5ms\n", 4,
 	    "snapshot_timeout = 5ms is out of range; use 10ms to 1h");
+	expect_err(STORE_OK "[daemon]\nsnapshot_max_time = 10ms\n", 4,
+	    "snapshot_max_time = 10ms is out of range; use 100ms to 7 days "
+	    "(168h)");
 	expect_err(STORE_OK "[daemon]\nmax_connections = 0\n", 4,
 	    "max_connections = 0 is out of range; use 1 to 1000000");
 	expect_err(STORE_OK "[daemon]\nmax_inflight = 0\n", 4,

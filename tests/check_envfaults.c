@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,62 @@ START_TEST(sync_none_full_disk)
 }
 END_TEST
 
+/* Fills the file system of dir to the last page with the file path. */
+static void
+fill_disk(const char *path)
+{
+	off_t	 off = 0;
+	int	 fd;
+
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	while (posix_fallocate(fd, off, 4096) == 0)
+		off += 4096;
+	close(fd);
+}
+
+/*
+ * LMDB makes lock.mdb (its reader table) with ftruncate, a sparse file,
+ * and writes it through a shared map: a new env on a full file system
+ * was a SIGBUS at its first store into that map, which killed storesd.
+ * The lock file is allocated before LMDB maps it: a new env on a full
+ * disk is IO_ERROR, other envs are served, and once space is freed the
+ * new env is made.
+ */
+START_TEST(new_env_on_a_full_disk)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX];
+
+	ck_assert_int_eq(hs_prepare(&d, "[daemon]\nidle_close = 100ms\n"
+	    "[store s]\nmap_size = 1MiB\n"), 0);
+	if (!small_disk(&d, "4m", "new_env_on_a_full_disk")) {
+		hs_cleanup(&d);
+		return;
+	}
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "old", "s", NULL, "k", 1, "v", 1), 0);
+	snprintf(path, sizeof(path), "%s/ballast", d.data);
+	fill_disk(path);
+	EXPECT_ERR(c, sc_put(c, "new", "s", NULL, "k", 1, "v", 1),
+	    SC_ERR_IO_ERROR);
+	ck_assert_msg(alive(&d), "storesd died making an env on a full disk");
+	/* An env opened again on the full disk reads: its lock.mdb has its
+	 * blocks already. */
+	it_wait_closed(&d, "old");
+	it_assert_val(c, "old", "s", NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_msg(sc_put(c, "new", "s", NULL, "k", 1, "v", 1) == 0, "%s",
+	    sc_errmsg(c));
+	it_assert_val(c, "new", "s", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(umount(d.data), 0);
+	hs_cleanup(&d);
+}
+END_TEST
 
 /* ------------------------------------------- an env grown by another */
 
@@ -476,6 +533,25 @@ START_TEST(two_daemons_never_share_an_env)
 }
 END_TEST
 
+/* Waits (bounded) until d's log has the line fmt makes (grep -F). */
+static void __attribute__((format(printf, 2, 3)))
+wait_log(const struct hs_daemon *d, const char *fmt, ...)
+{
+	char	 want[1024];
+	va_list	 ap;
+	int	 i;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < hs_tries(20); i++) {
+		if (it_run("grep -qF \"%s\" %s", want, d->log) == 0)
+			return;
+		poll(NULL, 0, 20);
+	}
+	ck_abort_msg("not in the log within %d s: %s", hs_timeout(), want);
+}
+
 /*
  * data_dir replaced by a symlink while storesd runs used to send new
  * envs through it, where a second storesd started on the same path
@@ -512,12 +588,106 @@ START_TEST(data_dir_replaced_while_running)
 	it_assert_val(cb, "r2", "s", NULL, "k", 1, "b", 1);
 	sc_close(cb);
 	ck_assert_int_eq(hs_stop(&b), 0);
-	sc_close(ca);
-	ck_assert_int_eq(hs_stop(&a), 0);
+	/* The first one says where its directory is now, and when the path
+	 * leads to it again. */
+	wait_log(&a, "data_dir %s no longer leads to the directory storesd "
+	    "locked, now %s:", a.data, moved);
 	ck_assert_int_eq(unlink(a.data), 0);
 	ck_assert_int_eq(rename(moved, a.data), 0);
+	wait_log(&a, "data_dir %s leads to storesd's directory again",
+	    a.data);
+	it_assert_val(ca, "r2", "s", NULL, "k", 1, "a", 1);
+	sc_close(ca);
+	ck_assert_int_eq(hs_stop(&a), 0);
 	hs_cleanup(&a);
 	hs_cleanup(&b);
+}
+END_TEST
+
+/*
+ * The lock file in data_dir is one entry among others: removed (or
+ * replaced) while storesd ran, a second storesd used to lock a new one
+ * and serve the same directory, emptying its @tmp under the first one's
+ * forks.  The directory itself is locked: the second one is refused,
+ * and the first one's files are untouched.
+ */
+START_TEST(data_dir_lock_file_removed)
+{
+	struct hs_daemon a, b;
+	sc_conn		*ca;
+	char		 path[PATH_MAX];
+
+	ck_assert_int_eq(hs_up(&a, "[store s]\nmap_size = 1MiB\n"), 0);
+	ca = it_conn(&a);
+	ck_assert_int_eq(sc_put(ca, "r1", "s", NULL, "k", 1, "a", 1), 0);
+	/* What a fork under way keeps in @tmp. */
+	snprintf(path, sizeof(path), "%s/@tmp/fork-in-progress", a.data);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/@storesd.lock", a.data);
+	ck_assert_int_eq(unlink(path), 0);
+	/* Another storesd on the same data_dir, its own socket. */
+	b = a;
+	b.nfd = -1;
+	snprintf(b.sock, sizeof(b.sock), "%s/sock2", a.dir);
+	snprintf(b.notify, sizeof(b.notify), "%s/notify2", a.dir);
+	ck_assert_msg(hs_start(&b, NULL) == -1, "a second storesd serves the "
+	    "first one's data_dir");
+	if (b.nfd != -1)
+		close(b.nfd);
+	ck_assert_int_eq(it_run("grep -q 'another storesd is using data_dir "
+	    "%s (its @storesd.lock was removed' %s", a.data, a.log), 0);
+	ck_assert_int_eq(it_run("test -d %s/@tmp/fork-in-progress", a.data),
+	    0);
+	it_assert_val(ca, "r1", "s", NULL, "k", 1, "a", 1);
+	sc_close(ca);
+	down(&a);
+}
+END_TEST
+
+/* --------------------------------------------- shrunk by a co-user */
+
+#define SHRUNK_STORE							\
+	"[store w]\nmap_size = 64MiB\nsync = none\nmax_dbs = 0\n"	\
+	"dbs = main\npath = @DIR@/w\n"
+
+/*
+ * Another LMDB program that opens an env with MDB_WRITEMAP and a smaller
+ * map truncates data.mdb to its map, no shorter than the pages in use.
+ * A sync = none env of storesd's took the space it had allocated ahead
+ * of its writes for granted: its next pages, past the new end of the
+ * file, were a SIGBUS that killed storesd.  storesd looks at the file's
+ * size before each write transaction and allocates again.
+ */
+START_TEST(writemap_env_shrunk_by_a_co_user)
+{
+	static char	 v[4096];
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 k[16], dir[PATH_MAX];
+	int		 i;
+
+	ck_assert_int_eq(hs_prepare(&d, SHRUNK_STORE), 0);
+	make_adopted(&d, "w");
+	snprintf(dir, sizeof(dir), "%s/w", d.dir);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, NULL, "w", NULL, "first", 5, v, sizeof(v)),
+	    0);
+	/* What a WRITEMAP co-user's ftruncate leaves: the pages in use. */
+	ck_assert_int_eq(it_run("d=%s; set -- $(mdb_stat -e $d | awk "
+	    "'/Page size/ { p = $NF } /Number of pages used/ { u = $NF } "
+	    "END { print p, u }'); truncate -s $(($1 * $2)) $d/data.mdb",
+	    dir), 0);
+	for (i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		ck_assert_msg(sc_put(c, NULL, "w", NULL, k, strlen(k), v,
+		    sizeof(v)) == 0, "put %s: %s", k, sc_errmsg(c));
+	}
+	it_assert_val(c, NULL, "w", NULL, "k199", 4, v, sizeof(v));
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(it_run("mdb_stat %s >/dev/null", dir), 0);
+	hs_cleanup(&d);
 }
 END_TEST
 
@@ -757,11 +927,14 @@ envfaults_suite(void)
 	tc = tcase_create("envfaults");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, sync_none_full_disk);
+	tcase_add_test(tc, new_env_on_a_full_disk);
 	tcase_add_test(tc, damaged_env_is_refused);
 	tcase_add_test(tc, env_grown_by_another_program);
 	tcase_add_test(tc, another_process_blocks_no_loop);
 	tcase_add_test(tc, two_daemons_never_share_an_env);
 	tcase_add_test(tc, data_dir_replaced_while_running);
+	tcase_add_test(tc, data_dir_lock_file_removed);
+	tcase_add_test(tc, writemap_env_shrunk_by_a_co_user);
 	tcase_add_test(tc, map_budget_evicts_idle_envs);
 	tcase_add_test(tc, address_space_runs_out);
 	suite_add_tcase(s, tc);

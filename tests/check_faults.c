@@ -1182,6 +1182,20 @@ END_TEST
 	"[store rw]\nmap_size = 1MiB\nwriters = @%s\n"		\
 	"[store closed]\nmap_size = 1MiB\nreaders = root\n"
 
+/* In a child: becomes nobody, then connects to sock.  Returns 0 with
+ * *c, or the exit status that says which failed. */
+static int
+nobody_conn(const char *sock, sc_conn **c)
+{
+	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
+	    setuid(ACL_ID) == -1)
+		return 100;
+	*c = sc_connect(sock);
+	if (sc_errcode(*c) != SC_OK)
+		return 101;
+	return 0;
+}
+
 /* In a child running as nobody: exit status = the number of surprises. */
 static int
 as_nobody(const char *sock)
@@ -1193,12 +1207,8 @@ as_nobody(const char *sock)
 	size_t	 n, i;
 	int	 bad = 0;
 
-	if (setgroups(0, NULL) == -1 || setgid(ACL_ID) == -1 ||
-	    setuid(ACL_ID) == -1)
-		return 100;
-	c = sc_connect(sock);
-	if (sc_errcode(c) != SC_OK)
-		return 101;
+	if ((bad = nobody_conn(sock, &c)) != 0)
+		return bad;
 #define WANT(call, code) do {						\
 	int _rc = (call);						\
 	if ((code) == SC_OK ? _rc != 0 : (_rc != -1 ||			\
@@ -1710,6 +1720,68 @@ END_TEST
 #define CAP_FRAME	(8 * 1024 * 1024 - 64)
 
 /*
+ * Sends body[0, total) on each of the CAP_HOLDERS non-blocking sockets
+ * fd[] until all of it is sent, or storesd holds them back (it logged
+ * max_input) and none has moved for 20 rounds.
+ */
+static void
+send_until_held(const struct hs_daemon *d, const int *fd, const char *body,
+    size_t total)
+{
+	size_t	 sent[CAP_HOLDERS] = { 0 };
+	ssize_t	 n;
+	bool	 progress, done;
+	int	 i, k, stuck;
+
+	for (i = stuck = 0; i < hs_tries(10) && stuck < 20; i++) {
+		progress = false;
+		done = true;
+		for (k = 0; k < CAP_HOLDERS; k++) {
+			if (sent[k] == total)
+				continue;
+			n = send(fd[k], body + sent[k], total - sent[k],
+			    MSG_NOSIGNAL);
+			if (n > 0) {
+				sent[k] += (size_t)n;
+				progress = true;
+			}
+			done = done && sent[k] == total;
+		}
+		if (done)
+			break;
+		/* Stuck for 20 rounds once storesd says it holds back. */
+		stuck = progress || it_run("grep -q max_input %s", d->log) != 0 ?
+		    0 : stuck + 1;
+		if (!progress)
+			poll(NULL, 0, 10);
+	}
+}
+
+/* A frame of len - 1 bytes but its last, under a header announcing len. */
+static char *
+all_but_last(uint32_t len)
+{
+	char	*body = malloc(SP_FRAME_HDR + len - 1);
+
+	ck_assert_ptr_nonnull(body);
+	frame_header(body, len);
+	memset(body + SP_FRAME_HDR, 0xc0, len - 1);
+	return body;
+}
+
+/* CAP_HOLDERS connections of d, non-blocking, into fd[]. */
+static void
+holders_connect(const struct hs_daemon *d, int *fd)
+{
+	int	 k;
+
+	for (k = 0; k < CAP_HOLDERS; k++) {
+		fd[k] = it_raw_connect(d);
+		ck_assert_int_eq(fcntl(fd[k], F_SETFL, O_NONBLOCK), 0);
+	}
+}
+
+/*
  * Input is buffered as it arrives, never at the length a header
  * announces, and all connections together buffer at most max_input of
  * frames being received: past it, connections wait to be read (logged),
@@ -1723,12 +1795,8 @@ START_TEST(buffered_input_is_capped)
 	struct sp_reply		 rep;
 	sc_conn			*c;
 	char			*body;
-	int			 ann[16], fd[CAP_HOLDERS], i, k, stuck;
-	size_t			 sent[CAP_HOLDERS], total = SP_FRAME_HDR +
-				    CAP_FRAME - 1;
+	int			 ann[16], fd[CAP_HOLDERS], i, k;
 	long			 rss0;
-	ssize_t			 n;
-	bool			 progress, done;
 
 	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 8MiB\n"
 	    "max_input = 24MiB\nframe_timeout = 1h\n"
@@ -1757,36 +1825,9 @@ START_TEST(buffered_input_is_capped)
 	ck_assert_int_ne(it_run("grep -q max_input %s", d.log), 0);
 	/* 8 connections send all but the last byte of 8 MiB frames: 64 MiB
 	 * against a cap of 24 MiB. */
-	body = malloc(total);
-	frame_header(body, CAP_FRAME);
-	memset(body + SP_FRAME_HDR, 0xc0, total - SP_FRAME_HDR);
-	for (k = 0; k < CAP_HOLDERS; k++) {
-		fd[k] = it_raw_connect(&d);
-		ck_assert_int_eq(fcntl(fd[k], F_SETFL, O_NONBLOCK), 0);
-		sent[k] = 0;
-	}
-	for (i = stuck = 0; i < hs_tries(10) && stuck < 20; i++) {
-		progress = false;
-		done = true;
-		for (k = 0; k < CAP_HOLDERS; k++) {
-			if (sent[k] == total)
-				continue;
-			n = send(fd[k], body + sent[k], total - sent[k],
-			    MSG_NOSIGNAL);
-			if (n > 0) {
-				sent[k] += (size_t)n;
-				progress = true;
-			}
-			done = done && sent[k] == total;
-		}
-		if (done)
-			break;
-		/* Stuck for 20 rounds once storesd says it holds back. */
-		stuck = progress || it_run("grep -q max_input %s", d.log) != 0 ?
-		    0 : stuck + 1;
-		if (!progress)
-			poll(NULL, 0, 10);
-	}
+	body = all_but_last(CAP_FRAME);
+	holders_connect(&d, fd);
+	send_until_held(&d, fd, body, SP_FRAME_HDR + CAP_FRAME - 1);
 	/* ASan keeps the halves a doubling buffer left in its quarantine. */
 	ck_assert_msg(hs_rss_kib(d.pid) < rss0 + (sanitized() ? 96 : 40) * 1024,
 	    "RSS grew by %ld "
@@ -1807,6 +1848,81 @@ START_TEST(buffered_input_is_capped)
 	sc_close(c);
 	sp_buf_free(&out);
 	sp_buf_free(&b);
+	down(&d);
+}
+END_TEST
+
+#define SHARE_CONF							\
+	"[daemon]\nsocket_mode = 0666\nmax_frame = 8MiB\n"		\
+	"max_input = 48MiB\nframe_timeout = 1h\n"			\
+	"[store refs]\nmap_size = 64MiB\n"
+
+/* In a child running as nobody: one put of a value of n bytes.  Exit
+ * status 0 when it is acknowledged. */
+static int
+large_put_as_nobody(const char *sock, const char *v, size_t n)
+{
+	sc_conn	*c;
+	int	 rc;
+
+	if ((rc = nobody_conn(sock, &c)) != 0)
+		return rc;
+	if ((rc = sc_put(c, NULL, "refs", NULL, "nobody", 6, v, n)) != 0)
+		fprintf(stderr, "as nobody: %s %s\n",
+		    sc_errname(sc_errcode(c)), sc_errmsg(c));
+	sc_close(c);
+	return rc == 0 ? 0 : 1;
+}
+
+/*
+ * One uid's many connections used to take all of max_input with frames
+ * they never finish, so another user's large request waited for
+ * frame_timeout (here 1 h).  No uid holds more than half of max_input:
+ * another user's large put is acknowledged while the first one's
+ * connections still hold theirs.
+ */
+START_TEST(one_uid_cannot_take_all_input)
+{
+	struct hs_daemon	 d;
+	char			*body;
+	int			 fd[CAP_HOLDERS], i, k, status = 0;
+	pid_t			 pid, w = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "one_uid_cannot_take_all_input: needs root to "
+		    "act as another user; skipped\n");
+		return;
+	}
+	ck_assert_msg(getpwuid(ACL_ID) != NULL, "no user %d (nobody)",
+	    ACL_ID);
+	ck_assert_int_eq(hs_prepare(&d, SHARE_CONF), 0);
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	/* Root's 8 connections send 8 MiB frames but their last byte:
+	 * 64 MiB against a cap of 48. */
+	body = all_but_last(CAP_FRAME);
+	holders_connect(&d, fd);
+	send_until_held(&d, fd, body, SP_FRAME_HDR + CAP_FRAME - 1);
+	ck_assert_int_eq(it_run("grep -q 'max_input (48MiB)' %s", d.log), 0);
+	/* Another user's put of 8 MiB goes through meanwhile. */
+	if ((pid = fork()) == 0)
+		_exit(large_put_as_nobody(d.sock, body, CAP_FRAME - 1024));
+	for (i = 0; i < hs_tries(10) && (w = waitpid(pid, &status,
+	    WNOHANG)) == 0; i++)
+		poll(NULL, 0, 10);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ck_assert_msg(w == pid, "another user's large put waited %d s for "
+	    "the input one uid holds", hs_timeout());
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "as nobody: exit %d", WEXITSTATUS(status));
+	ck_assert_int_eq(it_run("grep -q 'their share (24MiB) of max_input' "
+	    "%s", d.log), 0);
+	for (k = 0; k < CAP_HOLDERS; k++)
+		close(fd[k]);
+	free(body);
 	down(&d);
 }
 END_TEST
@@ -2062,6 +2178,7 @@ faults_suite(void)
 	tcase_add_test(tc, reads_and_writes_never_fail_for_a_reload);
 	tcase_add_test(tc, unfinished_frames_are_cut_off);
 	tcase_add_test(tc, buffered_input_is_capped);
+	tcase_add_test(tc, one_uid_cannot_take_all_input);
 	tcase_add_test(tc, reloads_free_replaced_configs);
 	tcase_add_test(tc, a_huge_read_stalls_no_one);
 	tcase_add_test(tc, a_huge_malformed_read_is_refused);

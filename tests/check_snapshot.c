@@ -183,27 +183,6 @@ put_in_time(const struct hs_daemon *d, const char *repo, const char *store,
 	    p.msg);
 }
 
-/* Waits (bounded) until repo has no open env: idle_close did its work. */
-static void
-wait_closed(const struct hs_daemon *d, const char *repo)
-{
-	sc_conn		*c = it_conn(d);
-	sc_live		*l = NULL;
-	size_t		 n = 1;
-	int		 i;
-
-	for (i = 0; i < hs_tries(20); i++) {
-		ck_assert_int_eq(sc_get_live(c, repo, NULL, &l), 0);
-		n = l->n;
-		sc_live_free(l);
-		if (n == 0)
-			break;
-		poll(NULL, 0, 20);
-	}
-	ck_assert_msg(n == 0, "the idle env of %s was not closed", repo);
-	sc_close(c);
-}
-
 /* A counter of storesd's stats. */
 static uint64_t
 daemon_counter(const struct hs_daemon *d, const char *name)
@@ -217,6 +196,20 @@ daemon_counter(const struct hs_daemon *d, const char *name)
 	sc_stats_free(st);
 	sc_close(c);
 	return v;
+}
+
+/* Waits (bounded) until storesd's descriptors are back to fds0 (a
+ * snapshot's pipe and the client's descriptor are gone), and no
+ * snapshot runs. */
+static void
+wait_released(const struct hs_daemon *d, long fds0)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(20) && hs_fds(d->pid) > fds0; i++)
+		poll(NULL, 0, 20);
+	ck_assert_int_le(hs_fds(d->pid), fds0);
+	ck_assert_uint_eq(daemon_counter(d, "snapshots"), 0);
 }
 
 /* --------------------------------------- unread snapshots stop no one */
@@ -262,7 +255,7 @@ START_TEST(unread_snapshots_stop_no_one)
 	ck_assert_msg(hs_reload(&d, NULL, status, sizeof(status)) == 0,
 	    "SIGHUP: no READY=1 within %d s", hs_timeout());
 	put_in_time(&d, "big", "refs", "after-reload");
-	wait_closed(&d, "idle");
+	it_wait_closed(&d, "idle");
 	for (i = 0; i < 4; i++)
 		ck_assert_msg(!atomic_load(&s[i].done), "snapshot %d ended: "
 		    "%s", i, s[i].msg);
@@ -345,10 +338,7 @@ START_TEST(full_pipe_holds_no_writer_lock)
 		close(p[0]);
 	}
 	/* Its copy's descriptors and thread are gone. */
-	for (i = 0; i < hs_tries(20) && hs_fds(d.pid) > fds0; i++)
-		poll(NULL, 0, 20);
-	ck_assert_int_le(hs_fds(d.pid), fds0);
-	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 0);
+	wait_released(&d, fds0);
 	down(&d);
 }
 END_TEST
@@ -608,6 +598,76 @@ START_TEST(snapshot_max_makes_them_wait)
 }
 END_TEST
 
+/* ------------------------------------------------- snapshot_max_time */
+
+#define TRICKLE_CONF							\
+	"[daemon]\n"							\
+	"snapshot_timeout = 1h\n"					\
+	"snapshot_max_time = 500ms\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/* A reader taking 4 KiB per 20 ms, far more than snapshot_timeout
+ * asks, until the end of its pipe. */
+struct trickle {
+	pthread_t	 t;
+	int		 fd;
+	size_t		 got;
+};
+
+static void *
+trickle_main(void *arg)
+{
+	struct trickle	*r = arg;
+	char		 buf[4096];
+	ssize_t		 n;
+
+	while ((n = read(r->fd, buf, sizeof(buf))) > 0) {
+		r->got += (size_t)n;
+		poll(NULL, 0, 20);
+	}
+	return NULL;
+}
+
+/*
+ * A reader that keeps taking just enough for snapshot_timeout would
+ * keep the copy's read transaction and the snapshot's threads for ever
+ * (2 MiB at 200 KiB/s: 10 s here; an env of many GiB: days).  After
+ * snapshot_max_time it is cut off with FD_ERROR naming that limit, and
+ * nothing stays held.
+ */
+START_TEST(trickling_reader_is_cut_off)
+{
+	struct hs_daemon d;
+	struct snap	 s;
+	struct trickle	 r;
+	int		 p[2];
+	long		 fds0;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, TRICKLE_CONF), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
+	fds0 = hs_fds(d.pid);
+	ck_assert_int_eq(pipe(p), 0);
+	r.fd = p[0];
+	r.got = 0;
+	ck_assert_int_eq(pthread_create(&r.t, NULL, trickle_main, &r), 0);
+	snap_start(&s, &d, NULL, "refs", p[1], 0);
+	ck_assert_msg(snap_join(&s), "a trickling reader was not cut off");
+	pthread_join(r.t, NULL);
+	close(p[0]);
+	ck_assert_int_eq(s.rc, -1);
+	ck_assert_msg(s.code == SC_ERR_FD_ERROR, "got %s: %s",
+	    sc_errname(s.code), s.msg);
+	ck_assert_msg(strstr(s.msg, "snapshot_max_time") != NULL, "%s", s.msg);
+	ck_assert_uint_lt(r.got, (size_t)BIG_VALS * VAL_SIZE);
+	wait_released(&d, fds0);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 snapshot_suite(void)
 {
@@ -621,6 +681,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, descriptor_errors_are_the_clients);
 	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
 	tcase_add_test(tc, snapshot_max_makes_them_wait);
+	tcase_add_test(tc, trickling_reader_is_cut_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,25 @@ it_exists(const struct hs_daemon *d, const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", d->data, rel);
 	return stat(path, &sb) == 0;
+}
+
+void
+it_wait_closed(const struct hs_daemon *d, const char *repo)
+{
+	sc_conn	*c = it_conn(d);
+	sc_live	*l = NULL;
+	size_t	 n = 1;
+	int	 i;
+
+	for (i = 0; i < hs_tries(20) && n > 0; i++) {
+		ck_assert_int_eq(sc_get_live(c, repo, NULL, &l), 0);
+		n = l->n;
+		sc_live_free(l);
+		if (n > 0)
+			poll(NULL, 0, 20);
+	}
+	ck_assert_msg(n == 0, "the idle env of %s was not closed", repo);
+	sc_close(c);
 }
 
 int

@@ -48,6 +48,8 @@ void	it_assert_absent(sc_conn *c, const char *repo, const char *store,
 	    const char *db, const void *key, size_t klen);
 /* True when DATA_DIR/rel exists. */
 bool	it_exists(const struct hs_daemon *d, const char *rel);
+/* Waits (bounded) until repo has no open env: idle_close did its work. */
+void	it_wait_closed(const struct hs_daemon *d, const char *repo);
 
 /* Scan options as plain fields, for tests to write them inline. */
 struct it_scan {

@@ -95,7 +95,8 @@ static struct exc_row {
 	{ "FdError", -1, NULL, { SC_ERR_FD_ERROR },
 	  "The descriptor passed with a snapshot failed (its reader went "
 	  "away, its file system is full, it stopped taking bytes within "
-	  "snapshot_timeout).", NULL },
+	  "snapshot_timeout, or it took longer than snapshot_max_time).",
+	  NULL },
 	{ "NoRepo", -1, NULL, { SC_ERR_NO_REPO },
 	  "The store has create = explicit and the repository has no env "
 	  "for it: create it first.", NULL },

@@ -80,8 +80,9 @@ pub enum Code {
     /// `COND_FAILED`: a write's precondition did not hold; nothing changed.
     CondFailed,
     /// `FD_ERROR`: the descriptor passed with a snapshot failed (its
-    /// reader went away, its file system is full, or it stopped taking
-    /// bytes within storesd's `snapshot_timeout`).
+    /// reader went away, its file system is full, it stopped taking
+    /// bytes within storesd's `snapshot_timeout`, or it took longer than
+    /// `snapshot_max_time`).
     FdError,
     /// `CORRUPT`: the env's `data.mdb` is damaged; storesd refuses that env
     /// until it is restored from a snapshot.
