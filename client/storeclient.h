@@ -94,6 +94,13 @@ enum sc_err {
 					 * restore it from a snapshot */
 	SC_ERR_NO_REPO		= 18,	/* create = explicit: the repo has no
 					 * env for that store; create it */
+	SC_ERR_COMPACTED	= 19,	/* watch: the revision asked for is
+					 * no longer in history (see
+					 * sc_watch_compacted()) */
+	SC_ERR_RESYNC		= 20,	/* watch: another program wrote the
+					 * env; read it again */
+	SC_ERR_WATCH_OVERFLOW	= 21,	/* watch: a store without history,
+					 * and the watcher fell behind */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
