@@ -69,7 +69,8 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/handler_repos.c daemon/layout.c daemon/layout_repos.c \
 	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
 	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
-	     daemon/snap.c daemon/store.c daemon/writer.c
+	     daemon/snap.c daemon/store.c daemon/watch.c daemon/writer.c \
+	     daemon/handler_watch.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \

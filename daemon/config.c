@@ -44,7 +44,7 @@
 #define TiB		(UINT64_C(1) << 40)
 
 #define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
-#define NKEYS_MAX	32	/* rows of keys[] */
+#define NKEYS_MAX	40	/* rows of keys[] */
 #define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
 
 #define NAME_RULE	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
@@ -219,6 +219,10 @@ static const struct keydef keys[] = {
 	    set_writers },
 	{ "create", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
 	    set_create },
+	/* 0 (its default): no history; set, it is read when the env
+	 * opens, so a change reopens the env (cfg_store_same_env()). */
+	{ "history", SEC_STORE, KT_SIZE, 0, 64 * TiB, "0 (off) to 64TiB",
+	    "64MiB", S(history), 0, RL_APPLY, NULL },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1432,6 +1436,7 @@ cfg_store_same_env(const struct cfg_store *a, const struct cfg_store *b)
 	if (strcmp(a->name, b->name) != 0 || a->max_dbs != b->max_dbs ||
 	    a->ndbs != b->ndbs || a->sync != b->sync ||
 	    a->sync_interval_ms != b->sync_interval_ms ||
+	    a->history != b->history ||
 	    (a->path == NULL) != (b->path == NULL) ||
 	    (a->path != NULL && strcmp(a->path, b->path) != 0))
 		return false;

@@ -48,6 +48,7 @@ struct cfg_store {
 	struct cfg_acl	 readers;	/* readers = (writers may read too) */
 	struct cfg_acl	 writers;	/* writers = */
 	bool		 create_explicit; /* create = explicit: NO_REPO */
+	uint64_t	 history;	/* bytes of history kept; 0: none */
 	unsigned	 line;		/* of its [store NAME] header */
 	uint64_t	 gen;		/* its config's generation */
 	struct config	*owner;		/* that config (cfg_stamp()) */
@@ -77,6 +78,9 @@ struct config {
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
+	uint64_t	 watch_progress_ms; /* idle watches: a progress frame */
+	uint64_t	 watch_buffer;	/* per watch, stores without history */
+	unsigned	 max_watches;	/* per conn */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */
@@ -128,7 +132,7 @@ void	cfg_drop(const struct cfg_store *st);
 
 /*
  * True when an env opened for store a serves b as it is: same dbs,
- * max_dbs, sync mode and interval, and path.  map_size and the access
+ * max_dbs, sync mode and interval, history, and path.  map_size and the access
  * lists are not compared: a map is resized in place, and access is
  * checked per request.
  */
