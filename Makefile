@@ -74,7 +74,7 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \
-	     client/scan.c
+	     client/scan.c client/watch.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
 	     ctl/ctl_help.c ctl/ctl_input.c ctl/ctl_progress.c ctl/ctl_repos.c
 HARNESS_SRC = tests/harness.c

@@ -199,6 +199,14 @@ static const struct keydef keys[] = {
 	{ "snapshot_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
 	    "10ms to 1h", "30s", D(snapshot_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
+	/* Watches (watch.c). */
+	{ "watch_progress", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
+	    "10ms to 1h", "10s", D(watch_progress_ms), 10 * 1000, RL_APPLY,
+	    NULL },
+	{ "watch_buffer", SEC_DAEMON, KT_SIZE, 4 * KiB, GiB, "4KiB to 1GiB",
+	    NULL, D(watch_buffer), MiB, RL_APPLY, NULL },
+	{ "max_watches", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
+	    D(max_watches), 64, RL_APPLY, NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",
