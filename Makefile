@@ -92,7 +92,7 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
-	      check_service check_async check_repos check_snapshot
+	      check_service check_async check_repos check_snapshot check_watch
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
