@@ -394,11 +394,11 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
-	    "snapshot_max, snapshot_timeout");
+	    "snapshot_max, snapshot_timeout, watch_progress, watch_buffer, max_watches");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
-	    "create");
+	    "create, history");
 	/* A daemon key is not a store key, nor the other way round. */
 	expect_err("[store refs]\nsocket = /x\n", 2,
 	    "unknown key 'socket' in [store refs]");
