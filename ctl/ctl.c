@@ -35,7 +35,7 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	[OPT_IF_EQUALS] = { 0, "if-equals", "OLD",
 	    "put, del: only if KEY holds exactly OLD" },
 	[OPT_PREFIX] = { 0, "prefix", "P",
-	    "scan, watch: only keys that start with P; repos: only repos" },
+	    "scan, watch: keys that start with P; repos: only repos" },
 	[OPT_START] = { 0, "start", "K",
 	    "scan: from key K on (K included)" },
 	[OPT_END] = { 0, "end", "K",
