@@ -167,6 +167,34 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
  * durable, then renames it into place in one step, so the destination
  * either does not exist or is complete, even across a crash.
  */
+/*
+ * Gives the copy in dir an id of its own: it is another env now, whose
+ * revisions go their own way, and a watcher must be able to tell.
+ */
+static int
+reid_copy(struct job *j, const char *dir, struct sp_error *err)
+{
+	struct st_params	 p;
+	struct st_env		*env;
+	char			 lock[PATH_MAX];
+	int			 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.dir = dir;
+	p.label = "a fork's copy";
+	p.store = atomic_load(&j->env->cfg);
+	p.nslots = 1;
+	if (st_open(&p, &env, err) == -1)
+		return -1;
+	rc = st_reid(env, err);
+	st_close(env);
+	/* LMDB makes a new lock file where the env is used. */
+	if (snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) <
+	    (int)sizeof(lock))
+		unlink(lock);
+	return rc;
+}
+
 static int
 fork_env(struct job *j, struct sp_error *err)
 {
@@ -189,7 +217,8 @@ fork_env(struct job *j, struct sp_error *err)
 		    strerror(errno));
 		goto done;
 	}
-	if (st_copy(j->env->st, fd, false, err) == -1)
+	if (st_copy(j->env->st, fd, false, err) == -1 ||
+	    reid_copy(j, tmp, err) == -1)
 		goto done;
 	if (lay_sync_parent(file) == -1 ||
 	    lay_prepare_repo(data_dir, j->dst->repo, err) == -1)

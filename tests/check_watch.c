@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -116,6 +117,67 @@ START_TEST(revisions_are_in_replies_and_survive_restart)
 	ck_assert_uint_eq(rev, 3);
 	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "c", 1, "3", 1), 0);
 	ck_assert_uint_eq(sc_last_rev(c), 4);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/* The env id of repo's kv env, through a raw rev request. */
+static void
+env_id(const struct hs_daemon *d, const char *repo, unsigned char *id)
+{
+	struct sp_req	 rq;
+	struct sp_reply	 rep;
+	struct sp_buf	 b = { 0 };
+	int		 fd = it_raw_connect(d);
+
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 1;
+	rq.op = SP_OP_REV;
+	rq.store = (struct sp_bytes){ "kv", 2 };
+	rq.repo = (struct sp_bytes){ repo, strlen(repo) };
+	it_raw_req(fd, &rq);
+	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
+	ck_assert_int_eq(rep.code, SP_OK);
+	ck_assert_uint_eq(rep.env_id.n, 16);
+	memcpy(id, rep.env_id.p, 16);
+	sp_buf_free(&b);
+	close(fd);
+}
+
+START_TEST(env_id_is_new_for_a_fork_and_a_restore)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	unsigned char		 a[16], a2[16], f[16], r[16];
+	uint64_t		 rev;
+	char			 path[256];
+	int			 fd;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "a", 1, "1", 1), 0);
+	env_id(&d, "r", a);
+	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "b", 1, "2", 1), 0);
+	env_id(&d, "r", a2);
+	ck_assert(memcmp(a, a2, 16) == 0);	/* writes keep it */
+	ck_assert_int_eq(sc_fork(c, "r", "kv", "f"), 0);
+	env_id(&d, "f", f);
+	ck_assert(memcmp(a, f, 16) != 0);
+	ck_assert_int_eq(sc_rev(c, "f", "kv", &rev), 0);
+	ck_assert_uint_eq(rev, 2);		/* the copy's revision */
+	snprintf(path, sizeof(path), "%s/snap", d.dir);
+	ck_assert_int_ge(fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "r", "kv", fd, 0, NULL), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(sc_restore(c, "s", "kv", fd, 0, NULL), 0);
+	close(fd);
+	env_id(&d, "s", r);
+	ck_assert(memcmp(a, r, 16) != 0);
+	ck_assert(memcmp(f, r, 16) != 0);
+	ck_assert_int_eq(sc_rev(c, "s", "kv", &rev), 0);
+	ck_assert_uint_eq(rev, 2);
 	sc_close(c);
 	down(&d);
 }
@@ -820,6 +882,7 @@ watch_suite(void)
 	tc = tcase_create("watch");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, revisions_are_in_replies_and_survive_restart);
+	tcase_add_test(tc, env_id_is_new_for_a_fork_and_a_restore);
 	tcase_add_test(tc, watchers_see_every_committed_change_once_in_order);
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
 	tcase_add_test(tc, every_acknowledged_write_is_delivered_after_kill_9);
