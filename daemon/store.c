@@ -2430,6 +2430,10 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	counter(&s->env[8], "readers_active", rd.active);
 	counter(&s->env[9], "oldest_reader_age_ms", rd.active == 0 ? 0 :
 	    cl_age_ms(&e->commits, rd.oldest, clock_now_ms()));
+	/* Of storesd's last commit (the rev request reads the env's). */
+	counter(&s->env[10], "rev", atomic_load(&e->rev));
+	counter(&s->env[11], "history_oldest", e->revs && e->hist_max > 0 ?
+	    atomic_load(&e->oldest) : 0);
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

@@ -287,7 +287,7 @@ int	st_hist_read(struct st_env *env, uint64_t from, size_t max_bytes,
  * fn's -1).  Keys and values point into ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);
 
-#define ST_ENV_NCOUNTERS	10
+#define ST_ENV_NCOUNTERS	12
 #define ST_DB_NCOUNTERS		6
 
 struct st_stats {
