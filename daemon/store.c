@@ -1878,7 +1878,9 @@ meta_save(struct st_env *e, MDB_txn *txn)
 {
 	int	 rc;
 
-	if (!e->revs || e->t.rev == e->cur.rev)
+	if (!e->revs || (e->t.rev == e->cur.rev &&
+	    e->t.oldest == e->cur.oldest &&
+	    e->t.hist_bytes == e->cur.hist_bytes))
 		return 0;
 	if (e->hist_max > 0 && !e->t.nohist &&
 	    (rc = hist_trim(e, txn)) != 0)
@@ -1904,6 +1906,10 @@ rev_begin(struct st_env *e, MDB_txn *txn, bool nohist, struct sp_error *err)
 	e->t = e->cur;
 	e->t.nohist = nohist;
 	if (nohist && e->hist_max > 0 && (rc = hist_drop(e, txn)) != 0)
+		return st_fail(e, err, rc, "drop history");
+	/* History turned off: what it kept is of no use any more. */
+	if (e->hist_max == 0 && e->cur.hist_bytes > 0 &&
+	    (rc = hist_drop(e, txn)) != 0)
 		return st_fail(e, err, rc, "drop history");
 	if (nohist && e->hist_max > 0)
 		log_warnx("%s: no room for history beside a write: history "

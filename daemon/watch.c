@@ -45,6 +45,9 @@ struct watch {
 	uint64_t		 seen;		/* the last revision the hook
 						 * handled for it */
 	uint64_t		 min_rev;	/* no-history: events from it */
+	unsigned char		 env_id[ST_ID_LEN];	/* of the env it saw */
+	bool			 has_id;
+	bool			 resync;	/* that env was replaced */
 	bool			 behind;	/* history: read it */
 	struct sp_buf		 inbox;		/* no history: event frames */
 	uint64_t		 inbox_events;
@@ -157,6 +160,29 @@ ev_of(enum st_opkind k)
 
 /* ------------------------------------------------- the writer's hook */
 
+/*
+ * False when e is not the env w began on (a restore replaced it: its
+ * revisions are another env's), which marks w for RESYNC.  A watch
+ * begun before its env existed takes the first env's id.  Under tbl_mtx.
+ */
+static bool
+same_id(struct watch *w, const struct reg_env *e)
+{
+	const unsigned char	*id = st_env_id(e->st);
+
+	if (id == NULL)
+		return true;
+	if (!w->has_id) {
+		memcpy(w->env_id, id, ST_ID_LEN);
+		w->has_id = true;
+		return true;
+	}
+	if (memcmp(w->env_id, id, ST_ID_LEN) == 0)
+		return true;
+	w->resync = true;
+	return false;
+}
+
 /* Copies the events of job j that w matches into its buffer. */
 static void
 buffer_job(struct watch *w, const struct st_job *j)
@@ -195,6 +221,10 @@ watch_committed(void *arg, struct reg_env *e, const struct st_job *jobs,
 	for (w = tbl; w; w = w->tnext) {
 		if (!watches_env(w, e))
 			continue;
+		if (!same_id(w, e)) {
+			wake(w->wl);
+			continue;
+		}
 		news = false;
 		for (i = 0; i < n; i++) {
 			if (jobs[i].rc != 0 || jobs[i].rev <= w->seen)
@@ -363,6 +393,8 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	 */
 	pthread_mutex_lock(&tbl_mtx);
 	current = e ? st_last_rev(e->st) : 0;
+	if (e)
+		(void)same_id(w, e);
 	w->seen = current;
 	w->next = rq->has_from ? rq->from : current + 1;
 	w->min_rev = w->next;
@@ -484,6 +516,13 @@ send_history(struct watch *w, uint64_t *events)
 		w->more = rc == 1;	/* busy: the next tick retries */
 		return false;
 	}
+	pthread_mutex_lock(&tbl_mtx);
+	behind = same_id(w, e);
+	pthread_mutex_unlock(&tbl_mtx);
+	if (!behind) {
+		reg_release(reg, e);
+		return false;	/* resync, at the end of this turn */
+	}
 	rc = st_hist_read(e->st, w->next, WATCH_TURN_BYTES, send_rev, &s,
 	    &pos, &err);
 	reg_release(reg, e);
@@ -547,24 +586,57 @@ send_buffer(struct watch *w, uint64_t *events)
 	return false;
 }
 
-/* On a tick: a path = env another program wrote has no revisions for
- * what it wrote.  True when w ended. */
+/*
+ * On a tick: a path = env another program wrote has no revisions for
+ * what it wrote; an env replaced by a restore, or dropped, is not the
+ * one whose revisions w followed.  True when w ended.
+ */
 static bool
-check_outside(struct watch *w)
+check_env(struct watch *w)
 {
 	struct sp_error	 err;
 	struct reg_env	*e;
-	bool		 changed;
+	bool		 changed = false, replaced;
+	int		 rc;
 
-	if (w->st->path == NULL || acquire(w, &e, &err) != 0 || e == NULL)
-		return false;
-	changed = st_changed_outside(e->st);
-	reg_release(reg, e);
-	if (!changed)
-		return false;
-	end_watch(w, SP_RESYNC, "another program wrote the env: what it "
-	    "changed has no revision; read the data again", 0, w->done);
-	return true;
+	if ((rc = acquire(w, &e, &err)) == 1)
+		return false;		/* busy: the next tick looks */
+	pthread_mutex_lock(&tbl_mtx);
+	if (rc == 0 && e != NULL)
+		(void)same_id(w, e);
+	/* Gone (dropped) after it was seen: replaced by nothing. */
+	replaced = w->resync || (rc == 0 && e == NULL && w->has_id);
+	pthread_mutex_unlock(&tbl_mtx);
+	if (e != NULL) {
+		if (w->st->path != NULL)
+			changed = st_changed_outside(e->st);
+		reg_release(reg, e);
+	}
+	if (replaced)
+		end_watch(w, SP_RESYNC, "the env was dropped or replaced (a "
+		    "restore): its revisions start anew; read the data "
+		    "again", 0, w->done);
+	else if (changed)
+		end_watch(w, SP_RESYNC, "another program wrote the env: what "
+		    "it changed has no revision; read the data again", 0,
+		    w->done);
+	return replaced || changed;
+}
+
+/* True when the hook found w's env replaced; then w ended. */
+static bool
+check_resync(struct watch *w)
+{
+	bool	 resync;
+
+	pthread_mutex_lock(&tbl_mtx);
+	resync = w->resync;
+	pthread_mutex_unlock(&tbl_mtx);
+	if (resync)
+		end_watch(w, SP_RESYNC, "the env was replaced (a restore): "
+		    "its revisions start anew; read the data again", 0,
+		    w->done);
+	return resync;
 }
 
 void
@@ -583,7 +655,7 @@ watch_turn_end(void *arg)
 	now = clock_now_ms();
 	for (w = wl->head; w; w = next) {
 		next = w->lnext;
-		if (tick && check_outside(w))
+		if ((tick && check_env(w)) || check_resync(w))
 			continue;
 		/* Not read: keep nothing, resume once it drains. */
 		if (io->unsent(w->conn) > WATCH_OUT_HIGH)

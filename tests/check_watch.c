@@ -148,7 +148,9 @@ env_id(const struct hs_daemon *d, const char *repo, unsigned char *id)
 START_TEST(env_id_is_new_for_a_fork_and_a_restore)
 {
 	struct hs_daemon	 d;
-	sc_conn			*c;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
 	unsigned char		 a[16], a2[16], f[16], r[16];
 	uint64_t		 rev;
 	char			 path[256];
@@ -172,12 +174,21 @@ START_TEST(env_id_is_new_for_a_fork_and_a_restore)
 	ck_assert_int_eq(sc_snapshot(c, "r", "kv", fd, 0, NULL), 0);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
 	ck_assert_int_eq(sc_restore(c, "s", "kv", fd, 0, NULL), 0);
-	close(fd);
 	env_id(&d, "s", r);
 	ck_assert(memcmp(a, r, 16) != 0);
 	ck_assert(memcmp(f, r, 16) != 0);
 	ck_assert_int_eq(sc_rev(c, "s", "kv", &rev), 0);
 	ck_assert_uint_eq(rev, 2);
+	/* A watch on an env a restore replaces ends: its revisions are
+	 * another env's from then on. */
+	wc = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(wc, "s", "kv", "", 0, NULL));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(sc_restore(c, "s", "kv", fd, 1, NULL), 0);
+	EXPECT_ERR(wc, next_event(w, &ev, 30000), SC_ERR_RESYNC);
+	sc_watch_end(w);
+	sc_close(wc);
+	close(fd);
 	sc_close(c);
 	down(&d);
 }
