@@ -656,6 +656,30 @@ END_TEST
 
 /* --------------------------------------------------- slow watchers */
 
+/* gcc says so with a macro, clang only through __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN	1
+#endif
+
+/* True when storesd runs under ASan or valgrind, which keep freed blocks
+ * for themselves (quarantine): its memory says nothing then. */
+static bool
+sanitized(void)
+{
+#if defined(TEST_ASAN)
+	return true;
+#else
+	const char	*w = getenv("STORESD_WRAPPER");
+
+	return w != NULL && *w != '\0';
+#endif
+}
+
 static long
 rss_anon_kib(pid_t pid)
 {
@@ -699,9 +723,12 @@ START_TEST(a_watcher_that_does_not_read_costs_no_memory)
 		    sizeof(val)), 0);
 	}
 	after = rss_anon_kib(d.pid);
-	ck_assert_msg(after - before < 24 * 1024, "storesd's anonymous "
-	    "memory grew by %ld KiB for a watcher that does not read",
-	    after - before);
+	/* 48 MiB kept for the watcher would show; LMDB's dirty pages and
+	 * malloc's arenas are well under the bound. */
+	if (!sanitized())
+		ck_assert_msg(after - before < 24 * 1024, "storesd's "
+		    "anonymous memory grew by %ld KiB for a watcher that "
+		    "does not read", after - before);
 	/* It catches up, from history, missing nothing. */
 	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
 	ck_assert_uint_eq(ev.rev, 1);
