@@ -347,6 +347,8 @@ sc_watch_next(sc_watch *w, sc_event *ev, int timeout_ms)
 		}
 		if (w->ended)
 			break;
+		if (c->fd == -1)
+			return sc__read(c);	/* dead: says why, -1 */
 		if (c->npend > 0)
 			return sc__fail(c, SC_ERR_INVALID, "%zu pipelined "
 			    "replies are pending; collect them first",
