@@ -216,6 +216,7 @@ read_job(struct conn *c, const struct sp_req *rq, const struct target *t,
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
 	j->mget = rq->op == SP_OP_MGET;
+	j->revs = t->st->max_dbs > 0;
 	j->db = t->db;
 	j->keys.n = rq->keys.n;
 	j->keys.raw.p = raw;
@@ -238,7 +239,6 @@ handler_mget(struct conn *c, const struct sp_req *rq,
 {
 	struct target	 t;
 	struct reg_env	*e;
-	size_t		 mark = conn_out(c)->len;
 	int		 rc;
 
 	if (handler_resolve(c, rq, false, &t, err) == -1)
@@ -249,10 +249,9 @@ handler_mget(struct conn *c, const struct sp_req *rq,
 		return read_job(c, rq, &t, err);
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
-	if (job_read_keys(conn_out(c), rq->id, rq->op == SP_OP_MGET,
-	    e ? e->st : NULL, c->loop->idx, t.db, &rq->keys, err) == -1)
-		return -1;
-	return add_rev(c, &t, e, mark, err);
+	return job_read_keys(conn_out(c), rq->id, rq->op == SP_OP_MGET,
+	    t.st->max_dbs > 0 && (e == NULL || st_has_revs(e->st)),
+	    e ? e->st : NULL, c->loop->idx, t.db, &rq->keys, err);
 }
 
 /* --------------------------------------------------------------- count */

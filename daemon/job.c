@@ -303,12 +303,13 @@ check_keys(const struct sp_array *keys, struct sp_error *err)
 }
 
 int
-job_read_keys(struct sp_buf *out, uint64_t id, bool mget, struct st_env *st,
-    unsigned slot, unsigned db, const struct sp_array *keys,
-    struct sp_error *err)
+job_read_keys(struct sp_buf *out, uint64_t id, bool mget, bool revs,
+    struct st_env *st, unsigned slot, unsigned db,
+    const struct sp_array *keys, struct sp_error *err)
 {
 	struct multi	 m;
-	size_t		 i, bad;
+	size_t		 i, bad, mark = out->len;
+	uint64_t	 rev = 0;
 	int		 rc = -1;
 
 	if (check_keys(keys, err) == -1)
@@ -328,13 +329,18 @@ job_read_keys(struct sp_buf *out, uint64_t id, bool mget, struct st_env *st,
 		for (i = 0; i < keys->n; i++)
 			each_val(&m, i, NULL, 0);
 	} else if (st_mget(st, slot, db, keys->n, next_key, each_val, &m,
-	    &bad, err) == -1) {
+	    &bad, revs ? &rev : NULL, err) == -1) {
 		if (mget)
 			sp_reply_abort(&m.w);
 		goto done;
 	}
 	if ((mget ? sp_reply_close(&m.w) : sp_reply_missing(out, id, m.absent,
 	    m.nabsent)) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (revs && sp_reply_add_rev(out, mark, rev) == -1) {
+		out->len = mark;
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
 	}
@@ -349,8 +355,8 @@ run_read(struct job *j)
 {
 	struct sp_error	 err;
 
-	if (job_read_keys(&j->reply, j->id, j->mget, j->env ? j->env->st :
-	    NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
+	if (job_read_keys(&j->reply, j->id, j->mget, j->revs, j->env ?
+	    j->env->st : NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
 		job_note(j, err.code);
 		if (err.has_index)
 			sp_reply_error_at(&j->reply, j->id, err.code, err.msg,

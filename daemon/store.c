@@ -2047,7 +2047,7 @@ st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
 
 int
 st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
-    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
+    st_key_fn key, st_each_fn fn, void *arg, size_t *bad, uint64_t *rev,
     struct sp_error *err)
 {
 	MDB_txn		*txn = NULL;
@@ -2057,8 +2057,16 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
 	bool		 exists = db < e->ndbs && atomic_load(&e->dbi_ok[db]);
 	int		 rc, ret = -1;
 
-	if (exists && (rc = rtxn_get(e, slot, &txn)) != 0)
+	if (rev != NULL)
+		*rev = 0;
+	if ((exists || (rev != NULL && e->revs)) &&
+	    (rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");
+	if (rev != NULL && e->revs &&
+	    (rc = meta_u64(e, txn, "rev", 0, rev)) != 0) {
+		rtxn_put(e, slot, txn);
+		return st_fail(e, err, rc, "read rev");
+	}
 	for (i = 0; i < n; i++) {
 		if (key(arg, i, &kp, &kl) == -1)
 			goto done;

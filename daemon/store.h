@@ -174,12 +174,13 @@ typedef int	(*st_key_fn)(void *arg, size_t i, const void **key,
 typedef int	(*st_each_fn)(void *arg, size_t i, const void *val, size_t n);
 
 /*
- * Looks up n keys of db in one read transaction, in order.  Returns 0,
- * or -1 with err (BAD_KEY and its index in *bad; INTERNAL...).
+ * Looks up n keys of db in one read transaction, in order, and puts the
+ * revision that transaction saw in *rev (may be NULL).  Returns 0, or -1
+ * with err (BAD_KEY and its index in *bad; INTERNAL...).
  */
 int	st_mget(struct st_env *env, unsigned slot, unsigned db, size_t n,
 	    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
-	    struct sp_error *err);
+	    uint64_t *rev, struct sp_error *err);
 
 /* A page of an ordered scan.  Absent bounds have p == NULL. */
 struct st_scan {

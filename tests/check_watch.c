@@ -81,7 +81,10 @@ START_TEST(revisions_are_in_replies_and_survive_restart)
 	sc_conn			*c;
 	uint64_t		 rev, n;
 	void			*v;
-	size_t			 vn;
+	size_t			 vn, nmiss, *miss;
+	static sc_bytes		 keys[1500];
+	sc_bytes		*vals;
+	int			 i;
 
 	it_up(&d, conf);
 	c = it_conn(&d);
@@ -108,6 +111,27 @@ START_TEST(revisions_are_in_replies_and_survive_restart)
 	ck_assert_uint_eq(sc_last_rev(c), 3);
 	ck_assert_int_eq(sc_rev(c, "r", "kv", &rev), 0);
 	ck_assert_uint_eq(rev, 3);
+	/* mget and missing too, inline and on the readers' pool (more than
+	 * 1,000 keys), from the snapshot that read the keys. */
+	for (i = 0; i < 1500; i++)
+		keys[i] = (sc_bytes){ (void *)"b", 1 };
+	/* r2's revisions are past 3 now: a reply with none would leave
+	 * sc_last_rev() at r2's. */
+	ck_assert_int_eq(sc_put(c, "r2", "kv", NULL, "z", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_put(c, "r2", "kv", NULL, "z", 1, "1", 1), 0);
+	ck_assert_uint_gt(sc_last_rev(c), 3);
+	ck_assert_int_eq(sc_mget(c, "r", "kv", NULL, keys, 2, &vals), 0);
+	sc_free(vals);
+	ck_assert_uint_eq(sc_last_rev(c), 3);
+	ck_assert_int_eq(sc_put(c, "r2", "kv", NULL, "z", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_mget(c, "r", "kv", NULL, keys, 1500, &vals), 0);
+	sc_free(vals);
+	ck_assert_uint_eq(sc_last_rev(c), 3);
+	ck_assert_int_eq(sc_put(c, "r2", "kv", NULL, "z", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_missing(c, "r", "kv", NULL, keys, 1500, &miss,
+	    &nmiss), 0);
+	sc_free(miss);
+	ck_assert_uint_eq(sc_last_rev(c), 3);
 	sc_close(c);
 
 	ck_assert_int_eq(hs_stop(&d), 0);
