@@ -28,7 +28,7 @@ static int	 bad_stops;
 
 static const char conf[] =
     "[daemon]\nsocket_mode = 0666\nwatch_progress = 100ms\n"
-    "watch_buffer = 4KiB\n"
+    "watch_buffer = 4KiB\nmax_watches = 8\n"
     "[store kv]\nmap_size = 256MiB\nhistory = 64MiB\n"
     "[store small]\nmap_size = 16MiB\nhistory = 2KiB\n"
     "[store nh]\nmap_size = 64MiB\n"
@@ -889,9 +889,11 @@ START_TEST(unwatch_and_other_requests_meanwhile)
 	sc_conn			*c, *wc;
 	sc_watch		*w1, *w2;
 	sc_watch_opts		*o = sc_watch_opts_new();
+	sc_watch		*more[6];
 	sc_event		 ev;
 	void			*v;
 	size_t			 vn;
+	int			 i;
 
 	it_up(&d, conf);
 	c = it_conn(&d);
@@ -923,6 +925,14 @@ START_TEST(unwatch_and_other_requests_meanwhile)
 		ck_assert_int_eq(ev.op, SC_EV_PROGRESS);
 		ck_assert_uint_le(ev.rev, 4);
 	} while (ev.rev < 4);
+	/* max_watches (8) per connection: the 9th is BUSY. */
+	for (i = 0; i < 6; i++)
+		ck_assert_ptr_nonnull(more[i] = watch_prefix(wc, "r", "kv",
+		    "x", 0, NULL));
+	ck_assert_ptr_null(watch_prefix(wc, "r", "kv", "x", 0, NULL));
+	ck_assert_int_eq(sc_errcode(wc), SC_ERR_BUSY);
+	for (i = 0; i < 6; i++)
+		sc_watch_end(more[i]);
 	sc_watch_end(w1);
 	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "three", 5, "3", 1), 0);
 	ck_assert_int_eq(next_event(w2, &ev, 30000), 1);
