@@ -4,6 +4,7 @@
  * module its way to the connection and the loop (struct watch_io).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "daemon.h"
@@ -38,8 +39,20 @@ io_wake(void *loop)
 	loop_wake(loop);
 }
 
+static bool
+io_may_read(void *conn, const char *store)
+{
+	struct conn		*c = conn;
+	const struct cfg_store	*st;
+	struct sp_error		 err;
+
+	st = cfg_store_find(c->loop->d->cfg, (struct sp_bytes){ store,
+	    strlen(store) });
+	return st != NULL && handler_allowed(c, st, false, &err) == 0;
+}
+
 static const struct watch_io	handler_watch_io = {
-	io_out, io_unsent, io_flush, io_wake,
+	io_out, io_unsent, io_flush, io_wake, io_may_read,
 };
 
 int

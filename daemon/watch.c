@@ -599,6 +599,13 @@ check_env(struct watch *w)
 	bool		 changed = false, replaced;
 	int		 rc;
 
+	/* Access is the configuration's of now, not the one it began in. */
+	if (!io->may_read(w->conn, w->store)) {
+		end_watch(w, SP_FORBIDDEN, "this peer may no longer read the "
+		    "store (a reload changed its readers, or removed it)", 0,
+		    w->done);
+		return true;
+	}
 	if ((rc = acquire(w, &e, &err)) == 1)
 		return false;		/* busy: the next tick looks */
 	pthread_mutex_lock(&tbl_mtx);

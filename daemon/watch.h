@@ -58,6 +58,9 @@ struct watch_io {
 	size_t		 (*unsent)(void *conn);	/* bytes not sent yet */
 	void		 (*flush)(void *conn);	/* send what it can */
 	void		 (*wake)(void *loop);	/* any thread: a turn soon */
+	/* Loop thread: may conn's peer still read store, as the
+	 * configuration now in force says (a reload may have changed it)? */
+	bool		 (*may_read)(void *conn, const char *store);
 };
 
 /* Once, before any watch or write: how to reach connections and loops,

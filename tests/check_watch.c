@@ -846,22 +846,46 @@ START_TEST(watch_needs_read_access)
 {
 	struct hs_daemon	 d;
 	sc_conn			*c;
+	sc_watch		*w;
+	sc_event		 ev;
 	pid_t			 pid;
-	int			 status;
+	char			 open_conf[1024], closed_conf[1024], reload[256];
+	char			 ch;
+	int			 status, p[2];
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "watch_needs_read_access: needs root to act "
 		    "as another user; skipped\n");
 		return;
 	}
-	ck_assert_int_eq(hs_prepare(&d, conf), 0);
+	snprintf(open_conf, sizeof(open_conf), "%s[store pub]\n"
+	    "map_size = 16MiB\n", conf);
+	snprintf(closed_conf, sizeof(closed_conf), "%s[store pub]\n"
+	    "map_size = 16MiB\nreaders = root\n", conf);
+	ck_assert_int_eq(hs_prepare(&d, open_conf), 0);
 	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	ck_assert_int_eq(pipe(p), 0);
 	if ((pid = fork()) == 0) {
+		close(p[0]);
 		if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 ||
 		    setuid(NOBODY) == -1)
 			_exit(100);
 		c = sc_connect(d.sock);
+		/* A watch it may open, until a reload takes access away. */
+		if ((w = sc_watch_begin(c, NULL, "pub", NULL, NULL, NULL)) ==
+		    NULL)
+			_exit(3);
+		if (write(p[1], "w", 1) != 1)
+			_exit(4);
+		close(p[1]);
+		if (next_event(w, &ev, 30000) != -1 ||
+		    sc_errcode(c) != SC_ERR_FORBIDDEN) {
+			fprintf(stderr, "as nobody: after the reload: %s: "
+			    "%s\n", sc_errname(sc_errcode(c)), sc_errmsg(c));
+			_exit(5);
+		}
+		sc_watch_end(w);
 		if (sc_watch_begin(c, NULL, "closed", NULL, NULL, NULL) !=
 		    NULL || sc_errcode(c) != SC_ERR_FORBIDDEN) {
 			fprintf(stderr, "as nobody: watch: %s: %s\n",
@@ -874,6 +898,11 @@ START_TEST(watch_needs_read_access)
 		sc_close(c);
 		_exit(0);
 	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &ch, 1), 1);	/* its watch is open */
+	close(p[0]);
+	ck_assert_int_eq(hs_reload(&d, closed_conf, reload, sizeof(reload)),
+	    0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "as nobody: status %d", WEXITSTATUS(status));
