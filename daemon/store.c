@@ -1642,6 +1642,19 @@ meta_open(struct st_env *e, struct sp_error *err)
 	mdb_txn_abort(txn);
 	if (rc != MDB_NOTFOUND)
 		return st_fail(e, err, rc, "open meta");
+	/*
+	 * Making them takes a write transaction, which would wait for
+	 * another program's writer: never at open.  Such an env (one
+	 * another program made and has open) keeps no revisions until it
+	 * is opened with nobody else on it.
+	 */
+	if (st_shared(e)) {
+		e->revs = false;
+		log_notice("%s: %s: another program has it open: no "
+		    "revisions until storesd opens it alone", __func__,
+		    e->label);
+		return 0;
+	}
 	/* Made once, with the env: the id says which life of it this is. */
 	if ((rc = wtxn_begin(e, NULL, &txn, err)) == -1)
 		return -1;

@@ -357,6 +357,13 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 		return -1;
 	if (rc == -1)
 		e = NULL;
+	if (e != NULL && !st_has_revs(e->st)) {
+		reg_release(reg, e);
+		return sp_seterr(err, SP_BAD_REQUEST, "the env of store %s "
+		    "keeps no revisions: another program had it open when "
+		    "storesd opened it; watch it once storesd has it alone",
+		    rq->st->name);
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		if (e)
 			reg_release(reg, e);
