@@ -279,7 +279,8 @@ bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
-	    bench/async.c bench/hist.c bench/procs.c bench/report.c
+	    bench/async.c bench/hist.c bench/procs.c bench/report.c \
+	    bench/watch.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
 $(BENCH_OBJ): ALL_CPPFLAGS += -Itests
 

@@ -4,7 +4,7 @@
  * the anchors, and writes one table of the results.
  *
  *	storesd-bench [--smoke] [--seconds S] [--build DIR] [--out DIR]
- *	    [--only 1,2,...]
+ *	    [--only 1,2,...]	(workloads 1 to 12)
  *
  * --smoke runs everything briefly on small data: a check that the
  * benchmark works, not a measurement.
@@ -246,6 +246,25 @@ bench(struct run *r, const char *out)
 		    &(struct side){ S_PUT, &sd, 32, 1, T_NOSYNC, 0 },
 		    &(struct side){ S_PUT, &rd, 32, 1, T_NOSYNC, 0 });
 	}
+	if (wanted(12))
+		rc |= compare(add(12, "put sync=full, 32 connections, history",
+		    "the same without history (workload 4)", 0.8), r,
+		    &(struct side){ S_PUT, &sd, 32, 1, T_HIST, 0 },
+		    &(struct side){ S_PUT, &sd, 32, 1, T_DURABLE, 0 });
+	if (wanted(11)) {
+		res = add(11, "watch: 100 watchers of one prefix, events/s",
+		    "", 0);
+		if (measure_watch(&sd, r, &m) == -1) {
+			fprintf(stderr, "bench: the watch workload failed\n");
+			return -1;
+		}
+		fill(res, &m, NULL);
+		snprintf(res->note, sizeof(res->note), "One client puts "
+		    "(sync = full, history on) while 100 connections each "
+		    "watch the prefix; p50 and p99 are the delay from a "
+		    "put's send (its commit and sync included) to its "
+		    "event's arrival at a watcher.");
+	}
 	if (wanted(7))
 		rc |= compare(add(7, "bulk load, batches of 10,000",
 		    "in-process LMDB, same batches", 0.5), r,
@@ -322,7 +341,7 @@ main(int argc, char **argv)
 			/* "1,3,10": run only these (for profiling one). */
 			for (p = optarg; *p; p = *end ? end + 1 : end) {
 				n = strtoul(p, &end, 10);
-				if (end == p || n < 1 || n > 10)
+				if (end == p || n < 1 || n > 12)
 					usage();
 				only |= 1u << n;
 			}

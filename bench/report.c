@@ -64,6 +64,13 @@ row(FILE *f, const struct result *r)
 		    met(r) ? "yes" : "**no**");
 		return;
 	}
+	/* A figure of its own (the watch's delivery): nothing beside it. */
+	if (r->baseline[0] == '\0') {
+		fprintf(f, "| %d | %s | %.0f | %.0f | %.0f | - | - | %s | %s "
+		    "|\n", r->workload, r->name, r->ops, r->p50, r->p99,
+		    target, met(r) ? "yes" : "**no**");
+		return;
+	}
 	fprintf(f, "| %d | %s | %.0f | %.0f | %.0f | %s: %.0f/s (p50 %.0f µs, "
 	    "p99 %.0f µs) | %.2f | %s | %s |\n", r->workload, r->name, r->ops,
 	    r->p50, r->p99, r->baseline, r->base_ops, r->base_p50,
