@@ -103,16 +103,31 @@ wq_free(void *p)
 
 const struct reg_env_ops writer_env_ops = { wq_new, wq_free };
 
+/* Set once before any write (writer_set_commit_hook()). */
+static writer_commit_fn	*commit_hook;
+static void		*commit_arg;
+
+void
+writer_set_commit_hook(writer_commit_fn *fn, void *arg)
+{
+	commit_hook = fn;
+	commit_arg = arg;
+}
+
 /* Builds j's reply from how its part of the group went. */
 static void
 reply(struct job *j, const struct st_job *r)
 {
 	char	 msg[SP_ERRMSG_MAX + 32];
+	size_t	 mark = j->reply.len;
 
 	job_note(j, r->rc == 0 ? SP_OK : r->err.code);
-	if (r->rc == 0)
-		sp_reply_ok(&j->reply, j->id);
-	else if (j->batch && r->failed < j->nops) {
+	if (r->rc == 0) {
+		/* The write's revision; none where the env keeps none. */
+		if (sp_reply_ok(&j->reply, j->id) == 0 &&
+		    st_has_revs(j->env->st))
+			sp_reply_add_rev(&j->reply, mark, r->rev);
+	} else if (j->batch && r->failed < j->nops) {
 		snprintf(msg, sizeof(msg), "op %zu: %s", r->failed, r->err.msg);
 		sp_reply_error_at(&j->reply, j->id, r->err.code, msg,
 		    r->failed);
@@ -167,7 +182,7 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		uint64_t t0 = clock_now_us();
 
 		for (i = 0, j = batch; j; j = j->next, i++)
-			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
+			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 }, 0 };
 		rc = st_write_group(e->st, r, n, &err);
 		atomic_fetch_add(&q->commits, 1);
 		atomic_fetch_add(&q->writes, n);
@@ -183,6 +198,8 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		} else
 			reply(j, &r[i]);
 	}
+	if (rc == 0 && commit_hook != NULL)
+		commit_hook(commit_arg, e, r, n);
 	free(r);
 	return rc;
 }

@@ -26,6 +26,7 @@ struct job;
 struct reg_env;
 struct reg_env_ops;
 struct registry;
+struct st_job;
 
 /* What the registry keeps with each env for the writer: its queue
  * (reg_set_env_ops(reg, &writer_env_ops), before any env opens). */
@@ -34,6 +35,17 @@ extern const struct reg_env_ops writer_env_ops;
 /* The writer's counters of an env, for stats. */
 #define WRITER_NCOUNTERS	(5 + LAT_NCOUNTERS)
 void	writer_counters(struct reg_env *e, struct sp_counter *c);
+
+/*
+ * Told of each group that committed, after the commit and with the
+ * jobs' replies built, on the thread that committed it, in the env's
+ * commit order: jobs[i].rc 0 applied with revision jobs[i].rev.  The
+ * layer above (watches) sets it once, before any write; it must not
+ * block.
+ */
+typedef void	writer_commit_fn(void *arg, struct reg_env *e,
+		    const struct st_job *jobs, size_t n);
+void	writer_set_commit_hook(writer_commit_fn *fn, void *arg);
 
 /* Queues a write job on its env's writer queue. */
 void	writer_submit(struct job *j);

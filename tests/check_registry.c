@@ -596,8 +596,8 @@ START_TEST(group_commit_jobs_fail_alone)
 			    { ST_PUT, 0, "c", 1, "3", 1 } };
 	struct st_op	 d = { ST_PUT, 0, "d", 1, "4", 1 };
 	struct st_job	 jobs[4] = {
-		{ &a, 1, 0, 0, { 0 } }, { &big, 1, 0, 0, { 0 } },
-		{ cond, 2, 0, 0, { 0 } }, { &d, 1, 0, 0, { 0 } },
+		{ &a, 1, 0, 0, { 0 }, 0 }, { &big, 1, 0, 0, { 0 }, 0 },
+		{ cond, 2, 0, 0, { 0 }, 0 }, { &d, 1, 0, 0, { 0 }, 0 },
 	};
 
 	/* Both fallbacks: nested transactions, and one by one (WRITEMAP). */
@@ -673,8 +673,8 @@ START_TEST(group_commit_creates_dbs_once)
 	struct st_op	 x = { ST_PUT, 1, "x", 1, "1", 1 };
 	struct st_op	 bad = { ST_EXPECT, 1, "zz", 2, "1", 1 };
 	struct st_op	 y = { ST_PUT, 1, "y", 1, "2", 1 };
-	struct st_job	 jobs[3] = { { &x, 1, 0, 0, { 0 } },
-			    { &bad, 1, 0, 0, { 0 } }, { &y, 1, 0, 0, { 0 } } };
+	struct st_job	 jobs[3] = { { &x, 1, 0, 0, { 0 }, 0 },
+			    { &bad, 1, 0, 0, { 0 }, 0 }, { &y, 1, 0, 0, { 0 }, 0 } };
 
 	/* db b does not exist yet: the first job creates it in its nested
 	 * (or own) transaction, the others use it. */
