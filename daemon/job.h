@@ -56,6 +56,8 @@ struct job {
 	struct reg_env		*dst;		/* fork: the reserved target */
 	struct st_op		*ops;		/* write */
 	size_t			 nops;
+	uint64_t		 rev;		/* write: applied with it; 0:
+						 * not, or no revisions */
 	size_t			 capops;
 	bool			 batch;		/* errors name the op's index */
 	int			 fd;		/* snapshot: the client's file */

@@ -53,6 +53,10 @@ struct st_env {
 	 * durable as the sync mode promises (one writer at a time). */
 	_Atomic uint64_t	 ncommits;
 	_Atomic uint64_t	 ndurable;
+	/* The revision of the last of those commits, and of the last of
+	 * the durable ones (st_durable_rev()). */
+	uint64_t		 counted_rev;
+	_Atomic uint64_t	 durable_rev;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -735,6 +739,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "sync");
 		goto fail;
 	}
+	e->counted_rev = atomic_load(&e->rev);
+	atomic_store(&e->durable_rev, e->counted_rev);
 	*out = e;
 	return 0;
 fail:
@@ -1244,17 +1250,22 @@ reserve_jobs(struct st_env *e, MDB_txn *txn, const struct st_job *jobs,
 }
 
 /*
- * After a top-level commit: count it, and what it made durable.  Under
- * sync = full (MDB_NOMETASYNC) the commit synced its data pages, and
- * with them the whole file as it was, so every commit before it is now
- * durable but not this one, whose meta page was written after the sync.
- * In the other modes it is as durable as the mode promises once made.
+ * After a top-level commit, once its revision is the env's: count it,
+ * and what it made durable.  Under sync = full (MDB_NOMETASYNC) the
+ * commit synced its data pages, and with them the whole file as it was,
+ * so every commit before it is now durable but not this one, whose meta
+ * page was written after the sync.  In the other modes it is as durable
+ * as the mode promises once made.  The durable revision moves first:
+ * whoever sees a commit counted durable sees its revision durable too.
  */
 static void
 counted(struct st_env *e)
 {
 	uint64_t	 n = atomic_load(&e->ncommits);
+	uint64_t	 rev = atomic_load(&e->rev);
 
+	atomic_store(&e->durable_rev, e->lazymeta ? e->counted_rev : rev);
+	e->counted_rev = rev;
 	atomic_store(&e->ndurable, e->lazymeta ? n : n + 1);
 	atomic_store(&e->ncommits, n + 1);
 }
@@ -1270,7 +1281,6 @@ committed(struct st_env *e, const bool *created)
 	MDB_envinfo	 info;
 	unsigned	 d;
 
-	counted(e);
 	if (mdb_env_info(e->env, &info) == 0)
 		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
 	for (d = 0; d < e->ndbs; d++)
@@ -1279,6 +1289,7 @@ committed(struct st_env *e, const bool *created)
 	if (e->nosync)
 		atomic_store(&e->dirty, true);
 	meta_committed(e);
+	counted(e);
 }
 
 int
@@ -1624,8 +1635,15 @@ st_flush(struct st_env *e, struct sp_error *err)
 		return 0;
 	if ((rc = mdb_env_sync(e->env, 1)) != 0)
 		return st_fail(e, err, rc, "sync");
+	atomic_store(&e->durable_rev, e->counted_rev);
 	atomic_store(&e->ndurable, n);
 	return 0;
+}
+
+uint64_t
+st_durable_rev(const struct st_env *e)
+{
+	return atomic_load(&e->durable_rev);
 }
 
 /* ----------------------------------------------------------- revisions */
@@ -1821,7 +1839,10 @@ st_reid(struct st_env *e, struct sp_error *err)
 	}
 	if ((rc = top_commit(e, txn)) != 0)
 		return st_fail(e, err, rc, "new id");
-	return 0;
+	/* Under sync = full its meta page is not synced yet; the copy is
+	 * renamed into place once this returns, so it must be durable. */
+	counted(e);
+	return st_flush(e, err);
 }
 
 const unsigned char *
@@ -2107,8 +2128,9 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 }
 
 int
-st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
-    st_rev_fn fn, void *arg, struct st_hist_pos *pos, struct sp_error *err)
+st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
+    size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
+    struct sp_error *err)
 {
 	MDB_txn		*txn;
 	MDB_cursor	*cur = NULL;
@@ -2128,7 +2150,7 @@ st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
 	    &pos->oldest)) != 0)
 		goto fail;
 	pos->next = from;
-	if (from < pos->oldest || from > pos->current)
+	if (from < pos->oldest || from > pos->current || from > upto)
 		goto done;
 	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
 		goto fail;
@@ -2146,7 +2168,7 @@ st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
 			goto fail_set;
 		}
 		pos->next++;
-		if ((bytes += v.mv_size) >= max_bytes)
+		if ((bytes += v.mv_size) >= max_bytes || pos->next > upto)
 			break;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)

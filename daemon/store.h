@@ -170,6 +170,12 @@ int	st_write_group(struct st_env *env, struct st_job *jobs, size_t n,
 uint64_t st_commits(const struct st_env *env);
 uint64_t st_durable(const struct st_env *env);
 /*
+ * The revision of the last commit st_durable() counts (the env's at
+ * open): what watches may send, since an event must never tell of a
+ * write before its writer could be told it is durable.  Any thread.
+ */
+uint64_t st_durable_rev(const struct st_env *env);
+/*
  * Makes every commit made so far durable (one fdatasync), when one is
  * not.  The env's writer only.  Returns 0, or -1 with err (IO_ERROR):
  * then whether those commits reached the disk is unknown.
@@ -298,15 +304,15 @@ struct st_hist_pos {
 };
 
 /*
- * Hands fn the history entries from revision from on, in order, in one
- * read transaction of its own (never held past the call), until about
- * max_bytes were handed out.  pos says the oldest revision kept and the
- * current one: from < pos->oldest means what was asked for is gone
- * (nothing handed out).  Returns 0, or -1 with err.
+ * Hands fn the history entries from revision from to upto, in order, in
+ * one read transaction of its own (never held past the call), until
+ * about max_bytes were handed out.  pos says the oldest revision kept
+ * and the current one: from < pos->oldest means what was asked for is
+ * gone (nothing handed out).  Returns 0, or -1 with err.
  */
-int	st_hist_read(struct st_env *env, uint64_t from, size_t max_bytes,
-	    st_rev_fn fn, void *arg, struct st_hist_pos *pos,
-	    struct sp_error *err);
+int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
+	    size_t max_bytes, st_rev_fn fn, void *arg,
+	    struct st_hist_pos *pos, struct sp_error *err);
 /* Calls fn for each op of an entry.  Returns 0, or -1 (malformed, or
  * fn's -1).  Keys and values point into ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);

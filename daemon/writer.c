@@ -192,16 +192,39 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		lat_add(&q->commit_lat, t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
+		j->rev = rc == 0 && r[i].rc == 0 ? r[i].rev : 0;
 		if (rc == -1) {
 			job_note(j, err.code);
 			sp_reply_err(&j->reply, j->id, &err);
 		} else
 			reply(j, &r[i]);
 	}
-	if (rc == 0 && commit_hook != NULL)
-		commit_hook(commit_arg, e, r, n);
 	free(r);
 	return rc;
+}
+
+/*
+ * Tells the commit hook of the writes of list, about to be answered:
+ * only now, when they are as durable as their env's sync mode promises
+ * (under sync = full, a commit or a sync after theirs), so that no
+ * watcher learns of a write its writer could not be told is durable.
+ * Called before the writes are given up (release()), so the hook sees
+ * them in commit order.
+ */
+static void
+applied(struct reg_env *e, const struct job *list)
+{
+	const struct job	*j;
+	struct st_job		 one;
+
+	if (commit_hook == NULL)
+		return;
+	for (j = list; j; j = j->next) {
+		if (j->rev == 0)
+			continue;
+		one = (struct st_job){ j->ops, j->nops, 0, 0, { 0 }, j->rev };
+		commit_hook(commit_arg, e, &one, 1);
+	}
 }
 
 /*
@@ -277,7 +300,11 @@ flush(struct reg_env *e)
 	atomic_fetch_add(&q->flushes, 1);
 	if (st_flush(e->st, &err) == 0)
 		return;
+	/* Their events are not sent either: the hook hears of none.  (A
+	 * watch with history sends them once a later commit is durable:
+	 * they are in its history.) */
 	for (j = q->wait_head; j; j = j->next) {
+		j->rev = 0;
 		job_note(j, err.code);
 		j->reply.len = 0;
 		sp_reply_error(&j->reply, j->id, err.code, err.msg);
@@ -339,6 +366,7 @@ drain(struct pool_task *t)
 	 */
 	durable(e, &done);
 	wait_add(e, batch);
+	applied(e, done);
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
 	done = NULL;
@@ -354,6 +382,7 @@ drain(struct pool_task *t)
 	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
 		flush(e);
 	durable(e, &done);
+	applied(e, done);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
@@ -412,6 +441,8 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 	}
 	q->task.fn = drain;
 	commit_group(e, jobs, n);
+	/* sync = none: durable as promised once made. */
+	applied(e, jobs);
 	release(e, jobs->d->pool);
 	return true;
 }
