@@ -33,7 +33,7 @@ rc=$?
 check "--check-config: a file with 3 errors exits 1" test "$rc" -eq 1
 printf '%s\n' \
     "$T/bad.conf:2: io_threads = 'lots' is not a whole number; use 1 to 64" \
-    "$T/bad.conf:5: unknown key 'colour' in [store refs]; known keys: map_size, max_dbs, dbs, sync, path, sync_interval, readers, writers, create" \
+    "$T/bad.conf:5: unknown key 'colour' in [store refs]; known keys: map_size, max_dbs, dbs, sync, path, sync_interval, readers, writers, create, history" \
     "$T/bad.conf:8: sync = 'sometimes' is not known; write sync = full, nometa or none" \
     >"$T/want"
 check "... and names all three, FILE:LINE each, in order" cmp -s "$T/want" \
