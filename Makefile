@@ -103,7 +103,7 @@ INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man \
 	     $(BUILD)/tests/example-scan
 TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
-	     $(BUILD)/tests/lmdb-writer $(EXAMPLES)
+	     $(BUILD)/tests/lmdb-writer $(BUILD)/tests/syncgate.so $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
@@ -238,6 +238,11 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 $(BUILD)/tests/lmdb-writer: $(call obj,tests/lmdb_writer.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
+
+# An LD_PRELOAD library holding storesd's syncs back on demand.
+$(BUILD)/tests/syncgate.so: $(call obj,tests/syncgate.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -shared -o $@ $^ -ldl
 
 # -------------------------------------------------------------- bindings
 
