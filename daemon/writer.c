@@ -18,6 +18,8 @@
  * when writes are queued behind it (they make that commit soon), or
  * after one explicit sync when none is (an idle env leaves no reply
  * waiting).  A busy env then pays one fdatasync per group, not two.
+ * The commit hook (watches) hears of a group at that same point, never
+ * at its commit: a watcher learns of no write before its writer could.
  */
 #include <stddef.h>
 #include <stdio.h>
