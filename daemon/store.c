@@ -47,6 +47,11 @@ struct st_env {
 	unsigned		 nslots;
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
 	bool			*held;		/* per slot: rtxn open for a turn */
+	/* Per slot: the revision its last snapshot read had (st_rev()). */
+	struct slot_rev {
+		size_t		 txnid;		/* 0: none yet */
+		uint64_t	 rev;
+	}			*srev;
 	bool			 nosync;	/* sync = none */
 	bool			 lazymeta;	/* sync = full: see st_durable() */
 	/* Commits made through this handle, and how many of them are
@@ -682,7 +687,9 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
 	    sizeof(*e->rtxn))) == NULL ||
 	    (e->held = calloc(p->nslots ? p->nslots : 1,
-	    sizeof(*e->held))) == NULL) {
+	    sizeof(*e->held))) == NULL ||
+	    (e->srev = calloc(p->nslots ? p->nslots : 1,
+	    sizeof(*e->srev))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
 		    p->label);
 		goto fail;
@@ -771,6 +778,7 @@ st_close(struct st_env *e)
 	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);
+	free(e->srev);
 	free(e->label);
 	free(e->dir);
 	free(e);
@@ -2115,6 +2123,7 @@ int
 st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 {
 	MDB_txn	*txn;
+	size_t	 id;
 	int	 rc;
 
 	*rev = 0;
@@ -2122,7 +2131,21 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 		return 0;
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	/*
+	 * A snapshot's revision never changes, and a slot's snapshot
+	 * changes only with a commit: each slot keeps the last it read, so
+	 * the reads of a quiet env look it up once, not once each (a
+	 * lookup costs about what the get itself does).
+	 */
+	id = mdb_txn_id(txn);
+	if (slot < e->nslots && id != 0 && e->srev[slot].txnid == id) {
+		*rev = e->srev[slot].rev;
+		rtxn_put(e, slot, txn);
+		return 0;
+	}
 	rc = meta_u64(e, txn, "rev", 0, rev);
+	if (rc == 0 && slot < e->nslots)
+		e->srev[slot] = (struct slot_rev){ id, *rev };
 	rtxn_put(e, slot, txn);
 	return rc == 0 ? 0 : st_fail(e, err, rc, "read rev");
 }
