@@ -78,6 +78,8 @@ static const struct field reply_fields[] = {
 	{ "err",	R_ERR,	 K_UINT,	0 },
 	RF("msg",	R_OTHER, K_STR,		msg),
 	RF("val",	R_OTHER, K_BYTES,	val),
+	/* Early: every get's reply has it, and rows are tried in order. */
+	RF("rev",	R_REV,	 K_UINT,	rev),
 	RF("server",	R_OTHER, K_STR,		server),
 	RF("version",	R_OTHER, K_UINT,	version),
 	RF("max_frame",	R_OTHER, K_UINT,	max_frame),
@@ -92,7 +94,6 @@ static const struct field reply_fields[] = {
 	RF("entries",	R_OTHER, K_ARRAY,	entries),
 	RF("cursor",	R_OTHER, K_OPT_BYTES,	cursor),
 	RF("repos",	R_OTHER, K_RAW,		repos),
-	RF("rev",	R_REV,	 K_UINT,	rev),
 	RF("watch",	R_OTHER, K_UINT,	watch),
 	RF("ev",	R_OTHER, K_STR,		ev),
 	RF("key",	R_OTHER, K_BYTES,	key),
