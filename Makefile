@@ -73,11 +73,12 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/handler_repos.c daemon/layout.c daemon/layout_repos.c \
 	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
 	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
-	     daemon/snap.c daemon/store.c daemon/writer.c
+	     daemon/snap.c daemon/store.c daemon/watch.c daemon/writer.c \
+	     daemon/handler_watch.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \
-	     client/scan.c
+	     client/scan.c client/watch.c
 CTL_SRC    = ctl/ctl.c ctl/ctl_batch.c ctl/ctl_cmds.c ctl/ctl_fmt.c \
 	     ctl/ctl_help.c ctl/ctl_input.c ctl/ctl_progress.c ctl/ctl_repos.c
 HARNESS_SRC = tests/harness.c
@@ -95,14 +96,14 @@ UNIT_TESTS = check_proto check_config check_names check_registry \
 	     check_ctl_fmt check_commitlog check_bench
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
-	      check_service check_async check_repos check_snapshot
+	      check_service check_async check_repos check_snapshot check_watch
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
 EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man \
 	     $(BUILD)/tests/example-scan
 TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
-	     $(BUILD)/tests/lmdb-writer $(EXAMPLES)
+	     $(BUILD)/tests/lmdb-writer $(BUILD)/tests/syncgate.so $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
@@ -238,6 +239,11 @@ $(BUILD)/tests/lmdb-writer: $(call obj,tests/lmdb_writer.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
 
+# An LD_PRELOAD library holding storesd's syncs back on demand.
+$(BUILD)/tests/syncgate.so: $(call obj,tests/syncgate.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -shared -o $@ $^ -ldl
+
 # -------------------------------------------------------------- bindings
 
 # Python and Rust over this tree's libstoreclient (bindings/).  Debian's
@@ -295,7 +301,8 @@ bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
 	    bench/json.c \
-	    bench/async.c bench/hist.c bench/procs.c bench/report.c
+	    bench/async.c bench/hist.c bench/procs.c bench/report.c \
+	    bench/watch.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
 $(BENCH_OBJ): ALL_CPPFLAGS += -Itests
 

@@ -20,7 +20,8 @@ struct conn {
 
 /* ------------------------------------------------------------- storesd */
 
-static const char *const stores[T_NTABLES] = { "kv", "kvnone", "bulk" };
+static const char *const stores[T_NTABLES] = { "kv", "kvnone", "bulk",
+	"kvhist" };
 
 static struct conn *
 sd_connect(const struct backend *be, int table)

@@ -63,7 +63,7 @@ struct backend {
 };
 
 /* Tables: which store (storesd) or db number (redis) a workload uses. */
-enum { T_DURABLE, T_NOSYNC, T_BULK, T_NTABLES };
+enum { T_DURABLE, T_NOSYNC, T_BULK, T_HIST, T_NTABLES };
 
 extern const struct backend be_storesd;
 extern const struct backend be_redis;
@@ -190,6 +190,11 @@ int	measure_repos(struct run *r, struct measure *m, struct result *res);
 
 /* async.c: one connection, 256 gets in flight, through a libevent loop. */
 int	measure_async_get(const struct backend *be, struct run *r,
+	    struct measure *m);
+
+/* watch.c: 100 watchers of one prefix while one client writes (with
+ * history): events/s delivered, delay from a put's send to its event. */
+int	measure_watch(const struct backend *be, struct run *r,
 	    struct measure *m);
 
 /* anchors.c */

@@ -4,7 +4,7 @@
  * the anchors, and writes the run's figures as JSON and its table.
  *
  *	storesd-bench [--smoke] [--seconds S] [--build DIR] [--out DIR]
- *	    [--json FILE] [--only 1,2,...]
+ *	    [--json FILE] [--only 1,2,...]	(workloads 1 to 12)
  *	storesd-bench --report [--out DIR] [--readme FILE] RUN.json...
  *
  * --smoke runs everything briefly on small data: a check that the
@@ -24,7 +24,7 @@
 
 #include "bench.h"
 
-static struct result	 results[16];
+static struct result	 results[20];	/* 16 rows with every workload */
 static size_t		 nresults;
 static unsigned		 only;	/* bit n: run workload n (0: all) */
 
@@ -357,6 +357,26 @@ bench(struct run *r, const char *json)
 		    &(struct side){ S_PUT, &sd, 32, 1, T_NOSYNC, 0 },
 		    &(struct side){ S_PUT, &rd, 32, 1, T_NOSYNC, 0 });
 	}
+	if (wanted(12))
+		rc |= compare(add(12, "put sync=full, 32 connections, history",
+		    "the same without history (workload 4)", 0.8), r,
+		    &(struct side){ S_PUT, &sd, 32, 1, T_HIST, 0 },
+		    &(struct side){ S_PUT, &sd, 32, 1, T_DURABLE, 0 });
+	if (wanted(11)) {
+		struct cost	 c = { .cpu = 0 };
+		double		 cpu0 = cpu_seconds(sd.pid);
+
+		res = add(11, "watch: 100 watchers of one prefix, events/s",
+		    "", 0);
+		if (measure_watch(&sd, r, &m) == -1) {
+			fprintf(stderr, "bench: the watch workload failed\n");
+			return -1;
+		}
+		c.cpu = cpu0 < 0 ? -1 : cpu_seconds(sd.pid) - cpu0;
+		c.n = m.n;
+		fill(res, &m, NULL);
+		fill_cost(res, &c, NULL);
+	}
 	if (wanted(7))
 		rc |= compare(add(7, "bulk load, batches of 10,000",
 		    "in-process LMDB, same batches", 0.5), r,
@@ -446,7 +466,7 @@ main(int argc, char **argv)
 			/* "1,3,10": run only these (for profiling one). */
 			for (p = optarg; *p; p = *end ? end + 1 : end) {
 				n = strtoul(p, &end, 10);
-				if (end == p || n < 1 || n > 10)
+				if (end == p || n < 1 || n > 12)
 					usage();
 				only |= 1u << n;
 			}

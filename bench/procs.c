@@ -27,6 +27,10 @@
 	"[store kvnone]\n"						\
 	"map_size = 1GiB\n"						\
 	"sync = none\n"							\
+	"[store kvhist]\n"						\
+	"map_size = 1GiB\n"						\
+	"sync = full\n"							\
+	"history = 64MiB\n"						\
 	"[store bulk]\n"						\
 	"map_size = 4GiB\n"						\
 	"sync = full\n"							\

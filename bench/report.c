@@ -556,6 +556,16 @@ notes_md(FILE *f, const struct report *rp)
 			    fmt_cpu(c, sizeof(c), w, F_RCPU),
 			    fmt(d, sizeof(d), w, F_VSREDIS, 2));
 	}
+	for (i = 0; i < rp->nrows; i++)
+		if (rp->rows[i].workload == 11) {
+			fprintf(f, "\nWorkload 11: one client puts (sync = "
+			    "full, history on) while 100 connections each "
+			    "watch the prefix; ops/s are events delivered, "
+			    "all watchers together, and p50 and p99 the delay "
+			    "from a put's send (its commit and sync included) "
+			    "to its event's arrival at a watcher.\n");
+			break;
+		}
 	for (i = 0; i < rp->nrows; i++) {
 		w = &rp->rows[i];
 		if (w->workload == 0 || met(w))

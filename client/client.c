@@ -432,6 +432,7 @@ sc__free(sc_conn *c)
 
 	for (i = 0; i < c->npend; i++)
 		free(c->pend[(c->pend_head + i) % c->pend_cap].st);
+	sc__watch_detach_all(c);
 	free(c->held);
 	free(c->pend);
 	drop_passfds(c);
@@ -946,10 +947,12 @@ int
 sc__next_reply(sc_conn *c, struct sp_reply *rep)
 {
 	struct sp_error	 perr;
-	size_t		 avail = c->in.len - c->in_off;
+	size_t		 avail;
 	uint32_t	 len;
 	const char	*body;
 
+again:
+	avail = c->in.len - c->in_off;
 	if (avail < SP_FRAME_HDR ||
 	    avail - SP_FRAME_HDR < (len = sp_frame_len(c->in.data +
 	    c->in_off)))
@@ -961,6 +964,14 @@ sc__next_reply(sc_conn *c, struct sp_reply *rep)
 	if (sp_reply_decode(body, len, rep, &perr) == -1)
 		return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection is "
 		    "closed", perr.msg);
+	/* A watch's frame (id 0, naming the watch) waits on its watch. */
+	if (rep->id == 0 && rep->watch != 0) {
+		if (sc__watch_frame(c, body, len, rep) == -1)
+			return -1;
+		goto again;
+	}
+	if (rep->has_rev)
+		c->last_rev = rep->rev;
 	/* Id 0 is no request of ours: storesd speaks about the connection
 	 * (BUSY past max_connections, TOO_LARGE past max_frame) and closes
 	 * it. */

@@ -116,6 +116,8 @@ struct sc_conn {
 	unsigned	 holds;		/* async batches still open on it */
 	bool		 orphan;	/* its sc_async is gone: the last
 					 * hold frees it */
+	struct sc_watch	*watches;	/* open on it (watch.c) */
+	uint64_t	 last_rev;	/* of the last reply that had one */
 };
 
 /* Records a failure on c; returns -1. */
@@ -225,6 +227,13 @@ int	sc__room(sc_conn *c);
 
 /* pipeline.c: waits for the oldest awaited reply; as sc__result(). */
 int	sc__collect_one(sc_conn *c, struct sp_reply *rep);
+
+/* watch.c: queues a frame of a watch (rep decoded from body), or drops
+ * it when its watch is gone.  0, or -1 (c dead: out of memory). */
+int	sc__watch_frame(sc_conn *c, const char *body, uint32_t len,
+	    const struct sp_reply *rep);
+/* watch.c: c is being freed: its watches outlive it, ended. */
+void	sc__watch_detach_all(sc_conn *c);
 
 /* ------------------------------------------------------- requests */
 

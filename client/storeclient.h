@@ -94,6 +94,13 @@ enum sc_err {
 					 * restore it from a snapshot */
 	SC_ERR_NO_REPO		= 18,	/* create = explicit: the repo has no
 					 * env for that store; create it */
+	SC_ERR_COMPACTED	= 19,	/* watch: the revision asked for is
+					 * no longer in history (see
+					 * sc_watch_compacted()) */
+	SC_ERR_RESYNC		= 20,	/* watch: another program wrote the
+					 * env; read it again */
+	SC_ERR_WATCH_OVERFLOW	= 21,	/* watch: a store without history,
+					 * and the watcher fell behind */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
@@ -695,6 +702,108 @@ SC_API int	sc_drop(sc_conn *c, const char *repo, const char *store,
  */
 SC_API int	sc_restore(sc_conn *c, const char *repo, const char *store,
 		    int fd, int replace, uint64_t *size);
+
+/* ------------------------------------------------- revisions, watches */
+
+/*
+ * Every env of a store with named dbs has a revision: 0 when made, one
+ * more for each write request that changed it (a put, a del, a
+ * conditional write that applied, a whole batch), never reused, kept
+ * across restarts.  Every reply to a write carries the revision it
+ * made, every reply to a read the revision its snapshot saw: the last
+ * such reply's is sc_last_rev(c) (0 before any, and for stores with
+ * max_dbs = 0, which keep none).
+ */
+SC_API uint64_t	sc_last_rev(const sc_conn *c);
+/*
+ * The current revision of (repo, store)'s env into *rev (may be NULL):
+ * 0 for a repo with no env yet.  Returns 0, or -1 (SC_ERR_FORBIDDEN
+ * without read access, SC_ERR_UNKNOWN_STORE, SC_ERR_BAD_REPO...).
+ */
+SC_API int	sc_rev(sc_conn *c, const char *repo, const char *store,
+		    uint64_t *rev);
+
+/*
+ * Watch options: an opaque object like sc_scan_opts.  A watch follows
+ * one key (set_key), or every key starting with a prefix (set_prefix; n
+ * 0, or no options at all: the whole db); the last set wins.  set_from
+ * asks for the changes from revision rev (>= 1) on, replayed from the
+ * store's history before the live ones; without it, the changes after
+ * the current revision.  The setters copy their bytes and return 0, or
+ * -1 for o NULL, a NULL pointer with a length, rev 0, or out of memory.
+ */
+typedef struct sc_watch_opts sc_watch_opts;
+
+SC_API sc_watch_opts	*sc_watch_opts_new(void);
+SC_API void		 sc_watch_opts_free(sc_watch_opts *o);
+SC_API int		 sc_watch_opts_set_key(sc_watch_opts *o,
+			    const void *p, size_t n);
+SC_API int		 sc_watch_opts_set_prefix(sc_watch_opts *o,
+			    const void *p, size_t n);
+SC_API int		 sc_watch_opts_set_from(sc_watch_opts *o,
+			    uint64_t rev);
+
+/* An event of a watch. */
+#define SC_EV_PUT	1	/* key now holds val */
+#define SC_EV_DEL	2	/* key was deleted (val NULL) */
+#define SC_EV_PROGRESS	3	/* no event: every change up to rev was
+				 * sent (key and val NULL) */
+typedef struct sc_event {
+	uint64_t	 rev;
+	int		 op;		/* SC_EV_* */
+	const void	*key;
+	size_t		 klen;
+	const void	*val;
+	size_t		 vlen;
+} sc_event;
+
+typedef struct sc_watch sc_watch;
+
+/*
+ * Starts watching db of (repo, store) as o says (NULL: the whole db):
+ * storesd sends every matching change committed after the current
+ * revision (from o's revision on, with set_from), each once, in
+ * revision order, once it is as durable as the store's sync mode
+ * promises.  *rev (may be NULL) is the current revision.  The
+ * connection may be used for other calls meanwhile: events that come
+ * while it waits for another reply are queued on their watch, up to 16
+ * MiB each (past that the watch ends with SC_ERR_WATCH_OVERFLOW).  A
+ * connection may hold up to max_watches (storesd's configuration)
+ * watches.  Returns the watch, which sc_watch_end() frees, or NULL
+ * (SC_ERR_FORBIDDEN without read access, SC_ERR_BUSY past max_watches,
+ * SC_ERR_BAD_REQUEST for a store with max_dbs = 0, SC_ERR_BAD_KEY,
+ * SC_ERR_UNKNOWN_STORE, SC_ERR_UNKNOWN_DB, SC_ERR_NOMEM...).
+ */
+SC_API sc_watch	*sc_watch_begin(sc_conn *c, const char *repo,
+		    const char *store, const char *db, const sc_watch_opts *o,
+		    uint64_t *rev);
+/*
+ * Waits up to timeout_ms (< 0: for ever) for w's next event.  Returns 1
+ * with *ev set (its key and val valid until the next call on w), 0 when
+ * none came in time, -1 when the watch ended or the connection failed:
+ * sc_errcode() of the connection says why: SC_ERR_COMPACTED (the
+ * revision asked for, or the next one a slow watcher needed, is no
+ * longer in history: see sc_watch_compacted()), SC_ERR_RESYNC (another
+ * program wrote a path = env: read the data again),
+ * SC_ERR_WATCH_OVERFLOW (a store without history, and the watcher fell
+ * watch_buffer behind; or 16 MiB queued here), SC_ERR_INVALID
+ * (pipelined replies pending), SC_ERR_IO.  After -1, w only waits to be
+ * ended.  Progress events (SC_EV_PROGRESS) come after watch_progress of
+ * quiet.
+ */
+SC_API int	sc_watch_next(sc_watch *w, sc_event *ev, int timeout_ms);
+/*
+ * After w ended with SC_ERR_COMPACTED: the oldest revision history
+ * keeps and the current one into *oldest and *current (either may be
+ * NULL); watch again from *current + 1 after reading the data.  Returns
+ * 0, or -1 when w did not end so.
+ */
+SC_API int	sc_watch_compacted(const sc_watch *w, uint64_t *oldest,
+		    uint64_t *current);
+/* Ends w (an unwatch, unless storesd ended it) and frees it; its events
+ * not read are dropped.  Also after its connection is closed.
+ * NULL-safe. */
+SC_API void	sc_watch_end(sc_watch *w);
 
 /* ====================================================== asynchronous API */
 

@@ -35,7 +35,7 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	[OPT_IF_EQUALS] = { 0, "if-equals", "OLD",
 	    "put, del: only if KEY holds exactly OLD" },
 	[OPT_PREFIX] = { 0, "prefix", "P",
-	    "scan: only keys that start with P; repos: only repos" },
+	    "scan, watch: keys that start with P; repos: only repos" },
 	[OPT_START] = { 0, "start", "K",
 	    "scan: from key K on (K included)" },
 	[OPT_END] = { 0, "end", "K",
@@ -52,6 +52,10 @@ const struct ctl_opt ctl_opts[NOPTS] = {
 	    "stats: print the Prometheus text format" },
 	[OPT_AFTER] = { 0, "after", "K",
 	    "scan: the keys after K (K left out): the next page" },
+	[OPT_FROM] = { 0, "from", "REV",
+	    "watch: the changes from revision REV on" },
+	[OPT_COUNT] = { 0, "count", "N",
+	    "watch: exit after N events" },
 };
 
 /* ------------------------------------------------------------ failure */

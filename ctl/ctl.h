@@ -82,6 +82,8 @@ enum opt_id {
 	OPT_REPLACE,
 	OPT_AFTER,
 	OPT_PROMETHEUS,
+	OPT_FROM,
+	OPT_COUNT,
 	NOPTS
 };
 

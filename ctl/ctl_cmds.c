@@ -39,6 +39,8 @@ static int	cmd_stats(struct ctl *);
 static int	cmd_live(struct ctl *);
 static void	live_json(const sc_live *);
 static int	cmd_ping(struct ctl *);
+static int	cmd_watch(struct ctl *);
+static int	cmd_rev(struct ctl *);
 
 const struct ctl_cmd ctl_cmds[] = {
 	{ "get", 2, 2, OPTS_KEY | O(OPT_JSON), "STORE KEY", "print a value",
@@ -234,6 +236,31 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "between hosts:\n"
 	    "  storectl -r R snapshot STORE - | ssh B storectl -r R restore STORE -\n",
 	    ctl_repos_restore },
+	{ "watch", 1, 2, OPTS_KEY | O(OPT_PREFIX) | O(OPT_FROM) |
+	    O(OPT_COUNT) | O(OPT_JSON), "STORE [KEY]",
+	    "print changes as they are committed",
+	    "Prints each change committed to KEY of the db of STORE (with\n"
+	    "--prefix P, to the keys starting with P; with neither, to every\n"
+	    "key), in revision order, one a line as it comes:\n"
+	    "  REV put KEY VALUE\n"
+	    "  REV del KEY\n"
+	    "escaped as by mget, or hex with -x; --json prints\n"
+	    "{\"rev\":N,\"op\":\"put\",\"key\":K,\"value\":V} lines.  It starts\n"
+	    "after the current revision, or with --from REV replays the\n"
+	    "changes from REV on (from the store's history) first.  It runs\n"
+	    "until interrupted, or with --count N exits 0 after N events.\n"
+	    "Exit 3 with the error's name when the watch ends: COMPACTED\n"
+	    "(REV is older than the history kept: read the data, then watch\n"
+	    "--from the current revision + 1), RESYNC (another program wrote\n"
+	    "a path = env), WATCH_OVERFLOW (a store without history, and\n"
+	    "storectl fell behind).\n",
+	    cmd_watch },
+	{ "rev", 1, 1, O(OPT_SOCKET) | O(OPT_REPO), "STORE",
+	    "print the env's current revision",
+	    "Prints the revision of the env of STORE and a newline: the\n"
+	    "number of write requests committed to it through storesd, 0 when\n"
+	    "it does not exist yet.\n",
+	    cmd_rev },
 	{ "ping", 0, 0, O(OPT_SOCKET), "", "print storesd's version",
 	    "Asks storesd to answer and prints its name and version.\n",
 	    cmd_ping },
@@ -589,6 +616,125 @@ cmd_count(struct ctl *ctl)
 		return ctl_fail_sc(ctl);
 	printf("%" PRIu64 "\n", n);
 	return 0;
+}
+
+static int
+cmd_rev(struct ctl *ctl)
+{
+	uint64_t	 rev;
+
+	if (ctl_connect(ctl) == -1)
+		return -1;
+	if (sc_rev(ctl->conn, REPO(ctl), ctl->av[0], &rev) == -1)
+		return ctl_fail_sc(ctl);
+	printf("%" PRIu64 "\n", rev);
+	return 0;
+}
+
+/* A decimal number option (no sign, no space), 1 or more. */
+static int
+get_number(struct ctl *ctl, int id, const char *what, uint64_t *out)
+{
+	const char		*s = ctl->val[id];
+	char			*end;
+	unsigned long long	 v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v == 0)
+		return ctl_usage_error(ctl, ctl->cmd, "%s must be a number "
+		    "from 1 up, not '%s'", what, s);
+	*out = v;
+	return 0;
+}
+
+/* Prints one event as watch's help says.  0, or -1 (stdout failed). */
+static int
+put_event(struct ctl *ctl, const sc_event *ev)
+{
+	const char	*op = ev->op == SC_EV_PUT ? "put" : "del";
+
+	if (HAS(ctl, OPT_JSON)) {
+		if (printf("{\"rev\":%" PRIu64 ",\"op\":\"%s\"", ev->rev,
+		    op) < 0 ||
+		    put_json_kv(ctl, ",\"key\":", ev->key, ev->klen) == -1 ||
+		    (ev->op == SC_EV_PUT && put_json_kv(ctl, ",\"value\":",
+		    ev->val, ev->vlen) == -1) ||
+		    fputs("}\n", stdout) == EOF)
+			return -1;
+	} else {
+		if (printf("%" PRIu64 " %s ", ev->rev, op) < 0 ||
+		    put_field(ctl, ev->key, ev->klen) == -1 ||
+		    (ev->op == SC_EV_PUT && (putchar(' ') == EOF ||
+		    put_field(ctl, ev->val, ev->vlen) == -1)) ||
+		    putchar('\n') == EOF)
+			return -1;
+	}
+	/* A pipe's reader wants each change as it comes. */
+	return fflush(stdout) == EOF ? -1 : 0;
+}
+
+static int
+cmd_watch(struct ctl *ctl)
+{
+	struct ctl_blob	 key = { NULL, 0, NULL }, prefix = { NULL, 0, NULL };
+	sc_watch_opts	*o = NULL;
+	sc_watch	*w = NULL;
+	sc_event	 ev;
+	uint64_t	 from = 0, count = 0, seen = 0;
+	int		 rc, ret = -1;
+
+	if (ctl->ac == 2 && HAS(ctl, OPT_PREFIX))
+		return ctl_usage_error(ctl, ctl->cmd, "give KEY or --prefix, "
+		    "not both");
+	if ((HAS(ctl, OPT_FROM) &&
+	    get_number(ctl, OPT_FROM, "--from", &from) == -1) ||
+	    (HAS(ctl, OPT_COUNT) &&
+	    get_number(ctl, OPT_COUNT, "--count", &count) == -1))
+		return -1;
+	if ((o = sc_watch_opts_new()) == NULL) {
+		ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+		goto done;
+	}
+	if (ctl->ac == 2) {
+		if (ctl_blob_get(ctl, "KEY", ctl->av[1], strlen(ctl->av[1]),
+		    &key) == -1)
+			goto done;
+		rc = sc_watch_opts_set_key(o, key.p, key.n);
+	} else {
+		if (ctl_blob_opt(ctl, OPT_PREFIX, "P", &prefix) == -1)
+			goto done;
+		rc = sc_watch_opts_set_prefix(o, prefix.p, prefix.n);
+	}
+	if (rc == -1 || (from > 0 && sc_watch_opts_set_from(o, from) == -1)) {
+		ctl_fail(ctl, CTL_EXIT_USAGE, "out of memory");
+		goto done;
+	}
+	if (ctl_connect(ctl) == -1)
+		goto done;
+	if ((w = sc_watch_begin(ctl->conn, REPO(ctl), ctl->av[0], DB(ctl), o,
+	    NULL)) == NULL) {
+		ctl_fail_sc(ctl);
+		goto done;
+	}
+	while (count == 0 || seen < count) {
+		if ((rc = sc_watch_next(w, &ev, -1)) == -1) {
+			ctl_fail_sc(ctl);
+			goto done;
+		}
+		if (rc == 0 || ev.op == SC_EV_PROGRESS)
+			continue;
+		if (put_event(ctl, &ev) == -1)
+			goto done;	/* main reports stdout's error */
+		seen++;
+	}
+	ret = 0;
+done:
+	sc_watch_end(w);
+	sc_watch_opts_free(o);
+	ctl_blob_free(&key);
+	ctl_blob_free(&prefix);
+	return ret;
 }
 
 /* --limit N: a decimal count, nothing else (no sign, no space). */

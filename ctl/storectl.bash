@@ -33,7 +33,7 @@ _storectl()
 		case ${words[i]} in
 		-s|--socket) sock=${words[i + 1]}; ((i++)) ;;
 		-r|--repo|-d|--db|--if-equals|--prefix|--start|--end|\
-		--limit|--after) ((i++)) ;;
+		--limit|--after|--from|--count) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=${words[i]}
 		   else ((nargs++)); fi ;;
@@ -48,7 +48,8 @@ _storectl()
 		COMPREPLY=($(compgen -W "$(_storectl_names "$sock" 1 |
 		    grep -vx -- -)" -- "$cur"))
 		return ;;
-	-d|--db|--if-equals|--start|--end|--limit|--after|--prefix)
+	-d|--db|--if-equals|--start|--end|--limit|--after|--prefix|\
+	--from|--count)
 		return ;;
 	esac
 

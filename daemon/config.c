@@ -47,7 +47,7 @@
 #define TiB		(UINT64_C(1) << 40)
 
 #define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
-#define NKEYS_MAX	32	/* rows of keys[] */
+#define NKEYS_MAX	40	/* rows of keys[] */
 #define NERRS_MAX	64	/* errors kept; more are only counted */
 #define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
 
@@ -218,6 +218,14 @@ static const struct keydef keys[] = {
 	{ "restore_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
 	    "100ms to 1h", "30s", D(restore_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
+	/* Watches (watch.c). */
+	{ "watch_progress", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
+	    "10ms to 1h", "10s", D(watch_progress_ms), 10 * 1000, RL_APPLY,
+	    NULL },
+	{ "watch_buffer", SEC_DAEMON, KT_SIZE, 4 * KiB, GiB, "4KiB to 1GiB",
+	    NULL, D(watch_buffer), MiB, RL_APPLY, NULL },
+	{ "max_watches", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
+	    D(max_watches), 64, RL_APPLY, NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",
@@ -238,6 +246,10 @@ static const struct keydef keys[] = {
 	    set_writers },
 	{ "create", SEC_STORE, KT_OWN, 0, 0, NULL, NULL, 0, 0, RL_APPLY,
 	    set_create },
+	/* 0 (its default): no history; set, it is read when the env
+	 * opens, so a change reopens the env (cfg_store_same_env()). */
+	{ "history", SEC_STORE, KT_SIZE, 0, 64 * TiB, "0 (off) to 64TiB",
+	    "64MiB", S(history), 0, RL_APPLY, NULL },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1548,6 +1560,7 @@ cfg_store_same_env(const struct cfg_store *a, const struct cfg_store *b)
 	if (strcmp(a->name, b->name) != 0 || a->max_dbs != b->max_dbs ||
 	    a->ndbs != b->ndbs || a->sync != b->sync ||
 	    a->sync_interval_ms != b->sync_interval_ms ||
+	    a->history != b->history ||
 	    (a->path == NULL) != (b->path == NULL) ||
 	    (a->path != NULL && strcmp(a->path, b->path) != 0))
 		return false;

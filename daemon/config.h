@@ -49,6 +49,7 @@ struct cfg_store {
 	struct cfg_acl	 readers;	/* readers = (writers may read too) */
 	struct cfg_acl	 writers;	/* writers = */
 	bool		 create_explicit; /* create = explicit: NO_REPO */
+	uint64_t	 history;	/* bytes of history kept; 0: none */
 	unsigned	 line;		/* of its [store NAME] header */
 	uint64_t	 gen;		/* its config's generation */
 	struct config	*owner;		/* that config (cfg_stamp()) */
@@ -81,6 +82,9 @@ struct config {
 	uint64_t	 snapshot_max_time_ms; /* to take the whole snapshot */
 	uint64_t	 drop_wait_ms;	/* drop, restore: for the env in use */
 	uint64_t	 restore_timeout_ms; /* restore: for the next bytes */
+	uint64_t	 watch_progress_ms; /* idle watches: a progress frame */
+	uint64_t	 watch_buffer;	/* per watch, stores without history */
+	unsigned	 max_watches;	/* per conn */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */
@@ -134,7 +138,7 @@ void	cfg_drop(const struct cfg_store *st);
 
 /*
  * True when an env opened for store a serves b as it is: same dbs,
- * max_dbs, sync mode and interval, and path.  map_size and the access
+ * max_dbs, sync mode and interval, history, and path.  map_size and the access
  * lists are not compared: a map is resized in place, and access is
  * checked per request.
  */

@@ -470,6 +470,20 @@ conn_flush(struct conn *c)
 }
 
 void
+conn_flush_soon(struct conn *c)
+{
+	/* Writable now, most likely: the write event sends it next. */
+	if (c->fd != -1 && c->out_off < c->out.len)
+		event_add(c->wev, NULL);
+}
+
+size_t
+conn_unsent(const struct conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+void
 conn_end_input(struct conn *c)
 {
 	c->closing = true;

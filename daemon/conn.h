@@ -82,6 +82,14 @@ void	conn_hold(struct conn *c);
 /* Sends what can be sent now and watches for the rest. */
 void	conn_flush(struct conn *c);
 /*
+ * Sends c's output from its write event, soon: for output added where
+ * a send could close c under its caller's feet (an end-of-turn hook
+ * walking lists c is on).
+ */
+void	conn_flush_soon(struct conn *c);
+/* Bytes of c's output not sent yet. */
+size_t	conn_unsent(const struct conn *c);
+/*
  * Reads nothing more from c, which closes once its replies are out.
  * Safe while c's frames are being handled.
  */

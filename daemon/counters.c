@@ -24,7 +24,11 @@ static const char *const op_names[SP_OP_MAX] = {
 	[SP_OP_CREATE]		= "ops_create",
 	[SP_OP_DROP]		= "ops_drop",
 	[SP_OP_RESTORE]		= "ops_restore",
+	[SP_OP_WATCH]		= "ops_watch",
+	[SP_OP_UNWATCH]		= "ops_unwatch",
+	[SP_OP_REV]		= "ops_rev",
 };
+_Static_assert(SP_OP_MAX == SP_OP_REV + 1, "every op has a name here");
 
 /* The ops that touch an env's data, in the order stats lists them. */
 static const enum sp_op data_ops[] = {

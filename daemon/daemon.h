@@ -5,7 +5,8 @@
  * calls the connection's callbacks, the connection the handler, and the
  * handler hands replies and jobs back.  Upward calls elsewhere go
  * through hooks the upper module registers (loop_add_hook,
- * reg_set_env_ops, a job's post).  `make callgraph` prints the graph as
+ * reg_set_env_ops, a job's post, writer_set_commit_hook, the
+ * handler's struct watch_io).  `make callgraph` prints the graph as
  * measured from the objects; `make test` fails on any other cycle.
  *
  * log.c	logging to stderr or syslog; calls nothing
@@ -30,6 +31,11 @@
  * snap.c	snapshots, each on two threads of its own, fed to the
  *		client's descriptor with a deadline, and the threads of
  *		restores reading theirs; clock, job, log, store
+ * watch.c	watches: the writer's commit hook (writer_set_commit_hook)
+ *		marks them, each loop's end-of-turn hook sends their events
+ *		from history or their buffer, and reaches the connection
+ *		and the loop only through the handler's struct watch_io;
+ *		clock, config, log, registry, store
  * handler*.c	what each request does, per-connection request state, a
  *		loop's read transactions; the above, conn, loop
  * conn.c	one client connection: socket, buffers, passed

@@ -22,6 +22,7 @@
 #include "sp_names.h"
 #include "writer.h"
 #include "store.h"
+#include "watch.h"
 
 static void
 reply_err(struct conn *c, uint64_t id, const struct sp_error *err)
@@ -212,7 +213,8 @@ handler_loop_init(struct loop *l)
 	l->hl = h;
 	/* Reads end before the writes commit, as they always have. */
 	if (loop_add_hook(l, handler_read_turn_end, h) == -1 ||
-	    loop_add_hook(l, writer_turn_end, &h->writes) == -1)
+	    loop_add_hook(l, writer_turn_end, &h->writes) == -1 ||
+	    handler_watch_loop_init(h) == -1)
 		return -1;
 	return 0;
 }
@@ -220,6 +222,8 @@ handler_loop_init(struct loop *l)
 void
 handler_loop_fini(struct loop *l)
 {
+	if (l->hl != NULL)
+		watch_loop_free(l->hl->watches);
 	free(l->hl);
 	l->hl = NULL;
 }
@@ -323,6 +327,15 @@ handler_frame(struct conn *c, const char *body, size_t n)
 		break;
 	case SP_OP_RESTORE:
 		rc = handler_restore(c, &rq, &err);
+		break;
+	case SP_OP_WATCH:
+		rc = handler_watch(c, &rq, &err);
+		break;
+	case SP_OP_UNWATCH:
+		rc = handler_unwatch(c, &rq, &err);
+		break;
+	case SP_OP_REV:
+		rc = handler_rev(c, &rq, &err);
 		break;
 	default:
 		rc = sp_seterr(&err, SP_BAD_REQUEST, "unknown op");

@@ -44,6 +44,8 @@ struct turn_env {
 };
 
 struct pbatch;
+struct watch;
+struct watch_loop;
 
 /* The handler's state of one connection (conn->hc): its requests'. */
 struct handler_conn {
@@ -52,6 +54,7 @@ struct handler_conn {
 	/* The request being handled, for stats. */
 	enum sp_op		 op;
 	struct reg_env		*env_seen;	/* held for the turn, or NULL */
+	struct watch		*watches;	/* its watches (watch.c) */
 };
 
 /* The handler's state of one loop (loop->hl); its thread only. */
@@ -60,6 +63,7 @@ struct handler_loop {
 	struct turn_env		 turn[HANDLER_TURN_ENVS];	/* reads */
 	unsigned		 nturn;
 	struct writer_turn	 writes;	/* deferred to the turn's end */
+	struct watch_loop	*watches;	/* this loop's (watch.c) */
 };
 
 /* What a request names: a store, a repo in it, a db of it. */
@@ -113,6 +117,18 @@ int	handler_batch(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 int	handler_batch_abort(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
+
+/* handler_read.c: the env's revision and id. */
+int	handler_rev(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+
+/* handler_watch.c: watches (watch.c holds them). */
+int	handler_watch(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+int	handler_unwatch(struct conn *c, const struct sp_req *rq,
+	    struct sp_error *err);
+/* The end-of-turn hook of a loop's watches, and its setup. */
+int	handler_watch_loop_init(struct handler_loop *h);
 
 /* handler_stats.c: observers, answered on the I/O thread. */
 int	handler_stats(struct conn *c, const struct sp_req *rq,

@@ -147,6 +147,49 @@ read_env(struct conn *c, const struct target *t, struct reg_env **e,
 	return rc;
 }
 
+/*
+ * Adds to the reply at mark of c's output the revision its read saw:
+ * the turn's read transaction of e, which the read used (no env yet:
+ * 0).  Stores that keep no revisions (max_dbs = 0) say none.
+ */
+static int
+add_rev(struct conn *c, const struct target *t, struct reg_env *e,
+    size_t mark, struct sp_error *err)
+{
+	uint64_t	 rev = 0;
+
+	if (e == NULL ? t->st->max_dbs == 0 : !st_has_revs(e->st))
+		return 0;
+	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1)
+		return -1;
+	if (sp_reply_add_rev(conn_out(c), mark, rev) == -1)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	return 0;
+}
+
+/* ----------------------------------------------------------------- rev */
+
+int
+handler_rev(struct conn *c, const struct sp_req *rq, struct sp_error *err)
+{
+	struct target	 t;
+	struct reg_env	*e;
+	uint64_t	 rev = 0;
+	int		 rc;
+
+	if (handler_resolve(c, rq, false, &t, err) == -1)
+		return -1;
+	if ((rc = read_env(c, &t, &e, err)) != 0)
+		return rc;
+	/* No env yet: revision 0, and no id until one is made. */
+	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1)
+		return -1;
+	if (sp_reply_rev(conn_out(c), rq->id, rev,
+	    e != NULL ? st_env_id(e->st) : NULL) == -1)
+		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	return 0;
+}
+
 /* ----------------------------------------------------------------- get */
 
 struct val_ctx {
@@ -173,7 +216,7 @@ handler_get(struct conn *c, const struct sp_req *rq,
 	struct target	 t;
 	struct reg_env	*e;
 	struct val_ctx	 v = { conn_out(c), rq->id, err };
-
+	size_t		 mark = conn_out(c)->len;
 	int		 rc;
 
 	if (handler_resolve(c, rq, false, &t, err) == -1 ||
@@ -183,8 +226,10 @@ handler_get(struct conn *c, const struct sp_req *rq,
 		return rc;
 	if (e == NULL)
 		return sp_seterr(err, SP_NOT_FOUND, "no such key");
-	return st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
-	    &v, err);
+	if (st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
+	    &v, err) == -1)
+		return -1;
+	return add_rev(c, &t, e, mark, err);
 }
 
 /* ------------------------------------------------------- mget, missing */
@@ -207,6 +252,7 @@ read_job(struct conn *c, const struct sp_req *rq, const struct target *t,
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
 	j->mget = rq->op == SP_OP_MGET;
+	j->revs = t->st->max_dbs > 0;
 	j->db = t->db;
 	j->keys.n = rq->keys.n;
 	j->keys.raw.p = raw;
@@ -240,6 +286,7 @@ handler_mget(struct conn *c, const struct sp_req *rq,
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
 	return job_read_keys(conn_out(c), rq->id, rq->op == SP_OP_MGET,
+	    t.st->max_dbs > 0 && (e == NULL || st_has_revs(e->st)),
 	    e ? e->st : NULL, c->loop->idx, t.db, &rq->keys, err);
 }
 
@@ -252,6 +299,7 @@ handler_count(struct conn *c, const struct sp_req *rq,
 	struct target	 t;
 	struct reg_env	*e;
 	uint64_t	 n = 0;
+	size_t		 mark = conn_out(c)->len;
 	int		 rc = 0;
 
 	if (handler_resolve(c, rq, false, &t, err) == -1)
@@ -262,6 +310,8 @@ handler_count(struct conn *c, const struct sp_req *rq,
 		rc = st_count(e->st, c->loop->idx, t.db, &n, err);
 	if (rc == 0 && sp_reply_count(conn_out(c), rq->id, n) == -1)
 		rc = sp_seterr(err, SP_INTERNAL, "out of memory");
+	if (rc == 0)
+		rc = add_rev(c, &t, e, mark, err);
 	return rc;
 }
 
@@ -341,6 +391,11 @@ handler_scan(struct conn *c, const struct sp_req *rq,
 	if (sp_reply_scan_close(&pg.w, cursor) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto fail;
+	}
+	/* The page is whole: a failure now drops it (mark is its start). */
+	if (add_rev(c, &t, e, pg.w.mark, err) == -1) {
+		conn_out(c)->len = pg.w.mark;
+		return -1;
 	}
 	rc = 0;
 	goto done;

@@ -21,13 +21,14 @@
 #include "pool.h"
 #include "registry.h"
 #include "snap.h"
+#include "watch.h"
 #include "sp_msg.h"
 #include "sp_names.h"
 #include "store.h"
 #include "writer.h"
 
 #define ENV_NCOUNTERS	(ST_ENV_NCOUNTERS + WRITER_NCOUNTERS + CTR_NCOUNTERS)
-#define DAEMON_NCOUNTERS (9 + CTR_NCOUNTERS)
+#define DAEMON_NCOUNTERS (11 + CTR_NCOUNTERS)
 
 /* Copies of one env's identity and counters, for a stats reply. */
 static int
@@ -91,10 +92,12 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	dc[6] = (struct sp_counter){ "reloads", atomic_load(&d->reloads) };
 	dc[7] = (struct sp_counter){ "config_generation", d->cfg->gen };
 	dc[8] = (struct sp_counter){ "snapshots", snap_running(d->snaps) };
+	dc[9] = (struct sp_counter){ "watches", watch_open_count() };
+	dc[10] = (struct sp_counter){ "watch_events", watch_events_sent() };
 	memset(&all, 0, sizeof(all));
 	for (i = 0; i < d->nloops; i++)
 		ctr_add(&all, &d->loops[i]->ctr);
-	ndc = 9 + ctr_export(&all, 0, &dc[9]);
+	ndc = 11 + ctr_export(&all, 0, &dc[11]);
 	if (sp_reply_stats(conn_out(c), id, dc, ndc, se, n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;

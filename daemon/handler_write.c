@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "registry.h"
 #include "store.h"
+#include "watch.h"
 #include "writer.h"
 
 #define MAX_OPEN_BATCHES	64	/* streamed batches per connection */
@@ -517,4 +518,5 @@ handler_conn_closed(struct conn *c)
 {
 	while (c->hc->batches != NULL)
 		drop_batch(c, &c->hc->batches);
+	watch_conn_closed(&c->hc->watches);
 }

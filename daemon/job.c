@@ -167,6 +167,34 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
  * durable, then renames it into place in one step, so the destination
  * either does not exist or is complete, even across a crash.
  */
+/*
+ * Gives the copy in dir an id of its own: it is another env now, whose
+ * revisions go their own way, and a watcher must be able to tell.
+ */
+static int
+reid_copy(struct job *j, const char *dir, struct sp_error *err)
+{
+	struct st_params	 p;
+	struct st_env		*env;
+	char			 lock[PATH_MAX];
+	int			 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.dir = dir;
+	p.label = "a fork's copy";
+	p.store = atomic_load(&j->env->cfg);
+	p.nslots = 1;
+	if (st_open(&p, &env, err) == -1)
+		return -1;
+	rc = st_reid(env, err);
+	st_close(env);
+	/* LMDB makes a new lock file where the env is used. */
+	if (snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) <
+	    (int)sizeof(lock))
+		unlink(lock);
+	return rc;
+}
+
 static int
 fork_env(struct job *j, struct sp_error *err)
 {
@@ -189,7 +217,8 @@ fork_env(struct job *j, struct sp_error *err)
 		    strerror(errno));
 		goto done;
 	}
-	if (st_copy(j->env->st, fd, false, err) == -1)
+	if (st_copy(j->env->st, fd, false, err) == -1 ||
+	    reid_copy(j, tmp, err) == -1)
 		goto done;
 	if (lay_sync_parent(file) == -1 ||
 	    lay_prepare_repo(data_dir, j->dst->repo, err) == -1)
@@ -252,12 +281,13 @@ each_val(void *arg, size_t i, const void *val, size_t n)
 }
 
 int
-job_read_keys(struct sp_buf *out, uint64_t id, bool mget, struct st_env *st,
-    unsigned slot, unsigned db, const struct sp_array *keys,
-    struct sp_error *err)
+job_read_keys(struct sp_buf *out, uint64_t id, bool mget, bool revs,
+    struct st_env *st, unsigned slot, unsigned db,
+    const struct sp_array *keys, struct sp_error *err)
 {
 	struct multi	 m;
-	size_t		 i, bad;
+	size_t		 i, bad, mark = out->len;
+	uint64_t	 rev = 0;
 	int		 rc = -1;
 
 	/* Every key is checked before any read; keys the I/O thread did
@@ -279,13 +309,18 @@ job_read_keys(struct sp_buf *out, uint64_t id, bool mget, struct st_env *st,
 		for (i = 0; i < keys->n; i++)
 			each_val(&m, i, NULL, 0);
 	} else if (st_mget(st, slot, db, keys->n, next_key, each_val, &m,
-	    &bad, err) == -1) {
+	    &bad, revs ? &rev : NULL, err) == -1) {
 		if (mget)
 			sp_reply_abort(&m.w);
 		goto done;
 	}
 	if ((mget ? sp_reply_close(&m.w) : sp_reply_missing(out, id, m.absent,
 	    m.nabsent)) == -1) {
+		sp_seterr(err, SP_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (revs && sp_reply_add_rev(out, mark, rev) == -1) {
+		out->len = mark;
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;
 	}
@@ -300,8 +335,8 @@ run_read(struct job *j)
 {
 	struct sp_error	 err;
 
-	if (job_read_keys(&j->reply, j->id, j->mget, j->env ? j->env->st :
-	    NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
+	if (job_read_keys(&j->reply, j->id, j->mget, j->revs, j->env ?
+	    j->env->st : NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
 		job_note(j, err.code);
 		sp_reply_err(&j->reply, j->id, &err);
 		return;

@@ -56,11 +56,14 @@ struct job {
 	struct reg_env		*dst;		/* fork: the reserved target */
 	struct st_op		*ops;		/* write */
 	size_t			 nops;
+	uint64_t		 rev;		/* write: applied with it; 0:
+						 * not, or no revisions */
 	size_t			 capops;
 	bool			 batch;		/* errors name the op's index */
 	int			 fd;		/* snapshot: the client's file */
 	bool			 compact;
 	bool			 mget;		/* read: mget, else missing */
+	bool			 revs;		/* read: its store keeps them */
 	unsigned		 db;		/* read */
 	struct sp_array		 keys;		/* read: in job_copy() storage */
 	struct sp_buf		 reply;		/* one frame, when done */
@@ -106,11 +109,13 @@ void		 job_reply(struct job *j, int rc, const struct sp_error *err,
  * Answers an mget (with mget) or a missing of keys in db of st (NULL: no
  * env, every key absent) into out, as the reply to request id, reading
  * with slot's transaction (ST_NOSLOT: one of its own).  Every key is
- * checked first (BAD_REQUEST, BAD_KEY with its index).  Returns 0, or -1
- * with err and nothing added to out.
+ * checked first (BAD_REQUEST, BAD_KEY with its index).  With revs (the
+ * store keeps revisions) the reply says the revision its transaction
+ * saw (0 without an env).  Returns 0, or -1 with err and nothing added
+ * to out.
  */
 int		 job_read_keys(struct sp_buf *out, uint64_t id, bool mget,
-		    struct st_env *st, unsigned slot, unsigned db,
+		    bool revs, struct st_env *st, unsigned slot, unsigned db,
 		    const struct sp_array *keys, struct sp_error *err);
 /*
  * Sends a finished job back: drops its env references, then hands it to

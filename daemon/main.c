@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "reload.h"
 #include "snap.h"
+#include "watch.h"
 #include "writer.h"
 
 struct opts {
@@ -235,6 +236,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Re-armed each time: a reload may change the interval. */
 	event_add(tick, &tv);
+	/* Progress frames and the checks of path = envs, on their loops. */
+	watch_tick();
 	if (atomic_exchange(&housekeeping_busy, true))
 		return;
 	housekeeping.fn = housekeep;

@@ -381,6 +381,9 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 		return -1;
 	}
 	rc = st_verify(env, &entries, err);
+	/* Another env from now on: an id of its own (PROTOCOL.md). */
+	if (rc == 0)
+		rc = st_reid(env, err);
 	st_close(env);
 	/* LMDB makes a new lock file where the env is used. */
 	if (snprintf(file, sizeof(file), "%s/lock.mdb", tmp) <

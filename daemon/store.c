@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -17,6 +18,8 @@
 #include "clock.h"
 #include "commitlog.h"
 #include "log.h"
+#include "sp_buf.h"
+#include "sp_mp.h"
 #include "sp_names.h"
 #include "store.h"
 
@@ -47,12 +50,21 @@ struct st_env {
 	unsigned		 nslots;
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
 	bool			*held;		/* per slot: rtxn open for a turn */
+	/* Per slot: the revision its last snapshot read had (st_rev()). */
+	struct slot_rev {
+		size_t		 txnid;		/* 0: none yet */
+		uint64_t	 rev;
+	}			*srev;
 	bool			 nosync;	/* sync = none */
 	bool			 lazymeta;	/* sync = full: see st_durable() */
 	/* Commits made through this handle, and how many of them are
 	 * durable as the sync mode promises (one writer at a time). */
 	_Atomic uint64_t	 ncommits;
 	_Atomic uint64_t	 ndurable;
+	/* The revision of the last of those commits, and of the last of
+	 * the durable ones (st_durable_rev()). */
+	uint64_t		 counted_rev;
+	_Atomic uint64_t	 durable_rev;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -68,6 +80,24 @@ struct st_env {
 	/* MAP_FULL warnings, one a minute (warn_full()). */
 	_Atomic uint64_t	 full_logged_ms; /* 0: none yet */
 	atomic_uint		 full_quiet;	/* failures not logged since */
+
+	/*
+	 * Revisions and history (see "revisions" below): none for an
+	 * env whose one db is LMDB's main db (max_dbs = 0).
+	 */
+	bool			 revs;
+	MDB_dbi			 meta;		/* @storesd */
+	MDB_dbi			 hist;		/* @storesd.hist */
+	unsigned char		 id[ST_ID_LEN];
+	uint64_t		 hist_max;	/* bytes; 0: no history */
+	_Atomic uint64_t	 rev;		/* the last committed */
+	_Atomic uint64_t	 oldest;	/* in history; rev + 1: none */
+	_Atomic uint64_t	 txnid;		/* LMDB's, after our commit */
+	atomic_uint		 committing;	/* see st_changed_outside() */
+	struct rev_state {
+		uint64_t	 rev, oldest, hist_bytes;
+		bool		 nohist;	/* drop history this txn */
+	}			 cur, t;	/* committed; in the txn */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -659,6 +689,15 @@ open_dbis(struct st_env *e, struct sp_error *err)
 	return 0;
 }
 
+static int	meta_open(struct st_env *, struct sp_error *);
+static int	top_commit(struct st_env *, MDB_txn *);
+static int	rev_begin(struct st_env *, MDB_txn *, bool, struct sp_error *);
+static int	stamp(struct st_env *, MDB_txn *, struct st_job *);
+static int	meta_save(struct st_env *, MDB_txn *);
+static void	meta_committed(struct st_env *);
+static int	wtxn_begin(struct st_env *, MDB_txn *, MDB_txn **,
+		    struct sp_error *);
+
 int
 st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 {
@@ -677,7 +716,9 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
 	    sizeof(*e->rtxn))) == NULL ||
 	    (e->held = calloc(p->nslots ? p->nslots : 1,
-	    sizeof(*e->held))) == NULL) {
+	    sizeof(*e->held))) == NULL ||
+	    (e->srev = calloc(p->nslots ? p->nslots : 1,
+	    sizeof(*e->srev))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
 		    p->label);
 		goto fail;
@@ -690,6 +731,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->lazymeta = p->store->sync == CFG_SYNC_FULL;
 	e->writemap = (env_flags(p->store->sync) & MDB_WRITEMAP) != 0;
 	e->sync_ms = p->store->sync_interval_ms;
+	e->revs = !e->unnamed;
+	e->hist_max = p->store->history;
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
 	memcpy(e->store, p->store->name, sizeof(e->store));
 
@@ -706,7 +749,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	}
 	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) != 0 ||
 	    (!e->unnamed && (rc = mdb_env_set_maxdbs(e->env,
-	    p->store->max_dbs)) != 0) ||
+	    p->store->max_dbs + ST_META_DBS)) != 0) ||
 	    (rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
 	    0600)) != 0) {
 		st_fail(e, err, rc, "open");
@@ -721,7 +764,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		    "processes", __func__, e->label, dead);
 	if (layout_of(e, err) == -1)
 		goto fail;
-	if (open_dbis(e, err) == -1)
+	if (open_dbis(e, err) == -1 || meta_open(e, err) == -1)
 		goto fail;
 	/*
 	 * A storesd killed before it synced its last commits (a meta page
@@ -732,6 +775,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "sync");
 		goto fail;
 	}
+	e->counted_rev = atomic_load(&e->rev);
+	atomic_store(&e->durable_rev, e->counted_rev);
 	*out = e;
 	return 0;
 fail:
@@ -762,6 +807,7 @@ st_close(struct st_env *e)
 	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);
+	free(e->srev);
 	free(e->label);
 	free(e->dir);
 	free(e);
@@ -882,6 +928,7 @@ struct wtx {
 	MDB_cursor	*cur[CFG_MAX_DBS];
 	signed char	 append[CFG_MAX_DBS];	/* 0 unknown, 1 yes, -1 no */
 	MDB_val		 last[CFG_MAX_DBS];	/* the last key appended */
+	int		 hist_rc;	/* history could not be written */
 };
 
 static void
@@ -1249,17 +1296,22 @@ reserve_jobs(struct st_env *e, MDB_txn *txn, const struct st_job *jobs,
 }
 
 /*
- * After a top-level commit: count it, and what it made durable.  Under
- * sync = full (MDB_NOMETASYNC) the commit synced its data pages, and
- * with them the whole file as it was, so every commit before it is now
- * durable but not this one, whose meta page was written after the sync.
- * In the other modes it is as durable as the mode promises once made.
+ * After a top-level commit, once its revision is the env's: count it,
+ * and what it made durable.  Under sync = full (MDB_NOMETASYNC) the
+ * commit synced its data pages, and with them the whole file as it was,
+ * so every commit before it is now durable but not this one, whose meta
+ * page was written after the sync.  In the other modes it is as durable
+ * as the mode promises once made.  The durable revision moves first:
+ * whoever sees a commit counted durable sees its revision durable too.
  */
 static void
 counted(struct st_env *e)
 {
 	uint64_t	 n = atomic_load(&e->ncommits);
+	uint64_t	 rev = atomic_load(&e->rev);
 
+	atomic_store(&e->durable_rev, e->lazymeta ? e->counted_rev : rev);
+	e->counted_rev = rev;
 	atomic_store(&e->ndurable, e->lazymeta ? n : n + 1);
 	atomic_store(&e->ncommits, n + 1);
 }
@@ -1275,7 +1327,6 @@ committed(struct st_env *e, const bool *created)
 	MDB_envinfo	 info;
 	unsigned	 d;
 
-	counted(e);
 	if (mdb_env_info(e->env, &info) == 0)
 		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
 	for (d = 0; d < e->ndbs; d++)
@@ -1283,13 +1334,15 @@ committed(struct st_env *e, const bool *created)
 			atomic_store(&e->dbi_ok[d], true);
 	if (e->nosync)
 		atomic_store(&e->dirty, true);
+	meta_committed(e);
+	counted(e);
 }
 
 int
 st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
     struct sp_error *err)
 {
-	struct st_job	 job = { ops, n, 0, 0, { 0 } };
+	struct st_job	 job = { ops, n, 0, 0, { 0 }, 0 };
 
 	/* Alone, it has no next commit to make it durable: flushed here. */
 	if (st_write_group(e, &job, 1, err) == -1 || st_flush(e, err) == -1) {
@@ -1311,17 +1364,25 @@ nested(struct wtx *w, struct st_job *j)
 	unsigned	 d;
 	int		 rc;
 
+	struct rev_state saved = w->e->t;
+
 	j->failed = j->nops;
+	if (w->hist_rc != 0)
+		return;		/* the group is to be redone anyway */
 	if ((j->rc = wtxn_begin(w->e, w->txn, &txn, &j->err)) == -1)
 		return;
 	wtx_init(&c, w->e, txn, w->created);
 	j->rc = apply_all(&c, j->ops, j->nops, &j->failed, &j->err);
 	wtx_close_cursors(&c);
+	if (j->rc == 0 && (w->hist_rc = stamp(w->e, txn, j)) != 0)
+		j->rc = -1;
 	if (j->rc == -1) {
+		w->e->t = saved;
 		mdb_txn_abort(txn);
 		return;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
+		w->e->t = saved;
 		j->rc = st_fail(w->e, &j->err, rc, "commit");
 		return;
 	}
@@ -1345,6 +1406,8 @@ flat(struct wtx *w, struct st_job *jobs, size_t n)
 		    &jobs[i].failed, &jobs[i].err);
 		if (jobs[i].rc == -1)
 			return -1;
+		if ((w->hist_rc = stamp(w->e, w->txn, &jobs[i])) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1358,10 +1421,15 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 	size_t		 i;
 	int		 rc;
 
+	bool		 nohist = false;
+
 	for (i = 0; i < n; i++) {
+again:
 		if ((jobs[i].rc = wtxn_begin(e, NULL, &txn, &jobs[i].err)) == -1)
 			continue;
 		if ((jobs[i].rc = reserve_jobs(e, txn, &jobs[i], 1,
+		    &jobs[i].err)) == -1 ||
+		    (jobs[i].rc = rev_begin(e, txn, nohist,
 		    &jobs[i].err)) == -1) {
 			mdb_txn_abort(txn);
 			continue;
@@ -1369,9 +1437,18 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 		wtx_init(&w, e, txn, NULL);
 		rc = flat(&w, &jobs[i], 1);
 		wtx_close_cursors(&w);
-		if (rc == -1)
+		if (rc == 0 && (w.hist_rc = meta_save(e, txn)) != 0)
+			rc = -1;
+		if (rc == -1) {
 			mdb_txn_abort(txn);
-		else if ((rc = mdb_txn_commit(txn)) != 0)
+			if (w.hist_rc != 0 && !nohist) {
+				nohist = true;	/* see st_write_group() */
+				goto again;
+			}
+			if (w.hist_rc != 0)
+				jobs[i].rc = st_fail(e, &jobs[i].err,
+				    w.hist_rc, "write revision");
+		} else if ((rc = top_commit(e, txn)) != 0)
 			jobs[i].rc = st_fail(e, &jobs[i].err, rc, "commit");
 		else
 			committed(e, w.created);
@@ -1409,7 +1486,7 @@ release_freed(struct st_env *e)
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) == 0 &&
 	    (rc = mdb_put(txn, main, &k, &v, MDB_NOOVERWRITE)) == 0 &&
 	    (rc = mdb_del(txn, main, &k, NULL)) == 0)
-		rc = mdb_txn_commit(txn);
+		rc = top_commit(e, txn);
 	else
 		mdb_txn_abort(txn);
 	if (rc != 0)
@@ -1505,13 +1582,14 @@ write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	struct wtx	 w;
 	MDB_txn		*txn;
 	size_t		 i;
-	bool		 retried = false;
+	bool		 retried = false, nohist = false;
 	int		 rc;
 
 again:
 	if (wtxn_begin(e, NULL, &txn, err) == -1)
 		return -1;
-	if (reserve_jobs(e, txn, jobs, n, err) == -1) {
+	if (reserve_jobs(e, txn, jobs, n, err) == -1 ||
+	    rev_begin(e, txn, nohist, err) == -1) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
@@ -1525,6 +1603,16 @@ again:
 	 */
 	rc = flat(&w, jobs, n);
 	wtx_close_cursors(&w);
+	if (rc == -1 && w.hist_rc != 0 && !nohist) {
+		/*
+		 * History never fails a write: a write that has no room for
+		 * its history is redone without, and history is emptied
+		 * (watchers behind it get COMPACTED), which also makes room.
+		 */
+		mdb_txn_abort(txn);
+		nohist = true;
+		goto again;
+	}
 	if (rc == -1) {
 		mdb_txn_abort(txn);
 		if (!retried && map_full(jobs, n) && release_freed(e) == 0) {
@@ -1537,12 +1625,26 @@ again:
 			return one_by_one(e, jobs, n);
 		if (wtxn_begin(e, NULL, &txn, err) == -1)
 			return -1;
+		if (rev_begin(e, txn, nohist, err) == -1) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
 		wtx_init(&w, e, txn, NULL);
 		for (i = 0; i < n; i++)
 			nested(&w, &jobs[i]);
 	}
+	if (w.hist_rc == 0)
+		w.hist_rc = meta_save(e, txn);
+	if (w.hist_rc != 0) {
+		mdb_txn_abort(txn);
+		if (!nohist) {
+			nohist = true;
+			goto again;
+		}
+		return st_fail(e, err, w.hist_rc, "write revision");
+	}
 	/* One commit, one sync, for every job that succeeded. */
-	if ((rc = mdb_txn_commit(txn)) != 0) {
+	if ((rc = top_commit(e, txn)) != 0) {
 		if (!retried && out_of_room(e, rc) && release_freed(e) == 0) {
 			retried = true;
 			goto again;
@@ -1579,8 +1681,571 @@ st_flush(struct st_env *e, struct sp_error *err)
 		return 0;
 	if ((rc = mdb_env_sync(e->env, 1)) != 0)
 		return st_fail(e, err, rc, "sync");
+	atomic_store(&e->durable_rev, e->counted_rev);
 	atomic_store(&e->ndurable, n);
 	return 0;
+}
+
+uint64_t
+st_durable_rev(const struct st_env *e)
+{
+	return atomic_load(&e->durable_rev);
+}
+
+/* ----------------------------------------------------------- revisions */
+
+/*
+ * storesd's own data in an env lives in two named dbs no user db can be
+ * called (db names never start with '@'): @storesd holds the env's
+ * revision ("rev", u64 big-endian), its id ("id", 16 random bytes), the
+ * oldest revision history keeps ("oldest") and the bytes history holds
+ * ("hist_bytes"); @storesd.hist maps each revision (u64 big-endian) to
+ * its ops.  Both are written in the transaction of the writes they
+ * describe, so they survive whatever the data survives.
+ */
+#define META_DB		"@storesd"
+#define HIST_DB		"@storesd.hist"
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Reads meta key name as a u64 (absent: dflt). */
+static int
+meta_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t dflt,
+    uint64_t *out)
+{
+	MDB_val	 k = { strlen(name), (void *)name }, v;
+	int	 rc;
+
+	if ((rc = mdb_get(txn, e->meta, &k, &v)) == MDB_NOTFOUND) {
+		*out = dflt;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != 8)
+		return MDB_CORRUPTED;
+	*out = get_be64(v.mv_data);
+	return 0;
+}
+
+static int
+meta_put(struct st_env *e, MDB_txn *txn, const char *name, const void *p,
+    size_t n)
+{
+	MDB_val	 k = { strlen(name), (void *)name }, v = { n, (void *)p };
+
+	return mdb_put(txn, e->meta, &k, &v, 0);
+}
+
+static int
+meta_put_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t x)
+{
+	unsigned char	 b[8];
+
+	put_be64(b, x);
+	return meta_put(e, txn, name, b, sizeof(b));
+}
+
+/* A new env id into e->id. */
+static void
+new_id(struct st_env *e)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < sizeof(e->id)) {
+		n = getrandom(e->id + got, sizeof(e->id) - got, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	/* No entropy at all: an id that at least differs per moment. */
+	if (got < sizeof(e->id)) {
+		put_be64(e->id, clock_now_us());
+		put_be64(e->id + 8, (uint64_t)getpid() ^ (uint64_t)(uintptr_t)e);
+	}
+}
+
+/* Reads the committed state into e->cur, e->id and the atomics. */
+static int
+meta_load(struct st_env *e, MDB_txn *txn)
+{
+	MDB_val		 k = { 2, (void *)"id" }, v;
+	uint64_t	 rev, oldest, bytes;
+	int		 rc;
+
+	if ((rc = meta_u64(e, txn, "rev", 0, &rev)) != 0 ||
+	    (rc = meta_u64(e, txn, "oldest", rev + 1, &oldest)) != 0 ||
+	    (rc = meta_u64(e, txn, "hist_bytes", 0, &bytes)) != 0)
+		return rc;
+	if ((rc = mdb_get(txn, e->meta, &k, &v)) != 0)
+		return rc;
+	if (v.mv_size != ST_ID_LEN)
+		return MDB_CORRUPTED;
+	memcpy(e->id, v.mv_data, ST_ID_LEN);
+	e->cur = (struct rev_state){ rev, oldest, bytes, false };
+	atomic_store(&e->rev, rev);
+	atomic_store(&e->oldest, oldest);
+	return 0;
+}
+
+/*
+ * Opens @storesd and @storesd.hist, making them (with rev 0 and a new
+ * id) when the env has none yet: a new env, or one storesd did not
+ * make.  Returns 0, or -1 with err.
+ */
+static int
+meta_open(struct st_env *e, struct sp_error *err)
+{
+	MDB_envinfo	 info;
+	MDB_txn		*txn;
+	int		 rc;
+
+	if (!e->revs)
+		return 0;
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return st_fail(e, err, rc, "begin");
+	rc = mdb_dbi_open(txn, META_DB, 0, &e->meta);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, HIST_DB, 0, &e->hist);
+	if (rc == 0 && (rc = meta_load(e, txn)) == 0) {
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			return st_fail(e, err, rc, "open meta");
+		goto done;
+	}
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return st_fail(e, err, rc, "open meta");
+	/*
+	 * Making them takes a write transaction, which would wait for
+	 * another program's writer: never at open.  Such an env (one
+	 * another program made and has open) keeps no revisions until it
+	 * is opened with nobody else on it.
+	 */
+	if (st_shared(e)) {
+		e->revs = false;
+		log_notice("%s: %s: another program has it open: no "
+		    "revisions until storesd opens it alone", __func__,
+		    e->label);
+		return 0;
+	}
+	/* Made once, with the env: the id says which life of it this is. */
+	if ((rc = wtxn_begin(e, NULL, &txn, err)) == -1)
+		return -1;
+	new_id(e);
+	if ((rc = mdb_dbi_open(txn, META_DB, MDB_CREATE, &e->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, HIST_DB, MDB_CREATE, &e->hist)) != 0 ||
+	    (rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0 ||
+	    (rc = meta_load(e, txn)) != 0) {
+		mdb_txn_abort(txn);
+		return st_fail(e, err, rc, "make meta");
+	}
+	if ((rc = top_commit(e, txn)) != 0)
+		return st_fail(e, err, rc, "make meta");
+done:
+	if (mdb_env_info(e->env, &info) == 0)
+		atomic_store(&e->txnid, info.me_last_txnid);
+	return 0;
+}
+
+int
+st_reid(struct st_env *e, struct sp_error *err)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if (!e->revs)
+		return 0;
+	if (wtxn_begin(e, NULL, &txn, err) == -1)
+		return -1;
+	new_id(e);
+	if ((rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0) {
+		mdb_txn_abort(txn);
+		return st_fail(e, err, rc, "new id");
+	}
+	if ((rc = top_commit(e, txn)) != 0)
+		return st_fail(e, err, rc, "new id");
+	/* Under sync = full its meta page is not synced yet; the copy is
+	 * renamed into place once this returns, so it must be durable. */
+	counted(e);
+	return st_flush(e, err);
+}
+
+const unsigned char *
+st_env_id(const struct st_env *e)
+{
+	return e->revs ? e->id : NULL;
+}
+
+uint64_t
+st_last_rev(const struct st_env *e)
+{
+	return atomic_load(&e->rev);
+}
+
+bool
+st_has_revs(const struct st_env *e)
+{
+	return e->revs;
+}
+
+bool
+st_has_history(const struct st_env *e)
+{
+	return e->revs && e->hist_max > 0;
+}
+
+bool
+st_changed_outside(struct st_env *e)
+{
+	MDB_envinfo	 info;
+
+	/* Our own commit between its end and noting its id is no sign:
+	 * look only when none runs, before and after reading LMDB's id. */
+	if (!e->revs || atomic_load(&e->committing) > 0 ||
+	    mdb_env_info(e->env, &info) != 0 ||
+	    atomic_load(&e->committing) > 0)
+		return false;
+	return info.me_last_txnid > atomic_load(&e->txnid);
+}
+
+/*
+ * A history entry: a msgpack array of the revision's ops, each an array
+ * [kind (ST_PUT or ST_DEL), db index, key, val or nil].  Only the ops
+ * that change data are kept.
+ */
+static bool
+hist_kept(enum st_opkind k)
+{
+	return k == ST_PUT || k == ST_PUT_IF_ABSENT || k == ST_DEL ||
+	    k == ST_DEL_ANY;
+}
+
+static int
+hist_encode(struct sp_buf *b, const struct st_op *ops, size_t n)
+{
+	msgpack_packer	 pk;
+	size_t		 i;
+	uint32_t	 kept = 0;
+	bool		 put;
+
+	for (i = 0; i < n; i++)
+		kept += hist_kept(ops[i].kind);
+	sp_mp_packer(&pk, b);
+	msgpack_pack_array(&pk, kept);
+	for (i = 0; i < n; i++) {
+		if (!hist_kept(ops[i].kind))
+			continue;
+		put = ops[i].kind == ST_PUT || ops[i].kind == ST_PUT_IF_ABSENT;
+		msgpack_pack_array(&pk, 4);
+		msgpack_pack_uint32(&pk, put ? ST_PUT : ST_DEL);
+		msgpack_pack_uint32(&pk, ops[i].db);
+		msgpack_pack_bin(&pk, ops[i].klen);
+		msgpack_pack_bin_body(&pk, ops[i].key, ops[i].klen);
+		if (put) {
+			msgpack_pack_bin(&pk, ops[i].vlen);
+			msgpack_pack_bin_body(&pk, ops[i].val, ops[i].vlen);
+		} else
+			msgpack_pack_nil(&pk);
+	}
+	return b->failed ? -1 : 0;
+}
+
+int
+st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
+{
+	struct sp_mp_rd	 rd, op;
+	struct st_op	 o;
+	struct sp_bytes	 k, v;
+	uint64_t	 kind, db;
+	uint32_t	 i, count, m;
+
+	sp_mp_rd_init(&rd, p, n);
+	if (sp_mp_read_array(&rd, &count) == -1)
+		return -1;
+	for (i = 0; i < count; i++) {
+		op = rd;
+		if (sp_mp_read_array(&op, &m) == -1 || m != 4 ||
+		    sp_mp_read_uint(&op, &kind) == -1 ||
+		    sp_mp_read_uint(&op, &db) == -1 || db >= CFG_MAX_DBS ||
+		    sp_mp_read_bytes(&op, &k) == -1)
+			return -1;
+		v = (struct sp_bytes){ NULL, 0 };
+		if (sp_mp_read_nil(&op) == -1 &&
+		    sp_mp_read_bytes(&op, &v) == -1)
+			return -1;
+		rd = op;
+		o = (struct st_op){ kind == ST_PUT ? ST_PUT : ST_DEL,
+		    (unsigned)db, k.p, k.n, v.p, v.n };
+		if (fn(arg, &o) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Drops every history entry (a write that could not afford history). */
+static int
+hist_drop(struct st_env *e, MDB_txn *txn)
+{
+	int	 rc;
+
+	if ((rc = mdb_drop(txn, e->hist, 0)) != 0)
+		return rc;
+	e->t.hist_bytes = 0;
+	e->t.oldest = e->t.rev + 1;
+	return 0;
+}
+
+/* Trims the oldest entries until history is within its bound. */
+static int
+hist_trim(struct st_env *e, MDB_txn *txn)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc = 0;
+
+	if (e->t.hist_bytes <= e->hist_max)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
+		return rc;
+	while (e->t.hist_bytes > e->hist_max &&
+	    (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		e->t.hist_bytes -= v.mv_size < e->t.hist_bytes ?
+		    v.mv_size : e->t.hist_bytes;
+		e->t.oldest = get_be64(k.mv_data) + 1;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		e->t.hist_bytes = 0;
+		e->t.oldest = e->t.rev + 1;
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * Gives job j, whose ops applied in txn, the next revision, and keeps
+ * its ops in history.  Returns 0 or an LMDB error (the txn is then
+ * unusable: the caller redoes the group with history dropped).
+ */
+static int
+stamp(struct st_env *e, MDB_txn *txn, struct st_job *j)
+{
+	struct sp_buf	 b;
+	unsigned char	 key[8];
+	MDB_val		 k = { sizeof(key), key }, v;
+	int		 rc;
+
+	if (!e->revs)
+		return 0;
+	j->rev = ++e->t.rev;
+	if (e->hist_max == 0 || e->t.nohist) {
+		e->t.oldest = e->t.rev + 1;
+		return 0;
+	}
+	memset(&b, 0, sizeof(b));
+	if (hist_encode(&b, j->ops, j->nops) == -1) {
+		sp_buf_free(&b);
+		return ENOMEM;
+	}
+	put_be64(key, j->rev);
+	v = (MDB_val){ b.len, b.data };
+	rc = mdb_put(txn, e->hist, &k, &v, MDB_APPEND);
+	if (rc == 0) {
+		if (e->t.oldest > j->rev)
+			e->t.oldest = j->rev;
+		e->t.hist_bytes += b.len;
+	}
+	sp_buf_free(&b);
+	return rc;
+}
+
+/* Writes the txn's revision state into @storesd, before its commit. */
+static int
+meta_save(struct st_env *e, MDB_txn *txn)
+{
+	int	 rc;
+
+	if (!e->revs || (e->t.rev == e->cur.rev &&
+	    e->t.oldest == e->cur.oldest &&
+	    e->t.hist_bytes == e->cur.hist_bytes))
+		return 0;
+	if (e->hist_max > 0 && !e->t.nohist &&
+	    (rc = hist_trim(e, txn)) != 0)
+		return rc;
+	if ((rc = meta_put_u64(e, txn, "rev", e->t.rev)) != 0 ||
+	    (rc = meta_put_u64(e, txn, "oldest", e->t.oldest)) != 0 ||
+	    (rc = meta_put_u64(e, txn, "hist_bytes", e->t.hist_bytes)) != 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * A write transaction starts from the committed state; with nohist it
+ * keeps no history and drops what there was.  Returns 0, or -1 with err.
+ */
+static int
+rev_begin(struct st_env *e, MDB_txn *txn, bool nohist, struct sp_error *err)
+{
+	int	 rc;
+
+	if (!e->revs)
+		return 0;
+	e->t = e->cur;
+	e->t.nohist = nohist;
+	if (nohist && e->hist_max > 0 && (rc = hist_drop(e, txn)) != 0)
+		return st_fail(e, err, rc, "drop history");
+	/* History turned off: what it kept is of no use any more. */
+	if (e->hist_max == 0 && e->cur.hist_bytes > 0 &&
+	    (rc = hist_drop(e, txn)) != 0)
+		return st_fail(e, err, rc, "drop history");
+	if (nohist && e->hist_max > 0)
+		log_warnx("%s: no room for history beside a write: history "
+		    "dropped (watchers behind revision %llu get COMPACTED)",
+		    e->label, (unsigned long long)e->t.rev);
+	return 0;
+}
+
+/*
+ * Commits a top-level write txn, noting LMDB's transaction id after it
+ * as ours: an id past it is another program's (st_changed_outside()).
+ */
+static int
+top_commit(struct st_env *e, MDB_txn *txn)
+{
+	MDB_envinfo	 info;
+	int		 rc;
+
+	atomic_fetch_add(&e->committing, 1);
+	if ((rc = mdb_txn_commit(txn)) == 0 && mdb_env_info(e->env, &info) == 0)
+		atomic_store(&e->txnid, info.me_last_txnid);
+	atomic_fetch_sub(&e->committing, 1);
+	return rc;
+}
+
+/* After the commit: the txn's state is the env's. */
+static void
+meta_committed(struct st_env *e)
+{
+	if (!e->revs)
+		return;
+	e->cur = e->t;
+	e->cur.nohist = false;
+	atomic_store(&e->oldest, e->cur.oldest);
+	atomic_store(&e->rev, e->cur.rev);
+}
+
+int
+st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
+{
+	MDB_txn	*txn;
+	size_t	 id;
+	int	 rc;
+
+	*rev = 0;
+	if (!e->revs)
+		return 0;
+	if ((rc = rtxn_get(e, slot, &txn)) != 0)
+		return st_fail(e, err, rc, "begin");
+	/*
+	 * A snapshot's revision never changes, and a slot's snapshot
+	 * changes only with a commit: each slot keeps the last it read, so
+	 * the reads of a quiet env look it up once, not once each (a
+	 * lookup costs about what the get itself does).
+	 */
+	id = mdb_txn_id(txn);
+	if (slot < e->nslots && id != 0 && e->srev[slot].txnid == id) {
+		*rev = e->srev[slot].rev;
+		rtxn_put(e, slot, txn);
+		return 0;
+	}
+	rc = meta_u64(e, txn, "rev", 0, rev);
+	if (rc == 0 && slot < e->nslots)
+		e->srev[slot] = (struct slot_rev){ id, *rev };
+	rtxn_put(e, slot, txn);
+	return rc == 0 ? 0 : st_fail(e, err, rc, "read rev");
+}
+
+int
+st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
+    size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
+    struct sp_error *err)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	unsigned char	 key[8];
+	size_t		 bytes = 0;
+	int		 rc;
+
+	memset(pos, 0, sizeof(*pos));
+	if (!e->revs)
+		return sp_seterr(err, SP_BAD_REQUEST, "%s keeps no revisions",
+		    e->label);
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return st_fail(e, err, rc, "begin");
+	if ((rc = meta_u64(e, txn, "rev", 0, &pos->current)) != 0 ||
+	    (rc = meta_u64(e, txn, "oldest", pos->current + 1,
+	    &pos->oldest)) != 0)
+		goto fail;
+	pos->next = from;
+	if (from < pos->oldest || from > pos->current || from > upto)
+		goto done;
+	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
+		goto fail;
+	put_be64(key, from);
+	k = (MDB_val){ sizeof(key), key };
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || get_be64(k.mv_data) != pos->next) {
+			rc = MDB_CORRUPTED;	/* a gap in history */
+			goto fail;
+		}
+		if (fn(arg, pos->next, v.mv_data, v.mv_size) == -1) {
+			sp_seterr(err, SP_INTERNAL, "out of memory reading "
+			    "history of %s", e->label);
+			goto fail_set;
+		}
+		pos->next++;
+		if ((bytes += v.mv_size) >= max_bytes || pos->next > upto)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+done:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+fail:
+	st_fail(e, err, rc, "read history");
+fail_set:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return -1;
 }
 
 /* ---------------------------------------------------- multi-key reads */
@@ -1608,7 +2273,7 @@ st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
 
 int
 st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
-    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
+    st_key_fn key, st_each_fn fn, void *arg, size_t *bad, uint64_t *rev,
     struct sp_error *err)
 {
 	MDB_txn		*txn = NULL;
@@ -1618,8 +2283,16 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
 	bool		 exists = db < e->ndbs && atomic_load(&e->dbi_ok[db]);
 	int		 rc, ret = -1;
 
-	if (exists && (rc = rtxn_get(e, slot, &txn)) != 0)
+	if (rev != NULL)
+		*rev = 0;
+	if ((exists || (rev != NULL && e->revs)) &&
+	    (rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");
+	if (rev != NULL && e->revs &&
+	    (rc = meta_u64(e, txn, "rev", 0, rev)) != 0) {
+		rtxn_put(e, slot, txn);
+		return st_fail(e, err, rc, "read rev");
+	}
 	for (i = 0; i < n; i++) {
 		if (key(arg, i, &kp, &kl) == -1)
 			goto done;
@@ -1860,6 +2533,9 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	    (rc = mdb_cursor_open(txn, main, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		/* storesd's own (@storesd...): no user db starts with '@'. */
+		if (k.mv_size > 0 && *(const char *)k.mv_data == '@')
+			continue;
 		for (i = 0; i < e->ndbs; i++)
 			if (k.mv_size == strlen(e->names[i]) &&
 			    memcmp(k.mv_data, e->names[i], k.mv_size) == 0)
@@ -1994,6 +2670,10 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	counter(&s->env[8], "readers_active", rd.active);
 	counter(&s->env[9], "oldest_reader_age_ms", rd.active == 0 ? 0 :
 	    cl_age_ms(&e->commits, rd.oldest, clock_now_ms()));
+	/* Of storesd's last commit (the rev request reads the env's). */
+	counter(&s->env[10], "rev", atomic_load(&e->rev));
+	counter(&s->env[11], "history_oldest", e->revs && e->hist_max > 0 ?
+	    atomic_load(&e->oldest) : 0);
 
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");

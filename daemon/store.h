@@ -25,6 +25,8 @@
 #include "sp_msg.h"
 
 #define ST_NOSLOT	((unsigned)-1)
+#define ST_ID_LEN	16	/* bytes of an env id */
+#define ST_META_DBS	2	/* named dbs storesd keeps in an env */
 #define ST_DATA_FILE	"data.mdb"
 
 struct st_env;
@@ -140,6 +142,7 @@ struct st_job {
 	size_t			 failed;	/* the op that failed */
 	int			 rc;		/* 0, or -1 with err */
 	struct sp_error		 err;
+	uint64_t		 rev;		/* rc 0: its revision */
 };
 
 /*
@@ -166,6 +169,12 @@ int	st_write_group(struct st_env *env, struct st_job *jobs, size_t n,
  */
 uint64_t st_commits(const struct st_env *env);
 uint64_t st_durable(const struct st_env *env);
+/*
+ * The revision of the last commit st_durable() counts (the env's at
+ * open): what watches may send, since an event must never tell of a
+ * write before its writer could be told it is durable.  Any thread.
+ */
+uint64_t st_durable_rev(const struct st_env *env);
 /*
  * Makes every commit made so far durable (one fdatasync), when one is
  * not.  The env's writer only.  Returns 0, or -1 with err (IO_ERROR):
@@ -194,12 +203,13 @@ typedef int	(*st_key_fn)(void *arg, size_t i, const void **key,
 typedef int	(*st_each_fn)(void *arg, size_t i, const void *val, size_t n);
 
 /*
- * Looks up n keys of db in one read transaction, in order.  Returns 0,
- * or -1 with err (BAD_KEY and its index in *bad; INTERNAL...).
+ * Looks up n keys of db in one read transaction, in order, and puts the
+ * revision that transaction saw in *rev (may be NULL).  Returns 0, or -1
+ * with err (BAD_KEY and its index in *bad; INTERNAL...).
  */
 int	st_mget(struct st_env *env, unsigned slot, unsigned db, size_t n,
 	    st_key_fn key, st_each_fn fn, void *arg, size_t *bad,
-	    struct sp_error *err);
+	    uint64_t *rev, struct sp_error *err);
 
 /* A page of an ordered scan.  Absent bounds have p == NULL. */
 struct st_scan {
@@ -245,7 +255,69 @@ int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
  */
 int	st_verify(struct st_env *env, uint64_t *entries, struct sp_error *err);
 
-#define ST_ENV_NCOUNTERS	10
+/* ---------------------------------------------------------- revisions */
+
+/*
+ * Every env of a store with named dbs has a revision: a u64 that one
+ * more committed write request (st_job) raises by one, kept in the env
+ * beside its data (the db @storesd, which no user db can be called), so
+ * that it survives restarts and snapshots.  Its id (ST_ID_LEN random
+ * bytes) is made with the env, anew for a fork's or a restore's copy.
+ * A store with history keeps each revision's ops (@storesd.hist), in
+ * the same transaction, trimmed oldest first past the store's history
+ * bytes; a write with no room for its history is made without, and
+ * history is then emptied: history never fails a write.  An env whose
+ * one db is LMDB's main db (max_dbs = 0) keeps no revision: 0.
+ */
+
+/* True when the env keeps revisions; and a history. */
+bool	st_has_revs(const struct st_env *env);
+bool	st_has_history(const struct st_env *env);
+/* The env's id (ST_ID_LEN bytes), or NULL when it keeps no revisions. */
+const unsigned char *st_env_id(const struct st_env *env);
+/* The revision of the last commit storesd made (any thread). */
+uint64_t st_last_rev(const struct st_env *env);
+/* The revision slot's read transaction sees.  Returns 0 or -1 with err. */
+int	st_rev(struct st_env *env, unsigned slot, uint64_t *rev,
+	    struct sp_error *err);
+/* Gives the env a new id (a fork's or a restore's copy): a write
+ * transaction, so on the env's writer's terms.  0, or -1 with err. */
+int	st_reid(struct st_env *env, struct sp_error *err);
+/*
+ * True when a transaction storesd did not make has been committed to
+ * the env (another program writes a path = env): what it wrote has no
+ * revision.  One mdb_env_info(), any thread.
+ */
+bool	st_changed_outside(struct st_env *env);
+
+/* Receives one history entry: its revision and its ops, encoded. */
+typedef int	(*st_rev_fn)(void *arg, uint64_t rev, const void *ops,
+		    size_t n);
+/* Receives one op of an entry (kind ST_PUT or ST_DEL; val for a put). */
+typedef int	(*st_hist_fn)(void *arg, const struct st_op *op);
+
+/* Where a read of history got to. */
+struct st_hist_pos {
+	uint64_t	 oldest;	/* the oldest revision kept */
+	uint64_t	 current;	/* the env's revision in that read */
+	uint64_t	 next;		/* the first revision not handed out */
+};
+
+/*
+ * Hands fn the history entries from revision from to upto, in order, in
+ * one read transaction of its own (never held past the call), until
+ * about max_bytes were handed out.  pos says the oldest revision kept
+ * and the current one: from < pos->oldest means what was asked for is
+ * gone (nothing handed out).  Returns 0, or -1 with err.
+ */
+int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
+	    size_t max_bytes, st_rev_fn fn, void *arg,
+	    struct st_hist_pos *pos, struct sp_error *err);
+/* Calls fn for each op of an entry.  Returns 0, or -1 (malformed, or
+ * fn's -1).  Keys and values point into ops. */
+int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);
+
+#define ST_ENV_NCOUNTERS	12
 #define ST_DB_NCOUNTERS		6
 
 struct st_stats {

@@ -18,6 +18,8 @@
  * when writes are queued behind it (they make that commit soon), or
  * after one explicit sync when none is (an idle env leaves no reply
  * waiting).  A busy env then pays one fdatasync per group, not two.
+ * The commit hook (watches) hears of a group at that same point, never
+ * at its commit: a watcher learns of no write before its writer could.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -103,16 +105,31 @@ wq_free(void *p)
 
 const struct reg_env_ops writer_env_ops = { wq_new, wq_free };
 
+/* Set once before any write (writer_set_commit_hook()). */
+static writer_commit_fn	*commit_hook;
+static void		*commit_arg;
+
+void
+writer_set_commit_hook(writer_commit_fn *fn, void *arg)
+{
+	commit_hook = fn;
+	commit_arg = arg;
+}
+
 /* Builds j's reply from how its part of the group went. */
 static void
 reply(struct job *j, const struct st_job *r)
 {
 	char	 msg[SP_ERRMSG_MAX + 32];
+	size_t	 mark = j->reply.len;
 
 	job_note(j, r->rc == 0 ? SP_OK : r->err.code);
-	if (r->rc == 0)
-		sp_reply_ok(&j->reply, j->id);
-	else if (j->batch && r->failed < j->nops) {
+	if (r->rc == 0) {
+		/* The write's revision; none where the env keeps none. */
+		if (sp_reply_ok(&j->reply, j->id) == 0 &&
+		    st_has_revs(j->env->st))
+			sp_reply_add_rev(&j->reply, mark, r->rev);
+	} else if (j->batch && r->failed < j->nops) {
 		snprintf(msg, sizeof(msg), "op %zu: %s", r->failed, r->err.msg);
 		sp_reply_error_at(&j->reply, j->id, r->err.code, msg,
 		    r->failed);
@@ -167,7 +184,7 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		uint64_t t0 = clock_now_us();
 
 		for (i = 0, j = batch; j; j = j->next, i++)
-			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 } };
+			r[i] = (struct st_job){ j->ops, j->nops, 0, 0, { 0 }, 0 };
 		rc = st_write_group(e->st, r, n, &err);
 		atomic_fetch_add(&q->commits, 1);
 		atomic_fetch_add(&q->writes, n);
@@ -177,6 +194,7 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		lat_add(&q->commit_lat, t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
+		j->rev = rc == 0 && r[i].rc == 0 ? r[i].rev : 0;
 		if (rc == -1) {
 			job_note(j, err.code);
 			sp_reply_err(&j->reply, j->id, &err);
@@ -185,6 +203,30 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 	}
 	free(r);
 	return rc;
+}
+
+/*
+ * Tells the commit hook of the writes of list, about to be answered:
+ * only now, when they are as durable as their env's sync mode promises
+ * (under sync = full, a commit or a sync after theirs), so that no
+ * watcher learns of a write its writer could not be told is durable.
+ * Called before the writes are given up (release()), so the hook sees
+ * them in commit order.
+ */
+static void
+applied(struct reg_env *e, const struct job *list)
+{
+	const struct job	*j;
+	struct st_job		 one;
+
+	if (commit_hook == NULL)
+		return;
+	for (j = list; j; j = j->next) {
+		if (j->rev == 0)
+			continue;
+		one = (struct st_job){ j->ops, j->nops, 0, 0, { 0 }, j->rev };
+		commit_hook(commit_arg, e, &one, 1);
+	}
 }
 
 /*
@@ -260,7 +302,11 @@ flush(struct reg_env *e)
 	atomic_fetch_add(&q->flushes, 1);
 	if (st_flush(e->st, &err) == 0)
 		return;
+	/* Their events are not sent either: the hook hears of none.  (A
+	 * watch with history sends them once a later commit is durable:
+	 * they are in its history.) */
 	for (j = q->wait_head; j; j = j->next) {
+		j->rev = 0;
 		job_note(j, err.code);
 		j->reply.len = 0;
 		sp_reply_error(&j->reply, j->id, err.code, err.msg);
@@ -322,6 +368,7 @@ drain(struct pool_task *t)
 	 */
 	durable(e, &done);
 	wait_add(e, batch);
+	applied(e, done);
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
 	done = NULL;
@@ -337,6 +384,7 @@ drain(struct pool_task *t)
 	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
 		flush(e);
 	durable(e, &done);
+	applied(e, done);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
@@ -395,6 +443,8 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 	}
 	q->task.fn = drain;
 	commit_group(e, jobs, n);
+	/* sync = none: durable as promised once made. */
+	applied(e, jobs);
 	release(e, jobs->d->pool);
 	return true;
 }

@@ -32,7 +32,10 @@
 	X(15, COND_FAILED, "a write precondition did not hold")	\
 	X(16, FD_ERROR,    "the descriptor the client passed failed")	\
 	X(17, CORRUPT,     "the env's data file is damaged")	\
-	X(18, NO_REPO,     "the repository has no env for that store")
+	X(18, NO_REPO,     "the repository has no env for that store")	\
+	X(19, COMPACTED,   "the revision asked for is no longer in history") \
+	X(20, RESYNC,      "the env changed outside storesd; read it again") \
+	X(21, WATCH_OVERFLOW, "the watcher fell behind its buffer")
 
 enum sp_code {
 #define SP_CODE_ENUM(n, name, text) SP_##name = n,

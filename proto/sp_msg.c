@@ -54,6 +54,8 @@ static const struct field fields[] = {
 	{ "reverse",	SP_F_REVERSE,	K_BOOL,	 offsetof(struct sp_req, reverse) },
 	{ "keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	 offsetof(struct sp_req, keys_only) },
 	{ "replace",	SP_F_REPLACE,	K_BOOL,	 offsetof(struct sp_req, replace) },
+	{ "from",	SP_F_FROM,	K_UINT,	 offsetof(struct sp_req, from) },
+	{ "watch",	SP_F_WATCH,	K_UINT,	 offsetof(struct sp_req, watch) },
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -65,6 +67,7 @@ enum {
 	R_INDEX		= 1u << 2,
 	R_OTHER		= 1u << 3,	/* nothing to note but the value */
 	R_RETRY		= 1u << 4,
+	R_REV		= 1u << 5,
 };
 
 #define RF(name, bit, kind, member) \
@@ -75,6 +78,8 @@ static const struct field reply_fields[] = {
 	{ "err",	R_ERR,	 K_UINT,	0 },
 	RF("msg",	R_OTHER, K_STR,		msg),
 	RF("val",	R_OTHER, K_BYTES,	val),
+	/* Early: every get's reply has it, and rows are tried in order. */
+	RF("rev",	R_REV,	 K_UINT,	rev),
 	RF("server",	R_OTHER, K_STR,		server),
 	RF("version",	R_OTHER, K_UINT,	version),
 	RF("max_frame",	R_OTHER, K_UINT,	max_frame),
@@ -89,6 +94,12 @@ static const struct field reply_fields[] = {
 	RF("entries",	R_OTHER, K_ARRAY,	entries),
 	RF("cursor",	R_OTHER, K_OPT_BYTES,	cursor),
 	RF("repos",	R_OTHER, K_RAW,		repos),
+	RF("watch",	R_OTHER, K_UINT,	watch),
+	RF("ev",	R_OTHER, K_STR,		ev),
+	RF("key",	R_OTHER, K_BYTES,	key),
+	RF("env_id",	R_OTHER, K_BYTES,	env_id),
+	RF("oldest",	R_OTHER, K_UINT,	oldest),
+	RF("current",	R_OTHER, K_UINT,	current),
 };
 #define NREPLY_FIELDS	(sizeof(reply_fields) / sizeof(reply_fields[0]))
 
@@ -125,6 +136,10 @@ static const struct opdef {
 	[SP_OP_CREATE]	 = { "create", 0, SP_F_REPO | SP_F_STORE },
 	[SP_OP_DROP]	 = { "drop", 0, SP_F_REPO | SP_F_STORE },
 	[SP_OP_RESTORE]	 = { "restore", SP_F_STORE, SP_F_REPO | SP_F_REPLACE },
+	[SP_OP_WATCH]	 = { "watch", SP_F_STORE,
+			     TARGET | SP_F_KEY | SP_F_PREFIX | SP_F_FROM },
+	[SP_OP_UNWATCH]	 = { "unwatch", SP_F_WATCH, 0 },
+	[SP_OP_REV]	 = { "rev", SP_F_STORE, SP_F_REPO },
 };
 
 const char *
@@ -302,6 +317,10 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 	    (req->has & SP_F_IF_EQUALS))
 		return sp_seterr(err, SP_BAD_REQUEST, "if_absent and "
 		    "if_equals exclude each other");
+	if (req->op == SP_OP_WATCH && (req->has & SP_F_KEY) &&
+	    (req->has & SP_F_PREFIX))
+		return sp_seterr(err, SP_BAD_REQUEST, "a watch takes a key or "
+		    "a prefix, not both");
 	if ((req->has & SP_F_MORE) && req->more && !(req->has & SP_F_BID))
 		return sp_seterr(err, SP_BAD_REQUEST, "a batch with 'more' "
 		    "chunks needs a 'bid' to tie them together");
@@ -526,6 +545,7 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 	}
 	rep->has_index = (seen & R_INDEX) != 0;
 	rep->has_retry = (seen & R_RETRY) != 0;
+	rep->has_rev = (seen & R_REV) != 0;
 	if (rd.p != rd.end || !(seen & R_ID))
 		return sp_seterr(err, SP_BAD_REQUEST,
 		    "the reply has trailing bytes or no id");
@@ -644,6 +664,115 @@ sp__reply_u64(struct sp_buf *b, uint64_t id, const char *name, uint64_t v)
 	if (sp__open_reply(b, &pk, &mark, id, 1) == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, name, v);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_add_rev(struct sp_buf *b, size_t mark, uint64_t rev)
+{
+	msgpack_packer	 pk;
+	unsigned char	*m;
+
+	if (b->len < mark + SP_FRAME_HDR + 1)
+		return -1;
+	m = (unsigned char *)b->data + mark + SP_FRAME_HDR;
+	/* A fixmap of 15 pairs could not take one more and stay one. */
+	if ((*m & 0xf0) != 0x80 || (*m & 0x0f) == 0x0f)
+		return -1;
+	(*m)++;
+	sp_mp_packer(&pk, b);
+	sp_mp_kv_u64(&pk, "rev", rev);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_reply_rev(struct sp_buf *b, uint64_t id, uint64_t rev, const void *env_id)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (sp__open_reply(b, &pk, &mark, id, env_id ? 2 : 1) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "rev", rev);
+	if (env_id)
+		sp_mp_kv_bin(&pk, "env_id", env_id, 16);
+	return sp_frame_close(b, mark);
+}
+
+static const char *const ev_names[] = {
+	[SP_EV_PUT] = "put", [SP_EV_DEL] = "del", [SP_EV_PROGRESS] = "progress",
+};
+
+const char *
+sp_ev_name(enum sp_ev ev)
+{
+	if (ev < SP_EV_PUT || ev > SP_EV_PROGRESS)
+		return NULL;
+	return ev_names[ev];
+}
+
+enum sp_ev
+sp_ev_lookup(struct sp_bytes name)
+{
+	int	 i;
+
+	for (i = SP_EV_PUT; i <= SP_EV_PROGRESS; i++)
+		if (sp_bytes_eq(name, ev_names[i]))
+			return (enum sp_ev)i;
+	return 0;
+}
+
+int
+sp_reply_watch(struct sp_buf *b, uint64_t id, uint64_t watch, uint64_t rev)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+
+	if (sp__open_reply(b, &pk, &mark, id, 2) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "watch", watch);
+	sp_mp_kv_u64(&pk, "rev", rev);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_watch_event(struct sp_buf *b, uint64_t watch, enum sp_ev ev, uint64_t rev,
+    const void *key, size_t klen, const void *val, size_t vlen)
+{
+	msgpack_packer	 pk;
+	size_t		 mark;
+	uint32_t	 n = ev == SP_EV_PROGRESS ? 3 : ev == SP_EV_PUT ? 5 : 4;
+
+	if (sp_ev_name(ev) == NULL)
+		return -1;
+	if (sp__open_reply(b, &pk, &mark, 0, n) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "watch", watch);
+	sp_mp_kv_str(&pk, "ev", sp_ev_name(ev));
+	sp_mp_kv_u64(&pk, "rev", rev);
+	if (ev != SP_EV_PROGRESS)
+		sp_mp_kv_bin(&pk, "key", key, klen);
+	if (ev == SP_EV_PUT)
+		sp_mp_kv_bin(&pk, "val", val, vlen);
+	return sp_frame_close(b, mark);
+}
+
+int
+sp_watch_end(struct sp_buf *b, uint64_t watch, int code, const char *msg,
+    uint64_t oldest, uint64_t current)
+{
+	msgpack_packer	 pk;
+	const char	*name = sp_code_name(code);
+	size_t		 mark;
+
+	if (sp__open_reply(b, &pk, &mark, 0, 6) == -1)
+		return -1;
+	sp_mp_kv_u64(&pk, "watch", watch);
+	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
+	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
+	sp_mp_kv_str(&pk, "msg", msg);
+	sp_mp_kv_u64(&pk, "oldest", oldest);
+	sp_mp_kv_u64(&pk, "current", current);
 	return sp_frame_close(b, mark);
 }
 

@@ -65,6 +65,9 @@ enum sp_op {
 	SP_OP_CREATE,
 	SP_OP_DROP,
 	SP_OP_RESTORE,
+	SP_OP_WATCH,
+	SP_OP_UNWATCH,
+	SP_OP_REV,
 	SP_OP_MAX
 };
 
@@ -98,6 +101,8 @@ enum sp_field {
 	SP_F_REVERSE	= 1u << 22,
 	SP_F_KEYS_ONLY	= 1u << 23,
 	SP_F_REPLACE	= 1u << 24,
+	SP_F_FROM	= 1u << 25,
+	SP_F_WATCH	= 1u << 26,
 };
 
 /*
@@ -140,6 +145,8 @@ struct sp_req {
 	bool		 reverse;	/* scan */
 	bool		 keys_only;	/* scan */
 	bool		 replace;	/* restore: over an existing env */
+	uint64_t	 from;		/* watch: the first revision wanted */
+	uint64_t	 watch;		/* unwatch: the watch's id */
 };
 
 /* ------------------------------------------------------------ batches */
@@ -234,6 +241,14 @@ struct sp_reply {
 	struct sp_array	 entries;	/* scan: [key, val] or key */
 	struct sp_bytes	 cursor;	/* scan: resume here; NULL when done */
 	struct sp_bytes	 repos;		/* repos: raw msgpack array */
+	bool		 has_rev;
+	uint64_t	 rev;		/* writes, reads, watch frames */
+	uint64_t	 watch;		/* watch frames: the watch's id */
+	struct sp_bytes	 ev;		/* event frames: put, del, progress */
+	struct sp_bytes	 key;		/* event frames */
+	struct sp_bytes	 env_id;	/* rev: the env's id (16 bytes) */
+	uint64_t	 oldest;	/* COMPACTED: oldest revision kept */
+	uint64_t	 current;	/* COMPACTED: the env's revision */
 };
 
 /*
@@ -260,6 +275,40 @@ int	sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err);
 int	sp_reply_count(struct sp_buf *b, uint64_t id, uint64_t count);
 int	sp_reply_missing(struct sp_buf *b, uint64_t id, const uint32_t *idx,
 	    size_t n);
+/*
+ * Adds "rev": rev to the reply frame that starts at mark in b, the last
+ * frame in b (a map of at most 14 pairs, as every reply of this file):
+ * how a reply says which revision of its env it saw or made without
+ * each reply function taking one.  Returns 0, or -1 (ENOMEM, or a frame
+ * that is not such a reply).
+ */
+int	sp_reply_add_rev(struct sp_buf *b, size_t mark, uint64_t rev);
+/* rev: the env's revision and its id (16 bytes; NULL for no env yet). */
+int	sp_reply_rev(struct sp_buf *b, uint64_t id, uint64_t rev,
+	    const void *env_id);
+
+/*
+ * Watch frames (PROTOCOL.md, "Watch").  The watch's first reply carries
+ * the request's id, the watch's id and the current revision; then every
+ * frame of the watch has id 0 and "watch": its id.
+ */
+enum sp_ev {
+	SP_EV_PUT = 1,
+	SP_EV_DEL = 2,
+	SP_EV_PROGRESS = 3,
+};
+/* The wire name of an event ("put"), or NULL; and back (0: unknown). */
+const char	*sp_ev_name(enum sp_ev ev);
+enum sp_ev	 sp_ev_lookup(struct sp_bytes name);
+int	sp_reply_watch(struct sp_buf *b, uint64_t id, uint64_t watch,
+	    uint64_t rev);
+/* An event (val only for put) or, with SP_EV_PROGRESS, a progress frame. */
+int	sp_watch_event(struct sp_buf *b, uint64_t watch, enum sp_ev ev,
+	    uint64_t rev, const void *key, size_t klen, const void *val,
+	    size_t vlen);
+/* The watch ended with code; COMPACTED also says oldest and current. */
+int	sp_watch_end(struct sp_buf *b, uint64_t watch, int code,
+	    const char *msg, uint64_t oldest, uint64_t current);
 
 /*
  * Replies built while a read transaction runs: open, add each element,

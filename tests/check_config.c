@@ -398,11 +398,11 @@ START_TEST(test_unknown_key)
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
 	    "snapshot_max, snapshot_timeout, snapshot_max_time, drop_wait, "
-	    "restore_timeout");
+	    "restore_timeout, watch_progress, watch_buffer, max_watches");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
-	    "create");
+	    "create, history");
 	/* A daemon key is not a store key, nor the other way round. */
 	expect_err("[store refs]\nsocket = /x\n", 2,
 	    "unknown key 'socket' in [store refs]");
@@ -844,7 +844,7 @@ START_TEST(test_all_errors)
 	    "map_size = 1GiB\n"
 	    "sync = sometimes\n";
 	char	 want[8 * PATH_MAX], known[] = "map_size, max_dbs, dbs, sync, "
-		    "path, sync_interval, readers, writers, create";
+		    "path, sync_interval, readers, writers, create, history";
 	char	 small[200];
 
 	ck_assert_ptr_null(load3(text, NULL, NULL));

@@ -722,6 +722,96 @@ ignore_stats(void *arg, enum sp_stats_event ev, const struct sp_live_env *e,
 	return 0;
 }
 
+/* Revisions on replies, and the frames of a watch. */
+START_TEST(reply_rev_and_watch_frames)
+{
+	static const unsigned char id[16] = { 1, 2, 3 };
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+	size_t		 mark;
+
+	/* Any reply takes a rev; a decoder that does not know it skips. */
+	ck_assert_int_eq(sp_reply_val(&b, 5, "v", 1), 0);
+	ck_assert_int_eq(sp_reply_add_rev(&b, 0, 77), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 5);
+	ck_assert(beq(rep.val, ps_str("v")));
+	ck_assert(rep.has_rev);
+	ck_assert_uint_eq(rep.rev, 77);
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_ok(&b, 6), 0);
+	decode_reply(&b, &rep);
+	ck_assert(!rep.has_rev);
+	/* Not the last frame's start: refused, nothing changed. */
+	mark = b.len;
+	ck_assert_int_eq(sp_reply_add_rev(&b, mark, 1), -1);
+	ck_assert_uint_eq(b.len, mark);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_rev(&b, 8, 9, id), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.rev, 9);
+	ck_assert_uint_eq(rep.env_id.n, 16);
+	ck_assert(memcmp(rep.env_id.p, id, 16) == 0);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_reply_watch(&b, 10, 3, 100), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 10);
+	ck_assert_uint_eq(rep.watch, 3);
+	ck_assert_uint_eq(rep.rev, 100);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_watch_event(&b, 3, SP_EV_PUT, 101, "k", 1, "v",
+	    1), 0);
+	decode_reply(&b, &rep);
+	ck_assert_uint_eq(rep.id, 0);
+	ck_assert_uint_eq(rep.watch, 3);
+	ck_assert_int_eq(sp_ev_lookup(rep.ev), SP_EV_PUT);
+	ck_assert(beq(rep.key, ps_str("k")));
+	ck_assert(beq(rep.val, ps_str("v")));
+	b.len = 0;
+	ck_assert_int_eq(sp_watch_event(&b, 3, SP_EV_DEL, 102, "k", 1, NULL,
+	    0), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(sp_ev_lookup(rep.ev), SP_EV_DEL);
+	ck_assert_ptr_null(rep.val.p);
+	b.len = 0;
+	ck_assert_int_eq(sp_watch_event(&b, 3, SP_EV_PROGRESS, 102, NULL, 0,
+	    NULL, 0), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(sp_ev_lookup(rep.ev), SP_EV_PROGRESS);
+	ck_assert_ptr_null(rep.key.p);
+	ck_assert_int_eq(sp_watch_event(&b, 3, 9, 1, NULL, 0, NULL, 0), -1);
+
+	b.len = 0;
+	ck_assert_int_eq(sp_watch_end(&b, 3, SP_COMPACTED, "gone", 50, 200),
+	    0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_COMPACTED);
+	ck_assert_uint_eq(rep.oldest, 50);
+	ck_assert_uint_eq(rep.current, 200);
+	ck_assert_str_eq(sp_code_name(SP_RESYNC), "RESYNC");
+	ck_assert_int_eq(SP_WATCH_OVERFLOW, 21);
+
+	/* A watch takes a key or a prefix, not both. */
+	b.len = 0;
+	{
+		struct sp_req	 rq = { .op = SP_OP_WATCH };
+
+		rq.store = ps_str("s");
+		rq.key = ps_str("k");
+		rq.prefix = ps_str("p");
+		ck_assert_int_eq(sp_req_encode(&b, &rq), 0);
+		ck_assert_int_eq(sp_req_decode(b.data + SP_FRAME_HDR,
+		    b.len - SP_FRAME_HDR, &rq, &err), -1);
+		ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	}
+	sp_buf_free(&b);
+}
+END_TEST
+
 START_TEST(reply_every_truncation)
 {
 	struct sp_buf	 b = { 0 };
@@ -731,9 +821,13 @@ START_TEST(reply_every_truncation)
 	char		*copy;
 	int		 which;
 
-	for (which = 0; which < 5; which++) {
+	for (which = 0; which < 7; which++) {
 		b.len = 0;
-		if (which == 0)
+		if (which == 5)
+			sp_watch_event(&b, 2, SP_EV_PUT, 3, "k", 1, "v", 1);
+		else if (which == 6)
+			sp_watch_end(&b, 2, SP_COMPACTED, "c", 1, 2);
+		else if (which == 0)
 			sp_reply_error(&b, 1, SP_BUSY, "busy");
 		else if (which == 4) {
 			sp_seterr_busy(&err, 250, "busy");
@@ -1269,6 +1363,7 @@ proto_suite(void)
 	tcase_add_test(tc, batch_ops_invalid);
 	tcase_add_test(tc, reply_data);
 	tcase_add_test(tc, reply_repos);
+	tcase_add_test(tc, reply_rev_and_watch_frames);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -596,8 +596,8 @@ START_TEST(group_commit_jobs_fail_alone)
 			    { ST_PUT, 0, "c", 1, "3", 1 } };
 	struct st_op	 d = { ST_PUT, 0, "d", 1, "4", 1 };
 	struct st_job	 jobs[4] = {
-		{ &a, 1, 0, 0, { 0 } }, { &big, 1, 0, 0, { 0 } },
-		{ cond, 2, 0, 0, { 0 } }, { &d, 1, 0, 0, { 0 } },
+		{ &a, 1, 0, 0, { 0 }, 0 }, { &big, 1, 0, 0, { 0 }, 0 },
+		{ cond, 2, 0, 0, { 0 }, 0 }, { &d, 1, 0, 0, { 0 }, 0 },
 	};
 
 	/* Both fallbacks: nested transactions, and one by one (WRITEMAP). */
@@ -623,7 +623,8 @@ END_TEST
 /*
  * What the writer answers by: under sync = full a commit makes the ones
  * before it durable but not itself (its meta page is synced by the next
- * commit or st_flush()); in the other modes each counts once made.
+ * commit or st_flush()); in the other modes each counts once made.  The
+ * durable revision (what watches may send) moves with them.
  */
 START_TEST(commits_durable_as_the_mode_says)
 {
@@ -639,28 +640,36 @@ START_TEST(commits_durable_as_the_mode_says)
 	ck_assert_int_eq(reg_acquire(reg, &refs, B("s"), true, &e, &err), 0);
 	ck_assert_uint_eq(st_commits(e->st), 0);
 	ck_assert_uint_eq(st_durable(e->st), 0);
-	job = (struct st_job){ &a, 1, 0, 0, { 0 } };
+	ck_assert_uint_eq(st_durable_rev(e->st), 0);
+	job = (struct st_job){ &a, 1, 0, 0, { 0 }, 0 };
 	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
 	ck_assert_int_eq(job.rc, 0);
+	ck_assert_uint_eq(job.rev, 1);
 	ck_assert_uint_eq(st_commits(e->st), 1);
 	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	ck_assert_uint_eq(st_last_rev(e->st), 1);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 0 : 1);
 	/* A group that commits nothing makes nothing durable. */
-	job = (struct st_job){ &again, 1, 0, 0, { 0 } };
+	job = (struct st_job){ &again, 1, 0, 0, { 0 }, 0 };
 	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
 	ck_assert_int_eq(job.err.code, SP_COND_FAILED);
 	ck_assert_uint_eq(st_commits(e->st), 1);
 	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 0 : 1);
 	/* The next commit's data sync covers the one before. */
-	job = (struct st_job){ &b, 1, 0, 0, { 0 } };
+	job = (struct st_job){ &b, 1, 0, 0, { 0 }, 0 };
 	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
 	ck_assert_uint_eq(st_commits(e->st), 2);
 	ck_assert_uint_eq(st_durable(e->st), full ? 1 : 2);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 1 : 2);
 	ck_assert_int_eq(st_flush(e->st, &err), 0);
 	ck_assert_uint_eq(st_durable(e->st), 2);
+	ck_assert_uint_eq(st_durable_rev(e->st), 2);
 	/* st_write, alone, is durable when it returns. */
 	ck_assert_int_eq(put(e, 0, "c", "3", 1, &err), 0);
 	ck_assert_uint_eq(st_commits(e->st), 3);
 	ck_assert_uint_eq(st_durable(e->st), 3);
+	ck_assert_uint_eq(st_durable_rev(e->st), 3);
 	reg_release(reg, e);
 }
 END_TEST
@@ -673,8 +682,8 @@ START_TEST(group_commit_creates_dbs_once)
 	struct st_op	 x = { ST_PUT, 1, "x", 1, "1", 1 };
 	struct st_op	 bad = { ST_EXPECT, 1, "zz", 2, "1", 1 };
 	struct st_op	 y = { ST_PUT, 1, "y", 1, "2", 1 };
-	struct st_job	 jobs[3] = { { &x, 1, 0, 0, { 0 } },
-			    { &bad, 1, 0, 0, { 0 } }, { &y, 1, 0, 0, { 0 } } };
+	struct st_job	 jobs[3] = { { &x, 1, 0, 0, { 0 }, 0 },
+			    { &bad, 1, 0, 0, { 0 }, 0 }, { &y, 1, 0, 0, { 0 }, 0 } };
 
 	/* db b does not exist yet: the first job creates it in its nested
 	 * (or own) transaction, the others use it. */

@@ -33,7 +33,7 @@ rc=$?
 check "--check-config: a file with 3 errors exits 1" test "$rc" -eq 1
 printf '%s\n' \
     "$T/bad.conf:2: io_threads = 'lots' is not a whole number; use 1 to 64" \
-    "$T/bad.conf:5: unknown key 'colour' in [store refs]; known keys: map_size, max_dbs, dbs, sync, path, sync_interval, readers, writers, create" \
+    "$T/bad.conf:5: unknown key 'colour' in [store refs]; known keys: map_size, max_dbs, dbs, sync, path, sync_interval, readers, writers, create, history" \
     "$T/bad.conf:8: sync = 'sometimes' is not known; write sync = full, nometa or none" \
     >"$T/want"
 check "... and names all three, FILE:LINE each, in order" cmp -s "$T/want" \
@@ -53,7 +53,8 @@ TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 # millisecond, and says its level in a word.  A tiny store, to fill.
 P=$T/plain
 mkdir "$P"
-printf '[store tiny]\nmap_size = 1MiB\n' >"$P/storesd.conf"
+printf '[store tiny]\nmap_size = 1MiB\n[store hist]\nmap_size = 1MiB\nhistory = 64MiB\n' \
+    >"$P/storesd.conf"
 start_daemon "$P" || exit 1
 check "plain stderr: the ready line is dated (ISO 8601, ms, UTC)" \
     grep -Eq "^$TS storesd: notice: storesd .* ready: " "$P/storesd.log"
@@ -89,6 +90,24 @@ check "... with the fill level" grep -Eq \
     ': [0-9]+ of 256 pages used \([0-9]+%\), map_size 1MiB; ' "$T/full"
 check "... and what to do" grep -q \
     'raise map_size in \[store tiny\] and reload storesd (SIGHUP)' "$T/full"
+# History never fails a write, nor warns of MAP_FULL for one: a write
+# with no room for its history is made without, and the log says that
+# history was dropped, not that the map is full.
+value=$(head -c 30000 /dev/zero | tr '\0' x)
+i=0
+rc=0
+until [ "$rc" -ne 0 ] || [ "$i" -ge 100 ] ||
+    grep -q 'store hist of repo default: .*history dropped' \
+    "$P/storesd.log"; do
+	ctl put hist "k$i" "$value"
+	i=$((i + 1))
+done
+dropped='store hist of repo default: no room for history beside a write'
+check "history fills a 1MiB map: a write is made without it" sh -c \
+    "[ $rc -eq 0 ] && grep -Eq '^$TS storesd: warning: $dropped: history \
+dropped' '$P/storesd.log'"
+check "... and no MAP_FULL is logged for it" sh -c \
+    "! grep MAP_FULL '$P/storesd.log' | grep -q 'store hist'"
 # A reload of a file with two errors logs each, then refuses it whole.
 cp "$P/storesd.conf" "$P/good.conf"
 printf '[store tiny]\nmap_size = 1MiB\nsync = never\nfoo = 1\n' \

@@ -268,6 +268,23 @@ ps_request(int i, struct sp_req *rq)
 		rq->replace = true;
 		rq->has = SP_F_REPLACE;
 		break;
+	case 30:
+		rq->op = SP_OP_WATCH;
+		rq->repo = ps_str("ox/mnist");
+		rq->store = ps_str("nodes");
+		rq->prefix = ps_str("refs/");
+		rq->from = 42;
+		rq->has = SP_F_FROM;
+		break;
+	case 31:
+		rq->op = SP_OP_UNWATCH;
+		rq->watch = 7;
+		rq->has = SP_F_WATCH;
+		break;
+	case 32:
+		rq->op = SP_OP_REV;
+		rq->store = ps_str("nodes");
+		break;
 	default:
 		return false;
 	}

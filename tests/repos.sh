@@ -294,7 +294,7 @@ complete_words() {
 	    2>"$T/err"
 }
 complete_words "$CTL" re
-check "completion: commands" out_lines repos restore
+check "completion: commands" out_lines repos restore rev
 complete_words "$CTL" scan nodes --a
 check "completion: a command's options" out_lines --after
 complete_words "$CTL" get no

@@ -54,6 +54,10 @@ map_size = 64MiB
 max_dbs = 2
 dbs = nodes, meta
 
+[store hist]
+map_size = 16MiB
+history = 1MiB
+
 [store adopted]
 map_size = 16MiB
 max_dbs = 0
@@ -754,6 +758,53 @@ expect "help missing" 0 help missing
 check "... documents exit 0" out_has '^exit 0: whether or not'
 expect "help scan" 0 help scan
 check "... the usage, wrapped" out_has '^  *\[--prefix P\] \[--start K\]'
+
+# --------------------------------------------------------- watch, rev
+
+expect "rev: a repo with no env yet" 0 -r w1 rev hist
+check "... is 0" out_is $'0\n'
+expect "put a" 0 -r w1 put hist a 1
+expect "put b" 0 -r w1 put hist b 'x y'
+expect "del a" 0 -r w1 del hist a
+expect "rev" 0 -r w1 rev hist
+check "... counts the three writes" out_is $'3\n'
+expect "watch --from 1 --count 3" 0 -r w1 watch hist --from 1 --count 3
+check "... prints REV put KEY VALUE and REV del KEY" \
+    out_lines '1 put a 1' '2 put b x y' '3 del a'
+expect "watch KEY --from 1 --count 2" 0 -r w1 watch hist a --from 1 --count 2
+check "... only that key's changes" out_lines '1 put a 1' '3 del a'
+expect "watch --prefix b --from 1 --count 1" 0 \
+    -r w1 watch hist --prefix b --from 1 --count 1
+check "... only the prefix's" out_lines '2 put b x y'
+expect "watch -x" 0 -r w1 watch hist -x --from 2 --count 1
+check "... hex keys and values" out_lines '2 put 62 782079'
+expect "watch --json" 0 -r w1 watch hist --json --from 2 --count 2
+check "... one object a line" out_lines \
+    '{"rev":2,"op":"put","key":"b","value":"x y"}' \
+    '{"rev":3,"op":"del","key":"a"}'
+"$CTL" -r w1 watch hist --count 2 >"$T/live.out" 2>"$T/live.err" &
+watcher=$!
+# The watch starts after the current revision: wait until it is open.
+i=0
+while [ "$i" -lt 100 ]; do
+	ctl stats
+	grep -q '^  watches  *1$' "$T/out" && break
+	sleep 0.1
+	i=$((i + 1))
+done
+expect "put c while watching" 0 -r w1 put hist c 4
+expect "del b while watching" 0 -r w1 del hist b
+wait "$watcher"
+check "live watch: exits 0 after --count 2" test "$?" -eq 0
+check "... with the live changes" cmp -s "$T/live.out" \
+    <(printf '4 put c 4\n5 del b\n')
+expect "watch a store without history --from 1" 3 watch refs --from 1
+check "... COMPACTED on stderr" err_has '^storectl: COMPACTED: '
+expect "watch KEY --prefix P" 2 -r w1 watch hist a --prefix b
+check "... is a usage error" err_has 'KEY or --prefix'
+expect "watch --count 0" 2 -r w1 watch hist --count 0
+expect "watch a max_dbs = 0 store" 3 watch adopted
+check "... BAD_REQUEST" err_has BAD_REQUEST
 
 stop_daemon "storesd stops cleanly on SIGTERM" "$T/storesd.log"
 expect "ping after storesd stopped" 4 ping

@@ -100,6 +100,14 @@ static struct exc_row {
 	{ "NoRepo", -1, NULL, { SC_ERR_NO_REPO },
 	  "The store has create = explicit and the repository has no env "
 	  "for it: create it first.", NULL },
+	{ "Compacted", -1, NULL, { SC_ERR_COMPACTED },
+	  "A watch asked for a revision no longer kept in history.", NULL },
+	{ "Resync", -1, NULL, { SC_ERR_RESYNC },
+	  "Another program wrote the env under a watch: read it again.",
+	  NULL },
+	{ "WatchOverflow", -1, NULL, { SC_ERR_WATCH_OVERFLOW },
+	  "A watch on a store without history fell behind its buffer.",
+	  NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 

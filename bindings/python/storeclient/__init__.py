@@ -13,7 +13,7 @@ subclasses whose .code is the stable code name ("COND_FAILED").
 from ._storeclient import (  # noqa: F401
     Batch, BadKey, BadRepo, BadRequest, BadVersion, Busy, Client,
     CondFailed, ConnectionError, Corrupt, DiskError, Error, Exists,
-    FdError, Forbidden, NoRepo,
+    FdError, Forbidden, NoRepo, Compacted, Resync, WatchOverflow,
     InternalError, InvalidArgument, Limit, MapFull, NotFound, OutOfMemory,
     Pipeline, Scan, Timeout, TooLarge, UnknownDb, UnknownStore,
     LIB_VERSION_MAJOR, LIB_VERSION_MINOR, connect, default_socket)
@@ -22,7 +22,8 @@ __all__ = [
     "Batch", "BadKey", "BadRepo", "BadRequest", "BadVersion", "Busy",
     "Client", "CondFailed", "ConnectionError", "Corrupt", "DiskError",
     "Error",
-    "Exists", "FdError", "Forbidden", "NoRepo", "InternalError",
+    "Exists", "FdError", "Forbidden", "NoRepo", "Compacted", "Resync",
+    "WatchOverflow", "InternalError",
     "InvalidArgument", "Limit",
     "MapFull",
     "NotFound", "OutOfMemory", "Pipeline", "Scan", "Timeout", "TooLarge",

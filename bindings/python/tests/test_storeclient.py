@@ -491,6 +491,16 @@ def test_no_repo(c, repo):
     assert c.get("strict", b"k", repo=repo) is None
 
 
+def test_watch_error_classes():
+    # The watch's end codes, each its own class (the binding has no
+    # watch call yet: the mapping is what is tested).
+    for name, code in (("Compacted", "COMPACTED"), ("Resync", "RESYNC"),
+                       ("WatchOverflow", "WATCH_OVERFLOW")):
+        cls = getattr(storeclient, name)
+        assert issubclass(cls, storeclient.Error)
+        assert name in storeclient.__all__
+
+
 def test_fork(c, repo):
     c.put("refs", b"k", b"v", repo=repo)
     c.fork("refs", repo, repo + "-fork")

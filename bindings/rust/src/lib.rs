@@ -90,6 +90,12 @@ pub enum Code {
     /// `NO_REPO`: the store has `create = explicit` and the repository
     /// has no env for it; create it first.
     NoRepo,
+    /// `COMPACTED`: a watch asked for a revision no longer in history.
+    Compacted,
+    /// `RESYNC`: another program wrote the env under a watch.
+    Resync,
+    /// `WATCH_OVERFLOW`: a watch on a store without history fell behind.
+    WatchOverflow,
     /// `CONNECT`: storesd cannot be reached.
     Connect,
     /// `IO`: the connection broke or is dead (closed by a failure before).
@@ -134,6 +140,9 @@ const CODES: &[(Code, i32)] = &[
     (Code::FdError, 16),
     (Code::Corrupt, 17),
     (Code::NoRepo, 18),
+    (Code::Compacted, 19),
+    (Code::Resync, 20),
+    (Code::WatchOverflow, 21),
     (Code::Connect, 100),
     (Code::Io, 101),
     (Code::Protocol, 102),

@@ -625,6 +625,18 @@ fn no_repo() {
 }
 
 #[test]
+fn watch_codes() {
+    // The watch's end codes, by number and name (no watch call in the
+    // crate yet: the mapping is what is tested).
+    assert_eq!(Code::Compacted.name(), "COMPACTED");
+    assert_eq!(Code::Resync.name(), "RESYNC");
+    assert_eq!(Code::WatchOverflow.name(), "WATCH_OVERFLOW");
+    assert_eq!(Code::from_raw(19), Code::Compacted);
+    assert_eq!(Code::from_raw(20), Code::Resync);
+    assert_eq!(Code::from_raw(21), Code::WatchOverflow);
+}
+
+#[test]
 fn fork() {
     let d = Daemon::main();
     let c = connect(&d);
