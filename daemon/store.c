@@ -1227,19 +1227,24 @@ counted(struct st_env *e)
 }
 
 /*
- * After a commit: publish the dbs it created, note unsynced data, and
- * log when it was made (this env's writer is the only one, so the last
- * txnid is this commit's).
+ * After the commit of transaction id: publish the dbs it created, note
+ * unsynced data, and log when it was made (this env's writer is the
+ * only one, so the last txnid is this commit's).  LMDB skips a commit
+ * that changed no page (a del of an absent key, an expect that held,
+ * jobs that all failed): it writes and syncs nothing and leaves the last
+ * txnid behind id, so it is not counted, least of all as the data sync
+ * that makes the commit before it durable.
  */
 static void
-committed(struct st_env *e, const bool *created)
+committed(struct st_env *e, size_t id, const bool *created)
 {
 	MDB_envinfo	 info;
 	unsigned	 d;
 
-	counted(e);
-	if (mdb_env_info(e->env, &info) == 0)
-		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
+	if (mdb_env_info(e->env, &info) != 0 || info.me_last_txnid >= id) {
+		counted(e);
+		cl_note(&e->commits, id, clock_now_ms());
+	}
 	for (d = 0; d < e->ndbs; d++)
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
@@ -1317,7 +1322,7 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 {
 	struct wtx	 w;
 	MDB_txn		*txn;
-	size_t		 i;
+	size_t		 i, id;
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
@@ -1333,10 +1338,14 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 		wtx_close_cursors(&w);
 		if (rc == -1)
 			mdb_txn_abort(txn);
-		else if ((rc = mdb_txn_commit(txn)) != 0)
-			jobs[i].rc = st_fail(e, &jobs[i].err, rc, "commit");
-		else
-			committed(e, w.created);
+		else {
+			id = mdb_txn_id(txn);
+			if ((rc = mdb_txn_commit(txn)) != 0)
+				jobs[i].rc = st_fail(e, &jobs[i].err, rc,
+				    "commit");
+			else
+				committed(e, id, w.created);
+		}
 	}
 	return 0;
 }
@@ -1466,7 +1475,7 @@ write_group(struct st_env *e, struct st_job *jobs, size_t n,
 {
 	struct wtx	 w;
 	MDB_txn		*txn;
-	size_t		 i;
+	size_t		 i, id;
 	bool		 retried = false;
 	int		 rc;
 
@@ -1504,6 +1513,7 @@ again:
 			nested(&w, &jobs[i]);
 	}
 	/* One commit, one sync, for every job that succeeded. */
+	id = mdb_txn_id(txn);
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		if (!retried && out_of_room(e, rc) && release_freed(e) == 0) {
 			retried = true;
@@ -1511,7 +1521,7 @@ again:
 		}
 		return st_fail(e, err, rc, "commit");
 	}
-	committed(e, w.created);
+	committed(e, id, w.created);
 	return 0;
 }
 

@@ -665,6 +665,57 @@ START_TEST(commits_durable_as_the_mode_says)
 }
 END_TEST
 
+/*
+ * A commit that changes no page is skipped by LMDB: it writes and syncs
+ * nothing, so it must not count as the data sync that makes the commit
+ * before it durable under sync = full.  A group whose every job succeeds
+ * without writing (a del of an absent key, an expect that holds, a clear
+ * of an empty db) or whose every job fails makes such a commit.
+ */
+START_TEST(empty_commits_make_nothing_durable)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_op	 a = { ST_PUT, 0, "a", 1, "1", 1 };
+	struct st_op	 gone = { ST_DEL_ANY, 0, "none", 4, NULL, 0 };
+	struct st_op	 holds = { ST_EXPECT, 0, "a", 1, "1", 1 };
+	struct st_op	 clear = { ST_CLEAR, 1, NULL, 0, NULL, 0 };
+	struct st_op	 fails = { ST_PUT_IF_ABSENT, 0, "a", 1, "2", 1 };
+	struct st_job	 job, two[2];
+	struct st_job	 empty[3] = { { &gone, 1, 0, 0, { 0 } },
+			    { &holds, 1, 0, 0, { 0 } },
+			    { &clear, 1, 0, 0, { 0 } } };
+	bool		 full = _i == CFG_SYNC_FULL;
+	size_t		 i;
+
+	multi.sync = (enum cfg_sync)_i;
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("e"), true, &e, &err), 0);
+	job = (struct st_job){ &a, 1, 0, 0, { 0 } };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_int_eq(job.rc, 0);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* Alone and all together, jobs that succeed writing nothing. */
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(st_write_group(e->st, &empty[i], 1, &err), 0);
+		ck_assert_int_eq(empty[i].rc, 0);
+		ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	}
+	ck_assert_int_eq(st_write_group(e->st, empty, 3, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* A group whose jobs all fail (committed nested, or one by one). */
+	two[0] = two[1] = (struct st_job){ &fails, 1, 0, 0, { 0 } };
+	ck_assert_int_eq(st_write_group(e->st, two, 2, &err), 0);
+	ck_assert_int_eq(two[0].rc, -1);
+	ck_assert_int_eq(two[1].rc, -1);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* A flush still makes the first commit durable. */
+	ck_assert_int_eq(st_flush(e->st, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), st_commits(e->st));
+	ck_assert_uint_ge(st_durable(e->st), 1);
+	reg_release(reg, e);
+}
+END_TEST
+
 START_TEST(group_commit_creates_dbs_once)
 {
 	struct reg_env	*e;
@@ -886,6 +937,8 @@ registry_suite(void)
 	tcase_add_loop_test(tc, group_commit_creates_dbs_once, CFG_SYNC_FULL,
 	    CFG_SYNC_NONE + 1);
 	tcase_add_loop_test(tc, commits_durable_as_the_mode_says,
+	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
+	tcase_add_loop_test(tc, empty_commits_make_nothing_durable,
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
