@@ -168,6 +168,11 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 	case MDB_PANIC:
 	case MDB_PAGE_NOTFOUND:
 		return damaged(e, err, "%s: %s", what, mdb_strerror(rc));
+	case EPIPE:
+		/* Only a copy meets it: its reader (snap.c) gave up, and
+		 * says why. */
+		return sp_seterr(err, SP_FD_ERROR, "%s: %s: the copy's reader "
+		    "went away", e->label, what);
 	case EIO:
 	case ENOSPC:
 	case EDQUOT:
@@ -179,12 +184,8 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 			    "(%s free); nothing was written. Free space "
 			    "there, then retry", e->label, what, e->dir, size);
 		}
+		/* The env's disk failed. */
 		/* FALLTHROUGH */
-	case EPIPE:
-		/* Only a copy meets it: its reader (snap.c) gave up, and
-		 * says why. */
-		return sp_seterr(err, SP_FD_ERROR, "%s: %s: the copy's reader "
-		    "went away", e->label, what);
 	case EROFS:
 	case EACCES:
 	case EPERM:

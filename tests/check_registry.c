@@ -4,13 +4,16 @@
  * requests race, idle closing, the max_envs cap, fork reservations, and
  * the store operations with their errors.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -23,6 +26,7 @@
 #include "pool.h"
 #include "registry.h"
 #include "store.h"
+#include "writer.h"
 
 static char			 tmp[64];
 static struct registry		*reg;
@@ -112,6 +116,45 @@ mkfile(const char *dir, const char *file)
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
 		return -1;
 	return close(fd);
+}
+
+/* ------------------------------------------------ a disk that fails */
+
+/*
+ * LMDB's fdatasync, interposed (the executable's definition comes first
+ * for the shared liblmdb): once armed, the armed-th call fails with EIO
+ * as a failing disk's would, and the first one submits sync_then (a
+ * write that arrives while a commit syncs).  Unarmed, it syncs.  Built
+ * with -fvisibility=hidden, it must say it is to be seen.
+ */
+static atomic_int		 sync_armed;	/* the call that fails */
+static atomic_int		 sync_calls;	/* since armed */
+static struct job *_Atomic	 sync_then;
+
+__attribute__((visibility("default"))) int
+fdatasync(int fd)
+{
+	struct job	*j;
+	int		 n;
+
+	if (atomic_load(&sync_armed) > 0) {
+		n = atomic_fetch_add(&sync_calls, 1) + 1;
+		if (n == 1 && (j = atomic_exchange(&sync_then, NULL)) != NULL)
+			writer_submit(j);
+		if (n == atomic_load(&sync_armed)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void
+fail_sync(int nth, struct job *then)
+{
+	atomic_store(&sync_calls, 0);
+	atomic_store(&sync_then, then);
+	atomic_store(&sync_armed, nth);
 }
 
 /* ------------------------------------------------------ store helpers */
@@ -716,6 +759,25 @@ START_TEST(empty_commits_make_nothing_durable)
 }
 END_TEST
 
+/*
+ * A commit whose sync fails (EIO) failed on the env's disk: IO_ERROR,
+ * not FD_ERROR, which names a snapshot's descriptor.
+ */
+START_TEST(failed_sync_is_io_error)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	refs.sync = CFG_SYNC_FULL;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("s"), true, &e, &err), 0);
+	fail_sync(1, NULL);
+	ck_assert_int_eq(put(e, 0, "a", "1", 1, &err), -1);
+	fail_sync(0, NULL);
+	ck_assert_int_eq(err.code, SP_IO_ERROR);
+	reg_release(reg, e);
+}
+END_TEST
+
 START_TEST(group_commit_creates_dbs_once)
 {
 	struct reg_env	*e;
@@ -940,6 +1002,7 @@ registry_suite(void)
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_loop_test(tc, empty_commits_make_nothing_durable,
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
+	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
