@@ -50,6 +50,10 @@ struct st_env {
 	 * durable as the sync mode promises (one writer at a time). */
 	_Atomic uint64_t	 ncommits;
 	_Atomic uint64_t	 ndurable;
+	/* The file failed a commit (errno lost) while the commits up to
+	 * lost_upto awaited their sync: st_flush() cannot vouch for them. */
+	atomic_int		 lost;
+	_Atomic uint64_t	 lost_upto;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -1520,6 +1524,17 @@ again:
 			retried = true;
 			goto again;
 		}
+		/*
+		 * A failed write or sync may have lost pages of the file,
+		 * the meta pages of the commits not yet synced among them,
+		 * and Linux reports such a loss to one sync only: the next
+		 * one may succeed without bringing them back.
+		 */
+		if (rc > 0 && atomic_load(&e->ndurable) !=
+		    atomic_load(&e->ncommits)) {
+			atomic_store(&e->lost_upto, atomic_load(&e->ncommits));
+			atomic_store(&e->lost, rc);
+		}
 		return st_fail(e, err, rc, "commit");
 	}
 	committed(e, id, w.created);
@@ -1548,6 +1563,17 @@ st_flush(struct st_env *e, struct sp_error *err)
 	uint64_t	 n = atomic_load(&e->ncommits);
 	int		 rc;
 
+	/* Once a later commit's data sync covered them, or nothing
+	 * waited for them, the failure no longer matters. */
+	if ((rc = atomic_exchange(&e->lost, 0)) != 0 &&
+	    atomic_load(&e->ndurable) < atomic_load(&e->lost_upto)) {
+		log_warnx("%s: %s: a commit failed (%s) before the ones ahead "
+		    "of it were synced", __func__, e->label, strerror(rc));
+		return sp_seterr(err, SP_IO_ERROR, "%s: a commit failed on "
+		    "the disk (%s) before the writes ahead of it were synced: "
+		    "they are applied but may not be on disk", e->label,
+		    strerror(rc));
+	}
 	if (atomic_load(&e->ndurable) == n)
 		return 0;
 	if ((rc = mdb_env_sync(e->env, 1)) != 0)

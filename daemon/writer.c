@@ -303,7 +303,7 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *done = NULL;
+	struct job	*batch, *done = NULL, *failed = NULL, **tail;
 	struct pool	*pool;
 	size_t		 n;
 	uint64_t	 us = 0;
@@ -321,7 +321,12 @@ drain(struct pool_task *t)
 	 * env meanwhile.
 	 */
 	durable(e, &done);
-	wait_add(e, batch);
+	/* A failed commit made nothing to wait for: its own error stands,
+	 * answered after the groups before it. */
+	if (rc == -1)
+		failed = batch;
+	else
+		wait_add(e, batch);
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
 	done = NULL;
@@ -337,6 +342,9 @@ drain(struct pool_task *t)
 	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
 		flush(e);
 	durable(e, &done);
+	for (tail = &done; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = failed;
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
