@@ -786,20 +786,24 @@ END_TEST
 static pthread_mutex_t	 answers_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 answers_cv = PTHREAD_COND_INITIALIZER;
 static unsigned		 answers;
+static int		 synced_before[4];	/* by job id */
 
 static void
 answered(struct job *j)
 {
-	(void)j;
 	pthread_mutex_lock(&answers_mtx);
+	if (j->id < 4)
+		synced_before[j->id] = atomic_load(&sync_calls);
 	answers++;
 	pthread_cond_broadcast(&answers_cv);
 	pthread_mutex_unlock(&answers_mtx);
 }
 
-/* A put of k to env w of refs, as the handler makes one for d. */
+/* A write (op kind) of k to env w of refs, as the handler makes one
+ * for d. */
 static struct job *
-put_job(struct daemon *d, struct counters *ctr, uint64_t id, const char *k)
+write_job(struct daemon *d, struct counters *ctr, uint64_t id,
+    enum st_opkind kind, const char *k)
 {
 	struct job	*j;
 	struct st_op	*op;
@@ -813,7 +817,7 @@ put_job(struct daemon *d, struct counters *ctr, uint64_t id, const char *k)
 	ck_assert_int_eq(reg_acquire(reg, &refs, B("w"), true, &j->env,
 	    &err), 0);
 	ck_assert_ptr_nonnull(op = job_add_op(j));
-	*op = (struct st_op){ ST_PUT, 0, k, strlen(k), "v", 1 };
+	*op = (struct st_op){ kind, 0, k, strlen(k), "v", 1 };
 	j->nbytes = strlen(k) + 1;
 	return j;
 }
@@ -854,8 +858,8 @@ START_TEST(failed_sync_fails_the_group_waiting_on_it)
 	reg_set_env_ops(reg, &writer_env_ops);
 	d.reg = reg;
 	ck_assert_ptr_nonnull(d.pool = pool_new(2));
-	a = put_job(&d, &ctr, 1, "a");
-	b = put_job(&d, &ctr, 2, "b");
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	b = write_job(&d, &ctr, 2, ST_PUT, "b");
 	fail_sync(2, b);
 	writer_submit(a);
 	pthread_mutex_lock(&answers_mtx);
@@ -869,6 +873,44 @@ START_TEST(failed_sync_fails_the_group_waiting_on_it)
 	ck_assert_ptr_nonnull(strstr(msg, "nothing was written"));
 	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_IO_ERROR);
 	ck_assert_ptr_nonnull(strstr(msg, "may not be on disk"));
+	job_free(a);
+	job_free(b);
+}
+END_TEST
+
+/*
+ * The writer's side of empty_commits_make_nothing_durable: b, a del of
+ * an absent key, arrives while a's commit syncs, so a waits for b's
+ * commit to sync its meta page; b's commit writes nothing, so a must be
+ * answered only after a sync of its own (the flush), not at once.
+ */
+START_TEST(empty_group_leaves_the_one_before_waiting)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, *b;
+	char		 msg[SP_ERRMSG_MAX];
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	ck_assert_ptr_nonnull(d.pool = pool_new(2));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	b = write_job(&d, &ctr, 2, ST_DEL_ANY, "none");
+	fail_sync(INT_MAX, b);		/* counts, never fails */
+	writer_submit(a);
+	pthread_mutex_lock(&answers_mtx);
+	while (answers < 2)
+		pthread_cond_wait(&answers_cv, &answers_mtx);
+	pthread_mutex_unlock(&answers_mtx);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_OK);
+	ck_assert_int_eq(reply_code(b, msg, sizeof(msg)), SP_OK);
+	/* a's commit synced once (its data); its meta page needed one more. */
+	ck_assert_int_ge(synced_before[1], 2);
 	job_free(a);
 	job_free(b);
 }
@@ -1100,6 +1142,7 @@ registry_suite(void)
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
+	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
