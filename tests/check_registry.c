@@ -916,6 +916,50 @@ START_TEST(empty_group_leaves_the_one_before_waiting)
 }
 END_TEST
 
+/* Waits until n jobs were answered in all. */
+static void
+await_answers(unsigned n)
+{
+	pthread_mutex_lock(&answers_mtx);
+	while (answers < n)
+		pthread_cond_wait(&answers_cv, &answers_mtx);
+	pthread_mutex_unlock(&answers_mtx);
+}
+
+/*
+ * A group alone is made durable by a sync of its own (the flush); when
+ * that fails, the group is answered IO_ERROR, and the env goes on: the
+ * next write is answered OK once its own flush succeeds.
+ */
+START_TEST(failed_flush_fails_its_group_alone)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, *c;
+	char		 msg[SP_ERRMSG_MAX];
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	ck_assert_ptr_nonnull(d.pool = pool_new(2));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	c = write_job(&d, &ctr, 3, ST_PUT, "c");
+	fail_sync(2, NULL);		/* a's data sync, then its flush */
+	writer_submit(a);
+	await_answers(1);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_IO_ERROR);
+	writer_submit(c);
+	await_answers(2);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(c, msg, sizeof(msg)), SP_OK);
+	job_free(a);
+	job_free(c);
+}
+END_TEST
+
 START_TEST(group_commit_creates_dbs_once)
 {
 	struct reg_env	*e;
@@ -1143,6 +1187,7 @@ registry_suite(void)
 	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
 	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
+	tcase_add_test(tc, failed_flush_fails_its_group_alone);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
