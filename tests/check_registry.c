@@ -134,6 +134,7 @@ mkfile(const char *dir, const char *file)
 static atomic_int		 sync_armed;	/* the call that fails */
 static atomic_int		 sync_calls;	/* since armed */
 static struct job *_Atomic	 sync_then;
+static struct job		**sync_more;	/* then these (NULL-ended) */
 
 __attribute__((visibility("default"))) int
 fdatasync(int fd)
@@ -143,8 +144,11 @@ fdatasync(int fd)
 
 	if (atomic_load(&sync_armed) > 0) {
 		n = atomic_fetch_add(&sync_calls, 1) + 1;
-		if (n == 1 && (j = atomic_exchange(&sync_then, NULL)) != NULL)
+		if (n == 1 && (j = atomic_exchange(&sync_then, NULL)) != NULL) {
 			writer_submit(j);
+			while (sync_more != NULL && *sync_more != NULL)
+				writer_submit(*sync_more++);
+		}
 		if (n == atomic_load(&sync_armed)) {
 			errno = EIO;
 			return -1;
@@ -787,13 +791,21 @@ static pthread_mutex_t	 answers_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 answers_cv = PTHREAD_COND_INITIALIZER;
 static unsigned		 answers;
 static int		 synced_before[4];	/* by job id */
+static uint64_t		 commits_before[4];	/* by job id */
+static struct reg_env	*watched;		/* whose commits */
 
 static void
 answered(struct job *j)
 {
+	struct sp_counter	 c[WRITER_NCOUNTERS];
+
 	pthread_mutex_lock(&answers_mtx);
 	if (j->id < 4)
 		synced_before[j->id] = atomic_load(&sync_calls);
+	if (j->id < 4 && watched != NULL) {
+		writer_counters(watched, c);
+		commits_before[j->id] = c[0].value;
+	}
 	answers++;
 	pthread_cond_broadcast(&answers_cv);
 	pthread_mutex_unlock(&answers_mtx);
@@ -957,6 +969,55 @@ START_TEST(failed_flush_fails_its_group_alone)
 	ck_assert_int_eq(reply_code(c, msg, sizeof(msg)), SP_OK);
 	job_free(a);
 	job_free(c);
+}
+END_TEST
+
+/*
+ * A group waits for the next commit to sync it, but a commit that
+ * changes nothing syncs nothing: a stream of them (clients retrying a
+ * failing condition, deleting absent keys) must not keep the group
+ * waiting.  Here 1,100 deletes of an absent key arrive while a's commit
+ * syncs: more than one group holds (GROUP_JOBS), so writes are queued
+ * behind each of their empty commits.  a is answered once the first of
+ * them is made, by a sync of its own, not after the last.
+ */
+#define NEMPTY	1100
+START_TEST(empty_groups_do_not_starve_the_one_before)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, **empty;
+	char		 msg[SP_ERRMSG_MAX];
+	size_t		 i;
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	/* One thread: a drain's replies go before the next drain runs. */
+	ck_assert_ptr_nonnull(d.pool = pool_new(1));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	watched = a->env;
+	ck_assert_ptr_nonnull(empty = calloc(NEMPTY + 1, sizeof(*empty)));
+	for (i = 0; i < NEMPTY; i++)
+		empty[i] = write_job(&d, &ctr, 100 + i, ST_DEL_ANY, "none");
+	sync_more = empty + 1;
+	fail_sync(INT_MAX, empty[0]);
+	writer_submit(a);
+	await_answers(NEMPTY + 1);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_OK);
+	/* a's commit, then the first empty group's. */
+	ck_assert_uint_le(commits_before[1], 2);
+	ck_assert_int_ge(synced_before[1], 2);
+	for (i = 0; i < NEMPTY; i++) {
+		ck_assert_int_eq(reply_code(empty[i], msg, sizeof(msg)), SP_OK);
+		job_free(empty[i]);
+	}
+	free(empty);
+	job_free(a);
 }
 END_TEST
 
@@ -1188,6 +1249,7 @@ registry_suite(void)
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
 	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
 	tcase_add_test(tc, failed_flush_fails_its_group_alone);
+	tcase_add_test(tc, empty_groups_do_not_starve_the_one_before);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);
