@@ -866,6 +866,7 @@ START_TEST(failed_sync_fails_the_group_waiting_on_it)
 
 	memset(&d, 0, sizeof(d));
 	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
 	refs.sync = CFG_SYNC_FULL;
 	reg_set_env_ops(reg, &writer_env_ops);
 	d.reg = reg;
@@ -905,6 +906,7 @@ START_TEST(empty_group_leaves_the_one_before_waiting)
 
 	memset(&d, 0, sizeof(d));
 	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
 	refs.sync = CFG_SYNC_FULL;
 	reg_set_env_ops(reg, &writer_env_ops);
 	d.reg = reg;
@@ -952,6 +954,7 @@ START_TEST(failed_flush_fails_its_group_alone)
 
 	memset(&d, 0, sizeof(d));
 	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
 	refs.sync = CFG_SYNC_FULL;
 	reg_set_env_ops(reg, &writer_env_ops);
 	d.reg = reg;
@@ -992,6 +995,7 @@ START_TEST(empty_groups_do_not_starve_the_one_before)
 
 	memset(&d, 0, sizeof(d));
 	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
 	refs.sync = CFG_SYNC_FULL;
 	reg_set_env_ops(reg, &writer_env_ops);
 	d.reg = reg;
@@ -1007,6 +1011,8 @@ START_TEST(empty_groups_do_not_starve_the_one_before)
 	writer_submit(a);
 	await_answers(NEMPTY + 1);
 	fail_sync(0, NULL);
+	sync_more = NULL;
+	watched = NULL;
 	pool_free(d.pool);
 	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_OK);
 	/* a's commit, then the first empty group's. */
