@@ -125,6 +125,10 @@ job_finish(struct job *j)
 {
 	struct registry	*reg = j->d->reg;
 
+	if (j->end != NULL) {
+		j->end(j);
+		j->end = NULL;
+	}
 	if (j->env != NULL) {
 		reg_release(reg, j->env);
 		j->env = NULL;

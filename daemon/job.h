@@ -73,6 +73,9 @@ struct job {
 	 * job's storage (job_copy()). */
 	void			(*run)(struct job *j);
 	void			*arg;
+	/* Run by job_finish(), however the job ended (run, or refused
+	 * unrun): lets go of what its arg holds.  NULL: nothing. */
+	void			(*end)(struct job *j);
 	size_t			 nbytes;	/* copied so far */
 };
 
@@ -118,7 +121,8 @@ int		 job_read_keys(struct sp_buf *out, uint64_t id, bool mget,
 		    bool revs, struct st_env *st, unsigned slot, unsigned db,
 		    const struct sp_array *keys, struct sp_error *err);
 /*
- * Sends a finished job back: drops its env references, then hands it to
+ * Sends a finished job back: drops its env references (and runs its end
+ * hook), then hands it to
  * its post hook (its loop, which sends the reply).  A job whose reply
  * could not be built (out of memory) closes its connection there rather
  * than leave the client waiting.

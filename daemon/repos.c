@@ -489,6 +489,23 @@ run(struct job *j)
 	job_finish(j);
 }
 
+/*
+ * What keeps rq's configuration from being freed by a reload while its
+ * job waits on a client, an env or the disk: a hold on one of its
+ * stores (every config has one) keeps the whole of it.
+ */
+static const struct cfg_store *
+holder(const struct repos_req *rq)
+{
+	return rq->st != NULL ? rq->st : &rq->cfg->stores[0];
+}
+
+static void
+end(struct job *j)
+{
+	cfg_drop(holder(j->arg));
+}
+
 int
 repos_job(struct job *j, const struct repos_req *rq)
 {
@@ -502,5 +519,7 @@ repos_job(struct job *j, const struct repos_req *rq)
 		return -1;
 	j->arg = copy;
 	j->run = run;
+	cfg_hold(holder(copy));
+	j->end = end;
 	return 0;
 }

@@ -35,7 +35,8 @@ enum repos_what {
 
 struct repos_req {
 	enum repos_what		 what;
-	/* Resolved against cfg, which reload.c keeps alive. */
+	/* Resolved against cfg, which the job holds (cfg_hold()) until
+	 * job_finish(): a reload may replace it meanwhile. */
 	const struct config	*cfg;
 	const struct cfg_store	*st;		/* NULL: every store */
 	char			 repo[SP_REPO_MAX + 1];
@@ -46,9 +47,10 @@ struct repos_req {
 };
 
 /*
- * Makes j (kind JOB_CALL, or JOB_INBOUND for a restore) run rq: a copy of it and of rq->readable (n
- * per store of rq->cfg, for a list) go into j's storage.  Returns 0, or
- * -1 (ENOMEM).
+ * Makes j (kind JOB_CALL, or JOB_INBOUND for a restore) run rq: a copy
+ * of it and of rq->readable (n per store of rq->cfg, for a list) go into
+ * j's storage, and j holds rq->cfg until job_finish().  Call it in the
+ * loop turn rq->cfg was read in.  Returns 0, or -1 (ENOMEM).
  */
 int	repos_job(struct job *j, const struct repos_req *rq);
 

@@ -65,6 +65,10 @@ struct st_env {
 	 * the durable ones (st_durable_rev()). */
 	uint64_t		 counted_rev;
 	_Atomic uint64_t	 durable_rev;
+	/* The file failed a commit (errno lost) while the commits up to
+	 * lost_upto awaited their sync: st_flush() cannot vouch for them. */
+	atomic_int		 lost;
+	_Atomic uint64_t	 lost_upto;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -201,6 +205,11 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 	case MDB_PANIC:
 	case MDB_PAGE_NOTFOUND:
 		return damaged(e, err, "%s: %s", what, mdb_strerror(rc));
+	case EPIPE:
+		/* Only a copy meets it: its reader (snap.c) gave up, and
+		 * says why. */
+		return sp_seterr(err, SP_FD_ERROR, "%s: %s: the copy's reader "
+		    "went away", e->label, what);
 	case EIO:
 	case ENOSPC:
 	case EDQUOT:
@@ -212,12 +221,8 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 			    "(%s free); nothing was written. Free space "
 			    "there, then retry", e->label, what, e->dir, size);
 		}
+		/* The env's disk failed. */
 		/* FALLTHROUGH */
-	case EPIPE:
-		/* Only a copy meets it: its reader (snap.c) gave up, and
-		 * says why. */
-		return sp_seterr(err, SP_FD_ERROR, "%s: %s: the copy's reader "
-		    "went away", e->label, what);
 	case EROFS:
 	case EACCES:
 	case EPERM:
@@ -1317,25 +1322,35 @@ counted(struct st_env *e)
 }
 
 /*
- * After a commit: publish the dbs it created, note unsynced data, and
- * log when it was made (this env's writer is the only one, so the last
- * txnid is this commit's).
+ * After the commit of transaction id: publish the dbs it created, note
+ * unsynced data, and log when it was made (this env's writer is the
+ * only one, so the last txnid is this commit's).  LMDB skips a commit
+ * that changed no page (a del of an absent key, an expect that held,
+ * jobs that all failed): it writes and syncs nothing and leaves the last
+ * txnid behind id, so it is not counted, least of all as the data sync
+ * that makes the commit before it durable.
  */
 static void
-committed(struct st_env *e, const bool *created)
+committed(struct st_env *e, size_t id, const bool *created)
 {
 	MDB_envinfo	 info;
 	unsigned	 d;
 
-	if (mdb_env_info(e->env, &info) == 0)
-		cl_note(&e->commits, info.me_last_txnid, clock_now_ms());
+	bool		 made;
+
+	/* LMDB skips a commit that changed nothing: it syncs nothing, so
+	 * it makes nothing durable and is not counted. */
+	made = mdb_env_info(e->env, &info) != 0 || info.me_last_txnid >= id;
+	if (made)
+		cl_note(&e->commits, id, clock_now_ms());
 	for (d = 0; d < e->ndbs; d++)
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
 	if (e->nosync)
 		atomic_store(&e->dirty, true);
 	meta_committed(e);
-	counted(e);
+	if (made)
+		counted(e);
 }
 
 int
@@ -1418,9 +1433,8 @@ one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
 {
 	struct wtx	 w;
 	MDB_txn		*txn;
-	size_t		 i;
+	size_t		 i, id;
 	int		 rc;
-
 	bool		 nohist = false;
 
 	for (i = 0; i < n; i++) {
@@ -1448,10 +1462,13 @@ again:
 			if (w.hist_rc != 0)
 				jobs[i].rc = st_fail(e, &jobs[i].err,
 				    w.hist_rc, "write revision");
-		} else if ((rc = top_commit(e, txn)) != 0)
+			continue;
+		}
+		id = mdb_txn_id(txn);
+		if ((rc = top_commit(e, txn)) != 0)
 			jobs[i].rc = st_fail(e, &jobs[i].err, rc, "commit");
 		else
-			committed(e, w.created);
+			committed(e, id, w.created);
 	}
 	return 0;
 }
@@ -1581,7 +1598,7 @@ write_group(struct st_env *e, struct st_job *jobs, size_t n,
 {
 	struct wtx	 w;
 	MDB_txn		*txn;
-	size_t		 i;
+	size_t		 i, id;
 	bool		 retried = false, nohist = false;
 	int		 rc;
 
@@ -1644,14 +1661,26 @@ again:
 		return st_fail(e, err, w.hist_rc, "write revision");
 	}
 	/* One commit, one sync, for every job that succeeded. */
+	id = mdb_txn_id(txn);
 	if ((rc = top_commit(e, txn)) != 0) {
 		if (!retried && out_of_room(e, rc) && release_freed(e) == 0) {
 			retried = true;
 			goto again;
 		}
+		/*
+		 * A failed write or sync may have lost pages of the file,
+		 * the meta pages of the commits not yet synced among them,
+		 * and Linux reports such a loss to one sync only: the next
+		 * one may succeed without bringing them back.
+		 */
+		if (rc > 0 && atomic_load(&e->ndurable) !=
+		    atomic_load(&e->ncommits)) {
+			atomic_store(&e->lost_upto, atomic_load(&e->ncommits));
+			atomic_store(&e->lost, rc);
+		}
 		return st_fail(e, err, rc, "commit");
 	}
-	committed(e, w.created);
+	committed(e, id, w.created);
 	return 0;
 }
 
@@ -1677,6 +1706,17 @@ st_flush(struct st_env *e, struct sp_error *err)
 	uint64_t	 n = atomic_load(&e->ncommits);
 	int		 rc;
 
+	/* Once a later commit's data sync covered them, or nothing
+	 * waited for them, the failure no longer matters. */
+	if ((rc = atomic_exchange(&e->lost, 0)) != 0 &&
+	    atomic_load(&e->ndurable) < atomic_load(&e->lost_upto)) {
+		log_warnx("%s: %s: a commit failed (%s) before the ones ahead "
+		    "of it were synced", __func__, e->label, strerror(rc));
+		return sp_seterr(err, SP_IO_ERROR, "%s: a commit failed on "
+		    "the disk (%s) before the writes ahead of it were synced: "
+		    "they are applied but may not be on disk", e->label,
+		    strerror(rc));
+	}
 	if (atomic_load(&e->ndurable) == n)
 		return 0;
 	if ((rc = mdb_env_sync(e->env, 1)) != 0)

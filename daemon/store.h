@@ -178,7 +178,9 @@ uint64_t st_durable_rev(const struct st_env *env);
 /*
  * Makes every commit made so far durable (one fdatasync), when one is
  * not.  The env's writer only.  Returns 0, or -1 with err (IO_ERROR):
- * then whether those commits reached the disk is unknown.
+ * then whether those commits reached the disk is unknown, as when a
+ * commit failed on the disk since they were made (no sync after such a
+ * failure can vouch for them: it is then not tried).
  */
 int	st_flush(struct st_env *env, struct sp_error *err);
 

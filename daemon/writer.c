@@ -349,16 +349,18 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *done = NULL;
+	struct job	*batch, *done = NULL, *failed = NULL, **tail;
 	struct pool	*pool;
 	size_t		 n;
-	uint64_t	 us = 0;
+	uint64_t	 us = 0, made;
 	int		 rc;
 
 	if ((batch = take(e, &n)) == NULL)
 		return;		/* cannot happen: we are scheduled with work */
 	pool = batch->d->pool;
+	made = st_commits(e->st);
 	rc = commit_group(e, batch, n);
+	made = st_commits(e->st) - made;
 
 	/*
 	 * The groups before this one are durable now that it is made (or
@@ -367,7 +369,12 @@ drain(struct pool_task *t)
 	 * env meanwhile.
 	 */
 	durable(e, &done);
-	wait_add(e, batch);
+	/* A failed commit made nothing to wait for: its own error stands,
+	 * answered after the groups before it. */
+	if (rc == -1)
+		failed = batch;
+	else
+		wait_add(e, batch);
 	applied(e, done);
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
@@ -379,12 +386,19 @@ drain(struct pool_task *t)
 	 * reply waiting; a failed commit's cause may fail the next ones).
 	 * The writers just answered usually write again within a round
 	 * trip, so they are given up to one commit's time first: one sync
-	 * then serves two groups.
+	 * then serves two groups.  A commit that changed nothing synced
+	 * nothing (store.c, committed()): the groups waiting are synced
+	 * now, or a stream of such commits (writers retrying a failing
+	 * condition) would keep them waiting for good.
 	 */
-	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
+	if (st_durable(e->st) < q->wait_until &&
+	    (rc == -1 || made == 0 || !behind(q, us)))
 		flush(e);
 	durable(e, &done);
 	applied(e, done);
+	for (tail = &done; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = failed;
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once

@@ -4,13 +4,16 @@
  * requests race, idle closing, the max_envs cap, fork reservations, and
  * the store operations with their errors.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -20,9 +23,14 @@
 
 #include "clock.h"
 #include "config.h"
+#include "daemon.h"
+#include "job.h"
 #include "pool.h"
 #include "registry.h"
+#include "sp_frame.h"
+#include "sp_msg.h"
 #include "store.h"
+#include "writer.h"
 
 static char			 tmp[64];
 static struct registry		*reg;
@@ -112,6 +120,49 @@ mkfile(const char *dir, const char *file)
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
 		return -1;
 	return close(fd);
+}
+
+/* ------------------------------------------------ a disk that fails */
+
+/*
+ * LMDB's fdatasync, interposed (the executable's definition comes first
+ * for the shared liblmdb): once armed, the armed-th call fails with EIO
+ * as a failing disk's would, and the first one submits sync_then (a
+ * write that arrives while a commit syncs).  Unarmed, it syncs.  Built
+ * with -fvisibility=hidden, it must say it is to be seen.
+ */
+static atomic_int		 sync_armed;	/* the call that fails */
+static atomic_int		 sync_calls;	/* since armed */
+static struct job *_Atomic	 sync_then;
+static struct job		**sync_more;	/* then these (NULL-ended) */
+
+__attribute__((visibility("default"))) int
+fdatasync(int fd)
+{
+	struct job	*j;
+	int		 n;
+
+	if (atomic_load(&sync_armed) > 0) {
+		n = atomic_fetch_add(&sync_calls, 1) + 1;
+		if (n == 1 && (j = atomic_exchange(&sync_then, NULL)) != NULL) {
+			writer_submit(j);
+			while (sync_more != NULL && *sync_more != NULL)
+				writer_submit(*sync_more++);
+		}
+		if (n == atomic_load(&sync_armed)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void
+fail_sync(int nth, struct job *then)
+{
+	atomic_store(&sync_calls, 0);
+	atomic_store(&sync_then, then);
+	atomic_store(&sync_armed, nth);
 }
 
 /* ------------------------------------------------------ store helpers */
@@ -674,6 +725,317 @@ START_TEST(commits_durable_as_the_mode_says)
 }
 END_TEST
 
+/*
+ * A commit that changes no page is skipped by LMDB: it writes and syncs
+ * nothing, so it must not count as the data sync that makes the commit
+ * before it durable under sync = full.  A group whose every job succeeds
+ * without writing (a del of an absent key, an expect that holds, a clear
+ * of an empty db) or whose every job fails makes such a commit.
+ */
+START_TEST(empty_commits_make_nothing_durable)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_op	 a = { ST_PUT, 0, "a", 1, "1", 1 };
+	struct st_op	 gone = { ST_DEL_ANY, 0, "none", 4, NULL, 0 };
+	struct st_op	 holds = { ST_EXPECT, 0, "a", 1, "1", 1 };
+	struct st_op	 clear = { ST_CLEAR, 1, NULL, 0, NULL, 0 };
+	struct st_op	 fails = { ST_PUT_IF_ABSENT, 0, "a", 1, "2", 1 };
+	struct st_job	 job, two[2];
+	struct st_job	 empty[3] = { { &gone, 1, 0, 0, { 0 } },
+			    { &holds, 1, 0, 0, { 0 } },
+			    { &clear, 1, 0, 0, { 0 } } };
+	bool		 full = _i == CFG_SYNC_FULL;
+	size_t		 i;
+
+	multi.sync = (enum cfg_sync)_i;
+	ck_assert_int_eq(reg_acquire(reg, &multi, B("e"), true, &e, &err), 0);
+	job = (struct st_job){ &a, 1, 0, 0, { 0 } };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_int_eq(job.rc, 0);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* Alone and all together, jobs that succeed writing nothing. */
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(st_write_group(e->st, &empty[i], 1, &err), 0);
+		ck_assert_int_eq(empty[i].rc, 0);
+		ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	}
+	ck_assert_int_eq(st_write_group(e->st, empty, 3, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* A group whose jobs all fail (committed nested, or one by one). */
+	two[0] = two[1] = (struct st_job){ &fails, 1, 0, 0, { 0 } };
+	ck_assert_int_eq(st_write_group(e->st, two, 2, &err), 0);
+	ck_assert_int_eq(two[0].rc, -1);
+	ck_assert_int_eq(two[1].rc, -1);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	/* A flush still makes the first commit durable. */
+	ck_assert_int_eq(st_flush(e->st, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), st_commits(e->st));
+	ck_assert_uint_ge(st_durable(e->st), 1);
+	reg_release(reg, e);
+}
+END_TEST
+
+/*
+ * A commit whose sync fails (EIO) failed on the env's disk: IO_ERROR,
+ * not FD_ERROR, which names a snapshot's descriptor.
+ */
+START_TEST(failed_sync_is_io_error)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	refs.sync = CFG_SYNC_FULL;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("s"), true, &e, &err), 0);
+	fail_sync(1, NULL);
+	ck_assert_int_eq(put(e, 0, "a", "1", 1, &err), -1);
+	fail_sync(0, NULL);
+	ck_assert_int_eq(err.code, SP_IO_ERROR);
+	reg_release(reg, e);
+}
+END_TEST
+
+/* Write jobs answered through the writer, counted. */
+static pthread_mutex_t	 answers_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 answers_cv = PTHREAD_COND_INITIALIZER;
+static unsigned		 answers;
+static int		 synced_before[4];	/* by job id */
+static uint64_t		 commits_before[4];	/* by job id */
+static struct reg_env	*watched;		/* whose commits */
+
+static void
+answered(struct job *j)
+{
+	struct sp_counter	 c[WRITER_NCOUNTERS];
+
+	pthread_mutex_lock(&answers_mtx);
+	if (j->id < 4)
+		synced_before[j->id] = atomic_load(&sync_calls);
+	if (j->id < 4 && watched != NULL) {
+		writer_counters(watched, c);
+		commits_before[j->id] = c[0].value;
+	}
+	answers++;
+	pthread_cond_broadcast(&answers_cv);
+	pthread_mutex_unlock(&answers_mtx);
+}
+
+/* A write (op kind) of k to env w of refs, as the handler makes one
+ * for d. */
+static struct job *
+write_job(struct daemon *d, struct counters *ctr, uint64_t id,
+    enum st_opkind kind, const char *k)
+{
+	struct job	*j;
+	struct st_op	*op;
+	struct sp_error	 err;
+
+	ck_assert_ptr_nonnull(j = job_new(JOB_WRITE));
+	j->d = d;
+	j->post = answered;
+	j->ctr = ctr;
+	j->id = id;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("w"), true, &j->env,
+	    &err), 0);
+	ck_assert_ptr_nonnull(op = job_add_op(j));
+	*op = (struct st_op){ kind, 0, k, strlen(k), "v", 1 };
+	j->nbytes = strlen(k) + 1;
+	return j;
+}
+
+/* The code of j's reply; its message in msg. */
+static int
+reply_code(const struct job *j, char *msg, size_t n)
+{
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	ck_assert_uint_gt(j->reply.len, SP_FRAME_HDR);
+	ck_assert_int_eq(sp_reply_decode(j->reply.data + SP_FRAME_HDR,
+	    j->reply.len - SP_FRAME_HDR, &rep, &err), 0);
+	ck_assert_uint_eq(rep.id, j->id);
+	snprintf(msg, n, "%.*s", (int)rep.msg.n, rep.msg.p ? rep.msg.p : "");
+	return rep.code;
+}
+
+/*
+ * Under sync = full a group waits for the next commit's data sync to
+ * make its meta page durable.  When that sync fails, the disk may have
+ * lost the page, and a later sync that succeeds proves nothing (Linux
+ * reports a writeback error once): the waiting group is answered
+ * IO_ERROR, never OK.  Here b arrives while a's commit syncs, so a
+ * waits for b's commit, whose sync fails.
+ */
+START_TEST(failed_sync_fails_the_group_waiting_on_it)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, *b;
+	char		 msg[SP_ERRMSG_MAX];
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	ck_assert_ptr_nonnull(d.pool = pool_new(2));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	b = write_job(&d, &ctr, 2, ST_PUT, "b");
+	fail_sync(2, b);
+	writer_submit(a);
+	pthread_mutex_lock(&answers_mtx);
+	while (answers < 2)
+		pthread_cond_wait(&answers_cv, &answers_mtx);
+	pthread_mutex_unlock(&answers_mtx);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	/* b failed and says so; a is applied, but not surely durable. */
+	ck_assert_int_eq(reply_code(b, msg, sizeof(msg)), SP_IO_ERROR);
+	ck_assert_ptr_nonnull(strstr(msg, "nothing was written"));
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_IO_ERROR);
+	ck_assert_ptr_nonnull(strstr(msg, "may not be on disk"));
+	job_free(a);
+	job_free(b);
+}
+END_TEST
+
+/*
+ * The writer's side of empty_commits_make_nothing_durable: b, a del of
+ * an absent key, arrives while a's commit syncs, so a waits for b's
+ * commit to sync its meta page; b's commit writes nothing, so a must be
+ * answered only after a sync of its own (the flush), not at once.
+ */
+START_TEST(empty_group_leaves_the_one_before_waiting)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, *b;
+	char		 msg[SP_ERRMSG_MAX];
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	ck_assert_ptr_nonnull(d.pool = pool_new(2));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	b = write_job(&d, &ctr, 2, ST_DEL_ANY, "none");
+	fail_sync(INT_MAX, b);		/* counts, never fails */
+	writer_submit(a);
+	pthread_mutex_lock(&answers_mtx);
+	while (answers < 2)
+		pthread_cond_wait(&answers_cv, &answers_mtx);
+	pthread_mutex_unlock(&answers_mtx);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_OK);
+	ck_assert_int_eq(reply_code(b, msg, sizeof(msg)), SP_OK);
+	/* a's commit synced once (its data); its meta page needed one more. */
+	ck_assert_int_ge(synced_before[1], 2);
+	job_free(a);
+	job_free(b);
+}
+END_TEST
+
+/* Waits until n jobs were answered in all. */
+static void
+await_answers(unsigned n)
+{
+	pthread_mutex_lock(&answers_mtx);
+	while (answers < n)
+		pthread_cond_wait(&answers_cv, &answers_mtx);
+	pthread_mutex_unlock(&answers_mtx);
+}
+
+/*
+ * A group alone is made durable by a sync of its own (the flush); when
+ * that fails, the group is answered IO_ERROR, and the env goes on: the
+ * next write is answered OK once its own flush succeeds.
+ */
+START_TEST(failed_flush_fails_its_group_alone)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, *c;
+	char		 msg[SP_ERRMSG_MAX];
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	ck_assert_ptr_nonnull(d.pool = pool_new(2));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	c = write_job(&d, &ctr, 3, ST_PUT, "c");
+	fail_sync(2, NULL);		/* a's data sync, then its flush */
+	writer_submit(a);
+	await_answers(1);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_IO_ERROR);
+	writer_submit(c);
+	await_answers(2);
+	fail_sync(0, NULL);
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(c, msg, sizeof(msg)), SP_OK);
+	job_free(a);
+	job_free(c);
+}
+END_TEST
+
+/*
+ * A group waits for the next commit to sync it, but a commit that
+ * changes nothing syncs nothing: a stream of them (clients retrying a
+ * failing condition, deleting absent keys) must not keep the group
+ * waiting.  Here 1,100 deletes of an absent key arrive while a's commit
+ * syncs: more than one group holds (GROUP_JOBS), so writes are queued
+ * behind each of their empty commits.  a is answered once the first of
+ * them is made, by a sync of its own, not after the last.
+ */
+#define NEMPTY	1100
+START_TEST(empty_groups_do_not_starve_the_one_before)
+{
+	struct daemon	 d;
+	struct counters	 ctr;
+	struct job	*a, **empty;
+	char		 msg[SP_ERRMSG_MAX];
+	size_t		 i;
+
+	memset(&d, 0, sizeof(d));
+	memset(&ctr, 0, sizeof(ctr));
+	answers = 0;		/* CK_FORK=no: the tests share it */
+	refs.sync = CFG_SYNC_FULL;
+	reg_set_env_ops(reg, &writer_env_ops);
+	d.reg = reg;
+	/* One thread: a drain's replies go before the next drain runs. */
+	ck_assert_ptr_nonnull(d.pool = pool_new(1));
+	a = write_job(&d, &ctr, 1, ST_PUT, "a");
+	watched = a->env;
+	ck_assert_ptr_nonnull(empty = calloc(NEMPTY + 1, sizeof(*empty)));
+	for (i = 0; i < NEMPTY; i++)
+		empty[i] = write_job(&d, &ctr, 100 + i, ST_DEL_ANY, "none");
+	sync_more = empty + 1;
+	fail_sync(INT_MAX, empty[0]);
+	writer_submit(a);
+	await_answers(NEMPTY + 1);
+	fail_sync(0, NULL);
+	sync_more = NULL;
+	watched = NULL;
+	pool_free(d.pool);
+	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_OK);
+	/* a's commit, then the first empty group's. */
+	ck_assert_uint_le(commits_before[1], 2);
+	ck_assert_int_ge(synced_before[1], 2);
+	for (i = 0; i < NEMPTY; i++) {
+		ck_assert_int_eq(reply_code(empty[i], msg, sizeof(msg)), SP_OK);
+		job_free(empty[i]);
+	}
+	free(empty);
+	job_free(a);
+}
+END_TEST
+
 START_TEST(group_commit_creates_dbs_once)
 {
 	struct reg_env	*e;
@@ -896,6 +1258,13 @@ registry_suite(void)
 	    CFG_SYNC_NONE + 1);
 	tcase_add_loop_test(tc, commits_durable_as_the_mode_says,
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
+	tcase_add_loop_test(tc, empty_commits_make_nothing_durable,
+	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
+	tcase_add_test(tc, failed_sync_is_io_error);
+	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
+	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
+	tcase_add_test(tc, failed_flush_fails_its_group_alone);
+	tcase_add_test(tc, empty_groups_do_not_starve_the_one_before);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);

@@ -264,6 +264,55 @@ grep -q 'BUSY: storesd is stopping: the restore was cut off after 0 bytes' \
 check "... with BUSY, saying why" test $? -eq 0
 exec 4>&-
 
+# ------------------------------------- a restore outlives its config
+
+# A restore holds what it was resolved against (its store, drop_wait)
+# while it waits on its client: reloads meanwhile replace and free that
+# configuration, and the restore must still install into the right env.
+# (It read them from the freed configuration; ASan saw it.)
+O=$T/outlive
+mkdir "$O"
+printf '[daemon]\nrestore_timeout = 60s\n[store refs]\nmap_size = 1MiB\n' \
+    >"$O/storesd.conf"
+start_daemon "$O" || exit 1
+export STORESD_SOCKET=$O/sock
+"$CTL" -r src put refs k v
+"$CTL" -r src snapshot refs "$O/snap"
+check "a snapshot to restore from" test -s "$O/snap"
+mkfifo "$O/pipe"
+exec 6<>"$O/pipe"	# the client's writer, silent for now
+"$CTL" -r fresh restore refs - <"$O/pipe" >"$O/r.out" 2>"$T/err" 6>&- &
+r=$!
+i=0
+until [ "$(ls -d "$O"/data/@tmp/restore.* 2>/dev/null | wc -l)" -eq 1 ] ||
+    [ "$i" -ge 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "a restore from a silent pipe is under way" test "$i" -lt 300
+# Each reload frees the configurations before it that nothing holds,
+# once every loop has turned (a ping makes sure it has).
+for n in 2 3 4; do
+	kill -HUP "$pid"
+	i=0
+	until grep -q "configuration $n in use" "$O/storesd.log" ||
+	    [ "$i" -ge 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	"$CTL" ping >/dev/null 6>&-
+done
+check "... through three reloads" grep -q 'configuration 4 in use' \
+    "$O/storesd.log"
+cat "$O/snap" >&6
+exec 6>&-
+wait "$r"
+check "... then the snapshot comes, and the restore succeeds" test $? -eq 0
+ctl -r fresh get refs k
+check "... into the env it named" out_is v
+unset STORESD_SOCKET
+stop_daemon "outlive: storesd stops cleanly" "$O/storesd.log"
+
 # ------------------------------------------------------------- drop_wait
 
 # A snapshot into a pipe nobody reads holds its env.  With drop_wait = 0
