@@ -69,6 +69,10 @@ struct st_env {
 	 * lost_upto awaited their sync: st_flush() cannot vouch for them. */
 	atomic_int		 lost;
 	_Atomic uint64_t	 lost_upto;
+	/* The errno of a failed sync (EIO) that may have lost pages of
+	 * commits already applied: no later commit may build on them, so
+	 * writes are refused until the env is opened again (broken()). */
+	atomic_int		 broken;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -1122,6 +1126,13 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 {
 	int	 rc;
 
+	if ((rc = atomic_load(&e->broken)) != 0)
+		return sp_seterr(err, SP_IO_ERROR, "%s: a sync of this env "
+		    "failed (%s), so what reached its disk is unknown and "
+		    "storesd takes no more writes for it; nothing was "
+		    "written. Check the disk (dmesg), then restart storesd, "
+		    "which syncs the env again before serving it", e->label,
+		    strerror(rc));
 	/* MDB_MAP_RESIZED: not remapped here, where the I/O threads may
 	 * hold read transactions of the env (see st_fail()). */
 	if ((rc = mdb_txn_begin(e->env, parent, 0, txn)) != 0)
@@ -1700,6 +1711,25 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
 	return 0;
 }
 
+/*
+ * A writeback error (EIO) is reported by one sync only, and the pages it
+ * lost may be a meta page or a page of a tree the meta page on disk
+ * still names.  LMDB, which cannot know, would go on reusing pages on
+ * that belief, so a crash later could leave a damaged env: after such a
+ * failure the env takes no more writes (wtxn_begin()) until it is opened
+ * again, which syncs it first (st_open()).  A full disk (ENOSPC, EDQUOT)
+ * fails the write that allocates and loses nothing written before.
+ */
+static void
+broken(struct st_env *e, int rc, const char *what)
+{
+	if (rc != EIO || atomic_exchange(&e->broken, rc) != 0)
+		return;
+	log_warnx("%s: %s: %s failed (%s): what reached the disk is unknown; "
+	    "no more writes to this env until storesd is restarted", __func__,
+	    e->label, what, strerror(rc));
+}
+
 int
 st_flush(struct st_env *e, struct sp_error *err)
 {
@@ -1710,6 +1740,7 @@ st_flush(struct st_env *e, struct sp_error *err)
 	 * waited for them, the failure no longer matters. */
 	if ((rc = atomic_exchange(&e->lost, 0)) != 0 &&
 	    atomic_load(&e->ndurable) < atomic_load(&e->lost_upto)) {
+		broken(e, rc, "a commit");
 		log_warnx("%s: %s: a commit failed (%s) before the ones ahead "
 		    "of it were synced", __func__, e->label, strerror(rc));
 		return sp_seterr(err, SP_IO_ERROR, "%s: a commit failed on "
@@ -1719,8 +1750,10 @@ st_flush(struct st_env *e, struct sp_error *err)
 	}
 	if (atomic_load(&e->ndurable) == n)
 		return 0;
-	if ((rc = mdb_env_sync(e->env, 1)) != 0)
+	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
+		broken(e, rc, "a sync");
 		return st_fail(e, err, rc, "sync");
+	}
 	atomic_store(&e->durable_rev, e->counted_rev);
 	atomic_store(&e->ndurable, n);
 	return 0;

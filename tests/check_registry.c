@@ -728,9 +728,11 @@ END_TEST
 /*
  * A commit that changes no page is skipped by LMDB: it writes and syncs
  * nothing, so it must not count as the data sync that makes the commit
- * before it durable under sync = full.  A group whose every job succeeds
- * without writing (a del of an absent key, an expect that holds, a clear
- * of an empty db) or whose every job fails makes such a commit.
+ * before it durable under sync = full.  A group whose every job fails
+ * makes such a commit; so do jobs that succeed without writing (a del of
+ * an absent key, an expect that holds) in a store that keeps no
+ * revision (max_dbs = 0).  Where revisions are kept, such jobs still
+ * get one: their commit writes it, and is a commit like any other.
  */
 START_TEST(empty_commits_make_nothing_durable)
 {
@@ -742,33 +744,52 @@ START_TEST(empty_commits_make_nothing_durable)
 	struct st_op	 clear = { ST_CLEAR, 1, NULL, 0, NULL, 0 };
 	struct st_op	 fails = { ST_PUT_IF_ABSENT, 0, "a", 1, "2", 1 };
 	struct st_job	 job, two[2];
-	struct st_job	 empty[3] = { { &gone, 1, 0, 0, { 0 } },
-			    { &holds, 1, 0, 0, { 0 } },
-			    { &clear, 1, 0, 0, { 0 } } };
+	struct st_job	 empty[3] = { { &gone, 1, 0, 0, { 0 }, 0 },
+			    { &holds, 1, 0, 0, { 0 }, 0 },
+			    { &clear, 1, 0, 0, { 0 }, 0 } };
 	bool		 full = _i == CFG_SYNC_FULL;
+	uint64_t	 n;
 	size_t		 i;
 
-	multi.sync = (enum cfg_sync)_i;
+	multi.sync = plain.sync = (enum cfg_sync)_i;
 	ck_assert_int_eq(reg_acquire(reg, &multi, B("e"), true, &e, &err), 0);
-	job = (struct st_job){ &a, 1, 0, 0, { 0 } };
+	job = (struct st_job){ &a, 1, 0, 0, { 0 }, 0 };
 	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
 	ck_assert_int_eq(job.rc, 0);
 	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
-	/* Alone and all together, jobs that succeed writing nothing. */
+	/* With revisions, jobs that write no data are real commits. */
 	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(st_write_group(e->st, &empty[i], 1, &err), 0);
+		ck_assert_int_eq(empty[i].rc, 0);
+		ck_assert_uint_ne(empty[i].rev, 0);
+		ck_assert_uint_eq(st_durable(e->st),
+		    st_commits(e->st) - (full ? 1 : 0));
+	}
+	n = st_durable(e->st);
+	/* A group whose jobs all fail (committed nested, or one by one). */
+	two[0] = two[1] = (struct st_job){ &fails, 1, 0, 0, { 0 }, 0 };
+	ck_assert_int_eq(st_write_group(e->st, two, 2, &err), 0);
+	ck_assert_int_eq(two[0].rc, -1);
+	ck_assert_int_eq(two[1].rc, -1);
+	ck_assert_uint_eq(st_durable(e->st), n);
+	/* A flush still makes the last commit durable. */
+	ck_assert_int_eq(st_flush(e->st, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), st_commits(e->st));
+	reg_release(reg, e);
+
+	/* No revisions: jobs that write nothing, alone and together. */
+	ck_assert_int_eq(reg_acquire(reg, &plain, B("p"), true, &e, &err), 0);
+	job = (struct st_job){ &a, 1, 0, 0, { 0 }, 0 };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	for (i = 0; i < 2; i++) {
+		empty[i].rc = 0;
 		ck_assert_int_eq(st_write_group(e->st, &empty[i], 1, &err), 0);
 		ck_assert_int_eq(empty[i].rc, 0);
 		ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
 	}
-	ck_assert_int_eq(st_write_group(e->st, empty, 3, &err), 0);
+	ck_assert_int_eq(st_write_group(e->st, empty, 2, &err), 0);
 	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
-	/* A group whose jobs all fail (committed nested, or one by one). */
-	two[0] = two[1] = (struct st_job){ &fails, 1, 0, 0, { 0 } };
-	ck_assert_int_eq(st_write_group(e->st, two, 2, &err), 0);
-	ck_assert_int_eq(two[0].rc, -1);
-	ck_assert_int_eq(two[1].rc, -1);
-	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
-	/* A flush still makes the first commit durable. */
 	ck_assert_int_eq(st_flush(e->st, &err), 0);
 	ck_assert_uint_eq(st_durable(e->st), st_commits(e->st));
 	ck_assert_uint_ge(st_durable(e->st), 1);
@@ -951,10 +972,12 @@ await_answers(unsigned n)
 
 /*
  * A group alone is made durable by a sync of its own (the flush); when
- * that fails, the group is answered IO_ERROR, and the env goes on: the
- * next write is answered OK once its own flush succeeds.
+ * that fails with EIO, the group is answered IO_ERROR, and the env takes
+ * no more writes: the pages that sync lost may be ones a later commit
+ * would build on, and a later sync that succeeds proves nothing (Linux
+ * reports a writeback error once).
  */
-START_TEST(failed_flush_fails_its_group_alone)
+START_TEST(failed_flush_stops_writes_to_its_env)
 {
 	struct daemon	 d;
 	struct counters	 ctr;
@@ -978,7 +1001,9 @@ START_TEST(failed_flush_fails_its_group_alone)
 	await_answers(2);
 	fail_sync(0, NULL);
 	pool_free(d.pool);
-	ck_assert_int_eq(reply_code(c, msg, sizeof(msg)), SP_OK);
+	ck_assert_int_eq(reply_code(c, msg, sizeof(msg)), SP_IO_ERROR);
+	ck_assert_ptr_nonnull(strstr(msg, "takes no more writes"));
+	ck_assert_ptr_nonnull(strstr(msg, "nothing was written"));
 	job_free(a);
 	job_free(c);
 }
@@ -1263,7 +1288,7 @@ registry_suite(void)
 	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
 	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
-	tcase_add_test(tc, failed_flush_fails_its_group_alone);
+	tcase_add_test(tc, failed_flush_stops_writes_to_its_env);
 	tcase_add_test(tc, empty_groups_do_not_starve_the_one_before);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
