@@ -1717,7 +1717,8 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
  * still names.  LMDB, which cannot know, would go on reusing pages on
  * that belief, so a crash later could leave a damaged env: after such a
  * failure the env takes no more writes (wtxn_begin()) until it is opened
- * again, which syncs it first (st_open()).  A full disk (ENOSPC, EDQUOT)
+ * again (a restart, or an idle close), which syncs it first (st_open())
+ * and fails while the disk does.  A full disk (ENOSPC, EDQUOT)
  * fails the write that allocates and loses nothing written before.
  */
 static void
