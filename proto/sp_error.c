@@ -63,18 +63,28 @@ sp_quote(const void *p, size_t n, char *buf)
 	return buf;
 }
 
+/* Fills *err (NULL: nothing); every sp_seterr*() returns what it does. */
+static int
+vseterr(struct sp_error *err, int code, int has_index, uint64_t index,
+    int64_t retry_ms, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	err->has_index = has_index;
+	err->index = index;
+	err->retry_ms = retry_ms < 0 ? -1 : retry_ms;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return -1;
+}
+
 int
 sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (err == NULL)
-		return -1;
-	err->code = code;
-	err->has_index = 0;
-	err->retry_ms = -1;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vseterr(err, code, 0, 0, -1, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -85,14 +95,8 @@ sp_seterr_at(struct sp_error *err, uint64_t index, int code,
 {
 	va_list	 ap;
 
-	if (err == NULL)
-		return -1;
-	err->code = code;
-	err->has_index = 1;
-	err->index = index;
-	err->retry_ms = -1;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vseterr(err, code, 1, index, -1, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -102,13 +106,8 @@ sp_seterr_busy(struct sp_error *err, int64_t retry_ms, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (err == NULL)
-		return -1;
-	err->code = SP_BUSY;
-	err->has_index = 0;
-	err->retry_ms = retry_ms < 0 ? -1 : retry_ms;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vseterr(err, SP_BUSY, 0, 0, retry_ms, fmt, ap);
 	va_end(ap);
 	return -1;
 }
