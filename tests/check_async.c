@@ -29,6 +29,7 @@
 #define CONF								\
 	"[daemon]\n"							\
 	"stop_timeout = 1s\n"						\
+	"watch_progress = 100ms\n"					\
 	"\n"								\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"						\
@@ -1383,6 +1384,8 @@ struct we {
 	int		*left;		/* watches to end before the loop */
 	struct event_base *base;
 	int		 unwatch_at_start;
+	int		 unwatch_at_progress;
+	int		 progress;
 	int		 free_at_start;
 	int		*order;		/* ++ at the end, for the disconnect */
 	int		 end_order;
@@ -1417,6 +1420,11 @@ we_event(sc_async *ac, sc_watch *w, const sc_event *ev, int code,
 			sc_async_free(ac);
 		return;
 	}
+	if (ev->op == SC_EV_PROGRESS) {
+		if (e->progress++ == 0 && e->unwatch_at_progress)
+			ck_assert_int_eq(sc_async_unwatch(w), 0);
+		return;
+	}
 	e->events++;
 }
 
@@ -1434,15 +1442,17 @@ we_watch(sc_async *ac, const char *store, uint64_t from, struct we *e)
 	return w;
 }
 
+/* Each way a watch ends calls its callback once, last; a quiet watch
+ * gets progress marks meanwhile. */
 START_TEST(a_watch_ends_once_unwatched_compacted_or_refused)
 {
 	struct hs_daemon	 d;
 	struct event_base	*base = event_base_new();
-	struct we		 cp, un, early, nope, mid;
+	struct we		 cp, un, early, nope, mid, pg;
 	sc_async		*ac;
 	sc_conn			*c;
 	sc_watch		*w;
-	int			 left = 5;
+	int			 left = 6;
 
 	ck_assert_int_eq(hs_up(&d, CONF), 0);
 	c = it_conn(&d);
@@ -1450,9 +1460,11 @@ START_TEST(a_watch_ends_once_unwatched_compacted_or_refused)
 	ck_assert_int_eq(sc_put(c, "we", "hist", NULL, "k", 1, "v", 1), 0);
 	ac = conn_on(base, &d);
 	memset(&cp, 0, sizeof(cp));
-	un = early = nope = mid = cp;
-	cp.left = un.left = early.left = nope.left = mid.left = &left;
-	cp.base = un.base = early.base = nope.base = mid.base = base;
+	un = early = nope = mid = pg = cp;
+	cp.left = un.left = early.left = nope.left = mid.left = pg.left =
+	    &left;
+	cp.base = un.base = early.base = nope.base = mid.base = pg.base =
+	    base;
 	/* No history: from 1 is gone already. */
 	we_watch(ac, "refs", 1, &cp);
 	/* From 1 with history: the put replayed, then unwatched. */
@@ -1464,6 +1476,9 @@ START_TEST(a_watch_ends_once_unwatched_compacted_or_refused)
 	ck_assert_int_eq(sc_async_unwatch(w), 0);
 	/* Refused: one call. */
 	we_watch(ac, "nope", 0, &nope);
+	/* A quiet watch gets progress marks (watch_progress 100ms). */
+	pg.unwatch_at_progress = 1;
+	we_watch(ac, "hist", 0, &pg);
 	/* Unwatched through sc_watch_end(), from the loop. */
 	mid.unwatch_at_start = 0;
 	w = we_watch(ac, "hist", 0, &mid);
@@ -1495,6 +1510,11 @@ START_TEST(a_watch_ends_once_unwatched_compacted_or_refused)
 	ck_assert_int_eq(nope.starts, 0);
 	ck_assert_int_eq(nope.ends, 1);
 	ck_assert_int_eq(nope.code, SC_ERR_UNKNOWN_STORE);
+
+	ck_assert_int_eq(pg.starts, 1);
+	ck_assert_int_eq(pg.progress, 1);	/* none after the unwatch */
+	ck_assert_int_eq(pg.ends, 1);
+	ck_assert_int_eq(pg.code, SC_OK);
 
 	ck_assert_int_eq(mid.ends, 1);
 	ck_assert_int_eq(mid.code, SC_OK);

@@ -626,6 +626,19 @@ def test_watch_errors(c, repo):
         c.watch("hist", repo=repo)
 
 
+def test_watch_daemon_gone(make_daemon, repo):
+    d = make_daemon("[store hist]\nmap_size = 1MiB\nhistory = 64KiB\n")
+    c = storeclient.connect(d.socket)
+    w = c.watch("hist", repo=repo, timeout=30)
+    assert d.stop() == 0
+    with pytest.raises(storeclient.ConnectionError) as e:
+        next(w)
+    assert e.value.code in ("IO", "PROTOCOL")
+    assert list(w) == []            # ended: once
+    w.close()
+    c.close()
+
+
 def test_watch_in_a_thread_releases_the_gil(c, sock, repo):
     got = []
 

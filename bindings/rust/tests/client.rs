@@ -786,6 +786,17 @@ fn watch_ends_early_and_times_out() {
 }
 
 #[test]
+fn watch_daemon_gone() {
+    let mut d = Daemon::start("[store hist]\nmap_size = 1MiB\nhistory = 64KiB\n");
+    let c = connect(&d);
+    let mut w = c.watch("hist", &patient()).unwrap();
+    assert_eq!(d.stop(), Some(0));
+    let e = w.next().unwrap().unwrap_err();
+    assert!(e.code().is_connection(), "{}", e);
+    assert!(w.next().is_none()); // ended: once
+}
+
+#[test]
 fn watch_errors() {
     let d = Daemon::main();
     let c = connect(&d);
