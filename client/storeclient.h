@@ -775,7 +775,7 @@ SC_API sc_watch	*sc_watch_begin(sc_conn *c, const char *repo,
  * program wrote a path = env: read the data again),
  * SC_ERR_WATCH_OVERFLOW (a store without history, and the watcher fell
  * watch_buffer behind; or 16 MiB queued here), SC_ERR_INVALID
- * (pipelined replies pending), SC_ERR_IO.  After -1, w only waits to be
+ * (pipelined replies pending; w is asynchronous), SC_ERR_IO.  After -1, w only waits to be
  * ended.  Progress events (SC_EV_PROGRESS) come after watch_progress of
  * quiet.
  */
