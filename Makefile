@@ -8,12 +8,16 @@
 #                    again under ASan+UBSan, the integration suites and
 #                    both bindings' under valgrind, and a smoke run of the
 #                    benchmark
-#   make bench       the benchmark (minutes): bench/results/latest.md
+#   make bench       the benchmark, BENCH_RUNS (3) runs of about 2 minutes:
+#                    their medians in bench/results/latest.md and README.md
 #   make test        the suite once, on this build only
 #   make callgraph   the daemon's module graph, measured from its objects
 #   make python      the Python binding into $(BUILD)/python
 #   make rust        the Rust crate into $(BUILD)/rust
 #   make bench-bindings  gets/s through C, Python, Rust and redis-py
+#   make bench-instr  instructions and system calls per get, storesd
+#                    and libstoreclient against Redis and hiredis
+#   make bench-syncs  syncs and page writes per durable commit (strace)
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
 #                    SYSCONFDIR UNITDIR SYSUSERSDIR
@@ -90,25 +94,28 @@ HARNESS_OBJ = $(call obj,$(HARNESS_SRC))
 ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 
 UNIT_TESTS = check_proto check_config check_names check_registry \
-	     check_ctl_fmt check_commitlog
+	     check_ctl_fmt check_commitlog check_bench
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
 	      check_service check_async check_repos check_snapshot check_watch
 INTEG_BINS = $(addprefix $(BUILD)/tests/,$(INTEG_TESTS))
 # The async examples of README.md and libstoreclient(3), built as a
 # program would build them; check_async runs them.
-EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man
+EXAMPLES   = $(BUILD)/tests/example-readme $(BUILD)/tests/example-man \
+	     $(BUILD)/tests/example-scan
 TOOLS_BINS = $(BUILD)/tests/notify-wait $(BUILD)/tests/lmdb-reader \
-	     $(BUILD)/tests/lmdb-writer $(EXAMPLES)
+	     $(BUILD)/tests/lmdb-writer $(BUILD)/tests/syncgate.so $(EXAMPLES)
 
 PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	   $(BUILD)/libstoreclient.a $(BUILD)/libstoreclient.pc
 
 .PHONY: all run check test test-unit test-integration test-storectl \
 	test-valgrind test-install test-man test-abi test-callgraph callgraph \
+	test-examples \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
-	test-bindings bench-bindings test-valgrind-rust test-valgrind-python
+	test-bindings bench-bindings bench-instr bench-syncs test-valgrind-rust \
+	test-valgrind-python
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -182,6 +189,13 @@ $(BUILD)/tests/check_ctl_fmt: $(call obj,tests/check_ctl_fmt.c \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 
+# The benchmark's report: medians of runs, JSON of either layout.
+$(BUILD)/tests/check_bench: $(call obj,tests/check_bench.c bench/report.c \
+	    bench/json.c) $(HARNESS_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lm
+$(call obj,tests/check_bench.c): ALL_CPPFLAGS += -Ibench -Itests
+
 # Linked to the shared library, as programs will be; proto/ objects too,
 # for the raw-frame tests (the library exports only sc_ symbols).
 $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ITEST_OBJ) \
@@ -201,6 +215,9 @@ $(BUILD)/include/storeclient/adapters/libevent.h: client/adapters/libevent.h
 $(BUILD)/tests/example-readme.c: README.md tests/example.sh
 	@mkdir -p $(@D)
 	tests/example.sh README.md > $@
+$(BUILD)/tests/example-scan.c: README.md tests/example.sh
+	@mkdir -p $(@D)
+	tests/example.sh README.md async-scan > $@
 $(BUILD)/tests/example-man.c: man/libstoreclient.3 tests/example.sh
 	@mkdir -p $(@D)
 	tests/example.sh man/libstoreclient.3 > $@
@@ -223,6 +240,11 @@ $(BUILD)/tests/lmdb-reader: $(call obj,tests/lmdb_reader.c)
 $(BUILD)/tests/lmdb-writer: $(call obj,tests/lmdb_writer.c)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -llmdb
+
+# An LD_PRELOAD library holding storesd's syncs back on demand.
+$(BUILD)/tests/syncgate.so: $(call obj,tests/syncgate.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -shared -o $@ $^ -ldl
 
 # -------------------------------------------------------------- bindings
 
@@ -280,6 +302,7 @@ bench-bindings: deps-bench all python $(BUILD)/bench/get_c $(TOOLS_BINS)
 # ----------------------------------------------------------------- bench
 
 BENCH_SRC = bench/main.c bench/backends.c bench/workloads.c bench/anchors.c \
+	    bench/json.c \
 	    bench/async.c bench/hist.c bench/procs.c bench/report.c \
 	    bench/watch.c
 BENCH_OBJ = $(call obj,$(BENCH_SRC))
@@ -290,15 +313,60 @@ $(BUILD)/storesd-bench: $(BENCH_OBJ) $(HARNESS_OBJ) $(BUILD)/libstoreclient.a
 	    $(BUILD)/libstoreclient.a -lhiredis -levent_core -llmdb -lpthread \
 	    -lm
 
-# The whole benchmark: minutes.  Results go to bench/results/.
+# The client of bench/instr.sh: gets over one connection, to storesd
+# through libstoreclient or to Redis through hiredis.
+$(BUILD)/bench/instr-get: $(call obj,bench/instr_get.c) $(BUILD)/libstoreclient.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lhiredis
+
+# Instructions and system calls per get, storesd and its library against
+# Redis and hiredis (counts, not times: valid on a loaded machine).
+bench-instr: all $(BUILD)/bench/instr-get $(BUILD)/tests/notify-wait
+	BUILD=$(BUILD) bench/instr.sh
+
+# The whole benchmark, BENCH_RUNS times (each about 2 minutes): each
+# run's JSON stays in bench/results/, and the table of their medians goes
+# to bench/results/latest.md, latest.json and the README.  BENCH_FLAGS
+# go to each run (e.g. --seconds 3).
+BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/storesd-bench
-	$(BUILD)/storesd-bench --build $(BUILD)
+	@set -e; stamp=$$(date -u +%Y%m%d-%H%M); runs=; \
+	for i in $$(seq 1 $(BENCH_RUNS)); do \
+	    f=bench/results/run-$$stamp-$$i.json; \
+	    echo "== storesd-bench, run $$i of $(BENCH_RUNS): $$f"; \
+	    $(BUILD)/storesd-bench --build $(BUILD) $(BENCH_FLAGS) \
+		--json $$f; \
+	    runs="$$runs $$f"; \
+	done; \
+	echo "== storesd-bench --report$$runs"; \
+	$(BUILD)/storesd-bench --report --out bench/results \
+	    --readme README.md $$runs
 
-# A short run on small data, to show the benchmark works (part of check).
-bench-smoke: all $(BUILD)/storesd-bench
+# A short run on small data, to show the benchmark works (part of check),
+# and its report into a copy of the README: the same code as make bench.
+bench-smoke: all $(BUILD)/storesd-bench $(BUILD)/tests/check_bench
 	@echo "== storesd-bench --smoke"
-	$(BUILD)/storesd-bench --smoke --build $(BUILD) --out $(BUILD)
+	$(BUILD)/storesd-bench --smoke --build $(BUILD) \
+	    --json $(BUILD)/bench-smoke.json
+	cp README.md $(BUILD)/bench-smoke-README.md
+	$(BUILD)/storesd-bench --report --out $(BUILD) \
+	    --readme $(BUILD)/bench-smoke-README.md $(BUILD)/bench-smoke.json \
+	    > /dev/null
+	grep -q 'two (pwrite + fdatasync)' $(BUILD)/bench-smoke-README.md
+	@echo "== $(BUILD)/tests/check_bench"
+	$(BUILD)/tests/check_bench
+
+# Syscalls per durable commit, counted under strace (bench/syncs.sh):
+# counts, not times, so they hold on a loaded machine.
+$(BUILD)/bench/syncs-put: bench/syncs_put.c $(BUILD)/libstoreclient.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(BUILD)/libstoreclient.a -levent_core -lpthread
+
+bench-syncs: all $(BUILD)/bench/syncs-put
+	BUILD=$(BUILD) bench/syncs.sh $(SYNCS_MODES)
 
 # The Debian packages each target needs (scripts/deps.sh says which).
 deps deps-check:
@@ -314,7 +382,7 @@ run: deps-build
 
 test: all $(UNIT_BINS) $(INTEG_BINS) $(TOOLS_BINS)
 	@$(MAKE) --no-print-directory test-callgraph test-unit \
-	    test-integration test-storectl
+	    test-integration test-storectl test-examples
 	@# Sanitized binaries cannot be linked into a plain program: the
 	@# packaging checks run on the plain build only.
 	@$(if $(SAN),,$(MAKE) --no-print-directory test-install test-man \
@@ -329,7 +397,7 @@ test-install: all $(TOOLS_BINS)
 # The library's ABI against client/abi/ (abidiff): no incompatible change.
 test-abi: $(BUILD)/$(LIBFILE)
 	@echo "== tests/abi.sh"
-	BUILD=$(BUILD) tests/abi.sh
+	BUILD=$(BUILD) LIB=$(BUILD)/$(LIBFILE) tests/abi.sh
 
 # The man pages: lint, and in step with storectl --help and config.c.
 test-man: all
@@ -365,11 +433,19 @@ test-integration: $(INTEG_BINS) all $(TOOLS_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
 	    BUILD=$(BUILD) $$t; done
 
+# Every shell and configuration example of README.md and the man pages,
+# run as written against a storesd on its built-in configuration.
+test-examples: all $(TOOLS_BINS)
+	@echo "== tests/examples.sh"
+	BUILD=$(BUILD) tests/examples.sh
+
 test-storectl: all $(TOOLS_BINS)
 	@echo "== tests/storectl.sh"
 	BUILD=$(BUILD) tests/storectl.sh
 	@echo "== tests/repos.sh"
 	BUILD=$(BUILD) tests/repos.sh
+	@echo "== tests/ops.sh"
+	BUILD=$(BUILD) tests/ops.sh
 
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	   --errors-for-leak-kinds=definite,indirect \

@@ -1,9 +1,11 @@
 /*
  * The anchors: what no daemon can beat.  A bare Unix-socket request and
  * reply with no work done (a forked echo server), and in-process LMDB
- * doing the same bulk load storesd is asked to do.
+ * doing the same bulk load storesd is asked to do, and the data disk's
+ * sync rate, the limit of durable commits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +88,8 @@ measure_bare_rtt(struct run *r, struct measure *m)
 			break;
 		hist_add(&m->h, now_ns() - t);
 	}
-	m->ops = (double)m->h.n / ((double)(now_ns() - t0) / 1e9);
+	m->n = m->h.n;
+	m->ops = (double)m->n / ((double)(now_ns() - t0) / 1e9);
 	close(fd);
 	waitpid(pid, &status, 0);
 	unlink(sun.sun_path);
@@ -138,9 +141,60 @@ measure_lmdb_bulk(struct run *r, int round, struct measure *m)
 			goto done;
 		hist_add(&m->h, now_ns() - t);
 	}
-	m->ops = (double)r->bulk_keys / ((double)(now_ns() - t0) / 1e9);
+	m->n = r->bulk_keys;
+	m->ops = (double)m->n / ((double)(now_ns() - t0) / 1e9);
 	rc = 0;
 done:
 	mdb_env_close(env);
+	return rc;
+}
+
+/*
+ * Into a file written and synced in advance, so that a sync flushes data
+ * and no size change: as LMDB's data pages into a file of its map, then
+ * (the second sync) a page at the head as its meta page.
+ */
+#define DISK_PAGES	256
+
+int
+measure_disk_sync(struct run *r, int nsync, struct measure *m)
+{
+	char		 path[300], page[4096];
+	uint64_t	 t0, t, end, i;
+	off_t		 off;
+	int		 fd, k, rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	memset(page, 's', sizeof(page));
+	snprintf(path, sizeof(path), "%s/disk-sync", r->dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	for (i = 0; i < DISK_PAGES; i++)
+		if (pwrite(fd, page, sizeof(page), (off_t)(i * sizeof(page))) !=
+		    (ssize_t)sizeof(page))
+			goto done;
+	if (fsync(fd) == -1)
+		goto done;
+	t0 = now_ns();
+	end = t0 + (uint64_t)(r->seconds * 1e9);
+	for (i = 0; (t = now_ns()) < end; i++) {
+		for (k = 0; k < nsync; k++) {
+			off = k == nsync - 1 && nsync > 1 ?
+			    (off_t)(i % 2) : (off_t)(2 + i % (DISK_PAGES - 2));
+			if (pwrite(fd, page, sizeof(page),
+			    off * (off_t)sizeof(page)) != (ssize_t)sizeof(page) ||
+			    fdatasync(fd) == -1)
+				goto done;
+		}
+		hist_add(&m->h, now_ns() - t);
+	}
+	m->n = i;
+	m->ops = (double)m->n / ((double)(now_ns() - t0) / 1e9);
+	rc = 0;
+done:
+	if (rc == -1)
+		fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+	close(fd);
+	unlink(path);
 	return rc;
 }

@@ -180,7 +180,8 @@ measure_async_get(const struct backend *be, struct run *r, struct measure *m)
 	event_free(tev);
 	if (ab->t_end == 0)
 		ab->t_end = now_ns();
-	m->ops = (double)ab->ops / ((double)(ab->t_end - t0) / 1e9);
+	m->n = ab->ops;
+	m->ops = (double)m->n / ((double)(ab->t_end - t0) / 1e9);
 	m->h = ab->h;
 	m->errors = ab->errors;
 	if (m->errors)

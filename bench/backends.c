@@ -182,3 +182,29 @@ const struct backend be_redis = {
 	"redis", rd_connect, rd_close, rd_get, rd_put, rd_get_many, NULL,
 	NULL, 0
 };
+
+/* ------------------------------------------------------------ counters */
+
+int
+store_commits(const struct backend *be, int table, uint64_t *commits,
+    uint64_t *writes)
+{
+	sc_conn		*c;
+	sc_stats	*s = NULL;
+	int		 rc = -1;
+
+	if (strcmp(be->name, "storesd") != 0)
+		return -1;
+	c = sc_connect(be->path);
+	if (c && sc_errcode(c) == SC_OK &&
+	    sc_get_stats(c, NULL, stores[table], &s) == 0 && s->nenvs == 1) {
+		*commits = sc_counter_get(s->envs[0].counters,
+		    s->envs[0].ncounters, "commits", 0);
+		*writes = sc_counter_get(s->envs[0].counters,
+		    s->envs[0].ncounters, "writes", 0);
+		rc = 0;
+	}
+	sc_stats_free(s);
+	sc_close(c);
+	return rc;
+}

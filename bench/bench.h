@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -67,6 +68,14 @@ enum { T_DURABLE, T_NOSYNC, T_BULK, T_HIST, T_NTABLES };
 extern const struct backend be_storesd;
 extern const struct backend be_redis;
 
+/*
+ * storesd's counters of table's env: its commits and the writes they
+ * held, since the env opened (a stats request opens it).  0, or -1 for
+ * another backend or when storesd cannot say.
+ */
+int	store_commits(const struct backend *be, int table, uint64_t *commits,
+	    uint64_t *writes);
+
 /* ---------------------------------------------------------- processes */
 
 struct proc {
@@ -82,6 +91,9 @@ int	start_redis(struct proc *p, const char *dir, const char *sockdir,
 	    const char *fsync);
 int	stop_proc(struct proc *p);
 
+/* The CPU time pid has used (user + system), in seconds, or -1. */
+double	cpu_seconds(pid_t pid);
+
 /* The resident set of pid in MiB, or -1. */
 static inline double
 rss_mib(pid_t pid)
@@ -93,30 +105,51 @@ rss_mib(pid_t pid)
 
 /* ----------------------------------------------------------- workloads */
 
+/*
+ * One row of a run's results.  Figures not measured are NAN (and left
+ * out of the run's JSON); the report's table of figures (report.c) names
+ * each one, so adding a figure is adding a field and a row there.
+ */
 struct result {
-	int		 workload;
+	int		 workload;	/* 0: the data disk's sync rate */
 	const char	*name;
+	const char	*baseline;	/* what it is compared with */
+	double		 target;	/* the ratio it should reach */
 	double		 ops;		/* per second */
 	double		 p50;		/* microseconds */
 	double		 p99;
-	const char	*baseline;	/* what it is compared with */
 	double		 base_ops;
 	double		 base_p50;
 	double		 base_p99;
-	double		 target;	/* the ratio it should reach */
-	char		 note[256];	/* context measured in the run */
+	/* Server CPU time (utime + stime) per 100,000 operations, in ms. */
+	double		 cpu_ms;
+	double		 base_cpu_ms;
+	/* workload 0: pwrite + fdatasync pairs per operation */
+	double		 syncs;
+	/* storesd's durable env under this workload */
+	double		 commits_per_s;
+	double		 writes_per_commit;
+	/* workload 1: Redis on the same path, for context */
+	double		 redis_ops;
+	double		 redis_cpu_ms;
 	/* workload 8 and 9 */
 	double		 rss_mib;
 	double		 base_rss_mib;
 	double		 cold_p50;
 	double		 cold_p99;
 	double		 rss_after_idle_mib;
-	int		 fds_start;
-	int		 fds_end;
-	int		 fds_after_idle;
-	bool		 has_proc;
-	bool		 has_repos;
+	double		 fds_start;
+	double		 fds_end;
+	double		 fds_after_idle;
+	/* Worked out from the above when the run is written. */
+	double		 ratio;
+	double		 redis_ratio;	/* Redis's ops / the baseline's */
+	double		 vs_redis;	/* ops / Redis's ops */
+	double		 disk_fraction;
 };
+
+/* Rounds per side of a comparison (main.c). */
+#define ROUNDS	3
 
 struct run {
 	double		 seconds;	/* per measurement */
@@ -124,6 +157,7 @@ struct run {
 	unsigned	 bulk_keys;
 	unsigned	 bulk_batch;
 	unsigned	 repos;
+	bool		 smoke;		/* a check, not a measurement */
 	const char	*build;		/* where storesd is */
 	const char	*dir;		/* scratch on the real disk */
 	const char	*sockdir;	/* sockets, under /tmp: sun_path is short */
@@ -133,7 +167,8 @@ struct run {
 
 /* A measurement: n threads, each with a connection, for run->seconds. */
 struct measure {
-	double		 ops;
+	double		 ops;		/* per second */
+	uint64_t	 n;		/* operations done */
 	struct hist	 h;
 	uint64_t	 errors;
 };
@@ -165,9 +200,62 @@ int	measure_watch(const struct backend *be, struct run *r,
 /* anchors.c */
 int	measure_bare_rtt(struct run *r, struct measure *m);
 int	measure_lmdb_bulk(struct run *r, int round, struct measure *m);
+/*
+ * The data disk's sync rate: operations of nsync times (pwrite of 4 KiB
+ * + fdatasync) into a file in r->dir, per second.  Two per operation is
+ * what a durable LMDB commit needs (its pages, then its meta page).
+ */
+int	measure_disk_sync(struct run *r, int nsync, struct measure *m);
 
-/* report.c */
-void	report(const struct result *res, size_t n, const struct run *r,
-	    const char *outdir);
+/* ---------------------------------------------------------------- json */
+
+/* A JSON value, read by json.c (the report reads runs written before). */
+struct jv {
+	enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } type;
+	double		 num;		/* J_NUM; J_BOOL: 0 or 1 */
+	char		*str;		/* J_STR */
+	struct jv	*kid;		/* J_ARR, J_OBJ: n values */
+	char		**key;		/* J_OBJ: their keys */
+	size_t		 n;
+};
+
+/* The tree of text or of the file at path (to json_free), or NULL. */
+struct jv	*json_parse(const char *text);
+struct jv	*json_load(const char *path);
+void		 json_free(struct jv *v);
+void		 json_free_kids(struct jv *v);
+/* obj's member key, or NULL (also when obj is no object). */
+const struct jv	*json_get(const struct jv *obj, const char *key);
+/* Member key as a number (true is 1) into *out; false when it is none. */
+bool		 json_num(const struct jv *obj, const char *key, double *out);
+/* Member key as a string, or NULL. */
+const char	*json_str_of(const struct jv *obj, const char *key);
+
+/* -------------------------------------------------------------- report */
+
+/* Writes one run's results, with what it ran on, as JSON to path. */
+int	report_run_json(const char *path, const struct result *res, size_t n,
+	    const struct run *r, bool smoke);
+
+/* Where a report goes: each NULL to leave it out. */
+struct report_out {
+	FILE		*table;		/* the tables, e.g. stdout */
+	const char	*dir;		/* DIR/latest.md and DIR/latest.json */
+	const char	*readme;	/* its table between the markers */
+	const char	*analysis;	/* appended to latest.md */
+};
+
+/*
+ * The report of runs (JSON files, this layout or the first one): each
+ * figure is the median of the runs' with their min-max, a ratio is the
+ * median of each run's ratio.  Returns 0, or -1 (said on stderr) when a
+ * file cannot be read or a report not written.
+ */
+int	report_runs(char *const *paths, size_t npaths,
+	    const struct report_out *out);
+
+/* The median of v[0..n) (sorting v), the mean of the two middle values
+ * when n is even; 0 when n is 0. */
+double	median(double *v, size_t n);
 
 #endif

@@ -1,17 +1,21 @@
 /*
  * storesd-bench: runs every workload of the performance issue against a
  * storesd and a redis-server it starts itself on private sockets, plus
- * the anchors, and writes one table of the results.
+ * the anchors, and writes the run's figures as JSON and its table.
  *
  *	storesd-bench [--smoke] [--seconds S] [--build DIR] [--out DIR]
- *	    [--only 1,2,...]	(workloads 1 to 12)
+ *	    [--json FILE] [--only 1,2,...]	(workloads 1 to 12)
+ *	storesd-bench --report [--out DIR] [--readme FILE] RUN.json...
  *
  * --smoke runs everything briefly on small data: a check that the
- * benchmark works, not a measurement.
+ * benchmark works, not a measurement.  --report makes the table of
+ * several runs (make bench runs BENCH_RUNS of them): their medians and
+ * min-max, into DIR/latest.md, DIR/latest.json and the README.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +24,7 @@
 
 #include "bench.h"
 
-static struct result	 results[16];
+static struct result	 results[20];	/* 16 rows with every workload */
 static size_t		 nresults;
 static unsigned		 only;	/* bit n: run workload n (0: all) */
 
@@ -35,7 +39,16 @@ add(int workload, const char *name, const char *baseline, double target)
 {
 	struct result	*res = &results[nresults++];
 
-	memset(res, 0, sizeof(*res));
+	/* Every figure not measured stays NAN, out of the run's JSON. */
+	*res = (struct result){
+		.ops = NAN, .p50 = NAN, .p99 = NAN, .base_ops = NAN,
+		.base_p50 = NAN, .base_p99 = NAN, .cpu_ms = NAN,
+		.base_cpu_ms = NAN, .syncs = NAN, .commits_per_s = NAN,
+		.writes_per_commit = NAN, .redis_ops = NAN,
+		.redis_cpu_ms = NAN, .rss_mib = NAN, .base_rss_mib = NAN,
+		.cold_p50 = NAN, .cold_p99 = NAN, .rss_after_idle_mib = NAN,
+		.fds_start = NAN, .fds_end = NAN, .fds_after_idle = NAN,
+	};
 	res->workload = workload;
 	res->name = name;
 	res->baseline = baseline;
@@ -84,7 +97,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: storesd-bench [--smoke] [--seconds S] "
-	    "[--build DIR] [--out DIR] [--only 1,2,...]\n");
+	    "[--build DIR] [--out DIR] [--json FILE] [--only 1,2,...]\n"
+	    "       storesd-bench --report [--out DIR] [--readme FILE] "
+	    "RUN.json...\n");
 	exit(2);
 }
 
@@ -94,15 +109,27 @@ usage(void)
  * of the machine during the run (another tenant, frequency changes)
  * falls on both sides alike instead of on one.
  */
-#define ROUNDS	3
-
 struct side {
-	enum { S_GET, S_PUT, S_YCSB, S_BARE, S_BULK, S_LMDB, S_ASYNC } kind;
+	enum { S_GET, S_PUT, S_YCSB, S_BARE, S_BULK, S_LMDB, S_ASYNC,
+	    S_DISK } kind;
 	const struct backend	*be;
 	int			 nconn;
-	int			 pipeline;
+	int			 pipeline;	/* S_DISK: syncs per op */
 	int			 table;
 	int			 pct;
+};
+
+/*
+ * What a side's rounds cost its server, summed over the rounds: CPU time
+ * from /proc, and for storesd's durable env its commits, from its stats.
+ */
+struct cost {
+	double		 cpu;		/* seconds; < 0: not measured */
+	double		 secs;		/* time measured */
+	uint64_t	 n;		/* operations */
+	uint64_t	 commits;	/* when has_commits */
+	uint64_t	 writes;
+	bool		 has_commits;
 };
 
 static int
@@ -123,48 +150,120 @@ measure(const struct side *s, struct run *r, int round, struct measure *m)
 		return measure_lmdb_bulk(r, round, m);
 	case S_ASYNC:
 		return measure_async_get(s->be, r, m);
+	case S_DISK:
+		return measure_disk_sync(r, s->pipeline, m);
 	}
 	return -1;
 }
 
-static int
-cmp_double(const void *a, const void *b)
+static void
+cost_init(struct cost *c, const struct side *s)
 {
-	double	 x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	memset(c, 0, sizeof(*c));
+	/* Only storesd's durable env waits on the disk's syncs. */
+	c->has_commits = s->be && s->table == T_DURABLE &&
+	    (s->kind == S_PUT || s->kind == S_YCSB) &&
+	    strcmp(s->be->name, "storesd") == 0;
 }
 
+/* One round of side s, adding what it cost to c. */
+static int
+measure_cost(const struct side *s, struct run *r, int round,
+    struct measure *m, struct cost *c)
+{
+	pid_t		 pid = s->be ? s->be->pid : 0;
+	double		 cpu0, cpu1;
+	uint64_t	 c0 = 0, w0 = 0, c1 = 0, w1 = 0;
+
+	/* The stats requests fall outside the CPU time measured. */
+	if (c->has_commits &&
+	    store_commits(s->be, s->table, &c0, &w0) == -1)
+		c->has_commits = false;
+	cpu0 = pid > 0 ? cpu_seconds(pid) : -1;
+	if (measure(s, r, round, m) == -1)
+		return -1;
+	cpu1 = pid > 0 ? cpu_seconds(pid) : -1;
+	if (cpu0 < 0 || cpu1 < 0 || c->cpu < 0)
+		c->cpu = -1;
+	else
+		c->cpu += cpu1 - cpu0;
+	/* Counters that went back: the env was closed and opened again. */
+	if (c->has_commits && (store_commits(s->be, s->table, &c1, &w1) ==
+	    -1 || c1 < c0 || w1 < w0))
+		c->has_commits = false;
+	if (c->has_commits) {
+		c->commits += c1 - c0;
+		c->writes += w1 - w0;
+	}
+	c->n += m->n;
+	if (m->ops > 0)
+		c->secs += (double)m->n / m->ops;
+	return 0;
+}
+
+/* Server CPU milliseconds per 100,000 operations, or NAN. */
+static double
+cpu_ms(const struct cost *c)
+{
+	return c->cpu >= 0 && c->n > 0 ? c->cpu * 1e3 * 1e5 / (double)c->n :
+	    NAN;
+}
+
+static void
+fill_cost(struct result *res, const struct cost *ca, const struct cost *cb)
+{
+	res->cpu_ms = cpu_ms(ca);
+	if (cb)
+		res->base_cpu_ms = cpu_ms(cb);
+	if (ca->has_commits && ca->commits > 0 && ca->secs > 0) {
+		res->commits_per_s = (double)ca->commits / ca->secs;
+		res->writes_per_commit = (double)ca->writes /
+		    (double)ca->commits;
+		fprintf(stderr, "bench: %d %-28s %10.0f commits/s, %.1f "
+		    "writes each\n", res->workload, res->name,
+		    res->commits_per_s, res->writes_per_commit);
+	}
+}
+
+/*
+ * Side a against side b in ROUNDS alternating rounds; the median round
+ * of each, with its cost.  With b NULL, a alone.
+ */
 static int
 compare(struct result *res, struct run *r, const struct side *a,
     const struct side *b)
 {
 	struct measure	 m, ta, tb;
+	struct cost	 ca, cb;
 	double		 oa[ROUNDS], ob[ROUNDS];
 	int		 i;
 
 	memset(&ta, 0, sizeof(ta));
 	memset(&tb, 0, sizeof(tb));
+	cost_init(&ca, a);
+	if (b)
+		cost_init(&cb, b);
 	for (i = 0; i < ROUNDS; i++) {
-		if (measure(a, r, i, &m) == -1)
+		if (measure_cost(a, r, i, &m, &ca) == -1)
 			return -1;
 		oa[i] = m.ops;
 		hist_merge(&ta.h, &m.h);
-		if (measure(b, r, i, &m) == -1)
+		if (b == NULL)
+			continue;
+		if (measure_cost(b, r, i, &m, &cb) == -1)
 			return -1;
 		ob[i] = m.ops;
 		hist_merge(&tb.h, &m.h);
 	}
-	qsort(oa, ROUNDS, sizeof(oa[0]), cmp_double);
-	qsort(ob, ROUNDS, sizeof(ob[0]), cmp_double);
-	ta.ops = oa[ROUNDS / 2];
-	tb.ops = ob[ROUNDS / 2];
-	fill(res, &ta, &tb);
+	ta.ops = median(oa, ROUNDS);
+	tb.ops = b ? median(ob, ROUNDS) : 0;
+	fill(res, &ta, b ? &tb : NULL);
+	fill_cost(res, &ca, b ? &cb : NULL);
 	return 0;
 }
 
 static int
-bench(struct run *r, const char *out)
+bench(struct run *r, const char *json)
 {
 	struct backend	 sd = be_storesd, rd = be_redis;
 	struct measure	 m;
@@ -179,6 +278,17 @@ bench(struct run *r, const char *out)
 
 	if (make_keys(r->nkeys > r->bulk_keys ? r->nkeys : r->bulk_keys) == -1)
 		return -1;
+	/* First, on a quiet disk: the limit of the durable workloads. */
+	if (wanted(4) || wanted(6)) {
+		res = add(0, "pwrite + fdatasync of 4 KiB", "", 0);
+		res->syncs = 1;
+		rc |= compare(res, r, &(struct side){ S_DISK, NULL, 1, 1, 0, 0 },
+		    NULL);
+		res = add(0, "two (pwrite + fdatasync) in sequence", "", 0);
+		res->syncs = 2;
+		rc |= compare(res, r, &(struct side){ S_DISK, NULL, 1, 2, 0, 0 },
+		    NULL);
+	}
 	/* Redis loads its keys with everysec; the workloads say which. */
 	if (start_storesd(&r->storesd, r->build, r->dir, r->sockdir) == -1 ||
 	    start_redis(&r->redis, r->dir, r->sockdir, "everysec") == -1) {
@@ -199,18 +309,19 @@ bench(struct run *r, const char *out)
 		return -1;
 
 	if (wanted(1)) {
+		struct side	 rs = { S_GET, &rd, 1, 1, 0, 0 };
 		struct measure	 rm;
+		struct cost	 rc1;
 
 		res = add(1, "get, 1 connection", "bare Unix-socket round trip",
 		    0.9);
 		rc |= compare(res, r, &(struct side){ S_GET, &sd, 1, 1, 0, 0 },
 		    &(struct side){ S_BARE, NULL, 1, 1, 0, 0 });
 		/* What the alternative does on the same path, for context. */
-		if (measure_get(&rd, r, 1, 1, &rm) == 0) {
-			snprintf(res->note, sizeof(res->note), "Redis GET over "
-			    "one connection in this run: %.0f/s, %.2f of the "
-			    "bare round trip.", rm.ops, res->base_ops ?
-			    rm.ops / res->base_ops : 0);
+		cost_init(&rc1, &rs);
+		if (measure_cost(&rs, r, 0, &rm, &rc1) == 0) {
+			res->redis_ops = rm.ops;
+			res->redis_cpu_ms = cpu_ms(&rc1);
 		}
 	}
 	if (wanted(2))
@@ -219,7 +330,7 @@ bench(struct run *r, const char *out)
 		    &(struct side){ S_GET, &rd, 16, 1, 0, 0 });
 	if (wanted(3))
 		rc |= compare(add(3, "get, 1 connection, 16 pipelined",
-		    "Redis GET, pipelined", 1.2), r,
+		    "Redis GET, pipelined", 1.3), r,
 		    &(struct side){ S_GET, &sd, 1, 16, 0, 0 },
 		    &(struct side){ S_GET, &rd, 1, 16, 0, 0 });
 	if (wanted(10))
@@ -229,7 +340,7 @@ bench(struct run *r, const char *out)
 		    &(struct side){ S_ASYNC, &rd, 1, 256, 0, 0 });
 	if (wanted(4))
 		rc |= compare(add(4, "put sync=full, 32 connections",
-		    "Redis SET, appendfsync always", 2.0), r,
+		    "Redis SET, appendfsync always", 1.2), r,
 		    &(struct side){ S_PUT, &sd, 32, 1, T_DURABLE, 0 },
 		    &(struct side){ S_PUT, &rd, 32, 1, T_DURABLE, 0 });
 	for (i = 0; i < 3 && wanted(6); i++)
@@ -252,18 +363,19 @@ bench(struct run *r, const char *out)
 		    &(struct side){ S_PUT, &sd, 32, 1, T_HIST, 0 },
 		    &(struct side){ S_PUT, &sd, 32, 1, T_DURABLE, 0 });
 	if (wanted(11)) {
+		struct cost	 c = { .cpu = 0 };
+		double		 cpu0 = cpu_seconds(sd.pid);
+
 		res = add(11, "watch: 100 watchers of one prefix, events/s",
 		    "", 0);
 		if (measure_watch(&sd, r, &m) == -1) {
 			fprintf(stderr, "bench: the watch workload failed\n");
 			return -1;
 		}
+		c.cpu = cpu0 < 0 ? -1 : cpu_seconds(sd.pid) - cpu0;
+		c.n = m.n;
 		fill(res, &m, NULL);
-		snprintf(res->note, sizeof(res->note), "One client puts "
-		    "(sync = full, history on) while 100 connections each "
-		    "watch the prefix; p50 and p99 are the delay from a "
-		    "put's send (its commit and sync included) to its "
-		    "event's arrival at a watcher.");
+		fill_cost(res, &c, NULL);
 	}
 	if (wanted(7))
 		rc |= compare(add(7, "bulk load, batches of 10,000",
@@ -272,26 +384,32 @@ bench(struct run *r, const char *out)
 		    &(struct side){ S_LMDB, NULL, 1, 1, T_BULK, 0 });
 	if (wanted(8)) {
 		res = add(8, "daemon RSS after the run", "Redis RSS", 0);
-		res->has_proc = true;
 		res->rss_mib = rss_mib(sd.pid);
 		res->base_rss_mib = rss_mib(rd.pid);
 		fprintf(stderr, "bench: 8 RSS %.1f MiB (redis %.1f MiB)\n",
 		    res->rss_mib, res->base_rss_mib);
 	}
 	if (wanted(9)) {
+		struct cost	 c = { .cpu = 0 };
+		double		 cpu0 = cpu_seconds(sd.pid);
+
 		res = add(9, "many repos: put + get in each", "", 0);
-		res->has_repos = true;
 		if (measure_repos(r, &m, res) == -1) {
 			fprintf(stderr, "bench: the many-repos workload "
 			    "failed\n");
 			return -1;
 		}
+		c.cpu = cpu0 < 0 ? -1 : cpu_seconds(sd.pid) - cpu0;
+		c.n = m.n;
 		fill(res, &m, NULL);
+		fill_cost(res, &c, NULL);
 	}
 	if (rc != 0)
 		return -1;
-	report(results, nresults, r, out);
-	return 0;
+	if (report_run_json(json, results, nresults, r, r->smoke) == -1)
+		return -1;
+	return report_runs((char *[]){ (char *)json }, 1,
+	    &(struct report_out){ .table = stdout });
 }
 
 int
@@ -303,14 +421,20 @@ main(int argc, char **argv)
 		{ "build",   required_argument, NULL, 'b' },
 		{ "out",     required_argument, NULL, 'o' },
 		{ "only",    required_argument, NULL, 'O' },
+		{ "json",    required_argument, NULL, 'j' },
+		{ "report",  no_argument,	NULL, 'R' },
+		{ "readme",  required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct run	 r;
-	const char	*out = "bench/results";
-	char		 dir[512], sockdir[64], *abs, *end;
-	const char	*p;
-	unsigned long	 n;
-	int		 ch, rc;
+	struct report_out	 ro = { .table = stdout,
+	    .analysis = "bench/ANALYSIS.md" };
+	struct run		 r;
+	const char		*out = "bench/results", *json = NULL;
+	char			 dir[512], sockdir[64], jpath[512], *abs;
+	char			*end;
+	const char		*p;
+	unsigned long		 n;
+	int			 ch, rc, reporting = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.seconds = 1;	/* per round; ROUNDS rounds per side */
@@ -322,6 +446,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'S':
+			r.smoke = true;
 			r.seconds = 0.1;
 			r.nkeys = 2000;
 			r.bulk_keys = 20000;
@@ -346,9 +471,33 @@ main(int argc, char **argv)
 				only |= 1u << n;
 			}
 			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'R':
+			reporting = 1;
+			break;
+		case 'r':
+			ro.readme = optarg;
+			break;
 		default:
 			usage();
 		}
+	}
+	if (reporting) {
+		if (optind == argc)
+			usage();
+		ro.dir = out;
+		return report_runs(argv + optind, (size_t)(argc - optind),
+		    &ro) == 0 ? 0 : 1;
+	}
+	if (optind != argc || ro.readme)
+		usage();
+	/* A run alone writes its JSON only: the table of record is the
+	 * report of several (make bench). */
+	if (json == NULL) {
+		snprintf(jpath, sizeof(jpath), "%s/run.json", out);
+		json = jpath;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	/* On the build's disk, not a tmpfs: fsync must cost what it costs. */
@@ -368,7 +517,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	r.sockdir = sockdir;
-	rc = bench(&r, out);
+	rc = bench(&r, json);
 	if (stop_proc(&r.storesd) != 0) {
 		fprintf(stderr, "bench: storesd did not stop cleanly\n");
 		rc = -1;

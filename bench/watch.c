@@ -131,6 +131,7 @@ measure_watch(const struct backend *be, struct run *r, struct measure *m)
 		m->errors += w[k].errors;
 	}
 	t1 = now_ns();
+	m->n = events;
 	m->ops = (double)events / ((double)(t1 - t0) / 1e9);
 	pthread_barrier_destroy(&s.go);
 	sc_close(c);

@@ -216,6 +216,7 @@ run_workers(const struct worker *proto, int nconn, struct measure *m)
 		ops += w[i].ops;
 		m->errors += w[i].errors;
 	}
+	m->n = ops;
 	m->ops = (double)ops / ((double)(now_ns() - t0) / 1e9);
 	pthread_barrier_destroy(&go);
 	if (m->errors)
@@ -310,7 +311,8 @@ measure_bulk(const struct backend *be, struct run *r, int round,
 		rc = be->put_batch(c, repo, keys, j, value, sizeof(value));
 		hist_add(&m->h, now_ns() - t);
 	}
-	m->ops = (double)r->bulk_keys / ((double)(now_ns() - t0) / 1e9);
+	m->n = r->bulk_keys;
+	m->ops = (double)m->n / ((double)(now_ns() - t0) / 1e9);
 	free(keys);
 	be->close(c);
 	return rc;
@@ -402,7 +404,7 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 	memset(&cold, 0, sizeof(cold));
 	if (wait_all_closed(r) == -1)
 		return -1;
-	res->fds_start = (int)hs_fds(pid);
+	res->fds_start = (double)hs_fds(pid);
 	t0 = now_ns();
 	for (i = 0; i < nt; i++) {
 		w[i].r = r;
@@ -421,17 +423,18 @@ measure_repos(struct run *r, struct measure *m, struct result *res)
 			    "failed on one connection, the first with %s\n",
 			    (unsigned long long)w[i].errors, w[i].first_err);
 	}
-	m->ops = (double)r->repos * 2 / ((double)(now_ns() - t0) / 1e9);
+	m->n = (uint64_t)r->repos * 2;
+	m->ops = (double)m->n / ((double)(now_ns() - t0) / 1e9);
 	res->cold_p50 = hist_us(&cold, 0.5);
 	res->cold_p99 = hist_us(&cold, 0.99);
 	res->rss_mib = rss_mib(pid);
-	res->fds_end = (int)hs_fds(pid);
+	res->fds_end = (double)hs_fds(pid);
 	if (wait_all_closed(r) == -1)
 		return -1;
 	/* The daemon closes our last connection just after we do. */
-	for (i = 0; i < 100 && hs_fds(pid) > res->fds_start; i++)
+	for (i = 0; i < 100 && (double)hs_fds(pid) > res->fds_start; i++)
 		poll(NULL, 0, 20);
-	res->fds_after_idle = (int)hs_fds(pid);
+	res->fds_after_idle = (double)hs_fds(pid);
 	res->rss_after_idle_mib = rss_mib(pid);
 	return m->errors ? -1 : 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client_int.h"
+#include "sp_frame.h"
 
 #define READS_PER_EVENT	16	/* then the loop serves others */
 #define RETRY_FIRST_MS	5	/* storesd's backlog full: retry after */
@@ -52,6 +53,7 @@ struct sc_async {
 struct sc_reply {
 	int			 code;
 	size_t			 errindex;
+	int64_t			 retry_ms;	/* BUSY's hint, or -1 */
 	char			 msg[SC_ERRMSG_MAX];
 	enum sp_op		 op;
 	bool			 keys_only;
@@ -79,7 +81,7 @@ static void
 want_write(sc_async *ac)
 {
 	if (!ac->attached || ac->writing || ac->state == AS_CONNECTING ||
-	    ac->c->fd == -1 || sc__queued(ac->c) == 0)
+	    ac->c->fd == -1 || sc__sendable(ac->c) == 0)
 		return;
 	ac->writing = true;
 	ac->h.add_write(ac->hdata);
@@ -114,7 +116,7 @@ leave(sc_async *ac)
 	 * epoll_wait and two epoll_ctl per turn.  What the socket does not
 	 * take waits for write readiness. */
 	if (!ac->free_asked && ac->c->fd != -1 && ac->state != AS_CONNECTING &&
-	    sc__queued(ac->c) > 0)
+	    sc__sendable(ac->c) > 0)
 		sc__write(ac->c);
 	if (ac->free_asked || ac->c->fd == -1) {
 		teardown(ac);
@@ -238,7 +240,7 @@ sc_async_handle_write(sc_async *ac)
 		return;
 	enter(ac);
 	if (ac->state != AS_CONNECTING && sc__write(ac->c) == 0 &&
-	    sc__queued(ac->c) == 0 && ac->writing) {
+	    sc__sendable(ac->c) == 0 && ac->writing) {
 		ac->writing = false;
 		ac->h.del_write(ac->hdata);
 	}
@@ -289,6 +291,27 @@ sc_async_handle_timeout(sc_async *ac)
 
 /* ---------------------------------------------------------- connecting */
 
+/*
+ * Requests made before max_frame was known whose frames are over it
+ * were held back (sc__send()): each gets TOO_LARGE, unsent, as it would
+ * have at once had max_frame been known; the rest go out.
+ */
+static void
+refuse_held(sc_async *ac)
+{
+	struct sc_rec	*r;
+	char		 msg[SC_ERRMSG_MAX];
+	uint64_t	 id;
+
+	snprintf(msg, sizeof(msg), "the request is over storesd's max_frame "
+	    "(%llu bytes) and was not sent; split it or raise max_frame",
+	    (unsigned long long)ac->c->max_frame);
+	while (!ac->free_asked && ac->c->fd != -1 &&
+	    sc__unhold(ac->c, &id) == 1)
+		if ((r = sc__find(ac->c, id)) != NULL)
+			complete(ac->c, r, NULL, SC_ERR_TOO_LARGE, msg);
+}
+
 /* The hello's reply: the connection is ready, or dies. */
 static void
 hello_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
@@ -303,6 +326,7 @@ hello_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
 	ac->state = AS_READY;
 	if (ac->on_connect != NULL)
 		ac->on_connect(ac, SC_OK, ac->connect_arg);
+	refuse_held(ac);
 }
 
 sc_async *
@@ -439,6 +463,7 @@ sc__async_user(sc_conn *c, enum sp_op op, const struct sp_reply *rep,
 	r.code = rep->code;
 	r.errindex = rep->has_index && rep->index < SC_NOINDEX ?
 	    (size_t)rep->index : SC_NOINDEX;
+	r.retry_ms = sc__retry_ms(rep);
 	if (r.code != SC_OK)
 		snprintf(r.msg, sizeof(r.msg), "%.*s", (int)rep->msg.n,
 		    rep->msg.p ? rep->msg.p : "");
@@ -473,6 +498,7 @@ deliver(sc_conn *c, struct sc_rec *rec, const struct sp_reply *rep,
 	r.op = rec->op;
 	r.keys_only = rec->keys_only;
 	r.errindex = SC_NOINDEX;
+	r.retry_ms = -1;
 	r.rep = rep;
 	rec->user_fn(c->async, &r, rec->user_arg);
 }
@@ -610,7 +636,220 @@ sc_async_del_if_equals(sc_async *ac, const char *repo, const char *store,
 	    oldlen, NULL, 0, fn, arg);
 }
 
-/* mget or missing: every key in one request. */
+/*
+ * A missing whose keys need more than one request, as sc_missing()
+ * sends them: the parts go out at once, and the caller's callback runs
+ * when the last is answered, with their indices merged in key order, or
+ * with the failure of the first part (in key order) that failed.
+ */
+struct mpart {
+	struct msplit	*s;
+	size_t		 from, to;	/* its keys */
+	uint32_t	*idx;		/* its absent keys, over all keys */
+	uint32_t	 nidx;
+	int		 code;		/* SC_OK, or why it failed */
+	size_t		 errindex;
+	int64_t		 retry_ms;
+	char		*msg;		/* NULL: out of memory */
+};
+
+struct msplit {
+	sc_reply_fn	*fn;		/* NULL: the call failed, drop it all */
+	void		*arg;
+	size_t		 nparts;
+	size_t		 pending;	/* parts sent and not answered */
+	struct mpart	 parts[];
+};
+
+static const char	 nomem[] = "out of memory";
+
+static void
+msplit_free(struct msplit *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nparts; i++) {
+		free(s->parts[i].idx);
+		free(s->parts[i].msg);
+	}
+	free(s);
+}
+
+/* Records why part p failed; the message is copied. */
+static void
+mpart_fail(struct mpart *p, int code, const char *msg, size_t len,
+    size_t errindex, int64_t retry_ms)
+{
+	p->code = code;
+	p->errindex = errindex;
+	p->retry_ms = retry_ms;
+	if ((p->msg = malloc(len + 1)) != NULL) {
+		memcpy(p->msg, msg, len);
+		p->msg[len] = '\0';
+	}
+}
+
+/* Takes a part's reply: its indices, shifted to count over all keys. */
+static void
+mpart_take(struct mpart *p, const struct sp_reply *rep)
+{
+	static const char	 bad[] = "the reply to missing is malformed";
+	struct sp_mp_rd		 rd;
+	uint64_t		 i;
+	uint32_t		 j;
+
+	if (rep->missing.n > 0 &&
+	    (p->idx = calloc(rep->missing.n, sizeof(*p->idx))) == NULL) {
+		mpart_fail(p, SC_ERR_NOMEM, nomem, strlen(nomem), SC_NOINDEX,
+		    -1);
+		return;
+	}
+	sp_mp_rd_init(&rd, rep->missing.raw.p, rep->missing.raw.n);
+	for (j = 0; j < rep->missing.n; j++) {
+		if (sp_missing_next(&rd, &i) == -1 || i >= p->to - p->from) {
+			mpart_fail(p, SC_ERR_PROTOCOL, bad, strlen(bad),
+			    SC_NOINDEX, -1);
+			return;
+		}
+		p->idx[p->nidx++] = (uint32_t)(p->from + i);
+	}
+}
+
+/* The first part, in key order, that failed, or NULL. */
+static struct mpart *
+first_failed(struct msplit *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nparts; i++)
+		if (s->parts[i].code != SC_OK)
+			return &s->parts[i];
+	return NULL;
+}
+
+/* The parts' indices as one missing reply, built in b and decoded into
+ * rep; 0, or -1 when out of memory. */
+static int
+merge(struct msplit *s, struct sp_buf *b, struct sp_reply *rep)
+{
+	struct sp_error	 perr;
+	uint32_t	*all = NULL;
+	size_t		 i, n = 0;
+	int		 rc = -1;
+
+	for (i = 0; i < s->nparts; i++)
+		n += s->parts[i].nidx;
+	if (n > 0 && (all = calloc(n, sizeof(*all))) == NULL)
+		return -1;
+	for (i = 0, n = 0; i < s->nparts; i++) {
+		if (s->parts[i].nidx > 0)
+			memcpy(all + n, s->parts[i].idx, s->parts[i].nidx *
+			    sizeof(*all));
+		n += s->parts[i].nidx;
+	}
+	if (sp_reply_missing(b, 0, all, n) == 0 &&
+	    sp_reply_decode(b->data + SP_FRAME_HDR, b->len - SP_FRAME_HDR,
+	    rep, &perr) == 0)
+		rc = 0;
+	free(all);
+	return rc;
+}
+
+/* All parts are answered: the caller's callback, once. */
+static void
+msplit_done(sc_conn *c, struct msplit *s)
+{
+	struct sp_reply	 rep;
+	struct sp_buf	 b = { 0 };
+	struct mpart	*p;
+
+	if ((p = first_failed(s)) == NULL && merge(s, &b, &rep) == -1) {
+		p = &s->parts[0];
+		mpart_fail(p, SC_ERR_NOMEM, nomem, strlen(nomem), SC_NOINDEX,
+		    -1);
+	}
+	if (p != NULL) {
+		memset(&rep, 0, sizeof(rep));
+		rep.code = p->code;
+		rep.msg.p = p->msg ? p->msg : nomem;
+		rep.msg.n = strlen(rep.msg.p);
+		rep.has_index = p->errindex != SC_NOINDEX;
+		rep.index = p->errindex;
+		rep.has_retry = p->retry_ms >= 0;
+		rep.retry_ms = (uint64_t)p->retry_ms;
+	}
+	sc__async_user(c, SP_OP_MISSING, &rep, s->fn, s->arg);
+	sp_buf_free(&b);
+}
+
+/* A part's reply, or why none comes. */
+static void
+mpart_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
+    int code, const char *msg)
+{
+	struct mpart	*p = r->fn_arg;
+	struct msplit	*s = p->s;
+
+	if (rep == NULL)
+		mpart_fail(p, code, msg, strlen(msg), SC_NOINDEX, -1);
+	else if (rep->code != SC_OK)
+		/* storesd counts within its request; we over all keys. */
+		mpart_fail(p, rep->code, rep->msg.p ? rep->msg.p : "",
+		    rep->msg.n, rep->has_index && rep->index < p->to - p->from ?
+		    p->from + (size_t)rep->index : SC_NOINDEX,
+		    sc__retry_ms(rep));
+	else if (s->fn != NULL)
+		mpart_take(p, rep);
+	if (--s->pending > 0)
+		return;
+	if (s->fn != NULL)
+		msplit_done(c, s);
+	msplit_free(s);
+}
+
+/* Sends the parts of a split missing; 0, or -1 (fn then never runs). */
+static int
+missing_split(sc_async *ac, const char *repo, const char *store,
+    const char *db, const sc_bytes *k, size_t n, sc_reply_fn *fn, void *arg)
+{
+	struct sp_buf	 raw = { 0 };
+	struct sp_req	 rq;
+	struct msplit	*s;
+	size_t		 from, nparts = 0;
+	int		 rc = 0;
+
+	if (n > UINT32_MAX)
+		return sc__fail(ac->c, SC_ERR_TOO_LARGE, "too many keys");
+	for (from = 0; from < n; from = sc__keys_chunk(ac->c, k, from, n))
+		nparts++;
+	if ((s = calloc(1, sizeof(*s) + nparts * sizeof(s->parts[0]))) ==
+	    NULL)
+		return sc__fail(ac->c, SC_ERR_NOMEM, "out of memory");
+	s->fn = fn;
+	s->arg = arg;
+	s->nparts = nparts;
+	for (nparts = 0, from = 0; rc == 0 && from < n; nparts++) {
+		s->parts[nparts].s = s;
+		s->parts[nparts].from = from;
+		s->parts[nparts].to = from = sc__keys_chunk(ac->c, k, from, n);
+		if ((rc = sc__req_keys(ac->c, &rq, &raw, SP_OP_MISSING, repo,
+		    store, db, k, s->parts[nparts].from, from)) == 0 &&
+		    (rc = sc__room(ac->c)) == 0 &&
+		    (rc = sc__async_send(ac->c, &rq, -1, mpart_done,
+		    &s->parts[nparts], NULL, NULL)) == 0)
+			s->pending++;
+	}
+	sp_buf_free(&raw);
+	if (rc == 0)
+		return 0;
+	/* Parts already queued are answered, and dropped. */
+	s->fn = NULL;
+	if (s->pending == 0)
+		msplit_free(s);
+	return -1;
+}
+
+/* mget (always) or missing (when it fits): every key in one request. */
 static int
 keys(sc_async *ac, enum sp_op op, const char *repo, const char *store,
     const char *db, const sc_bytes *k, size_t n, sc_reply_fn *fn, void *arg)
@@ -623,6 +862,8 @@ keys(sc_async *ac, enum sp_op op, const char *repo, const char *store,
 		return -1;
 	if (k == NULL && n > 0)
 		return sc__fail(ac->c, SC_ERR_INVALID, "keys is NULL");
+	if (op == SP_OP_MISSING && n > 0 && sc__keys_chunk(ac->c, k, 0, n) < n)
+		return missing_split(ac, repo, store, db, k, n, fn, arg);
 	if (sc__req_keys(ac->c, &rq, &raw, op, repo, store, db, k, 0,
 	    n) == 0)
 		rc = user_send(ac, &rq, -1, fn, arg);
@@ -746,6 +987,12 @@ size_t
 sc_reply_errindex(const sc_reply *r)
 {
 	return r ? r->errindex : SC_NOINDEX;
+}
+
+int64_t
+sc_reply_retry_ms(const sc_reply *r)
+{
+	return r ? r->retry_ms : -1;
 }
 
 /* rep when r is a successful reply to op, else NULL. */

@@ -31,6 +31,7 @@ struct sc_batch {
 	int		 failed;	/* SC_OK, or why the batch failed */
 	char		 errmsg[sizeof(((sc_conn *)0)->errmsg)];
 	size_t		 errindex;
+	int64_t		 errretry;	/* BUSY's retry_ms, or -1 */
 	/* async: */
 	bool		 async;
 	unsigned	 refs;		/* the caller's, and chunks awaiting acks */
@@ -66,6 +67,7 @@ begin(sc_conn *c, const char *repo, const char *store, const char *db)
 		return NULL;
 	}
 	b->c = c;
+	b->errretry = -1;
 	if (sc__strdup(c, repo, &b->repo) == -1 ||
 	    sc__strdup(c, store, &b->store) == -1 ||
 	    sc__strdup(c, db, &b->db) == -1) {
@@ -119,6 +121,7 @@ failed(sc_batch *b)
 	b->failed = b->c->err;
 	memcpy(b->errmsg, b->c->errmsg, sizeof(b->errmsg));
 	b->errindex = b->c->errindex;
+	b->errretry = b->c->errretry;
 	return -1;
 }
 
@@ -127,6 +130,7 @@ refail(sc_batch *b)
 {
 	sc__fail(b->c, b->failed, "%s", b->errmsg);
 	b->c->errindex = b->errindex;
+	b->c->errretry = b->errretry;
 	return -1;
 }
 
@@ -145,6 +149,8 @@ release(sc_batch *b)
 		rep.msg.n = b->failed ? strlen(b->errmsg) : 0;
 		rep.has_index = b->errindex != SC_NOINDEX;
 		rep.index = b->errindex;
+		rep.has_retry = b->errretry >= 0;
+		rep.retry_ms = (uint64_t)b->errretry;
 		sc__async_user(b->c, SP_OP_BATCH, &rep, b->fn, b->arg);
 	}
 	batch_free(b);
@@ -166,6 +172,7 @@ chunk_done(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
 		    rep ? (rep->msg.p ? rep->msg.p : "") : msg);
 		b->errindex = rep && rep->has_index && rep->index < SC_NOINDEX ?
 		    (size_t)rep->index : SC_NOINDEX;
+		b->errretry = rep ? sc__retry_ms(rep) : -1;
 	}
 	release(b);
 }

@@ -126,6 +126,20 @@ sc_errindex(const sc_conn *c)
 	return c ? c->errindex : SC_NOINDEX;
 }
 
+int64_t
+sc_errretry_ms(const sc_conn *c)
+{
+	return c ? c->errretry : -1;
+}
+
+int64_t
+sc__retry_ms(const struct sp_reply *rep)
+{
+	if (rep->code != SP_BUSY || !rep->has_retry)
+		return -1;
+	return rep->retry_ms > INT64_MAX ? INT64_MAX : (int64_t)rep->retry_ms;
+}
+
 void
 sc__str(struct sp_bytes *b, const char *s)
 {
@@ -155,6 +169,7 @@ vfail(sc_conn *c, int code, const char *fmt, va_list ap)
 {
 	c->err = code;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	return -1;
 }
@@ -192,6 +207,7 @@ sc__ok(sc_conn *c)
 {
 	c->err = SC_OK;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
 	c->errmsg[0] = '\0';
 	return 0;
 }
@@ -328,6 +344,8 @@ sc__new(const sc_options *o, bool nonblock)
 		return NULL;
 	c->fd = -1;
 	c->errindex = SC_NOINDEX;
+	c->errretry = -1;
+	c->hold = SC_NOHOLD;
 	c->nonblock = nonblock;
 	if (o != NULL) {
 		c->timeout_ms = o->timeout_ms;
@@ -392,6 +410,7 @@ sc__hello_done(sc_conn *c, const struct sp_reply *rep)
 	snprintf(c->server, sizeof(c->server), "%.*s", (int)rep->server.n,
 	    rep->server.p ? rep->server.p : "");
 	c->max_frame = rep->max_frame;
+	c->max_known = true;
 	return 0;
 }
 
@@ -573,6 +592,73 @@ sc__queued(const sc_conn *c)
 	return c->out.len - c->out_off;
 }
 
+/* Where writing stops: the end of out, or a held frame. */
+static size_t
+send_end(const sc_conn *c)
+{
+	return c->hold < c->out.len ? c->hold : c->out.len;
+}
+
+size_t
+sc__sendable(const sc_conn *c)
+{
+	return send_end(c) - c->out_off;
+}
+
+/* Removes the unsent frame at out offsets [at, end), with a descriptor
+ * it was to pass. */
+static void
+cut_frame(sc_conn *c, size_t at, size_t end)
+{
+	size_t	 i, j;
+
+	memmove(c->out.data + at, c->out.data + end, c->out.len - end);
+	c->out.len -= end - at;
+	for (i = j = 0; i < c->npassfd; i++) {
+		if (c->passfd[i].at == at) {
+			if (c->passfd[i].owned)
+				close(c->passfd[i].fd);
+			continue;
+		}
+		if (c->passfd[i].at > at) {
+			c->passfd[i].at -= end - at;
+			c->passfd[i].end -= end - at;
+		}
+		c->passfd[j++] = c->passfd[i];
+	}
+	c->npassfd = j;
+}
+
+int
+sc__unhold(sc_conn *c, uint64_t *id)
+{
+	struct sp_req	 rq;
+	struct sp_error	 perr;
+	size_t		 at, end;
+	uint32_t	 len;
+
+	while (c->hold != SC_NOHOLD && c->hold < c->out.len) {
+		at = c->hold;
+		len = sp_frame_len(c->out.data + at);
+		end = at + SP_FRAME_HDR + len;
+		if (c->max_frame == 0 || len <= c->max_frame) {
+			c->hold = end;
+			continue;
+		}
+		/* Our own encoding: it decodes, and its id is the record's. */
+		if (sp_req_decode(c->out.data + at + SP_FRAME_HDR, len, &rq,
+		    &perr) == -1) {
+			c->hold = end;
+			continue;
+		}
+		cut_frame(c, at, end);
+		*id = rq.id;
+		return 1;
+	}
+	c->hold = SC_NOHOLD;
+	return 0;
+}
+
 static int
 dead_again(sc_conn *c)
 {
@@ -641,6 +727,12 @@ sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 		if (recp)
 			*recp = r;
 	}
+	/* Until the hello's reply says max_frame, a frame that may be over
+	 * it is not sent, nor any after it (their order is kept): storesd
+	 * would close the connection on it.  sc__unhold() sorts them. */
+	if (c->nonblock && !c->max_known && len > SP_MAX_FRAME_MIN &&
+	    c->hold == SC_NOHOLD)
+		c->hold = before;
 	return 0;
 }
 
@@ -696,8 +788,10 @@ last_word(sc_conn *c)
 	    sp_reply_decode(frame + SP_FRAME_HDR, len, &rep, &perr) == -1 ||
 	    rep.id != 0 || rep.code == SP_OK)
 		return 0;
-	return sc__die(c, (int)rep.code, "%.*s", (int)rep.msg.n,
+	sc__die(c, (int)rep.code, "%.*s", (int)rep.msg.n,
 	    (const char *)rep.msg.p);
+	c->errretry = sc__retry_ms(&rep);
+	return -1;
 }
 
 /* One sendmsg() of unsent bytes, up to the next frame that passes a
@@ -715,12 +809,12 @@ send_some(sc_conn *c)
 	struct msghdr	 msg;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
-	size_t		 end = c->out.len;
+	size_t		 end = send_end(c);
 	ssize_t		 n;
 
 	memset(&msg, 0, sizeof(msg));
 	if (c->npassfd > 0 && c->passfd[0].at > c->out_off)
-		end = c->passfd[0].at;
+		end = c->passfd[0].at < end ? c->passfd[0].at : end;
 	else if (c->npassfd > 0) {
 		end = c->passfd[0].end;
 		memset(&cbuf, 0, sizeof(cbuf));
@@ -762,6 +856,8 @@ compact_out(sc_conn *c)
 		c->passfd[i].at -= c->out_off;
 		c->passfd[i].end -= c->out_off;
 	}
+	if (c->hold != SC_NOHOLD)
+		c->hold -= c->out_off;
 	c->out_off = 0;
 }
 
@@ -772,7 +868,7 @@ sc__write(sc_conn *c)
 
 	if (c->fd == -1)
 		return dead_again(c);
-	while (c->out_off < c->out.len) {
+	while (c->out_off < send_end(c)) {
 		if (!c->nonblock && wait_ready(c, POLLOUT) == -1)
 			return -1;
 		n = send_some(c);
@@ -794,6 +890,10 @@ sc__write(sc_conn *c)
 			    n == 0 ? "nothing sent" : strerror(e));
 		}
 		c->out_off += (size_t)n;
+	}
+	if (c->out_off < c->out.len) {
+		compact_out(c);		/* the rest is held */
+		return 0;
 	}
 	/* All sent: offsets of descriptors to pass start over. */
 	c->out.len = c->out_off = 0;
@@ -879,9 +979,12 @@ again:
 	/* Id 0 is no request of ours: storesd speaks about the connection
 	 * (BUSY past max_connections, TOO_LARGE past max_frame) and closes
 	 * it. */
-	if (rep->id == 0 && rep->code != SP_OK)
-		return sc__die(c, (int)rep->code, "%.*s", (int)rep->msg.n,
+	if (rep->id == 0 && rep->code != SP_OK) {
+		sc__die(c, (int)rep->code, "%.*s", (int)rep->msg.n,
 		    (const char *)rep->msg.p);
+		c->errretry = sc__retry_ms(rep);
+		return -1;
+	}
 	c->progress++;
 	return 1;
 }
@@ -961,6 +1064,7 @@ sc__result(sc_conn *c, const struct sp_reply *rep)
 		    rep->msg.p ? rep->msg.p : "");
 		if (rep->has_index && rep->index < SC_NOINDEX)
 			c->errindex = (size_t)rep->index;
+		c->errretry = sc__retry_ms(rep);
 		return -1;
 	}
 	return sc__ok(c);

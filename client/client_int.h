@@ -73,6 +73,7 @@ struct sc_conn {
 	int		 err;
 	char		 errmsg[SC_ERRMSG_MAX];
 	size_t		 errindex;	/* SC_NOINDEX, or the element at fault */
+	int64_t		 errretry;	/* BUSY: storesd's retry_ms, or -1 */
 	int		 dead_err;	/* why it died, for later calls */
 	char		 dead_msg[SC_ERRMSG_MAX];
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -86,8 +87,13 @@ struct sc_conn {
 	uint64_t	 next_id;
 	uint64_t	 next_bid;	/* streamed batches */
 	uint64_t	 max_frame;	/* the daemon's, from hello */
+	bool		 max_known;	/* the hello's reply came */
 	struct sp_buf	 out;		/* requests not yet sent */
 	size_t		 out_off;	/* ... of which this much is sent */
+	/* Async, until the hello's reply: nothing from this offset of out
+	 * on is sent, since the frame there may be over max_frame (SC_NOHOLD:
+	 * all may go). */
+	size_t		 hold;
 	struct sc_passfd *passfd;	/* descriptors to pass, in out order */
 	size_t		 npassfd;
 	struct sp_buf	 in;		/* bytes received */
@@ -131,6 +137,10 @@ int	sc__strdup(sc_conn *c, const char *s, char **out);
 void	sc__str(struct sp_bytes *b, const char *s);
 /* The largest chunk of ops or keys to put in one request. */
 size_t	sc__chunk(const sc_conn *c);
+/* multi.c: the end of the chunk of keys that starts at from: as many
+ * keys as fit in sc__chunk(), at least one (from < n). */
+size_t	sc__keys_chunk(const sc_conn *c, const sc_bytes *keys, size_t from,
+	    size_t n);
 
 /* ------------------------------------------------------- connecting */
 
@@ -170,6 +180,16 @@ int	sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 int	sc__write(sc_conn *c);
 /* Bytes queued and not yet written. */
 size_t	sc__queued(const sc_conn *c);
+/* Of those, the bytes that may be written now (none held). */
+size_t	sc__sendable(const sc_conn *c);
+/*
+ * After the hello's reply: takes the next held request whose frame is
+ * over max_frame out of the queue, unsent.  Returns 1 with its id in
+ * *id, for its record to be told; 0 when none is left, and then nothing
+ * is held any more.
+ */
+#define SC_NOHOLD	((size_t)-1)
+int	sc__unhold(sc_conn *c, uint64_t *id);
 /*
  * Reads what the socket has (non-blocking), or waits for some bytes
  * within the timeout (blocking).  Returns 1 when bytes came, 0 when a
@@ -200,6 +220,8 @@ int	sc__call(sc_conn *c, struct sp_req *rq, int pass_fd,
 int	sc__await(sc_conn *c, struct sc_rec *r, struct sp_reply *rep);
 /* Records rep's outcome on c: 0 for success, -1 for storesd's error. */
 int	sc__result(sc_conn *c, const struct sp_reply *rep);
+/* rep's retry hint (BUSY's retry_ms), or -1 when it has none. */
+int64_t	sc__retry_ms(const struct sp_reply *rep);
 /* Refuses a call the connection's bounds do not allow now; 0 or -1. */
 int	sc__room(sc_conn *c);
 

@@ -84,6 +84,18 @@ sc__mget_out(sc_conn *c, const struct sp_reply *rep, size_t n,
 	return 0;
 }
 
+size_t
+sc__keys_chunk(const sc_conn *c, const sc_bytes *keys, size_t from,
+    size_t n)
+{
+	size_t	 to, bytes, chunk = sc__chunk(c);
+
+	for (to = from, bytes = 0; to < n &&
+	    (to == from || bytes + keys[to].n + 8 <= chunk); to++)
+		bytes += keys[to].n + 8;
+	return to;
+}
+
 /* Appends the indices of rep (offset by base) to *v; 0 or -1. */
 static int
 add_missing(sc_conn *c, const struct sp_reply *rep, size_t base,
@@ -115,22 +127,18 @@ sc_missing(sc_conn *c, const char *repo, const char *store, const char *db,
 {
 	struct sp_buf	 raw = { 0 };
 	struct sp_reply	 rep;
-	size_t		*v = NULL, nv = 0, from, to, bytes, chunk;
+	size_t		*v = NULL, nv = 0, from, to;
 	int		 ret = -1;
 
 	if (c == NULL)
 		return -1;
-	chunk = sc__chunk(c);
 	if (missing == NULL || nmissing == NULL || (keys == NULL && n > 0)) {
 		sc__fail(c, SC_ERR_INVALID, "keys, missing and nmissing are "
 		    "required");
 		goto done;
 	}
 	for (from = 0; from < n || from == 0; from = to) {
-		/* As many keys as fit in a chunk; at least one. */
-		for (to = from, bytes = 0; to < n &&
-		    (to == from || bytes + keys[to].n + 8 <= chunk); to++)
-			bytes += keys[to].n + 8;
+		to = n ? sc__keys_chunk(c, keys, from, n) : 0;
 		if (multi_call(c, SP_OP_MISSING, repo, store, db, &raw, keys,
 		    from, to, &rep) == -1) {
 			/* storesd counts within its request; we over keys. */

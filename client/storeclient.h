@@ -218,6 +218,19 @@ SC_API const char	*sc_socket_path(const sc_conn *c);
  */
 #define SC_NOINDEX	((size_t)-1)
 SC_API size_t		 sc_errindex(const sc_conn *c);
+/*
+ * For SC_ERR_BUSY, how long storesd suggests waiting before retrying, in
+ * milliseconds (its reply's retry_ms; >= 1), as it estimates how long
+ * the cause lasts: an env being closed or resized (10 ms), envs, map
+ * budget or reader slots held by other requests (100 ms), a fork, drop,
+ * restore or snapshots holding what is needed, or max_connections
+ * (1000 ms).  -1 when there is no hint: another error, an older storesd,
+ * or a cause a retry soon cannot clear (storesd stopping, another
+ * process holding the env, a map_size over map_budget, 64 batches open
+ * on the connection).  A hint, not a promise: the retry may be BUSY
+ * again.  Since 2.2.
+ */
+SC_API int64_t		 sc_errretry_ms(const sc_conn *c);
 /* The server's name and version ("storesd 0.1.0"), once connected. */
 SC_API const char	*sc_server_version(const sc_conn *c);
 
@@ -681,7 +694,8 @@ SC_API int	sc_drop(sc_conn *c, const char *repo, const char *store,
  * SC_ERR_EXISTS unless replace is set, which swaps it (SC_ERR_BUSY while
  * it is in use).  *size (may be NULL) is the bytes received.  Errors
  * also: SC_ERR_BAD_REQUEST (not a sound env, a db or size that does not
- * fit, fd not readable, no byte for 30 s, a fixed-path store),
+ * fit, fd not readable, no byte for restore_timeout (30 s by default), a
+ * fixed-path store),
  * SC_ERR_FORBIDDEN (write access is needed), SC_ERR_INVALID (fd not
  * open), SC_ERR_IO_ERROR.
  */
@@ -928,7 +942,20 @@ SC_API int	sc_async_del_if_equals(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const void *key,
 		    size_t klen, const void *old, size_t oldlen,
 		    sc_reply_fn *fn, void *arg);
-/* mget and missing send one request: the keys must fit in max_frame. */
+/*
+ * As the synchronous calls: an mget is one request (one read snapshot)
+ * whose keys must fit in storesd's max_frame; a missing is sent in as
+ * many requests as max_frame needs (the callback runs once, when all are
+ * answered, with the indices over all keys, or with the first failure
+ * in key order; a -1 may leave parts already queued, whose answers are
+ * dropped).  A request over max_frame is never sent (storesd would close
+ * the connection on it): -1 with SC_ERR_TOO_LARGE at once when max_frame
+ * is known; for a request made before the connection's hello was
+ * answered (a missing is then cut for the default max_frame, 64 MiB),
+ * its callback with SC_ERR_TOO_LARGE once it is.  Requests after such a
+ * request wait for that answer, so that their order holds; a request of
+ * at most 4 KiB is never held.
+ */
 SC_API int	sc_async_mget(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const sc_bytes *keys,
 		    size_t n, sc_reply_fn *fn, void *arg);
@@ -941,7 +968,13 @@ SC_API int	sc_async_count(sc_async *ac, const char *repo,
 /*
  * One page of a scan: the first (cursor NULL), or the one after the
  * page whose sc_reply_cursor() gave cursor.  o may be NULL; a limit in
- * o bounds this page (the caller counts across pages).
+ * o bounds this page (the caller counts across pages).  This is the
+ * whole of the asynchronous scan, by design (as Redis's SCAN): one
+ * request and one callback per page, and the program asks for the next
+ * page, with the same o, when it wants it, usually from the page's
+ * callback (the cursor points into the reply, and is copied before this
+ * returns).  README.md shows a walk of a whole db.  Each page is its
+ * own read snapshot.
  */
 SC_API int	sc_async_scan(sc_async *ac, const char *repo,
 		    const char *store, const char *db, const sc_scan_opts *o,
@@ -1029,6 +1062,9 @@ SC_API size_t	 sc_reply_errindex(const sc_reply *r);
 /* The revision of a successful reply: the one a write made, the one a
  * read's snapshot saw (sc_last_rev()); 0 without one.  Since 2.2. */
 SC_API uint64_t	 sc_reply_rev(const sc_reply *r);
+/* For SC_ERR_BUSY: storesd's retry hint in ms, or -1, as
+ * sc_errretry_ms().  Since 2.2. */
+SC_API int64_t	 sc_reply_retry_ms(const sc_reply *r);
 /* get: the value (not NUL-terminated: it lies in the received frame);
  * 0, or -1 when r is no successful get. */
 SC_API int	 sc_reply_value(const sc_reply *r, const void **p, size_t *n);

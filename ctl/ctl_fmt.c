@@ -347,7 +347,7 @@ static bool
 prom_is_counter(const char *name)
 {
 	static const char *const grow[] = { "commits", "writes", "commit_us",
-	    "reloads" };
+	    "flushes", "reloads" };
 	size_t	 i;
 
 	if (strncmp(name, "ops_", 4) == 0 || strncmp(name, "err_", 4) == 0)

@@ -8,9 +8,11 @@
  * tracks the current section itself.  The handler only ever looks at the
  * reader's state, never at inih's section argument.
  *
- * Reading stops at the first error, so the error reported is the one on
- * the lowest line: a store's own checks (map_size present, max_dbs
- * against dbs) run when its section ends, before any later line is read.
+ * Reading goes on past an error, so that one run of --check-config
+ * lists every error of a file, not one per edit: a bad line is read as
+ * an empty one, a bad value leaves its key unset, and the keys of a
+ * section whose header is bad are skipped (their errors would only echo
+ * the header's).  The errors are reported in the order of their lines.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -35,6 +37,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "sp_frame.h"
 #include "sp_mp.h"
 #include "sp_names.h"
 
@@ -45,6 +48,7 @@
 
 #define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
 #define NKEYS_MAX	40	/* rows of keys[] */
+#define NERRS_MAX	64	/* errors kept; more are only counted */
 #define IO_THREADS_CAP	8	/* the default stops here however many CPUs */
 
 #define NAME_RULE	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
@@ -91,10 +95,16 @@ struct parse {
 	unsigned	 path_line[CFG_MAX_STORES];
 	unsigned	 stores_cap;
 
-	bool		 failed;
-	unsigned	 errline;	/* 0: about the file as a whole */
-	char		*errbuf;
-	size_t		 errlen;
+	bool		 skip;		/* in a section whose header is bad */
+	bool		 stop;		/* cannot read on: I/O, memory */
+	unsigned	 sec_errs;	/* nerrs when the section began */
+	struct parse_err {
+		unsigned	 line;	/* 0: about the file as a whole */
+		unsigned	 seq;	/* the order found */
+		char		*msg;
+	}		 errs[NERRS_MAX];
+	unsigned	 nerrs;		/* in errs[] */
+	unsigned	 more;		/* not kept: errs[] was full */
 };
 
 /* What a key's value is, and so how it is checked and stored. */
@@ -157,7 +167,7 @@ static const struct keydef keys[] = {
 	    D(socket_mode), 0660, RL_RESTART, NULL },
 	{ "data_dir", SEC_DAEMON, KT_PATH, 0, PATH_MAX, NULL,
 	    "/var/lib/storesd", D(data_dir), 0, RL_RESTART, NULL },
-	{ "max_frame", SEC_DAEMON, KT_SIZE, 4 * KiB, UINT32_MAX,
+	{ "max_frame", SEC_DAEMON, KT_SIZE, SP_MAX_FRAME_MIN, UINT32_MAX,
 	    "4KiB to 4294967295 (4GiB - 1)", NULL, D(max_frame), 64 * MiB,
 	    RL_APPLY, NULL },
 	{ "idle_close", SEC_DAEMON, KT_DURATION, 10, WEEK_MS,
@@ -198,6 +208,12 @@ static const struct keydef keys[] = {
 	    D(snapshot_max), 8, RL_APPLY, NULL },
 	{ "snapshot_timeout", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
 	    "10ms to 1h", "30s", D(snapshot_timeout_ms), 30 * 1000, RL_APPLY,
+	    NULL },
+	/* Both read per request: a reload applies to the next one. */
+	{ "drop_wait", SEC_DAEMON, KT_DURATION, 0, 60 * 1000, "0 to 1m",
+	    "2s", D(drop_wait_ms), 2 * 1000, RL_APPLY, NULL },
+	{ "restore_timeout", SEC_DAEMON, KT_DURATION, 100, HOUR_MS,
+	    "100ms to 1h", "30s", D(restore_timeout_ms), 30 * 1000, RL_APPLY,
 	    NULL },
 	/* Watches (watch.c). */
 	{ "watch_progress", SEC_DAEMON, KT_DURATION, 10, HOUR_MS,
@@ -241,32 +257,90 @@ _Static_assert(NKEYS <= NKEYS_MAX, "struct parse has NKEYS_MAX keylines");
 /* ------------------------------------------------------------------ */
 
 /*
- * Records "FILE:LINE: message" (line 0: "FILE: message") unless an
- * error is already recorded: the first one found is the one reported.
- * Returns -1.
+ * Records an error on line (0: about the file as a whole) and reading
+ * goes on; cfg_load() reports them all.  Returns -1.
  */
 static int __attribute__((format(printf, 3, 4)))
 perr(struct parse *p, unsigned line, const char *fmt, ...)
 {
 	va_list	 ap;
-	int	 len;
+	char	*msg;
+	int	 rc;
 
-	if (p->failed)
+	if (p->nerrs == NERRS_MAX) {
+		p->more++;
 		return -1;
-	p->failed = true;
-	p->errline = line;
-	if (p->errbuf == NULL || p->errlen == 0)
-		return -1;
-	if (line > 0)
-		len = snprintf(p->errbuf, p->errlen, "%s:%u: ", p->file, line);
-	else
-		len = snprintf(p->errbuf, p->errlen, "%s: ", p->file);
-	if (len < 0 || (size_t)len >= p->errlen)
-		return -1;
+	}
 	va_start(ap, fmt);
-	vsnprintf(p->errbuf + len, p->errlen - len, fmt, ap);
+	rc = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	/* Without memory there is no message, but still an error. */
+	p->errs[p->nerrs].line = line;
+	p->errs[p->nerrs].seq = p->nerrs;
+	p->errs[p->nerrs].msg = rc == -1 ? NULL : msg;
+	p->nerrs++;
 	return -1;
+}
+
+/* An error after which nothing more can be read. */
+#define pfatal(p, ...)	((p)->stop = true, perr((p), __VA_ARGS__))
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct parse_err	*x = a, *y = b;
+
+	/* Whole-file errors last; then by line, in the order found. */
+	if (x->line != y->line)
+		return x->line == 0 ? 1 : y->line == 0 ? -1 :
+		    x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Writes the errors into errbuf, one "FILE:LINE: message" (or "FILE:
+ * message") a line, in the order of their lines, as many as fit, then
+ * how many more there were.  Frees them.
+ */
+static void
+report_errs(struct parse *p, char *errbuf, size_t errlen)
+{
+	size_t		 len = 0;
+	unsigned	 i, shown = 0;
+	int		 n;
+
+	/* qsort is not stable: err_cmp breaks ties by seq. */
+	qsort(p->errs, p->nerrs, sizeof(p->errs[0]), err_cmp);
+	for (i = 0; i < p->nerrs && errbuf != NULL && errlen > 0; i++) {
+		if (p->errs[i].line > 0)
+			n = snprintf(errbuf + len, errlen - len, "%s%s:%u: %s",
+			    len > 0 ? "\n" : "", p->file, p->errs[i].line,
+			    p->errs[i].msg ? p->errs[i].msg : "out of memory");
+		else
+			n = snprintf(errbuf + len, errlen - len, "%s%s: %s",
+			    len > 0 ? "\n" : "", p->file,
+			    p->errs[i].msg ? p->errs[i].msg : "out of memory");
+		/* The first message is cut off if it must; a later one
+		 * that does not fit whole is left out, and counted. */
+		if (n < 0 || (size_t)n >= errlen - len) {
+			if (shown > 0)
+				errbuf[len] = '\0';
+			else {
+				shown++;
+				len = strlen(errbuf);
+			}
+			break;
+		}
+		len += n;
+		shown++;
+	}
+	if (errbuf != NULL && errlen > len + 1 &&
+	    shown < p->nerrs + p->more && shown > 0)
+		snprintf(errbuf + len, errlen - len, "\n%s: and %u more "
+		    "errors", p->file, p->nerrs + p->more - shown);
+	for (i = 0; i < p->nerrs; i++)
+		free(p->errs[i].msg);
+	p->nerrs = 0;
 }
 
 static struct cfg_store *
@@ -391,6 +465,21 @@ cfg_format_size(uint64_t v, char *buf, size_t n)
 			break;
 	snprintf(buf, n, "%" PRIu64 "%s", v / size_units[i].mult,
 	    size_units[i].name);
+}
+
+void
+cfg_format_duration(uint64_t ms, char *buf, size_t n)
+{
+	static const struct unit units[] = {
+		{ "h", 60 * 60 * 1000 }, { "m", 60 * 1000 }, { "s", 1000 },
+		{ "ms", 1 }
+	};
+	size_t	 i;
+
+	for (i = 0; i < 3; i++)
+		if (ms != 0 && ms % units[i].mult == 0)
+			break;
+	snprintf(buf, n, "%" PRIu64 "%s", ms / units[i].mult, units[i].name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -795,6 +884,10 @@ finish_store(struct parse *p)
 	struct cfg_store	*st = cur_store(p);
 	unsigned		 line = key_line(p, "max_dbs");
 
+	/* An error in the section is reported already: a bad line may be
+	 * the map_size or dbs these checks would miss.  No echo of it. */
+	if (p->nerrs + p->more > p->sec_errs)
+		return -1;
 	if (key_line(p, "map_size") == 0)
 		return perr(p, st->line, "[store %s] has no map_size; every "
 		    "store names its own, e.g. map_size = 1GiB", st->name);
@@ -820,9 +913,10 @@ end_section(struct parse *p)
 {
 	int	 rc = 0;
 
-	if (p->sec == SEC_STORE)
+	if (p->sec == SEC_STORE && !p->skip)
 		rc = finish_store(p);
 	p->sec = SEC_NONE;
+	p->skip = false;
 	memset(p->keyline, 0, sizeof(p->keyline));
 	return rc;
 }
@@ -835,6 +929,7 @@ begin_daemon(struct parse *p)
 		    "on line %u); merge the two sections", p->daemon_line);
 	p->daemon_line = p->lineno;
 	p->sec = SEC_DAEMON;
+	p->skip = false;
 	return 0;
 }
 
@@ -876,6 +971,7 @@ begin_store(struct parse *p, const char *s, size_t n)
 	st->line = p->lineno;
 	p->cur = cfg->nstores++;
 	p->sec = SEC_STORE;
+	p->skip = false;
 	return 0;
 }
 
@@ -888,9 +984,11 @@ begin_section(struct parse *p, const char *s, size_t n)
 {
 	const char	*close, *rest, *in, *in_end;
 
-	/* The section before ends here, even when this header is bad. */
-	if (end_section(p) == -1)
-		return -1;
+	/* The section before ends here, even when this header is bad;
+	 * its keys are skipped until the next good one. */
+	(void)end_section(p);
+	p->skip = true;
+	p->sec_errs = p->nerrs + p->more;
 	if ((close = memchr(s, ']', n)) == NULL)
 		return perr(p, p->lineno, "syntax error: '[' without a "
 		    "closing ']'; write [daemon] or [store NAME]");
@@ -971,6 +1069,15 @@ is_key_line(const char *s, size_t n)
 	return false;
 }
 
+/* What inih reads instead of a line found bad: nothing to say more. */
+static char *
+empty_line(char *str)
+{
+	str[0] = '\n';
+	str[1] = '\0';
+	return str;
+}
+
 /*
  * inih's fgets-like reader.  It hands inih one physical line per call so
  * inih's line count and ours agree, without leading blanks (which would
@@ -984,7 +1091,7 @@ read_line(char *str, int num, void *arg)
 	size_t		 n;
 	int		 r;
 
-	if (p->failed || p->eof)
+	if (p->stop || p->eof)
 		return NULL;
 	if ((r = next_line(p, &s, &n)) == 0) {
 		p->eof = true;
@@ -992,14 +1099,14 @@ read_line(char *str, int num, void *arg)
 		return NULL;
 	}
 	if (r == -1) {
-		perr(p, 0, "cannot read: %s", strerror(errno));
+		pfatal(p, 0, "cannot read: %s", strerror(errno));
 		return NULL;
 	}
 	p->lineno++;
 	if (memchr(s, '\0', n) != NULL) {
 		perr(p, p->lineno, "the line holds a NUL byte; a "
 		    "configuration file is text");
-		return NULL;
+		return empty_line(str);
 	}
 	if (n > 0 && s[n - 1] == '\n')
 		n--;
@@ -1009,7 +1116,7 @@ read_line(char *str, int num, void *arg)
 	if (num < 4 || n > (size_t)num - 3) {
 		perr(p, p->lineno, "line too long (%zu bytes, the limit is "
 		    "%d); shorten it", n, num < 4 ? 0 : num - 3);
-		return NULL;
+		return num < 2 ? NULL : empty_line(str);
 	}
 	if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
 		s += 3;
@@ -1021,10 +1128,10 @@ read_line(char *str, int num, void *arg)
 	}
 	if (n > 0 && *s == '[') {
 		if (begin_section(p, s, n) == -1)
-			return NULL;
+			return empty_line(str);
 	} else if (n > 0 && *s != ';' && *s != '#' && !is_key_line(s, n)) {
 		perr(p, p->lineno, SYNTAX_ERROR);
-		return NULL;
+		return empty_line(str);
 	}
 	memcpy(str, s, n);
 	str[n] = '\n';
@@ -1075,8 +1182,8 @@ handle_kv(void *arg, const char *section, const char *name,
 	struct parse	*p = arg;
 
 	(void)section;
-	if (p->failed)
-		return 0;
+	if (p->skip)
+		return 1;
 	if (*name == '\0')
 		perr(p, p->lineno, SYNTAX_ERROR);
 	else if (p->sec == SEC_DAEMON || p->sec == SEC_STORE)
@@ -1084,23 +1191,26 @@ handle_kv(void *arg, const char *section, const char *name,
 	else
 		perr(p, p->lineno, "'%s' is outside any section; put it "
 		    "under [daemon] or a [store NAME]", name);
-	return !p->failed;
+	return 1;
 }
 
 static int
 parse(struct parse *p)
 {
-	int	 ret;
+	unsigned	 i;
+	int		 ret;
 
 	ret = ini_parse_stream(read_line, p, handle_kv, p);
 	if (ret == -2)
-		return perr(p, 0, "out of memory");
-	/* A line inih rejected that our reader let through. */
-	if (ret > 0 && (!p->failed || (unsigned)ret < p->errline)) {
-		p->failed = false;
-		return perr(p, ret, SYNTAX_ERROR);
-	}
-	return p->failed ? -1 : 0;
+		return pfatal(p, 0, "out of memory");
+	/* A line inih rejected that our reader let through (inih tells
+	 * only the first). */
+	for (i = 0; ret > 0 && i < p->nerrs; i++)
+		if (p->errs[i].line == (unsigned)ret)
+			ret = 0;
+	if (ret > 0)
+		perr(p, ret, SYNTAX_ERROR);
+	return p->stop ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1235,11 +1345,11 @@ check_paths(struct parse *p)
 
 	if ((dir = canonical_data_dir(cfg->data_dir)) == NULL)
 		return perr(p, 0, "out of memory");
-	for (i = 0; i < cfg->nstores && !p->failed; i++) {
+	for (i = 0; i < cfg->nstores; i++) {
 		b = &cfg->stores[i];
 		if (b->path == NULL)
 			continue;
-		for (j = 0; j < i && !p->failed; j++) {
+		for (j = 0; j < i; j++) {
 			a = &cfg->stores[j];
 			if (a->path != NULL && strcmp(a->path, b->path) == 0)
 				perr(p, p->path_line[i], "stores %s (path on "
@@ -1249,19 +1359,20 @@ check_paths(struct parse *p)
 				    p->path_line[j], b->name, p->path_line[i],
 				    b->path);
 		}
-		if (!p->failed && is_inside(b->path, dir))
+		if (is_inside(b->path, dir))
 			perr(p, p->path_line[i], "store %s's path %s is "
 			    "inside data_dir %s; the per-repo envs live there "
 			    "\xE2\x80\x94 move it out", b->name, b->path, dir);
 	}
 	free(dir);
-	return p->failed ? -1 : 0;
+	return 0;
 }
 
 static int
 finish(struct parse *p, const char *socket, const char *data_dir)
 {
-	if (p->cfg->nstores == 0)
+	/* Unless its one store's header was bad: no echo of that. */
+	if (p->cfg->nstores == 0 && p->nerrs + p->more == 0)
 		return perr(p, 0, "no store is declared; add one, e.g. "
 		    "[store refs] with map_size = 256MiB");
 	if (resolve_socket(p, socket) == -1 ||
@@ -1358,8 +1469,6 @@ cfg_load(const char *file, const char *socket, const char *data_dir,
 
 	memset(&p, 0, sizeof(p));
 	p.file = file != NULL ? file : CFG_BUILTIN;
-	p.errbuf = errbuf;
-	p.errlen = errlen;
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
 	if ((p.cfg = config_new(p.file)) == NULL) {
@@ -1373,13 +1482,17 @@ cfg_load(const char *file, const char *socket, const char *data_dir,
 		    "for the built-in default", strerror(errno));
 		goto done;
 	}
-	if (parse(&p) == -1 || finish(&p, socket, data_dir) == -1)
+	if (parse(&p) == -1 || finish(&p, socket, data_dir) == -1 ||
+	    p.nerrs + p.more > 0)
 		goto done;
 	cfg = p.cfg;
 	p.cfg = NULL;
 	cfg_stamp(cfg, 1);
 
 done:
+	if (cfg == NULL && p.nerrs + p.more == 0)
+		perr(&p, 0, "out of memory");
+	report_errs(&p, errbuf, errlen);
 	if (p.fp != NULL)
 		fclose(p.fp);
 	free(p.buf);

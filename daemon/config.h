@@ -20,6 +20,7 @@
 #define CFG_BUILTIN	"<built-in>"
 #define CFG_MAX_DBS	64	/* named dbs per env we accept */
 #define CFG_MAX_STORES	256
+#define CFG_ERRBUF	8192	/* room for cfg_load()'s errors */
 
 enum cfg_sync {
 	CFG_SYNC_FULL,		/* fsync per commit */
@@ -78,6 +79,8 @@ struct config {
 	uint64_t	 frame_timeout_ms; /* to finish a frame once begun */
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
+	uint64_t	 drop_wait_ms;	/* drop, restore: for the env in use */
+	uint64_t	 restore_timeout_ms; /* restore: for the next bytes */
 	uint64_t	 watch_progress_ms; /* idle watches: a progress frame */
 	uint64_t	 watch_buffer;	/* per watch, stores without history */
 	unsigned	 max_watches;	/* per conn */
@@ -100,9 +103,11 @@ struct config {
  * file: sizes, names, duplicate stores, two stores resolving to one
  * directory, a fixed path inside data_dir.
  *
- * Returns the config, or NULL with a message in errbuf of the form
+ * Returns the config, or NULL with every error found in errbuf, one a
+ * line (joined by '\n', in the order of their lines), each of the form
  * "FILE:LINE: what is wrong and what to write instead" (no LINE when the
- * error is about the file as a whole).
+ * error is about the file as a whole); what does not fit in errlen is
+ * counted on a last line "FILE: and N more errors".
  */
 struct config	*cfg_load(const char *file, const char *socket,
 		    const char *data_dir, char *errbuf, size_t errlen);
@@ -152,5 +157,7 @@ int	cfg_parse_size(const char *s, uint64_t *out);
 int	cfg_parse_duration(const char *s, uint64_t *out_ms);
 /* Writes a size as the largest exact unit ("256MiB", "1000B"). */
 void	cfg_format_size(uint64_t v, char *buf, size_t n);
+/* Writes ms as the largest exact unit ("30s", "1500ms", "2m"). */
+void	cfg_format_duration(uint64_t ms, char *buf, size_t n);
 
 #endif

@@ -350,6 +350,7 @@ conn_flush(struct conn *c)
 				conn_close(c);
 				return;
 			}
+			c->writing = true;
 			event_add(c->wev, NULL);
 			return;
 		}
@@ -359,7 +360,12 @@ conn_flush(struct conn *c)
 	}
 	c->out.len = c->out_off = 0;
 	sp_buf_shrink(&c->out, KEEP_BUF);
-	event_del(c->wev);
+	/* Most replies go out at once: wev was never added, and libevent's
+	 * event_del would cost a request as much as its decoding. */
+	if (c->writing) {
+		c->writing = false;
+		event_del(c->wev);
+	}
 	maybe_close(c);
 }
 

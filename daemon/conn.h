@@ -52,6 +52,7 @@ struct conn {
 	bool			 starved;	/* waits: max_input reached */
 	bool			 told_input;	/* logged: max_input hit */
 	bool			 frame_timed;	/* deadline runs for a frame */
+	bool			 writing;	/* wev added: replies wait */
 	uint64_t		 timed_pos;	/* ... that starts here */
 	size_t			 in_charged;	/* of in, against max_input */
 	struct event		*deadline;	/* frame_timeout */

@@ -29,7 +29,8 @@
  *		turn's deferred writes; clock, counters, job, pool,
  *		registry, store
  * snap.c	snapshots, each on two threads of its own, fed to the
- *		client's descriptor with a deadline; clock, job, log, store
+ *		client's descriptor with a deadline, and the threads of
+ *		restores reading theirs; clock, job, log, store
  * watch.c	watches: the writer's commit hook (writer_set_commit_hook)
  *		marks them, each loop's end-of-turn hook sends their events
  *		from history or their buffer, and reaches the connection

@@ -27,16 +27,9 @@
 static void
 reply_err(struct conn *c, uint64_t id, const struct sp_error *err)
 {
-	int	 rc;
-
 	log_debug("%s: request %llu: %s: %s", __func__,
 	    (unsigned long long)id, sp_code_name(err->code), err->msg);
-	if (err->has_index)
-		rc = sp_reply_error_at(conn_out(c), id, err->code, err->msg,
-		    err->index);
-	else
-		rc = sp_reply_error(conn_out(c), id, err->code, err->msg);
-	if (rc == -1)
+	if (sp_reply_err(conn_out(c), id, err) == -1)
 		log_warnx("%s: out of memory for an error reply", __func__);
 }
 
@@ -193,7 +186,7 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 	if (j->env != NULL)
 		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
-	if (j->kind == JOB_SNAPSHOT)
+	if (j->kind == JOB_SNAPSHOT || j->kind == JOB_INBOUND)
 		snap_submit(j->d->snaps, j);
 	else if (j->kind != JOB_WRITE)
 		job_submit(j);
@@ -265,7 +258,8 @@ handler_frame(struct conn *c, const char *body, size_t n)
 
 	err.code = SP_OK;
 	err.has_index = 0;
-	if (sp_req_decode(body, n, &rq, &err) == -1) {
+	/* Millions of keys are not walked here but where they are read. */
+	if (sp_req_decode_defer(body, n, &rq, READ_INLINE_KEYS, &err) == -1) {
 		ctr_err(&c->loop->ctr, err.code);
 		/* A malformed frame that names a batch fails it too; one
 		 * whose 'more' could not be read is not taken for its last. */

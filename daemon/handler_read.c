@@ -23,15 +23,9 @@
 #include "store.h"
 
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
-/*
- * mget and missing of more keys go to the readers' pool, each in one read
- * transaction of its own: some 0.3 ms of work per 1,000 keys, the most a
- * request may hold its loop for.
- */
-#define READ_INLINE_KEYS	1000
 
 /* The end-of-turn hook of reads: ends their transactions and drops
- * their env references. */
+ * their env references; the envs' keys stay for the next turns. */
 void
 handler_read_turn_end(void *arg)
 {
@@ -39,10 +33,65 @@ handler_read_turn_end(void *arg)
 	unsigned		 i;
 
 	for (i = 0; i < h->nturn; i++) {
+		if (h->turn[i].e == NULL)
+			continue;
 		st_read_done(h->turn[i].e->st, h->loop->idx);
 		reg_release(h->loop->d->reg, h->turn[i].e);
+		h->turn[i].e = NULL;
 	}
-	h->nturn = 0;
+}
+
+/* True when t is the env of (repo, st).  A path store has no repo:
+ * memcmp may not see its NULL.  st's generation tells it from a store
+ * of a later configuration that got the same address. */
+static bool
+turn_is(const struct turn_env *t, const struct cfg_store *st,
+    struct sp_bytes repo)
+{
+	return t->st == st && t->gen == st->gen &&
+	    t->fixed == (repo.p == NULL) && t->repolen == repo.n &&
+	    (repo.n == 0 || memcmp(t->repo, repo.p, repo.n) == 0);
+}
+
+/*
+ * The entry of (repo, st) in h, or a new one with its key made: a free
+ * place, else the place of an env no read of this turn holds, else the
+ * first place once the turn's earlier reads are done with theirs.
+ * Returns NULL with err when the env's directory would be too long.
+ */
+static struct turn_env *
+turn_entry(struct handler_loop *h, const struct cfg_store *st,
+    struct sp_bytes repo, struct sp_error *err)
+{
+	struct turn_env	*t = NULL;
+	unsigned	 i;
+
+	for (i = 0; i < h->nturn; i++)
+		if (turn_is(&h->turn[i], st, repo))
+			return &h->turn[i];
+	if (h->nturn < HANDLER_TURN_ENVS)
+		t = &h->turn[h->nturn];
+	for (i = 0; t == NULL && i < h->nturn; i++)
+		if (h->turn[i].e == NULL)
+			t = &h->turn[i];
+	if (t == NULL) {
+		handler_read_turn_end(h);
+		t = &h->turn[0];
+	}
+	if (reg_key(h->loop->d->reg, st, repo, &t->key, err) == -1) {
+		t->st = NULL;	/* its key is gone: a place for no env */
+		return NULL;
+	}
+	if (t == &h->turn[h->nturn])
+		h->nturn++;
+	t->st = st;
+	t->gen = st->gen;
+	t->e = NULL;
+	t->fixed = repo.p == NULL;
+	t->repolen = repo.n;
+	if (repo.n)
+		memcpy(t->repo, repo.p, repo.n);
+	return t;
 }
 
 /*
@@ -57,24 +106,17 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
     struct sp_bytes repo, struct reg_env **e, struct sp_error *err)
 {
 	struct turn_env	*t;
-	unsigned	 i;
 	int		 rc;
 
 	*e = NULL;
-	for (i = 0; i < h->nturn; i++) {
-		t = &h->turn[i];
-		/* A path store has no repo: memcmp may not see its NULL. */
-		if (t->st == st && t->fixed == (repo.p == NULL) &&
-		    t->repolen == repo.n &&
-		    (repo.n == 0 || memcmp(t->repo, repo.p, repo.n) == 0)) {
-			*e = t->e;
-			return 0;
-		}
+	if ((t = turn_entry(h, st, repo, err)) == NULL)
+		return -1;
+	if (t->e != NULL) {
+		*e = t->e;
+		return 0;
 	}
-	/* A turn reading many envs: earlier requests are done with theirs. */
-	if (h->nturn == HANDLER_TURN_ENVS)
-		handler_read_turn_end(h);
-	if ((rc = reg_acquire(h->loop->d->reg, st, repo, false, e, err)) != 0) {
+	if ((rc = reg_acquire_key(h->loop->d->reg, st, repo, &t->key, false,
+	    e, err)) != 0) {
 		*e = NULL;
 		if (rc == REG_AGAIN)
 			return REG_AGAIN;
@@ -87,13 +129,7 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 		*e = NULL;
 		return rc;
 	}
-	t = &h->turn[h->nturn++];
-	t->st = st;
 	t->e = *e;
-	t->fixed = repo.p == NULL;
-	t->repolen = repo.n;
-	if (repo.n)
-		memcpy(t->repo, repo.p, repo.n);
 	return 0;
 }
 

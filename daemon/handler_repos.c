@@ -23,8 +23,10 @@
 #include "sp_names.h"
 
 /*
- * Sends rq as a job of c's (with fd, or -1), or fails with err.  Returns
- * 0, or -1 with fd closed.
+ * Sends rq as a job of c's (with fd, or -1), or fails with err.  One
+ * with a client's descriptor to read (a restore) runs on a thread of its
+ * own, never on the pool: a client that stalls holds only that.
+ * Returns 0, or -1 with fd closed.
  */
 static int
 send_req(struct conn *c, uint64_t id, const struct repos_req *rq, int fd,
@@ -32,7 +34,8 @@ send_req(struct conn *c, uint64_t id, const struct repos_req *rq, int fd,
 {
 	struct job	*j;
 
-	if ((j = job_new(JOB_CALL)) == NULL || repos_job(j, rq) == -1) {
+	if ((j = job_new(fd != -1 ? JOB_INBOUND : JOB_CALL)) == NULL ||
+	    repos_job(j, rq) == -1) {
 		job_free(j);
 		if (fd != -1)
 			close(fd);

@@ -59,8 +59,8 @@ handler_snapshot(struct conn *c, const struct sp_req *rq,
 	if (env == NULL &&
 	    (rc = reg_acquire(d->reg, t.st, t.repo, false, &env, err)) != 0) {
 		if (rc == REG_AGAIN)
-			sp_seterr(err, SP_BUSY, "the env is being closed or "
-			    "resized; retry");
+			sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env is "
+			    "being closed or resized; retry");
 		env = NULL;
 		goto fail;
 	}

@@ -323,7 +323,7 @@ same_target(struct pbatch *pb, const struct target *t, struct sp_error *err)
 		    (unsigned long long)pb->bid);
 	if (pb->st != t->st) {
 		if (!cfg_store_same_env(pb->st, t->st))
-			return sp_seterr(err, SP_BUSY, "store %s was "
+			return sp_seterr_busy(err, 1, "store %s was "
 			    "reconfigured while batch %llu was open; abort it "
 			    "and send it again", t->st->name,
 			    (unsigned long long)pb->bid);
@@ -422,9 +422,9 @@ stream_batch(struct conn *c, const struct sp_req *rq, const struct target *t,
 	j->env = env;
 	/* The batch is gone now: it cannot be handled again. */
 	if ((rc = commit(c, t, j, creates, rq->id, err)) == REG_AGAIN)
-		return sp_seterr(err, SP_BUSY, "the env was being closed or "
-		    "resized just as batch %llu was committed; nothing was "
-		    "written, send the batch again",
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env was "
+		    "being closed or resized just as batch %llu was "
+		    "committed; nothing was written, send the batch again",
 		    (unsigned long long)rq->bid);
 	return rc;
 refused:

@@ -153,7 +153,7 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
 {
 	job_note(j, rc == -1 ? err->code : SP_OK);
 	if (rc == -1)
-		sp_reply_error(&j->reply, j->id, err->code, err->msg);
+		sp_reply_err(&j->reply, j->id, err);
 	else if (j->kind == JOB_SNAPSHOT)
 		sp_reply_size(&j->reply, j->id, size);
 	else
@@ -280,28 +280,6 @@ each_val(void *arg, size_t i, const void *val, size_t n)
 	return 0;
 }
 
-/* Every key must be bytes of 1 to SP_KEY_MAX, checked before any read. */
-static int
-check_keys(const struct sp_array *keys, struct sp_error *err)
-{
-	struct sp_mp_rd	 rd;
-	struct sp_bytes	 k;
-	uint32_t	 i;
-
-	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
-	for (i = 0; i < keys->n; i++) {
-		/* The index travels apart: a client that split its keys
-		 * over requests renumbers it. */
-		if (sp_mp_read_bytes(&rd, &k) == -1)
-			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
-			    "not bin or str");
-		if (!sp_key_ok(k.n))
-			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
-			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
-	}
-	return 0;
-}
-
 int
 job_read_keys(struct sp_buf *out, uint64_t id, bool mget, bool revs,
     struct st_env *st, unsigned slot, unsigned db,
@@ -312,7 +290,9 @@ job_read_keys(struct sp_buf *out, uint64_t id, bool mget, bool revs,
 	uint64_t	 rev = 0;
 	int		 rc = -1;
 
-	if (check_keys(keys, err) == -1)
+	/* Every key is checked before any read; keys the I/O thread did
+	 * not walk (sp_req_decode_defer) are walked here. */
+	if (sp_keys_check(keys, err) == -1)
 		return -1;
 	memset(&m, 0, sizeof(m));
 	m.mget = mget;
@@ -358,11 +338,7 @@ run_read(struct job *j)
 	if (job_read_keys(&j->reply, j->id, j->mget, j->revs, j->env ?
 	    j->env->st : NULL, ST_NOSLOT, j->db, &j->keys, &err) == -1) {
 		job_note(j, err.code);
-		if (err.has_index)
-			sp_reply_error_at(&j->reply, j->id, err.code, err.msg,
-			    err.index);
-		else
-			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		sp_reply_err(&j->reply, j->id, &err);
 		return;
 	}
 	job_note(j, SP_OK);

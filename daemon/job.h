@@ -35,6 +35,10 @@ enum job_kind {
 	JOB_FORK,
 	JOB_READ,	/* a large mget or missing */
 	JOB_CALL,	/* runs its own run(), e.g. repos.c's */
+	/* A JOB_CALL that waits on the client's descriptor (a restore
+	 * reading it): runs on a thread of its own (snap.c), never on the
+	 * pool, whose threads every durable write needs. */
+	JOB_INBOUND,
 };
 
 struct job {
@@ -52,6 +56,8 @@ struct job {
 	struct reg_env		*dst;		/* fork: the reserved target */
 	struct st_op		*ops;		/* write */
 	size_t			 nops;
+	uint64_t		 rev;		/* write: applied with it; 0:
+						 * not, or no revisions */
 	size_t			 capops;
 	bool			 batch;		/* errors name the op's index */
 	int			 fd;		/* snapshot: the client's file */
@@ -62,8 +68,9 @@ struct job {
 	struct sp_array		 keys;		/* read: in job_copy() storage */
 	struct sp_buf		 reply;		/* one frame, when done */
 	struct job_block	*blocks;	/* job_copy() storage */
-	/* JOB_CALL: run on the pool; it replies and calls job_finish().
-	 * arg is its own, in the job's storage (job_copy()). */
+	/* JOB_CALL, JOB_INBOUND: run on the pool or on a thread of its
+	 * own; it replies and calls job_finish().  arg is its own, in the
+	 * job's storage (job_copy()). */
 	void			(*run)(struct job *j);
 	void			*arg;
 	size_t			 nbytes;	/* copied so far */
@@ -92,7 +99,7 @@ void		 job_free(struct job *j);
 void		 job_note(struct job *j, int code);
 
 /* Runs a fork or JOB_CALL job on the pool, a read on the readers'.
- * (Snapshots run on threads of their own: snap.c.) */
+ * (Snapshots and JOB_INBOUND run on threads of their own: snap.c.) */
 void		 job_submit(struct job *j);
 /* Builds j's reply: the error (rc -1), a snapshot's size, or OK; and
  * counts it. */

@@ -15,21 +15,44 @@
 
 #define DIR_MODE	0700
 
+/* Appends k bytes of p to out (of n bytes, *len used); false if full. */
+static bool
+put(char *out, size_t n, size_t *len, const char *p, size_t k)
+{
+	if (k >= n - *len)
+		return false;
+	if (k > 0)
+		memcpy(out + *len, p, k);
+	*len += k;
+	return true;
+}
+
+/*
+ * Built with memcpy, not snprintf: every read of a turn looks its env up
+ * by this path, and snprintf cost more than the rest of that lookup.
+ * The repo stops at a NUL, as "%.*s" would (a checked repo has none).
+ */
 int
 lay_env_dir(const char *data_dir, const struct cfg_store *st,
     struct sp_bytes repo, char *out, size_t n)
 {
-	int	 len;
+	size_t	 len = 0;
+	bool	 ok;
 
 	if (st->path != NULL)
-		len = snprintf(out, n, "%s", st->path);
+		ok = put(out, n, &len, st->path, strlen(st->path));
 	else
-		len = snprintf(out, n, "%s/%.*s/@%s", data_dir, (int)repo.n,
-		    repo.p, st->name);
-	if (len < 0 || (size_t)len >= n) {
+		ok = put(out, n, &len, data_dir, strlen(data_dir)) &&
+		    put(out, n, &len, "/", 1) &&
+		    put(out, n, &len, repo.p, repo.n ? strnlen(repo.p, repo.n) :
+		    0) &&
+		    put(out, n, &len, "/@", 2) &&
+		    put(out, n, &len, st->name, strlen(st->name));
+	if (!ok) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	out[len] = '\0';
 	return 0;
 }
 

@@ -103,13 +103,14 @@ static void
 refuse(struct listener *ls, int fd)
 {
 	struct sp_buf	 b = { 0 };
-	char		 msg[SP_ERRMSG_MAX];
+	struct sp_error	 err;
 	uint64_t	 now = clock_now_ms();
 	unsigned	 max = ls->d->cfg->max_connections;
 
-	snprintf(msg, sizeof(msg), "storesd has max_connections (%u) "
-	    "connections open; retry later, or raise max_connections", max);
-	if (sp_reply_error(&b, 0, SP_BUSY, msg) == 0)
+	sp_seterr_busy(&err, SP_RETRY_LONG_MS, "storesd has max_connections "
+	    "(%u) connections open; retry later, or raise max_connections",
+	    max);
+	if (sp_reply_err(&b, 0, &err) == 0)
 		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	sp_buf_free(&b);
 	close(fd);

@@ -1,20 +1,67 @@
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static int	verbose;
-static int	tty;
+static bool	journal;
+
+/*
+ * True when stderr is journald's stream: systemd then sets
+ * $JOURNAL_STREAM to its "DEVICE:INODE" (systemd.exec(5)).  Compared
+ * with stderr itself, since a child of such a service inherits the
+ * variable but may have its stderr elsewhere.
+ */
+static bool
+stderr_is_journal(void)
+{
+	struct stat	 sb;
+	const char	*v = getenv("JOURNAL_STREAM");
+	uintmax_t	 dev, ino;
+	int		 n = 0;
+
+	if (v == NULL || fstat(STDERR_FILENO, &sb) == -1)
+		return false;
+	if (sscanf(v, "%ju:%ju%n", &dev, &ino, &n) != 2 ||
+	    v[n] != '\0')
+		return false;
+	return dev == (uintmax_t)sb.st_dev && ino == (uintmax_t)sb.st_ino;
+}
 
 void
 log_init(int verbosity)
 {
 	verbose = verbosity;
-	tty = isatty(STDERR_FILENO);
+	journal = stderr_is_journal();
+}
+
+/*
+ * "2026-12-02T11:40:00.123Z ": the time in UTC, to the millisecond, so
+ * that lines from hosts in different zones sort and compare.  Returns
+ * its length.
+ */
+static int
+timestamp(char *buf, size_t n)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 len;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    (len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return 0;
+	return len + snprintf(buf + len, n - len, ".%03ldZ ",
+	    ts.tv_nsec / 1000000);
 }
 
 int
@@ -63,10 +110,15 @@ vlog(int pri, int with_errno, const char *fmt, va_list ap)
 	if ((pri == LOG_INFO && verbose < 1) || (pri == LOG_DEBUG &&
 	    verbose < 2))
 		return;
-	if (tty)
-		n = snprintf(line, sizeof(line), "storesd: %s: ", words[pri]);
-	else
+	/* journald dates each line itself, and reads the level from a
+	 * "<N>" prefix; anywhere else a line says when, and its level. */
+	if (journal)
 		n = snprintf(line, sizeof(line), "<%d>", pri);
+	else {
+		n = timestamp(line, sizeof(line));
+		n += snprintf(line + n, sizeof(line) - n, "storesd: %s: ",
+		    words[pri]);
+	}
 	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		m = 0;

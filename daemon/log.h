@@ -1,10 +1,12 @@
 /*
  * log: storesd's logging.
  *
- * Owns: every line storesd writes to stderr.  One line per event, with a
- * syslog priority prefix ("<3>") that journald turns into a level, or a
- * level word when stderr is a terminal.  Safe from any thread: a line is
- * one write(2).  Messages start with the function that logs them.
+ * Owns: every line storesd writes to stderr.  One line per event: under
+ * journald (stderr is $JOURNAL_STREAM), with a syslog priority prefix
+ * ("<3>") that journald turns into a level; anywhere else with the time
+ * (ISO 8601, UTC, milliseconds) and a level word.  Safe from any thread:
+ * a line is one write(2).  Messages start with the function that logs
+ * them.
  */
 #ifndef LOG_H
 #define LOG_H

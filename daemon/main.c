@@ -322,7 +322,7 @@ main(int argc, char **argv)
 	struct event	*sigs[4] = { NULL }, *dog = NULL;
 	struct timeval	 tv;
 	uint64_t	 dog_us;
-	char		 errbuf[512];
+	char		 errbuf[CFG_ERRBUF], *line, *next;
 	unsigned	 i;
 	int		 ret = 1;
 
@@ -338,7 +338,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errbuf);
 			return 1;
 		}
-		fatalx("%s", errbuf);
+		/* A log line each: the journal has no multi-line entry. */
+		for (line = strtok_r(errbuf, "\n", &next); line != NULL;
+		    line = strtok_r(NULL, "\n", &next))
+			log_errx("%s", line);
+		exit(1);
 	}
 	reload_init(d, o.config, o.socket, o.data_dir);
 	if (o.check) {

@@ -46,16 +46,28 @@ static int	collect(struct registry *, const char *, const char *, bool,
 
 /* ----------------------------------------------------------- the table */
 
+/*
+ * Eight bytes a step, mixed by a multiply and folded at the end so that
+ * the low bits (the bucket) depend on every byte: every read's env
+ * lookup hashes a whole path, which a byte at a time (FNV-1a) took 300
+ * instructions of a get.
+ */
 static uint64_t
 hash_str(const char *s)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const uint64_t	 m = 0x9e3779b97f4a7c15ULL;
+	size_t		 n = strlen(s);
+	uint64_t	 h = n * m, w;
 
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
 	}
-	return h;
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * m;
+	return h ^ (h >> 32);
 }
 
 static struct reg_env *
@@ -308,9 +320,9 @@ over_budget(struct registry *r, const struct cfg_store *st,
 		    "more than storesd's address-space budget (map_budget "
 		    "%s); lower map_size or raise map_budget", st->name, need,
 		    budget);
-	return sp_seterr(err, SP_BUSY, "store %s: no room in storesd's "
-	    "address-space budget (map_budget %s, %s mapped by %u envs in "
-	    "use) for a map of %s; retry, or lower map_size or raise "
+	return sp_seterr_busy(err, SP_RETRY_INUSE_MS, "store %s: no room in "
+	    "storesd's address-space budget (map_budget %s, %s mapped by %u "
+	    "envs in use) for a map of %s; retry, or lower map_size or raise "
 	    "map_budget", st->name, budget, used, r->nopen, need);
 }
 
@@ -531,8 +543,8 @@ reg_free(struct registry *r)
 }
 
 static int
-env_dir(struct registry *r, const struct cfg_store *st, struct sp_bytes repo,
-    char *dir, size_t n, struct sp_error *err)
+env_dir(const struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, char *dir, size_t n, struct sp_error *err)
 {
 	if (lay_env_dir(r->data_dir, st, repo, dir, n) == -1)
 		return sp_seterr(err, SP_BAD_REPO,
@@ -626,19 +638,38 @@ forget(struct registry *r, struct reg_env *e)
 }
 
 int
+reg_key(const struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, struct reg_key *k, struct sp_error *err)
+{
+	if (env_dir(r, st, repo, k->dir, sizeof(k->dir), err) == -1)
+		return -1;
+	k->hash = hash_str(k->dir);
+	return 0;
+}
+
+int
 reg_acquire(struct registry *r, const struct cfg_store *st,
     struct sp_bytes repo, bool create, struct reg_env **out,
     struct sp_error *err)
 {
+	struct reg_key	 k;
+
+	if (reg_key(r, st, repo, &k, err) == -1)
+		return -1;
+	return reg_acquire_key(r, st, repo, &k, create, out, err);
+}
+
+int
+reg_acquire_key(struct registry *r, const struct cfg_store *st,
+    struct sp_bytes repo, const struct reg_key *k, bool create,
+    struct reg_env **out, struct sp_error *err)
+{
 	struct reg_env	*e;
-	char		 dir[PATH_MAX];
+	const char	*dir = k->dir;
 	char		 label[SP_REPO_MAX + SP_NAME_MAX + PATH_MAX];
-	uint64_t	 h;
+	uint64_t	 h = k->hash;
 	int		 rc;
 
-	if (env_dir(r, st, repo, dir, sizeof(dir), err) == -1)
-		return -1;
-	h = hash_str(dir);
 	pthread_mutex_lock(&r->mtx);
 again:
 	if ((e = find(r, dir, h)) != NULL) {
@@ -685,8 +716,9 @@ again:
 			return REG_AGAIN;
 		case REG_RESERVED:
 			pthread_mutex_unlock(&r->mtx);
-			return sp_seterr(err, SP_BUSY, "a fork, drop or restore "
-			    "is under way on this env; retry once it is done");
+			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "a fork, "
+			    "drop or restore is under way on this env; retry "
+			    "once it is done");
 		}
 	}
 	if (r->nopen >= r->max_envs ||
@@ -708,9 +740,10 @@ again:
 			else if (r->nopen < r->max_envs)
 				rc = over_budget(r, st, err);
 			else
-				rc = sp_seterr(err, SP_BUSY, "all %u envs "
-				    "storesd may open (max_envs) are in use; "
-				    "retry, or raise max_envs", r->max_envs);
+				rc = sp_seterr_busy(err, SP_RETRY_INUSE_MS,
+				    "all %u envs storesd may open (max_envs) "
+				    "are in use; retry, or raise max_envs",
+				    r->max_envs);
 			pthread_mutex_unlock(&r->mtx);
 			return rc;
 		}
@@ -820,8 +853,9 @@ reg_reserve(struct registry *r, const struct cfg_store *st,
 		forget(r, e);
 	if (find(r, dir, h) != NULL) {
 		pthread_mutex_unlock(&r->mtx);
-		return sp_seterr(err, SP_BUSY, "the destination env is open; "
-		    "retry when `storectl live` no longer lists it");
+		return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the destination "
+		    "env is open; retry when `storectl live` no longer lists "
+		    "it");
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {
 		pthread_mutex_unlock(&r->mtx);
@@ -861,7 +895,8 @@ claim_wait(struct registry *r, const struct timespec *deadline)
 
 int
 reg_claim(struct registry *r, const struct cfg_store *st,
-    struct sp_bytes repo, struct reg_env **out, struct sp_error *err)
+    struct sp_bytes repo, uint64_t wait_ms, struct reg_env **out,
+    struct sp_error *err)
 {
 	struct reg_env	*e;
 	struct timespec	 deadline;
@@ -872,7 +907,12 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 		return -1;
 	h = hash_str(dir);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += REG_CLAIM_WAIT_S;
+	deadline.tv_sec += (time_t)(wait_ms / 1000);
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&r->mtx);
 	while ((e = find(r, dir, h)) != NULL) {
 		if (e->state == REG_OPEN && e->refs == 0) {
@@ -884,11 +924,11 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 		if (e->state == REG_RESERVED || e->state == REG_RESIZING ||
 		    !claim_wait(r, &deadline)) {
 			pthread_mutex_unlock(&r->mtx);
-			return sp_seterr(err, SP_BUSY, "the env of store %s%s%s "
-			    "is in use (a request, a snapshot, a fork, a "
-			    "restore or a drop); retry once `storectl live` "
-			    "shows it idle", st->name, e->repo ? " of repo " :
-			    "", e->repo ? e->repo : "");
+			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "the env "
+			    "of store %s%s%s is in use (a request, a "
+			    "snapshot, a fork, a restore or a drop); retry "
+			    "once `storectl live` shows it idle", st->name,
+			    e->repo ? " of repo " : "", e->repo ? e->repo : "");
 		}
 	}
 	if ((e = entry_new(r, dir, h, st, repo)) == NULL) {

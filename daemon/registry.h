@@ -35,6 +35,7 @@
 #ifndef REGISTRY_H
 #define REGISTRY_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -167,6 +168,23 @@ void		 reg_free(struct registry *r);
 int	reg_acquire(struct registry *r, const struct cfg_store *st,
 	    struct sp_bytes repo, bool create, struct reg_env **out,
 	    struct sp_error *err);
+/*
+ * Where the env of (repo, st) sits in the table: its directory and that
+ * directory's hash.  It depends on st and repo alone, so a caller that
+ * looks the same env up again and again (each turn's reads) works it
+ * out once with reg_key() and passes it to reg_acquire_key(), which is
+ * reg_acquire() without that work.  reg_key() returns 0, or -1 with err
+ * (BAD_REPO: the directory would be too long).
+ */
+struct reg_key {
+	uint64_t	 hash;
+	char		 dir[PATH_MAX];
+};
+int	reg_key(const struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, struct reg_key *k, struct sp_error *err);
+int	reg_acquire_key(struct registry *r, const struct cfg_store *st,
+	    struct sp_bytes repo, const struct reg_key *k, bool create,
+	    struct reg_env **out, struct sp_error *err);
 /* Drops a reference taken by reg_acquire(). */
 void	reg_release(struct registry *r, struct reg_env *e);
 
@@ -182,13 +200,14 @@ int	reg_reserve(struct registry *r, const struct cfg_store *st,
  * not it exists: until reg_unreserve(), requests for it are told BUSY
  * and nothing opens it.  An idle open env is closed first, which may
  * sync it: call this on the pool, never on an I/O thread.  An env in
- * use is waited for up to REG_CLAIM_WAIT_S (reads hold theirs until
- * their loop's turn ends), then refused with BUSY, as is one reserved
- * by a fork or another claim.  Returns 0 with *out, or -1 with err.
+ * use is waited for up to wait_ms (the drop_wait key; reads hold theirs
+ * until their loop's turn ends), then refused with BUSY, as is one
+ * reserved by a fork or another claim.  Returns 0 with *out, or -1 with
+ * err.
  */
-#define REG_CLAIM_WAIT_S	2
 int	reg_claim(struct registry *r, const struct cfg_store *st,
-	    struct sp_bytes repo, struct reg_env **out, struct sp_error *err);
+	    struct sp_bytes repo, uint64_t wait_ms, struct reg_env **out,
+	    struct sp_error *err);
 /* Ends a reservation or a claim; the directory is then free to be
  * opened. */
 void	reg_unreserve(struct registry *r, struct reg_env *e);

@@ -218,8 +218,9 @@ static void
 reload_once(struct daemon *d)
 {
 	struct config	*oc = d->cfg, *nc;
-	char		 errbuf[512], changed[128], what[900], status[600];
-	unsigned	 retune;
+	char		 errbuf[CFG_ERRBUF], changed[128], what[900], status[600];
+	char		*line, *next;
+	unsigned	 retune, nerrs = 0;
 
 	notify_reloading();
 	log_notice("%s: SIGHUP: reading %s", __func__,
@@ -230,11 +231,23 @@ reload_once(struct daemon *d)
 		if (nc != NULL)
 			snprintf(errbuf, sizeof(errbuf), "out of memory");
 		cfg_free(nc);
-		log_errx("%s: %s; nothing changed: storesd keeps the "
-		    "configuration it runs on", __func__, errbuf);
+		/* A log line per error (the journal has no multi-line
+		 * entry), the first of them in the status. */
+		if (strchr(errbuf, '\n') == NULL)
+			log_errx("%s: %s; nothing changed: storesd keeps the "
+			    "configuration it runs on", __func__, errbuf);
+		else {
+			for (line = strtok_r(errbuf, "\n", &next);
+			    line != NULL; line = strtok_r(NULL, "\n", &next),
+			    nerrs++)
+				log_errx("%s: %s", __func__, line);
+			log_errx("%s: %u errors; nothing changed: storesd "
+			    "keeps the configuration it runs on", __func__,
+			    nerrs);
+		}
 		snprintf(status, sizeof(status), "READY=1\nSTATUS=reload "
-		    "refused, running on the previous configuration: %s",
-		    errbuf);
+		    "refused, running on the previous configuration: %.400s%s",
+		    errbuf, nerrs > 1 ? " (and more: see the log)" : "");
 		notify_send(status);
 		return;
 	}

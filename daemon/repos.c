@@ -19,6 +19,7 @@
 #include "log.h"
 #include "registry.h"
 #include "repos.h"
+#include "snap.h"
 #include "store.h"
 
 /* reg_acquire() says REG_AGAIN for an env closing or being retuned: a
@@ -202,8 +203,9 @@ acquire(struct job *j, const struct cfg_store *st, struct reg_env **e,
 		    e, err);
 	}
 	if (rc == REG_AGAIN)
-		return sp_seterr(err, SP_BUSY, "the env of store %s stays "
-		    "busy (closing or being resized); retry", st->name);
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "the env of "
+		    "store %s stays busy (closing or being resized); retry",
+		    st->name);
 	return rc;
 }
 
@@ -250,7 +252,7 @@ run_drop(struct job *j, uint64_t *count, struct sp_error *err)
 	 * drops none. */
 	for (k = 0; k < n; k++)
 		if (reg_claim(j->d->reg, sts[k], repo_of(rp, sts[k]),
-		    &claims[k], err) == -1)
+		    rp->cfg->drop_wait_ms, &claims[k], err) == -1)
 			goto done;
 	for (i = 0; i < n; i++) {
 		if (lstat(claims[i]->dir, &sb) == -1)
@@ -280,24 +282,34 @@ done:
 /*
  * Copies the client's descriptor into fd until its end, at most max
  * bytes.  Each wait for more is bounded: a writer that stalls for
- * REPOS_IDLE_MS fails the restore instead of holding a worker.
+ * timeout_ms (restore_timeout) fails the restore instead of holding its
+ * thread for longer; so does a stop (bell, readable then).
  */
 static int
-copy_in(int from, int to, uint64_t max, uint64_t *total,
-    struct sp_error *err)
+copy_in(int from, int bell, int to, uint64_t max, uint64_t timeout_ms,
+    uint64_t *total, struct sp_error *err)
 {
-	struct pollfd	 pfd = { from, POLLIN, 0 };
+	char		 size[32];
+	struct pollfd	 pfd[2] = { { from, POLLIN, 0 }, { bell, POLLIN, 0 } };
 	char		 buf[64 * 1024];
 	ssize_t		 n, w, off;
 	int		 rc;
 
 	*total = 0;
 	for (;;) {
-		if ((rc = poll(&pfd, 1, REPOS_IDLE_MS)) == 0)
-			return sp_seterr(err, SP_BAD_REQUEST, "the snapshot "
-			    "stopped coming: nothing in %d s after %llu bytes",
-			    REPOS_IDLE_MS / 1000,
+		if ((rc = poll(pfd, 2, (int)timeout_ms)) > 0 &&
+		    pfd[1].revents != 0)
+			return sp_seterr(err, SP_BUSY, "storesd is stopping: "
+			    "the restore was cut off after %llu bytes; restore "
+			    "again once storesd is back",
 			    (unsigned long long)*total);
+		if (rc == 0) {
+			cfg_format_duration(timeout_ms, size, sizeof(size));
+			return sp_seterr(err, SP_BAD_REQUEST, "the snapshot "
+			    "stopped coming: nothing in %s (restore_timeout) "
+			    "after %llu bytes", size,
+			    (unsigned long long)*total);
+		}
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1 || (n = read(from, buf, sizeof(buf))) == -1) {
@@ -342,7 +354,8 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 	    0600)) == -1)
 		return sp_seterr(err, SP_IO_ERROR, "cannot create %s: %s",
 		    file, strerror(errno));
-	rc = copy_in(j->fd, fd, rp->st->map_size, size, err);
+	rc = copy_in(j->fd, snap_bell(j->d->snaps), fd, rp->st->map_size,
+	    rp->cfg->restore_timeout_ms, size, err);
 	if (rc == 0 && fsync(fd) == -1)
 		rc = sp_seterr(err, SP_IO_ERROR, "syncing %s: %s", file,
 		    strerror(errno));
@@ -428,7 +441,8 @@ run_restore(struct job *j, uint64_t *size, struct sp_error *err)
 	    err) == -1)
 		return -1;
 	if (receive(j, tmp, size, err) == -1 ||
-	    reg_claim(j->d->reg, rp->st, repo_of(rp, rp->st), &e, err) == -1 ||
+	    reg_claim(j->d->reg, rp->st, repo_of(rp, rp->st),
+	    rp->cfg->drop_wait_ms, &e, err) == -1 ||
 	    install(j, e, tmp, err) == -1)
 		goto done;
 	ret = 0;
@@ -471,7 +485,7 @@ run(struct job *j)
 	}
 	job_note(j, rc == -1 ? err.code : SP_OK);
 	if (rc == -1)
-		sp_reply_error(&j->reply, j->id, err.code, err.msg);
+		sp_reply_err(&j->reply, j->id, &err);
 	job_finish(j);
 }
 

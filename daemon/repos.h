@@ -6,7 +6,10 @@
  * (struct repos_req, kept in its job's storage) and running it.  Each
  * runs on a worker because it waits on the disk (a directory walk, a
  * close that syncs, a copy) and may wait briefly for an env to go idle
- * (reg_claim()).  Drops and restores hold their env directories claimed
+ * (reg_claim()); a restore, which also waits on the client's
+ * descriptor, runs on a thread of its own (snap.c, within
+ * snapshot_max), so a stalled client holds no thread that others
+ * share.  Drops and restores hold their env directories claimed
  * in the registry while they move them, so no request opens an env that
  * is half there; the moves themselves are single renames
  * (layout_repos.c).  Below the handler, which fills the request; above
@@ -30,9 +33,6 @@ enum repos_what {
 	REPOS_RESTORE,		/* from the job's fd */
 };
 
-/* A restore fails when its descriptor gives nothing for this long. */
-#define REPOS_IDLE_MS	30000
-
 struct repos_req {
 	enum repos_what		 what;
 	/* Resolved against cfg, which reload.c keeps alive. */
@@ -46,7 +46,7 @@ struct repos_req {
 };
 
 /*
- * Makes j (kind JOB_CALL) run rq: a copy of it and of rq->readable (n
+ * Makes j (kind JOB_CALL, or JOB_INBOUND for a restore) run rq: a copy of it and of rq->readable (n
  * per store of rq->cfg, for a list) go into j's storage.  Returns 0, or
  * -1 (ENOMEM).
  */

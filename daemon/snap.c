@@ -100,6 +100,12 @@ snap_new(void)
 	return s;
 }
 
+int
+snap_bell(struct snap_set *s)
+{
+	return s->bell;
+}
+
 unsigned
 snap_running(struct snap_set *s)
 {
@@ -516,16 +522,19 @@ static void
 refuse(struct job *j, const char *why, unsigned max)
 {
 	struct sp_error	 err;
+	const char	*what = j->kind == JOB_INBOUND ? "restore" : "snapshot";
 
 	if (strcmp(why, "stopping") == 0)
-		sp_seterr(&err, SP_BUSY, "storesd is stopping; take the "
-		    "snapshot once it is back");
+		sp_seterr(&err, SP_BUSY, "storesd is stopping; %s again once "
+		    "it is back", j->kind == JOB_INBOUND ? "restore" :
+		    "take the snapshot");
 	else if (strcmp(why, "memory") == 0)
 		sp_seterr(&err, SP_INTERNAL, "out of memory; retry");
 	else
-		sp_seterr(&err, SP_BUSY, "%u snapshots (snapshot_max) kept "
-		    "running for longer than snapshot_timeout while this one "
-		    "waited; retry later", max);
+		sp_seterr_busy(&err, SP_RETRY_LONG_MS, "%u snapshots and "
+		    "restores (snapshot_max) kept running for longer than "
+		    "snapshot_timeout while this %s waited; retry later", max,
+		    what);
 	job_reply(j, -1, &err, 0);
 	job_finish(j);
 }
@@ -620,14 +629,53 @@ fail:
 	return -1;
 }
 
+/* A JOB_INBOUND's thread: the job, then its place back. */
+static void *
+inbound_main(void *arg)
+{
+	struct job	*j = arg;
+	struct snap_set	*set = j->d->snaps;	/* j is gone after run() */
+
+	j->run(j);
+	leave(set);
+	return NULL;
+}
+
+/* Starts j's thread; it counts as running already.  Returns 0, or -1
+ * with err. */
+static int
+inbound_start(struct job *j, struct sp_error *err)
+{
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	int		 rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SNAP_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, inbound_main, j);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		return 0;
+	sp_seterr(err, SP_INTERNAL, "cannot start a thread: %s; retry",
+	    strerror(rc));
+	log_warnx("%s: %s", __func__, err->msg);
+	return -1;
+}
+
 /* Runs j, which holds a place among the running; gives the place back
  * when it cannot start. */
 static void
 launch(struct snap_set *set, struct job *j)
 {
 	struct sp_error	 err;
+	int		 rc;
 
-	if (snap_start(set, j, &err) == -1) {
+	if (j->kind == JOB_INBOUND)
+		rc = inbound_start(j, &err);
+	else
+		rc = snap_start(set, j, &err);
+	if (rc == -1) {
 		job_reply(j, -1, &err, 0);
 		job_finish(j);
 		leave(set);

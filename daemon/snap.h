@@ -2,7 +2,9 @@
  * snap: snapshots, streamed into the descriptor a client passed.
  *
  * Owns: the snapshots running now, each on two threads of its own (never
- * the worker pool's, which every durable write needs): a copier that
+ * the worker pool's, which every durable write needs), and the restores
+ * reading a client's descriptor, each on one (they count against
+ * snapshot_max alike): a copier that
  * runs LMDB's copy of the env into a pipe that storesd owns, and a
  * feeder that moves the bytes from that pipe to the client's
  * descriptor.  Also the daemon-wide count of them (snapshot_max) and the
@@ -42,6 +44,9 @@ struct snap_set	*snap_new(void);
  * cannot be had.  While snapshot_max run, j waits (no thread, no
  * transaction) for one to end, at most snapshot_timeout (snap_expire()),
  * then is BUSY; BUSY at once while storesd stops.
+ * A JOB_INBOUND job (its fd the client's) is run alike, as one of
+ * snapshot_max, on one thread of its own: its j->run(), which replies,
+ * finishes it, and polls snap_bell() beside the client's descriptor.
  */
 void		 snap_submit(struct snap_set *s, struct job *j);
 /* Answers BUSY to the snapshots that waited snapshot_timeout for a
@@ -49,6 +54,9 @@ void		 snap_submit(struct snap_set *s, struct job *j);
 void		 snap_expire(struct snap_set *s);
 /* Snapshots running now. */
 unsigned	 snap_running(struct snap_set *s);
+/* A descriptor that becomes readable, for good, once storesd stops: a
+ * JOB_INBOUND waiting on a client gives up then. */
+int		 snap_bell(struct snap_set *s);
 /* Cuts off every running snapshot (each replies BUSY), answers the
  * waiting ones BUSY and refuses new ones; returns at once.  For a stop. */
 void		 snap_stop(struct snap_set *s);

@@ -23,6 +23,8 @@
 #include "sp_names.h"
 #include "store.h"
 
+#define ST_FULL_LOG_MS	(60 * 1000)	/* MAP_FULL warnings: one a minute */
+
 /* Less room than this on an EIO: the disk is full (see disk_full()). */
 #define DISK_FULL_SLACK	(1024 * 1024)
 /* MDB_WRITEMAP envs: the least the file is allocated ahead at a time. */
@@ -45,7 +47,21 @@ struct st_env {
 	unsigned		 nslots;
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
 	bool			*held;		/* per slot: rtxn open for a turn */
+	/* Per slot: the revision its last snapshot read had (st_rev()). */
+	struct slot_rev {
+		size_t		 txnid;		/* 0: none yet */
+		uint64_t	 rev;
+	}			*srev;
 	bool			 nosync;	/* sync = none */
+	bool			 lazymeta;	/* sync = full: see st_durable() */
+	/* Commits made through this handle, and how many of them are
+	 * durable as the sync mode promises (one writer at a time). */
+	_Atomic uint64_t	 ncommits;
+	_Atomic uint64_t	 ndurable;
+	/* The revision of the last of those commits, and of the last of
+	 * the durable ones (st_durable_rev()). */
+	uint64_t		 counted_rev;
+	_Atomic uint64_t	 durable_rev;
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -57,6 +73,10 @@ struct st_env {
 	uint64_t		 sync_ms;	/* sync_interval */
 	uint64_t		 synced_ms;	/* when st_sync() last ran */
 	struct cl_log		 commits;	/* to date readers' snapshots */
+	char			 store[SP_NAME_MAX + 1]; /* its [store NAME] */
+	/* MAP_FULL warnings, one a minute (warn_full()). */
+	_Atomic uint64_t	 full_logged_ms; /* 0: none yet */
+	atomic_uint		 full_quiet;	/* failures not logged since */
 
 	/*
 	 * Revisions and history (see "revisions" below): none for an
@@ -146,7 +166,7 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		/* LMDB may remap only with no transaction of the env alive
 		 * in the process: the registry does it once none is. */
 		atomic_store(&e->grown, true);
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS,
 		    "%s: another program grew this env past storesd's map; "
 		    "storesd remaps it as soon as its requests in flight are "
 		    "done: retry", e->label);
@@ -154,12 +174,12 @@ st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 		cfg_format_size(e->map_size, size, sizeof(size));
 		log_warnx("%s: %s: %s: no address space for a map of %s",
 		    __func__, e->label, what, size);
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_INUSE_MS,
 		    "%s: storesd has no address space left for its map "
 		    "(map_size %s); retry, or lower map_size, max_envs or "
 		    "map_budget", e->label, size);
 	case MDB_READERS_FULL:
-		return sp_seterr(err, SP_BUSY,
+		return sp_seterr_busy(err, SP_RETRY_INUSE_MS,
 		    "%s: all LMDB reader slots are in use; retry", e->label);
 	case MDB_DBS_FULL:
 		return sp_seterr(err, SP_INTERNAL,
@@ -248,13 +268,26 @@ st_grown(const struct st_env *e)
 bool
 st_close_syncs(const struct st_env *e)
 {
-	return atomic_load(&e->dirty);
+	return atomic_load(&e->dirty) ||
+	    atomic_load(&e->ndurable) != atomic_load(&e->ncommits);
 }
 
 bool
 st_nosync(const struct st_env *e)
 {
 	return e->nosync;
+}
+
+uint64_t
+st_commits(const struct st_env *e)
+{
+	return atomic_load(&e->ncommits);
+}
+
+uint64_t
+st_durable(const struct st_env *e)
+{
+	return atomic_load(&e->ndurable);
 }
 
 bool
@@ -281,10 +314,16 @@ env_flags(enum cfg_sync sync)
 	 * times slower; it makes the data file as large as map_size
 	 * (sparse) and rules out nested transactions.  With a sync, the
 	 * fsync dominates and WRITEMAP buys nothing (measured).
+	 * NOMETASYNC for sync = full too: a commit then costs one
+	 * fdatasync (its data pages) where LMDB's default costs two (then
+	 * the meta page, O_DSYNC).  The meta page is made durable by the
+	 * next commit's data sync, which syncs the whole file, or by
+	 * st_flush(), and the writer answers a commit only then; see
+	 * st_durable().
 	 */
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
 
-	if (sync == CFG_SYNC_NOMETA)
+	if (sync == CFG_SYNC_FULL || sync == CFG_SYNC_NOMETA)
 		flags |= MDB_NOMETASYNC;
 	else if (sync == CFG_SYNC_NONE)
 		flags |= MDB_NOSYNC | MDB_WRITEMAP;
@@ -648,7 +687,9 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	    (e->rtxn = calloc(p->nslots ? p->nslots : 1,
 	    sizeof(*e->rtxn))) == NULL ||
 	    (e->held = calloc(p->nslots ? p->nslots : 1,
-	    sizeof(*e->held))) == NULL) {
+	    sizeof(*e->held))) == NULL ||
+	    (e->srev = calloc(p->nslots ? p->nslots : 1,
+	    sizeof(*e->srev))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
 		    p->label);
 		goto fail;
@@ -658,11 +699,13 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->unnamed = p->store->max_dbs == 0;
 	e->nslots = p->nslots;
 	e->nosync = p->store->sync == CFG_SYNC_NONE;
+	e->lazymeta = p->store->sync == CFG_SYNC_FULL;
 	e->writemap = (env_flags(p->store->sync) & MDB_WRITEMAP) != 0;
 	e->sync_ms = p->store->sync_interval_ms;
 	e->revs = !e->unnamed;
 	e->hist_max = p->store->history;
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
+	memcpy(e->store, p->store->name, sizeof(e->store));
 
 	if (!p->create && !st_exists(p->dir)) {
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
@@ -694,6 +737,17 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		goto fail;
 	if (open_dbis(e, err) == -1 || meta_open(e, err) == -1)
 		goto fail;
+	/*
+	 * A storesd killed before it synced its last commits (a meta page
+	 * under sync = full, whose writer was never answered) left them in
+	 * the page cache: make them durable before anyone reads them.
+	 */
+	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
+		st_fail(e, err, rc, "sync");
+		goto fail;
+	}
+	e->counted_rev = atomic_load(&e->rev);
+	atomic_store(&e->durable_rev, e->counted_rev);
 	*out = e;
 	return 0;
 fail:
@@ -712,8 +766,10 @@ st_close(struct st_env *e)
 		for (i = 0; i < e->nslots; i++)
 			if (e->rtxn[i] != NULL)
 				mdb_txn_abort(e->rtxn[i]);
-	/* mdb_env_close does not sync; what sync = none left must go out. */
-	if (e->env != NULL && atomic_load(&e->dirty))
+	/* mdb_env_close does not sync; what sync = none left must go out,
+	 * and a meta page sync = full did not sync yet (the writer never
+	 * leaves one behind: this is a safety net). */
+	if (e->env != NULL && st_close_syncs(e))
 		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
@@ -722,6 +778,7 @@ st_close(struct st_env *e)
 	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);
+	free(e->srev);
 	free(e->label);
 	free(e->dir);
 	free(e);
@@ -1201,6 +1258,27 @@ reserve_jobs(struct st_env *e, MDB_txn *txn, const struct st_job *jobs,
 }
 
 /*
+ * After a top-level commit, once its revision is the env's: count it,
+ * and what it made durable.  Under sync = full (MDB_NOMETASYNC) the
+ * commit synced its data pages, and with them the whole file as it was,
+ * so every commit before it is now durable but not this one, whose meta
+ * page was written after the sync.  In the other modes it is as durable
+ * as the mode promises once made.  The durable revision moves first:
+ * whoever sees a commit counted durable sees its revision durable too.
+ */
+static void
+counted(struct st_env *e)
+{
+	uint64_t	 n = atomic_load(&e->ncommits);
+	uint64_t	 rev = atomic_load(&e->rev);
+
+	atomic_store(&e->durable_rev, e->lazymeta ? e->counted_rev : rev);
+	e->counted_rev = rev;
+	atomic_store(&e->ndurable, e->lazymeta ? n : n + 1);
+	atomic_store(&e->ncommits, n + 1);
+}
+
+/*
  * After a commit: publish the dbs it created, note unsynced data, and
  * log when it was made (this env's writer is the only one, so the last
  * txnid is this commit's).
@@ -1219,6 +1297,7 @@ committed(struct st_env *e, const bool *created)
 	if (e->nosync)
 		atomic_store(&e->dirty, true);
 	meta_committed(e);
+	counted(e);
 }
 
 int
@@ -1227,7 +1306,8 @@ st_write(struct st_env *e, const struct st_op *ops, size_t n, size_t *failed,
 {
 	struct st_job	 job = { ops, n, 0, 0, { 0 }, 0 };
 
-	if (st_write_group(e, &job, 1, err) == -1) {
+	/* Alone, it has no next commit to make it durable: flushed here. */
+	if (st_write_group(e, &job, 1, err) == -1 || st_flush(e, err) == -1) {
 		*failed = n;
 		return -1;
 	}
@@ -1373,6 +1453,7 @@ release_freed(struct st_env *e)
 		mdb_txn_abort(txn);
 	if (rc != 0)
 		return -1;
+	counted(e);
 	log_debug("%s: a write ran out of room; committed nothing to reach "
 	    "the pages freed last", e->label);
 	return 0;
@@ -1390,6 +1471,9 @@ out_of_room(const struct st_env *e, int rc)
 	    disk_full(e, rc, size, sizeof(size));
 }
 
+static int	write_group(struct st_env *, struct st_job *, size_t,
+		    struct sp_error *);
+
 /* A job failed for want of room in the map. */
 static bool
 map_full(const struct st_job *jobs, size_t n)
@@ -1402,8 +1486,59 @@ map_full(const struct st_job *jobs, size_t n)
 	return false;
 }
 
+/*
+ * Writes failed for want of room in the map: the operator learns it at
+ * warning level, with how full the map is and what to do, at most once
+ * a minute per env, since a client retrying in a loop would otherwise
+ * flood the log; the next warning counts the failures not logged.
+ */
+static void
+warn_full(struct st_env *e)
+{
+	MDB_envinfo	 info;
+	uint64_t	 now = clock_now_ms(), last, used, pages;
+	unsigned	 quiet;
+	char		 size[32], more[80] = "";
+
+	last = atomic_load(&e->full_logged_ms);
+	if ((last != 0 && now - last < ST_FULL_LOG_MS) ||
+	    !atomic_compare_exchange_strong(&e->full_logged_ms, &last,
+	    now ? now : 1)) {
+		atomic_fetch_add(&e->full_quiet, 1);
+		return;
+	}
+	if ((quiet = atomic_exchange(&e->full_quiet, 0)) > 0)
+		snprintf(more, sizeof(more), " (and %u more MAP_FULL "
+		    "failures not logged since the last warning)", quiet);
+	if (mdb_env_info(e->env, &info) != 0)
+		memset(&info, 0, sizeof(info));
+	used = (uint64_t)info.me_last_pgno + 1;
+	pages = info.me_mapsize / e->psize;
+	cfg_format_size(info.me_mapsize, size, sizeof(size));
+	log_warnx("%s: %s: MAP_FULL: writes fail, the map is full: %llu of "
+	    "%llu pages used (%llu%%), map_size %s; raise map_size in "
+	    "[store %s] and reload storesd (SIGHUP)%s", __func__, e->label,
+	    (unsigned long long)used, (unsigned long long)pages,
+	    (unsigned long long)(pages ? used * 100 / pages : 100), size,
+	    e->store, more);
+}
+
 int
 st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
+    struct sp_error *err)
+{
+	int	 rc;
+
+	rc = write_group(e, jobs, n, err);
+	if ((rc == -1 && err->code == SP_MAP_FULL) ||
+	    (rc == 0 && map_full(jobs, n)))
+		warn_full(e);
+	return rc;
+}
+
+/* st_write_group() but for the warning. */
+static int
+write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
 {
 	struct wtx	 w;
@@ -1496,6 +1631,27 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
 		return st_fail(e, err, rc, "sync");
 	}
 	return 0;
+}
+
+int
+st_flush(struct st_env *e, struct sp_error *err)
+{
+	uint64_t	 n = atomic_load(&e->ncommits);
+	int		 rc;
+
+	if (atomic_load(&e->ndurable) == n)
+		return 0;
+	if ((rc = mdb_env_sync(e->env, 1)) != 0)
+		return st_fail(e, err, rc, "sync");
+	atomic_store(&e->durable_rev, e->counted_rev);
+	atomic_store(&e->ndurable, n);
+	return 0;
+}
+
+uint64_t
+st_durable_rev(const struct st_env *e)
+{
+	return atomic_load(&e->durable_rev);
 }
 
 /* ----------------------------------------------------------- revisions */
@@ -1691,7 +1847,10 @@ st_reid(struct st_env *e, struct sp_error *err)
 	}
 	if ((rc = top_commit(e, txn)) != 0)
 		return st_fail(e, err, rc, "new id");
-	return 0;
+	/* Under sync = full its meta page is not synced yet; the copy is
+	 * renamed into place once this returns, so it must be durable. */
+	counted(e);
+	return st_flush(e, err);
 }
 
 const unsigned char *
@@ -1964,6 +2123,7 @@ int
 st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 {
 	MDB_txn	*txn;
+	size_t	 id;
 	int	 rc;
 
 	*rev = 0;
@@ -1971,14 +2131,29 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 		return 0;
 	if ((rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	/*
+	 * A snapshot's revision never changes, and a slot's snapshot
+	 * changes only with a commit: each slot keeps the last it read, so
+	 * the reads of a quiet env look it up once, not once each (a
+	 * lookup costs about what the get itself does).
+	 */
+	id = mdb_txn_id(txn);
+	if (slot < e->nslots && id != 0 && e->srev[slot].txnid == id) {
+		*rev = e->srev[slot].rev;
+		rtxn_put(e, slot, txn);
+		return 0;
+	}
 	rc = meta_u64(e, txn, "rev", 0, rev);
+	if (rc == 0 && slot < e->nslots)
+		e->srev[slot] = (struct slot_rev){ id, *rev };
 	rtxn_put(e, slot, txn);
 	return rc == 0 ? 0 : st_fail(e, err, rc, "read rev");
 }
 
 int
-st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
-    st_rev_fn fn, void *arg, struct st_hist_pos *pos, struct sp_error *err)
+st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
+    size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
+    struct sp_error *err)
 {
 	MDB_txn		*txn;
 	MDB_cursor	*cur = NULL;
@@ -1998,7 +2173,7 @@ st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
 	    &pos->oldest)) != 0)
 		goto fail;
 	pos->next = from;
-	if (from < pos->oldest || from > pos->current)
+	if (from < pos->oldest || from > pos->current || from > upto)
 		goto done;
 	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
 		goto fail;
@@ -2016,7 +2191,7 @@ st_hist_read(struct st_env *e, uint64_t from, size_t max_bytes,
 			goto fail_set;
 		}
 		pos->next++;
-		if ((bytes += v.mv_size) >= max_bytes)
+		if ((bytes += v.mv_size) >= max_bytes || pos->next > upto)
 			break;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)

@@ -42,8 +42,9 @@ struct st_params {
 /*
  * Opens the env in p->dir: sets map size and db count, clears reader
  * slots left by crashed processes (mdb_reader_check), and opens the
- * handles of the dbs that exist.  Dbs that do not exist yet are created
- * by the first write to them, never by a read.
+ * handles of the dbs that exist, then syncs it (what a killed storesd
+ * left in the page cache is durable before it is read).  Dbs that do
+ * not exist yet are created by the first write to them, never by a read.
  * Never waits for another process: one holding lock.mdb exclusively
  * (an LMDB program setting the env up, or a stuck one) is BUSY.
  * Returns 0, or -1 with err: NOT_FOUND (no data.mdb and !create),
@@ -76,7 +77,8 @@ bool	st_grown(const struct st_env *env);
  */
 bool	st_shared(const struct st_env *env);
 /* True when closing the env would sync it (sync = none, unsynced
- * commits): such a close must not run on an I/O thread. */
+ * commits; st_durable() behind): such a close must not run on an I/O
+ * thread. */
 bool	st_close_syncs(const struct st_env *env);
 /* True for sync = none: commits wait on no disk. */
 bool	st_nosync(const struct st_env *env);
@@ -146,12 +148,39 @@ struct st_job {
 /*
  * Group commit: applies each job in a nested transaction of one write
  * transaction, so a failing job (MAP_FULL, a failed condition) fails
- * alone, then commits them all with one commit and one sync.  Each job's
+ * alone, then commits them all with one commit and one data sync (see
+ * st_durable() for when it is durable).  Each job's
  * outcome is in its rc and err.  Returns 0, or -1 with err when the
  * transaction as a whole failed (begin or commit): then no job applied.
  */
 int	st_write_group(struct st_env *env, struct st_job *jobs, size_t n,
 	    struct sp_error *err);
+
+/*
+ * How durable this env's commits are.  st_commits() counts the commits
+ * made through this handle, st_durable() how many of them are durable as
+ * the sync mode promises (the first ones: durability is in order).  In
+ * sync = full a commit syncs its data pages but not its meta page
+ * (MDB_NOMETASYNC): it becomes durable with the next commit, whose data
+ * sync syncs the whole file, or with st_flush(); so a commit's writer
+ * must be answered only once st_durable() reaches it.  In the other
+ * modes every commit counts as durable once made.  Commits are counted
+ * by the env's one writer thread; any thread may read the counts.
+ */
+uint64_t st_commits(const struct st_env *env);
+uint64_t st_durable(const struct st_env *env);
+/*
+ * The revision of the last commit st_durable() counts (the env's at
+ * open): what watches may send, since an event must never tell of a
+ * write before its writer could be told it is durable.  Any thread.
+ */
+uint64_t st_durable_rev(const struct st_env *env);
+/*
+ * Makes every commit made so far durable (one fdatasync), when one is
+ * not.  The env's writer only.  Returns 0, or -1 with err (IO_ERROR):
+ * then whether those commits reached the disk is unknown.
+ */
+int	st_flush(struct st_env *env, struct sp_error *err);
 
 /*
  * For sync = none: flushes commits not yet on disk (mdb_env_sync) when
@@ -275,15 +304,15 @@ struct st_hist_pos {
 };
 
 /*
- * Hands fn the history entries from revision from on, in order, in one
- * read transaction of its own (never held past the call), until about
- * max_bytes were handed out.  pos says the oldest revision kept and the
- * current one: from < pos->oldest means what was asked for is gone
- * (nothing handed out).  Returns 0, or -1 with err.
+ * Hands fn the history entries from revision from to upto, in order, in
+ * one read transaction of its own (never held past the call), until
+ * about max_bytes were handed out.  pos says the oldest revision kept
+ * and the current one: from < pos->oldest means what was asked for is
+ * gone (nothing handed out).  Returns 0, or -1 with err.
  */
-int	st_hist_read(struct st_env *env, uint64_t from, size_t max_bytes,
-	    st_rev_fn fn, void *arg, struct st_hist_pos *pos,
-	    struct sp_error *err);
+int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
+	    size_t max_bytes, st_rev_fn fn, void *arg,
+	    struct st_hist_pos *pos, struct sp_error *err);
 /* Calls fn for each op of an entry.  Returns 0, or -1 (malformed, or
  * fn's -1).  Keys and values point into ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);

@@ -395,11 +395,12 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	/*
 	 * The revision is read under the lock the hook takes: every
 	 * commit past it reaches this watch through the hook, and none
-	 * before it does (a commit's revision is the env's before its
-	 * hook runs).
+	 * before it does (a commit's revision is durable before its hook
+	 * runs).  The durable one, not the last committed: a write not
+	 * durable yet is not told of (writer.h), nor sent from history.
 	 */
 	pthread_mutex_lock(&tbl_mtx);
-	current = e ? st_last_rev(e->st) : 0;
+	current = e ? st_durable_rev(e->st) : 0;
 	if (e)
 		(void)same_id(w, e);
 	w->seen = current;
@@ -505,13 +506,16 @@ send_history(struct watch *w, uint64_t *events)
 	struct st_hist_pos	 pos;
 	struct sp_error		 err;
 	struct reg_env		*e;
+	uint64_t		 upto, last;
 	bool			 behind;
 	char			 msg[160];
 	int			 rc;
 
+	/* What the hook was told of is durable; history may hold more. */
 	pthread_mutex_lock(&tbl_mtx);
 	behind = w->behind;
 	w->behind = false;
+	upto = w->seen;
 	pthread_mutex_unlock(&tbl_mtx);
 	if (!behind && !w->more)
 		return false;
@@ -530,8 +534,8 @@ send_history(struct watch *w, uint64_t *events)
 		reg_release(reg, e);
 		return false;	/* resync, at the end of this turn */
 	}
-	rc = st_hist_read(e->st, w->next, WATCH_TURN_BYTES, send_rev, &s,
-	    &pos, &err);
+	rc = st_hist_read(e->st, w->next, upto, WATCH_TURN_BYTES, send_rev,
+	    &s, &pos, &err);
 	reg_release(reg, e);
 	*events += s.events;
 	if (rc == -1) {
@@ -549,8 +553,9 @@ send_history(struct watch *w, uint64_t *events)
 	}
 	if (pos.next > w->next)
 		w->next = pos.next;
-	w->more = w->next <= pos.current;
-	w->done = w->more ? w->next - 1 : pos.current;
+	last = pos.current < upto ? pos.current : upto;
+	w->more = w->next <= last;
+	w->done = w->more ? w->next - 1 : last;
 	if (w->more)
 		wake(w->wl);	/* the rest in the next turn */
 	return false;

@@ -8,8 +8,13 @@
  * writer's commit hook (watch_committed()) goes through; each loop's
  * list of its watches (struct watch_loop).
  *
- * How events travel.  The writer calls watch_committed() after each
- * group commit, on the committing thread.  For a store with history,
+ * How events travel.  The writer calls watch_committed() with the
+ * writes of each group commit once they are as durable as their sync
+ * mode promises (under sync = full, once the next commit or a sync made
+ * them so), just before it answers their writers, on the thread that
+ * owns the env's writes.  So no watcher hears of a write before it is
+ * durable, and a watch reads history only up to the last revision the
+ * hook told it of.  For a store with history,
  * that only marks the env's watches as behind and wakes their loops:
  * at the end of its turn each loop reads what its watches miss from the
  * env's history (a read transaction of its own, a bounded amount per

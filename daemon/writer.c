@@ -11,10 +11,20 @@
  * and form the next group, so the busier the env, the larger its groups.
  * After one group the drain goes to the back of the pool's queue if more
  * arrived, so a busy env cannot keep a thread from the others.
+ *
+ * Under sync = full a commit syncs its data pages only (store.h,
+ * st_durable()): its meta page becomes durable with the data sync of the
+ * next commit.  So a group is answered once the commit after it is made,
+ * when writes are queued behind it (they make that commit soon), or
+ * after one explicit sync when none is (an idle env leaves no reply
+ * waiting).  A busy env then pays one fdatasync per group, not two.
+ * The commit hook (watches) hears of a group at that same point, never
+ * at its commit: a watcher learns of no write before its writer could.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -29,6 +39,12 @@
 
 #define GROUP_JOBS	512
 #define GROUP_BYTES	(64 * 1024 * 1024)
+/* The longest a group waits for writes to follow it (see drain()). */
+#define FLUSH_WAIT_US	1000
+
+#ifndef MIN
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#endif
 
 /* An env's write queue and counters, kept with its registry entry. */
 struct writer_q {
@@ -39,23 +55,41 @@ struct writer_q {
 	unsigned		 len;
 	bool			 scheduled;	/* a thread owns the writes */
 	struct pool_task	 task;
+	/* Groups committed but not durable yet (sync = full), in order,
+	 * and the commit count that makes the last of them durable.  The
+	 * thread owning the writes only: it always leaves this empty when
+	 * it gives them up. */
+	struct job		*wait_head;
+	struct job		*wait_tail;
+	uint64_t		 wait_until;
+	uint64_t		 last_us;	/* the last commit took */
+	/* Signalled when a write is queued while the owner awaits one. */
+	pthread_cond_t		 arrived;
+	bool			 awaiting;
 
 	/* Counters since the env opened, read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
 	_Atomic uint64_t	 writes;	/* requests they held */
 	_Atomic uint64_t	 commit_us;	/* time spent committing */
+	_Atomic uint64_t	 flushes;	/* syncs with nothing behind */
 	struct latency		 commit_lat;	/* per commit */
 };
 
 static void *
 wq_new(struct reg_env *e)
 {
-	struct writer_q	*q;
+	struct writer_q		*q;
+	pthread_condattr_t	 ca;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
 	q->env = e;
 	pthread_mutex_init(&q->mtx, NULL);
+	/* behind() waits on the monotonic clock, as the rest of storesd. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->arrived, &ca);
+	pthread_condattr_destroy(&ca);
 	return q;
 }
 
@@ -64,6 +98,7 @@ wq_free(void *p)
 {
 	struct writer_q	*q = p;
 
+	pthread_cond_destroy(&q->arrived);
 	pthread_mutex_destroy(&q->mtx);
 	free(q);
 }
@@ -99,7 +134,7 @@ reply(struct job *j, const struct st_job *r)
 		sp_reply_error_at(&j->reply, j->id, r->err.code, msg,
 		    r->failed);
 	} else
-		sp_reply_error(&j->reply, j->id, r->err.code, r->err.msg);
+		sp_reply_err(&j->reply, j->id, &r->err);
 }
 
 /* Takes the oldest queued jobs, within the group limits. */
@@ -131,7 +166,9 @@ take(struct reg_env *e, size_t *n)
 	return head;
 }
 
-static void
+/* Commits the group batch of n jobs and builds their replies.  Returns
+ * 0, or -1 when the commit as a whole failed. */
+static int
 commit_group(struct reg_env *e, struct job *batch, size_t n)
 {
 	struct writer_q	*q = e->ext;
@@ -152,19 +189,144 @@ commit_group(struct reg_env *e, struct job *batch, size_t n)
 		atomic_fetch_add(&q->commits, 1);
 		atomic_fetch_add(&q->writes, n);
 		t0 = clock_now_us() - t0;
+		q->last_us = t0;
 		atomic_fetch_add(&q->commit_us, t0);
 		lat_add(&q->commit_lat, t0);
 	}
 	for (i = 0, j = batch; j; j = j->next, i++) {
+		j->rev = rc == 0 && r[i].rc == 0 ? r[i].rev : 0;
 		if (rc == -1) {
 			job_note(j, err.code);
-			sp_reply_error(&j->reply, j->id, err.code, err.msg);
+			sp_reply_err(&j->reply, j->id, &err);
 		} else
 			reply(j, &r[i]);
 	}
-	if (rc == 0 && commit_hook != NULL)
-		commit_hook(commit_arg, e, r, n);
 	free(r);
+	return rc;
+}
+
+/*
+ * Tells the commit hook of the writes of list, about to be answered:
+ * only now, when they are as durable as their env's sync mode promises
+ * (under sync = full, a commit or a sync after theirs), so that no
+ * watcher learns of a write its writer could not be told is durable.
+ * Called before the writes are given up (release()), so the hook sees
+ * them in commit order.
+ */
+static void
+applied(struct reg_env *e, const struct job *list)
+{
+	const struct job	*j;
+	struct st_job		 one;
+
+	if (commit_hook == NULL)
+		return;
+	for (j = list; j; j = j->next) {
+		if (j->rev == 0)
+			continue;
+		one = (struct st_job){ j->ops, j->nops, 0, 0, { 0 }, j->rev };
+		commit_hook(commit_arg, e, &one, 1);
+	}
+}
+
+/*
+ * True when writes wait in q behind the group just committed, or arrive
+ * within us microseconds.
+ */
+static bool
+behind(struct writer_q *q, uint64_t us)
+{
+	struct timespec	 ts;
+	uint64_t	 ns;
+	bool		 more;
+
+	pthread_mutex_lock(&q->mtx);
+	if (q->head == NULL && us > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ns = (uint64_t)ts.tv_nsec + us * 1000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		q->awaiting = true;
+		while (q->head == NULL && pthread_cond_timedwait(&q->arrived,
+		    &q->mtx, &ts) == 0)
+			;
+		q->awaiting = false;
+	}
+	more = q->head != NULL;
+	pthread_mutex_unlock(&q->mtx);
+	return more;
+}
+
+/* Moves the waiting groups to the end of *done when they are durable. */
+static void
+durable(struct reg_env *e, struct job **done)
+{
+	struct writer_q	*q = e->ext;
+
+	if (q->wait_head == NULL || st_durable(e->st) < q->wait_until)
+		return;
+	while (*done != NULL)
+		done = &(*done)->next;
+	*done = q->wait_head;
+	q->wait_head = q->wait_tail = NULL;
+}
+
+/* Adds the group batch, just committed, to the waiting ones. */
+static void
+wait_add(struct reg_env *e, struct job *batch)
+{
+	struct writer_q	*q = e->ext;
+
+	if (q->wait_tail != NULL)
+		q->wait_tail->next = batch;
+	else
+		q->wait_head = batch;
+	while (batch->next != NULL)
+		batch = batch->next;
+	q->wait_tail = batch;
+	q->wait_until = st_commits(e->st);
+}
+
+/*
+ * Makes the waiting groups durable with one sync.  When it fails their
+ * commits are applied but may not be on disk, so each is answered
+ * IO_ERROR instead of the success built for it.
+ */
+static void
+flush(struct reg_env *e)
+{
+	struct writer_q	*q = e->ext;
+	struct sp_error	 err;
+	struct job	*j;
+
+	atomic_fetch_add(&q->flushes, 1);
+	if (st_flush(e->st, &err) == 0)
+		return;
+	/* Their events are not sent either: the hook hears of none.  (A
+	 * watch with history sends them once a later commit is durable:
+	 * they are in its history.) */
+	for (j = q->wait_head; j; j = j->next) {
+		j->rev = 0;
+		job_note(j, err.code);
+		j->reply.len = 0;
+		sp_reply_error(&j->reply, j->id, err.code, err.msg);
+	}
+	q->wait_until = 0;
+}
+
+/* Hands the jobs of list back; returns how many there were. */
+static size_t
+finish(struct job *list)
+{
+	struct job	*j, *next;
+	size_t		 n = 0;
+
+	for (j = list; j; j = next, n++) {
+		next = j->next;
+		j->next = NULL;
+		job_finish(j);
+	}
+	return n;
 }
 
 /* Gives up ownership of e's writes, handing queued ones to the pool. */
@@ -187,26 +349,50 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *j, *next;
+	struct job	*batch, *done = NULL;
 	struct pool	*pool;
 	size_t		 n;
+	uint64_t	 us = 0;
+	int		 rc;
 
 	if ((batch = take(e, &n)) == NULL)
 		return;		/* cannot happen: we are scheduled with work */
 	pool = batch->d->pool;
-	commit_group(e, batch, n);
+	rc = commit_group(e, batch, n);
+
+	/*
+	 * The groups before this one are durable now that it is made (or
+	 * in any mode but sync = full): answer them at once, so that their
+	 * writers can write again while this group waits.  It holds the
+	 * env meanwhile.
+	 */
+	durable(e, &done);
+	wait_add(e, batch);
+	applied(e, done);
+	if (finish(done) > 0)
+		us = MIN(q->last_us, FLUSH_WAIT_US);
+	done = NULL;
+
+	/*
+	 * This group is made durable by the next commit when writes are
+	 * queued for one, else by a sync of its own (an idle env leaves no
+	 * reply waiting; a failed commit's cause may fail the next ones).
+	 * The writers just answered usually write again within a round
+	 * trip, so they are given up to one commit's time first: one sync
+	 * then serves two groups.
+	 */
+	if (st_durable(e->st) < q->wait_until && (rc == -1 || !behind(q, us)))
+		flush(e);
+	durable(e, &done);
+	applied(e, done);
 
 	/*
 	 * Decide on the next drain while our jobs still hold the env: once
-	 * they are finished, it may be closed and freed.
+	 * they are finished, it may be closed and freed.  Jobs left waiting
+	 * hold it too, and a drain is then queued (writes are).
 	 */
 	release(e, pool);
-
-	for (j = batch; j; j = next) {
-		next = j->next;
-		j->next = NULL;
-		job_finish(j);
-	}
+	finish(done);
 }
 
 void
@@ -217,17 +403,19 @@ writer_counters(struct reg_env *e, struct sp_counter *c)
 	c[0] = (struct sp_counter){ "commits", atomic_load(&q->commits) };
 	c[1] = (struct sp_counter){ "writes", atomic_load(&q->writes) };
 	c[2] = (struct sp_counter){ "commit_us", atomic_load(&q->commit_us) };
+	c[3] = (struct sp_counter){ "flushes", atomic_load(&q->flushes) };
 	pthread_mutex_lock(&q->mtx);
-	c[3] = (struct sp_counter){ "write_queue", q->len };
+	c[4] = (struct sp_counter){ "write_queue", q->len };
 	pthread_mutex_unlock(&q->mtx);
-	lat_export(&q->commit_lat, &c[4]);
+	lat_export(&q->commit_lat, &c[5]);
 }
 
 /*
  * Commits jobs (a list of n write jobs of env e) right here, when e has
  * no write queued or running: for sync = none envs, whose commits wait
- * on no disk, on the I/O thread that received them.  Returns true when
- * they were committed (their replies are built; the caller finishes
+ * on no disk and are durable as promised once made (so no group waits
+ * for st_durable()), on the I/O thread that received them.  Returns true
+ * when they were committed (their replies are built; the caller finishes
  * them), false when they had to join e's queue instead: behind writes
  * queued there, or because another process has e open (its writer could
  * make the commit wait).
@@ -255,6 +443,8 @@ writer_inline(struct reg_env *e, struct job *jobs, size_t n)
 	}
 	q->task.fn = drain;
 	commit_group(e, jobs, n);
+	/* sync = none: durable as promised once made. */
+	applied(e, jobs);
 	release(e, jobs->d->pool);
 	return true;
 }
@@ -332,6 +522,8 @@ writer_submit(struct job *j)
 	q->len++;
 	schedule = !q->scheduled;
 	q->scheduled = true;
+	if (q->awaiting)
+		pthread_cond_signal(&q->arrived);
 	if (schedule) {
 		q->task.fn = drain;
 		pool_submit(j->d->pool, &q->task);

@@ -33,15 +33,18 @@ struct st_job;
 extern const struct reg_env_ops writer_env_ops;
 
 /* The writer's counters of an env, for stats. */
-#define WRITER_NCOUNTERS	(4 + LAT_NCOUNTERS)
+#define WRITER_NCOUNTERS	(5 + LAT_NCOUNTERS)
 void	writer_counters(struct reg_env *e, struct sp_counter *c);
 
 /*
- * Told of each group that committed, after the commit and with the
- * jobs' replies built, on the thread that committed it, in the env's
- * commit order: jobs[i].rc 0 applied with revision jobs[i].rev.  The
- * layer above (watches) sets it once, before any write; it must not
- * block.
+ * Told of the writes that applied, in one or more calls, once they are
+ * as durable as the env's sync mode promises (under sync = full, after
+ * the commit or sync that follows theirs; see st_durable()) and just
+ * before their writers are answered, on the thread that owns the env's
+ * writes, in the env's commit order: jobs[i].rc 0 applied with revision
+ * jobs[i].rev.  Writes answered IO_ERROR because that sync failed are
+ * not told.  The layer above (watches) sets it once, before any write;
+ * it must not block.
  */
 typedef void	writer_commit_fn(void *arg, struct reg_env *e,
 		    const struct st_job *jobs, size_t n);

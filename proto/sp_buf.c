@@ -48,7 +48,8 @@ sp_buf_append(struct sp_buf *b, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if (sp_buf_reserve(b, n) == -1)
+	/* Replies are built a few bytes at a time: room is the rule. */
+	if (n > b->cap - b->len && sp_buf_reserve(b, n) == -1)
 		return -1;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

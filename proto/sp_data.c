@@ -191,6 +191,31 @@ sp_batch_op_encode(struct sp_buf *b, const struct sp_batch_op *op)
 }
 
 int
+sp_keys_check(const struct sp_array *keys, struct sp_error *err)
+{
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 i;
+
+	sp_mp_rd_init(&rd, keys->raw.p, keys->raw.n);
+	for (i = 0; i < keys->n; i++) {
+		/* The index travels apart: a client that split its keys
+		 * over requests renumbers it. */
+		if (sp_mp_read_bytes(&rd, &k) == -1)
+			return sp_seterr_at(err, i, SP_BAD_REQUEST, "a key is "
+			    "not bin or str");
+		if (!sp_key_ok(k.n))
+			return sp_seterr_at(err, i, SP_BAD_KEY, "a key is %zu "
+			    "bytes; keys are 1 to %d bytes", k.n, SP_KEY_MAX);
+	}
+	/* Only an array left unchecked can have more (sp_req_decode). */
+	if (rd.p != rd.end)
+		return sp_seterr(err, SP_BAD_REQUEST, "%zu bytes follow the "
+		    "request map in its frame", (size_t)(rd.end - rd.p));
+	return 0;
+}
+
+int
 sp_key_encode(struct sp_buf *b, const void *key, size_t n)
 {
 	msgpack_packer	 pk;

@@ -72,6 +72,7 @@ sp_seterr(struct sp_error *err, int code, const char *fmt, ...)
 		return -1;
 	err->code = code;
 	err->has_index = 0;
+	err->retry_ms = -1;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -89,6 +90,23 @@ sp_seterr_at(struct sp_error *err, uint64_t index, int code,
 	err->code = code;
 	err->has_index = 1;
 	err->index = index;
+	err->retry_ms = -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+sp_seterr_busy(struct sp_error *err, int64_t retry_ms, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = SP_BUSY;
+	err->has_index = 0;
+	err->retry_ms = retry_ms < 0 ? -1 : retry_ms;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);

@@ -47,15 +47,17 @@ enum sp_code {
 #define SP_ERRMSG_MAX	256
 
 /*
- * An error: a code and a message that says what to do about it, and for
+ * An error: a code and a message that says what to do about it, for
  * errors about one element of a request (a batch op, a key of mget), its
- * index.
+ * index, and for BUSY, when storesd can tell, how long to wait before
+ * retrying (the reply's retry_ms).
  */
 struct sp_error {
 	int		code;
 	char		msg[SP_ERRMSG_MAX];
 	int		has_index;
 	uint64_t	index;
+	int64_t		retry_ms;	/* -1: no hint */
 };
 
 /* The stable name of a code ("NOT_FOUND"), or NULL for an unknown code. */
@@ -85,5 +87,22 @@ const char	*sp_quote(const void *p, size_t n, char *buf);
 /* The same, for an error about element index of the request. */
 int	sp_seterr_at(struct sp_error *err, uint64_t index, int code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * The hints storesd gives with BUSY (PROTOCOL.md, "BUSY and retry_ms"):
+ * how long its cause usually lasts, by kind of cause.  Causes that a
+ * retry soon cannot clear (storesd stopping, another process holding the
+ * env, a map_size over map_budget, a client's own open batches) get
+ * none.
+ */
+#define SP_RETRY_REOPEN_MS	10	/* an env closing, resized, remapped */
+#define SP_RETRY_INUSE_MS	100	/* envs, map budget, reader slots or
+					 * address space held by requests */
+#define SP_RETRY_LONG_MS	1000	/* held by a fork, drop, restore or
+					 * snapshots; connections */
+
+/* The same, for BUSY with a hint: retry after retry_ms (-1: no hint, as
+ * when retrying soon cannot help). */
+int	sp_seterr_busy(struct sp_error *err, int64_t retry_ms,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -15,6 +15,9 @@
 
 #define SP_FRAME_HDR	4
 #define SP_FRAME_MAX	UINT32_MAX	/* the largest body a header can carry */
+/* The smallest max_frame storesd may be configured with: a request body
+ * of at most this many bytes is never too large for it. */
+#define SP_MAX_FRAME_MIN	(4 * 1024)
 
 /* The body length a header declares; hdr holds SP_FRAME_HDR bytes. */
 uint32_t	sp_frame_len(const void *hdr);

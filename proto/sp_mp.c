@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "sp_mp.h"
@@ -16,38 +17,148 @@ sp_mp_packer(msgpack_packer *pk, struct sp_buf *b)
 	msgpack_packer_init(pk, b, buf_write);
 }
 
+/*
+ * The writers below put a key and its value into the packer's buffer
+ * with one reservation and no callback per piece: a request or a reply
+ * is a handful of short fields, and msgpack-c's callback, one per
+ * header and one per body, cost more than the fields themselves.  They
+ * write exactly what msgpack-c writes (the smallest form of each).
+ */
+
+/* Room for n more bytes of b, or NULL (b's sticky failed flag set). */
+static unsigned char *
+room(struct sp_buf *b, size_t n)
+{
+	if (n > b->cap - b->len && sp_buf_reserve(b, n) == -1)
+		return NULL;
+	return (unsigned char *)b->data + b->len;
+}
+
+/* Writes the header of a str (bin false) or bin of n bytes at p;
+ * returns its length, at most 5 bytes. */
+static size_t
+raw_hdr(unsigned char *p, bool bin, size_t n)
+{
+	if (!bin && n < 32) {
+		p[0] = (unsigned char)(0xa0 | n);
+		return 1;
+	}
+	if (n < 256) {
+		p[0] = bin ? 0xc4 : 0xd9;
+		p[1] = (unsigned char)n;
+		return 2;
+	}
+	if (n < 65536) {
+		p[0] = bin ? 0xc5 : 0xda;
+		p[1] = (unsigned char)(n >> 8);
+		p[2] = (unsigned char)n;
+		return 3;
+	}
+	p[0] = bin ? 0xc6 : 0xdb;
+	p[1] = (unsigned char)(n >> 24);
+	p[2] = (unsigned char)(n >> 16);
+	p[3] = (unsigned char)(n >> 8);
+	p[4] = (unsigned char)n;
+	return 5;
+}
+
+/* Writes the uint v at p in its smallest form; returns its length, at
+ * most 9 bytes. */
+static size_t
+uint_at(unsigned char *p, uint64_t v)
+{
+	int	 i, w;
+
+	if (v < 128) {
+		p[0] = (unsigned char)v;
+		return 1;
+	}
+	if (v < 256) {
+		p[0] = 0xcc;
+		w = 1;
+	} else if (v < 65536) {
+		p[0] = 0xcd;
+		w = 2;
+	} else if (v <= UINT32_MAX) {
+		p[0] = 0xce;
+		w = 4;
+	} else {
+		p[0] = 0xcf;
+		w = 8;
+	}
+	for (i = 0; i < w; i++)
+		p[1 + i] = (unsigned char)(v >> (8 * (w - 1 - i)));
+	return 1 + (size_t)w;
+}
+
+/* The key k (a str), then a str or bin of n bytes at v. */
+static void
+put_kv_raw(msgpack_packer *pk, const char *k, bool bin, const void *v,
+    size_t n)
+{
+	struct sp_buf	*b = pk->data;
+	size_t		 kn = strlen(k), len;
+	unsigned char	*p;
+
+	/* Two headers of at most 5 bytes each. */
+	if (n > SIZE_MAX - kn - 10 || (p = room(b, kn + n + 10)) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	len = raw_hdr(p, false, kn);
+	memcpy(p + len, k, kn);
+	len += kn;
+	len += raw_hdr(p + len, bin, n);
+	if (n > 0)
+		memcpy(p + len, v, n);
+	b->len += len + n;
+}
+
 void
 sp_mp_str(msgpack_packer *pk, const char *s)
 {
-	msgpack_pack_str_with_body(pk, s, strlen(s));
+	struct sp_buf	*b = pk->data;
+	size_t		 n = strlen(s), len;
+	unsigned char	*p;
+
+	if ((p = room(b, n + 5)) == NULL)
+		return;
+	len = raw_hdr(p, false, n);
+	memcpy(p + len, s, n);
+	b->len += len + n;
 }
 
 void
 sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v)
 {
-	sp_mp_str(pk, k);
-	sp_mp_str(pk, v);
+	put_kv_raw(pk, k, false, v, strlen(v));
 }
 
 void
 sp_mp_kv_bytes(msgpack_packer *pk, const char *k, const void *p, size_t n)
 {
-	sp_mp_str(pk, k);
-	msgpack_pack_str_with_body(pk, p, n);
+	put_kv_raw(pk, k, false, p, n);
 }
 
 void
 sp_mp_kv_bin(msgpack_packer *pk, const char *k, const void *p, size_t n)
 {
-	sp_mp_str(pk, k);
-	msgpack_pack_bin_with_body(pk, p, n);
+	put_kv_raw(pk, k, true, p, n);
 }
 
 void
 sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
 {
-	sp_mp_str(pk, k);
-	msgpack_pack_uint64(pk, v);
+	struct sp_buf	*b = pk->data;
+	size_t		 kn = strlen(k), len;
+	unsigned char	*p;
+
+	if ((p = room(b, kn + 5 + 9)) == NULL)
+		return;
+	len = raw_hdr(p, false, kn);
+	memcpy(p + len, k, kn);
+	len += kn;
+	b->len += len + uint_at(p + len, v);
 }
 
 void
@@ -221,6 +332,12 @@ sp_mp_read_uint(struct sp_mp_rd *rd, uint64_t *v)
 	size_t		 hdr;
 	uint64_t	 len;
 
+	/* A positive fixint, as most ids are. */
+	if (left(rd) > 0 && rd->p[0] <= 0x7f) {
+		*v = rd->p[0];
+		rd->p++;
+		return 0;
+	}
 	if (header(rd, &t, &hdr, &len) == -1 || t != SP_MP_UINT ||
 	    left(rd) < hdr + len)
 		return -1;
@@ -237,6 +354,22 @@ read_payload(struct sp_mp_rd *rd, enum sp_mp_type want1,
 	size_t		 hdr;
 	uint64_t	 len;
 
+	/* A fixstr, as every field name is: no need for header(). */
+	if (want2 == SP_MP_STR && left(rd) > 0 && (rd->p[0] & 0xe0) == 0xa0 &&
+	    (size_t)(rd->p[0] & 0x1f) < left(rd)) {
+		v->p = (const char *)rd->p + 1;
+		v->n = rd->p[0] & 0x1f;
+		rd->p += 1 + v->n;
+		return 0;
+	}
+	/* A bin8, as a key is. */
+	if (want1 == SP_MP_BIN && left(rd) > 1 && rd->p[0] == 0xc4 &&
+	    (size_t)rd->p[1] <= left(rd) - 2) {
+		v->p = (const char *)rd->p + 2;
+		v->n = rd->p[1];
+		rd->p += 2 + v->n;
+		return 0;
+	}
 	if (header(rd, &t, &hdr, &len) == -1 || (t != want1 && t != want2))
 		return -1;
 	if (len > left(rd) - hdr)
@@ -325,7 +458,18 @@ sp_mp_skip(struct sp_mp_rd *rd)
 bool
 sp_bytes_eq(struct sp_bytes b, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t	 i;
 
-	return b.p != NULL && b.n == n && memcmp(b.p, s, n) == 0;
+	/*
+	 * One pass, stopping at the first byte that differs: decoders try
+	 * each name of a table in turn, and a strlen and a memcmp per row
+	 * cost more than the rest of decoding a get.  A NUL in b never
+	 * matches (s ends there), so s is never read past its end.
+	 */
+	if (b.p == NULL)
+		return false;
+	for (i = 0; i < b.n; i++)
+		if (s[i] == '\0' || s[i] != b.p[i])
+			return false;
+	return s[b.n] == '\0';
 }

@@ -66,7 +66,8 @@ enum {
 	R_ERR		= 1u << 1,
 	R_INDEX		= 1u << 2,
 	R_OTHER		= 1u << 3,	/* nothing to note but the value */
-	R_REV		= 1u << 4,
+	R_RETRY		= 1u << 4,
+	R_REV		= 1u << 5,
 };
 
 #define RF(name, bit, kind, member) \
@@ -77,6 +78,8 @@ static const struct field reply_fields[] = {
 	{ "err",	R_ERR,	 K_UINT,	0 },
 	RF("msg",	R_OTHER, K_STR,		msg),
 	RF("val",	R_OTHER, K_BYTES,	val),
+	/* Early: every get's reply has it, and rows are tried in order. */
+	RF("rev",	R_REV,	 K_UINT,	rev),
 	RF("server",	R_OTHER, K_STR,		server),
 	RF("version",	R_OTHER, K_UINT,	version),
 	RF("max_frame",	R_OTHER, K_UINT,	max_frame),
@@ -84,13 +87,13 @@ static const struct field reply_fields[] = {
 	RF("envs",	R_OTHER, K_RAW,		envs),
 	RF("daemon",	R_OTHER, K_RAW,		daemon),
 	RF("index",	R_INDEX, K_UINT,	index),
+	RF("retry_ms",	R_RETRY, K_UINT,	retry_ms),
 	RF("vals",	R_OTHER, K_ARRAY,	vals),
 	RF("missing",	R_OTHER, K_ARRAY,	missing),
 	RF("count",	R_OTHER, K_UINT,	count),
 	RF("entries",	R_OTHER, K_ARRAY,	entries),
 	RF("cursor",	R_OTHER, K_OPT_BYTES,	cursor),
 	RF("repos",	R_OTHER, K_RAW,		repos),
-	RF("rev",	R_REV,	 K_UINT,	rev),
 	RF("watch",	R_OTHER, K_UINT,	watch),
 	RF("ev",	R_OTHER, K_STR,		ev),
 	RF("key",	R_OTHER, K_BYTES,	key),
@@ -147,13 +150,22 @@ sp_op_name(enum sp_op op)
 	return ops[op].name;
 }
 
+/* True when name begins as s does: rules out most rows of a table
+ * without a call (no row has an empty name). */
+static bool
+first_is(struct sp_bytes name, const char *s)
+{
+	return name.n > 0 && name.p[0] == s[0];
+}
+
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
 	int	 i;
 
 	for (i = SP_OP_NONE + 1; i < SP_OP_MAX; i++)
-		if (sp_bytes_eq(name, ops[i].name))
+		if (first_is(name, ops[i].name) &&
+		    sp_bytes_eq(name, ops[i].name))
 			return (enum sp_op)i;
 	return SP_OP_NONE;
 }
@@ -165,7 +177,8 @@ field_lookup(const struct field *table, size_t n, struct sp_bytes name)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (sp_bytes_eq(name, table[i].name))
+		if (first_is(name, table[i].name) &&
+		    sp_bytes_eq(name, table[i].name))
 			return &table[i];
 	return NULL;
 }
@@ -289,7 +302,8 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 
 	missing = d->required & ~req->has;
 	extra = req->has & ~(d->required | d->optional | SP_F_ID | SP_F_OP);
-	for (bit = 1; bit != 0; bit <<= 1) {
+	/* Up to the highest bit to name only: usually none at all. */
+	for (bit = 1; bit != 0 && bit <= (missing | extra); bit <<= 1) {
 		if (missing & bit)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "a %s request needs the field '%s'", d->name,
@@ -313,15 +327,42 @@ check_fields(const struct sp_req *req, struct sp_error *err)
 	return 0;
 }
 
+/*
+ * The keys array that ends a request: with more than defer elements,
+ * its bytes are the rest of the request, left unwalked (sp_msg.h);
+ * otherwise it is read as any array.  Returns 0, or -1 when malformed.
+ */
+static int
+read_last_keys(struct sp_mp_rd *rd, struct sp_array *a, uint32_t defer)
+{
+	struct sp_mp_rd	 c = *rd;
+
+	if (defer == 0 || sp_mp_read_array(&c, &a->n) == -1 || a->n <= defer)
+		return sp__read_array(rd, a);
+	a->raw.p = (const char *)c.p;
+	a->raw.n = (size_t)(c.end - c.p);
+	a->unchecked = true;
+	rd->p = rd->end;
+	return 0;
+}
+
 int
 sp_req_decode(const void *body, size_t n, struct sp_req *req,
     struct sp_error *err)
+{
+	return sp_req_decode_defer(body, n, req, 0, err);
+}
+
+int
+sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
+    uint32_t defer, struct sp_error *err)
 {
 	struct sp_mp_rd		 rd;
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
 	uint32_t		 i, npairs;
 	char			 q[SP_QUOTE_BUF];
+	int			 rc;
 
 	memset(req, 0, sizeof(*req));
 	sp_mp_rd_init(&rd, body, n);
@@ -349,8 +390,12 @@ sp_req_decode(const void *body, size_t n, struct sp_req *req,
 			    "the field '%s' appears twice", f->name);
 			goto fail;
 		}
-		if (read_value(&rd, f->kind, f->bit == SP_F_OP ? (void *)&opname :
-		    (char *)req + f->off) == -1) {
+		if (f->bit == SP_F_KEYS && i == npairs - 1)
+			rc = read_last_keys(&rd, &req->keys, defer);
+		else
+			rc = read_value(&rd, f->kind, f->bit == SP_F_OP ?
+			    (void *)&opname : (char *)req + f->off);
+		if (rc == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "the field '%s' must be %s, not %s", f->name,
 			    kind_name(f->kind), sp_mp_type_name(sp_mp_peek(&rd)));
@@ -395,7 +440,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	const struct sp_bytes	*v;
 	const struct sp_array	*a;
 	size_t			 i, mark;
-	uint32_t		 n = 0, has = 0;
+	uint32_t		 n = 0, has = 0, bit;
 
 	if (sp_op_name(req->op) == NULL) {
 		errno = EINVAL;
@@ -404,27 +449,29 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	for (i = 0; i < NFIELDS; i++) {
 		f = &fields[i];
 		if (f->bit == SP_F_ID || f->bit == SP_F_OP)
-			has |= f->bit;
+			bit = f->bit;
 		else if (f->kind == K_STR || f->kind == K_BYTES)
-			has |= ((const struct sp_bytes *)(base + f->off))->p ?
+			bit = ((const struct sp_bytes *)(base + f->off))->p ?
 			    f->bit : 0;
 		else if (f->kind == K_ARRAY)
-			has |= ((const struct sp_array *)(base + f->off))->raw.p ?
+			bit = ((const struct sp_array *)(base + f->off))->raw.p ?
 			    f->bit : 0;
 		else
-			has |= req->has & f->bit;
+			bit = req->has & f->bit;
+		has |= bit;
+		n += bit != 0;
 	}
-	for (i = 0; i < NFIELDS; i++)
-		n += (has & fields[i].bit) != 0;
 
 	if (sp_frame_open(b, &mark) == -1)
 		return -1;
 	sp_mp_packer(&pk, b);
 	msgpack_pack_map(&pk, n);
-	for (i = 0; i < NFIELDS; i++) {
+	/* Up to the last field present: a get's are the first six rows. */
+	for (i = 0; i < NFIELDS && n > 0; i++) {
 		f = &fields[i];
 		if (!(has & f->bit))
 			continue;
+		n--;
 		if (f->bit == SP_F_OP) {
 			sp_mp_kv_str(&pk, "op", ops[req->op].name);
 			continue;
@@ -497,6 +544,7 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 			    (int)(k.n > 32 ? 32 : k.n), k.p);
 	}
 	rep->has_index = (seen & R_INDEX) != 0;
+	rep->has_retry = (seen & R_RETRY) != 0;
 	rep->has_rev = (seen & R_REV) != 0;
 	if (rd.p != rd.end || !(seen & R_ID))
 		return sp_seterr(err, SP_BAD_REQUEST,
@@ -527,33 +575,45 @@ sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 
 static int
 error_reply(struct sp_buf *b, uint64_t id, int code, const char *msg,
-    const uint64_t *index)
+    const uint64_t *index, int64_t retry_ms)
 {
 	msgpack_packer	 pk;
 	const char	*name = sp_code_name(code);
 	size_t		 mark;
+	/* A hint is at least 1 ms: a zeroed sp_error carries none. */
+	bool		 retry = code == SP_BUSY && retry_ms > 0;
 
-	if (sp__open_reply(b, &pk, &mark, id, index ? 4 : 3) == -1)
+	if (sp__open_reply(b, &pk, &mark, id, 3 + (index != NULL) + retry)
+	    == -1)
 		return -1;
 	sp_mp_kv_u64(&pk, "err", (uint64_t)code);
 	sp_mp_kv_str(&pk, "name", name ? name : "UNKNOWN");
 	sp_mp_kv_str(&pk, "msg", msg);
 	if (index)
 		sp_mp_kv_u64(&pk, "index", *index);
+	if (retry)
+		sp_mp_kv_u64(&pk, "retry_ms", (uint64_t)retry_ms);
 	return sp_frame_close(b, mark);
 }
 
 int
 sp_reply_error(struct sp_buf *b, uint64_t id, int code, const char *msg)
 {
-	return error_reply(b, id, code, msg, NULL);
+	return error_reply(b, id, code, msg, NULL, -1);
 }
 
 int
 sp_reply_error_at(struct sp_buf *b, uint64_t id, int code, const char *msg,
     uint64_t index)
 {
-	return error_reply(b, id, code, msg, &index);
+	return error_reply(b, id, code, msg, &index, -1);
+}
+
+int
+sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err)
+{
+	return error_reply(b, id, err->code, err->msg,
+	    err->has_index ? &err->index : NULL, err->retry_ms);
 }
 
 int

@@ -105,10 +105,17 @@ enum sp_field {
 	SP_F_WATCH	= 1u << 26,
 };
 
-/* A msgpack array inside a frame: its elements' bytes and their count. */
+/*
+ * A msgpack array inside a frame: its elements' bytes and their count.
+ * Decoded arrays have been walked (raw holds exactly n elements), but
+ * for keys that sp_req_decode_defer() left unchecked: raw is then
+ * everything after the header to the end of the request, and
+ * sp_keys_check() walks it.
+ */
 struct sp_array {
 	struct sp_bytes	 raw;		/* the elements, after the header */
 	uint32_t	 n;
+	bool		 unchecked;
 };
 
 struct sp_req {
@@ -177,6 +184,12 @@ int	sp_batch_next(struct sp_mp_rd *rd, struct sp_batch_op *op,
 int	sp_batch_op_encode(struct sp_buf *b, const struct sp_batch_op *op);
 /* Appends one key to b: the elements of a keys array in the making. */
 int	sp_key_encode(struct sp_buf *b, const void *key, size_t n);
+/*
+ * Checks a request's keys: each bin (or str) of 1 to SP_KEY_MAX bytes,
+ * exactly keys->n of them and nothing after.  Returns 0, or -1 with err
+ * (BAD_REQUEST or BAD_KEY, with the index of the key at fault).
+ */
+int	sp_keys_check(const struct sp_array *keys, struct sp_error *err);
 
 /*
  * Decodes a request body.  Checks types, that no field repeats, that the
@@ -187,6 +200,16 @@ int	sp_key_encode(struct sp_buf *b, const void *key, size_t n);
  */
 int	sp_req_decode(const void *body, size_t n, struct sp_req *req,
 	    struct sp_error *err);
+/*
+ * The same, but a keys array of more than defer_keys elements that ends
+ * the request is not walked: checking millions of keys is left to
+ * sp_keys_check() wherever they are read, off the thread that decodes
+ * (storesd's I/O thread), so that its cost is not paid there.  Such a
+ * request may decode although its keys are malformed.  keys.unchecked
+ * says it was left so.
+ */
+int	sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
+	    uint32_t defer_keys, struct sp_error *err);
 
 /*
  * Appends req as one frame to b.  Byte fields are sent when their p is
@@ -210,6 +233,8 @@ struct sp_reply {
 	struct sp_bytes	 daemon;	/* stats: raw msgpack map */
 	bool		 has_index;
 	uint64_t	 index;		/* error: the batch op or key at fault */
+	bool		 has_retry;
+	uint64_t	 retry_ms;	/* BUSY: retry after this many ms */
 	struct sp_array	 vals;		/* mget: bin or nil per key */
 	struct sp_array	 missing;	/* missing: indices of absent keys */
 	uint64_t	 count;		/* count */
@@ -245,6 +270,8 @@ int	sp_reply_size(struct sp_buf *b, uint64_t id, uint64_t size);
 /* An error about element index of a batch's ops or a request's keys. */
 int	sp_reply_error_at(struct sp_buf *b, uint64_t id, int code,
 	    const char *msg, uint64_t index);
+/* The error err says, with its index and (BUSY) its retry hint. */
+int	sp_reply_err(struct sp_buf *b, uint64_t id, const struct sp_error *err);
 int	sp_reply_count(struct sp_buf *b, uint64_t id, uint64_t count);
 int	sp_reply_missing(struct sp_buf *b, uint64_t id, const uint32_t *idx,
 	    size_t n);

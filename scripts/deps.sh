@@ -4,8 +4,8 @@
 #	scripts/deps.sh [build|bench|check]
 #
 # build: what `make` and `make run` need; bench: that and Redis with
-# hiredis (and redis-py, for the bindings' rows), which only the
-# benchmark uses; check (the default): everything `make check` runs,
+# hiredis (and redis-py, for the bindings' rows; valgrind and strace, for
+# make bench-instr), which only the benchmark uses; check (the default): everything `make check` runs,
 # the benchmark's smoke run included (mmdebstrap and
 # systemd-container build and boot the container of
 # tests/systemd_live.sh, which fetches that container's packages from
@@ -16,7 +16,8 @@ set -eu
 
 build="gcc make pkg-config liblmdb-dev libevent-dev libmsgpack-dev
 libinih-dev"
-bench="redis-server libhiredis-dev python3-redis python3-hiredis"
+bench="redis-server libhiredis-dev python3-redis python3-hiredis valgrind
+strace"
 tests="lmdb-utils check valgrind python3 clang libclang-rt-dev systemd
 mandoc abigail-tools mmdebstrap systemd-container python3-dev
 python3-pytest python3-setuptools python3-pip cargo rustc"

@@ -10,7 +10,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
-lib=$(ls "$BUILD"/libstoreclient.so.*.*.* 2>/dev/null | head -n 1)
+# The Makefile names the library of the header's version (LIB): a build
+# directory may still hold an older release's file next to it.
+lib=${LIB:-$(ls -v "$BUILD"/libstoreclient.so.*.*.* 2>/dev/null | tail -n 1)}
 base=client/abi/libstoreclient.abi
 if [ -z "$lib" ]; then
 	echo "abi.sh: no $BUILD/libstoreclient.so.X.Y.Z; run make" >&2

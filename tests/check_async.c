@@ -1600,6 +1600,406 @@ START_TEST(a_watch_ends_once_when_its_connection_does)
 }
 END_TEST
 
+/* ------------------------------------------------- BUSY's retry hint */
+
+struct rt {
+	struct event_base	*base;
+	int			 code;
+	int64_t			 retry_ms;
+	int			 calls;
+};
+
+static void
+rt_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct rt	*t = arg;
+
+	(void)ac;
+	t->code = sc_reply_code(r);
+	t->retry_ms = sc_reply_retry_ms(r);
+	t->calls++;
+	event_base_loopbreak(t->base);
+}
+
+/* Runs base until the request's callback ran. */
+static void
+rt_wait(struct rt *t)
+{
+	while (t->calls == 0)
+		ck_assert_int_ne(event_base_loop(t->base, EVLOOP_ONCE), -1);
+}
+
+/*
+ * A fork into an open destination is BUSY with storesd's hint for a
+ * cause held by a fork, drop or restore (1000 ms, PROTOCOL.md): both
+ * APIs report it; other errors and successes have none (-1).
+ */
+START_TEST(busy_carries_a_retry_hint)
+{
+	struct hs_daemon	 d;
+	struct rt		 t = { 0 };
+	sc_conn			*c;
+	sc_async		*ac;
+	void			*v;
+	size_t			 n;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	ck_assert_int_eq(sc_put(c, "src", "nodes", NULL, "k", 1, "v", 1), 0);
+	/* Open now, and for idle_close (30 s) after its last request. */
+	ck_assert_int_eq(sc_put(c, "dst", "nodes", NULL, "k", 1, "v", 1), 0);
+	EXPECT_ERR(c, sc_fork(c, "src", "nodes", "dst"), SC_ERR_BUSY);
+	ck_assert_int_eq(sc_errretry_ms(c), SP_RETRY_LONG_MS);
+	/* The next error, or success, forgets it. */
+	EXPECT_ERR(c, sc_get(c, "src", "nodes", NULL, "no", 2, &v, &n),
+	    SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	EXPECT_ERR(c, sc_fork(c, "src", "nodes", "dst"), SC_ERR_BUSY);
+	ck_assert_int_eq(sc_ping(c), 0);
+	ck_assert_int_eq(sc_errretry_ms(c), -1);
+	ck_assert_int_eq(sc_errretry_ms(NULL), -1);
+
+	t.base = event_base_new();
+	ac = conn_on(t.base, &d);
+	ck_assert_int_eq(sc_async_fork(ac, "src", "nodes", "dst", rt_reply,
+	    &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_ERR_BUSY);
+	ck_assert_int_eq(t.retry_ms, SP_RETRY_LONG_MS);
+	t.calls = 0;
+	ck_assert_int_eq(sc_async_get(ac, "src", "nodes", NULL, "no", 2,
+	    rt_reply, &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(t.retry_ms, -1);
+	t.calls = 0;
+	ck_assert_int_eq(sc_async_ping(ac, rt_reply, &t), 0);
+	rt_wait(&t);
+	ck_assert_int_eq(t.code, SC_OK);
+	ck_assert_int_eq(t.retry_ms, -1);
+	ck_assert_int_eq(sc_reply_retry_ms(NULL), -1);
+	sc_async_free(ac);
+	event_base_free(t.base);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------ a scan, page by page */
+
+struct sw {
+	struct event_base	*base;
+	sc_scan_opts		*o;
+	int			 next;		/* the key expected next */
+	int			 step;		/* +1, or -1 reversed */
+	int			 pages;
+	bool			 done;
+};
+
+/* A page of "w/NNN" keys: checks them, then asks for the next page from
+ * inside the callback, with the cursor that lives in this reply. */
+static void
+sw_page(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct sw	*w = arg;
+	const void	*k, *v, *cur;
+	size_t		 kn, vn, curn;
+	char		 want[16];
+
+	expect_code(r, SC_OK, "a scan page");
+	w->pages++;
+	while (sc_reply_next_entry(r, &k, &kn, &v, &vn) == 1) {
+		snprintf(want, sizeof(want), "w/%03d", w->next);
+		ck_assert(kn == strlen(want) && memcmp(k, want, kn) == 0);
+		ck_assert(vn == 1 && memcmp(v, "v", 1) == 0);
+		w->next += w->step;
+	}
+	if (sc_reply_cursor(r, &cur, &curn) == 0) {
+		w->done = true;
+		event_base_loopbreak(w->base);
+		return;
+	}
+	ck_assert_int_eq(sc_async_scan(ac, "sw", "refs", NULL, w->o, cur,
+	    curn, sw_page, w), 0);
+}
+
+/*
+ * A whole db walked through the libevent adapter, one request and one
+ * callback per page, each page asked for by the last one's callback:
+ * every key once, in order (reversed too), within the prefix, in as
+ * many pages as the limit makes.  Then the README's example, which does
+ * the same over scan_page-sized pages.
+ */
+START_TEST(a_scan_walks_page_by_page)
+{
+	struct hs_daemon	 d;
+	struct sw		 w;
+	sc_conn			*c;
+	sc_batch		*b;
+	sc_async		*ac;
+	char			 k[16];
+	int			 i, reverse;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	b = sc_batch_begin(c, "sw", "refs", NULL);
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "w/%03d", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "v", 1),
+		    0);
+	}
+	ck_assert_int_eq(sc_batch_put(b, NULL, "x", 1, "other", 5), 0);
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	for (reverse = 0; reverse < 2; reverse++) {
+		memset(&w, 0, sizeof(w));
+		w.base = event_base_new();
+		w.o = sc_scan_opts_new();
+		ck_assert_int_eq(sc_scan_opts_set_prefix(w.o, "w/", 2), 0);
+		ck_assert_int_eq(sc_scan_opts_set_limit(w.o, 7), 0);
+		ck_assert_int_eq(sc_scan_opts_set_reverse(w.o, reverse), 0);
+		w.next = reverse ? 99 : 0;
+		w.step = reverse ? -1 : 1;
+		ac = conn_on(w.base, &d);
+		ck_assert_int_eq(sc_async_scan(ac, "sw", "refs", NULL, w.o,
+		    NULL, 0, sw_page, &w), 0);
+		while (!w.done)
+			ck_assert_int_ne(event_base_loop(w.base, EVLOOP_ONCE),
+			    -1);
+		ck_assert_int_eq(w.next, reverse ? -1 : 100);
+		ck_assert_int_eq(w.pages, 15);		/* 14 * 7 + 2 */
+		sc_async_free(ac);
+		sc_scan_opts_free(w.o);
+		event_base_free(w.base);
+	}
+
+	/* The README's walk: 2,500 keys in pages of scan_page (1,000). */
+	for (i = 0; i < 2500; i += 500) {
+		int	 j;
+
+		b = sc_batch_begin(c, "ox/mnist", "refs", NULL);
+		for (j = i; j < i + 500; j++) {
+			snprintf(k, sizeof(k), "k%05d", j);
+			sc_batch_put(b, NULL, k, strlen(k), "v", 1);
+		}
+		ck_assert_int_eq(sc_batch_commit(b), 0);
+	}
+	ck_assert_msg(it_run("%s/tests/example-scan %s >%s/out 2>&1 && "
+	    "tail -n 1 %s/out | grep -qx '2500 keys in 3 pages' && "
+	    "head -n 2500 %s/out | sort -c && "
+	    "test \"$(head -n 2500 %s/out | sort -u | wc -l)\" = 2500",
+	    hs_build(), d.sock, d.dir, d.dir, d.dir, d.dir) == 0,
+	    "example-scan failed");
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* ------------------------------------------------ requests over max_frame */
+
+#define MF_NKEYS	200
+#define MF_KEYLEN	500	/* 200 keys of 500 bytes: over 64 KiB */
+
+#define MF_NREQ		7
+
+struct mf {
+	struct event_base	*base;
+	int			 code[MF_NREQ];
+	int			 calls[MF_NREQ];
+	int			 done;
+	int			 want;
+};
+
+/* The indices a missing's callback saw, and its outcome. */
+struct mf_miss {
+	struct mf	*m;
+	int		 code;
+	size_t		 errindex;
+	size_t		 idx[MF_NKEYS];
+	size_t		 n;
+	int		 calls;
+};
+
+static void
+mf_miss_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct mf_miss	*x = arg;
+	size_t		 i;
+
+	(void)ac;
+	x->calls++;
+	x->code = sc_reply_code(r);
+	x->errindex = sc_reply_errindex(r);
+	while (x->n < MF_NKEYS && sc_reply_next_missing(r, &i) == 1)
+		x->idx[x->n++] = i;
+	if (++x->m->done == x->m->want)
+		event_base_loopbreak(x->m->base);
+}
+
+/*
+ * A missing over max_frame, once it is known, is split: one callback
+ * with every absent key's index over all keys, in order; a bad key's
+ * index counts over all keys too.
+ */
+static void
+mf_missing_split(struct mf *m, sc_async *ac, sc_bytes *keys)
+{
+	struct mf_miss	 x, y;
+	sc_bytes	 keep = keys[150];
+	size_t		 i, q;
+
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	x.m = y.m = m;
+	m->done = 0;
+	m->want = 2;
+	q = sc_async_inflight(ac);
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &x), 0);
+	ck_assert_uint_gt(sc_async_inflight(ac), q + 1);	/* parts */
+	keys[150].n = 0;
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &y), 0);
+	keys[150] = keep;
+	while (m->done < m->want)
+		ck_assert_int_ne(event_base_loop(m->base, EVLOOP_ONCE), -1);
+	ck_assert_int_eq(x.calls, 1);
+	ck_assert_int_eq(x.code, SC_OK);
+	ck_assert_uint_eq(x.n, MF_NKEYS - 1);	/* all but the one put */
+	for (i = 0; i < x.n; i++)
+		ck_assert_uint_eq(x.idx[i], i < 1 ? i : i + 1);
+	ck_assert_int_eq(y.calls, 1);
+	ck_assert_int_eq(y.code, SC_ERR_BAD_KEY);
+	ck_assert_uint_eq(y.errindex, 150);
+	ck_assert_uint_eq(y.n, 0);
+	ck_assert_uint_eq(sc_async_inflight(ac), q);
+}
+
+/* A split missing cut short by the connection's end: one callback. */
+static void
+mf_missing_closed(struct mf *m, sc_async *ac, sc_bytes *keys)
+{
+	struct mf_miss	 z;
+
+	memset(&z, 0, sizeof(z));
+	z.m = m;
+	m->done = 0;
+	m->want = 1;
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_miss_reply, &z), 0);
+	sc_async_free(ac);
+	ck_assert_int_eq(z.calls, 1);
+	ck_assert_int_eq(z.code, SC_ERR_CLOSED);
+}
+
+/* A request's callback argument: its slot in m. */
+struct mf_slot {
+	struct mf	*m;
+	int		 i;
+};
+
+static void
+mf_slot_reply(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct mf_slot	*s = arg;
+
+	(void)ac;
+	s->m->code[s->i] = sc_reply_code(r);
+	s->m->calls[s->i]++;
+	if (++s->m->done == s->m->want)
+		event_base_loopbreak(s->m->base);
+}
+
+/*
+ * An mget or missing whose request is over storesd's max_frame is never
+ * sent, so storesd does not close the connection on it: made before the
+ * hello's reply told max_frame, its callback gets TOO_LARGE (the
+ * requests around it are served, a snapshot with the descriptor it
+ * passes too); once max_frame is known, an mget is refused at once
+ * (-1, TOO_LARGE), as sc_mget() refuses it, and a missing is split, as
+ * sc_missing() splits it.
+ */
+START_TEST(over_max_frame_refused_unsent)
+{
+	struct hs_daemon	 d;
+	struct mf		 m = { 0 };
+	struct mf_slot		 s[MF_NREQ];
+	sc_bytes		*keys = calloc(MF_NKEYS, sizeof(*keys));
+	char			*kb = malloc(MF_NKEYS * MF_KEYLEN);
+	sc_conn			*c;
+	sc_async		*ac;
+	sc_bytes		*vals;
+	size_t			*miss, nmiss;
+	char			 path[512];
+	int			 i, fd;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_frame = 64KiB\n"
+	    "[store refs]\nmap_size = 16MiB\n"), 0);
+	for (i = 0; i < MF_NKEYS; i++) {
+		memset(kb + i * MF_KEYLEN, 'a' + i % 26, MF_KEYLEN);
+		snprintf(kb + i * MF_KEYLEN, 8, "%06d", i);
+		keys[i] = (sc_bytes){ kb + i * MF_KEYLEN, MF_KEYLEN };
+	}
+	for (i = 0; i < MF_NREQ; i++)
+		s[i] = (struct mf_slot){ &m, i };
+	m.base = event_base_new();
+	m.want = MF_NREQ;
+	snprintf(path, sizeof(path), "%s/snap", d.dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	    -1);
+	/* All made before the hello's reply: max_frame is not known yet. */
+	ac = conn_on(m.base, &d);
+	ck_assert_int_eq(sc_async_put(ac, NULL, "refs", NULL, keys[1].p,
+	    keys[1].n, "one", 3, mf_slot_reply, &s[0]), 0);
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[1]), 0);
+	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[2]), 0);
+	ck_assert_int_eq(sc_async_missing(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[3]), 0);
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys, 3,
+	    mf_slot_reply, &s[4]), 0);
+	ck_assert_int_eq(sc_async_ping(ac, mf_slot_reply, &s[5]), 0);
+	ck_assert_int_eq(sc_async_snapshot(ac, NULL, "refs", fd, 0,
+	    mf_slot_reply, &s[6]), 0);
+	close(fd);
+	while (m.done < m.want)
+		ck_assert_int_ne(event_base_loop(m.base, EVLOOP_ONCE), -1);
+	ck_assert_int_eq(it_run("test -s %s", path), 0);
+	for (i = 0; i < MF_NREQ; i++) {
+		ck_assert_int_eq(m.calls[i], 1);
+		ck_assert_msg(m.code[i] == (i == 1 || i == 3 ?
+		    SC_ERR_TOO_LARGE : SC_OK), "request %d: %s", i,
+		    sc_errname(m.code[i]));
+	}
+	/* Now max_frame is known: the mget is refused at once, nothing
+	 * queued, and the missing is split as sc_missing() splits it. */
+	ck_assert_int_eq(sc_async_mget(ac, NULL, "refs", NULL, keys,
+	    MF_NKEYS, mf_slot_reply, &s[1]), -1);
+	ck_assert_int_eq(sc_async_errcode(ac), SC_ERR_TOO_LARGE);
+	ck_assert_ptr_nonnull(strstr(sc_async_errmsg(ac), "max_frame"));
+	ck_assert_uint_eq(sc_async_inflight(ac), 0);
+	mf_missing_split(&m, ac, keys);
+	mf_missing_closed(&m, ac, keys);
+	event_base_free(m.base);
+
+	/* The synchronous API, the same case: mget refused, missing split. */
+	c = it_conn(&d);
+	EXPECT_ERR(c, sc_mget(c, NULL, "refs", NULL, keys, MF_NKEYS, &vals),
+	    SC_ERR_TOO_LARGE);
+	ck_assert_int_eq(sc_missing(c, NULL, "refs", NULL, keys, MF_NKEYS,
+	    &miss, &nmiss), 0);
+	ck_assert_uint_eq(nmiss, MF_NKEYS - 1);	/* all but the one put */
+	sc_free(miss);
+	sc_close(c);
+	free(keys);
+	free(kb);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ----------------------------------------------------- versions, docs */
 
 START_TEST(version_numbers_agree)
@@ -1649,6 +2049,9 @@ async_suite(void)
 	tcase_add_test(tc, a_watch_sees_every_event_once_in_order);
 	tcase_add_test(tc, a_watch_ends_once_unwatched_compacted_or_refused);
 	tcase_add_test(tc, a_watch_ends_once_when_its_connection_does);
+	tcase_add_test(tc, busy_carries_a_retry_hint);
+	tcase_add_test(tc, over_max_frame_refused_unsent);
+	tcase_add_test(tc, a_scan_walks_page_by_page);
 	tcase_add_test(tc, the_documented_examples_run);
 	suite_add_tcase(s, tc);
 	return s;

@@ -137,6 +137,9 @@ tpath(char *buf, size_t n, const char *rel)
 #define STORE_OK	"[store refs]\nmap_size = 1GiB\n"
 /* data_dir where no path under test lives. */
 #define DAEMON_OK	"[daemon]\ndata_dir = @T/data\n"
+/* config.c's rule for names, as its messages say it. */
+#define NAME_RULE_T	"names are 1 to 64 bytes of A-Z a-z 0-9 . _ -, " \
+			"not starting with '.' or '-'"
 
 /* ------------------------------------------------------------------ */
 
@@ -394,7 +397,8 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
-	    "snapshot_max, snapshot_timeout, watch_progress, watch_buffer, max_watches");
+	    "snapshot_max, snapshot_timeout, drop_wait, restore_timeout, "
+	    "watch_progress, watch_buffer, max_watches");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
@@ -820,6 +824,63 @@ START_TEST(test_syntax_error)
 }
 END_TEST
 
+/*
+ * Every error of a file is reported, one a line in the order of their
+ * lines, not only the first: an operator fixes them in one edit.  The
+ * keys under a bad header are skipped, and the checks of a section that
+ * had an error are not echoed.
+ */
+START_TEST(test_all_errors)
+{
+	static const char text[] =
+	    "[daemon]\n"
+	    "io_threads = lots\n"
+	    "[store refs]\n"
+	    "map_size = 1GiB\n"
+	    "colour = blue\n"
+	    "[store b@d]\n"
+	    "map_size = x\n"
+	    "[store nodes]\n"
+	    "map_size = 1GiB\n"
+	    "sync = sometimes\n";
+	char	 want[8 * PATH_MAX], known[] = "map_size, max_dbs, dbs, sync, "
+		    "path, sync_interval, readers, writers, create, history";
+	char	 small[200];
+
+	ck_assert_ptr_null(load3(text, NULL, NULL));
+	snprintf(want, sizeof(want),
+	    "%s:2: io_threads = 'lots' is not a whole number; use 1 to 64\n"
+	    "%s:5: unknown key 'colour' in [store refs]; known keys: %s\n"
+	    "%s:6: store name 'b@d' is not valid; " NAME_RULE_T "\n"
+	    "%s:10: sync = 'sometimes' is not known; write sync = full, "
+	    "nometa or none", conf_path, conf_path, known, conf_path,
+	    conf_path);
+	ck_assert_str_eq(errbuf, want);
+
+	/* A section's own checks come on its header's line, in order. */
+	ck_assert_ptr_null(load3("[store a]\ndbs = a\n[store b]\n"
+	    "map_size = x\n= y\n", NULL, NULL));
+	ck_assert_ptr_nonnull(strstr(errbuf, ":1: [store a] has no map_size"));
+	ck_assert_ptr_nonnull(strstr(errbuf, "\n" ));
+	ck_assert_ptr_nonnull(strstr(strstr(errbuf, ":1: "), ":4: map_size = "
+	    "'x' is not a size"));
+	ck_assert_ptr_nonnull(strstr(strstr(errbuf, ":4: "), ":5: syntax "
+	    "error"));
+
+	/* What does not fit is counted. */
+	write_file(conf_path, text);
+	ck_assert_ptr_null(cfg_load(conf_path, NULL, NULL, small,
+	    sizeof(small)));
+	ck_assert_ptr_nonnull(strstr(small, ":2: io_threads"));
+	ck_assert_ptr_null(strstr(small, ":5: "));
+	ck_assert_ptr_nonnull(strstr(small, ": and 3 more errors"));
+	/* Room for less than the first: it is cut off, nothing else. */
+	ck_assert_ptr_null(cfg_load(conf_path, NULL, NULL, small, 20));
+	ck_assert_uint_eq(strlen(small), 19);
+	ck_assert_int_eq(strncmp(small, conf_path, 19), 0);
+}
+END_TEST
+
 START_TEST(test_long_line)
 {
 	char	 text[2048];
@@ -984,6 +1045,30 @@ START_TEST(test_parse_duration)
 }
 END_TEST
 
+START_TEST(test_format_duration)
+{
+	static const struct {
+		uint64_t	 ms;
+		const char	*s;
+	} cases[] = {
+		{ 0, "0ms" }, { 1, "1ms" }, { 1500, "1500ms" },
+		{ 2000, "2s" }, { 90000, "90s" }, { 120000, "2m" },
+		{ 3600000, "1h" }, { 3601000, "3601s" },
+	};
+	char		 buf[32];
+	uint64_t	 back;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfg_format_duration(cases[i].ms, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].s);
+		/* What it writes, the parser reads back. */
+		ck_assert_int_eq(cfg_parse_duration(buf, &back), 0);
+		ck_assert_uint_eq(back, cases[i].ms);
+	}
+}
+END_TEST
+
 START_TEST(test_format_size)
 {
 	static const struct {
@@ -1059,7 +1144,10 @@ START_TEST(test_limits)
 	cfg = load(STORE_OK "[daemon]\nmax_connections = 10\n"
 	    "max_inflight = 3\nmax_output = 1MiB\nmax_requests_per_turn = 5\n"
 	    "stop_timeout = 2s\nmax_input = 2GiB\nframe_timeout = 500ms\n"
-	    "snapshot_max = 2\nsnapshot_timeout = 500ms\n");
+	    "snapshot_max = 2\nsnapshot_timeout = 500ms\ndrop_wait = 0\n"
+	    "restore_timeout = 1500ms\n");
+	ck_assert_uint_eq(cfg->drop_wait_ms, 0);
+	ck_assert_uint_eq(cfg->restore_timeout_ms, 1500);
 	ck_assert_uint_eq(cfg->max_connections, 10);
 	ck_assert_uint_eq(cfg->max_input, UINT64_C(2) << 30);
 	ck_assert_uint_eq(cfg->frame_timeout_ms, 500);
@@ -1080,7 +1168,13 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->frame_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->snapshot_max, 8);
 	ck_assert_uint_eq(cfg->snapshot_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg->drop_wait_ms, 2000);
+	ck_assert_uint_eq(cfg->restore_timeout_ms, 30000);
 	cfg_free(cfg);
+	expect_err(STORE_OK "[daemon]\ndrop_wait = 2m\n", 4,
+	    "drop_wait = 2m is out of range; use 0 to 1m");
+	expect_err(STORE_OK "[daemon]\nrestore_timeout = 50ms\n", 4,
+	    "restore_timeout = 50ms is out of range; use 100ms to 1h");
 	expect_err(STORE_OK "[daemon]\nsnapshot_max = 0\n", 4,
 	    "snapshot_max = 0 is out of range; use 1 to 1024");
 	expect_err(STORE_OK "[daemon]\nsnapshot_timeout = 5ms\n", 4,
@@ -1141,6 +1235,7 @@ config_suite(void)
 	tcase_add_test(tc, test_same_path);
 	tcase_add_test(tc, test_path_in_data_dir);
 	tcase_add_test(tc, test_syntax_error);
+	tcase_add_test(tc, test_all_errors);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_no_store);
 	tcase_add_test(tc, test_unreadable);
@@ -1151,6 +1246,7 @@ config_suite(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_duration);
 	tcase_add_test(tc, test_format_size);
+	tcase_add_test(tc, test_format_duration);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -184,6 +184,10 @@ START_TEST(layout_dirs_never_collide)
 	ck_assert(strncmp(e, a, strlen(a)) != 0);
 	ck_assert(strncmp(a, b, strlen(b)) != 0);
 	ck_assert_int_eq(lay_env_dir("/D", &refs, B("x"), a, 8), -1);
+	/* "/D/x/@refs" is 10 bytes: it fits in 11 with its NUL, not in 10. */
+	ck_assert_int_eq(lay_env_dir("/D", &refs, B("x"), a, 11), 0);
+	ck_assert_str_eq(a, "/D/x/@refs");
+	ck_assert_int_eq(lay_env_dir("/D", &refs, B("x"), a, 10), -1);
 }
 END_TEST
 

@@ -155,6 +155,83 @@ END_TEST
 
 /* ------------------------------------------------------------- frames */
 
+static int
+plain_write(void *data, const char *p, size_t n)
+{
+	return sp_buf_append(data, p, n);
+}
+
+/*
+ * The writers of sp_mp.c write into the buffer themselves: byte for byte
+ * what msgpack-c writes, at every boundary between two forms.
+ */
+START_TEST(mp_writers_match_msgpack)
+{
+	static const size_t	 lens[] = { 0, 1, 31, 32, 255, 256, 65535,
+				    65536 };
+	static const uint64_t	 uints[] = { 0, 127, 128, 255, 256, 65535,
+				    65536, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+				    UINT64_MAX };
+	struct sp_buf		 a = { 0 }, b = { 0 };
+	msgpack_packer		 pa, pb;
+	char			*v;
+	size_t			 i;
+
+	v = calloc(1, 65536);
+	ck_assert_ptr_nonnull(v);
+	memset(v, 'x', 65536);
+	sp_mp_packer(&pa, &a);
+	msgpack_packer_init(&pb, &b, plain_write);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		sp_mp_kv_bytes(&pa, "k", v, lens[i]);
+		sp_mp_kv_bin(&pa, "key", v, lens[i]);
+		msgpack_pack_str_with_body(&pb, "k", 1);
+		msgpack_pack_str_with_body(&pb, v, lens[i]);
+		msgpack_pack_str_with_body(&pb, "key", 3);
+		msgpack_pack_bin_with_body(&pb, v, lens[i]);
+	}
+	v[40] = '\0';
+	sp_mp_str(&pa, v);
+	sp_mp_kv_str(&pa, v, "val");
+	msgpack_pack_str_with_body(&pb, v, 40);
+	msgpack_pack_str_with_body(&pb, v, 40);
+	msgpack_pack_str_with_body(&pb, "val", 3);
+	for (i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+		sp_mp_kv_u64(&pa, "id", uints[i]);
+		msgpack_pack_str_with_body(&pb, "id", 2);
+		msgpack_pack_uint64(&pb, uints[i]);
+	}
+	sp_mp_kv_bool(&pa, "more", true);
+	msgpack_pack_str_with_body(&pb, "more", 4);
+	msgpack_pack_true(&pb);
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert(memcmp(a.data, b.data, a.len) == 0);
+	ck_assert(!a.failed);
+	sp_buf_free(&a);
+	sp_buf_free(&b);
+	free(v);
+}
+END_TEST
+
+/* Decoders look names up with it, one table row after another. */
+START_TEST(mp_bytes_eq)
+{
+	struct sp_bytes	 b = { "key", 3 }, nul = { "ke\0", 3 };
+	struct sp_bytes	 none = { NULL, 0 }, empty = { "", 0 };
+
+	ck_assert(sp_bytes_eq(b, "key"));
+	ck_assert(!sp_bytes_eq(b, "keys"));
+	ck_assert(!sp_bytes_eq(b, "ke"));
+	ck_assert(!sp_bytes_eq(b, "kex"));
+	ck_assert(!sp_bytes_eq(b, ""));
+	/* A NUL in the bytes never matches the end of the name. */
+	ck_assert(!sp_bytes_eq(nul, "ke"));
+	ck_assert(!sp_bytes_eq(none, ""));
+	ck_assert(sp_bytes_eq(empty, ""));
+	ck_assert(!sp_bytes_eq(empty, "k"));
+}
+END_TEST
+
 START_TEST(frame_header)
 {
 	struct sp_buf	 b = { 0 };
@@ -744,15 +821,18 @@ START_TEST(reply_every_truncation)
 	char		*copy;
 	int		 which;
 
-	for (which = 0; which < 6; which++) {
+	for (which = 0; which < 7; which++) {
 		b.len = 0;
-		if (which == 4)
+		if (which == 5)
 			sp_watch_event(&b, 2, SP_EV_PUT, 3, "k", 1, "v", 1);
-		else if (which == 5)
+		else if (which == 6)
 			sp_watch_end(&b, 2, SP_COMPACTED, "c", 1, 2);
 		else if (which == 0)
 			sp_reply_error(&b, 1, SP_BUSY, "busy");
-		else if (which == 1)
+		else if (which == 4) {
+			sp_seterr_busy(&err, 250, "busy");
+			sp_reply_err(&b, 1, &err);
+		} else if (which == 1)
 			sp_reply_hello(&b, 1, "s", 1);
 		else if (which == 2)
 			live_sample(&b);
@@ -800,6 +880,203 @@ START_TEST(reply_unknown_fields_skipped)
 	ck_assert_int_eq(sp_reply_decode(b.data, b.len, &rep, &err), 0);
 	ck_assert_uint_eq(rep.id, 5);
 	ck_assert(beq(rep.val, ps_str("v")));
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* BUSY's retry_ms: sent with BUSY only, at least 1 ms, read back. */
+START_TEST(reply_busy_retry)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	sp_seterr_busy(&err, 250, "wait");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(beq(rep.msg, ps_str("wait")));
+	ck_assert(rep.has_retry);
+	ck_assert_uint_eq(rep.retry_ms, 250);
+	ck_assert(!rep.has_index);
+
+	/* No hint: the field is left out. */
+	b.len = 0;
+	sp_seterr_busy(&err, -1, "stopping");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(!rep.has_retry);
+
+	/* sp_seterr() clears a hint an earlier BUSY left. */
+	b.len = 0;
+	sp_seterr_busy(&err, 250, "wait");
+	sp_seterr_at(&err, 3, SP_BAD_KEY, "empty");
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert_int_eq(rep.code, SP_BAD_KEY);
+	ck_assert(rep.has_index);
+	ck_assert_uint_eq(rep.index, 3);
+	ck_assert(!rep.has_retry);
+
+	/* Only BUSY carries one, and a zeroed error none. */
+	b.len = 0;
+	memset(&err, 0, sizeof(err));
+	err.code = SP_BUSY;
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert(!rep.has_retry);
+	b.len = 0;
+	err.code = SP_MAP_FULL;
+	err.retry_ms = 5;
+	ck_assert_int_eq(sp_reply_err(&b, 9, &err), 0);
+	decode_reply(&b, &rep);
+	ck_assert(!rep.has_retry);
+	sp_buf_free(&b);
+}
+END_TEST
+
+/*
+ * What an older client sees: a BUSY reply with retry_ms and a field no
+ * version knows yet decodes to the same code, message and index, since
+ * decoders skip fields they do not know (PROTOCOL.md, Requests).
+ */
+START_TEST(reply_error_extra_fields_decode)
+{
+	struct sp_buf	 b = { 0 };
+	msgpack_packer	 pk;
+	struct sp_reply	 rep;
+	struct sp_error	 err;
+
+	sp_mp_packer(&pk, &b);
+	msgpack_pack_map(&pk, 6);
+	sp_mp_kv_u64(&pk, "id", 7);
+	sp_mp_kv_u64(&pk, "err", SP_BUSY);
+	sp_mp_kv_str(&pk, "name", "BUSY");
+	sp_mp_kv_u64(&pk, "retry_later_than", 12);
+	sp_mp_kv_str(&pk, "msg", "later");
+	sp_mp_kv_u64(&pk, "retry_ms", 40);
+	ck_assert_int_eq(sp_reply_decode(b.data, b.len, &rep, &err), 0);
+	ck_assert_uint_eq(rep.id, 7);
+	ck_assert_int_eq(rep.code, SP_BUSY);
+	ck_assert(beq(rep.msg, ps_str("later")));
+	ck_assert(rep.has_retry);
+	ck_assert_uint_eq(rep.retry_ms, 40);
+	sp_buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------- keys left unwalked */
+
+#define DEFER_NKEYS	2000
+
+/* An mget of DEFER_NKEYS 8-byte keys, as libstoreclient sends it (keys
+ * last), key i made by kfn; its body is b's bytes after the header. */
+static void
+defer_sample(struct sp_buf *b, void (*kfn)(struct sp_buf *, int))
+{
+	struct sp_buf	 keys = { 0 };
+	struct sp_req	 rq;
+	char		 k[16];
+	int		 i;
+
+	for (i = 0; i < DEFER_NKEYS; i++) {
+		if (kfn != NULL) {
+			kfn(&keys, i);
+			continue;
+		}
+		snprintf(k, sizeof(k), "%08d", i);
+		ck_assert_int_eq(sp_key_encode(&keys, k, 8), 0);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 7;
+	rq.op = SP_OP_MGET;
+	rq.store = ps_str("refs");
+	rq.keys.raw.p = keys.data;
+	rq.keys.raw.n = keys.len;
+	rq.keys.n = DEFER_NKEYS;
+	b->len = 0;
+	ck_assert_int_eq(sp_req_encode(b, &rq), 0);
+	sp_buf_free(&keys);
+}
+
+/* Keys, but key 1500 is an integer. */
+static void
+odd_key(struct sp_buf *b, int i)
+{
+	msgpack_packer	 pk;
+
+	sp_mp_packer(&pk, b);
+	if (i == 1500)
+		msgpack_pack_uint32(&pk, 1500);
+	else
+		ck_assert_int_eq(sp_key_encode(b, "12345678", 8), 0);
+}
+
+/*
+ * sp_req_decode_defer() leaves a long keys array that ends the request
+ * unwalked, for sp_keys_check() where the keys are read: both together
+ * accept what sp_req_decode() does, and refuse every truncation, bytes
+ * after the keys, and a key that is no key, with its index.
+ */
+START_TEST(req_keys_deferred)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 full, lazy;
+	struct sp_error	 err;
+	const char	*body;
+	char		*copy;
+	size_t		 n, k;
+
+	defer_sample(&b, NULL);
+	body = b.data + SP_FRAME_HDR;
+	n = b.len - SP_FRAME_HDR;
+	ck_assert_int_eq(sp_req_decode(body, n, &full, &err), 0);
+	ck_assert(!full.keys.unchecked);
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, 1000, &err), 0);
+	ck_assert(lazy.keys.unchecked);
+	ck_assert_uint_eq(lazy.keys.n, DEFER_NKEYS);
+	ck_assert(beq(lazy.keys.raw, full.keys.raw));
+	ck_assert_uint_eq(lazy.id, 7);
+	ck_assert(beq(lazy.store, ps_str("refs")));
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), 0);
+	/* Not more than the limit: walked as always. */
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, DEFER_NKEYS,
+	    &err), 0);
+	ck_assert(!lazy.keys.unchecked);
+
+	/* Every truncation fails, in the decoder or in the check. */
+	for (k = 0; k < n; k++) {
+		copy = malloc(k ? k : 1);
+		memcpy(copy, body, k);
+		if (sp_req_decode_defer(copy, k, &lazy, 1000, &err) == 0) {
+			ck_assert(lazy.keys.unchecked);
+			ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+			ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+		}
+		free(copy);
+	}
+	/* A byte after the map: the decoder cannot see it, the check can. */
+	copy = malloc(n + 1);
+	memcpy(copy, body, n);
+	copy[n] = 0;
+	ck_assert_int_eq(sp_req_decode(copy, n + 1, &full, &err), -1);
+	ck_assert_int_eq(sp_req_decode_defer(copy, n + 1, &lazy, 1000, &err),
+	    0);
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "1 bytes follow"));
+	free(copy);
+
+	/* A key that is no key: its index, as for a short request. */
+	defer_sample(&b, odd_key);
+	body = b.data + SP_FRAME_HDR;
+	n = b.len - SP_FRAME_HDR;
+	ck_assert_int_eq(sp_req_decode_defer(body, n, &lazy, 1000, &err), 0);
+	ck_assert_int_eq(sp_keys_check(&lazy.keys, &err), -1);
+	ck_assert_int_eq(err.code, SP_BAD_REQUEST);
+	ck_assert(err.has_index);
+	ck_assert_uint_eq(err.index, 1500);
 	sp_buf_free(&b);
 }
 END_TEST
@@ -1052,6 +1329,8 @@ proto_suite(void)
 	tcase_add_test(tc, mp_lying_lengths);
 	tcase_add_test(tc, mp_skip_deep_nesting);
 	tcase_add_test(tc, mp_skip_every_type);
+	tcase_add_test(tc, mp_bytes_eq);
+	tcase_add_test(tc, mp_writers_match_msgpack);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("frame");
@@ -1073,6 +1352,9 @@ proto_suite(void)
 	tcase_add_test(tc, reply_stats);
 	tcase_add_test(tc, reply_every_truncation);
 	tcase_add_test(tc, reply_unknown_fields_skipped);
+	tcase_add_test(tc, reply_busy_retry);
+	tcase_add_test(tc, reply_error_extra_fields_decode);
+	tcase_add_test(tc, req_keys_deferred);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("data");

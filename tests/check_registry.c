@@ -620,6 +620,60 @@ START_TEST(group_commit_jobs_fail_alone)
 }
 END_TEST
 
+/*
+ * What the writer answers by: under sync = full a commit makes the ones
+ * before it durable but not itself (its meta page is synced by the next
+ * commit or st_flush()); in the other modes each counts once made.  The
+ * durable revision (what watches may send) moves with them.
+ */
+START_TEST(commits_durable_as_the_mode_says)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_op	 a = { ST_PUT, 0, "a", 1, "1", 1 };
+	struct st_op	 b = { ST_PUT, 0, "b", 1, "2", 1 };
+	struct st_op	 again = { ST_PUT_IF_ABSENT, 0, "a", 1, "3", 1 };
+	struct st_job	 job;
+	bool		 full = _i == CFG_SYNC_FULL;
+
+	refs.sync = (enum cfg_sync)_i;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("s"), true, &e, &err), 0);
+	ck_assert_uint_eq(st_commits(e->st), 0);
+	ck_assert_uint_eq(st_durable(e->st), 0);
+	ck_assert_uint_eq(st_durable_rev(e->st), 0);
+	job = (struct st_job){ &a, 1, 0, 0, { 0 }, 0 };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_int_eq(job.rc, 0);
+	ck_assert_uint_eq(job.rev, 1);
+	ck_assert_uint_eq(st_commits(e->st), 1);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	ck_assert_uint_eq(st_last_rev(e->st), 1);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 0 : 1);
+	/* A group that commits nothing makes nothing durable. */
+	job = (struct st_job){ &again, 1, 0, 0, { 0 }, 0 };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_int_eq(job.err.code, SP_COND_FAILED);
+	ck_assert_uint_eq(st_commits(e->st), 1);
+	ck_assert_uint_eq(st_durable(e->st), full ? 0 : 1);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 0 : 1);
+	/* The next commit's data sync covers the one before. */
+	job = (struct st_job){ &b, 1, 0, 0, { 0 }, 0 };
+	ck_assert_int_eq(st_write_group(e->st, &job, 1, &err), 0);
+	ck_assert_uint_eq(st_commits(e->st), 2);
+	ck_assert_uint_eq(st_durable(e->st), full ? 1 : 2);
+	ck_assert_uint_eq(st_durable_rev(e->st), full ? 1 : 2);
+	ck_assert_int_eq(st_flush(e->st, &err), 0);
+	ck_assert_uint_eq(st_durable(e->st), 2);
+	ck_assert_uint_eq(st_durable_rev(e->st), 2);
+	/* st_write, alone, is durable when it returns. */
+	ck_assert_int_eq(put(e, 0, "c", "3", 1, &err), 0);
+	ck_assert_uint_eq(st_commits(e->st), 3);
+	ck_assert_uint_eq(st_durable(e->st), 3);
+	ck_assert_uint_eq(st_durable_rev(e->st), 3);
+	reg_release(reg, e);
+}
+END_TEST
+
 START_TEST(group_commit_creates_dbs_once)
 {
 	struct reg_env	*e;
@@ -840,6 +894,8 @@ registry_suite(void)
 	    CFG_SYNC_NONE + 1);
 	tcase_add_loop_test(tc, group_commit_creates_dbs_once, CFG_SYNC_FULL,
 	    CFG_SYNC_NONE + 1);
+	tcase_add_loop_test(tc, commits_durable_as_the_mode_says,
+	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, appends_and_inserts_mix);
 	tcase_add_test(tc, nosync_envs_sync);
 	tcase_add_test(tc, reload_resizes_an_idle_env);

@@ -2,8 +2,8 @@
  * Repository life cycle through libstoreclient against a real storesd:
  * what the shell suite (tests/repos.sh) cannot arrange: an env held by a
  * running snapshot (drop and restore --replace are BUSY, and succeed
- * once it is done), descriptors that are not fit for a restore, and the
- * library's codes.  Every wait is bounded by an event, never a guess.
+ * once it is done), descriptors that are not fit for a restore, the
+ * library's codes, and reads of more repos than a loop remembers.  Every wait is bounded by an event, never a guess.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +211,74 @@ START_TEST(explicit_store_says_no_repo)
 }
 END_TEST
 
+/* Gets key k of repo's nodes env and checks it holds want. */
+static void
+expect_val(sc_conn *c, const char *repo, const char *want)
+{
+	void	*v;
+	size_t	 n;
+
+	ck_assert_msg(sc_get(c, repo, "nodes", NULL, "k", 1, &v, &n) == 0,
+	    "%s: %s", repo, sc_errmsg(c));
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert(memcmp(v, want, n) == 0);
+	sc_free(v);
+}
+
+/*
+ * Each I/O loop remembers where the envs it read sit (handler_read.c),
+ * for 8 envs, from one turn to the next: reads of more repos than that,
+ * one per turn and all in one turn, each find their own env; a repo
+ * read while it had no env, then created, then dropped, reads as each.
+ */
+START_TEST(reads_of_many_repos_find_each_its_env)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	const void		*cv;
+	char			 repo[16], want[16];
+	size_t			 n;
+	uint64_t		 dropped;
+	int			 i, round;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	for (i = 0; i < 12; i++) {
+		snprintf(repo, sizeof(repo), "r%02d", i);
+		ck_assert_int_eq(sc_put(c, repo, "nodes", NULL, "k", 1, repo,
+		    strlen(repo)), 0);
+	}
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < 12; i++) {
+			snprintf(repo, sizeof(repo), "r%02d", (i * 5) % 12);
+			expect_val(c, repo, repo);
+		}
+	for (i = 0; i < 12; i++) {
+		snprintf(repo, sizeof(repo), "r%02d", 11 - i);
+		ck_assert_int_eq(sc_append_get(c, repo, "nodes", NULL, "k", 1),
+		    0);
+	}
+	for (i = 0; i < 12; i++) {
+		snprintf(want, sizeof(want), "r%02d", 11 - i);
+		ck_assert_int_eq(sc_collect(c, &cv, &n), 0);
+		ck_assert_uint_eq(n, strlen(want));
+		ck_assert(memcmp(cv, want, n) == 0);
+	}
+	EXPECT_ERR(c, sc_get(c, "late", "nodes", NULL, "k", 1, (void **)&cv,
+	    &n), SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(sc_put(c, "late", "nodes", NULL, "k", 1, "one", 3), 0);
+	expect_val(c, "late", "one");
+	ck_assert_int_eq(sc_drop(c, "late", "nodes", &dropped), 0);
+	EXPECT_ERR(c, sc_get(c, "late", "nodes", NULL, "k", 1, (void **)&cv,
+	    &n), SC_ERR_NOT_FOUND);
+	ck_assert_int_eq(sc_put(c, "late", "nodes", NULL, "k", 1, "two", 3), 0);
+	expect_val(c, "late", "two");
+	expect_val(c, "r03", "r03");
+	sc_close(c);
+	it_down(&d, &bad_stops);
+}
+END_TEST
+
 static Suite *
 repos_suite(void)
 {
@@ -222,6 +290,7 @@ repos_suite(void)
 	tcase_add_test(tc, drop_and_replace_are_busy_while_a_snapshot_runs);
 	tcase_add_test(tc, restore_needs_a_readable_descriptor);
 	tcase_add_test(tc, explicit_store_says_no_repo);
+	tcase_add_test(tc, reads_of_many_repos_find_each_its_env);
 	suite_add_tcase(s, tc);
 	return s;
 }

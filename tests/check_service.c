@@ -608,6 +608,10 @@ START_TEST(stats_for_operators)
 	    0);
 	/* 21 writes, and the commit that made the env's revision and id. */
 	ck_assert_uint_eq(env_counter(c, NULL, "refs", "last_txnid"), 22);
+	/* One write at a time: nothing is ever queued behind a sync = full
+	 * commit to make it durable, so each of the 21 (the failed put
+	 * committed nothing) took a sync of its own. */
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "flushes"), 21);
 	ck_assert_int_eq(sc_get_stats(c, NULL, NULL, &s), 0);
 	ck_assert_uint_eq(sc_counter_get(s->daemon, s->ndaemon,
 	    "connections", 0), 1);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -811,6 +812,133 @@ END_TEST
 
 /* ------------------------------------------------------------ RESYNC */
 
+/* ------------------------------------------------------- durability */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A put made on a connection of its own, answered when it is durable. */
+struct gated_put {
+	const struct hs_daemon	*d;
+	const char		*store;
+	atomic_int		 rc;		/* 1 until answered */
+	_Atomic uint64_t	 rev;
+};
+
+static void *
+gated_put_main(void *arg)
+{
+	struct gated_put	*p = arg;
+	sc_conn			*c = sc_connect(p->d->sock);
+	int			 rc;
+
+	rc = sc_put(c, "r", p->store, NULL, "k", 1, "2", 1);
+	atomic_store(&p->rev, sc_last_rev(c));
+	atomic_store(&p->rc, rc);
+	sc_close(c);
+	return NULL;
+}
+
+/*
+ * Under sync = full a commit is durable only once the next commit or a
+ * sync of its own makes it so, and its writer is answered only then: its
+ * watchers must not hear of it sooner, from history or from a buffer.
+ * syncgate (an LD_PRELOAD) lets the commit's own data sync pass and
+ * holds back the one that would make it durable, while reads see it.
+ */
+START_TEST(events_wait_until_their_write_is_durable)
+{
+	static const char *const stores[] = { "kv", "nh" };
+	struct hs_daemon	 d;
+	struct gated_put	 p;
+	pthread_t		 t;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
+	char			 dir[] = "/tmp/check_watch.XXXXXX";
+	char			 gatef[64], lib[4096], wrap[4200];
+	void			*v;
+	size_t			 vn, i;
+	uint64_t		 start, rev, t0;
+	bool			 seen;
+	int			 fd, rc;
+
+	if (sanitized())
+		return;		/* no LD_PRELOAD under ASan or valgrind */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(gatef, sizeof(gatef), "%s/gate", dir);
+	snprintf(wrap, sizeof(wrap), "%s/tests/syncgate.so", hs_build());
+	ck_assert_ptr_nonnull(realpath(wrap, lib));
+	snprintf(wrap, sizeof(wrap), "/usr/bin/env LD_PRELOAD=%s", lib);
+	setenv("SYNC_GATE", gatef, 1);
+	setenv("STORESD_WRAPPER", wrap, 1);
+	it_up(&d, conf);
+	unsetenv("STORESD_WRAPPER");
+	unsetenv("SYNC_GATE");
+	c = it_conn(&d);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		ck_assert_int_eq(sc_put(c, "r", stores[i], NULL, "k", 1, "1",
+		    1), 0);
+		start = sc_last_rev(c);
+		wc = it_conn(&d);
+		ck_assert_ptr_nonnull(w = watch_prefix(wc, "r", stores[i], "k",
+		    0, &rev));
+		ck_assert_uint_eq(rev, start);
+
+		ck_assert_int_ge(fd = open(gatef, O_WRONLY | O_CREAT, 0600),
+		    0);
+		close(fd);
+		p = (struct gated_put){ &d, stores[i], 1, 0 };
+		ck_assert_int_eq(pthread_create(&t, NULL, gated_put_main, &p),
+		    0);
+		/* Committed: reads see it, while its sync waits. */
+		t0 = mono_ms();
+		do {
+			ck_assert_uint_lt(mono_ms() - t0, 30000);
+			ck_assert_int_eq(sc_get(c, "r", stores[i], NULL, "k", 1,
+			    &v, &vn), 0);
+			seen = vn == 1 && memcmp(v, "2", 1) == 0;
+			sc_free(v);
+			if (!seen)
+				usleep(1000);
+		} while (!seen);
+		/* Neither its writer nor its watcher hears of it meanwhile;
+		 * progress frames say no more than the revision before. */
+		t0 = mono_ms();
+		while ((rc = sc_watch_next(w, &ev, 300)) == 1 &&
+		    mono_ms() - t0 < 300) {
+			ck_assert_int_eq(ev.op, SC_EV_PROGRESS);
+			ck_assert_uint_le(ev.rev, start);
+		}
+		ck_assert_int_ge(rc, 0);
+		if (rc == 1) {
+			ck_assert_int_eq(ev.op, SC_EV_PROGRESS);
+			ck_assert_uint_le(ev.rev, start);
+		}
+		ck_assert_int_eq(atomic_load(&p.rc), 1);
+
+		ck_assert_int_eq(unlink(gatef), 0);
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		ck_assert_int_eq(atomic_load(&p.rc), 0);
+		ck_assert_uint_eq(atomic_load(&p.rev), start + 1);
+		ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+		ck_assert_int_eq(ev.op, SC_EV_PUT);
+		ck_assert_uint_eq(ev.rev, start + 1);
+		sc_watch_end(w);
+		sc_close(wc);
+	}
+	sc_close(c);
+	down(&d);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(another_program_writing_a_path_env_is_resync)
 {
 	struct hs_daemon	 d;
@@ -990,6 +1118,7 @@ watch_suite(void)
 	tcase_add_test(tc, from_before_history_is_compacted);
 	tcase_add_test(tc, a_watcher_that_does_not_read_costs_no_memory);
 	tcase_add_test(tc, no_history_overflow_ends_the_watch);
+	tcase_add_test(tc, events_wait_until_their_write_is_durable);
 	tcase_add_test(tc, another_program_writing_a_path_env_is_resync);
 	tcase_add_test(tc, watch_needs_read_access);
 	tcase_add_test(tc, unwatch_and_other_requests_meanwhile);

@@ -18,6 +18,10 @@ set -u
 
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
+# The library's full version, as the Makefile reads it from the header.
+V=$(for p in MAJOR MINOR PATCH; do
+	sed -n "s/^#define SC_VERSION_$p[[:space:]]*//p" client/storeclient.h
+done | paste -sd.)
 T=$(mktemp -d /tmp/storesd-install.XXXXXX)
 DEST=$T/dest
 pid=
@@ -54,7 +58,7 @@ inst() {
 
 inst install
 for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
-    usr/lib/libstoreclient.so.2.2.0 usr/lib/libstoreclient.a \
+    usr/lib/libstoreclient.so.$V usr/lib/libstoreclient.a \
     usr/include/storeclient/adapters/libevent.h \
     usr/lib/pkgconfig/libstoreclient.pc \
     usr/lib/systemd/system/storesd.service \
@@ -67,16 +71,16 @@ for f in usr/sbin/storesd usr/bin/storectl usr/include/storeclient.h \
 done
 check "bash completion for storectl is installed" \
     test -f "$DEST/usr/share/bash-completion/completions/storectl"
-check "libstoreclient.so.2 -> libstoreclient.so.2.2.0" \
+check "libstoreclient.so.2 -> libstoreclient.so.$V" \
     test "$(readlink "$DEST/usr/lib/libstoreclient.so.2")" = \
-    libstoreclient.so.2.2.0
+    libstoreclient.so.$V
 check "libstoreclient.so -> libstoreclient.so.2" \
     test "$(readlink "$DEST/usr/lib/libstoreclient.so")" = libstoreclient.so.2
 check "the library's soname is libstoreclient.so.2" \
-    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.2.2.0' |
+    sh -c "objdump -p '$DEST/usr/lib/libstoreclient.so.$V' |
     grep -q 'SONAME *libstoreclient.so.2$'"
 check "the library exports only sc_ symbols" \
-    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.2.2.0' |
+    sh -c "! nm -D --defined-only '$DEST/usr/lib/libstoreclient.so.$V' |
     awk '\$2 ~ /[TDBR]/ { print \$3 }' | grep -v '^sc_'"
 check "the .pc file names /usr" \
     grep -q '^libdir=/usr/lib$' "$DEST/usr/lib/pkgconfig/libstoreclient.pc"

@@ -144,6 +144,10 @@ exc_new(int code, const char *msg, size_t index)
 	if (v == NULL || PyObject_SetAttrString(exc, "index", v) == -1)
 		goto fail;
 	Py_DECREF(v);
+	/* raise_conn() sets BUSY's hint. */
+	v = NULL;
+	if (PyObject_SetAttrString(exc, "retry_ms", Py_None) == -1)
+		goto fail;
 	return exc;
 fail:
 	Py_XDECREF(v);
@@ -163,11 +167,22 @@ raise_code(int code, const char *msg, size_t index)
 	return NULL;
 }
 
-/* Raises the last failure of c; returns NULL. */
+/* Raises the last failure of c, with BUSY's retry hint; returns NULL. */
 static PyObject *
 raise_conn(const sc_conn *c)
 {
-	return raise_code(sc_errcode(c), sc_errmsg(c), sc_errindex(c));
+	PyObject	*exc, *v;
+	int64_t		 ms = sc_errretry_ms(c);
+
+	if ((exc = exc_new(sc_errcode(c), sc_errmsg(c), sc_errindex(c))) ==
+	    NULL)
+		return NULL;
+	v = ms < 0 ? Py_NewRef(Py_None) : PyLong_FromLongLong(ms);
+	if (v != NULL && PyObject_SetAttrString(exc, "retry_ms", v) == 0)
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_XDECREF(v);
+	Py_DECREF(exc);
+	return NULL;
 }
 
 static int
@@ -180,7 +195,9 @@ exc_init(PyObject *m)
 	Error = PyErr_NewExceptionWithDoc("storeclient.Error",
 	    "A failure reported by storesd or libstoreclient.  .code is the "
 	    "stable code name (\"COND_FAILED\"), .number its number, .index "
-	    "the element at fault (a batch op, a key) or None.", NULL, NULL);
+	    "the element at fault (a batch op, a key) or None, .retry_ms for "
+	    "BUSY storesd's hint of how long to wait before retrying (ms) or "
+	    "None.", NULL, NULL);
 	if (Error == NULL || PyModule_AddObjectRef(m, "Error", Error) == -1)
 		return -1;
 	for (i = 0; i < NEXC; i++) {

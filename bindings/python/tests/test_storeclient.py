@@ -669,8 +669,10 @@ def test_fork(c, repo):
     with pytest.raises(Busy) as e:       # open now: retry later
         c.fork("refs", repo, repo + "-fork")
     assert e.value.code == "BUSY"
-    with pytest.raises(NotFound):
+    assert e.value.retry_ms == 1000      # storesd's hint for a fork
+    with pytest.raises(NotFound) as e:
         c.fork("refs", repo + "-none", repo + "-fork2")
+    assert e.value.retry_ms is None
     with pytest.raises(BadRequest):
         c.fork("refs", repo, repo)
     with pytest.raises(BadRepo):

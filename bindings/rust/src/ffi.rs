@@ -121,6 +121,7 @@ extern "C" {
     pub fn sc_errname(code: c_int) -> *const c_char;
     pub fn sc_socket_path(c: *const sc_conn) -> *const c_char;
     pub fn sc_errindex(c: *const sc_conn) -> usize;
+    pub fn sc_errretry_ms(c: *const sc_conn) -> i64;
     pub fn sc_server_version(c: *const sc_conn) -> *const c_char;
     pub fn sc_default_socket(buf: *mut c_char, n: usize) -> c_int;
     pub fn sc_free(p: *mut c_void);

@@ -200,6 +200,7 @@ pub struct Error {
     code: Code,
     message: String,
     index: Option<usize>,
+    retry_ms: Option<u64>,
 }
 
 impl Error {
@@ -208,6 +209,7 @@ impl Error {
             code,
             message: message.into(),
             index: None,
+            retry_ms: None,
         }
     }
 
@@ -215,6 +217,7 @@ impl Error {
     fn last(c: *const ffi::sc_conn) -> Error {
         unsafe {
             let index = ffi::sc_errindex(c);
+            let retry = ffi::sc_errretry_ms(c);
             Error {
                 code: Code::from_raw(ffi::sc_errcode(c)),
                 message: CStr::from_ptr(ffi::sc_errmsg(c))
@@ -225,6 +228,7 @@ impl Error {
                 } else {
                     Some(index)
                 },
+                retry_ms: u64::try_from(retry).ok(),
             }
         }
     }
@@ -243,6 +247,13 @@ impl Error {
     /// added, or a key of `mget`/`missing`), when there is one.
     pub fn index(&self) -> Option<usize> {
         self.index
+    }
+
+    /// For [`Code::Busy`]: how long storesd suggests waiting before
+    /// retrying, in milliseconds, when it says (a hint: the retry may be
+    /// busy again).
+    pub fn retry_ms(&self) -> Option<u64> {
+        self.retry_ms
     }
 }
 

@@ -831,7 +831,13 @@ fn fork() {
         c.get(Target::new("refs").repo("rs/dst"), b"k").unwrap(),
         Some(b"v".to_vec())
     );
-    assert_eq!(code(c.fork("refs", "rs/src", "rs/dst")), Code::Busy); // open now
+    let busy = c.fork("refs", "rs/src", "rs/dst").unwrap_err(); // open now
+    assert_eq!(busy.code(), Code::Busy);
+    assert_eq!(busy.retry_ms(), Some(1000)); // a fork's hint
+    assert_eq!(
+        c.fork("refs", "rs/none", "rs/dst2").unwrap_err().retry_ms(),
+        None
+    );
     assert_eq!(code(c.fork("refs", "rs/none", "rs/dst2")), Code::NotFound);
     assert_eq!(code(c.fork("refs", "rs/src", "rs/src")), Code::BadRequest);
     assert_eq!(code(c.fork("refs", "rs/src", "../x")), Code::BadRepo);
