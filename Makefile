@@ -5,8 +5,9 @@
 #                    and run storesd in the foreground on its built-in config
 #   make check       the whole suite: unit, integration and storectl tests,
 #                    the installed units under a live systemd (as root),
-#                    again under ASan+UBSan, the integration suites under
-#                    valgrind, and a smoke run of the benchmark
+#                    again under ASan+UBSan, the integration suites and
+#                    both bindings' under valgrind, and a smoke run of the
+#                    benchmark
 #   make bench       the benchmark, BENCH_RUNS (3) runs of about 2 minutes:
 #                    their medians in bench/results/latest.md and README.md
 #   make test        the suite once, on this build only
@@ -113,7 +114,8 @@ PROGRAMS = $(BUILD)/storesd $(BUILD)/storectl $(BUILD)/$(LIBFILE) \
 	test-examples \
 	test-systemd-live deps deps-build deps-bench deps-check clean install \
 	uninstall bench bench-smoke python rust test-python test-rust \
-	test-bindings bench-bindings bench-instr bench-syncs test-valgrind-rust
+	test-bindings bench-bindings bench-instr bench-syncs test-valgrind-rust \
+	test-valgrind-python
 .SUFFIXES:
 
 all: $(PROGRAMS)
@@ -458,6 +460,7 @@ test-valgrind: $(INTEG_BINS) all $(TOOLS_BINS)
 	    STORESD_TEST_SLOW=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) $$t; \
 	    done
 	@$(MAKE) --no-print-directory test-valgrind-rust
+	@$(MAKE) --no-print-directory test-valgrind-python
 
 # The Rust binding's suite under valgrind (the crate's unsafe code and
 # its use of the library; storesd runs plain here).
@@ -468,6 +471,21 @@ test-valgrind-rust: all $(TOOLS_BINS)
 	    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); \
 	test -n "$$t" && BUILD=$(BUILD) timeout $(VALGRIND_TIMEOUT) \
 	    $(VALGRIND) $$t -q --test-threads 2
+
+# The Python binding's suite under valgrind (the extension's C code and
+# its use of the library; storesd runs plain, forked children are not
+# checked).  PYTHONMALLOC=malloc shows valgrind every allocation; leaks of
+# what the interpreter allocated are its own business at exit
+# (tests/valgrind-python.supp), leaks of what libstoreclient or the
+# extension malloc'ed and every error fail it.  About 20 s here.
+test-valgrind-python: python all $(TOOLS_BINS)
+	@echo "== valgrind pytest bindings/python"
+	BUILD=$(BUILD) PYTHONPATH=$(abspath $(BUILD))/python \
+	    PYTHONMALLOC=malloc timeout $(VALGRIND_TIMEOUT) $(VALGRIND) \
+	    --suppressions=tests/valgrind-python.supp \
+	    --show-leak-kinds=definite,indirect \
+	    --child-silent-after-fork=yes $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider bindings/python/tests
 
 # make check fuzzes the protocol decoder briefly and repeatably (about 20 s
 # here, capped at 120 s on a slow machine); `make fuzz` runs longer.

@@ -169,6 +169,7 @@ teardown(sc_async *ac)
 	memcpy(msg, c->dead_msg, sizeof(msg));
 	while ((r = sc__oldest(c)) != NULL)
 		complete(c, r, NULL, code, msg);
+	sc__watch_end_all(c, code, msg);
 	if (ac->state == AS_READY && ac->on_disconnect != NULL)
 		ac->on_disconnect(ac, by_owner ? SC_OK : code,
 		    ac->disconnect_arg);
@@ -196,6 +197,12 @@ dispatch(sc_async *ac, const struct sp_reply *rep)
 {
 	struct sc_rec	*r;
 
+	/* Id 0 is a watch's frame: sc__next_reply() lets no other one
+	 * through. */
+	if (rep->id == 0) {
+		sc__watch_deliver(ac->c, rep);
+		return;
+	}
 	if ((r = sc__find(ac->c, rep->id)) == NULL) {
 		sc__die(ac->c, SC_ERR_PROTOCOL, "a reply to request %llu, "
 		    "which nothing awaits; the connection is closed",
@@ -530,6 +537,12 @@ static sc_conn *
 conn(sc_async *ac)
 {
 	return ac != NULL && !ac->torn && !ac->free_asked ? ac->c : NULL;
+}
+
+sc_conn *
+sc__async_conn(sc_async *ac)
+{
+	return conn(ac);
 }
 
 int
@@ -987,6 +1000,13 @@ static const struct sp_reply *
 ok(const sc_reply *r, enum sp_op op)
 {
 	return r != NULL && r->rep != NULL && r->op == op ? r->rep : NULL;
+}
+
+uint64_t
+sc_reply_rev(const sc_reply *r)
+{
+	return r != NULL && r->rep != NULL && r->rep->has_rev ? r->rep->rev :
+	    0;
 }
 
 int

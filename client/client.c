@@ -964,8 +964,12 @@ again:
 	if (sp_reply_decode(body, len, rep, &perr) == -1)
 		return sc__die(c, SC_ERR_PROTOCOL, "%s; the connection is "
 		    "closed", perr.msg);
-	/* A watch's frame (id 0, naming the watch) waits on its watch. */
+	/* A watch's frame (id 0, naming the watch): the async API hands it
+	 * to its watch's callback at once (async.c); on a blocking
+	 * connection it waits on its watch. */
 	if (rep->id == 0 && rep->watch != 0) {
+		if (c->async != NULL)
+			return 1;
 		if (sc__watch_frame(c, body, len, rep) == -1)
 			return -1;
 		goto again;

@@ -234,6 +234,12 @@ int	sc__watch_frame(sc_conn *c, const char *body, uint32_t len,
 	    const struct sp_reply *rep);
 /* watch.c: c is being freed: its watches outlive it, ended. */
 void	sc__watch_detach_all(sc_conn *c);
+/* watch.c, async: hands a watch's frame (rep, valid during the call) to
+ * its watch's callback, or drops it when the watch is gone. */
+void	sc__watch_deliver(sc_conn *c, const struct sp_reply *rep);
+/* watch.c, async: c ends (code, msg): the last call of each watch still
+ * open on it. */
+void	sc__watch_end_all(sc_conn *c, int code, const char *msg);
 
 /* ------------------------------------------------------- requests */
 
@@ -300,6 +306,8 @@ int	sc__async_send(sc_conn *c, struct sp_req *rq, int pass_fd,
  * != SC_OK) as the reply to an op. */
 void	sc__async_user(sc_conn *c, enum sp_op op, const struct sp_reply *rep,
 	    sc_reply_fn *user_fn, void *user_arg);
+/* ac's connection when ac may take a request, else NULL. */
+sc_conn	*sc__async_conn(sc_async *ac);
 /* A hold of an async connection's engine by a batch outliving it. */
 void	sc__release(sc_conn *c);
 /* batch.c: a batch on an async connection's engine. */

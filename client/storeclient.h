@@ -748,6 +748,9 @@ SC_API int		 sc_watch_opts_set_from(sc_watch_opts *o,
 #define SC_EV_DEL	2	/* key was deleted (val NULL) */
 #define SC_EV_PROGRESS	3	/* no event: every change up to rev was
 				 * sent (key and val NULL) */
+#define SC_EV_START	4	/* asynchronous watches only: storesd took
+				 * the watch; rev is the current revision
+				 * (key and val NULL).  Since 2.2 */
 typedef struct sc_event {
 	uint64_t	 rev;
 	int		 op;		/* SC_EV_* */
@@ -787,7 +790,7 @@ SC_API sc_watch	*sc_watch_begin(sc_conn *c, const char *repo,
  * program wrote a path = env: read the data again),
  * SC_ERR_WATCH_OVERFLOW (a store without history, and the watcher fell
  * watch_buffer behind; or 16 MiB queued here), SC_ERR_INVALID
- * (pipelined replies pending), SC_ERR_IO.  After -1, w only waits to be
+ * (pipelined replies pending; w is asynchronous), SC_ERR_IO.  After -1, w only waits to be
  * ended.  Progress events (SC_EV_PROGRESS) come after watch_progress of
  * quiet.
  */
@@ -802,7 +805,8 @@ SC_API int	sc_watch_compacted(const sc_watch *w, uint64_t *oldest,
 		    uint64_t *current);
 /* Ends w (an unwatch, unless storesd ended it) and frees it; its events
  * not read are dropped.  Also after its connection is closed.
- * NULL-safe. */
+ * NULL-safe.  For an asynchronous watch it is sc_async_unwatch(): w
+ * stays until its callback's last call. */
 SC_API void	sc_watch_end(sc_watch *w);
 
 /* ====================================================== asynchronous API */
@@ -844,9 +848,8 @@ SC_API void	sc_watch_end(sc_watch *w);
  * register and unregister those interests with it, and call
  * sc_async_attach(); libstoreclient(3) shows one over poll(2).
  *
- * Watches (the watch issue) will fit here as a request whose callback
- * runs once per event and once more, with an error or SC_ERR_CLOSED,
- * when the watch ends; they are not in this version.
+ * Watches (sc_async_watch()) are requests whose callback runs once when
+ * the watch starts, once per event, and once more, last, when it ends.
  */
 typedef struct sc_async sc_async;
 /* A reply, valid only during the callback it is passed to. */
@@ -1006,6 +1009,49 @@ SC_API sc_batch	*sc_async_batch_begin(sc_async *ac, const char *repo,
 SC_API int	sc_async_batch_commit(sc_batch *b, sc_reply_fn *fn,
 		    void *arg);
 
+/*
+ * An asynchronous watch's callback.  It runs first with ev->op
+ * SC_EV_START once storesd took the watch (ev->rev: the current
+ * revision; code SC_OK), then once per event (SC_EV_PUT, SC_EV_DEL) and
+ * progress frame (SC_EV_PROGRESS), in revision order, each exactly once;
+ * ev and its bytes are valid during the call.  It runs last, exactly
+ * once, with ev NULL, and code and msg say why the watch ended: SC_OK
+ * once an sc_async_unwatch() is acknowledged; a refusal of the watch
+ * (SC_ERR_FORBIDDEN, SC_ERR_UNKNOWN_STORE, SC_ERR_BUSY past max_watches,
+ * ...: then it is the only call); storesd's end (SC_ERR_COMPACTED, when
+ * sc_watch_compacted() on w gives the revisions; SC_ERR_RESYNC,
+ * SC_ERR_WATCH_OVERFLOW, SC_ERR_FORBIDDEN after a reload); or the
+ * connection's end (SC_ERR_IO, SC_ERR_TIMEOUT, SC_ERR_PROTOCOL,
+ * SC_ERR_CLOSED when the caller freed it), before its disconnect
+ * callback.  w is freed when the last call returns.  The callback may
+ * issue requests, unwatch, and free the connection.
+ */
+typedef void	 sc_watch_fn(sc_async *ac, sc_watch *w, const sc_event *ev,
+		    int code, const char *msg, void *arg);
+/*
+ * Watches db of (repo, store) as o says (NULL: the whole db; o is only
+ * read), as sc_watch_begin() does, with fn called for its start, its
+ * events and its end (sc_watch_fn above).  Other requests go on on ac
+ * meanwhile; a watch is in flight (sc_async_inflight()) until its start
+ * only.  Returns the watch, valid until fn's last call returns, or NULL
+ * (fn never runs: SC_ERR_INVALID, SC_ERR_NOMEM, SC_ERR_LIMIT, the
+ * connection dead).  Since 2.2.
+ */
+SC_API sc_watch	*sc_async_watch(sc_async *ac, const char *repo,
+		    const char *store, const char *db, const sc_watch_opts *o,
+		    sc_watch_fn *fn, void *arg);
+/*
+ * Ends an asynchronous watch: no event reaches fn from now on, and its
+ * last call comes once storesd acknowledges (code SC_OK; or storesd's
+ * code, when it ended the watch first; or the connection's, when it
+ * ends first).  Before the start it is sent once storesd names the
+ * watch, and fn gets no SC_EV_START.  A second call does nothing.
+ * Returns 0, or -1: w NULL or a blocking watch (SC_ERR_INVALID), in or
+ * after its last call, out of memory, or the connection dying (whose end
+ * brings the last call).  Since 2.2.
+ */
+SC_API int	sc_async_unwatch(sc_watch *w);
+
 /* --------------------------------------------------------- replies */
 
 /* SC_OK, or the request's error (storesd's or the connection's). */
@@ -1014,6 +1060,9 @@ SC_API int	 sc_reply_code(const sc_reply *r);
 SC_API const char *sc_reply_errmsg(const sc_reply *r);
 /* The element at fault, as sc_errindex(). */
 SC_API size_t	 sc_reply_errindex(const sc_reply *r);
+/* The revision of a successful reply: the one a write made, the one a
+ * read's snapshot saw (sc_last_rev()); 0 without one.  Since 2.2. */
+SC_API uint64_t	 sc_reply_rev(const sc_reply *r);
 /* For SC_ERR_BUSY: storesd's retry hint in ms, or -1, as
  * sc_errretry_ms().  Since 2.2. */
 SC_API int64_t	 sc_reply_retry_ms(const sc_reply *r);

@@ -6,6 +6,14 @@
  * for sc_watch_next() instead of being lost.  The queue of a watch is
  * bounded (SC_WATCH_QUEUE_MAX bytes): past it the watch ends here with
  * SC_ERR_WATCH_OVERFLOW.
+ *
+ * Watches on an asynchronous connection queue nothing: async.c hands each
+ * frame to sc__watch_deliver() as it is read, which calls the watch's
+ * callback.  Such a watch is freed after its callback's last call, which
+ * runs exactly once: when storesd refuses or ends it, when its unwatch
+ * is answered, or when the connection ends (sc__watch_end_all()).  A
+ * record on the ring (the watch's request, its unwatch) points at it
+ * until then, so it is never freed while one does.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +53,11 @@ struct sc_watch {
 	bool			 compacted;
 	uint64_t		 oldest;
 	uint64_t		 current;
+	/* Asynchronous watches (fn set). */
+	sc_watch_fn		*fn;
+	void			*arg;
+	bool			 started;	/* storesd named it: on c */
+	bool			 unwatching;	/* no event to fn any more */
 };
 
 /* ------------------------------------------------------------ options */
@@ -193,6 +206,37 @@ unlink_watch(struct sc_watch *w)
 
 /* ----------------------------------------------------------- the API */
 
+/* The watch request for o (NULL: the whole db); 0, or -1 (recorded). */
+static int
+watch_req(sc_conn *c, struct sp_req *rq, const char *repo,
+    const char *store, const char *db, const sc_watch_opts *o)
+{
+	if (sc__req_target(c, rq, SP_OP_WATCH, repo, store, db) == -1)
+		return -1;
+	if (o != NULL && o->key.p != NULL) {
+		rq->key = o->key;
+		rq->has |= SP_F_KEY;
+	} else if (o != NULL && o->prefix.p != NULL) {
+		rq->prefix = o->prefix;
+		rq->has |= SP_F_PREFIX;
+	}
+	if (o != NULL && o->has_from) {
+		rq->from = o->from;
+		rq->has |= SP_F_FROM;
+	}
+	return 0;
+}
+
+/* The unwatch request of watch id. */
+static void
+unwatch_req(struct sp_req *rq, uint64_t id)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SP_OP_UNWATCH;
+	rq->watch = id;
+	rq->has = SP_F_WATCH;
+}
+
 sc_watch *
 sc_watch_begin(sc_conn *c, const char *repo, const char *store,
     const char *db, const sc_watch_opts *o, uint64_t *rev)
@@ -201,21 +245,8 @@ sc_watch_begin(sc_conn *c, const char *repo, const char *store,
 	struct sp_reply	 rep;
 	struct sc_watch	*w;
 
-	if (c == NULL)
+	if (c == NULL || watch_req(c, &rq, repo, store, db, o) == -1)
 		return NULL;
-	if (sc__req_target(c, &rq, SP_OP_WATCH, repo, store, db) == -1)
-		return NULL;
-	if (o != NULL && o->key.p != NULL) {
-		rq.key = o->key;
-		rq.has |= SP_F_KEY;
-	} else if (o != NULL && o->prefix.p != NULL) {
-		rq.prefix = o->prefix;
-		rq.has |= SP_F_PREFIX;
-	}
-	if (o != NULL && o->has_from) {
-		rq.from = o->from;
-		rq.has |= SP_F_FROM;
-	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		sc__fail(c, SC_ERR_NOMEM, "out of memory");
 		return NULL;
@@ -330,6 +361,9 @@ sc_watch_next(sc_watch *w, sc_event *ev, int timeout_ms)
 
 	if (w == NULL || ev == NULL)
 		return -1;
+	if (w->fn != NULL)
+		return sc__fail(w->c, SC_ERR_INVALID, "an asynchronous watch: "
+		    "its events go to its callback");
 	free(w->held);
 	w->held = NULL;
 	if ((c = w->c) == NULL && !w->head && !w->ended)
@@ -389,13 +423,14 @@ sc_watch_end(sc_watch *w)
 
 	if (w == NULL)
 		return;
+	if (w->fn != NULL) {
+		(void)sc_async_unwatch(w);
+		return;
+	}
 	c = w->c;
 	/* Ended by storesd: it forgot the watch already. */
 	if (c != NULL && !w->ended && c->fd != -1 && c->npend == 0) {
-		memset(&rq, 0, sizeof(rq));
-		rq.op = SP_OP_UNWATCH;
-		rq.watch = w->id;
-		rq.has = SP_F_WATCH;
+		unwatch_req(&rq, w->id);
 		(void)sc__call(c, &rq, -1, &rep);
 	}
 	unlink_watch(w);
@@ -405,6 +440,195 @@ sc_watch_end(sc_watch *w)
 	}
 	free(w->held);
 	free(w);
+}
+
+/* ------------------------------------------------------ asynchronous */
+
+/*
+ * The last call of w's callback, with why it ended (msg n bytes; it may
+ * be w's own end_msg); then w is freed.
+ */
+static void
+async_end(sc_conn *c, struct sc_watch *w, int code, const char *msg,
+    size_t n)
+{
+	if (msg != w->end_msg)
+		end_local(w, code, msg, n);
+	w->end_code = code;
+	w->ended = true;
+	unlink_watch(w);
+	w->fn(c->async, w, NULL, code, w->end_msg, w->arg);
+	free(w);
+}
+
+/* The unwatch's reply: the watch's last call. */
+static void
+async_unwatched(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
+    int code, const char *msg)
+{
+	struct sc_watch	*w = r->fn_arg;
+
+	if (w->ended)		/* storesd ended it first: that is news */
+		async_end(c, w, w->end_code, w->end_msg, 0);
+	else if (rep == NULL)
+		async_end(c, w, code, msg, strlen(msg));
+	else
+		async_end(c, w, SC_OK, "", 0);
+}
+
+/* Queues w's unwatch; 0, or -1 (recorded on c). */
+static int
+async_send_unwatch(sc_conn *c, struct sc_watch *w)
+{
+	struct sp_req	 rq;
+
+	unwatch_req(&rq, w->id);
+	return sc__async_send(c, &rq, -1, async_unwatched, w, NULL, NULL);
+}
+
+/* The watch's reply: its start, or its refusal (the last call). */
+static void
+async_started(sc_conn *c, struct sc_rec *r, const struct sp_reply *rep,
+    int code, const char *msg)
+{
+	struct sc_watch	*w = r->fn_arg;
+	sc_event	 ev;
+
+	if (rep == NULL) {
+		async_end(c, w, code, msg, strlen(msg));
+		return;
+	}
+	if (rep->code != SC_OK) {
+		async_end(c, w, rep->code, rep->msg.p ? rep->msg.p : "",
+		    rep->msg.n);
+		return;
+	}
+	w->id = rep->watch;
+	w->started = true;
+	w->next = c->watches;
+	c->watches = w;
+	if (w->unwatching) {
+		if (async_send_unwatch(c, w) == -1)
+			async_end(c, w, c->err, c->errmsg, strlen(c->errmsg));
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.rev = rep->rev;
+	ev.op = SC_EV_START;
+	w->fn(c->async, w, &ev, SC_OK, "", w->arg);
+}
+
+void
+sc__watch_deliver(sc_conn *c, const struct sp_reply *rep)
+{
+	struct sc_watch	*w;
+	sc_event	 ev;
+	enum sp_ev	 kind;
+
+	if ((w = find(c, rep->watch)) == NULL || w->fn == NULL)
+		return;
+	if (rep->code != SC_OK) {
+		w->compacted = rep->code == SC_ERR_COMPACTED;
+		w->oldest = rep->oldest;
+		w->current = rep->current;
+		/* Unwatching: told when the unwatch's reply comes. */
+		if (w->unwatching)
+			end_local(w, rep->code, rep->msg.p ? rep->msg.p : "",
+			    rep->msg.n);
+		else
+			async_end(c, w, rep->code, rep->msg.p ? rep->msg.p :
+			    "", rep->msg.n);
+		return;
+	}
+	if (w->unwatching)
+		return;
+	if ((kind = sp_ev_lookup(rep->ev)) == 0) {
+		static const char msg[] = "an event of an unknown kind";
+
+		async_end(c, w, SC_ERR_PROTOCOL, msg, sizeof(msg) - 1);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.rev = rep->rev;
+	ev.op = (int)kind;
+	ev.key = rep->key.p;
+	ev.klen = rep->key.n;
+	ev.val = rep->val.p;
+	ev.vlen = rep->val.n;
+	w->fn(c->async, w, &ev, SC_OK, "", w->arg);
+}
+
+void
+sc__watch_end_all(sc_conn *c, int code, const char *msg)
+{
+	struct sc_watch	*w;
+
+	for (;;) {
+		for (w = c->watches; w != NULL && w->fn == NULL; w = w->next)
+			;
+		if (w == NULL)
+			return;
+		async_end(c, w, code, msg, strlen(msg));
+	}
+}
+
+sc_watch *
+sc_async_watch(sc_async *ac, const char *repo, const char *store,
+    const char *db, const sc_watch_opts *o, sc_watch_fn *fn, void *arg)
+{
+	struct sp_req	 rq;
+	struct sc_watch	*w;
+	sc_conn		*c;
+
+	if ((c = sc__async_conn(ac)) == NULL)
+		return NULL;
+	if (fn == NULL) {
+		sc__fail(c, SC_ERR_INVALID, "a watch needs a callback");
+		return NULL;
+	}
+	if (watch_req(c, &rq, repo, store, db, o) == -1 ||
+	    sc__room(c) == -1)
+		return NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		sc__fail(c, SC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	w->c = c;
+	w->fn = fn;
+	w->arg = arg;
+	if (sc__async_send(c, &rq, -1, async_started, w, NULL, NULL) == -1) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int
+sc_async_unwatch(sc_watch *w)
+{
+	sc_conn	*c;
+
+	if (w == NULL)
+		return -1;
+	if ((c = w->c) == NULL)		/* a blocking watch, c gone */
+		return -1;
+	if (w->fn == NULL || w->ended)
+		return sc__fail(c, SC_ERR_INVALID, w->fn == NULL ? "a blocking "
+		    "watch: sc_watch_end() ends it" : "the watch has ended");
+	if (w->unwatching)
+		return sc__ok(c);
+	/* A connection going away brings the last call itself. */
+	if (sc__async_conn(c->async) == NULL)
+		return -1;
+	w->unwatching = true;
+	/* Not named yet: its start sends the unwatch. */
+	if (!w->started)
+		return sc__ok(c);
+	if (async_send_unwatch(c, w) == -1) {
+		w->unwatching = false;
+		return -1;
+	}
+	return 0;
 }
 
 int

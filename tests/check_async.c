@@ -4,8 +4,10 @@
  * 4 connections, the daemon stopped and killed under a load and
  * restarted, connections freed inside callbacks), the hook interface
  * driven by a plain poll() loop (timeouts too), back-pressure bounds,
- * the synchronous API's explicit flush, and the README's and the man
- * page's examples built and run.
+ * the synchronous API's explicit flush, watches (every event of
+ * concurrent writers once and in order, unwatch, COMPACTED, refusals,
+ * the connection's end), and the README's and the man page's examples
+ * built and run.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -27,12 +29,17 @@
 #define CONF								\
 	"[daemon]\n"							\
 	"stop_timeout = 1s\n"						\
+	"watch_progress = 100ms\n"					\
 	"\n"								\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"						\
 	"\n"								\
 	"[store nodes]\n"						\
-	"map_size = 16MiB\n"
+	"map_size = 16MiB\n"						\
+	"\n"								\
+	"[store hist]\n"						\
+	"map_size = 64MiB\n"						\
+	"history = 16MiB\n"
 
 #define NCONN		4
 #define NREQ		1000
@@ -1150,6 +1157,449 @@ START_TEST(flush_sends_pipelined_requests_now)
 }
 END_TEST
 
+/* ------------------------------------------------------------ watches */
+
+#define AW_WRITERS	2
+#define AW_PUTS		300	/* per writer; every 10th is deleted after */
+#define AW_WRITES	(AW_WRITERS * (AW_PUTS + AW_PUTS / 10))
+
+/* What a revision was: a write's reply says, its event says. */
+struct aw_rev {
+	int		 made;		/* writes that got this revision */
+	int		 seen;		/* events of it */
+	int		 key;		/* writer * 1000 + i, as written */
+	int		 op;		/* SC_EV_PUT or SC_EV_DEL */
+	int		 ekey, eop;	/* as the event told */
+};
+
+struct aw {
+	struct event_base	*base;
+	sc_async		*ac;		/* the watcher's connection */
+	sc_async		*wr[AW_WRITERS];
+	sc_watch		*w;
+	int			 starts, ends, end_code;
+	int			 ev_after_end;
+	uint64_t		 start_rev, last_rev;
+	int			 events, progress, writes;
+	int			 gets, gets_done;
+	int			 unwatched;
+	int			 after_unwatch;	/* events: must stay 0 */
+	struct aw_rev		 rev[AW_WRITES + 1];
+};
+
+static struct aw	 AW;
+
+struct aw_wreq {
+	int	 writer, i, op;
+};
+
+static struct aw_wreq	 aw_reqs[AW_WRITES];
+static int		 aw_nreqs;
+
+static void aw_write(sc_async *ac, int writer, int i, int op);
+
+static void
+aw_maybe_end(void)
+{
+	if (AW.ends == 1 && AW.gets_done == AW.gets)
+		event_base_loopbreak(AW.base);
+	/* Every write answered and seen: enough. */
+	if (!AW.unwatched && AW.events == AW_WRITES &&
+	    AW.writes == AW_WRITES) {
+		AW.unwatched = 1;
+		ck_assert_int_eq(sc_async_unwatch(AW.w), 0);
+		ck_assert_int_eq(sc_async_unwatch(AW.w), 0);	/* no-op */
+	}
+}
+
+static void
+aw_written(sc_async *ac, sc_reply *r, void *arg)
+{
+	struct aw_wreq	*q = arg;
+	uint64_t	 rev = sc_reply_rev(r);
+	struct aw_rev	*v;
+
+	expect_code(r, SC_OK, "a watched write");
+	ck_assert_uint_gt(rev, AW.start_rev);
+	ck_assert_uint_le(rev, AW.start_rev + AW_WRITES);
+	v = &AW.rev[rev - AW.start_rev];
+	v->made++;
+	v->key = q->writer * 1000 + q->i;
+	v->op = q->op;
+	AW.writes++;
+	/* Every tenth key goes again, from its put's callback: after it. */
+	if (q->op == SC_EV_PUT && q->i % 10 == 0)
+		aw_write(ac, q->writer, q->i, SC_EV_DEL);
+	aw_maybe_end();
+}
+
+static void
+aw_write(sc_async *ac, int writer, int i, int op)
+{
+	struct aw_wreq	*q = &aw_reqs[aw_nreqs++];
+	char		 k[32];
+
+	ck_assert_int_le(aw_nreqs, AW_WRITES);
+	*q = (struct aw_wreq){ writer, i, op };
+	snprintf(k, sizeof(k), "w/%d/%d", writer, i);
+	if (op == SC_EV_PUT)
+		ck_assert_int_eq(sc_async_put(ac, "aw", "hist", NULL, k,
+		    strlen(k), k, strlen(k), aw_written, q), 0);
+	else
+		ck_assert_int_eq(sc_async_del(ac, "aw", "hist", NULL, k,
+		    strlen(k), aw_written, q), 0);
+}
+
+static void
+aw_got(sc_async *ac, sc_reply *r, void *arg)
+{
+	(void)ac;
+	(void)arg;
+	ck_assert(sc_reply_code(r) == SC_OK ||
+	    sc_reply_code(r) == SC_ERR_NOT_FOUND);
+	AW.gets_done++;
+	aw_maybe_end();
+}
+
+static void
+aw_event(sc_async *ac, sc_watch *w, const sc_event *ev, int code,
+    const char *msg, void *arg)
+{
+	struct aw_rev	*v;
+	char		 k[32];
+	int		 writer, i, n, j;
+
+	(void)arg;
+	ck_assert_ptr_eq(w, AW.w);
+	ck_assert_int_eq(AW.ends, 0);	/* nothing after the last call */
+	if (ev == NULL) {
+		AW.ends++;
+		AW.end_code = code;
+		ck_assert_msg(code == SC_OK, "the watch ended: %s: %s",
+		    sc_errname(code), msg);
+		aw_maybe_end();
+		return;
+	}
+	ck_assert_int_eq(code, SC_OK);
+	if (AW.unwatched)
+		AW.after_unwatch++;
+	switch (ev->op) {
+	case SC_EV_START:
+		ck_assert_int_eq(AW.starts++, 0);
+		AW.start_rev = AW.last_rev = ev->rev;
+		/* Writers start once the watch is there. */
+		for (j = 0; j < AW_WRITERS; j++)
+			for (i = 0; i < AW_PUTS; i++)
+				aw_write(AW.wr[j], j, i, SC_EV_PUT);
+		return;
+	case SC_EV_PROGRESS:
+		ck_assert_uint_ge(ev->rev, AW.last_rev);
+		AW.progress++;
+		return;
+	}
+	ck_assert_int_eq(AW.starts, 1);
+	/* In order: one op per write, so revisions only grow. */
+	ck_assert_uint_gt(ev->rev, AW.last_rev);
+	ck_assert_uint_le(ev->rev, AW.start_rev + AW_WRITES);
+	AW.last_rev = ev->rev;
+	ck_assert_int_lt(ev->klen, sizeof(k));
+	memcpy(k, ev->key, ev->klen);
+	k[ev->klen] = '\0';
+	ck_assert_int_eq(sscanf(k, "w/%d/%d%n", &writer, &i, &n), 2);
+	ck_assert_uint_eq((size_t)n, ev->klen);
+	if (ev->op == SC_EV_PUT)
+		ck_assert(ev->vlen == ev->klen &&
+		    memcmp(ev->val, ev->key, ev->klen) == 0);
+	else
+		ck_assert_int_eq(ev->op, SC_EV_DEL);
+	v = &AW.rev[ev->rev - AW.start_rev];
+	v->seen++;
+	v->ekey = writer * 1000 + i;
+	v->eop = ev->op;
+	AW.events++;
+	/* Other requests on the watch's own connection meanwhile. */
+	if (AW.events % 20 == 0) {
+		AW.gets++;
+		ck_assert_int_eq(sc_async_get(ac, "aw", "hist", NULL, k,
+		    strlen(k), aw_got, NULL), 0);
+	}
+	aw_maybe_end();
+}
+
+START_TEST(a_watch_sees_every_event_once_in_order)
+{
+	struct hs_daemon	 d;
+	sc_watch_opts		*o = sc_watch_opts_new();
+	int			 i;
+
+	memset(&AW, 0, sizeof(AW));
+	aw_nreqs = 0;
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	AW.base = event_base_new();
+	AW.ac = conn_on(AW.base, &d);
+	for (i = 0; i < AW_WRITERS; i++)
+		AW.wr[i] = conn_on(AW.base, &d);
+	ck_assert_int_eq(sc_watch_opts_set_prefix(o, "w/", 2), 0);
+	AW.w = sc_async_watch(AW.ac, "aw", "hist", NULL, o, aw_event, NULL);
+	sc_watch_opts_free(o);
+	ck_assert_msg(AW.w != NULL, "%s", sc_async_errmsg(AW.ac));
+	/* A blocking call on it is refused, not a crash. */
+	{
+		sc_event	 ev;
+
+		ck_assert_int_eq(sc_watch_next(AW.w, &ev, 0), -1);
+		ck_assert_int_eq(sc_async_errcode(AW.ac), SC_ERR_INVALID);
+	}
+	ck_assert_uint_eq(sc_async_inflight(AW.ac), 2);	/* hello, watch */
+	event_base_dispatch(AW.base);
+	ck_assert_int_eq(AW.starts, 1);
+	ck_assert_int_eq(AW.ends, 1);
+	ck_assert_int_eq(AW.after_unwatch, 0);
+	ck_assert_int_eq(AW.events, AW_WRITES);
+	ck_assert_int_eq(AW.gets_done, AW.gets);
+	ck_assert_int_gt(AW.gets, 0);
+	/* Each revision the writers were told of came as one event, with
+	 * the key and op written. */
+	for (i = 1; i <= AW_WRITES; i++) {
+		ck_assert_int_eq(AW.rev[i].made, 1);
+		ck_assert_int_eq(AW.rev[i].seen, 1);
+		ck_assert_int_eq(AW.rev[i].key, AW.rev[i].ekey);
+		ck_assert_int_eq(AW.rev[i].op, AW.rev[i].eop);
+	}
+	ck_assert_uint_eq(sc_async_inflight(AW.ac), 0);
+	sc_async_free(AW.ac);
+	for (i = 0; i < AW_WRITERS; i++)
+		sc_async_free(AW.wr[i]);
+	event_base_free(AW.base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/* A watch's calls, for the tests of how watches end. */
+struct we {
+	int		 starts, events, ends, code;
+	uint64_t	 oldest, current;
+	int		 compacted;	/* sc_watch_compacted() in the end */
+	int		*left;		/* watches to end before the loop */
+	struct event_base *base;
+	int		 unwatch_at_start;
+	int		 unwatch_at_progress;
+	int		 progress;
+	int		 free_at_start;
+	int		*order;		/* ++ at the end, for the disconnect */
+	int		 end_order;
+};
+
+static void
+we_event(sc_async *ac, sc_watch *w, const sc_event *ev, int code,
+    const char *msg, void *arg)
+{
+	struct we	*e = arg;
+
+	ck_assert_int_eq(e->ends, 0);
+	if (ev == NULL) {
+		e->ends++;
+		e->code = code;
+		ck_assert_ptr_nonnull(msg);
+		e->compacted = sc_watch_compacted(w, &e->oldest,
+		    &e->current) == 0;
+		ck_assert_int_eq(sc_async_unwatch(w), -1);  /* in its end */
+		if (e->order != NULL)
+			e->end_order = ++*e->order;
+		if (e->left != NULL && --*e->left == 0)
+			event_base_loopbreak(e->base);
+		return;
+	}
+	ck_assert_int_eq(code, SC_OK);
+	if (ev->op == SC_EV_START) {
+		e->starts++;
+		if (e->unwatch_at_start)
+			ck_assert_int_eq(sc_async_unwatch(w), 0);
+		if (e->free_at_start)
+			sc_async_free(ac);
+		return;
+	}
+	if (ev->op == SC_EV_PROGRESS) {
+		if (e->progress++ == 0 && e->unwatch_at_progress)
+			ck_assert_int_eq(sc_async_unwatch(w), 0);
+		return;
+	}
+	e->events++;
+}
+
+static sc_watch *
+we_watch(sc_async *ac, const char *store, uint64_t from, struct we *e)
+{
+	sc_watch_opts	*o = sc_watch_opts_new();
+	sc_watch	*w;
+
+	if (from > 0)
+		ck_assert_int_eq(sc_watch_opts_set_from(o, from), 0);
+	w = sc_async_watch(ac, "we", store, NULL, o, we_event, e);
+	sc_watch_opts_free(o);
+	ck_assert_msg(w != NULL, "%s", sc_async_errmsg(ac));
+	return w;
+}
+
+/* Each way a watch ends calls its callback once, last; a quiet watch
+ * gets progress marks meanwhile. */
+START_TEST(a_watch_ends_once_unwatched_compacted_or_refused)
+{
+	struct hs_daemon	 d;
+	struct event_base	*base = event_base_new();
+	struct we		 cp, un, early, nope, mid, pg;
+	sc_async		*ac;
+	sc_conn			*c;
+	sc_watch		*w;
+	int			 left = 6;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "we", "refs", NULL, "k", 1, "v", 1), 0);
+	ck_assert_int_eq(sc_put(c, "we", "hist", NULL, "k", 1, "v", 1), 0);
+	ac = conn_on(base, &d);
+	memset(&cp, 0, sizeof(cp));
+	un = early = nope = mid = pg = cp;
+	cp.left = un.left = early.left = nope.left = mid.left = pg.left =
+	    &left;
+	cp.base = un.base = early.base = nope.base = mid.base = pg.base =
+	    base;
+	/* No history: from 1 is gone already. */
+	we_watch(ac, "refs", 1, &cp);
+	/* From 1 with history: the put replayed, then unwatched. */
+	un.unwatch_at_start = 1;
+	we_watch(ac, "hist", 1, &un);
+	/* Unwatched before storesd named it: no start. */
+	w = we_watch(ac, "hist", 0, &early);
+	ck_assert_int_eq(sc_async_unwatch(w), 0);
+	ck_assert_int_eq(sc_async_unwatch(w), 0);
+	/* Refused: one call. */
+	we_watch(ac, "nope", 0, &nope);
+	/* A quiet watch gets progress marks (watch_progress 100ms). */
+	pg.unwatch_at_progress = 1;
+	we_watch(ac, "hist", 0, &pg);
+	/* Unwatched through sc_watch_end(), from the loop. */
+	mid.unwatch_at_start = 0;
+	w = we_watch(ac, "hist", 0, &mid);
+	ck_assert_int_eq(sc_async_unwatch(NULL), -1);
+	event_base_loop(base, EVLOOP_ONCE);	/* the hello, maybe more */
+	sc_watch_end(w);
+	event_base_dispatch(base);
+	ck_assert_int_eq(left, 0);
+
+	ck_assert_int_eq(cp.starts, 1);
+	ck_assert_int_eq(cp.ends, 1);
+	ck_assert_int_eq(cp.code, SC_ERR_COMPACTED);
+	ck_assert_int_eq(cp.compacted, 1);
+	ck_assert_uint_ge(cp.current, 1);
+	ck_assert_uint_eq(cp.oldest, cp.current + 1);
+	ck_assert_int_eq(cp.events, 0);
+
+	ck_assert_int_eq(un.starts, 1);
+	ck_assert_int_eq(un.ends, 1);
+	ck_assert_int_eq(un.code, SC_OK);
+	ck_assert_int_eq(un.compacted, 0);
+	ck_assert_int_eq(un.events, 0);
+
+	ck_assert_int_eq(early.starts, 0);
+	ck_assert_int_eq(early.events, 0);
+	ck_assert_int_eq(early.ends, 1);
+	ck_assert_int_eq(early.code, SC_OK);
+
+	ck_assert_int_eq(nope.starts, 0);
+	ck_assert_int_eq(nope.ends, 1);
+	ck_assert_int_eq(nope.code, SC_ERR_UNKNOWN_STORE);
+
+	ck_assert_int_eq(pg.starts, 1);
+	ck_assert_int_eq(pg.progress, 1);	/* none after the unwatch */
+	ck_assert_int_eq(pg.ends, 1);
+	ck_assert_int_eq(pg.code, SC_OK);
+
+	ck_assert_int_eq(mid.ends, 1);
+	ck_assert_int_eq(mid.code, SC_OK);
+	ck_assert_int_eq(mid.events, 0);
+
+	/* The connection still serves. */
+	ck_assert_uint_eq(sc_async_inflight(ac), 0);
+	sc_async_free(ac);
+	sc_close(c);
+	event_base_free(base);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
+static int	 wk_order;
+static int	 wk_disc_order;
+static int	 wk_disc_code;
+
+static void
+wk_kill(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hs_kill9(arg);
+}
+
+static void
+wk_disconnected(sc_async *ac, int code, void *arg)
+{
+	(void)ac;
+	(void)arg;
+	wk_disc_code = code;
+	wk_disc_order = ++wk_order;
+}
+
+START_TEST(a_watch_ends_once_when_its_connection_does)
+{
+	struct hs_daemon	 d;
+	struct event_base	*base = event_base_new();
+	struct event		*kill_ev;
+	struct timeval		 now = { 0, 0 };
+	struct we		 fr, k1, k2;
+	sc_async		*ac;
+
+	ck_assert_int_eq(hs_up(&d, CONF), 0);
+	memset(&fr, 0, sizeof(fr));
+	k1 = k2 = fr;
+
+	/* Freed from its own start: SC_ERR_CLOSED, once. */
+	fr.free_at_start = 1;
+	ac = conn_on(base, &d);
+	we_watch(ac, "hist", 0, &fr);
+	ck_assert_int_eq(event_base_dispatch(base), 1);
+	ck_assert_int_eq(fr.starts, 1);
+	ck_assert_int_eq(fr.ends, 1);
+	ck_assert_int_eq(fr.code, SC_ERR_CLOSED);
+
+	/* storesd killed under two watches: each ends once, with the
+	 * connection's error, before the disconnect callback. */
+	wk_order = wk_disc_order = 0;
+	wk_disc_code = SC_OK;
+	k1.order = k2.order = &wk_order;
+	ac = conn_on(base, &d);
+	sc_async_set_disconnect_cb(ac, wk_disconnected, NULL);
+	we_watch(ac, "hist", 0, &k1);
+	we_watch(ac, "hist", 0, &k2);
+	while (k1.starts + k2.starts < 2)
+		ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	kill_ev = evtimer_new(base, wk_kill, &d);
+	evtimer_add(kill_ev, &now);
+	/* Returns once the connection is gone and cleaned up. */
+	ck_assert_int_eq(event_base_dispatch(base), 1);
+	ck_assert_int_eq(k1.ends, 1);
+	ck_assert_int_eq(k2.ends, 1);
+	ck_assert_msg(k1.code == SC_ERR_IO, "%s", sc_errname(k1.code));
+	ck_assert_int_eq(k2.code, k1.code);
+	ck_assert_int_eq(wk_disc_code, k1.code);
+	ck_assert_int_eq(wk_disc_order, 3);
+	event_free(kill_ev);
+	event_base_free(base);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------- BUSY's retry hint */
 
 struct rt {
@@ -1596,6 +2046,9 @@ async_suite(void)
 	tcase_add_test(tc, a_poll_loop_drives_the_hooks);
 	tcase_add_test(tc, bounds_refuse_at_once);
 	tcase_add_test(tc, flush_sends_pipelined_requests_now);
+	tcase_add_test(tc, a_watch_sees_every_event_once_in_order);
+	tcase_add_test(tc, a_watch_ends_once_unwatched_compacted_or_refused);
+	tcase_add_test(tc, a_watch_ends_once_when_its_connection_does);
 	tcase_add_test(tc, busy_carries_a_retry_hint);
 	tcase_add_test(tc, over_max_frame_refused_unsent);
 	tcase_add_test(tc, a_scan_walks_page_by_page);

@@ -1,9 +1,9 @@
 /*
  * storeclient._storeclient: the CPython extension over libstoreclient.
  *
- * Owns: the Python types Client, Batch, Scan and Pipeline, the exception
- * classes (one per stable code a caller branches on), and the mapping of
- * Python arguments onto libstoreclient calls.  The wire format is not
+ * Owns: the Python types Client, Batch, Scan, Watch (and its Event) and
+ * Pipeline, the exception classes (one per stable code a caller branches
+ * on), and the mapping of Python arguments onto libstoreclient calls.  The wire format is not
  * here: every request goes through client/storeclient.h.
  *
  * Threads.  Every call that can wait on storesd releases the GIL.  A
@@ -11,10 +11,10 @@
  * Client records that a call is running on it, and a second thread that
  * calls in meanwhile gets RuntimeError instead of corrupting it.
  *
- * Lifetimes.  Batches, scans and pipelines hold a reference to their
- * Client.  close() on a Client with batches or scans still alive marks it
- * closed at once (every later call raises ConnectionError) and frees the
- * C connection when the last of them goes.
+ * Lifetimes.  Batches, scans, watches and pipelines hold a reference to
+ * their Client.  close() on a Client with batches, scans or watches still
+ * alive marks it closed at once (every later call raises ConnectionError)
+ * and frees the C connection when the last of them goes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -389,6 +389,7 @@ static PyTypeObject ClientType;
 static PyTypeObject BatchType;
 static PyTypeObject ScanType;
 static PyTypeObject PipelineType;
+static PyTypeObject WatchType;
 
 /*
  * Takes c for one call: refuses a closed client, and one that another
@@ -1478,6 +1479,340 @@ scan_close(ScanObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* ----------------------------------------------------------- Watch */
+
+/* storeclient.Event: a named tuple of one event. */
+static PyStructSequence_Field event_fields[] = {
+	{ "rev", "the revision of the change (of the progress mark)" },
+	{ "op", "'put', 'del', or 'progress' (progress=True only)" },
+	{ "key", "the key (bytes); None for progress" },
+	{ "value", "the value a put wrote (bytes); None for del, progress" },
+	{ NULL, NULL },
+};
+
+static PyStructSequence_Desc event_desc = {
+	"storeclient.Event",
+	"An event of a watch: (rev, op, key, value).",
+	event_fields,
+	4,
+};
+
+static PyTypeObject *EventType;
+
+typedef struct {
+	PyObject_HEAD
+	ClientObject	*client;
+	sc_watch	*w;		/* NULL once closed */
+	uint64_t	 rev;		/* the current revision at the start */
+	int		 timeout_ms;	/* per event; -1: none */
+	int		 progress;	/* hand out progress marks too */
+	int		 ended;		/* storesd ended it: raised once */
+} WatchObject;
+
+/* Slices of a wait, so that a signal (Ctrl-C) is seen within one. */
+#define WATCH_SLICE_MS	250
+
+/*
+ * Starts a watch.  The only use of sc_watch_opts, so that a change of
+ * how watch options are passed is made here alone.  Returns the watch,
+ * or NULL with c's error, or with MemoryError raised.
+ */
+static sc_watch *
+watch_open(sc_conn *c, const char *repo, const char *store, const char *db,
+    const struct arg_bytes *key, const struct arg_bytes *prefix,
+    PyObject *from, uint64_t from_rev, uint64_t *rev)
+{
+	sc_watch_opts	*o;
+	sc_watch	*w = NULL;
+
+	if ((o = sc_watch_opts_new()) == NULL ||
+	    (key->p != NULL && sc_watch_opts_set_key(o, key->p,
+	    key->n) == -1) ||
+	    (prefix->p != NULL && sc_watch_opts_set_prefix(o, prefix->p,
+	    prefix->n) == -1) ||
+	    (from != Py_None && sc_watch_opts_set_from(o, from_rev) == -1)) {
+		PyErr_NoMemory();
+	} else {
+		Py_BEGIN_ALLOW_THREADS
+		w = sc_watch_begin(c, repo, store, db, o, rev);
+		Py_END_ALLOW_THREADS
+	}
+	sc_watch_opts_free(o);
+	return w;
+}
+
+static PyObject *
+client_watch(ClientObject *self, PyObject *args, PyObject *kw)
+{
+	static char		*kwlist[] = { "store", "key", "prefix", "repo",
+				    "db", "from_rev", "timeout", "progress",
+				    NULL };
+	struct arg_bytes	 key = { .p = NULL }, prefix = { .p = NULL };
+	const char		*store, *repo = NULL, *db = NULL;
+	PyObject		*from = Py_None, *timeout = Py_None;
+	unsigned long long	 from_rev = 0;
+	WatchObject		*wo = NULL;
+	sc_watch		*w;
+	uint64_t		 rev = 0;
+	double			 t;
+	int			 progress = 0, ms = -1;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|O&$O&zzOOp:watch",
+	    kwlist, &store, conv_opt_key, &key, conv_opt_key, &prefix, &repo,
+	    &db, &from, &timeout, &progress))
+		return NULL;
+	if (key.p != NULL && prefix.p != NULL) {
+		PyErr_SetString(PyExc_ValueError, "watch one key or a prefix, "
+		    "not both");
+		goto out;
+	}
+	if (from != Py_None && (!PyLong_Check(from) ||
+	    ((from_rev = PyLong_AsUnsignedLongLong(from)) ==
+	    (unsigned long long)-1 && PyErr_Occurred()) || from_rev == 0)) {
+		PyErr_Clear();
+		PyErr_SetString(PyExc_ValueError, "from_rev is a revision, an "
+		    "int >= 1, or None");
+		goto out;
+	}
+	if (timeout != Py_None) {
+		if ((t = PyFloat_AsDouble(timeout)) == -1.0 &&
+		    PyErr_Occurred())
+			goto out;
+		if (!(t >= 0) || t * 1000 > INT_MAX) {
+			PyErr_SetString(PyExc_ValueError, "timeout is seconds, "
+			    ">= 0 (None: wait for ever)");
+			goto out;
+		}
+		ms = (int)(t * 1000);
+	}
+	if (enter(self) == -1)
+		goto out;
+	w = watch_open(self->c, repo, store, db, &key, &prefix, from,
+	    from_rev, &rev);
+	leave(self);
+	if (w == NULL) {
+		if (!PyErr_Occurred())
+			raise_conn(self->c);
+		goto out;
+	}
+	if ((wo = PyObject_New(WatchObject, &WatchType)) == NULL) {
+		sc_watch_end(w);
+		goto out;
+	}
+	wo->client = (ClientObject *)Py_NewRef(self);
+	wo->w = w;
+	wo->rev = rev;
+	wo->timeout_ms = ms;
+	wo->progress = progress;
+	wo->ended = 0;
+	self->children++;
+out:
+	bytes_release(&key);
+	bytes_release(&prefix);
+	return (PyObject *)wo;
+}
+
+/* Ends the watch (an unwatch unless storesd ended it) and lets go of the
+ * client. */
+static void
+watch_finish(WatchObject *self)
+{
+	sc_watch	*w = self->w;
+
+	if (w == NULL)
+		return;
+	self->w = NULL;
+	Py_BEGIN_ALLOW_THREADS
+	sc_watch_end(w);
+	Py_END_ALLOW_THREADS
+	self->client->children--;
+	client_release(self->client);
+}
+
+static void
+watch_dealloc(WatchObject *self)
+{
+	if (self->w != NULL) {
+		if (self->client->busy) {
+			/* Another thread is on the connection (against the
+			 * rules): the watch is left as it is, never raced;
+			 * it ends with the connection. */
+			self->w = NULL;
+			self->client->children--;
+			client_release(self->client);
+		} else {
+			self->client->busy = 1;
+			watch_finish(self);
+			self->client->busy = 0;
+		}
+	}
+	Py_XDECREF(self->client);
+	PyObject_Free(self);
+}
+
+/* The exception of the end of w: Compacted carries .oldest, .current. */
+static PyObject *
+watch_raise(WatchObject *self)
+{
+	sc_conn		*c = self->client->c;
+	uint64_t	 oldest = 0, current = 0;
+	PyObject	*exc, *v;
+
+	if ((exc = exc_new(sc_errcode(c), sc_errmsg(c), SC_NOINDEX)) == NULL)
+		return NULL;
+	if (sc_watch_compacted(self->w, &oldest, &current) == 0) {
+		if ((v = PyLong_FromUnsignedLongLong(oldest)) == NULL ||
+		    PyObject_SetAttrString(exc, "oldest", v) == -1)
+			goto fail;
+		Py_DECREF(v);
+		if ((v = PyLong_FromUnsignedLongLong(current)) == NULL ||
+		    PyObject_SetAttrString(exc, "current", v) == -1)
+			goto fail;
+		Py_DECREF(v);
+	}
+	PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_DECREF(exc);
+	return NULL;
+fail:
+	Py_XDECREF(v);
+	Py_DECREF(exc);
+	return NULL;
+}
+
+static PyObject *
+event_new(const sc_event *ev)
+{
+	static const char *const ops[] = { "", "put", "del", "progress" };
+	PyObject	*e;
+
+	if ((e = PyStructSequence_New(EventType)) == NULL)
+		return NULL;
+	PyStructSequence_SET_ITEM(e, 0, PyLong_FromUnsignedLongLong(ev->rev));
+	PyStructSequence_SET_ITEM(e, 1, PyUnicode_FromString(ops[ev->op]));
+	PyStructSequence_SET_ITEM(e, 2, ev->key == NULL ? Py_NewRef(Py_None) :
+	    PyBytes_FromStringAndSize(ev->key, (Py_ssize_t)ev->klen));
+	PyStructSequence_SET_ITEM(e, 3, ev->op != SC_EV_PUT ?
+	    Py_NewRef(Py_None) : PyBytes_FromStringAndSize(ev->val,
+	    (Py_ssize_t)ev->vlen));
+	if (PyErr_Occurred()) {
+		Py_DECREF(e);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * The next event: waits in slices of WATCH_SLICE_MS (the GIL released),
+ * checking for signals between them, up to the watch's timeout.  None
+ * came in time: the iteration stops, the watch stays.  storesd ended
+ * it: its exception, once, then the iteration stops for good.
+ */
+static PyObject *
+watch_next(WatchObject *self)
+{
+	sc_watch	*w = self->w;
+	sc_event	 ev;
+	int		 left = self->timeout_ms, slice, rc;
+
+	if (w == NULL || self->ended)
+		return NULL;
+	for (;;) {
+		slice = left < 0 || left > WATCH_SLICE_MS ? WATCH_SLICE_MS :
+		    left;
+		if (enter(self->client) == -1)
+			return NULL;
+		Py_BEGIN_ALLOW_THREADS
+		rc = sc_watch_next(w, &ev, slice);
+		Py_END_ALLOW_THREADS
+		leave(self->client);
+		if (rc == 1 && ev.op == SC_EV_PROGRESS && !self->progress)
+			continue;
+		if (rc == 1)
+			return event_new(&ev);
+		if (rc == -1) {
+			/* A pipeline's replies pending: the watch goes on. */
+			if (sc_errcode(self->client->c) == SC_ERR_INVALID)
+				return raise_conn(self->client->c);
+			self->ended = 1;
+			return watch_raise(self);
+		}
+		if (left >= 0 && (left -= slice) <= 0)
+			return NULL;	/* StopIteration: none in time */
+		if (PyErr_CheckSignals() == -1)
+			return NULL;
+	}
+}
+
+static PyObject *
+watch_close(WatchObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (self->w == NULL)
+		Py_RETURN_NONE;
+	if (self->client->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "this connection is in "
+		    "use by another thread");
+		return NULL;
+	}
+	self->client->busy = 1;		/* the unwatch waits for storesd */
+	watch_finish(self);
+	self->client->busy = 0;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+watch_enter_ctx(WatchObject *self, PyObject *unused)
+{
+	(void)unused;
+	return Py_NewRef(self);
+}
+
+static PyObject *
+watch_exit_ctx(WatchObject *self, PyObject *args)
+{
+	PyObject	*r;
+
+	(void)args;
+	if ((r = watch_close(self, NULL)) == NULL)
+		return NULL;
+	Py_DECREF(r);
+	Py_RETURN_FALSE;
+}
+
+static PyObject *
+watch_get_rev(WatchObject *self, void *unused)
+{
+	(void)unused;
+	return PyLong_FromUnsignedLongLong(self->rev);
+}
+
+static PyObject *
+watch_get_closed(WatchObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->w == NULL);
+}
+
+static PyObject *
+client_rev(ClientObject *self, PyObject *args, PyObject *kw)
+{
+	static char	*kwlist[] = { "store", "repo", NULL };
+	const char	*store, *repo = NULL;
+	uint64_t	 rev = 0;
+	int		 rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$z:rev", kwlist,
+	    &store, &repo))
+		return NULL;
+	if (enter(self) == -1)
+		return NULL;
+	CALL(self, rc, sc_rev(c, repo, store, &rev));
+	leave(self);
+	if (rc == -1)
+		return raise_conn(self->c);
+	return PyLong_FromUnsignedLongLong(rev);
+}
+
 /* -------------------------------------------------------- Pipeline */
 
 /* What each queued request was, to shape its reply. */
@@ -1767,6 +2102,25 @@ static PyMethodDef client_methods[] = {
 	{ "live", (PyCFunction)(void (*)(void))client_live, KW,
 	  "live(store=None, *, repo=None) -> list[dict]\n\n"
 	  "The envs storesd has open: repo, store, dir, inflight, idle_ms." },
+	{ "watch", (PyCFunction)(void (*)(void))client_watch, KW,
+	  "watch(store, key=None, *, prefix=None, repo=None, db=None, "
+	  "from_rev=None, timeout=None, progress=False) -> Watch\n\n"
+	  "Follows one key, or the keys starting with prefix (neither: the "
+	  "whole db): an iterator of Event(rev, op, key, value), op 'put' or "
+	  "'del', each change once, in revision order, from the revision "
+	  "after the current one (Watch.rev), or from from_rev on (replayed "
+	  "from the store's history).  timeout: seconds to wait for each "
+	  "event; when none comes in time the iteration stops and the watch "
+	  "stays open (iterate again to go on).  progress=True also yields "
+	  "progress marks (op 'progress', key and value None) after quiet "
+	  "spells.  When storesd ends the watch the iteration raises "
+	  "Compacted (.oldest, .current: read the data again, then watch "
+	  "from current + 1), Resync, WatchOverflow or Forbidden.  Use it in "
+	  "a with block, or close() it.  The connection serves other calls "
+	  "meanwhile." },
+	{ "rev", (PyCFunction)(void (*)(void))client_rev, KW,
+	  "rev(store, *, repo=None) -> int\n\n"
+	  "The env's current revision (0 when it does not exist yet)." },
 	{ "ping", (PyCFunction)client_ping, METH_NOARGS,
 	  "ping()\n\nAsks storesd to answer." },
 	{ "close", (PyCFunction)client_close, METH_NOARGS,
@@ -1907,6 +2261,36 @@ static PyTypeObject PipelineType = {
 	.tp_as_sequence = &pipe_as_seq,
 };
 
+static PyMethodDef watch_methods[] = {
+	{ "close", (PyCFunction)watch_close, METH_NOARGS,
+	  "close()\n\nEnds the watch (storesd is told)." },
+	{ "__enter__", (PyCFunction)watch_enter_ctx, METH_NOARGS, NULL },
+	{ "__exit__", (PyCFunction)watch_exit_ctx, METH_VARARGS, NULL },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef watch_getset[] = {
+	{ "rev", (getter)watch_get_rev, NULL,
+	  "The env's revision when the watch started.", NULL },
+	{ "closed", (getter)watch_get_closed, NULL,
+	  "True once close() was called.", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyTypeObject WatchType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "storeclient.Watch",
+	.tp_basicsize = sizeof(WatchObject),
+	.tp_dealloc = (destructor)watch_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A watch (Client.watch()): an iterator of Event, and a "
+	    "context manager that ends it.",
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)watch_next,
+	.tp_methods = watch_methods,
+	.tp_getset = watch_getset,
+};
+
 /* ------------------------------------------------------------ module */
 
 static PyObject *
@@ -1945,7 +2329,7 @@ PyMODINIT_FUNC
 PyInit__storeclient(void)
 {
 	PyTypeObject	*types[] = { &ClientType, &BatchType, &ScanType,
-			    &PipelineType };
+			    &PipelineType, &WatchType };
 	PyObject	*m;
 	size_t		 i;
 
@@ -1956,6 +2340,9 @@ PyInit__storeclient(void)
 		    PyModule_AddObjectRef(m, strrchr(types[i]->tp_name, '.') +
 		    1, (PyObject *)types[i]) == -1)
 			goto fail;
+	if ((EventType = PyStructSequence_NewType(&event_desc)) == NULL ||
+	    PyModule_AddObjectRef(m, "Event", (PyObject *)EventType) == -1)
+		goto fail;
 	if (exc_init(m) == -1 ||
 	    PyModule_AddIntConstant(m, "LIB_VERSION_MAJOR",
 	    SC_VERSION_MAJOR) == -1 ||

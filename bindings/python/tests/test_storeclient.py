@@ -492,13 +492,169 @@ def test_no_repo(c, repo):
 
 
 def test_watch_error_classes():
-    # The watch's end codes, each its own class (the binding has no
-    # watch call yet: the mapping is what is tested).
+    # The watch's end codes, each its own class.
     for name, code in (("Compacted", "COMPACTED"), ("Resync", "RESYNC"),
                        ("WatchOverflow", "WATCH_OVERFLOW")):
         cls = getattr(storeclient, name)
         assert issubclass(cls, storeclient.Error)
         assert name in storeclient.__all__
+
+
+# ----------------------------------------------------------------- watches
+
+def take(w, n):
+    """The next n events of w (each within the watch's timeout)."""
+    out = []
+    for ev in w:
+        out.append(ev)
+        if len(out) == n:
+            break
+    assert len(out) == n, "only %d of %d events came" % (len(out), n)
+    return out
+
+
+def test_watch_sees_writes_in_order(c, sock, repo):
+    assert c.rev("hist", repo=repo) == 0
+    c.put("hist", b"k/0", b"before", repo=repo)
+    start = c.rev("hist", repo=repo)
+    assert start == 1
+    with c.watch("hist", prefix=b"k/", repo=repo, timeout=30) as w:
+        assert w.rev == start and not w.closed
+        # A writer on its own connection and thread, while this one
+        # also writes (events queue on the watch meanwhile).
+        def writer():
+            with storeclient.connect(sock) as c2:
+                for i in range(50):
+                    c2.put("hist", b"k/w%02d" % i, b"v%d" % i, repo=repo)
+        t = threading.Thread(target=writer)
+        t.start()
+        c.put("hist", b"other", b"not watched", repo=repo)
+        with c.batch("hist", repo=repo) as b:
+            b.put(b"k/b1", b"1")
+            b.delete(b"k/0")
+        t.join()
+        evs = take(w, 52)
+    assert w.closed
+    revs = [e.rev for e in evs]
+    assert revs == sorted(revs) and revs[0] > start
+    # One revision per write, the batch's two ops sharing one.
+    assert len(set(revs)) == 51
+    writer_evs = [e for e in evs if e.key.startswith(b"k/w")]
+    assert [e.key for e in writer_evs] == [b"k/w%02d" % i
+                                           for i in range(50)]
+    assert all(e.op == "put" and e.value == b"v%d" % i
+               for i, e in enumerate(writer_evs))
+    batch = [e for e in evs if not e.key.startswith(b"k/w")]
+    assert [(e.op, e.key, e.value) for e in batch] == [
+        ("put", b"k/b1", b"1"), ("del", b"k/0", None)]
+    assert batch[0].rev == batch[1].rev
+    ev = evs[0]
+    assert isinstance(ev, storeclient.Event) and ev == (ev.rev, ev.op,
+                                                        ev.key, ev.value)
+    assert c.get("hist", b"k/b1", repo=repo) == b"1"   # still usable
+
+
+def test_watch_key_from_rev_and_resume(c, repo):
+    for i in range(6):
+        c.put("hist", b"a" if i % 2 else b"b", b"%d" % i, repo=repo)
+    # From revision 1: the history replayed, one key only.
+    with c.watch("hist", b"a", repo=repo, from_rev=1, timeout=30) as w:
+        first = take(w, 2)
+    assert [(e.rev, e.value) for e in first] == [(2, b"1"), (4, b"3")]
+    # Resume after the last seen: no gap, no duplicate.
+    c.put("hist", b"a", b"6", repo=repo)
+    with c.watch("hist", b"a", repo=repo, from_rev=first[-1].rev + 1,
+                 timeout=30) as w:
+        rest = take(w, 2)
+    assert [(e.rev, e.value) for e in rest] == [(6, b"5"), (7, b"6")]
+
+
+def test_watch_compacted(c, repo):
+    c.put("refs", b"k", b"v", repo=repo)
+    c.put("refs", b"k", b"w", repo=repo)
+    cur = c.rev("refs", repo=repo)
+    w = c.watch("refs", repo=repo, from_rev=1, timeout=30)
+    with pytest.raises(storeclient.Compacted) as e:
+        next(w)
+    assert e.value.code == "COMPACTED"
+    assert e.value.current == cur and e.value.oldest == cur + 1
+    # Ended: the iteration is over, and closing is harmless.
+    assert list(w) == []
+    w.close()
+    w.close()
+    assert c.rev("refs", repo=repo) == cur
+
+
+def test_watch_ends_early_and_times_out(c, repo):
+    w = c.watch("hist", prefix=b"", repo=repo, timeout=0.2)
+    assert list(w) == []            # nothing in time: stops, stays open
+    assert not w.closed
+    c.put("hist", b"x", b"1", repo=repo)
+    c.put("hist", b"y", b"2", repo=repo)
+    for ev in w:
+        assert ev.key == b"x"
+        break                        # ended early: the watch stays
+    assert next(w).key == b"y"
+    w.close()
+    assert w.closed
+    with pytest.raises(StopIteration):
+        next(w)
+    # A watch dropped unclosed is ended too; the connection goes on.
+    w = c.watch("hist", repo=repo)
+    del w
+    c.ping()
+    with c.watch("hist", repo=repo) as w:
+        pass
+    assert w.closed
+
+
+def test_watch_errors(c, repo):
+    with pytest.raises(ValueError):
+        c.watch("hist", b"k", prefix=b"k", repo=repo)
+    with pytest.raises(ValueError):
+        c.watch("hist", repo=repo, from_rev=0)
+    with pytest.raises(ValueError):
+        c.watch("hist", repo=repo, timeout=-1)
+    with pytest.raises(UnknownStore):
+        c.watch("nope", repo=repo)
+    with pytest.raises(BadKey):
+        c.watch("hist", b"", repo=repo)
+    with pytest.raises(UnknownStore):
+        c.rev("nope", repo=repo)
+    c.close()
+    with pytest.raises(storeclient.ConnectionError):
+        c.watch("hist", repo=repo)
+
+
+def test_watch_daemon_gone(make_daemon, repo):
+    d = make_daemon("[store hist]\nmap_size = 1MiB\nhistory = 64KiB\n")
+    c = storeclient.connect(d.socket)
+    w = c.watch("hist", repo=repo, timeout=30)
+    assert d.stop() == 0
+    with pytest.raises(storeclient.ConnectionError) as e:
+        next(w)
+    assert e.value.code in ("IO", "PROTOCOL")
+    assert list(w) == []            # ended: once
+    w.close()
+    c.close()
+
+
+def test_watch_in_a_thread_releases_the_gil(c, sock, repo):
+    got = []
+
+    def watcher():
+        with storeclient.connect(sock) as c2:
+            with c2.watch("hist", b"t", repo=repo, timeout=30) as w:
+                ready.set()
+                got.extend(take(w, 1))
+    ready = threading.Event()
+    t = threading.Thread(target=watcher)
+    t.start()
+    assert ready.wait(30)
+    c.put("hist", b"t", b"go", repo=repo)
+    t.join(60)
+    assert not t.is_alive()
+    assert [(e.op, e.key, e.value) for e in got] == [("put", b"t", b"go")]
 
 
 def test_fork(c, repo):

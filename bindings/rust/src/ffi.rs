@@ -19,6 +19,29 @@ pub struct sc_scan {
 }
 
 #[repr(C)]
+pub struct sc_watch {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct sc_watch_opts {
+    _opaque: [u8; 0],
+}
+
+pub const SC_EV_PUT: c_int = 1;
+pub const SC_EV_DEL: c_int = 2;
+pub const SC_EV_PROGRESS: c_int = 3;
+
+#[repr(C)]
+pub struct sc_event {
+    pub rev: u64,
+    pub op: c_int,
+    pub key: *const c_void,
+    pub klen: usize,
+    pub val: *const c_void,
+    pub vlen: usize,
+}
+
+#[repr(C)]
 pub struct sc_options {
     _opaque: [u8; 0],
 }
@@ -321,4 +344,28 @@ extern "C" {
         out: *mut *mut sc_live,
     ) -> c_int;
     pub fn sc_live_free(l: *mut sc_live);
+
+    pub fn sc_last_rev(c: *const sc_conn) -> u64;
+    pub fn sc_rev(
+        c: *mut sc_conn,
+        repo: *const c_char,
+        store: *const c_char,
+        rev: *mut u64,
+    ) -> c_int;
+    pub fn sc_watch_opts_new() -> *mut sc_watch_opts;
+    pub fn sc_watch_opts_free(o: *mut sc_watch_opts);
+    pub fn sc_watch_opts_set_key(o: *mut sc_watch_opts, p: *const c_void, n: usize) -> c_int;
+    pub fn sc_watch_opts_set_prefix(o: *mut sc_watch_opts, p: *const c_void, n: usize) -> c_int;
+    pub fn sc_watch_opts_set_from(o: *mut sc_watch_opts, rev: u64) -> c_int;
+    pub fn sc_watch_begin(
+        c: *mut sc_conn,
+        repo: *const c_char,
+        store: *const c_char,
+        db: *const c_char,
+        o: *const sc_watch_opts,
+        rev: *mut u64,
+    ) -> *mut sc_watch;
+    pub fn sc_watch_next(w: *mut sc_watch, ev: *mut sc_event, timeout_ms: c_int) -> c_int;
+    pub fn sc_watch_compacted(w: *const sc_watch, oldest: *mut u64, current: *mut u64) -> c_int;
+    pub fn sc_watch_end(w: *mut sc_watch);
 }

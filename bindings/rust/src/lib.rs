@@ -875,6 +875,51 @@ impl Client {
         })
     }
 
+    /// The current revision of the target's env (its store and repo; 0
+    /// when the env does not exist yet).  Every write request committed
+    /// to an env makes one more revision.
+    ///
+    /// Errors: [`Code::UnknownStore`], [`Code::Forbidden`] without read
+    /// access, and those every call shares.
+    pub fn rev<'a>(&self, at: impl Into<Target<'a>>) -> Result<u64> {
+        let n = Names::of(at.into())?;
+        let mut rev = 0u64;
+        self.check(unsafe { ffi::sc_rev(self.raw(), n.repo(), n.store(), &mut rev) })?;
+        Ok(rev)
+    }
+
+    /// The revision of the last reply that carried one: the one a write
+    /// made, or the one a read's snapshot saw (0 before any).
+    pub fn last_rev(&self) -> u64 {
+        unsafe { ffi::sc_last_rev(self.raw()) }
+    }
+
+    /// Watches the target's db as o says: an iterator of the changes
+    /// ([`Event`]), each once, in revision order, from the revision after
+    /// [`Watch::start_rev`] (or from [`WatchOptions::from_rev`] on, replayed
+    /// from the store's history).  The client may be used for other
+    /// calls meanwhile (events that come then wait on the watch); the
+    /// watch ends when dropped.
+    ///
+    /// Errors: [`Code::UnknownStore`], [`Code::Forbidden`],
+    /// [`Code::Busy`] past storesd's `max_watches`, [`Code::BadRequest`]
+    /// for a store with `max_dbs = 0`, [`Code::BadKey`].
+    pub fn watch<'a>(&self, at: impl Into<Target<'a>>, o: &WatchOptions) -> Result<Watch<'_>> {
+        let n = Names::of(at.into())?;
+        let mut rev = 0u64;
+        let w = watch_open(self.raw(), &n, o, &mut rev)?;
+        Ok(Watch {
+            client: self,
+            w: Some(w),
+            rev,
+            timeout_ms: o
+                .timeout
+                .map_or(-1, |t| t.as_millis().min(c_int::MAX as u128) as c_int),
+            progress: o.progress,
+            compacted: None,
+        })
+    }
+
     /// Starts an atomic batch on the target's env.  Ops are sent as they
     /// are added and applied at [`Batch::commit`], all or nothing; a
     /// batch dropped uncommitted is aborted.  While it is open, the
@@ -1154,6 +1199,227 @@ impl Scan<'_> {
 }
 
 impl Drop for Scan<'_> {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+// --------------------------------------------------------------- watches
+
+/// What a watch follows ([`Client::watch`]): one key, or the keys
+/// starting with a prefix (neither: every key of the db; the last set
+/// wins), from which revision, and how long each wait lasts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchOptions {
+    key: Option<Vec<u8>>,
+    prefix: Option<Vec<u8>>,
+    from: Option<u64>,
+    timeout: Option<Duration>,
+    progress: bool,
+}
+
+impl WatchOptions {
+    /// Every key of the db, from the next revision on.
+    pub fn new() -> WatchOptions {
+        WatchOptions::default()
+    }
+    /// Only this key.
+    pub fn key(mut self, k: impl AsRef<[u8]>) -> WatchOptions {
+        self.key = Some(k.as_ref().to_vec());
+        self.prefix = None;
+        self
+    }
+    /// Only keys starting with these bytes.
+    pub fn prefix(mut self, p: impl AsRef<[u8]>) -> WatchOptions {
+        self.prefix = Some(p.as_ref().to_vec());
+        self.key = None;
+        self
+    }
+    /// The changes from revision `rev` (>= 1) on, replayed from the
+    /// store's history before the live ones: to resume after the last
+    /// event seen, `last.rev + 1`.
+    pub fn from_rev(mut self, rev: u64) -> WatchOptions {
+        self.from = Some(rev);
+        self
+    }
+    /// How long each `next()` waits: past it, `None` (the watch stays
+    /// open; call `next()` again to go on).  Without one it waits for
+    /// ever.
+    pub fn timeout(mut self, t: Duration) -> WatchOptions {
+        self.timeout = Some(t);
+        self
+    }
+    /// Also yield progress marks ([`EventOp::Progress`]) that storesd
+    /// sends after quiet spells; skipped otherwise.
+    pub fn progress(mut self, yes: bool) -> WatchOptions {
+        self.progress = yes;
+        self
+    }
+}
+
+/// What an [`Event`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventOp {
+    /// The key now holds the value.
+    Put,
+    /// The key was deleted.
+    Del,
+    /// No change: every change up to the revision was sent
+    /// ([`WatchOptions::progress`] only).
+    Progress,
+}
+
+/// A change a watch saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The revision of the change (the ops of a batch share one).
+    pub rev: u64,
+    /// What happened.
+    pub op: EventOp,
+    /// The key (empty for progress).
+    pub key: Vec<u8>,
+    /// The value a put wrote; `None` for a delete and progress.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Starts a watch.  The only use of `sc_watch_opts`, so that a change of
+/// how watch options reach the library is made here alone.
+fn watch_open(
+    c: *mut ffi::sc_conn,
+    n: &Names,
+    o: &WatchOptions,
+    rev: &mut u64,
+) -> Result<NonNull<ffi::sc_watch>> {
+    if o.from == Some(0) {
+        return Err(Error::new(Code::Invalid, "revisions start at 1"));
+    }
+    let (key, key_len) = opt_bytes(&o.key);
+    let (prefix, prefix_len) = opt_bytes(&o.prefix);
+    unsafe {
+        let opts = ffi::sc_watch_opts_new();
+        if opts.is_null() {
+            return Err(Error::new(Code::NoMem, "out of memory"));
+        }
+        let ok = (key.is_null() || ffi::sc_watch_opts_set_key(opts, key, key_len) == 0)
+            && (prefix.is_null() || ffi::sc_watch_opts_set_prefix(opts, prefix, prefix_len) == 0)
+            && o.from
+                .map_or(true, |r| ffi::sc_watch_opts_set_from(opts, r) == 0);
+        // The library copies what it needs: the options go right after.
+        let w = if ok {
+            ffi::sc_watch_begin(c, n.repo(), n.store(), n.db(), opts, rev)
+        } else {
+            ptr::null_mut()
+        };
+        ffi::sc_watch_opts_free(opts);
+        match NonNull::new(w) {
+            Some(w) => Ok(w),
+            None if ok => Err(Error::last(c)),
+            None => Err(Error::new(Code::NoMem, "out of memory")),
+        }
+    }
+}
+
+/// A watch ([`Client::watch`]): yields `Ok(event)` for each change, in
+/// revision order.  With a timeout, `None` when none came in time (the
+/// watch stays: call `next()` again).  When storesd ends the watch it
+/// yields one `Err` ([`Code::Compacted`]: see [`Watch::compacted`];
+/// [`Code::Resync`], [`Code::WatchOverflow`], [`Code::Forbidden`]; or the
+/// connection's failure), then `None` for good.  Dropping it ends the
+/// watch.
+pub struct Watch<'c> {
+    client: &'c Client,
+    w: Option<NonNull<ffi::sc_watch>>,
+    rev: u64,
+    timeout_ms: c_int,
+    progress: bool,
+    compacted: Option<(u64, u64)>,
+}
+
+impl fmt::Debug for Watch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("rev", &self.rev)
+            .field("open", &self.w.is_some())
+            .finish()
+    }
+}
+
+impl Watch<'_> {
+    /// The env's revision when the watch started (named so that it is
+    /// not `Iterator::rev`).
+    pub fn start_rev(&self) -> u64 {
+        self.rev
+    }
+
+    /// After the watch ended with [`Code::Compacted`]: the oldest
+    /// revision the store's history keeps and the current one.  Read the
+    /// data again, then watch from `current + 1`.
+    pub fn compacted(&self) -> Option<(u64, u64)> {
+        self.compacted
+    }
+
+    /// Ends the watch now (storesd is told, unless it ended it).
+    pub fn end(&mut self) {
+        if let Some(w) = self.w.take() {
+            unsafe { ffi::sc_watch_end(w.as_ptr()) }
+        }
+    }
+}
+
+impl Iterator for Watch<'_> {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let w = self.w?;
+        let mut ev = ffi::sc_event {
+            rev: 0,
+            op: 0,
+            key: ptr::null(),
+            klen: 0,
+            val: ptr::null(),
+            vlen: 0,
+        };
+        loop {
+            let rc = unsafe { ffi::sc_watch_next(w.as_ptr(), &mut ev, self.timeout_ms) };
+            if rc == 0 {
+                return None;
+            }
+            if rc == -1 {
+                let e = Error::last(self.client.raw());
+                // Pipelined replies pending: the watch goes on.
+                if e.code() != Code::Invalid {
+                    let (mut oldest, mut current) = (0u64, 0u64);
+                    if unsafe { ffi::sc_watch_compacted(w.as_ptr(), &mut oldest, &mut current) }
+                        == 0
+                    {
+                        self.compacted = Some((oldest, current));
+                    }
+                    self.end();
+                }
+                return Some(Err(e));
+            }
+            let op = match ev.op {
+                ffi::SC_EV_PUT => EventOp::Put,
+                ffi::SC_EV_DEL => EventOp::Del,
+                ffi::SC_EV_PROGRESS if self.progress => EventOp::Progress,
+                // Progress not asked for (or a kind of a newer library).
+                _ => continue,
+            };
+            return Some(Ok(Event {
+                rev: ev.rev,
+                op,
+                key: unsafe { copy_out(ev.key, ev.klen) },
+                value: if op == EventOp::Put {
+                    Some(unsafe { copy_out(ev.val, ev.vlen) })
+                } else {
+                    None
+                },
+            }));
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
     fn drop(&mut self) {
         self.end();
     }

@@ -9,7 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::Daemon;
-use storeclient::{Client, Code, Options, Reply, ScanOptions, Target};
+use storeclient::{
+    Client, Code, Event, EventOp, Options, Reply, ScanOptions, Target, Watch, WatchOptions,
+};
 
 fn connect(d: &Daemon) -> Client {
     Client::connect(Some(&d.socket)).unwrap()
@@ -626,14 +628,195 @@ fn no_repo() {
 
 #[test]
 fn watch_codes() {
-    // The watch's end codes, by number and name (no watch call in the
-    // crate yet: the mapping is what is tested).
+    // The watch's end codes, by number and name.
     assert_eq!(Code::Compacted.name(), "COMPACTED");
     assert_eq!(Code::Resync.name(), "RESYNC");
     assert_eq!(Code::WatchOverflow.name(), "WATCH_OVERFLOW");
     assert_eq!(Code::from_raw(19), Code::Compacted);
     assert_eq!(Code::from_raw(20), Code::Resync);
     assert_eq!(Code::from_raw(21), Code::WatchOverflow);
+}
+
+// --------------------------------------------------------------- watches
+
+/// The next n events of w, each within the watch's timeout.
+fn take(w: &mut Watch<'_>, n: usize) -> Vec<Event> {
+    let evs: Vec<Event> = w.by_ref().take(n).map(|e| e.unwrap()).collect();
+    assert_eq!(evs.len(), n, "only {} of {} events came", evs.len(), n);
+    evs
+}
+
+fn patient() -> WatchOptions {
+    WatchOptions::new().timeout(Duration::from_secs(30))
+}
+
+#[test]
+fn watch_sees_writes_in_order() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("hist").repo("rs/w1");
+    assert_eq!(c.rev(t).unwrap(), 0);
+    c.put(t, b"k/0", b"before").unwrap();
+    assert_eq!(c.last_rev(), 1);
+    let start = c.rev(t).unwrap();
+    assert_eq!(start, 1);
+    let mut w = c.watch(t, &patient().prefix(b"k/")).unwrap();
+    assert_eq!(w.start_rev(), start);
+    // A writer on its own client and thread, while this client writes
+    // too (events wait on the watch meanwhile).
+    let sock = d.socket.clone();
+    let writer = thread::spawn(move || {
+        let c2 = Client::connect(Some(&sock)).unwrap();
+        for i in 0..50 {
+            c2.put(
+                Target::new("hist").repo("rs/w1"),
+                format!("k/w{:02}", i),
+                format!("v{}", i),
+            )
+            .unwrap();
+        }
+    });
+    c.put(t, b"other", b"not watched").unwrap();
+    let mut b = c.batch(t).unwrap();
+    b.put(b"k/b1", b"1").unwrap();
+    b.delete(b"k/0").unwrap();
+    b.commit().unwrap();
+    writer.join().unwrap();
+    let evs = take(&mut w, 52);
+    drop(w);
+    let revs: Vec<u64> = evs.iter().map(|e| e.rev).collect();
+    let mut sorted = revs.clone();
+    sorted.sort();
+    assert_eq!(revs, sorted);
+    assert!(revs[0] > start);
+    sorted.dedup();
+    assert_eq!(sorted.len(), 51); // the batch's two ops share one
+    let from_writer: Vec<&Event> = evs.iter().filter(|e| e.key.starts_with(b"k/w")).collect();
+    for (i, e) in from_writer.iter().enumerate() {
+        assert_eq!(e.key, format!("k/w{:02}", i).into_bytes());
+        assert_eq!(e.op, EventOp::Put);
+        assert_eq!(e.value, Some(format!("v{}", i).into_bytes()));
+    }
+    assert_eq!(from_writer.len(), 50);
+    let batch: Vec<&Event> = evs.iter().filter(|e| !e.key.starts_with(b"k/w")).collect();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(
+        (batch[0].op, &batch[0].key[..]),
+        (EventOp::Put, &b"k/b1"[..])
+    );
+    assert_eq!(batch[0].value, Some(b"1".to_vec()));
+    assert_eq!(
+        (batch[1].op, &batch[1].key[..]),
+        (EventOp::Del, &b"k/0"[..])
+    );
+    assert_eq!(batch[1].value, None);
+    assert_eq!(batch[0].rev, batch[1].rev);
+    assert_eq!(c.get(t, b"k/b1").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn watch_key_from_rev_and_resume() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("hist").repo("rs/w2");
+    for i in 0..6 {
+        let k: &[u8] = if i % 2 == 1 { b"a" } else { b"b" };
+        c.put(t, k, format!("{}", i)).unwrap();
+    }
+    // From revision 1: the history replayed, one key only.
+    let mut w = c.watch(t, &patient().key(b"a").from_rev(1)).unwrap();
+    let first = take(&mut w, 2);
+    drop(w);
+    let got: Vec<(u64, Vec<u8>)> = first
+        .iter()
+        .map(|e| (e.rev, e.value.clone().unwrap()))
+        .collect();
+    assert_eq!(got, vec![(2, b"1".to_vec()), (4, b"3".to_vec())]);
+    // Resume after the last seen: no gap, no duplicate.
+    c.put(t, b"a", b"6").unwrap();
+    let mut w = c
+        .watch(t, &patient().key(b"a").from_rev(first[1].rev + 1))
+        .unwrap();
+    let rest: Vec<(u64, Vec<u8>)> = take(&mut w, 2)
+        .into_iter()
+        .map(|e| (e.rev, e.value.unwrap()))
+        .collect();
+    assert_eq!(rest, vec![(6, b"5".to_vec()), (7, b"6".to_vec())]);
+}
+
+#[test]
+fn watch_compacted() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("refs").repo("rs/w3");
+    c.put(t, b"k", b"v").unwrap();
+    c.put(t, b"k", b"w").unwrap();
+    let cur = c.rev(t).unwrap();
+    let mut w = c.watch(t, &patient().from_rev(1)).unwrap();
+    let e = w.next().unwrap().unwrap_err();
+    assert_eq!(e.code(), Code::Compacted);
+    assert_eq!(w.compacted(), Some((cur + 1, cur)));
+    // Ended: the iteration is over.
+    assert!(w.next().is_none());
+    assert!(w.next().is_none());
+    drop(w);
+    assert_eq!(c.rev(t).unwrap(), cur);
+}
+
+#[test]
+fn watch_ends_early_and_times_out() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("hist").repo("rs/w4");
+    let mut w = c
+        .watch(t, &WatchOptions::new().timeout(Duration::from_millis(200)))
+        .unwrap();
+    assert!(w.next().is_none()); // nothing in time: the watch stays
+    c.put(t, b"x", b"1").unwrap();
+    c.put(t, b"y", b"2").unwrap();
+    assert_eq!(w.next().unwrap().unwrap().key, b"x");
+    assert_eq!(w.next().unwrap().unwrap().key, b"y");
+    w.end();
+    assert!(w.next().is_none());
+    // Ended early by a drop; the client goes on.
+    let w = c.watch(t, &WatchOptions::new()).unwrap();
+    drop(w);
+    c.ping().unwrap();
+    assert!(format!("{:?}", c.watch(t, &WatchOptions::new()).unwrap()).contains("open: true"));
+}
+
+#[test]
+fn watch_daemon_gone() {
+    let mut d = Daemon::start("[store hist]\nmap_size = 1MiB\nhistory = 64KiB\n");
+    let c = connect(&d);
+    let mut w = c.watch("hist", &patient()).unwrap();
+    assert_eq!(d.stop(), Some(0));
+    let e = w.next().unwrap().unwrap_err();
+    assert!(e.code().is_connection(), "{}", e);
+    assert!(w.next().is_none()); // ended: once
+}
+
+#[test]
+fn watch_errors() {
+    let d = Daemon::main();
+    let c = connect(&d);
+    let t = Target::new("hist").repo("rs/w5");
+    assert_eq!(
+        code(c.watch("nope", &WatchOptions::new())),
+        Code::UnknownStore
+    );
+    assert_eq!(
+        code(c.watch(t, &WatchOptions::new().from_rev(0))),
+        Code::Invalid
+    );
+    assert_eq!(
+        code(c.watch(t, &WatchOptions::new().key(b""))),
+        Code::BadKey
+    );
+    assert_eq!(code(c.rev("nope")), Code::UnknownStore);
+    // The last set of key and prefix wins.
+    let o = WatchOptions::new().key(b"a").prefix(b"p");
+    assert_eq!(o, WatchOptions::new().prefix(b"p"));
 }
 
 #[test]
