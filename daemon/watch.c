@@ -52,6 +52,8 @@ struct watch {
 	struct sp_buf		 inbox;		/* no history: event frames */
 	uint64_t		 inbox_events;
 	bool			 overflow;
+	bool			 gap;		/* no history: a revision it
+						 * was never told of */
 };
 
 struct watch_loop {
@@ -229,11 +231,24 @@ watch_committed(void *arg, struct reg_env *e, const struct st_job *jobs,
 		for (i = 0; i < n; i++) {
 			if (jobs[i].rc != 0 || jobs[i].rev <= w->seen)
 				continue;
+			/*
+			 * Without history, a revision the hook skips is lost
+			 * for good: one a failed sync kept from it, or the
+			 * revisions of an env a fork or a restore made after
+			 * the watch began.  The watch ends, saying so.
+			 */
+			if (!w->history && jobs[i].rev != w->seen + 1 &&
+			    !w->gap) {
+				w->gap = true;
+				sp_buf_free(&w->inbox);
+				memset(&w->inbox, 0, sizeof(w->inbox));
+				w->inbox_events = 0;
+			}
 			w->seen = jobs[i].rev;
 			news = true;
 			if (w->history)
 				w->behind = true;
-			else if (jobs[i].rev >= w->min_rev)
+			else if (!w->gap && jobs[i].rev >= w->min_rev)
 				buffer_job(w, &jobs[i]);
 		}
 		if (news)
@@ -567,7 +582,8 @@ send_buffer(struct watch *w, uint64_t *events)
 {
 	struct sp_buf	 b;
 	uint64_t	 seen, n;
-	bool		 overflow;
+	bool		 overflow, gap;
+	char		 msg[320];
 	int		 rc;
 
 	pthread_mutex_lock(&tbl_mtx);
@@ -576,8 +592,20 @@ send_buffer(struct watch *w, uint64_t *events)
 	n = w->inbox_events;
 	w->inbox_events = 0;
 	overflow = w->overflow;
+	gap = w->gap;
 	seen = w->seen;
 	pthread_mutex_unlock(&tbl_mtx);
+	if (gap) {
+		sp_buf_free(&b);
+		snprintf(msg, sizeof(msg), "the events after revision %llu "
+		    "cannot be sent: some revisions never reached this watch "
+		    "(a fork or a restore made its env, or a sync failed) and "
+		    "the store keeps no history; read the data again and "
+		    "watch from the current revision + 1",
+		    (unsigned long long)w->done);
+		end_watch(w, SP_COMPACTED, msg, seen + 1, seen);
+		return true;
+	}
 	if (overflow) {
 		sp_buf_free(&b);
 		end_watch(w, SP_WATCH_OVERFLOW, "the watcher fell more than "

@@ -679,6 +679,45 @@ START_TEST(from_before_history_is_compacted)
 }
 END_TEST
 
+/*
+ * A watch that began before its env existed, on a store without
+ * history: a fork (or a restore) then makes the env with revisions the
+ * watch was never told of.  Their changes cannot be sent, so the watch
+ * must end saying so, not go on with the fork's next write as if the
+ * revisions between its reply's and that write's had not happened.
+ */
+START_TEST(a_fork_into_a_watched_repo_is_no_silent_gap)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
+	uint64_t		 rev, oldest, current;
+	int			 rc;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	wc = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(wc, "g", "nh", "", 0, &rev));
+	ck_assert_uint_eq(rev, 0);
+	put_n(c, "nh", 1, 3);
+	ck_assert_int_eq(sc_fork(c, "r", "nh", "g"), 0);
+	ck_assert_int_eq(sc_put(c, "g", "nh", NULL, "k", 1, "v", 1), 0);
+	ck_assert_uint_eq(sc_last_rev(c), 4);
+	rc = next_event(w, &ev, 30000);
+	ck_assert_msg(rc == -1, "event rev %llu after a reply of rev 0",
+	    (unsigned long long)ev.rev);
+	ck_assert_int_eq(sc_errcode(wc), SC_ERR_COMPACTED);
+	ck_assert_int_eq(sc_watch_compacted(w, &oldest, &current), 0);
+	ck_assert_uint_eq(current, 4);
+	ck_assert_uint_eq(oldest, 5);
+	sc_watch_end(w);
+	sc_close(wc);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* --------------------------------------------------- slow watchers */
 
 /* gcc says so with a macro, clang only through __has_feature. */
@@ -1116,6 +1155,7 @@ watch_suite(void)
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
 	tcase_add_test(tc, every_acknowledged_write_is_delivered_after_kill_9);
 	tcase_add_test(tc, from_before_history_is_compacted);
+	tcase_add_test(tc, a_fork_into_a_watched_repo_is_no_silent_gap);
 	tcase_add_test(tc, a_watcher_that_does_not_read_costs_no_memory);
 	tcase_add_test(tc, no_history_overflow_ends_the_watch);
 	tcase_add_test(tc, events_wait_until_their_write_is_durable);
