@@ -27,6 +27,12 @@ io_unsent(void *conn)
 	return conn_unsent(conn);
 }
 
+static size_t
+io_room(void *conn)
+{
+	return conn_out_room(conn);
+}
+
 static void
 io_flush(void *conn)
 {
@@ -52,7 +58,7 @@ io_may_read(void *conn, const char *store)
 }
 
 static const struct watch_io	handler_watch_io = {
-	io_out, io_unsent, io_flush, io_wake, io_may_read,
+	io_out, io_unsent, io_room, io_flush, io_wake, io_may_read,
 };
 
 int

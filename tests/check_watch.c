@@ -808,6 +808,72 @@ START_TEST(a_watcher_that_does_not_read_costs_no_memory)
 }
 END_TEST
 
+/*
+ * One revision whose events are larger than what a connection may leave
+ * unsent (max_output; here 64 KiB beside a 64 KiB max_frame): a batch
+ * of 60,000 small puts.  A watcher that reads as fast as it can must
+ * still get every event of it, with history (read a bounded amount per
+ * turn, within a revision too) and with a watch_buffer that holds it
+ * all: storesd must not append it to the output at once, which cuts
+ * the connection off, again at every resume.
+ */
+static const char conf_out[] =
+    "[daemon]\nsocket_mode = 0666\nwatch_progress = 100ms\n"
+    "max_output = 64KiB\nmax_frame = 64KiB\nmax_batch = 64MiB\n"
+    "watch_buffer = 64MiB\n"
+    "[store kv]\nmap_size = 256MiB\nhistory = 64MiB\n"
+    "[store nh]\nmap_size = 256MiB\n";
+
+START_TEST(a_revision_larger_than_max_output_reaches_its_watcher)
+{
+	static const char *const stores[] = { "kv", "nh" };
+	enum { NOPS = 60000 };
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_batch		*b;
+	sc_event		 ev;
+	char			 k[24];
+	uint64_t		 rev;
+	size_t			 s;
+	int			 i;
+
+	it_up(&d, conf_out);
+	c = it_conn(&d);
+	for (s = 0; s < sizeof(stores) / sizeof(stores[0]); s++) {
+		wc = it_conn(&d);
+		ck_assert_ptr_nonnull(w = watch_prefix(wc, "r", stores[s], "",
+		    0, &rev));
+		ck_assert_ptr_nonnull(b = sc_batch_begin(c, "r", stores[s],
+		    NULL));
+		for (i = 0; i < NOPS; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k),
+			    "v", 1), 0);
+		}
+		ck_assert_msg(sc_batch_commit(b) == 0, "%s", sc_errmsg(c));
+		ck_assert_uint_eq(sc_last_rev(c), rev + 1);
+		for (i = 0; i < NOPS; i++) {
+			ck_assert_msg(next_event(w, &ev, 30000) == 1, "%s: "
+			    "event %d of %d: %s", stores[s], i, NOPS,
+			    sc_errmsg(wc));
+			ck_assert_uint_eq(ev.rev, rev + 1);
+			snprintf(k, sizeof(k), "k%d", i);
+			ck_assert_uint_eq(ev.klen, strlen(k));
+			ck_assert(memcmp(ev.key, k, ev.klen) == 0);
+		}
+		/* Then progress, not another copy of any of it. */
+		ck_assert_int_eq(sc_watch_next(w, &ev, 30000), 1);
+		ck_assert_int_eq(ev.op, SC_EV_PROGRESS);
+		ck_assert_uint_eq(ev.rev, rev + 1);
+		sc_watch_end(w);
+		sc_close(wc);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 START_TEST(no_history_overflow_ends_the_watch)
 {
 	static char		 val[1024];
@@ -1158,6 +1224,7 @@ watch_suite(void)
 	tcase_add_test(tc, a_fork_into_a_watched_repo_is_no_silent_gap);
 	tcase_add_test(tc, a_watcher_that_does_not_read_costs_no_memory);
 	tcase_add_test(tc, no_history_overflow_ends_the_watch);
+	tcase_add_test(tc, a_revision_larger_than_max_output_reaches_its_watcher);
 	tcase_add_test(tc, events_wait_until_their_write_is_durable);
 	tcase_add_test(tc, another_program_writing_a_path_env_is_resync);
 	tcase_add_test(tc, watch_needs_read_access);
