@@ -20,7 +20,8 @@ struct watch {
 	struct watch_loop	*wl;
 	void			*conn;
 	struct watch		**clist;	/* its connection's list */
-	const struct cfg_store	*st;		/* held: cfg_hold() */
+	const struct cfg_store	*st;		/* held: cfg_hold(); check_env()
+						 * moves it to a reload's */
 	char			 store[SP_NAME_MAX + 1];
 	char			 repo[SP_REPO_MAX + 1];
 	size_t			 repolen;
@@ -710,17 +711,28 @@ send_buffer(struct watch *w, uint64_t *events)
 static bool
 check_env(struct watch *w)
 {
-	struct sp_error	 err;
-	struct reg_env	*e;
-	bool		 changed = false, replaced;
-	int		 rc;
+	const struct cfg_store	*st;
+	struct sp_error		 err;
+	struct reg_env		*e;
+	bool			 changed = false, replaced;
+	int			 rc;
 
 	/* Access is the configuration's of now, not the one it began in. */
-	if (!io->may_read(w->conn, w->store)) {
+	if ((st = io->readable(w->conn, w->store)) == NULL) {
 		end_watch(w, SP_FORBIDDEN, "this peer may no longer read the "
 		    "store (a reload changed its readers, or removed it)", 0,
 		    w->done);
 		return true;
+	}
+	/*
+	 * And so is the store: once a reload changed how its env opens,
+	 * the env reopens for the new store, and one resolved against the
+	 * old would be told to come back later (REG_AGAIN) for ever.
+	 */
+	if (st != w->st) {
+		cfg_hold(st);
+		cfg_drop(w->st);
+		w->st = st;
 	}
 	if ((rc = acquire(w, &e, &err)) == 1)
 		return false;		/* busy: the next tick looks */

@@ -67,9 +67,11 @@ struct watch_io {
 	size_t		 (*room)(void *conn);
 	void		 (*flush)(void *conn);	/* send what it can */
 	void		 (*wake)(void *loop);	/* any thread: a turn soon */
-	/* Loop thread: may conn's peer still read store, as the
-	 * configuration now in force says (a reload may have changed it)? */
-	bool		 (*may_read)(void *conn, const char *store);
+	/* Loop thread: store as the configuration now in force has it
+	 * (a reload may have changed it), NULL when it is gone or conn's
+	 * peer may no longer read it.  Valid while that configuration
+	 * is: cfg_hold() it to keep it. */
+	const struct cfg_store *(*readable)(void *conn, const char *store);
 };
 
 /* Once, before any watch or write: how to reach connections and loops,

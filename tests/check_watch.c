@@ -1143,6 +1143,50 @@ START_TEST(watch_needs_read_access)
 }
 END_TEST
 
+/*
+ * A reload that changes how a watched store's env is opened (here its
+ * history bound) reopens the env for the new configuration; a watch
+ * begun under the old one must go on, not wait forever for an env that
+ * no longer fits the configuration it was resolved against.
+ */
+START_TEST(a_reload_that_reopens_the_env_leaves_its_watches_going)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
+	char			 conf2[1024], reload[256];
+	char			*p;
+	uint64_t		 rev;
+
+	snprintf(conf2, sizeof(conf2), "%s", conf);
+	ck_assert_ptr_nonnull(p = strstr(conf2, "history = 64MiB"));
+	memcpy(p, "history = 32MiB", 15);
+	it_up(&d, conf);
+	c = it_conn(&d);
+	wc = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "a", 1, "1", 1), 0);
+	ck_assert_ptr_nonnull(w = watch_prefix(wc, "r", "kv", "", 0, &rev));
+	ck_assert_uint_eq(rev, 1);
+	ck_assert_int_eq(hs_reload(&d, conf2, reload, sizeof(reload)), 0);
+	/* The put resolves against the new configuration: the env is
+	 * reopened for it. */
+	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "b", 1, "2", 1), 0);
+	ck_assert_uint_eq(sc_last_rev(c), 2);
+	ck_assert_msg(next_event(w, &ev, 30000) == 1, "no event: %s",
+	    sc_errmsg(wc));
+	ck_assert_int_eq(ev.op, SC_EV_PUT);
+	ck_assert_uint_eq(ev.rev, 2);
+	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "c", 1, "3", 1), 0);
+	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+	ck_assert_uint_eq(ev.rev, 3);
+	sc_watch_end(w);
+	sc_close(wc);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* ---------------------------------------------------------- the rest */
 
 START_TEST(unwatch_and_other_requests_meanwhile)
@@ -1228,6 +1272,7 @@ watch_suite(void)
 	tcase_add_test(tc, events_wait_until_their_write_is_durable);
 	tcase_add_test(tc, another_program_writing_a_path_env_is_resync);
 	tcase_add_test(tc, watch_needs_read_access);
+	tcase_add_test(tc, a_reload_that_reopens_the_env_leaves_its_watches_going);
 	tcase_add_test(tc, unwatch_and_other_requests_meanwhile);
 	suite_add_tcase(s, tc);
 	return s;
