@@ -486,7 +486,7 @@ conn_unsent(const struct conn *c)
 size_t
 conn_out_room(const struct conn *c)
 {
-	return output_cap(c) - c->loop->d->cfg->max_frame;
+	return output_cap(c);
 }
 
 void

@@ -90,9 +90,9 @@ void	conn_flush_soon(struct conn *c);
 /* Bytes of c's output not sent yet. */
 size_t	conn_unsent(const struct conn *c);
 /*
- * Bytes of output c may leave unsent beyond one reply to the largest
- * request before it is cut off (max_output): output that c's own
- * requests did not ask for (watch events) stays within it.
+ * Bytes of output c may leave unsent before it is cut off (max_output,
+ * and at least one reply to the largest request): output that c's own
+ * requests did not ask for (watch events) stays well within it.
  */
 size_t	conn_out_room(const struct conn *c);
 /*

@@ -493,7 +493,7 @@ watch_conn_closed(struct watch **list)
 static size_t
 turn_bytes(void *conn)
 {
-	size_t	 room = io->room(conn) / 4;
+	size_t	 room = io->room(conn) / 8;
 
 	return room < WATCH_TURN_BYTES ? room : WATCH_TURN_BYTES;
 }
@@ -501,7 +501,7 @@ turn_bytes(void *conn)
 static size_t
 out_high(void *conn)
 {
-	size_t	 room = io->room(conn) / 4;
+	size_t	 room = io->room(conn) / 8;
 
 	return room < WATCH_OUT_HIGH ? room : WATCH_OUT_HIGH;
 }

@@ -55,7 +55,7 @@ struct watch_loop;
 
 /* Unsent output past which a connection's watches wait (bytes), and
  * the events a watch sends in a turn, at most about (bytes; one event
- * at least): each at most a quarter of the connection's io->room(). */
+ * at least): each at most an eighth of the connection's io->room(). */
 #define WATCH_OUT_HIGH	(1024 * 1024)
 #define WATCH_TURN_BYTES (256 * 1024)
 
@@ -63,7 +63,7 @@ struct watch_loop;
 struct watch_io {
 	struct sp_buf	*(*out)(void *conn);	/* its output buffer */
 	size_t		 (*unsent)(void *conn);	/* bytes not sent yet */
-	/* Unsent bytes past which conn is cut off, less one reply. */
+	/* Unsent bytes past which conn is cut off. */
 	size_t		 (*room)(void *conn);
 	void		 (*flush)(void *conn);	/* send what it can */
 	void		 (*wake)(void *loop);	/* any thread: a turn soon */
