@@ -651,6 +651,11 @@ take_frames(struct watch *w, struct sp_buf *out, size_t limit, bool *left)
 	if (!*left) {
 		w->inbox.len = w->inbox_off = 0;
 		sp_buf_shrink(&w->inbox, 64 * 1024);
+	} else if (w->inbox_off >= w->inbox.len / 2) {
+		/* The hook may keep it from draining: drop what was sent,
+		 * once it is most of it (a copy of no more than was sent). */
+		sp_buf_consume(&w->inbox, w->inbox_off);
+		w->inbox_off = 0;
 	}
 	return n;
 }
