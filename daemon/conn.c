@@ -483,6 +483,12 @@ conn_unsent(const struct conn *c)
 	return c->out.len - c->out_off;
 }
 
+size_t
+conn_out_room(const struct conn *c)
+{
+	return output_cap(c);
+}
+
 void
 conn_end_input(struct conn *c)
 {

@@ -90,6 +90,12 @@ void	conn_flush_soon(struct conn *c);
 /* Bytes of c's output not sent yet. */
 size_t	conn_unsent(const struct conn *c);
 /*
+ * Bytes of output c may leave unsent before it is cut off (max_output,
+ * and at least one reply to the largest request): output that c's own
+ * requests did not ask for (watch events) stays well within it.
+ */
+size_t	conn_out_room(const struct conn *c);
+/*
  * Reads nothing more from c, which closes once its replies are out.
  * Safe while c's frames are being handled.
  */

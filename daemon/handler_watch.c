@@ -27,6 +27,12 @@ io_unsent(void *conn)
 	return conn_unsent(conn);
 }
 
+static size_t
+io_room(void *conn)
+{
+	return conn_out_room(conn);
+}
+
 static void
 io_flush(void *conn)
 {
@@ -39,8 +45,8 @@ io_wake(void *loop)
 	loop_wake(loop);
 }
 
-static bool
-io_may_read(void *conn, const char *store)
+static const struct cfg_store *
+io_readable(void *conn, const char *store)
 {
 	struct conn		*c = conn;
 	const struct cfg_store	*st;
@@ -48,11 +54,12 @@ io_may_read(void *conn, const char *store)
 
 	st = cfg_store_find(c->loop->d->cfg, (struct sp_bytes){ store,
 	    strlen(store) });
-	return st != NULL && handler_allowed(c, st, false, &err) == 0;
+	return st != NULL && handler_allowed(c, st, false, &err) == 0 ?
+	    st : NULL;
 }
 
 static const struct watch_io	handler_watch_io = {
-	io_out, io_unsent, io_flush, io_wake, io_may_read,
+	io_out, io_unsent, io_room, io_flush, io_wake, io_readable,
 };
 
 int

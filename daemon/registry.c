@@ -676,7 +676,10 @@ again:
 		switch (e->state) {
 		case REG_OPEN:
 			rc = fit(e, st);
-			if (rc == REG_AGAIN && e->refs == 0) {
+			/* Only a planned retune: st older than e plans none
+			 * (and retune() has no next_cfg to apply then). */
+			if (rc == REG_AGAIN && e->refs == 0 &&
+			    e->retune != REG_KEEP) {
 				lru_remove(r, e);
 				retune(r, e);
 				goto again;

@@ -2053,6 +2053,7 @@ st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
 	struct sp_bytes	 k, v;
 	uint64_t	 kind, db;
 	uint32_t	 i, count, m;
+	int		 rc;
 
 	sp_mp_rd_init(&rd, p, n);
 	if (sp_mp_read_array(&rd, &count) == -1)
@@ -2071,8 +2072,8 @@ st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
 		rd = op;
 		o = (struct st_op){ kind == ST_PUT ? ST_PUT : ST_DEL,
 		    (unsigned)db, k.p, k.n, v.p, v.n };
-		if (fn(arg, &o) == -1)
-			return -1;
+		if ((rc = fn(arg, &o)) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -2272,7 +2273,7 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 	MDB_val		 k, v;
 	unsigned char	 key[8];
 	size_t		 bytes = 0;
-	int		 rc;
+	int		 rc, frc;
 
 	memset(pos, 0, sizeof(*pos));
 	if (!e->revs)
@@ -2297,10 +2298,14 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 			rc = MDB_CORRUPTED;	/* a gap in history */
 			goto fail;
 		}
-		if (fn(arg, pos->next, v.mv_data, v.mv_size) == -1) {
+		if ((frc = fn(arg, pos->next, v.mv_data, v.mv_size)) == -1) {
 			sp_seterr(err, SP_INTERNAL, "out of memory reading "
 			    "history of %s", e->label);
 			goto fail_set;
+		}
+		if (frc == 1) {
+			rc = 0;		/* stopped within this revision */
+			break;
 		}
 		pos->next++;
 		if ((bytes += v.mv_size) >= max_bytes || pos->next > upto)

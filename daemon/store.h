@@ -292,17 +292,21 @@ int	st_reid(struct st_env *env, struct sp_error *err);
  */
 bool	st_changed_outside(struct st_env *env);
 
-/* Receives one history entry: its revision and its ops, encoded. */
+/* Receives one history entry: its revision and its ops, encoded.
+ * Returns 0, 1 to stop before the entry is done (the read ends there,
+ * pos->next at this revision), or -1 (out of memory). */
 typedef int	(*st_rev_fn)(void *arg, uint64_t rev, const void *ops,
 		    size_t n);
-/* Receives one op of an entry (kind ST_PUT or ST_DEL; val for a put). */
+/* Receives one op of an entry (kind ST_PUT or ST_DEL; val for a put).
+ * Returns 0, 1 to stop there, or -1. */
 typedef int	(*st_hist_fn)(void *arg, const struct st_op *op);
 
 /* Where a read of history got to. */
 struct st_hist_pos {
 	uint64_t	 oldest;	/* the oldest revision kept */
 	uint64_t	 current;	/* the env's revision in that read */
-	uint64_t	 next;		/* the first revision not handed out */
+	uint64_t	 next;		/* the first revision not handed out
+					 * whole (fn stopped within it) */
 };
 
 /*
@@ -315,8 +319,9 @@ struct st_hist_pos {
 int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
 	    size_t max_bytes, st_rev_fn fn, void *arg,
 	    struct st_hist_pos *pos, struct sp_error *err);
-/* Calls fn for each op of an entry.  Returns 0, or -1 (malformed, or
- * fn's -1).  Keys and values point into ops. */
+/* Calls fn for each op of an entry.  Returns 0, 1 (fn's 1: it stopped
+ * there), or -1 (malformed, or fn's -1).  Keys and values point into
+ * ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);
 
 #define ST_ENV_NCOUNTERS	12

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "registry.h"
+#include "sp_frame.h"
 #include "store.h"
 #include "watch.h"
 
@@ -19,7 +20,8 @@ struct watch {
 	struct watch_loop	*wl;
 	void			*conn;
 	struct watch		**clist;	/* its connection's list */
-	const struct cfg_store	*st;		/* held: cfg_hold() */
+	const struct cfg_store	*st;		/* held: cfg_hold(); check_env()
+						 * moves it to a reload's */
 	char			 store[SP_NAME_MAX + 1];
 	char			 repo[SP_REPO_MAX + 1];
 	size_t			 repolen;
@@ -34,6 +36,7 @@ struct watch {
 
 	/* Its loop's thread only. */
 	uint64_t		 next;		/* history: the next to read */
+	size_t			 skip;		/* its ops sent already */
 	uint64_t		 done;		/* every revision up to it sent */
 	bool			 more;		/* history left to read */
 	uint64_t		 sent_ms;	/* when a frame last went out */
@@ -50,8 +53,11 @@ struct watch {
 	bool			 resync;	/* that env was replaced */
 	bool			 behind;	/* history: read it */
 	struct sp_buf		 inbox;		/* no history: event frames */
+	size_t			 inbox_off;	/* those before it are sent */
 	uint64_t		 inbox_events;
 	bool			 overflow;
+	bool			 gap;		/* no history: a revision it
+						 * was never told of */
 };
 
 struct watch_loop {
@@ -198,11 +204,11 @@ buffer_job(struct watch *w, const struct st_job *j)
 			continue;
 		if (sp_watch_event(&w->inbox, w->id, ev, j->rev, op->key,
 		    op->klen, op->val, op->vlen) == -1 ||
-		    w->inbox.len > w->buffer) {
+		    w->inbox.len - w->inbox_off > w->buffer) {
 			/* Never a silent drop: the watch ends, saying so. */
 			w->overflow = true;
 			sp_buf_free(&w->inbox);
-			memset(&w->inbox, 0, sizeof(w->inbox));
+			w->inbox_off = 0;
 		} else
 			w->inbox_events++;
 	}
@@ -229,11 +235,24 @@ watch_committed(void *arg, struct reg_env *e, const struct st_job *jobs,
 		for (i = 0; i < n; i++) {
 			if (jobs[i].rc != 0 || jobs[i].rev <= w->seen)
 				continue;
+			/*
+			 * Without history, a revision the hook skips is lost
+			 * for good: one a failed sync kept from it, or the
+			 * revisions of an env a fork or a restore made after
+			 * the watch began.  The watch ends, saying so.
+			 */
+			if (!w->history && jobs[i].rev != w->seen + 1 &&
+			    !w->gap) {
+				w->gap = true;
+				sp_buf_free(&w->inbox);
+				w->inbox_off = 0;
+				w->inbox_events = 0;
+			}
 			w->seen = jobs[i].rev;
 			news = true;
 			if (w->history)
 				w->behind = true;
-			else if (jobs[i].rev >= w->min_rev)
+			else if (!w->gap && jobs[i].rev >= w->min_rev)
 				buffer_job(w, &jobs[i]);
 		}
 		if (news)
@@ -466,10 +485,35 @@ watch_conn_closed(struct watch **list)
 
 /* ------------------------------------------------------- sending */
 
+/*
+ * Bytes a watch of conn sends in a turn, at most about, and the unsent
+ * output past which conn's watches wait (see watch.h): together well
+ * within what conn may leave unsent, whatever max_output is.
+ */
+static size_t
+turn_bytes(void *conn)
+{
+	size_t	 room = io->room(conn) / 8;
+
+	return room < WATCH_TURN_BYTES ? room : WATCH_TURN_BYTES;
+}
+
+static size_t
+out_high(void *conn)
+{
+	size_t	 room = io->room(conn) / 8;
+
+	return room < WATCH_OUT_HIGH ? room : WATCH_OUT_HIGH;
+}
+
 struct send_ctx {
 	struct watch	*w;
 	struct sp_buf	*out;
+	size_t		 start;		/* out's length before the turn */
+	size_t		 limit;		/* turn_bytes() */
 	uint64_t	 rev;
+	size_t		 op;		/* the op's index in its revision */
+	size_t		 skip;		/* ops of rev sent in a turn before */
 	uint64_t	 events;
 };
 
@@ -477,9 +521,20 @@ static int
 send_op(void *arg, const struct st_op *op)
 {
 	struct send_ctx	*s = arg;
+	size_t		 i = s->op++, sent = s->out->len - s->start;
 
-	if (!matches(s->w, op->db, op->key, op->klen))
+	if (i < s->skip || !matches(s->w, op->db, op->key, op->klen))
 		return 0;
+	/*
+	 * Enough for this turn, within a revision too: one revision's
+	 * events may be more than the connection may leave unsent, and
+	 * appended at once they would get it cut off, again at each
+	 * resume.  The rest of the revision follows from op i on.
+	 */
+	if (sent > 0 && sent + op->klen + op->vlen > s->limit) {
+		s->w->skip = i;
+		return 1;
+	}
 	s->events++;
 	return sp_watch_event(s->out, s->w->id, op->kind == ST_PUT ?
 	    SP_EV_PUT : SP_EV_DEL, s->rev, op->key, op->klen, op->val,
@@ -490,19 +545,25 @@ static int
 send_rev(void *arg, uint64_t rev, const void *ops, size_t n)
 {
 	struct send_ctx	*s = arg;
+	int		 rc;
 
 	s->rev = rev;
-	return st_hist_each(ops, n, send_op, s);
+	s->op = 0;
+	s->skip = rev == s->w->next ? s->w->skip : 0;
+	if ((rc = st_hist_each(ops, n, send_op, s)) == 0)
+		s->w->skip = 0;
+	return rc;
 }
 
 /*
- * Sends what w misses from history, about WATCH_TURN_BYTES of it.
+ * Sends what w misses from history, about turn_bytes() of it.
  * Returns true when w ended.
  */
 static bool
 send_history(struct watch *w, uint64_t *events)
 {
-	struct send_ctx		 s = { w, io->out(w->conn), 0, 0 };
+	struct send_ctx		 s = { w, io->out(w->conn), 0, 0, 0, 0, 0,
+				    0 };
 	struct st_hist_pos	 pos;
 	struct sp_error		 err;
 	struct reg_env		*e;
@@ -511,6 +572,8 @@ send_history(struct watch *w, uint64_t *events)
 	char			 msg[160];
 	int			 rc;
 
+	s.start = s.out->len;
+	s.limit = turn_bytes(w->conn);
 	/* What the hook was told of is durable; history may hold more. */
 	pthread_mutex_lock(&tbl_mtx);
 	behind = w->behind;
@@ -534,8 +597,8 @@ send_history(struct watch *w, uint64_t *events)
 		reg_release(reg, e);
 		return false;	/* resync, at the end of this turn */
 	}
-	rc = st_hist_read(e->st, w->next, upto, WATCH_TURN_BYTES, send_rev,
-	    &s, &pos, &err);
+	rc = st_hist_read(e->st, w->next, upto, s.limit, send_rev, &s, &pos,
+	    &err);
 	reg_release(reg, e);
 	*events += s.events;
 	if (rc == -1) {
@@ -561,39 +624,86 @@ send_history(struct watch *w, uint64_t *events)
 	return false;
 }
 
-/* Moves w's buffered events to its connection.  True when w ended. */
+/*
+ * Takes from w's buffer the whole event frames that make about limit
+ * bytes (one at least) into out.  Returns the events moved, and sets
+ * *left when frames stay for a later turn.  Under tbl_mtx.
+ */
+static uint64_t
+take_frames(struct watch *w, struct sp_buf *out, size_t limit, bool *left)
+{
+	const char	*p = w->inbox.data;
+	size_t		 off = w->inbox_off, end = off, len;
+	uint64_t	 n = 0;
+
+	while (end < w->inbox.len) {
+		len = SP_FRAME_HDR + sp_frame_len(p + end);
+		if (end > off && end + len - off > limit)
+			break;
+		end += len;
+		n++;
+	}
+	if (end > off && sp_buf_append(out, p + off, end - off) == -1)
+		return UINT64_MAX;
+	w->inbox_off = end;
+	w->inbox_events -= n;
+	*left = end < w->inbox.len;
+	if (!*left) {
+		w->inbox.len = w->inbox_off = 0;
+		sp_buf_shrink(&w->inbox, 64 * 1024);
+	} else if (w->inbox_off >= w->inbox.len / 2) {
+		/* The hook may keep it from draining: drop what was sent,
+		 * once it is most of it (a copy of no more than was sent). */
+		sp_buf_consume(&w->inbox, w->inbox_off);
+		w->inbox_off = 0;
+	}
+	return n;
+}
+
+/* Moves w's buffered events to its connection, about turn_bytes() of
+ * them.  True when w ended. */
 static bool
 send_buffer(struct watch *w, uint64_t *events)
 {
-	struct sp_buf	 b;
-	uint64_t	 seen, n;
-	bool		 overflow;
-	int		 rc;
+	uint64_t	 seen, n = 0;
+	bool		 overflow, gap, left = false;
+	char		 msg[320];
 
 	pthread_mutex_lock(&tbl_mtx);
-	b = w->inbox;
-	memset(&w->inbox, 0, sizeof(w->inbox));
-	n = w->inbox_events;
-	w->inbox_events = 0;
 	overflow = w->overflow;
+	gap = w->gap;
 	seen = w->seen;
+	if (!overflow && !gap)
+		n = take_frames(w, io->out(w->conn), turn_bytes(w->conn),
+		    &left);
 	pthread_mutex_unlock(&tbl_mtx);
+	if (gap) {
+		snprintf(msg, sizeof(msg), "the events after revision %llu "
+		    "cannot be sent: some revisions never reached this watch "
+		    "(a fork or a restore made its env, or a sync failed) and "
+		    "the store keeps no history; read the data again and "
+		    "watch from the current revision + 1",
+		    (unsigned long long)w->done);
+		end_watch(w, SP_COMPACTED, msg, seen + 1, seen);
+		return true;
+	}
 	if (overflow) {
-		sp_buf_free(&b);
 		end_watch(w, SP_WATCH_OVERFLOW, "the watcher fell more than "
 		    "watch_buffer behind a store that keeps no history: "
 		    "read the data again, or give the store a history",
 		    0, seen);
 		return true;
 	}
-	rc = b.len ? sp_buf_append(io->out(w->conn), b.data, b.len) : 0;
-	sp_buf_free(&b);
-	if (rc == -1) {
+	if (n == UINT64_MAX) {
 		end_watch(w, SP_INTERNAL, "out of memory", 0, seen);
 		return true;
 	}
 	*events += n;
-	if (seen > w->done)
+	/* The rest in the next turn; done moves once all of it is out. */
+	w->more = left;
+	if (left)
+		wake(w->wl);
+	else if (seen > w->done)
 		w->done = seen;
 	return false;
 }
@@ -606,17 +716,28 @@ send_buffer(struct watch *w, uint64_t *events)
 static bool
 check_env(struct watch *w)
 {
-	struct sp_error	 err;
-	struct reg_env	*e;
-	bool		 changed = false, replaced;
-	int		 rc;
+	const struct cfg_store	*st;
+	struct sp_error		 err;
+	struct reg_env		*e;
+	bool			 changed = false, replaced;
+	int			 rc;
 
 	/* Access is the configuration's of now, not the one it began in. */
-	if (!io->may_read(w->conn, w->store)) {
+	if ((st = io->readable(w->conn, w->store)) == NULL) {
 		end_watch(w, SP_FORBIDDEN, "this peer may no longer read the "
 		    "store (a reload changed its readers, or removed it)", 0,
 		    w->done);
 		return true;
+	}
+	/*
+	 * And so is the store: once a reload changed how its env opens,
+	 * the env reopens for the new store, and one resolved against the
+	 * old would be told to come back later (REG_AGAIN) for ever.
+	 */
+	if (st != w->st) {
+		cfg_hold(st);
+		cfg_drop(w->st);
+		w->st = st;
 	}
 	if ((rc = acquire(w, &e, &err)) == 1)
 		return false;		/* busy: the next tick looks */
@@ -677,7 +798,7 @@ watch_turn_end(void *arg)
 		if ((tick && check_env(w)) || check_resync(w))
 			continue;
 		/* Not read: keep nothing, resume once it drains. */
-		if (io->unsent(w->conn) > WATCH_OUT_HIGH)
+		if (io->unsent(w->conn) > out_high(w->conn))
 			continue;
 		before = io->out(w->conn)->len;
 		events = 0;

@@ -20,9 +20,10 @@
  * env's history (a read transaction of its own, a bounded amount per
  * watch and turn, never held across turns) and appends the matching
  * events to the connection's output.  A connection whose output is not
- * being read (more than WATCH_OUT_HIGH unsent) is skipped: nothing is
- * kept for it but its next revision, and it resumes from history once
- * it drains, or ends COMPACTED if history was trimmed past it.  For a
+ * being read (more than WATCH_OUT_HIGH unsent, less under a small
+ * max_output) is skipped: nothing is kept for it but its next revision,
+ * and it resumes from history once it drains, or ends COMPACTED if
+ * history was trimmed past it.  For a
  * store without history the hook copies the matching events into each
  * watch's buffer, up to watch_buffer bytes; past that the watch ends
  * WATCH_OVERFLOW.
@@ -52,20 +53,25 @@ struct st_job;
 struct watch;
 struct watch_loop;
 
-/* Unsent output past which a connection's watches wait (bytes). */
+/* Unsent output past which a connection's watches wait (bytes), and
+ * the events a watch sends in a turn, at most about (bytes; one event
+ * at least): each at most an eighth of the connection's io->room(). */
 #define WATCH_OUT_HIGH	(1024 * 1024)
-/* History read per watch and turn, at most about (bytes). */
 #define WATCH_TURN_BYTES (256 * 1024)
 
 /* What the watch module asks of the layers above (conn and loop). */
 struct watch_io {
 	struct sp_buf	*(*out)(void *conn);	/* its output buffer */
 	size_t		 (*unsent)(void *conn);	/* bytes not sent yet */
+	/* Unsent bytes past which conn is cut off. */
+	size_t		 (*room)(void *conn);
 	void		 (*flush)(void *conn);	/* send what it can */
 	void		 (*wake)(void *loop);	/* any thread: a turn soon */
-	/* Loop thread: may conn's peer still read store, as the
-	 * configuration now in force says (a reload may have changed it)? */
-	bool		 (*may_read)(void *conn, const char *store);
+	/* Loop thread: store as the configuration now in force has it
+	 * (a reload may have changed it), NULL when it is gone or conn's
+	 * peer may no longer read it.  Valid while that configuration
+	 * is: cfg_hold() it to keep it. */
+	const struct cfg_store *(*readable)(void *conn, const char *store);
 };
 
 /* Once, before any watch or write: how to reach connections and loops,
