@@ -703,6 +703,7 @@ static int	top_commit(struct st_env *, MDB_txn *);
 static int	rev_begin(struct st_env *, MDB_txn *, bool, struct sp_error *);
 static int	stamp(struct st_env *, MDB_txn *, struct st_job *);
 static int	meta_save(struct st_env *, MDB_txn *);
+static int	make_meta(struct st_env *, struct sp_error *);
 static void	meta_committed(struct st_env *);
 static int	wtxn_begin(struct st_env *, MDB_txn *, MDB_txn **,
 		    struct sp_error *);
@@ -712,6 +713,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 {
 	struct st_env	*e;
 	int		 rc, dead = 0;
+	bool		 existed;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
@@ -745,7 +747,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	memcpy(e->names, p->store->dbs, sizeof(e->names));
 	memcpy(e->store, p->store->name, sizeof(e->store));
 
-	if (!p->create && !st_exists(p->dir)) {
+	existed = st_exists(p->dir);
+	if (!p->create && !existed) {
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
 		goto fail;
 	}
@@ -778,9 +781,12 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	/*
 	 * A storesd killed before it synced its last commits (a meta page
 	 * under sync = full, whose writer was never answered) left them in
-	 * the page cache: make them durable before anyone reads them.
+	 * the page cache: make them durable before anyone reads them.  Only
+	 * sync = full defers a meta page (nometa and none promise nothing
+	 * of one), and a new env has no such commit: neither pays a sync
+	 * at each opening (the many-repos workload opens thousands).
 	 */
-	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
+	if (e->lazymeta && existed && (rc = mdb_env_sync(e->env, 1)) != 0) {
 		st_fail(e, err, rc, "sync");
 		goto fail;
 	}
@@ -1893,6 +1899,7 @@ meta_open(struct st_env *e, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_txn		*txn;
+	unsigned	 flags;
 	int		 rc;
 
 	if (!e->revs)
@@ -1923,9 +1930,37 @@ meta_open(struct st_env *e, struct sp_error *err)
 		    e->label);
 		return 0;
 	}
-	/* Made once, with the env: the id says which life of it this is. */
-	if ((rc = wtxn_begin(e, NULL, &txn, err)) == -1)
+	/*
+	 * Made once, with the env: the id says which life of it this is.
+	 * Not synced on its own: the next write's data sync covers it, and
+	 * an env that lost it to a crash before any write was durable is
+	 * as new, and is made again.  A sync here cost every new env one
+	 * more fdatasync.  (LMDB 0.9 takes MDB_NOSYNC per env only; the
+	 * env is not published yet, so no other transaction runs.)
+	 */
+	if ((rc = mdb_env_get_flags(e->env, &flags)) != 0 ||
+	    (rc = mdb_env_set_flags(e->env, MDB_NOSYNC, 1)) != 0)
+		return st_fail(e, err, rc, "make meta");
+	rc = make_meta(e, err);
+	if ((flags & MDB_NOSYNC) == 0)
+		mdb_env_set_flags(e->env, MDB_NOSYNC, 0);
+	if (rc == -1)
 		return -1;
+done:
+	if (mdb_env_info(e->env, &info) == 0)
+		atomic_store(&e->txnid, info.me_last_txnid);
+	return 0;
+}
+
+/* The @storesd dbs of a new env, with its id, committed. */
+static int
+make_meta(struct st_env *e, struct sp_error *err)
+{
+	MDB_txn		*txn;
+	int		 rc;
+
+	if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) != 0)
+		return st_fail(e, err, rc, "begin write");
 	new_id(e);
 	if ((rc = mdb_dbi_open(txn, META_DB, MDB_CREATE, &e->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, HIST_DB, MDB_CREATE, &e->hist)) != 0 ||
@@ -1936,9 +1971,6 @@ meta_open(struct st_env *e, struct sp_error *err)
 	}
 	if ((rc = top_commit(e, txn)) != 0)
 		return st_fail(e, err, rc, "make meta");
-done:
-	if (mdb_env_info(e->env, &info) == 0)
-		atomic_store(&e->txnid, info.me_last_txnid);
 	return 0;
 }
 
