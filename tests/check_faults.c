@@ -2066,10 +2066,20 @@ START_TEST(a_huge_read_stalls_no_one)
 		if (i == 1)
 			ck_assert_int_eq(sc_ping(c), 0);
 	}
-	ck_assert_msg(at[3] < at[1], "the mget was answered before the "
-	    "ping behind it: it held its I/O thread");
-	ck_assert_msg(at[4] < at[2], "the missing was answered before the "
-	    "ping behind it: it held its I/O thread");
+	/*
+	 * Under valgrind (STORESD_WRAPPER) storesd's threads run one at a
+	 * time, so the reader may finish a read before the loop is given
+	 * the CPU again to read the ping: the order proves nothing there
+	 * (it failed so in one make check), and only the ping above, on
+	 * another connection, is checked.
+	 */
+	if (getenv("STORESD_WRAPPER") == NULL ||
+	    *getenv("STORESD_WRAPPER") == '\0') {
+		ck_assert_msg(at[3] < at[1], "the mget was answered before "
+		    "the ping behind it: it held its I/O thread");
+		ck_assert_msg(at[4] < at[2], "the missing was answered "
+		    "before the ping behind it: it held its I/O thread");
+	}
 	close(fd);
 	sc_close(c);
 	sp_buf_free(&out);
