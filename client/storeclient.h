@@ -722,6 +722,18 @@ SC_API uint64_t	sc_last_rev(const sc_conn *c);
  */
 SC_API int	sc_rev(sc_conn *c, const char *repo, const char *store,
 		    uint64_t *rev);
+/*
+ * The same, and the env's id into id (may be NULL), SC_ENV_ID_LEN
+ * random bytes made with the env and made anew for a fork's or a
+ * restore's destination; all zeros when the env does not exist or its
+ * store keeps no revisions.  A revision counts within one id only: a
+ * client that resumes a watch with sc_watch_opts_set_from() compares the
+ * id with the one it had, and reads everything again when it differs
+ * (the env was restored, dropped and made again, or replaced).
+ */
+#define SC_ENV_ID_LEN	16
+SC_API int	sc_rev_id(sc_conn *c, const char *repo, const char *store,
+		    uint64_t *rev, unsigned char *id);
 
 /*
  * Watch options: an opaque object like sc_scan_opts.  A watch follows

@@ -634,6 +634,13 @@ sc_async_unwatch(sc_watch *w)
 int
 sc_rev(sc_conn *c, const char *repo, const char *store, uint64_t *rev)
 {
+	return sc_rev_id(c, repo, store, rev, NULL);
+}
+
+int
+sc_rev_id(sc_conn *c, const char *repo, const char *store, uint64_t *rev,
+    unsigned char *id)
+{
 	struct sp_req	 rq;
 	struct sp_reply	 rep;
 
@@ -644,6 +651,12 @@ sc_rev(sc_conn *c, const char *repo, const char *store, uint64_t *rev)
 		return -1;
 	if (rev)
 		*rev = rep.rev;
+	if (id) {
+		/* No env yet, or a store that keeps no revisions: zeros. */
+		memset(id, 0, SC_ENV_ID_LEN);
+		if (rep.env_id.n == SC_ENV_ID_LEN)
+			memcpy(id, rep.env_id.p, SC_ENV_ID_LEN);
+	}
 	return 0;
 }
 

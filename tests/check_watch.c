@@ -151,23 +151,14 @@ END_TEST
 static void
 env_id(const struct hs_daemon *d, const char *repo, unsigned char *id)
 {
-	struct sp_req	 rq;
-	struct sp_reply	 rep;
-	struct sp_buf	 b = { 0 };
-	int		 fd = it_raw_connect(d);
+	static const unsigned char	 zero[SC_ENV_ID_LEN];
+	sc_conn				*c = it_conn(d);
+	uint64_t			 rev;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.id = 1;
-	rq.op = SP_OP_REV;
-	rq.store = (struct sp_bytes){ "kv", 2 };
-	rq.repo = (struct sp_bytes){ repo, strlen(repo) };
-	it_raw_req(fd, &rq);
-	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
-	ck_assert_int_eq(rep.code, SP_OK);
-	ck_assert_uint_eq(rep.env_id.n, 16);
-	memcpy(id, rep.env_id.p, 16);
-	sp_buf_free(&b);
-	close(fd);
+	ck_assert_int_eq(sc_rev_id(c, repo, "kv", &rev, id), 0);
+	ck_assert(memcmp(id, zero, SC_ENV_ID_LEN) != 0);
+	ck_assert_uint_eq(rev, sc_last_rev(c));
+	sc_close(c);
 }
 
 START_TEST(env_id_is_new_for_a_fork_and_a_restore)
