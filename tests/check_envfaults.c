@@ -693,24 +693,6 @@ END_TEST
 
 /* ------------------------------------------------------ address space */
 
-/* True when storesd or this test runs under ASan or valgrind, which
- * need far more address space than they map for the program. */
-static bool
-sanitized(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return true;
-#else
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return true;
-#endif
-#endif
-	const char	*w = getenv("STORESD_WRAPPER");
-
-	return w != NULL && *w != '\0';
-#endif
-}
 
 /* Puts k into n repos of store, one env each; returns how many worked,
  * with c's error after the first that did not. */
@@ -781,7 +763,7 @@ START_TEST(address_space_runs_out)
 	sc_conn		*c;
 	int		 n;
 
-	if (sanitized()) {
+	if (hs_sanitized()) {
 		fprintf(stderr, "address_space_runs_out: sanitizers need the "
 		    "whole address space; skipped (map_budget_evicts_idle_envs"
 		    " covers the budget)\n");

@@ -39,29 +39,6 @@ down(struct hs_daemon *d)
 	hs_cleanup(d);
 }
 
-/* gcc says so with a macro, clang only through __has_feature. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN	1
-#endif
-
-/* True when storesd or this test runs under ASan or valgrind. */
-static bool
-sanitized(void)
-{
-#if defined(TEST_ASAN)
-	return true;
-#else
-	const char	*w = getenv("STORESD_WRAPPER");
-
-	return w != NULL && *w != '\0';
-#endif
-}
-
 /* Waits (bounded) until the daemon holds at most want descriptors. */
 static long
 settle_fds(pid_t pid, long want)
@@ -304,7 +281,7 @@ START_TEST(clients_vanish)
 	ck_assert_int_le(settle_fds(d.pid, fds0), fds0);
 	/* Memory too, where no sanitizer keeps freed blocks for itself
 	 * (ASan's quarantine, valgrind); those check for leaks instead. */
-	if (!sanitized())
+	if (!hs_sanitized())
 		ck_assert_int_lt(hs_rss_kib(d.pid), rss0 + 16 * 1024);
 	sp_buf_free(&ops);
 	sp_buf_free(&b);
@@ -1070,7 +1047,7 @@ START_TEST(a_stream_starves_no_one)
 	}
 	/* The stream was answered meanwhile, and not buffered up. */
 	ck_assert_int_gt(atomic_load(&s.bytes_in), before);
-	if (!sanitized())
+	if (!hs_sanitized())
 		ck_assert_int_lt(hs_rss_kib(d.pid), rss0 + 32 * 1024);
 	atomic_store(&s.stop, true);
 	shutdown(s.fd, SHUT_RDWR);
@@ -1829,7 +1806,8 @@ START_TEST(buffered_input_is_capped)
 	holders_connect(&d, fd);
 	send_until_held(&d, fd, body, SP_FRAME_HDR + CAP_FRAME - 1);
 	/* ASan keeps the halves a doubling buffer left in its quarantine. */
-	ck_assert_msg(hs_rss_kib(d.pid) < rss0 + (sanitized() ? 96 : 40) * 1024,
+	ck_assert_msg(hs_rss_kib(d.pid) <
+	    rss0 + (hs_sanitized() ? 96 : 40) * 1024,
 	    "RSS grew by %ld "
 	    "KiB for %d frames being received, max_input 24MiB",
 	    hs_rss_kib(d.pid) - rss0, CAP_HOLDERS);
@@ -1955,7 +1933,7 @@ START_TEST(reloads_free_replaced_configs)
 	sc_conn			*c;
 	char			 conf[2][1024], status[512];
 	long			 rss1 = 0;
-	int			 i, n = sanitized() ? 100 : 1050;
+	int			 i, n = hs_sanitized() ? 100 : 1050;
 
 	eight_stores(conf[0], sizeof(conf[0]), 16);
 	eight_stores(conf[1], sizeof(conf[1]), 17);
@@ -1974,7 +1952,7 @@ START_TEST(reloads_free_replaced_configs)
 	it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
 	/* 1,000 configurations of ~40 KiB kept would be ~40 MiB; ASan's
 	 * quarantine keeps freed memory, so only the plain build tells. */
-	if (!sanitized())
+	if (!hs_sanitized())
 		ck_assert_msg(hs_rss_kib(d.pid) < rss1 + 4 * 1024, "RSS grew "
 		    "by %ld KiB over %d reloads", hs_rss_kib(d.pid) - rss1,
 		    n - 50);
@@ -1990,7 +1968,7 @@ END_TEST
 static uint32_t
 huge_keys(void)
 {
-	return sanitized() ? 200 * 1000 : 2000 * 1000;
+	return hs_sanitized() ? 200 * 1000 : 2000 * 1000;
 }
 
 /* A raw mget (or missing) of huge_keys() absent keys on store refs. */
@@ -2073,8 +2051,7 @@ START_TEST(a_huge_read_stalls_no_one)
 	 * (it failed so in one make check), and only the ping above, on
 	 * another connection, is checked.
 	 */
-	if (getenv("STORESD_WRAPPER") == NULL ||
-	    *getenv("STORESD_WRAPPER") == '\0') {
+	if (!hs_wrapped()) {
 		ck_assert_msg(at[3] < at[1], "the mget was answered before "
 		    "the ping behind it: it held its I/O thread");
 		ck_assert_msg(at[4] < at[2], "the missing was answered "

@@ -771,47 +771,6 @@ END_TEST
 
 /* --------------------------------------------------- slow watchers */
 
-/* gcc says so with a macro, clang only through __has_feature. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN	1
-#endif
-
-/* True when storesd runs under ASan or valgrind, which keep freed blocks
- * for themselves (quarantine): its memory says nothing then. */
-static bool
-sanitized(void)
-{
-#if defined(TEST_ASAN)
-	return true;
-#else
-	const char	*w = getenv("STORESD_WRAPPER");
-
-	return w != NULL && *w != '\0';
-#endif
-}
-
-static long
-rss_anon_kib(pid_t pid)
-{
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 START_TEST(a_watcher_that_does_not_read_costs_no_memory)
 {
 	static char		 val[16 * 1024];
@@ -830,17 +789,17 @@ START_TEST(a_watcher_that_does_not_read_costs_no_memory)
 	ck_assert_ptr_nonnull(w = watch_prefix(wc, "r", "kv", "", 0, NULL));
 	ck_assert_int_eq(sc_put(c, "r", "kv", NULL, "warm", 4, val,
 	    sizeof(val)), 0);
-	before = rss_anon_kib(d.pid);
+	ck_assert_int_gt(before = hs_status_kib(d.pid, "RssAnon"), 0);
 	/* 48 MiB of events nobody reads. */
 	for (i = 0; i < 3072; i++) {
 		snprintf(k, sizeof(k), "big%05d", i);
 		ck_assert_int_eq(sc_put(c, "r", "kv", NULL, k, strlen(k), val,
 		    sizeof(val)), 0);
 	}
-	after = rss_anon_kib(d.pid);
+	after = hs_status_kib(d.pid, "RssAnon");
 	/* 48 MiB kept for the watcher would show; LMDB's dirty pages and
 	 * malloc's arenas are well under the bound. */
-	if (!sanitized())
+	if (!hs_sanitized())
 		ck_assert_msg(after - before < 24 * 1024, "storesd's "
 		    "anonymous memory grew by %ld KiB for a watcher that "
 		    "does not read", after - before);
@@ -1025,7 +984,7 @@ START_TEST(events_wait_until_their_write_is_durable)
 	bool			 seen;
 	int			 fd, rc;
 
-	if (sanitized())
+	if (hs_sanitized())
 		return;		/* no LD_PRELOAD under ASan or valgrind */
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(gatef, sizeof(gatef), "%s/gate", dir);

@@ -294,9 +294,10 @@ hs_cleanup(struct hs_daemon *d)
 }
 
 long
-hs_rss_kib(pid_t pid)
+hs_status_kib(pid_t pid, const char *field)
 {
 	char	 path[64], line[256];
+	size_t	 n = strlen(field);
 	FILE	*f;
 	long	 kb = -1;
 
@@ -304,10 +305,45 @@ hs_rss_kib(pid_t pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (strncmp(line, field, n) == 0 && line[n] == ':' &&
+		    sscanf(line + n + 1, " %ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
+}
+
+long
+hs_rss_kib(pid_t pid)
+{
+	return hs_status_kib(pid, "VmRSS");
+}
+
+bool
+hs_wrapped(void)
+{
+	const char	*w = getenv("STORESD_WRAPPER");
+
+	return w != NULL && *w != '\0';
+}
+
+/* gcc says so with a macro, clang only through __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HS_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HS_ASAN	1
+#endif
+
+bool
+hs_sanitized(void)
+{
+#if defined(HS_ASAN)
+	return true;
+#else
+	return hs_wrapped();
+#endif
 }
 
 long

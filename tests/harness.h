@@ -61,6 +61,14 @@ int	hs_rmtree(const char *dir);
 /* The resident set (KiB) and open descriptors of process pid; -1 when
  * /proc cannot tell. */
 long	hs_rss_kib(pid_t pid);
+/* A field of /proc/PID/status in KiB ("VmRSS", "RssAnon"), or -1. */
+long	hs_status_kib(pid_t pid, const char *field);
+/* True when storesd runs under a wrapper ($STORESD_WRAPPER: valgrind). */
+bool	hs_wrapped(void);
+/* True when this test is built with ASan or storesd runs wrapped: both
+ * keep freed memory (quarantine) and need more address space and time,
+ * so memory and timing bounds say nothing then. */
+bool	hs_sanitized(void);
 long	hs_fds(pid_t pid);
 /* Removes the temporary directory. */
 void	hs_cleanup(struct hs_daemon *d);
