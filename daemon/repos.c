@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "job.h"
@@ -283,26 +284,39 @@ done:
  * Copies the client's descriptor into fd until its end, at most max
  * bytes.  Each wait for more is bounded: a writer that stalls for
  * timeout_ms (restore_timeout) fails the restore instead of holding its
- * thread for longer; so does a stop (bell, readable then).
+ * thread for longer; so does a stop (bell, readable then).  The whole
+ * copy is bounded too, by max_ms (snapshot_max_time, as a snapshot is):
+ * a writer that trickles a byte now and then would hold the thread and
+ * its snapshot_max place for good.
  */
 static int
 copy_in(int from, int bell, int to, uint64_t max, uint64_t timeout_ms,
-    uint64_t *total, struct sp_error *err)
+    uint64_t max_ms, uint64_t *total, struct sp_error *err)
 {
 	char		 size[32];
 	struct pollfd	 pfd[2] = { { from, POLLIN, 0 }, { bell, POLLIN, 0 } };
 	char		 buf[64 * 1024];
 	ssize_t		 n, w, off;
+	uint64_t	 end = clock_now_ms() + max_ms, now, wait;
 	int		 rc;
 
 	*total = 0;
 	for (;;) {
-		if ((rc = poll(pfd, 2, (int)timeout_ms)) > 0 &&
+		if ((now = clock_now_ms()) >= end) {
+			cfg_format_duration(max_ms, size, sizeof(size));
+			return sp_seterr(err, SP_BAD_REQUEST, "the restore "
+			    "was not done within %s (snapshot_max_time) after "
+			    "%llu bytes", size, (unsigned long long)*total);
+		}
+		wait = end - now < timeout_ms ? end - now : timeout_ms;
+		if ((rc = poll(pfd, 2, (int)wait)) > 0 &&
 		    pfd[1].revents != 0)
 			return sp_seterr(err, SP_BUSY, "storesd is stopping: "
 			    "the restore was cut off after %llu bytes; restore "
 			    "again once storesd is back",
 			    (unsigned long long)*total);
+		if (rc == 0 && wait < timeout_ms)
+			continue;	/* the deadline: said at the top */
 		if (rc == 0) {
 			cfg_format_duration(timeout_ms, size, sizeof(size));
 			return sp_seterr(err, SP_BAD_REQUEST, "the snapshot "
@@ -355,7 +369,8 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 		return sp_seterr(err, SP_IO_ERROR, "cannot create %s: %s",
 		    file, strerror(errno));
 	rc = copy_in(j->fd, snap_bell(j->d->snaps), fd, rp->st->map_size,
-	    rp->cfg->restore_timeout_ms, size, err);
+	    rp->cfg->restore_timeout_ms, rp->cfg->snapshot_max_time_ms, size,
+	    err);
 	if (rc == 0 && fsync(fd) == -1)
 		rc = sp_seterr(err, SP_IO_ERROR, "syncing %s: %s", file,
 		    strerror(errno));

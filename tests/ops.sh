@@ -161,8 +161,8 @@ stop_daemon "other: storesd stops cleanly" "$O/storesd.log"
 # is "about 1 s, not the default 30 s", never a performance figure.
 R=$T/restore
 mkdir "$R"
-printf '[daemon]\nrestore_timeout = 1s\n[store refs]\nmap_size = 1MiB\n' \
-    >"$R/storesd.conf"
+printf '%s\n' '[daemon]' 'restore_timeout = 1s' 'snapshot_max_time = 3s' \
+    '[store refs]' 'map_size = 1MiB' >"$R/storesd.conf"
 start_daemon "$R" || exit 1
 export STORESD_SOCKET=$R/sock
 mkfifo "$R/pipe"
@@ -188,6 +188,15 @@ done
 ctl_stalled
 check "... and after a reload to 2s, the next one says 2s" err_has \
     'nothing in 2s (restore_timeout)'
+# A writer that trickles a byte every 0.2 s never stalls restore_timeout
+# (2s), but the whole restore is bounded by snapshot_max_time (3s).
+(i=0; while [ "$i" -lt 100 ]; do printf x; sleep 0.2; i=$((i + 1)); done) |
+    timeout 25 "$CTL" -r trickle restore refs - >"$T/out" 2>"$T/err"
+rc=$?
+check "a restore that trickles is cut off by snapshot_max_time" \
+    test "$rc" -ne 0 -a "$rc" -ne 124
+check "... with BAD_REQUEST, saying so" err_has \
+    'the restore was not done within 3s (snapshot_max_time)'
 exec 3>&-
 unset STORESD_SOCKET
 stop_daemon "restore: storesd stops cleanly" "$R/storesd.log"
