@@ -94,8 +94,15 @@ struct st_env {
 	 * env whose one db is LMDB's main db (max_dbs = 0).
 	 */
 	bool			 revs;
-	MDB_dbi			 meta;		/* @storesd */
+	bool			 legacy;	/* in a db @storesd: see META_KEY */
+	MDB_dbi			 meta;		/* the main db, or @storesd */
 	MDB_dbi			 hist;		/* @storesd.hist */
+	/* hist is a handle every transaction begun since may use: the db
+	 * existed at open, or the commit that made it is done. */
+	atomic_bool		 hist_ok;
+	/* id is the env's: read from it, or chosen by the writer for the
+	 * first commit that makes a revision (published before it). */
+	atomic_bool		 has_id;
 	unsigned char		 id[ST_ID_LEN];
 	uint64_t		 hist_max;	/* bytes; 0: no history */
 	_Atomic uint64_t	 rev;		/* the last committed */
@@ -105,6 +112,8 @@ struct st_env {
 	struct rev_state {
 		uint64_t	 rev, oldest, hist_bytes;
 		bool		 nohist;	/* drop history this txn */
+		bool		 id_saved;	/* the id is in the env */
+		bool		 hist_made;	/* this txn made @storesd.hist */
 	}			 cur, t;	/* committed; in the txn */
 };
 
@@ -703,7 +712,6 @@ static int	top_commit(struct st_env *, MDB_txn *);
 static int	rev_begin(struct st_env *, MDB_txn *, bool, struct sp_error *);
 static int	stamp(struct st_env *, MDB_txn *, struct st_job *);
 static int	meta_save(struct st_env *, MDB_txn *);
-static int	make_meta(struct st_env *, struct sp_error *);
 static void	meta_committed(struct st_env *);
 static int	wtxn_begin(struct st_env *, MDB_txn *, MDB_txn **,
 		    struct sp_error *);
@@ -1775,14 +1783,26 @@ st_durable_rev(const struct st_env *e)
 /* ----------------------------------------------------------- revisions */
 
 /*
- * storesd's own data in an env lives in two named dbs no user db can be
- * called (db names never start with '@'): @storesd holds the env's
- * revision ("rev", u64 big-endian), its id ("id", 16 random bytes), the
- * oldest revision history keeps ("oldest") and the bytes history holds
- * ("hist_bytes"); @storesd.hist maps each revision (u64 big-endian) to
- * its ops.  Both are written in the transaction of the writes they
- * describe, so they survive whatever the data survives.
+ * storesd's own data in an env: its revision ("rev", u64 big-endian),
+ * its id ("id", ST_ID_LEN random bytes), the oldest revision history
+ * keeps ("oldest") and the bytes history holds ("hist_bytes") are plain
+ * keys of the main db, each named META_KEY + its name ('@': no user db
+ * can be called so); a store with history keeps each revision's ops in
+ * the db @storesd.hist (revision, u64 big-endian, to its ops).  All are
+ * written in the transaction of the writes they describe, so they
+ * survive whatever the data survives.
+ *
+ * Keys of the main db rather than a db of their own: a write changes
+ * the main db anyway (the record of each db it changes is there), so
+ * the revision costs a commit no page of its own, a new env no commit
+ * of its own (nothing is made at open: the first write that makes a
+ * revision writes the id, in its transaction), and a read no db handle
+ * that a transaction begun before it was made could not use.  Envs
+ * made by builds that kept them in a db @storesd (META_DB) keep it
+ * there (e->legacy).  @storesd.hist is made by the first write that
+ * keeps history, so a store without history has none.
  */
+#define META_KEY	"@storesd:"
 #define META_DB		"@storesd"
 #define HIST_DB		"@storesd.hist"
 
@@ -1806,12 +1826,21 @@ get_be64(const unsigned char *p)
 	return v;
 }
 
-/* Reads meta key name as a u64 (absent: dflt). */
+/* The key of meta datum name, in buf. */
+static MDB_val
+meta_key(const struct st_env *e, const char *name, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s", e->legacy ? "" : META_KEY, name);
+	return (MDB_val){ strlen(buf), buf };
+}
+
+/* Reads meta datum name as a u64 (absent: dflt). */
 static int
 meta_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t dflt,
     uint64_t *out)
 {
-	MDB_val	 k = { strlen(name), (void *)name }, v;
+	char	 buf[32];
+	MDB_val	 k = meta_key(e, name, buf, sizeof(buf)), v;
 	int	 rc;
 
 	if ((rc = mdb_get(txn, e->meta, &k, &v)) == MDB_NOTFOUND) {
@@ -1830,7 +1859,8 @@ static int
 meta_put(struct st_env *e, MDB_txn *txn, const char *name, const void *p,
     size_t n)
 {
-	MDB_val	 k = { strlen(name), (void *)name }, v = { n, (void *)p };
+	char	 buf[32];
+	MDB_val	 k = meta_key(e, name, buf, sizeof(buf)), v = { n, (void *)p };
 
 	return mdb_put(txn, e->meta, &k, &v, 0);
 }
@@ -1866,11 +1896,16 @@ new_id(struct st_env *e)
 	}
 }
 
-/* Reads the committed state into e->cur, e->id and the atomics. */
+/*
+ * Reads the committed state into e->cur, e->id and the atomics.  An env
+ * no revision was made in yet has no id (rev 0): its first one is
+ * chosen with its first revision.
+ */
 static int
 meta_load(struct st_env *e, MDB_txn *txn)
 {
-	MDB_val		 k = { 2, (void *)"id" }, v;
+	char		 buf[32];
+	MDB_val		 k = meta_key(e, "id", buf, sizeof(buf)), v;
 	uint64_t	 rev, oldest, bytes;
 	int		 rc;
 
@@ -1878,99 +1913,59 @@ meta_load(struct st_env *e, MDB_txn *txn)
 	    (rc = meta_u64(e, txn, "oldest", rev + 1, &oldest)) != 0 ||
 	    (rc = meta_u64(e, txn, "hist_bytes", 0, &bytes)) != 0)
 		return rc;
-	if ((rc = mdb_get(txn, e->meta, &k, &v)) != 0)
-		return rc;
-	if (v.mv_size != ST_ID_LEN)
+	rc = mdb_get(txn, e->meta, &k, &v);
+	if (rc != 0 && (rc != MDB_NOTFOUND || rev > 0))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (rc == 0 && v.mv_size != ST_ID_LEN)
 		return MDB_CORRUPTED;
-	memcpy(e->id, v.mv_data, ST_ID_LEN);
-	e->cur = (struct rev_state){ rev, oldest, bytes, false };
+	if (rc == 0) {
+		memcpy(e->id, v.mv_data, ST_ID_LEN);
+		atomic_store(&e->has_id, true);
+	}
+	e->cur = (struct rev_state){ rev, oldest, bytes, false, rc == 0,
+	    false };
 	atomic_store(&e->rev, rev);
 	atomic_store(&e->oldest, oldest);
 	return 0;
 }
 
 /*
- * Opens @storesd and @storesd.hist, making them (with rev 0 and a new
- * id) when the env has none yet: a new env, or one storesd did not
- * make.  Returns 0, or -1 with err.
+ * Opens what the env keeps of its revisions: the main db (or @storesd,
+ * an older build's), and @storesd.hist when it exists.  Makes nothing:
+ * a write transaction at open would cost each new env a commit of its
+ * own, and could wait for another program's writer.  Returns 0, or -1
+ * with err.
  */
 static int
 meta_open(struct st_env *e, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_txn		*txn;
-	unsigned	 flags;
 	int		 rc;
 
 	if (!e->revs)
 		return 0;
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
-	rc = mdb_dbi_open(txn, META_DB, 0, &e->meta);
+	if ((rc = mdb_dbi_open(txn, META_DB, 0, &e->meta)) == 0)
+		e->legacy = true;
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_dbi_open(txn, NULL, 0, &e->meta);
+	if (rc == 0 && (rc = mdb_dbi_open(txn, HIST_DB, 0, &e->hist)) == 0)
+		atomic_store(&e->hist_ok, true);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
 	if (rc == 0)
-		rc = mdb_dbi_open(txn, HIST_DB, 0, &e->hist);
-	if (rc == 0 && (rc = meta_load(e, txn)) == 0) {
-		if ((rc = mdb_txn_commit(txn)) != 0)
-			return st_fail(e, err, rc, "open meta");
-		goto done;
-	}
-	mdb_txn_abort(txn);
-	if (rc != MDB_NOTFOUND)
+		rc = meta_load(e, txn);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
 		return st_fail(e, err, rc, "open meta");
-	/*
-	 * Making them takes a write transaction, which would wait for
-	 * another program's writer: never at open.  Such an env (one
-	 * another program made and has open) keeps no revisions until it
-	 * is opened with nobody else on it.
-	 */
-	if (st_shared(e)) {
-		e->revs = false;
-		log_notice("%s: %s: another program has it open: no "
-		    "revisions until storesd opens it alone", __func__,
-		    e->label);
-		return 0;
 	}
-	/*
-	 * Made once, with the env: the id says which life of it this is.
-	 * Not synced on its own: the next write's data sync covers it, and
-	 * an env that lost it to a crash before any write was durable is
-	 * as new, and is made again.  A sync here cost every new env one
-	 * more fdatasync.  (LMDB 0.9 takes MDB_NOSYNC per env only; the
-	 * env is not published yet, so no other transaction runs.)
-	 */
-	if ((rc = mdb_env_get_flags(e->env, &flags)) != 0 ||
-	    (rc = mdb_env_set_flags(e->env, MDB_NOSYNC, 1)) != 0)
-		return st_fail(e, err, rc, "make meta");
-	rc = make_meta(e, err);
-	if ((flags & MDB_NOSYNC) == 0)
-		mdb_env_set_flags(e->env, MDB_NOSYNC, 0);
-	if (rc == -1)
-		return -1;
-done:
+	/* Committing a read txn is what publishes its dbi handles. */
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return st_fail(e, err, rc, "open meta");
 	if (mdb_env_info(e->env, &info) == 0)
 		atomic_store(&e->txnid, info.me_last_txnid);
-	return 0;
-}
-
-/* The @storesd dbs of a new env, with its id, committed. */
-static int
-make_meta(struct st_env *e, struct sp_error *err)
-{
-	MDB_txn		*txn;
-	int		 rc;
-
-	if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) != 0)
-		return st_fail(e, err, rc, "begin write");
-	new_id(e);
-	if ((rc = mdb_dbi_open(txn, META_DB, MDB_CREATE, &e->meta)) != 0 ||
-	    (rc = mdb_dbi_open(txn, HIST_DB, MDB_CREATE, &e->hist)) != 0 ||
-	    (rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0 ||
-	    (rc = meta_load(e, txn)) != 0) {
-		mdb_txn_abort(txn);
-		return st_fail(e, err, rc, "make meta");
-	}
-	if ((rc = top_commit(e, txn)) != 0)
-		return st_fail(e, err, rc, "make meta");
 	return 0;
 }
 
@@ -1985,12 +1980,14 @@ st_reid(struct st_env *e, struct sp_error *err)
 	if (wtxn_begin(e, NULL, &txn, err) == -1)
 		return -1;
 	new_id(e);
+	atomic_store(&e->has_id, true);
 	if ((rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0) {
 		mdb_txn_abort(txn);
 		return st_fail(e, err, rc, "new id");
 	}
 	if ((rc = top_commit(e, txn)) != 0)
 		return st_fail(e, err, rc, "new id");
+	e->cur.id_saved = true;
 	/* Under sync = full its meta page is not synced yet; the copy is
 	 * renamed into place once this returns, so it must be durable. */
 	counted(e);
@@ -2000,7 +1997,7 @@ st_reid(struct st_env *e, struct sp_error *err)
 const unsigned char *
 st_env_id(const struct st_env *e)
 {
-	return e->revs ? e->id : NULL;
+	return e->revs && atomic_load(&e->has_id) ? e->id : NULL;
 }
 
 uint64_t
@@ -2110,13 +2107,20 @@ st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
 	return 0;
 }
 
+/* True when @storesd.hist exists in the writer's transaction. */
+static bool
+hist_here(struct st_env *e)
+{
+	return atomic_load(&e->hist_ok) || e->t.hist_made;
+}
+
 /* Drops every history entry (a write that could not afford history). */
 static int
 hist_drop(struct st_env *e, MDB_txn *txn)
 {
 	int	 rc;
 
-	if ((rc = mdb_drop(txn, e->hist, 0)) != 0)
+	if (hist_here(e) && (rc = mdb_drop(txn, e->hist, 0)) != 0)
 		return rc;
 	e->t.hist_bytes = 0;
 	e->t.oldest = e->t.rev + 1;
@@ -2189,7 +2193,12 @@ stamp(struct st_env *e, MDB_txn *txn, struct st_job *j)
 	return rc;
 }
 
-/* Writes the txn's revision state into @storesd, before its commit. */
+/*
+ * Writes the txn's revision state into the env, before its commit.  The
+ * first revision of an env writes its id too: an id is chosen once per
+ * open (a failed commit's is the next one's), and published before the
+ * commit, so nobody sees a revision above 0 without the id it counts in.
+ */
 static int
 meta_save(struct st_env *e, MDB_txn *txn)
 {
@@ -2202,6 +2211,15 @@ meta_save(struct st_env *e, MDB_txn *txn)
 	if (e->hist_max > 0 && !e->t.nohist &&
 	    (rc = hist_trim(e, txn)) != 0)
 		return rc;
+	if (!e->cur.id_saved) {
+		if (!atomic_load(&e->has_id)) {
+			new_id(e);
+			atomic_store(&e->has_id, true);
+		}
+		if ((rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0)
+			return rc;
+		e->t.id_saved = true;
+	}
 	if ((rc = meta_put_u64(e, txn, "rev", e->t.rev)) != 0 ||
 	    (rc = meta_put_u64(e, txn, "oldest", e->t.oldest)) != 0 ||
 	    (rc = meta_put_u64(e, txn, "hist_bytes", e->t.hist_bytes)) != 0)
@@ -2224,6 +2242,14 @@ rev_begin(struct st_env *e, MDB_txn *txn, bool nohist, struct sp_error *err)
 	e->t.nohist = nohist;
 	if (nohist && e->hist_max > 0 && (rc = hist_drop(e, txn)) != 0)
 		return st_fail(e, err, rc, "drop history");
+	/* Made by the first write that keeps history, in its transaction
+	 * (the top one: nested ones inherit the handle). */
+	if (!nohist && e->hist_max > 0 && !hist_here(e)) {
+		if ((rc = mdb_dbi_open(txn, HIST_DB, MDB_CREATE,
+		    &e->hist)) != 0)
+			return st_fail(e, err, rc, "make history");
+		e->t.hist_made = true;
+	}
 	/* History turned off: what it kept is of no use any more. */
 	if (e->hist_max == 0 && e->cur.hist_bytes > 0 &&
 	    (rc = hist_drop(e, txn)) != 0)
@@ -2258,8 +2284,11 @@ meta_committed(struct st_env *e)
 {
 	if (!e->revs)
 		return;
+	if (e->t.hist_made)
+		atomic_store(&e->hist_ok, true);
 	e->cur = e->t;
 	e->cur.nohist = false;
+	e->cur.hist_made = false;
 	atomic_store(&e->oldest, e->cur.oldest);
 	atomic_store(&e->rev, e->cur.rev);
 }
@@ -2318,6 +2347,11 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 	    &pos->oldest)) != 0)
 		goto fail;
 	pos->next = from;
+	/* No @storesd.hist (yet): nothing kept.  Only a read begun while
+	 * the commit that made it ends may see its entries but not its
+	 * handle; watchers read only what is counted, which comes after. */
+	if (!atomic_load(&e->hist_ok))
+		pos->oldest = pos->current + 1;
 	if (from < pos->oldest || from > pos->current || from > upto)
 		goto done;
 	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
