@@ -724,8 +724,9 @@ SC_API int	sc_rev(sc_conn *c, const char *repo, const char *store,
 		    uint64_t *rev);
 /*
  * The same, and the env's id into id (may be NULL), SC_ENV_ID_LEN
- * random bytes made with the env and made anew for a fork's or a
- * restore's destination; all zeros when the env does not exist or its
+ * random bytes made with the env's first revision and made anew for a
+ * fork's or a restore's destination; all zeros when the env does not
+ * exist, no write has made a revision in it yet (revision 0), or its
  * store keeps no revisions.  A revision counts within one id only: a
  * client that resumes a watch with sc_watch_opts_set_from() compares the
  * id with the one it had, and reads everything again when it differs

@@ -26,7 +26,9 @@
 
 #define ST_NOSLOT	((unsigned)-1)
 #define ST_ID_LEN	16	/* bytes of an env id */
-#define ST_META_DBS	2	/* named dbs storesd keeps in an env */
+/* Named dbs storesd may keep in an env: @storesd.hist, and an older
+ * build's @storesd (see "revisions" in store.c). */
+#define ST_META_DBS	2
 #define ST_DATA_FILE	"data.mdb"
 
 struct st_env;
@@ -262,10 +264,12 @@ int	st_verify(struct st_env *env, uint64_t *entries, struct sp_error *err);
 /*
  * Every env of a store with named dbs has a revision: a u64 that one
  * more committed write request (st_job) raises by one, kept in the env
- * beside its data (the db @storesd, which no user db can be called), so
+ * beside its data (keys of the main db, named so no user db can be), so
  * that it survives restarts and snapshots.  Its id (ST_ID_LEN random
- * bytes) is made with the env, anew for a fork's or a restore's copy.
- * A store with history keeps each revision's ops (@storesd.hist), in
+ * bytes) is written with its first revision, in the same transaction
+ * (nothing is written at open), anew for a fork's or a restore's copy.
+ * A store with history keeps each revision's ops (@storesd.hist, made
+ * by the first write that keeps some), in
  * the same transaction, trimmed oldest first past the store's history
  * bytes; a write with no room for its history is made without, and
  * history is then emptied: history never fails a write.  An env whose
@@ -275,7 +279,8 @@ int	st_verify(struct st_env *env, uint64_t *entries, struct sp_error *err);
 /* True when the env keeps revisions; and a history. */
 bool	st_has_revs(const struct st_env *env);
 bool	st_has_history(const struct st_env *env);
-/* The env's id (ST_ID_LEN bytes), or NULL when it keeps no revisions. */
+/* The env's id (ST_ID_LEN bytes), or NULL when it keeps no revisions or
+ * has none yet (revision 0: its first revision brings it). */
 const unsigned char *st_env_id(const struct st_env *env);
 /* The revision of the last commit storesd made (any thread). */
 uint64_t st_last_rev(const struct st_env *env);

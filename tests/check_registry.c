@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -798,9 +799,8 @@ START_TEST(empty_commits_make_nothing_durable)
 END_TEST
 
 /*
- * Opening a new env syncs nothing: its @storesd dbs are committed
- * without a sync, and the first write's data sync covers them (each
- * sync at open cost the many-repos workload a third of its speed).
+ * Opening a new env syncs nothing (each sync at open cost the many-repos
+ * workload a third of its speed); its first write syncs.
  */
 START_TEST(opening_a_new_env_syncs_nothing)
 {
@@ -814,6 +814,64 @@ START_TEST(opening_a_new_env_syncs_nothing)
 	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
 	ck_assert_int_ge(atomic_load(&sync_calls), 1);
 	fail_sync(0, NULL);
+	reg_release(reg, e);
+}
+END_TEST
+
+/* True when the shell command cmd (a printf format) exits 0. */
+static bool __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	char	 cmd[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0;
+}
+
+/*
+ * A new env is made by its first write alone: opening it commits
+ * nothing (LMDB's last transaction id stays 0), it is at revision 0
+ * with no id until then, and the first put is one commit (id 1) that
+ * holds the revision and the id.  storesd makes no db of its own for
+ * that (the revision is in the main db): a store with history gets
+ * @storesd.hist, with the first write that keeps history.
+ */
+START_TEST(a_new_env_is_made_by_its_first_write)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	uint64_t	 rev;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("n"), true, &e, &err), 0);
+	ck_assert(sh("mdb_stat -e %s/n/@refs | grep -q 'Last transaction "
+	    "ID: 0$'", tmp));
+	ck_assert(st_has_revs(e->st));
+	ck_assert_ptr_null(st_env_id(e->st));
+	ck_assert_int_eq(st_rev(e->st, 0, &rev, &err), 0);
+	ck_assert_uint_eq(rev, 0);
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	ck_assert_uint_eq(st_last_rev(e->st), 1);
+	ck_assert_ptr_nonnull(st_env_id(e->st));
+	ck_assert_int_eq(st_rev(e->st, 0, &rev, &err), 0);
+	ck_assert_uint_eq(rev, 1);
+	ck_assert(sh("mdb_stat -e %s/n/@refs | grep -q 'Last transaction "
+	    "ID: 1$'", tmp));
+	ck_assert(sh("mdb_stat -a %s/n/@refs | grep -q 'Status of refs$'",
+	    tmp));
+	ck_assert(!sh("mdb_stat -a %s/n/@refs | grep -q 'Status of @'", tmp));
+	reg_release(reg, e);
+
+	refs.history = 1 << 16;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("h"), true, &e, &err), 0);
+	ck_assert(!sh("mdb_stat -a %s/h/@refs | grep -q 'Status of @'", tmp));
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	ck_assert(sh("mdb_stat -e %s/h/@refs | grep -q 'Last transaction "
+	    "ID: 1$'", tmp));
+	ck_assert(sh("mdb_stat -a %s/h/@refs | grep -q "
+	    "'Status of @storesd.hist$'", tmp));
 	reg_release(reg, e);
 }
 END_TEST
@@ -1307,6 +1365,7 @@ registry_suite(void)
 	tcase_add_loop_test(tc, empty_commits_make_nothing_durable,
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, opening_a_new_env_syncs_nothing);
+	tcase_add_test(tc, a_new_env_is_made_by_its_first_write);
 	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
 	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);

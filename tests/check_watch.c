@@ -210,6 +210,121 @@ START_TEST(env_id_is_new_for_a_fork_and_a_restore)
 }
 END_TEST
 
+/* repo's env of store nh, made by a batch that failed: never written. */
+static void
+make_unwritten(sc_conn *c, const char *repo)
+{
+	sc_batch	*b;
+
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, repo, "nh", NULL));
+	ck_assert_int_eq(sc_batch_expect(b, NULL, "k", 1, "x", 1), 0);
+	ck_assert_int_eq(sc_batch_put(b, NULL, "k", 1, "v", 1), 0);
+	EXPECT_ERR(c, sc_batch_commit(b), SC_ERR_COND_FAILED);
+}
+
+/*
+ * An env no write has made a revision in yet is at revision 0 and has no
+ * id, as one that does not exist, across a restart too: its id comes
+ * with its first revision, in the same commit.  A watch begun on it is
+ * not cut off (RESYNC) by that id, and the id stays across a restart.
+ * On disk, a store without history keeps no db of storesd's own.
+ */
+START_TEST(a_never_written_env_has_rev_0_and_no_id)
+{
+	static const unsigned char	 zero[SC_ENV_ID_LEN];
+	struct hs_daemon		 d;
+	sc_conn				*c, *wc;
+	sc_watch			*w;
+	sc_event			 ev;
+	unsigned char			 id[SC_ENV_ID_LEN], id2[SC_ENV_ID_LEN];
+	uint64_t			 rev;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	make_unwritten(c, "n");
+	ck_assert_int_eq(it_run("test -f %s/n/@nh/data.mdb", d.data), 0);
+	memset(id, 1, sizeof(id));
+	ck_assert_int_eq(sc_rev_id(c, "n", "nh", &rev, id), 0);
+	ck_assert_uint_eq(rev, 0);
+	ck_assert(memcmp(id, zero, sizeof(id)) == 0);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(it_run("mdb_stat -e %s/n/@nh | grep -q "
+	    "'Last transaction ID: 0$'", d.data), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+
+	c = it_conn(&d);
+	memset(id, 1, sizeof(id));
+	ck_assert_int_eq(sc_rev_id(c, "n", "nh", &rev, id), 0);
+	ck_assert_uint_eq(rev, 0);
+	ck_assert(memcmp(id, zero, sizeof(id)) == 0);
+	wc = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(wc, "n", "nh", "", 0, &rev));
+	ck_assert_uint_eq(rev, 0);
+	ck_assert_int_eq(sc_put(c, "n", "nh", NULL, "k", 1, "v", 1), 0);
+	ck_assert_uint_eq(sc_last_rev(c), 1);
+	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+	ck_assert_int_eq(ev.op, SC_EV_PUT);
+	ck_assert_uint_eq(ev.rev, 1);
+	sc_watch_end(w);
+	sc_close(wc);
+	ck_assert_int_eq(sc_rev_id(c, "n", "nh", &rev, id), 0);
+	ck_assert_uint_eq(rev, 1);
+	ck_assert(memcmp(id, zero, sizeof(id)) != 0);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	/* One commit made it, and no db of storesd's: the revision and the
+	 * id are keys of the main db. */
+	ck_assert_int_eq(it_run("mdb_stat -e %s/n/@nh | grep -q "
+	    "'Last transaction ID: 1$'", d.data), 0);
+	ck_assert_int_ne(it_run("mdb_stat -a %s/n/@nh | grep -q "
+	    "'Status of @'", d.data), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_rev_id(c, "n", "nh", &rev, id2), 0);
+	ck_assert_uint_eq(rev, 1);
+	ck_assert(memcmp(id, id2, sizeof(id)) == 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * A store with history makes @storesd.hist with its first write that
+ * keeps history, and history read back from it after a restart feeds a
+ * watch from revision 1.
+ */
+START_TEST(history_is_made_by_the_first_write)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "h", "kv", NULL, "a", 1, "1", 1), 0);
+	ck_assert_int_eq(sc_put(c, "h", "kv", NULL, "b", 1, "2", 1), 0);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(it_run("mdb_stat -a %s/h/@kv | grep -q "
+	    "'Status of @storesd.hist$'", d.data), 0);
+	ck_assert_int_ne(it_run("mdb_stat -a %s/h/@kv | grep -q "
+	    "'Status of @storesd$'", d.data), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	wc = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(wc, "h", "kv", "", 1, NULL));
+	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+	ck_assert_uint_eq(ev.rev, 1);
+	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+	ck_assert_uint_eq(ev.rev, 2);
+	sc_watch_end(w);
+	sc_close(wc);
+	down(&d);
+}
+END_TEST
+
 /*
  * A watcher resumes from its last revision + 1 after a disconnect; in
  * between, a restore put back an older snapshot (its revision is lower,
@@ -1271,6 +1386,8 @@ watch_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, revisions_are_in_replies_and_survive_restart);
 	tcase_add_test(tc, env_id_is_new_for_a_fork_and_a_restore);
+	tcase_add_test(tc, a_never_written_env_has_rev_0_and_no_id);
+	tcase_add_test(tc, history_is_made_by_the_first_write);
 	tcase_add_test(tc, a_resume_across_a_restore_to_an_older_revision_is_resync);
 	tcase_add_test(tc, watchers_see_every_committed_change_once_in_order);
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
