@@ -876,6 +876,58 @@ START_TEST(a_new_env_is_made_by_its_first_write)
 }
 END_TEST
 
+/* Counts history entries, noting the last revision. */
+static int
+count_rev(void *arg, uint64_t rev, const void *ops, size_t n)
+{
+	uint64_t	*got = arg;
+
+	(void)ops;
+	(void)n;
+	got[0]++;
+	got[1] = rev;
+	return 0;
+}
+
+/*
+ * @storesd.hist, made by a group's transaction that is then redone with
+ * each job nested, or one by one (WRITEMAP), because a job failed: the
+ * redone transaction makes it again, and history holds each revision.
+ */
+START_TEST(history_is_made_by_a_group_that_fails_in_part)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+	struct st_hist_pos pos;
+	struct st_op	 a = { ST_PUT, 0, "a", 1, "1", 1 };
+	struct st_op	 no = { ST_EXPECT, 0, "a", 1, "nope", 4 };
+	struct st_op	 b = { ST_PUT, 0, "b", 1, "2", 1 };
+	struct st_job	 jobs[3] = { { &a, 1, 0, 0, { 0 }, 0 },
+			    { &no, 1, 0, 0, { 0 }, 0 },
+			    { &b, 1, 0, 0, { 0 }, 0 } };
+	uint64_t	 got[2] = { 0, 0 };
+
+	refs.sync = (enum cfg_sync)_i;
+	refs.history = 1 << 16;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("g"), true, &e, &err), 0);
+	ck_assert_int_eq(st_write_group(e->st, jobs, 3, &err), 0);
+	ck_assert_int_eq(st_flush(e->st, &err), 0);
+	ck_assert_int_eq(jobs[0].rc, 0);
+	ck_assert_int_eq(jobs[1].rc, -1);
+	ck_assert_int_eq(jobs[2].rc, 0);
+	ck_assert_uint_eq(jobs[0].rev, 1);
+	ck_assert_uint_eq(jobs[2].rev, 2);
+	ck_assert_ptr_nonnull(st_env_id(e->st));
+	ck_assert_int_eq(st_hist_read(e->st, 1, 2, 1 << 20, count_rev, got,
+	    &pos, &err), 0);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_uint_eq(got[1], 2);
+	ck_assert_uint_eq(pos.oldest, 1);
+	ck_assert_uint_eq(pos.current, 2);
+	reg_release(reg, e);
+}
+END_TEST
+
 /*
  * A commit whose sync fails (EIO) failed on the env's disk: IO_ERROR,
  * not FD_ERROR, which names a snapshot's descriptor.
@@ -1366,6 +1418,8 @@ registry_suite(void)
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, opening_a_new_env_syncs_nothing);
 	tcase_add_test(tc, a_new_env_is_made_by_its_first_write);
+	tcase_add_loop_test(tc, history_is_made_by_a_group_that_fails_in_part,
+	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, failed_sync_is_io_error);
 	tcase_add_test(tc, failed_sync_fails_the_group_waiting_on_it);
 	tcase_add_test(tc, empty_group_leaves_the_one_before_waiting);
