@@ -94,7 +94,7 @@ struct st_env {
 	 * env whose one db is LMDB's main db (max_dbs = 0).
 	 */
 	bool			 revs;
-	bool			 legacy;	/* in a db @storesd: see META_KEY */
+	bool			 legacy;	/* see META_KEY */
 	MDB_dbi			 meta;		/* the main db, or @storesd */
 	MDB_dbi			 hist;		/* @storesd.hist */
 	/* hist is a handle every transaction begun since may use: the db
@@ -113,7 +113,7 @@ struct st_env {
 		uint64_t	 rev, oldest, hist_bytes;
 		bool		 nohist;	/* drop history this txn */
 		bool		 id_saved;	/* the id is in the env */
-		bool		 hist_made;	/* this txn made @storesd.hist */
+		bool		 hist_made;	/* this txn made hist */
 	}			 cur, t;	/* committed; in the txn */
 };
 
@@ -676,7 +676,10 @@ layout_of(struct st_env *e, struct sp_error *err)
 	return 0;
 }
 
-/* Opens the handles of the dbs that exist, in a read txn. */
+static int	meta_open(struct st_env *, MDB_txn *);
+
+/* Opens the handles of the dbs that exist, storesd's own too, in one
+ * read txn. */
 static int
 open_dbis(struct st_env *e, struct sp_error *err)
 {
@@ -701,13 +704,16 @@ open_dbis(struct st_env *e, struct sp_error *err)
 		}
 		atomic_store(&e->dbi_ok[i], true);
 	}
+	if ((rc = meta_open(e, txn)) != 0) {
+		mdb_txn_abort(txn);
+		return st_fail(e, err, rc, "open meta");
+	}
 	/* Committing a read txn is what publishes its dbi handles. */
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return st_fail(e, err, rc, "open dbs");
 	return 0;
 }
 
-static int	meta_open(struct st_env *, struct sp_error *);
 static int	top_commit(struct st_env *, MDB_txn *);
 static int	rev_begin(struct st_env *, MDB_txn *, bool, struct sp_error *);
 static int	stamp(struct st_env *, MDB_txn *, struct st_job *);
@@ -784,7 +790,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		    "processes", __func__, e->label, dead);
 	if (layout_of(e, err) == -1)
 		goto fail;
-	if (open_dbis(e, err) == -1 || meta_open(e, err) == -1)
+	if (open_dbis(e, err) == -1)
 		goto fail;
 	/*
 	 * A storesd killed before it synced its last commits (a meta page
@@ -1826,21 +1832,18 @@ get_be64(const unsigned char *p)
 	return v;
 }
 
-/* The key of meta datum name, in buf. */
-static MDB_val
-meta_key(const struct st_env *e, const char *name, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s%s", e->legacy ? "" : META_KEY, name);
-	return (MDB_val){ strlen(buf), buf };
-}
+/* The key of meta datum name (a string literal) in env e: made by the
+ * compiler, since reads look one up per request. */
+#define META(e, name)	((e)->legacy ?					\
+	(MDB_val){ sizeof(name) - 1, (void *)(name) } :			\
+	(MDB_val){ sizeof(META_KEY name) - 1, (void *)(META_KEY name) })
 
-/* Reads meta datum name as a u64 (absent: dflt). */
+/* Reads meta datum k (META()) as a u64 (absent: dflt). */
 static int
-meta_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t dflt,
+meta_u64(struct st_env *e, MDB_txn *txn, MDB_val k, uint64_t dflt,
     uint64_t *out)
 {
-	char	 buf[32];
-	MDB_val	 k = meta_key(e, name, buf, sizeof(buf)), v;
+	MDB_val	 v;
 	int	 rc;
 
 	if ((rc = mdb_get(txn, e->meta, &k, &v)) == MDB_NOTFOUND) {
@@ -1856,22 +1859,20 @@ meta_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t dflt,
 }
 
 static int
-meta_put(struct st_env *e, MDB_txn *txn, const char *name, const void *p,
-    size_t n)
+meta_put(struct st_env *e, MDB_txn *txn, MDB_val k, const void *p, size_t n)
 {
-	char	 buf[32];
-	MDB_val	 k = meta_key(e, name, buf, sizeof(buf)), v = { n, (void *)p };
+	MDB_val	 v = { n, (void *)p };
 
 	return mdb_put(txn, e->meta, &k, &v, 0);
 }
 
 static int
-meta_put_u64(struct st_env *e, MDB_txn *txn, const char *name, uint64_t x)
+meta_put_u64(struct st_env *e, MDB_txn *txn, MDB_val k, uint64_t x)
 {
 	unsigned char	 b[8];
 
 	put_be64(b, x);
-	return meta_put(e, txn, name, b, sizeof(b));
+	return meta_put(e, txn, k, b, sizeof(b));
 }
 
 /* A new env id into e->id. */
@@ -1904,14 +1905,14 @@ new_id(struct st_env *e)
 static int
 meta_load(struct st_env *e, MDB_txn *txn)
 {
-	char		 buf[32];
-	MDB_val		 k = meta_key(e, "id", buf, sizeof(buf)), v;
+	MDB_val		 k = META(e, "id"), v;
 	uint64_t	 rev, oldest, bytes;
 	int		 rc;
 
-	if ((rc = meta_u64(e, txn, "rev", 0, &rev)) != 0 ||
-	    (rc = meta_u64(e, txn, "oldest", rev + 1, &oldest)) != 0 ||
-	    (rc = meta_u64(e, txn, "hist_bytes", 0, &bytes)) != 0)
+	if ((rc = meta_u64(e, txn, META(e, "rev"), 0, &rev)) != 0 ||
+	    (rc = meta_u64(e, txn, META(e, "oldest"), rev + 1,
+	    &oldest)) != 0 ||
+	    (rc = meta_u64(e, txn, META(e, "hist_bytes"), 0, &bytes)) != 0)
 		return rc;
 	rc = mdb_get(txn, e->meta, &k, &v);
 	if (rc != 0 && (rc != MDB_NOTFOUND || rev > 0))
@@ -1930,23 +1931,20 @@ meta_load(struct st_env *e, MDB_txn *txn)
 }
 
 /*
- * Opens what the env keeps of its revisions: the main db (or @storesd,
- * an older build's), and @storesd.hist when it exists.  Makes nothing:
- * a write transaction at open would cost each new env a commit of its
- * own, and could wait for another program's writer.  Returns 0, or -1
- * with err.
+ * Opens what the env keeps of its revisions, in the read txn that opens
+ * its dbs (open_dbis()): the main db (or @storesd, an older build's),
+ * and @storesd.hist when it exists.  Makes nothing: a write transaction
+ * at open would cost each new env a commit of its own, and could wait
+ * for another program's writer.  Returns 0 or an LMDB error.
  */
 static int
-meta_open(struct st_env *e, struct sp_error *err)
+meta_open(struct st_env *e, MDB_txn *txn)
 {
 	MDB_envinfo	 info;
-	MDB_txn		*txn;
 	int		 rc;
 
 	if (!e->revs)
 		return 0;
-	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return st_fail(e, err, rc, "begin");
 	if ((rc = mdb_dbi_open(txn, META_DB, 0, &e->meta)) == 0)
 		e->legacy = true;
 	else if (rc == MDB_NOTFOUND)
@@ -1957,16 +1955,9 @@ meta_open(struct st_env *e, struct sp_error *err)
 		rc = 0;
 	if (rc == 0)
 		rc = meta_load(e, txn);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return st_fail(e, err, rc, "open meta");
-	}
-	/* Committing a read txn is what publishes its dbi handles. */
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		return st_fail(e, err, rc, "open meta");
-	if (mdb_env_info(e->env, &info) == 0)
+	if (rc == 0 && mdb_env_info(e->env, &info) == 0)
 		atomic_store(&e->txnid, info.me_last_txnid);
-	return 0;
+	return rc;
 }
 
 int
@@ -1981,7 +1972,7 @@ st_reid(struct st_env *e, struct sp_error *err)
 		return -1;
 	new_id(e);
 	atomic_store(&e->has_id, true);
-	if ((rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0) {
+	if ((rc = meta_put(e, txn, META(e, "id"), e->id, ST_ID_LEN)) != 0) {
 		mdb_txn_abort(txn);
 		return st_fail(e, err, rc, "new id");
 	}
@@ -2216,13 +2207,15 @@ meta_save(struct st_env *e, MDB_txn *txn)
 			new_id(e);
 			atomic_store(&e->has_id, true);
 		}
-		if ((rc = meta_put(e, txn, "id", e->id, ST_ID_LEN)) != 0)
+		if ((rc = meta_put(e, txn, META(e, "id"), e->id,
+		    ST_ID_LEN)) != 0)
 			return rc;
 		e->t.id_saved = true;
 	}
-	if ((rc = meta_put_u64(e, txn, "rev", e->t.rev)) != 0 ||
-	    (rc = meta_put_u64(e, txn, "oldest", e->t.oldest)) != 0 ||
-	    (rc = meta_put_u64(e, txn, "hist_bytes", e->t.hist_bytes)) != 0)
+	if ((rc = meta_put_u64(e, txn, META(e, "rev"), e->t.rev)) != 0 ||
+	    (rc = meta_put_u64(e, txn, META(e, "oldest"), e->t.oldest)) != 0 ||
+	    (rc = meta_put_u64(e, txn, META(e, "hist_bytes"),
+	    e->t.hist_bytes)) != 0)
 		return rc;
 	return 0;
 }
@@ -2317,7 +2310,7 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 		rtxn_put(e, slot, txn);
 		return 0;
 	}
-	rc = meta_u64(e, txn, "rev", 0, rev);
+	rc = meta_u64(e, txn, META(e, "rev"), 0, rev);
 	if (rc == 0 && slot < e->nslots)
 		e->srev[slot] = (struct slot_rev){ id, *rev };
 	rtxn_put(e, slot, txn);
@@ -2342,8 +2335,8 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 		    e->label);
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
-	if ((rc = meta_u64(e, txn, "rev", 0, &pos->current)) != 0 ||
-	    (rc = meta_u64(e, txn, "oldest", pos->current + 1,
+	if ((rc = meta_u64(e, txn, META(e, "rev"), 0, &pos->current)) != 0 ||
+	    (rc = meta_u64(e, txn, META(e, "oldest"), pos->current + 1,
 	    &pos->oldest)) != 0)
 		goto fail;
 	pos->next = from;
@@ -2434,7 +2427,7 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
 	    (rc = rtxn_get(e, slot, &txn)) != 0)
 		return st_fail(e, err, rc, "begin read");
 	if (rev != NULL && e->revs &&
-	    (rc = meta_u64(e, txn, "rev", 0, rev)) != 0) {
+	    (rc = meta_u64(e, txn, META(e, "rev"), 0, rev)) != 0) {
 		rtxn_put(e, slot, txn);
 		return st_fail(e, err, rc, "read rev");
 	}
