@@ -291,6 +291,47 @@ START_TEST(a_never_written_env_has_rev_0_and_no_id)
 END_TEST
 
 /*
+ * An env made by a build that kept revisions in a db @storesd (made here
+ * with mdb_load: revision 5, a known id) keeps them there: its revision
+ * and id are read from it, and writes go on from them.
+ */
+START_TEST(an_env_with_a_db_storesd_keeps_its_revisions)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	unsigned char		 id[SC_ENV_ID_LEN];
+	uint64_t		 rev;
+	void			*v;
+	size_t			 vn;
+
+	it_up(&d, conf);
+	ck_assert_int_eq(it_run("d=%s/x/@nh; mkdir -p $d && "
+	    "printf 'k\\nv\\n' | mdb_load -T -s nh $d && "
+	    "printf 'rev\\n\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\05"
+	    "\\nid\\n0123456789abcdef\\n' | "
+	    "mdb_load -T -s @storesd $d", d.data), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_rev_id(c, "x", "nh", &rev, id), 0);
+	ck_assert_uint_eq(rev, 5);
+	ck_assert(memcmp(id, "0123456789abcdef", SC_ENV_ID_LEN) == 0);
+	ck_assert_int_eq(sc_get(c, "x", "nh", NULL, "k", 1, &v, &vn), 0);
+	sc_free(v);
+	ck_assert_uint_eq(sc_last_rev(c), 5);
+	ck_assert_int_eq(sc_put(c, "x", "nh", NULL, "a", 1, "b", 1), 0);
+	ck_assert_uint_eq(sc_last_rev(c), 6);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_rev_id(c, "x", "nh", &rev, id), 0);
+	ck_assert_uint_eq(rev, 6);
+	ck_assert(memcmp(id, "0123456789abcdef", SC_ENV_ID_LEN) == 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A store with history makes @storesd.hist with its first write that
  * keeps history, and history read back from it after a restart feeds a
  * watch from revision 1.
@@ -1388,6 +1429,7 @@ watch_suite(void)
 	tcase_add_test(tc, env_id_is_new_for_a_fork_and_a_restore);
 	tcase_add_test(tc, a_never_written_env_has_rev_0_and_no_id);
 	tcase_add_test(tc, history_is_made_by_the_first_write);
+	tcase_add_test(tc, an_env_with_a_db_storesd_keeps_its_revisions);
 	tcase_add_test(tc, a_resume_across_a_restore_to_an_older_revision_is_resync);
 	tcase_add_test(tc, watchers_see_every_committed_change_once_in_order);
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
