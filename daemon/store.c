@@ -1900,7 +1900,10 @@ new_id(struct st_env *e)
 /*
  * Reads the committed state into e->cur, e->id and the atomics.  An env
  * no revision was made in yet has no id (rev 0): its first one is
- * chosen with its first revision.
+ * chosen with its first revision.  One with revisions but no id (none
+ * of storesd's makes one) gets an id now, written with its next one:
+ * its revisions are never seen without an id, and a restart before then
+ * only changes it again (its watchers read everything anew).
  */
 static int
 meta_load(struct st_env *e, MDB_txn *txn)
@@ -1914,15 +1917,15 @@ meta_load(struct st_env *e, MDB_txn *txn)
 	    &oldest)) != 0 ||
 	    (rc = meta_u64(e, txn, META(e, "hist_bytes"), 0, &bytes)) != 0)
 		return rc;
-	rc = mdb_get(txn, e->meta, &k, &v);
-	if (rc != 0 && (rc != MDB_NOTFOUND || rev > 0))
-		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if ((rc = mdb_get(txn, e->meta, &k, &v)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
 	if (rc == 0 && v.mv_size != ST_ID_LEN)
 		return MDB_CORRUPTED;
-	if (rc == 0) {
+	if (rc == 0)
 		memcpy(e->id, v.mv_data, ST_ID_LEN);
-		atomic_store(&e->has_id, true);
-	}
+	else if (rev > 0)
+		new_id(e);
+	atomic_store(&e->has_id, rc == 0 || rev > 0);
 	e->cur = (struct rev_state){ rev, oldest, bytes, false, rc == 0,
 	    false };
 	atomic_store(&e->rev, rev);
