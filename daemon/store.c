@@ -43,7 +43,9 @@ struct st_env {
 	uint64_t		 map_size;
 	unsigned		 ndbs;
 	bool			 unnamed;	/* the store's db is LMDB's main db */
-	char			 names[CFG_MAX_DBS][SP_NAME_MAX + 1];
+	/* The store's db names, ndbs of them (not CFG_MAX_DBS: 4 KiB for
+	 * each open env, of which the many-repos workload keeps 1,024). */
+	char			(*names)[SP_NAME_MAX + 1];
 	MDB_dbi			 dbi[CFG_MAX_DBS];
 	/* Set once a db exists: at open, or after the commit creating it. */
 	atomic_bool		 dbi_ok[CFG_MAX_DBS];
@@ -743,7 +745,9 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	    (e->held = calloc(p->nslots ? p->nslots : 1,
 	    sizeof(*e->held))) == NULL ||
 	    (e->srev = calloc(p->nslots ? p->nslots : 1,
-	    sizeof(*e->srev))) == NULL) {
+	    sizeof(*e->srev))) == NULL ||
+	    (e->names = calloc(p->store->ndbs ? p->store->ndbs : 1,
+	    sizeof(*e->names))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
 		    p->label);
 		goto fail;
@@ -758,7 +762,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	e->sync_ms = p->store->sync_interval_ms;
 	e->revs = !e->unnamed;
 	e->hist_max = p->store->history;
-	memcpy(e->names, p->store->dbs, sizeof(e->names));
+	memcpy(e->names, p->store->dbs, e->ndbs * sizeof(*e->names));
 	memcpy(e->store, p->store->name, sizeof(e->store));
 
 	existed = st_exists(p->dir);
@@ -837,6 +841,7 @@ st_close(struct st_env *e)
 	free(e->rtxn);
 	free(e->held);
 	free(e->srev);
+	free(e->names);
 	free(e->label);
 	free(e->dir);
 	free(e);
