@@ -1463,6 +1463,20 @@ flat(struct wtx *w, struct st_job *jobs, size_t n)
 	return 0;
 }
 
+static bool	map_full(const struct st_job *, size_t);
+static int	hist_make_room(struct st_env *);
+
+/*
+ * A job failed for want of room in the map while history holds some:
+ * history never fails a write, so it goes (hist_make_room()) and the
+ * write is tried again.
+ */
+static bool
+hist_crowds(const struct st_env *e, const struct st_job *jobs, size_t n)
+{
+	return e->hist_max > 0 && e->cur.hist_bytes > 0 && map_full(jobs, n);
+}
+
 /* Each job in a transaction of its own: the fallback without nesting. */
 static int
 one_by_one(struct st_env *e, struct st_job *jobs, size_t n)
@@ -1491,6 +1505,9 @@ again:
 			rc = -1;
 		if (rc == -1) {
 			mdb_txn_abort(txn);
+			if (hist_crowds(e, &jobs[i], 1) &&
+			    hist_make_room(e) == 0)
+				goto again;
 			if (w.hist_rc != 0 && !nohist) {
 				nohist = true;	/* see st_write_group() */
 				goto again;
@@ -1548,6 +1565,36 @@ release_freed(struct st_env *e)
 	log_debug("%s: a write ran out of room; committed nothing to reach "
 	    "the pages freed last", e->label);
 	return 0;
+}
+
+/*
+ * Empties history in a commit of its own, then brings the pages that
+ * freed in reach (release_freed()): dropped within a write's own
+ * transaction, they could not hold that write, since LMDB reuses no
+ * page the transaction freed.  The write is then tried again; watchers
+ * behind get COMPACTED, as when a history entry finds no room.  Returns
+ * 0, or -1 when it could not.
+ */
+static int
+hist_make_room(struct st_env *e)
+{
+	static const bool	 none[CFG_MAX_DBS];
+	struct sp_error		 err;
+	MDB_txn			*txn;
+	size_t			 id;
+
+	if (wtxn_begin(e, NULL, &txn, &err) == -1)
+		return -1;
+	if (reserve(e, 64, &err) == -1 ||
+	    rev_begin(e, txn, true, &err) == -1 || meta_save(e, txn) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	id = mdb_txn_id(txn);
+	if (top_commit(e, txn) != 0)
+		return -1;
+	committed(e, id, none);
+	return release_freed(e);
 }
 
 /* A commit failed for want of room in the map or on the disk. */
@@ -1672,6 +1719,8 @@ again:
 			retried = true;
 			goto again;
 		}
+		if (hist_crowds(e, jobs, n) && hist_make_room(e) == 0)
+			goto again;
 		if (n == 1)
 			return 0;	/* its failure is in jobs[0] */
 		if (e->writemap)
