@@ -928,6 +928,55 @@ START_TEST(history_is_made_by_a_group_that_fails_in_part)
 }
 END_TEST
 
+/* The oldest revision e's history keeps. */
+static uint64_t
+hist_oldest(struct reg_env *e)
+{
+	struct st_hist_pos	 pos;
+	struct sp_error		 err;
+	uint64_t		 got[2] = { 0, 0 };
+
+	ck_assert_int_eq(st_hist_read(e->st, 1, 1, 1, count_rev, got, &pos,
+	    &err), 0);
+	return pos.oldest;
+}
+
+/*
+ * History never fails a write: whether a write's history entry or its
+ * data is what first finds no room in a map that history fills, history
+ * goes and the write is made.  New keys of several sizes, until history
+ * is dropped, in envs of a 1 MiB map, with each sync mode's way of
+ * redoing a group (nested, one by one).
+ */
+START_TEST(history_never_fails_a_write)
+{
+	static char	 val[30000];
+	static const size_t sizes[] = { 3000, 7000, 10000, 14000, 20000,
+			    30000 };
+	struct reg_env	*e;
+	struct sp_error	 err;
+	char		 repo[16], key[16];
+	size_t		 s;
+	int		 i;
+
+	memset(val, 'x', sizeof(val));
+	refs.sync = (enum cfg_sync)_i;
+	refs.history = 64 << 20;
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		snprintf(repo, sizeof(repo), "h%zu", sizes[s]);
+		ck_assert_int_eq(reg_acquire(reg, &refs, B(repo), true, &e,
+		    &err), 0);
+		for (i = 0; hist_oldest(e) == 1; i++) {
+			ck_assert_int_lt(i, 400);
+			snprintf(key, sizeof(key), "k%d", i);
+			ck_assert_msg(put(e, 0, key, val, sizes[s], &err) == 0,
+			    "put %d of %zu bytes: %s", i, sizes[s], err.msg);
+		}
+		reg_release(reg, e);
+	}
+}
+END_TEST
+
 /*
  * A commit whose sync fails (EIO) failed on the env's disk: IO_ERROR,
  * not FD_ERROR, which names a snapshot's descriptor.
@@ -1418,6 +1467,8 @@ registry_suite(void)
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, opening_a_new_env_syncs_nothing);
 	tcase_add_test(tc, a_new_env_is_made_by_its_first_write);
+	tcase_add_loop_test(tc, history_never_fails_a_write, CFG_SYNC_FULL,
+	    CFG_SYNC_NONE + 1);
 	tcase_add_loop_test(tc, history_is_made_by_a_group_that_fails_in_part,
 	    CFG_SYNC_FULL, CFG_SYNC_NONE + 1);
 	tcase_add_test(tc, failed_sync_is_io_error);
