@@ -260,9 +260,9 @@ applied(struct reg_env *e, const struct job *list)
 
 /*
  * Notes that n writes are about to be answered, after learning how
- * soon the writes answered before came back: all of them, or not yet
- * (then at least this long).  Returns how many writes were queued so
- * far.
+ * soon as many writes followed the ones answered before: all of them,
+ * or not yet (then at least this long).  Returns how many writes were
+ * queued so far, or 0 when n is 0 (nothing to await).
  */
 static uint64_t
 expect(struct writer_q *q, size_t n)
