@@ -27,11 +27,14 @@
  * rest are left to the commit after it and three groups take turns (32
  * writers: 10.6 writes a commit).  Waiting until all of them are back
  * makes two groups of half the writers, but leaves the disk idle while
- * they come back: two groups of N/2 a commit plus that return beat
+ * they come back, where three groups overlap one group's return with
+ * another's commit: two groups of N/2 a commit plus that return beat
  * three of N/3 a commit only when the return takes less than half a
- * commit.  The writer measures how soon the writers it answers come
- * back (expect()) and waits for them all only while that holds; never
- * longer than one commit, as for the first of them.
+ * commit, and less than that as a larger group's commit takes longer
+ * (more pages).  The writer measures how soon the writers it answers
+ * come back (expect()) and waits for them all only while that is under
+ * a quarter of a commit; never longer than one commit, as for the
+ * first of them.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -443,7 +446,7 @@ drain(struct pool_task *t)
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
 	done = NULL;
-	if (answered > 0 && q->return_us < q->last_us / 2)
+	if (answered > 0 && q->return_us < q->last_us / 4)
 		want = answered;
 
 	/*
@@ -453,8 +456,8 @@ drain(struct pool_task *t)
 	 * The writers just answered usually write again within a round
 	 * trip, so they are given up to one commit's time first: one sync
 	 * then serves two groups.  The next commit waits for all of them
-	 * when they lately came back within half a commit (see the top of
-	 * this file), else it starts with the first.  A commit that
+	 * when they lately came back within a quarter of a commit (see the
+	 * top of this file), else it starts with the first.  A commit that
 	 * changed nothing synced nothing (store.c, committed()): the
 	 * groups waiting are synced now, or a stream of such commits
 	 * (writers retrying a failing condition) would keep them waiting
