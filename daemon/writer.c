@@ -20,6 +20,21 @@
  * waiting).  A busy env then pays one fdatasync per group, not two.
  * The commit hook (watches) hears of a group at that same point, never
  * at its commit: a watcher learns of no write before its writer could.
+ *
+ * So while a group commits, the writers of the group before it wait for
+ * that commit, and only those answered earlier can form the next group.
+ * If the next commit starts with the first of them to write again, the
+ * rest are left to the commit after it and three groups take turns (32
+ * writers: 10.6 writes a commit).  Waiting until all of them are back
+ * makes two groups of half the writers, but leaves the disk idle while
+ * they come back, where three groups overlap one group's return with
+ * another's commit: two groups of N/2 a commit plus that return beat
+ * three of N/3 a commit only when the return takes less than half a
+ * commit, and less than that as a larger group's commit takes longer
+ * (more pages).  The writer measures how soon the writers it answers
+ * come back (expect()) and waits for them all only while that is under
+ * a quarter of a commit; never longer than one commit, as for the
+ * first of them.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +60,9 @@
 #ifndef MIN
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #endif
+#ifndef MAX
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
+#endif
 
 /* An env's write queue and counters, kept with its registry entry. */
 struct writer_q {
@@ -63,9 +81,23 @@ struct writer_q {
 	struct job		*wait_tail;
 	uint64_t		 wait_until;
 	uint64_t		 last_us;	/* the last commit took */
-	/* Signalled when a write is queued while the owner awaits one. */
+	/*
+	 * How soon answered writers write again (see drain()): writes
+	 * queued since the env opened; the count at which those answered
+	 * last will all have come back (0: none awaited) and when it was
+	 * reached (0: not yet), noted by writer_submit().
+	 */
+	uint64_t		 arrivals;
+	uint64_t		 back_at;
+	uint64_t		 back_us;
+	/* Signalled when arrivals reach wake_at while the owner awaits. */
+	uint64_t		 wake_at;
 	pthread_cond_t		 arrived;
 	bool			 awaiting;
+	/* The owner only: when it last answered writes, and how long they
+	 * took to come back lately (smoothed). */
+	uint64_t		 answered_us;
+	uint64_t		 return_us;
 
 	/* Counters since the env opened, read by stats. */
 	_Atomic uint64_t	 commits;	/* write transactions */
@@ -230,25 +262,57 @@ applied(struct reg_env *e, const struct job *list)
 }
 
 /*
+ * Notes that n writes are about to be answered, after learning how
+ * soon as many writes followed the ones answered before: all of them,
+ * or not yet (then at least this long).  Returns how many writes were
+ * queued so far, or 0 when n is 0 (nothing to await).
+ */
+static uint64_t
+expect(struct writer_q *q, size_t n)
+{
+	uint64_t	 now, since, took;
+
+	if (n == 0)
+		return 0;
+	now = clock_now_us();
+	pthread_mutex_lock(&q->mtx);
+	since = q->arrivals;
+	if (q->back_at != 0) {
+		/* Past the longest wait, any time is too long (an idle env
+		 * is not slow to come back). */
+		took = (q->back_us != 0 ? q->back_us : now) - q->answered_us;
+		took = MIN(took, FLUSH_WAIT_US);
+		q->return_us = q->return_us - q->return_us / 8 + took / 8;
+	}
+	q->back_at = since + n;
+	q->back_us = 0;
+	pthread_mutex_unlock(&q->mtx);
+	q->answered_us = now;
+	return since;
+}
+
+/*
  * True when writes wait in q behind the group just committed, or arrive
- * within us microseconds.
+ * within us microseconds; when want > 0, once want writes were queued
+ * since the count since, or within us.
  */
 static bool
-behind(struct writer_q *q, uint64_t us)
+behind(struct writer_q *q, uint64_t us, uint64_t since, uint64_t want)
 {
 	struct timespec	 ts;
 	uint64_t	 ns;
 	bool		 more;
 
 	pthread_mutex_lock(&q->mtx);
-	if (q->head == NULL && us > 0) {
+	if ((q->head == NULL || q->arrivals - since < want) && us > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ns = (uint64_t)ts.tv_nsec + us * 1000;
 		ts.tv_sec += (time_t)(ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
+		q->wake_at = MAX(since + want, q->arrivals + 1);
 		q->awaiting = true;
-		while (q->head == NULL && pthread_cond_timedwait(&q->arrived,
-		    &q->mtx, &ts) == 0)
+		while ((q->head == NULL || q->arrivals - since < want) &&
+		    pthread_cond_timedwait(&q->arrived, &q->mtx, &ts) == 0)
 			;
 		q->awaiting = false;
 	}
@@ -349,10 +413,10 @@ drain(struct pool_task *t)
 	struct writer_q	*q = (struct writer_q *)((char *)t -
 	    offsetof(struct writer_q, task));
 	struct reg_env	*e = q->env;
-	struct job	*batch, *done = NULL, *failed = NULL, **tail;
+	struct job	*batch, *done = NULL, *failed = NULL, **tail, *j;
 	struct pool	*pool;
-	size_t		 n;
-	uint64_t	 us = 0, made;
+	size_t		 n, answered;
+	uint64_t	 us = 0, made, since, want = 0;
 	int		 rc;
 
 	if ((batch = take(e, &n)) == NULL)
@@ -376,9 +440,14 @@ drain(struct pool_task *t)
 	else
 		wait_add(e, batch);
 	applied(e, done);
+	for (answered = 0, j = done; j; j = j->next)
+		answered++;
+	since = expect(q, answered);
 	if (finish(done) > 0)
 		us = MIN(q->last_us, FLUSH_WAIT_US);
 	done = NULL;
+	if (answered > 0 && q->return_us < q->last_us / 4)
+		want = answered;
 
 	/*
 	 * This group is made durable by the next commit when writes are
@@ -386,13 +455,16 @@ drain(struct pool_task *t)
 	 * reply waiting; a failed commit's cause may fail the next ones).
 	 * The writers just answered usually write again within a round
 	 * trip, so they are given up to one commit's time first: one sync
-	 * then serves two groups.  A commit that changed nothing synced
-	 * nothing (store.c, committed()): the groups waiting are synced
-	 * now, or a stream of such commits (writers retrying a failing
-	 * condition) would keep them waiting for good.
+	 * then serves two groups.  The next commit waits for all of them
+	 * when they lately came back within a quarter of a commit (see the
+	 * top of this file), else it starts with the first.  A commit that
+	 * changed nothing synced nothing (store.c, committed()): the
+	 * groups waiting are synced now, or a stream of such commits
+	 * (writers retrying a failing condition) would keep them waiting
+	 * for good.
 	 */
 	if (st_durable(e->st) < q->wait_until &&
-	    (rc == -1 || made == 0 || !behind(q, us)))
+	    (rc == -1 || made == 0 || !behind(q, us, since, want)))
 		flush(e);
 	durable(e, &done);
 	applied(e, done);
@@ -534,9 +606,11 @@ writer_submit(struct job *j)
 		q->head = j;
 	q->tail = j;
 	q->len++;
+	if (++q->arrivals == q->back_at)
+		q->back_us = clock_now_us();
 	schedule = !q->scheduled;
 	q->scheduled = true;
-	if (q->awaiting)
+	if (q->awaiting && q->arrivals >= q->wake_at)
 		pthread_cond_signal(&q->arrived);
 	if (schedule) {
 		q->task.fn = drain;

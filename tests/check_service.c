@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -636,6 +637,95 @@ START_TEST(stats_for_operators)
 }
 END_TEST
 
+/* ------------------------------------------------------- group commit */
+
+#define GROUP_WRITERS	8
+#define GROUP_PUTS	50	/* writer i makes (i + 1) times as many */
+
+struct grouper {
+	pthread_t	 t;
+	const char	*sock;
+	int		 id, puts;	/* how many it makes, then stops */
+	int		 acked;
+	long		 slowest_ms;	/* its slowest answer */
+};
+
+static long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *
+grouper_main(void *arg)
+{
+	struct grouper	*g = arg;
+	sc_conn		*c = sc_connect(g->sock);
+	char		 k[32];
+	long		 t0;
+
+	for (; g->acked < g->puts; g->acked++) {
+		snprintf(k, sizeof(k), "g%d-%d", g->id, g->acked);
+		t0 = now_ms();
+		if (sc_put(c, NULL, "refs", NULL, k, strlen(k), k,
+		    strlen(k)) == -1)
+			break;
+		if (now_ms() - t0 > g->slowest_ms)
+			g->slowest_ms = now_ms() - t0;
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/*
+ * Writers in lockstep under sync = full drop out one by one until one
+ * writes alone.  A commit may wait for the writers just answered to
+ * write again (writer.c); those that never do must hold back no answer
+ * for longer than that bound, a commit's time.  Every put is answered,
+ * each promptly (1 s is generous; 10 under valgrind), and reads back.
+ */
+START_TEST(group_commit_answers_writers_that_stop)
+{
+	struct hs_daemon	 d;
+	struct grouper		 g[GROUP_WRITERS];
+	sc_conn			*c;
+	char			 k[32];
+	long			 bound = hs_timeout() * 1000L / 30;
+	int			 i, n, total = 0;
+
+	ck_assert_int_eq(hs_up(&d, "[store refs]\nmap_size = 16MiB\n"
+	    "sync = full\n"), 0);
+	for (i = 0; i < GROUP_WRITERS; i++) {
+		g[i] = (struct grouper){ .sock = d.sock, .id = i,
+		    .puts = GROUP_PUTS * (i + 1) };
+		total += g[i].puts;
+		ck_assert_int_eq(pthread_create(&g[i].t, NULL, grouper_main,
+		    &g[i]), 0);
+	}
+	for (i = 0; i < GROUP_WRITERS; i++) {
+		pthread_join(g[i].t, NULL);
+		ck_assert_int_eq(g[i].acked, g[i].puts);
+		ck_assert_msg(g[i].slowest_ms < bound, "writer %d waited %ld "
+		    "ms for an answer", i, g[i].slowest_ms);
+	}
+	c = it_conn(&d);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "writes"), total);
+	ck_assert_uint_le(env_counter(c, NULL, "refs", "commits"), total);
+	ck_assert_uint_eq(env_counter(c, NULL, "refs", "write_queue"), 0);
+	for (i = 0; i < GROUP_WRITERS; i++)
+		for (n = 0; n < g[i].puts; n++) {
+			snprintf(k, sizeof(k), "g%d-%d", i, n);
+			it_assert_val(c, NULL, "refs", NULL, k, strlen(k), k,
+			    strlen(k));
+		}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /*
  * Starts tests/lmdb-reader on dir: a read transaction in another process.
  * Its txnid goes to *txnid; closing *hold ends the transaction.
@@ -746,6 +836,7 @@ service_suite(void)
 	tcase_add_test(tc, listen_fds_of_two_refused);
 	tcase_add_test(tc, under_systemd_socket_activate);
 	tcase_add_test(tc, stats_for_operators);
+	tcase_add_test(tc, group_commit_answers_writers_that_stop);
 	tcase_add_test(tc, a_stuck_reader_shows_its_lag);
 	suite_add_tcase(s, tc);
 	return s;
