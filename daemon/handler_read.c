@@ -111,9 +111,17 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 	*e = NULL;
 	if ((t = turn_entry(h, st, repo, err)) == NULL)
 		return -1;
-	if (t->e != NULL) {
+	if (t->e != NULL && !st_faulted(t->e->st)) {
 		*e = t->e;
 		return 0;
+	}
+	if (t->e != NULL) {
+		/* A page of its map faulted since: let go of it, so that it
+		 * closes, and ask the registry afresh (CORRUPT, or the env
+		 * opened again once its file was restored). */
+		st_read_done(t->e->st, h->loop->idx);
+		reg_release(h->loop->d->reg, t->e);
+		t->e = NULL;
 	}
 	if ((rc = reg_acquire_key(h->loop->d->reg, st, repo, &t->key, false,
 	    e, err)) != 0) {
