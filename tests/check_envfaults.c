@@ -1080,6 +1080,29 @@ START_TEST(env_cut_short_under_a_write)
 }
 END_TEST
 
+/*
+ * A SIGBUS that no env's guard catches (here one sent by kill) still
+ * kills storesd, loudly: its handler says so on stderr and dies of the
+ * signal, as a core-dumping SIGBUS would without it.
+ */
+START_TEST(sigbus_outside_a_guard_kills)
+{
+	struct hs_daemon d;
+	int		 status;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	ck_assert_int_eq(kill(d.pid, SIGBUS), 0);
+	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	    "status %#x", status);
+	ck_assert_int_eq(it_run("grep -q 'SIGBUS outside any call on an env' "
+	    "%s", d.log), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 static Suite *
 envfaults_suite(void)
 {
@@ -1101,6 +1124,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, address_space_runs_out);
 	tcase_add_test(tc, env_cut_short_under_reads);
 	tcase_add_test(tc, env_cut_short_under_a_write);
+	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
 }
