@@ -1108,6 +1108,7 @@ collect(struct registry *r, const char *repo, const char *store, bool dirty,
 	for (i = 0; i < r->nbuckets; i++) {
 		for (e = r->buckets[i]; e; e = e->hnext) {
 			if (e->state != REG_OPEN || !matches(e, repo, store) ||
+			    st_faulted(e->st) ||
 			    (dirty && !st_close_syncs(e->st)))
 				continue;
 			if (e->refs++ == 0)

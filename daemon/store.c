@@ -2994,7 +2994,19 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 {
 	int	 rc;
 
+	/*
+	 * Not guarded (see "faults"): LMDB copies on a thread of its own,
+	 * which a jump would leave waiting for good, and a compacting walk
+	 * cannot go on over a page of zeros.  A plain copy reads the map
+	 * with write(2), which meets a page cut off as EFAULT, not SIGBUS.
+	 * A copy of a broken env, or one that read another thread's page
+	 * of zeros, is refused.
+	 */
+	if (st_faulted(e))
+		return refused(e, err);
 	rc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+	if (st_faulted(e))
+		return refused(e, err);
 	if (rc != 0)
 		return st_fail(e, err, rc, "copy");
 	/* A pipe or socket cannot be synced, and need not be. */
