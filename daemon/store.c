@@ -164,7 +164,7 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * short under storesd (another program truncates it, or copies another
  * file over it) or the disk cannot read a page, the next access to such
  * a page is a SIGBUS, which would kill storesd and every env with it.
- * So each call that touches a map runs under a guard (GUARD()), and the
+ * So each call that touches a map runs under a guard (guard_arm()), and the
  * handler (on_sigbus()) turns a SIGBUS on a guarded thread into an error
  * of the guarded env alone (a guarded stretch touches no other mapped
  * file: LMDB has no public call that gives the map's address to check
@@ -188,14 +188,15 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  *   that lock and discards its dirty pages.
  *
  * A broken env answers every later call CORRUPT (refused()), saying
- * whether its file was cut short (it is shorter than the page that
- * faulted) or its disk failed; the registry closes it once nothing uses
+ * whether its file was cut short (it is shorter than the pages in use)
+ * or its disk failed; the registry closes it once nothing uses
  * it (st_faulted()), and the next open checks the file again
  * (check_file()): refused while it is short, served once it is restored.
- * A SIGBUS with no guard still kills storesd, with a line on stderr, as
- * does one in lock.mdb cut short (touched again when the transaction
- * ends, unguarded): a data file is what a partial copy or a restore
- * done by hand damages.
+ * A SIGBUS with no guard, or sent by another process (kill), still
+ * kills storesd, with a line on stderr.  A lock.mdb cut short is not
+ * covered: LMDB touches its map again, unguarded, when a transaction
+ * ends (a data file is what a partial copy or a restore by hand
+ * damages; lock.mdb LMDB makes anew).
  */
 #define FAULT		(-1)	/* a page faulted; not yet told why */
 #define FAULT_CUT	(-2)	/* data.mdb was cut short */
@@ -221,26 +222,29 @@ static long	 fault_page;		/* the system's page size */
 
 /*
  * Arms g on this thread for a call on e, unless e is broken by a fault
- * already: then it returns true, and the call is refused untouched.
- * GUARD() is 0 when armed, nonzero when refused or jumped back to; it
- * must expand in the frame that stays live for the whole call.
+ * already: then it returns true, and the call is refused untouched.  A
+ * read then sets its jump point, in the frame that stays live for the
+ * whole call (the function that armed g), as C allows it:
+ *
+ *	if (guard_arm(&g, e, GUARD_JUMP, slot))
+ *		return refused(e, err);
+ *	if (sigsetjmp(g.jb, 0) != 0)
+ *		return guard_fail(&g, err);
+ *	return guard_off(&g, the_call(...), err);
+ *
+ * Nothing between the two touches a map.
  */
-#define GUARD(g, env, m, s)						\
-	(guard_arm(&(g), (env), (m), (s)) ? 1 : sigsetjmp((g).jb, 0))
-
 static inline bool
 guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
     unsigned slot)
 {
+	if (atomic_load_explicit(&e->broken, memory_order_relaxed) < 0)
+		return true;
 	g->e = e;
 	g->mode = m;
+	g->slot = slot;
 	g->txn = NULL;
 	g->cur = NULL;
-	if (atomic_load_explicit(&e->broken, memory_order_relaxed) < 0) {
-		g->slot = ST_NOSLOT;	/* nothing of it to end */
-		return true;
-	}
-	g->slot = slot;
 	g->prev = guard_now;
 	guard_now = g;
 	return false;
@@ -322,8 +326,8 @@ guard_off(struct guard *g, int rc, struct sp_error *err)
 }
 
 /*
- * A guarded read refused, or jumped back to after a fault: ends what the
- * read had open.  Its slot's transaction (held for the turn or not) is
+ * A guarded read jumped back to after a fault: ends what the read had
+ * open.  Its slot's transaction (held for the turn or not) is
  * aborted, not reset: LMDB may have been anywhere in it.  Returns -1
  * with err (CORRUPT).
  */
@@ -332,6 +336,7 @@ guard_fail(struct guard *g, struct sp_error *err)
 {
 	struct st_env	*e = g->e;
 
+	guard_now = g->prev;	/* as the handler did before the jump */
 	if (g->cur != NULL)
 		mdb_cursor_close(g->cur);
 	if (g->txn != NULL)
@@ -368,7 +373,9 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	int			 saved = errno;
 
 	(void)uc;
-	if (g != NULL) {
+	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
+	 * for a page past the file's end or that the disk failed). */
+	if (g != NULL && si->si_code > 0) {
 		fault_mark(g->e);
 		if (g->mode == GUARD_JUMP) {
 			guard_now = g->prev;
@@ -1156,7 +1163,9 @@ st_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_read_hold(e, slot, err), err);
 }
@@ -1218,7 +1227,9 @@ st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_get(e, slot, db, key, klen, fn, arg, err), err);
 }
@@ -1903,8 +1914,8 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	size_t		 i;
 	int		 rc;
 
-	/* GUARD_PATCH never jumps back: nonzero is a refusal. */
-	if (GUARD(g, e, GUARD_PATCH, ST_NOSLOT) != 0)
+	/* GUARD_PATCH never jumps back: no sigsetjmp. */
+	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
 		return refused(e, err);
 	rc = guard_off(&g, write_group(e, jobs, n, err), err);
 	if (st_faulted(e)) {
@@ -2338,27 +2349,45 @@ st_has_history(const struct st_env *e)
 	return e->revs && e->hist_max > 0;
 }
 
+/*
+ * Whether LMDB's last transaction id (in the meta pages) is past ours.
+ * Our own commit between its end and noting its id is no sign: looked
+ * at only when none runs, before and after reading LMDB's id.  Returns
+ * 0 or -1.
+ */
+static int
+do_changed(struct st_env *e, bool *changed)
+{
+	MDB_envinfo	 info;
+
+	if (mdb_env_info(e->env, &info) != 0)
+		return -1;
+	*changed = atomic_load(&e->committing) == 0 &&
+	    info.me_last_txnid > atomic_load(&e->txnid);
+	return 0;
+}
+
+static int
+look_outside(struct st_env *e, bool *changed, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_changed(e, changed), err);
+}
+
 bool
 st_changed_outside(struct st_env *e)
 {
-	MDB_envinfo	 info;
-	struct guard	 g;
 	struct sp_error	 err;
-	int		 rc;
+	bool		 yes = false;
 
-	/* Our own commit between its end and noting its id is no sign:
-	 * look only when none runs, before and after reading LMDB's id
-	 * (in the map's meta pages: guarded). */
 	if (!e->revs || atomic_load(&e->committing) > 0)
 		return false;
-	if (GUARD(g, e, GUARD_JUMP, ST_NOSLOT) != 0) {
-		guard_fail(&g, &err);
-		return false;
-	}
-	rc = mdb_env_info(e->env, &info);
-	if (guard_off(&g, rc, &err) != 0 || atomic_load(&e->committing) > 0)
-		return false;
-	return info.me_last_txnid > atomic_load(&e->txnid);
+	return look_outside(e, &yes, &err) == 0 && yes;
 }
 
 /*
@@ -2632,7 +2661,21 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	/*
+	 * The revision of the turn's held transaction, which this slot read
+	 * already (the reads of a turn after the first): no page is touched,
+	 * so no guard is set up, and a get costs one sigsetjmp, not two.
+	 */
+	if (e->revs && slot < e->nslots && e->held[slot] &&
+	    atomic_load_explicit(&e->broken, memory_order_relaxed) >= 0 &&
+	    e->srev[slot].txnid != 0 &&
+	    e->srev[slot].txnid == mdb_txn_id(e->rtxn[slot])) {
+		*rev = e->srev[slot].rev;
+		return 0;
+	}
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_rev(e, slot, rev, err), err);
 }
@@ -2712,7 +2755,9 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, ST_NOSLOT) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_hist_read(e, from, upto, max_bytes, fn, arg, pos, err), err);
 }
@@ -2746,7 +2791,9 @@ st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_count(e, slot, db, count, err), err);
 }
@@ -2808,7 +2855,9 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_mget(e, slot, db, n, key, fn, arg, bad, rev, err), err);
 }
@@ -2982,7 +3031,9 @@ st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_scan(e, slot, db, q, fn, arg, more, err), err);
 }
@@ -3221,7 +3272,9 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 {
 	struct guard	 g;
 
-	if (GUARD(g, e, GUARD_JUMP, slot) != 0)
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
 	return guard_off(&g, do_stats(e, slot, s, err), err);
 }
