@@ -1003,12 +1003,32 @@ served_again(sc_conn *c, const char *repo, const char *store)
 	it_assert_val(c, repo, store, NULL, "after", 5, "v", 1);
 }
 
+/* A large mget of repo, which the readers' pool answers, is CORRUPT. */
+static void
+mget_refused(const struct hs_daemon *d, sc_conn *c, const char *repo,
+    const char *store)
+{
+	static sc_bytes	 keys[2000];
+	static char	 names[2000][8];
+	sc_bytes	*vals;
+	size_t		 i;
+
+	for (i = 0; i < 2000; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%03zu", i % 200);
+		keys[i] = (sc_bytes){ names[i], strlen(names[i]) };
+	}
+	EXPECT_ERR(c, sc_mget(c, repo, store, NULL, keys, 2000, &vals),
+	    SC_ERR_CORRUPT);
+	ck_assert_msg(alive(d), "storesd died");
+}
+
 /*
  * A co-user cuts an open env's data.mdb short: the next read of a page
  * past the new end used to be a SIGBUS that killed storesd and every env
  * with it.  Now the read is CORRUPT, as is every later request on that
  * env (gets, scans, counts, writes), the others are served, and once
- * the file is restored the env is served again.
+ * the file is restored the env is served again.  The same when a large
+ * mget, read on the readers' pool, meets the cut first.
  */
 START_TEST(env_cut_short_under_reads)
 {
@@ -1037,6 +1057,13 @@ START_TEST(env_cut_short_under_reads)
 		EXPECT_ERR(c, sc_count(c, "cut", stores[i], NULL, &count),
 		    SC_ERR_CORRUPT);
 		others_served(c, "good", stores[i]);
+		restore_kept(&d, "cut", stores[i]);
+		served_again(c, "cut", stores[i]);
+		/* Met first by a large mget, on the readers' pool. */
+		fill_and_keep(&d, c, "cut", stores[i]);
+		co_user_cuts(&d, "cut", stores[i]);
+		mget_refused(&d, c, "cut", stores[i]);
+		refused_cut(&d, c, "cut", stores[i]);
 		restore_kept(&d, "cut", stores[i]);
 		served_again(c, "cut", stores[i]);
 	}
