@@ -215,6 +215,7 @@ struct guard {
 	MDB_txn		*txn;		/* a read txn of no slot, open */
 	MDB_cursor	*cur;		/* a read's cursor, open */
 	struct guard	*prev;		/* the guard it is nested in */
+	volatile sig_atomic_t hit;	/* a page faulted under it */
 };
 
 static __thread struct guard *guard_now;
@@ -245,6 +246,7 @@ guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
 	g->slot = slot;
 	g->txn = NULL;
 	g->cur = NULL;
+	g->hit = 0;
 	g->prev = guard_now;
 	guard_now = g;
 	return false;
@@ -376,6 +378,7 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
 	 * for a page past the file's end or that the disk failed). */
 	if (g != NULL && si->si_code > 0) {
+		g->hit = 1;
 		fault_mark(g->e);
 		if (g->mode == GUARD_JUMP) {
 			guard_now = g->prev;
@@ -1911,25 +1914,30 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
 {
 	struct guard	 g;
+	struct sp_error	 fault;
 	size_t		 i;
 	int		 rc;
 
 	/* GUARD_PATCH never jumps back: no sigsetjmp. */
 	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
 		return refused(e, err);
-	rc = guard_off(&g, write_group(e, jobs, n, err), err);
-	if (st_faulted(e)) {
-		/* Nothing was committed since the fault (top_commit()). */
-		for (i = 0; i < n; i++) {
-			jobs[i].rc = -1;
-			jobs[i].failed = jobs[i].nops;
-			jobs[i].err = *err;
-		}
-		return -1;
-	}
+	rc = write_group(e, jobs, n, err);
 	if ((rc == -1 && err->code == SP_MAP_FULL) ||
 	    (rc == 0 && map_full(jobs, n)))
 		warn_full(e);
+	guard_off(&g, 0, &fault);
+	if (g.hit) {
+		/* A page faulted under this write: what LMDB read there was
+		 * zeros, not the env, and nothing was committed since
+		 * (top_commit()).  fault is the env's refusal. */
+		for (i = 0; i < n; i++) {
+			jobs[i].rc = -1;
+			jobs[i].failed = jobs[i].nops;
+			jobs[i].err = fault;
+		}
+		*err = fault;
+		return -1;
+	}
 	return rc;
 }
 
