@@ -1108,6 +1108,48 @@ START_TEST(env_cut_short_under_a_write)
 END_TEST
 
 /*
+ * The same cut met first by a watch reading history (on its loop's
+ * end-of-turn hook): the watch ends with CORRUPT, storesd lives, other
+ * envs are served.
+ */
+START_TEST(env_cut_short_under_a_watch)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_watch_opts	*o;
+	sc_watch	*w;
+	sc_event	 ev;
+	int		 rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store h]\nmap_size = 4MiB\n"
+	    "history = 1MiB\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	fill_and_keep(&d, c, "cut", "h");
+	co_user_cuts(&d, "cut", "h");
+	ck_assert_ptr_nonnull(o = sc_watch_opts_new());
+	ck_assert_int_eq(sc_watch_opts_set_from(o, 1), 0);
+	w = sc_watch_begin(c, "cut", "h", NULL, o, NULL);
+	sc_watch_opts_free(o);
+	ck_assert_msg(w != NULL, "%s", sc_errmsg(c));
+	/* Events sent before the fault may come first. */
+	while ((rc = sc_watch_next(w, &ev, 30000)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_watch_end(w);
+	ck_assert_msg(alive(&d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	restore_kept(&d, "cut", "h");
+	served_again(c, "cut", "h");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
  * signal, as a core-dumping SIGBUS would without it.
@@ -1151,6 +1193,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, address_space_runs_out);
 	tcase_add_test(tc, env_cut_short_under_reads);
 	tcase_add_test(tc, env_cut_short_under_a_write);
+	tcase_add_test(tc, env_cut_short_under_a_watch);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
