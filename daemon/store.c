@@ -164,11 +164,11 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * short under storesd (another program truncates it, or copies another
  * file over it) or the disk cannot read a page, the next access to such
  * a page is a SIGBUS, which would kill storesd and every env with it.
- * So each call that touches a map runs under a guard (guard_arm()), and the
- * handler (on_sigbus()) turns a SIGBUS on a guarded thread into an error
- * of the guarded env alone (a guarded stretch touches no other mapped
- * file: LMDB has no public call that gives the map's address to check
- * it against): it marks the env broken (FAULT), and then
+ * So each call that touches a map runs under a guard (guard_arm()), and
+ * the handler (on_sigbus()) turns a SIGBUS on a guarded thread into an
+ * error of the guarded env alone (a guarded stretch touches no other
+ * mapped file: LMDB has no public call that gives the map's address to
+ * check it against): it marks the env broken (FAULT), and then
  *
  * - in a read, jumps back to the guard.  A read transaction holds no
  *   lock and LMDB links no cursor into it, so it is aborted there
@@ -2767,7 +2767,8 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 		return refused(e, err);
 	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
-	return guard_off(&g, do_hist_read(e, from, upto, max_bytes, fn, arg, pos, err), err);
+	return guard_off(&g, do_hist_read(e, from, upto, max_bytes, fn, arg,
+	    pos, err), err);
 }
 
 /* ---------------------------------------------------- multi-key reads */
@@ -2867,7 +2868,8 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
 		return refused(e, err);
 	if (sigsetjmp(g.jb, 0) != 0)
 		return guard_fail(&g, err);
-	return guard_off(&g, do_mget(e, slot, db, n, key, fn, arg, bad, rev, err), err);
+	return guard_off(&g, do_mget(e, slot, db, n, key, fn, arg, bad, rev,
+	    err), err);
 }
 
 /* ---------------------------------------------------------------- scans */
