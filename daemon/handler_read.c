@@ -111,9 +111,17 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 	*e = NULL;
 	if ((t = turn_entry(h, st, repo, err)) == NULL)
 		return -1;
-	if (t->e != NULL) {
+	if (t->e != NULL && !st_faulted(t->e->st)) {
 		*e = t->e;
 		return 0;
+	}
+	if (t->e != NULL) {
+		/* A page of its map faulted since: let go of it, so that it
+		 * closes, and ask the registry afresh (CORRUPT, or the env
+		 * opened again once its file was restored). */
+		st_read_done(t->e->st, h->loop->idx);
+		reg_release(h->loop->d->reg, t->e);
+		t->e = NULL;
 	}
 	if ((rc = reg_acquire_key(h->loop->d->reg, st, repo, &t->key, false,
 	    e, err)) != 0) {
@@ -160,10 +168,15 @@ add_rev(struct conn *c, const struct target *t, struct reg_env *e,
 
 	if (e == NULL ? t->st->max_dbs == 0 : !st_has_revs(e->st))
 		return 0;
-	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1)
+	/* A failure drops the reply begun at mark: the error replaces it. */
+	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1) {
+		conn_out(c)->len = mark;
 		return -1;
-	if (sp_reply_add_rev(conn_out(c), mark, rev) == -1)
+	}
+	if (sp_reply_add_rev(conn_out(c), mark, rev) == -1) {
+		conn_out(c)->len = mark;
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
+	}
 	return 0;
 }
 
@@ -227,8 +240,11 @@ handler_get(struct conn *c, const struct sp_req *rq,
 	if (e == NULL)
 		return sp_seterr(err, SP_NOT_FOUND, "no such key");
 	if (st_get(e->st, c->loop->idx, t.db, rq->key.p, rq->key.n, put_val,
-	    &v, err) == -1)
+	    &v, err) == -1) {
+		/* A fault may stop it midway through copying the value. */
+		conn_out(c)->len = mark;
 		return -1;
+	}
 	return add_rev(c, &t, e, mark, err);
 }
 

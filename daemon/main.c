@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "reload.h"
 #include "snap.h"
+#include "store.h"
 #include "watch.h"
 #include "writer.h"
 
@@ -381,6 +382,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A data.mdb cut short or unreadable breaks its env, not storesd. */
+	if (st_catch_faults() == -1)
+		fatal("sigaction SIGBUS");
 	tune_malloc();
 	raise_nofile();
 	if (start(d) == -1)

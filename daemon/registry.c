@@ -675,6 +675,17 @@ again:
 	if ((e = find(r, dir, h)) != NULL) {
 		switch (e->state) {
 		case REG_OPEN:
+			if (st_faulted(e->st)) {
+				/* Closed once unused (release()), and opened
+				 * again: the open checks the file anew. */
+				if (e->refs == 0) {
+					close_locked(r, e);
+					goto again;
+				}
+				rc = st_refused(e->st, err);
+				pthread_mutex_unlock(&r->mtx);
+				return rc;
+			}
 			rc = fit(e, st);
 			/* Only a planned retune: st older than e plans none
 			 * (and retune() has no next_cfg to apply then). */
@@ -817,7 +828,11 @@ release(struct registry *r, struct reg_env *e, bool used)
 		r->peeked--;
 	if (--e->refs == 0 && e->state == REG_OPEN) {
 		plan_remap(e);
-		if (e->retune != REG_KEEP)
+		/* A page of its map faulted: closed now (no sync), so
+		 * that the next request's open checks the file again. */
+		if (st_faulted(e->st))
+			close_entry(r, e);
+		else if (e->retune != REG_KEEP)
 			retune(r, e);
 		else
 			lru_insert(r, e);
@@ -1093,6 +1108,7 @@ collect(struct registry *r, const char *repo, const char *store, bool dirty,
 	for (i = 0; i < r->nbuckets; i++) {
 		for (e = r->buckets[i]; e; e = e->hnext) {
 			if (e->state != REG_OPEN || !matches(e, repo, store) ||
+			    st_faulted(e->st) ||
 			    (dirty && !st_close_syncs(e->st)))
 				continue;
 			if (e->refs++ == 0)

@@ -23,6 +23,11 @@
  * hold that very env for its turn), and the env drains.  An env another
  * program grew past its map (st_grown()) is remapped the same way.
  *
+ * An env broken by a fault in its map (st_faulted(): its data.mdb was
+ * cut short or unreadable) is refused with its CORRUPT error while
+ * requests still hold it, and closed as the last one lets go, so that
+ * the next request opens it anew and the open checks the file.
+ *
  * Opening an env may wait on other processes (LMDB's locks in
  * lock.mdb), so with a pool it runs there: the request that asked is told
  * REG_AGAIN and retried, and finds the env open, or the open's error,

@@ -1,12 +1,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -73,8 +77,11 @@ struct st_env {
 	_Atomic uint64_t	 lost_upto;
 	/* The errno of a failed sync (EIO) that may have lost pages of
 	 * commits already applied: no later commit may build on them, so
-	 * writes are refused until the env is opened again (broken()). */
+	 * writes are refused until the env is opened again (broken()).
+	 * Or a FAULT_* (< 0): a page of the map could not be read (see
+	 * "faults"), and every request is refused CORRUPT (refused()). */
 	atomic_int		 broken;
+	_Atomic uint64_t	 used;		/* bytes of the pages in use */
 	bool			 writemap;	/* MDB_WRITEMAP: no nesting */
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
@@ -161,12 +168,281 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
 	    e->label, why);
 }
 
+/* ------------------------------------------------------------- faults */
+
+/*
+ * LMDB reads an env through its map of data.mdb.  When the file is cut
+ * short under storesd (another program truncates it, or copies another
+ * file over it) or the disk cannot read a page, the next access to such
+ * a page is a SIGBUS, which would kill storesd and every env with it.
+ * So each call that touches a map runs under a guard (guard_arm()), and
+ * the handler (on_sigbus()) turns a SIGBUS on a guarded thread into an
+ * error of the guarded env alone (a guarded stretch touches no other
+ * mapped file: LMDB has no public call that gives the map's address to
+ * check it against): it marks the env broken (FAULT), and then
+ *
+ * - in a read, jumps back to the guard.  A read transaction holds no
+ *   lock and LMDB links no cursor into it, so it is aborted there
+ *   (guard_fail()), its cursor closed first; the request is answered
+ *   CORRUPT.  sigsetjmp saves no signal mask (no system call per
+ *   request), and SA_NODEFER leaves SIGBUS unblocked after the jump.
+ * - in a write, maps a page of zeros over the faulting page (private
+ *   and anonymous: nothing of it reaches the file) and returns: LMDB
+ *   goes on, finds no tree page there and fails with MDB_CORRUPTED
+ *   (or reads zeros as a value, which no commit keeps: top_commit()
+ *   commits nothing of a broken env).  A jump would be unsafe there:
+ *   mdb_put and mdb_del link a cursor on their own stack into the
+ *   write transaction, and mdb_txn_abort frees every linked cursor, so
+ *   an abort after jumping out of them would free a stack address, and
+ *   without the abort the env's writer lock would be held for good.
+ *   This way the transaction ends by LMDB's own abort, which releases
+ *   that lock and discards its dirty pages.
+ *
+ * A broken env answers every later call CORRUPT (refused()), saying
+ * whether its file was cut short (it is shorter than the pages in use)
+ * or its disk failed; the registry closes it once nothing uses
+ * it (st_faulted()), and the next open checks the file again
+ * (check_file()): refused while it is short, served once it is restored.
+ * A SIGBUS with no guard, or sent by another process (kill), still
+ * kills storesd, with a line on stderr.  A lock.mdb cut short is not
+ * covered: LMDB touches its map again, unguarded, when a transaction
+ * ends (a data file is what a partial copy or a restore by hand
+ * damages; lock.mdb LMDB makes anew).
+ */
+#define FAULT		(-1)	/* a page faulted; not yet told why */
+#define FAULT_CUT	(-2)	/* data.mdb was cut short */
+#define FAULT_IO	(-3)	/* the disk could not read the page */
+
+enum guard_mode {
+	GUARD_JUMP,		/* reads: back to the guard */
+	GUARD_PATCH,		/* writes: zeros over the page, go on */
+};
+
+struct guard {
+	sigjmp_buf	 jb;
+	struct st_env	*e;
+	enum guard_mode	 mode;
+	unsigned	 slot;		/* the read's slot, or ST_NOSLOT */
+	MDB_txn		*txn;		/* a read txn of no slot, open */
+	MDB_cursor	*cur;		/* a read's cursor, open */
+	struct guard	*prev;		/* the guard it is nested in */
+	volatile sig_atomic_t hit;	/* a page faulted under it */
+};
+
+static __thread struct guard *guard_now;
+static long	 fault_page;		/* the system's page size */
+
+/*
+ * Arms g on this thread for a call on e, unless e is broken by a fault
+ * already: then it returns true, and the call is refused untouched.  A
+ * read then sets its jump point, in the frame that stays live for the
+ * whole call (the function that armed g), as C allows it:
+ *
+ *	if (guard_arm(&g, e, GUARD_JUMP, slot))
+ *		return refused(e, err);
+ *	if (sigsetjmp(g.jb, 0) != 0)
+ *		return guard_fail(&g, err);
+ *	return guard_off(&g, the_call(...), err);
+ *
+ * Nothing between the two touches a map.
+ */
+static inline bool
+guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
+    unsigned slot)
+{
+	if (atomic_load_explicit(&e->broken, memory_order_relaxed) < 0)
+		return true;
+	g->e = e;
+	g->mode = m;
+	g->slot = slot;
+	g->txn = NULL;
+	g->cur = NULL;
+	g->hit = 0;
+	g->prev = guard_now;
+	guard_now = g;
+	return false;
+}
+
+/* Notes what a guarded read has open, for guard_fail() (NULL: ended). */
+static inline void
+guard_holds(MDB_txn *txn, MDB_cursor *cur)
+{
+	if (guard_now != NULL) {
+		guard_now->txn = txn;
+		guard_now->cur = cur;
+	}
+}
+
+/*
+ * The refusal of a call on an env broken by a fault: CORRUPT, naming the
+ * env, with what happened and what to do.  Returns -1.
+ */
+static int
+refused(struct st_env *e, struct sp_error *err)
+{
+	const char	*why;
+
+	switch (atomic_load(&e->broken)) {
+	case FAULT_CUT:
+		why = "was cut short while storesd had it open (another "
+		    "program truncated or replaced it)";
+		break;
+	case FAULT_IO:
+		why = "could not be read (an I/O error of its disk)";
+		break;
+	default:
+		why = "could not be read: the file changed size under storesd "
+		    "or its disk failed";
+		break;
+	}
+	return sp_seterr(err, SP_CORRUPT, "%s: its data.mdb %s; storesd "
+	    "refuses this env until it is restored from a snapshot",
+	    e->label, why);
+}
+
+/*
+ * After a fault on e: tells a cut file from a failed disk (the file is
+ * shorter than the pages in use, or not) and logs it, once per open.
+ * Not in the handler: fstat and the log are no business of one.
+ */
+static void
+fault_note(struct st_env *e)
+{
+	struct stat	 sb;
+	uint64_t	 used = atomic_load(&e->used);
+	int		 was = FAULT, kind;
+
+	kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
+	    FAULT_CUT : FAULT_IO;
+	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
+		return;
+	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
+	    "from a snapshot, every other env is served", __func__, e->label,
+	    e->dir, ST_DATA_FILE, kind == FAULT_CUT ? "was cut short under "
+	    "storesd (a read past its new end faulted)" : "could not be read "
+	    "(an I/O error faulted a read of its map)");
+}
+
+/*
+ * A guarded call ended (rc, err): disarms g, and refuses the call when
+ * its env broke meanwhile, by this call's fault or another thread's
+ * (whose page of zeros this one may have read).  Returns rc or -1.
+ */
+static int
+guard_off(struct guard *g, int rc, struct sp_error *err)
+{
+	guard_now = g->prev;
+	if (atomic_load(&g->e->broken) >= 0)
+		return rc;
+	fault_note(g->e);
+	return refused(g->e, err);
+}
+
+/*
+ * A guarded read jumped back to after a fault: ends what the read had
+ * open.  Its slot's transaction (held for the turn or not) is
+ * aborted, not reset: LMDB may have been anywhere in it.  Returns -1
+ * with err (CORRUPT).
+ */
+static int
+guard_fail(struct guard *g, struct sp_error *err)
+{
+	struct st_env	*e = g->e;
+
+	guard_now = g->prev;	/* as the handler did before the jump */
+	if (g->cur != NULL)
+		mdb_cursor_close(g->cur);
+	if (g->txn != NULL)
+		mdb_txn_abort(g->txn);
+	if (g->slot < e->nslots && e->rtxn[g->slot] != NULL) {
+		mdb_txn_abort(e->rtxn[g->slot]);
+		e->rtxn[g->slot] = NULL;
+		e->held[g->slot] = false;
+	}
+	if (atomic_load(&e->broken) == FAULT)
+		fault_note(e);
+	return refused(e, err);
+}
+
+/* Marks e broken by a fault, whatever broke it before.  Async signal
+ * safe: a lock-free atomic only. */
+static void
+fault_mark(struct st_env *e)
+{
+	int	 was = atomic_load(&e->broken);
+
+	while (was >= 0 &&
+	    !atomic_compare_exchange_weak(&e->broken, &was, FAULT))
+		;
+}
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	static const char	 msg[] = "storesd: SIGBUS outside any call "
+				    "on an env: storesd dies\n";
+	struct guard		*g = guard_now;
+	uintptr_t		 a = (uintptr_t)si->si_addr;
+	int			 saved = errno;
+
+	(void)uc;
+	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
+	 * for a page past the file's end or that the disk failed). */
+	if (g != NULL && si->si_code > 0) {
+		g->hit = 1;
+		fault_mark(g->e);
+		if (g->mode == GUARD_JUMP) {
+			guard_now = g->prev;
+			siglongjmp(g->jb, 1);
+		}
+		if (mmap((void *)(a & ~(uintptr_t)(fault_page - 1)),
+		    (size_t)fault_page, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		    MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+			errno = saved;
+			return;
+		}
+	}
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int
+st_catch_faults(void)
+{
+	struct sigaction	 sa;
+
+	if ((fault_page = sysconf(_SC_PAGESIZE)) <= 0)
+		fault_page = 4096;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL);
+}
+
+bool
+st_faulted(const struct st_env *e)
+{
+	return atomic_load(&e->broken) < 0;
+}
+
+int
+st_refused(struct st_env *e, struct sp_error *err)
+{
+	return refused(e, err);
+}
+
 /* Turns an LMDB or errno code into a protocol error with advice. */
 static int
 st_fail(struct st_env *e, struct sp_error *err, int rc, const char *what)
 {
 	char	 size[32];
 
+	/* After a fault every error is the fault's (LMDB's MDB_CORRUPTED
+	 * from a page of zeros, a commit refused). */
+	if (atomic_load(&e->broken) < 0)
+		return refused(e, err);
 	switch (rc) {
 	case MDB_NOTFOUND:
 		return sp_seterr(err, SP_NOT_FOUND, "no such key");
@@ -291,6 +567,9 @@ st_grown(const struct st_env *e)
 bool
 st_close_syncs(const struct st_env *e)
 {
+	/* A faulted env's file is not what LMDB wrote: nothing to keep. */
+	if (atomic_load(&e->broken) < 0)
+		return false;
 	return atomic_load(&e->dirty) ||
 	    atomic_load(&e->ndurable) != atomic_load(&e->ncommits);
 }
@@ -675,6 +954,7 @@ layout_of(struct st_env *e, struct sp_error *err)
 	e->map_size = info.me_mapsize;	/* at least what the file holds */
 	e->nodemax = (((e->psize - PAGE_HDR) / 2) & ~1U) - 2;
 	e->reserved = ((uint64_t)info.me_last_pgno + 1) * e->psize;
+	atomic_store(&e->used, e->reserved);
 	return 0;
 }
 
@@ -854,8 +1134,11 @@ rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
 {
 	int	 rc;
 
-	if (slot == ST_NOSLOT || slot >= e->nslots)
-		return mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn);
+	if (slot == ST_NOSLOT || slot >= e->nslots) {
+		if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn)) == 0)
+			guard_holds(*txn, NULL);
+		return rc;
+	}
 	if (e->held[slot]) {
 		*txn = e->rtxn[slot];
 		return 0;
@@ -876,14 +1159,15 @@ rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
 static void
 rtxn_put(struct st_env *e, unsigned slot, MDB_txn *txn)
 {
-	if (slot == ST_NOSLOT || slot >= e->nslots)
+	if (slot == ST_NOSLOT || slot >= e->nslots) {
+		guard_holds(NULL, NULL);
 		mdb_txn_abort(txn);
-	else if (!e->held[slot])
+	} else if (!e->held[slot])
 		mdb_txn_reset(txn);
 }
 
-int
-st_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
+static int
+do_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
 {
 	MDB_txn	*txn;
 	int	 rc;
@@ -894,6 +1178,18 @@ st_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
 		return st_fail(e, err, rc, "begin read");
 	e->held[slot] = true;
 	return 0;
+}
+
+int
+st_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_read_hold(e, slot, err), err);
 }
 
 void
@@ -915,8 +1211,8 @@ check_key(size_t klen, struct sp_error *err)
 	return 0;
 }
 
-int
-st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
+static int
+do_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
     size_t klen, st_val_fn fn, void *arg, struct sp_error *err)
 {
 	MDB_txn	*txn;
@@ -945,6 +1241,19 @@ st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
 done:
 	rtxn_put(e, slot, txn);
 	return ret;
+}
+
+int
+st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
+    size_t klen, st_val_fn fn, void *arg, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_get(e, slot, db, key, klen, fn, arg, err), err);
 }
 
 /* -------------------------------------------------------------- writes */
@@ -1151,7 +1460,9 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 {
 	int	 rc;
 
-	if ((rc = atomic_load(&e->broken)) != 0)
+	if ((rc = atomic_load(&e->broken)) < 0)
+		return refused(e, err);
+	if (rc != 0)
 		return sp_seterr(err, SP_IO_ERROR, "%s: a sync of this env "
 		    "failed (%s), so what reached its disk is unknown and "
 		    "storesd takes no more writes for it; nothing was "
@@ -1377,8 +1688,11 @@ committed(struct st_env *e, size_t id, const bool *created)
 	/* LMDB skips a commit that changed nothing: it syncs nothing, so
 	 * it makes nothing durable and is not counted. */
 	made = mdb_env_info(e->env, &info) != 0 || info.me_last_txnid >= id;
-	if (made)
+	if (made) {
 		cl_note(&e->commits, id, clock_now_ms());
+		atomic_store(&e->used, ((uint64_t)info.me_last_pgno + 1) *
+		    e->psize);
+	}
 	for (d = 0; d < e->ndbs; d++)
 		if (created[d])
 			atomic_store(&e->dbi_ok[d], true);
@@ -1665,12 +1979,31 @@ int
 st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
 {
-	int	 rc;
+	struct guard	 g;
+	struct sp_error	 fault;
+	size_t		 i;
+	int		 rc;
 
+	/* GUARD_PATCH never jumps back: no sigsetjmp. */
+	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
+		return refused(e, err);
 	rc = write_group(e, jobs, n, err);
 	if ((rc == -1 && err->code == SP_MAP_FULL) ||
 	    (rc == 0 && map_full(jobs, n)))
 		warn_full(e);
+	guard_off(&g, 0, &fault);
+	if (g.hit) {
+		/* A page faulted under this write: what LMDB read there was
+		 * zeros, not the env, and nothing was committed since
+		 * (top_commit()).  fault is the env's refusal. */
+		for (i = 0; i < n; i++) {
+			jobs[i].rc = -1;
+			jobs[i].failed = jobs[i].nops;
+			jobs[i].err = fault;
+		}
+		*err = fault;
+		return -1;
+	}
 	return rc;
 }
 
@@ -1774,7 +2107,8 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
 {
 	int	 rc;
 
-	if (!atomic_load(&e->dirty) || now_ms - e->synced_ms < e->sync_ms)
+	if (!atomic_load(&e->dirty) || now_ms - e->synced_ms < e->sync_ms ||
+	    atomic_load(&e->broken) < 0)
 		return 0;
 	e->synced_ms = now_ms;
 	atomic_store(&e->dirty, false);
@@ -1798,7 +2132,9 @@ st_sync(struct st_env *e, uint64_t now_ms, struct sp_error *err)
 static void
 broken(struct st_env *e, int rc, const char *what)
 {
-	if (rc != EIO || atomic_exchange(&e->broken, rc) != 0)
+	int	 was = 0;
+
+	if (rc != EIO || !atomic_compare_exchange_strong(&e->broken, &was, rc))
 		return;
 	log_warnx("%s: %s: %s failed (%s): what reached the disk is unknown; "
 	    "no more writes to this env until storesd is restarted", __func__,
@@ -2066,18 +2402,45 @@ st_has_history(const struct st_env *e)
 	return e->revs && e->hist_max > 0;
 }
 
-bool
-st_changed_outside(struct st_env *e)
+/*
+ * Whether LMDB's last transaction id (in the meta pages) is past ours.
+ * Our own commit between its end and noting its id is no sign: looked
+ * at only when none runs, before and after reading LMDB's id.  Returns
+ * 0 or -1.
+ */
+static int
+do_changed(struct st_env *e, bool *changed)
 {
 	MDB_envinfo	 info;
 
-	/* Our own commit between its end and noting its id is no sign:
-	 * look only when none runs, before and after reading LMDB's id. */
-	if (!e->revs || atomic_load(&e->committing) > 0 ||
-	    mdb_env_info(e->env, &info) != 0 ||
-	    atomic_load(&e->committing) > 0)
+	if (mdb_env_info(e->env, &info) != 0)
+		return -1;
+	*changed = atomic_load(&e->committing) == 0 &&
+	    info.me_last_txnid > atomic_load(&e->txnid);
+	return 0;
+}
+
+static int
+look_outside(struct st_env *e, bool *changed, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_changed(e, changed), err);
+}
+
+bool
+st_changed_outside(struct st_env *e)
+{
+	struct sp_error	 err;
+	bool		 yes = false;
+
+	if (!e->revs || atomic_load(&e->committing) > 0)
 		return false;
-	return info.me_last_txnid > atomic_load(&e->txnid);
+	return look_outside(e, &yes, &err) == 0 && yes;
 }
 
 /*
@@ -2321,6 +2684,12 @@ top_commit(struct st_env *e, MDB_txn *txn)
 	MDB_envinfo	 info;
 	int		 rc;
 
+	/* A page of the env faulted in this txn (see "faults"): what LMDB
+	 * read there was zeros, not the env. */
+	if (atomic_load(&e->broken) < 0) {
+		mdb_txn_abort(txn);
+		return MDB_PANIC;
+	}
 	atomic_fetch_add(&e->committing, 1);
 	if ((rc = mdb_txn_commit(txn)) == 0 && mdb_env_info(e->env, &info) == 0)
 		atomic_store(&e->txnid, info.me_last_txnid);
@@ -2343,8 +2712,8 @@ meta_committed(struct st_env *e)
 	atomic_store(&e->rev, e->cur.rev);
 }
 
-int
-st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
+static int
+do_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 {
 	MDB_txn	*txn;
 	size_t	 id;
@@ -2375,7 +2744,31 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 }
 
 int
-st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
+st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
+{
+	struct guard	 g;
+
+	/*
+	 * The revision of the turn's held transaction, which this slot read
+	 * already (the reads of a turn after the first): no page is touched,
+	 * so no guard is set up, and a get costs one sigsetjmp, not two.
+	 */
+	if (e->revs && slot < e->nslots && e->held[slot] &&
+	    atomic_load_explicit(&e->broken, memory_order_relaxed) >= 0 &&
+	    e->srev[slot].txnid != 0 &&
+	    e->srev[slot].txnid == mdb_txn_id(e->rtxn[slot])) {
+		*rev = e->srev[slot].rev;
+		return 0;
+	}
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_rev(e, slot, rev, err), err);
+}
+
+static int
+do_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
     size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
     struct sp_error *err)
 {
@@ -2392,6 +2785,7 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 		    e->label);
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	guard_holds(txn, NULL);
 	if ((rc = meta_u64(e, txn, META(e, "rev"), 0, &pos->current)) != 0 ||
 	    (rc = meta_u64(e, txn, META(e, "oldest"), pos->current + 1,
 	    &pos->oldest)) != 0)
@@ -2406,6 +2800,7 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 		goto done;
 	if ((rc = mdb_cursor_open(txn, e->hist, &cur)) != 0)
 		goto fail;
+	guard_holds(txn, cur);
 	put_be64(key, from);
 	k = (MDB_val){ sizeof(key), key };
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -2430,6 +2825,7 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 done:
+	guard_holds(NULL, NULL);
 	if (cur)
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -2437,16 +2833,32 @@ done:
 fail:
 	st_fail(e, err, rc, "read history");
 fail_set:
+	guard_holds(NULL, NULL);
 	if (cur)
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return -1;
 }
 
+int
+st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
+    size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
+    struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_hist_read(e, from, upto, max_bytes, fn, arg,
+	    pos, err), err);
+}
+
 /* ---------------------------------------------------- multi-key reads */
 
-int
-st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
+static int
+do_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
     struct sp_error *err)
 {
 	MDB_txn	*txn;
@@ -2467,7 +2879,20 @@ st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
 }
 
 int
-st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
+st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
+    struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_count(e, slot, db, count, err), err);
+}
+
+static int
+do_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
     st_key_fn key, st_each_fn fn, void *arg, size_t *bad, uint64_t *rev,
     struct sp_error *err)
 {
@@ -2514,6 +2939,21 @@ done:
 	if (txn)
 		rtxn_put(e, slot, txn);
 	return ret;
+}
+
+int
+st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
+    st_key_fn key, st_each_fn fn, void *arg, size_t *bad, uint64_t *rev,
+    struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_mget(e, slot, db, n, key, fn, arg, bad, rev,
+	    err), err);
 }
 
 /* ---------------------------------------------------------------- scans */
@@ -2632,8 +3072,8 @@ in_range(MDB_txn *txn, MDB_dbi dbi, const struct st_scan *q, const MDB_val *k)
 	    cmp(txn, dbi, k->mv_data, k->mv_size, q->start) >= 0;
 }
 
-int
-st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
+static int
+do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
     st_entry_fn fn, void *arg, bool *more, struct sp_error *err)
 {
 	MDB_txn		*txn;
@@ -2652,6 +3092,7 @@ st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 		st_fail(e, err, rc, "cursor");
 		goto done;
 	}
+	guard_holds(slot < e->nslots ? NULL : txn, c);
 	for (rc = scan_first(txn, e->dbi[db], c, q, &k, &v); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, step)) {
 		if (!in_range(txn, e->dbi[db], q, &k))
@@ -2671,10 +3112,24 @@ st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 	}
 	ret = 0;
 done:
+	guard_holds(slot < e->nslots ? NULL : txn, NULL);
 	if (c)
 		mdb_cursor_close(c);
 	rtxn_put(e, slot, txn);
 	return ret;
+}
+
+int
+st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
+    st_entry_fn fn, void *arg, bool *more, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_scan(e, slot, db, q, fn, arg, more, err), err);
 }
 
 /* --------------------------------------------------------- copy, stats */
@@ -2684,7 +3139,19 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 {
 	int	 rc;
 
+	/*
+	 * Not guarded (see "faults"): LMDB copies on a thread of its own,
+	 * which a jump would leave waiting for good, and a compacting walk
+	 * cannot go on over a page of zeros.  A plain copy reads the map
+	 * with write(2), which meets a page cut off as EFAULT, not SIGBUS.
+	 * A copy of a broken env, or one that read another thread's page
+	 * of zeros, is refused.
+	 */
+	if (st_faulted(e))
+		return refused(e, err);
 	rc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+	if (st_faulted(e))
+		return refused(e, err);
 	if (rc != 0)
 		return st_fail(e, err, rc, "copy");
 	/* A pipe or socket cannot be synced, and need not be. */
@@ -2827,8 +3294,8 @@ reader_line(const char *line, void *arg)
 	return 0;
 }
 
-int
-st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
+static int
+do_stats(struct st_env *e, unsigned slot, struct st_stats *s,
     struct sp_error *err)
 {
 	MDB_envinfo	 info;
@@ -2891,4 +3358,17 @@ st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
 	}
 	rtxn_put(e, slot, txn);
 	return 0;
+}
+
+int
+st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
+    struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (guard_arm(&g, e, GUARD_JUMP, slot))
+		return refused(e, err);
+	if (sigsetjmp(g.jb, 0) != 0)
+		return guard_fail(&g, err);
+	return guard_off(&g, do_stats(e, slot, s, err), err);
 }

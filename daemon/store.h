@@ -33,6 +33,27 @@
 
 struct st_env;
 
+/*
+ * Faults.  LMDB reads an env through a map of its data.mdb, so a file
+ * cut short under storesd (another program's truncate) or a disk that
+ * cannot read a page is a SIGBUS at the next access.  Every call that
+ * serves a request on an open env (reads, writes, revisions, history,
+ * stats) is guarded: such a SIGBUS breaks that env alone (the call in
+ * flight and every later one get CORRUPT, st_faulted()), and the env
+ * must be closed once nothing uses it, so that the next open checks the
+ * file again.  Not guarded: st_open (which checks the file just before),
+ * st_resize, st_verify, st_reid, and st_copy (see it in store.c).
+ * st_catch_faults() installs the process's SIGBUS handler (once, at
+ * start-up, before any env opens); without it a fault kills the process
+ * as before, and a SIGBUS outside a guarded call still does.  Returns 0,
+ * or -1 with errno.
+ */
+int	st_catch_faults(void);
+/* True once a page of env's map faulted: it serves nothing more. */
+bool	st_faulted(const struct st_env *env);
+/* The error for a request on a faulted env (CORRUPT).  Returns -1. */
+int	st_refused(struct st_env *env, struct sp_error *err);
+
 struct st_params {
 	const char		*dir;		/* the env directory; exists */
 	const char		*label;		/* "store refs of repo x" */

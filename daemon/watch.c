@@ -600,11 +600,15 @@ send_history(struct watch *w, uint64_t *events)
 	rc = st_hist_read(e->st, w->next, upto, s.limit, send_rev, &s, &pos,
 	    &err);
 	reg_release(reg, e);
-	*events += s.events;
 	if (rc == -1) {
+		/* A fault in the env's map (CORRUPT) may stop it midway
+		 * through an event: what this turn added goes, the watch
+		 * ends with the error. */
+		s.out->len = s.start;
 		end_watch(w, err.code, err.msg, 0, 0);
 		return true;
 	}
+	*events += s.events;
 	if (w->next < pos.oldest && w->next <= pos.current) {
 		snprintf(msg, sizeof(msg), "revision %llu is no longer in "
 		    "history, which starts at %llu: read the data again and "

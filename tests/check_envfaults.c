@@ -900,6 +900,278 @@ START_TEST(damaged_env_is_refused)
 }
 END_TEST
 
+/* ------------------------------------------------ faults at run time */
+
+/*
+ * Two stores: one synced (pages copied into the file with pwrite) and
+ * one sync = none (written through the map, MDB_WRITEMAP).
+ */
+#define FAULT_STORES							\
+	"[store s]\nmap_size = 4MiB\n[store n]\nmap_size = 4MiB\n"	\
+	"sync = none\n" SIDE_STORE
+
+/* data.mdb of repo's env of store, and a copy of it beside the env. */
+static void
+env_file(const struct hs_daemon *d, const char *repo, const char *store,
+    const char *name, char *path, size_t n)
+{
+	snprintf(path, n, "%s/%s/@%s/%s", d->data, repo, store, name);
+}
+
+/* Puts 200 values of 1 KiB, about 70 pages, into repo's env of store,
+ * and keeps a copy of its file as it then is. */
+static void
+fill_and_keep(const struct hs_daemon *d, sc_conn *c, const char *repo,
+    const char *store)
+{
+	static char	 v[1024];
+	char		 k[16], from[PATH_MAX], to[PATH_MAX];
+	int		 i;
+
+	memset(v, 'v', sizeof(v));
+	for (i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		ck_assert_int_eq(sc_put(c, repo, store, NULL, k, strlen(k), v,
+		    sizeof(v)), 0);
+	}
+	env_file(d, repo, store, "data.mdb", from, sizeof(from));
+	env_file(d, repo, store, "kept.mdb", to, sizeof(to));
+	ck_assert_int_eq(it_run("cp %s %s", from, to), 0);
+}
+
+/* What a co-user does: cuts repo's data.mdb to two pages, with storesd
+ * holding it open. */
+static void
+co_user_cuts(const struct hs_daemon *d, const char *repo, const char *store)
+{
+	char	 path[PATH_MAX];
+
+	env_file(d, repo, store, "data.mdb", path, sizeof(path));
+	ck_assert_int_eq(truncate(path, 2 * 4096), 0);
+}
+
+/* Puts the copy kept by fill_and_keep() back in place. */
+static void
+restore_kept(const struct hs_daemon *d, const char *repo, const char *store)
+{
+	char	 from[PATH_MAX], to[PATH_MAX];
+
+	env_file(d, repo, store, "kept.mdb", from, sizeof(from));
+	env_file(d, repo, store, "data.mdb", to, sizeof(to));
+	ck_assert_int_eq(it_run("cp %s %s", from, to), 0);
+}
+
+/* A get and a put of repo in store are CORRUPT, saying the file was cut
+ * short and to restore it from a snapshot; storesd lives on. */
+static void
+refused_cut(const struct hs_daemon *d, sc_conn *c, const char *repo,
+    const char *store)
+{
+	void	*v;
+	size_t	 n;
+
+	EXPECT_ERR(c, sc_get(c, repo, store, NULL, "k199", 4, &v, &n),
+	    SC_ERR_CORRUPT);
+	ck_assert_msg(strstr(sc_errmsg(c), repo) != NULL &&
+	    strstr(sc_errmsg(c), "snapshot") != NULL, "%s", sc_errmsg(c));
+	EXPECT_ERR(c, sc_put(c, repo, store, NULL, "new", 3, "v", 1),
+	    SC_ERR_CORRUPT);
+	ck_assert_msg(alive(d), "storesd died");
+}
+
+/* Every other env is served: another repo of the store, another store. */
+static void
+others_served(sc_conn *c, const char *good, const char *store)
+{
+	static char	 v[1024];
+
+	memset(v, 'v', sizeof(v));
+	it_assert_val(c, good, store, NULL, "k150", 4, v, sizeof(v));
+	ck_assert_int_eq(sc_put(c, good, store, NULL, "more", 4, "v", 1), 0);
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+}
+
+/* Once its file is back, the env is served again, reads and writes. */
+static void
+served_again(sc_conn *c, const char *repo, const char *store)
+{
+	static char	 v[1024];
+
+	memset(v, 'v', sizeof(v));
+	it_assert_val(c, repo, store, NULL, "k199", 4, v, sizeof(v));
+	ck_assert_int_eq(sc_put(c, repo, store, NULL, "after", 5, "v", 1), 0);
+	it_assert_val(c, repo, store, NULL, "after", 5, "v", 1);
+}
+
+/* A large mget of repo, which the readers' pool answers, is CORRUPT. */
+static void
+mget_refused(const struct hs_daemon *d, sc_conn *c, const char *repo,
+    const char *store)
+{
+	static sc_bytes	 keys[2000];
+	static char	 names[2000][8];
+	sc_bytes	*vals;
+	size_t		 i;
+
+	for (i = 0; i < 2000; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%03zu", i % 200);
+		keys[i] = (sc_bytes){ names[i], strlen(names[i]) };
+	}
+	EXPECT_ERR(c, sc_mget(c, repo, store, NULL, keys, 2000, &vals),
+	    SC_ERR_CORRUPT);
+	ck_assert_msg(alive(d), "storesd died");
+}
+
+/*
+ * A co-user cuts an open env's data.mdb short: the next read of a page
+ * past the new end used to be a SIGBUS that killed storesd and every env
+ * with it.  Now the read is CORRUPT, as is every later request on that
+ * env (gets, scans, counts, writes), the others are served, and once
+ * the file is restored the env is served again.  The same when a large
+ * mget, read on the readers' pool, meets the cut first.
+ */
+START_TEST(env_cut_short_under_reads)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_scan		*sc;
+	uint64_t	 count;
+	size_t		 i;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "cut", stores[i]);
+		fill_and_keep(&d, c, "good", stores[i]);
+		co_user_cuts(&d, "cut", stores[i]);
+		refused_cut(&d, c, "cut", stores[i]);
+		ck_assert_int_eq(it_run("grep -q 'cut short' %s", d.log), 0);
+		sc = sc_scan_begin(c, "cut", stores[i], NULL, NULL);
+		ck_assert_ptr_nonnull(sc);
+		EXPECT_ERR(c, sc_scan_next(sc, NULL, NULL, NULL, NULL),
+		    SC_ERR_CORRUPT);
+		sc_scan_end(sc);
+		EXPECT_ERR(c, sc_count(c, "cut", stores[i], NULL, &count),
+		    SC_ERR_CORRUPT);
+		others_served(c, "good", stores[i]);
+		restore_kept(&d, "cut", stores[i]);
+		served_again(c, "cut", stores[i]);
+		/* Met first by a large mget, on the readers' pool. */
+		fill_and_keep(&d, c, "cut", stores[i]);
+		co_user_cuts(&d, "cut", stores[i]);
+		mget_refused(&d, c, "cut", stores[i]);
+		refused_cut(&d, c, "cut", stores[i]);
+		restore_kept(&d, "cut", stores[i]);
+		served_again(c, "cut", stores[i]);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * The same cut met first by a write, on the env's writer thread: LMDB
+ * walks the tree through the map there too.  The write is CORRUPT and
+ * nothing of it is kept; reads of the env are CORRUPT after it.
+ */
+START_TEST(env_cut_short_under_a_write)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	size_t		 i;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "cut", stores[i]);
+		fill_and_keep(&d, c, "good", stores[i]);
+		co_user_cuts(&d, "cut", stores[i]);
+		EXPECT_ERR(c, sc_put(c, "cut", stores[i], NULL, "k100", 4,
+		    "w", 1), SC_ERR_CORRUPT);
+		ck_assert_msg(strstr(sc_errmsg(c), "cut") != NULL &&
+		    strstr(sc_errmsg(c), "snapshot") != NULL, "%s",
+		    sc_errmsg(c));
+		refused_cut(&d, c, "cut", stores[i]);
+		others_served(c, "good", stores[i]);
+		restore_kept(&d, "cut", stores[i]);
+		served_again(c, "cut", stores[i]);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * The same cut met first by a watch reading history (on its loop's
+ * end-of-turn hook): the watch ends with CORRUPT, storesd lives, other
+ * envs are served.
+ */
+START_TEST(env_cut_short_under_a_watch)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_watch_opts	*o;
+	sc_watch	*w;
+	sc_event	 ev;
+	int		 rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store h]\nmap_size = 4MiB\n"
+	    "history = 1MiB\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	fill_and_keep(&d, c, "cut", "h");
+	co_user_cuts(&d, "cut", "h");
+	ck_assert_ptr_nonnull(o = sc_watch_opts_new());
+	ck_assert_int_eq(sc_watch_opts_set_from(o, 1), 0);
+	w = sc_watch_begin(c, "cut", "h", NULL, o, NULL);
+	sc_watch_opts_free(o);
+	ck_assert_msg(w != NULL, "%s", sc_errmsg(c));
+	/* Events sent before the fault may come first. */
+	while ((rc = sc_watch_next(w, &ev, 30000)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_watch_end(w);
+	ck_assert_msg(alive(&d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	restore_kept(&d, "cut", "h");
+	served_again(c, "cut", "h");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * A SIGBUS that no env's guard catches (here one sent by kill) still
+ * kills storesd, loudly: its handler says so on stderr and dies of the
+ * signal, as a core-dumping SIGBUS would without it.
+ */
+START_TEST(sigbus_outside_a_guard_kills)
+{
+	struct hs_daemon d;
+	int		 status;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	ck_assert_int_eq(kill(d.pid, SIGBUS), 0);
+	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	    "status %#x", status);
+	ck_assert_int_eq(it_run("grep -q 'SIGBUS outside any call on an env' "
+	    "%s", d.log), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 static Suite *
 envfaults_suite(void)
 {
@@ -919,6 +1191,10 @@ envfaults_suite(void)
 	tcase_add_test(tc, writemap_env_shrunk_by_a_co_user);
 	tcase_add_test(tc, map_budget_evicts_idle_envs);
 	tcase_add_test(tc, address_space_runs_out);
+	tcase_add_test(tc, env_cut_short_under_reads);
+	tcase_add_test(tc, env_cut_short_under_a_write);
+	tcase_add_test(tc, env_cut_short_under_a_watch);
+	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
 }
