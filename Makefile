@@ -75,7 +75,7 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
 	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
 	     daemon/snap.c daemon/store.c daemon/watch.c daemon/writer.c \
-	     daemon/handler_watch.c
+	     daemon/handler_watch.c daemon/quota.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \

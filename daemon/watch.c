@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "quota.h"
 #include "registry.h"
 #include "sp_frame.h"
 #include "store.h"
@@ -17,6 +18,7 @@
 struct watch {
 	/* Fixed from its start. */
 	uint64_t		 id;
+	uid_t			 uid;		/* its peer's: holds a quota */
 	struct watch_loop	*wl;
 	void			*conn;
 	struct watch		**clist;	/* its connection's list */
@@ -319,6 +321,7 @@ free_watch(struct watch *w)
 	unlink_watch(w);
 	cfg_drop(w->st);
 	sp_buf_free(&w->inbox);
+	quota_give(QUOTA_WATCHES, w->uid, 1);
 	atomic_fetch_sub(&nopen, 1);
 	free(w);
 }
@@ -363,6 +366,7 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	struct reg_env	*e = NULL;
 	struct watch	*w;
 	uint64_t	 current;
+	enum quota_why	 why;
 	int		 rc;
 
 	if (rq->st->max_dbs == 0)
@@ -383,12 +387,22 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 		    "storesd opened it; watch it once storesd has it alone",
 		    rq->st->name);
 	}
+	/* Past the checks that may say REG_AGAIN: a retry takes none. */
+	if ((why = quota_take(QUOTA_WATCHES, rq->uid, 1,
+	    quota_share(rq->max_total), rq->max_total)) != QUOTA_OK) {
+		if (e)
+			reg_release(reg, e);
+		return quota_refusal(QUOTA_WATCHES, why, rq->uid,
+		    rq->max_total, err);
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		quota_give(QUOTA_WATCHES, rq->uid, 1);
 		if (e)
 			reg_release(reg, e);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
 	w->id = atomic_fetch_add(&next_id, 1);
+	w->uid = rq->uid;
 	w->wl = wl;
 	w->conn = conn;
 	w->clist = list;
