@@ -691,6 +691,58 @@ START_TEST(every_acknowledged_write_is_delivered_after_kill_9)
 }
 END_TEST
 
+/*
+ * A watch on a key nobody writes, in an env written busily: commits
+ * with nothing for it are not read back from history for it (watch.c),
+ * yet it keeps up with them: its progress frames reach the current
+ * revision, history trimmed far past where it began is no COMPACTED,
+ * and the write of its key comes as its next event.  Likewise for a
+ * store without history.
+ */
+START_TEST(a_quiet_watch_keeps_up_with_a_busy_env)
+{
+	static const char *const stores[] = { "small", "nh" };
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch_opts		*o;
+	sc_watch		*w;
+	sc_event		 ev;
+	size_t			 i;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	wc = it_conn(&d);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		ck_assert_ptr_nonnull(o = sc_watch_opts_new());
+		ck_assert_int_eq(sc_watch_opts_set_key(o, "quiet", 5), 0);
+		ck_assert_ptr_nonnull(w = sc_watch_begin(wc, "r", stores[i],
+		    NULL, o, NULL));
+		sc_watch_opts_free(o);
+		put_n(c, stores[i], 1, 400);	/* far past 2 KiB of history */
+		do {
+			ck_assert_msg(sc_watch_next(w, &ev, 30000) == 1,
+			    "%s: %s", stores[i], sc_errmsg(wc));
+			ck_assert_msg(ev.op == SC_EV_PROGRESS, "%s: an event "
+			    "of rev %llu for a key nobody wrote", stores[i],
+			    (unsigned long long)ev.rev);
+		} while (ev.rev < 400);
+		ck_assert_uint_eq(ev.rev, 400);
+		ck_assert_int_eq(sc_put(c, "r", stores[i], NULL, "quiet", 5,
+		    "q", 1), 0);
+		ck_assert_msg(next_event(w, &ev, 30000) == 1, "%s: %s",
+		    stores[i], sc_errmsg(wc));
+		ck_assert_int_eq(ev.op, SC_EV_PUT);
+		ck_assert_uint_eq(ev.rev, 401);
+		ck_assert_uint_eq(ev.klen, 5);
+		ck_assert_int_eq(memcmp(ev.key, "quiet", 5), 0);
+		sc_watch_end(w);
+	}
+	sc_close(wc);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* --------------------------------------------------------- COMPACTED */
 
 START_TEST(from_before_history_is_compacted)
@@ -1355,6 +1407,7 @@ watch_suite(void)
 	tcase_add_test(tc, another_program_writing_a_path_env_is_resync);
 	tcase_add_test(tc, watch_needs_read_access);
 	tcase_add_test(tc, one_uid_cannot_take_every_watch);
+	tcase_add_test(tc, a_quiet_watch_keeps_up_with_a_busy_env);
 	tcase_add_test(tc, a_reload_that_reopens_the_env_leaves_its_watches_going);
 	tcase_add_test(tc, unwatch_and_other_requests_meanwhile);
 	suite_add_tcase(s, tc);
