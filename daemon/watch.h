@@ -4,9 +4,11 @@
  *
  * Owns: the watches (struct watch, private to watch.c): what each one
  * matches, the revision it will send next, and, for a store without
- * history, its bounded buffer of events; the table of all watches the
- * writer's commit hook (watch_committed()) goes through; each loop's
- * list of its watches (struct watch_loop).
+ * history, its bounded buffer of events; the table of all watches by
+ * env, whose bucket for its env the writer's commit hook
+ * (watch_committed()) goes through; each loop's list of its watches
+ * (struct watch_loop), walked only at the end of a turn its watches
+ * asked for, or a tick's.
  *
  * How events travel.  The writer calls watch_committed() with the
  * writes of each group commit once they are as durable as their sync
