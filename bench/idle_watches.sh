@@ -49,6 +49,10 @@ run() {
 		sleep 0.1
 	done
 	spid=$(cat "$dir/ready")
+	# Never empty: callgrind_control without a pid speaks to every
+	# valgrind on the machine, other people's measurements included.
+	[ -n "$spid" ] || { echo "idle_watches.sh: storesd did not start;" \
+	    "see $dir/log" >&2; exit 1; }
 	coproc D { "$driver" "$dir/sock" "$nconn" "$n" "$nputs" "$repo"; }
 	read -r line <&"${D[0]}"	# ready
 	rss0=$(awk '/^VmRSS/ {print $2}' /proc/$spid/status)
@@ -65,8 +69,17 @@ run() {
 	wait "$pid" 2>/dev/null || true
 	pid=
 	if [ $# -gt 0 ]; then
-		ir=$(cat "$dir"/cg.out* | awk '/^summary:|^totals:/ {s += $2} END {print s}')
+		ir=$(cat "$dir"/cg.out* | awk '/^totals:/ {s += $2} END {print s}')
 		echo "$repo $n watches: storesd Ir per put = $((ir / nputs))"
+		# Of which the commit hook (per put, whatever the time taken)
+		# and the loops' end-of-turn walks (with the ticks that fell
+		# in the window: once a second, so under valgrind many).
+		for f in watch_committed watch_turn_end; do
+			fir=$(callgrind_annotate --inclusive=yes "$dir"/cg.out*.1 \
+			    2>/dev/null | awk -v f="$f" '$0 ~ f"( |$)" \
+			    {gsub(",", "", $1); print $1; exit}')
+			echo "  $f: ${fir:-0} Ir in all, $(( ${fir:-0} / nputs )) per put"
+		done
 	else
 		echo "$repo $n watches: storesd VmRSS $rss0 KiB with them open"
 	fi
