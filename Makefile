@@ -75,7 +75,7 @@ DAEMON_SRC = daemon/acl.c daemon/clock.c daemon/commitlog.c daemon/config.c \
 	     daemon/listener.c daemon/log.c daemon/loop.c daemon/notify.c \
 	     daemon/pool.c daemon/registry.c daemon/reload.c daemon/repos.c \
 	     daemon/snap.c daemon/store.c daemon/watch.c daemon/writer.c \
-	     daemon/handler_watch.c
+	     daemon/handler_watch.c daemon/quota.c
 LIB_SRC    = client/client.c client/api.c client/async.c client/batch.c \
 	     client/multi.c client/req.c \
 	     client/pipeline.c client/repos.c \
@@ -94,7 +94,7 @@ HARNESS_OBJ = $(call obj,$(HARNESS_SRC))
 ITEST_OBJ  = $(call obj,$(ITEST_SRC)) $(HARNESS_OBJ)
 
 UNIT_TESTS = check_proto check_config check_names check_registry \
-	     check_ctl_fmt check_commitlog check_bench
+	     check_ctl_fmt check_commitlog check_bench check_quota
 UNIT_BINS  = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 INTEG_TESTS = check_integration check_data check_faults check_envfaults \
 	      check_service check_async check_repos check_snapshot check_watch
@@ -176,6 +176,11 @@ $(BUILD)/tests/check_names: $(call obj,tests/check_names.c \
 
 $(BUILD)/tests/check_commitlog: $(call obj,tests/check_commitlog.c \
 	    daemon/commitlog.c)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lpthread
+
+$(BUILD)/tests/check_quota: $(call obj,tests/check_quota.c \
+	    daemon/quota.c) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lpthread
 

@@ -130,6 +130,12 @@ fail_sc_at(struct ctl *ctl, const char *at)
 		    "answered, then the exchange failed: check that it still "
 		    "runs and read its log)", name, msg, path);
 	default:
+		/* storesd's hint says when a retry may succeed: a script
+		 * retrying in a loop needs it as much as a human does. */
+		if (code == SC_ERR_BUSY && sc_errretry_ms(ctl->conn) > 0)
+			return ctl_fail(ctl, status, "%s: %s%s%s (retry in "
+			    "%lld ms)", name, at ? at : "", at ? ": " : "",
+			    msg, (long long)sc_errretry_ms(ctl->conn));
 		return ctl_fail(ctl, status, "%s: %s%s%s", name, at ? at : "",
 		    at ? ": " : "", msg);
 	}

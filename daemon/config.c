@@ -226,6 +226,9 @@ static const struct keydef keys[] = {
 	    NULL, D(watch_buffer), MiB, RL_APPLY, NULL },
 	{ "max_watches", SEC_DAEMON, KT_UINT, 1, 1000000, NULL, NULL,
 	    D(max_watches), 64, RL_APPLY, NULL },
+	/* Daemon-wide; no uid holds more than half of it (quota.h). */
+	{ "max_watches_total", SEC_DAEMON, KT_UINT, 1, 100000000, NULL,
+	    NULL, D(max_watches_total), 65536, RL_APPLY, NULL },
 
 	/* A reload retunes an env whose store changed (registry.h). */
 	{ "map_size", SEC_STORE, KT_SIZE, MiB, 64 * TiB, "1MiB to 64TiB",

@@ -85,6 +85,7 @@ struct config {
 	uint64_t	 watch_progress_ms; /* idle watches: a progress frame */
 	uint64_t	 watch_buffer;	/* per watch, stores without history */
 	unsigned	 max_watches;	/* per conn */
+	unsigned	 max_watches_total; /* daemon-wide */
 	struct cfg_store *stores;
 	unsigned	 nstores;
 	uint64_t	 gen;		/* 1, then one more per reload */

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -9,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "daemon.h"
@@ -16,6 +16,7 @@
 #include "job.h"
 #include "log.h"
 #include "loop.h"
+#include "quota.h"
 #include "sp_frame.h"
 #include "sp_msg.h"
 
@@ -32,23 +33,6 @@
 #define IN_FREE		(2 * READ_CHUNK)
 
 static uint64_t	serials;	/* loop threads only touch it via atomics */
-
-/*
- * Input charged against max_input, per peer uid: no uid holds more than
- * its share (uid_share()), so one user's many connections cannot take
- * all of it while another user's wait.  Shared by every loop, and
- * touched only when a buffer grows past IN_FREE or gives it back, which
- * small requests never do: one mutex will do.  A uid holding nothing
- * has no row, so rows are at most the connections with large frames.
- */
-struct uid_input {
-	uid_t		 uid;
-	uint64_t	 bytes;
-};
-
-static pthread_mutex_t	 uids_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct uid_input	*uids;		/* nuids of uids_cap in use */
-static size_t		 nuids, uids_cap;
 
 static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
@@ -76,76 +60,20 @@ charge_of(size_t cap)
 }
 
 /*
- * What one uid may hold: half of the cap, so that another user always
- * finds the other half; but never less than the buffer of one largest
- * frame (read up to READ_CHUNK past its end), which must always fit.
+ * What one uid may hold: its share of the cap (quota.h), so that
+ * another user always finds the rest; but never less than the buffer
+ * of one largest frame (read up to READ_CHUNK past its end), which must
+ * always fit.
  */
 static uint64_t
 uid_share(const struct conn *c)
 {
 	const struct sp_buf	 none = { 0 };
-	uint64_t		 half = input_cap(c) / 2, frame;
+	uint64_t		 half = quota_share(input_cap(c)), frame;
 
 	frame = charge_of(sp_buf_grown(&none, c->loop->d->cfg->max_frame +
 	    SP_FRAME_HDR + READ_CHUNK));
 	return half > frame ? half : frame;
-}
-
-/* uid's row; a new one (bytes 0) when it has none; NULL when out of
- * memory.  Called with uids_mtx held. */
-static struct uid_input *
-uid_row(uid_t uid)
-{
-	struct uid_input	*p;
-	size_t			 i;
-
-	for (i = 0; i < nuids; i++)
-		if (uids[i].uid == uid)
-			return &uids[i];
-	if (nuids == uids_cap) {
-		if ((p = reallocarray(uids, uids_cap ? uids_cap * 2 : 8,
-		    sizeof(*p))) == NULL)
-			return NULL;
-		uids = p;
-		uids_cap = uids_cap ? uids_cap * 2 : 8;
-	}
-	uids[nuids].uid = uid;
-	uids[nuids].bytes = 0;
-	return &uids[nuids++];
-}
-
-/* Charges delta more to uid.  Returns 0, or -1 when that would take it
- * over share, or out of memory (nothing is charged then). */
-static int
-uid_charge(uid_t uid, uint64_t delta, uint64_t share)
-{
-	struct uid_input	*r;
-	int			 rc = -1;
-
-	pthread_mutex_lock(&uids_mtx);
-	if ((r = uid_row(uid)) != NULL && r->bytes + delta <= share) {
-		r->bytes += delta;
-		rc = 0;
-	}
-	if (r != NULL && r->bytes == 0)
-		*r = uids[--nuids];
-	pthread_mutex_unlock(&uids_mtx);
-	return rc;
-}
-
-/* Gives delta of uid's charge back. */
-static void
-uid_uncharge(uid_t uid, uint64_t delta)
-{
-	struct uid_input	*r;
-
-	pthread_mutex_lock(&uids_mtx);
-	if ((r = uid_row(uid)) != NULL) {	/* it has one: no malloc */
-		r->bytes -= delta;
-		if (r->bytes == 0)
-			*r = uids[--nuids];
-	}
-	pthread_mutex_unlock(&uids_mtx);
 }
 
 /*
@@ -170,7 +98,8 @@ charge_input(struct conn *c, size_t n, bool *share)
 		atomic_fetch_sub(all, delta);
 		return -1;
 	}
-	if (uid_charge(c->peer.uid, delta, uid_share(c)) == -1) {
+	if (quota_take(QUOTA_INPUT, c->peer.uid, delta, uid_share(c),
+	    UINT64_MAX) != QUOTA_OK) {
 		atomic_fetch_sub(all, delta);
 		*share = true;
 		return -1;
@@ -187,7 +116,7 @@ uncharge_input(struct conn *c)
 
 	if (charge < c->in_charged) {
 		atomic_fetch_sub(&c->loop->d->in_bytes, c->in_charged - charge);
-		uid_uncharge(c->peer.uid, c->in_charged - charge);
+		quota_give(QUOTA_INPUT, c->peer.uid, c->in_charged - charge);
 		c->in_charged = charge;
 	}
 }
@@ -228,10 +157,46 @@ conn_close(struct conn *c)
 	c->nfds = 0;
 	handler_conn_closed(c);
 	TAILQ_REMOVE(&l->conns, c, link);
+	quota_give(QUOTA_CONNS, c->peer.uid, 1);
 	atomic_fetch_sub(&l->d->nconns, 1);
 	if (c->jobs == 0)
 		conn_free(c);
 	loop_check_stopped(l);
+}
+
+/*
+ * Counts a new connection against its uid's share of max_connections
+ * (the listener has counted it against max_connections itself).
+ * Returns 0, or -1 when the uid holds its share: the client has a BUSY
+ * reply (id 0) that says so, and the caller closes fd.  Logged at most
+ * once a second, so that a client cannot flood the log.
+ */
+static int
+conn_admit(struct loop *l, int fd, uid_t uid)
+{
+	static _Atomic uint64_t	 logged_ms, refused;
+	struct sp_buf		 b = { 0 };
+	struct sp_error		 err;
+	enum quota_why		 why;
+	unsigned		 max = l->d->cfg->max_connections;
+	uint64_t		 now, then;
+
+	if ((why = quota_take(QUOTA_CONNS, uid, 1, quota_share(max),
+	    UINT64_MAX)) == QUOTA_OK)
+		return 0;
+	quota_refusal(QUOTA_CONNS, why, uid, max, &err);
+	if (sp_reply_err(&b, 0, &err) == 0)
+		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	sp_buf_free(&b);
+	atomic_fetch_add(&refused, 1);
+	now = clock_now_ms();
+	then = atomic_load(&logged_ms);
+	if (now - then >= 1000 &&
+	    atomic_compare_exchange_strong(&logged_ms, &then, now))
+		log_notice("%s: %llu connections refused: %s", __func__,
+		    (unsigned long long)atomic_exchange(&refused, 0),
+		    err.msg);
+	return -1;
 }
 
 void
@@ -252,6 +217,13 @@ conn_new(struct loop *l, int fd)
 		/* Unknown peers are nobody: every uid check fails closed. */
 		c->peer.uid = (uid_t)-1;
 		c->peer.gid = (gid_t)-1;
+	}
+	if (conn_admit(l, fd, c->peer.uid) == -1) {
+		close(fd);
+		free(c->peer.groups);
+		free(c);
+		atomic_fetch_sub(&l->d->nconns, 1);
+		return;
 	}
 	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
@@ -275,6 +247,7 @@ conn_new(struct loop *l, int fd)
 			event_free(c->deadline);
 		close(fd);
 		handler_conn_free(c);
+		quota_give(QUOTA_CONNS, c->peer.uid, 1);
 		free(c->peer.groups);
 		free(c);
 		atomic_fetch_sub(&l->d->nconns, 1);

@@ -13,6 +13,9 @@
  * clock.c	the monotonic clock; calls nothing
  * counters.c	request, error and latency counters; calls nothing
  * pool.c	the worker threads and their task queue; calls nothing
+ * quota.c	what each peer uid holds of the shared resources
+ *		(input, connections, snapshot places, watches), no uid
+ *		over half of a cap; calls nothing
  * notify.c	sd_notify messages to the service manager; log
  * commitlog.c	the dates of an env's commits, for reader ages; nothing
  * config.c	the configuration file, one table of keys; nothing
@@ -30,16 +33,17 @@
  *		registry, store
  * snap.c	snapshots, each on two threads of its own, fed to the
  *		client's descriptor with a deadline, and the threads of
- *		restores reading theirs; clock, job, log, store
+ *		restores reading theirs; clock, job, log, quota, store
  * watch.c	watches: the writer's commit hook (writer_set_commit_hook)
  *		marks them, each loop's end-of-turn hook sends their events
  *		from history or their buffer, and reaches the connection
  *		and the loop only through the handler's struct watch_io;
- *		clock, config, log, registry, store
+ *		clock, config, log, quota, registry, store
  * handler*.c	what each request does, per-connection request state, a
  *		loop's read transactions; the above, conn, loop
  * conn.c	one client connection: socket, buffers, passed
- *		descriptors; acl, config, log, handler (handler.h only), loop
+ *		descriptors; acl, clock, config, log, quota, handler
+ *		(handler.h only), loop
  * loop.c	an I/O thread: libevent, its mailbox, end-of-turn hooks;
  *		nothing of storage; conn, job, log
  * listener.c	the listening socket, handing connections to loops;
@@ -92,7 +96,7 @@ struct daemon {
 	atomic_bool	 stopping;	/* SIGTERM: finish and leave */
 	atomic_uint	 reloads;	/* configurations loaded by SIGHUP */
 	/* Input buffered by all connections past each one's free share,
-	 * held under max_input (conn.c). */
+	 * held under max_input (conn.c); each uid's part is quota.c's. */
 	_Atomic uint64_t in_bytes;
 };
 

@@ -187,7 +187,7 @@ handler_send_job(struct conn *c, struct job *j, uint64_t id)
 		ctr_op(&j->env->ctr, c->hc->op);
 	conn_hold(c);
 	if (j->kind == JOB_SNAPSHOT || j->kind == JOB_INBOUND)
-		snap_submit(j->d->snaps, j);
+		snap_submit(j->d->snaps, j, c->peer.uid);
 	else if (j->kind != JOB_WRITE)
 		job_submit(j);
 	else if (st_nosync(j->env->st) && j->nbytes <= INLINE_MAX)

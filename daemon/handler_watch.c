@@ -104,6 +104,7 @@ handler_watch(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		.has_from = (rq->has & SP_F_FROM) != 0, .from = rq->from,
 		.buffer = cfg->watch_buffer,
 		.progress_ms = cfg->watch_progress_ms,
+		.uid = c->peer.uid, .max_total = cfg->max_watches_total,
 	};
 	if (rq->has & SP_F_KEY)
 		w.key = rq->key;

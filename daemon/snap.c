@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "quota.h"
 #include "registry.h"
 #include "snap.h"
 #include "store.h"
@@ -27,13 +28,27 @@
 #define SNAP_SPLICE	(1024 * 1024)	/* per splice() call */
 #define SNAP_STACK	(1024 * 1024)	/* per thread */
 
+/*
+ * The limits a snapshot runs under, read from the configuration when
+ * it is admitted (in its I/O thread's turn): a snapshot that starts
+ * later, in the place of one that ends, starts on that thread, where a
+ * reload may free the configuration at any moment.
+ */
+struct snap_limits {
+	uint64_t	 timeout_ms;	/* snapshot_timeout */
+	uint64_t	 max_ms;	/* snapshot_max_time */
+	unsigned	 max;		/* snapshot_max */
+};
+
 /* A snapshot over snapshot_max, waiting for one to end: it holds its
- * job (an env reference, the client's descriptor), no thread. */
+ * job (an env reference, the client's descriptor), no thread, and its
+ * place in its uid's share (quota.h). */
 struct waiter {
 	struct waiter	*next;
 	struct job	*j;
+	uid_t		 uid;		/* the peer's */
 	uint64_t	 until;		/* ms: then BUSY */
-	unsigned	 max;		/* snapshot_max when it came */
+	struct snap_limits lim;
 };
 
 struct snap_set {
@@ -46,7 +61,8 @@ struct snap_set {
 	struct waiter	*tail;
 };
 
-static void	launch(struct snap_set *set, struct job *j);
+static void	launch(struct snap_set *set, struct job *j, uid_t uid,
+		    const struct snap_limits *lim);
 static void	refuse(struct job *j, const char *why, unsigned max);
 
 /* How the feeder writes the client's descriptor without blocking on it. */
@@ -62,6 +78,7 @@ enum snap_target {
 struct snap {
 	struct snap_set	*set;
 	struct job	*j;
+	uid_t		 uid;		/* the peer's: holds its place */
 	pthread_t	 copier;
 	int		 in;		/* our pipe: the feeder's end */
 	int		 out;		/* our pipe: the copier's end */
@@ -136,6 +153,7 @@ snap_stop(struct snap_set *s)
 	for (; w != NULL; w = next) {
 		next = w->next;
 		refuse(w->j, "stopping", 0);
+		quota_give(QUOTA_PLACES, w->uid, 1);
 		free(w);
 	}
 }
@@ -161,7 +179,8 @@ snap_expire(struct snap_set *s)
 	pthread_mutex_unlock(&s->mtx);
 	for (; (w = gone) != NULL; free(w)) {
 		gone = w->next;
-		refuse(w->j, "waited", w->max);
+		refuse(w->j, "waited", w->lim.max);
+		quota_give(QUOTA_PLACES, w->uid, 1);
 	}
 }
 
@@ -452,13 +471,14 @@ copier_main(void *arg)
 	return NULL;
 }
 
-/* One snapshot less: the oldest waiter runs in its place, or
- * snap_free() may go on. */
+/* One snapshot less, of uid's: the oldest waiter runs in its place,
+ * or snap_free() may go on. */
 static void
-leave(struct snap_set *set)
+leave(struct snap_set *set, uid_t uid)
 {
 	struct waiter	*w;
 
+	quota_give(QUOTA_PLACES, uid, 1);
 	pthread_mutex_lock(&set->mtx);
 	if ((w = set->head) != NULL) {
 		if ((set->head = w->next) == NULL)
@@ -468,7 +488,9 @@ leave(struct snap_set *set)
 	pthread_cond_broadcast(&set->cond);
 	pthread_mutex_unlock(&set->mtx);
 	if (w != NULL) {
-		launch(set, w->j);	/* in the place this one leaves */
+		/* In the place this one leaves, with the limits it came
+		 * with: the configuration is not ours to read here. */
+		launch(set, w->j, w->uid, &w->lim);
 		free(w);
 	}
 }
@@ -478,6 +500,7 @@ static void
 snap_end(struct snap *s)
 {
 	struct snap_set	*set = s->set;
+	uid_t		 uid = s->uid;
 
 	if (s->in != -1)
 		close(s->in);
@@ -486,7 +509,7 @@ snap_end(struct snap *s)
 	free(s->buf);
 	free(s);
 	if (set != NULL)
-		leave(set);
+		leave(set, uid);
 }
 
 static void *
@@ -571,29 +594,46 @@ refuse(struct job *j, const char *why, unsigned max)
 }
 
 /*
- * Counts j in, or queues it while snapshot_max run.  Returns 1 when it
- * may start now, 0 when it waits, -1 when it is answered already.
+ * Counts j in, of uid's share of snapshot_max and of snapshot_max, or
+ * queues it while snapshot_max run; reads the limits it will run under
+ * into *lim.  On j's I/O thread, in its turn (the configuration is
+ * valid).  Returns 1 when it may start now, 0 when it waits, -1 when
+ * it is answered already (its uid holds its share: BUSY; stopping).
  */
 static int
-admit(struct snap_set *set, struct job *j)
+admit(struct snap_set *set, struct job *j, uid_t uid,
+    struct snap_limits *lim)
 {
 	const struct config	*cfg = atomic_load(&j->d->cfg);
 	struct waiter		*w = NULL;
+	struct sp_error		 err;
+	enum quota_why		 why;
 	int			 rc = 1;
 
+	*lim = (struct snap_limits){ cfg->snapshot_timeout_ms,
+	    cfg->snapshot_max_time_ms, cfg->snapshot_max };
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		refuse(j, "memory", 0);
+		return -1;
+	}
+	if ((why = quota_take(QUOTA_PLACES, uid, 1, quota_share(lim->max),
+	    UINT64_MAX)) != QUOTA_OK) {
+		free(w);
+		quota_refusal(QUOTA_PLACES, why, uid, lim->max, &err);
+		job_reply(j, -1, &err, 0);
+		job_finish(j);
 		return -1;
 	}
 	pthread_mutex_lock(&set->mtx);
 	if (set->stopping)
 		rc = -1;
-	else if (set->running < cfg->snapshot_max)
+	else if (set->running < lim->max)
 		set->running++;
 	else {
 		w->j = j;
-		w->max = cfg->snapshot_max;
-		w->until = clock_now_ms() + cfg->snapshot_timeout_ms;
+		w->uid = uid;
+		w->lim = *lim;
+		w->until = clock_now_ms() + lim->timeout_ms;
 		if (set->tail)
 			set->tail->next = w;
 		else
@@ -604,17 +644,22 @@ admit(struct snap_set *set, struct job *j)
 	}
 	pthread_mutex_unlock(&set->mtx);
 	free(w);
-	if (rc == -1)
+	if (rc == -1) {
+		quota_give(QUOTA_PLACES, uid, 1);
 		refuse(j, "stopping", 0);
+	}
 	return rc;
 }
 
-/* Starts j's threads; it counts as running already.  Returns 0, or -1
- * with err. */
+/*
+ * Starts j's threads under lim; it counts as running already, as one
+ * of uid's.  Not on an I/O thread, maybe: reads no configuration.
+ * Returns 0, or -1 with err.
+ */
 static int
-snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
+snap_start(struct snap_set *set, struct job *j, uid_t uid,
+    const struct snap_limits *lim, struct sp_error *err)
 {
-	const struct config	*cfg = atomic_load(&j->d->cfg);
 	pthread_attr_t		 attr;
 	pthread_t		 feeder;
 	struct snap		*s;
@@ -624,9 +669,10 @@ snap_start(struct snap_set *set, struct job *j, struct sp_error *err)
 		goto fail;
 	s->set = set;
 	s->j = j;
+	s->uid = uid;
 	s->in = s->out = -1;
-	s->timeout_ms = cfg->snapshot_timeout_ms;
-	s->max_ms = cfg->snapshot_max_time_ms;
+	s->timeout_ms = lim->timeout_ms;
+	s->max_ms = lim->max_ms;
 	s->end = clock_now_ms() + s->max_ms;
 	s->target = target_of(j->fd);
 	if ((s->target != TO_PIPE && s->target != TO_FILE &&
@@ -662,62 +708,76 @@ fail:
 	return -1;
 }
 
-/* A JOB_INBOUND's thread: the job, then its place back. */
+/* A JOB_INBOUND's thread: the job, then its place (its uid's) back. */
+struct inbound {
+	struct job	*j;
+	uid_t		 uid;
+};
+
 static void *
 inbound_main(void *arg)
 {
-	struct job	*j = arg;
-	struct snap_set	*set = j->d->snaps;	/* j is gone after run() */
+	struct inbound	 in = *(struct inbound *)arg;
+	struct snap_set	*set = in.j->d->snaps;	/* j is gone after run() */
 
-	j->run(j);
-	leave(set);
+	free(arg);
+	in.j->run(in.j);
+	leave(set, in.uid);
 	return NULL;
 }
 
 /* Starts j's thread; it counts as running already.  Returns 0, or -1
  * with err. */
 static int
-inbound_start(struct job *j, struct sp_error *err)
+inbound_start(struct job *j, uid_t uid, struct sp_error *err)
 {
 	pthread_attr_t	 attr;
 	pthread_t	 t;
+	struct inbound	*in;
 	int		 rc;
 
+	if ((in = malloc(sizeof(*in))) == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory; retry");
+	*in = (struct inbound){ j, uid };
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SNAP_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, inbound_main, j);
+	rc = pthread_create(&t, &attr, inbound_main, in);
 	pthread_attr_destroy(&attr);
 	if (rc == 0)
 		return 0;
+	free(in);
 	sp_seterr(err, SP_INTERNAL, "cannot start a thread: %s; retry",
 	    strerror(rc));
 	log_warnx("%s: %s", __func__, err->msg);
 	return -1;
 }
 
-/* Runs j, which holds a place among the running; gives the place back
- * when it cannot start. */
+/* Runs j, which holds a place among the running (one of uid's); gives
+ * the place back when it cannot start. */
 static void
-launch(struct snap_set *set, struct job *j)
+launch(struct snap_set *set, struct job *j, uid_t uid,
+    const struct snap_limits *lim)
 {
 	struct sp_error	 err;
 	int		 rc;
 
 	if (j->kind == JOB_INBOUND)
-		rc = inbound_start(j, &err);
+		rc = inbound_start(j, uid, &err);
 	else
-		rc = snap_start(set, j, &err);
+		rc = snap_start(set, j, uid, lim, &err);
 	if (rc == -1) {
 		job_reply(j, -1, &err, 0);
 		job_finish(j);
-		leave(set);
+		leave(set, uid);
 	}
 }
 
 void
-snap_submit(struct snap_set *set, struct job *j)
+snap_submit(struct snap_set *set, struct job *j, uid_t uid)
 {
-	if (admit(set, j) == 1)
-		launch(set, j);
+	struct snap_limits	 lim;
+
+	if (admit(set, j, uid, &lim) == 1)
+		launch(set, j, uid, &lim);
 }

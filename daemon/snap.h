@@ -31,6 +31,8 @@
 #ifndef SNAP_H
 #define SNAP_H
 
+#include <sys/types.h>
+
 struct job;
 struct snap_set;
 
@@ -41,16 +43,20 @@ struct snap_set;
 struct snap_set	*snap_new(void);
 /*
  * Runs snapshot job j (its env referenced, its fd the client's, its
- * post hook set) and finishes it (job_finish()) with its reply: the
- * size, FD_ERROR, the copy's error, INTERNAL when a thread or pipe
- * cannot be had.  While snapshot_max run, j waits (no thread, no
- * transaction) for one to end, at most snapshot_timeout (snap_expire()),
- * then is BUSY; BUSY at once while storesd stops.
+ * post hook set) of peer uid and finishes it (job_finish()) with its
+ * reply: the size, FD_ERROR, the copy's error, INTERNAL when a thread
+ * or pipe cannot be had.  BUSY at once (with a retry hint) when uid
+ * holds its share of snapshot_max already, running or waiting
+ * (quota.h), so that other users always find places.  While
+ * snapshot_max run, j waits (no thread, no transaction) for one to
+ * end, at most snapshot_timeout (snap_expire()), then is BUSY; BUSY at
+ * once while storesd stops.  On j's I/O thread: the limits j runs under
+ * are read from the configuration now, never later on another thread.
  * A JOB_INBOUND job (its fd the client's) is run alike, as one of
  * snapshot_max, on one thread of its own: its j->run(), which replies,
  * finishes it, and polls snap_bell() beside the client's descriptor.
  */
-void		 snap_submit(struct snap_set *s, struct job *j);
+void		 snap_submit(struct snap_set *s, struct job *j, uid_t uid);
 /* Answers BUSY to the snapshots that waited snapshot_timeout for a
  * place.  Often: from housekeeping. */
 void		 snap_expire(struct snap_set *s);

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "quota.h"
 #include "registry.h"
 #include "sp_frame.h"
 #include "store.h"
@@ -17,6 +18,7 @@
 struct watch {
 	/* Fixed from its start. */
 	uint64_t		 id;
+	uid_t			 uid;		/* its peer's: holds a quota */
 	struct watch_loop	*wl;
 	void			*conn;
 	struct watch		**clist;	/* its connection's list */
@@ -26,6 +28,7 @@ struct watch {
 	char			 repo[SP_REPO_MAX + 1];
 	size_t			 repolen;
 	bool			 fixed;		/* a fixed-path store */
+	size_t			 bucket;	/* its env's, in tbl */
 	unsigned		 db;
 	unsigned char		 match[SP_KEY_MAX];
 	size_t			 mlen;
@@ -65,13 +68,19 @@ struct watch_loop {
 	struct watch		*head;
 	atomic_bool		 woken;		/* a turn is coming */
 	atomic_bool		 tick;		/* progress and path checks */
+	bool			 stalled;	/* a watch waits for its
+						 * connection's output to drain:
+						 * look each turn (loop thread) */
 	struct watch_loop	*next;		/* guarded by tbl_mtx */
 };
 
 static const struct watch_io	*io;
 static struct registry		*reg;
 static pthread_mutex_t		 tbl_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct watch		*tbl;		/* every watch */
+/* Every watch, by env: a commit goes through its own env's bucket, not
+ * through every watch of every env. */
+#define TBL_BUCKETS	1024
+static struct watch		*tbl[TBL_BUCKETS];
 static struct watch_loop	*loops;		/* every watch_loop */
 static _Atomic uint64_t		 next_id = 1;
 static _Atomic uint64_t		 nopen;
@@ -125,6 +134,21 @@ wake(struct watch_loop *wl)
 }
 
 /* ------------------------------------------------------------- matching */
+
+/* The bucket in tbl of the env of store and repo (FNV-1a). */
+static size_t
+bucket_of(const char *store, const char *repo, size_t repolen)
+{
+	uint64_t	 h = UINT64_C(14695981039346656037);
+	size_t		 i;
+
+	for (i = 0; store[i] != '\0'; i++)
+		h = (h ^ (unsigned char)store[i]) * UINT64_C(1099511628211);
+	h = (h ^ 0xff) * UINT64_C(1099511628211);
+	for (i = 0; i < repolen; i++)
+		h = (h ^ (unsigned char)repo[i]) * UINT64_C(1099511628211);
+	return h % TBL_BUCKETS;
+}
 
 static bool
 matches(const struct watch *w, unsigned db, const void *key, size_t klen)
@@ -189,6 +213,22 @@ same_id(struct watch *w, const struct reg_env *e)
 	return false;
 }
 
+/* True when job j changes a key w matches (what history keeps of it). */
+static bool
+job_matches(const struct watch *w, const struct st_job *j)
+{
+	const struct st_op	*op;
+	size_t			 i;
+
+	for (i = 0; i < j->nops; i++) {
+		op = &j->ops[i];
+		if (ev_of(op->kind) != 0 && matches(w, op->db, op->key,
+		    op->klen))
+			return true;
+	}
+	return false;
+}
+
 /* Copies the events of job j that w matches into its buffer. */
 static void
 buffer_job(struct watch *w, const struct st_job *j)
@@ -220,11 +260,13 @@ watch_committed(void *arg, struct reg_env *e, const struct st_job *jobs,
 {
 	struct watch	*w;
 	size_t		 i;
-	bool		 news;
+	uint64_t	 buffered;
+	bool		 news, gap;
 
 	(void)arg;
 	pthread_mutex_lock(&tbl_mtx);
-	for (w = tbl; w; w = w->tnext) {
+	for (w = tbl[bucket_of(e->store, e->repo ? e->repo : "", e->repo ?
+	    strlen(e->repo) : 0)]; w; w = w->tnext) {
 		if (!watches_env(w, e))
 			continue;
 		if (!same_id(w, e)) {
@@ -232,29 +274,42 @@ watch_committed(void *arg, struct reg_env *e, const struct st_job *jobs,
 			continue;
 		}
 		news = false;
+		buffered = w->inbox_events;
 		for (i = 0; i < n; i++) {
 			if (jobs[i].rc != 0 || jobs[i].rev <= w->seen)
 				continue;
+			gap = jobs[i].rev != w->seen + 1;
 			/*
 			 * Without history, a revision the hook skips is lost
 			 * for good: one a failed sync kept from it, or the
 			 * revisions of an env a fork or a restore made after
 			 * the watch began.  The watch ends, saying so.
 			 */
-			if (!w->history && jobs[i].rev != w->seen + 1 &&
-			    !w->gap) {
+			if (!w->history && gap && !w->gap) {
 				w->gap = true;
 				sp_buf_free(&w->inbox);
 				w->inbox_off = 0;
 				w->inbox_events = 0;
+				news = true;
 			}
 			w->seen = jobs[i].rev;
-			news = true;
-			if (w->history)
+			/*
+			 * Only a revision with something for w, or one after
+			 * revisions the hook was not told of, is read from
+			 * history; past the others w only moves on, at its
+			 * next turn (send_history()).  So watches on keys
+			 * nobody writes cost a commit a match, not a read.
+			 */
+			if (w->history && (gap || job_matches(w, &jobs[i]))) {
 				w->behind = true;
-			else if (!w->gap && jobs[i].rev >= w->min_rev)
+				news = true;
+			} else if (!w->history && !w->gap &&
+			    jobs[i].rev >= w->min_rev)
 				buffer_job(w, &jobs[i]);
 		}
+		if (!w->history && (w->overflow || w->inbox_events !=
+		    buffered))
+			news = true;
 		if (news)
 			wake(w->wl);
 	}
@@ -289,13 +344,14 @@ watch_events_sent(void)
 
 /* ----------------------------------------------------------- life */
 
+
 static void
 unlink_watch(struct watch *w)
 {
 	struct watch	**pp;
 
 	pthread_mutex_lock(&tbl_mtx);
-	for (pp = &tbl; *pp; pp = &(*pp)->tnext)
+	for (pp = &tbl[w->bucket]; *pp; pp = &(*pp)->tnext)
 		if (*pp == w) {
 			*pp = w->tnext;
 			break;
@@ -319,6 +375,7 @@ free_watch(struct watch *w)
 	unlink_watch(w);
 	cfg_drop(w->st);
 	sp_buf_free(&w->inbox);
+	quota_give(QUOTA_WATCHES, w->uid, 1);
 	atomic_fetch_sub(&nopen, 1);
 	free(w);
 }
@@ -363,6 +420,7 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	struct reg_env	*e = NULL;
 	struct watch	*w;
 	uint64_t	 current;
+	enum quota_why	 why;
 	int		 rc;
 
 	if (rq->st->max_dbs == 0)
@@ -383,12 +441,22 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 		    "storesd opened it; watch it once storesd has it alone",
 		    rq->st->name);
 	}
+	/* Past the checks that may say REG_AGAIN: a retry takes none. */
+	if ((why = quota_take(QUOTA_WATCHES, rq->uid, 1,
+	    quota_share(rq->max_total), rq->max_total)) != QUOTA_OK) {
+		if (e)
+			reg_release(reg, e);
+		return quota_refusal(QUOTA_WATCHES, why, rq->uid,
+		    rq->max_total, err);
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		quota_give(QUOTA_WATCHES, rq->uid, 1);
 		if (e)
 			reg_release(reg, e);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	}
 	w->id = atomic_fetch_add(&next_id, 1);
+	w->uid = rq->uid;
 	w->wl = wl;
 	w->conn = conn;
 	w->clist = list;
@@ -399,6 +467,7 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	w->repolen = repo.n;
 	if (repo.n)
 		memcpy(w->repo, repo.p, repo.n);
+	w->bucket = bucket_of(w->store, w->repo, w->repolen);
 	w->db = rq->db;
 	w->prefix = rq->key.p == NULL;
 	w->mlen = w->prefix ? rq->prefix.n : rq->key.n;
@@ -427,8 +496,8 @@ watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	w->min_rev = w->next;
 	w->done = w->next - 1 < current ? w->next - 1 : current;
 	w->behind = w->history && w->next <= current;
-	w->tnext = tbl;
-	tbl = w;
+	w->tnext = tbl[w->bucket];
+	tbl[w->bucket] = w;
 	pthread_mutex_unlock(&tbl_mtx);
 	if (e)
 		reg_release(reg, e);
@@ -580,8 +649,15 @@ send_history(struct watch *w, uint64_t *events)
 	w->behind = false;
 	upto = w->seen;
 	pthread_mutex_unlock(&tbl_mtx);
-	if (!behind && !w->more)
+	if (!behind && !w->more) {
+		/* Nothing for w up to upto (the hook saw every revision
+		 * and none matched): it is up to date with it. */
+		if (upto > w->done && w->next == w->done + 1) {
+			w->next = upto + 1;
+			w->done = upto;
+		}
 		return false;
+	}
 	if ((rc = acquire(w, &e, &err)) != 0 || e == NULL) {
 		if (rc == -1) {
 			end_watch(w, err.code, err.msg, 0, 0);
@@ -789,21 +865,28 @@ watch_turn_end(void *arg)
 	struct watch_loop	*wl = arg;
 	struct watch		*w, *next;
 	uint64_t		 now, events;
-	bool			 tick, ended;
+	bool			 woken, tick, ended;
 	size_t			 before;
 
-	atomic_store(&wl->woken, false);
+	woken = atomic_exchange(&wl->woken, false);
 	tick = atomic_exchange(&wl->tick, false);
-	if (wl->head == NULL)
+	/* Every turn of the loop ends here: only one that was asked for
+	 * (or that a stalled watch waits on) goes through the watches,
+	 * so idle watches cost the loop's other requests nothing. */
+	if (wl->head == NULL || (!woken && !tick && !wl->stalled))
 		return;
+	wl->stalled = false;
 	now = clock_now_ms();
 	for (w = wl->head; w; w = next) {
 		next = w->lnext;
 		if ((tick && check_env(w)) || check_resync(w))
 			continue;
-		/* Not read: keep nothing, resume once it drains. */
-		if (io->unsent(w->conn) > out_high(w->conn))
+		/* Not read: keep nothing, resume once it drains (looked at
+		 * each turn until then, as its output may drain in any). */
+		if (io->unsent(w->conn) > out_high(w->conn)) {
+			wl->stalled = true;
 			continue;
+		}
 		before = io->out(w->conn)->len;
 		events = 0;
 		ended = w->history ? send_history(w, &events) :

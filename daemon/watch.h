@@ -4,9 +4,11 @@
  *
  * Owns: the watches (struct watch, private to watch.c): what each one
  * matches, the revision it will send next, and, for a store without
- * history, its bounded buffer of events; the table of all watches the
- * writer's commit hook (watch_committed()) goes through; each loop's
- * list of its watches (struct watch_loop).
+ * history, its bounded buffer of events; the table of all watches by
+ * env, whose bucket for its env the writer's commit hook
+ * (watch_committed()) goes through; each loop's list of its watches
+ * (struct watch_loop), walked only at the end of a turn its watches
+ * asked for, or a tick's.
  *
  * How events travel.  The writer calls watch_committed() with the
  * writes of each group commit once they are as durable as their sync
@@ -41,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "sp_buf.h"
@@ -98,14 +101,18 @@ struct watch_req {
 	uint64_t		 from;		/* the first revision wanted */
 	uint64_t		 buffer;	/* watch_buffer */
 	uint64_t		 progress_ms;	/* watch_progress */
+	uid_t			 uid;		/* the peer's */
+	unsigned		 max_total;	/* max_watches_total */
 };
 
 /*
  * Starts a watch for conn (whose list of watches is *list) on wl's
  * loop, and appends its first reply (its id, the current revision) to
- * conn's output.  Returns 0, REG_AGAIN (the env is busy for a moment:
- * retry the request), or -1 with err (BAD_REQUEST for a store that
- * keeps no revisions, INTERNAL).
+ * conn's output.  The watch counts against max_total and its uid's
+ * share of it (quota.h) until it ends.  Returns 0, REG_AGAIN (the env
+ * is busy for a moment: retry the request), or -1 with err
+ * (BAD_REQUEST for a store that keeps no revisions, BUSY when
+ * max_total or the uid's share is held, INTERNAL).
  */
 int	watch_open(struct watch_loop *wl, void *conn, struct watch **list,
 	    const struct watch_req *rq, struct sp_error *err);

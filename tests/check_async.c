@@ -26,9 +26,13 @@
 
 #include "adapters/libevent.h"
 
+/* snapshot_max: a uid may hold half of it, running or waiting, and the
+ * fifty-odd snapshots a_thousand_in_flight_every_kind pipelines are all
+ * root's. */
 #define CONF								\
 	"[daemon]\n"							\
 	"stop_timeout = 1s\n"						\
+	"snapshot_max = 128\n"						\
 	"watch_progress = 100ms\n"					\
 	"\n"								\
 	"[store refs]\n"						\

@@ -398,7 +398,8 @@ START_TEST(test_unknown_key)
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
 	    "snapshot_max, snapshot_timeout, snapshot_max_time, drop_wait, "
-	    "restore_timeout, watch_progress, watch_buffer, max_watches");
+	    "restore_timeout, watch_progress, watch_buffer, max_watches, "
+	    "max_watches_total");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "

@@ -516,7 +516,8 @@ START_TEST(a_thousand_connections)
 		    "allowed here\n", (long)rl.rlim_cur);
 		return;
 	}
-	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 2000\n"
+	/* A uid may hold half of max_connections: all are root's. */
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 4000\n"
 	    "[store refs]\nmap_size = 64MiB\nsync = none\n"), 0);
 	fds0 = hs_fds(d.pid);
 	for (i = 0; i < NTHREADS; i++) {
@@ -714,13 +715,14 @@ START_TEST(max_connections_busy)
 	struct hs_daemon	 d;
 	struct sp_buf		 b = { 0 };
 	struct sp_reply		 rep;
-	sc_conn			*c[3], *x;
+	sc_conn			*c, *x;
 	int			 i, fd;
 
-	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 3\n"
+	/* One connection: the cap, and its only uid's share of it (a
+	 * uid may hold half, rounded up), so the cap is what refuses. */
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nmax_connections = 1\n"
 	    "[store refs]\nmap_size = 1MiB\n"), 0);
-	for (i = 0; i < 3; i++)
-		c[i] = it_conn(&d);
+	c = it_conn(&d);
 	fd = it_raw_connect(&d);
 	ck_assert_int_eq(it_raw_reply(fd, &b, &rep), 0);
 	ck_assert_int_eq(rep.code, SP_BUSY);
@@ -739,7 +741,7 @@ START_TEST(max_connections_busy)
 		ck_assert_int_eq(sc_errretry_ms(x), SP_RETRY_LONG_MS);
 		sc_close(x);
 	}
-	sc_close(c[0]);
+	sc_close(c);
 	/* A place is free again once storesd has seen the close. */
 	for (i = 0; i < hs_tries(10); i++) {
 		x = sc_connect(d.sock);
@@ -750,10 +752,8 @@ START_TEST(max_connections_busy)
 	}
 	ck_assert_int_eq(sc_ping(x), 0);
 	sc_close(x);
-	sc_close(c[1]);
-	sc_close(c[2]);
 	sp_buf_free(&b);
-	ck_assert_int_eq(it_run("grep -q 'max_connections (3) reached' %s",
+	ck_assert_int_eq(it_run("grep -q 'max_connections (1) reached' %s",
 	    d.log), 0);
 	down(&d);
 }
@@ -1905,6 +1905,95 @@ START_TEST(one_uid_cannot_take_all_input)
 }
 END_TEST
 
+#define CONN_SHARE_CONF							\
+	"[daemon]\nsocket_mode = 0666\nmax_connections = 8\n"		\
+	"[store open]\nmap_size = 1MiB\n"
+
+/* In a child: becomes nobody and holds n (<= 8) connections at once,
+ * each answering a ping.  Returns the exit status: 0, or which failed. */
+static int
+conns_as_nobody(const char *sock, int n)
+{
+	sc_conn	*c[8];
+	int	 i, rc;
+
+	for (i = 0; i < n; i++) {
+		if (i == 0 && (rc = nobody_conn(sock, &c[0])) != 0)
+			return rc;
+		if (i > 0)
+			c[i] = sc_connect(sock);
+		if (sc_ping(c[i]) == -1) {
+			fprintf(stderr, "as nobody: connection %d: %s: %s\n",
+			    i, sc_errname(sc_errcode(c[i])),
+			    sc_errmsg(c[i]));
+			return 1 + i;
+		}
+	}
+	for (i = 0; i < n; i++)
+		sc_close(c[i]);
+	return 0;
+}
+
+/*
+ * One local user could open max_connections connections and lock
+ * every other program out.  No uid holds more than half: root's fifth
+ * of 8 is BUSY, naming its share and max_connections, with a retry
+ * hint, while nobody connects its own four; once root closes one, it
+ * connects again.
+ */
+START_TEST(one_uid_cannot_take_every_connection)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c[4], *x = NULL;
+	pid_t			 pid;
+	int			 i, status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "one_uid_cannot_take_every_connection: needs "
+		    "root to act as another user; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(hs_prepare(&d, CONN_SHARE_CONF), 0);
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		c[i] = it_conn(&d);
+		ck_assert_int_eq(sc_ping(c[i]), 0);
+	}
+	for (i = 0; i < 5; i++) {
+		x = sc_connect(d.sock);
+		ck_assert_msg(sc_errcode(x) == SC_ERR_BUSY, "%s: %s",
+		    sc_errname(sc_errcode(x)), sc_errmsg(x));
+		ck_assert_msg(strstr(sc_errmsg(x), "uid 0 holds 4 connections, "
+		    "its share (4) of max_connections (8)") != NULL, "%s",
+		    sc_errmsg(x));
+		ck_assert_int_eq(sc_errretry_ms(x), SP_RETRY_LONG_MS);
+		sc_close(x);
+	}
+	if ((pid = fork()) == 0)
+		_exit(conns_as_nobody(d.sock, 4));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "as nobody: exit %d", WEXITSTATUS(status));
+	/* Its place is root's again once storesd has seen the close. */
+	sc_close(c[0]);
+	for (i = 0; i < hs_tries(10); i++) {
+		x = sc_connect(d.sock);
+		if (sc_errcode(x) == SC_OK)
+			break;
+		sc_close(x);
+		poll(NULL, 0, 10);
+	}
+	ck_assert_int_eq(sc_ping(x), 0);
+	sc_close(x);
+	for (i = 1; i < 4; i++)
+		sc_close(c[i]);
+	ck_assert_int_eq(it_run("grep -q 'connections refused: uid 0 holds' "
+	    "%s", d.log), 0);
+	down(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------- reload memory */
 
 /* Eight stores, refs's map_size as given: a config of some 40 KiB. */
@@ -2166,6 +2255,7 @@ faults_suite(void)
 	tcase_add_test(tc, unfinished_frames_are_cut_off);
 	tcase_add_test(tc, buffered_input_is_capped);
 	tcase_add_test(tc, one_uid_cannot_take_all_input);
+	tcase_add_test(tc, one_uid_cannot_take_every_connection);
 	tcase_add_test(tc, reloads_free_replaced_configs);
 	tcase_add_test(tc, a_huge_read_stalls_no_one);
 	tcase_add_test(tc, a_huge_malformed_read_is_refused);

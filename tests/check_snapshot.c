@@ -19,6 +19,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -534,66 +537,231 @@ END_TEST
 
 #define MAX_CONF							\
 	"[daemon]\n"							\
+	"socket_mode = 0666\n"						\
 	"snapshot_max = 2\n"						\
 	"snapshot_timeout = 1h\n"					\
 	"[store refs]\n"						\
 	"map_size = 64MiB\n"
 
+/* Other users, whatever they are called here: each uid has its own
+ * share of snapshot_max. */
+#define UID_A		65534
+#define UID_B		65533
+
+/* What a snapshot as another user says, as its exit status. */
+#define AS_OK		0
+#define AS_SETUID	100	/* could not become that user */
+#define AS_BUSY_MAX	101	/* BUSY, naming snapshot_max */
+
+/*
+ * Forks a child that becomes uid and takes a snapshot of refs into fd
+ * (the parent's fd stays open).  Its exit status: AS_OK, AS_BUSY_MAX,
+ * AS_SETUID, or the error code.
+ */
+static pid_t
+snap_as(const struct hs_daemon *d, uid_t uid, int fd)
+{
+	sc_conn		*c;
+	uint64_t	 size;
+	pid_t		 pid;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	/* Only fd: a reader's end of the parent's pipes, kept here, would
+	 * keep its snapshot going when the parent closes it. */
+	if (dup2(fd, 3) == -1 || close_range(4, ~0U, 0) == -1)
+		_exit(AS_SETUID);
+	fd = 3;
+	if (setgroups(0, NULL) == -1 || setgid(UID_A) == -1 ||
+	    setuid(uid) == -1)
+		_exit(AS_SETUID);
+	c = sc_connect(d->sock);
+	if (sc_snapshot(c, NULL, "refs", fd, 0, &size) == 0)
+		_exit(AS_OK);
+	if (sc_errcode(c) == SC_ERR_BUSY &&
+	    strstr(sc_errmsg(c), "snapshot_max") != NULL)
+		_exit(AS_BUSY_MAX);
+	if (sc_errcode(c) != SC_ERR_FD_ERROR)	/* expected: cut off */
+		fprintf(stderr, "snapshot as uid %lu: %s: %s\n",
+		    (unsigned long)uid, sc_errname(sc_errcode(c)),
+		    sc_errmsg(c));
+	_exit(sc_errcode(c));
+}
+
+/* Waits (bounded) for child pid and returns its exit status; -1 when
+ * it did not end (it is killed then). */
+static int
+wait_child(pid_t pid)
+{
+	int	 i, status;
+	pid_t	 w = 0;
+
+	for (i = 0; i < hs_tries(10) &&
+	    (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
+		poll(NULL, 0, 10);
+	if (w != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* True when child pid is still running (it waits). */
+static bool
+child_runs(pid_t pid)
+{
+	int	 status;
+
+	return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+static bool
+root_or_skip(const char *test)
+{
+	if (geteuid() == 0)
+		return true;
+	fprintf(stderr, "%s: needs root to act as other users; skipped\n",
+	    test);
+	return false;
+}
+
+/* storesd on MAX_CONF (or conf) that other users may reach, with refs
+ * filled. */
+static void
+shared_up(struct hs_daemon *d, const char *conf)
+{
+	sc_conn	*c;
+
+	ck_assert_int_eq(hs_prepare(d, conf), 0);
+	ck_assert_int_eq(chmod(d->dir, 0755), 0);	/* others may reach it */
+	ck_assert_int_eq(hs_start(d, NULL), 0);
+	c = it_conn(d);
+	fill(c, NULL, "refs", BIG_VALS);
+	sc_close(c);
+}
+
 /*
  * Over snapshot_max, a snapshot waits for one to end, holding no thread:
  * it runs as soon as a reader goes away.  One that waits longer than
- * snapshot_timeout is BUSY, naming the limit.
+ * snapshot_timeout is BUSY, naming the limit.  No uid may hold more
+ * than half of snapshot_max (2 here: one each), so it takes three
+ * users to fill it and make one wait.
  */
 START_TEST(snapshot_max_makes_them_wait)
 {
 	struct hs_daemon d;
-	struct snap	 s[2], third, fourth;
+	struct snap	 s;
 	char		 file[PATH_MAX], status[512];
-	sc_conn		*c;
-	int		 p[2][2], i, fd;
+	int		 p[2], pa[2], fd;
+	pid_t		 a, b;
 
-	ck_assert_int_eq(hs_up(&d, MAX_CONF), 0);
-	c = it_conn(&d);
-	fill(c, NULL, "refs", BIG_VALS);
-	sc_close(c);
+	if (!root_or_skip("snapshot_max_makes_them_wait"))
+		return;
+	shared_up(&d, MAX_CONF);
+	/* Root and A hold the two places. */
+	ck_assert_int_eq(pipe(p), 0);
+	snap_start(&s, &d, NULL, "refs", p[1], 0);
+	wait_pipe_bytes(p[0], 32 * 1024);
+	ck_assert_int_eq(pipe(pa), 0);
+	a = snap_as(&d, UID_A, pa[1]);
+	close(pa[1]);
+	wait_pipe_bytes(pa[0], 32 * 1024);
+	snprintf(file, sizeof(file), "%s/third.mdb", d.dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	b = snap_as(&d, UID_B, fd);
+	close(fd);
+	/* B's waits: two run, and stats say so. */
+	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 2);
+	ck_assert(child_runs(b));
+	/* A reader that goes away ends its snapshot; B's runs. */
+	close(p[0]);
+	ck_assert(snap_join(&s));
+	ck_assert_int_eq(s.code, SC_ERR_FD_ERROR);
+	ck_assert_int_eq(wait_child(b), AS_OK);
+	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
+
+	/* Two run again; with a short snapshot_timeout a waiter gives up. */
+	ck_assert_int_eq(pipe(p), 0);
+	snap_start(&s, &d, NULL, "refs", p[1], 0);
+	wait_pipe_bytes(p[0], 32 * 1024);
+	ck_assert_int_eq(hs_reload(&d, "[daemon]\nsocket_mode = 0666\n"
+	    "snapshot_max = 2\nsnapshot_timeout = 200ms\n[store refs]\n"
+	    "map_size = 64MiB\n", status, sizeof(status)), 0);
+	fd = open(file, O_WRONLY | O_TRUNC, 0600);
+	b = snap_as(&d, UID_B, fd);
+	close(fd);
+	ck_assert_int_eq(wait_child(b), AS_BUSY_MAX);
+	close(p[0]);
+	ck_assert(snap_join(&s));
+	close(pa[0]);
+	ck_assert_int_eq(wait_child(a), SC_ERR_FD_ERROR);
+	down(&d);
+}
+END_TEST
+
+#define SHARE_CONF							\
+	"[daemon]\n"							\
+	"socket_mode = 0666\n"						\
+	"snapshot_max = 4\n"						\
+	"snapshot_timeout = 1h\n"					\
+	"[store refs]\n"						\
+	"map_size = 64MiB\n"
+
+/*
+ * One user's snapshots into pipes nobody reads used to take every
+ * place of snapshot_max, so that everyone else's waited (up to
+ * snapshot_timeout, then BUSY).  No uid holds more than half: root's
+ * third of snapshot_max = 4 is BUSY at once, with a retry hint and
+ * naming the limit, while another user's is admitted and done.
+ */
+START_TEST(one_uid_cannot_take_every_snapshot_place)
+{
+	struct hs_daemon d;
+	struct snap	 s[2];
+	char		 file[PATH_MAX];
+	int		 p[2][2], i, fd;
+	uint64_t	 size;
+	sc_conn		*c;
+
+	if (!root_or_skip("one_uid_cannot_take_every_snapshot_place"))
+		return;
+	shared_up(&d, SHARE_CONF);
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(pipe(p[i]), 0);
 		snap_start(&s[i], &d, NULL, "refs", p[i][1], 0);
 		wait_pipe_bytes(p[i][0], 32 * 1024);
 	}
-	snprintf(file, sizeof(file), "%s/third.mdb", d.dir);
+	snprintf(file, sizeof(file), "%s/mine.mdb", d.dir);
 	fd = open(file, O_WRONLY | O_CREAT, 0600);
-	snap_start(&third, &d, NULL, "refs", fd, 0);
-	/* It waits: two run, and stats say so. */
-	ck_assert_uint_eq(daemon_counter(&d, "snapshots"), 2);
-	ck_assert(!atomic_load(&third.done));
-	/* A reader that goes away ends its snapshot; the third runs. */
-	close(p[0][0]);
-	ck_assert(snap_join(&s[0]));
-	ck_assert_int_eq(s[0].code, SC_ERR_FD_ERROR);
-	ck_assert(snap_join(&third));
-	ck_assert_msg(third.rc == 0, "%s", third.msg);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_snapshot(c, NULL, "refs", fd, 0, &size), -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_BUSY, "%s: %s",
+	    sc_errname(sc_errcode(c)), sc_errmsg(c));
+	ck_assert_msg(strstr(sc_errmsg(c), "its share (2) of snapshot_max "
+	    "(4)") != NULL, "%s", sc_errmsg(c));
+	ck_assert_int_eq(sc_errretry_ms(c), SP_RETRY_LONG_MS);
+	sc_close(c);
+	close(fd);
+	/* Another user's is admitted meanwhile. */
+	snprintf(file, sizeof(file), "%s/theirs.mdb", d.dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(wait_child(snap_as(&d, UID_A, fd)), AS_OK);
+	close(fd);
 	ck_assert_int_eq(it_run("mdb_stat -n %s >/dev/null", file), 0);
-
-	/* Two run again; with a short snapshot_timeout a waiter gives up. */
-	ck_assert_int_eq(pipe(p[0]), 0);
-	snap_start(&s[0], &d, NULL, "refs", p[0][1], 0);
-	wait_pipe_bytes(p[0][0], 32 * 1024);
-	ck_assert_int_eq(hs_reload(&d, "[daemon]\nsnapshot_max = 2\n"
-	    "snapshot_timeout = 200ms\n[store refs]\nmap_size = 64MiB\n",
-	    status, sizeof(status)), 0);
-	fd = open(file, O_WRONLY | O_TRUNC, 0600);
-	snap_start(&fourth, &d, NULL, "refs", fd, 0);
-	ck_assert(snap_join(&fourth));
-	ck_assert_int_eq(fourth.rc, -1);
-	ck_assert_msg(fourth.code == SC_ERR_BUSY, "got %s: %s",
-	    sc_errname(fourth.code), fourth.msg);
-	ck_assert_msg(strstr(fourth.msg, "snapshot_max") != NULL,
-	    "BUSY, but not for snapshot_max: %s", fourth.msg);
+	/* Root's places come back as its snapshots end. */
 	for (i = 0; i < 2; i++) {
 		close(p[i][0]);
 		ck_assert(snap_join(&s[i]));
 	}
+	ck_assert_int_eq(daemon_counter(&d, "snapshots"), 0);
+	snprintf(file, sizeof(file), "%s/again.mdb", d.dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	c = it_conn(&d);
+	ck_assert_msg(sc_snapshot(c, NULL, "refs", fd, 0, &size) == 0, "%s",
+	    sc_errmsg(c));
+	sc_close(c);
+	close(fd);
 	down(&d);
 }
 END_TEST
@@ -681,6 +849,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, descriptor_errors_are_the_clients);
 	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
 	tcase_add_test(tc, snapshot_max_makes_them_wait);
+	tcase_add_test(tc, one_uid_cannot_take_every_snapshot_place);
 	tcase_add_test(tc, trickling_reader_is_cut_off);
 	suite_add_tcase(s, tc);
 	return s;

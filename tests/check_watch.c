@@ -847,6 +847,58 @@ START_TEST(every_acknowledged_write_is_delivered_after_kill_9)
 }
 END_TEST
 
+/*
+ * A watch on a key nobody writes, in an env written busily: commits
+ * with nothing for it are not read back from history for it (watch.c),
+ * yet it keeps up with them: its progress frames reach the current
+ * revision, history trimmed far past where it began is no COMPACTED,
+ * and the write of its key comes as its next event.  Likewise for a
+ * store without history.
+ */
+START_TEST(a_quiet_watch_keeps_up_with_a_busy_env)
+{
+	static const char *const stores[] = { "small", "nh" };
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch_opts		*o;
+	sc_watch		*w;
+	sc_event		 ev;
+	size_t			 i;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	wc = it_conn(&d);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		ck_assert_ptr_nonnull(o = sc_watch_opts_new());
+		ck_assert_int_eq(sc_watch_opts_set_key(o, "quiet", 5), 0);
+		ck_assert_ptr_nonnull(w = sc_watch_begin(wc, "r", stores[i],
+		    NULL, o, NULL));
+		sc_watch_opts_free(o);
+		put_n(c, stores[i], 1, 400);	/* far past 2 KiB of history */
+		do {
+			ck_assert_msg(sc_watch_next(w, &ev, 30000) == 1,
+			    "%s: %s", stores[i], sc_errmsg(wc));
+			ck_assert_msg(ev.op == SC_EV_PROGRESS, "%s: an event "
+			    "of rev %llu for a key nobody wrote", stores[i],
+			    (unsigned long long)ev.rev);
+		} while (ev.rev < 400);
+		ck_assert_uint_eq(ev.rev, 400);
+		ck_assert_int_eq(sc_put(c, "r", stores[i], NULL, "quiet", 5,
+		    "q", 1), 0);
+		ck_assert_msg(next_event(w, &ev, 30000) == 1, "%s: %s",
+		    stores[i], sc_errmsg(wc));
+		ck_assert_int_eq(ev.op, SC_EV_PUT);
+		ck_assert_uint_eq(ev.rev, 401);
+		ck_assert_uint_eq(ev.klen, 5);
+		ck_assert_int_eq(memcmp(ev.key, "quiet", 5), 0);
+		sc_watch_end(w);
+	}
+	sc_close(wc);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* --------------------------------------------------------- COMPACTED */
 
 START_TEST(from_before_history_is_compacted)
@@ -1310,6 +1362,77 @@ START_TEST(watch_needs_read_access)
 END_TEST
 
 /*
+ * max_watches bounded a connection, not a user: one user's connections
+ * could open watches without end, each one memory and work for every
+ * commit.  Daemon-wide there are max_watches_total, no uid holding more
+ * than half: root's fifth of 8 is BUSY naming its share (with no retry
+ * hint: it frees up when root unwatches), while nobody opens its own;
+ * root may watch again once it ended one.
+ */
+START_TEST(one_uid_cannot_take_every_watch)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c[2], *nc;
+	sc_watch		*w[4];
+	char			 shared[1024];
+	pid_t			 pid;
+	int			 i, status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "one_uid_cannot_take_every_watch: needs root "
+		    "to act as another user; skipped\n");
+		return;
+	}
+	ck_assert(strncmp(conf, "[daemon]\n", 9) == 0);
+	snprintf(shared, sizeof(shared), "[daemon]\nmax_watches_total = 8\n%s",
+	    conf + 9);
+	ck_assert_int_eq(hs_prepare(&d, shared), 0);
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);	/* nobody may reach it */
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	/* Four, over two connections: each under max_watches (8). */
+	c[0] = it_conn(&d);
+	c[1] = it_conn(&d);
+	for (i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(w[i] = watch_prefix(c[i % 2], "r", "kv",
+		    "x", 0, NULL));
+	ck_assert_ptr_null(watch_prefix(c[0], "r", "kv", "x", 0, NULL));
+	ck_assert_msg(sc_errcode(c[0]) == SC_ERR_BUSY, "%s: %s",
+	    sc_errname(sc_errcode(c[0])), sc_errmsg(c[0]));
+	ck_assert_msg(strstr(sc_errmsg(c[0]), "its share (4) of "
+	    "max_watches_total (8)") != NULL, "%s", sc_errmsg(c[0]));
+	ck_assert_int_eq(sc_errretry_ms(c[0]), -1);
+	/* Another user's watches are admitted meanwhile: its own four. */
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 ||
+		    setuid(NOBODY) == -1)
+			_exit(100);
+		nc = sc_connect(d.sock);
+		for (i = 0; i < 4; i++)
+			if (sc_watch_begin(nc, "r", "kv", NULL, NULL,
+			    NULL) == NULL) {
+				fprintf(stderr, "as nobody: watch %d: %s: %s\n",
+				    i, sc_errname(sc_errcode(nc)),
+				    sc_errmsg(nc));
+				_exit(1 + i);
+			}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "as nobody: status %d", WEXITSTATUS(status));
+	/* Root's watches end: it may watch again. */
+	sc_watch_end(w[0]);
+	ck_assert_ptr_nonnull(w[0] = watch_prefix(c[0], "r", "kv", "y", 0,
+	    NULL));
+	for (i = 0; i < 4; i++)
+		sc_watch_end(w[i]);
+	sc_close(c[0]);
+	sc_close(c[1]);
+	down(&d);
+}
+END_TEST
+
+/*
  * A reload that changes how a watched store's env is opened (here its
  * history bound) reopens the env for the new configuration; a watch
  * begun under the old one must go on, not wait forever for an env that
@@ -1442,6 +1565,8 @@ watch_suite(void)
 	tcase_add_test(tc, events_wait_until_their_write_is_durable);
 	tcase_add_test(tc, another_program_writing_a_path_env_is_resync);
 	tcase_add_test(tc, watch_needs_read_access);
+	tcase_add_test(tc, one_uid_cannot_take_every_watch);
+	tcase_add_test(tc, a_quiet_watch_keeps_up_with_a_busy_env);
 	tcase_add_test(tc, a_reload_that_reopens_the_env_leaves_its_watches_going);
 	tcase_add_test(tc, unwatch_and_other_requests_meanwhile);
 	suite_add_tcase(s, tc);

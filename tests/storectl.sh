@@ -648,6 +648,7 @@ expect "get -r copy" 0 get -r copy refs main
 check "... sees the value" out_is 3f2a9c
 expect "fork into an open env" 3 fork refs copy
 check "... BUSY" err_has BUSY
+check "... with storesd's retry hint" err_has '(retry in 1000 ms)'
 expect "fork refs to copy2" 0 fork refs copy2
 expect "fork into an existing env" 3 fork refs copy2
 check "... EXISTS" err_has EXISTS
