@@ -22,7 +22,8 @@
 
 #define READ_CHUNK	(64 * 1024)
 #define KEEP_BUF	(1024 * 1024)
-#define STALL_US	2000	/* retry a stalled frame this much later */
+#define STALL_US	2000	/* retry a stalled frame this much later, at
+				 * the latest (see stall()) */
 #define STARVE_US	50000	/* a read held back by max_input: rare, and
 				 * 1,000 of them must not spin a loop */
 /*
@@ -38,6 +39,7 @@ static void	on_read(evutil_socket_t, short, void *);
 static void	on_retry(evutil_socket_t, short, void *);
 static void	on_more(evutil_socket_t, short, void *);
 static void	on_deadline(evutil_socket_t, short, void *);
+static void	unstall(struct conn *);
 static void	on_write(evutil_socket_t, short, void *);
 static bool	frame_waiting(const struct conn *);
 
@@ -142,6 +144,7 @@ conn_close(struct conn *c)
 		return;
 	log_debug("%s: connection %llu closed", __func__,
 	    (unsigned long long)c->serial);
+	unstall(c);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->retry);
@@ -650,20 +653,44 @@ starve(struct conn *c, bool share)
 /*
  * The next frame needs an env that is busy for a moment.  The loop must
  * not wait for it (the env may be held by this very loop's turn), so c
- * stops reading and tries that frame again a little later; its later
- * frames wait behind it, in order.
+ * stops reading and tries that frame again when the registry says an
+ * env stopped being busy (conn_retry_stalled()), or after STALL_US at
+ * the latest; its later frames wait behind it, in order.
  */
 static void
 stall(struct conn *c)
 {
 	struct timeval	 tv = { 0, STALL_US };
 
-	if (!c->stalled)
-		log_debug("%s: connection %llu waits for an env being closed "
-		    "or retuned", __func__, (unsigned long long)c->serial);
+	if (!c->stalled) {
+		log_debug("%s: connection %llu waits for an env being opened, "
+		    "closed or retuned", __func__,
+		    (unsigned long long)c->serial);
+		TAILQ_INSERT_TAIL(&c->loop->stalled, c, stall_link);
+	}
 	c->stalled = true;
 	event_del(c->rev);
 	evtimer_add(c->retry, &tv);
+}
+
+/* c's stalled frame is being retried, or c closes. */
+static void
+unstall(struct conn *c)
+{
+	if (c->stalled)
+		TAILQ_REMOVE(&c->loop->stalled, c, stall_link);
+	c->stalled = false;
+}
+
+void
+conn_retry_stalled(struct loop *l)
+{
+	struct conn	*c;
+
+	/* event_active() only queues on_retry, which runs after this
+	 * walk: the list does not change under it. */
+	TAILQ_FOREACH(c, &l->stalled, stall_link)
+		event_active(c->retry, EV_TIMEOUT, 0);
 }
 
 static void
@@ -673,7 +700,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	c->stalled = false;
+	unstall(c);
 	c->starved = false;
 	if (c->fd == -1 || c->closing)
 		return;

@@ -28,6 +28,7 @@ struct loop;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 link;
+	TAILQ_ENTRY(conn)	 stall_link;	/* in loop->stalled */
 	struct loop		*loop;
 	uint64_t		 serial;	/* for logs */
 	int			 fd;		/* -1 once closed */
@@ -67,6 +68,10 @@ struct conn {
 void	conn_new(struct loop *l, int fd);
 /* A job of c came back: queue its reply and drop its reference. */
 void	conn_job_done(struct conn *c, struct job *j);
+/* Loop thread: an env stopped being busy; l's stalled connections try
+ * their frame again now (their fallback timer stays for envs that do
+ * not say so). */
+void	conn_retry_stalled(struct loop *l);
 /* The reply buffer of c; handler.c appends frames to it. */
 struct sp_buf *conn_out(struct conn *c);
 /*

@@ -79,7 +79,7 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 	int		*fds;
 	size_t		 i, nfds;
 	uint64_t	 n;
-	bool		 stop;
+	bool		 stop, retry;
 
 	(void)what;
 	(void)!read(fd, &n, sizeof(n));
@@ -91,6 +91,8 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 	l->newfds = NULL;
 	l->nnew = l->capnew = 0;
 	stop = l->stop;
+	retry = l->retry;
+	l->retry = false;
 	pthread_mutex_unlock(&l->mtx);
 
 	for (i = 0; i < nfds; i++)
@@ -101,6 +103,8 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 		conn_job_done(j->conn, j);
 		job_free(j);
 	}
+	if (retry)
+		conn_retry_stalled(l);
 	if (stop)
 		begin_stop(l);
 }
@@ -129,6 +133,7 @@ loop_init(struct loop *l, struct daemon *d, unsigned idx)
 	l->idx = idx;
 	l->efd = -1;
 	TAILQ_INIT(&l->conns);
+	TAILQ_INIT(&l->stalled);
 	pthread_mutex_init(&l->mtx, NULL);
 	/* Each base is touched by its own thread only: no locking inside. */
 	if ((ec = event_config_new()) == NULL)
@@ -272,6 +277,20 @@ loop_post_done(struct loop *l, struct job *j)
 	pthread_mutex_unlock(&l->mtx);
 	/* One bell for a burst: the loop takes the whole queue per ring. */
 	if (was_empty)
+		ring(l);
+}
+
+void
+loop_post_retry(struct loop *l)
+{
+	bool	 was;
+
+	pthread_mutex_lock(&l->mtx);
+	was = l->retry;
+	l->retry = true;
+	pthread_mutex_unlock(&l->mtx);
+	/* One bell for a burst of opens: the loop retries them all. */
+	if (!was)
 		ring(l);
 }
 

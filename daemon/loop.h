@@ -57,9 +57,12 @@ struct loop {
 	size_t			 nnew;
 	size_t			 capnew;
 	bool			 stop;
+	bool			 retry;		/* retry stalled frames */
 
 	/* Loop thread only. */
 	struct conn_list	 conns;
+	struct conn_list	 stalled;	/* conns whose frame waits for
+						 * a busy env (conn.c) */
 	bool			 stopping;
 	bool			 exit;		/* leave after this turn */
 	struct loop_hook	 hooks[LOOP_MAX_HOOKS];	/* end of turn */
@@ -107,6 +110,9 @@ void	loop_post_done(struct loop *l, struct job *j);
  * loop, at the latest after timeout_ms.
  */
 void	loop_post_stop(struct loop *l);
+/* From any thread: an env stopped being busy (reg_set_settled_hook()):
+ * l's stalled connections retry their frame now. */
+void	loop_post_retry(struct loop *l);
 
 /* Loop thread: called when a connection of l goes away, to finish a stop. */
 void	loop_check_stopped(struct loop *l);

@@ -263,6 +263,20 @@ tick_interval(const struct config *cfg)
 	return tv;
 }
 
+/*
+ * The registry's hook: an env stopped being busy (an open ended), so
+ * every loop retries the frames it stalled on one now.  Any thread.
+ */
+static void
+on_settled(void *arg)
+{
+	struct daemon	*d = arg;
+	unsigned	 i;
+
+	for (i = 0; i < d->nloops; i++)
+		loop_post_retry(d->loops[i]);
+}
+
 static int
 start(struct daemon *d)
 {
@@ -306,6 +320,7 @@ start(struct daemon *d)
 			return -1;
 		d->nloops++;
 	}
+	reg_set_settled_hook(d->reg, on_settled, d);
 	return 0;
 }
 
@@ -332,8 +347,11 @@ stop(struct daemon *d)
 	/* Queued writes still run and commit here, before envs close. */
 	pool_free(d->pool);
 	pool_free(d->readers);
-	if (d->reg != NULL)
+	if (d->reg != NULL) {
 		reg_set_pool(d->reg, NULL);
+		/* No loop is left to retry anything: reg_free() closes. */
+		reg_set_settled_hook(d->reg, NULL, NULL);
+	}
 	for (i = 0; i < d->nloops; i++) {
 		loop_fini(d->loops[i]);
 		handler_loop_fini(d->loops[i]);

@@ -36,6 +36,8 @@ struct registry {
 	unsigned	 evicting;	/* max_envs closes on the pool */
 	unsigned	 peeked;	/* references held by observers */
 	unsigned	 claiming;	/* reg_claim() calls waiting */
+	void		(*settled)(void *);	/* reg_set_settled_hook() */
+	void		*settled_arg;
 };
 
 /* A failed open's error waits this long for its request to come back. */
@@ -43,6 +45,20 @@ struct registry {
 
 static int	collect(struct registry *, const char *, const char *, bool,
 		    struct reg_env ***, size_t *);
+
+/*
+ * An entry left a busy state (OPENING, CLOSING, RESIZING): wakes the
+ * threads waiting in this process and tells the layer above, whose
+ * requests were told REG_AGAIN, so that they retry now rather than at
+ * their next poll.  The lock held.
+ */
+static void
+settled(struct registry *r)
+{
+	pthread_cond_broadcast(&r->cond);
+	if (r->settled != NULL)
+		r->settled(r->settled_arg);
+}
 
 /* ----------------------------------------------------------- the table */
 
@@ -229,7 +245,7 @@ close_entry(struct registry *r, struct reg_env *e)
 	r->nopen--;
 	r->mapped -= e->mapped;
 	entry_free(r, e);
-	pthread_cond_broadcast(&r->cond);
+	settled(r);
 }
 
 /* Closes an idle open env (see close_entry()). */
@@ -439,6 +455,7 @@ retune(struct registry *r, struct reg_env *e)
 	e->retune = REG_KEEP;
 	e->state = REG_OPEN;
 	lru_insert(r, e);
+	settled(r);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -474,6 +491,15 @@ reg_set_env_ops(struct registry *r, const struct reg_env_ops *ops)
 {
 	pthread_mutex_lock(&r->mtx);
 	r->ops = ops;
+	pthread_mutex_unlock(&r->mtx);
+}
+
+void
+reg_set_settled_hook(struct registry *r, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->settled = fn;
+	r->settled_arg = arg;
 	pthread_mutex_unlock(&r->mtx);
 }
 
@@ -610,7 +636,7 @@ opened(struct registry *r, struct reg_env *e, int rc,
 		e->last_used_ms = clock_now_ms();
 		lru_insert(r, e);
 	}
-	pthread_cond_broadcast(&r->cond);
+	settled(r);
 }
 
 static void
@@ -813,7 +839,7 @@ again:
 		e->refs = 1;
 		*out = e;
 	}
-	pthread_cond_broadcast(&r->cond);
+	settled(r);
 	pthread_mutex_unlock(&r->mtx);
 	return rc;
 }
@@ -975,7 +1001,7 @@ reg_unreserve(struct registry *r, struct reg_env *e)
 	pthread_mutex_lock(&r->mtx);
 	unlink_entry(r, e);
 	entry_free(r, e);
-	pthread_cond_broadcast(&r->cond);
+	settled(r);
 	pthread_mutex_unlock(&r->mtx);
 }
 

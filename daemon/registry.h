@@ -124,6 +124,16 @@ struct registry	*reg_new(const char *data_dir, unsigned nslots,
  */
 void		 reg_set_pool(struct registry *r, struct pool *pool);
 /*
+ * fn(arg) runs, on whichever thread (with the registry's lock held: it
+ * may not call the registry), each time an env stops being busy: an
+ * open or a close ended, a resize or a reservation is over.  A request
+ * told REG_AGAIN may then go on, so the layer above retries them at
+ * once instead of at its next poll (a new env's first request waited
+ * for that poll, 2 to 4 ms, where the open took one).  NULL: none.
+ */
+void		 reg_set_settled_hook(struct registry *r, void (*fn)(void *),
+		    void *arg);
+/*
  * Where files below data_dir are reached: "/proc/self/fd/N" for the
  * descriptor main.c holds on data_dir (lay_root()), so that replacing
  * data_dir (a symlink, a rename) while storesd runs cannot send an env
