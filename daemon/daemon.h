@@ -5,8 +5,8 @@
  * calls the connection's callbacks, the connection the handler, and the
  * handler hands replies and jobs back.  Upward calls elsewhere go
  * through hooks the upper module registers (loop_add_hook,
- * reg_set_env_ops, a job's post, writer_set_commit_hook, the
- * handler's struct watch_io).  `make callgraph` prints the graph as
+ * reg_set_env_ops, reg_set_settled_hook, a job's post,
+ * writer_set_commit_hook, the handler's struct watch_io).  `make callgraph` prints the graph as
  * measured from the objects; `make test` fails on any other cycle.
  *
  * log.c	logging to stderr or syslog; calls nothing

@@ -30,7 +30,8 @@
  *
  * Opening an env may wait on other processes (LMDB's locks in
  * lock.mdb), so with a pool it runs there: the request that asked is told
- * REG_AGAIN and retried, and finds the env open, or the open's error,
+ * REG_AGAIN and retried (at once when the open ends, through the hook of
+ * reg_set_settled_hook()), and finds the env open, or the open's error,
  * which goes to the first request that comes back for it.  No caller
  * ever waits for an open.
  *
