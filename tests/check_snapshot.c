@@ -70,13 +70,17 @@ struct snap {
 	char		 msg[256];
 	uint64_t	 size;
 	atomic_bool	 done;
+	/* Kept here, not only on the thread's stack: a child forked while
+	 * it runs (snap_as()) has no such thread, and valgrind's leak
+	 * check at the child's exit would call the connection lost. */
+	sc_conn		*c;
 };
 
 static void *
 snap_main(void *arg)
 {
 	struct snap	*s = arg;
-	sc_conn		*c = sc_connect(s->sock);
+	sc_conn		*c = s->c = sc_connect(s->sock);
 
 	s->rc = sc_snapshot(c, s->repo, s->store, s->fd, s->compact,
 	    &s->size);
