@@ -94,6 +94,15 @@ turn_entry(struct handler_loop *h, const struct cfg_store *st,
 	return t;
 }
 
+const struct reg_key *
+handler_env_key(struct conn *c, const struct cfg_store *st,
+    struct sp_bytes repo, struct sp_error *err)
+{
+	struct turn_env	*t = turn_entry(c->loop->hl, st, repo, err);
+
+	return t != NULL ? &t->key : NULL;
+}
+
 /*
  * The env of (repo, st) for reading, with the loop's read transaction
  * held open for the rest of the turn, so every read of the turn shares
