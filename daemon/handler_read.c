@@ -59,7 +59,7 @@ turn_is(const struct turn_env *t, const struct cfg_store *st,
  * first place once the turn's earlier reads are done with theirs.
  * Returns NULL with err when the env's directory would be too long.
  */
-static struct turn_env *
+static inline struct turn_env *
 turn_entry(struct handler_loop *h, const struct cfg_store *st,
     struct sp_bytes repo, struct sp_error *err)
 {
