@@ -99,6 +99,13 @@ void	handler_send_job(struct conn *c, struct job *j, uint64_t id);
 /* handler_read.c: answered on the I/O thread. */
 /* The end-of-turn hook that ends the turn's reads (arg: handler_loop). */
 void	handler_read_turn_end(void *arg);
+/* The registry's key of (repo, st), kept by c's loop for its next
+ * requests (a write's too: no path built and hashed per request).
+ * Valid until the loop's next request.  NULL with err when the env's
+ * directory would be too long. */
+const struct reg_key *handler_env_key(struct conn *c,
+	    const struct cfg_store *st, struct sp_bytes repo,
+	    struct sp_error *err);
 int	handler_get(struct conn *c, const struct sp_req *rq,
 	    struct sp_error *err);
 int	handler_mget(struct conn *c, const struct sp_req *rq,

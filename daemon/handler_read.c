@@ -59,7 +59,7 @@ turn_is(const struct turn_env *t, const struct cfg_store *st,
  * first place once the turn's earlier reads are done with theirs.
  * Returns NULL with err when the env's directory would be too long.
  */
-static struct turn_env *
+static inline struct turn_env *
 turn_entry(struct handler_loop *h, const struct cfg_store *st,
     struct sp_bytes repo, struct sp_error *err)
 {
@@ -92,6 +92,15 @@ turn_entry(struct handler_loop *h, const struct cfg_store *st,
 	if (repo.n)
 		memcpy(t->repo, repo.p, repo.n);
 	return t;
+}
+
+const struct reg_key *
+handler_env_key(struct conn *c, const struct cfg_store *st,
+    struct sp_bytes repo, struct sp_error *err)
+{
+	struct turn_env	*t = turn_entry(c->loop->hl, st, repo, err);
+
+	return t != NULL ? &t->key : NULL;
 }
 
 /*
@@ -130,15 +139,42 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 			return REG_AGAIN;
 		return err->code == SP_NOT_FOUND ? 0 : -1;
 	}
+	/* Refused only when broken; the transaction itself is renewed by
+	 * the turn's first read of e, under that read's guard. */
 	if (st_read_hold((*e)->st, h->loop->idx, err) == -1) {
-		/* Grown by another program: retried once it is remapped. */
-		rc = st_grown((*e)->st) ? REG_AGAIN : -1;
 		reg_release(h->loop->d->reg, *e);
 		*e = NULL;
-		return rc;
+		return -1;
 	}
 	t->e = *e;
 	return 0;
+}
+
+/*
+ * A read of e (NULL: none) failed.  When another program grew e past
+ * storesd's map, the turn's transaction, renewed by this read, met the
+ * larger file: e leaves the turn, so that the registry can remap it
+ * once nothing of it is open, and the request is retried then, as
+ * nothing of it was done (its reply was dropped).  Returns REG_AGAIN
+ * or -1.
+ */
+static int
+read_failed(struct conn *c, struct reg_env *e)
+{
+	struct handler_loop	*h = c->loop->hl;
+	unsigned		 i;
+
+	if (e == NULL || !st_grown(e->st))
+		return -1;
+	for (i = 0; i < h->nturn; i++) {
+		if (h->turn[i].e != e)
+			continue;
+		st_read_done(e->st, h->loop->idx);
+		reg_release(h->loop->d->reg, e);
+		h->turn[i].e = NULL;
+	}
+	c->hc->env_seen = NULL;
+	return REG_AGAIN;
 }
 
 /* The env of t for reading, held for the turn; *e is NULL when it does
@@ -171,7 +207,7 @@ add_rev(struct conn *c, const struct target *t, struct reg_env *e,
 	/* A failure drops the reply begun at mark: the error replaces it. */
 	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1) {
 		conn_out(c)->len = mark;
-		return -1;
+		return read_failed(c, e);
 	}
 	if (sp_reply_add_rev(conn_out(c), mark, rev) == -1) {
 		conn_out(c)->len = mark;
@@ -196,7 +232,7 @@ handler_rev(struct conn *c, const struct sp_req *rq, struct sp_error *err)
 		return rc;
 	/* No env yet: revision 0, and no id until one is made. */
 	if (e != NULL && st_rev(e->st, c->loop->idx, &rev, err) == -1)
-		return -1;
+		return read_failed(c, e);
 	if (sp_reply_rev(conn_out(c), rq->id, rev,
 	    e != NULL ? st_env_id(e->st) : NULL) == -1)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
@@ -243,7 +279,7 @@ handler_get(struct conn *c, const struct sp_req *rq,
 	    &v, err) == -1) {
 		/* A fault may stop it midway through copying the value. */
 		conn_out(c)->len = mark;
-		return -1;
+		return read_failed(c, e);
 	}
 	return add_rev(c, &t, e, mark, err);
 }
@@ -301,9 +337,11 @@ handler_mget(struct conn *c, const struct sp_req *rq,
 		return read_job(c, rq, &t, err);
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
-	return job_read_keys(conn_out(c), rq->id, rq->op == SP_OP_MGET,
+	if (job_read_keys(conn_out(c), rq->id, rq->op == SP_OP_MGET,
 	    t.st->max_dbs > 0 && (e == NULL || st_has_revs(e->st)),
-	    e ? e->st : NULL, c->loop->idx, t.db, &rq->keys, err);
+	    e ? e->st : NULL, c->loop->idx, t.db, &rq->keys, err) == -1)
+		return read_failed(c, e);
+	return 0;
 }
 
 /* --------------------------------------------------------------- count */
@@ -322,8 +360,8 @@ handler_count(struct conn *c, const struct sp_req *rq,
 		return -1;
 	if ((rc = read_env(c, &t, &e, err)) != 0)
 		return rc;
-	if (e != NULL)
-		rc = st_count(e->st, c->loop->idx, t.db, &n, err);
+	if (e != NULL && st_count(e->st, c->loop->idx, t.db, &n, err) == -1)
+		return read_failed(c, e);
 	if (rc == 0 && sp_reply_count(conn_out(c), rq->id, n) == -1)
 		rc = sp_seterr(err, SP_INTERNAL, "out of memory");
 	if (rc == 0)
@@ -409,14 +447,15 @@ handler_scan(struct conn *c, const struct sp_req *rq,
 		goto fail;
 	}
 	/* The page is whole: a failure now drops it (mark is its start). */
-	if (add_rev(c, &t, e, pg.w.mark, err) == -1) {
+	if ((rc = add_rev(c, &t, e, pg.w.mark, err)) != 0) {
 		conn_out(c)->len = pg.w.mark;
-		return -1;
+		return rc;
 	}
 	rc = 0;
 	goto done;
 fail:
 	sp_reply_abort(&pg.w);
+	rc = read_failed(c, e);
 done:
 	return rc;
 }

@@ -101,11 +101,18 @@ commit(struct conn *c, const struct target *t, struct job *j, bool creates,
     uint64_t id, struct sp_error *err)
 {
 	/* create = explicit: only create and restore make envs. */
-	bool	 make = creates && !t->st->create_explicit;
-	int	 rc;
+	bool			 make = creates && !t->st->create_explicit;
+	const struct reg_key	*k;
+	int			 rc;
 
-	if (j->env == NULL && (rc = reg_acquire(c->loop->d->reg, t->st,
-	    t->repo, make, &j->env, err)) != 0) {
+	if (j->env != NULL)
+		rc = 0;
+	else if ((k = handler_env_key(c, t->st, t->repo, err)) == NULL)
+		rc = -1;
+	else	/* the loop keeps the env's key, as for reads */
+		rc = reg_acquire_key(c->loop->d->reg, t->st, t->repo, k, make,
+		    &j->env, err);
+	if (rc != 0) {
 		j->env = NULL;
 		if (rc == -1 && err->code == SP_NOT_FOUND && !creates)
 			return without_env(c, j, id, err);

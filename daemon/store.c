@@ -40,6 +40,16 @@
 #define PAGE_HDR	16
 #define NODE_HDR	8
 
+/*
+ * A slot's read transaction held for a turn is renewed by the turn's
+ * first read, not by st_read_hold(): a renewal reads the env's meta
+ * pages, so it must run under a guard, and the read's own guard covers
+ * it (one sigsetjmp per read of a turn, not two for the first).
+ */
+#define HOLD_NO		0	/* renewed and reset by each read */
+#define HOLD_WANT	1	/* held for the turn, not renewed yet */
+#define HOLD_LIVE	2	/* held for the turn, renewed */
+
 struct st_env {
 	MDB_env			*env;
 	char			*label;
@@ -55,7 +65,9 @@ struct st_env {
 	atomic_bool		 dbi_ok[CFG_MAX_DBS];
 	unsigned		 nslots;
 	MDB_txn			**rtxn;		/* reset read txns, per slot */
-	bool			*held;		/* per slot: rtxn open for a turn */
+	/* Per slot: HOLD_NO, or held for a turn (st_read_hold()): HOLD_WANT
+	 * until its first read renews rtxn, HOLD_LIVE from then on. */
+	unsigned char		*held;
 	/* Per slot: the revision its last snapshot read had (st_rev()). */
 	struct slot_rev {
 		size_t		 txnid;		/* 0: none yet */
@@ -357,7 +369,7 @@ guard_fail(struct guard *g, struct sp_error *err)
 	if (g->slot < e->nslots && e->rtxn[g->slot] != NULL) {
 		mdb_txn_abort(e->rtxn[g->slot]);
 		e->rtxn[g->slot] = NULL;
-		e->held[g->slot] = false;
+		e->held[g->slot] = HOLD_NO;
 	}
 	if (atomic_load(&e->broken) == FAULT)
 		fault_note(e);
@@ -1139,21 +1151,26 @@ rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
 			guard_holds(*txn, NULL);
 		return rc;
 	}
-	if (e->held[slot]) {
+	if (e->held[slot] == HOLD_LIVE) {
 		*txn = e->rtxn[slot];
 		return 0;
 	}
 	if (e->rtxn[slot] != NULL) {
-		if ((rc = mdb_txn_renew(e->rtxn[slot])) == 0) {
-			*txn = e->rtxn[slot];
-			return 0;
-		}
+		if ((rc = mdb_txn_renew(e->rtxn[slot])) == 0)
+			goto renewed;
 		mdb_txn_abort(e->rtxn[slot]);
 		e->rtxn[slot] = NULL;
 	}
-	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn)) == 0)
-		e->rtxn[slot] = *txn;
-	return rc;
+	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &e->rtxn[slot])) !=
+	    0) {
+		e->rtxn[slot] = NULL;
+		return rc;
+	}
+renewed:
+	*txn = e->rtxn[slot];
+	if (e->held[slot] == HOLD_WANT)
+		e->held[slot] = HOLD_LIVE;
+	return 0;
 }
 
 static void
@@ -1162,43 +1179,29 @@ rtxn_put(struct st_env *e, unsigned slot, MDB_txn *txn)
 	if (slot == ST_NOSLOT || slot >= e->nslots) {
 		guard_holds(NULL, NULL);
 		mdb_txn_abort(txn);
-	} else if (!e->held[slot])
+	} else if (e->held[slot] == HOLD_NO)
 		mdb_txn_reset(txn);
-}
-
-static int
-do_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
-{
-	MDB_txn	*txn;
-	int	 rc;
-
-	if (slot >= e->nslots || e->held[slot])
-		return 0;
-	if ((rc = rtxn_get(e, slot, &txn)) != 0)
-		return st_fail(e, err, rc, "begin read");
-	e->held[slot] = true;
-	return 0;
 }
 
 int
 st_read_hold(struct st_env *e, unsigned slot, struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
+	/* Touches no page (see HOLD_WANT): no guard. */
+	if (atomic_load_explicit(&e->broken, memory_order_relaxed) < 0)
 		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_read_hold(e, slot, err), err);
+	if (slot < e->nslots && e->held[slot] == HOLD_NO)
+		e->held[slot] = HOLD_WANT;
+	return 0;
 }
 
 void
 st_read_done(struct st_env *e, unsigned slot)
 {
-	if (slot >= e->nslots || !e->held[slot])
+	if (slot >= e->nslots || e->held[slot] == HOLD_NO)
 		return;
-	e->held[slot] = false;
-	mdb_txn_reset(e->rtxn[slot]);
+	if (e->held[slot] == HOLD_LIVE)
+		mdb_txn_reset(e->rtxn[slot]);
+	e->held[slot] = HOLD_NO;
 }
 
 static int
@@ -2753,7 +2756,7 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 	 * already (the reads of a turn after the first): no page is touched,
 	 * so no guard is set up, and a get costs one sigsetjmp, not two.
 	 */
-	if (e->revs && slot < e->nslots && e->held[slot] &&
+	if (e->revs && slot < e->nslots && e->held[slot] == HOLD_LIVE &&
 	    atomic_load_explicit(&e->broken, memory_order_relaxed) >= 0 &&
 	    e->srev[slot].txnid != 0 &&
 	    e->srev[slot].txnid == mdb_txn_id(e->rtxn[slot])) {

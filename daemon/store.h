@@ -111,7 +111,10 @@ bool	st_exists(const char *dir);
 /*
  * Keeps slot's read transaction open until st_read_done(), so the reads
  * of one event-loop turn share it instead of renewing one each.  It must
- * be done before the turn ends.  Returns 0, or -1 with err.
+ * be done before the turn ends.  Touches no page of the map: the turn's
+ * first read renews the transaction, under its own guard (a read of an
+ * env another program grew fails BUSY then, with st_grown() true).
+ * Returns 0, or -1 with err (CORRUPT: the env is broken by a fault).
  */
 int	st_read_hold(struct st_env *env, unsigned slot, struct sp_error *err);
 void	st_read_done(struct st_env *env, unsigned slot);
