@@ -3134,6 +3134,76 @@ st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 
 /* --------------------------------------------------------- copy, stats */
 
+/*
+ * Whether e's data.mdb is shorter than the pages in use: then it is
+ * marked broken (a cut no read met yet).  A plain copy reads no page
+ * past the file's end, so a copy of a cut file is short, not faulted.
+ */
+static bool
+cut_short(struct st_env *e)
+{
+	struct stat	 sb;
+
+	if (fstat(e->fd, &sb) == -1 ||
+	    (uint64_t)sb.st_size >= atomic_load(&e->used))
+		return false;
+	fault_mark(e);
+	return true;
+}
+
+/*
+ * A compacting copy of e into fd, from a plain copy of it that no other
+ * process can reach: an unnamed file (O_TMPFILE) beside data.mdb, opened
+ * read-only, without a lock file, through /proc.  LMDB's compacting walk
+ * cannot be guarded: it runs on the calling thread beside a writer
+ * thread of LMDB's own, which a jump would leave waiting on the
+ * caller's stack, and a page of zeros sends it round the tree's pointers
+ * past its cursor's stack.  Walking the map of data.mdb itself, a page
+ * cut off by another program was a SIGBUS that killed storesd; the
+ * plain copy reads no page past the file's end.  Costs the env's used size on
+ * its file system for the copy's time, and writing it twice.  Returns 0
+ * or an LMDB or errno code.
+ */
+static int
+copy_compact(struct st_env *e, int fd)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_env		*t = NULL;
+	struct stat	 sb;
+	char		 path[64];
+	int		 tfd, rc;
+
+	/* A file system without unnamed files: the walk of the map, as
+	 * LMDB does it, is all there is. */
+	if ((tfd = open(e->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
+		return errno == EOPNOTSUPP ?
+		    mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT) : errno;
+	if ((rc = mdb_env_copyfd2(e->env, tfd, 0)) != 0 || st_faulted(e) ||
+	    cut_short(e))
+		goto done;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd);
+	if ((rc = mdb_env_create(&t)) != 0 ||
+	    (rc = mdb_env_open(t, path, MDB_NOSUBDIR | MDB_NOLOCK |
+	    MDB_RDONLY | MDB_NORDAHEAD, 0600)) != 0 ||
+	    (rc = mdb_env_info(t, &info)) != 0 ||
+	    (rc = mdb_env_stat(t, &ms)) != 0)
+		goto done;
+	/* LMDB copies no more than the file holds: what it names past
+	 * that was cut off meanwhile.  Nobody else can cut the copy. */
+	if (fstat(tfd, &sb) == -1 || (uint64_t)sb.st_size <
+	    ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
+		fault_mark(e);
+		goto done;
+	}
+	rc = mdb_env_copyfd2(t, fd, MDB_CP_COMPACT);
+done:
+	if (t != NULL)
+		mdb_env_close(t);
+	close(tfd);
+	return rc;
+}
+
 int
 st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 {
@@ -3141,17 +3211,20 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 
 	/*
 	 * Not guarded (see "faults"): LMDB copies on a thread of its own,
-	 * which a jump would leave waiting for good, and a compacting walk
-	 * cannot go on over a page of zeros.  A plain copy reads the map
-	 * with write(2), which meets a page cut off as EFAULT, not SIGBUS.
-	 * A copy of a broken env, or one that read another thread's page
-	 * of zeros, is refused.
+	 * which a jump would leave waiting for good.  A plain copy reads
+	 * the map with write(2), which meets a page cut off as EFAULT, not
+	 * SIGBUS, and copies no page past the file's end: a copy of a file
+	 * cut short is short (cut_short()).  A compacting one walks a plain
+	 * one (copy_compact()).  A copy of a broken env, or one that read
+	 * another thread's page of zeros, is refused.
 	 */
 	if (st_faulted(e))
 		return refused(e, err);
-	rc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
-	if (st_faulted(e))
+	rc = compact ? copy_compact(e, fd) : mdb_env_copyfd2(e->env, fd, 0);
+	if (st_faulted(e) || cut_short(e)) {
+		fault_note(e);
 		return refused(e, err);
+	}
 	if (rc != 0)
 		return st_fail(e, err, rc, "copy");
 	/* A pipe or socket cannot be synced, and need not be. */

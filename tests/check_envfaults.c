@@ -1150,6 +1150,49 @@ START_TEST(env_cut_short_under_a_watch)
 END_TEST
 
 /*
+ * The same cut met first by a snapshot.  A compacting one walked the
+ * env's map on the copier's thread, unguarded: a SIGBUS killed storesd.
+ * A plain one copied what was left of the file and answered OK: a short,
+ * unusable snapshot.  Both are CORRUPT now, storesd lives, other envs
+ * are served.
+ */
+START_TEST(env_cut_short_under_a_snapshot)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 out[PATH_MAX];
+	uint64_t	 size;
+	size_t		 i;
+	int		 fd, compact;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
+	for (i = 0; i < 2; i++)
+		for (compact = 1; compact >= 0; compact--) {
+			fill_and_keep(&d, c, "cut", stores[i]);
+			fill_and_keep(&d, c, "good", stores[i]);
+			co_user_cuts(&d, "cut", stores[i]);
+			fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			ck_assert_int_ge(fd, 0);
+			EXPECT_ERR(c, sc_snapshot(c, "cut", stores[i], fd,
+			    compact, &size), SC_ERR_CORRUPT);
+			close(fd);
+			ck_assert_msg(alive(&d), "storesd died");
+			refused_cut(&d, c, "cut", stores[i]);
+			others_served(c, "good", stores[i]);
+			restore_kept(&d, "cut", stores[i]);
+			served_again(c, "cut", stores[i]);
+		}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
  * signal, as a core-dumping SIGBUS would without it.
@@ -1194,6 +1237,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_reads);
 	tcase_add_test(tc, env_cut_short_under_a_write);
 	tcase_add_test(tc, env_cut_short_under_a_watch);
+	tcase_add_test(tc, env_cut_short_under_a_snapshot);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
