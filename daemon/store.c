@@ -2497,18 +2497,18 @@ st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
 
 	sp_mp_rd_init(&rd, p, n);
 	if (sp_mp_read_array(&rd, &count) == -1)
-		return -1;
+		return ST_HIST_BAD;
 	for (i = 0; i < count; i++) {
 		op = rd;
 		if (sp_mp_read_array(&op, &m) == -1 || m != 4 ||
 		    sp_mp_read_uint(&op, &kind) == -1 ||
 		    sp_mp_read_uint(&op, &db) == -1 || db >= CFG_MAX_DBS ||
 		    sp_mp_read_bytes(&op, &k) == -1)
-			return -1;
+			return ST_HIST_BAD;
 		v = (struct sp_bytes){ NULL, 0 };
 		if (sp_mp_read_nil(&op) == -1 &&
 		    sp_mp_read_bytes(&op, &v) == -1)
-			return -1;
+			return ST_HIST_BAD;
 		rd = op;
 		o = (struct st_op){ kind == ST_PUT ? ST_PUT : ST_DEL,
 		    (unsigned)db, k.p, k.n, v.p, v.n };
@@ -2809,7 +2809,19 @@ do_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 			rc = MDB_CORRUPTED;	/* a gap in history */
 			goto fail;
 		}
-		if ((frc = fn(arg, pos->next, v.mv_data, v.mv_size)) == -1) {
+		if ((frc = fn(arg, pos->next, v.mv_data, v.mv_size)) ==
+		    ST_HIST_BAD) {
+			/* Not logged: each watch from there would log it
+			 * again.  The data itself may be sound. */
+			sp_seterr(err, SP_CORRUPT, "%s: the history entry of "
+			    "revision %llu in its data.mdb is malformed (made "
+			    "or changed by another program); watch from a "
+			    "later revision, or restore the env from a "
+			    "snapshot", e->label,
+			    (unsigned long long)pos->next);
+			goto fail_set;
+		}
+		if (frc == -1) {
 			sp_seterr(err, SP_INTERNAL, "out of memory reading "
 			    "history of %s", e->label);
 			goto fail_set;

@@ -320,7 +320,8 @@ bool	st_changed_outside(struct st_env *env);
 
 /* Receives one history entry: its revision and its ops, encoded.
  * Returns 0, 1 to stop before the entry is done (the read ends there,
- * pos->next at this revision), or -1 (out of memory). */
+ * pos->next at this revision), -1 (out of memory) or ST_HIST_BAD (the
+ * entry is malformed: the read fails CORRUPT). */
 typedef int	(*st_rev_fn)(void *arg, uint64_t rev, const void *ops,
 		    size_t n);
 /* Receives one op of an entry (kind ST_PUT or ST_DEL; val for a put).
@@ -346,9 +347,11 @@ int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
 	    size_t max_bytes, st_rev_fn fn, void *arg,
 	    struct st_hist_pos *pos, struct sp_error *err);
 /* Calls fn for each op of an entry.  Returns 0, 1 (fn's 1: it stopped
- * there), or -1 (malformed, or fn's -1).  Keys and values point into
+ * there), -1 (fn's -1) or ST_HIST_BAD (the entry is malformed: a file
+ * made or changed by another program).  Keys and values point into
  * ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);
+#define ST_HIST_BAD	(-2)
 
 #define ST_ENV_NCOUNTERS	12
 #define ST_DB_NCOUNTERS		6
