@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,9 @@ struct st_env {
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
 	int			 fd;		/* data.mdb, LMDB's descriptor */
+	dev_t			 dev;		/* data.mdb's, for past_map() */
+	ino_t			 ino;
+	atomic_bool		 wild;		/* a fault was a SIGSEGV */
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
@@ -203,6 +207,13 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * or its disk failed; the registry closes it once nothing uses
  * it (st_faulted()), and the next open checks the file again
  * (check_file()): refused while it is short, served once it is restored.
+ * A file that another program wrote bytes into (not cut) can make a
+ * read of LMDB's follow an offset or a pointer out of range: a SIGSEGV
+ * at an address nothing is mapped at, past the env's map (past_map())
+ * or near 0, in a guarded read is a fault of that env too (FAULT_WILD),
+ * and jumps back the same way.  Any other SIGSEGV, and one in a write
+ * (where no jump is safe), still kills storesd.
+ *
  * A SIGBUS with no guard, or sent by another process (kill), still
  * kills storesd, with a line on stderr.  A lock.mdb cut short is not
  * covered: LMDB touches its map again, unguarded, when a transaction
@@ -212,6 +223,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
 #define FAULT		(-1)	/* a page faulted; not yet told why */
 #define FAULT_CUT	(-2)	/* data.mdb was cut short */
 #define FAULT_IO	(-3)	/* the disk could not read the page */
+#define FAULT_WILD	(-4)	/* LMDB read outside the map: the file
+				 * holds bytes it did not write */
 
 enum guard_mode {
 	GUARD_JUMP,		/* reads: back to the guard */
@@ -290,6 +303,10 @@ refused(struct st_env *e, struct sp_error *err)
 	case FAULT_IO:
 		why = "could not be read (an I/O error of its disk)";
 		break;
+	case FAULT_WILD:
+		why = "holds pages that LMDB did not write (another program "
+		    "wrote into it)";
+		break;
 	default:
 		why = "could not be read: the file changed size under storesd "
 		    "or its disk failed";
@@ -312,15 +329,20 @@ fault_note(struct st_env *e)
 	uint64_t	 used = atomic_load(&e->used);
 	int		 was = FAULT, kind;
 
-	kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
-	    FAULT_CUT : FAULT_IO;
+	if (atomic_load(&e->wild))
+		kind = FAULT_WILD;
+	else
+		kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
+		    FAULT_CUT : FAULT_IO;
 	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
 		return;
 	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
 	    "from a snapshot, every other env is served", __func__, e->label,
 	    e->dir, ST_DATA_FILE, kind == FAULT_CUT ? "was cut short under "
-	    "storesd (a read past its new end faulted)" : "could not be read "
-	    "(an I/O error faulted a read of its map)");
+	    "storesd (a read past its new end faulted)" : kind == FAULT_WILD ?
+	    "holds bytes LMDB did not write (a read of it led outside its "
+	    "map)" : "could not be read (an I/O error faulted a read of its "
+	    "map)");
 }
 
 /*
@@ -376,16 +398,118 @@ fault_mark(struct st_env *e)
 		;
 }
 
+/* Below it nothing is ever mapped (vm.mmap_min_addr). */
+#define LOW_ADDR	4096
+
+/* Reads a hex or decimal number at *p, moving past it.  Async signal
+ * safe. */
+static uintmax_t
+maps_num(const char **p, unsigned base)
+{
+	uintmax_t	 v = 0;
+	unsigned	 d;
+	char		 ch;
+
+	for (;; (*p)++) {
+		ch = **p;
+		if (ch >= '0' && ch <= '9')
+			d = (unsigned)(ch - '0');
+		else if (base == 16 && ch >= 'a' && ch <= 'f')
+			d = (unsigned)(ch - 'a' + 10);
+		else
+			return v;
+		v = v * base + d;
+	}
+}
+
+/*
+ * Whether a, an address nothing is mapped at, lies past the map of e's
+ * data.mdb with nothing mapped between: the highest mapping below a in
+ * /proc/self/maps ("start-end perms offset major:minor inode path") is
+ * of that file.  LMDB reads past its map there when a page of the file
+ * holds another program's bytes (an offset or a size out of range).
+ * Async signal safe: open, read and close only.
+ */
+static bool
+past_map(const struct st_env *e, uintptr_t a)
+{
+	char		 buf[4096];
+	char		 line[512];
+	const char	*p;
+	uintmax_t	 start, maj, min, ino, below = 0;
+	size_t		 len = 0;
+	ssize_t		 n, i;
+	bool		 ours = false;
+	int		 fd;
+
+	if ((fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len] = '\0';
+			len = 0;
+			p = line;
+			start = maps_num(&p, 16);
+			if (start > a || start < below || *p != '-')
+				continue;
+			while (*p != '\0' && *p != ' ')
+				p++;		/* the end */
+			for (p++; *p != '\0' && *p != ' '; p++)
+				;		/* perms */
+			for (p++; *p != '\0' && *p != ' '; p++)
+				;		/* offset */
+			p++;
+			maj = maps_num(&p, 16);
+			p++;
+			min = maps_num(&p, 16);
+			p++;
+			ino = maps_num(&p, 10);
+			below = start;
+			ours = ino == (uintmax_t)e->ino &&
+			    maj == major(e->dev) && min == minor(e->dev);
+		}
+	close(fd);
+	return ours;
+}
+
 static void
 on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	static const char	 msg[] = "storesd: SIGBUS outside any call "
 				    "on an env: storesd dies\n";
+	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
 	int			 saved = errno;
 
 	(void)uc;
+	/*
+	 * A page of the file that another program wrote bytes into makes
+	 * LMDB follow an offset or a size out of range, past the end of
+	 * the map, or a pointer it never set (near address 0): in a
+	 * guarded read, a fault of that env.  Any other SIGSEGV is
+	 * storesd's own: it dies.
+	 */
+	if (sig == SIGSEGV) {
+		if (g != NULL && g->mode == GUARD_JUMP &&
+		    si->si_code == SEGV_MAPERR && (a < LOW_ADDR ||
+		    past_map(g->e, a))) {
+			g->hit = 1;
+			atomic_store(&g->e->wild, true);
+			fault_mark(g->e);
+			guard_now = g->prev;
+			siglongjmp(g->jb, 1);
+		}
+		(void)!write(STDERR_FILENO, segv, sizeof(segv) - 1);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
 	 * for a page past the file's end or that the disk failed). */
 	if (g != NULL && si->si_code > 0) {
@@ -418,7 +542,9 @@ st_catch_faults(void)
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGBUS, &sa, NULL);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		return -1;
+	return sigaction(SIGSEGV, &sa, NULL);
 }
 
 bool
@@ -944,12 +1070,17 @@ layout_of(struct st_env *e, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
+	struct stat	 sb;
 	int		 rc;
 
 	if ((rc = mdb_env_get_fd(e->env, &e->fd)) != 0 ||
 	    (rc = mdb_env_stat(e->env, &ms)) != 0 ||
 	    (rc = mdb_env_info(e->env, &info)) != 0)
 		return st_fail(e, err, rc, "open");
+	if (fstat(e->fd, &sb) == 0) {
+		e->dev = sb.st_dev;
+		e->ino = sb.st_ino;
+	}
 	e->psize = ms.ms_psize;
 	e->map_size = info.me_mapsize;	/* at least what the file holds */
 	e->nodemax = (((e->psize - PAGE_HDR) / 2) & ~1U) - 2;

@@ -43,10 +43,11 @@ struct st_env;
  * must be closed once nothing uses it, so that the next open checks the
  * file again.  Not guarded: st_open (which checks the file just before),
  * st_resize, st_verify, st_reid, and st_copy (see it in store.c).
- * st_catch_faults() installs the process's SIGBUS handler (once, at
- * start-up, before any env opens); without it a fault kills the process
- * as before, and a SIGBUS outside a guarded call still does.  Returns 0,
- * or -1 with errno.
+ * st_catch_faults() installs the process's SIGBUS and SIGSEGV handler
+ * (once, at start-up, before any env opens); without it a fault kills
+ * the process as before, and a SIGBUS outside a guarded call still does,
+ * as does any SIGSEGV but a guarded read's past its env's map (a file
+ * another program wrote into).  Returns 0, or -1 with errno.
  */
 int	st_catch_faults(void);
 /* True once a page of env's map faulted: it serves nothing more. */

@@ -1193,6 +1193,64 @@ START_TEST(env_cut_short_under_a_snapshot)
 END_TEST
 
 /*
+ * A co-user writes bytes into a page of an open env's data.mdb (64 bytes
+ * at the end of a leaf): LMDB then followed a pointer it never set in
+ * a scan, a SIGSEGV that killed storesd.  Now a read that leads LMDB
+ * outside its map is a fault of that env alone: CORRUPT, saying another
+ * program wrote into the file; storesd lives and serves the others.
+ */
+START_TEST(env_written_into_under_reads)
+{
+	static const unsigned char junk[64] =
+	    "\x29\xab\x14\xc2\x56\xe7\xd8\x50\x56\x79\x1a\x38\x43\x20\xc4\x34"
+	    "\x95\x68\x72\xd7\x2c\x88\x6b\xcb\x8f\xae\x16\x66\x02\xd2\x1c\xc1"
+	    "\xfb\x47\x0c\x79\xd9\x39\x01\x3e\x65\x67\xa9\x04\x2a\x44\x08\x2b"
+	    "\xfe\x65\xd7\x23\xcb\x62\x2f\x4a\x58\x15\x1b\x8a\x4c\x89\x11\x3e";
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_batch	*b;
+	sc_scan		*sc;
+	char		 k[16], v[96], path[PATH_MAX];
+	int		 i, fd, rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 1; i <= 400; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		snprintf(v, sizeof(v), "%.79s%d", "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+		    strlen(v)), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), 12 * 4096 + 3798),
+	    (ssize_t)sizeof(junk));
+	close(fd);
+	sc = sc_scan_begin(c, "w", "p", NULL, NULL);
+	ck_assert_ptr_nonnull(sc);
+	while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT &&
+	    strstr(sc_errmsg(c), "another program") != NULL, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_scan_end(sc);
+	ck_assert_msg(alive(&d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
+	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
  * signal, as a core-dumping SIGBUS would without it.
@@ -1238,6 +1296,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_a_write);
 	tcase_add_test(tc, env_cut_short_under_a_watch);
 	tcase_add_test(tc, env_cut_short_under_a_snapshot);
+	tcase_add_test(tc, env_written_into_under_reads);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
