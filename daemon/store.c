@@ -3223,6 +3223,7 @@ do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 	MDB_cursor	*c = NULL;
 	MDB_val		 k, v;
 	MDB_cursor_op	 step = q->reverse ? MDB_PREV : MDB_NEXT;
+	struct sp_bytes	 last;
 	size_t		 n = 0, bytes = 0;
 	int		 rc, ret = -1;
 
@@ -3236,10 +3237,25 @@ do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 		goto done;
 	}
 	guard_holds(slot < e->nslots ? NULL : txn, c);
+	last = q->cursor;
 	for (rc = scan_first(txn, e->dbi[db], c, q, &k, &v); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, step)) {
 		if (!in_range(txn, e->dbi[db], q, &k))
 			break;
+		/*
+		 * Keys come in order, each past the last: not so in a tree
+		 * another program damaged (a key cut to nothing, a page
+		 * linked twice), where a scan resumed after its last key
+		 * would go round for ever.
+		 */
+		if (last.p != NULL && (q->reverse ? -1 : 1) *
+		    cmp(txn, e->dbi[db], k.mv_data, k.mv_size, last) <= 0) {
+			sp_seterr(err, SP_CORRUPT, "%s: its data.mdb is "
+			    "damaged (keys out of order in db %s); restore "
+			    "it from a snapshot", e->label, e->names[db]);
+			goto done;
+		}
+		last = (struct sp_bytes){ k.mv_data, k.mv_size };
 		if (n == q->max || bytes >= q->max_bytes) {
 			*more = true;
 			break;
