@@ -2438,6 +2438,10 @@ meta_load(struct st_env *e, MDB_txn *txn)
 	    &oldest)) != 0 ||
 	    (rc = meta_u64(e, txn, META(e, "hist_bytes"), 0, &bytes)) != 0)
 		return rc;
+	/* Another program's: no next revision, or history kept past the
+	 * revision.  The next write would go back to revision 0. */
+	if (rev == UINT64_MAX || oldest > rev + 1)
+		return MDB_CORRUPTED;
 	if ((rc = mdb_get(txn, e->meta, &k, &v)) != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	if (rc == 0 && v.mv_size != ST_ID_LEN)

@@ -376,6 +376,35 @@ START_TEST(a_malformed_history_entry_is_corrupt)
 END_TEST
 
 /*
+ * An env whose revision another program set to the last there is
+ * (mdb_load: 2^64 - 1) is CORRUPT: its next write used to be revision
+ * 0, going back past every watcher's.
+ */
+START_TEST(an_env_at_the_last_revision_is_corrupt)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	uint64_t		 rev;
+
+	it_up(&d, conf);
+	ck_assert_int_eq(it_run("d=%s/x/@kv; mkdir -p $d && "
+	    "printf 'a\\n1\\n' | mdb_load -T -s kv $d && "
+	    "printf '@storesd:rev\\n\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff"
+	    "\\\\ff\\n' | mdb_load -T $d", d.data), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "x", "kv", NULL, "b", 1, "2", 1), -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_close(c);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_rev(c, "x", "kv", &rev), -1);
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_CORRUPT);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A store with history makes @storesd.hist with its first write that
  * keeps history, and history read back from it after a restart feeds a
  * watch from revision 1.
@@ -1598,6 +1627,7 @@ watch_suite(void)
 	tcase_add_test(tc, history_is_made_by_the_first_write);
 	tcase_add_test(tc, an_env_with_a_db_storesd_keeps_its_revisions);
 	tcase_add_test(tc, a_malformed_history_entry_is_corrupt);
+	tcase_add_test(tc, an_env_at_the_last_revision_is_corrupt);
 	tcase_add_test(tc, a_resume_across_a_restore_to_an_older_revision_is_resync);
 	tcase_add_test(tc, watchers_see_every_committed_change_once_in_order);
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
