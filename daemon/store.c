@@ -3246,6 +3246,15 @@ do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 	    rc = mdb_cursor_get(c, &k, &v, step)) {
 		if (!in_range(txn, e->dbi[db], q, &k))
 			break;
+		/* No LMDB of the default build writes a longer key; st_entry_fn
+		 * may keep one in SP_KEY_MAX bytes (the page's cursor). */
+		if (k.mv_size > SP_KEY_MAX) {
+			sp_seterr(err, SP_CORRUPT, "%s: its data.mdb is "
+			    "damaged (a key of %zu bytes in db %s, over "
+			    "LMDB's %d); restore it from a snapshot", e->label,
+			    k.mv_size, e->names[db], SP_KEY_MAX);
+			goto done;
+		}
 		/*
 		 * Keys come in order, each past the last: not so in a tree
 		 * another program damaged (a key cut to nothing, a page

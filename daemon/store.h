@@ -251,7 +251,8 @@ struct st_scan {
 
 /*
  * Receives an entry inside the scan's read transaction; copy what you
- * keep.  Returns 0, or -1 to fail the scan.
+ * keep.  A key is at most SP_KEY_MAX bytes (a longer one in the file is
+ * CORRUPT before fn sees it).  Returns 0, or -1 to fail the scan.
  */
 typedef int	(*st_entry_fn)(void *arg, const void *k, size_t kn,
 		    const void *v, size_t vn);

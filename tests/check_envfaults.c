@@ -1251,6 +1251,66 @@ START_TEST(env_written_into_under_reads)
 END_TEST
 
 /*
+ * Writes 201 keys k100..k300 into repo w of store p, and then, as a
+ * co-user would, sets the size of key k150 in its leaf node to ksize.
+ */
+static void
+damage_key(const struct hs_daemon *d, sc_conn *c, unsigned ksize)
+{
+	sc_batch	*b;
+	char		 k[16], path[PATH_MAX], *data;
+	unsigned char	 sz[2] = { ksize & 0xff, ksize >> 8 };
+	size_t		 n, i;
+	int		 fd;
+
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 100; i <= 300; i++) {
+		snprintf(k, sizeof(k), "k%zu", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "value",
+		    5), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	env_file(d, "w", "p", "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	ck_assert_ptr_nonnull(data = calloc(1, 1 << 20));
+	ck_assert_int_gt(n = (size_t)pread(fd, data, 1 << 20, 0), 0);
+	for (i = 2; i + 4 <= n && memcmp(data + i, "k150", 4) != 0; i++)
+		;
+	ck_assert_uint_lt(i + 4, n);
+	ck_assert_int_eq(pwrite(fd, sz, 2, (off_t)i - 2), 2);
+	free(data);
+	close(fd);
+}
+
+/* Scans of repo w of store p, forward and in reverse, are CORRUPT
+ * (with what) within 10,000 entries; storesd lives. */
+static void
+scans_corrupt(const struct hs_daemon *d, sc_conn *c, const char *what)
+{
+	sc_scan		*sc;
+	sc_scan_opts	*o;
+	size_t		 n;
+	int		 i, rc;
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_ptr_nonnull(o = sc_scan_opts_new());
+		ck_assert_int_eq(sc_scan_opts_set_reverse(o, i), 0);
+		sc = sc_scan_begin(c, "w", "p", NULL, o);
+		sc_scan_opts_free(o);
+		ck_assert_ptr_nonnull(sc);
+		for (n = 0; (rc = sc_scan_next(sc, NULL, NULL, NULL,
+		    NULL)) == 1 && n < 10000; n++)
+			;
+		ck_assert_msg(rc == -1 && sc_errcode(c) == SC_ERR_CORRUPT &&
+		    strstr(sc_errmsg(c), what) != NULL,
+		    "rc %d after %zu entries: %s", rc, n, sc_errmsg(c));
+		sc_scan_end(sc);
+	}
+	ck_assert_msg(alive(d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+}
+
+/*
  * A co-user cuts a key of an open env to nothing (its size in the leaf
  * node zeroed): a scan handed out the empty key among the others, out
  * of order, and answered the end as if all were well (storectl scan,
@@ -1260,53 +1320,40 @@ END_TEST
  */
 START_TEST(scan_of_a_damaged_tree_ends)
 {
-	static const int dirs[] = { 0, 1 };
 	struct hs_daemon d;
 	sc_conn		*c;
-	sc_batch	*b;
-	sc_scan		*sc;
-	sc_scan_opts	*o;
-	char		 k[16], path[PATH_MAX], *data;
-	size_t		 n, i;
-	int		 fd, rc;
 
 	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
 	    "dbs = main\n" SIDE_STORE), 0);
 	make_adopted(&d, "side");
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
 	c = it_conn(&d);
-	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
-	for (i = 100; i <= 300; i++) {
-		snprintf(k, sizeof(k), "k%zu", i);
-		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "value",
-		    5), 0);
-	}
-	ck_assert_int_eq(sc_batch_commit(b), 0);
-	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
-	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
-	ck_assert_ptr_nonnull(data = calloc(1, 1 << 20));
-	ck_assert_int_gt(n = (size_t)pread(fd, data, 1 << 20, 0), 0);
-	for (i = 2; i + 4 <= n && memcmp(data + i, "k150", 4) != 0; i++)
-		;
-	ck_assert_uint_lt(i + 4, n);
-	ck_assert_int_eq(pwrite(fd, "\0\0", 2, (off_t)i - 2), 2);
-	free(data);
-	close(fd);
-	for (i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(o = sc_scan_opts_new());
-		ck_assert_int_eq(sc_scan_opts_set_reverse(o, dirs[i]), 0);
-		sc = sc_scan_begin(c, "w", "p", NULL, o);
-		sc_scan_opts_free(o);
-		ck_assert_ptr_nonnull(sc);
-		for (n = 0; (rc = sc_scan_next(sc, NULL, NULL, NULL,
-		    NULL)) == 1 && n < 10000; n++)
-			;
-		ck_assert_msg(rc == -1 && sc_errcode(c) == SC_ERR_CORRUPT,
-		    "rc %d after %zu entries: %s", rc, n, sc_errmsg(c));
-		sc_scan_end(sc);
-	}
-	ck_assert_msg(alive(&d), "storesd died");
-	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	damage_key(&d, c, 0);
+	scans_corrupt(&d, c, "out of order");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * The same with the key's size raised to 2,000 bytes: the scan copied
+ * the key into its page's cursor, SP_KEY_MAX bytes on the stack, a
+ * stack overflow with the file's bytes (with 46,025 on another damaged
+ * file, storesd died of SIGSEGV at the stack's end).  Now a key over
+ * LMDB's limit is CORRUPT before anything copies it.
+ */
+START_TEST(scan_of_an_overlong_key_is_corrupt)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	damage_key(&d, c, 2000);
+	scans_corrupt(&d, c, "2000 bytes");
 	sc_close(c);
 	down(&d);
 }
@@ -1360,6 +1407,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_a_snapshot);
 	tcase_add_test(tc, env_written_into_under_reads);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
+	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
