@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,9 @@ struct st_env {
 	atomic_bool		 dirty;		/* commits not yet synced */
 	atomic_bool		 grown;		/* by another program: remap */
 	int			 fd;		/* data.mdb, LMDB's descriptor */
+	dev_t			 dev;		/* data.mdb's, for past_map() */
+	ino_t			 ino;
+	atomic_bool		 wild;		/* a fault was a SIGSEGV */
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
@@ -215,6 +219,13 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * or its disk failed; the registry closes it once nothing uses
  * it (st_faulted()), and the next open checks the file again
  * (check_file()): refused while it is short, served once it is restored.
+ * A file that another program wrote bytes into (not cut) can make a
+ * read of LMDB's follow an offset or a pointer out of range: a SIGSEGV
+ * at an address nothing is mapped at, past the env's map (past_map())
+ * or near 0, in a guarded read is a fault of that env too (FAULT_WILD),
+ * and jumps back the same way.  Any other SIGSEGV, and one in a write
+ * (where no jump is safe), still kills storesd.
+ *
  * A SIGBUS with no guard, or sent by another process (kill), still
  * kills storesd, with a line on stderr.  A lock.mdb cut short is not
  * covered: LMDB touches its map again, unguarded, when a transaction
@@ -224,6 +235,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
 #define FAULT		(-1)	/* a page faulted; not yet told why */
 #define FAULT_CUT	(-2)	/* data.mdb was cut short */
 #define FAULT_IO	(-3)	/* the disk could not read the page */
+#define FAULT_WILD	(-4)	/* LMDB read outside the map: the file
+				 * holds bytes it did not write */
 
 enum guard_mode {
 	GUARD_JUMP,		/* reads: back to the guard */
@@ -302,6 +315,10 @@ refused(struct st_env *e, struct sp_error *err)
 	case FAULT_IO:
 		why = "could not be read (an I/O error of its disk)";
 		break;
+	case FAULT_WILD:
+		why = "holds pages that LMDB did not write (another program "
+		    "wrote into it)";
+		break;
 	default:
 		why = "could not be read: the file changed size under storesd "
 		    "or its disk failed";
@@ -324,15 +341,20 @@ fault_note(struct st_env *e)
 	uint64_t	 used = atomic_load(&e->used);
 	int		 was = FAULT, kind;
 
-	kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
-	    FAULT_CUT : FAULT_IO;
+	if (atomic_load(&e->wild))
+		kind = FAULT_WILD;
+	else
+		kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
+		    FAULT_CUT : FAULT_IO;
 	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
 		return;
 	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
 	    "from a snapshot, every other env is served", __func__, e->label,
 	    e->dir, ST_DATA_FILE, kind == FAULT_CUT ? "was cut short under "
-	    "storesd (a read past its new end faulted)" : "could not be read "
-	    "(an I/O error faulted a read of its map)");
+	    "storesd (a read past its new end faulted)" : kind == FAULT_WILD ?
+	    "holds bytes LMDB did not write (a read of it led outside its "
+	    "map)" : "could not be read (an I/O error faulted a read of its "
+	    "map)");
 }
 
 /*
@@ -388,16 +410,118 @@ fault_mark(struct st_env *e)
 		;
 }
 
+/* Below it nothing is ever mapped (vm.mmap_min_addr). */
+#define LOW_ADDR	4096
+
+/* Reads a hex or decimal number at *p, moving past it.  Async signal
+ * safe. */
+static uintmax_t
+maps_num(const char **p, unsigned base)
+{
+	uintmax_t	 v = 0;
+	unsigned	 d;
+	char		 ch;
+
+	for (;; (*p)++) {
+		ch = **p;
+		if (ch >= '0' && ch <= '9')
+			d = (unsigned)(ch - '0');
+		else if (base == 16 && ch >= 'a' && ch <= 'f')
+			d = (unsigned)(ch - 'a' + 10);
+		else
+			return v;
+		v = v * base + d;
+	}
+}
+
+/*
+ * Whether a, an address nothing is mapped at, lies past the map of e's
+ * data.mdb with nothing mapped between: the highest mapping below a in
+ * /proc/self/maps ("start-end perms offset major:minor inode path") is
+ * of that file.  LMDB reads past its map there when a page of the file
+ * holds another program's bytes (an offset or a size out of range).
+ * Async signal safe: open, read and close only.
+ */
+static bool
+past_map(const struct st_env *e, uintptr_t a)
+{
+	char		 buf[4096];
+	char		 line[512];
+	const char	*p;
+	uintmax_t	 start, maj, min, ino, below = 0;
+	size_t		 len = 0;
+	ssize_t		 n, i;
+	bool		 ours = false;
+	int		 fd;
+
+	if ((fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len] = '\0';
+			len = 0;
+			p = line;
+			start = maps_num(&p, 16);
+			if (start > a || start < below || *p != '-')
+				continue;
+			while (*p != '\0' && *p != ' ')
+				p++;		/* the end */
+			for (p++; *p != '\0' && *p != ' '; p++)
+				;		/* perms */
+			for (p++; *p != '\0' && *p != ' '; p++)
+				;		/* offset */
+			p++;
+			maj = maps_num(&p, 16);
+			p++;
+			min = maps_num(&p, 16);
+			p++;
+			ino = maps_num(&p, 10);
+			below = start;
+			ours = ino == (uintmax_t)e->ino &&
+			    maj == major(e->dev) && min == minor(e->dev);
+		}
+	close(fd);
+	return ours;
+}
+
 static void
 on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	static const char	 msg[] = "storesd: SIGBUS outside any call "
 				    "on an env: storesd dies\n";
+	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
 	int			 saved = errno;
 
 	(void)uc;
+	/*
+	 * A page of the file that another program wrote bytes into makes
+	 * LMDB follow an offset or a size out of range, past the end of
+	 * the map, or a pointer it never set (near address 0): in a
+	 * guarded read, a fault of that env.  Any other SIGSEGV is
+	 * storesd's own: it dies.
+	 */
+	if (sig == SIGSEGV) {
+		if (g != NULL && g->mode == GUARD_JUMP &&
+		    si->si_code == SEGV_MAPERR && (a < LOW_ADDR ||
+		    past_map(g->e, a))) {
+			g->hit = 1;
+			atomic_store(&g->e->wild, true);
+			fault_mark(g->e);
+			guard_now = g->prev;
+			siglongjmp(g->jb, 1);
+		}
+		(void)!write(STDERR_FILENO, segv, sizeof(segv) - 1);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
 	 * for a page past the file's end or that the disk failed). */
 	if (g != NULL && si->si_code > 0) {
@@ -430,7 +554,9 @@ st_catch_faults(void)
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGBUS, &sa, NULL);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		return -1;
+	return sigaction(SIGSEGV, &sa, NULL);
 }
 
 bool
@@ -956,12 +1082,17 @@ layout_of(struct st_env *e, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
+	struct stat	 sb;
 	int		 rc;
 
 	if ((rc = mdb_env_get_fd(e->env, &e->fd)) != 0 ||
 	    (rc = mdb_env_stat(e->env, &ms)) != 0 ||
 	    (rc = mdb_env_info(e->env, &info)) != 0)
 		return st_fail(e, err, rc, "open");
+	if (fstat(e->fd, &sb) == 0) {
+		e->dev = sb.st_dev;
+		e->ino = sb.st_ino;
+	}
 	e->psize = ms.ms_psize;
 	e->map_size = info.me_mapsize;	/* at least what the file holds */
 	e->nodemax = (((e->psize - PAGE_HDR) / 2) & ~1U) - 2;
@@ -2310,6 +2441,10 @@ meta_load(struct st_env *e, MDB_txn *txn)
 	    &oldest)) != 0 ||
 	    (rc = meta_u64(e, txn, META(e, "hist_bytes"), 0, &bytes)) != 0)
 		return rc;
+	/* Another program's: no next revision, or history kept past the
+	 * revision.  The next write would go back to revision 0. */
+	if (rev == UINT64_MAX || oldest > rev + 1)
+		return MDB_CORRUPTED;
 	if ((rc = mdb_get(txn, e->meta, &k, &v)) != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	if (rc == 0 && v.mv_size != ST_ID_LEN)
@@ -2500,18 +2635,18 @@ st_hist_each(const void *p, size_t n, st_hist_fn fn, void *arg)
 
 	sp_mp_rd_init(&rd, p, n);
 	if (sp_mp_read_array(&rd, &count) == -1)
-		return -1;
+		return ST_HIST_BAD;
 	for (i = 0; i < count; i++) {
 		op = rd;
 		if (sp_mp_read_array(&op, &m) == -1 || m != 4 ||
 		    sp_mp_read_uint(&op, &kind) == -1 ||
 		    sp_mp_read_uint(&op, &db) == -1 || db >= CFG_MAX_DBS ||
 		    sp_mp_read_bytes(&op, &k) == -1)
-			return -1;
+			return ST_HIST_BAD;
 		v = (struct sp_bytes){ NULL, 0 };
 		if (sp_mp_read_nil(&op) == -1 &&
 		    sp_mp_read_bytes(&op, &v) == -1)
-			return -1;
+			return ST_HIST_BAD;
 		rd = op;
 		o = (struct st_op){ kind == ST_PUT ? ST_PUT : ST_DEL,
 		    (unsigned)db, k.p, k.n, v.p, v.n };
@@ -2812,7 +2947,19 @@ do_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
 			rc = MDB_CORRUPTED;	/* a gap in history */
 			goto fail;
 		}
-		if ((frc = fn(arg, pos->next, v.mv_data, v.mv_size)) == -1) {
+		if ((frc = fn(arg, pos->next, v.mv_data, v.mv_size)) ==
+		    ST_HIST_BAD) {
+			/* Not logged: each watch from there would log it
+			 * again.  The data itself may be sound. */
+			sp_seterr(err, SP_CORRUPT, "%s: the history entry of "
+			    "revision %llu in its data.mdb is malformed (made "
+			    "or changed by another program); watch from a "
+			    "later revision, or restore the env from a "
+			    "snapshot", e->label,
+			    (unsigned long long)pos->next);
+			goto fail_set;
+		}
+		if (frc == -1) {
 			sp_seterr(err, SP_INTERNAL, "out of memory reading "
 			    "history of %s", e->label);
 			goto fail_set;
@@ -3083,6 +3230,7 @@ do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 	MDB_cursor	*c = NULL;
 	MDB_val		 k, v;
 	MDB_cursor_op	 step = q->reverse ? MDB_PREV : MDB_NEXT;
+	struct sp_bytes	 last;
 	size_t		 n = 0, bytes = 0;
 	int		 rc, ret = -1;
 
@@ -3096,10 +3244,34 @@ do_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 		goto done;
 	}
 	guard_holds(slot < e->nslots ? NULL : txn, c);
+	last = q->cursor;
 	for (rc = scan_first(txn, e->dbi[db], c, q, &k, &v); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, step)) {
 		if (!in_range(txn, e->dbi[db], q, &k))
 			break;
+		/* No LMDB of the default build writes a longer key; st_entry_fn
+		 * may keep one in SP_KEY_MAX bytes (the page's cursor). */
+		if (k.mv_size > SP_KEY_MAX) {
+			sp_seterr(err, SP_CORRUPT, "%s: its data.mdb is "
+			    "damaged (a key of %zu bytes in db %s, over "
+			    "LMDB's %d); restore it from a snapshot", e->label,
+			    k.mv_size, e->names[db], SP_KEY_MAX);
+			goto done;
+		}
+		/*
+		 * Keys come in order, each past the last: not so in a tree
+		 * another program damaged (a key cut to nothing, a page
+		 * linked twice), where a scan resumed after its last key
+		 * would go round for ever.
+		 */
+		if (last.p != NULL && (q->reverse ? -1 : 1) *
+		    cmp(txn, e->dbi[db], k.mv_data, k.mv_size, last) <= 0) {
+			sp_seterr(err, SP_CORRUPT, "%s: its data.mdb is "
+			    "damaged (keys out of order in db %s); restore "
+			    "it from a snapshot", e->label, e->names[db]);
+			goto done;
+		}
+		last = (struct sp_bytes){ k.mv_data, k.mv_size };
 		if (n == q->max || bytes >= q->max_bytes) {
 			*more = true;
 			break;
@@ -3137,6 +3309,76 @@ st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
 
 /* --------------------------------------------------------- copy, stats */
 
+/*
+ * Whether e's data.mdb is shorter than the pages in use: then it is
+ * marked broken (a cut no read met yet).  A plain copy reads no page
+ * past the file's end, so a copy of a cut file is short, not faulted.
+ */
+static bool
+cut_short(struct st_env *e)
+{
+	struct stat	 sb;
+
+	if (fstat(e->fd, &sb) == -1 ||
+	    (uint64_t)sb.st_size >= atomic_load(&e->used))
+		return false;
+	fault_mark(e);
+	return true;
+}
+
+/*
+ * A compacting copy of e into fd, from a plain copy of it that no other
+ * process can reach: an unnamed file (O_TMPFILE) beside data.mdb, opened
+ * read-only, without a lock file, through /proc.  LMDB's compacting walk
+ * cannot be guarded: it runs on the calling thread beside a writer
+ * thread of LMDB's own, which a jump would leave waiting on the
+ * caller's stack, and a page of zeros sends it round the tree's pointers
+ * past its cursor's stack.  Walking the map of data.mdb itself, a page
+ * cut off by another program was a SIGBUS that killed storesd; the
+ * plain copy reads no page past the file's end.  Costs the env's used size on
+ * its file system for the copy's time, and writing it twice.  Returns 0
+ * or an LMDB or errno code.
+ */
+static int
+copy_compact(struct st_env *e, int fd)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_env		*t = NULL;
+	struct stat	 sb;
+	char		 path[64];
+	int		 tfd, rc;
+
+	/* A file system without unnamed files: the walk of the map, as
+	 * LMDB does it, is all there is. */
+	if ((tfd = open(e->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
+		return errno == EOPNOTSUPP ?
+		    mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT) : errno;
+	if ((rc = mdb_env_copyfd2(e->env, tfd, 0)) != 0 || st_faulted(e) ||
+	    cut_short(e))
+		goto done;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd);
+	if ((rc = mdb_env_create(&t)) != 0 ||
+	    (rc = mdb_env_open(t, path, MDB_NOSUBDIR | MDB_NOLOCK |
+	    MDB_RDONLY | MDB_NORDAHEAD, 0600)) != 0 ||
+	    (rc = mdb_env_info(t, &info)) != 0 ||
+	    (rc = mdb_env_stat(t, &ms)) != 0)
+		goto done;
+	/* LMDB copies no more than the file holds: what it names past
+	 * that was cut off meanwhile.  Nobody else can cut the copy. */
+	if (fstat(tfd, &sb) == -1 || (uint64_t)sb.st_size <
+	    ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
+		fault_mark(e);
+		goto done;
+	}
+	rc = mdb_env_copyfd2(t, fd, MDB_CP_COMPACT);
+done:
+	if (t != NULL)
+		mdb_env_close(t);
+	close(tfd);
+	return rc;
+}
+
 int
 st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 {
@@ -3144,17 +3386,20 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 
 	/*
 	 * Not guarded (see "faults"): LMDB copies on a thread of its own,
-	 * which a jump would leave waiting for good, and a compacting walk
-	 * cannot go on over a page of zeros.  A plain copy reads the map
-	 * with write(2), which meets a page cut off as EFAULT, not SIGBUS.
-	 * A copy of a broken env, or one that read another thread's page
-	 * of zeros, is refused.
+	 * which a jump would leave waiting for good.  A plain copy reads
+	 * the map with write(2), which meets a page cut off as EFAULT, not
+	 * SIGBUS, and copies no page past the file's end: a copy of a file
+	 * cut short is short (cut_short()).  A compacting one walks a plain
+	 * one (copy_compact()).  A copy of a broken env, or one that read
+	 * another thread's page of zeros, is refused.
 	 */
 	if (st_faulted(e))
 		return refused(e, err);
-	rc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
-	if (st_faulted(e))
+	rc = compact ? copy_compact(e, fd) : mdb_env_copyfd2(e->env, fd, 0);
+	if (st_faulted(e) || cut_short(e)) {
+		fault_note(e);
 		return refused(e, err);
+	}
 	if (rc != 0)
 		return st_fail(e, err, rc, "copy");
 	/* A pipe or socket cannot be synced, and need not be. */

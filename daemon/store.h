@@ -43,10 +43,11 @@ struct st_env;
  * must be closed once nothing uses it, so that the next open checks the
  * file again.  Not guarded: st_open (which checks the file just before),
  * st_resize, st_verify, st_reid, and st_copy (see it in store.c).
- * st_catch_faults() installs the process's SIGBUS handler (once, at
- * start-up, before any env opens); without it a fault kills the process
- * as before, and a SIGBUS outside a guarded call still does.  Returns 0,
- * or -1 with errno.
+ * st_catch_faults() installs the process's SIGBUS and SIGSEGV handler
+ * (once, at start-up, before any env opens); without it a fault kills
+ * the process as before, and a SIGBUS outside a guarded call still does,
+ * as does any SIGSEGV but a guarded read's past its env's map (a file
+ * another program wrote into).  Returns 0, or -1 with errno.
  */
 int	st_catch_faults(void);
 /* True once a page of env's map faulted: it serves nothing more. */
@@ -253,7 +254,8 @@ struct st_scan {
 
 /*
  * Receives an entry inside the scan's read transaction; copy what you
- * keep.  Returns 0, or -1 to fail the scan.
+ * keep.  A key is at most SP_KEY_MAX bytes (a longer one in the file is
+ * CORRUPT before fn sees it).  Returns 0, or -1 to fail the scan.
  */
 typedef int	(*st_entry_fn)(void *arg, const void *k, size_t kn,
 		    const void *v, size_t vn);
@@ -323,7 +325,8 @@ bool	st_changed_outside(struct st_env *env);
 
 /* Receives one history entry: its revision and its ops, encoded.
  * Returns 0, 1 to stop before the entry is done (the read ends there,
- * pos->next at this revision), or -1 (out of memory). */
+ * pos->next at this revision), -1 (out of memory) or ST_HIST_BAD (the
+ * entry is malformed: the read fails CORRUPT). */
 typedef int	(*st_rev_fn)(void *arg, uint64_t rev, const void *ops,
 		    size_t n);
 /* Receives one op of an entry (kind ST_PUT or ST_DEL; val for a put).
@@ -349,9 +352,11 @@ int	st_hist_read(struct st_env *env, uint64_t from, uint64_t upto,
 	    size_t max_bytes, st_rev_fn fn, void *arg,
 	    struct st_hist_pos *pos, struct sp_error *err);
 /* Calls fn for each op of an entry.  Returns 0, 1 (fn's 1: it stopped
- * there), or -1 (malformed, or fn's -1).  Keys and values point into
+ * there), -1 (fn's -1) or ST_HIST_BAD (the entry is malformed: a file
+ * made or changed by another program).  Keys and values point into
  * ops. */
 int	st_hist_each(const void *ops, size_t n, st_hist_fn fn, void *arg);
+#define ST_HIST_BAD	(-2)
 
 #define ST_ENV_NCOUNTERS	12
 #define ST_DB_NCOUNTERS		6

@@ -1150,6 +1150,216 @@ START_TEST(env_cut_short_under_a_watch)
 END_TEST
 
 /*
+ * The same cut met first by a snapshot.  A compacting one walked the
+ * env's map on the copier's thread, unguarded: a SIGBUS killed storesd.
+ * A plain one copied what was left of the file and answered OK: a short,
+ * unusable snapshot.  Both are CORRUPT now, storesd lives, other envs
+ * are served.
+ */
+START_TEST(env_cut_short_under_a_snapshot)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 out[PATH_MAX];
+	uint64_t	 size;
+	size_t		 i;
+	int		 fd, compact;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
+	for (i = 0; i < 2; i++)
+		for (compact = 1; compact >= 0; compact--) {
+			fill_and_keep(&d, c, "cut", stores[i]);
+			fill_and_keep(&d, c, "good", stores[i]);
+			co_user_cuts(&d, "cut", stores[i]);
+			fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			ck_assert_int_ge(fd, 0);
+			EXPECT_ERR(c, sc_snapshot(c, "cut", stores[i], fd,
+			    compact, &size), SC_ERR_CORRUPT);
+			close(fd);
+			ck_assert_msg(alive(&d), "storesd died");
+			refused_cut(&d, c, "cut", stores[i]);
+			others_served(c, "good", stores[i]);
+			restore_kept(&d, "cut", stores[i]);
+			served_again(c, "cut", stores[i]);
+		}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * A co-user writes bytes into a page of an open env's data.mdb (64 bytes
+ * at the end of a leaf): LMDB then followed a pointer it never set in
+ * a scan, a SIGSEGV that killed storesd.  Now a read that leads LMDB
+ * outside its map is a fault of that env alone: CORRUPT, saying another
+ * program wrote into the file; storesd lives and serves the others.
+ */
+START_TEST(env_written_into_under_reads)
+{
+	static const unsigned char junk[64] =
+	    "\x29\xab\x14\xc2\x56\xe7\xd8\x50\x56\x79\x1a\x38\x43\x20\xc4\x34"
+	    "\x95\x68\x72\xd7\x2c\x88\x6b\xcb\x8f\xae\x16\x66\x02\xd2\x1c\xc1"
+	    "\xfb\x47\x0c\x79\xd9\x39\x01\x3e\x65\x67\xa9\x04\x2a\x44\x08\x2b"
+	    "\xfe\x65\xd7\x23\xcb\x62\x2f\x4a\x58\x15\x1b\x8a\x4c\x89\x11\x3e";
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_batch	*b;
+	sc_scan		*sc;
+	char		 k[16], v[96], path[PATH_MAX];
+	int		 i, fd, rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 1; i <= 400; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		snprintf(v, sizeof(v), "%.79s%d", "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+		    strlen(v)), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), 12 * 4096 + 3798),
+	    (ssize_t)sizeof(junk));
+	close(fd);
+	sc = sc_scan_begin(c, "w", "p", NULL, NULL);
+	ck_assert_ptr_nonnull(sc);
+	while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT &&
+	    strstr(sc_errmsg(c), "another program") != NULL, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_scan_end(sc);
+	ck_assert_msg(alive(&d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
+	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * Writes 201 keys k100..k300 into repo w of store p, and then, as a
+ * co-user would, sets the size of key k150 in its leaf node to ksize.
+ */
+static void
+damage_key(const struct hs_daemon *d, sc_conn *c, unsigned ksize)
+{
+	sc_batch	*b;
+	char		 k[16], path[PATH_MAX], *data;
+	unsigned char	 sz[2] = { ksize & 0xff, ksize >> 8 };
+	size_t		 n, i;
+	int		 fd;
+
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 100; i <= 300; i++) {
+		snprintf(k, sizeof(k), "k%zu", i);
+		ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), "value",
+		    5), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	env_file(d, "w", "p", "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	ck_assert_ptr_nonnull(data = calloc(1, 1 << 20));
+	ck_assert_int_gt(n = (size_t)pread(fd, data, 1 << 20, 0), 0);
+	for (i = 2; i + 4 <= n && memcmp(data + i, "k150", 4) != 0; i++)
+		;
+	ck_assert_uint_lt(i + 4, n);
+	ck_assert_int_eq(pwrite(fd, sz, 2, (off_t)i - 2), 2);
+	free(data);
+	close(fd);
+}
+
+/* Scans of repo w of store p, forward and in reverse, are CORRUPT
+ * (with what) within 10,000 entries; storesd lives. */
+static void
+scans_corrupt(const struct hs_daemon *d, sc_conn *c, const char *what)
+{
+	sc_scan		*sc;
+	sc_scan_opts	*o;
+	size_t		 n;
+	int		 i, rc;
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_ptr_nonnull(o = sc_scan_opts_new());
+		ck_assert_int_eq(sc_scan_opts_set_reverse(o, i), 0);
+		sc = sc_scan_begin(c, "w", "p", NULL, o);
+		sc_scan_opts_free(o);
+		ck_assert_ptr_nonnull(sc);
+		for (n = 0; (rc = sc_scan_next(sc, NULL, NULL, NULL,
+		    NULL)) == 1 && n < 10000; n++)
+			;
+		ck_assert_msg(rc == -1 && sc_errcode(c) == SC_ERR_CORRUPT &&
+		    strstr(sc_errmsg(c), what) != NULL,
+		    "rc %d after %zu entries: %s", rc, n, sc_errmsg(c));
+		sc_scan_end(sc);
+	}
+	ck_assert_msg(alive(d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+}
+
+/*
+ * A co-user cuts a key of an open env to nothing (its size in the leaf
+ * node zeroed): a scan handed out the empty key among the others, out
+ * of order, and answered the end as if all were well (storectl scan,
+ * which resumes after the last key it was handed, went round for ever
+ * on another such file).  Now keys that do not come in order are
+ * CORRUPT, in both directions.
+ */
+START_TEST(scan_of_a_damaged_tree_ends)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	damage_key(&d, c, 0);
+	scans_corrupt(&d, c, "out of order");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * The same with the key's size raised to 2,000 bytes: the scan copied
+ * the key into its page's cursor, SP_KEY_MAX bytes on the stack, a
+ * stack overflow with the file's bytes (with 46,025 on another damaged
+ * file, storesd died of SIGSEGV at the stack's end).  Now a key over
+ * LMDB's limit is CORRUPT before anything copies it.
+ */
+START_TEST(scan_of_an_overlong_key_is_corrupt)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	damage_key(&d, c, 2000);
+	scans_corrupt(&d, c, "2000 bytes");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
  * signal, as a core-dumping SIGBUS would without it.
@@ -1194,6 +1404,10 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_reads);
 	tcase_add_test(tc, env_cut_short_under_a_write);
 	tcase_add_test(tc, env_cut_short_under_a_watch);
+	tcase_add_test(tc, env_cut_short_under_a_snapshot);
+	tcase_add_test(tc, env_written_into_under_reads);
+	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
+	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;

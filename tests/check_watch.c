@@ -332,6 +332,79 @@ START_TEST(an_env_with_a_db_storesd_keeps_its_revisions)
 END_TEST
 
 /*
+ * A history entry that another program made malformed (here with
+ * mdb_load: revision 2 of 3 is not msgpack) ends a watch reading it with
+ * CORRUPT, naming the revision, not INTERNAL "out of memory" as it did;
+ * the entries after it are read.
+ */
+START_TEST(a_malformed_history_entry_is_corrupt)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	sc_watch		*w;
+	sc_event		 ev;
+
+	it_up(&d, conf);
+	ck_assert_int_eq(it_run("d=%s/x/@kv; mkdir -p $d && "
+	    "printf 'a\\n1\\nb\\n2\\n' | mdb_load -T -s kv $d && "
+	    "printf '@storesd:rev\\n\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00"
+	    "\\\\03\\n@storesd:oldest\\n\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00"
+	    "\\\\00\\\\01\\n' | mdb_load -T $d && "
+	    "printf '\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\01\\n"
+	    "\\\\91\\\\94\\\\00\\\\00\\\\c4\\\\01a\\\\c4\\\\011\\n"
+	    "\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\02\\n\\\\dd\\\\ff\\n"
+	    "\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\00\\\\03\\n"
+	    "\\\\91\\\\94\\\\00\\\\00\\\\c4\\\\01b\\\\c4\\\\012\\n' | "
+	    "mdb_load -T -s @storesd.hist $d", d.data), 0);
+	c = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(c, "x", "kv", "", 1, NULL));
+	/* Revision 1's event, read in the same turn, may go with it. */
+	while (next_event(w, &ev, 30000) == 1)
+		ck_assert_uint_eq(ev.rev, 1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT &&
+	    strstr(sc_errmsg(c), "revision 2") != NULL, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_watch_end(w);
+	ck_assert_ptr_nonnull(w = watch_prefix(c, "x", "kv", "", 3, NULL));
+	ck_assert_int_eq(next_event(w, &ev, 30000), 1);
+	ck_assert_uint_eq(ev.rev, 3);
+	ck_assert(ev.klen == 1 && memcmp(ev.key, "b", 1) == 0);
+	sc_watch_end(w);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
+ * An env whose revision another program set to the last there is
+ * (mdb_load: 2^64 - 1) is CORRUPT: its next write used to be revision
+ * 0, going back past every watcher's.
+ */
+START_TEST(an_env_at_the_last_revision_is_corrupt)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	uint64_t		 rev;
+
+	it_up(&d, conf);
+	ck_assert_int_eq(it_run("d=%s/x/@kv; mkdir -p $d && "
+	    "printf 'a\\n1\\n' | mdb_load -T -s kv $d && "
+	    "printf '@storesd:rev\\n\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff\\\\ff"
+	    "\\\\ff\\n' | mdb_load -T $d", d.data), 0);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "x", "kv", NULL, "b", 1, "2", 1), -1);
+	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT, "%d: %s",
+	    sc_errcode(c), sc_errmsg(c));
+	sc_close(c);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_rev(c, "x", "kv", &rev), -1);
+	ck_assert_int_eq(sc_errcode(c), SC_ERR_CORRUPT);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A store with history makes @storesd.hist with its first write that
  * keeps history, and history read back from it after a restart feeds a
  * watch from revision 1.
@@ -1553,6 +1626,8 @@ watch_suite(void)
 	tcase_add_test(tc, a_never_written_env_has_rev_0_and_no_id);
 	tcase_add_test(tc, history_is_made_by_the_first_write);
 	tcase_add_test(tc, an_env_with_a_db_storesd_keeps_its_revisions);
+	tcase_add_test(tc, a_malformed_history_entry_is_corrupt);
+	tcase_add_test(tc, an_env_at_the_last_revision_is_corrupt);
 	tcase_add_test(tc, a_resume_across_a_restore_to_an_older_revision_is_resync);
 	tcase_add_test(tc, watchers_see_every_committed_change_once_in_order);
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
