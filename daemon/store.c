@@ -269,7 +269,8 @@ static long	 fault_page;		/* the system's page size */
  *		return guard_fail(&g, err);
  *	return guard_off(&g, the_call(...), err);
  *
- * Nothing between the two touches a map.
+ * which GUARDED_READ() below is, for the reads.  Nothing between the two
+ * touches a map.
  */
 static inline bool
 guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
@@ -287,6 +288,23 @@ guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
 	guard_now = g;
 	return false;
 }
+
+/*
+ * The body of a store call that reads a map: returns call (an int
+ * expression) run under a jumping guard of e (slot: its read slot, or
+ * ST_NOSLOT), refused when e is broken already, CORRUPT when a page
+ * faults.  A macro, not a function: the jump point must be set in the
+ * frame that stays live for the whole call, the store call's own.
+ */
+#define GUARDED_READ(e, slot, err, call) do {				\
+	struct guard	 g_;						\
+									\
+	if (guard_arm(&g_, (e), GUARD_JUMP, (slot)))			\
+		return refused((e), (err));				\
+	if (sigsetjmp(g_.jb, 0) != 0)					\
+		return guard_fail(&g_, (err));				\
+	return guard_off(&g_, (call), (err));				\
+} while (0)
 
 /* Notes what a guarded read has open, for guard_fail() (NULL: ended). */
 static inline void
@@ -1381,13 +1399,8 @@ int
 st_get(struct st_env *e, unsigned slot, unsigned db, const void *key,
     size_t klen, st_val_fn fn, void *arg, struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_get(e, slot, db, key, klen, fn, arg, err), err);
+	GUARDED_READ(e, slot, err, do_get(e, slot, db, key, klen, fn, arg,
+	    err));
 }
 
 /* -------------------------------------------------------------- writes */
@@ -2561,13 +2574,7 @@ do_changed(struct st_env *e, bool *changed)
 static int
 look_outside(struct st_env *e, bool *changed, struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_changed(e, changed), err);
+	GUARDED_READ(e, ST_NOSLOT, err, do_changed(e, changed));
 }
 
 bool
@@ -2884,8 +2891,6 @@ do_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 int
 st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 {
-	struct guard	 g;
-
 	/*
 	 * The revision of the turn's held transaction, which this slot read
 	 * already (the reads of a turn after the first): no page is touched,
@@ -2898,11 +2903,7 @@ st_rev(struct st_env *e, unsigned slot, uint64_t *rev, struct sp_error *err)
 		*rev = e->srev[slot].rev;
 		return 0;
 	}
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_rev(e, slot, rev, err), err);
+	GUARDED_READ(e, slot, err, do_rev(e, slot, rev, err));
 }
 
 static int
@@ -2995,14 +2996,8 @@ st_hist_read(struct st_env *e, uint64_t from, uint64_t upto,
     size_t max_bytes, st_rev_fn fn, void *arg, struct st_hist_pos *pos,
     struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, ST_NOSLOT))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_hist_read(e, from, upto, max_bytes, fn, arg,
-	    pos, err), err);
+	GUARDED_READ(e, ST_NOSLOT, err, do_hist_read(e, from, upto, max_bytes, fn, arg,
+	    pos, err));
 }
 
 /* ---------------------------------------------------- multi-key reads */
@@ -3032,13 +3027,7 @@ int
 st_count(struct st_env *e, unsigned slot, unsigned db, uint64_t *count,
     struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_count(e, slot, db, count, err), err);
+	GUARDED_READ(e, slot, err, do_count(e, slot, db, count, err));
 }
 
 static int
@@ -3096,14 +3085,8 @@ st_mget(struct st_env *e, unsigned slot, unsigned db, size_t n,
     st_key_fn key, st_each_fn fn, void *arg, size_t *bad, uint64_t *rev,
     struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_mget(e, slot, db, n, key, fn, arg, bad, rev,
-	    err), err);
+	GUARDED_READ(e, slot, err, do_mget(e, slot, db, n, key, fn, arg, bad, rev,
+	    err));
 }
 
 /* ---------------------------------------------------------------- scans */
@@ -3298,13 +3281,7 @@ int
 st_scan(struct st_env *e, unsigned slot, unsigned db, const struct st_scan *q,
     st_entry_fn fn, void *arg, bool *more, struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_scan(e, slot, db, q, fn, arg, more, err), err);
+	GUARDED_READ(e, slot, err, do_scan(e, slot, db, q, fn, arg, more, err));
 }
 
 /* --------------------------------------------------------- copy, stats */
@@ -3612,11 +3589,5 @@ int
 st_stats(struct st_env *e, unsigned slot, struct st_stats *s,
     struct sp_error *err)
 {
-	struct guard	 g;
-
-	if (guard_arm(&g, e, GUARD_JUMP, slot))
-		return refused(e, err);
-	if (sigsetjmp(g.jb, 0) != 0)
-		return guard_fail(&g, err);
-	return guard_off(&g, do_stats(e, slot, s, err), err);
+	GUARDED_READ(e, slot, err, do_stats(e, slot, s, err));
 }
