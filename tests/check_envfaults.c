@@ -1246,7 +1246,15 @@ START_TEST(env_written_into_under_reads)
 	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
 	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
 	sc_close(c);
-	down(&d);
+	/*
+	 * Under valgrind, memcheck reports LMDB's wild access as an error
+	 * (its exit status 99) before storesd's handler turns it into the
+	 * env's fault: that access is what this test makes, so it is the
+	 * one error allowed here.
+	 */
+	rc = hs_stop(&d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(&d);
 }
 END_TEST
 
