@@ -1319,14 +1319,12 @@ scans_corrupt(const struct hs_daemon *d, sc_conn *c, const char *what)
 }
 
 /*
- * A co-user cuts a key of an open env to nothing (its size in the leaf
- * node zeroed): a scan handed out the empty key among the others, out
- * of order, and answered the end as if all were well (storectl scan,
- * which resumes after the last key it was handed, went round for ever
- * on another such file).  Now keys that do not come in order are
- * CORRUPT, in both directions.
+ * storesd with store p and the adopted side env; key k150 of repo w
+ * damaged to ksize (damage_key()); its scans are CORRUPT with what,
+ * storesd lives and serves the others (scans_corrupt()).
  */
-START_TEST(scan_of_a_damaged_tree_ends)
+static void
+damaged_key_scans(unsigned ksize, const char *what)
 {
 	struct hs_daemon d;
 	sc_conn		*c;
@@ -1336,10 +1334,23 @@ START_TEST(scan_of_a_damaged_tree_ends)
 	make_adopted(&d, "side");
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
 	c = it_conn(&d);
-	damage_key(&d, c, 0);
-	scans_corrupt(&d, c, "out of order");
+	damage_key(&d, c, ksize);
+	scans_corrupt(&d, c, what);
 	sc_close(c);
 	down(&d);
+}
+
+/*
+ * A co-user cuts a key of an open env to nothing (its size in the leaf
+ * node zeroed): a scan handed out the empty key among the others, out
+ * of order, and answered the end as if all were well (storectl scan,
+ * which resumes after the last key it was handed, went round for ever
+ * on another such file).  Now keys that do not come in order are
+ * CORRUPT, in both directions.
+ */
+START_TEST(scan_of_a_damaged_tree_ends)
+{
+	damaged_key_scans(0, "out of order");
 }
 END_TEST
 
@@ -1352,18 +1363,7 @@ END_TEST
  */
 START_TEST(scan_of_an_overlong_key_is_corrupt)
 {
-	struct hs_daemon d;
-	sc_conn		*c;
-
-	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
-	    "dbs = main\n" SIDE_STORE), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
-	damage_key(&d, c, 2000);
-	scans_corrupt(&d, c, "2000 bytes");
-	sc_close(c);
-	down(&d);
+	damaged_key_scans(2000, "2000 bytes");
 }
 END_TEST
 
