@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -102,6 +103,10 @@ struct st_env {
 	dev_t			 dev;		/* data.mdb's, for past_map() */
 	ino_t			 ino;
 	atomic_bool		 wild;		/* a fault was a SIGSEGV */
+	/* data.mdb as it was when a wild fault was noted: the env stays
+	 * refused while the file is the same (see "wild files"). */
+	bool			 wild_seen;
+	struct stat		 wild_sb;
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
@@ -224,7 +229,12 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * at an address nothing is mapped at, past the env's map (past_map())
  * or near 0, in a guarded read is a fault of that env too (FAULT_WILD),
  * and jumps back the same way.  Any other SIGSEGV, and one in a write
- * (where no jump is safe), still kills storesd.
+ * (where no jump is safe), still kills storesd.  Such a file can also
+ * fail one of LMDB's own assertions (a leaf page flagged a branch):
+ * in a guarded read that is a fault of the env as well (on_assert()).
+ * A wild file passes the checks of the next open (its size is right):
+ * it stays refused, with no new log line, until it changes (see "wild
+ * files").
  *
  * A SIGBUS with no guard, or sent by another process (kill), still
  * kills storesd, with a line on stderr.  A lock.mdb cut short is not
@@ -366,12 +376,14 @@ fault_note(struct st_env *e)
 		    FAULT_CUT : FAULT_IO;
 	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
 		return;
+	if (kind == FAULT_WILD && fstat(e->fd, &e->wild_sb) == 0)
+		e->wild_seen = true;
 	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
 	    "from a snapshot, every other env is served", __func__, e->label,
 	    e->dir, ST_DATA_FILE, kind == FAULT_CUT ? "was cut short under "
 	    "storesd (a read past its new end faulted)" : kind == FAULT_WILD ?
 	    "holds bytes LMDB did not write (a read of it led outside its "
-	    "map)" : "could not be read (an I/O error faulted a read of its "
+	    "map or failed one of LMDB's assertions)" : "could not be read (an I/O error faulted a read of its "
 	    "map)");
 }
 
@@ -575,6 +587,53 @@ st_catch_faults(void)
 	if (sigaction(SIGBUS, &sa, NULL) == -1)
 		return -1;
 	return sigaction(SIGSEGV, &sa, NULL);
+}
+
+/*
+ * LMDB's assertion failed on env (Debian builds liblmdb with them on,
+ * and LMDB then aborts the process): a page of the file that another
+ * program wrote into, a leaf page flagged a branch, fails one in a
+ * read.  LMDB calls this on the thread that asserted, deep in the
+ * read: in a guarded read of env it is a fault of that env (a wild
+ * one: the file holds pages LMDB did not write), and it jumps back to
+ * the guard as a SIGSEGV there does.  That is safe for the same
+ * reason: a read transaction holds no lock (its reader slot is freed by
+ * guard_fail()'s abort) and LMDB links no cursor into it.  Anywhere
+ * else no jump is safe (a write links a cursor of its own stack into
+ * its transaction and holds the env's writer lock: see GUARD_PATCH in
+ * "faults"; a copy has a thread of LMDB's own waiting on the caller):
+ * it logs which env and what failed, and LMDB aborts.
+ */
+static void
+on_assert(MDB_env *env, const char *msg)
+{
+	struct guard	*g = guard_now;
+	struct st_env	*e = mdb_env_get_userctx(env);
+
+	if (g != NULL && g->mode == GUARD_JUMP && g->e->env == env) {
+		g->hit = 1;
+		atomic_store(&g->e->wild, true);
+		fault_mark(g->e);
+		guard_now = g->prev;
+		siglongjmp(g->jb, 1);
+	}
+	log_errx("%s: %s: %s/%s failed an LMDB assertion outside a read "
+	    "(%s): storesd aborts; restore the env from a snapshot before "
+	    "starting it again", __func__, e != NULL ? e->label : "an env",
+	    e != NULL ? e->dir : "?", ST_DATA_FILE, msg);
+}
+
+/* Makes LMDB's failed assertions on env e's (see on_assert()). */
+static int
+catch_asserts(MDB_env *env, struct st_env *e)
+{
+	int	 rc;
+
+	/* A liblmdb built without assertions (NDEBUG) takes it and never
+	 * calls it. */
+	if ((rc = mdb_env_set_userctx(env, e)) != 0)
+		return rc;
+	return mdb_env_set_assert(env, on_assert);
 }
 
 bool
@@ -902,6 +961,106 @@ check_root(int fd, const unsigned char *db, uint64_t psize, uint64_t last_pg,
 	return 0;
 }
 
+/* --------------------------------------------------------- wild files */
+
+/*
+ * A data.mdb that another program wrote into (a wild fault, see
+ * "faults") passes the checks of the next open: its size and meta pages
+ * are right, the damage lies in a page no open reads.  Opened again,
+ * the next read faulted again and logged again, as often as a client
+ * asked.  So the store keeps each such file as it was at its fault
+ * (device, inode, size, mtime) and refuses to open it, CORRUPT and
+ * with no new log line, until it changes: a restore, a drop (no file,
+ * or a new one) or another program writing it.  One small record per
+ * refused directory, WILD_MAX at most: past that the oldest is
+ * forgotten (its file faults and logs once more when read).
+ */
+#define WILD_MAX	64
+
+static struct wild {
+	char		*dir;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+}		 wilds[WILD_MAX];
+static unsigned	 nwild;
+static pthread_mutex_t wild_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* The index of dir's record, or nwild.  The lock held. */
+static unsigned
+wild_find(const char *dir)
+{
+	unsigned	 i;
+
+	for (i = 0; i < nwild && strcmp(wilds[i].dir, dir) != 0; i++)
+		;
+	return i;
+}
+
+/* Forgets record i.  The lock held. */
+static void
+wild_forget(unsigned i)
+{
+	free(wilds[i].dir);
+	memmove(&wilds[i], &wilds[i + 1], (nwild - i - 1) * sizeof(*wilds));
+	nwild--;
+}
+
+/* e closes after a wild fault: keeps its file as it was then. */
+static void
+wild_keep(const struct st_env *e)
+{
+	const struct stat *sb = &e->wild_sb;
+	unsigned	 i;
+	char		*dir;
+
+	if (!e->wild_seen || (dir = strdup(e->dir)) == NULL)
+		return;
+	pthread_mutex_lock(&wild_mtx);
+	if ((i = wild_find(dir)) < nwild)
+		wild_forget(i);
+	else if (nwild == WILD_MAX)
+		wild_forget(0);
+	wilds[nwild++] = (struct wild){ dir, sb->st_dev, sb->st_ino,
+	    sb->st_size, sb->st_mtim };
+	pthread_mutex_unlock(&wild_mtx);
+}
+
+/*
+ * Refuses the open of e when dir's data file is one kept as wild and
+ * unchanged since (refused(), not logged again); forgets it when it
+ * changed or is gone.  Returns 0, or -1 with err (CORRUPT).
+ */
+static int
+wild_check(struct st_env *e, const char *dir, struct sp_error *err)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+	struct wild	*w;
+	unsigned	 i;
+	bool		 same;
+
+	pthread_mutex_lock(&wild_mtx);
+	if ((i = wild_find(dir)) == nwild) {
+		pthread_mutex_unlock(&wild_mtx);
+		return 0;
+	}
+	w = &wilds[i];
+	same = snprintf(path, sizeof(path), "%s/%s", dir, ST_DATA_FILE) <
+	    (int)sizeof(path) && stat(path, &sb) == 0 &&
+	    sb.st_dev == w->dev && sb.st_ino == w->ino &&
+	    sb.st_size == w->size && sb.st_mtim.tv_sec == w->mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == w->mtime.tv_nsec;
+	if (!same)
+		wild_forget(i);
+	pthread_mutex_unlock(&wild_mtx);
+	if (!same)
+		return 0;
+	atomic_store(&e->broken, FAULT_WILD);
+	return refused(e, err);
+}
+
 /* One look at the data file (see check_file()).  0, or -1 with why. */
 static int
 check_once(int fd, uint64_t size, char *why, size_t n)
@@ -1211,10 +1370,12 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
 		goto fail;
 	}
-	if (check_file(e, p->dir, err) == -1 ||
+	if (wild_check(e, p->dir, err) == -1 ||
+	    check_file(e, p->dir, err) == -1 ||
 	    lock_open(e, p->dir, err) == -1)
 		goto fail;
-	if ((rc = mdb_env_create(&e->env)) != 0) {
+	if ((rc = mdb_env_create(&e->env)) != 0 ||
+	    (rc = catch_asserts(e->env, e)) != 0) {
 		st_fail(e, err, rc, "create");
 		goto fail;
 	}
@@ -1278,6 +1439,8 @@ st_close(struct st_env *e)
 		mdb_env_close(e->env);
 	if (e->lockfd != -1)
 		close(e->lockfd);	/* after LMDB let go of its locks */
+	if (atomic_load(&e->broken) == FAULT_WILD)
+		wild_keep(e);
 	cl_fini(&e->commits);
 	free(e->rtxn);
 	free(e->held);
@@ -3336,6 +3499,7 @@ copy_compact(struct st_env *e, int fd)
 		goto done;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd);
 	if ((rc = mdb_env_create(&t)) != 0 ||
+	    (rc = catch_asserts(t, e)) != 0 ||
 	    (rc = mdb_env_open(t, path, MDB_NOSUBDIR | MDB_NOLOCK |
 	    MDB_RDONLY | MDB_NORDAHEAD, 0600)) != 0 ||
 	    (rc = mdb_env_info(t, &info)) != 0 ||

@@ -1192,32 +1192,15 @@ START_TEST(env_cut_short_under_a_snapshot)
 }
 END_TEST
 
-/*
- * A co-user writes bytes into a page of an open env's data.mdb (64 bytes
- * at the end of a leaf): LMDB then followed a pointer it never set in
- * a scan, a SIGSEGV that killed storesd.  Now a read that leads LMDB
- * outside its map is a fault of that env alone: CORRUPT, saying another
- * program wrote into the file; storesd lives and serves the others.
- */
-START_TEST(env_written_into_under_reads)
+/* Puts keys k1..k400 into repo w of store p, each value 79 "v"s and
+ * the key's number. */
+static void
+put_keys(sc_conn *c)
 {
-	static const unsigned char junk[64] =
-	    "\x29\xab\x14\xc2\x56\xe7\xd8\x50\x56\x79\x1a\x38\x43\x20\xc4\x34"
-	    "\x95\x68\x72\xd7\x2c\x88\x6b\xcb\x8f\xae\x16\x66\x02\xd2\x1c\xc1"
-	    "\xfb\x47\x0c\x79\xd9\x39\x01\x3e\x65\x67\xa9\x04\x2a\x44\x08\x2b"
-	    "\xfe\x65\xd7\x23\xcb\x62\x2f\x4a\x58\x15\x1b\x8a\x4c\x89\x11\x3e";
-	struct hs_daemon d;
-	sc_conn		*c;
 	sc_batch	*b;
-	sc_scan		*sc;
-	char		 k[16], v[96], path[PATH_MAX];
-	int		 i, fd, rc;
+	char		 k[16], v[96];
+	int		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
-	    "dbs = main\n" SIDE_STORE), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
 	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
 	for (i = 1; i <= 400; i++) {
 		snprintf(k, sizeof(k), "k%d", i);
@@ -1227,20 +1210,107 @@ START_TEST(env_written_into_under_reads)
 		    strlen(v)), 0);
 	}
 	ck_assert_int_eq(sc_batch_commit(b), 0);
-	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+}
+
+/* As a co-user would: writes 64 bytes of junk at the end of a leaf of
+ * the data file at path that put_keys() filled; a scan then leads LMDB
+ * outside its map. */
+static void
+write_junk(const char *path)
+{
+	static const unsigned char junk[64] =
+	    "\x29\xab\x14\xc2\x56\xe7\xd8\x50\x56\x79\x1a\x38\x43\x20\xc4\x34"
+	    "\x95\x68\x72\xd7\x2c\x88\x6b\xcb\x8f\xae\x16\x66\x02\xd2\x1c\xc1"
+	    "\xfb\x47\x0c\x79\xd9\x39\x01\x3e\x65\x67\xa9\x04\x2a\x44\x08\x2b"
+	    "\xfe\x65\xd7\x23\xcb\x62\x2f\x4a\x58\x15\x1b\x8a\x4c\x89\x11\x3e";
+	int		 fd;
+
 	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
 	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), 12 * 4096 + 3798),
 	    (ssize_t)sizeof(junk));
 	close(fd);
-	sc = sc_scan_begin(c, "w", "p", NULL, NULL);
-	ck_assert_ptr_nonnull(sc);
+}
+
+/* A scan of repo w of store p is CORRUPT, saying what. */
+static void
+scan_refused(sc_conn *c, const char *what)
+{
+	sc_scan		*sc;
+	int		 rc;
+
+	ck_assert_ptr_nonnull(sc = sc_scan_begin(c, "w", "p", NULL, NULL));
 	while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
 		;
 	ck_assert_int_eq(rc, -1);
 	ck_assert_msg(sc_errcode(c) == SC_ERR_CORRUPT &&
-	    strstr(sc_errmsg(c), "another program") != NULL, "%d: %s",
-	    sc_errcode(c), sc_errmsg(c));
+	    strstr(sc_errmsg(c), what) != NULL, "%d: %s", sc_errcode(c),
+	    sc_errmsg(c));
 	sc_scan_end(sc);
+}
+
+/* The entries a whole scan of repo w of store p hands out. */
+static int
+scan_count(sc_conn *c)
+{
+	sc_scan		*sc;
+	int		 n = 0, rc;
+
+	ck_assert_ptr_nonnull(sc = sc_scan_begin(c, "w", "p", NULL, NULL));
+	while ((rc = sc_scan_next(sc, NULL, NULL, NULL, NULL)) == 1)
+		n++;
+	ck_assert_msg(rc == 0, "%s", sc_errmsg(c));
+	sc_scan_end(sc);
+	return n;
+}
+
+/* LMDB's page header: the page's flags at byte 10. */
+#define PG_FLAGS_AT	10
+#define P_BRANCH	0x01
+#define P_LEAF		0x02
+
+/* As a co-user would: flags the leaf page of the data file at path that
+ * holds key a branch page. */
+static void
+leaf_as_branch(const char *path, const char *key)
+{
+	unsigned char	 pg[4096];
+	uint16_t	 flags = P_BRANCH;
+	off_t		 at;
+	int		 fd;
+
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	for (at = 2 * 4096; pread(fd, pg, sizeof(pg), at) ==
+	    (ssize_t)sizeof(pg); at += 4096)
+		if ((pg[PG_FLAGS_AT] | pg[PG_FLAGS_AT + 1] << 8) == P_LEAF &&
+		    memmem(pg, sizeof(pg), key, strlen(key)) != NULL)
+			break;
+	ck_assert_int_eq(pwrite(fd, &flags, 2, at + PG_FLAGS_AT), 2);
+	close(fd);
+}
+
+/*
+ * A co-user writes bytes into a page of an open env's data.mdb (64 bytes
+ * at the end of a leaf): LMDB then followed a pointer it never set in
+ * a scan, a SIGSEGV that killed storesd.  Now a read that leads LMDB
+ * outside its map is a fault of that env alone: CORRUPT, saying another
+ * program wrote into the file; storesd lives and serves the others.
+ */
+START_TEST(env_written_into_under_reads)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX];
+	int		 rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	put_keys(c);
+	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	write_junk(path);
+	scan_refused(c, "another program");
 	ck_assert_msg(alive(&d), "storesd died");
 	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
 	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
@@ -1252,6 +1322,91 @@ START_TEST(env_written_into_under_reads)
 	 * env's fault: that access is what this test makes, so it is the
 	 * one error allowed here.
 	 */
+	rc = hs_stop(&d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/*
+ * The same wild write, met by many reads: the env was closed once
+ * unused, the next open's checks passed (the file's size is right), and
+ * every read faulted again and logged again, so a client could make
+ * storesd log without bound.  Now the file stays refused, CORRUPT with
+ * no new log line, until it changes; restored, it is served again.
+ */
+START_TEST(env_written_into_stays_refused)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX];
+	int		 i, rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	put_keys(c);
+	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	env_file(&d, "w", "p", "kept.mdb", kept, sizeof(kept));
+	ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+	write_junk(path);
+	for (i = 0; i < 30; i++)
+		scan_refused(c, "another program");
+	ck_assert_msg(alive(&d), "storesd died");
+	ck_assert_int_eq(it_run("test $(grep -c 'holds bytes LMDB did not "
+	    "write' %s) -eq 1", d.log), 0);
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	/* Restored (the same inode, new bytes and mtime): served again. */
+	ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
+	ck_assert_int_eq(scan_count(c), 400);
+	it_assert_val(c, "w", "p", NULL, "k400", 4,
+	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv400", 82);
+	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "after", 5, "v", 1), 0);
+	sc_close(c);
+	/* Memcheck's one error allowed: see env_written_into_under_reads. */
+	rc = hs_stop(&d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/*
+ * A co-user flags a leaf page of an env a branch page: a scan moving
+ * onto it failed LMDB's assertion IS_LEAF(mp) in mdb_cursor_next, and
+ * Debian's liblmdb (built with assertions) aborted storesd.  Now an
+ * assertion in a read is a fault of that env alone: CORRUPT, storesd
+ * lives, other envs are served; restored, the env is served again.
+ */
+START_TEST(lmdb_assertion_in_a_read)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX];
+	int		 rc;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	put_keys(c);
+	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	env_file(&d, "w", "p", "kept.mdb", kept, sizeof(kept));
+	ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+	leaf_as_branch(path, "k300");
+	scan_refused(c, "another program");
+	ck_assert_msg(alive(&d), "storesd died");
+	ck_assert_int_eq(it_run("grep -q 'holds bytes LMDB did not write' "
+	    "%s", d.log), 0);
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
+	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
+	ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
+	ck_assert_int_eq(scan_count(c), 400);
+	sc_close(c);
 	rc = hs_stop(&d);
 	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
 	hs_cleanup(&d);
@@ -1414,6 +1569,8 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_a_watch);
 	tcase_add_test(tc, env_cut_short_under_a_snapshot);
 	tcase_add_test(tc, env_written_into_under_reads);
+	tcase_add_test(tc, env_written_into_stays_refused);
+	tcase_add_test(tc, lmdb_assertion_in_a_read);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
