@@ -101,6 +101,10 @@ enum sc_err {
 					 * env; read it again */
 	SC_ERR_WATCH_OVERFLOW	= 21,	/* watch: a store without history,
 					 * and the watcher fell behind */
+	SC_ERR_NO_ROOM		= 22,	/* a compacting snapshot would leave
+					 * the data disk less free than
+					 * snapshot_reserve; take a plain
+					 * one, or free space there */
 
 	SC_ERR_CONNECT		= 100,	/* cannot reach storesd */
 	SC_ERR_IO		= 101,	/* the connection broke or is dead */
@@ -540,7 +544,9 @@ SC_API void	sc_scan_end(sc_scan *s);
  * connection stays usable), SC_ERR_FD_ERROR (fd failed: its reader went
  * away, its file system is full, or it took too little within
  * snapshot_timeout or snapshot_max_time; what was written is incomplete), SC_ERR_IO_ERROR
- * (reading the env failed), SC_ERR_BUSY (the env is being closed, it
+ * (reading the env failed), SC_ERR_NO_ROOM (compact: the env's copy would
+ * leave its file system less free than snapshot_reserve; nothing was
+ * written: take a plain snapshot, or free space), SC_ERR_BUSY (the env is being closed, it
  * waited snapshot_timeout while snapshot_max snapshots ran, or storesd
  * is stopping).
  */

@@ -212,6 +212,9 @@ static const struct keydef keys[] = {
 	{ "snapshot_max_time", SEC_DAEMON, KT_DURATION, 100, WEEK_MS,
 	    "100ms to 7 days (168h)", "6h", D(snapshot_max_time_ms),
 	    24 * HOUR_MS, RL_APPLY, NULL },
+	/* 0 (its default): a twentieth of the data file system (store.c). */
+	{ "snapshot_reserve", SEC_DAEMON, KT_SIZE, MiB, UINT64_C(1) << 60,
+	    "1MiB to 1EiB", "1GiB", D(snapshot_reserve), 0, RL_APPLY, NULL },
 	/* Both read per request: a reload applies to the next one. */
 	{ "drop_wait", SEC_DAEMON, KT_DURATION, 0, 60 * 1000, "0 to 1m",
 	    "2s", D(drop_wait_ms), 2 * 1000, RL_APPLY, NULL },

@@ -80,6 +80,8 @@ struct config {
 	unsigned	 snapshot_max;	/* running at once, daemon-wide */
 	uint64_t	 snapshot_timeout_ms; /* to take SNAP_PROGRESS bytes */
 	uint64_t	 snapshot_max_time_ms; /* to take the whole snapshot */
+	uint64_t	 snapshot_reserve; /* bytes a compacting one leaves
+					 * free on the data disk; 0: 5% */
 	uint64_t	 drop_wait_ms;	/* drop, restore: for the env in use */
 	uint64_t	 restore_timeout_ms; /* restore: for the next bytes */
 	uint64_t	 watch_progress_ms; /* idle watches: a progress frame */

@@ -221,7 +221,7 @@ fork_env(struct job *j, struct sp_error *err)
 		    strerror(errno));
 		goto done;
 	}
-	if (st_copy(j->env->st, fd, false, err) == -1 ||
+	if (st_copy(j->env->st, fd, false, 0, err) == -1 ||
 	    reid_copy(j, tmp, err) == -1)
 		goto done;
 	if (lay_sync_parent(file) == -1 ||

@@ -38,6 +38,7 @@ struct snap_limits {
 	uint64_t	 timeout_ms;	/* snapshot_timeout */
 	uint64_t	 max_ms;	/* snapshot_max_time */
 	unsigned	 max;		/* snapshot_max */
+	uint64_t	 reserve;	/* snapshot_reserve */
 };
 
 /* A snapshot over snapshot_max, waiting for one to end: it holds its
@@ -86,6 +87,7 @@ struct snap {
 	uint64_t	 timeout_ms;	/* snapshot_timeout */
 	uint64_t	 deadline;	/* ms: SNAP_PROGRESS more by then */
 	uint64_t	 max_ms;	/* snapshot_max_time */
+	uint64_t	 reserve;	/* snapshot_reserve */
 	uint64_t	 end;		/* ms: the whole snapshot by then */
 	uint64_t	 since;		/* bytes taken since it was set */
 	uint64_t	 written;	/* bytes the client's fd took */
@@ -465,7 +467,7 @@ copier_main(void *arg)
 	struct snap	*s = arg;
 
 	s->copy_rc = st_copy(s->j->env->st, s->out, s->j->compact,
-	    &s->copy_err);
+	    s->reserve, &s->copy_err);
 	close(s->out);
 	s->out = -1;
 	return NULL;
@@ -611,7 +613,8 @@ admit(struct snap_set *set, struct job *j, uid_t uid,
 	int			 rc = 1;
 
 	*lim = (struct snap_limits){ cfg->snapshot_timeout_ms,
-	    cfg->snapshot_max_time_ms, cfg->snapshot_max };
+	    cfg->snapshot_max_time_ms, cfg->snapshot_max,
+	    cfg->snapshot_reserve };
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		refuse(j, "memory", 0);
 		return -1;
@@ -673,6 +676,7 @@ snap_start(struct snap_set *set, struct job *j, uid_t uid,
 	s->in = s->out = -1;
 	s->timeout_ms = lim->timeout_ms;
 	s->max_ms = lim->max_ms;
+	s->reserve = lim->reserve;
 	s->end = clock_now_ms() + s->max_ms;
 	s->target = target_of(j->fd);
 	if ((s->target != TO_PIPE && s->target != TO_FILE &&

@@ -3466,6 +3466,50 @@ cut_short(struct st_env *e)
 	return true;
 }
 
+/* copy_compact() refused the copy for want of room: err says why. */
+#define COPY_NOROOM	(-1)
+
+/*
+ * Reserves room for a plain copy of e in tfd, an unnamed file on the
+ * file system of e's data.mdb, before a byte of it is written: a full
+ * disk is then a clean refusal, not a failed write, and copies running
+ * at once cannot count the same free space twice.  Each copy takes the
+ * env's used size there, on the file system every writer of the env
+ * needs, and one reader may run half of snapshot_max of them (quota.c):
+ * so the copy is refused, too, when it would leave less than reserve
+ * free there (0: a twentieth of the file system) for the writers.
+ * Returns 0, an errno code, or COPY_NOROOM with err.
+ */
+static int
+copy_room(struct st_env *e, int tfd, uint64_t reserve, struct sp_error *err)
+{
+	struct statvfs	 vfs;
+	uint64_t	 need = atomic_load(&e->used), avail;
+	char		 s_need[32], s_avail[32], s_keep[32];
+	int		 rc;
+
+	if ((rc = posix_fallocate(tfd, 0, (off_t)need)) != 0 &&
+	    rc != ENOSPC && rc != EDQUOT)
+		return rc;
+	if (fstatvfs(tfd, &vfs) == -1)
+		return errno;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (reserve == 0)
+		reserve = (uint64_t)vfs.f_blocks * vfs.f_frsize / 20;
+	if (rc == 0 && avail >= reserve)
+		return 0;
+	cfg_format_size(need, s_need, sizeof(s_need));
+	cfg_format_size(avail, s_avail, sizeof(s_avail));
+	cfg_format_size(reserve, s_keep, sizeof(s_keep));
+	sp_seterr(err, SP_NO_ROOM, "%s: a compacting snapshot first copies "
+	    "the env (%s) onto its data disk, which %s %s free, and storesd "
+	    "keeps %s free there for writes (snapshot_reserve); free space "
+	    "there, or take a plain snapshot, which needs no room on it",
+	    e->label, s_need, rc == 0 ? "would then have" : "has only",
+	    s_avail, s_keep);
+	return COPY_NOROOM;
+}
+
 /*
  * A compacting copy of e into fd, from a plain copy of it that no other
  * process can reach: an unnamed file (O_TMPFILE) beside data.mdb, opened
@@ -3475,18 +3519,20 @@ cut_short(struct st_env *e)
  * caller's stack, and a page of zeros sends it round the tree's pointers
  * past its cursor's stack.  Walking the map of data.mdb itself, a page
  * cut off by another program was a SIGBUS that killed storesd; the
- * plain copy reads no page past the file's end.  Costs the env's used size on
- * its file system for the copy's time, and writing it twice.  Returns 0
- * or an LMDB or errno code.
+ * plain copy reads no page past the file's end.  Costs the env's used
+ * size on its file system for the copy's time, reserved first
+ * (copy_room()), and writing it twice.  Returns 0, an LMDB or errno
+ * code, or COPY_NOROOM with err.
  */
 static int
-copy_compact(struct st_env *e, int fd)
+copy_compact(struct st_env *e, int fd, uint64_t reserve,
+    struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
 	MDB_env		*t = NULL;
-	struct stat	 sb;
 	char		 path[64];
+	off_t		 copied;
 	int		 tfd, rc;
 
 	/* A file system without unnamed files: the walk of the map, as
@@ -3494,7 +3540,8 @@ copy_compact(struct st_env *e, int fd)
 	if ((tfd = open(e->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
 		return errno == EOPNOTSUPP ?
 		    mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT) : errno;
-	if ((rc = mdb_env_copyfd2(e->env, tfd, 0)) != 0 || st_faulted(e) ||
+	if ((rc = copy_room(e, tfd, reserve, err)) != 0 ||
+	    (rc = mdb_env_copyfd2(e->env, tfd, 0)) != 0 || st_faulted(e) ||
 	    cut_short(e))
 		goto done;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd);
@@ -3505,9 +3552,13 @@ copy_compact(struct st_env *e, int fd)
 	    (rc = mdb_env_info(t, &info)) != 0 ||
 	    (rc = mdb_env_stat(t, &ms)) != 0)
 		goto done;
-	/* LMDB copies no more than the file holds: what it names past
-	 * that was cut off meanwhile.  Nobody else can cut the copy. */
-	if (fstat(tfd, &sb) == -1 || (uint64_t)sb.st_size <
+	/*
+	 * LMDB copies no more than the file holds: what it names past that
+	 * was cut off meanwhile.  Nobody else can cut the copy.  It was
+	 * written with write(2) from its start: its offset is what it
+	 * holds (its size is the room reserved).
+	 */
+	if ((copied = lseek(tfd, 0, SEEK_CUR)) == -1 || (uint64_t)copied <
 	    ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize) {
 		fault_mark(e);
 		goto done;
@@ -3521,7 +3572,8 @@ done:
 }
 
 int
-st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
+st_copy(struct st_env *e, int fd, bool compact, uint64_t reserve,
+    struct sp_error *err)
 {
 	int	 rc;
 
@@ -3536,11 +3588,14 @@ st_copy(struct st_env *e, int fd, bool compact, struct sp_error *err)
 	 */
 	if (st_faulted(e))
 		return refused(e, err);
-	rc = compact ? copy_compact(e, fd) : mdb_env_copyfd2(e->env, fd, 0);
+	rc = compact ? copy_compact(e, fd, reserve, err) :
+	    mdb_env_copyfd2(e->env, fd, 0);
 	if (st_faulted(e) || cut_short(e)) {
 		fault_note(e);
 		return refused(e, err);
 	}
+	if (rc == COPY_NOROOM)
+		return -1;
 	if (rc != 0)
 		return st_fail(e, err, rc, "copy");
 	/* A pipe or socket cannot be synced, and need not be. */

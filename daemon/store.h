@@ -272,9 +272,13 @@ int	st_scan(struct st_env *env, unsigned slot, unsigned db,
 
 /*
  * Writes a consistent copy of the env into fd, as mdb_env_copyfd2 does
- * (compacted when asked), then flushes it to disk.  Returns 0, or -1.
+ * (compacted when asked), then flushes it to disk.  A compacting copy
+ * first reserves the env's used size on the env's file system, and is
+ * refused (NO_ROOM) when that would leave less than reserve free there
+ * (0: a twentieth of the file system).  Returns 0, or -1.
  */
-int	st_copy(struct st_env *env, int fd, bool compact, struct sp_error *err);
+int	st_copy(struct st_env *env, int fd, bool compact, uint64_t reserve,
+	    struct sp_error *err);
 
 /*
  * Checks an env opened to be restored from a snapshot: its pages fit the

@@ -35,7 +35,8 @@
 	X(18, NO_REPO,     "the repository has no env for that store")	\
 	X(19, COMPACTED,   "the revision asked for is no longer in history") \
 	X(20, RESYNC,      "the env changed outside storesd; read it again") \
-	X(21, WATCH_OVERFLOW, "the watcher fell behind its buffer")
+	X(21, WATCH_OVERFLOW, "the watcher fell behind its buffer")	\
+	X(22, NO_ROOM,     "not enough free space on the data disk")
 
 enum sp_code {
 #define SP_CODE_ENUM(n, name, text) SP_##name = n,

@@ -397,9 +397,9 @@ START_TEST(test_unknown_key)
 	    "writer_threads, max_envs, map_budget, max_batch, scan_page, "
 	    "max_connections, max_inflight, max_output, "
 	    "max_requests_per_turn, stop_timeout, max_input, frame_timeout, "
-	    "snapshot_max, snapshot_timeout, snapshot_max_time, drop_wait, "
-	    "restore_timeout, watch_progress, watch_buffer, max_watches, "
-	    "max_watches_total");
+	    "snapshot_max, snapshot_timeout, snapshot_max_time, "
+	    "snapshot_reserve, drop_wait, restore_timeout, watch_progress, "
+	    "watch_buffer, max_watches, max_watches_total");
 	expect_msg("[store refs]\nmap_size = 1GiB\nmap_sise = 1GiB\n", 3,
 	    "unknown key 'map_sise' in [store refs]; known keys: map_size, "
 	    "max_dbs, dbs, sync, path, sync_interval, readers, writers, "
@@ -1146,7 +1146,7 @@ START_TEST(test_limits)
 	    "max_inflight = 3\nmax_output = 1MiB\nmax_requests_per_turn = 5\n"
 	    "stop_timeout = 2s\nmax_input = 2GiB\nframe_timeout = 500ms\n"
 	    "snapshot_max = 2\nsnapshot_timeout = 500ms\n"
-	    "snapshot_max_time = 2h\ndrop_wait = 0\n"
+	    "snapshot_max_time = 2h\nsnapshot_reserve = 3GiB\ndrop_wait = 0\n"
 	    "restore_timeout = 1500ms\n");
 	ck_assert_uint_eq(cfg->drop_wait_ms, 0);
 	ck_assert_uint_eq(cfg->restore_timeout_ms, 1500);
@@ -1156,6 +1156,7 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->snapshot_max, 2);
 	ck_assert_uint_eq(cfg->snapshot_timeout_ms, 500);
 	ck_assert_uint_eq(cfg->snapshot_max_time_ms, 2 * 3600 * 1000);
+	ck_assert_uint_eq(cfg->snapshot_reserve, UINT64_C(3) << 30);
 	ck_assert_uint_eq(cfg->max_inflight, 3);
 	ck_assert_uint_eq(cfg->max_per_turn, 5);
 	ck_assert_uint_eq(cfg->stop_timeout_ms, 2000);
@@ -1174,7 +1175,10 @@ START_TEST(test_limits)
 	ck_assert_uint_eq(cfg->drop_wait_ms, 2000);
 	ck_assert_uint_eq(cfg->restore_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->snapshot_max_time_ms, 24 * 3600 * 1000);
+	ck_assert_uint_eq(cfg->snapshot_reserve, 0);	/* a twentieth */
 	cfg_free(cfg);
+	expect_err(STORE_OK "[daemon]\nsnapshot_reserve = 4KiB\n", 4,
+	    "snapshot_reserve = 4KiB is out of range; use 1MiB to 1EiB");
 	expect_err(STORE_OK "[daemon]\ndrop_wait = 2m\n", 4,
 	    "drop_wait = 2m is out of range; use 0 to 1m");
 	expect_err(STORE_OK "[daemon]\nrestore_timeout = 50ms\n", 4,

@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +169,106 @@ fill_disk(const char *path)
 		off += 4096;
 	close(fd);
 }
+
+/* Puts n values of 4,000 bytes (a page each) into repo's env of store,
+ * keys from k%06d of first on, in batches of 100. */
+static void
+put_pages(sc_conn *c, const char *repo, const char *store, int first, int n)
+{
+	static char	 v[4000];
+	sc_batch	*b;
+	char		 k[16];
+	int		 i, j;
+
+	memset(v, 'p', sizeof(v));
+	for (i = first; i < first + n; i += 100) {
+		ck_assert_ptr_nonnull(b = sc_batch_begin(c, repo, store, NULL));
+		for (j = i; j < i + 100 && j < first + n; j++) {
+			snprintf(k, sizeof(k), "k%06d", j);
+			ck_assert_int_eq(sc_batch_put(b, NULL, k, strlen(k), v,
+			    sizeof(v)), 0);
+		}
+		ck_assert_msg(sc_batch_commit(b) == 0, "%s", sc_errmsg(c));
+	}
+}
+
+/* Blocks free on the file system of path. */
+static unsigned long long
+free_blocks(const char *path)
+{
+	struct statvfs	 vfs;
+
+	ck_assert_int_eq(statvfs(path, &vfs), 0);
+	return (unsigned long long)vfs.f_bfree;
+}
+
+/* A compacting snapshot of repo w of store p into out is NO_ROOM,
+ * saying what to do; it left nothing on the data disk at data. */
+static void
+compact_refused(sc_conn *c, const char *out, const char *data)
+{
+	unsigned long long free_before = free_blocks(data);
+	uint64_t	 size;
+	int		 fd;
+
+	ck_assert_int_ge(fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	    0);
+	EXPECT_ERR(c, sc_snapshot(c, "w", "p", fd, 1, &size), SC_ERR_NO_ROOM);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), "snapshot_reserve") != NULL &&
+	    strstr(sc_errmsg(c), "plain snapshot") != NULL, "%s",
+	    sc_errmsg(c));
+	ck_assert_uint_eq(free_blocks(data), free_before);
+}
+
+/*
+ * A compacting snapshot copies the env onto its data disk first, and a
+ * reader may run several at once: with no bound, one reader could fill
+ * the disk every env writes to, so that every writer got IO_ERROR.
+ * Now a copy that would leave less than snapshot_reserve free there is
+ * refused with NO_ROOM, and one that does not fit at all too, before a
+ * byte is written (its room is reserved first); a plain snapshot still
+ * works, writes go on, and nothing is left on the disk.
+ */
+START_TEST(compacting_snapshot_keeps_room_for_writers)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 out[PATH_MAX];
+	uint64_t	 size;
+	int		 fd;
+
+	ck_assert_int_eq(hs_prepare(&d, "[daemon]\nsnapshot_reserve = 8MiB\n"
+	    "[store p]\nmap_size = 64MiB\ndbs = main\n"), 0);
+	if (!small_disk(&d, "16m", "compacting_snapshot_keeps_room_for_"
+	    "writers")) {
+		hs_cleanup(&d);
+		return;
+	}
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
+	/* About 6 MiB: it fits, but would leave under 8 MiB free. */
+	put_pages(c, "w", "p", 0, 1500);
+	compact_refused(c, out, d.data);
+	/* About 9.5 MiB: it does not fit twice in 16 MiB. */
+	put_pages(c, "w", "p", 1500, 800);
+	compact_refused(c, out, d.data);
+	ck_assert_msg(strstr(sc_errmsg(c), "has only") != NULL, "%s",
+	    sc_errmsg(c));
+	/* A plain snapshot needs no room on the data disk. */
+	ck_assert_int_ge(fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_msg(sc_snapshot(c, "w", "p", fd, 0, &size) == 0, "%s",
+	    sc_errmsg(c));
+	close(fd);
+	ck_assert_uint_gt(size, 9 * 1024 * 1024);
+	put_pages(c, "w", "p", 2300, 100);
+	ck_assert_msg(alive(&d), "storesd died");
+	sc_close(c);
+	down(&d);
+}
+END_TEST
 
 /*
  * LMDB makes lock.mdb (its reader table) with ftruncate, a sparse file,
@@ -1555,6 +1656,7 @@ envfaults_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, sync_none_full_disk);
 	tcase_add_test(tc, new_env_on_a_full_disk);
+	tcase_add_test(tc, compacting_snapshot_keeps_room_for_writers);
 	tcase_add_test(tc, damaged_env_is_refused);
 	tcase_add_test(tc, env_grown_by_another_program);
 	tcase_add_test(tc, another_process_blocks_no_loop);

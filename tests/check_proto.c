@@ -794,6 +794,8 @@ START_TEST(reply_rev_and_watch_frames)
 	ck_assert_uint_eq(rep.current, 200);
 	ck_assert_str_eq(sp_code_name(SP_RESYNC), "RESYNC");
 	ck_assert_int_eq(SP_WATCH_OVERFLOW, 21);
+	ck_assert_int_eq(SP_NO_ROOM, 22);
+	ck_assert_str_eq(sp_code_name(SP_NO_ROOM), "NO_ROOM");
 
 	/* A watch takes a key or a prefix, not both. */
 	b.len = 0;

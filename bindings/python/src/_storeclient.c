@@ -108,6 +108,10 @@ static struct exc_row {
 	{ "WatchOverflow", -1, NULL, { SC_ERR_WATCH_OVERFLOW },
 	  "A watch on a store without history fell behind its buffer.",
 	  NULL },
+	{ "NoRoom", -1, NULL, { SC_ERR_NO_ROOM },
+	  "A compacting snapshot would leave the data disk less free than "
+	  "snapshot_reserve: take a plain snapshot, or free space there.",
+	  NULL },
 };
 #define NEXC		(sizeof(exc_rows) / sizeof(exc_rows[0]))
 

@@ -16,7 +16,7 @@ key, value) named tuples (op "put" or "del"), each once, in order.
 from ._storeclient import (  # noqa: F401
     Batch, BadKey, BadRepo, BadRequest, BadVersion, Busy, Client,
     CondFailed, ConnectionError, Corrupt, DiskError, Error, Event, Exists,
-    FdError, Forbidden, NoRepo, Compacted, Resync, WatchOverflow,
+    FdError, Forbidden, NoRepo, Compacted, Resync, WatchOverflow, NoRoom,
     InternalError, InvalidArgument, Limit, MapFull, NotFound, OutOfMemory,
     Pipeline, Scan, Timeout, TooLarge, UnknownDb, UnknownStore, Watch,
     LIB_VERSION_MAJOR, LIB_VERSION_MINOR, connect, default_socket)
@@ -26,7 +26,7 @@ __all__ = [
     "Client", "CondFailed", "ConnectionError", "Corrupt", "DiskError",
     "Error", "Event",
     "Exists", "FdError", "Forbidden", "NoRepo", "Compacted", "Resync",
-    "WatchOverflow", "InternalError",
+    "WatchOverflow", "NoRoom", "InternalError",
     "InvalidArgument", "Limit",
     "MapFull",
     "NotFound", "OutOfMemory", "Pipeline", "Scan", "Timeout", "TooLarge",

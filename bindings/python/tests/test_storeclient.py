@@ -500,6 +500,12 @@ def test_watch_error_classes():
         assert name in storeclient.__all__
 
 
+def test_no_room_class():
+    # A compacting snapshot refused for want of room on the data disk.
+    assert issubclass(storeclient.NoRoom, storeclient.Error)
+    assert "NoRoom" in storeclient.__all__
+
+
 # ----------------------------------------------------------------- watches
 
 def take(w, n):

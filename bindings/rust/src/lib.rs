@@ -96,6 +96,9 @@ pub enum Code {
     Resync,
     /// `WATCH_OVERFLOW`: a watch on a store without history fell behind.
     WatchOverflow,
+    /// `NO_ROOM`: a compacting snapshot would leave the data disk less
+    /// free than `snapshot_reserve`; take a plain one, or free space.
+    NoRoom,
     /// `CONNECT`: storesd cannot be reached.
     Connect,
     /// `IO`: the connection broke or is dead (closed by a failure before).
@@ -143,6 +146,7 @@ const CODES: &[(Code, i32)] = &[
     (Code::Compacted, 19),
     (Code::Resync, 20),
     (Code::WatchOverflow, 21),
+    (Code::NoRoom, 22),
     (Code::Connect, 100),
     (Code::Io, 101),
     (Code::Protocol, 102),

@@ -637,6 +637,13 @@ fn watch_codes() {
     assert_eq!(Code::from_raw(21), Code::WatchOverflow);
 }
 
+#[test]
+fn no_room_code() {
+    // A compacting snapshot refused for want of room on the data disk.
+    assert_eq!(Code::NoRoom.name(), "NO_ROOM");
+    assert_eq!(Code::from_raw(22), Code::NoRoom);
+}
+
 // --------------------------------------------------------------- watches
 
 /// The next n events of w, each within the watch's timeout.
