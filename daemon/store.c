@@ -266,6 +266,9 @@ struct guard {
 
 static __thread struct guard *guard_now;
 static long	 fault_page;		/* the system's page size */
+/* The LMDB assertion this thread's last guarded read failed, for the
+ * log (on_assert(), fault_note()); "" when none. */
+static __thread char assert_msg[160];
 
 /*
  * Arms g on this thread for a call on e, unless e is broken by a fault
@@ -367,6 +370,7 @@ fault_note(struct st_env *e)
 {
 	struct stat	 sb;
 	uint64_t	 used = atomic_load(&e->used);
+	char		 why[sizeof(assert_msg) + 64];
 	int		 was = FAULT, kind;
 
 	if (atomic_load(&e->wild))
@@ -374,17 +378,23 @@ fault_note(struct st_env *e)
 	else
 		kind = fstat(e->fd, &sb) == 0 && (uint64_t)sb.st_size < used ?
 		    FAULT_CUT : FAULT_IO;
+	if (kind == FAULT_WILD && assert_msg[0] != '\0')
+		snprintf(why, sizeof(why), "holds bytes LMDB did not write (a "
+		    "read of it failed LMDB's check: %s)", assert_msg);
+	else
+		snprintf(why, sizeof(why), "%s", kind == FAULT_CUT ? "was cut "
+		    "short under storesd (a read past its new end faulted)" :
+		    kind == FAULT_WILD ? "holds bytes LMDB did not write (a "
+		    "read of it led outside its map)" : "could not be read (an "
+		    "I/O error faulted a read of its map)");
+	assert_msg[0] = '\0';
 	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
 		return;
 	if (kind == FAULT_WILD && fstat(e->fd, &e->wild_sb) == 0)
 		e->wild_seen = true;
 	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
 	    "from a snapshot, every other env is served", __func__, e->label,
-	    e->dir, ST_DATA_FILE, kind == FAULT_CUT ? "was cut short under "
-	    "storesd (a read past its new end faulted)" : kind == FAULT_WILD ?
-	    "holds bytes LMDB did not write (a read of it led outside its "
-	    "map or failed one of LMDB's assertions)" : "could not be read (an I/O error faulted a read of its "
-	    "map)");
+	    e->dir, ST_DATA_FILE, why);
 }
 
 /*
@@ -611,6 +621,7 @@ on_assert(MDB_env *env, const char *msg)
 	struct st_env	*e = mdb_env_get_userctx(env);
 
 	if (g != NULL && g->mode == GUARD_JUMP && g->e->env == env) {
+		snprintf(assert_msg, sizeof(assert_msg), "%s", msg);
 		g->hit = 1;
 		atomic_store(&g->e->wild, true);
 		fault_mark(g->e);
