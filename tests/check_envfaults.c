@@ -1390,6 +1390,70 @@ leaf_as_branch(const char *path, const char *key)
 }
 
 /*
+ * Starts storesd with store p and the adopted side env, fills repo w of
+ * p (put_keys()), and puts its data.mdb's path in path and a copy of
+ * that file, kept beside it, in kept.  Returns a connection.
+ */
+static sc_conn *
+keys_up(struct hs_daemon *d, char *path, char *kept)
+{
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_prepare(d, "[store p]\nmap_size = 4MiB\n"
+	    "dbs = main\n" SIDE_STORE), 0);
+	make_adopted(d, "side");
+	ck_assert_int_eq(hs_start(d, NULL), 0);
+	c = it_conn(d);
+	put_keys(c);
+	env_file(d, "w", "p", "data.mdb", path, PATH_MAX);
+	env_file(d, "w", "p", "kept.mdb", kept, PATH_MAX);
+	ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+	return c;
+}
+
+/* After a fault of repo w of store p: storesd lives, and serves the
+ * side env and another repo of p. */
+static void
+others_live(const struct hs_daemon *d, sc_conn *c)
+{
+	ck_assert_msg(alive(d), "storesd died");
+	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
+	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
+}
+
+/* Copies kept back over path: repo w of store p is scanned whole and
+ * written again. */
+static void
+restored_served(sc_conn *c, const char *path, const char *kept)
+{
+	ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
+	ck_assert_int_eq(scan_count(c), 400);
+	it_assert_val(c, "w", "p", NULL, "k400", 4,
+	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv400", 82);
+	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "after", 5, "v", 1), 0);
+}
+
+/*
+ * Closes c and stops storesd after a test that had it read a file
+ * another program wrote into.  Under valgrind, memcheck reports LMDB's
+ * wild access as an error (its exit status 99) before storesd turns it
+ * into the env's fault: that access is what such a test makes, so it
+ * is the one error allowed here.
+ */
+static void
+wild_down(struct hs_daemon *d, sc_conn *c)
+{
+	int	 rc;
+
+	sc_close(c);
+	rc = hs_stop(d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(d);
+}
+
+/*
  * A co-user writes bytes into a page of an open env's data.mdb (64 bytes
  * at the end of a leaf): LMDB then followed a pointer it never set in
  * a scan, a SIGSEGV that killed storesd.  Now a read that leads LMDB
@@ -1400,32 +1464,13 @@ START_TEST(env_written_into_under_reads)
 {
 	struct hs_daemon d;
 	sc_conn		*c;
-	char		 path[PATH_MAX];
-	int		 rc;
+	char		 path[PATH_MAX], kept[PATH_MAX];
 
-	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
-	    "dbs = main\n" SIDE_STORE), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
-	put_keys(c);
-	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
+	c = keys_up(&d, path, kept);
 	write_junk(path);
 	scan_refused(c, "another program");
-	ck_assert_msg(alive(&d), "storesd died");
-	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
-	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
-	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
-	sc_close(c);
-	/*
-	 * Under valgrind, memcheck reports LMDB's wild access as an error
-	 * (its exit status 99) before storesd's handler turns it into the
-	 * env's fault: that access is what this test makes, so it is the
-	 * one error allowed here.
-	 */
-	rc = hs_stop(&d);
-	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
-	hs_cleanup(&d);
+	others_live(&d, c);
+	wild_down(&d, c);
 }
 END_TEST
 
@@ -1441,36 +1486,18 @@ START_TEST(env_written_into_stays_refused)
 	struct hs_daemon d;
 	sc_conn		*c;
 	char		 path[PATH_MAX], kept[PATH_MAX];
-	int		 i, rc;
+	int		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
-	    "dbs = main\n" SIDE_STORE), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
-	put_keys(c);
-	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
-	env_file(&d, "w", "p", "kept.mdb", kept, sizeof(kept));
-	ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+	c = keys_up(&d, path, kept);
 	write_junk(path);
 	for (i = 0; i < 30; i++)
 		scan_refused(c, "another program");
-	ck_assert_msg(alive(&d), "storesd died");
 	ck_assert_int_eq(it_run("test $(grep -c 'holds bytes LMDB did not "
 	    "write' %s) -eq 1", d.log), 0);
-	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
+	others_live(&d, c);
 	/* Restored (the same inode, new bytes and mtime): served again. */
-	ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
-	ck_assert_int_eq(scan_count(c), 400);
-	it_assert_val(c, "w", "p", NULL, "k400", 4,
-	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-	    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv400", 82);
-	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "after", 5, "v", 1), 0);
-	sc_close(c);
-	/* Memcheck's one error allowed: see env_written_into_under_reads. */
-	rc = hs_stop(&d);
-	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
-	hs_cleanup(&d);
+	restored_served(c, path, kept);
+	wild_down(&d, c);
 }
 END_TEST
 
@@ -1486,31 +1513,15 @@ START_TEST(lmdb_assertion_in_a_read)
 	struct hs_daemon d;
 	sc_conn		*c;
 	char		 path[PATH_MAX], kept[PATH_MAX];
-	int		 rc;
 
-	ck_assert_int_eq(hs_prepare(&d, "[store p]\nmap_size = 4MiB\n"
-	    "dbs = main\n" SIDE_STORE), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
-	put_keys(c);
-	env_file(&d, "w", "p", "data.mdb", path, sizeof(path));
-	env_file(&d, "w", "p", "kept.mdb", kept, sizeof(kept));
-	ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+	c = keys_up(&d, path, kept);
 	leaf_as_branch(path, "k300");
 	scan_refused(c, "another program");
-	ck_assert_msg(alive(&d), "storesd died");
 	ck_assert_int_eq(it_run("grep -q 'holds bytes LMDB did not write.*"
 	    "IS_LEAF' %s", d.log), 0);
-	it_assert_val(c, NULL, "side", NULL, "alpha", 5, "one", 3);
-	ck_assert_int_eq(sc_put(c, "other", "p", NULL, "a", 1, "b", 1), 0);
-	it_assert_val(c, "other", "p", NULL, "a", 1, "b", 1);
-	ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
-	ck_assert_int_eq(scan_count(c), 400);
-	sc_close(c);
-	rc = hs_stop(&d);
-	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
-	hs_cleanup(&d);
+	others_live(&d, c);
+	restored_served(c, path, kept);
+	wild_down(&d, c);
 }
 END_TEST
 
