@@ -153,8 +153,11 @@ const struct ctl_cmd ctl_cmds[] = {
 	    "through a pipe: storectl snapshot refs - | ssh host 'cat >x'.\n"
 	    "A reader that takes less than 64 KiB per snapshot_timeout (30s),\n"
 	    "or not all of it within snapshot_max_time (24h), is cut off\n"
-	    "(FD_ERROR, exit 2).  Exit 1 when the env does not exist.  On\n"
-	    "any failure FILE is removed.\n",
+	    "(FD_ERROR, exit 2).  Exit 1 when the env does not exist.\n"
+	    "--compact first copies the env beside it on storesd's disk:\n"
+	    "refused (NO_ROOM) when that would leave less than\n"
+	    "snapshot_reserve free there; a plain snapshot needs no room.\n"
+	    "On any failure FILE is removed.\n",
 	    cmd_snapshot },
 	{ "fork", 2, 2, O(OPT_SOCKET) | O(OPT_REPO), "STORE DST_REPO",
 	    "copy the env of STORE to DST_REPO",

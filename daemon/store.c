@@ -52,6 +52,14 @@
 #define HOLD_WANT	1	/* held for the turn, not renewed yet */
 #define HOLD_LIVE	2	/* held for the turn, renewed */
 
+/* A file as far as storesd tells one version of it from another. */
+struct file_id {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+};
+
 struct st_env {
 	MDB_env			*env;
 	char			*label;
@@ -102,11 +110,12 @@ struct st_env {
 	int			 fd;		/* data.mdb, LMDB's descriptor */
 	dev_t			 dev;		/* data.mdb's, for past_map() */
 	ino_t			 ino;
-	atomic_bool		 wild;		/* a fault was a SIGSEGV */
+	atomic_bool		 wild;		/* a fault was a SIGSEGV or an
+						 * LMDB assertion */
 	/* data.mdb as it was when a wild fault was noted: the env stays
 	 * refused while the file is the same (see "wild files"). */
 	bool			 wild_seen;
-	struct stat		 wild_sb;
+	struct file_id		 wild_file;
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
@@ -360,6 +369,22 @@ refused(struct st_env *e, struct sp_error *err)
 	    e->label, why);
 }
 
+static struct file_id
+file_id(const struct stat *sb)
+{
+	return (struct file_id){ sb->st_dev, sb->st_ino, sb->st_size,
+	    sb->st_mtim };
+}
+
+/* Whether sb is of the file f was taken from, unchanged. */
+static bool
+file_same(const struct file_id *f, const struct stat *sb)
+{
+	return f->dev == sb->st_dev && f->ino == sb->st_ino &&
+	    f->size == sb->st_size && f->mtime.tv_sec == sb->st_mtim.tv_sec &&
+	    f->mtime.tv_nsec == sb->st_mtim.tv_nsec;
+}
+
 /*
  * After a fault on e: tells a cut file from a failed disk (the file is
  * shorter than the pages in use, or not) and logs it, once per open.
@@ -390,8 +415,10 @@ fault_note(struct st_env *e)
 	assert_msg[0] = '\0';
 	if (!atomic_compare_exchange_strong(&e->broken, &was, kind))
 		return;
-	if (kind == FAULT_WILD && fstat(e->fd, &e->wild_sb) == 0)
+	if (kind == FAULT_WILD && fstat(e->fd, &sb) == 0) {
+		e->wild_file = file_id(&sb);
 		e->wild_seen = true;
+	}
 	log_errx("%s: %s: %s/%s %s; the env is refused until it is restored "
 	    "from a snapshot, every other env is served", __func__, e->label,
 	    e->dir, ST_DATA_FILE, why);
@@ -990,10 +1017,7 @@ check_root(int fd, const unsigned char *db, uint64_t psize, uint64_t last_pg,
 
 static struct wild {
 	char		*dir;
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtime;
+	struct file_id	 file;
 }		 wilds[WILD_MAX];
 static unsigned	 nwild;
 static pthread_mutex_t wild_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -1022,7 +1046,6 @@ wild_forget(unsigned i)
 static void
 wild_keep(const struct st_env *e)
 {
-	const struct stat *sb = &e->wild_sb;
 	unsigned	 i;
 	char		*dir;
 
@@ -1033,8 +1056,7 @@ wild_keep(const struct st_env *e)
 		wild_forget(i);
 	else if (nwild == WILD_MAX)
 		wild_forget(0);
-	wilds[nwild++] = (struct wild){ dir, sb->st_dev, sb->st_ino,
-	    sb->st_size, sb->st_mtim };
+	wilds[nwild++] = (struct wild){ dir, e->wild_file };
 	pthread_mutex_unlock(&wild_mtx);
 }
 
@@ -1048,7 +1070,6 @@ wild_check(struct st_env *e, const char *dir, struct sp_error *err)
 {
 	char		 path[PATH_MAX];
 	struct stat	 sb;
-	struct wild	*w;
 	unsigned	 i;
 	bool		 same;
 
@@ -1057,12 +1078,9 @@ wild_check(struct st_env *e, const char *dir, struct sp_error *err)
 		pthread_mutex_unlock(&wild_mtx);
 		return 0;
 	}
-	w = &wilds[i];
 	same = snprintf(path, sizeof(path), "%s/%s", dir, ST_DATA_FILE) <
 	    (int)sizeof(path) && stat(path, &sb) == 0 &&
-	    sb.st_dev == w->dev && sb.st_ino == w->ino &&
-	    sb.st_size == w->size && sb.st_mtim.tv_sec == w->mtime.tv_sec &&
-	    sb.st_mtim.tv_nsec == w->mtime.tv_nsec;
+	    file_same(&wilds[i].file, &sb);
 	if (!same)
 		wild_forget(i);
 	pthread_mutex_unlock(&wild_mtx);
