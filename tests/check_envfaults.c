@@ -1367,6 +1367,155 @@ START_TEST(scan_of_an_overlong_key_is_corrupt)
 }
 END_TEST
 
+/* ------------------------------------------------- lock.mdb cut short */
+
+/* What a co-user of repo's env of store does: cuts its lock.mdb to
+ * nothing, with storesd holding the env open. */
+static void
+co_user_cuts_lock(const struct hs_daemon *d, const char *repo,
+    const char *store)
+{
+	char	 path[PATH_MAX];
+
+	env_file(d, repo, store, "lock.mdb", path, sizeof(path));
+	ck_assert_int_eq(truncate(path, 0), 0);
+}
+
+/* True when c's last request was refused BUSY because lock.mdb was cut,
+ * naming repo and saying to retry. */
+static bool
+lock_refused(sc_conn *c, const char *repo)
+{
+	return sc_errcode(c) == SC_ERR_BUSY && sc_errretry_ms(c) > 0 &&
+	    strstr(sc_errmsg(c), repo) != NULL &&
+	    strstr(sc_errmsg(c), "lock.mdb") != NULL &&
+	    strstr(sc_errmsg(c), "retry") != NULL;
+}
+
+/* A client of the cut env on a thread of its own: puts and gets until
+ * told to stop; each is served or refused as lock_refused() says. */
+struct lock_user {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*store;
+	atomic_bool	 stop;
+	unsigned	 ok, busy, bad;
+	char		 msg[320];
+};
+
+static void *
+lock_user_main(void *arg)
+{
+	struct lock_user *u = arg;
+	sc_conn		*c = sc_connect(u->sock);
+	char		 k[16];
+	void		*v;
+	size_t		 n;
+	unsigned	 i;
+	int		 rc;
+
+	for (i = 0; !atomic_load(&u->stop); i++) {
+		snprintf(k, sizeof(k), "u%03u", i % 200);
+		rc = i % 2 ? sc_put(c, "cut", u->store, NULL, k, strlen(k),
+		    "u", 1) : sc_get(c, "cut", u->store, NULL, "k199", 4, &v,
+		    &n);
+		if (rc == 0) {
+			if (i % 2 == 0)
+				sc_free(v);
+			u->ok++;
+		} else if (lock_refused(c, "cut"))
+			u->busy++;
+		else if (u->bad++ == 0)
+			snprintf(u->msg, sizeof(u->msg), "%d: %s",
+			    sc_errcode(c), sc_errmsg(c));
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/* The env of repo cut in store is served again within a bounded number
+ * of tries, each of which is served or refused BUSY. */
+static void
+served_after_retries(sc_conn *c, const char *repo, const char *store)
+{
+	void	*v;
+	size_t	 n;
+	int	 i, tries = hs_tries(10);
+
+	for (i = 0; i < tries; i++) {
+		if (sc_get(c, repo, store, NULL, "k199", 4, &v, &n) == 0) {
+			sc_free(v);
+			break;
+		}
+		ck_assert_msg(lock_refused(c, repo), "%d: %s", sc_errcode(c),
+		    sc_errmsg(c));
+		poll(NULL, 0, (int)sc_errretry_ms(c));
+	}
+	ck_assert_int_lt(i, tries);
+	served_again(c, repo, store);
+}
+
+/*
+ * A co-user cuts lock.mdb of an open env to nothing: LMDB's next touch
+ * of its reader table or writer mutex, on whichever thread, was a SIGBUS
+ * that killed storesd.  Now it is a fault of that env alone: requests in
+ * flight and the next one are refused BUSY (nothing of the data is lost:
+ * lock.mdb holds none), the env is closed once unused and opened again
+ * by the next request, which LMDB sets lock.mdb up anew for, and it
+ * serves its data as before.  First with the env idle, then under a
+ * client reading and writing it; other envs are served throughout.
+ */
+START_TEST(lock_file_cut_short)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	struct lock_user u;
+	sc_conn		*c;
+	void		*v;
+	size_t		 i, n;
+	int		 cuts;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "cut", stores[i]);
+		fill_and_keep(&d, c, "good", stores[i]);
+		co_user_cuts_lock(&d, "cut", stores[i]);
+		ck_assert_int_eq(sc_get(c, "cut", stores[i], NULL, "k199", 4,
+		    &v, &n), -1);
+		ck_assert_msg(lock_refused(c, "cut"), "%d: %s", sc_errcode(c),
+		    sc_errmsg(c));
+		ck_assert_msg(alive(&d), "storesd died");
+		others_served(c, "good", stores[i]);
+		served_after_retries(c, "cut", stores[i]);
+		ck_assert_int_eq(it_run("grep -q 'lock.mdb was cut short' %s",
+		    d.log), 0);
+
+		/* Cut again and again under a client of the env. */
+		memset(&u, 0, sizeof(u));
+		u.sock = d.sock;
+		u.store = stores[i];
+		ck_assert_int_eq(pthread_create(&u.t, NULL, lock_user_main,
+		    &u), 0);
+		for (cuts = 0; cuts < 20; cuts++) {
+			co_user_cuts_lock(&d, "cut", stores[i]);
+			others_served(c, "good", stores[i]);
+			ck_assert_msg(alive(&d), "storesd died");
+		}
+		atomic_store(&u.stop, true);
+		ck_assert_int_eq(pthread_join(u.t, NULL), 0);
+		ck_assert_msg(u.bad == 0, "%u requests neither served nor "
+		    "refused BUSY, first: %s", u.bad, u.msg);
+		ck_assert_msg(alive(&d), "storesd died");
+		served_after_retries(c, "cut", stores[i]);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
@@ -1416,6 +1565,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_written_into_under_reads);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
+	tcase_add_test(tc, lock_file_cut_short);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
