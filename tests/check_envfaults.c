@@ -792,6 +792,7 @@ END_TEST
 #define META_MAGIC	16
 #define META_PSIZE	40
 #define META_MAIN_ROOT	128
+#define META_LAST_PG	136
 
 static void
 data_file(const struct hs_daemon *d, const char *repo, char *path, size_t n)
@@ -799,16 +800,18 @@ data_file(const struct hs_daemon *d, const char *repo, char *path, size_t n)
 	snprintf(path, n, "%s/%s/@s/data.mdb", d->data, repo);
 }
 
-/* Writes n bytes of p at off in both meta pages of repo's env. */
+/* Writes n bytes of p at off in both meta pages of repo's env of
+ * store. */
 static void
-poke_metas(const struct hs_daemon *d, const char *repo, off_t off,
-    const void *p, size_t n)
+poke_metas(const struct hs_daemon *d, const char *repo, const char *store,
+    off_t off, const void *p, size_t n)
 {
 	char		 path[PATH_MAX];
 	uint32_t	 psize;
 	int		 fd;
 
-	data_file(d, repo, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/%s/@%s/data.mdb", d->data, repo,
+	    store);
 	ck_assert_int_ne(fd = open(path, O_RDWR), -1);
 	ck_assert_int_eq(pread(fd, &psize, sizeof(psize), META_PSIZE), 4);
 	ck_assert_int_eq(pwrite(fd, p, n, off), (ssize_t)n);
@@ -876,8 +879,8 @@ START_TEST(damaged_env_is_refused)
 	ck_assert_int_eq(hs_stop(&d), 0);
 
 	cut(&d, "trunc", 2 * 4096);
-	poke_metas(&d, "badroot", META_MAIN_ROOT, &root, sizeof(root));
-	poke_metas(&d, "magic", META_MAGIC, &magic, sizeof(magic));
+	poke_metas(&d, "badroot", "s", META_MAIN_ROOT, &root, sizeof(root));
+	poke_metas(&d, "magic", "s", META_MAGIC, &magic, sizeof(magic));
 	cut(&d, "empty", 0);
 
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
@@ -1259,6 +1262,124 @@ START_TEST(env_written_into_under_reads)
 END_TEST
 
 /*
+ * The pages free past the map of repo's data.mdb of store in storesd,
+ * up to the next mapping (0: it follows at once).
+ */
+static unsigned long
+gap_past_map(const struct hs_daemon *d, const char *repo, const char *store)
+{
+	char		 path[PATH_MAX], line[PATH_MAX + 128];
+	unsigned long	 start, end, next = 0, map_end = 0;
+	FILE		*f;
+
+	env_file(d, repo, store, "data.mdb", path, sizeof(path));
+	snprintf(line, sizeof(line), "/proc/%ld/maps", (long)d->pid);
+	ck_assert_ptr_nonnull(f = fopen(line, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		if (map_end != 0 && next == 0)
+			next = start;
+		if (strstr(line, path) != NULL)
+			map_end = end;
+	}
+	fclose(f);
+	ck_assert_uint_ne(map_end, 0);
+	return next > map_end ? (next - map_end) / 4096 : 0;
+}
+
+/*
+ * Writes a branch page as page 1023, the last of a 4 MiB map, of repo's
+ * data.mdb of store, with two nodes: the first at offset off from the
+ * page's start, the second in the page with a key above any db name.
+ */
+static void
+wild_branch(const struct hs_daemon *d, const char *repo, const char *store,
+    unsigned off)
+{
+	static const unsigned char node[] = { 0, 0, 0, 0, 0, 0, 4, 0,
+	    0xff, 0xff, 0xff, 0xff };	/* page 0, a 4-byte key */
+	unsigned char	 pg[4096];
+	char		 path[PATH_MAX];
+	uint64_t	 no = 1023;
+	uint16_t	 h[6] = { 0, 0x01, 20, 4000, (uint16_t)off, 4000 };
+	int		 fd;
+
+	memset(pg, 0, sizeof(pg));
+	memcpy(pg, &no, sizeof(no));
+	/* pad, flags (branch), lower, upper, the nodes' offsets */
+	memcpy(pg + 8, h, sizeof(h));
+	memcpy(pg + 4000, node, sizeof(node));
+	env_file(d, repo, store, "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, pg, sizeof(pg), 1023 * 4096),
+	    (ssize_t)sizeof(pg));
+	close(fd);
+}
+
+/*
+ * A co-user writes into an open env: a branch page as the last page of
+ * storesd's map, whose first node lies at an offset past the page, past
+ * the map's end, where nothing is mapped, and makes it the main db's
+ * root.  A write, walking the tree on the env's writer (s) or inline (n,
+ * sync = none), read the node there: a SIGSEGV that killed storesd, since no
+ * jump is safe in a write.  Now zeros are mapped there for that write,
+ * which fails CORRUPT saying another program wrote into the file; the
+ * env is refused after it, storesd lives and serves the others.
+ */
+START_TEST(env_written_into_under_a_write)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	uint64_t	 last = 1023;	/* map_size 4 MiB: pages 0-1023 */
+	unsigned long	 gap;
+	char		 repo[16];
+	size_t		 i;
+	int		 k, rc;
+
+	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
+	make_adopted(&d, "side");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "good", stores[i]);
+		/* Where storesd's maps lie is the kernel's choice: the first
+		 * env with free pages past its map. */
+		for (k = 0, gap = 0; k < 16 && gap < 2; k++) {
+			snprintf(repo, sizeof(repo), "wild%s%d", stores[i], k);
+			ck_assert_int_eq(sc_put(c, repo, stores[i], NULL,
+			    "k100", 4, "v", 1), 0);
+			gap = gap_past_map(&d, repo, stores[i]);
+		}
+		ck_assert_msg(gap >= 2, "no env of 16 has pages free past "
+		    "its map");
+		wild_branch(&d, repo, stores[i], 4096 + (gap < 28 ?
+		    gap * 2048 : 0xe000));
+		poke_metas(&d, repo, stores[i], META_LAST_PG, &last,
+		    sizeof(last));
+		poke_metas(&d, repo, stores[i], META_MAIN_ROOT, &last,
+		    sizeof(last));
+		EXPECT_ERR(c, sc_put(c, repo, stores[i], NULL, "k100", 4,
+		    "w", 1), SC_ERR_CORRUPT);
+		ck_assert_msg(strstr(sc_errmsg(c), repo) != NULL &&
+		    strstr(sc_errmsg(c), "another program") != NULL, "%s",
+		    sc_errmsg(c));
+		ck_assert_msg(alive(&d), "storesd died");
+		EXPECT_ERR(c, sc_put(c, repo, stores[i], NULL, "k101", 4,
+		    "w", 1), SC_ERR_CORRUPT);
+		others_served(c, "good", stores[i]);
+	}
+	sc_close(c);
+	/* Under valgrind, memcheck reports the access past the map (the
+	 * one this test makes) as an error: exit 99, here only. */
+	rc = hs_stop(&d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/*
  * Writes 201 keys k100..k300 into repo w of store p, and then, as a
  * co-user would, sets the size of key k150 in its leaf node to ksize.
  */
@@ -1563,6 +1684,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_cut_short_under_a_watch);
 	tcase_add_test(tc, env_cut_short_under_a_snapshot);
 	tcase_add_test(tc, env_written_into_under_reads);
+	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
 	tcase_add_test(tc, lock_file_cut_short);
