@@ -913,6 +913,17 @@ END_TEST
 	"[store s]\nmap_size = 4MiB\n[store n]\nmap_size = 4MiB\n"	\
 	"sync = none\n" SIDE_STORE
 
+/* Starts storesd with FAULT_STORES and the adopted side env in d, and
+ * returns a connection to it. */
+static sc_conn *
+fault_start(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_prepare(d, FAULT_STORES), 0);
+	make_adopted(d, "side");
+	ck_assert_int_eq(hs_start(d, NULL), 0);
+	return it_conn(d);
+}
+
 /* data.mdb of repo's env of store, and a copy of it beside the env. */
 static void
 env_file(const struct hs_daemon *d, const char *repo, const char *store,
@@ -1042,10 +1053,7 @@ START_TEST(env_cut_short_under_reads)
 	uint64_t	 count;
 	size_t		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "cut", stores[i]);
 		fill_and_keep(&d, c, "good", stores[i]);
@@ -1087,10 +1095,7 @@ START_TEST(env_cut_short_under_a_write)
 	sc_conn		*c;
 	size_t		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "cut", stores[i]);
 		fill_and_keep(&d, c, "good", stores[i]);
@@ -1169,10 +1174,7 @@ START_TEST(env_cut_short_under_a_snapshot)
 	size_t		 i;
 	int		 fd, compact;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
 	for (i = 0; i < 2; i++)
 		for (compact = 1; compact >= 0; compact--) {
@@ -1338,10 +1340,7 @@ START_TEST(env_written_into_under_a_write)
 	size_t		 i;
 	int		 k, rc;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "good", stores[i]);
 		/* Where storesd's maps lie is the kernel's choice: the first
@@ -1596,10 +1595,7 @@ START_TEST(lock_file_cut_short)
 	size_t		 i, n;
 	int		 cuts;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "cut", stores[i]);
 		fill_and_keep(&d, c, "good", stores[i]);
