@@ -210,7 +210,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * the handler (on_sigbus()) turns a SIGBUS on a guarded thread into an
  * error of the guarded env alone (a guarded stretch touches no other
  * mapped file but the env's lock.mdb, below: LMDB has no public call
- * that gives the map's address to check it against): it marks the env broken (FAULT), and then
+ * that gives the map's address to check it against): it marks the env
+ * broken (FAULT), and then
  *
  * - in a read, jumps back to the guard.  A read transaction holds no
  *   lock and LMDB links no cursor into it, so it is aborted there
@@ -267,13 +268,18 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  *   held at the cut stays on its thread's robust list (glibc links it
  *   through the mutex itself, and unlocks a zeroed one without
  *   unlinking): that page must stay mapped for good, so after the close
- *   zeros are mapped there again (lock_keep(); two pages at most).
- * - its reader table: slots read as free, so a write may reuse pages an
- *   older read still reads, and the last txnid as 0.  So nothing is
- *   served from the env any more: every call in flight that ends after
- *   the fault is refused (guard_off()), and no commit of a broken env
- *   is made (top_commit()), one begun on the txnid of zeros included.
+ *   zeros are mapped there again (zero_pages_close(); two pages).
+ * - its reader table: slots read as free, and the last txnid as 0, so a
+ *   transaction begun on it may stand on the older meta page.  Such a
+ *   transaction is aborted before it touches a page (begun_broken()),
+ *   every call in flight that ends after the fault is refused
+ *   (guard_off()), and no commit of a broken env is made (top_commit()).
  *   A commit made before the fault stands; the data file is untouched.
+ *   Left: a write begun before the cut that takes free pages after it
+ *   finds no reader, so in a sync = none env (written in place) it may
+ *   write over pages that a read begun before the last commit still
+ *   reads; that read is refused when it ends, but LMDB may assert on
+ *   what it read (an abort) first.  A race of a few microseconds.
  *
  * So a cut lock.mdb loses nothing: the env is refused BUSY (retry),
  * closed once unused, its data synced as usual, and the next open,
