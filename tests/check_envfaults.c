@@ -1519,7 +1519,8 @@ struct lock_user {
 	const char	*sock;
 	const char	*store;
 	atomic_bool	 stop;
-	unsigned	 ok, busy, bad;
+	atomic_uint	 done;		/* requests answered */
+	unsigned	 busy, bad;
 	char		 msg[320];
 };
 
@@ -1542,15 +1543,27 @@ lock_user_main(void *arg)
 		if (rc == 0) {
 			if (i % 2 == 0)
 				sc_free(v);
-			u->ok++;
 		} else if (lock_refused(c, "cut"))
 			u->busy++;
 		else if (u->bad++ == 0)
 			snprintf(u->msg, sizeof(u->msg), "%d: %s",
 			    sc_errcode(c), sc_errmsg(c));
+		atomic_fetch_add(&u->done, 1);
 	}
 	sc_close(c);
 	return NULL;
+}
+
+/* Waits until u has had n more requests answered. */
+static void
+lock_user_runs(struct lock_user *u, unsigned n)
+{
+	unsigned	 want = atomic_load(&u->done) + n;
+	int		 i;
+
+	for (i = 0; i < hs_tries(1) && atomic_load(&u->done) < want; i++)
+		poll(NULL, 0, 1);
+	ck_assert_uint_ge(atomic_load(&u->done), want);
 }
 
 /* The env of repo cut in store is served again within a bounded number
@@ -1582,8 +1595,10 @@ served_after_retries(sc_conn *c, const char *repo, const char *store)
  * flight and the next one are refused BUSY (nothing of the data is lost:
  * lock.mdb holds none), the env is closed once unused and opened again
  * by the next request, which LMDB sets lock.mdb up anew for, and it
- * serves its data as before.  First with the env idle, then under a
- * client reading and writing it; other envs are served throughout.
+ * serves its data as before.  First with the env idle, then 20 times
+ * while a client reads and writes it (each cut once the client got two
+ * more answers): it gets answers or that BUSY, and at least one BUSY;
+ * other envs are served throughout.
  */
 START_TEST(lock_file_cut_short)
 {
@@ -1612,11 +1627,14 @@ START_TEST(lock_file_cut_short)
 
 		/* Cut again and again under a client of the env. */
 		memset(&u, 0, sizeof(u));
+		atomic_init(&u.stop, false);
+		atomic_init(&u.done, 0);
 		u.sock = d.sock;
 		u.store = stores[i];
 		ck_assert_int_eq(pthread_create(&u.t, NULL, lock_user_main,
 		    &u), 0);
 		for (cuts = 0; cuts < 20; cuts++) {
+			lock_user_runs(&u, 2);
 			co_user_cuts_lock(&d, "cut", stores[i]);
 			others_served(c, "good", stores[i]);
 			ck_assert_msg(alive(&d), "storesd died");
@@ -1625,6 +1643,7 @@ START_TEST(lock_file_cut_short)
 		ck_assert_int_eq(pthread_join(u.t, NULL), 0);
 		ck_assert_msg(u.bad == 0, "%u requests neither served nor "
 		    "refused BUSY, first: %s", u.bad, u.msg);
+		ck_assert_uint_gt(u.busy, 0);
 		ck_assert_msg(alive(&d), "storesd died");
 		served_after_retries(c, "cut", stores[i]);
 	}
