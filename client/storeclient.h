@@ -142,8 +142,10 @@ SC_API int		 sc_version(void);
  *     fork) leave this user out.
  *   SC_ERR_BUSY: storesd's max_envs are all in use, a fork is creating
  *     the env, all LMDB reader slots are taken, the store was
- *     reconfigured while the request was on its way, or another program
- *     grew the env while a write was on its way.  Retry.
+ *     reconfigured while the request was on its way, another program
+ *     grew the env while a write was on its way, or another program cut
+ *     the env's lock.mdb short (storesd reopens the env; no data is
+ *     lost, a write refused so wrote nothing).  Retry.
  *   SC_ERR_IO_ERROR: storesd cannot open or write the env on its disk
  *     (full, read-only, EIO); a write then wrote nothing.
  *   SC_ERR_CORRUPT: the env's data.mdb is damaged (empty, truncated, a

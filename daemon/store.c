@@ -60,6 +60,11 @@ struct file_id {
 	struct timespec	 mtime;
 };
 
+/* Pages of zeros an env's faults may map, of each kind (see "faults"). */
+#define ZERO_PAGES	8
+
+struct lock_slot;
+
 struct st_env {
 	MDB_env			*env;
 	char			*label;
@@ -117,6 +122,15 @@ struct st_env {
 	bool			 wild_seen;
 	struct file_id		 wild_file;
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
+	/* Pages the handler mapped zeros at (see "faults"): over lock.mdb's
+	 * map, kept after the close; past data.mdb's map in a write,
+	 * unmapped at the close.  *_n counts them, past the array too. */
+	struct lock_slot	*lock_slot;	/* in lock_tab: lock_map_add() */
+	atomic_bool		 lock_noted;	/* FAULT_LOCK logged */
+	_Atomic uintptr_t	 lock_pg[ZERO_PAGES];
+	atomic_uint		 lock_n;
+	_Atomic uintptr_t	 wild_pg[ZERO_PAGES];
+	atomic_uint		 wild_n;
 	unsigned		 psize;		/* page size */
 	unsigned		 nodemax;	/* larger nodes overflow */
 	uint64_t		 reserved;	/* WRITEMAP: bytes allocated */
@@ -208,8 +222,9 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * So each call that touches a map runs under a guard (guard_arm()), and
  * the handler (on_sigbus()) turns a SIGBUS on a guarded thread into an
  * error of the guarded env alone (a guarded stretch touches no other
- * mapped file: LMDB has no public call that gives the map's address to
- * check it against): it marks the env broken (FAULT), and then
+ * mapped file but the env's lock.mdb, below: LMDB has no public call
+ * that gives the map's address to check it against): it marks the env
+ * broken (FAULT), and then
  *
  * - in a read, jumps back to the guard.  A read transaction holds no
  *   lock and LMDB links no cursor into it, so it is aborted there
@@ -233,29 +248,75 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * or its disk failed; the registry closes it once nothing uses
  * it (st_faulted()), and the next open checks the file again
  * (check_file()): refused while it is short, served once it is restored.
- * A file that another program wrote bytes into (not cut) can make a
- * read of LMDB's follow an offset or a pointer out of range: a SIGSEGV
- * at an address nothing is mapped at, past the env's map (past_map())
- * or near 0, in a guarded read is a fault of that env too (FAULT_WILD),
- * and jumps back the same way.  Any other SIGSEGV, and one in a write
- * (where no jump is safe), still kills storesd.  Such a file can also
- * fail one of LMDB's own assertions (a leaf page flagged a branch):
- * in a guarded read that is a fault of the env as well (on_assert()).
- * A wild file passes the checks of the next open (its size is right):
- * it stays refused, with no new log line, until it changes (see "wild
- * files").
+ * A file that another program wrote bytes into (not cut) can make
+ * LMDB follow an offset or a pointer out of range: a SIGSEGV at an
+ * address nothing is mapped at, past the env's map (past_map()) or
+ * near 0, in a guarded call is a fault of that env too (FAULT_WILD).
+ * A read jumps back the same way.  A write, past the map, gets a page
+ * of zeros mapped there (MAP_FIXED_NOREPLACE: nothing else is there to
+ * replace), noted in the env and unmapped when it closes; LMDB finds
+ * no tree page there and fails the write, as above.  At most
+ * ZERO_PAGES of them per env: a value's size out of range copied past
+ * the map would need a page after page, and storesd dies instead.
+ * Near 0 in a write nothing can be mapped (vm.mmap_min_addr): storesd
+ * dies.  Any other SIGSEGV is storesd's own: it dies.  Such a file can
+ * also fail one of LMDB's own assertions (a leaf page flagged a
+ * branch): in a guarded read that is a fault of the env as well
+ * (on_assert()).  A wild file passes the checks of the next open (its
+ * size is right): it stays refused, with no new log line, until it
+ * changes (see "wild files").
  *
- * A SIGBUS with no guard, or sent by another process (kill), still
- * kills storesd, with a line on stderr.  A lock.mdb cut short is not
- * covered: LMDB touches its map again, unguarded, when a transaction
- * ends (a data file is what a partial copy or a restore by hand
- * damages; lock.mdb LMDB makes anew).
+ * lock.mdb is LMDB's too, mapped shared by every process that has the
+ * env open: its reader table and writer mutex, touched unguarded, on
+ * any thread, when a transaction begins, ends or is reset, and when the
+ * env closes.  A co-user that cuts it short (truncate -s 0) makes that
+ * touch a SIGBUS.  lock_tab lists the lock.mdb of each open env by
+ * device and inode, so the handler finds the env whose lock map a
+ * SIGBUS hit (lock_env_at(), on any thread, guarded or not), marks it
+ * broken (FAULT_LOCK) and maps a page of zeros over the faulting page,
+ * and the thread goes on.  What LMDB then reads there is zeros:
+ *
+ * - its mutexes: a zeroed pthread mutex is an unlocked normal mutex,
+ *   neither robust nor shared.  A thread that held one unlocks it as a
+ *   normal one; another may take it meanwhile.  storesd needs neither
+ *   to keep its own threads apart: one writer per env at a time is the
+ *   writer queue's, and readers take the reader mutex only to claim a
+ *   slot.  Other processes are no longer kept apart from storesd by
+ *   them, but those are the co-users that cut the file.  A robust mutex
+ *   held at the cut stays on its thread's robust list (glibc links it
+ *   through the mutex itself, and unlocks a zeroed one without
+ *   unlinking): that page must stay mapped for good, so after the close
+ *   zeros are mapped there again (zero_pages_close(); two pages).
+ * - its reader table: slots read as free, and the last txnid as 0, so a
+ *   transaction begun on it may stand on the older meta page.  Such a
+ *   transaction is aborted before it touches a page (begun_broken()),
+ *   every call in flight that ends after the fault is refused
+ *   (guard_off()), and no commit of a broken env is made (top_commit()).
+ *   A commit made before the fault stands; the data file is untouched.
+ *   Left: a write begun before the cut that takes free pages after it
+ *   finds no reader, so in a sync = none env (written in place) it may
+ *   write over pages that a read begun before the last commit still
+ *   reads; that read is refused when it ends, but LMDB may assert on
+ *   what it read (an abort) first.  A race of a few microseconds.
+ *
+ * So a cut lock.mdb loses nothing: the env is refused BUSY (retry),
+ * closed once unused, its data synced as usual, and the next open,
+ * with no other process having the env open, has LMDB set lock.mdb up
+ * anew.  (With another process still holding the env open, LMDB keeps
+ * the cut file and the open fails: that co-user must let go first.)
+ * lock_map_add() lists an env's lock.mdb before mdb_env_open() maps
+ * it, and lock_map_del() only after mdb_env_close(): no touch of it by
+ * LMDB goes uncovered.
+ *
+ * A SIGBUS with no guard and in no lock map, or sent by another process
+ * (kill), still kills storesd, with a line on stderr.
  */
 #define FAULT		(-1)	/* a page faulted; not yet told why */
 #define FAULT_CUT	(-2)	/* data.mdb was cut short */
 #define FAULT_IO	(-3)	/* the disk could not read the page */
 #define FAULT_WILD	(-4)	/* LMDB read outside the map: the file
 				 * holds bytes it did not write */
+#define FAULT_LOCK	(-5)	/* lock.mdb was cut short: no data lost */
 
 enum guard_mode {
 	GUARD_JUMP,		/* reads: back to the guard */
@@ -340,7 +401,8 @@ guard_holds(MDB_txn *txn, MDB_cursor *cur)
 
 /*
  * The refusal of a call on an env broken by a fault: CORRUPT, naming the
- * env, with what happened and what to do.  Returns -1.
+ * env, with what happened and what to do; BUSY for a cut lock.mdb, which
+ * the next open makes anew.  Returns -1.
  */
 static int
 refused(struct st_env *e, struct sp_error *err)
@@ -348,6 +410,11 @@ refused(struct st_env *e, struct sp_error *err)
 	const char	*why;
 
 	switch (atomic_load(&e->broken)) {
+	case FAULT_LOCK:
+		return sp_seterr_busy(err, SP_RETRY_REOPEN_MS, "%s: its "
+		    "lock.mdb was cut short by another program; storesd "
+		    "reopens the env as soon as its requests in flight are "
+		    "done, nothing of its data is lost: retry", e->label);
 	case FAULT_CUT:
 		why = "was cut short while storesd had it open (another "
 		    "program truncated or replaced it)";
@@ -387,7 +454,8 @@ file_same(const struct file_id *f, const struct stat *sb)
 
 /*
  * After a fault on e: tells a cut file from a failed disk (the file is
- * shorter than the pages in use, or not) and logs it, once per open.
+ * shorter than the pages in use, or not) and logs it, once per open; or
+ * logs a cut lock.mdb, once.
  * Not in the handler: fstat and the log are no business of one.
  */
 static void
@@ -398,6 +466,15 @@ fault_note(struct st_env *e)
 	char		 why[sizeof(assert_msg) + 64];
 	int		 was = FAULT, kind;
 
+	if (atomic_load(&e->broken) == FAULT_LOCK) {
+		if (!atomic_exchange(&e->lock_noted, true))
+			log_warnx("%s: %s: %s/lock.mdb was cut short by another "
+			    "program while storesd had the env open; refused "
+			    "(BUSY) until it is closed and opened again, which "
+			    "sets lock.mdb up anew", __func__, e->label,
+			    e->dir);
+		return;
+	}
 	if (atomic_load(&e->wild))
 		kind = FAULT_WILD;
 	else
@@ -501,28 +578,46 @@ maps_num(const char **p, unsigned base)
 	}
 }
 
-/*
- * Whether a, an address nothing is mapped at, lies past the map of e's
- * data.mdb with nothing mapped between: the highest mapping below a in
- * /proc/self/maps ("start-end perms offset major:minor inode path") is
- * of that file.  LMDB reads past its map there when a page of the file
- * holds another program's bytes (an offset or a size out of range).
- * Async signal safe: open, read and close only.
- */
-static bool
-past_map(const struct st_env *e, uintptr_t a)
+/* One line of /proc/self/maps: "start-end perms offset major:minor inode
+ * path". */
+struct maps_line {
+	uintmax_t	 start, end, maj, min, ino;
+};
+
+static void
+maps_parse(const char *p, struct maps_line *m)
 {
+	m->start = maps_num(&p, 16);
+	p += *p == '-';
+	m->end = maps_num(&p, 16);
+	for (p++; *p != '\0' && *p != ' '; p++)
+		;		/* perms */
+	for (p++; *p != '\0' && *p != ' '; p++)
+		;		/* offset */
+	p++;
+	m->maj = maps_num(&p, 16);
+	p++;
+	m->min = maps_num(&p, 16);
+	p++;
+	m->ino = maps_num(&p, 10);
+}
+
+/*
+ * Calls fn with each line of /proc/self/maps, in address order, until it
+ * returns true.  Async signal safe: open, read and close only.
+ */
+static void
+maps_each(bool (*fn)(const struct maps_line *, void *), void *arg)
+{
+	struct maps_line m;
 	char		 buf[4096];
 	char		 line[512];
-	const char	*p;
-	uintmax_t	 start, maj, min, ino, below = 0;
 	size_t		 len = 0;
 	ssize_t		 n, i;
-	bool		 ours = false;
 	int		 fd;
 
 	if ((fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) == -1)
-		return false;
+		return;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (i = 0; i < n; i++) {
 			if (buf[i] != '\n') {
@@ -532,28 +627,243 @@ past_map(const struct st_env *e, uintptr_t a)
 			}
 			line[len] = '\0';
 			len = 0;
-			p = line;
-			start = maps_num(&p, 16);
-			if (start > a || start < below || *p != '-')
-				continue;
-			while (*p != '\0' && *p != ' ')
-				p++;		/* the end */
-			for (p++; *p != '\0' && *p != ' '; p++)
-				;		/* perms */
-			for (p++; *p != '\0' && *p != ' '; p++)
-				;		/* offset */
-			p++;
-			maj = maps_num(&p, 16);
-			p++;
-			min = maps_num(&p, 16);
-			p++;
-			ino = maps_num(&p, 10);
-			below = start;
-			ours = ino == (uintmax_t)e->ino &&
-			    maj == major(e->dev) && min == minor(e->dev);
+			maps_parse(line, &m);
+			if (fn(&m, arg))
+				goto done;
 		}
+done:
 	close(fd);
-	return ours;
+}
+
+static bool
+same_file(const struct maps_line *m, dev_t dev, ino_t ino)
+{
+	return m->ino == (uintmax_t)ino && m->maj == major(dev) &&
+	    m->min == minor(dev);
+}
+
+struct past {
+	const struct st_env *e;
+	uintptr_t	 a;
+	bool		 ours;
+};
+
+static bool
+past_line(const struct maps_line *m, void *arg)
+{
+	struct past	*p = arg;
+
+	if (m->start > p->a)
+		return true;	/* in address order: none below it is left */
+	p->ours = same_file(m, p->e->dev, p->e->ino);
+	return false;
+}
+
+/*
+ * Whether a, an address nothing is mapped at, lies past the map of e's
+ * data.mdb with nothing mapped between: the highest mapping below a in
+ * /proc/self/maps is of that file.  LMDB reads past its map there when a
+ * page of the file holds another program's bytes (an offset or a size
+ * out of range).  Async signal safe.
+ */
+static bool
+past_map(const struct st_env *e, uintptr_t a)
+{
+	struct past	 p = { e, a, false };
+
+	maps_each(past_line, &p);
+	return p.ours;
+}
+
+/*
+ * The lock.mdb of each open env, for the handler (lock_env_at()): slots
+ * in chunks that are never freed, so the handler reads them with no
+ * lock, taken and given back under lock_mtx.  Enough for max_envs.
+ */
+#define LOCK_SLOTS	4096
+#define LOCK_CHUNKS	256
+
+struct lock_slot {
+	_Atomic(struct st_env *) e;	/* NULL: free */
+	_Atomic dev_t	 dev;
+	_Atomic ino_t	 ino;
+};
+
+static _Atomic(struct lock_slot *) lock_tab[LOCK_CHUNKS];
+static pthread_mutex_t lock_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* Lists e's lock.mdb (lockfd, open) in lock_tab.  0, or -1 with err. */
+static int
+lock_map_add(struct st_env *e, struct sp_error *err)
+{
+	struct lock_slot *c, *sl = NULL;
+	struct stat	 sb;
+	size_t		 i, j;
+
+	if (fstat(e->lockfd, &sb) == -1)
+		return sp_seterr(err, SP_INTERNAL, "%s: stat lock.mdb: %s",
+		    e->label, strerror(errno));
+	pthread_mutex_lock(&lock_mtx);
+	for (i = 0; i < LOCK_CHUNKS && sl == NULL; i++) {
+		if ((c = atomic_load(&lock_tab[i])) == NULL &&
+		    (c = calloc(LOCK_SLOTS, sizeof(*c))) != NULL)
+			atomic_store(&lock_tab[i], c);
+		for (j = 0; c != NULL && j < LOCK_SLOTS; j++)
+			if (atomic_load(&c[j].e) == NULL) {
+				sl = &c[j];
+				break;
+			}
+	}
+	if (sl != NULL) {
+		atomic_store(&sl->dev, sb.st_dev);
+		atomic_store(&sl->ino, sb.st_ino);
+		atomic_store(&sl->e, e);
+		e->lock_slot = sl;
+	}
+	pthread_mutex_unlock(&lock_mtx);
+	if (sl == NULL)
+		return sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
+		    e->label);
+	return 0;
+}
+
+/* Takes e's lock.mdb out of lock_tab, once LMDB let go of its map. */
+static void
+lock_map_del(struct st_env *e)
+{
+	if (e->lock_slot == NULL)
+		return;
+	pthread_mutex_lock(&lock_mtx);
+	atomic_store(&e->lock_slot->e, NULL);
+	pthread_mutex_unlock(&lock_mtx);
+	e->lock_slot = NULL;
+}
+
+struct lock_at {
+	uintptr_t	 a;
+	struct st_env	*e;
+};
+
+static bool
+lock_line(const struct maps_line *m, void *arg)
+{
+	struct lock_at	*l = arg;
+	struct lock_slot *c;
+	struct st_env	*e;
+	size_t		 i, j;
+
+	if (m->start > l->a || m->end <= l->a)
+		return m->start > l->a;
+	for (i = 0; i < LOCK_CHUNKS; i++) {
+		if ((c = atomic_load(&lock_tab[i])) == NULL)
+			break;
+		for (j = 0; j < LOCK_SLOTS; j++)
+			if ((e = atomic_load(&c[j].e)) != NULL &&
+			    same_file(m, atomic_load(&c[j].dev),
+			    atomic_load(&c[j].ino)) &&
+			    atomic_load(&c[j].e) == e) {
+				l->e = e;
+				return true;
+			}
+	}
+	return true;
+}
+
+/*
+ * The env whose lock.mdb is mapped at a, or NULL.  That env is live: the
+ * faulting thread is in a call of LMDB's on it.  Async signal safe.
+ */
+static struct st_env *
+lock_env_at(uintptr_t a)
+{
+	struct lock_at	 l = { a, NULL };
+
+	maps_each(lock_line, &l);
+	return l.e;
+}
+
+/* Notes page pg in pgs (of ZERO_PAGES, counted by n).  Async signal
+ * safe. */
+static void
+zero_note(_Atomic uintptr_t *pgs, atomic_uint *n, uintptr_t pg)
+{
+	unsigned	 i = atomic_fetch_add(n, 1);
+
+	if (i < ZERO_PAGES)
+		atomic_store(&pgs[i], pg);
+}
+
+/*
+ * A SIGBUS in e's lock map at page pg, on any thread: e is broken
+ * (FAULT_LOCK, unless a fault of its data broke it first), and zeros are
+ * mapped over the page (see "faults").  False when they cannot be.
+ */
+static bool
+lock_fault(struct st_env *e, uintptr_t pg)
+{
+	int	 was = atomic_load(&e->broken);
+
+	while (was >= 0 &&
+	    !atomic_compare_exchange_weak(&e->broken, &was, FAULT_LOCK))
+		;
+	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return false;
+	zero_note(e->lock_pg, &e->lock_n, pg);
+	return true;
+}
+
+/*
+ * A SIGSEGV past e's data map (page pg) in a write: zeros there, where
+ * nothing is (MAP_FIXED_NOREPLACE), noted for the close.  False when
+ * there were ZERO_PAGES of them already, or the page cannot be mapped.
+ */
+static bool
+wild_write(struct st_env *e, uintptr_t pg)
+{
+	void	*p;
+
+	if (atomic_load(&e->wild_n) >= ZERO_PAGES)
+		return false;
+	p = mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	if ((uintptr_t)p != pg) {	/* a kernel before 4.17: a hint */
+		munmap(p, (size_t)fault_page);
+		return false;
+	}
+	zero_note(e->wild_pg, &e->wild_n, pg);
+	return true;
+}
+
+/*
+ * After mdb_env_close(e): the pages of zeros over its lock map are mapped
+ * again, for good (see "faults": a thread's robust list may still lead
+ * there), and those past its data map are let go.
+ */
+static void
+zero_pages_close(struct st_env *e)
+{
+	unsigned	 i, n;
+	void		*pg, *p;
+
+	n = atomic_load(&e->lock_n);
+	for (i = 0; i < n && i < ZERO_PAGES; i++) {
+		pg = (void *)atomic_load(&e->lock_pg[i]);
+		p = mmap(pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == pg)
+			continue;
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)fault_page);
+		log_warnx("%s: %s: cannot keep the page of zeros at %p over "
+		    "its lock.mdb's old map: %s", __func__, e->label, pg,
+		    p == MAP_FAILED ? strerror(errno) : "taken meanwhile");
+	}
+	n = atomic_load(&e->wild_n);
+	for (i = 0; i < n && i < ZERO_PAGES; i++)
+		munmap((void *)atomic_load(&e->wild_pg[i]), (size_t)fault_page);
 }
 
 static void
@@ -563,7 +873,9 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 				    "on an env: storesd dies\n";
 	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
+	struct st_env		*le;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
+	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
 
 	(void)uc;
@@ -571,18 +883,23 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * A page of the file that another program wrote bytes into makes
 	 * LMDB follow an offset or a size out of range, past the end of
 	 * the map, or a pointer it never set (near address 0): in a
-	 * guarded read, a fault of that env.  Any other SIGSEGV is
+	 * guarded call, a fault of that env.  Any other SIGSEGV is
 	 * storesd's own: it dies.
 	 */
 	if (sig == SIGSEGV) {
-		if (g != NULL && g->mode == GUARD_JUMP &&
-		    si->si_code == SEGV_MAPERR && (a < LOW_ADDR ||
-		    past_map(g->e, a))) {
+		if (g != NULL && si->si_code == SEGV_MAPERR &&
+		    (a < LOW_ADDR || past_map(g->e, a))) {
 			g->hit = 1;
 			atomic_store(&g->e->wild, true);
 			fault_mark(g->e);
-			guard_now = g->prev;
-			siglongjmp(g->jb, 1);
+			if (g->mode == GUARD_JUMP) {
+				guard_now = g->prev;
+				siglongjmp(g->jb, 1);
+			}
+			if (a >= LOW_ADDR && wild_write(g->e, pg)) {
+				errno = saved;
+				return;
+			}
 		}
 		(void)!write(STDERR_FILENO, segv, sizeof(segv) - 1);
 		signal(sig, SIG_DFL);
@@ -590,7 +907,14 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
-	 * for a page past the file's end or that the disk failed). */
+	 * for a page past the file's end or that the disk failed).  In an
+	 * env's lock map: that env's, guarded or not, and never a jump
+	 * (LMDB may hold its reader mutex there). */
+	if (si->si_code > 0 && (le = lock_env_at(a)) != NULL &&
+	    lock_fault(le, pg)) {
+		errno = saved;
+		return;
+	}
 	if (g != NULL && si->si_code > 0) {
 		g->hit = 1;
 		fault_mark(g->e);
@@ -598,9 +922,9 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 			guard_now = g->prev;
 			siglongjmp(g->jb, 1);
 		}
-		if (mmap((void *)(a & ~(uintptr_t)(fault_page - 1)),
-		    (size_t)fault_page, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-		    MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+		if (mmap((void *)pg, (size_t)fault_page, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		    0) != MAP_FAILED) {
 			errno = saved;
 			return;
 		}
@@ -608,6 +932,22 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/*
+ * After LMDB began txn on e: true, with txn aborted, when e is broken by a
+ * fault.  One begun after lock.mdb was cut read the last txnid there as
+ * 0, and may stand on an older meta page whose pages a later commit
+ * reused: it must touch no page of the env (see "faults").  An atomic
+ * load, no system call.
+ */
+static bool
+begun_broken(struct st_env *e, MDB_txn *txn)
+{
+	if (atomic_load(&e->broken) >= 0)
+		return false;
+	mdb_txn_abort(txn);
+	return true;
 }
 
 int
@@ -820,8 +1160,10 @@ st_grown(const struct st_env *e)
 bool
 st_close_syncs(const struct st_env *e)
 {
-	/* A faulted env's file is not what LMDB wrote: nothing to keep. */
-	if (atomic_load(&e->broken) < 0)
+	/* A faulted env's file is not what LMDB wrote: nothing to keep.
+	 * But a cut lock.mdb leaves it whole (see "faults"). */
+	if (atomic_load(&e->broken) < 0 &&
+	    atomic_load(&e->broken) != FAULT_LOCK)
 		return false;
 	return atomic_load(&e->dirty) ||
 	    atomic_load(&e->ndurable) != atomic_load(&e->ncommits);
@@ -1401,7 +1743,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	}
 	if (wild_check(e, p->dir, err) == -1 ||
 	    check_file(e, p->dir, err) == -1 ||
-	    lock_open(e, p->dir, err) == -1)
+	    lock_open(e, p->dir, err) == -1 || lock_map_add(e, err) == -1)
 		goto fail;
 	if ((rc = mdb_env_create(&e->env)) != 0 ||
 	    (rc = catch_asserts(e->env, e)) != 0) {
@@ -1466,6 +1808,10 @@ st_close(struct st_env *e)
 		mdb_env_sync(e->env, 1);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
+	if (atomic_load(&e->broken) == FAULT_LOCK)
+		fault_note(e);
+	zero_pages_close(e);
+	lock_map_del(e);
 	if (e->lockfd != -1)
 		close(e->lockfd);	/* after LMDB let go of its locks */
 	if (atomic_load(&e->broken) == FAULT_WILD)
@@ -1488,9 +1834,12 @@ rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
 	int	 rc;
 
 	if (slot == ST_NOSLOT || slot >= e->nslots) {
-		if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn)) == 0)
-			guard_holds(*txn, NULL);
-		return rc;
+		if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn)) != 0)
+			return rc;
+		if (begun_broken(e, *txn))
+			return MDB_PANIC;	/* refused (st_fail()) */
+		guard_holds(*txn, NULL);
+		return 0;
 	}
 	if (e->held[slot] == HOLD_LIVE) {
 		*txn = e->rtxn[slot];
@@ -1508,6 +1857,10 @@ rtxn_get(struct st_env *e, unsigned slot, MDB_txn **txn)
 		return rc;
 	}
 renewed:
+	if (begun_broken(e, e->rtxn[slot])) {
+		e->rtxn[slot] = NULL;
+		return MDB_PANIC;	/* refused (st_fail()) */
+	}
 	*txn = e->rtxn[slot];
 	if (e->held[slot] == HOLD_WANT)
 		e->held[slot] = HOLD_LIVE;
@@ -1812,6 +2165,8 @@ wtxn_begin(struct st_env *e, MDB_txn *parent, MDB_txn **txn,
 	 * hold read transactions of the env (see st_fail()). */
 	if ((rc = mdb_txn_begin(e->env, parent, 0, txn)) != 0)
 		return st_fail(e, err, rc, "begin write");
+	if (begun_broken(e, *txn))
+		return refused(e, err);
 	return 0;
 }
 
@@ -2199,7 +2554,8 @@ release_freed(struct st_env *e)
 	struct sp_error		 err;
 	int			 rc;
 
-	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
+	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0 ||
+	    begun_broken(e, txn))
 		return -1;
 	if (reserve(e, 64, &err) == -1) {
 		mdb_txn_abort(txn);

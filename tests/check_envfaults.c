@@ -893,6 +893,7 @@ END_TEST
 #define META_MAGIC	16
 #define META_PSIZE	40
 #define META_MAIN_ROOT	128
+#define META_LAST_PG	136
 
 static void
 data_file(const struct hs_daemon *d, const char *repo, char *path, size_t n)
@@ -900,16 +901,18 @@ data_file(const struct hs_daemon *d, const char *repo, char *path, size_t n)
 	snprintf(path, n, "%s/%s/@s/data.mdb", d->data, repo);
 }
 
-/* Writes n bytes of p at off in both meta pages of repo's env. */
+/* Writes n bytes of p at off in both meta pages of repo's env of
+ * store. */
 static void
-poke_metas(const struct hs_daemon *d, const char *repo, off_t off,
-    const void *p, size_t n)
+poke_metas(const struct hs_daemon *d, const char *repo, const char *store,
+    off_t off, const void *p, size_t n)
 {
 	char		 path[PATH_MAX];
 	uint32_t	 psize;
 	int		 fd;
 
-	data_file(d, repo, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/%s/@%s/data.mdb", d->data, repo,
+	    store);
 	ck_assert_int_ne(fd = open(path, O_RDWR), -1);
 	ck_assert_int_eq(pread(fd, &psize, sizeof(psize), META_PSIZE), 4);
 	ck_assert_int_eq(pwrite(fd, p, n, off), (ssize_t)n);
@@ -977,8 +980,8 @@ START_TEST(damaged_env_is_refused)
 	ck_assert_int_eq(hs_stop(&d), 0);
 
 	cut(&d, "trunc", 2 * 4096);
-	poke_metas(&d, "badroot", META_MAIN_ROOT, &root, sizeof(root));
-	poke_metas(&d, "magic", META_MAGIC, &magic, sizeof(magic));
+	poke_metas(&d, "badroot", "s", META_MAIN_ROOT, &root, sizeof(root));
+	poke_metas(&d, "magic", "s", META_MAGIC, &magic, sizeof(magic));
 	cut(&d, "empty", 0);
 
 	ck_assert_int_eq(hs_start(&d, NULL), 0);
@@ -1010,6 +1013,17 @@ END_TEST
 #define FAULT_STORES							\
 	"[store s]\nmap_size = 4MiB\n[store n]\nmap_size = 4MiB\n"	\
 	"sync = none\n" SIDE_STORE
+
+/* Starts storesd with FAULT_STORES and the adopted side env in d, and
+ * returns a connection to it. */
+static sc_conn *
+fault_start(struct hs_daemon *d)
+{
+	ck_assert_int_eq(hs_prepare(d, FAULT_STORES), 0);
+	make_adopted(d, "side");
+	ck_assert_int_eq(hs_start(d, NULL), 0);
+	return it_conn(d);
+}
 
 /* data.mdb of repo's env of store, and a copy of it beside the env. */
 static void
@@ -1140,10 +1154,7 @@ START_TEST(env_cut_short_under_reads)
 	uint64_t	 count;
 	size_t		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "cut", stores[i]);
 		fill_and_keep(&d, c, "good", stores[i]);
@@ -1185,10 +1196,7 @@ START_TEST(env_cut_short_under_a_write)
 	sc_conn		*c;
 	size_t		 i;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	for (i = 0; i < 2; i++) {
 		fill_and_keep(&d, c, "cut", stores[i]);
 		fill_and_keep(&d, c, "good", stores[i]);
@@ -1267,10 +1275,7 @@ START_TEST(env_cut_short_under_a_snapshot)
 	size_t		 i;
 	int		 fd, compact;
 
-	ck_assert_int_eq(hs_prepare(&d, FAULT_STORES), 0);
-	make_adopted(&d, "side");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
+	c = fault_start(&d);
 	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
 	for (i = 0; i < 2; i++)
 		for (compact = 1; compact >= 0; compact--) {
@@ -1526,6 +1531,121 @@ START_TEST(lmdb_assertion_in_a_read)
 END_TEST
 
 /*
+ * The pages free past the map of repo's data.mdb of store in storesd,
+ * up to the next mapping (0: it follows at once).
+ */
+static unsigned long
+gap_past_map(const struct hs_daemon *d, const char *repo, const char *store)
+{
+	char		 path[PATH_MAX], line[PATH_MAX + 128];
+	unsigned long	 start, end, next = 0, map_end = 0;
+	FILE		*f;
+
+	env_file(d, repo, store, "data.mdb", path, sizeof(path));
+	snprintf(line, sizeof(line), "/proc/%ld/maps", (long)d->pid);
+	ck_assert_ptr_nonnull(f = fopen(line, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		if (map_end != 0 && next == 0)
+			next = start;
+		if (strstr(line, path) != NULL)
+			map_end = end;
+	}
+	fclose(f);
+	ck_assert_uint_ne(map_end, 0);
+	return next > map_end ? (next - map_end) / 4096 : 0;
+}
+
+/*
+ * Writes a branch page as page 1023, the last of a 4 MiB map, of repo's
+ * data.mdb of store, with two nodes: the first at offset off from the
+ * page's start, the second in the page with a key above any db name.
+ */
+static void
+wild_branch(const struct hs_daemon *d, const char *repo, const char *store,
+    unsigned off)
+{
+	static const unsigned char node[] = { 0, 0, 0, 0, 0, 0, 4, 0,
+	    0xff, 0xff, 0xff, 0xff };	/* page 0, a 4-byte key */
+	unsigned char	 pg[4096];
+	char		 path[PATH_MAX];
+	uint64_t	 no = 1023;
+	uint16_t	 h[6] = { 0, 0x01, 20, 4000, (uint16_t)off, 4000 };
+	int		 fd;
+
+	memset(pg, 0, sizeof(pg));
+	memcpy(pg, &no, sizeof(no));
+	/* pad, flags (branch), lower, upper, the nodes' offsets */
+	memcpy(pg + 8, h, sizeof(h));
+	memcpy(pg + 4000, node, sizeof(node));
+	env_file(d, repo, store, "data.mdb", path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, pg, sizeof(pg), 1023 * 4096),
+	    (ssize_t)sizeof(pg));
+	close(fd);
+}
+
+/*
+ * A co-user writes into an open env: a branch page as the last page of
+ * storesd's map, whose first node lies at an offset past the page, past
+ * the map's end, where nothing is mapped, and makes it the main db's
+ * root.  A write, walking the tree on the env's writer (s) or inline (n,
+ * sync = none), read the node there: a SIGSEGV that killed storesd, since no
+ * jump is safe in a write.  Now zeros are mapped there for that write,
+ * which fails CORRUPT saying another program wrote into the file; the
+ * env is refused after it, storesd lives and serves the others.
+ */
+START_TEST(env_written_into_under_a_write)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	uint64_t	 last = 1023;	/* map_size 4 MiB: pages 0-1023 */
+	unsigned long	 gap;
+	char		 repo[16];
+	size_t		 i;
+	int		 k, rc;
+
+	c = fault_start(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "good", stores[i]);
+		/* Where storesd's maps lie is the kernel's choice: the first
+		 * env with free pages past its map. */
+		for (k = 0, gap = 0; k < 16 && gap < 2; k++) {
+			snprintf(repo, sizeof(repo), "wild%s%d", stores[i], k);
+			ck_assert_int_eq(sc_put(c, repo, stores[i], NULL,
+			    "k100", 4, "v", 1), 0);
+			gap = gap_past_map(&d, repo, stores[i]);
+		}
+		ck_assert_msg(gap >= 2, "no env of 16 has pages free past "
+		    "its map");
+		wild_branch(&d, repo, stores[i], 4096 + (gap < 28 ?
+		    gap * 2048 : 0xe000));
+		poke_metas(&d, repo, stores[i], META_LAST_PG, &last,
+		    sizeof(last));
+		poke_metas(&d, repo, stores[i], META_MAIN_ROOT, &last,
+		    sizeof(last));
+		EXPECT_ERR(c, sc_put(c, repo, stores[i], NULL, "k100", 4,
+		    "w", 1), SC_ERR_CORRUPT);
+		ck_assert_msg(strstr(sc_errmsg(c), repo) != NULL &&
+		    strstr(sc_errmsg(c), "another program") != NULL, "%s",
+		    sc_errmsg(c));
+		ck_assert_msg(alive(&d), "storesd died");
+		EXPECT_ERR(c, sc_put(c, repo, stores[i], NULL, "k101", 4,
+		    "w", 1), SC_ERR_CORRUPT);
+		others_served(c, "good", stores[i]);
+	}
+	sc_close(c);
+	/* Under valgrind, memcheck reports the access past the map (the
+	 * one this test makes) as an error: exit 99, here only. */
+	rc = hs_stop(&d);
+	ck_assert_msg(rc == 0 || (hs_wrapped() && rc == 99), "stop: %d", rc);
+	hs_cleanup(&d);
+}
+END_TEST
+
+/*
  * Writes 201 keys k100..k300 into repo w of store p, and then, as a
  * co-user would, sets the size of key k150 in its leaf node to ksize.
  */
@@ -1634,6 +1754,171 @@ START_TEST(scan_of_an_overlong_key_is_corrupt)
 }
 END_TEST
 
+/* ------------------------------------------------- lock.mdb cut short */
+
+/* What a co-user of repo's env of store does: cuts its lock.mdb to
+ * nothing, with storesd holding the env open. */
+static void
+co_user_cuts_lock(const struct hs_daemon *d, const char *repo,
+    const char *store)
+{
+	char	 path[PATH_MAX];
+
+	env_file(d, repo, store, "lock.mdb", path, sizeof(path));
+	ck_assert_int_eq(truncate(path, 0), 0);
+}
+
+/* True when c's last request was refused BUSY because lock.mdb was cut,
+ * naming repo and saying to retry. */
+static bool
+lock_refused(sc_conn *c, const char *repo)
+{
+	return sc_errcode(c) == SC_ERR_BUSY && sc_errretry_ms(c) > 0 &&
+	    strstr(sc_errmsg(c), repo) != NULL &&
+	    strstr(sc_errmsg(c), "lock.mdb") != NULL &&
+	    strstr(sc_errmsg(c), "retry") != NULL;
+}
+
+/* A client of the cut env on a thread of its own: puts and gets until
+ * told to stop; each is served or refused as lock_refused() says. */
+struct lock_user {
+	pthread_t	 t;
+	const char	*sock;
+	const char	*store;
+	atomic_bool	 stop;
+	atomic_uint	 done;		/* requests answered */
+	unsigned	 busy, bad;
+	char		 msg[320];
+};
+
+static void *
+lock_user_main(void *arg)
+{
+	struct lock_user *u = arg;
+	sc_conn		*c = sc_connect(u->sock);
+	char		 k[16];
+	void		*v;
+	size_t		 n;
+	unsigned	 i;
+	int		 rc;
+
+	for (i = 0; !atomic_load(&u->stop); i++) {
+		snprintf(k, sizeof(k), "u%03u", i % 200);
+		rc = i % 2 ? sc_put(c, "cut", u->store, NULL, k, strlen(k),
+		    "u", 1) : sc_get(c, "cut", u->store, NULL, "k199", 4, &v,
+		    &n);
+		if (rc == 0) {
+			if (i % 2 == 0)
+				sc_free(v);
+		} else if (lock_refused(c, "cut"))
+			u->busy++;
+		else if (u->bad++ == 0)
+			snprintf(u->msg, sizeof(u->msg), "%d: %s",
+			    sc_errcode(c), sc_errmsg(c));
+		atomic_fetch_add(&u->done, 1);
+	}
+	sc_close(c);
+	return NULL;
+}
+
+/* Waits until u has had n more requests answered. */
+static void
+lock_user_runs(struct lock_user *u, unsigned n)
+{
+	unsigned	 want = atomic_load(&u->done) + n;
+	int		 i;
+
+	for (i = 0; i < hs_tries(1) && atomic_load(&u->done) < want; i++)
+		poll(NULL, 0, 1);
+	ck_assert_uint_ge(atomic_load(&u->done), want);
+}
+
+/* The env of repo cut in store is served again within a bounded number
+ * of tries, each of which is served or refused BUSY. */
+static void
+served_after_retries(sc_conn *c, const char *repo, const char *store)
+{
+	void	*v;
+	size_t	 n;
+	int	 i, tries = hs_tries(10);
+
+	for (i = 0; i < tries; i++) {
+		if (sc_get(c, repo, store, NULL, "k199", 4, &v, &n) == 0) {
+			sc_free(v);
+			break;
+		}
+		ck_assert_msg(lock_refused(c, repo), "%d: %s", sc_errcode(c),
+		    sc_errmsg(c));
+		poll(NULL, 0, (int)sc_errretry_ms(c));
+	}
+	ck_assert_int_lt(i, tries);
+	served_again(c, repo, store);
+}
+
+/*
+ * A co-user cuts lock.mdb of an open env to nothing: LMDB's next touch
+ * of its reader table or writer mutex, on whichever thread, was a SIGBUS
+ * that killed storesd.  Now it is a fault of that env alone: requests in
+ * flight and the next one are refused BUSY (nothing of the data is lost:
+ * lock.mdb holds none), the env is closed once unused and opened again
+ * by the next request, which LMDB sets lock.mdb up anew for, and it
+ * serves its data as before.  First with the env idle, then 20 times
+ * while a client reads and writes it (each cut once the client got two
+ * more answers): it gets answers or that BUSY, and at least one BUSY;
+ * other envs are served throughout.
+ */
+START_TEST(lock_file_cut_short)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	struct lock_user u;
+	sc_conn		*c;
+	void		*v;
+	size_t		 i, n;
+	int		 cuts;
+
+	c = fault_start(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "cut", stores[i]);
+		fill_and_keep(&d, c, "good", stores[i]);
+		co_user_cuts_lock(&d, "cut", stores[i]);
+		ck_assert_int_eq(sc_get(c, "cut", stores[i], NULL, "k199", 4,
+		    &v, &n), -1);
+		ck_assert_msg(lock_refused(c, "cut"), "%d: %s", sc_errcode(c),
+		    sc_errmsg(c));
+		ck_assert_msg(alive(&d), "storesd died");
+		others_served(c, "good", stores[i]);
+		served_after_retries(c, "cut", stores[i]);
+		ck_assert_int_eq(it_run("grep -q 'lock.mdb was cut short' %s",
+		    d.log), 0);
+
+		/* Cut again and again under a client of the env. */
+		memset(&u, 0, sizeof(u));
+		atomic_init(&u.stop, false);
+		atomic_init(&u.done, 0);
+		u.sock = d.sock;
+		u.store = stores[i];
+		ck_assert_int_eq(pthread_create(&u.t, NULL, lock_user_main,
+		    &u), 0);
+		for (cuts = 0; cuts < 20; cuts++) {
+			lock_user_runs(&u, 2);
+			co_user_cuts_lock(&d, "cut", stores[i]);
+			others_served(c, "good", stores[i]);
+			ck_assert_msg(alive(&d), "storesd died");
+		}
+		atomic_store(&u.stop, true);
+		ck_assert_int_eq(pthread_join(u.t, NULL), 0);
+		ck_assert_msg(u.bad == 0, "%u requests neither served nor "
+		    "refused BUSY, first: %s", u.bad, u.msg);
+		ck_assert_uint_gt(u.busy, 0);
+		ck_assert_msg(alive(&d), "storesd died");
+		served_after_retries(c, "cut", stores[i]);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
@@ -1684,8 +1969,10 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_written_into_under_reads);
 	tcase_add_test(tc, env_written_into_stays_refused);
 	tcase_add_test(tc, lmdb_assertion_in_a_read);
+	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
+	tcase_add_test(tc, lock_file_cut_short);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
