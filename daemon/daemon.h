@@ -83,6 +83,7 @@ struct daemon {
 	_Atomic(struct config *) cfg;
 	struct registry	*reg;
 	struct pool	*pool;
+	struct pool	*openers;	/* env opens (registry.h) */
 	struct pool	*readers;	/* large mget and missing (job.c) */
 	struct snap_set	*snaps;		/* snapshots running (snap.c) */
 	struct loop	**loops;

@@ -300,15 +300,19 @@ start(struct daemon *d)
 		d->reg = NULL;
 	}
 	d->pool = pool_new(d->cfg->writer_threads);
+	/* Opens never wait behind a commit's sync: reg_set_open_pool(). */
+	d->openers = pool_new(d->cfg->writer_threads);
 	/* As many as there are loops that may hand them large reads. */
 	d->readers = pool_new(d->cfg->io_threads);
 	d->snaps = snap_new();
-	if (d->reg != NULL && d->pool != NULL) {
+	if (d->reg != NULL && d->pool != NULL && d->openers != NULL) {
 		reg_set_env_ops(d->reg, &writer_env_ops);
 		reg_set_pool(d->reg, d->pool);
+		reg_set_open_pool(d->reg, d->openers);
 	}
 	d->loops = calloc(d->cfg->io_threads, sizeof(*d->loops));
-	if (d->reg == NULL || d->pool == NULL || d->readers == NULL ||
+	if (d->reg == NULL || d->pool == NULL || d->openers == NULL ||
+	    d->readers == NULL ||
 	    d->snaps == NULL || d->loops == NULL) {
 		log_errx("%s: out of memory", __func__);
 		return -1;
@@ -344,10 +348,13 @@ stop(struct daemon *d)
 	/* Their replies go to the loops' mailboxes, freed below; their
 	 * envs are released before the registry closes them. */
 	snap_free(d->snaps);
-	/* Queued writes still run and commit here, before envs close. */
+	/* Opens queued still run here (their requests are gone), then
+	 * queued writes run and commit, before envs close. */
+	pool_free(d->openers);
 	pool_free(d->pool);
 	pool_free(d->readers);
 	if (d->reg != NULL) {
+		reg_set_open_pool(d->reg, NULL);
 		reg_set_pool(d->reg, NULL);
 		/* No loop is left to retry anything: reg_free() closes. */
 		reg_set_settled_hook(d->reg, NULL, NULL);

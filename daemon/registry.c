@@ -32,6 +32,7 @@ struct registry {
 	struct reg_env	*lru_head;	/* idle envs, least recently used first */
 	struct reg_env	*lru_tail;
 	struct pool	*pool;		/* for closes that may sync */
+	struct pool	*openers;	/* for opens: reg_set_open_pool() */
 	const struct reg_env_ops *ops;	/* what each entry carries above */
 	unsigned	 evicting;	/* max_envs closes on the pool */
 	unsigned	 peeked;	/* references held by observers */
@@ -511,6 +512,14 @@ reg_set_pool(struct registry *r, struct pool *pool)
 	pthread_mutex_unlock(&r->mtx);
 }
 
+void
+reg_set_open_pool(struct registry *r, struct pool *pool)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->openers = pool;
+	pthread_mutex_unlock(&r->mtx);
+}
+
 int
 reg_set_root(struct registry *r, const char *root)
 {
@@ -819,7 +828,8 @@ again:
 		e->reg = r;
 		e->open_create = create;
 		e->open_task.fn = open_task;
-		pool_submit(r->pool, &e->open_task);
+		pool_submit(r->openers != NULL ? r->openers : r->pool,
+		    &e->open_task);
 		pthread_mutex_unlock(&r->mtx);
 		return REG_AGAIN;
 	}

@@ -125,6 +125,13 @@ struct registry	*reg_new(const char *data_dir, unsigned nslots,
  */
 void		 reg_set_pool(struct registry *r, struct pool *pool);
 /*
+ * Where opens go, once reg_set_pool() gave the registry a pool (else to
+ * that pool).  A pool of their own: on the pool of commits an open
+ * queued behind drains each waiting on an fdatasync, so a new env's
+ * first request waited for syncs of other envs before its open began.
+ */
+void		 reg_set_open_pool(struct registry *r, struct pool *pool);
+/*
  * fn(arg) runs, on whichever thread (with the registry's lock held: it
  * may not call the registry), each time an env stops being busy: an
  * open or a close ended, a resize or a reservation is over.  A request
