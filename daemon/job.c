@@ -42,30 +42,37 @@ struct job_block {
 #define SHOW(p, n)	((void)(p), (void)(n))
 #endif
 
-/* Hides (show false) or shows what a cached job keeps, but its link. */
+/* Hides (show false) or shows what a cached job keeps, but its link:
+ * the job itself first shown, last hidden, as its fields say where the
+ * rest is. */
 static void
 cache_mark(struct job *j, bool show)
 {
 	char	*rest = (char *)j + sizeof(j->next);
-	size_t	 nrest = sizeof(*j) - sizeof(j->next);
+	size_t	 nrest = sizeof(*j) - sizeof(j->next), i;
+	struct {
+		void	*p;
+		size_t	 n;
+	} part[3];
 
-	if (show) {
+	if (show)
 		SHOW(rest, nrest);
-		if (j->ops != NULL)
-			SHOW(j->ops, j->capops * sizeof(*j->ops));
-		if (j->blocks != NULL)
-			SHOW(j->blocks->data, j->blocks->cap);
-		if (j->reply.data != NULL)
-			SHOW(j->reply.data, j->reply.cap);
-		return;
+	part[0].p = j->ops;
+	part[0].n = j->capops * sizeof(*j->ops);
+	part[1].p = j->blocks != NULL ? j->blocks->data : NULL;
+	part[1].n = j->blocks != NULL ? j->blocks->cap : 0;
+	part[2].p = j->reply.data;
+	part[2].n = j->reply.cap;
+	for (i = 0; i < 3; i++) {
+		if (part[i].p == NULL)
+			continue;
+		if (show)
+			SHOW(part[i].p, part[i].n);
+		else
+			HIDE(part[i].p, part[i].n);
 	}
-	if (j->ops != NULL)
-		HIDE(j->ops, j->capops * sizeof(*j->ops));
-	if (j->blocks != NULL)
-		HIDE(j->blocks->data, j->blocks->cap);
-	if (j->reply.data != NULL)
-		HIDE(j->reply.data, j->reply.cap);
-	HIDE(rest, nrest);
+	if (!show)
+		HIDE(rest, nrest);
 }
 
 struct job *
