@@ -204,6 +204,7 @@ keep(struct job *j)
 	struct sp_buf		 reply = j->reply;
 
 	memset(j, 0, sizeof(*j));
+	j->fd = -1;	/* closed; job_cache_fini() frees it as it is */
 	j->ops = ops;
 	j->capops = capops;
 	if ((j->blocks = b) != NULL)

@@ -1413,6 +1413,7 @@ START_TEST(job_cache_reuses_small_jobs_only)
 	const char		*copy;
 	char			 big[JOB_KEEP_BYTES + 1];
 	size_t			 i;
+	int			 p[2], saved;
 
 	ck_assert_ptr_nonnull(j = job_new(&jc, JOB_WRITE));
 	ck_assert_int_eq(job_reserve(j, 10), 0);
@@ -1445,7 +1446,17 @@ START_TEST(job_cache_reuses_small_jobs_only)
 	for (i = 0; i < JOB_CACHE_MAX + 2; i++)
 		job_free(v[i]);
 	ck_assert_uint_eq(jc.n, JOB_CACHE_MAX);
+	/* Freeing them closes no descriptor (a cached job's is closed
+	 * already): not 0, which a zeroed job would name. */
+	ck_assert_int_ne(saved = dup(0), -1);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(dup2(p[0], 0), 0);
 	job_cache_fini(&jc);
+	ck_assert_int_ne(fcntl(0, F_GETFD), -1);
+	ck_assert_int_eq(dup2(saved, 0), 0);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
 	ck_assert_uint_eq(jc.n, 0);
 	ck_assert_ptr_null(jc.free);
 }
