@@ -27,19 +27,24 @@ struct job_block {
 /*
  * A cached job's memory is out of bounds until it is handed out again:
  * under ASan or valgrind, a use of a freed job is reported as if it had
- * gone back to the allocator.
+ * gone back to the allocator.  Handed out, the job's own fields are
+ * valid (SHOW_SET: keep() set them), its storage's bytes are not
+ * (SHOW_UNSET: as malloc's would be).
  */
 #if defined(__SANITIZE_ADDRESS__) && __has_include(<sanitizer/asan_interface.h>)
 #include <sanitizer/asan_interface.h>
 #define HIDE(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
-#define SHOW(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define SHOW_SET(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define SHOW_UNSET(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #elif __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
 #define HIDE(p, n)	VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-#define SHOW(p, n)	VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#define SHOW_SET(p, n)	VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#define SHOW_UNSET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #else
 #define HIDE(p, n)	((void)(p), (void)(n))
-#define SHOW(p, n)	((void)(p), (void)(n))
+#define SHOW_SET(p, n)	((void)(p), (void)(n))
+#define SHOW_UNSET(p, n) ((void)(p), (void)(n))
 #endif
 
 /* Hides (show false) or shows what a cached job keeps, but its link:
@@ -56,7 +61,7 @@ cache_mark(struct job *j, bool show)
 	} part[3];
 
 	if (show)
-		SHOW(rest, nrest);
+		SHOW_SET(rest, nrest);
 	part[0].p = j->ops;
 	part[0].n = j->capops * sizeof(*j->ops);
 	part[1].p = j->blocks != NULL ? j->blocks->data : NULL;
@@ -67,7 +72,7 @@ cache_mark(struct job *j, bool show)
 		if (part[i].p == NULL)
 			continue;
 		if (show)
-			SHOW(part[i].p, part[i].n);
+			SHOW_UNSET(part[i].p, part[i].n);
 		else
 			HIDE(part[i].p, part[i].n);
 	}
