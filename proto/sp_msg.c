@@ -698,7 +698,7 @@ sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 	if (sp_frame_open(b, mark) == -1)
 		return -1;
 	sp_mp_packer(pk, b);
-	msgpack_pack_map(pk, npairs + 1);
+	sp_mp_map(pk, npairs + 1);
 	sp_mp_kv_u64(pk, "id", id);
 	return 0;
 }

@@ -204,6 +204,29 @@ START_TEST(mp_writers_match_msgpack)
 	sp_mp_kv_bool(&pa, "more", true);
 	msgpack_pack_str_with_body(&pb, "more", 4);
 	msgpack_pack_true(&pb);
+	/* Names of 31 bytes (the longest written in one pass) and 32; map
+	 * headers either side of a fixmap's end. */
+	v[31] = '\0';
+	sp_mp_kv_u64(&pa, v, 1);
+	sp_mp_kv_bin(&pa, v, "b", 1);
+	msgpack_pack_str_with_body(&pb, v, 31);
+	msgpack_pack_uint64(&pb, 1);
+	msgpack_pack_str_with_body(&pb, v, 31);
+	msgpack_pack_bin_with_body(&pb, "b", 1);
+	v[31] = 'x';
+	v[32] = '\0';
+	sp_mp_kv_u64(&pa, v, 2);
+	sp_mp_kv_bytes(&pa, v, "s", 1);
+	msgpack_pack_str_with_body(&pb, v, 32);
+	msgpack_pack_uint64(&pb, 2);
+	msgpack_pack_str_with_body(&pb, v, 32);
+	msgpack_pack_str_with_body(&pb, "s", 1);
+	for (i = 0; i < 18; i++) {
+		sp_mp_map(&pa, (uint32_t)i);
+		msgpack_pack_map(&pb, (uint32_t)i);
+	}
+	sp_mp_map(&pa, 70000);
+	msgpack_pack_map(&pb, 70000);
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert(memcmp(a.data, b.data, a.len) == 0);
 	ck_assert(!a.failed);
