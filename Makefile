@@ -16,7 +16,8 @@
 #   make rust        the Rust crate into $(BUILD)/rust
 #   make bench-bindings  gets/s through C, Python, Rust and redis-py
 #   make bench-instr  instructions and system calls per get, storesd
-#                    and libstoreclient against Redis and hiredis
+#                    and libstoreclient against Redis and hiredis (OP=put:
+#                    per put)
 #   make bench-syncs  syncs and page writes per durable commit (strace)
 #   make install     PREFIX=/usr/local DESTDIR= (see README.md); also
 #                    BINDIR SBINDIR LIBDIR INCLUDEDIR MANDIR DOCDIR
@@ -326,6 +327,9 @@ $(BUILD)/bench/instr-get: $(call obj,bench/instr_get.c) $(BUILD)/libstoreclient.
 
 # Instructions and system calls per get, storesd and its library against
 # Redis and hiredis (counts, not times: valid on a loaded machine).
+# OP=put counts puts instead (100-byte values, a sync = none store; at
+# DEPTH=16 a turn's 16 puts share one commit, as workload 5's do), e.g.
+# `OP=put ONLY=storesd N=10000 DEPTH=16 make bench-instr`.
 bench-instr: all $(BUILD)/bench/instr-get $(BUILD)/tests/notify-wait
 	BUILD=$(BUILD) bench/instr.sh
 

@@ -20,7 +20,11 @@
 #
 # Options (environment): BUILD (build), NKEYS (1000), WARM (2000),
 # N (20000), DEPTH (1 and 16: both rows), OUT ($BUILD/instr: the
-# callgrind files, for callgrind_annotate), ONLY (storesd or redis).
+# callgrind files, for callgrind_annotate), ONLY (storesd or redis),
+# OP (get; put: the WARM and N requests are puts of 100-byte values to
+# the same keys instead, into a sync = none store against Redis without
+# persistence, and the figures are per put; at DEPTH 16 the 16 puts of
+# a turn share storesd's end-of-turn commit, as workload 5's do).
 # Redis runs with hz 1, so that its timer (10 a second by default, and a
 # run under callgrind is slow) adds next to nothing to the difference.
 # Needs valgrind, strace, redis-server and libhiredis-dev.
@@ -33,6 +37,12 @@ n=${N:-20000}
 depths=${DEPTH:-1 16}
 out=${OUT:-$build/instr}
 only=${ONLY:-}
+op=${OP:-get}
+case $op in
+get) opt= ;;
+put) opt=put ;;
+*) echo "instr.sh: OP is get or put" >&2; exit 1 ;;
+esac
 storesd=$(realpath "$build/storesd")
 driver=$(realpath "$build/bench/instr-get")
 notify=$(realpath "$build/tests/notify-wait")
@@ -144,6 +154,7 @@ one() {
 	name=$1
 	depth=$2
 	tag=$name-d$depth
+	[ "$op" = get ] || tag=$name-$op-d$depth
 	# Callgrind: the server whole, the client's measured_gets() only.
 	for run in A B; do
 		[ $run = A ] && gets=0 || gets=$n
@@ -151,7 +162,8 @@ one() {
 		    --callgrind-out-file="$out/$tag-server-$run.cg" -q
 		valgrind --tool=callgrind -q --toggle-collect=measured_gets \
 		    --callgrind-out-file="$out/$tag-client-$run.cg" \
-		    "$driver" "$name" "$sock" "$nkeys" "$warm" "$gets" "$depth"
+		    "$driver" "$name" "$sock" "$nkeys" "$warm" "$gets" "$depth" \
+		    $opt
 		stop_server
 	done
 	sa=$(ir "$out/$tag-server-A.cg")
@@ -168,7 +180,7 @@ one() {
 		spid=$!
 		wait_attached
 		strace -f -c -o "$dir/st-client-$run" "$driver" "$name" \
-		    "$sock" "$nkeys" "$warm" "$gets" "$depth"
+		    "$sock" "$nkeys" "$warm" "$gets" "$depth" $opt
 		kill -INT "$spid"
 		wait "$spid" || true
 		stop_server
@@ -177,17 +189,17 @@ one() {
 		mv "$dir/st-$f-A" "$out/$tag-strace-$f-A.txt"
 		mv "$dir/st-$f-B" "$out/$tag-strace-$f-B.txt"
 	done
-	printf '%-8s depth %-3s server %6d instr/get  client %6d instr/get\n' \
-	    "$name" "$depth" $(((sb - sa) / n)) $((cb / n))
-	printf '%-8s depth %-3s server syscalls/get %s\n' "$name" "$depth" \
+	printf '%-8s depth %-3s server %6d instr/%s  client %6d instr/%s\n' \
+	    "$name" "$depth" $(((sb - sa) / n)) "$op" $((cb / n)) "$op"
+	printf '%-8s depth %-3s server syscalls/%s %s\n' "$name" "$depth" "$op" \
 	    "$(per_call "$out/$tag-strace-server-A.txt" \
 	    "$out/$tag-strace-server-B.txt" "$n")"
-	printf '%-8s depth %-3s client syscalls/get %s\n' "$name" "$depth" \
+	printf '%-8s depth %-3s client syscalls/%s %s\n' "$name" "$depth" "$op" \
 	    "$(per_call "$out/$tag-strace-client-A.txt" \
 	    "$out/$tag-strace-client-B.txt" "$n")"
 }
 
-echo "instr.sh: $n gets of $nkeys keys (100-byte values) over one" \
+echo "instr.sh: $n ${op}s of $nkeys keys (100-byte values) over one" \
     "connection, after $warm; counts from valgrind $(valgrind --version)"
 for depth in $depths; do
 	for name in storesd redis; do

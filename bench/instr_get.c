@@ -1,13 +1,15 @@
 /*
  * instr-get: the client of `make bench-instr` (bench/instr.sh).
  *
- *	instr-get storesd|redis SOCKET NKEYS WARM N DEPTH
+ *	instr-get storesd|redis SOCKET NKEYS WARM N DEPTH [put]
  *
  * Over one connection: puts NKEYS keys "key000000".. with 100-byte
  * values, does WARM gets, then N gets of the same keys in turn, DEPTH at
  * a time (1: one round trip each; more: pipelined, sc_append_get and
  * sc_collect, or redisAppendCommand and redisGetReply), checking each
- * value.  The N gets are done by measured_gets() alone, so that
+ * value.  With "put", the WARM and the N requests are puts of those
+ * keys (100-byte values) instead of gets, DEPTH at a time the same way.
+ * The N requests are done by measured_gets() alone, so that
  * callgrind's --toggle-collect=measured_gets counts the client's
  * instructions for them and nothing else.  The keys are made before, so
  * the count is the library's, not snprintf's.  Nothing here is timed:
@@ -23,6 +25,9 @@
 #include <storeclient.h>
 
 #define VALLEN	100
+
+static int	 do_puts;	/* "put": the requests are puts */
+static char	 putval[VALLEN];
 
 struct keys {
 	char	 (*k)[16];
@@ -84,6 +89,19 @@ get_one(const struct side *s, const char *k, int kn)
 	void		*v;
 	size_t		 vn;
 
+	if (do_puts && s->sc != NULL) {
+		if (sc_put(s->sc, NULL, "bench", NULL, k, kn, putval,
+		    VALLEN) == -1)
+			die(s, "put");
+		return;
+	}
+	if (do_puts) {
+		if ((r = redisCommand(s->rd, "SET %b %b", k, (size_t)kn,
+		    putval, (size_t)VALLEN)) == NULL)
+			die(s, "SET");
+		freeReplyObject(r);
+		return;
+	}
 	if (s->sc != NULL) {
 		if (sc_get(s->sc, NULL, "bench", NULL, k, kn, &v, &vn) == -1)
 			die(s, "get");
@@ -110,10 +128,19 @@ get_depth(const struct side *s, const struct keys *ks, unsigned long i,
 
 	for (j = 0; j < depth; j++) {
 		k = (i + j) % ks->nkeys;
-		if (s->sc != NULL) {
+		if (s->sc != NULL && do_puts) {
+			if (sc_append_put(s->sc, NULL, "bench", NULL, ks->k[k],
+			    ks->n[k], putval, VALLEN) == -1)
+				die(s, "append_put");
+		} else if (s->sc != NULL) {
 			if (sc_append_get(s->sc, NULL, "bench", NULL, ks->k[k],
 			    ks->n[k]) == -1)
 				die(s, "append_get");
+		} else if (do_puts) {
+			if (redisAppendCommand(s->rd, "SET %b %b", ks->k[k],
+			    (size_t)ks->n[k], putval, (size_t)VALLEN) !=
+			    REDIS_OK)
+				die(s, "append SET");
 		} else if (redisAppendCommand(s->rd, "GET %b", ks->k[k],
 		    (size_t)ks->n[k]) != REDIS_OK)
 			die(s, "append GET");
@@ -122,13 +149,15 @@ get_depth(const struct side *s, const struct keys *ks, unsigned long i,
 		if (s->sc != NULL) {
 			if (sc_collect(s->sc, &cv, &vn) == -1)
 				die(s, "collect");
-			check(s, vn);
+			if (!do_puts)
+				check(s, vn);
 			continue;
 		}
 		if (redisGetReply(s->rd, &rv) != REDIS_OK)
 			die(s, "GET reply");
-		check(s, ((redisReply *)rv)->type == REDIS_REPLY_STRING ?
-		    ((redisReply *)rv)->len : 0);
+		if (!do_puts)
+			check(s, ((redisReply *)rv)->type ==
+			    REDIS_REPLY_STRING ? ((redisReply *)rv)->len : 0);
 		freeReplyObject(rv);
 	}
 }
@@ -166,12 +195,15 @@ main(int argc, char **argv)
 	unsigned long	 i, warm, n;
 	int		 depth;
 
-	if (argc != 7 || (strcmp(argv[1], "storesd") != 0 &&
+	if ((argc != 7 && (argc != 8 || strcmp(argv[7], "put") != 0)) ||
+	    (strcmp(argv[1], "storesd") != 0 &&
 	    strcmp(argv[1], "redis") != 0)) {
 		fprintf(stderr, "usage: instr-get storesd|redis SOCKET NKEYS "
-		    "WARM N DEPTH\n");
+		    "WARM N DEPTH [put]\n");
 		return 2;
 	}
+	do_puts = argc == 8;
+	memset(putval, 'w', sizeof(putval));
 	ks.nkeys = strtoul(argv[3], NULL, 10);
 	warm = strtoul(argv[4], NULL, 10);
 	n = strtoul(argv[5], NULL, 10);

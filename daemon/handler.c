@@ -222,8 +222,10 @@ handler_loop_init(struct loop *l)
 void
 handler_loop_fini(struct loop *l)
 {
-	if (l->hl != NULL)
+	if (l->hl != NULL) {
 		watch_loop_free(l->hl->watches);
+		job_cache_fini(&l->hl->jobs);
+	}
 	free(l->hl);
 	l->hl = NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "job.h"
 #include "registry.h"
 #include "sp_msg.h"
 #include "writer.h"
@@ -64,6 +65,10 @@ struct handler_loop {
 	unsigned		 nturn;
 	struct writer_turn	 writes;	/* deferred to the turn's end */
 	struct watch_loop	*watches;	/* this loop's (watch.c) */
+	/* Its requests' jobs come from here and go back when freed,
+	 * always on this loop's thread (done jobs come back through its
+	 * mailbox); loop_fini() frees the last before handler_loop_fini(). */
+	struct job_cache	 jobs;
 };
 
 /* What a request names: a store, a repo in it, a db of it. */

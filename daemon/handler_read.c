@@ -298,7 +298,7 @@ read_job(struct conn *c, const struct sp_req *rq, const struct target *t,
 	const void	*raw;
 	int		 rc;
 
-	if ((j = job_new(JOB_READ)) == NULL ||
+	if ((j = job_new(&c->loop->hl->jobs, JOB_READ)) == NULL ||
 	    (raw = job_copy(j, rq->keys.raw.p, rq->keys.raw.n)) == NULL) {
 		job_free(j);
 		return sp_seterr(err, SP_INTERNAL, "out of memory");

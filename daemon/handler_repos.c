@@ -34,7 +34,8 @@ send_req(struct conn *c, uint64_t id, const struct repos_req *rq, int fd,
 {
 	struct job	*j;
 
-	if ((j = job_new(fd != -1 ? JOB_INBOUND : JOB_CALL)) == NULL ||
+	if ((j = job_new(&c->loop->hl->jobs,
+	    fd != -1 ? JOB_INBOUND : JOB_CALL)) == NULL ||
 	    repos_job(j, rq) == -1) {
 		job_free(j);
 		if (fd != -1)

@@ -52,7 +52,7 @@ handler_snapshot(struct conn *c, const struct sp_req *rq,
 	}
 	if (handler_resolve(c, rq, false, &t, err) == -1)
 		goto fail;
-	if ((j = job_new(JOB_SNAPSHOT)) == NULL) {
+	if ((j = job_new(&c->loop->hl->jobs, JOB_SNAPSHOT)) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto fail;
 	}
@@ -98,7 +98,7 @@ handler_fork(struct conn *c, const struct sp_req *rq,
 	if (rq->dst.n == t.repo.n && memcmp(rq->dst.p, t.repo.p, t.repo.n) == 0)
 		return sp_seterr(err, SP_BAD_REQUEST, "a repo cannot be forked "
 		    "into itself; name a new destination repo");
-	if ((j = job_new(JOB_FORK)) == NULL)
+	if ((j = job_new(&c->loop->hl->jobs, JOB_FORK)) == NULL)
 		return sp_seterr(err, SP_INTERNAL, "out of memory");
 	if ((rc = reg_acquire(d->reg, t.st, t.repo, false, &j->env,
 	    err)) != 0) {

@@ -148,7 +148,7 @@ handler_put(struct conn *c, const struct sp_req *rq,
 	if (handler_resolve(c, rq, true, &t, err) == -1 ||
 	    handler_check_key(rq->key, err) == -1)
 		return -1;
-	if ((j = job_new(JOB_WRITE)) == NULL ||
+	if ((j = job_new(&c->loop->hl->jobs, JOB_WRITE)) == NULL ||
 	    job_reserve(j, rq->key.n * 2 + rq->val.n + rq->if_equals.n) == -1)
 		return nomem(j, err);
 	if ((cond && add_op(j, ST_EXPECT, t.db, rq->key, rq->if_equals,
@@ -171,7 +171,7 @@ handler_del(struct conn *c, const struct sp_req *rq,
 	if (handler_resolve(c, rq, true, &t, err) == -1 ||
 	    handler_check_key(rq->key, err) == -1)
 		return -1;
-	if ((j = job_new(JOB_WRITE)) == NULL ||
+	if ((j = job_new(&c->loop->hl->jobs, JOB_WRITE)) == NULL ||
 	    job_reserve(j, rq->key.n * 2 + rq->if_equals.n) == -1)
 		return nomem(j, err);
 	if (((rq->has & SP_F_IF_EQUALS) && add_op(j, ST_EXPECT, t.db, rq->key,
@@ -354,7 +354,7 @@ new_batch(struct conn *c, const struct target *t, uint64_t bid,
 		return NULL;
 	}
 	if ((pb = calloc(1, sizeof(*pb))) == NULL ||
-	    (pb->job = job_new(JOB_WRITE)) == NULL) {
+	    (pb->job = job_new(&c->loop->hl->jobs, JOB_WRITE)) == NULL) {
 		free(pb);
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		return NULL;
@@ -496,7 +496,7 @@ handler_batch(struct conn *c, const struct sp_req *rq,
 		return -1;
 	if (rq->has & SP_F_BID)
 		return stream_batch(c, rq, &t, err);
-	if ((j = job_new(JOB_WRITE)) == NULL)
+	if ((j = job_new(&c->loop->hl->jobs, JOB_WRITE)) == NULL)
 		return nomem(NULL, err);
 	j->batch = true;
 	if (add_ops(&t, rq, j, &creates, err) == -1) {

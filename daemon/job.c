@@ -15,6 +15,7 @@
 #include "sp_msg.h"
 
 #define BLOCK_MIN	(64 * 1024)
+#define BLOCK_SMALL	256
 
 struct job_block {
 	struct job_block	*next;
@@ -23,16 +24,92 @@ struct job_block {
 	char			 data[];
 };
 
+/*
+ * A cached job's memory is out of bounds until it is handed out again:
+ * under ASan or valgrind, a use of a freed job is reported as if it had
+ * gone back to the allocator.  Handed out, the job's own fields are
+ * valid (SHOW_SET: keep() set them), its storage's bytes are not
+ * (SHOW_UNSET: as malloc's would be).
+ */
+#if defined(__SANITIZE_ADDRESS__) && __has_include(<sanitizer/asan_interface.h>)
+#include <sanitizer/asan_interface.h>
+#define HIDE(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define SHOW_SET(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define SHOW_UNSET(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#elif __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define HIDE(p, n)	VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define SHOW_SET(p, n)	VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#define SHOW_UNSET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#else
+#define HIDE(p, n)	((void)(p), (void)(n))
+#define SHOW_SET(p, n)	((void)(p), (void)(n))
+#define SHOW_UNSET(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Hides (show false) or shows what a cached job keeps, but its link:
+ * the job itself first shown, last hidden, as its fields say where the
+ * rest is. */
+static void
+cache_mark(struct job *j, bool show)
+{
+	char	*rest = (char *)j + sizeof(j->next);
+	size_t	 nrest = sizeof(*j) - sizeof(j->next), i;
+	struct {
+		void	*p;
+		size_t	 n;
+	} part[3];
+
+	if (show)
+		SHOW_SET(rest, nrest);
+	part[0].p = j->ops;
+	part[0].n = j->capops * sizeof(*j->ops);
+	part[1].p = j->blocks != NULL ? j->blocks->data : NULL;
+	part[1].n = j->blocks != NULL ? j->blocks->cap : 0;
+	part[2].p = j->reply.data;
+	part[2].n = j->reply.cap;
+	for (i = 0; i < 3; i++) {
+		if (part[i].p == NULL)
+			continue;
+		if (show)
+			SHOW_UNSET(part[i].p, part[i].n);
+		else
+			HIDE(part[i].p, part[i].n);
+	}
+	if (!show)
+		HIDE(rest, nrest);
+}
+
 struct job *
-job_new(enum job_kind kind)
+job_new(struct job_cache *jc, enum job_kind kind)
 {
 	struct job	*j;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
+	if (jc != NULL && (j = jc->free) != NULL) {
+		jc->free = j->next;
+		jc->n--;
+		cache_mark(j, true);
+		j->next = NULL;
+	} else if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
+	j->cache = jc;
 	j->kind = kind;
 	j->fd = -1;
 	return j;
+}
+
+void
+job_cache_fini(struct job_cache *jc)
+{
+	struct job	*j;
+
+	while ((j = jc->free) != NULL) {
+		jc->free = j->next;
+		cache_mark(j, true);
+		j->cache = NULL;
+		job_free(j);
+	}
+	jc->n = 0;
 }
 
 int
@@ -72,6 +149,14 @@ job_reserve(struct job *j, size_t n)
 
 	if (b != NULL && b->cap - b->used >= n)
 		return 0;
+	/* An empty block a cached job kept, too small for this one. */
+	if (b != NULL && b->used == 0) {
+		j->blocks = b->next;
+		free(b);
+	}
+	/* Small requests of sizes near each other reuse one block. */
+	if (n < BLOCK_SMALL)
+		n = BLOCK_SMALL;
 	if ((b = malloc(sizeof(*b) + n)) == NULL)
 		return -1;
 	b->used = 0;
@@ -102,6 +187,41 @@ job_copy(struct job *j, const void *p, size_t n)
 	return dst;
 }
 
+/* Whether j, done with, may wait in its cache for the next request. */
+static bool
+keepable(const struct job *j)
+{
+	const struct job_block	*b = j->blocks;
+
+	return j->cache != NULL && j->cache->n < JOB_CACHE_MAX &&
+	    j->capops <= JOB_KEEP_OPS && j->reply.cap <= JOB_KEEP_BYTES &&
+	    (b == NULL || (b->next == NULL && b->cap <= JOB_KEEP_BYTES));
+}
+
+/* Puts j, done with, in its cache, with its storage emptied. */
+static void
+keep(struct job *j)
+{
+	struct job_cache	*jc = j->cache;
+	struct job_block	*b = j->blocks;
+	struct st_op		*ops = j->ops;
+	size_t			 capops = j->capops;
+	struct sp_buf		 reply = j->reply;
+
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;	/* closed; job_cache_fini() frees it as it is */
+	j->ops = ops;
+	j->capops = capops;
+	if ((j->blocks = b) != NULL)
+		b->used = 0;
+	j->reply.data = reply.data;
+	j->reply.cap = reply.cap;
+	j->next = jc->free;
+	cache_mark(j, false);
+	jc->free = j;
+	jc->n++;
+}
+
 void
 job_free(struct job *j)
 {
@@ -111,6 +231,10 @@ job_free(struct job *j)
 		return;
 	if (j->fd != -1)
 		close(j->fd);
+	if (keepable(j)) {
+		keep(j);
+		return;
+	}
 	for (b = j->blocks; b; b = next) {
 		next = b->next;
 		free(b);

@@ -12,6 +12,12 @@
  * Writes to one env pass through that env's queue (writer.c) in the
  * order they arrived.  Below the loop and the connection: it knows them
  * only as the opaque pointers it carries back.
+ * Also owns each I/O loop's job cache (struct job_cache): finished jobs
+ * of small requests, kept with their op array, copy storage and reply
+ * buffer for the loop's next requests, so that a write costs no
+ * allocation.  A job goes back to its cache where it is freed, which is
+ * always its loop's thread (a job finished on a pool thread is posted
+ * there first).
  */
 #ifndef JOB_H
 #define JOB_H
@@ -42,7 +48,9 @@ enum job_kind {
 };
 
 struct job {
-	struct job		*next;		/* env queue, then loop queue */
+	struct job		*next;		/* env queue, then loop queue,
+						 * then its cache's free list */
+	struct job_cache	*cache;		/* where job_free() keeps it */
 	struct pool_task	 task;		/* snapshot and fork */
 	enum job_kind		 kind;
 	struct daemon		*d;
@@ -81,8 +89,32 @@ struct job {
 
 struct job_block;
 
-/* A job of kind; returns NULL when out of memory. */
-struct job	*job_new(enum job_kind kind);
+/*
+ * Finished jobs kept for reuse, one cache per I/O loop, used on that
+ * loop's thread only.  Bounded: at most JOB_CACHE_MAX jobs, each with at
+ * most JOB_KEEP_OPS ops and JOB_KEEP_BYTES of copy storage and of reply
+ * (a job that grew larger is freed whole), so a loop's cache holds
+ * about 300 KiB at most, however many requests it served.  Zeroed: an
+ * empty cache.
+ */
+struct job_cache {
+	struct job	*free;
+	unsigned	 n;
+};
+
+#define JOB_CACHE_MAX	64
+#define JOB_KEEP_OPS	8
+#define JOB_KEEP_BYTES	2048
+
+/*
+ * A job of kind, from jc when it has one (NULL: none); returns NULL when
+ * out of memory.  A job from a cache goes back to it in job_free(),
+ * which must then run on the cache's thread.
+ */
+struct job	*job_new(struct job_cache *jc, enum job_kind kind);
+/* Frees the jobs jc keeps; jc is empty afterwards.  No job of jc may
+ * be alive any more. */
+void		 job_cache_fini(struct job_cache *jc);
 /* Appends a zeroed op to a write job; returns it, or NULL (ENOMEM). */
 struct st_op	*job_add_op(struct job *j);
 /* Makes room for n more ops; returns 0 or -1 (ENOMEM). */
@@ -94,7 +126,10 @@ int		 job_reserve(struct job *j, size_t n);
  * point into it.  Returns the copy, or NULL (ENOMEM).
  */
 const void	*job_copy(struct job *j, const void *p, size_t n);
-/* Frees the job and closes its descriptor.  NULL-safe. */
+/*
+ * Closes the job's descriptor and frees it, or keeps it in its cache
+ * (job_new()) when that has room and the job stayed small.  NULL-safe.
+ */
 void		 job_free(struct job *j);
 
 /* Counts j's outcome (an error code, or SP_OK) for stats: the daemon's

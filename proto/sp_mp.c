@@ -92,13 +92,47 @@ uint_at(unsigned char *p, uint64_t v)
 }
 
 /* The key k (a str), then a str or bin of n bytes at v. */
+/*
+ * Writes the name k as a fixstr at p, which has room for NAME_FAST
+ * bytes and the header: one pass, no strlen and no memcpy call, as a
+ * reply's names are a few bytes each and every reply has two or three.
+ * Returns the bytes written, or 0 when k is longer (the caller takes
+ * the general path).
+ */
+#define NAME_FAST	31
+
+static size_t
+put_name(unsigned char *p, const char *k)
+{
+	size_t	 n;
+
+	for (n = 0; n < NAME_FAST && k[n] != '\0'; n++)
+		p[1 + n] = (unsigned char)k[n];
+	if (k[n] != '\0')
+		return 0;
+	p[0] = (unsigned char)(0xa0 | n);
+	return 1 + n;
+}
+
 static void
 put_kv_raw(msgpack_packer *pk, const char *k, bool bin, const void *v,
     size_t n)
 {
 	struct sp_buf	*b = pk->data;
-	size_t		 kn = strlen(k), len;
+	size_t		 kn, len;
 	unsigned char	*p;
+
+	/* A short name and the value's header of at most 5 bytes. */
+	if (n <= SIZE_MAX - (1 + NAME_FAST + 5) &&
+	    (p = room(b, 1 + NAME_FAST + 5 + n)) != NULL &&
+	    (len = put_name(p, k)) != 0) {
+		len += raw_hdr(p + len, bin, n);
+		if (n > 0)
+			memcpy(p + len, v, n);
+		b->len += len + n;
+		return;
+	}
+	kn = strlen(k);
 
 	/* Two headers of at most 5 bytes each. */
 	if (n > SIZE_MAX - kn - 10 || (p = room(b, kn + n + 10)) == NULL) {
@@ -112,6 +146,23 @@ put_kv_raw(msgpack_packer *pk, const char *k, bool bin, const void *v,
 	if (n > 0)
 		memcpy(p + len, v, n);
 	b->len += len + n;
+}
+
+void
+sp_mp_map(msgpack_packer *pk, uint32_t n)
+{
+	struct sp_buf	*b = pk->data;
+	unsigned char	*p;
+
+	/* A fixmap, as every reply is, without msgpack-c's callback. */
+	if (n > 15) {
+		msgpack_pack_map(pk, n);
+		return;
+	}
+	if ((p = room(b, 1)) == NULL)
+		return;
+	p[0] = (unsigned char)(0x80 | n);
+	b->len++;
 }
 
 void
@@ -150,8 +201,16 @@ void
 sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
 {
 	struct sp_buf	*b = pk->data;
-	size_t		 kn = strlen(k), len;
+	size_t		 kn, len;
 	unsigned char	*p;
+
+	/* A short name and an integer of at most 9 bytes. */
+	if ((p = room(b, 1 + NAME_FAST + 9)) != NULL &&
+	    (len = put_name(p, k)) != 0) {
+		b->len += len + uint_at(p + len, v);
+		return;
+	}
+	kn = strlen(k);
 
 	if ((p = room(b, kn + 5 + 9)) == NULL)
 		return;

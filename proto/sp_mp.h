@@ -34,6 +34,8 @@ struct sp_bytes {
  */
 void	sp_mp_packer(msgpack_packer *pk, struct sp_buf *b);
 
+/* Packs a map's header (as msgpack_pack_map, without its callback). */
+void	sp_mp_map(msgpack_packer *pk, uint32_t n);
 /* Packs a NUL-terminated string, and a string key followed by values. */
 void	sp_mp_str(msgpack_packer *pk, const char *s);
 void	sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v);

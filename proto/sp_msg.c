@@ -22,40 +22,48 @@ enum kind { K_UINT, K_STR, K_BYTES, K_BOOL, K_ARRAY, K_RAW, K_OPT_BYTES };
  */
 struct field {
 	const char	*name;
+	unsigned char	 len;	/* of name: rows are told apart by it */
 	uint32_t	 bit;
 	enum kind	 kind;
 	size_t		 off;
 };
 
+/* A row of a table of fields, its name's length counted here. */
+#define FIELD(name, bit, kind, off) \
+	{ name, sizeof(name) - 1, bit, kind, off }
+
 /* The request fields; their bits are SP_F_* (sp_msg.h). */
+#define RQ(name, bit, kind, member) \
+	FIELD(name, bit, kind, offsetof(struct sp_req, member))
+
 static const struct field fields[] = {
-	{ "id",		SP_F_ID,	K_UINT,  offsetof(struct sp_req, id) },
-	{ "op",		SP_F_OP,	K_STR,	 0 },
-	{ "repo",	SP_F_REPO,	K_STR,	 offsetof(struct sp_req, repo) },
-	{ "store",	SP_F_STORE,	K_STR,	 offsetof(struct sp_req, store) },
-	{ "db",		SP_F_DB,	K_STR,	 offsetof(struct sp_req, db) },
-	{ "key",	SP_F_KEY,	K_BYTES, offsetof(struct sp_req, key) },
-	{ "val",	SP_F_VAL,	K_BYTES, offsetof(struct sp_req, val) },
-	{ "dst",	SP_F_DST,	K_STR,	 offsetof(struct sp_req, dst) },
-	{ "compact",	SP_F_COMPACT,	K_BOOL,	 offsetof(struct sp_req, compact) },
-	{ "version",	SP_F_VERSION,	K_UINT,	 offsetof(struct sp_req, version) },
-	{ "client",	SP_F_CLIENT,	K_STR,	 offsetof(struct sp_req, client) },
-	{ "ops",	SP_F_OPS,	K_ARRAY, offsetof(struct sp_req, ops) },
-	{ "keys",	SP_F_KEYS,	K_ARRAY, offsetof(struct sp_req, keys) },
-	{ "bid",	SP_F_BID,	K_UINT,	 offsetof(struct sp_req, bid) },
-	{ "more",	SP_F_MORE,	K_BOOL,	 offsetof(struct sp_req, more) },
-	{ "if_absent",	SP_F_IF_ABSENT,	K_BOOL,	 offsetof(struct sp_req, if_absent) },
-	{ "if_equals",	SP_F_IF_EQUALS,	K_BYTES, offsetof(struct sp_req, if_equals) },
-	{ "prefix",	SP_F_PREFIX,	K_BYTES, offsetof(struct sp_req, prefix) },
-	{ "start",	SP_F_START,	K_BYTES, offsetof(struct sp_req, start) },
-	{ "end",	SP_F_END,	K_BYTES, offsetof(struct sp_req, end) },
-	{ "cursor",	SP_F_CURSOR,	K_BYTES, offsetof(struct sp_req, cursor) },
-	{ "limit",	SP_F_LIMIT,	K_UINT,	 offsetof(struct sp_req, limit) },
-	{ "reverse",	SP_F_REVERSE,	K_BOOL,	 offsetof(struct sp_req, reverse) },
-	{ "keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	 offsetof(struct sp_req, keys_only) },
-	{ "replace",	SP_F_REPLACE,	K_BOOL,	 offsetof(struct sp_req, replace) },
-	{ "from",	SP_F_FROM,	K_UINT,	 offsetof(struct sp_req, from) },
-	{ "watch",	SP_F_WATCH,	K_UINT,	 offsetof(struct sp_req, watch) },
+	RQ("id",	SP_F_ID,	K_UINT,	id),
+	FIELD("op",	SP_F_OP,	K_STR,	0),
+	RQ("repo",	SP_F_REPO,	K_STR,	repo),
+	RQ("store",	SP_F_STORE,	K_STR,	store),
+	RQ("db",	SP_F_DB,	K_STR,	db),
+	RQ("key",	SP_F_KEY,	K_BYTES,	key),
+	RQ("val",	SP_F_VAL,	K_BYTES,	val),
+	RQ("dst",	SP_F_DST,	K_STR,	dst),
+	RQ("compact",	SP_F_COMPACT,	K_BOOL,	compact),
+	RQ("version",	SP_F_VERSION,	K_UINT,	version),
+	RQ("client",	SP_F_CLIENT,	K_STR,	client),
+	RQ("ops",	SP_F_OPS,	K_ARRAY,	ops),
+	RQ("keys",	SP_F_KEYS,	K_ARRAY,	keys),
+	RQ("bid",	SP_F_BID,	K_UINT,	bid),
+	RQ("more",	SP_F_MORE,	K_BOOL,	more),
+	RQ("if_absent",	SP_F_IF_ABSENT,	K_BOOL,	if_absent),
+	RQ("if_equals",	SP_F_IF_EQUALS,	K_BYTES,	if_equals),
+	RQ("prefix",	SP_F_PREFIX,	K_BYTES,	prefix),
+	RQ("start",	SP_F_START,	K_BYTES,	start),
+	RQ("end",	SP_F_END,	K_BYTES,	end),
+	RQ("cursor",	SP_F_CURSOR,	K_BYTES,	cursor),
+	RQ("limit",	SP_F_LIMIT,	K_UINT,	limit),
+	RQ("reverse",	SP_F_REVERSE,	K_BOOL,	reverse),
+	RQ("keys_only",	SP_F_KEYS_ONLY,	K_BOOL,	keys_only),
+	RQ("replace",	SP_F_REPLACE,	K_BOOL,	replace),
+	RQ("from",	SP_F_FROM,	K_UINT,	from),
+	RQ("watch",	SP_F_WATCH,	K_UINT,	watch),
 };
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
 
@@ -71,11 +79,11 @@ enum {
 };
 
 #define RF(name, bit, kind, member) \
-	{ name, bit, kind, offsetof(struct sp_reply, member) }
+	FIELD(name, bit, kind, offsetof(struct sp_reply, member))
 
 static const struct field reply_fields[] = {
 	RF("id",	R_ID,	 K_UINT,	id),
-	{ "err",	R_ERR,	 K_UINT,	0 },
+	FIELD("err",	R_ERR,	 K_UINT,	0),
 	RF("msg",	R_OTHER, K_STR,		msg),
 	RF("val",	R_OTHER, K_BYTES,	val),
 	/* Early: every get's reply has it, and rows are tried in order. */
@@ -150,35 +158,57 @@ sp_op_name(enum sp_op op)
 	return ops[op].name;
 }
 
-/* True when name begins as s does: rules out most rows of a table
- * without a call (no row has an empty name). */
-static bool
-first_is(struct sp_bytes name, const char *s)
+/*
+ * True when the n bytes at p are name, of len bytes.  Inline and
+ * without strlen: a decoder tries each row of a table in turn, and this
+ * runs for every field of every request.
+ */
+static inline bool
+name_is(const char *p, size_t n, const char *name, size_t len)
 {
-	return name.n > 0 && name.p[0] == s[0];
+	size_t	 i;
+
+	if (n != len || p[0] != name[0])
+		return false;
+	for (i = 1; i < n; i++)
+		if (p[i] != name[i])
+			return false;
+	return true;
 }
 
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
-	int	 i;
+	const char	*s;
+	size_t		 i;
+	int		 op;
 
-	for (i = SP_OP_NONE + 1; i < SP_OP_MAX; i++)
-		if (first_is(name, ops[i].name) &&
-		    sp_bytes_eq(name, ops[i].name))
-			return (enum sp_op)i;
+	if (name.p == NULL || name.n == 0)
+		return SP_OP_NONE;
+	/* The first byte rules out most rows; then byte by byte, up to
+	 * the row name's NUL, which a byte of name never matches. */
+	for (op = SP_OP_NONE + 1; op < SP_OP_MAX; op++) {
+		s = ops[op].name;
+		if (s[0] != name.p[0])
+			continue;
+		for (i = 1; i < name.n && s[i] == name.p[i] && s[i]; i++)
+			;
+		if (i == name.n && s[i] == '\0')
+			return (enum sp_op)op;
+	}
 	return SP_OP_NONE;
 }
 
 /* The row of table (of n rows) named name, or NULL. */
-static const struct field *
+static inline const struct field *
 field_lookup(const struct field *table, size_t n, struct sp_bytes name)
 {
 	size_t	 i;
 
+	if (name.n == 0)
+		return NULL;
 	for (i = 0; i < n; i++)
-		if (first_is(name, table[i].name) &&
-		    sp_bytes_eq(name, table[i].name))
+		if (name_is(name.p, name.n, table[i].name, table[i].len))
 			return &table[i];
 	return NULL;
 }
@@ -265,6 +295,103 @@ read_value(struct sp_mp_rd *rd, enum kind k, void *dst)
 		return sp_mp_read_nil(rd) == 0 ? 0 : sp_mp_read_bytes(rd, dst);
 	}
 	return -1;
+}
+
+/*
+ * The common short forms, read inline before the general path: a fixmap
+ * (a request), a fixstr (every field name, op, store and repo a client
+ * sends), a bin8 (a key, a value under 256 bytes) and an unsigned
+ * integer (an id).  Each returns true when it read the value; false
+ * leaves rd as it was, for the general path to read the value or say
+ * what is wrong with it.  They make the same checks as that path: the
+ * payload fits in what is left.
+ */
+static inline bool
+fixstr(struct sp_mp_rd *rd, struct sp_bytes *v)
+{
+	size_t	 n;
+
+	if (rd->p == rd->end || (rd->p[0] & 0xe0) != 0xa0)
+		return false;
+	n = rd->p[0] & 0x1f;
+	if (n >= (size_t)(rd->end - rd->p))
+		return false;
+	v->p = (const char *)rd->p + 1;
+	v->n = n;
+	rd->p += 1 + n;
+	return true;
+}
+
+static inline bool
+bin8(struct sp_mp_rd *rd, struct sp_bytes *v)
+{
+	size_t	 n;
+
+	if (rd->end - rd->p < 2 || rd->p[0] != 0xc4)
+		return false;
+	n = rd->p[1];
+	if (n > (size_t)(rd->end - rd->p) - 2)
+		return false;
+	v->p = (const char *)rd->p + 2;
+	v->n = n;
+	rd->p += 2 + n;
+	return true;
+}
+
+/* A fixmap, as every request is: at most 15 pairs, 2 bytes each. */
+static inline bool
+fixmap(struct sp_mp_rd *rd, uint32_t *npairs)
+{
+	size_t	 n;
+
+	if (rd->p == rd->end || (rd->p[0] & 0xf0) != 0x80)
+		return false;
+	n = rd->p[0] & 0x0f;
+	if (n * 2 > (size_t)(rd->end - rd->p) - 1)
+		return false;
+	*npairs = (uint32_t)n;
+	rd->p++;
+	return true;
+}
+
+/* A positive fixint, or a uint 8, 16, 32 or 64 (ids count up). */
+static inline bool
+uint_short(struct sp_mp_rd *rd, uint64_t *v)
+{
+	size_t		 left = (size_t)(rd->end - rd->p), w, i;
+	uint64_t	 x;
+
+	if (left == 0)
+		return false;
+	if (rd->p[0] <= 0x7f) {
+		*v = *rd->p++;
+		return true;
+	}
+	if (rd->p[0] < 0xcc || rd->p[0] > 0xcf)
+		return false;
+	w = (size_t)1 << (rd->p[0] - 0xcc);
+	if (left < 1 + w)
+		return false;
+	for (x = 0, i = 1; i <= w; i++)
+		x = x << 8 | rd->p[i];
+	*v = x;
+	rd->p += 1 + w;
+	return true;
+}
+
+static inline bool
+read_short(struct sp_mp_rd *rd, enum kind k, void *dst)
+{
+	switch (k) {
+	case K_UINT:
+		return uint_short(rd, dst);
+	case K_STR:
+		return fixstr(rd, dst);
+	case K_BYTES:
+		return bin8(rd, dst) || fixstr(rd, dst);
+	default:
+		return false;
+	}
 }
 
 /* After an error, finds the request's id if it is there, for the reply. */
@@ -360,20 +487,21 @@ sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
 	struct sp_mp_rd		 rd;
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
+	void			*dst;
 	uint32_t		 i, npairs;
 	char			 q[SP_QUOTE_BUF];
 	int			 rc;
 
 	memset(req, 0, sizeof(*req));
 	sp_mp_rd_init(&rd, body, n);
-	if (sp_mp_read_map(&rd, &npairs) == -1) {
+	if (!fixmap(&rd, &npairs) && sp_mp_read_map(&rd, &npairs) == -1) {
 		sp_seterr(err, SP_BAD_REQUEST,
 		    "a request must be one msgpack map, not %s",
 		    sp_mp_type_name(sp_mp_peek(&rd)));
 		goto fail;
 	}
 	for (i = 0; i < npairs; i++) {
-		if (sp_mp_read_str(&rd, &k) == -1) {
+		if (!fixstr(&rd, &k) && sp_mp_read_str(&rd, &k) == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "field names must be msgpack str, not %s",
 			    sp_mp_type_name(sp_mp_peek(&rd)));
@@ -390,11 +518,13 @@ sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
 			    "the field '%s' appears twice", f->name);
 			goto fail;
 		}
+		dst = f->bit == SP_F_OP ? (void *)&opname : (char *)req + f->off;
 		if (f->bit == SP_F_KEYS && i == npairs - 1)
 			rc = read_last_keys(&rd, &req->keys, defer);
+		else if (read_short(&rd, f->kind, dst))
+			rc = 0;
 		else
-			rc = read_value(&rd, f->kind, f->bit == SP_F_OP ?
-			    (void *)&opname : (char *)req + f->off);
+			rc = read_value(&rd, f->kind, dst);
 		if (rc == -1) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "the field '%s' must be %s, not %s", f->name,
@@ -568,7 +698,7 @@ sp__open_reply(struct sp_buf *b, msgpack_packer *pk, size_t *mark, uint64_t id,
 	if (sp_frame_open(b, mark) == -1)
 		return -1;
 	sp_mp_packer(pk, b);
-	msgpack_pack_map(pk, npairs + 1);
+	sp_mp_map(pk, npairs + 1);
 	sp_mp_kv_u64(pk, "id", id);
 	return 0;
 }

@@ -204,6 +204,29 @@ START_TEST(mp_writers_match_msgpack)
 	sp_mp_kv_bool(&pa, "more", true);
 	msgpack_pack_str_with_body(&pb, "more", 4);
 	msgpack_pack_true(&pb);
+	/* Names of 31 bytes (the longest written in one pass) and 32; map
+	 * headers either side of a fixmap's end. */
+	v[31] = '\0';
+	sp_mp_kv_u64(&pa, v, 1);
+	sp_mp_kv_bin(&pa, v, "b", 1);
+	msgpack_pack_str_with_body(&pb, v, 31);
+	msgpack_pack_uint64(&pb, 1);
+	msgpack_pack_str_with_body(&pb, v, 31);
+	msgpack_pack_bin_with_body(&pb, "b", 1);
+	v[31] = 'x';
+	v[32] = '\0';
+	sp_mp_kv_u64(&pa, v, 2);
+	sp_mp_kv_bytes(&pa, v, "s", 1);
+	msgpack_pack_str_with_body(&pb, v, 32);
+	msgpack_pack_uint64(&pb, 2);
+	msgpack_pack_str_with_body(&pb, v, 32);
+	msgpack_pack_str_with_body(&pb, "s", 1);
+	for (i = 0; i < 18; i++) {
+		sp_mp_map(&pa, (uint32_t)i);
+		msgpack_pack_map(&pb, (uint32_t)i);
+	}
+	sp_mp_map(&pa, 70000);
+	msgpack_pack_map(&pb, 70000);
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert(memcmp(a.data, b.data, a.len) == 0);
 	ck_assert(!a.failed);
@@ -442,6 +465,68 @@ START_TEST(req_invalid)
 	sp_buf_append(&b, "\xc0", 1);
 	expect_bad(&b, "follow the request map", 16, true);
 	sp_buf_free(&b);
+}
+END_TEST
+
+/*
+ * The decoder reads the short forms a client sends (fixmap, fixstr,
+ * bin8, the uints) inline and the rest the general way: both give the
+ * same request, and a short form's value type is still checked.
+ */
+START_TEST(req_long_and_short_forms)
+{
+	/* map16 of 4; str8 names; uint64 id; str16 op; str8 store; bin16
+	 * key. */
+	static const unsigned char long_forms[] = {
+		0xde, 0x00, 0x04,
+		0xd9, 2, 'i', 'd', 0xcf, 0, 0, 0, 1, 0, 0, 0, 2,
+		0xd9, 2, 'o', 'p', 0xda, 0, 3, 'g', 'e', 't',
+		0xd9, 5, 's', 't', 'o', 'r', 'e', 0xd9, 4, 'r', 'e', 'f', 's',
+		0xd9, 3, 'k', 'e', 'y', 0xc5, 0, 2, 'k', '1',
+	};
+	/* fixmap; fixstr names; uint16, uint8, uint32 ids; a fixstr key. */
+	static const unsigned char short_forms[] = {
+		0x84,
+		0xa2, 'i', 'd', 0xcd, 0x12, 0x34,
+		0xa2, 'o', 'p', 0xa3, 'g', 'e', 't',
+		0xa5, 's', 't', 'o', 'r', 'e', 0xa4, 'r', 'e', 'f', 's',
+		0xa3, 'k', 'e', 'y', 0xa2, 'k', '1',
+	};
+	/* A bin8 where op wants a str; a bin8 whose length runs past the
+	 * end; an int8 id. */
+	static const unsigned char bin_op[] = {
+		0x82, 0xa2, 'i', 'd', 0xcc, 200, 0xa2, 'o', 'p', 0xc4, 4,
+		'p', 'i', 'n', 'g',
+	};
+	static const unsigned char long_bin[] = {
+		0x84, 0xa2, 'i', 'd', 0x05, 0xa2, 'o', 'p', 0xa3, 'g', 'e', 't',
+		0xa5, 's', 't', 'o', 'r', 'e', 0xa1, 's',
+		0xa3, 'k', 'e', 'y', 0xc4, 3, 'k',
+	};
+	static const unsigned char int_id[] = {
+		0x82, 0xa2, 'i', 'd', 0xd0, 0x05, 0xa2, 'o', 'p', 0xa4,
+		'p', 'i', 'n', 'g',
+	};
+	struct sp_req	 rq;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(sp_req_decode(long_forms, sizeof(long_forms), &rq,
+	    &err), 0);
+	ck_assert(rq.id == ((uint64_t)1 << 32 | 2) && rq.op == SP_OP_GET);
+	ck_assert(sp_bytes_eq(rq.store, "refs") && sp_bytes_eq(rq.key, "k1"));
+	ck_assert_int_eq(sp_req_decode(short_forms, sizeof(short_forms), &rq,
+	    &err), 0);
+	ck_assert(rq.id == 0x1234 && rq.op == SP_OP_GET);
+	ck_assert(sp_bytes_eq(rq.store, "refs") && sp_bytes_eq(rq.key, "k1"));
+	ck_assert_int_eq(sp_req_decode(bin_op, sizeof(bin_op), &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'op' must be a str"));
+	ck_assert_uint_eq(rq.id, 200);
+	ck_assert_int_eq(sp_req_decode(long_bin, sizeof(long_bin), &rq, &err),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'key' must be bin or str"));
+	ck_assert_int_eq(sp_req_decode(int_id, sizeof(int_id), &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg,
+	    "'id' must be an unsigned integer"));
 }
 END_TEST
 
@@ -1344,6 +1429,7 @@ proto_suite(void)
 	tcase_add_loop_test(tc, req_round_trip, 0, ps_nrequests());
 	tcase_add_loop_test(tc, req_every_truncation, 0, ps_nrequests());
 	tcase_add_test(tc, req_invalid);
+	tcase_add_test(tc, req_long_and_short_forms);
 	tcase_add_test(tc, req_random_bytes);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

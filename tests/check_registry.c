@@ -1031,7 +1031,7 @@ write_job(struct daemon *d, struct counters *ctr, uint64_t id,
 	struct st_op	*op;
 	struct sp_error	 err;
 
-	ck_assert_ptr_nonnull(j = job_new(JOB_WRITE));
+	ck_assert_ptr_nonnull(j = job_new(NULL, JOB_WRITE));
 	j->d = d;
 	j->post = answered;
 	j->ctr = ctr;
@@ -1401,6 +1401,67 @@ START_TEST(busy_env_is_resized_once_free)
 }
 END_TEST
 
+/*
+ * A loop's job cache (job.h): a freed small job comes back, empty, for
+ * the next request, with the storage it had; one that grew past what a
+ * cached job may keep is freed; the cache holds JOB_CACHE_MAX at most.
+ */
+START_TEST(job_cache_reuses_small_jobs_only)
+{
+	struct job_cache	 jc = { NULL, 0 };
+	struct job		*j, *k, *v[JOB_CACHE_MAX + 2];
+	const char		*copy;
+	char			 big[JOB_KEEP_BYTES + 1];
+	size_t			 i;
+	int			 p[2], saved;
+
+	ck_assert_ptr_nonnull(j = job_new(&jc, JOB_WRITE));
+	ck_assert_int_eq(job_reserve(j, 10), 0);
+	ck_assert_ptr_nonnull(job_add_op(j));
+	ck_assert_ptr_nonnull(copy = job_copy(j, "key", 3));
+	ck_assert_int_eq(sp_reply_ok(&j->reply, 7), 0);
+	j->id = 7;
+	j->rev = 9;
+	job_free(j);
+	ck_assert_uint_eq(jc.n, 1);
+	/* The same job, emptied, its storage kept. */
+	ck_assert_ptr_eq(k = job_new(&jc, JOB_READ), j);
+	ck_assert_uint_eq(jc.n, 0);
+	ck_assert_int_eq(k->kind, JOB_READ);
+	ck_assert_int_eq(k->fd, -1);
+	ck_assert(k->id == 0 && k->rev == 0 && k->nops == 0 &&
+	    k->nbytes == 0 && k->reply.len == 0 && k->env == NULL);
+	ck_assert_ptr_nonnull(k->ops);
+	ck_assert_ptr_nonnull(k->reply.data);
+	ck_assert_ptr_eq(job_copy(k, "yek", 3), copy);
+	/* Grown past JOB_KEEP_BYTES: freed, not kept. */
+	memset(big, 'b', sizeof(big));
+	ck_assert_ptr_nonnull(job_copy(k, big, sizeof(big)));
+	job_free(k);
+	ck_assert_uint_eq(jc.n, 0);
+	ck_assert_ptr_null(jc.free);
+	/* At most JOB_CACHE_MAX kept. */
+	for (i = 0; i < JOB_CACHE_MAX + 2; i++)
+		ck_assert_ptr_nonnull(v[i] = job_new(&jc, JOB_WRITE));
+	for (i = 0; i < JOB_CACHE_MAX + 2; i++)
+		job_free(v[i]);
+	ck_assert_uint_eq(jc.n, JOB_CACHE_MAX);
+	/* Freeing them closes no descriptor (a cached job's is closed
+	 * already): not 0, which a zeroed job would name. */
+	ck_assert_int_ne(saved = dup(0), -1);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(dup2(p[0], 0), 0);
+	job_cache_fini(&jc);
+	ck_assert_int_ne(fcntl(0, F_GETFD), -1);
+	ck_assert_int_eq(dup2(saved, 0), 0);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_uint_eq(jc.n, 0);
+	ck_assert_ptr_null(jc.free);
+}
+END_TEST
+
 START_TEST(changed_dbs_reopen_the_env)
 {
 	struct cfg_store	 three;
@@ -1484,6 +1545,7 @@ registry_suite(void)
 	tcase_add_test(tc, max_envs_waits_for_observers);
 	tcase_add_test(tc, busy_env_is_resized_once_free);
 	tcase_add_test(tc, changed_dbs_reopen_the_env);
+	tcase_add_test(tc, job_cache_reuses_small_jobs_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
