@@ -433,6 +433,68 @@ START_TEST(opens_on_the_pool)
 }
 END_TEST
 
+/* A task that holds its pool's only thread until told to let go, as a
+ * drain waiting on a slow fdatasync does. */
+struct holder {
+	struct pool_task	 task;
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cv;
+	bool			 running, go;
+};
+
+static void
+hold_thread(struct pool_task *t)
+{
+	struct holder	*h = (struct holder *)t;
+
+	pthread_mutex_lock(&h->mtx);
+	h->running = true;
+	pthread_cond_broadcast(&h->cv);
+	while (!h->go)
+		pthread_cond_wait(&h->cv, &h->mtx);
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/*
+ * Opens have a pool of their own (reg_set_open_pool): an env is opened
+ * while every thread of the commits' pool waits on a disk.  Before, the
+ * open queued behind them, and the request waited for other envs'
+ * syncs (here: for good, so acquire_pooled() gave up with REG_AGAIN).
+ */
+START_TEST(opens_do_not_wait_behind_commits)
+{
+	struct holder	 h = { .task = { NULL, hold_thread },
+			    .mtx = PTHREAD_MUTEX_INITIALIZER,
+			    .cv = PTHREAD_COND_INITIALIZER };
+	struct reg_env	*a;
+	struct sp_error	 err;
+	struct pool	*pool = pool_new(1), *openers = pool_new(1);
+
+	reg_set_pool(reg, pool);
+	reg_set_open_pool(reg, openers);
+	pool_submit(pool, &h.task);
+	pthread_mutex_lock(&h.mtx);
+	while (!h.running)
+		pthread_cond_wait(&h.cv, &h.mtx);
+	pthread_mutex_unlock(&h.mtx);
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("o"), true, &a, &err),
+	    REG_AGAIN);
+	ck_assert_int_eq(acquire_pooled("o", true, &a, &err), 0);
+	ck_assert(exists("o"));
+	reg_release(reg, a);
+
+	pthread_mutex_lock(&h.mtx);
+	h.go = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mtx);
+	pool_free(openers);
+	pool_free(pool);
+	reg_set_open_pool(reg, NULL);
+	reg_set_pool(reg, NULL);
+}
+END_TEST
+
 /* Observers (stats, the background sync) pin every env for a moment:
  * an env needed then waits for them, it is not refused. */
 START_TEST(max_envs_waits_for_observers)
@@ -1542,6 +1604,7 @@ registry_suite(void)
 	tcase_add_test(tc, reload_resizes_an_idle_env);
 	tcase_add_test(tc, max_envs_evicts_on_the_pool);
 	tcase_add_test(tc, opens_on_the_pool);
+	tcase_add_test(tc, opens_do_not_wait_behind_commits);
 	tcase_add_test(tc, max_envs_waits_for_observers);
 	tcase_add_test(tc, busy_env_is_resized_once_free);
 	tcase_add_test(tc, changed_dbs_reopen_the_env);
