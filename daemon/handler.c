@@ -223,6 +223,7 @@ void
 handler_loop_fini(struct loop *l)
 {
 	if (l->hl != NULL) {
+		handler_read_fini(l->hl);
 		watch_loop_free(l->hl->watches);
 		job_cache_fini(&l->hl->jobs);
 	}

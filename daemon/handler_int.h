@@ -33,11 +33,14 @@ struct reg_env;
 /* An env read in this turn, kept with its read transaction until the
  * turn ends (handler_read.c); e is NULL after that, and the rest stays
  * for the next turns, so that their reads find the env without working
- * out its place again. */
+ * out its place again, nor taking the registry's lock: its reference
+ * stays parked in park (reg_park()) unless the registry took it back. */
 struct turn_env {
 	const struct cfg_store	*st;
 	uint64_t		 gen;		/* st's, when key was made */
 	struct reg_env		*e;
+	struct reg_env		*parked;	/* compared, never touched */
+	struct reg_park		 park;
 	size_t			 repolen;
 	char			 repo[SP_REPO_MAX + 1];
 	bool			 fixed;		/* a fixed-path store */
@@ -104,6 +107,8 @@ void	handler_send_job(struct conn *c, struct job *j, uint64_t id);
 /* handler_read.c: answered on the I/O thread. */
 /* The end-of-turn hook that ends the turn's reads (arg: handler_loop). */
 void	handler_read_turn_end(void *arg);
+/* Drops the references the loop's reads parked: before reg_free(). */
+void	handler_read_fini(struct handler_loop *h);
 /* The registry's key of (repo, st), kept by c's loop for its next
  * requests (a write's too: no path built and hashed per request).
  * Valid until the loop's next request.  NULL with err when the env's

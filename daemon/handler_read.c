@@ -9,7 +9,10 @@
  * repo that has none yet reads as empty.
  *
  * Owns: each loop's read transactions of the turn, and the references
- * on their envs (struct handler_loop), ended by an end-of-turn hook.
+ * on their envs (struct handler_loop): the transactions end (reset) with
+ * the turn, the references stay parked for the next turns (reg_park()),
+ * so that a read alone in its turn takes no registry lock; the registry
+ * takes them back whenever it wants an env unused.
  */
 #include <string.h>
 
@@ -24,21 +27,45 @@
 
 #define SCAN_PAGE_BYTES	(1024 * 1024)	/* soft cap on a scan reply */
 
-/* The end-of-turn hook of reads: ends their transactions and drops
- * their env references; the envs' keys stay for the next turns. */
+/* The end-of-turn hook of reads: ends their transactions (a reset one
+ * pins no page) and parks their env references for the next turns,
+ * with the envs' keys. */
 void
 handler_read_turn_end(void *arg)
 {
 	struct handler_loop	*h = arg;
+	struct turn_env		*t;
 	unsigned		 i;
 
 	for (i = 0; i < h->nturn; i++) {
-		if (h->turn[i].e == NULL)
+		t = &h->turn[i];
+		if (t->e == NULL)
 			continue;
-		st_read_done(h->turn[i].e->st, h->loop->idx);
-		reg_release(h->loop->d->reg, h->turn[i].e);
-		h->turn[i].e = NULL;
+		st_read_done(t->e->st, h->loop->idx);
+		reg_park(h->loop->d->reg, t->e, h->loop->idx, &t->park);
+		t->parked = t->e;
+		t->e = NULL;
 	}
+}
+
+/* Drops the reference t's place has parked, if the registry did not
+ * take it back. */
+static void
+drop_parked(struct handler_loop *h, struct turn_env *t)
+{
+	if (t->parked != NULL &&
+	    reg_unpark(h->loop->d->reg, &t->park, t->parked))
+		reg_release(h->loop->d->reg, t->parked);
+	t->parked = NULL;
+}
+
+void
+handler_read_fini(struct handler_loop *h)
+{
+	unsigned	 i;
+
+	for (i = 0; i < h->nturn; i++)
+		drop_parked(h, &h->turn[i]);
 }
 
 /* True when t is the env of (repo, st).  A path store has no repo:
@@ -78,6 +105,7 @@ turn_entry(struct handler_loop *h, const struct cfg_store *st,
 		handler_read_turn_end(h);
 		t = &h->turn[0];
 	}
+	drop_parked(h, t);
 	if (reg_key(h->loop->d->reg, st, repo, &t->key, err) == -1) {
 		t->st = NULL;	/* its key is gone: a place for no env */
 		return NULL;
@@ -120,6 +148,20 @@ turn_read_env(struct handler_loop *h, const struct cfg_store *st,
 	*e = NULL;
 	if ((t = turn_entry(h, st, repo, err)) == NULL)
 		return -1;
+	if (t->e == NULL && t->parked != NULL) {
+		/* Held since an earlier turn: no lock, unless the registry
+		 * took it back or wants it (then acquired anew below). */
+		if (reg_unpark(h->loop->d->reg, &t->park, t->parked)) {
+			if (st_read_hold(t->parked->st, h->loop->idx, err) ==
+			    -1) {
+				reg_release(h->loop->d->reg, t->parked);
+				t->parked = NULL;
+				return -1;
+			}
+			t->e = t->parked;
+		}
+		t->parked = NULL;
+	}
 	if (t->e != NULL && !st_faulted(t->e->st)) {
 		*e = t->e;
 		return 0;

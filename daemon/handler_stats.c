@@ -201,7 +201,7 @@ live_add(void *arg, const struct reg_env *e, uint64_t idle_ms)
 	}
 	v = &l->v[l->n++];
 	memset(v, 0, sizeof(*v));
-	v->inflight = e->refs;
+	v->inflight = reg_inflight(l->c->loop->d->reg, e);
 	v->idle_ms = idle_ms;
 	if (live_str(e->repo, &v->repo) == -1 ||
 	    live_str(e->store, &v->store) == -1 ||

@@ -44,6 +44,8 @@ struct registry {
 /* A failed open's error waits this long for its request to come back. */
 #define FAILED_KEEP_MS	10000
 
+static bool	unpark(struct registry *, struct reg_env *);
+static unsigned	unpark_all(struct registry *, bool, uint64_t);
 static int	collect(struct registry *, const char *, const char *, bool,
 		    struct reg_env ***, size_t *);
 
@@ -194,10 +196,13 @@ entry_new(struct registry *r, const char *dir, uint64_t h,
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	if (lay_env_dir(r->root, st, repo, path, sizeof(path)) == -1 ||
+	if ((e->parks = calloc(r->nslots ? r->nslots : 1,
+	    sizeof(*e->parks))) == NULL ||
+	    lay_env_dir(r->root, st, repo, path, sizeof(path)) == -1 ||
 	    (e->dir = strdup(dir)) == NULL ||
 	    (e->path = strdup(path)) == NULL ||
 	    (repo.p != NULL && (e->repo = strndup(repo.p, repo.n)) == NULL)) {
+		free(e->parks);
 		free(e->dir);
 		free(e->path);
 		free(e);
@@ -209,6 +214,8 @@ entry_new(struct registry *r, const char *dir, uint64_t h,
 	if (r->ops != NULL && (e->ext = r->ops->make(e)) == NULL) {
 		free(e->repo);
 		free(e->dir);
+		free(e->path);
+		free(e->parks);
 		free(e);
 		return NULL;
 	}
@@ -226,6 +233,7 @@ entry_free(struct registry *r, struct reg_env *e)
 	free(e->dir);
 	free(e->path);
 	free(e->repo);
+	free(e->parks);
 	free(e);
 }
 
@@ -717,11 +725,15 @@ again:
 					close_locked(r, e);
 					goto again;
 				}
+				if (unpark(r, e))
+					goto again;
 				rc = st_refused(e->st, err);
 				pthread_mutex_unlock(&r->mtx);
 				return rc;
 			}
 			rc = fit(e, st);
+			if (rc == REG_AGAIN && e->refs > 0 && unpark(r, e))
+				goto again;
 			/* Only a planned retune: st older than e plans none
 			 * (and retune() has no next_cfg to apply then). */
 			if (rc == REG_AGAIN && e->refs == 0 &&
@@ -782,6 +794,8 @@ again:
 			pthread_mutex_unlock(&r->mtx);
 			return REG_AGAIN;
 		}
+		if (r->lru_head == NULL && unpark_all(r, false, 0) > 0)
+			goto again;
 		if (r->lru_head == NULL) {
 			/* Observers hold idle envs for a moment only. */
 			if (r->peeked > 0)
@@ -854,15 +868,14 @@ again:
 	return rc;
 }
 
+/* Drops a reference on e; the lock held, but dropped meanwhile when e
+ * is closed or retuned as the last one goes. */
 static void
-release(struct registry *r, struct reg_env *e, bool used)
+let_go(struct registry *r, struct reg_env *e)
 {
-	pthread_mutex_lock(&r->mtx);
-	if (used)
-		e->last_used_ms = clock_now_ms();
-	else
-		r->peeked--;
-	if (--e->refs == 0 && e->state == REG_OPEN) {
+	if (--e->refs == 0)
+		atomic_store(&e->want, false);	/* it had its moment */
+	if (e->refs == 0 && e->state == REG_OPEN) {
 		plan_remap(e);
 		/* A page of its map faulted: closed now (no sync), so
 		 * that the next request's open checks the file again. */
@@ -875,7 +888,147 @@ release(struct registry *r, struct reg_env *e, bool used)
 		if (r->claiming > 0)	/* a drop or restore waits for it */
 			pthread_cond_broadcast(&r->cond);
 	}
+}
+
+static void
+release(struct registry *r, struct reg_env *e, bool used)
+{
+	pthread_mutex_lock(&r->mtx);
+	if (used)
+		e->last_used_ms = clock_now_ms();
+	else
+		r->peeked--;
+	let_go(r, e);
 	pthread_mutex_unlock(&r->mtx);
+}
+
+/* ------------------------------------------------- parked references */
+
+/*
+ * Takes back the references loops parked on e, marking it wanted so
+ * that none parks it again until it was unused; the lock held.  Returns
+ * how many, all but one dropped: the caller holds the last (let_go()).
+ */
+static unsigned
+take_parked(struct registry *r, struct reg_env *e)
+{
+	struct reg_park	*p;
+	struct reg_env	*x;
+	unsigned	 i, n = 0;
+
+	/* Before looking at the places: a loop parking now either sees
+	 * want, or parked before this looks (reg_park()). */
+	atomic_store(&e->want, true);
+	for (i = 0; i < (r->nslots ? r->nslots : 1); i++) {
+		x = e;
+		if ((p = atomic_load(&e->parks[i])) != NULL &&
+		    atomic_compare_exchange_strong(&p->e, &x, NULL))
+			n++;
+	}
+	if (n > 1)
+		e->refs -= n - 1;
+	return n;
+}
+
+/* Takes back what loops parked on e and drops it; the lock held, but
+ * dropped meanwhile when something was.  Returns true if so. */
+static bool
+unpark(struct registry *r, struct reg_env *e)
+{
+	if (take_parked(r, e) == 0)
+		return false;
+	let_go(r, e);
+	return true;
+}
+
+/*
+ * Takes back every parked reference of an open env (with idle set, only
+ * of those unused since the last call: the others are stamped used now)
+ * and drops them; the lock held, but dropped meanwhile when something
+ * was.  Returns how many envs.
+ */
+static unsigned
+unpark_all(struct registry *r, bool idle, uint64_t now)
+{
+	struct reg_env	*e, *taken = NULL;
+	size_t		 i;
+	unsigned	 n = 0;
+	bool		 wanted;
+
+	for (i = 0; i < r->nbuckets; i++) {
+		for (e = r->buckets[i]; e; e = e->hnext) {
+			if (e->state != REG_OPEN || e->refs == 0)
+				continue;
+			if (idle && atomic_exchange(&e->used, false)) {
+				e->last_used_ms = now;
+				continue;
+			}
+			/* Each keeps a reference: none goes meanwhile.  A
+			 * look finding none parked leaves want as it was
+			 * (only the lock's holder changes it). */
+			wanted = atomic_load(&e->want);
+			if (take_parked(r, e) == 0) {
+				if (!wanted)
+					atomic_store(&e->want, false);
+				continue;
+			}
+			e->unpark_next = taken;
+			taken = e;
+			n++;
+		}
+	}
+	while ((e = taken) != NULL) {
+		taken = e->unpark_next;
+		let_go(r, e);
+	}
+	return n;
+}
+
+void
+reg_park(struct registry *r, struct reg_env *e, unsigned slot,
+    struct reg_park *p)
+{
+	struct reg_park	*was;
+	struct reg_env	*x = e;
+
+	/* Faulted or grown: the last one to let go closes or remaps it. */
+	if (slot >= r->nslots || atomic_load(&e->want) ||
+	    st_faulted(e->st) || st_grown(e->st)) {
+		reg_release(r, e);
+		return;
+	}
+	/* Used this turn: the sweep stamps it (unpark_all()). */
+	atomic_store_explicit(&e->used, true, memory_order_relaxed);
+	if ((was = atomic_load_explicit(&e->parks[slot],
+	    memory_order_relaxed)) != p) {
+		/* One place per loop: one the registry can find. */
+		if (was != NULL && atomic_load(&was->e) == e) {
+			reg_release(r, e);
+			return;
+		}
+		pthread_mutex_lock(&r->mtx);
+		atomic_store(&e->parks[slot], p);
+		pthread_mutex_unlock(&r->mtx);
+	}
+	atomic_store(&p->e, e);
+	/* Against take_parked(): it set want before looking at p. */
+	if (atomic_load(&e->want) &&
+	    atomic_compare_exchange_strong(&p->e, &x, NULL))
+		reg_release(r, e);
+}
+
+bool
+reg_unpark(struct registry *r, struct reg_park *p, struct reg_env *e)
+{
+	struct reg_env	*x = e;
+
+	if (e == NULL || !atomic_compare_exchange_strong(&p->e, &x, NULL))
+		return false;
+	if (atomic_load(&e->want) || st_grown(e->st) || st_faulted(e->st)) {
+		reg_release(r, e);
+		return false;
+	}
+	return true;
 }
 
 void
@@ -990,6 +1143,8 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 			close_locked(r, e);	/* drops the lock: look again */
 			continue;
 		}
+		if (e->state == REG_OPEN && unpark(r, e))
+			continue;	/* may have dropped the lock */
 		/* Requests hold an env for a moment (a read for the rest of
 		 * its loop's turn): give them that moment. */
 		if (e->state == REG_RESERVED || e->state == REG_RESIZING ||
@@ -1037,7 +1192,12 @@ reg_reconfigure(struct registry *r, const struct config *cfg)
 			if (e->retune == REG_KEEP)
 				continue;
 			n++;
-			if (e->refs == 0 && idle != NULL) {
+			/* Parked references are nobody's use. */
+			if (e->refs > 0 && idle != NULL &&
+			    take_parked(r, e) > 0) {
+				r->peeked++;
+				idle[k++] = e;
+			} else if (e->refs == 0 && idle != NULL) {
 				lru_remove(r, e);
 				e->refs = 1;
 				r->peeked++;
@@ -1080,6 +1240,9 @@ reg_sweep(struct registry *r)
 	unsigned	 n = 0;
 
 	pthread_mutex_lock(&r->mtx);
+	/* What loops parked and did not use since the last sweep joins
+	 * the idle list, as used when that sweep saw it last used. */
+	unpark_all(r, true, now);
 	while (r->lru_head != NULL &&
 	    now - r->lru_head->last_used_ms >= r->idle_ms) {
 		close_locked(r, r->lru_head);
@@ -1166,6 +1329,29 @@ reg_collect(struct registry *r, const char *repo, const char *store,
 	return collect(r, repo, store, false, out, n);
 }
 
+unsigned
+reg_inflight(const struct registry *r, const struct reg_env *e)
+{
+	struct reg_park	*p;
+	unsigned	 i, n = 0;
+
+	for (i = 0; e->refs > 0 && i < (r->nslots ? r->nslots : 1); i++)
+		if ((p = atomic_load(&e->parks[i])) != NULL &&
+		    atomic_load(&p->e) == e)
+			n++;
+	return e->refs - n;
+}
+
+/* True when nothing uses e: no reference, or only parked ones of no
+ * use since the last sweep (which stamped last_used_ms when used); the
+ * lock held. */
+static bool
+idle(const struct registry *r, struct reg_env *e)
+{
+	return e->state == REG_OPEN && reg_inflight(r, e) == 0 &&
+	    (e->refs == 0 || !atomic_load(&e->used));
+}
+
 int
 reg_foreach(struct registry *r, const char *repo, const char *store,
     int (*fn)(void *arg, const struct reg_env *e, uint64_t idle_ms),
@@ -1181,8 +1367,8 @@ reg_foreach(struct registry *r, const char *repo, const char *store,
 		for (e = r->buckets[i]; e && rc == 0; e = e->hnext) {
 			if (!matches(e, repo, store) || e->state == REG_FAILED)
 				continue;
-			rc = fn(arg, e, e->refs == 0 && e->state == REG_OPEN ?
-			    now - e->last_used_ms : 0);
+			rc = fn(arg, e, idle(r, e) ? now - e->last_used_ms :
+			    0);
 		}
 	}
 	pthread_mutex_unlock(&r->mtx);

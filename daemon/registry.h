@@ -35,6 +35,12 @@
  * which goes to the first request that comes back for it.  No caller
  * ever waits for an open.
  *
+ * The event loops keep the envs they read between their turns, with a
+ * reference parked (reg_park()) that the registry takes back by itself,
+ * without waiting on the loop, whenever it wants the env unused: an
+ * idle close (a parked env unused since the last sweep), max_envs or
+ * map_budget, a retune or remap, a drop or restore, a fault.
+ *
  * Threads: every function is thread-safe.  Opening and closing happen
  * outside the registry lock, so other envs are not held up by them.
  */
@@ -43,6 +49,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +60,7 @@
 #include "sp_msg.h"
 
 struct registry;
+struct reg_park;
 
 /* reg_acquire(): the env is busy for a moment; retry the request soon. */
 #define REG_AGAIN	(-2)
@@ -111,6 +119,13 @@ struct reg_env {
 
 	/* Counters since the env opened, read by stats. */
 	struct counters		 ctr;		/* its requests and errors */
+
+	/* References loops keep between their turns (reg_park()): per
+	 * slot, where that loop parked one (written under the lock). */
+	_Atomic(struct reg_park *) *parks;
+	atomic_bool		 want;		/* parked ones: let go */
+	atomic_bool		 used;		/* unparked since the sweep */
+	struct reg_env		*unpark_next;	/* taken back: unpark_all() */
 };
 
 /*
@@ -212,6 +227,39 @@ int	reg_acquire_key(struct registry *r, const struct cfg_store *st,
 void	reg_release(struct registry *r, struct reg_env *e);
 
 /*
+ * A loop's place for a reference it keeps on an env between its turns,
+ * so that a read alone in its turn takes no lock for its env: the loop
+ * parks the reference at the end of a turn (reg_park()) and takes it up
+ * in the next (reg_unpark()).  A parked reference is nobody's use: the
+ * registry takes it back, without asking or waiting on the loop, as
+ * soon as it wants the env unused (an idle close, max_envs, map_budget,
+ * a retune or remap, a drop or restore, a fault), and the loop, which
+ * only ever compares e with the place's, finds the place empty and
+ * acquires anew.  The loop must hold no transaction of e while parked
+ * (a reset one is fine: it pins no page).  Owned by the loop; one
+ * thread.
+ */
+struct reg_park {
+	_Atomic(struct reg_env *) e;	/* parked, or NULL: none, taken */
+};
+/*
+ * Parks the reference on e the caller holds in p, for the loop of read
+ * slot slot (each loop parks an env in one place at a time); drops it
+ * instead when the registry wants e unused (or p cannot take it).  The
+ * registry may look at p until reg_free(): p lives as long as r.
+ */
+void	reg_park(struct registry *r, struct reg_env *e, unsigned slot,
+	    struct reg_park *p);
+/*
+ * Takes up the reference on e parked in p: true when the caller holds it
+ * again; false (nothing held, e not to be touched: it may be gone) when
+ * the registry took it back, or when e must be acquired anew (its map
+ * faulted or grew, the registry wants it unused): then reg_acquire().
+ */
+bool	reg_unpark(struct registry *r, struct reg_park *p,
+	    struct reg_env *e);
+
+/*
  * Reserves the directory of (repo, st) for a fork: refused with BUSY
  * while its env is open or opening, with EXISTS when the directory is
  * already on disk.  Returns 0 with *out, or -1 with err.
@@ -273,5 +321,10 @@ unsigned reg_count(struct registry *r);
 int	reg_foreach(struct registry *r, const char *repo, const char *store,
 	    int (*fn)(void *arg, const struct reg_env *e, uint64_t idle_ms),
 	    void *arg);
+/*
+ * The requests using e now: its references less those loops parked
+ * (reg_park()).  Only from a reg_foreach() callback (the lock held).
+ */
+unsigned reg_inflight(const struct registry *r, const struct reg_env *e);
 
 #endif

@@ -610,6 +610,50 @@ START_TEST(live_and_idle_close)
 }
 END_TEST
 
+/*
+ * A loop keeps the env of its reads between turns (a parked reference,
+ * reg_park()): live still shows it idle with nothing in flight, it
+ * still closes after idle_close, a drop takes it at once, and a reload
+ * that resizes it is applied.
+ */
+START_TEST(envs_read_still_close_and_drop)
+{
+	struct hs_daemon	 d;
+	char			 status[256];
+	sc_conn			*c;
+	sc_live			*l;
+	uint64_t		 n;
+	int			 i;
+
+	up(&d, "[daemon]\nidle_close = 50ms\n[store refs]\nmap_size = 1MiB\n");
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "r", "refs", NULL, "k", 1, "v", 1), 0);
+	for (i = 0; i < 3; i++)
+		it_assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(sc_get_live(c, "r", NULL, &l), 0);
+	if (l->n == 1)		/* else closed already */
+		ck_assert_uint_eq(l->envs[0].inflight, 0);
+	sc_live_free(l);
+	for (i = 0; i < hs_tries(10) && is_live(c, "r", NULL); i++)
+		poll(NULL, 0, 10);
+	ck_assert(!is_live(c, "r", NULL));
+	it_assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);	/* reopens */
+	/* A reload resizes it though the loop kept it. */
+	ck_assert_int_eq(hs_reload(&d, "[daemon]\nidle_close = 600s\n"
+	    "[store refs]\nmap_size = 2MiB\n", status, sizeof(status)), 0);
+	for (i = 0; i < 3; i++)
+		it_assert_val(c, "r", "refs", NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(it_run("grep -q 'map_size is now 2MiB' %s", d.log), 0);
+	/* idle_close is long now: only the drop takes it back. */
+	ck_assert_msg(sc_drop(c, "r", "refs", &n) == 0, "%s", sc_errmsg(c));
+	ck_assert_uint_eq(n, 1);
+	ck_assert(!is_live(c, "r", NULL));
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 START_TEST(live_filters)
 {
 	sc_conn	*c = conn();
@@ -841,6 +885,7 @@ integration_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fork_into_existing_env);
 	tcase_add_test(tc, live_and_idle_close);
+	tcase_add_test(tc, envs_read_still_close_and_drop);
 	tcase_add_test(tc, restart_keeps_data);
 	tcase_add_test(tc, no_daemon_is_a_connect_error);
 	tcase_add_test(tc, overlong_socket_path);

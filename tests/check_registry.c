@@ -1554,6 +1554,192 @@ START_TEST(changed_dbs_reopen_the_env)
 }
 END_TEST
 
+/* ------------------------------------------------- parked references */
+
+/* A loop keeps its reference on an env between turns parked
+ * (reg_park()): taken up again without the lock, at most one place per
+ * loop and env. */
+START_TEST(parked_ref_is_taken_up)
+{
+	struct reg_env	*e, *x;
+	struct reg_park	 p = { NULL }, q = { NULL };
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	reg_park(reg, e, 0, &p);
+	ck_assert(reg_unpark(reg, &p, e));
+	reg_park(reg, e, 0, &p);
+	/* A second place of the same loop: dropped instead of parked. */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &x, &err), 0);
+	ck_assert_ptr_eq(x, e);
+	reg_park(reg, x, 0, &q);
+	ck_assert(!reg_unpark(reg, &q, x));
+	ck_assert(reg_unpark(reg, &p, e));
+	reg_release(reg, e);
+	ck_assert(!reg_unpark(reg, &p, e));	/* nothing parked */
+	ck_assert(!reg_unpark(reg, &p, NULL));
+}
+END_TEST
+
+/* idle_close: a parked env used since the last sweep stays; one unused
+ * since is taken back and closed, without the loop's help. */
+START_TEST(parked_envs_close_when_idle)
+{
+	struct reg_env	*e;
+	struct reg_park	 p = { NULL };
+	struct sp_error	 err;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 0);	/* idle_close 0: close at once */
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	reg_park(reg, e, 1, &p);
+	ck_assert_uint_eq(reg_sweep(reg), 0);	/* used this turn */
+	ck_assert(reg_unpark(reg, &p, e));
+	reg_park(reg, e, 1, &p);
+	ck_assert_uint_eq(reg_sweep(reg), 0);	/* and again */
+	ck_assert_uint_eq(reg_count(reg), 1);
+	ck_assert_uint_eq(reg_sweep(reg), 1);	/* not since: closed */
+	ck_assert_uint_eq(reg_count(reg), 0);
+	/* e is gone; the place is only compared with it. */
+	ck_assert(!reg_unpark(reg, &p, e));
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), false, &e, &err), 0);
+	reg_release(reg, e);
+}
+END_TEST
+
+/* max_envs: a parked env is idle, and makes room instead of BUSY. */
+START_TEST(parked_envs_make_room)
+{
+	struct reg_env	*a, *c;
+	struct reg_park	 p = { NULL };
+	struct sp_error	 err;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 1, 3600 * 1000);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("a"), true, &a, &err), 0);
+	reg_park(reg, a, 0, &p);
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("c"), true, &c, &err), 0);
+	ck_assert_uint_eq(reg_count(reg), 1);
+	ck_assert(!reg_unpark(reg, &p, a));
+	reg_release(reg, c);
+}
+END_TEST
+
+/* A drop or restore (reg_claim()) takes a parked env back at once. */
+START_TEST(parked_envs_are_claimed)
+{
+	struct reg_env	*e, *x;
+	struct reg_park	 p = { NULL };
+	struct sp_error	 err;
+
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	reg_park(reg, e, 0, &p);
+	ck_assert_int_eq(reg_claim(reg, &refs, B("r"), 0, &x, &err), 0);
+	ck_assert(!reg_unpark(reg, &p, e));
+	reg_unreserve(reg, x);
+}
+END_TEST
+
+/* A reload's resize, and one a request of the new configuration plans,
+ * take parked references back: the map is resized, not left waiting. */
+START_TEST(parked_envs_are_resized)
+{
+	struct cfg_store	 big, bigger;
+	struct config		 cfg;
+	struct reg_env		*e, *x;
+	struct reg_park		 p = { NULL };
+	struct sp_error		 err;
+	struct val		 v;
+
+	refs.gen = 1;
+	ck_assert_int_eq(reg_acquire(reg, &refs, B("r"), true, &e, &err), 0);
+	ck_assert_int_eq(put(e, 0, "k", "v", 1, &err), 0);
+	reg_park(reg, e, 0, &p);
+	big = reloaded(&refs, 2, 4 << 20);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.stores = &big;
+	cfg.nstores = 1;
+	ck_assert_uint_eq(reg_reconfigure(reg, &cfg), 1);
+	ck_assert(!reg_unpark(reg, &p, e));
+	ck_assert_int_eq(reg_acquire(reg, &big, B("r"), false, &e, &err), 0);
+	ck_assert_uint_eq(map_size_of(e), 4 << 20);
+	reg_park(reg, e, 0, &p);
+	/* No reload: the first request of a newer store plans it. */
+	bigger = reloaded(&refs, 3, 8 << 20);
+	ck_assert_int_eq(reg_acquire(reg, &bigger, B("r"), false, &x, &err),
+	    0);
+	ck_assert_uint_eq(map_size_of(x), 8 << 20);
+	ck_assert(!reg_unpark(reg, &p, e));
+	ck_assert_int_eq(get(x, 0, "k", &v, &err), 0);
+	reg_release(reg, x);
+	/* Closed here: its stores live on this stack. */
+	ck_assert_int_eq(reg_claim(reg, &bigger, B("r"), 0, &x, &err), 0);
+	reg_unreserve(reg, x);
+}
+END_TEST
+
+struct parker {
+	atomic_bool	 done;
+	unsigned	 rounds;
+	atomic_uint	 bad;		/* failures: checked on the main thread */
+};
+
+/* A loop's turns: take up the parked reference or acquire anew, park. */
+static void *
+park_turns(void *arg)
+{
+	struct parker	*k = arg;
+	struct reg_park	 p = { NULL };
+	struct reg_env	*e = NULL, *held;
+	struct sp_error	 err;
+	unsigned	 i;
+	int		 rc;
+
+	for (i = 0; i < k->rounds; i++) {
+		if (reg_unpark(reg, &p, e))
+			held = e;
+		else if ((rc = reg_acquire(reg, &refs, B("r"), true, &held,
+		    &err)) != 0) {
+			/* Closing, or reserved by a claim: come back. */
+			if (rc != REG_AGAIN && err.code != SP_BUSY)
+				atomic_fetch_add(&k->bad, 1);
+			e = NULL;
+			continue;
+		}
+		reg_park(reg, held, 0, &p);
+		e = held;
+	}
+	if (reg_unpark(reg, &p, e))
+		reg_release(reg, e);
+	atomic_store(&k->done, true);
+	return NULL;
+}
+
+/* The registry takes parked references back while the loop parks and
+ * takes them up: no reference lost or counted twice (ASan, valgrind). */
+START_TEST(parking_races_the_registry)
+{
+	struct parker	 k = { .rounds = 20000 };
+	struct reg_env	*x;
+	struct sp_error	 err;
+	pthread_t	 t;
+
+	reg_free(reg);
+	reg = reg_new(tmp, 2, 100, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, park_turns, &k), 0);
+	while (!atomic_load(&k.done)) {
+		reg_sweep(reg);
+		if (reg_claim(reg, &refs, B("r"), 0, &x, &err) == 0)
+			reg_unreserve(reg, x);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(atomic_load(&k.bad), 0);
+	reg_sweep(reg);
+	reg_sweep(reg);
+	ck_assert_uint_eq(reg_count(reg), 0);
+}
+END_TEST
+
 static Suite *
 registry_suite(void)
 {
@@ -1566,6 +1752,12 @@ registry_suite(void)
 	tcase_add_test(tc, one_env_per_directory);
 	tcase_add_test(tc, first_requests_race);
 	tcase_add_test(tc, idle_envs_close);
+	tcase_add_test(tc, parked_ref_is_taken_up);
+	tcase_add_test(tc, parked_envs_close_when_idle);
+	tcase_add_test(tc, parked_envs_make_room);
+	tcase_add_test(tc, parked_envs_are_claimed);
+	tcase_add_test(tc, parked_envs_are_resized);
+	tcase_add_test(tc, parking_races_the_registry);
 	tcase_add_test(tc, observers_do_not_keep_envs_open);
 	tcase_add_test(tc, recent_envs_stay);
 	tcase_add_test(tc, max_envs_evicts_idle_first);
