@@ -1412,7 +1412,8 @@ map_size_of(struct reg_env *e)
 
 START_TEST(reload_resizes_an_idle_env)
 {
-	struct cfg_store	 big;
+	/* Static: the registry still has it at teardown (reg_free()). */
+	static struct cfg_store	 big;
 	struct config		 cfg;
 	struct reg_env		*e;
 	struct sp_error		 err;
@@ -1438,7 +1439,8 @@ END_TEST
 
 START_TEST(busy_env_is_resized_once_free)
 {
-	struct cfg_store	 big;
+	/* Static: the registry still has it at teardown (reg_free()). */
+	static struct cfg_store	 big;
 	struct reg_env		*e, *x;
 	struct sp_error		 err;
 
@@ -1526,7 +1528,8 @@ END_TEST
 
 START_TEST(changed_dbs_reopen_the_env)
 {
-	struct cfg_store	 three;
+	/* Static: the registry still has it at teardown (reg_free()). */
+	static struct cfg_store	 three;
 	struct reg_env		*e, *x;
 	struct sp_error		 err;
 	struct val		 v;
