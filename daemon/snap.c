@@ -520,6 +520,7 @@ feeder_main(void *arg)
 	struct snap	*s = arg;
 	struct job	*j = s->j;
 	struct sp_error	 err;
+	uint64_t	 written;
 	int		 rc;
 
 	rc = feed(s, &err);
@@ -538,9 +539,12 @@ feeder_main(void *arg)
 		/* The client's doing, or a stop: nothing for the operator,
 		 * and a client must not be able to flood the log. */
 		log_debug("%s: %s: %s", __func__, j->env->dir, err.msg);
-	job_reply(j, rc, &err, s->written);
-	job_finish(j);
+	/* The place goes back before the reply: a client's next snapshot,
+	 * sent as soon as it is answered, must find it free. */
+	written = s->written;
 	snap_end(s);
+	job_reply(j, rc, &err, written);
+	job_finish(j);
 	return NULL;
 }
 
@@ -771,9 +775,9 @@ launch(struct snap_set *set, struct job *j, uid_t uid,
 	else
 		rc = snap_start(set, j, uid, lim, &err);
 	if (rc == -1) {
+		leave(set, uid);	/* first, as in feeder_main() */
 		job_reply(j, -1, &err, 0);
 		job_finish(j);
-		leave(set, uid);
 	}
 }
 

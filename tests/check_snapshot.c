@@ -411,6 +411,34 @@ START_TEST(descriptor_errors_are_the_clients)
 }
 END_TEST
 
+/*
+ * A client's snapshots one after another, with one place its own
+ * (snapshot_max = 2, a uid holds half): each finds the place the one
+ * before it gave back.  Before, the reply went out before the place was
+ * given back, and the next snapshot, sent at once, could be BUSY.
+ */
+START_TEST(back_to_back_snapshots_are_never_busy)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	int		 fd, i;
+
+	ck_assert_int_eq(hs_up(&d, "[daemon]\nsnapshot_max = 2\n"
+	    "[store refs]\nmap_size = 64MiB\n"), 0);
+	c = it_conn(&d);
+	fill(c, NULL, "refs", 1);
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_ne(fd = open("/dev/null", O_WRONLY), -1);
+		ck_assert_msg(sc_snapshot(c, NULL, "refs", fd, 0, NULL) == 0,
+		    "snapshot %d: %s %s", i, sc_errname(sc_errcode(c)),
+		    sc_errmsg(c));
+		close(fd);
+	}
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* ------------------------------- a snapshot streamed through a pipe */
 
 /* Drains fd into file until EOF, slowly when asked; counts the bytes. */
@@ -851,6 +879,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, unread_snapshots_stop_no_one);
 	tcase_add_test(tc, full_pipe_holds_no_writer_lock);
 	tcase_add_test(tc, descriptor_errors_are_the_clients);
+	tcase_add_test(tc, back_to_back_snapshots_are_never_busy);
 	tcase_add_test(tc, snapshot_through_a_pipe_is_an_env);
 	tcase_add_test(tc, snapshot_max_makes_them_wait);
 	tcase_add_test(tc, one_uid_cannot_take_every_snapshot_place);
