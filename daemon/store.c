@@ -308,6 +308,9 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * it, and lock_map_del() only after mdb_env_close(): no touch of it by
  * LMDB goes uncovered.
  *
+ * Two threads may touch the same page of a cut lock.mdb at once: the
+ * second one's SIGBUS, handled after the first one's zeros are there,
+ * finds a page of zeros at its address, and the access is made again.
  * A SIGBUS with no guard and in no lock map, or sent by another process
  * (kill), still kills storesd, with a line on stderr.
  */
@@ -742,6 +745,7 @@ lock_map_del(struct st_env *e)
 struct lock_at {
 	uintptr_t	 a;
 	struct st_env	*e;
+	bool		 zeroed;	/* a is in a private anonymous map */
 };
 
 static bool
@@ -754,6 +758,7 @@ lock_line(const struct maps_line *m, void *arg)
 
 	if (m->start > l->a || m->end <= l->a)
 		return m->start > l->a;
+	l->zeroed = m->ino == 0 && m->maj == 0 && m->min == 0;
 	for (i = 0; i < LOCK_CHUNKS; i++) {
 		if ((c = atomic_load(&lock_tab[i])) == NULL)
 			break;
@@ -771,14 +776,16 @@ lock_line(const struct maps_line *m, void *arg)
 
 /*
  * The env whose lock.mdb is mapped at a, or NULL.  That env is live: the
- * faulting thread is in a call of LMDB's on it.  Async signal safe.
+ * faulting thread is in a call of LMDB's on it.  *zeroed tells whether a
+ * page of zeros is mapped at a instead.  Async signal safe.
  */
 static struct st_env *
-lock_env_at(uintptr_t a)
+lock_env_at(uintptr_t a, bool *zeroed)
 {
-	struct lock_at	 l = { a, NULL };
+	struct lock_at	 l = { a, NULL, false };
 
 	maps_each(lock_line, &l);
+	*zeroed = l.zeroed;
 	return l.e;
 }
 
@@ -874,6 +881,7 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
 	struct st_env		*le;
+	bool			 zeroed = false;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
 	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
@@ -910,7 +918,7 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * for a page past the file's end or that the disk failed).  In an
 	 * env's lock map: that env's, guarded or not, and never a jump
 	 * (LMDB may hold its reader mutex there). */
-	if (si->si_code > 0 && (le = lock_env_at(a)) != NULL &&
+	if (si->si_code > 0 && (le = lock_env_at(a, &zeroed)) != NULL &&
 	    lock_fault(le, pg)) {
 		errno = saved;
 		return;
@@ -928,6 +936,18 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 			errno = saved;
 			return;
 		}
+	}
+	/*
+	 * Past a file's end, where a page of zeros is now: two threads
+	 * touched the same page of a cut lock.mdb, and the other one's
+	 * lock_fault() mapped the zeros after this thread's access faulted
+	 * but before lock_env_at() read the maps.  The page is there now:
+	 * the access is made again.  (A private anonymous page is never
+	 * past a file's end, so this cannot repeat.)
+	 */
+	if (si->si_code == BUS_ADRERR && zeroed) {
+		errno = saved;
+		return;
 	}
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	signal(sig, SIG_DFL);
