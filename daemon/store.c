@@ -309,8 +309,9 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * LMDB goes uncovered.
  *
  * Two threads may touch the same page of a cut lock.mdb at once: the
- * second one's SIGBUS, handled after the first one's zeros are there,
- * finds a page of zeros at its address, and the access is made again.
+ * second one's SIGBUS, handled once the first one's zeros are there,
+ * finds them at its address (lock_zeroed()), and the access is made
+ * again.
  * A SIGBUS with no guard and in no lock map, or sent by another process
  * (kill), still kills storesd, with a line on stderr.
  */
@@ -789,6 +790,28 @@ lock_env_at(uintptr_t a, bool *zeroed)
 	return l.e;
 }
 
+/*
+ * The pages of lock maps lock_fault() mapped zeros over last, in a ring,
+ * for another thread's SIGBUS at the same page: the fault of two threads
+ * touching it at once, handled after the zeros are there (see
+ * on_sigbus()).  Noted before the zeros are mapped.  Async signal safe.
+ */
+#define ZEROED_RING	64
+
+static _Atomic uintptr_t zeroed_ring[ZEROED_RING];
+static atomic_uint	 zeroed_next;
+
+static bool
+lock_zeroed(uintptr_t pg)
+{
+	unsigned	 i;
+
+	for (i = 0; i < ZEROED_RING; i++)
+		if (atomic_load(&zeroed_ring[i]) == pg)
+			return true;
+	return false;
+}
+
 /* Notes page pg in pgs (of ZERO_PAGES, counted by n).  Async signal
  * safe. */
 static void
@@ -813,6 +836,8 @@ lock_fault(struct st_env *e, uintptr_t pg)
 	while (was >= 0 &&
 	    !atomic_compare_exchange_weak(&e->broken, &was, FAULT_LOCK))
 		;
+	atomic_store(&zeroed_ring[atomic_fetch_add(&zeroed_next, 1) %
+	    ZEROED_RING], pg);
 	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return false;
@@ -923,6 +948,17 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 		errno = saved;
 		return;
 	}
+	/*
+	 * Or zeros are there now: two threads touched the same page of a
+	 * cut lock.mdb, and the other one's lock_fault() mapped them after
+	 * this thread's access faulted, before lock_env_at() read the maps.
+	 * The access is made again (a private anonymous page is never past
+	 * a file's end), guarded or not: never a jump, as above.
+	 */
+	if (si->si_code == BUS_ADRERR && zeroed && lock_zeroed(pg)) {
+		errno = saved;
+		return;
+	}
 	if (g != NULL && si->si_code > 0) {
 		g->hit = 1;
 		fault_mark(g->e);
@@ -936,18 +972,6 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 			errno = saved;
 			return;
 		}
-	}
-	/*
-	 * Past a file's end, where a page of zeros is now: two threads
-	 * touched the same page of a cut lock.mdb, and the other one's
-	 * lock_fault() mapped the zeros after this thread's access faulted
-	 * but before lock_env_at() read the maps.  The page is there now:
-	 * the access is made again.  (A private anonymous page is never
-	 * past a file's end, so this cannot repeat.)
-	 */
-	if (si->si_code == BUS_ADRERR && zeroed) {
-		errno = saved;
-		return;
 	}
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	signal(sig, SIG_DFL);
