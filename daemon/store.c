@@ -872,17 +872,32 @@ wild_write(struct st_env *e, uintptr_t pg)
 /*
  * After mdb_env_close(e): the pages of zeros over its lock map are mapped
  * again, for good (see "faults": a thread's robust list may still lead
- * there), and those past its data map are let go.
+ * there), and those past its data map are let go.  Between the two,
+ * nothing else may be mapped there: another env's lock.mdb, opened
+ * meanwhile on another thread, took those addresses (LMDB maps each
+ * the same size), and the robust list led into that env's mutexes,
+ * which glibc then relinked through (seen as a SIGSEGV in a later
+ * unlock).  So an env closed with such pages closes under maps_rw
+ * held exclusively, and every open maps under it shared.
  */
+static pthread_rwlock_t maps_rw = PTHREAD_RWLOCK_INITIALIZER;
+
 static void
 zero_pages_close(struct st_env *e)
 {
-	unsigned	 i, n;
+	unsigned	 i, j, n;
 	void		*pg, *p;
 
 	n = atomic_load(&e->lock_n);
 	for (i = 0; i < n && i < ZERO_PAGES; i++) {
 		pg = (void *)atomic_load(&e->lock_pg[i]);
+		/* Two threads that faulted on one page at once noted it
+		 * twice: it is mapped already. */
+		for (j = 0; j < i && atomic_load(&e->lock_pg[j]) !=
+		    (uintptr_t)pg; j++)
+			;
+		if (j < i)
+			continue;
 		p = mmap(pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == pg)
@@ -1794,11 +1809,15 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "create");
 		goto fail;
 	}
-	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) != 0 ||
-	    (!e->unnamed && (rc = mdb_env_set_maxdbs(e->env,
-	    p->store->max_dbs + ST_META_DBS)) != 0) ||
-	    (rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
-	    0600)) != 0) {
+	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) == 0 &&
+	    (e->unnamed || (rc = mdb_env_set_maxdbs(e->env,
+	    p->store->max_dbs + ST_META_DBS)) == 0)) {
+		pthread_rwlock_rdlock(&maps_rw);	/* see zero_pages_close() */
+		rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
+		    0600);
+		pthread_rwlock_unlock(&maps_rw);
+	}
+	if (rc != 0) {
 		st_fail(e, err, rc, "open");
 		goto fail;
 	}
@@ -1838,6 +1857,7 @@ void
 st_close(struct st_env *e)
 {
 	unsigned	 i;
+	bool		 zeroed;
 
 	if (e == NULL)
 		return;
@@ -1850,11 +1870,16 @@ st_close(struct st_env *e)
 	 * leaves one behind: this is a safety net). */
 	if (e->env != NULL && st_close_syncs(e))
 		mdb_env_sync(e->env, 1);
+	zeroed = atomic_load(&e->lock_n) > 0;
+	if (zeroed)
+		pthread_rwlock_wrlock(&maps_rw);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
+	zero_pages_close(e);
+	if (zeroed)
+		pthread_rwlock_unlock(&maps_rw);
 	if (atomic_load(&e->broken) == FAULT_LOCK)
 		fault_note(e);
-	zero_pages_close(e);
 	lock_map_del(e);
 	if (e->lockfd != -1)
 		close(e->lockfd);	/* after LMDB let go of its locks */

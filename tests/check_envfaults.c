@@ -1784,6 +1784,7 @@ lock_refused(sc_conn *c, const char *repo)
 struct lock_user {
 	pthread_t	 t;
 	const char	*sock;
+	const char	*repo;		/* NULL: "cut" */
 	const char	*store;
 	atomic_bool	 stop;
 	atomic_uint	 done;		/* requests answered */
@@ -1796,6 +1797,7 @@ lock_user_main(void *arg)
 {
 	struct lock_user *u = arg;
 	sc_conn		*c = sc_connect(u->sock);
+	const char	*repo = u->repo != NULL ? u->repo : "cut";
 	char		 k[16];
 	void		*v;
 	size_t		 n;
@@ -1804,13 +1806,13 @@ lock_user_main(void *arg)
 
 	for (i = 0; !atomic_load(&u->stop); i++) {
 		snprintf(k, sizeof(k), "u%03u", i % 200);
-		rc = i % 2 ? sc_put(c, "cut", u->store, NULL, k, strlen(k),
-		    "u", 1) : sc_get(c, "cut", u->store, NULL, "k199", 4, &v,
+		rc = i % 2 ? sc_put(c, repo, u->store, NULL, k, strlen(k),
+		    "u", 1) : sc_get(c, repo, u->store, NULL, "k199", 4, &v,
 		    &n);
 		if (rc == 0) {
 			if (i % 2 == 0)
 				sc_free(v);
-		} else if (lock_refused(c, "cut"))
+		} else if (lock_refused(c, repo))
 			u->busy++;
 		else if (u->bad++ == 0)
 			snprintf(u->msg, sizeof(u->msg), "%d: %s",
@@ -1920,6 +1922,70 @@ START_TEST(lock_file_cut_short)
 END_TEST
 
 /*
+ * Many envs' lock.mdb cut again and again, each under a client of its
+ * own: the closes of cut envs and the reopens run at once, on the pool
+ * and the openers' pool.  Three ways this went wrong: two threads
+ * faulting on one page of a cut lock.mdb killed storesd ("SIGBUS
+ * outside any call on an env"); they noted that page twice, and the
+ * close warned it could not keep the page of zeros it had just mapped
+ * there; and between mdb_env_close()'s unmap and the zeros mapped again
+ * over the old lock map, another env's lock.mdb, opened meanwhile, was
+ * mapped there (a thread's robust list may lead there: glibc then
+ * relinked through that env's mutexes, a SIGSEGV under ASan).  Now every
+ * client is served or refused BUSY throughout, storesd lives, and no
+ * page of zeros is lost.
+ */
+#define CUT_ENVS	6
+
+START_TEST(lock_files_of_many_envs_cut)
+{
+	static const char *const repos[CUT_ENVS] = { "m0", "m1", "m2",
+	    "m3", "m4", "m5" };
+	struct hs_daemon d;
+	struct lock_user u[CUT_ENVS];
+	char		 path[PATH_MAX];
+	sc_conn		*c;
+	int		 i, round;
+
+	c = fault_start(&d);
+	for (i = 0; i < CUT_ENVS; i++) {
+		ck_assert_int_eq(sc_put(c, repos[i], i % 2 ? "n" : "s", NULL,
+		    "k199", 4, "v", 1), 0);
+		memset(&u[i], 0, sizeof(u[i]));
+		atomic_init(&u[i].stop, false);
+		atomic_init(&u[i].done, 0);
+		u[i].sock = d.sock;
+		u[i].repo = repos[i];
+		u[i].store = i % 2 ? "n" : "s";
+		ck_assert_int_eq(pthread_create(&u[i].t, NULL, lock_user_main,
+		    &u[i]), 0);
+	}
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < CUT_ENVS; i++)
+			lock_user_runs(&u[i], 2);
+		for (i = 0; i < CUT_ENVS; i++) {
+			env_file(&d, repos[i], u[i].store, "lock.mdb", path,
+			    sizeof(path));
+			ck_assert_int_eq(truncate(path, 0), 0);
+		}
+		ck_assert_msg(alive(&d), "storesd died");
+	}
+	for (i = 0; i < CUT_ENVS; i++) {
+		atomic_store(&u[i].stop, true);
+		ck_assert_int_eq(pthread_join(u[i].t, NULL), 0);
+		ck_assert_msg(u[i].bad == 0, "%s: %u requests neither served "
+		    "nor refused BUSY, first: %s", repos[i], u[i].bad,
+		    u[i].msg);
+	}
+	ck_assert_msg(alive(&d), "storesd died");
+	ck_assert_int_ne(it_run("grep 'cannot keep the page of zeros' %s",
+	    d.log), 0);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and dies of the
  * signal, as a core-dumping SIGBUS would without it.
@@ -1973,6 +2039,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
 	tcase_add_test(tc, lock_file_cut_short);
+	tcase_add_test(tc, lock_files_of_many_envs_cut);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
