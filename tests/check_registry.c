@@ -19,6 +19,11 @@
 #include <unistd.h>
 
 #include <check.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND	0
+#endif
 
 #include "check_main.h"
 #include "harness.h"
@@ -589,6 +594,14 @@ START_TEST(store_lock_page_zeroed_meanwhile)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	ck_assert_int_eq(get(e, 0, "k", &v, &err), -1);
 	ck_assert_int_eq(err.code, SP_BUSY);
+	if (RUNNING_ON_VALGRIND) {
+		/* It takes a SIGBUS with the kernel's si_code for a fault
+		 * of its own, and dies. */
+		fprintf(stderr, "store_lock_page_zeroed_meanwhile: the second "
+		    "thread's signal cannot be sent under valgrind; skipped\n");
+		reg_release(reg, e);
+		return;
+	}
 
 	memset(&si, 0, sizeof(si));
 	si.si_signo = SIGBUS;
