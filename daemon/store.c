@@ -308,6 +308,10 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * it, and lock_map_del() only after mdb_env_close(): no touch of it by
  * LMDB goes uncovered.
  *
+ * Two threads may touch the same page of a cut lock.mdb at once: the
+ * second one's SIGBUS, handled once the first one's zeros are there,
+ * finds them at its address (lock_zeroed()), and the access is made
+ * again.
  * A SIGBUS with no guard and in no lock map, or sent by another process
  * (kill), still kills storesd, with a line on stderr.
  */
@@ -742,6 +746,7 @@ lock_map_del(struct st_env *e)
 struct lock_at {
 	uintptr_t	 a;
 	struct st_env	*e;
+	bool		 zeroed;	/* a is in a private anonymous map */
 };
 
 static bool
@@ -754,6 +759,7 @@ lock_line(const struct maps_line *m, void *arg)
 
 	if (m->start > l->a || m->end <= l->a)
 		return m->start > l->a;
+	l->zeroed = m->ino == 0 && m->maj == 0 && m->min == 0;
 	for (i = 0; i < LOCK_CHUNKS; i++) {
 		if ((c = atomic_load(&lock_tab[i])) == NULL)
 			break;
@@ -771,15 +777,39 @@ lock_line(const struct maps_line *m, void *arg)
 
 /*
  * The env whose lock.mdb is mapped at a, or NULL.  That env is live: the
- * faulting thread is in a call of LMDB's on it.  Async signal safe.
+ * faulting thread is in a call of LMDB's on it.  *zeroed tells whether a
+ * page of zeros is mapped at a instead.  Async signal safe.
  */
 static struct st_env *
-lock_env_at(uintptr_t a)
+lock_env_at(uintptr_t a, bool *zeroed)
 {
-	struct lock_at	 l = { a, NULL };
+	struct lock_at	 l = { a, NULL, false };
 
 	maps_each(lock_line, &l);
+	*zeroed = l.zeroed;
 	return l.e;
+}
+
+/*
+ * The pages of lock maps lock_fault() mapped zeros over last, in a ring,
+ * for another thread's SIGBUS at the same page: the fault of two threads
+ * touching it at once, handled after the zeros are there (see
+ * on_sigbus()).  Noted before the zeros are mapped.  Async signal safe.
+ */
+#define ZEROED_RING	64
+
+static _Atomic uintptr_t zeroed_ring[ZEROED_RING];
+static atomic_uint	 zeroed_next;
+
+static bool
+lock_zeroed(uintptr_t pg)
+{
+	unsigned	 i;
+
+	for (i = 0; i < ZEROED_RING; i++)
+		if (atomic_load(&zeroed_ring[i]) == pg)
+			return true;
+	return false;
 }
 
 /* Notes page pg in pgs (of ZERO_PAGES, counted by n).  Async signal
@@ -806,6 +836,8 @@ lock_fault(struct st_env *e, uintptr_t pg)
 	while (was >= 0 &&
 	    !atomic_compare_exchange_weak(&e->broken, &was, FAULT_LOCK))
 		;
+	atomic_store(&zeroed_ring[atomic_fetch_add(&zeroed_next, 1) %
+	    ZEROED_RING], pg);
 	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return false;
@@ -840,17 +872,32 @@ wild_write(struct st_env *e, uintptr_t pg)
 /*
  * After mdb_env_close(e): the pages of zeros over its lock map are mapped
  * again, for good (see "faults": a thread's robust list may still lead
- * there), and those past its data map are let go.
+ * there), and those past its data map are let go.  Between the two,
+ * nothing else may be mapped there: another env's lock.mdb, opened
+ * meanwhile on another thread, took those addresses (LMDB maps each
+ * the same size), and the robust list led into that env's mutexes,
+ * which glibc then relinked through (seen as a SIGSEGV in a later
+ * unlock).  So an env closed with such pages closes under maps_rw
+ * held exclusively, and every open maps under it shared.
  */
+static pthread_rwlock_t maps_rw = PTHREAD_RWLOCK_INITIALIZER;
+
 static void
 zero_pages_close(struct st_env *e)
 {
-	unsigned	 i, n;
+	unsigned	 i, j, n;
 	void		*pg, *p;
 
 	n = atomic_load(&e->lock_n);
 	for (i = 0; i < n && i < ZERO_PAGES; i++) {
 		pg = (void *)atomic_load(&e->lock_pg[i]);
+		/* Two threads that faulted on one page at once noted it
+		 * twice: it is mapped already. */
+		for (j = 0; j < i && atomic_load(&e->lock_pg[j]) !=
+		    (uintptr_t)pg; j++)
+			;
+		if (j < i)
+			continue;
 		p = mmap(pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == pg)
@@ -874,6 +921,7 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
 	struct st_env		*le;
+	bool			 zeroed = false;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
 	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
@@ -910,8 +958,19 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * for a page past the file's end or that the disk failed).  In an
 	 * env's lock map: that env's, guarded or not, and never a jump
 	 * (LMDB may hold its reader mutex there). */
-	if (si->si_code > 0 && (le = lock_env_at(a)) != NULL &&
+	if (si->si_code > 0 && (le = lock_env_at(a, &zeroed)) != NULL &&
 	    lock_fault(le, pg)) {
+		errno = saved;
+		return;
+	}
+	/*
+	 * Or zeros are there now: two threads touched the same page of a
+	 * cut lock.mdb, and the other one's lock_fault() mapped them after
+	 * this thread's access faulted, before lock_env_at() read the maps.
+	 * The access is made again (a private anonymous page is never past
+	 * a file's end), guarded or not: never a jump, as above.
+	 */
+	if (si->si_code == BUS_ADRERR && zeroed && lock_zeroed(pg)) {
 		errno = saved;
 		return;
 	}
@@ -1750,11 +1809,15 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "create");
 		goto fail;
 	}
-	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) != 0 ||
-	    (!e->unnamed && (rc = mdb_env_set_maxdbs(e->env,
-	    p->store->max_dbs + ST_META_DBS)) != 0) ||
-	    (rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
-	    0600)) != 0) {
+	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) == 0 &&
+	    (e->unnamed || (rc = mdb_env_set_maxdbs(e->env,
+	    p->store->max_dbs + ST_META_DBS)) == 0)) {
+		pthread_rwlock_rdlock(&maps_rw);	/* see zero_pages_close() */
+		rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
+		    0600);
+		pthread_rwlock_unlock(&maps_rw);
+	}
+	if (rc != 0) {
 		st_fail(e, err, rc, "open");
 		goto fail;
 	}
@@ -1794,6 +1857,7 @@ void
 st_close(struct st_env *e)
 {
 	unsigned	 i;
+	bool		 zeroed;
 
 	if (e == NULL)
 		return;
@@ -1806,11 +1870,16 @@ st_close(struct st_env *e)
 	 * leaves one behind: this is a safety net). */
 	if (e->env != NULL && st_close_syncs(e))
 		mdb_env_sync(e->env, 1);
+	zeroed = atomic_load(&e->lock_n) > 0;
+	if (zeroed)
+		pthread_rwlock_wrlock(&maps_rw);
 	if (e->env != NULL)
 		mdb_env_close(e->env);
+	zero_pages_close(e);
+	if (zeroed)
+		pthread_rwlock_unlock(&maps_rw);
 	if (atomic_load(&e->broken) == FAULT_LOCK)
 		fault_note(e);
-	zero_pages_close(e);
 	lock_map_del(e);
 	if (e->lockfd != -1)
 		close(e->lockfd);	/* after LMDB let go of its locks */
