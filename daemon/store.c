@@ -15,10 +15,13 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/futex.h>
 #include <lmdb.h>
 
 #include "clock.h"
@@ -60,7 +63,7 @@ struct file_id {
 	struct timespec	 mtime;
 };
 
-/* Pages of zeros an env's faults may map, of each kind (see "faults"). */
+/* Pages of zeros a wild write may map past an env's map (see "faults"). */
 #define ZERO_PAGES	8
 
 struct lock_slot;
@@ -122,13 +125,11 @@ struct st_env {
 	bool			 wild_seen;
 	struct file_id		 wild_file;
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
-	/* Pages the handler mapped zeros at (see "faults"): over lock.mdb's
-	 * map, kept after the close; past data.mdb's map in a write,
-	 * unmapped at the close.  *_n counts them, past the array too. */
 	struct lock_slot	*lock_slot;	/* in lock_tab: lock_map_add() */
 	atomic_bool		 lock_noted;	/* FAULT_LOCK logged */
-	_Atomic uintptr_t	 lock_pg[ZERO_PAGES];
-	atomic_uint		 lock_n;
+	/* Pages the handler mapped zeros at past data.mdb's map in a write
+	 * (see "faults"), unmapped at the close.  wild_n counts them, past
+	 * the array too.  (Those over lock.mdb's map go with it.) */
 	_Atomic uintptr_t	 wild_pg[ZERO_PAGES];
 	atomic_uint		 wild_n;
 	unsigned		 psize;		/* page size */
@@ -283,10 +284,13 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  *   writer queue's, and readers take the reader mutex only to claim a
  *   slot.  Other processes are no longer kept apart from storesd by
  *   them, but those are the co-users that cut the file.  A robust mutex
- *   held at the cut stays on its thread's robust list (glibc links it
+ *   held at the cut stays on its thread's robust list: glibc links it
  *   through the mutex itself, and unlocks a zeroed one without
- *   unlinking): that page must stay mapped for good, so after the close
- *   zeros are mapped there again (zero_pages_close(); two pages).
+ *   unlinking, so the thread's list still leads into the page of zeros,
+ *   and glibc writes there at the thread's next lock or unlock of any
+ *   robust mutex.  That thread takes it off its list itself, before the
+ *   env can close (robust_tidy()), and the close lets every page of
+ *   zeros go with the map (zero_pages_close()).
  * - its reader table: slots read as free, and the last txnid as 0, so a
  *   transaction begun on it may stand on the older meta page.  Such a
  *   transaction is aborted before it touches a page (begun_broken()),
@@ -506,6 +510,66 @@ fault_note(struct st_env *e)
 }
 
 /*
+ * Takes off this thread's robust list what a cut lock.mdb left there
+ * (see "faults"): the kernel's list head (set_robust_list(2)), which
+ * glibc links every robust mutex a thread holds into, through the
+ * mutex's own __list.  A mutex this thread holds names it in its futex
+ * word (the test the kernel makes of each entry when a thread dies);
+ * an entry that does not is one glibc unlocked as the normal mutex its
+ * zeros read as, without unlinking it: the list is cut there.  What
+ * followed it was cut off already (its link was zeroed with it), and
+ * may only be a mutex this thread took before: in storesd only the
+ * same env's writer mutex, in the same page of zeros, never another
+ * env's (no thread calls LMDB on one env inside a write transaction of
+ * another).  Called on the thread that used a broken env, before that
+ * env can close: at the end of each guarded call (guard_off(),
+ * guard_fail()), of a copy (st_copy()), and of an open and a close, on
+ * the thread that made every other call of an env no guard covers
+ * (open, a fork's or a restore's copy).  Entries are read with
+ * process_vm_readv(2), which fails on an address no longer mapped
+ * instead of faulting; at most ROBUST_MAX of them are followed.
+ */
+#define ROBUST_MAX	16
+
+static __thread struct robust_list_head *robust_head;
+
+/* Reads n bytes of this process at a into buf: false if not mapped. */
+static bool
+peek(const void *a, void *buf, size_t n)
+{
+	struct iovec	 l = { buf, n }, r = { (void *)a, n };
+
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n;
+}
+
+static void
+robust_tidy(void)
+{
+	struct robust_list	**link, *ent, *next;
+	size_t			 len;
+	uint32_t		 word;
+	uint32_t		 tid = (uint32_t)gettid();
+	int			 i;
+
+	if (robust_head == NULL && syscall(SYS_get_robust_list, 0,
+	    &robust_head, &len) == -1)
+		return;
+	link = &robust_head->list.next;
+	for (i = 0; i < ROBUST_MAX; i++, link = &ent->next) {
+		/* Bit 0 marks a PI mutex's entry, which LMDB has none of. */
+		ent = (struct robust_list *)((uintptr_t)*link & ~(uintptr_t)1);
+		if (ent == &robust_head->list)
+			return;
+		if (!peek((char *)ent + robust_head->futex_offset, &word,
+		    sizeof(word)) || (word & FUTEX_TID_MASK) != tid ||
+		    !peek(&ent->next, &next, sizeof(next))) {
+			*link = &robust_head->list;
+			return;
+		}
+	}
+}
+
+/*
  * A guarded call ended (rc, err): disarms g, and refuses the call when
  * its env broke meanwhile, by this call's fault or another thread's
  * (whose page of zeros this one may have read).  Returns rc or -1.
@@ -516,6 +580,7 @@ guard_off(struct guard *g, int rc, struct sp_error *err)
 	guard_now = g->prev;
 	if (atomic_load(&g->e->broken) >= 0)
 		return rc;
+	robust_tidy();
 	fault_note(g->e);
 	return refused(g->e, err);
 }
@@ -541,6 +606,7 @@ guard_fail(struct guard *g, struct sp_error *err)
 		e->rtxn[g->slot] = NULL;
 		e->held[g->slot] = HOLD_NO;
 	}
+	robust_tidy();
 	if (atomic_load(&e->broken) == FAULT)
 		fault_note(e);
 	return refused(e, err);
@@ -838,11 +904,8 @@ lock_fault(struct st_env *e, uintptr_t pg)
 		;
 	atomic_store(&zeroed_ring[atomic_fetch_add(&zeroed_next, 1) %
 	    ZEROED_RING], pg);
-	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-		return false;
-	zero_note(e->lock_pg, &e->lock_n, pg);
-	return true;
+	return mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
 }
 
 /*
@@ -870,44 +933,18 @@ wild_write(struct st_env *e, uintptr_t pg)
 }
 
 /*
- * After mdb_env_close(e): the pages of zeros over its lock map are mapped
- * again, for good (see "faults": a thread's robust list may still lead
- * there), and those past its data map are let go.  Between the two,
- * nothing else may be mapped there: another env's lock.mdb, opened
- * meanwhile on another thread, took those addresses (LMDB maps each
- * the same size), and the robust list led into that env's mutexes,
- * which glibc then relinked through (seen as a SIGSEGV in a later
- * unlock).  So an env closed with such pages closes under maps_rw
- * held exclusively, and every open maps under it shared.
+ * After mdb_env_close(e): the pages of zeros past its data map are let
+ * go.  Those over its lock map went with it (LMDB unmaps the whole
+ * range): no robust list leads there any more, every thread that used
+ * the env took its own off (robust_tidy()), so nothing is kept, and
+ * whatever is mapped there next (another env's lock.mdb, opened
+ * meanwhile) is written by nobody else.
  */
-static pthread_rwlock_t maps_rw = PTHREAD_RWLOCK_INITIALIZER;
-
 static void
 zero_pages_close(struct st_env *e)
 {
-	unsigned	 i, j, n;
-	void		*pg, *p;
+	unsigned	 i, n;
 
-	n = atomic_load(&e->lock_n);
-	for (i = 0; i < n && i < ZERO_PAGES; i++) {
-		pg = (void *)atomic_load(&e->lock_pg[i]);
-		/* Two threads that faulted on one page at once noted it
-		 * twice: it is mapped already. */
-		for (j = 0; j < i && atomic_load(&e->lock_pg[j]) !=
-		    (uintptr_t)pg; j++)
-			;
-		if (j < i)
-			continue;
-		p = mmap(pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == pg)
-			continue;
-		if (p != MAP_FAILED)
-			munmap(p, (size_t)fault_page);
-		log_warnx("%s: %s: cannot keep the page of zeros at %p over "
-		    "its lock.mdb's old map: %s", __func__, e->label, pg,
-		    p == MAP_FAILED ? strerror(errno) : "taken meanwhile");
-	}
 	n = atomic_load(&e->wild_n);
 	for (i = 0; i < n && i < ZERO_PAGES; i++)
 		munmap((void *)atomic_load(&e->wild_pg[i]), (size_t)fault_page);
@@ -1812,10 +1849,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) == 0 &&
 	    (e->unnamed || (rc = mdb_env_set_maxdbs(e->env,
 	    p->store->max_dbs + ST_META_DBS)) == 0)) {
-		pthread_rwlock_rdlock(&maps_rw);	/* see zero_pages_close() */
 		rc = mdb_env_open(e->env, p->dir, env_flags(p->store->sync),
 		    0600);
-		pthread_rwlock_unlock(&maps_rw);
 	}
 	if (rc != 0) {
 		st_fail(e, err, rc, "open");
@@ -1846,6 +1881,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	}
 	e->counted_rev = atomic_load(&e->rev);
 	atomic_store(&e->durable_rev, e->counted_rev);
+	if (atomic_load(&e->broken) < 0)
+		robust_tidy();	/* cut while opening: see "faults" */
 	*out = e;
 	return 0;
 fail:
@@ -1857,7 +1894,6 @@ void
 st_close(struct st_env *e)
 {
 	unsigned	 i;
-	bool		 zeroed;
 
 	if (e == NULL)
 		return;
@@ -1870,14 +1906,10 @@ st_close(struct st_env *e)
 	 * leaves one behind: this is a safety net). */
 	if (e->env != NULL && st_close_syncs(e))
 		mdb_env_sync(e->env, 1);
-	zeroed = atomic_load(&e->lock_n) > 0;
-	if (zeroed)
-		pthread_rwlock_wrlock(&maps_rw);
+	robust_tidy();		/* an open's calls, or a copy's (see "faults") */
 	if (e->env != NULL)
 		mdb_env_close(e->env);
 	zero_pages_close(e);
-	if (zeroed)
-		pthread_rwlock_unlock(&maps_rw);
 	if (atomic_load(&e->broken) == FAULT_LOCK)
 		fault_note(e);
 	lock_map_del(e);
@@ -4045,6 +4077,7 @@ st_copy(struct st_env *e, int fd, bool compact, uint64_t reserve,
 	rc = compact ? copy_compact(e, fd, reserve, err) :
 	    mdb_env_copyfd2(e->env, fd, 0);
 	if (st_faulted(e) || cut_short(e)) {
+		robust_tidy();	/* LMDB took its writer mutex: "faults" */
 		fault_note(e);
 		return refused(e, err);
 	}
