@@ -478,8 +478,8 @@ test-valgrind-rust: all $(TOOLS_BINS)
 	@t=$$($(CARGO_ENV) $(CARGO) test -q --no-run $(CARGO_FLAGS) \
 	    --test client --message-format=json | \
 	    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); \
-	test -n "$$t" && BUILD=$(BUILD) timeout $(VALGRIND_TIMEOUT) \
-	    $(VALGRIND) $$t -q --test-threads 2
+	test -n "$$t" && BUILD=$(BUILD) STORESD_TEST_SLOW=1 \
+	    timeout $(VALGRIND_TIMEOUT) $(VALGRIND) $$t -q --test-threads 2
 
 # The Python binding's suite under valgrind (the extension's C code and
 # its use of the library; storesd runs plain, forked children are not
@@ -490,7 +490,7 @@ test-valgrind-rust: all $(TOOLS_BINS)
 test-valgrind-python: python all $(TOOLS_BINS)
 	@echo "== valgrind pytest bindings/python"
 	BUILD=$(BUILD) PYTHONPATH=$(abspath $(BUILD))/python \
-	    PYTHONMALLOC=malloc timeout $(VALGRIND_TIMEOUT) $(VALGRIND) \
+	    STORESD_TEST_SLOW=1 PYTHONMALLOC=malloc timeout $(VALGRIND_TIMEOUT) $(VALGRIND) \
 	    --suppressions=tests/valgrind-python.supp \
 	    --show-leak-kinds=definite,indirect \
 	    --child-silent-after-fork=yes $(PYTHON) -m pytest -q \
