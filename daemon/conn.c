@@ -448,9 +448,14 @@ conn_flush(struct conn *c)
 void
 conn_flush_soon(struct conn *c)
 {
-	/* Writable now, most likely: the write event sends it next. */
-	if (c->fd != -1 && c->out_off < c->out.len)
+	/* Writable now, most likely: the write event sends it next.  It
+	 * is marked added, so the flush that empties the output removes
+	 * it: a socket with room is always writable, and a write event
+	 * left behind would turn the loop without end. */
+	if (c->fd != -1 && c->out_off < c->out.len && !c->writing) {
+		c->writing = true;
 		event_add(c->wev, NULL);
+	}
 }
 
 size_t
