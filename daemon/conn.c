@@ -40,6 +40,7 @@ static void	on_retry(evutil_socket_t, short, void *);
 static void	on_more(evutil_socket_t, short, void *);
 static void	on_deadline(evutil_socket_t, short, void *);
 static void	unstall(struct conn *);
+static void	unqueue_flush(struct conn *);
 static void	on_write(evutil_socket_t, short, void *);
 static bool	frame_waiting(const struct conn *);
 
@@ -145,6 +146,7 @@ conn_close(struct conn *c)
 	log_debug("%s: connection %llu closed", __func__,
 	    (unsigned long long)c->serial);
 	unstall(c);
+	unqueue_flush(c);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->retry);
@@ -445,12 +447,41 @@ conn_flush(struct conn *c)
 	maybe_close(c);
 }
 
+/*
+ * Writable now, most likely: sent at the end of the turn, once the hooks
+ * walking lists c is on are done, with no epoll_ctl to add and remove
+ * the write event around each watch event (two system calls an event).
+ * Output already waiting on the write event goes with it.
+ */
 void
 conn_flush_soon(struct conn *c)
 {
-	/* Writable now, most likely: the write event sends it next. */
-	if (c->fd != -1 && c->out_off < c->out.len)
-		event_add(c->wev, NULL);
+	if (c->fd == -1 || c->out_off == c->out.len || c->writing ||
+	    c->flushing)
+		return;
+	c->flushing = true;
+	TAILQ_INSERT_TAIL(&c->loop->flushing, c, flush_link);
+}
+
+/* c leaves its loop's list of output to send this turn. */
+static void
+unqueue_flush(struct conn *c)
+{
+	if (c->flushing)
+		TAILQ_REMOVE(&c->loop->flushing, c, flush_link);
+	c->flushing = false;
+}
+
+void
+conn_flush_turn(struct loop *l)
+{
+	struct conn	*c;
+
+	/* A flush may close c (a peer gone): it is off the list first. */
+	while ((c = TAILQ_FIRST(&l->flushing)) != NULL) {
+		unqueue_flush(c);
+		conn_flush(c);
+	}
 }
 
 size_t

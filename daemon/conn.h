@@ -29,6 +29,7 @@ struct loop;
 struct conn {
 	TAILQ_ENTRY(conn)	 link;
 	TAILQ_ENTRY(conn)	 stall_link;	/* in loop->stalled */
+	TAILQ_ENTRY(conn)	 flush_link;	/* in loop->flushing */
 	struct loop		*loop;
 	uint64_t		 serial;	/* for logs */
 	int			 fd;		/* -1 once closed */
@@ -54,6 +55,7 @@ struct conn {
 	bool			 told_input;	/* logged: max_input hit */
 	bool			 frame_timed;	/* deadline runs for a frame */
 	bool			 writing;	/* wev added: replies wait */
+	bool			 flushing;	/* in loop->flushing */
 	uint64_t		 timed_pos;	/* ... that starts here */
 	size_t			 in_charged;	/* of in, against max_input */
 	struct event		*deadline;	/* frame_timeout */
@@ -87,11 +89,14 @@ void	conn_hold(struct conn *c);
 /* Sends what can be sent now and watches for the rest. */
 void	conn_flush(struct conn *c);
 /*
- * Sends c's output from its write event, soon: for output added where
- * a send could close c under its caller's feet (an end-of-turn hook
- * walking lists c is on).
+ * Sends c's output once the turn's end-of-turn hooks are done
+ * (conn_flush_turn()): for output added where a send could close c
+ * under its caller's feet (an end-of-turn hook walking lists c is on).
  */
 void	conn_flush_soon(struct conn *c);
+/* Loop thread, after the end-of-turn hooks: sends what
+ * conn_flush_soon() queued in the turn. */
+void	conn_flush_turn(struct loop *l);
 /* Bytes of c's output not sent yet. */
 size_t	conn_unsent(const struct conn *c);
 /*

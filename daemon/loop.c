@@ -134,6 +134,7 @@ loop_init(struct loop *l, struct daemon *d, unsigned idx)
 	l->efd = -1;
 	TAILQ_INIT(&l->conns);
 	TAILQ_INIT(&l->stalled);
+	TAILQ_INIT(&l->flushing);
 	pthread_mutex_init(&l->mtx, NULL);
 	/* Each base is touched by its own thread only: no locking inside. */
 	if ((ec = event_config_new()) == NULL)
@@ -181,7 +182,8 @@ loop_start(struct loop *l)
  * One turn: wait for events, run every callback they call for, then end
  * the turn: run the end-of-turn hooks, in the order they were added
  * (the handler's: close the turn's read transactions, then commit its
- * deferred writes).  Nothing started in a turn outlives it.
+ * deferred writes; the watches' events), then send the output the hooks
+ * added.  Nothing started in a turn outlives it.
  */
 void
 loop_run(struct loop *l)
@@ -193,6 +195,9 @@ loop_run(struct loop *l)
 			break;
 		for (i = 0; i < l->nhooks; i++)
 			l->hooks[i].fn(l->hooks[i].arg);
+		/* What the hooks added (watch events) goes out now, once
+		 * no hook is walking a list its connection is on. */
+		conn_flush_turn(l);
 		atomic_fetch_add(&l->turns, 1);
 	}
 }

@@ -63,6 +63,9 @@ struct loop {
 	struct conn_list	 conns;
 	struct conn_list	 stalled;	/* conns whose frame waits for
 						 * a busy env (conn.c) */
+	struct conn_list	 flushing;	/* output the end-of-turn hooks
+						 * added, sent after them
+						 * (conn_flush_soon()) */
 	bool			 stopping;
 	bool			 exit;		/* leave after this turn */
 	struct loop_hook	 hooks[LOOP_MAX_HOOKS];	/* end of turn */

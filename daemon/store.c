@@ -768,17 +768,14 @@ struct lock_slot {
 static _Atomic(struct lock_slot *) lock_tab[LOCK_CHUNKS];
 static pthread_mutex_t lock_mtx = PTHREAD_MUTEX_INITIALIZER;
 
-/* Lists e's lock.mdb (lockfd, open) in lock_tab.  0, or -1 with err. */
+/* Lists e's lock.mdb (lockfd, open; sb: its fstat, lock_open()'s) in
+ * lock_tab.  0, or -1 with err. */
 static int
-lock_map_add(struct st_env *e, struct sp_error *err)
+lock_map_add(struct st_env *e, const struct stat *sb, struct sp_error *err)
 {
 	struct lock_slot *c, *sl = NULL;
-	struct stat	 sb;
 	size_t		 i, j;
 
-	if (fstat(e->lockfd, &sb) == -1)
-		return sp_seterr(err, SP_INTERNAL, "%s: stat lock.mdb: %s",
-		    e->label, strerror(errno));
 	pthread_mutex_lock(&lock_mtx);
 	for (i = 0; i < LOCK_CHUNKS && sl == NULL; i++) {
 		if ((c = atomic_load(&lock_tab[i])) == NULL &&
@@ -791,8 +788,8 @@ lock_map_add(struct st_env *e, struct sp_error *err)
 			}
 	}
 	if (sl != NULL) {
-		atomic_store(&sl->dev, sb.st_dev);
-		atomic_store(&sl->ino, sb.st_ino);
+		atomic_store(&sl->dev, sb->st_dev);
+		atomic_store(&sl->ino, sb->st_ino);
 		atomic_store(&sl->e, e);
 		e->lock_slot = sl;
 	}
@@ -1289,16 +1286,31 @@ st_durable(const struct st_env *e)
 	return atomic_load(&e->ndurable);
 }
 
-bool
-st_exists(const char *dir)
+/* True when dir holds a data file; *absent when it holds nothing of
+ * that name (ENOENT): then there is no file for check_file() to look at. */
+static bool
+data_file(const char *dir, bool *absent)
 {
 	char		 path[PATH_MAX];
 	struct stat	 sb;
 
+	*absent = false;
 	if (snprintf(path, sizeof(path), "%s/%s", dir, ST_DATA_FILE) >=
 	    (int)sizeof(path))
 		return false;
-	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	if (stat(path, &sb) == -1) {
+		*absent = errno == ENOENT;
+		return false;
+	}
+	return S_ISREG(sb.st_mode);
+}
+
+bool
+st_exists(const char *dir)
+{
+	bool	 absent;
+
+	return data_file(dir, &absent);
 }
 
 static unsigned
@@ -1661,29 +1673,30 @@ lock_holder(int fd, short type)
  * (KEEP_SIZE: LMDB's ftruncate takes them up), an old one's as long as
  * it is (allocated already, unless LMDB never wrote all of it: a full
  * disk needs no room for it then).  A full disk is an ENOSPC here.
- * Returns 0, or -1 with err.
+ * Fills sb with the file's fstat (the device and inode lock_map_add()
+ * lists: KEEP_SIZE changes neither).  Returns 0, or -1 with err.
  */
 static int
-lock_room(struct st_env *e, struct sp_error *err)
+lock_room(struct st_env *e, struct stat *sb, struct sp_error *err)
 {
-	struct stat	 sb;
 	off_t		 n;
 
-	if (fstat(e->lockfd, &sb) == -1)
+	if (fstat(e->lockfd, sb) == -1)
 		return st_fail(e, err, errno, "stat lock.mdb");
-	n = sb.st_size > 0 ? sb.st_size : LOCK_ROOM;
+	n = sb->st_size > 0 ? sb->st_size : LOCK_ROOM;
 	if (fallocate(e->lockfd, FALLOC_FL_KEEP_SIZE, 0, n) == -1 &&
 	    errno != EOPNOTSUPP && errno != ENOSYS)
 		return st_fail(e, err, errno, "allocate lock.mdb");
 	return 0;
 }
 
-/* Opens, flocks and allocates lock.mdb in dir before LMDB opens it.
- * Returns 0, or -1 with err: BUSY while another process holds it
- * exclusively, or another storesd has the env open; IO_ERROR on a full
- * disk. */
+/* Opens, flocks and allocates lock.mdb in dir before LMDB opens it, and
+ * fills sb with its fstat.  Returns 0, or -1 with err: BUSY while
+ * another process holds it exclusively, or another storesd has the env
+ * open; IO_ERROR on a full disk. */
 static int
-lock_open(struct st_env *e, const char *dir, struct sp_error *err)
+lock_open(struct st_env *e, const char *dir, struct stat *sb,
+    struct sp_error *err)
 {
 	char	 path[PATH_MAX];
 	pid_t	 pid;
@@ -1714,7 +1727,7 @@ lock_open(struct st_env *e, const char *dir, struct sp_error *err)
 		    "ask that one, or retry once it closed the env",
 		    e->label);
 	}
-	return lock_room(e, err);
+	return lock_room(e, sb, err);
 }
 
 bool
@@ -1802,7 +1815,8 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 {
 	struct st_env	*e;
 	int		 rc, dead = 0;
-	bool		 existed;
+	struct stat	 lsb;
+	bool		 existed, absent;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		sp_seterr(err, SP_INTERNAL, "out of memory opening %s",
@@ -1838,14 +1852,17 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	memcpy(e->names, p->store->dbs, e->ndbs * sizeof(*e->names));
 	memcpy(e->store, p->store->name, sizeof(e->store));
 
-	existed = st_exists(p->dir);
+	existed = data_file(p->dir, &absent);
 	if (!p->create && !existed) {
 		sp_seterr(err, SP_NOT_FOUND, "%s has no data yet", p->label);
 		goto fail;
 	}
+	/* A new env (no data file a moment ago) has nothing to check: its
+	 * open would be an ENOENT, one system call of each new env. */
 	if (wild_check(e, p->dir, err) == -1 ||
-	    check_file(e, p->dir, err) == -1 ||
-	    lock_open(e, p->dir, err) == -1 || lock_map_add(e, err) == -1)
+	    (!absent && check_file(e, p->dir, err) == -1) ||
+	    lock_open(e, p->dir, &lsb, err) == -1 ||
+	    lock_map_add(e, &lsb, err) == -1)
 		goto fail;
 	if ((rc = mdb_env_create(&e->env)) != 0 ||
 	    (rc = catch_asserts(e->env, e)) != 0) {

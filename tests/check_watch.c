@@ -972,6 +972,86 @@ START_TEST(a_quiet_watch_keeps_up_with_a_busy_env)
 }
 END_TEST
 
+/*
+ * How many descriptors storesd's epoll instances watch for EPOLLOUT
+ * (0x4 in the "events:" of /proc/PID/fdinfo of each), or -1.  A loop
+ * asks for writability only while replies wait for the socket.
+ */
+static int
+epollout_interest(pid_t pid)
+{
+	char		 path[64], link[64], line[256];
+	unsigned	 ev;
+	int		 fd, n = 0;
+	ssize_t		 len;
+	FILE		*f;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
+		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:[eventpoll]") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid,
+		    fd);
+		if ((f = fopen(path, "r")) == NULL)
+			return -1;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "tfd: %*d events: %x", &ev) == 1 &&
+			    (ev & 0x4))
+				n++;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Once a watch's events are out, its connection's loop stops asking
+ * whether the socket is writable.  It did not: the events of a watch go
+ * out from the socket's write event, which was added and never removed,
+ * and a socket with room is always writable, so each loop holding a
+ * watch that had sent anything turned without end: a core per loop
+ * spent while nothing happened, and workload 11's CPU per event.
+ */
+START_TEST(a_watch_that_sent_its_events_leaves_its_loop_idle)
+{
+	static const char *const stores[] = { "kv", "nh" };
+	struct hs_daemon	 d;
+	sc_conn			*c, *wc;
+	sc_watch		*w;
+	sc_event		 ev;
+	size_t			 i;
+	int			 n, tries;
+
+	it_up(&d, conf);
+	c = it_conn(&d);
+	wc = it_conn(&d);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		ck_assert_int_eq(sc_put(c, "idle", stores[i], NULL, "k0", 2,
+		    "v", 1), 0);
+		ck_assert_ptr_nonnull(w = watch_prefix(wc, "idle", stores[i],
+		    "k", 0, NULL));
+		ck_assert_int_eq(sc_put(c, "idle", stores[i], NULL, "k1", 2,
+		    "v", 1), 0);
+		ck_assert_msg(next_event(w, &ev, 30000) == 1, "%s: %s",
+		    stores[i], sc_errmsg(wc));
+		ck_assert_int_eq(ev.op, SC_EV_PUT);
+		/* Nothing waits to be sent now; progress events (100 ms)
+		 * add some for a moment. */
+		for (tries = 0; tries < hs_tries(10) &&
+		    (n = epollout_interest(d.pid)) != 0; tries++)
+			usleep(10000);
+		ck_assert_msg(n == 0, "%s: %d sockets still watched for "
+		    "writability with nothing to send", stores[i], n);
+		sc_watch_end(w);
+	}
+	sc_close(wc);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 /* --------------------------------------------------------- COMPACTED */
 
 START_TEST(from_before_history_is_compacted)
@@ -1642,6 +1722,7 @@ watch_suite(void)
 	tcase_add_test(tc, watch_needs_read_access);
 	tcase_add_test(tc, one_uid_cannot_take_every_watch);
 	tcase_add_test(tc, a_quiet_watch_keeps_up_with_a_busy_env);
+	tcase_add_test(tc, a_watch_that_sent_its_events_leaves_its_loop_idle);
 	tcase_add_test(tc, a_reload_that_reopens_the_env_leaves_its_watches_going);
 	tcase_add_test(tc, unwatch_and_other_requests_meanwhile);
 	suite_add_tcase(s, tc);
