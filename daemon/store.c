@@ -1153,7 +1153,12 @@ st_catch_faults(void)
  * else no jump is safe (a write links a cursor of its own stack into
  * its transaction and holds the env's writer lock: see GUARD_PATCH in
  * "faults"; a copy has a thread of LMDB's own waiting on the caller):
- * it logs which env and what failed, and LMDB aborts.
+ * it logs which env and what failed, and LMDB aborts.  Nor can it
+ * return and let the write fail: mdb_assert_fail() calls abort() once
+ * this returns.  A write jumped out of could only leave its transaction
+ * unended (an abort would free the cursor on the stack it left), with
+ * the writer mutex in lock.mdb held by a live thread for good: every
+ * other process using the env would then wait on it for ever.
  */
 static void
 on_assert(MDB_env *env, const char *msg)
