@@ -249,6 +249,11 @@ job_finish(struct job *j)
 {
 	struct registry	*reg = j->d->reg;
 
+	if (j->vacate != NULL) {
+		j->vacate(j, j->vacate_arg);
+		j->vacate = NULL;
+		j->vacate_arg = NULL;
+	}
 	if (j->end != NULL) {
 		j->end(j);
 		j->end = NULL;

@@ -84,6 +84,13 @@ struct job {
 	/* Run by job_finish(), however the job ended (run, or refused
 	 * unrun): lets go of what its arg holds.  NULL: nothing. */
 	void			(*end)(struct job *j);
+	/* Run by job_finish() first, with vacate_arg: gives back what
+	 * the one running j holds for it (snap.c: a JOB_INBOUND's
+	 * snapshot_max place), so that it is free before the reply can
+	 * reach the client.  Set by the runner, apart from end, which is
+	 * the request's.  NULL: nothing. */
+	void			(*vacate)(struct job *j, void *arg);
+	void			*vacate_arg;
 	size_t			 nbytes;	/* copied so far */
 };
 
@@ -156,8 +163,8 @@ int		 job_read_keys(struct sp_buf *out, uint64_t id, bool mget,
 		    bool revs, struct st_env *st, unsigned slot, unsigned db,
 		    const struct sp_array *keys, struct sp_error *err);
 /*
- * Sends a finished job back: drops its env references (and runs its end
- * hook), then hands it to
+ * Sends a finished job back: runs its vacate hook, drops its env
+ * references (and runs its end hook), then hands it to
  * its post hook (its loop, which sends the reply).  A job whose reply
  * could not be built (out of memory) closes its connection there rather
  * than leave the client waiting.

@@ -55,7 +55,11 @@ struct waiter {
 struct snap_set {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;
-	unsigned	 running;
+	unsigned	 running;	/* holding places: snapshot_max */
+	/* Started and not yet through job_finish(), which may outlast the
+	 * place (given back before the reply): snap_free() waits for
+	 * these too, since their replies go to the loops' mailboxes. */
+	unsigned	 unfinished;
 	bool		 stopping;
 	int		 bell;		/* eventfd: readable once stopping */
 	struct waiter	*head;		/* oldest first */
@@ -154,8 +158,8 @@ snap_stop(struct snap_set *s)
 	(void)!write(s->bell, &one, sizeof(one));
 	for (; w != NULL; w = next) {
 		next = w->next;
+		quota_give(QUOTA_PLACES, w->uid, 1);	/* before the reply */
 		refuse(w->j, "stopping", 0);
-		quota_give(QUOTA_PLACES, w->uid, 1);
 		free(w);
 	}
 }
@@ -181,8 +185,8 @@ snap_expire(struct snap_set *s)
 	pthread_mutex_unlock(&s->mtx);
 	for (; (w = gone) != NULL; free(w)) {
 		gone = w->next;
+		quota_give(QUOTA_PLACES, w->uid, 1);	/* before the reply */
 		refuse(w->j, "waited", w->lim.max);
-		quota_give(QUOTA_PLACES, w->uid, 1);
 	}
 }
 
@@ -192,7 +196,7 @@ snap_free(struct snap_set *s)
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&s->mtx);
-	while (s->running > 0)
+	while (s->running > 0 || s->unfinished > 0)
 		pthread_cond_wait(&s->cond, &s->mtx);
 	pthread_mutex_unlock(&s->mtx);
 	pthread_cond_destroy(&s->cond);
@@ -474,7 +478,8 @@ copier_main(void *arg)
 }
 
 /* One snapshot less, of uid's: the oldest waiter runs in its place,
- * or snap_free() may go on. */
+ * or a new one may come.  Before its reply: a client's next snapshot or
+ * restore, sent as soon as it is answered, must find the place free. */
 static void
 leave(struct snap_set *set, uid_t uid)
 {
@@ -485,6 +490,7 @@ leave(struct snap_set *set, uid_t uid)
 	if ((w = set->head) != NULL) {
 		if ((set->head = w->next) == NULL)
 			set->tail = NULL;
+		set->unfinished++;	/* launched below */
 	} else
 		set->running--;
 	pthread_cond_broadcast(&set->cond);
@@ -495,6 +501,16 @@ leave(struct snap_set *set, uid_t uid)
 		launch(set, w->j, w->uid, &w->lim);
 		free(w);
 	}
+}
+
+/* A job launched is through job_finish(): snap_free() may go on. */
+static void
+finished(struct snap_set *set)
+{
+	pthread_mutex_lock(&set->mtx);
+	set->unfinished--;
+	pthread_cond_broadcast(&set->cond);
+	pthread_mutex_unlock(&set->mtx);
 }
 
 /* Frees s, and gives its place back (unless its set is NULL). */
@@ -518,6 +534,7 @@ static void *
 feeder_main(void *arg)
 {
 	struct snap	*s = arg;
+	struct snap_set	*set = s->set;
 	struct job	*j = s->j;
 	struct sp_error	 err;
 	uint64_t	 written;
@@ -545,6 +562,7 @@ feeder_main(void *arg)
 	snap_end(s);
 	job_reply(j, rc, &err, written);
 	job_finish(j);
+	finished(set);
 	return NULL;
 }
 
@@ -634,9 +652,10 @@ admit(struct snap_set *set, struct job *j, uid_t uid,
 	pthread_mutex_lock(&set->mtx);
 	if (set->stopping)
 		rc = -1;
-	else if (set->running < lim->max)
+	else if (set->running < lim->max) {
 		set->running++;
-	else {
+		set->unfinished++;	/* launched by snap_submit() */
+	} else {
 		w->j = j;
 		w->uid = uid;
 		w->lim = *lim;
@@ -716,28 +735,41 @@ fail:
 	return -1;
 }
 
-/* A JOB_INBOUND's thread: the job, then its place (its uid's) back. */
+/* The place a JOB_INBOUND holds (one of its uid's). */
 struct inbound {
-	struct job	*j;
+	struct snap_set	*set;
 	uid_t		 uid;
 };
 
+/* j's vacate hook: its place goes back as job_finish() begins, before
+ * the reply that its run() built is posted. */
+static void
+inbound_vacate(struct job *j, void *arg)
+{
+	struct inbound	*in = arg;
+
+	(void)j;
+	leave(in->set, in->uid);
+	free(in);
+}
+
+/* A JOB_INBOUND's thread: its run(), which replies and finishes it. */
 static void *
 inbound_main(void *arg)
 {
-	struct inbound	 in = *(struct inbound *)arg;
-	struct snap_set	*set = in.j->d->snaps;	/* j is gone after run() */
+	struct job	*j = arg;
+	struct snap_set	*set = j->d->snaps;	/* j is gone after run() */
 
-	free(arg);
-	in.j->run(in.j);
-	leave(set, in.uid);
+	j->run(j);
+	finished(set);
 	return NULL;
 }
 
 /* Starts j's thread; it counts as running already.  Returns 0, or -1
  * with err. */
 static int
-inbound_start(struct job *j, uid_t uid, struct sp_error *err)
+inbound_start(struct snap_set *set, struct job *j, uid_t uid,
+    struct sp_error *err)
 {
 	pthread_attr_t	 attr;
 	pthread_t	 t;
@@ -746,14 +778,18 @@ inbound_start(struct job *j, uid_t uid, struct sp_error *err)
 
 	if ((in = malloc(sizeof(*in))) == NULL)
 		return sp_seterr(err, SP_INTERNAL, "out of memory; retry");
-	*in = (struct inbound){ j, uid };
+	*in = (struct inbound){ set, uid };
+	j->vacate = inbound_vacate;
+	j->vacate_arg = in;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SNAP_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, inbound_main, in);
+	rc = pthread_create(&t, &attr, inbound_main, j);
 	pthread_attr_destroy(&attr);
 	if (rc == 0)
 		return 0;
+	j->vacate = NULL;	/* launch() gives the place back */
+	j->vacate_arg = NULL;
 	free(in);
 	sp_seterr(err, SP_INTERNAL, "cannot start a thread: %s; retry",
 	    strerror(rc));
@@ -761,8 +797,8 @@ inbound_start(struct job *j, uid_t uid, struct sp_error *err)
 	return -1;
 }
 
-/* Runs j, which holds a place among the running (one of uid's); gives
- * the place back when it cannot start. */
+/* Runs j, which holds a place among the running (one of uid's) and
+ * counts as unfinished; gives the place back when it cannot start. */
 static void
 launch(struct snap_set *set, struct job *j, uid_t uid,
     const struct snap_limits *lim)
@@ -771,13 +807,14 @@ launch(struct snap_set *set, struct job *j, uid_t uid,
 	int		 rc;
 
 	if (j->kind == JOB_INBOUND)
-		rc = inbound_start(j, uid, &err);
+		rc = inbound_start(set, j, uid, &err);
 	else
 		rc = snap_start(set, j, uid, lim, &err);
 	if (rc == -1) {
 		leave(set, uid);	/* first, as in feeder_main() */
 		job_reply(j, -1, &err, 0);
 		job_finish(j);
+		finished(set);
 	}
 }
 

@@ -54,7 +54,10 @@ struct snap_set	*snap_new(void);
  * are read from the configuration now, never later on another thread.
  * A JOB_INBOUND job (its fd the client's) is run alike, as one of
  * snapshot_max, on one thread of its own: its j->run(), which replies,
- * finishes it, and polls snap_bell() beside the client's descriptor.
+ * finishes it, and polls snap_bell() beside the client's descriptor;
+ * snap.c sets j->vacate, which job_finish() runs first.  Either way the
+ * place goes back before the reply is posted: a client's next snapshot
+ * or restore, sent as soon as it is answered, finds it free.
  */
 void		 snap_submit(struct snap_set *s, struct job *j, uid_t uid);
 /* Answers BUSY to the snapshots that waited snapshot_timeout for a
@@ -68,7 +71,8 @@ int		 snap_bell(struct snap_set *s);
 /* Cuts off every running snapshot (each replies BUSY), answers the
  * waiting ones BUSY and refuses new ones; returns at once.  For a stop. */
 void		 snap_stop(struct snap_set *s);
-/* Waits until no snapshot runs, then frees s.  NULL-safe. */
+/* Waits until no snapshot runs and every one's job_finish() has
+ * returned (its reply posted), then frees s.  NULL-safe. */
 void		 snap_free(struct snap_set *s);
 
 #endif

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <linux/futex.h>
@@ -251,8 +253,12 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * (check_file()): refused while it is short, served once it is restored.
  * A file that another program wrote bytes into (not cut) can make
  * LMDB follow an offset or a pointer out of range: a SIGSEGV at an
- * address nothing is mapped at, past the env's map (past_map()) or
- * near 0, in a guarded call is a fault of that env too (FAULT_WILD).
+ * address nothing is mapped at, past the env's map (past_map()), in a
+ * guarded call, is a fault of that env too (FAULT_WILD), wherever the
+ * faulting instruction is (storesd copies the values LMDB points at);
+ * so is one near 0 (a pointer LMDB never set) when the instruction is
+ * in liblmdb's code (lmdb_pc()): near 0 anywhere else it is storesd's
+ * own NULL dereference, which no env is blamed for.
  * A read jumps back the same way.  A write, past the map, gets a page
  * of zeros mapped there (MAP_FIXED_NOREPLACE: nothing else is there to
  * replace), noted in the env and unmapped when it closes; LMDB finds
@@ -260,7 +266,11 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * ZERO_PAGES of them per env: a value's size out of range copied past
  * the map would need a page after page, and storesd dies instead.
  * Near 0 in a write nothing can be mapped (vm.mmap_min_addr): storesd
- * dies.  Any other SIGSEGV is storesd's own: it dies.  Such a file can
+ * dies.  Any other SIGSEGV is storesd's own: it dies.  It dies by the
+ * handler that was there before st_catch_faults() (AddressSanitizer's,
+ * or the default one that dumps core), put back and reached by making
+ * the faulting access again (fault_pass()), so that its report names
+ * the real place of the fault.  Such a file can
  * also fail one of LMDB's own assertions (a leaf page flagged a
  * branch): in a guarded read that is a fault of the env as well
  * (on_assert()).  A wild file passes the checks of the next open (its
@@ -323,7 +333,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * finds them at its address (lock_zeroed()), and the access is made
  * again.
  * A SIGBUS with no guard and in no lock map, or sent by another process
- * (kill), still kills storesd, with a line on stderr.
+ * (kill), still kills storesd, with a line on stderr, by the handler
+ * that was there before, as a SIGSEGV of its own does.
  */
 #define FAULT		(-1)	/* a page faulted; not yet told why */
 #define FAULT_CUT	(-2)	/* data.mdb was cut short */
@@ -953,6 +964,98 @@ zero_pages_close(struct st_env *e)
 		munmap((void *)atomic_load(&e->wild_pg[i]), (size_t)fault_page);
 }
 
+/*
+ * The handlers st_catch_faults() replaced (AddressSanitizer's, or the
+ * default), which a fault that is no env's goes to.
+ */
+static struct sigaction	 prior_bus, prior_segv;
+/* liblmdb's code, [lo, hi); hi 0: not known (see lmdb_pc()). */
+static uintptr_t	 lmdb_lo, lmdb_hi;
+
+/*
+ * Whether the instruction that faulted (in uc, the handler's context)
+ * is liblmdb's.  Where it cannot be told (another architecture, or a
+ * liblmdb linked into storesd itself) every one is taken for LMDB's.
+ * Async signal safe.
+ */
+static bool
+lmdb_pc(const void *uc)
+{
+#if defined(__x86_64__)
+	const ucontext_t	*u = uc;
+	uintptr_t		 pc = (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+
+	return lmdb_hi == 0 || (pc >= lmdb_lo && pc < lmdb_hi);
+#else
+	(void)uc;
+	return true;
+#endif
+}
+
+/* dl_iterate_phdr(): the executable segment of the object that holds
+ * *arg, LMDB's function, into lmdb_lo and lmdb_hi. */
+static int
+lmdb_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t	 fn = *(const uintptr_t *)arg, lo;
+	ElfW(Half)	 i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		if (info->dlpi_phdr[i].p_type != PT_LOAD ||
+		    !(info->dlpi_phdr[i].p_flags & PF_X))
+			continue;
+		lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+		if (fn >= lo && fn - lo < info->dlpi_phdr[i].p_memsz) {
+			lmdb_lo = lo;
+			lmdb_hi = lo + info->dlpi_phdr[i].p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Finds liblmdb's code, for lmdb_pc(): the executable segment that holds
+ * one of its functions, unless storesd's own code is in it too (a static
+ * liblmdb: no telling them apart).
+ */
+static void
+lmdb_find(void)
+{
+	uintptr_t	 fn = (uintptr_t)mdb_cursor_get;
+	uintptr_t	 own = (uintptr_t)st_catch_faults;
+
+	lmdb_lo = lmdb_hi = 0;
+	(void)dl_iterate_phdr(lmdb_segment, &fn);
+	if (own >= lmdb_lo && own < lmdb_hi)
+		lmdb_lo = lmdb_hi = 0;
+	if (lmdb_hi == 0)
+		log_notice("%s: liblmdb's code cannot be told from storesd's: "
+		    "a SIGSEGV near address 0 in a read is taken for the "
+		    "env's fault wherever it is", __func__);
+}
+
+/*
+ * A fault that is no env's: storesd dies of it, by the handler that was
+ * there before st_catch_faults(), put back.  A fault of this thread's
+ * access (si_code > 0) is made again on return, so that handler sees its
+ * true address and context (AddressSanitizer's report, the core dump);
+ * a signal sent is sent again.  Async signal safe.
+ */
+static void
+fault_pass(int sig, const siginfo_t *si, const char *msg, size_t n)
+{
+	struct sigaction	 sa = sig == SIGBUS ? prior_bus : prior_segv;
+
+	(void)!write(STDERR_FILENO, msg, n);
+	if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)
+		sa.sa_handler = SIG_DFL;	/* it dies all the same */
+	(void)sigaction(sig, &sa, NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
 static void
 on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -966,17 +1069,16 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
 
-	(void)uc;
 	/*
 	 * A page of the file that another program wrote bytes into makes
 	 * LMDB follow an offset or a size out of range, past the end of
-	 * the map, or a pointer it never set (near address 0): in a
-	 * guarded call, a fault of that env.  Any other SIGSEGV is
-	 * storesd's own: it dies.
+	 * the map, or a pointer it never set (near address 0, in LMDB's
+	 * code): in a guarded call, a fault of that env.  Any other
+	 * SIGSEGV is storesd's own: it dies.
 	 */
 	if (sig == SIGSEGV) {
 		if (g != NULL && si->si_code == SEGV_MAPERR &&
-		    (a < LOW_ADDR || past_map(g->e, a))) {
+		    ((a < LOW_ADDR && lmdb_pc(uc)) || past_map(g->e, a))) {
 			g->hit = 1;
 			atomic_store(&g->e->wild, true);
 			fault_mark(g->e);
@@ -989,9 +1091,8 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 				return;
 			}
 		}
-		(void)!write(STDERR_FILENO, segv, sizeof(segv) - 1);
-		signal(sig, SIG_DFL);
-		raise(sig);
+		fault_pass(sig, si, segv, sizeof(segv) - 1);
+		errno = saved;
 		return;
 	}
 	/* si_code > 0: the kernel's, for this thread's access (BUS_ADRERR
@@ -1028,9 +1129,8 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 			return;
 		}
 	}
-	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	fault_pass(sig, si, msg, sizeof(msg) - 1);
+	errno = saved;
 }
 
 /*
@@ -1049,6 +1149,20 @@ begun_broken(struct st_env *e, MDB_txn *txn)
 	return true;
 }
 
+/* Installs sa for sig, keeping the handler it replaces in *prior
+ * (unless that is ours: a second call).  0, or -1 with errno. */
+static int
+catch_one(int sig, const struct sigaction *sa, struct sigaction *prior)
+{
+	struct sigaction	 old;
+
+	if (sigaction(sig, sa, &old) == -1)
+		return -1;
+	if (!(old.sa_flags & SA_SIGINFO) || old.sa_sigaction != on_sigbus)
+		*prior = old;
+	return 0;
+}
+
 int
 st_catch_faults(void)
 {
@@ -1056,13 +1170,14 @@ st_catch_faults(void)
 
 	if ((fault_page = sysconf(_SC_PAGESIZE)) <= 0)
 		fault_page = 4096;
+	lmdb_find();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, NULL) == -1)
+	if (catch_one(SIGBUS, &sa, &prior_bus) == -1)
 		return -1;
-	return sigaction(SIGSEGV, &sa, NULL);
+	return catch_one(SIGSEGV, &sa, &prior_segv);
 }
 
 /*
@@ -1078,7 +1193,12 @@ st_catch_faults(void)
  * else no jump is safe (a write links a cursor of its own stack into
  * its transaction and holds the env's writer lock: see GUARD_PATCH in
  * "faults"; a copy has a thread of LMDB's own waiting on the caller):
- * it logs which env and what failed, and LMDB aborts.
+ * it logs which env and what failed, and LMDB aborts.  Nor can it
+ * return and let the write fail: mdb_assert_fail() calls abort() once
+ * this returns.  A write jumped out of could only leave its transaction
+ * unended (an abort would free the cursor on the stack it left), with
+ * the writer mutex in lock.mdb held by a live thread for good: every
+ * other process using the env would then wait on it for ever.
  */
 static void
 on_assert(MDB_env *env, const char *msg)

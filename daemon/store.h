@@ -46,8 +46,11 @@ struct st_env;
  * st_catch_faults() installs the process's SIGBUS and SIGSEGV handler
  * (once, at start-up, before any env opens); without it a fault kills
  * the process as before, and a SIGBUS outside a guarded call still does,
- * as does any SIGSEGV but a guarded read's past its env's map (a file
- * another program wrote into).  Returns 0, or -1 with errno.
+ * as does any SIGSEGV but a guarded call's past its env's map, or near
+ * address 0 in liblmdb's code (a file another program wrote into).  Such
+ * a fault that is no env's goes to the handler st_catch_faults()
+ * replaced (AddressSanitizer's, or the default one: a core dump).
+ * Returns 0, or -1 with errno.
  */
 int	st_catch_faults(void);
 /* True once a page of env's map faulted: it serves nothing more. */

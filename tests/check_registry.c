@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -674,6 +676,195 @@ START_TEST(store_lock_page_zeroed_meanwhile)
 	ck_assert_int_eq(get(e, 0, "k", &v, &err), -1);
 	ck_assert_int_eq(err.code, SP_BUSY);
 	reg_release(reg, e);
+}
+END_TEST
+
+/* ------------------------------------------ faults that are no env's */
+
+/*
+ * A NULL dereference of storesd's own (a member near address 0; a plain
+ * NULL would be UBSan's first), in a value callback, which a guarded
+ * read runs as it runs the handler's copy of a value.
+ */
+static const long *volatile near_null = (const long *)16;
+
+static int
+own_null(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return (int)*near_null;
+}
+
+/* A handler installed before st_catch_faults(), as AddressSanitizer's
+ * would be: the fault that is no env's ends up here. */
+static void
+prior_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	_exit(sig == SIGSEGV ? 42 : 43);
+}
+
+static void
+install_prior(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = prior_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* In a child: st_catch_faults(), then a read of an env of refs whose
+ * value callback dereferences near NULL.  Exits 3 when the read says
+ * CORRUPT (the fault taken for the env's), 4 for another error. */
+static void
+read_into_own_null(void)
+{
+	struct reg_env	*e;
+	struct sp_error	 err;
+
+	if (st_catch_faults() == -1 ||
+	    reg_acquire(reg, &refs, B("r"), true, &e, &err) == -1 ||
+	    put(e, 0, "k", "v", 1, &err) == -1)
+		_exit(5);
+	if (st_get(e->st, 0, 0, "k", 1, own_null, NULL, &err) == -1)
+		_exit(err.code == SP_CORRUPT ? 3 : 4);
+	_exit(0);
+}
+
+/* In a child: st_catch_faults(), then storesd's own NULL dereference
+ * outside any guarded call. */
+static void
+own_null_unguarded(void)
+{
+	if (st_catch_faults() == -1)
+		_exit(5);
+	_exit(own_null(NULL, NULL, 0) == 0 ? 6 : 7);
+}
+
+/* In a child: st_catch_faults(), then a SIGBUS outside any guarded
+ * call: a page of a mapped file past its end. */
+static void
+sigbus_unguarded(void)
+{
+	char		 path[PATH_MAX];
+	volatile char	*p;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/short", tmp);
+	if (st_catch_faults() == -1 ||
+	    (fd = open(path, O_RDWR | O_CREAT, 0600)) == -1 ||
+	    (p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)) ==
+	    MAP_FAILED)
+		_exit(5);
+	_exit(p[0] == 0 ? 6 : 7);
+}
+
+/* Runs what in a child, with prior_handler installed first when asked
+ * and its stderr in TMP/stderr; returns its wait status. */
+static int
+in_child(void (*what)(void), bool prior)
+{
+	char	 path[PATH_MAX];
+	pid_t	 pid;
+	int	 fd, status;
+
+	snprintf(path, sizeof(path), "%s/stderr", tmp);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
+		    -1 || dup2(fd, STDERR_FILENO) == -1)
+			_exit(5);
+		if (prior)
+			install_prior();
+		what();
+		_exit(8);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* Whether the child's stderr (in_child()) holds s. */
+static bool
+child_said(const char *s)
+{
+	char	 path[PATH_MAX], buf[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/stderr", tmp);
+	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
+/*
+ * storesd's own NULL dereference in a guarded read (here in the value
+ * callback, where the handler copies a value): the handler took any
+ * SIGSEGV near address 0 in a guarded call for a wild file's (LMDB
+ * following a pointer it never set), so the read was answered CORRUPT,
+ * the env refused until restored, and the bug hidden (exit 3).  Now
+ * near 0 is the env's only when the faulting instruction is liblmdb's:
+ * this one reaches the handler that was there before (exit 42).
+ */
+START_TEST(store_own_null_in_a_read_is_not_the_envs)
+{
+	int	 st = in_child(read_into_own_null, true);
+
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42, "%s %d",
+	    WIFEXITED(st) ? "exit" : "signal",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	ck_assert(child_said("storesd: SIGSEGV: storesd dies"));
+}
+END_TEST
+
+/*
+ * The same with no handler before ours: storesd dies of the SIGSEGV
+ * (a core dump where allowed), or, under AddressSanitizer, by its
+ * report, which names the place.  It was answered CORRUPT (exit 3).
+ */
+START_TEST(store_own_null_in_a_read_dies_by_default)
+{
+	int	 st = in_child(read_into_own_null, false);
+
+	if (hs_asan())
+		ck_assert_msg(child_said("AddressSanitizer: SEGV"),
+		    "no report; %s %d", WIFEXITED(st) ? "exit" : "signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	else
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+		    "%s %d", WIFEXITED(st) ? "exit" : "signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+END_TEST
+
+/*
+ * A fault outside any guarded call, SIGSEGV or SIGBUS: st_catch_faults()
+ * had put SIG_DFL back and raised it, so AddressSanitizer's handler (or
+ * any before ours) never saw it and printed no report (killed by
+ * SIGSEGV and SIGBUS here).  Now it reaches the handler before ours.
+ */
+START_TEST(store_unguarded_faults_reach_the_prior_handler)
+{
+	int	 st;
+
+	st = in_child(own_null_unguarded, true);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42, "SIGSEGV: %s "
+	    "%d", WIFEXITED(st) ? "exit" : "signal",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	st = in_child(sigbus_unguarded, true);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 43, "SIGBUS: %s "
+	    "%d", WIFEXITED(st) ? "exit" : "signal",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	ck_assert(child_said("SIGBUS outside any call on an env"));
 }
 END_TEST
 
@@ -1844,6 +2035,9 @@ registry_suite(void)
 	tcase_add_test(tc, store_put_get_del);
 	tcase_add_test(tc, store_keys_checked);
 	tcase_add_test(tc, store_lock_page_zeroed_meanwhile);
+	tcase_add_test(tc, store_own_null_in_a_read_is_not_the_envs);
+	tcase_add_test(tc, store_own_null_in_a_read_dies_by_default);
+	tcase_add_test(tc, store_unguarded_faults_reach_the_prior_handler);
 	tcase_add_test(tc, store_map_full_applies_nothing);
 	tcase_add_test(tc, store_named_and_unnamed_dbs);
 	tcase_add_test(tc, store_stats);

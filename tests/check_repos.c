@@ -179,6 +179,41 @@ START_TEST(restore_needs_a_readable_descriptor)
 }
 END_TEST
 
+/*
+ * A restore's snapshot_max place is free again once it is answered: the
+ * next one, sent at once, never finds it held (BUSY).  With
+ * snapshot_max = 2 a uid holds one place at most.
+ */
+START_TEST(back_to_back_restores_are_never_busy)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	char			 path[PATH_MAX], cf[sizeof(conf) + 64];
+	uint64_t		 n;
+	int			 snapfd, i;
+
+	snprintf(cf, sizeof(cf), "[daemon]\nsnapshot_max = 2\n%s", conf);
+	it_up(&d, cf);
+	c = it_conn(&d);
+	ck_assert_int_eq(sc_put(c, "src", "nodes", NULL, "k", 1, "v", 1), 0);
+	snprintf(path, sizeof(path), "%s/snap", d.dir);
+	snapfd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ne(snapfd, -1);
+	ck_assert_int_eq(sc_snapshot(c, "src", "nodes", snapfd, 0, NULL), 0);
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_eq(lseek(snapfd, 0, SEEK_SET), 0);
+		ck_assert_msg(sc_restore(c, "dst", "nodes", snapfd, 1, &n) ==
+		    0, "restore %d: %s %s", i, sc_errname(sc_errcode(c)),
+		    sc_errmsg(c));
+	}
+	close(snapfd);
+	ck_assert_int_eq(sc_count(c, "dst", "nodes", NULL, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	sc_close(c);
+	it_down(&d, &bad_stops);
+}
+END_TEST
+
 /* create = explicit: NO_REPO through the library, until create. */
 START_TEST(explicit_store_says_no_repo)
 {
@@ -289,6 +324,7 @@ repos_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, drop_and_replace_are_busy_while_a_snapshot_runs);
 	tcase_add_test(tc, restore_needs_a_readable_descriptor);
+	tcase_add_test(tc, back_to_back_restores_are_never_busy);
 	tcase_add_test(tc, explicit_store_says_no_repo);
 	tcase_add_test(tc, reads_of_many_repos_find_each_its_env);
 	suite_add_tcase(s, tc);

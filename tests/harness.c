@@ -346,6 +346,16 @@ hs_sanitized(void)
 #endif
 }
 
+bool
+hs_asan(void)
+{
+#if defined(HS_ASAN)
+	return true;
+#else
+	return false;
+#endif
+}
+
 long
 hs_fds(pid_t pid)
 {

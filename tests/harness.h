@@ -69,6 +69,10 @@ bool	hs_wrapped(void);
  * keep freed memory (quarantine) and need more address space and time,
  * so memory and timing bounds say nothing then. */
 bool	hs_sanitized(void);
+/* True when this test, and so storesd (built alike), is built with
+ * AddressSanitizer: a fatal signal of storesd's own ends in its report
+ * (exit status 1), not in death by the signal. */
+bool	hs_asan(void);
 long	hs_fds(pid_t pid);
 /* Removes the temporary directory. */
 void	hs_cleanup(struct hs_daemon *d);
