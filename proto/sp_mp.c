@@ -166,6 +166,33 @@ sp_mp_map(msgpack_packer *pk, uint32_t n)
 }
 
 void
+sp_mp_map_count(struct sp_buf *b, size_t at, uint32_t n)
+{
+	unsigned char	*p;
+
+	if (b->failed || at >= b->len)
+		return;
+	if (n <= 15) {
+		b->data[at] = (char)(0x80 | n);
+		return;
+	}
+	/* A map16, as msgpack-c writes up to 65535 pairs: two more bytes
+	 * of header before the pairs. */
+	if (n > 0xffff) {
+		b->failed = 1;
+		return;
+	}
+	if (sp_buf_reserve(b, 2) == -1)
+		return;
+	p = (unsigned char *)b->data + at;
+	memmove(p + 3, p + 1, b->len - at - 1);
+	p[0] = 0xde;
+	p[1] = (unsigned char)(n >> 8);
+	p[2] = (unsigned char)n;
+	b->len += 2;
+}
+
+void
 sp_mp_str(msgpack_packer *pk, const char *s)
 {
 	struct sp_buf	*b = pk->data;

@@ -36,6 +36,11 @@ void	sp_mp_packer(msgpack_packer *pk, struct sp_buf *b);
 
 /* Packs a map's header (as msgpack_pack_map, without its callback). */
 void	sp_mp_map(msgpack_packer *pk, uint32_t n);
+/* Sets the count of the map whose header sp_mp_map(pk, 0) wrote at b's
+ * offset at to n pairs, once they are written after it (a map16 past
+ * 15 pairs, its pairs moved 2 bytes on).  Sets b's failed flag when it
+ * cannot (no memory, or over 65535 pairs). */
+void	sp_mp_map_count(struct sp_buf *b, size_t at, uint32_t n);
 /* Packs a NUL-terminated string, and a string key followed by values. */
 void	sp_mp_str(msgpack_packer *pk, const char *s);
 void	sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v);
