@@ -192,23 +192,14 @@ name_is(const char *p, size_t n, const char *name, size_t len)
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
-	const char	*s;
-	size_t		 i;
-	int		 op;
+	int	 op;
 
 	if (name.p == NULL || name.n == 0)
 		return SP_OP_NONE;
-	/* The first byte rules out most rows; then byte by byte, up to
-	 * the row name's NUL, which a byte of name never matches. */
-	for (op = SP_OP_NONE + 1; op < SP_OP_MAX; op++) {
-		s = ops[op].name;
-		if (s[0] != name.p[0])
-			continue;
-		for (i = 1; i < name.n && s[i] == name.p[i] && s[i]; i++)
-			;
-		if (i == name.n && s[i] == '\0')
+	/* The length and the first byte rule out most rows. */
+	for (op = SP_OP_NONE + 1; op < SP_OP_MAX; op++)
+		if (name_is(name.p, name.n, ops[op].name, ops[op].len))
 			return (enum sp_op)op;
-	}
 	return SP_OP_NONE;
 }
 
@@ -637,7 +628,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 		n++;
 		switch (f->kind) {
 		case K_UINT:
-			sp_mp_kv_u64(&pk, f->name,
+			sp_mp_kv_u64_n(&pk, f->name, f->len,
 			    *(const uint64_t *)(base + f->off));
 			break;
 		case K_BOOL:
@@ -646,11 +637,13 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 			break;
 		case K_STR:
 			v = (const struct sp_bytes *)(base + f->off);
-			sp_mp_kv_bytes(&pk, f->name, v->p, v->n);
+			sp_mp_kv_raw_n(&pk, f->name, f->len, false, v->p,
+			    v->n);
 			break;
 		case K_BYTES:
 			v = (const struct sp_bytes *)(base + f->off);
-			sp_mp_kv_bin(&pk, f->name, v->p, v->n);
+			sp_mp_kv_raw_n(&pk, f->name, f->len, true, v->p,
+			    v->n);
 			break;
 		case K_ARRAY:
 			a = (const struct sp_array *)(base + f->off);
