@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "client_int.h"
@@ -387,6 +387,27 @@ sc__connect(sc_conn *c)
 	return connect_failed(c, errno);
 }
 
+/*
+ * A blocking connection's timeout, as the socket's own (SO_RCVTIMEO,
+ * SO_SNDTIMEO): each recv() and sendmsg() waits at most that long, with
+ * no poll() before it, so a call costs its send and its receive alone,
+ * and a send blocked on a full socket is bounded too.  Returns 0, or -1
+ * (c dead).
+ */
+static int
+set_timeouts(sc_conn *c)
+{
+	struct timeval	 tv = { c->timeout_ms / 1000,
+			    (c->timeout_ms % 1000) * 1000 };
+
+	if (c->timeout_ms <= 0)
+		return 0;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		return sc__die(c, SC_ERR_IO, "setsockopt: %s", strerror(errno));
+	return 0;
+}
+
 void
 sc__hello_req(struct sp_req *rq, const char *client_name)
 {
@@ -452,7 +473,7 @@ sc_connect_opts(const sc_options *o)
 	sc_conn		*c;
 
 	if ((c = sc__new(o, false)) == NULL || c->fd == -1 ||
-	    sc__connect(c) == -1)
+	    sc__connect(c) == -1 || set_timeouts(c) == -1)
 		return c;
 	sc__hello_req(&rq, o ? o->client_name : NULL);
 	if (sc__call(c, &rq, -1, &rep) == -1) {
@@ -736,25 +757,12 @@ sc__send(sc_conn *c, struct sp_req *rq, int pass_fd, bool dup_fd,
 	return 0;
 }
 
-/* Waits until fd is ready for events, within the call's timeout. */
+/* A blocking recv() or sendmsg() waited the timeout out. */
 static int
-wait_ready(sc_conn *c, short events)
+timed_out(sc_conn *c)
 {
-	struct pollfd	 pfd = { c->fd, events, 0 };
-	int		 rc;
-
-	if (c->timeout_ms <= 0)
-		return 0;
-	do
-		rc = poll(&pfd, 1, c->timeout_ms);
-	while (rc == -1 && errno == EINTR);
-	if (rc == 0)
-		return sc__die(c, SC_ERR_TIMEOUT, "storesd at %s did not answer "
-		    "within %d ms; the connection is closed", c->path,
-		    c->timeout_ms);
-	if (rc == -1)
-		return sc__die(c, SC_ERR_IO, "poll: %s", strerror(errno));
-	return 0;
+	return sc__die(c, SC_ERR_TIMEOUT, "storesd at %s did not answer "
+	    "within %d ms; the connection is closed", c->path, c->timeout_ms);
 }
 
 /*
@@ -869,13 +877,12 @@ sc__write(sc_conn *c)
 	if (c->fd == -1)
 		return dead_again(c);
 	while (c->out_off < send_end(c)) {
-		if (!c->nonblock && wait_ready(c, POLLOUT) == -1)
-			return -1;
 		n = send_some(c);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && c->nonblock &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->nonblock)
+				return timed_out(c);
 			compact_out(c);
 			return 0;
 		}
@@ -925,15 +932,12 @@ sc__read(sc_conn *c)
 		return sc__die(c, SC_ERR_NOMEM, "out of memory for a reply of "
 		    "%zu bytes", need + avail);
 	for (;;) {
-		if (!c->nonblock && wait_ready(c, POLLIN) == -1)
-			return -1;
 		n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
 		    c->nonblock ? MSG_DONTWAIT : 0);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && c->nonblock &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return c->nonblock ? 0 : timed_out(c);
 		if (n <= 0)
 			return sc__die(c, SC_ERR_IO, "storesd at %s closed the "
 			    "connection%s%s", c->path, n == 0 ? "" : ": ",

@@ -5,7 +5,8 @@
  * received, the requests awaiting replies, error recording) and the
  * engine that both APIs drive: framing, matching replies to requests by
  * id, a connection's death.  The synchronous calls (api.c, multi.c,
- * scan.c, batch.c, pipeline.c) block on it with poll(); the
+ * scan.c, batch.c, pipeline.c) block in its recv() and sendmsg(), each
+ * bounded by the socket's own timeout (SO_RCVTIMEO, SO_SNDTIMEO); the
  * asynchronous ones (async.c) drive it from an event loop's callbacks.
  * req.c builds the requests both send; proto/ encodes and decodes them.
  */

@@ -176,9 +176,11 @@ SC_API int		 sc_options_set_path(sc_options *o, const char *path);
 SC_API int		 sc_options_set_client_name(sc_options *o,
 			    const char *name);
 /*
- * Sync: how long a call may wait on storesd; async: how long requests
- * may be in flight with no reply coming (the connection then dies with
- * SC_ERR_TIMEOUT).  0 (the default): as long as it takes.
+ * Sync: how long a call may wait on storesd, for the socket to take its
+ * request or for a reply (the socket's SO_SNDTIMEO and SO_RCVTIMEO);
+ * async: how long requests may be in flight with no reply coming (the
+ * connection then dies with SC_ERR_TIMEOUT).  0 (the default): as long
+ * as it takes.
  */
 SC_API int		 sc_options_set_timeout(sc_options *o, int ms);
 /*

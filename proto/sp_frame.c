@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <string.h>
 
 #include "sp_frame.h"
 
@@ -14,10 +15,15 @@ sp_frame_len(const void *hdr)
 int
 sp_frame_open(struct sp_buf *b, size_t *mark)
 {
-	static const char	 zero[SP_FRAME_HDR];
-
 	*mark = b->len;
-	return sp_buf_append(b, zero, sizeof(zero));
+	/* The header's room and its zeros in place: every request and
+	 * reply opens a frame. */
+	if (SP_FRAME_HDR > b->cap - b->len &&
+	    sp_buf_reserve(b, SP_FRAME_HDR) == -1)
+		return -1;
+	memset(b->data + b->len, 0, SP_FRAME_HDR);
+	b->len += SP_FRAME_HDR;
+	return 0;
 }
 
 int

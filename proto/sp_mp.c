@@ -26,7 +26,7 @@ sp_mp_packer(msgpack_packer *pk, struct sp_buf *b)
  */
 
 /* Room for n more bytes of b, or NULL (b's sticky failed flag set). */
-static unsigned char *
+static inline unsigned char *
 room(struct sp_buf *b, size_t n)
 {
 	if (n > b->cap - b->len && sp_buf_reserve(b, n) == -1)
@@ -36,7 +36,7 @@ room(struct sp_buf *b, size_t n)
 
 /* Writes the header of a str (bin false) or bin of n bytes at p;
  * returns its length, at most 5 bytes. */
-static size_t
+static inline size_t
 raw_hdr(unsigned char *p, bool bin, size_t n)
 {
 	if (!bin && n < 32) {
@@ -62,86 +62,86 @@ raw_hdr(unsigned char *p, bool bin, size_t n)
 	return 5;
 }
 
+/* Writes the w bytes of v at p, big-endian. */
+static inline void
+put_be(unsigned char *p, uint64_t v, int w)
+{
+	int	 i;
+
+	for (i = w - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
 /* Writes the uint v at p in its smallest form; returns its length, at
- * most 9 bytes. */
-static size_t
+ * most 9 bytes.  Each width is written apart: ids and revisions take
+ * every one of them in turn, and a loop over the width cost more than
+ * the value. */
+static inline size_t
 uint_at(unsigned char *p, uint64_t v)
 {
-	int	 i, w;
-
 	if (v < 128) {
 		p[0] = (unsigned char)v;
 		return 1;
 	}
 	if (v < 256) {
 		p[0] = 0xcc;
-		w = 1;
-	} else if (v < 65536) {
-		p[0] = 0xcd;
-		w = 2;
-	} else if (v <= UINT32_MAX) {
-		p[0] = 0xce;
-		w = 4;
-	} else {
-		p[0] = 0xcf;
-		w = 8;
+		p[1] = (unsigned char)v;
+		return 2;
 	}
-	for (i = 0; i < w; i++)
-		p[1 + i] = (unsigned char)(v >> (8 * (w - 1 - i)));
-	return 1 + (size_t)w;
+	if (v < 65536) {
+		p[0] = 0xcd;
+		p[1] = (unsigned char)(v >> 8);
+		p[2] = (unsigned char)v;
+		return 3;
+	}
+	if (v <= UINT32_MAX) {
+		p[0] = 0xce;
+		put_be(p + 1, v, 4);
+		return 5;
+	}
+	p[0] = 0xcf;
+	put_be(p + 1, v, 8);
+	return 9;
 }
 
-/* The key k (a str), then a str or bin of n bytes at v. */
 /*
- * Writes the name k as a fixstr at p, which has room for NAME_FAST
- * bytes and the header: one pass, no strlen and no memcpy call, as a
- * reply's names are a few bytes each and every reply has two or three.
- * Returns the bytes written, or 0 when k is longer (the caller takes
- * the general path).
+ * Writes the name k of kn bytes as a str at p, which has room for it
+ * and its header; returns the bytes written.  A reply's names are a few
+ * bytes each and every reply has two or three: the short ones are
+ * copied by fixed-size moves, not a memcpy call.
  */
-#define NAME_FAST	31
-
-static size_t
-put_name(unsigned char *p, const char *k)
+static inline size_t
+put_name(unsigned char *p, const char *k, size_t kn)
 {
-	size_t	 n;
+	size_t	 len = raw_hdr(p, false, kn);
 
-	for (n = 0; n < NAME_FAST && k[n] != '\0'; n++)
-		p[1 + n] = (unsigned char)k[n];
-	if (k[n] != '\0')
-		return 0;
-	p[0] = (unsigned char)(0xa0 | n);
-	return 1 + n;
+	p += len;
+	switch (kn) {
+	case 2: memcpy(p, k, 2); break;
+	case 3: memcpy(p, k, 3); break;
+	case 4: memcpy(p, k, 4); break;
+	case 5: memcpy(p, k, 5); break;
+	case 6: memcpy(p, k, 6); break;
+	default: memcpy(p, k, kn); break;
+	}
+	return len + kn;
 }
 
-static void
-put_kv_raw(msgpack_packer *pk, const char *k, bool bin, const void *v,
-    size_t n)
+void
+sp_mp_kv_raw_n(msgpack_packer *pk, const char *k, size_t kn, bool bin,
+    const void *v, size_t n)
 {
 	struct sp_buf	*b = pk->data;
-	size_t		 kn, len;
+	size_t		 len;
 	unsigned char	*p;
 
-	/* A short name and the value's header of at most 5 bytes. */
-	if (n <= SIZE_MAX - (1 + NAME_FAST + 5) &&
-	    (p = room(b, 1 + NAME_FAST + 5 + n)) != NULL &&
-	    (len = put_name(p, k)) != 0) {
-		len += raw_hdr(p + len, bin, n);
-		if (n > 0)
-			memcpy(p + len, v, n);
-		b->len += len + n;
-		return;
-	}
-	kn = strlen(k);
-
 	/* Two headers of at most 5 bytes each. */
-	if (n > SIZE_MAX - kn - 10 || (p = room(b, kn + n + 10)) == NULL) {
+	if (kn > SIZE_MAX - 10 || n > SIZE_MAX - kn - 10 ||
+	    (p = room(b, kn + n + 10)) == NULL) {
 		b->failed = 1;
 		return;
 	}
-	len = raw_hdr(p, false, kn);
-	memcpy(p + len, k, kn);
-	len += kn;
+	len = put_name(p, k, kn);
 	len += raw_hdr(p + len, bin, n);
 	if (n > 0)
 		memcpy(p + len, v, n);
@@ -166,6 +166,33 @@ sp_mp_map(msgpack_packer *pk, uint32_t n)
 }
 
 void
+sp_mp_map_count(struct sp_buf *b, size_t at, uint32_t n)
+{
+	unsigned char	*p;
+
+	if (b->failed || at >= b->len)
+		return;
+	if (n <= 15) {
+		b->data[at] = (char)(0x80 | n);
+		return;
+	}
+	/* A map16, as msgpack-c writes up to 65535 pairs: two more bytes
+	 * of header before the pairs. */
+	if (n > 0xffff) {
+		b->failed = 1;
+		return;
+	}
+	if (sp_buf_reserve(b, 2) == -1)
+		return;
+	p = (unsigned char *)b->data + at;
+	memmove(p + 3, p + 1, b->len - at - 1);
+	p[0] = 0xde;
+	p[1] = (unsigned char)(n >> 8);
+	p[2] = (unsigned char)n;
+	b->len += 2;
+}
+
+void
 sp_mp_str(msgpack_packer *pk, const char *s)
 {
 	struct sp_buf	*b = pk->data;
@@ -180,43 +207,18 @@ sp_mp_str(msgpack_packer *pk, const char *s)
 }
 
 void
-sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-	put_kv_raw(pk, k, false, v, strlen(v));
-}
-
-void
-sp_mp_kv_bytes(msgpack_packer *pk, const char *k, const void *p, size_t n)
-{
-	put_kv_raw(pk, k, false, p, n);
-}
-
-void
-sp_mp_kv_bin(msgpack_packer *pk, const char *k, const void *p, size_t n)
-{
-	put_kv_raw(pk, k, true, p, n);
-}
-
-void
-sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+sp_mp_kv_u64_n(msgpack_packer *pk, const char *k, size_t kn, uint64_t v)
 {
 	struct sp_buf	*b = pk->data;
-	size_t		 kn, len;
+	size_t		 len;
 	unsigned char	*p;
 
-	/* A short name and an integer of at most 9 bytes. */
-	if ((p = room(b, 1 + NAME_FAST + 9)) != NULL &&
-	    (len = put_name(p, k)) != 0) {
-		b->len += len + uint_at(p + len, v);
+	/* A header of at most 5 bytes and an integer of at most 9. */
+	if (kn > SIZE_MAX - 14 || (p = room(b, kn + 14)) == NULL) {
+		b->failed = 1;
 		return;
 	}
-	kn = strlen(k);
-
-	if ((p = room(b, kn + 5 + 9)) == NULL)
-		return;
-	len = raw_hdr(p, false, kn);
-	memcpy(p + len, k, kn);
-	len += kn;
+	len = put_name(p, k, kn);
 	b->len += len + uint_at(p + len, v);
 }
 

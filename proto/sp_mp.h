@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack.h>
 
@@ -36,15 +37,51 @@ void	sp_mp_packer(msgpack_packer *pk, struct sp_buf *b);
 
 /* Packs a map's header (as msgpack_pack_map, without its callback). */
 void	sp_mp_map(msgpack_packer *pk, uint32_t n);
-/* Packs a NUL-terminated string, and a string key followed by values. */
+/* Sets the count of the map whose header sp_mp_map(pk, 0) wrote at b's
+ * offset at to n pairs, once they are written after it (a map16 past
+ * 15 pairs, its pairs moved 2 bytes on).  Sets b's failed flag when it
+ * cannot (no memory, or over 65535 pairs). */
+void	sp_mp_map_count(struct sp_buf *b, size_t at, uint32_t n);
+/* Packs a NUL-terminated string. */
 void	sp_mp_str(msgpack_packer *pk, const char *s);
-void	sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v);
-void	sp_mp_kv_bytes(msgpack_packer *pk, const char *k, const void *p,
-	    size_t n);
-void	sp_mp_kv_bin(msgpack_packer *pk, const char *k, const void *p,
-	    size_t n);
-void	sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v);
+/*
+ * Packs a str key of kn bytes at k, then a str (bin false) or bin of n
+ * bytes at p, or an unsigned integer, each in its smallest form.
+ */
+void	sp_mp_kv_raw_n(msgpack_packer *pk, const char *k, size_t kn,
+	    bool bin, const void *p, size_t n);
+void	sp_mp_kv_u64_n(msgpack_packer *pk, const char *k, size_t kn,
+	    uint64_t v);
 void	sp_mp_kv_bool(msgpack_packer *pk, const char *k, bool v);
+
+/*
+ * The same for a NUL-terminated key k, and v: inline, so that the
+ * length of a literal key (as nearly every one is) is counted by the
+ * compiler rather than at each call.
+ */
+static inline void
+sp_mp_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	sp_mp_kv_raw_n(pk, k, strlen(k), false, v, strlen(v));
+}
+
+static inline void
+sp_mp_kv_bytes(msgpack_packer *pk, const char *k, const void *p, size_t n)
+{
+	sp_mp_kv_raw_n(pk, k, strlen(k), false, p, n);
+}
+
+static inline void
+sp_mp_kv_bin(msgpack_packer *pk, const char *k, const void *p, size_t n)
+{
+	sp_mp_kv_raw_n(pk, k, strlen(k), true, p, n);
+}
+
+static inline void
+sp_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	sp_mp_kv_u64_n(pk, k, strlen(k), v);
+}
 
 /* The kinds the reader tells apart. */
 enum sp_mp_type {

@@ -23,14 +23,19 @@ enum kind { K_UINT, K_STR, K_BYTES, K_BOOL, K_ARRAY, K_RAW, K_OPT_BYTES };
 struct field {
 	const char	*name;
 	unsigned char	 len;	/* of name: rows are told apart by it */
+	bool		 ptr;	/* present when the pointer at off is set */
 	uint32_t	 bit;
 	enum kind	 kind;
 	size_t		 off;
 };
 
-/* A row of a table of fields, its name's length counted here. */
+/* A row of a table of fields, its name's length counted here, and
+ * whether the encoder tells it present by a pointer (byte strings and
+ * arrays, whose pointer comes first in struct sp_bytes and sp_array)
+ * or by its bit in has. */
 #define FIELD(name, bit, kind, off) \
-	{ name, sizeof(name) - 1, bit, kind, off }
+	{ name, sizeof(name) - 1, (kind) == K_STR || (kind) == K_BYTES || \
+	  (kind) == K_ARRAY, bit, kind, off }
 
 /* The request fields; their bits are SP_F_* (sp_msg.h). */
 #define RQ(name, bit, kind, member) \
@@ -118,36 +123,44 @@ _Static_assert(SP_KEY_MAX == 511, "sp_error.h and PROTOCOL.md say 511");
 #define SCAN	(SP_F_PREFIX | SP_F_START | SP_F_END | SP_F_CURSOR | \
 		 SP_F_LIMIT | SP_F_REVERSE | SP_F_KEYS_ONLY)
 
+/* A row of the ops' table, its name's length counted here. */
+#define OP(name, required, optional) \
+	{ name, sizeof(name) - 1, required, optional }
+
 static const struct opdef {
 	const char	*name;
+	unsigned char	 len;		/* of name */
 	uint32_t	 required;	/* besides id and op */
 	uint32_t	 optional;
 } ops[SP_OP_MAX] = {
-	[SP_OP_HELLO]	 = { "hello", SP_F_VERSION, SP_F_CLIENT },
-	[SP_OP_PING]	 = { "ping", 0, 0 },
-	[SP_OP_GET]	 = { "get", SP_F_STORE | SP_F_KEY, TARGET },
-	[SP_OP_PUT]	 = { "put", SP_F_STORE | SP_F_KEY | SP_F_VAL,
-			     TARGET | SP_F_IF_ABSENT | SP_F_IF_EQUALS },
-	[SP_OP_DEL]	 = { "del", SP_F_STORE | SP_F_KEY, TARGET | SP_F_IF_EQUALS },
-	[SP_OP_SNAPSHOT] = { "snapshot", SP_F_STORE, SP_F_REPO | SP_F_COMPACT },
-	[SP_OP_FORK]	 = { "fork", SP_F_STORE | SP_F_DST, SP_F_REPO },
-	[SP_OP_STATS]	 = { "stats", 0, SP_F_REPO | SP_F_STORE },
-	[SP_OP_LIVE]	 = { "live", 0, SP_F_REPO | SP_F_STORE },
-	[SP_OP_BATCH]	 = { "batch", SP_F_STORE | SP_F_OPS,
-			     TARGET | SP_F_BID | SP_F_MORE },
-	[SP_OP_BATCH_ABORT] = { "batch_abort", SP_F_BID, 0 },
-	[SP_OP_MGET]	 = { "mget", SP_F_STORE | SP_F_KEYS, TARGET },
-	[SP_OP_MISSING]	 = { "missing", SP_F_STORE | SP_F_KEYS, TARGET },
-	[SP_OP_COUNT]	 = { "count", SP_F_STORE, TARGET },
-	[SP_OP_SCAN]	 = { "scan", SP_F_STORE, TARGET | SCAN },
-	[SP_OP_REPOS]	 = { "repos", 0, SP_F_PREFIX | SP_F_STORE },
-	[SP_OP_CREATE]	 = { "create", 0, SP_F_REPO | SP_F_STORE },
-	[SP_OP_DROP]	 = { "drop", 0, SP_F_REPO | SP_F_STORE },
-	[SP_OP_RESTORE]	 = { "restore", SP_F_STORE, SP_F_REPO | SP_F_REPLACE },
-	[SP_OP_WATCH]	 = { "watch", SP_F_STORE,
-			     TARGET | SP_F_KEY | SP_F_PREFIX | SP_F_FROM },
-	[SP_OP_UNWATCH]	 = { "unwatch", SP_F_WATCH, 0 },
-	[SP_OP_REV]	 = { "rev", SP_F_STORE, SP_F_REPO },
+	[SP_OP_HELLO]	 = OP("hello", SP_F_VERSION, SP_F_CLIENT),
+	[SP_OP_PING]	 = OP("ping", 0, 0),
+	[SP_OP_GET]	 = OP("get", SP_F_STORE | SP_F_KEY, TARGET),
+	[SP_OP_PUT]	 = OP("put", SP_F_STORE | SP_F_KEY | SP_F_VAL,
+			     TARGET | SP_F_IF_ABSENT | SP_F_IF_EQUALS),
+	[SP_OP_DEL]	 = OP("del", SP_F_STORE | SP_F_KEY,
+			     TARGET | SP_F_IF_EQUALS),
+	[SP_OP_SNAPSHOT] = OP("snapshot", SP_F_STORE,
+			     SP_F_REPO | SP_F_COMPACT),
+	[SP_OP_FORK]	 = OP("fork", SP_F_STORE | SP_F_DST, SP_F_REPO),
+	[SP_OP_STATS]	 = OP("stats", 0, SP_F_REPO | SP_F_STORE),
+	[SP_OP_LIVE]	 = OP("live", 0, SP_F_REPO | SP_F_STORE),
+	[SP_OP_BATCH]	 = OP("batch", SP_F_STORE | SP_F_OPS,
+			     TARGET | SP_F_BID | SP_F_MORE),
+	[SP_OP_BATCH_ABORT] = OP("batch_abort", SP_F_BID, 0),
+	[SP_OP_MGET]	 = OP("mget", SP_F_STORE | SP_F_KEYS, TARGET),
+	[SP_OP_MISSING]	 = OP("missing", SP_F_STORE | SP_F_KEYS, TARGET),
+	[SP_OP_COUNT]	 = OP("count", SP_F_STORE, TARGET),
+	[SP_OP_SCAN]	 = OP("scan", SP_F_STORE, TARGET | SCAN),
+	[SP_OP_REPOS]	 = OP("repos", 0, SP_F_PREFIX | SP_F_STORE),
+	[SP_OP_CREATE]	 = OP("create", 0, SP_F_REPO | SP_F_STORE),
+	[SP_OP_DROP]	 = OP("drop", 0, SP_F_REPO | SP_F_STORE),
+	[SP_OP_RESTORE]	 = OP("restore", SP_F_STORE,
+			     SP_F_REPO | SP_F_REPLACE),
+	[SP_OP_WATCH]	 = OP("watch", SP_F_STORE,
+			     TARGET | SP_F_KEY | SP_F_PREFIX | SP_F_FROM),
+	[SP_OP_UNWATCH]	 = OP("unwatch", SP_F_WATCH, 0),
+	[SP_OP_REV]	 = OP("rev", SP_F_STORE, SP_F_REPO),
 };
 
 const char *
@@ -179,37 +192,40 @@ name_is(const char *p, size_t n, const char *name, size_t len)
 static enum sp_op
 op_lookup(struct sp_bytes name)
 {
-	const char	*s;
-	size_t		 i;
-	int		 op;
+	int	 op;
 
 	if (name.p == NULL || name.n == 0)
 		return SP_OP_NONE;
-	/* The first byte rules out most rows; then byte by byte, up to
-	 * the row name's NUL, which a byte of name never matches. */
-	for (op = SP_OP_NONE + 1; op < SP_OP_MAX; op++) {
-		s = ops[op].name;
-		if (s[0] != name.p[0])
-			continue;
-		for (i = 1; i < name.n && s[i] == name.p[i] && s[i]; i++)
-			;
-		if (i == name.n && s[i] == '\0')
+	/* The length and the first byte rule out most rows. */
+	for (op = SP_OP_NONE + 1; op < SP_OP_MAX; op++)
+		if (name_is(name.p, name.n, ops[op].name, ops[op].len))
 			return (enum sp_op)op;
-	}
 	return SP_OP_NONE;
 }
 
-/* The row of table (of n rows) named name, or NULL. */
+/*
+ * The row of table (of n rows) named name, or NULL.  The search starts
+ * at *next, the row after the one the last call found, and goes round:
+ * encoders write fields in the order of the tables, so the first row
+ * tried is usually the one, where a search from the top would try every
+ * row before it (a get's key is the sixth).  Names are unique, so where
+ * it starts changes nothing of what it finds.
+ */
 static inline const struct field *
-field_lookup(const struct field *table, size_t n, struct sp_bytes name)
+field_lookup(const struct field *table, size_t n, struct sp_bytes name,
+    size_t *next)
 {
-	size_t	 i;
+	size_t	 i, j;
 
 	if (name.n == 0)
 		return NULL;
-	for (i = 0; i < n; i++)
-		if (name_is(name.p, name.n, table[i].name, table[i].len))
-			return &table[i];
+	for (i = 0, j = *next; i < n; i++) {
+		if (name_is(name.p, name.n, table[j].name, table[j].len)) {
+			*next = j + 1 < n ? j + 1 : 0;
+			return &table[j];
+		}
+		j = j + 1 < n ? j + 1 : 0;
+	}
 	return NULL;
 }
 
@@ -488,6 +504,7 @@ sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
 	struct sp_bytes		 k, opname = { NULL, 0 };
 	const struct field	*f;
 	void			*dst;
+	size_t			 next = 0;
 	uint32_t		 i, npairs;
 	char			 q[SP_QUOTE_BUF];
 	int			 rc;
@@ -507,7 +524,7 @@ sp_req_decode_defer(const void *body, size_t n, struct sp_req *req,
 			    sp_mp_type_name(sp_mp_peek(&rd)));
 			goto fail;
 		}
-		if ((f = field_lookup(fields, NFIELDS, k)) == NULL) {
+		if ((f = field_lookup(fields, NFIELDS, k, &next)) == NULL) {
 			sp_seterr(err, SP_BAD_REQUEST,
 			    "unknown field '%s'; see PROTOCOL.md for the "
 			    "fields of each op", sp_quote(k.p, k.n, q));
@@ -561,6 +578,26 @@ fail:
 	return -1;
 }
 
+/* Whether req carries the field f (not id nor op, always there). */
+static inline bool
+req_carries(const struct sp_req *req, const struct field *f)
+{
+	if (f->ptr)
+		return *(const void *const *)((const char *)req + f->off) !=
+		    NULL;
+	return (req->has & f->bit) != 0;
+}
+
+_Static_assert(offsetof(struct sp_bytes, p) == 0 &&
+    offsetof(struct sp_array, raw) == 0,
+    "req_carries() reads a field's pointer at its offset");
+
+/*
+ * One pass over the table: each field present is written as it is met,
+ * into a map whose count is set at the end (sp_mp_map_count()), rather
+ * than a first pass counting them all before the map's header can be
+ * written.
+ */
 int
 sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 {
@@ -569,46 +606,29 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 	const char		*base = (const char *)req;
 	const struct sp_bytes	*v;
 	const struct sp_array	*a;
-	size_t			 i, mark;
-	uint32_t		 n = 0, has = 0, bit;
+	size_t			 i, mark, map;
+	uint32_t		 n = 2;
 
 	if (sp_op_name(req->op) == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (i = 0; i < NFIELDS; i++) {
-		f = &fields[i];
-		if (f->bit == SP_F_ID || f->bit == SP_F_OP)
-			bit = f->bit;
-		else if (f->kind == K_STR || f->kind == K_BYTES)
-			bit = ((const struct sp_bytes *)(base + f->off))->p ?
-			    f->bit : 0;
-		else if (f->kind == K_ARRAY)
-			bit = ((const struct sp_array *)(base + f->off))->raw.p ?
-			    f->bit : 0;
-		else
-			bit = req->has & f->bit;
-		has |= bit;
-		n += bit != 0;
-	}
-
 	if (sp_frame_open(b, &mark) == -1)
 		return -1;
 	sp_mp_packer(&pk, b);
-	msgpack_pack_map(&pk, n);
-	/* Up to the last field present: a get's are the first six rows. */
-	for (i = 0; i < NFIELDS && n > 0; i++) {
+	map = b->len;
+	sp_mp_map(&pk, 0);
+	/* The table's first rows: id and op, in every request. */
+	sp_mp_kv_u64(&pk, "id", req->id);
+	sp_mp_kv_bytes(&pk, "op", ops[req->op].name, ops[req->op].len);
+	for (i = 2; i < NFIELDS; i++) {
 		f = &fields[i];
-		if (!(has & f->bit))
+		if (!req_carries(req, f))
 			continue;
-		n--;
-		if (f->bit == SP_F_OP) {
-			sp_mp_kv_str(&pk, "op", ops[req->op].name);
-			continue;
-		}
+		n++;
 		switch (f->kind) {
 		case K_UINT:
-			sp_mp_kv_u64(&pk, f->name,
+			sp_mp_kv_u64_n(&pk, f->name, f->len,
 			    *(const uint64_t *)(base + f->off));
 			break;
 		case K_BOOL:
@@ -617,11 +637,13 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 			break;
 		case K_STR:
 			v = (const struct sp_bytes *)(base + f->off);
-			sp_mp_kv_bytes(&pk, f->name, v->p, v->n);
+			sp_mp_kv_raw_n(&pk, f->name, f->len, false, v->p,
+			    v->n);
 			break;
 		case K_BYTES:
 			v = (const struct sp_bytes *)(base + f->off);
-			sp_mp_kv_bin(&pk, f->name, v->p, v->n);
+			sp_mp_kv_raw_n(&pk, f->name, f->len, true, v->p,
+			    v->n);
 			break;
 		case K_ARRAY:
 			a = (const struct sp_array *)(base + f->off);
@@ -634,6 +656,7 @@ sp_req_encode(struct sp_buf *b, const struct sp_req *req)
 			break;		/* kinds of reply fields only */
 		}
 	}
+	sp_mp_map_count(b, map, n);
 	return sp_frame_close(b, mark);
 }
 
@@ -646,26 +669,33 @@ sp_reply_decode(const void *body, size_t n, struct sp_reply *rep,
 	struct sp_mp_rd		 rd;
 	struct sp_bytes		 k;
 	const struct field	*f;
+	void			*dst;
+	size_t			 next = 0;
 	uint32_t		 i, npairs, seen = 0;
 	uint64_t		 code = 0;
 	int			 rc;
 
 	memset(rep, 0, sizeof(*rep));
 	sp_mp_rd_init(&rd, body, n);
-	if (sp_mp_read_map(&rd, &npairs) == -1)
+	/* The short forms first, as for requests: every reply is a fixmap
+	 * of fixstr names, most values short. */
+	if (!fixmap(&rd, &npairs) && sp_mp_read_map(&rd, &npairs) == -1)
 		return sp_seterr(err, SP_BAD_REQUEST,
 		    "a reply must be one msgpack map, not %s",
 		    sp_mp_type_name(sp_mp_peek(&rd)));
 	for (i = 0; i < npairs; i++) {
-		if (sp_mp_read_str(&rd, &k) == -1)
+		if (!fixstr(&rd, &k) && sp_mp_read_str(&rd, &k) == -1)
 			return sp_seterr(err, SP_BAD_REQUEST,
 			    "reply field names must be msgpack str");
 		/* Fields it does not know are a newer daemon's: skipped. */
-		if ((f = field_lookup(reply_fields, NREPLY_FIELDS, k)) == NULL)
+		if ((f = field_lookup(reply_fields, NREPLY_FIELDS, k, &next)) ==
+		    NULL)
 			rc = sp_mp_skip(&rd);
 		else {
-			rc = read_value(&rd, f->kind, f->bit == R_ERR ?
-			    (void *)&code : (char *)rep + f->off);
+			dst = f->bit == R_ERR ? (void *)&code :
+			    (char *)rep + f->off;
+			rc = read_short(&rd, f->kind, dst) ? 0 :
+			    read_value(&rd, f->kind, dst);
 			seen |= f->bit;
 		}
 		if (rc == -1)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -803,6 +804,55 @@ START_TEST(daemon_gone_kills_connection)
 }
 END_TEST
 
+/*
+ * A synchronous call waits on storesd within the connection's timeout,
+ * both for its reply and for the socket to take its request: a request
+ * larger than the socket's buffer, to a daemon that reads nothing,
+ * once blocked in sendmsg() for ever (poll() had said the socket was
+ * writable, and a blocking send then waits for all of it).
+ */
+START_TEST(a_stopped_daemon_times_calls_out)
+{
+	struct hs_daemon	 d;
+	sc_options		*o = sc_options_new();
+	sc_conn			*c, *c2;
+	void			*v;
+	size_t			 n, bign = 4 * 1024 * 1024;
+	char			*big = calloc(1, bign);
+
+	ck_assert_ptr_nonnull(big);
+	up(&d, "[store refs]\nmap_size = 64MiB\n");
+	ck_assert_int_eq(sc_options_set_path(o, d.sock), 0);
+	ck_assert_int_eq(sc_options_set_timeout(o, 300), 0);
+	c = sc_connect_opts(o);
+	c2 = sc_connect_opts(o);
+	sc_options_free(o);
+	ck_assert_int_eq(sc_errcode(c), SC_OK);
+	ck_assert_int_eq(sc_errcode(c2), SC_OK);
+	ck_assert_int_eq(sc_put(c, NULL, "refs", NULL, "k", 1, "v", 1), 0);
+	it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	/* No reply comes. */
+	EXPECT_ERR(c, sc_get(c, NULL, "refs", NULL, "k", 1, &v, &n),
+	    SC_ERR_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c), "within 300 ms"));
+	EXPECT_ERR(c, sc_ping(c), SC_ERR_IO);
+	/* The request is not taken. */
+	EXPECT_ERR(c2, sc_put(c2, NULL, "refs", NULL, "big", 3, big, bign),
+	    SC_ERR_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(sc_errmsg(c2), "within 300 ms"));
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	sc_close(c);
+	sc_close(c2);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "refs", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	free(big);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	hs_cleanup(&d);
+}
+END_TEST
+
 /* Starts a second storesd beside d with its own notify socket, changed
  * by edit; it must be refused with want in the log. */
 static void
@@ -890,6 +940,7 @@ integration_suite(void)
 	tcase_add_test(tc, no_daemon_is_a_connect_error);
 	tcase_add_test(tc, overlong_socket_path);
 	tcase_add_test(tc, daemon_gone_kills_connection);
+	tcase_add_test(tc, a_stopped_daemon_times_calls_out);
 	tcase_add_test(tc, second_daemon_refused);
 	suite_add_tcase(s, tc);
 	return s;

@@ -530,6 +530,96 @@ START_TEST(req_long_and_short_forms)
 }
 END_TEST
 
+/*
+ * A request of every field: more than a fixmap's 15 pairs, so the
+ * encoder's one pass must turn the map's header into a map16 once it
+ * has counted them (sp_mp_map_count()), as msgpack-c would write it.
+ */
+START_TEST(req_every_field_map16)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 rq;
+	struct sp_mp_rd	 rd;
+	struct sp_bytes	 k;
+	uint32_t	 n, i;
+	const unsigned char *p;
+	static const char	 key[] = "k";
+
+	memset(&rq, 0, sizeof(rq));
+	rq.id = 7;
+	rq.op = SP_OP_SCAN;
+	rq.repo = rq.store = rq.db = rq.key = rq.val = rq.dst = rq.client =
+	    rq.if_equals = rq.prefix = rq.start = rq.end = rq.cursor =
+	    (struct sp_bytes){ key, 1 };
+	rq.ops.raw = rq.keys.raw = (struct sp_bytes){ "\xc4\x01k", 3 };
+	rq.ops.n = rq.keys.n = 1;
+	rq.has = SP_F_COMPACT | SP_F_VERSION | SP_F_BID | SP_F_MORE |
+	    SP_F_IF_ABSENT | SP_F_LIMIT | SP_F_REVERSE | SP_F_KEYS_ONLY |
+	    SP_F_REPLACE | SP_F_FROM | SP_F_WATCH;
+	ck_assert_int_eq(sp_req_encode(&b, &rq), 0);
+	ck_assert_uint_eq(sp_frame_len(b.data), b.len - SP_FRAME_HDR);
+	p = (const unsigned char *)b.data + SP_FRAME_HDR;
+	ck_assert_uint_eq(p[0], 0xde);
+	ck_assert_uint_eq(p[1] << 8 | p[2], 27);
+	sp_mp_rd_init(&rd, p, b.len - SP_FRAME_HDR);
+	ck_assert_int_eq(sp_mp_read_map(&rd, &n), 0);
+	ck_assert_uint_eq(n, 27);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(sp_mp_read_str(&rd, &k), 0);
+		if (i == 0)
+			ck_assert(sp_bytes_eq(k, "id"));
+		if (i == n - 1)
+			ck_assert(sp_bytes_eq(k, "watch"));
+		ck_assert_int_eq(sp_mp_skip(&rd), 0);
+	}
+	ck_assert(rd.p == rd.end);
+	sp_buf_free(&b);
+}
+END_TEST
+
+/*
+ * The decoders look a field's name up from the row after the last one
+ * found: fields in any order, the table's reversed included, still
+ * decode, and a field twice is still refused.
+ */
+START_TEST(fields_in_any_order)
+{
+	static const unsigned char req[] = {
+		0x84,
+		0xa3, 'k', 'e', 'y', 0xc4, 2, 'k', '1',
+		0xa5, 's', 't', 'o', 'r', 'e', 0xa4, 'r', 'e', 'f', 's',
+		0xa2, 'o', 'p', 0xa3, 'g', 'e', 't',
+		0xa2, 'i', 'd', 0x09,
+	};
+	static const unsigned char twice[] = {
+		0x85,
+		0xa2, 'i', 'd', 0x09,
+		0xa2, 'o', 'p', 0xa3, 'g', 'e', 't',
+		0xa5, 's', 't', 'o', 'r', 'e', 0xa4, 'r', 'e', 'f', 's',
+		0xa3, 'k', 'e', 'y', 0xc4, 2, 'k', '1',
+		0xa2, 'o', 'p', 0xa3, 'g', 'e', 't',
+	};
+	static const unsigned char rep[] = {
+		0x83,
+		0xa3, 'r', 'e', 'v', 0xcd, 0x01, 0x00,
+		0xa3, 'v', 'a', 'l', 0xc4, 1, 'v',
+		0xa2, 'i', 'd', 0x09,
+	};
+	struct sp_req	 rq;
+	struct sp_reply	 rp;
+	struct sp_error	 err;
+
+	ck_assert_int_eq(sp_req_decode(req, sizeof(req), &rq, &err), 0);
+	ck_assert(rq.id == 9 && rq.op == SP_OP_GET);
+	ck_assert(sp_bytes_eq(rq.store, "refs") && sp_bytes_eq(rq.key, "k1"));
+	ck_assert_int_eq(sp_req_decode(twice, sizeof(twice), &rq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'op' appears twice"));
+	ck_assert_int_eq(sp_reply_decode(rep, sizeof(rep), &rp, &err), 0);
+	ck_assert(rp.id == 9 && rp.has_rev && rp.rev == 256);
+	ck_assert(rp.val.n == 1 && rp.val.p[0] == 'v');
+}
+END_TEST
+
 START_TEST(req_random_bytes)
 {
 	/* Whatever the bytes, decoding ends with an answer, not a crash. */
@@ -1430,6 +1520,8 @@ proto_suite(void)
 	tcase_add_loop_test(tc, req_every_truncation, 0, ps_nrequests());
 	tcase_add_test(tc, req_invalid);
 	tcase_add_test(tc, req_long_and_short_forms);
+	tcase_add_test(tc, req_every_field_map16);
+	tcase_add_test(tc, fields_in_any_order);
 	tcase_add_test(tc, req_random_bytes);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
