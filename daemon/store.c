@@ -3100,9 +3100,17 @@ st_flush(struct st_env *e, struct sp_error *err)
 	}
 	if (atomic_load(&e->ndurable) == n)
 		return 0;
+	/* Not st_fail(): its "nothing was written" is false here.  The
+	 * commits this sync was to make durable are applied (readers see
+	 * them); only their durability failed, and a client that sent them
+	 * again could apply them twice. */
 	if ((rc = mdb_env_sync(e->env, 1)) != 0) {
 		broken(e, rc, "a sync");
-		return st_fail(e, err, rc, "sync");
+		log_warnx("%s: %s: a sync failed (%s)", __func__, e->label,
+		    strerror(rc));
+		return sp_seterr(err, SP_IO_ERROR, "%s: a sync failed on the "
+		    "disk (%s): the writes are applied but may not be on "
+		    "disk", e->label, strerror(rc));
 	}
 	atomic_store(&e->durable_rev, e->counted_rev);
 	atomic_store(&e->ndurable, n);

@@ -1501,6 +1501,9 @@ START_TEST(failed_flush_stops_writes_to_its_env)
 	writer_submit(a);
 	await_answers(1);
 	ck_assert_int_eq(reply_code(a, msg, sizeof(msg)), SP_IO_ERROR);
+	/* a was committed (readers see it): only its durability failed. */
+	ck_assert_msg(strstr(msg, "may not be on disk") != NULL &&
+	    strstr(msg, "nothing was written") == NULL, "%s", msg);
 	writer_submit(c);
 	await_answers(2);
 	fail_sync(0, NULL);
