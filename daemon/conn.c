@@ -24,6 +24,10 @@
 #define KEEP_BUF	(1024 * 1024)
 #define STALL_US	2000	/* retry a stalled frame this much later, at
 				 * the latest (see stall()) */
+#define STALL_KEYED_US	50000	/* the same for one that waits for a named
+				 * env, whose settling retries it at once:
+				 * only a net, not to retry a slow open
+				 * every 2 ms */
 #define STARVE_US	50000	/* a read held back by max_input: rare, and
 				 * 1,000 of them must not spin a loop */
 /*
@@ -684,9 +688,13 @@ starve(struct conn *c, bool share)
 /*
  * The next frame needs an env that is busy for a moment.  The loop must
  * not wait for it (the env may be held by this very loop's turn), so c
- * stops reading and tries that frame again when the registry says an
- * env stopped being busy (conn_retry_stalled()), or after STALL_US at
- * the latest; its later frames wait behind it, in order.
+ * stops reading and tries that frame again when the registry says that
+ * env stopped being busy (conn_retry_stalled()), or after STALL_US
+ * (STALL_KEYED_US when the registry named the env) at the latest; its
+ * later frames wait behind it, in order.  Its read
+ * event stays: most clients wait for the reply, so nothing comes to
+ * read, and removing it and adding it back cost a new env's request two
+ * epoll_ctl.  Bytes that do come wake on_read(), which removes it then.
  */
 static void
 stall(struct conn *c)
@@ -700,7 +708,10 @@ stall(struct conn *c)
 		TAILQ_INSERT_TAIL(&c->loop->stalled, c, stall_link);
 	}
 	c->stalled = true;
-	event_del(c->rev);
+	c->waits = handler_waits_for(c);
+	if (c->waits != HANDLER_WAITS_ANY)
+		tv.tv_usec = STALL_KEYED_US;
+	atomic_fetch_add_explicit(&c->loop->stalls, 1, memory_order_relaxed);
 	evtimer_add(c->retry, &tv);
 }
 
@@ -713,15 +724,37 @@ unstall(struct conn *c)
 	c->stalled = false;
 }
 
+/* True when c's stalled frame waits for one of keys (n), or any. */
+static bool
+waits_for(const struct conn *c, const uint64_t *keys, unsigned n)
+{
+	unsigned	 i;
+
+	if (c->waits == HANDLER_WAITS_ANY)
+		return true;
+	for (i = 0; i < n; i++)
+		if (keys[i] == c->waits)
+			return true;
+	return false;
+}
+
 void
-conn_retry_stalled(struct loop *l)
+conn_retry_stalled(struct loop *l, const uint64_t *keys, unsigned n,
+    bool all)
 {
 	struct conn	*c;
+	uint64_t	 woken = 0;
 
 	/* event_active() only queues on_retry, which runs after this
 	 * walk: the list does not change under it. */
-	TAILQ_FOREACH(c, &l->stalled, stall_link)
+	TAILQ_FOREACH(c, &l->stalled, stall_link) {
+		if (!all && !waits_for(c, keys, n))
+			continue;
 		event_active(c->retry, EV_TIMEOUT, 0);
+		woken++;
+	}
+	atomic_fetch_add_explicit(&l->stall_wakes, woken,
+	    memory_order_relaxed);
 }
 
 static void
@@ -874,6 +907,16 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	bool		 share;
 
 	(void)what;
+	/*
+	 * Bytes came while c's frame waits for its env (stall()): nothing
+	 * is read until it is retried, and the read event, level-triggered,
+	 * would call this again at every poll meanwhile: it goes, and the
+	 * retry adds it back.
+	 */
+	if (c->stalled) {
+		event_del(c->rev);
+		return;
+	}
 	/*
 	 * Frames left from the last turn go first, and nothing more is read
 	 * meanwhile: input is taken only as fast as it is handled, so a

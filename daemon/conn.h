@@ -57,6 +57,8 @@ struct conn {
 	bool			 writing;	/* wev added: replies wait */
 	bool			 flushing;	/* in loop->flushing */
 	uint64_t		 timed_pos;	/* ... that starts here */
+	uint64_t		 waits;		/* stalled: for this key
+						 * (handler_waits_for()) */
 	size_t			 in_charged;	/* of in, against max_input */
 	struct event		*deadline;	/* frame_timeout */
 	struct event		*retry;		/* when stalled or starved */
@@ -70,10 +72,14 @@ struct conn {
 void	conn_new(struct loop *l, int fd);
 /* A job of c came back: queue its reply and drop its reference. */
 void	conn_job_done(struct conn *c, struct job *j);
-/* Loop thread: an env stopped being busy; l's stalled connections try
- * their frame again now (their fallback timer stays for envs that do
- * not say so). */
-void	conn_retry_stalled(struct loop *l);
+/*
+ * Loop thread: the envs of keys (n of them) stopped being busy; l's
+ * connections stalled on one of them, or on any (HANDLER_WAITS_ANY),
+ * try their frame again now, all of them with all (their fallback
+ * timer stays for envs that do not say so).
+ */
+void	conn_retry_stalled(struct loop *l, const uint64_t *keys, unsigned n,
+	    bool all);
 /* The reply buffer of c; handler.c appends frames to it. */
 struct sp_buf *conn_out(struct conn *c);
 /*

@@ -243,6 +243,14 @@ handler_conn_open(struct conn *c)
 	return 0;
 }
 
+_Static_assert(HANDLER_WAITS_ANY == REG_WAIT_ANY, "one 'any' for both");
+
+uint64_t
+handler_waits_for(const struct conn *c)
+{
+	return c->hc->waits;
+}
+
 void
 handler_conn_free(struct conn *c)
 {
@@ -344,8 +352,10 @@ handler_frame(struct conn *c, const char *body, size_t n)
 		rc = sp_seterr(&err, SP_BAD_REQUEST, "unknown op");
 		break;
 	}
-	if (rc == REG_AGAIN)
+	if (rc == REG_AGAIN) {
+		c->hc->waits = reg_again_key();
 		return HANDLER_AGAIN;
+	}
 	/* A streamed batch counts once, at its last frame. */
 	if (rq.op != SP_OP_BATCH || !rq.more) {
 		ctr_op(&c->loop->ctr, rq.op);

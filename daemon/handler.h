@@ -19,6 +19,7 @@
 #define HANDLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct conn;
 struct loop;
@@ -45,6 +46,15 @@ int	handler_conn_open(struct conn *c);
  * handled again shortly, before any later frame of c.
  */
 int	handler_frame(struct conn *c, const char *body, size_t n);
+/* handler_waits_for(): any env's settling, or the next poll. */
+#define HANDLER_WAITS_ANY	0	/* REG_WAIT_ANY */
+/*
+ * After handler_frame() said HANDLER_AGAIN: what the frame waits for, a
+ * key the registry's settled hook names when that env stopped being
+ * busy (registry.h: reg_set_settled_hook(), reg_again_key()), or
+ * HANDLER_WAITS_ANY.
+ */
+uint64_t handler_waits_for(const struct conn *c);
 /* Forgets what c's requests left half done (streamed batches); c's
  * socket is closed. */
 void	handler_conn_closed(struct conn *c);

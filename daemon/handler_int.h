@@ -59,6 +59,7 @@ struct handler_conn {
 	enum sp_op		 op;
 	struct reg_env		*env_seen;	/* held for the turn, or NULL */
 	struct watch		*watches;	/* its watches (watch.c) */
+	uint64_t		 waits;		/* HANDLER_AGAIN: for what */
 };
 
 /* The handler's state of one loop (loop->hl); its thread only. */

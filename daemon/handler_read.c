@@ -216,6 +216,10 @@ read_failed(struct conn *c, struct reg_env *e)
 		h->turn[i].e = NULL;
 	}
 	c->hc->env_seen = NULL;
+	/* The remap is the registry's to settle, but this REG_AGAIN is
+	 * not its: whatever an earlier one left to wait for goes, and the
+	 * frame is tried at the next poll or at any settle. */
+	(void)reg_again_key();
 	return REG_AGAIN;
 }
 

@@ -28,7 +28,7 @@
 #include "writer.h"
 
 #define ENV_NCOUNTERS	(ST_ENV_NCOUNTERS + WRITER_NCOUNTERS + CTR_NCOUNTERS)
-#define DAEMON_NCOUNTERS (11 + CTR_NCOUNTERS)
+#define DAEMON_NCOUNTERS (13 + CTR_NCOUNTERS)
 
 /* Copies of one env's identity and counters, for a stats reply. */
 static int
@@ -94,10 +94,15 @@ stats_reply(struct conn *c, uint64_t id, struct reg_env **envs, size_t n,
 	dc[8] = (struct sp_counter){ "snapshots", snap_running(d->snaps) };
 	dc[9] = (struct sp_counter){ "watches", watch_open_count() };
 	dc[10] = (struct sp_counter){ "watch_events", watch_events_sent() };
+	dc[11] = (struct sp_counter){ "stalls", 0 };
+	dc[12] = (struct sp_counter){ "stall_wakes", 0 };
 	memset(&all, 0, sizeof(all));
-	for (i = 0; i < d->nloops; i++)
+	for (i = 0; i < d->nloops; i++) {
 		ctr_add(&all, &d->loops[i]->ctr);
-	ndc = 11 + ctr_export(&all, 0, &dc[11]);
+		dc[11].value += atomic_load(&d->loops[i]->stalls);
+		dc[12].value += atomic_load(&d->loops[i]->stall_wakes);
+	}
+	ndc = 13 + ctr_export(&all, 0, &dc[13]);
 	if (sp_reply_stats(conn_out(c), id, dc, ndc, se, n) == -1) {
 		sp_seterr(err, SP_INTERNAL, "out of memory");
 		goto done;

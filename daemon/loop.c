@@ -78,8 +78,9 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 	struct job	*done, *j;
 	int		*fds;
 	size_t		 i, nfds;
-	uint64_t	 n;
-	bool		 stop, retry;
+	uint64_t	 n, keys[LOOP_RETRY_KEYS];
+	unsigned	 nkeys;
+	bool		 stop, all;
 
 	(void)what;
 	(void)!read(fd, &n, sizeof(n));
@@ -91,8 +92,11 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 	l->newfds = NULL;
 	l->nnew = l->capnew = 0;
 	stop = l->stop;
-	retry = l->retry;
-	l->retry = false;
+	nkeys = l->nretry;
+	memcpy(keys, l->retry_keys, nkeys * sizeof(keys[0]));
+	all = l->retry_all;
+	l->nretry = 0;
+	l->retry_all = false;
 	pthread_mutex_unlock(&l->mtx);
 
 	for (i = 0; i < nfds; i++)
@@ -103,8 +107,8 @@ on_bell(evutil_socket_t fd, short what, void *arg)
 		conn_job_done(j->conn, j);
 		job_free(j);
 	}
-	if (retry)
-		conn_retry_stalled(l);
+	if (nkeys > 0 || all)
+		conn_retry_stalled(l, keys, nkeys, all);
 	if (stop)
 		begin_stop(l);
 }
@@ -286,15 +290,23 @@ loop_post_done(struct loop *l, struct job *j)
 }
 
 void
-loop_post_retry(struct loop *l)
+loop_post_retry(struct loop *l, uint64_t key)
 {
-	bool	 was;
+	unsigned	 i;
+	bool		 was;
 
 	pthread_mutex_lock(&l->mtx);
-	was = l->retry;
-	l->retry = true;
+	was = l->nretry > 0 || l->retry_all;
+	for (i = 0; i < l->nretry && l->retry_keys[i] != key; i++)
+		;
+	if (i < l->nretry || l->retry_all)
+		;	/* that key is coming already */
+	else if (l->nretry < LOOP_RETRY_KEYS)
+		l->retry_keys[l->nretry++] = key;
+	else
+		l->retry_all = true;	/* a bounded mailbox */
 	pthread_mutex_unlock(&l->mtx);
-	/* One bell for a burst of opens: the loop retries them all. */
+	/* One bell for a burst of opens: the loop takes all their keys. */
 	if (!was)
 		ring(l);
 }

@@ -16,7 +16,9 @@
 #define LOOP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include "counters.h"
@@ -34,6 +36,9 @@ TAILQ_HEAD(conn_list, conn);
 typedef void	loop_hook_fn(void *arg);
 
 #define LOOP_MAX_HOOKS	4
+/* Settled keys a mailbox holds (loop_post_retry()); past them, every
+ * stalled connection retries, as when the loop could not tell which. */
+#define LOOP_RETRY_KEYS	32
 
 struct loop_hook {
 	loop_hook_fn		*fn;
@@ -57,7 +62,10 @@ struct loop {
 	size_t			 nnew;
 	size_t			 capnew;
 	bool			 stop;
-	bool			 retry;		/* retry stalled frames */
+	/* Retry the frames stalled on these keys (or all of them). */
+	uint64_t		 retry_keys[LOOP_RETRY_KEYS];
+	unsigned		 nretry;
+	bool			 retry_all;
 
 	/* Loop thread only. */
 	struct conn_list	 conns;
@@ -82,6 +90,11 @@ struct loop {
 	 * one set per loop so that loops share no counter; stats adds them
 	 * up. */
 	struct counters		 ctr;
+	/* Frames its connections stalled on a busy env (again for each
+	 * retry that found it still busy), and stalled frames retried
+	 * because an env settled (conn.c); stats adds them up. */
+	_Atomic uint64_t	 stalls;
+	_Atomic uint64_t	 stall_wakes;
 };
 
 /* Sets up l; returns 0, or -1 (logged). */
@@ -113,9 +126,12 @@ void	loop_post_done(struct loop *l, struct job *j);
  * loop, at the latest after timeout_ms.
  */
 void	loop_post_stop(struct loop *l);
-/* From any thread: an env stopped being busy (reg_set_settled_hook()):
- * l's stalled connections retry their frame now. */
-void	loop_post_retry(struct loop *l);
+/*
+ * From any thread: the env of key stopped being busy
+ * (reg_set_settled_hook()): l's connections stalled on it, or on any,
+ * retry their frame now.  key is opaque here.
+ */
+void	loop_post_retry(struct loop *l, uint64_t key);
 
 /* Loop thread: called when a connection of l goes away, to finish a stop. */
 void	loop_check_stopped(struct loop *l);

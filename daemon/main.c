@@ -264,17 +264,18 @@ tick_interval(const struct config *cfg)
 }
 
 /*
- * The registry's hook: an env stopped being busy (an open ended), so
- * every loop retries the frames it stalled on one now.  Any thread.
+ * The registry's hook: the env of key stopped being busy (an open
+ * ended), so every loop retries the frames it stalled on that one now
+ * (only those: the others would find theirs still busy).  Any thread.
  */
 static void
-on_settled(void *arg)
+on_settled(void *arg, uint64_t key)
 {
 	struct daemon	*d = arg;
 	unsigned	 i;
 
 	for (i = 0; i < d->nloops; i++)
-		loop_post_retry(d->loops[i]);
+		loop_post_retry(d->loops[i], key);
 }
 
 static int

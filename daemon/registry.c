@@ -37,9 +37,16 @@ struct registry {
 	unsigned	 evicting;	/* max_envs closes on the pool */
 	unsigned	 peeked;	/* references held by observers */
 	unsigned	 claiming;	/* reg_claim() calls waiting */
-	void		(*settled)(void *);	/* reg_set_settled_hook() */
+	reg_settled_fn	*settled;	/* reg_set_settled_hook() */
 	void		*settled_arg;
 };
+
+/*
+ * What the calling thread's last REG_AGAIN waits for (reg_again_key()):
+ * per thread, as errno, so that the many callers of reg_acquire() need
+ * no argument of their own for it.
+ */
+static _Thread_local uint64_t	again_key = REG_WAIT_ANY;
 
 /* A failed open's error waits this long for its request to come back. */
 #define FAILED_KEEP_MS	10000
@@ -50,17 +57,26 @@ static int	collect(struct registry *, const char *, const char *, bool,
 		    struct reg_env ***, size_t *);
 
 /*
- * An entry left a busy state (OPENING, CLOSING, RESIZING): wakes the
- * threads waiting in this process and tells the layer above, whose
- * requests were told REG_AGAIN, so that they retry now rather than at
- * their next poll.  The lock held.
+ * The entry of key (its hash) left a busy state (OPENING, CLOSING,
+ * RESIZING, RESERVED), or went: wakes the threads waiting in this
+ * process and tells the layer above, whose requests were told REG_AGAIN,
+ * so that those waiting for it retry now rather than at their next
+ * poll.  The lock held.
  */
 static void
-settled(struct registry *r)
+settled(struct registry *r, uint64_t key)
 {
 	pthread_cond_broadcast(&r->cond);
 	if (r->settled != NULL)
-		r->settled(r->settled_arg);
+		r->settled(r->settled_arg, key);
+}
+
+/* REG_AGAIN, until the entry of key settles (REG_WAIT_ANY: any). */
+static int
+again(uint64_t key)
+{
+	again_key = key;
+	return REG_AGAIN;
 }
 
 /* ----------------------------------------------------------- the table */
@@ -245,6 +261,8 @@ entry_free(struct registry *r, struct reg_env *e)
 static void
 close_entry(struct registry *r, struct reg_env *e)
 {
+	uint64_t	 key = e->hash;
+
 	e->state = REG_CLOSING;
 	pthread_mutex_unlock(&r->mtx);
 	st_close(e->st);
@@ -254,7 +272,7 @@ close_entry(struct registry *r, struct reg_env *e)
 	r->nopen--;
 	r->mapped -= e->mapped;
 	entry_free(r, e);
-	settled(r);
+	settled(r, key);
 }
 
 /* Closes an idle open env (see close_entry()). */
@@ -406,7 +424,7 @@ fit(struct reg_env *e, const struct cfg_store *st)
 		plan(e, st);
 	plan_remap(e);
 	if (e->retune != REG_KEEP)
-		return REG_AGAIN;
+		return again(e->hash);	/* settled once retuned */
 	/*
 	 * Resolved just before a reload, and the env was reopened for the
 	 * new store since: the request is handled again, resolved against
@@ -414,7 +432,7 @@ fit(struct reg_env *e, const struct cfg_store *st)
 	 * than failed.  A reload fails no read or write.
 	 */
 	if (st->gen < e->cfg->gen && !cfg_store_same_env(st, e->cfg))
-		return REG_AGAIN;
+		return again(REG_WAIT_ANY);	/* nothing to wait for */
 	return 0;
 }
 
@@ -464,7 +482,7 @@ retune(struct registry *r, struct reg_env *e)
 	e->retune = REG_KEEP;
 	e->state = REG_OPEN;
 	lru_insert(r, e);
-	settled(r);
+	settled(r, e->hash);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -504,12 +522,21 @@ reg_set_env_ops(struct registry *r, const struct reg_env_ops *ops)
 }
 
 void
-reg_set_settled_hook(struct registry *r, void (*fn)(void *), void *arg)
+reg_set_settled_hook(struct registry *r, reg_settled_fn *fn, void *arg)
 {
 	pthread_mutex_lock(&r->mtx);
 	r->settled = fn;
 	r->settled_arg = arg;
 	pthread_mutex_unlock(&r->mtx);
+}
+
+uint64_t
+reg_again_key(void)
+{
+	uint64_t	 key = again_key;
+
+	again_key = REG_WAIT_ANY;
+	return key;
 }
 
 void
@@ -653,7 +680,7 @@ opened(struct registry *r, struct reg_env *e, int rc,
 		e->last_used_ms = clock_now_ms();
 		lru_insert(r, e);
 	}
-	settled(r);
+	settled(r, e->hash);
 }
 
 static void
@@ -755,7 +782,7 @@ again:
 			if (r->pool != NULL) {
 				/* An open may wait on another process. */
 				pthread_mutex_unlock(&r->mtx);
-				return REG_AGAIN;
+				return again(h);
 			}
 			/* Opening waits on no other env: safe to wait. */
 			pthread_cond_wait(&r->cond, &r->mtx);
@@ -774,7 +801,7 @@ again:
 		case REG_CLOSING:
 			/* Closing may sync: never make a caller wait on it. */
 			pthread_mutex_unlock(&r->mtx);
-			return REG_AGAIN;
+			return again(h);
 		case REG_RESERVED:
 			pthread_mutex_unlock(&r->mtx);
 			return sp_seterr_busy(err, SP_RETRY_LONG_MS, "a fork, "
@@ -792,14 +819,14 @@ again:
 		if (r->evicting > 0) {
 			/* A close is under way: its place is ours soon. */
 			pthread_mutex_unlock(&r->mtx);
-			return REG_AGAIN;
+			return again(REG_WAIT_ANY);
 		}
 		if (r->lru_head == NULL && unpark_all(r, false, 0) > 0)
 			goto again;
 		if (r->lru_head == NULL) {
 			/* Observers hold idle envs for a moment only. */
 			if (r->peeked > 0)
-				rc = REG_AGAIN;
+				rc = again(REG_WAIT_ANY);
 			else if (r->nopen < r->max_envs)
 				rc = over_budget(r, st, err);
 			else
@@ -817,7 +844,7 @@ again:
 			lru_remove(r, e);
 			close_on_pool(r, e, true);
 			pthread_mutex_unlock(&r->mtx);
-			return REG_AGAIN;
+			return again(e->hash);
 		}
 		close_locked(r, r->lru_head);
 		goto again;	/* the lock was dropped */
@@ -845,7 +872,7 @@ again:
 		pool_submit(r->openers != NULL ? r->openers : r->pool,
 		    &e->open_task);
 		pthread_mutex_unlock(&r->mtx);
-		return REG_AGAIN;
+		return again(h);
 	}
 	pthread_mutex_unlock(&r->mtx);
 
@@ -863,7 +890,7 @@ again:
 		e->refs = 1;
 		*out = e;
 	}
-	settled(r);
+	settled(r, h);
 	pthread_mutex_unlock(&r->mtx);
 	return rc;
 }
@@ -1163,10 +1190,12 @@ reg_claim(struct registry *r, const struct cfg_store *st,
 void
 reg_unreserve(struct registry *r, struct reg_env *e)
 {
+	uint64_t	 key = e->hash;
+
 	pthread_mutex_lock(&r->mtx);
 	unlink_entry(r, e);
 	entry_free(r, e);
-	settled(r);
+	settled(r, key);
 	pthread_mutex_unlock(&r->mtx);
 }
 

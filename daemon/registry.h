@@ -64,6 +64,8 @@ struct reg_park;
 
 /* reg_acquire(): the env is busy for a moment; retry the request soon. */
 #define REG_AGAIN	(-2)
+/* reg_again_key(): no one env to wait for; any that settles may do. */
+#define REG_WAIT_ANY	0
 
 enum reg_state {
 	REG_OPENING,
@@ -147,15 +149,30 @@ void		 reg_set_pool(struct registry *r, struct pool *pool);
  */
 void		 reg_set_open_pool(struct registry *r, struct pool *pool);
 /*
- * fn(arg) runs, on whichever thread (with the registry's lock held: it
- * may not call the registry), each time an env stops being busy: an
- * open or a close ended, a resize or a reservation is over.  A request
- * told REG_AGAIN may then go on, so the layer above retries them at
- * once instead of at its next poll (a new env's first request waited
- * for that poll, 2 to 4 ms, where the open took one).  NULL: none.
+ * fn(arg, key) runs, on whichever thread (with the registry's lock held:
+ * it may not call the registry), each time an env stops being busy: an
+ * open or a close ended, a resize or a reservation is over.  key is that
+ * env's (struct reg_key's hash).  A request told REG_AGAIN may then go
+ * on, so the layer above retries them at once instead of at its next
+ * poll (a new env's first request waited for that poll, 2 to 4 ms,
+ * where the open took one); only those waiting for key
+ * (reg_again_key()) or for REG_WAIT_ANY: with every env's open retrying
+ * every request stalled on any other, many new envs at once cost
+ * requests squared.  NULL: none.
  */
-void		 reg_set_settled_hook(struct registry *r, void (*fn)(void *),
+typedef void	reg_settled_fn(void *arg, uint64_t key);
+void		 reg_set_settled_hook(struct registry *r, reg_settled_fn *fn,
 		    void *arg);
+/*
+ * What the calling thread's last REG_AGAIN (since the last call) waits
+ * for: the key the settled hook will name when the request may go on
+ * (the env's own, or that of an env closed to make room), or
+ * REG_WAIT_ANY when none will (an observer holds the idle envs, the
+ * request must be resolved again): retry that at the next poll, and at
+ * any settle.  Forgets it: REG_WAIT_ANY until the next REG_AGAIN.  Per
+ * thread, as errno.
+ */
+uint64_t	 reg_again_key(void);
 /*
  * Where files below data_dir are reached: "/proc/self/fd/N" for the
  * descriptor main.c holds on data_dir (lay_root()), so that replacing

@@ -868,6 +868,106 @@ START_TEST(trickling_reader_is_cut_off)
 }
 END_TEST
 
+/* ------------------------- a stalled request waits for its own env */
+
+#define OTHER_ENVS	20
+
+/* Sends a request of op (a put of key "stalled" to big/refs, a ping). */
+static void
+raw_send(int fd, uint64_t id, enum sp_op op)
+{
+	struct sp_req	 rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.id = id;
+	rq.op = op;
+	if (op == SP_OP_PUT) {
+		rq.store = (struct sp_bytes){ "refs", 4 };
+		rq.repo = (struct sp_bytes){ "big", 3 };
+		rq.key = (struct sp_bytes){ "stalled", 7 };
+		rq.val = (struct sp_bytes){ "v", 1 };
+	}
+	it_raw_req(fd, &rq);
+}
+
+/*
+ * A request stalled on an env that stays busy (a reload resizes it, and
+ * a snapshot nobody reads holds it) is retried when that env settles,
+ * not when any other does: dropping 20 envs of another store (each
+ * drop settles its env twice: closed, then its claim ended) wakes no
+ * stalled frame.  Before, every settle retried every stalled frame of
+ * every loop (stall_wakes went up by 40 here), so N new envs at once
+ * cost N squared retries, each failing again.  Frames sent meanwhile
+ * wait behind the stalled one (its read event, kept while it waits,
+ * fires for them) and are answered once it goes on.
+ */
+START_TEST(stalled_request_waits_for_its_own_env)
+{
+	struct hs_daemon d;
+	struct snap	 s;
+	struct sp_buf	 b = { 0 };
+	struct sp_reply	 rep;
+	struct pollfd	 pfd;
+	char		 status[512], repo[16];
+	uint64_t	 wakes, n;
+	bool		 seen[4] = { false };
+	int		 p[2], i, x;
+	sc_conn		*c;
+
+	ck_assert_int_eq(hs_up(&d, ISOLATION_CONF), 0);
+	c = it_conn(&d);
+	fill(c, "big", "refs", BIG_VALS);
+	for (i = 0; i < OTHER_ENVS; i++) {
+		snprintf(repo, sizeof(repo), "o%02d", i);
+		ck_assert_int_eq(sc_put(c, repo, "other", NULL, "k", 1, "v",
+		    1), 0);
+	}
+	ck_assert_int_eq(pipe(p), 0);
+	snap_start(&s, &d, "big", "refs", p[1], 0);
+	wait_pipe_bytes(p[0], 32 * 1024);
+	/* big's resize waits for the snapshot to let go of it. */
+	ck_assert_msg(hs_reload(&d, "[daemon]\nsnapshot_timeout = 1h\n"
+	    "[store refs]\nmap_size = 128MiB\n[store other]\n"
+	    "map_size = 64MiB\n", status, sizeof(status)) == 0,
+	    "SIGHUP: no READY=1 within %d s", hs_timeout());
+	x = it_raw_connect(&d);
+	raw_send(x, 1, SP_OP_PUT);
+	for (i = 0; i < hs_tries(10) && daemon_counter(&d, "stalls") == 0;
+	    i++)
+		poll(NULL, 0, 10);
+	ck_assert_uint_ge(daemon_counter(&d, "stalls"), 1);
+	wakes = daemon_counter(&d, "stall_wakes");
+	raw_send(x, 2, SP_OP_PING);
+	raw_send(x, 3, SP_OP_PING);
+
+	for (i = 0; i < OTHER_ENVS; i++) {
+		snprintf(repo, sizeof(repo), "o%02d", i);
+		ck_assert_msg(sc_drop(c, repo, "other", &n) == 0, "%s",
+		    sc_errmsg(c));
+		ck_assert_uint_eq(n, 1);
+	}
+	ck_assert_uint_eq(daemon_counter(&d, "stall_wakes"), wakes);
+	pfd = (struct pollfd){ .fd = x, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);	/* the pings wait too */
+
+	/* The snapshot's reader goes: big is resized, and all answered. */
+	close(p[0]);
+	ck_assert(snap_join(&s));
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(it_raw_reply(x, &b, &rep), 0);
+		ck_assert_msg(rep.code == SP_OK, "%llu: %.*s",
+		    (unsigned long long)rep.id, (int)rep.msg.n, rep.msg.p);
+		ck_assert(rep.id >= 1 && rep.id <= 3 && !seen[rep.id]);
+		seen[rep.id] = true;
+	}
+	it_assert_val(c, "big", "refs", NULL, "stalled", 7, "v", 1);
+	close(x);
+	sp_buf_free(&b);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
 static Suite *
 snapshot_suite(void)
 {
@@ -884,6 +984,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, snapshot_max_makes_them_wait);
 	tcase_add_test(tc, one_uid_cannot_take_every_snapshot_place);
 	tcase_add_test(tc, trickling_reader_is_cut_off);
+	tcase_add_test(tc, stalled_request_waits_for_its_own_env);
 	suite_add_tcase(s, tc);
 	return s;
 }
