@@ -249,7 +249,9 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  *   an abort after jumping out of them would free a stack address, and
  *   without the abort the env's writer lock would be held for good.
  *   This way the transaction ends by LMDB's own abort, which releases
- *   that lock and discards its dirty pages.
+ *   that lock and discards its dirty pages.  Where LMDB cannot go on
+ *   (an assertion, a pointer near 0) the write jumps all the same, and
+ *   its env is quarantined for good instead (see "quarantine").
  *
  * A broken env answers every later call CORRUPT (refused()), saying
  * whether its file was cut short (it is shorter than the pages in use)
@@ -269,16 +271,17 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * replace), noted in the env and unmapped when it closes; LMDB finds
  * no tree page there and fails the write, as above.  At most
  * ZERO_PAGES of them per env: a value's size out of range copied past
- * the map would need a page after page, and storesd dies instead.
- * Near 0 in a write nothing can be mapped (vm.mmap_min_addr): storesd
- * dies.  Any other SIGSEGV is storesd's own: it dies.  It dies by the
+ * the map would need a page after page, and the env is quarantined
+ * instead (see "quarantine").  Near 0 in a write nothing can be mapped
+ * (vm.mmap_min_addr): quarantined too, where liblmdb's code is known.
+ * Any other SIGSEGV is storesd's own: it dies.  It dies by the
  * handler that was there before st_catch_faults() (AddressSanitizer's,
  * or the default one that dumps core), put back and reached by making
  * the faulting access again (fault_pass()), so that its report names
  * the real place of the fault.  Such a file can
  * also fail one of LMDB's own assertions (a leaf page flagged a
  * branch): in a guarded read that is a fault of the env as well
- * (on_assert()).  A wild file passes the checks of the next open (its
+ * (on_assert()), in a write a quarantine.  A wild file passes the checks of the next open (its
  * size is right): it stays refused, with no new log line, until it
  * changes (see "wild files").
  *
