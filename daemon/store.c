@@ -122,11 +122,16 @@ struct st_env {
 	ino_t			 ino;
 	atomic_bool		 wild;		/* a fault was a SIGSEGV or an
 						 * LMDB assertion */
+	/* A write was jumped out of: the LMDB handle is left as it is, for
+	 * good (see "quarantine"). */
+	atomic_bool		 quarantined;
 	/* data.mdb as it was when a wild fault was noted: the env stays
 	 * refused while the file is the same (see "wild files"). */
 	bool			 wild_seen;
 	struct file_id		 wild_file;
 	int			 lockfd;	/* lock.mdb, ours: see lock_open() */
+	dev_t			 lock_dev;	/* lock.mdb's, for quar_check() */
+	ino_t			 lock_ino;
 	struct lock_slot	*lock_slot;	/* in lock_tab: lock_map_add() */
 	atomic_bool		 lock_noted;	/* FAULT_LOCK logged */
 	/* Pages the handler mapped zeros at past data.mdb's map in a write
@@ -244,7 +249,9 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  *   an abort after jumping out of them would free a stack address, and
  *   without the abort the env's writer lock would be held for good.
  *   This way the transaction ends by LMDB's own abort, which releases
- *   that lock and discards its dirty pages.
+ *   that lock and discards its dirty pages.  Where LMDB cannot go on
+ *   (an assertion, a pointer near 0) the write jumps all the same, and
+ *   its env is quarantined for good instead (see "quarantine").
  *
  * A broken env answers every later call CORRUPT (refused()), saying
  * whether its file was cut short (it is shorter than the pages in use)
@@ -264,16 +271,17 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * replace), noted in the env and unmapped when it closes; LMDB finds
  * no tree page there and fails the write, as above.  At most
  * ZERO_PAGES of them per env: a value's size out of range copied past
- * the map would need a page after page, and storesd dies instead.
- * Near 0 in a write nothing can be mapped (vm.mmap_min_addr): storesd
- * dies.  Any other SIGSEGV is storesd's own: it dies.  It dies by the
+ * the map would need a page after page, and the env is quarantined
+ * instead (see "quarantine").  Near 0 in a write nothing can be mapped
+ * (vm.mmap_min_addr): quarantined too, where liblmdb's code is known.
+ * Any other SIGSEGV is storesd's own: it dies.  It dies by the
  * handler that was there before st_catch_faults() (AddressSanitizer's,
  * or the default one that dumps core), put back and reached by making
  * the faulting access again (fault_pass()), so that its report names
  * the real place of the fault.  Such a file can
  * also fail one of LMDB's own assertions (a leaf page flagged a
  * branch): in a guarded read that is a fault of the env as well
- * (on_assert()).  A wild file passes the checks of the next open (its
+ * (on_assert()), in a write a quarantine.  A wild file passes the checks of the next open (its
  * size is right): it stays refused, with no new log line, until it
  * changes (see "wild files").
  *
@@ -342,10 +350,13 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
 #define FAULT_WILD	(-4)	/* LMDB read outside the map: the file
 				 * holds bytes it did not write */
 #define FAULT_LOCK	(-5)	/* lock.mdb was cut short: no data lost */
+#define FAULT_QUAR	(-6)	/* a write failed LMDB's check: the env
+				 * is quarantined (see "quarantine") */
 
 enum guard_mode {
 	GUARD_JUMP,		/* reads: back to the guard */
-	GUARD_PATCH,		/* writes: zeros over the page, go on */
+	GUARD_PATCH,		/* writes: zeros over the page, go on, or
+				 * quarantine (see "quarantine") */
 };
 
 struct guard {
@@ -357,6 +368,8 @@ struct guard {
 	MDB_cursor	*cur;		/* a read's cursor, open */
 	struct guard	*prev;		/* the guard it is nested in */
 	volatile sig_atomic_t hit;	/* a page faulted under it */
+	bool		 quar;		/* a write's: jb is set for a
+					 * quarantine (st_write_group()) */
 };
 
 static __thread struct guard *guard_now;
@@ -392,6 +405,7 @@ guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
 	g->txn = NULL;
 	g->cur = NULL;
 	g->hit = 0;
+	g->quar = false;
 	g->prev = guard_now;
 	guard_now = g;
 	return false;
@@ -451,6 +465,12 @@ refused(struct st_env *e, struct sp_error *err)
 		why = "holds pages that LMDB did not write (another program "
 		    "wrote into it)";
 		break;
+	case FAULT_QUAR:
+		return sp_seterr(err, SP_CORRUPT, "%s: a write met pages of "
+		    "its data.mdb LMDB did not write (another program wrote "
+		    "them): refused until restored from a snapshot by "
+		    "restore --replace (restored in place: until storesd "
+		    "restarts)", e->label);
 	default:
 		why = "could not be read: the file changed size under storesd "
 		    "or its disk failed";
@@ -1056,6 +1076,38 @@ fault_pass(int sig, const siginfo_t *si, const char *msg, size_t n)
 		raise(sig);
 }
 
+/* Envs quarantined so far (see "quarantine"), claimed by quar_jump(). */
+#define QUAR_MAX	16
+
+static atomic_uint	 quar_n;
+
+/*
+ * A write of g's env met damage no page of zeros answers (an LMDB
+ * assertion, a SIGSEGV near 0 in liblmdb's code, or past the map with
+ * ZERO_PAGES used): when g is a write that set its jump point and fewer
+ * than QUAR_MAX envs are quarantined, marks the env quarantined and
+ * broken (a wild fault) and jumps back to st_write_group(), which never
+ * touches the write's transaction or the env's handle again.  Returns
+ * only when it cannot: then storesd dies, as before.  Async signal
+ * safe: atomics and siglongjmp.
+ */
+static void
+quar_jump(struct guard *g)
+{
+	if (g->mode != GUARD_PATCH || !g->quar)
+		return;
+	if (atomic_fetch_add(&quar_n, 1) >= QUAR_MAX) {
+		atomic_fetch_sub(&quar_n, 1);
+		return;
+	}
+	g->hit = 1;
+	atomic_store(&g->e->wild, true);
+	atomic_store(&g->e->quarantined, true);
+	fault_mark(g->e);
+	guard_now = g->prev;
+	siglongjmp(g->jb, 1);
+}
+
 static void
 on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -1090,6 +1142,11 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 				errno = saved;
 				return;
 			}
+			/* Near 0 only where LMDB's code is told from
+			 * storesd's: a jump over storesd's own NULL
+			 * dereference would hide it. */
+			if (a >= LOW_ADDR || lmdb_hi != 0)
+				quar_jump(g);
 		}
 		fault_pass(sig, si, segv, sizeof(segv) - 1);
 		errno = saved;
@@ -1183,41 +1240,45 @@ st_catch_faults(void)
 /*
  * LMDB's assertion failed on env (Debian builds liblmdb with them on,
  * and LMDB then aborts the process): a page of the file that another
- * program wrote into, a leaf page flagged a branch, fails one in a
- * read.  LMDB calls this on the thread that asserted, deep in the
- * read: in a guarded read of env it is a fault of that env (a wild
+ * program wrote into, a leaf page flagged a branch, fails one.  LMDB
+ * calls this on the thread that asserted, deep in its call, and
+ * mdb_assert_fail() calls abort() once this returns: it can only jump
+ * out.  In a guarded read of env it is a fault of that env (a wild
  * one: the file holds pages LMDB did not write), and it jumps back to
  * the guard as a SIGSEGV there does.  That is safe for the same
  * reason: a read transaction holds no lock (its reader slot is freed by
- * guard_fail()'s abort) and LMDB links no cursor into it.  Anywhere
- * else no jump is safe (a write links a cursor of its own stack into
- * its transaction and holds the env's writer lock: see GUARD_PATCH in
- * "faults"; a copy has a thread of LMDB's own waiting on the caller):
- * it logs which env and what failed, and LMDB aborts.  Nor can it
- * return and let the write fail: mdb_assert_fail() calls abort() once
- * this returns.  A write jumped out of could only leave its transaction
- * unended (an abort would free the cursor on the stack it left), with
- * the writer mutex in lock.mdb held by a live thread for good: every
- * other process using the env would then wait on it for ever.
+ * guard_fail()'s abort) and LMDB links no cursor into it.  In a write
+ * (st_write_group()) the env is quarantined and the jump leaves its
+ * transaction and handle as they are, for good (quar_jump(), see
+ * "quarantine").  Anywhere else (an open, a copy, which has a thread of
+ * LMDB's own waiting on the caller), or past QUAR_MAX quarantined envs,
+ * it logs which env and what failed, and LMDB aborts.
  */
 static void
 on_assert(MDB_env *env, const char *msg)
 {
 	struct guard	*g = guard_now;
 	struct st_env	*e = mdb_env_get_userctx(env);
+	char		 more[64] = "";
 
-	if (g != NULL && g->mode == GUARD_JUMP && g->e->env == env) {
+	if (g != NULL && g->e->env == env) {
 		snprintf(assert_msg, sizeof(assert_msg), "%s", msg);
-		g->hit = 1;
-		atomic_store(&g->e->wild, true);
-		fault_mark(g->e);
-		guard_now = g->prev;
-		siglongjmp(g->jb, 1);
+		if (g->mode == GUARD_JUMP) {
+			g->hit = 1;
+			atomic_store(&g->e->wild, true);
+			fault_mark(g->e);
+			guard_now = g->prev;
+			siglongjmp(g->jb, 1);
+		}
+		quar_jump(g);
 	}
+	if (atomic_load(&quar_n) >= QUAR_MAX)
+		snprintf(more, sizeof(more), ", with %d envs quarantined "
+		    "already (the most storesd keeps)", QUAR_MAX);
 	log_errx("%s: %s: %s/%s failed an LMDB assertion outside a read "
-	    "(%s): storesd aborts; restore the env from a snapshot before "
+	    "(%s)%s: storesd aborts; restore the env from a snapshot before "
 	    "starting it again", __func__, e != NULL ? e->label : "an env",
-	    e != NULL ? e->dir : "?", ST_DATA_FILE, msg);
+	    e != NULL ? e->dir : "?", ST_DATA_FILE, msg, more);
 }
 
 /* Makes LMDB's failed assertions on env e's (see on_assert()). */
@@ -1666,6 +1727,154 @@ wild_check(struct st_env *e, const char *dir, struct sp_error *err)
 	return refused(e, err);
 }
 
+/* --------------------------------------------------------- quarantine */
+
+/*
+ * A write that meets a damaged page may fail one of LMDB's assertions
+ * (LMDB then aborts the process) or fault near address 0 in LMDB's code,
+ * where no page of zeros can be mapped: storesd died of either, with
+ * every env.  Jumping out of the write was unsafe for its env (see
+ * "faults"): mdb_put and mdb_del link a cursor of their own stack into
+ * the write transaction, which mdb_txn_abort() would free, and the env's
+ * writer mutex, robust and shared, in lock.mdb, is held by the thread.
+ * So the write jumps out (quar_jump()) and the env is quarantined: its
+ * transaction and handle are never touched again.  No mdb_txn_abort(),
+ * no mdb_env_close(): the MDB_env, its maps, the transaction and the
+ * memory of its dirty pages are left as they are, for good (with
+ * MDB_WRITEMAP, sync = none, those pages are in the file, but in pages
+ * no committed meta names: the file is as the last commit left it).
+ * What the jump leaves behind, and why it is safe:
+ *
+ * - The writer mutex stays held by the thread that wrote (a pool thread
+ *   of the writer, or an I/O thread for sync = none's inline commits),
+ *   on that thread's robust list, linked through the mutex in lock.mdb.
+ *   So lock.mdb stays mapped for good (the env is never closed), and
+ *   the list stays valid: glibc writes into it only to unlink a mutex
+ *   taken before it, which no storesd thread holds across a write, and
+ *   robust_tidy() keeps an entry whose mutex names this thread, as the
+ *   held one does.  When the thread or storesd ends, the kernel marks
+ *   the mutex's owner dead, and the next LMDB user recovers it.  Until
+ *   then another process that writes the env waits for it: a co-user
+ *   that damaged the file should not be writing it.  Left: if another
+ *   env's lock.mdb is cut while this thread holds that env's writer
+ *   mutex (see "faults"), the cut entry's zeroed link drops the held
+ *   one from the list too, and a co-user could then wait on it after
+ *   storesd died, until lock.mdb is made anew.
+ * - LMDB's POSIX locks on lock.mdb are the process's, and go when any
+ *   descriptor of the file in it closes: storesd's own descriptor of it
+ *   (lock_open()) stays open, and no second MDB_env may open the same
+ *   files in storesd (its open would find the writer mutex held by a
+ *   live thread of ours and wait for ever, and its close would drop the
+ *   quarantined env's locks).  quar_check() refuses an open whose
+ *   lock.mdb or data.mdb is a file a quarantined env has (device and
+ *   inode: neither can be another file's while storesd holds it open),
+ *   before lock_open() opens anything.  storectl restore --replace and a
+ *   drop make new files, which are served; a copy over the files in
+ *   place keeps them, and is refused until storesd is restarted.
+ * - storesd's own frames jumped over hold no lock and nothing another
+ *   call needs: the write's cursors and nested transactions are LMDB's.
+ *   The jump point is st_write_group()'s frame, alive for the call.
+ * - The registry closes the env once unused (st_faulted()); st_close()
+ *   then frees what is storesd's alone (quar_close()) and keeps the
+ *   st_env, which lock_tab and this table name, its descriptors and the
+ *   read transactions of its slots (LMDB's, reachable through it).
+ *   Syncs of commits made before the quarantine (st_flush()) still
+ *   run: mdb_env_sync() takes no lock and reads only the meta pages.
+ *
+ * At most QUAR_MAX envs are quarantined in a storesd's life (each keeps
+ * its map, at most map_size of address space the registry no longer
+ * counts, and a transaction's memory); the next one aborts storesd, as
+ * before, saying so.
+ */
+static struct st_env	*quar_envs[QUAR_MAX];
+static unsigned		 nquar;
+static pthread_mutex_t	 quar_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* After the jump of a quarantine (on e's writing thread): notes e, and
+ * logs it once. */
+static void
+quar_keep(struct st_env *e)
+{
+	char	 why[sizeof(assert_msg) + 32];
+
+	atomic_store(&e->broken, FAULT_QUAR);
+	pthread_mutex_lock(&quar_mtx);
+	if (nquar < QUAR_MAX)
+		quar_envs[nquar++] = e;
+	pthread_mutex_unlock(&quar_mtx);
+	if (assert_msg[0] != '\0')
+		snprintf(why, sizeof(why), "it failed LMDB's check: %s",
+		    assert_msg);
+	else
+		snprintf(why, sizeof(why), "LMDB's read of it faulted");
+	assert_msg[0] = '\0';
+	log_errx("%s: %s: %s/%s holds bytes LMDB did not write, met by a "
+	    "write (%s); the env is quarantined: its LMDB handle and writer "
+	    "lock are kept as they are and it is refused until it is "
+	    "restored from a snapshot with storectl restore --replace (a "
+	    "copy over its files in place is served only after storesd "
+	    "restarts); every other env is served", __func__, e->label,
+	    e->dir, ST_DATA_FILE, why);
+}
+
+/* Whether the file at dir/name is one of a quarantined env's (lock:
+ * its lock.mdb, else its data.mdb).  The lock held. */
+static bool
+quar_file(const char *dir, const char *name, bool lock)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+	unsigned	 i;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path) || stat(path, &sb) == -1)
+		return false;
+	for (i = 0; i < nquar; i++)
+		if (lock ? quar_envs[i]->lock_dev == sb.st_dev &&
+		    quar_envs[i]->lock_ino == sb.st_ino :
+		    quar_envs[i]->dev == sb.st_dev &&
+		    quar_envs[i]->ino == sb.st_ino)
+			return true;
+	return false;
+}
+
+/*
+ * Refuses the open of e when dir's lock.mdb or data.mdb is a file of a
+ * quarantined env (refused(), not logged again).  By path, before
+ * anything in dir is opened.  No system call while none is quarantined.
+ * Returns 0, or -1 with err (CORRUPT).
+ */
+static int
+quar_check(struct st_env *e, const char *dir, struct sp_error *err)
+{
+	bool	 held;
+
+	if (atomic_load(&quar_n) == 0)
+		return 0;
+	pthread_mutex_lock(&quar_mtx);
+	held = quar_file(dir, "lock.mdb", true) ||
+	    quar_file(dir, ST_DATA_FILE, false);
+	pthread_mutex_unlock(&quar_mtx);
+	if (!held)
+		return 0;
+	atomic_store(&e->broken, FAULT_QUAR);
+	return refused(e, err);
+}
+
+/* The close of quarantined e: frees what is storesd's alone and nothing
+ * names; keeps the rest (see above). */
+static void
+quar_close(struct st_env *e)
+{
+	cl_fini(&e->commits);
+	free(e->held);
+	free(e->srev);
+	free(e->names);
+	e->held = NULL;
+	e->srev = NULL;
+	e->names = NULL;
+}
+
 /* One look at the data file (see check_file()).  0, or -1 with why. */
 static int
 check_once(int fd, uint64_t size, char *why, size_t n)
@@ -1979,11 +2188,14 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 	}
 	/* A new env (no data file a moment ago) has nothing to check: its
 	 * open would be an ENOENT, one system call of each new env. */
-	if (wild_check(e, p->dir, err) == -1 ||
+	if (quar_check(e, p->dir, err) == -1 ||
+	    wild_check(e, p->dir, err) == -1 ||
 	    (!absent && check_file(e, p->dir, err) == -1) ||
 	    lock_open(e, p->dir, &lsb, err) == -1 ||
 	    lock_map_add(e, &lsb, err) == -1)
 		goto fail;
+	e->lock_dev = lsb.st_dev;
+	e->lock_ino = lsb.st_ino;
 	if ((rc = mdb_env_create(&e->env)) != 0 ||
 	    (rc = catch_asserts(e->env, e)) != 0) {
 		st_fail(e, err, rc, "create");
@@ -2040,6 +2252,10 @@ st_close(struct st_env *e)
 
 	if (e == NULL)
 		return;
+	if (atomic_load(&e->quarantined)) {
+		quar_close(e);
+		return;
+	}
 	if (e->rtxn != NULL)
 		for (i = 0; i < e->nslots; i++)
 			if (e->rtxn[i] != NULL)
@@ -2914,35 +3130,52 @@ warn_full(struct st_env *e)
 	    e->store, more);
 }
 
+/* Fails every one of the n jobs, and the group, with fault.  -1. */
+static int
+jobs_fail(struct st_job *jobs, size_t n, const struct sp_error *fault,
+    struct sp_error *err)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].rc = -1;
+		jobs[i].failed = jobs[i].nops;
+		jobs[i].err = *fault;
+	}
+	*err = *fault;
+	return -1;
+}
+
 int
 st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
     struct sp_error *err)
 {
 	struct guard	 g;
 	struct sp_error	 fault;
-	size_t		 i;
 	int		 rc;
 
-	/* GUARD_PATCH never jumps back: no sigsetjmp. */
 	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
 		return refused(e, err);
+	/* A fault in it goes on over zeros; only a quarantine jumps back
+	 * here (see "quarantine"), and the write's transaction, cursors and
+	 * env handle are never touched again. */
+	g.quar = true;
+	if (sigsetjmp(g.jb, 0) != 0) {
+		quar_keep(e);
+		robust_tidy();
+		refused(e, &fault);
+		return jobs_fail(jobs, n, &fault, err);
+	}
 	rc = write_group(e, jobs, n, err);
 	if ((rc == -1 && err->code == SP_MAP_FULL) ||
 	    (rc == 0 && map_full(jobs, n)))
 		warn_full(e);
 	guard_off(&g, 0, &fault);
-	if (g.hit) {
-		/* A page faulted under this write: what LMDB read there was
-		 * zeros, not the env, and nothing was committed since
-		 * (top_commit()).  fault is the env's refusal. */
-		for (i = 0; i < n; i++) {
-			jobs[i].rc = -1;
-			jobs[i].failed = jobs[i].nops;
-			jobs[i].err = fault;
-		}
-		*err = fault;
-		return -1;
-	}
+	/* A page faulted under this write: what LMDB read there was zeros,
+	 * not the env, and nothing was committed since (top_commit()).
+	 * fault is the env's refusal. */
+	if (g.hit)
+		return jobs_fail(jobs, n, &fault, err);
 	return rc;
 }
 

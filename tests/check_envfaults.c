@@ -1534,6 +1534,79 @@ START_TEST(lmdb_assertion_in_a_read)
 END_TEST
 
 /*
+ * A co-user flags the one leaf of an env's db a branch page (a branch
+ * must have two keys or more), and a put-if-absent into it (mdb_put, not
+ * the appending cursor) fails LMDB's assertion NUMKEYS(mp) > 1 deep in
+ * mdb_cursor_put, on the env's writer (s, sync = full) and inline on the
+ * I/O thread (n, sync = none): storesd aborted ("failed an LMDB
+ * assertion outside a read").  Now that write is CORRUPT and its env is
+ * quarantined: storesd lives and serves the others, the env stays
+ * refused with one log line however often it is asked for, a copy over
+ * its files in place is still refused (storesd must be restarted
+ * first), and a restore --replace (new files) is served again.
+ */
+START_TEST(lmdb_assertion_in_a_write)
+{
+	static const char *const stores[] = { "s", "n" };
+	struct hs_daemon d;
+	sc_conn		*c;
+	void		*v;
+	size_t		 i, n;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	int		 k, fd;
+
+	c = fault_start(&d);
+	for (i = 0; i < 2; i++) {
+		fill_and_keep(&d, c, "good", stores[i]);
+		ck_assert_int_eq(sc_put(c, "q", stores[i], NULL, "lonely", 6,
+		    "v", 1), 0);
+		snprintf(snap, sizeof(snap), "%s/snap-%s", d.dir, stores[i]);
+		ck_assert_int_ne(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC,
+		    0600), -1);
+		ck_assert_int_eq(sc_snapshot(c, "q", stores[i], fd, 0, NULL),
+		    0);
+		env_file(&d, "q", stores[i], "data.mdb", path, sizeof(path));
+		env_file(&d, "q", stores[i], "kept.mdb", kept, sizeof(kept));
+		ck_assert_int_eq(it_run("cp %s %s", path, kept), 0);
+		leaf_as_branch(path, "lonely");
+
+		EXPECT_ERR(c, sc_put_if_absent(c, "q", stores[i], NULL,
+		    "other", 5, "w", 1), SC_ERR_CORRUPT);
+		ck_assert_msg(alive(&d), "storesd died");
+		ck_assert_msg(strstr(sc_errmsg(c), "q") != NULL &&
+		    strstr(sc_errmsg(c), "snapshot") != NULL, "%s",
+		    sc_errmsg(c));
+		others_served(c, "good", stores[i]);
+		/* Refused from now on, logged once. */
+		for (k = 0; k < 10; k++) {
+			EXPECT_ERR(c, sc_get(c, "q", stores[i], NULL, "lonely",
+			    6, &v, &n), SC_ERR_CORRUPT);
+			EXPECT_ERR(c, sc_put(c, "q", stores[i], NULL, "x", 1,
+			    "v", 1), SC_ERR_CORRUPT);
+		}
+		ck_assert_int_eq(it_run("test $(grep -c 'q/@%s.*quarantined' "
+		    "%s) -eq 1", stores[i], d.log), 0);
+		/* Copied back in place: the same files, still held. */
+		ck_assert_int_eq(it_run("cp %s %s", kept, path), 0);
+		EXPECT_ERR(c, sc_get(c, "q", stores[i], NULL, "lonely", 6,
+		    &v, &n), SC_ERR_CORRUPT);
+		ck_assert_msg(strstr(sc_errmsg(c), "restart") != NULL, "%s",
+		    sc_errmsg(c));
+		/* Restored by storesd: new files, served. */
+		ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+		ck_assert_int_eq(sc_restore(c, "q", stores[i], fd, 1, NULL),
+		    0);
+		close(fd);
+		it_assert_val(c, "q", stores[i], NULL, "lonely", 6, "v", 1);
+		ck_assert_int_eq(sc_put_if_absent(c, "q", stores[i], NULL,
+		    "other", 5, "w", 1), 0);
+		ck_assert_msg(alive(&d), "storesd died");
+	}
+	wild_down(&d, c);
+}
+END_TEST
+
+/*
  * The pages free past the map of repo's data.mdb of store in storesd,
  * up to the next mapping (0: it follows at once).
  */
@@ -2145,6 +2218,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_written_into_under_reads);
 	tcase_add_test(tc, env_written_into_stays_refused);
 	tcase_add_test(tc, lmdb_assertion_in_a_read);
+	tcase_add_test(tc, lmdb_assertion_in_a_write);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
