@@ -67,6 +67,9 @@ struct file_id {
 
 /* Pages of zeros a wild write may map past an env's map (see "faults"). */
 #define ZERO_PAGES	8
+/* Threads in calls of LMDB's on one env at once, at most, that a cut
+ * lock.mdb wakes (see "faults"): more than storesd's pools hold. */
+#define ENV_USERS	64
 
 struct lock_slot;
 
@@ -133,6 +136,11 @@ struct st_env {
 	dev_t			 lock_dev;	/* lock.mdb's, for quar_check() */
 	ino_t			 lock_ino;
 	struct lock_slot	*lock_slot;	/* in lock_tab: lock_map_add() */
+	/* The first page of its lock map, LMDB's mutexes' (lock_base()),
+	 * and the threads in a call of LMDB's on it that may sleep on
+	 * one of them (user_enter()), for lock_fault() to wake. */
+	_Atomic uintptr_t	 lock_page;
+	_Atomic pid_t		 users[ENV_USERS];
 	atomic_bool		 lock_noted;	/* FAULT_LOCK logged */
 	/* Pages the handler mapped zeros at past data.mdb's map in a write
 	 * (see "faults"), unmapped at the close.  wild_n counts them, past
@@ -367,10 +375,14 @@ struct guard {
 	MDB_txn		*txn;		/* a read txn of no slot, open */
 	MDB_cursor	*cur;		/* a read's cursor, open */
 	struct guard	*prev;		/* the guard it is nested in */
+	int		 user;		/* its slot in e->users, or -1 */
 	volatile sig_atomic_t hit;	/* a page faulted under it */
 	bool		 quar;		/* a write's: jb is set for a
 					 * quarantine (st_write_group()) */
 };
+
+static int	 user_enter(struct st_env *);
+static void	 user_leave(struct st_env *, int);
 
 static __thread struct guard *guard_now;
 static long	 fault_page;		/* the system's page size */
@@ -406,6 +418,7 @@ guard_arm(struct guard *g, struct st_env *e, enum guard_mode m,
 	g->cur = NULL;
 	g->hit = 0;
 	g->quar = false;
+	g->user = user_enter(e);
 	g->prev = guard_now;
 	guard_now = g;
 	return false;
@@ -615,6 +628,7 @@ static int
 guard_off(struct guard *g, int rc, struct sp_error *err)
 {
 	guard_now = g->prev;
+	user_leave(g->e, g->user);
 	if (atomic_load(&g->e->broken) >= 0)
 		return rc;
 	robust_tidy();
@@ -634,6 +648,7 @@ guard_fail(struct guard *g, struct sp_error *err)
 	struct st_env	*e = g->e;
 
 	guard_now = g->prev;	/* as the handler did before the jump */
+	user_leave(e, g->user);
 	if (g->cur != NULL)
 		mdb_cursor_close(g->cur);
 	if (g->txn != NULL)
@@ -924,6 +939,82 @@ zero_note(_Atomic uintptr_t *pgs, atomic_uint *n, uintptr_t pg)
 }
 
 /*
+ * Threads asleep on a mutex of a cut lock.mdb (see "faults"): a thread
+ * waiting for LMDB's writer or reader mutex sleeps in futex(2) on the
+ * file's page, and the holder's unlock lands in the page of zeros that
+ * replaced it (or in a co-user that dies of the cut), which wakes no one
+ * sleeping there: the waiter slept for good, holding its env (never
+ * closed, BUSY for ever) and its thread (a snapshot's place; a stop
+ * waited on it without end).  Each thread in a call of LMDB's on e is
+ * noted in e->users; once zeros replace the mutexes' page, each is sent
+ * SIGURG, whose handler does nothing but make futex(2) start again
+ * (SA_RESTART): on the page of zeros now, where the mutex reads as
+ * free.  Only then: a futex(2) started again on the cut page itself
+ * would fail (EFAULT), which glibc aborts on.  A thread past the table
+ * is not noted (it may sleep, as before).
+ */
+static int
+user_enter(struct st_env *e)
+{
+	pid_t	 tid = gettid(), none;
+	int	 i;
+
+	for (i = 0; i < ENV_USERS; i++) {
+		none = 0;
+		if (atomic_compare_exchange_strong(&e->users[i], &none, tid))
+			return i;
+	}
+	return -1;
+}
+
+static void
+user_leave(struct st_env *e, int i)
+{
+	if (i >= 0)
+		atomic_store(&e->users[i], 0);
+}
+
+/* Async signal safe. */
+static void
+users_wake(struct st_env *e)
+{
+	pid_t	 tid, self = gettid(), pid = getpid();
+	int	 i;
+
+	for (i = 0; i < ENV_USERS; i++)
+		if ((tid = atomic_load(&e->users[i])) != 0 && tid != self)
+			(void)syscall(SYS_tgkill, pid, tid, SIGURG);
+}
+
+static void
+on_wake(int sig)
+{
+	(void)sig;
+}
+
+/* maps_each(): the lowest address e's lock.mdb is mapped at. */
+static bool
+lock_first(const struct maps_line *m, void *arg)
+{
+	struct st_env	*e = arg;
+
+	if (!same_file(m, atomic_load(&e->lock_slot->dev),
+	    atomic_load(&e->lock_slot->ino)))
+		return false;
+	atomic_store(&e->lock_page, (uintptr_t)m->start);
+	return true;
+}
+
+/* Notes where e's lock map begins (after LMDB mapped it), for
+ * lock_fault(). */
+static void
+lock_base(struct st_env *e)
+{
+	if (e->lock_slot != NULL)
+		maps_each(lock_first, e);
+}
+
+/*
  * A SIGBUS in e's lock map at page pg, on any thread: e is broken
  * (FAULT_LOCK, unless a fault of its data broke it first), and zeros are
  * mapped over the page (see "faults").  False when they cannot be.
@@ -938,8 +1029,12 @@ lock_fault(struct st_env *e, uintptr_t pg)
 		;
 	atomic_store(&zeroed_ring[atomic_fetch_add(&zeroed_next, 1) %
 	    ZEROED_RING], pg);
-	return mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return false;
+	if (pg == atomic_load(&e->lock_page))
+		users_wake(e);
+	return true;
 }
 
 /*
@@ -1232,9 +1327,14 @@ st_catch_faults(void)
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	if (catch_one(SIGBUS, &sa, &prior_bus) == -1)
+	if (catch_one(SIGBUS, &sa, &prior_bus) == -1 ||
+	    catch_one(SIGSEGV, &sa, &prior_segv) == -1)
 		return -1;
-	return catch_one(SIGSEGV, &sa, &prior_segv);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_wake;	/* users_wake() */
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGURG, &sa, NULL);
 }
 
 /*
@@ -2211,6 +2311,7 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "open");
 		goto fail;
 	}
+	lock_base(e);
 	if ((rc = mdb_reader_check(e->env, &dead)) != 0) {
 		st_fail(e, err, rc, "reader check");
 		goto fail;
@@ -3161,6 +3262,9 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	 * env handle are never touched again. */
 	g.quar = true;
 	if (sigsetjmp(g.jb, 0) != 0) {
+		/* This thread is in no call on the env any more: a cut of its
+		 * lock.mdb has no sleep of this thread's to end. */
+		user_leave(e, g.user);
 		quar_keep(e);
 		robust_tidy();
 		refused(e, &fault);
@@ -4445,7 +4549,7 @@ int
 st_copy(struct st_env *e, int fd, bool compact, uint64_t reserve,
     struct sp_error *err)
 {
-	int	 rc;
+	int	 rc, user;
 
 	/*
 	 * Not guarded (see "faults"): LMDB copies on a thread of its own,
@@ -4458,8 +4562,10 @@ st_copy(struct st_env *e, int fd, bool compact, uint64_t reserve,
 	 */
 	if (st_faulted(e))
 		return refused(e, err);
+	user = user_enter(e);	/* LMDB takes its writer mutex */
 	rc = compact ? copy_compact(e, fd, reserve, err) :
 	    mdb_env_copyfd2(e->env, fd, 0);
+	user_leave(e, user);
 	if (st_faulted(e) || cut_short(e)) {
 		robust_tidy();	/* LMDB took its writer mutex: "faults" */
 		fault_note(e);

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -534,6 +535,42 @@ loop_answers(const struct hs_daemon *d)
 	"path = @DIR@/locked\n"					\
 	"[store other]\nmap_size = 1MiB\n"
 
+/* Starts storesd with HELD_STORES in d, puts key into its env "fast",
+ * and returns the connection. */
+static sc_conn *
+held_start(struct hs_daemon *d, const char *key)
+{
+	sc_conn	*c;
+
+	ck_assert_int_eq(hs_prepare(d, HELD_STORES), 0);
+	make_adopted(d, "fast");
+	make_adopted(d, "locked");
+	ck_assert_int_eq(hs_start(d, NULL), 0);
+	c = it_conn(d);
+	ck_assert_int_eq(sc_put(c, NULL, "fast", NULL, key, strlen(key), "v",
+	    1), 0);
+	return c;
+}
+
+/* Another program holds a write transaction of d's env "fast" (its
+ * directory into dir) in h, until hold_end(). */
+static void
+fast_held(const struct hs_daemon *d, struct holder *h, char *dir, size_t n)
+{
+	char	 writer[PATH_MAX];
+	char	*argv[6];
+
+	snprintf(dir, n, "%s/fast", d->dir);
+	snprintf(writer, sizeof(writer), "%s/tests/lmdb-writer", hs_build());
+	argv[0] = writer;
+	argv[1] = dir;
+	argv[2] = (char *)"67108864";
+	argv[3] = (char *)"1";
+	argv[4] = (char *)"hold";
+	argv[5] = NULL;
+	hold_start(h, argv);
+}
+
 /*
  * Another process holding an env's write transaction used to stop the
  * inline commit of a sync = none write on its I/O thread, and one holding
@@ -547,26 +584,12 @@ START_TEST(another_process_blocks_no_loop)
 	struct holder	 h;
 	struct blocked	 b;
 	sc_conn		*c;
-	char		 dir[PATH_MAX], writer[PATH_MAX];
-	char		*argv[6];
+	char		 dir[PATH_MAX];
 
-	ck_assert_int_eq(hs_prepare(&d, HELD_STORES), 0);
-	make_adopted(&d, "fast");
-	make_adopted(&d, "locked");
-	ck_assert_int_eq(hs_start(&d, NULL), 0);
-	c = it_conn(&d);
-	ck_assert_int_eq(sc_put(c, NULL, "fast", NULL, "k", 1, "v", 1), 0);
+	c = held_start(&d, "k");
 
 	/* A write transaction of another program on the sync = none env. */
-	snprintf(dir, sizeof(dir), "%s/fast", d.dir);
-	snprintf(writer, sizeof(writer), "%s/tests/lmdb-writer", hs_build());
-	argv[0] = writer;
-	argv[1] = dir;
-	argv[2] = (char *)"67108864";
-	argv[3] = (char *)"1";
-	argv[4] = (char *)"hold";
-	argv[5] = NULL;
-	hold_start(&h, argv);
+	fast_held(&d, &h, dir, sizeof(dir));
 	blocked_start(&b, d.sock, "fast");
 	loop_answers(&d);
 	ck_assert_int_eq(hold_end(&h), 0);
@@ -2159,6 +2182,112 @@ START_TEST(lock_cuts_keep_no_map_for_good)
 END_TEST
 
 /*
+ * The thread of storesd (pid) asleep in futex(2) on an address of the
+ * map of lock.mdb of dir: LMDB's writer mutex, which another holds.  0
+ * while there is none.
+ */
+static pid_t
+futex_waiter_in(pid_t pid, const char *dir)
+{
+	char		 path[PATH_MAX + 64], line[PATH_MAX + 256], want[PATH_MAX];
+	unsigned long	 lo[16], hi[16], addr;
+	struct dirent	*de;
+	DIR		*tasks;
+	FILE		*f;
+	long		 nr;
+	pid_t		 found = 0;
+	int		 n = 0, i;
+
+	snprintf(want, sizeof(want), "%s/lock.mdb", dir);
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL && n < 16)
+		if (strstr(line, want) != NULL &&
+		    sscanf(line, "%lx-%lx", &lo[n], &hi[n]) == 2)
+			n++;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	ck_assert_ptr_nonnull(tasks = opendir(path));
+	while (found == 0 && (de = readdir(tasks)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/syscall",
+		    (long)pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%ld %lx", &nr, &addr) == 2 &&
+		    nr == SYS_futex)
+			for (i = 0; i < n; i++)
+				if (addr >= lo[i] && addr < hi[i])
+					found = (pid_t)atol(de->d_name);
+		fclose(f);
+	}
+	closedir(tasks);
+	return found;
+}
+
+/*
+ * A thread of storesd that waits for LMDB's writer mutex when lock.mdb
+ * is cut slept for good: it sleeps on the futex of the file's page, and
+ * the holder's unlock (a co-user's here; storesd's own commit, in the
+ * storms of a round's attack, where a snapshot's copy then held a
+ * snapshot place for good and a stop never ended) lands in a page of
+ * zeros, or nowhere, and wakes nobody.  The env was held by that write
+ * for good: never closed, never reopened, BUSY for ever, its client
+ * unanswered.  Now the thread is woken when zeros replace that page, so
+ * the write is answered (BUSY), and the env serves again after a few
+ * retries.
+ */
+START_TEST(lock_cut_under_a_waiting_writer)
+{
+	struct timespec	 until;
+	struct hs_daemon d;
+	struct holder	 h;
+	struct blocked	 b;
+	sc_conn		*c;
+	char		 dir[PATH_MAX], path[PATH_MAX + 16];
+	void		*v;
+	size_t		 n;
+	int		 i;
+
+	c = held_start(&d, "k199");
+	fast_held(&d, &h, dir, sizeof(dir));
+	blocked_start(&b, d.sock, "fast");
+	for (i = 0; i < hs_tries(10) && futex_waiter_in(d.pid, dir) == 0;
+	    i++)
+		poll(NULL, 0, 10);
+	ck_assert_msg(futex_waiter_in(d.pid, dir) != 0,
+	    "no thread of storesd waits for the writer mutex");
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	/* The co-user's unlock faults: it dies, waking nobody. */
+	kill(h.pid, SIGKILL);
+	(void)hold_end(&h);
+	/* A read faults on the cut page: zeros replace it. */
+	if (sc_get(c, NULL, "fast", NULL, "k199", 4, &v, &n) == 0)
+		sc_free(v);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += hs_timeout();
+	ck_assert_msg(pthread_timedjoin_np(b.t, NULL, &until) == 0,
+	    "the put waiting for the cut writer mutex was never answered");
+	ck_assert_msg(b.code == SC_OK || b.code == SC_ERR_BUSY, "%s: %s",
+	    sc_errname(b.code), b.msg);
+	ck_assert_msg(alive(&d), "storesd died");
+	for (i = 0; i < hs_tries(10); i++) {
+		if (sc_get(c, NULL, "fast", NULL, "k199", 4, &v, &n) == 0) {
+			sc_free(v);
+			break;
+		}
+		ck_assert_int_eq(sc_errcode(c), SC_ERR_BUSY);
+		poll(NULL, 0, 10);
+	}
+	ck_assert_int_lt(i, hs_tries(10));
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A SIGBUS that no env's guard catches (here one sent by kill) still
  * kills storesd, loudly: its handler says so on stderr and passes the
  * signal to the handler that was there before its own: the default
@@ -2225,6 +2354,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lock_file_cut_short);
 	tcase_add_test(tc, lock_files_of_many_envs_cut);
 	tcase_add_test(tc, lock_cuts_keep_no_map_for_good);
+	tcase_add_test(tc, lock_cut_under_a_waiting_writer);
 	tcase_add_test(tc, sigbus_outside_a_guard_kills);
 	suite_add_tcase(s, tc);
 	return s;
