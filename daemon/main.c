@@ -166,7 +166,9 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 
 /*
  * WatchdogSec=: the timer runs on loop 0, the loop that accepts, so a
- * stuck accept loop stops the pings and systemd restarts storesd.
+ * stuck accept loop stops the pings and systemd restarts storesd.  The
+ * send never blocks (a ping that does not fit is dropped), so a service
+ * manager that stops reading cannot stop the loop in turn.
  */
 static void
 on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -457,7 +459,7 @@ main(int argc, char **argv)
 	    listener.path, listener.activated ? " (socket-activated)" : "",
 	    d->cfg->data_dir, d->cfg->nstores, d->nloops,
 	    d->cfg->writer_threads);
-	notify_send("READY=1\nSTATUS=accepting requests");
+	notify_state("READY=1\nSTATUS=accepting requests");
 	loop_run(d->loops[0]);
 	ret = 0;
 done:

@@ -7,6 +7,10 @@
  * sent.  Tests listen on a socket of their own to learn when storesd is
  * ready, so nothing ever sleeps waiting for it.
  *
+ * Nothing here ever blocks on the socket: when its reader does not read
+ * and its queue is full, a notification is dropped, counted, and said so
+ * in the log at most once a minute.  Safe from any thread.
+ *
  * Why not libsystemd: these three messages are the whole of what storesd
  * needs, the protocol is documented and stable (sd_notify(3)), and
  * speaking it directly keeps storesd free of a dependency that would
@@ -18,8 +22,16 @@
 
 #include <stdint.h>
 
-/* Sends msg ("READY=1"); returns 0 (also when there is nobody) or -1. */
+/*
+ * Sends msg ("WATCHDOG=1") at once or drops it; returns 0 (also when
+ * there is nobody) or -1 (dropped).
+ */
 int	notify_send(const char *msg);
+/*
+ * The same for a state systemd waits for (READY=1): waits up to a second
+ * for room when the reader's queue is full, then drops it.
+ */
+int	notify_state(const char *msg);
 /* RELOADING=1 with the MONOTONIC_USEC that Type=notify-reload wants. */
 int	notify_reloading(void);
 /*

@@ -248,7 +248,7 @@ reload_once(struct daemon *d)
 		snprintf(status, sizeof(status), "READY=1\nSTATUS=reload "
 		    "refused, running on the previous configuration: %.400s%s",
 		    errbuf, nerrs > 1 ? " (and more: see the log)" : "");
-		notify_send(status);
+		notify_state(status);
 		return;
 	}
 	if (changed[0])
@@ -260,7 +260,7 @@ reload_once(struct daemon *d)
 		cfg_free(nc);
 		log_errx("%s: out of memory; nothing changed: storesd keeps "
 		    "the configuration it runs on", __func__);
-		notify_send("READY=1\nSTATUS=reload refused, running on the "
+		notify_state("READY=1\nSTATUS=reload refused, running on the "
 		    "previous configuration: out of memory");
 		return;
 	}
@@ -273,7 +273,7 @@ reload_once(struct daemon *d)
 	log_notice("%s: configuration %llu in use: %u stores (%s); %u open "
 	    "envs follow their store's new settings", __func__,
 	    (unsigned long long)nc->gen, nc->nstores, what, retune);
-	notify_send("READY=1\nSTATUS=accepting requests");
+	notify_state("READY=1\nSTATUS=accepting requests");
 }
 
 static void

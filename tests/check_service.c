@@ -333,6 +333,88 @@ START_TEST(reload_notifies_reloading_then_ready)
 }
 END_TEST
 
+/* Polls storesd's log for a line matching the grep pattern pat. */
+static bool
+log_says(const struct hs_daemon *d, const char *pat)
+{
+	int	 i;
+
+	for (i = 0; i < hs_tries(50); i++) {
+		if (it_run("grep -q '%s' %s", pat, d->log) == 0)
+			return true;
+		poll(NULL, 0, 50);
+	}
+	return false;
+}
+
+/* Reloads until store more answers (or the bound runs out). */
+static bool
+reloads_to_a_new_store(struct hs_daemon *d)
+{
+	FILE	*f;
+	sc_conn	*c;
+	int	 i, rc = -1;
+
+	ck_assert_ptr_nonnull(f = fopen(d->conf, "w"));
+	fputs("[store refs]\nmap_size = 1MiB\n[store more]\n"
+	    "map_size = 1MiB\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(kill(d->pid, SIGHUP), 0);
+	c = it_conn(d);
+	for (i = 0; i < hs_tries(50) && rc != 0; i++)
+		if ((rc = sc_put(c, NULL, "more", NULL, "k", 1, "v", 1)) != 0)
+			poll(NULL, 0, 50);
+	sc_close(c);
+	return rc == 0;
+}
+
+/*
+ * A reader of $NOTIFY_SOCKET that stops reading (a hung or stopped
+ * service manager) fills its queue; storesd drops what does not fit,
+ * says so in its log (not once per drop), and goes on accepting,
+ * reloading and stopping.  A reader that is gone is as harmless.
+ */
+START_TEST(a_notify_reader_that_stops_reading)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	int			 i;
+
+	ck_assert_int_eq(hs_prepare(&d, "[store refs]\nmap_size = 1MiB\n"),
+	    0);
+	setenv("WATCHDOG_USEC", "2000", 1);	/* a ping every millisecond */
+	unsetenv("WATCHDOG_PID");
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	unsetenv("WATCHDOG_USEC");
+	/* Nothing reads d.nfd from here on: its queue is full in ms. */
+	ck_assert_msg(log_says(&d, "NOTIFY_SOCKET .* are being dropped: "
+	    "its reader is not reading"), "no line about dropped "
+	    "notifications (storesd blocked in sendto?)");
+	/* Hundreds of reloads, each with RELOADING=1 and READY=1 to send. */
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert(reloads_to_a_new_store(&d));
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "more", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	/* One line per minute at most, not one per drop. */
+	ck_assert_int_eq(it_run("test $(grep -c 'are being dropped' %s) -le 2",
+	    d.log), 0);
+	/* The reader gone: the socket file left behind, then not even it. */
+	close(d.nfd);
+	d.nfd = -1;
+	ck_assert(log_says(&d, "are being dropped: Connection refused"));
+	unlink(d.notify);
+	ck_assert(log_says(&d, "are being dropped: No such file"));
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	c = it_conn(&d);
+	it_assert_val(c, NULL, "more", NULL, "k", 1, "v", 1);
+	sc_close(c);
+	/* STOPPING=1 is dropped too; the stop is not held up. */
+	down(&d);
+}
+END_TEST
+
 /* --------------------------------------------------- socket activation */
 
 /* A listening socket bound at path, as a .socket unit would make it. */
@@ -832,6 +914,7 @@ service_suite(void)
 	tcase_add_test(tc, sigint_with_a_client_that_never_reads);
 	tcase_add_test(tc, watchdog_pings);
 	tcase_add_test(tc, reload_notifies_reloading_then_ready);
+	tcase_add_test(tc, a_notify_reader_that_stops_reading);
 	tcase_add_test(tc, listen_fds_clients_wait_for_the_start);
 	tcase_add_test(tc, listen_fds_of_two_refused);
 	tcase_add_test(tc, under_systemd_socket_activate);
