@@ -2280,9 +2280,9 @@ layout_of(struct st_env *e, struct sp_error *err)
 static int	meta_open(struct st_env *, MDB_txn *);
 
 /* Opens the handles of the dbs that exist, storesd's own too, in one
- * read txn. */
+ * read txn.  Under open_dbis()' guard. */
 static int
-open_dbis(struct st_env *e, struct sp_error *err)
+do_open_dbis(struct st_env *e, struct sp_error *err)
 {
 	MDB_txn		*txn;
 	unsigned	 i;
@@ -2290,29 +2290,47 @@ open_dbis(struct st_env *e, struct sp_error *err)
 
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
-	if (check_dbs(e, txn, err) == -1) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
+	guard_holds(txn, NULL);
+	if (check_dbs(e, txn, err) == -1)
+		goto fail;
 	for (i = 0; i < e->ndbs; i++) {
 		rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[i], 0,
 		    &e->dbi[i]);
 		if (rc == MDB_NOTFOUND)
 			continue;
 		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return st_fail(e, err, rc, "open db");
+			st_fail(e, err, rc, "open db");
+			goto fail;
 		}
 		atomic_store(&e->dbi_ok[i], true);
 	}
 	if ((rc = meta_open(e, txn)) != 0) {
-		mdb_txn_abort(txn);
-		return st_fail(e, err, rc, "open meta");
+		st_fail(e, err, rc, "open meta");
+		goto fail;
 	}
 	/* Committing a read txn is what publishes its dbi handles. */
+	guard_holds(NULL, NULL);
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return st_fail(e, err, rc, "open dbs");
 	return 0;
+fail:
+	guard_holds(NULL, NULL);
+	mdb_txn_abort(txn);
+	return -1;
+}
+
+/*
+ * The first reads of the env's trees (the main db's records, storesd's
+ * revision state), guarded as every read is: a tree another program
+ * damaged while the env was closed may fail one of LMDB's assertions or
+ * lead it outside the map here, which aborted or killed storesd.  Then
+ * the open is refused CORRUPT, and the file stays refused until it
+ * changes (see "wild files").
+ */
+static int
+open_dbis(struct st_env *e, struct sp_error *err)
+{
+	GUARDED_READ(e, ST_NOSLOT, err, do_open_dbis(e, err));
 }
 
 static int	top_commit(struct st_env *, MDB_txn *);
@@ -4802,8 +4820,10 @@ walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, uint64_t *n,
 
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
+	guard_holds(txn, cur);
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
 		(*n)++;
+	guard_holds(txn, NULL);
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: a db is damaged "
@@ -4824,6 +4844,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0 ||
 	    (rc = mdb_cursor_open(txn, main, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
+	guard_holds(txn, cur);
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		/* storesd's own (@storesd...): no user db starts with '@'. */
 		if (k.mv_size > 0 && *(const char *)k.mv_data == '@')
@@ -4833,6 +4854,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 			    memcmp(k.mv_data, e->names[i], k.mv_size) == 0)
 				break;
 		if (i == e->ndbs) {
+			guard_holds(txn, NULL);
 			mdb_cursor_close(cur);
 			return sp_seterr(err, SP_BAD_REQUEST, "%s: it holds a "
 			    "db '%.*s' that the store does not declare; add "
@@ -4844,6 +4866,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 			    (const char *)k.mv_data : "(not a name)");
 		}
 	}
+	guard_holds(txn, NULL);
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: its main db is "
@@ -4851,8 +4874,10 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	return 0;
 }
 
-int
-st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
+/* st_verify(), guarded: a walk of a damaged tree may fail one of LMDB's
+ * assertions or read outside the map. */
+static int
+do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
@@ -4876,6 +4901,7 @@ st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	}
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	guard_holds(txn, NULL);
 	if (!e->unnamed && check_names(e, txn, err) == -1)
 		goto done;
 	for (i = 0; i < e->ndbs; i++)
@@ -4884,8 +4910,15 @@ st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 			goto done;
 	ret = 0;
 done:
+	guard_holds(NULL, NULL);
 	mdb_txn_abort(txn);
 	return ret;
+}
+
+int
+st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
+{
+	GUARDED_READ(e, ST_NOSLOT, err, do_verify(e, entries, err));
 }
 
 static void

@@ -1696,6 +1696,39 @@ START_TEST(lmdb_damage_in_a_compacting_snapshot)
 END_TEST
 
 /*
+ * A snapshot taken of a sound env is damaged before it is restored: a
+ * leaf flagged a branch.  The restore's check walks every db of it,
+ * unguarded: that walk failed LMDB's assertion IS_LEAF(mp) in
+ * mdb_cursor_next and aborted storesd.  Now the restore is BAD_REQUEST
+ * (not a sound LMDB env), the env in place is served as it was, and so
+ * is every other.
+ */
+START_TEST(lmdb_assertion_in_a_restore)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	int		 fd;
+
+	c = keys_up(&d, path, kept);
+	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	leaf_as_branch(snap, "k300");
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
+	    SC_ERR_BAD_REQUEST);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL,
+	    "%s", sc_errmsg(c));
+	others_live(&d, c);
+	ck_assert_int_eq(scan_count(c), 400);
+	wild_down(&d, c);
+}
+END_TEST
+
+/*
  * The pages free past the map of repo's data.mdb of store in storesd,
  * up to the next mapping (0: it follows at once).
  */
@@ -2415,6 +2448,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lmdb_assertion_in_a_read);
 	tcase_add_test(tc, lmdb_assertion_in_a_write);
 	tcase_add_test(tc, lmdb_damage_in_a_compacting_snapshot);
+	tcase_add_test(tc, lmdb_assertion_in_a_restore);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
