@@ -290,7 +290,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * the real place of the fault.  Such a file can
  * also fail one of LMDB's own assertions (a leaf page flagged a
  * branch): in a guarded read that is a fault of the env as well
- * (on_assert()), in a write a quarantine.  A wild file passes the checks of the next open (its
+ * (on_assert()), in a write a quarantine, in a compacting copy's walk
+ * a parked thread (see "compacting walk").  A wild file passes the checks of the next open (its
  * size is right): it stays refused, with no new log line, until it
  * changes (see "wild files").
  *
