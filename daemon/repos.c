@@ -396,6 +396,13 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 		return -1;
 	}
 	rc = st_verify(env, &entries, err);
+	/* Its walk met pages LMDB did not write (a fault, an assertion):
+	 * the snapshot's doing, not an env's to restore. */
+	if (rc == -1 && err->code == SP_CORRUPT) {
+		e2 = *err;
+		sp_seterr(err, SP_BAD_REQUEST, "not a sound LMDB env: %s",
+		    e2.msg);
+	}
 	/* Another env from now on: an id of its own (PROTOCOL.md). */
 	if (rc == 0)
 		rc = st_reid(env, err);

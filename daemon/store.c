@@ -3,6 +3,7 @@
 #include <link.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -289,7 +290,8 @@ damaged(struct st_env *e, struct sp_error *err, const char *fmt, ...)
  * the real place of the fault.  Such a file can
  * also fail one of LMDB's own assertions (a leaf page flagged a
  * branch): in a guarded read that is a fault of the env as well
- * (on_assert()), in a write a quarantine.  A wild file passes the checks of the next open (its
+ * (on_assert()), in a write a quarantine, in a compacting copy's walk
+ * a parked thread (see "compacting walk").  A wild file passes the checks of the next open (its
  * size is right): it stays refused, with no new log line, until it
  * changes (see "wild files").
  *
@@ -765,7 +767,8 @@ same_file(const struct maps_line *m, dev_t dev, ino_t ino)
 }
 
 struct past {
-	const struct st_env *e;
+	dev_t		 dev;		/* the file's */
+	ino_t		 ino;
 	uintptr_t	 a;
 	bool		 ours;
 };
@@ -777,8 +780,22 @@ past_line(const struct maps_line *m, void *arg)
 
 	if (m->start > p->a)
 		return true;	/* in address order: none below it is left */
-	p->ours = same_file(m, p->e->dev, p->e->ino);
+	p->ours = same_file(m, p->dev, p->ino);
 	return false;
+}
+
+/*
+ * Whether the highest mapping at or below a in /proc/self/maps is of the
+ * file dev, ino: a lies in a map of it, or past one with nothing mapped
+ * between.  Async signal safe.
+ */
+static bool
+at_or_past(dev_t dev, ino_t ino, uintptr_t a)
+{
+	struct past	 p = { dev, ino, a, false };
+
+	maps_each(past_line, &p);
+	return p.ours;
 }
 
 /*
@@ -791,10 +808,7 @@ past_line(const struct maps_line *m, void *arg)
 static bool
 past_map(const struct st_env *e, uintptr_t a)
 {
-	struct past	 p = { e, a, false };
-
-	maps_each(past_line, &p);
-	return p.ours;
+	return at_or_past(e->dev, e->ino, a);
 }
 
 /*
@@ -1203,6 +1217,68 @@ quar_jump(struct guard *g)
 	siglongjmp(g->jb, 1);
 }
 
+/*
+ * A compacting copy's walk (see "compacting walk"): on a thread of its
+ * own, which parks for good when the walk fails an LMDB assertion or
+ * faults in the map it walks.
+ */
+#define PARK_MAX	16	/* walks parked in a storesd's life */
+
+struct walk {
+	MDB_env		*env;		/* the env walked */
+	int		 fd;		/* LMDB's copy writes here */
+	dev_t		 dev;		/* its data file's */
+	ino_t		 ino;
+	int		 rc;		/* the walk's, once it returned */
+	atomic_bool	 parked;	/* it failed: parked for good */
+	sem_t		 done;		/* posted when it returned or parked */
+	char		 msg[160];	/* the assertion that failed, or "" */
+};
+
+static atomic_uint	 park_n;
+static __thread struct walk *walk_now;	/* this thread's walk, or NULL */
+
+/*
+ * The walk on this thread failed: unless PARK_MAX walks are parked
+ * already, tells its caller and never returns, touching nothing again
+ * (LMDB's copy thread waits on a condition variable of this thread's
+ * stack, which stays valid).  Returns when it cannot: then storesd
+ * dies, as before.  Async signal safe: atomics, sem_post and pause.
+ */
+static void
+walk_park(struct walk *w)
+{
+	if (atomic_fetch_add(&park_n, 1) >= PARK_MAX) {
+		atomic_fetch_sub(&park_n, 1);
+		return;
+	}
+	walk_now = NULL;
+	atomic_store(&w->parked, true);
+	(void)sem_post(&w->done);
+	for (;;)
+		pause();
+}
+
+/*
+ * Whether a fault on a walk's thread (a SIGSEGV, or a SIGBUS of its own
+ * access) is the walked file's: in or past its map, or near 0 in
+ * liblmdb's code.  A walk reads and copies only pages of that map, and
+ * LMDB's walk of a damaged tree writes into it, read-only, or reads
+ * past it.  Async signal safe.
+ */
+static bool
+walk_fault(const struct walk *w, int sig, const siginfo_t *si,
+    const void *uc)
+{
+	uintptr_t	 a = (uintptr_t)si->si_addr;
+
+	if (si->si_code <= 0)
+		return false;	/* sent by a process */
+	if (sig == SIGSEGV && a < LOW_ADDR)
+		return lmdb_hi != 0 && lmdb_pc(uc);
+	return at_or_past(w->dev, w->ino, a);
+}
+
 static void
 on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -1216,6 +1292,8 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
 
+	if (walk_now != NULL && walk_fault(walk_now, sig, si, uc))
+		walk_park(walk_now);
 	/*
 	 * A page of the file that another program wrote bytes into makes
 	 * LMDB follow an offset or a size out of range, past the end of
@@ -1350,17 +1428,24 @@ st_catch_faults(void)
  * guard_fail()'s abort) and LMDB links no cursor into it.  In a write
  * (st_write_group()) the env is quarantined and the jump leaves its
  * transaction and handle as they are, for good (quar_jump(), see
- * "quarantine").  Anywhere else (an open, a copy, which has a thread of
- * LMDB's own waiting on the caller), or past QUAR_MAX quarantined envs,
- * it logs which env and what failed, and LMDB aborts.
+ * "quarantine").  In a compacting copy's walk, on a thread of its own,
+ * that thread parks for good (walk_park(), see "compacting walk").
+ * Anywhere else, or past QUAR_MAX quarantined envs or PARK_MAX parked
+ * walks, it logs which env and what failed, and LMDB aborts.
  */
 static void
 on_assert(MDB_env *env, const char *msg)
 {
 	struct guard	*g = guard_now;
 	struct st_env	*e = mdb_env_get_userctx(env);
-	char		 more[64] = "";
+	char		 more[96] = "";
 
+	if (walk_now != NULL && walk_now->env == env) {
+		snprintf(walk_now->msg, sizeof(walk_now->msg), "%s", msg);
+		walk_park(walk_now);
+		snprintf(more, sizeof(more), ", in a compacting copy with %d "
+		    "parked already (the most storesd keeps)", PARK_MAX);
+	}
 	if (g != NULL && g->e->env == env) {
 		snprintf(assert_msg, sizeof(assert_msg), "%s", msg);
 		if (g->mode == GUARD_JUMP) {
@@ -1372,7 +1457,7 @@ on_assert(MDB_env *env, const char *msg)
 		}
 		quar_jump(g);
 	}
-	if (atomic_load(&quar_n) >= QUAR_MAX)
+	if (more[0] == '\0' && atomic_load(&quar_n) >= QUAR_MAX)
 		snprintf(more, sizeof(more), ", with %d envs quarantined "
 		    "already (the most storesd keeps)", QUAR_MAX);
 	log_errx("%s: %s: %s/%s failed an LMDB assertion outside a read "
@@ -2196,9 +2281,9 @@ layout_of(struct st_env *e, struct sp_error *err)
 static int	meta_open(struct st_env *, MDB_txn *);
 
 /* Opens the handles of the dbs that exist, storesd's own too, in one
- * read txn. */
+ * read txn.  Under open_dbis()' guard. */
 static int
-open_dbis(struct st_env *e, struct sp_error *err)
+do_open_dbis(struct st_env *e, struct sp_error *err)
 {
 	MDB_txn		*txn;
 	unsigned	 i;
@@ -2206,29 +2291,47 @@ open_dbis(struct st_env *e, struct sp_error *err)
 
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
-	if (check_dbs(e, txn, err) == -1) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
+	guard_holds(txn, NULL);
+	if (check_dbs(e, txn, err) == -1)
+		goto fail;
 	for (i = 0; i < e->ndbs; i++) {
 		rc = mdb_dbi_open(txn, e->unnamed ? NULL : e->names[i], 0,
 		    &e->dbi[i]);
 		if (rc == MDB_NOTFOUND)
 			continue;
 		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return st_fail(e, err, rc, "open db");
+			st_fail(e, err, rc, "open db");
+			goto fail;
 		}
 		atomic_store(&e->dbi_ok[i], true);
 	}
 	if ((rc = meta_open(e, txn)) != 0) {
-		mdb_txn_abort(txn);
-		return st_fail(e, err, rc, "open meta");
+		st_fail(e, err, rc, "open meta");
+		goto fail;
 	}
 	/* Committing a read txn is what publishes its dbi handles. */
+	guard_holds(NULL, NULL);
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return st_fail(e, err, rc, "open dbs");
 	return 0;
+fail:
+	guard_holds(NULL, NULL);
+	mdb_txn_abort(txn);
+	return -1;
+}
+
+/*
+ * The first reads of the env's trees (the main db's records, storesd's
+ * revision state), guarded as every read is: a tree another program
+ * damaged while the env was closed may fail one of LMDB's assertions or
+ * lead it outside the map here, which aborted or killed storesd.  Then
+ * the open is refused CORRUPT, and the file stays refused until it
+ * changes (see "wild files").
+ */
+static int
+open_dbis(struct st_env *e, struct sp_error *err)
+{
+	GUARDED_READ(e, ST_NOSLOT, err, do_open_dbis(e, err));
 }
 
 static int	top_commit(struct st_env *, MDB_txn *);
@@ -4440,6 +4543,118 @@ cut_short(struct st_env *e)
 	return true;
 }
 
+/*
+ * The compacting walk.  LMDB's compacting copy (mdb_env_copyfd2 with
+ * MDB_CP_COMPACT) walks the tree on the calling thread and hands pages
+ * to a writer thread of its own, which waits on a condition variable in
+ * the walking thread's frame.  A damaged tree (a branch page with no
+ * keys, a leaf flagged a branch) fails one of LMDB's assertions there,
+ * which aborts storesd, or has the walk store into its read-only map
+ * or read past it, a SIGSEGV storesd died of; and no jump out of the
+ * walk is safe: the writer thread would be left waiting on a frame
+ * that is gone.  So the walk runs on a thread made for it (walk_copy()),
+ * which the caller waits for.  When it fails an assertion, or faults in
+ * the map it walks (walk_fault()), it parks for good instead
+ * (walk_park()): it never returns, its frame stays valid, and LMDB's
+ * writer thread finishes the buffer it has and waits there for good.
+ * The caller then marks the env broken by a wild fault (refused CORRUPT,
+ * logged once, its file refused until it changes: see "wild files"),
+ * and leaves the walk's env handle, its read transaction and its map as
+ * they are.  The writer thread holds a descriptor the walk was given,
+ * a dup of the caller's: /dev/null is put in its place (dup2), so the
+ * caller's pipe sees its end once the caller closes it, and no later
+ * write of LMDB's can land in a file that reuses the number.  Each such
+ * walk keeps two threads, a descriptor of /dev/null, the walked env's
+ * handle and map (a private copy's, whose file is emptied: its room is
+ * given back), and a read transaction; PARK_MAX of them at most in a
+ * storesd's life, the next one aborts or kills storesd as before,
+ * saying so.
+ */
+
+/* The walk's thread: the compacting copy of w->env into w->fd. */
+static void *
+walk_main(void *arg)
+{
+	struct walk	*w = arg;
+
+	walk_now = w;
+	w->rc = mdb_env_copyfd2(w->env, w->fd, MDB_CP_COMPACT);
+	walk_now = NULL;
+	(void)sem_post(&w->done);
+	return NULL;
+}
+
+/* A walk of e parked: what the caller does (see above). */
+static void
+walk_parked(struct st_env *e, struct walk *w)
+{
+	int	 nfd;
+
+	if ((nfd = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)dup2(nfd, w->fd);
+		close(nfd);
+	}
+	snprintf(assert_msg, sizeof(assert_msg), "%s", w->msg);
+	atomic_store(&e->wild, true);
+	fault_mark(e);
+	log_warnx("%s: %s: the compacting copy's walk failed (%s); its "
+	    "thread and LMDB's copy thread are parked for good (%u of %d "
+	    "storesd keeps)", __func__, e->label, w->msg[0] != '\0' ?
+	    w->msg : "a fault in the map it walked", atomic_load(&park_n),
+	    PARK_MAX);
+}
+
+/*
+ * The compacting copy of env (of e; its data file: dev, ino) into fd,
+ * walked on a thread of its own (see "compacting walk").  Returns 0, an
+ * LMDB or errno code; MDB_CORRUPTED with e broken when the walk parked,
+ * and then *parked is true: env must never be touched again.
+ */
+static int
+walk_copy(struct st_env *e, MDB_env *env, dev_t dev, ino_t ino, int fd,
+    bool *parked)
+{
+	struct walk	*w;
+	pthread_t	 t;
+	int		 rc = 0;
+
+	*parked = false;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return ENOMEM;
+	w->env = env;
+	w->dev = dev;
+	w->ino = ino;
+	if ((w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		rc = errno;
+		free(w);
+		return rc;
+	}
+	if (sem_init(&w->done, 0, 0) == -1)
+		rc = errno;
+	else if ((rc = pthread_create(&t, NULL, walk_main, w)) != 0)
+		sem_destroy(&w->done);
+	if (rc != 0) {
+		close(w->fd);
+		free(w);
+		return rc;
+	}
+	while (sem_wait(&w->done) == -1)
+		;	/* EINTR: SIGURG (users_wake()) */
+	if (atomic_load(&w->parked)) {
+		/* w stays: its semaphore may still be in sem_post(). */
+		pthread_detach(t);
+		walk_parked(e, w);
+		*parked = true;
+		return MDB_CORRUPTED;
+	}
+	pthread_join(t, NULL);
+	rc = w->rc;
+	close(w->fd);
+	sem_destroy(&w->done);
+	free(w);
+	return rc;
+}
+
 /* copy_compact() refused the copy for want of room: err says why. */
 #define COPY_NOROOM	(-1)
 
@@ -4488,10 +4703,11 @@ copy_room(struct st_env *e, int tfd, uint64_t reserve, struct sp_error *err)
  * A compacting copy of e into fd, from a plain copy of it that no other
  * process can reach: an unnamed file (O_TMPFILE) beside data.mdb, opened
  * read-only, without a lock file, through /proc.  LMDB's compacting walk
- * cannot be guarded: it runs on the calling thread beside a writer
- * thread of LMDB's own, which a jump would leave waiting on the
- * caller's stack, and a page of zeros sends it round the tree's pointers
- * past its cursor's stack.  Walking the map of data.mdb itself, a page
+ * cannot be guarded: it runs beside a writer thread of LMDB's own, which
+ * a jump would leave waiting on the walk's stack, and a page of zeros
+ * sends it round the tree's pointers past its cursor's stack; it runs
+ * on a thread of its own instead, which parks for good when the walk
+ * fails (see "compacting walk").  Walking the map of data.mdb itself, a page
  * cut off by another program was a SIGBUS that killed storesd; the
  * plain copy reads no page past the file's end.  Costs the env's used
  * size on its file system for the copy's time, reserved first
@@ -4505,15 +4721,17 @@ copy_compact(struct st_env *e, int fd, uint64_t reserve,
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
 	MDB_env		*t = NULL;
+	struct stat	 sb;
 	char		 path[64];
 	off_t		 copied;
+	bool		 parked;
 	int		 tfd, rc;
 
 	/* A file system without unnamed files: the walk of the map, as
 	 * LMDB does it, is all there is. */
 	if ((tfd = open(e->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
-		return errno == EOPNOTSUPP ?
-		    mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT) : errno;
+		return errno == EOPNOTSUPP ? walk_copy(e, e->env, e->dev,
+		    e->ino, fd, &parked) : errno;
 	if ((rc = copy_room(e, tfd, reserve, err)) != 0 ||
 	    (rc = mdb_env_copyfd2(e->env, tfd, 0)) != 0 || st_faulted(e) ||
 	    cut_short(e))
@@ -4526,6 +4744,10 @@ copy_compact(struct st_env *e, int fd, uint64_t reserve,
 	    (rc = mdb_env_info(t, &info)) != 0 ||
 	    (rc = mdb_env_stat(t, &ms)) != 0)
 		goto done;
+	if (fstat(tfd, &sb) == -1) {
+		rc = errno;
+		goto done;
+	}
 	/*
 	 * LMDB copies no more than the file holds: what it names past that
 	 * was cut off meanwhile.  Nobody else can cut the copy.  It was
@@ -4537,7 +4759,13 @@ copy_compact(struct st_env *e, int fd, uint64_t reserve,
 		fault_mark(e);
 		goto done;
 	}
-	rc = mdb_env_copyfd2(t, fd, MDB_CP_COMPACT);
+	rc = walk_copy(e, t, sb.st_dev, sb.st_ino, fd, &parked);
+	/* Parked: t is the walk's for good; its file's room goes back (the
+	 * walk never touches its map again). */
+	if (parked) {
+		t = NULL;
+		(void)ftruncate(tfd, 0);
+	}
 done:
 	if (t != NULL)
 		mdb_env_close(t);
@@ -4593,8 +4821,10 @@ walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, uint64_t *n,
 
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
+	guard_holds(txn, cur);
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
 		(*n)++;
+	guard_holds(txn, NULL);
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: a db is damaged "
@@ -4615,6 +4845,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0 ||
 	    (rc = mdb_cursor_open(txn, main, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
+	guard_holds(txn, cur);
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		/* storesd's own (@storesd...): no user db starts with '@'. */
 		if (k.mv_size > 0 && *(const char *)k.mv_data == '@')
@@ -4624,6 +4855,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 			    memcmp(k.mv_data, e->names[i], k.mv_size) == 0)
 				break;
 		if (i == e->ndbs) {
+			guard_holds(txn, NULL);
 			mdb_cursor_close(cur);
 			return sp_seterr(err, SP_BAD_REQUEST, "%s: it holds a "
 			    "db '%.*s' that the store does not declare; add "
@@ -4635,6 +4867,7 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 			    (const char *)k.mv_data : "(not a name)");
 		}
 	}
+	guard_holds(txn, NULL);
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: its main db is "
@@ -4642,8 +4875,10 @@ check_names(struct st_env *e, MDB_txn *txn, struct sp_error *err)
 	return 0;
 }
 
-int
-st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
+/* st_verify(), guarded: a walk of a damaged tree may fail one of LMDB's
+ * assertions or read outside the map. */
+static int
+do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
@@ -4667,6 +4902,7 @@ st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	}
 	if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return st_fail(e, err, rc, "begin");
+	guard_holds(txn, NULL);
 	if (!e->unnamed && check_names(e, txn, err) == -1)
 		goto done;
 	for (i = 0; i < e->ndbs; i++)
@@ -4675,8 +4911,15 @@ st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 			goto done;
 	ret = 0;
 done:
+	guard_holds(NULL, NULL);
 	mdb_txn_abort(txn);
 	return ret;
+}
+
+int
+st_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
+{
+	GUARDED_READ(e, ST_NOSLOT, err, do_verify(e, entries, err));
 }
 
 static void

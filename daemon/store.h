@@ -41,8 +41,11 @@ struct st_env;
  * stats) is guarded: such a SIGBUS breaks that env alone (the call in
  * flight and every later one get CORRUPT, st_faulted()), and the env
  * must be closed once nothing uses it, so that the next open checks the
- * file again.  Not guarded: st_open (which checks the file just before),
- * st_resize, st_verify, st_reid, and st_copy (see it in store.c).
+ * file again.  st_verify and the tree reads of st_open are guarded as
+ * reads are.  Not guarded: the rest of st_open (which checks the file
+ * just before), st_resize, st_reid, and st_copy (see it in store.c: a
+ * compacting copy's walk runs on a thread that parks for good when it
+ * fails).
  * st_catch_faults() installs the process's SIGBUS and SIGSEGV handler
  * (once, at start-up, before any env opens); without it a fault kills
  * the process as before, and a SIGBUS outside a guarded call still does,

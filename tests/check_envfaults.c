@@ -1629,6 +1629,105 @@ START_TEST(lmdb_assertion_in_a_write)
 }
 END_TEST
 
+/* As a co-user would: leaves the first branch page of the data file at
+ * path (the root of the db put_keys() filled) with no keys. */
+static void
+branch_emptied(const char *path)
+{
+	unsigned char	 pg[4096];
+	uint16_t	 lower = 16;	/* the end of the page header */
+	off_t		 at;
+	int		 fd;
+
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	for (at = 2 * 4096; pread(fd, pg, sizeof(pg), at) ==
+	    (ssize_t)sizeof(pg); at += 4096)
+		if ((pg[PG_FLAGS_AT] | pg[PG_FLAGS_AT + 1] << 8) == P_BRANCH)
+			break;
+	ck_assert_int_eq(pwrite(fd, &lower, 2, at + PG_FLAGS_AT + 2), 2);
+	close(fd);
+}
+
+/*
+ * A co-user damages the tree of a served env: its root branch page left
+ * with no keys, or a leaf flagged a branch.  A compacting snapshot walks
+ * the tree (in a private plain copy) on storesd's thread beside a thread
+ * of LMDB's own, where no guard could jump: the first failed LMDB's
+ * assertion i < NUMKEYS(mp) in mdb_page_search_root and aborted
+ * storesd, the second had the walk write into the copy's read-only map
+ * (a SIGSEGV storesd died of).  Now that snapshot is CORRUPT, saying
+ * another program wrote into the file; storesd lives, serves the other
+ * envs, serves the env again once restored, and stops cleanly.
+ */
+START_TEST(lmdb_damage_in_a_compacting_snapshot)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], out[PATH_MAX];
+	uint64_t	 size;
+	int		 fd, i;
+
+	c = keys_up(&d, path, kept);
+	snprintf(out, sizeof(out), "%s/snap.mdb", d.dir);
+	for (i = 0; i < 2; i++) {
+		if (i == 0)
+			branch_emptied(path);
+		else
+			leaf_as_branch(path, "k300");
+		ck_assert_int_ge(fd = open(out, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600), 0);
+		EXPECT_ERR(c, sc_snapshot(c, "w", "p", fd, 1, &size),
+		    SC_ERR_CORRUPT);
+		close(fd);
+		ck_assert_msg(strstr(sc_errmsg(c), "another program") != NULL,
+		    "%s", sc_errmsg(c));
+		others_live(&d, c);
+		restored_served(c, path, kept);
+		/* A compacting snapshot of the restored env is whole. */
+		ck_assert_int_ge(fd = open(out, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600), 0);
+		ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 1, &size), 0);
+		close(fd);
+	}
+	ck_assert_int_eq(it_run("grep -q 'holds bytes LMDB did not write.*"
+	    "NUMKEYS' %s", d.log), 0);
+	wild_down(&d, c);
+}
+END_TEST
+
+/*
+ * A snapshot taken of a sound env is damaged before it is restored: a
+ * leaf flagged a branch.  The restore's check walks every db of it,
+ * unguarded: that walk failed LMDB's assertion IS_LEAF(mp) in
+ * mdb_cursor_next and aborted storesd.  Now the restore is BAD_REQUEST
+ * (not a sound LMDB env), the env in place is served as it was, and so
+ * is every other.
+ */
+START_TEST(lmdb_assertion_in_a_restore)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	int		 fd;
+
+	c = keys_up(&d, path, kept);
+	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	leaf_as_branch(snap, "k300");
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
+	    SC_ERR_BAD_REQUEST);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL,
+	    "%s", sc_errmsg(c));
+	others_live(&d, c);
+	ck_assert_int_eq(scan_count(c), 400);
+	wild_down(&d, c);
+}
+END_TEST
+
 /*
  * The pages free past the map of repo's data.mdb of store in storesd,
  * up to the next mapping (0: it follows at once).
@@ -2348,6 +2447,8 @@ envfaults_suite(void)
 	tcase_add_test(tc, env_written_into_stays_refused);
 	tcase_add_test(tc, lmdb_assertion_in_a_read);
 	tcase_add_test(tc, lmdb_assertion_in_a_write);
+	tcase_add_test(tc, lmdb_damage_in_a_compacting_snapshot);
+	tcase_add_test(tc, lmdb_assertion_in_a_restore);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
