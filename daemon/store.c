@@ -953,10 +953,25 @@ zero_note(_Atomic uintptr_t *pgs, atomic_uint *n, uintptr_t pg)
  * would fail (EFAULT), which glibc aborts on.  A thread past the table
  * is not noted (it may sleep, as before).
  */
+/*
+ * This thread's id, asked of the kernel once: gettid(2) is a system
+ * call (glibc caches no tid), and every guarded call notes its thread.
+ * storesd never forks, so a thread's id never changes under it.
+ */
+static __thread pid_t	 my_tid;
+
+static pid_t
+self_tid(void)
+{
+	if (my_tid == 0)
+		my_tid = gettid();
+	return my_tid;
+}
+
 static int
 user_enter(struct st_env *e)
 {
-	pid_t	 tid = gettid(), none;
+	pid_t	 tid = self_tid(), none;
 	int	 i;
 
 	for (i = 0; i < ENV_USERS; i++) {
