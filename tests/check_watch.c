@@ -1092,6 +1092,54 @@ START_TEST(from_before_history_is_compacted)
 END_TEST
 
 /*
+ * A store without history keeps no "oldest" record in its env (an absent
+ * one reads as the next revision), and one left by history turned off
+ * since goes with the next write: each commit wrote it, and the unchanged
+ * "hist_bytes", beside the revision, two puts more than it needs.  Before:
+ * mdb_dump found @storesd:oldest in both envs.  What a watch learns of
+ * the oldest revision is the same, across a restart too.
+ */
+START_TEST(a_store_without_history_writes_no_oldest)
+{
+	struct hs_daemon	 d;
+	sc_conn			*c;
+	sc_watch		*w;
+	sc_event		 ev;
+	char			 conf2[1024], reload[256];
+	const char		*p;
+	uint64_t		 oldest, current;
+
+	ck_assert_ptr_nonnull(p = strstr(conf, "history = 64MiB"));
+	snprintf(conf2, sizeof(conf2), "%.*shistory = 0%s", (int)(p - conf),
+	    conf, p + strlen("history = 64MiB"));
+	it_up(&d, conf);
+	c = it_conn(&d);
+	put_n(c, "nh", 1, 3);
+	put_n(c, "kv", 1, 3);
+	ck_assert_int_eq(hs_reload(&d, conf2, reload, sizeof(reload)), 0);
+	put_n(c, "kv", 4, 2);
+	sc_close(c);
+	ck_assert_int_eq(hs_stop(&d), 0);
+	ck_assert_int_ne(it_run("mdb_dump -p %s/r/@nh | grep -q "
+	    "'@storesd:oldest'", d.data), 0);
+	ck_assert_int_ne(it_run("mdb_dump -p %s/r/@kv | grep -q "
+	    "'@storesd:oldest'", d.data), 0);
+	ck_assert_int_eq(it_run("mdb_dump -p %s/r/@kv | grep -q "
+	    "'@storesd:rev'", d.data), 0);
+	ck_assert_int_eq(hs_start(&d, NULL), 0);
+	c = it_conn(&d);
+	ck_assert_ptr_nonnull(w = watch_prefix(c, "r", "nh", "", 2, NULL));
+	EXPECT_ERR(c, next_event(w, &ev, 30000), SC_ERR_COMPACTED);
+	ck_assert_int_eq(sc_watch_compacted(w, &oldest, &current), 0);
+	ck_assert_uint_eq(oldest, 4);
+	ck_assert_uint_eq(current, 3);
+	sc_watch_end(w);
+	sc_close(c);
+	down(&d);
+}
+END_TEST
+
+/*
  * A watch that began before its env existed, on a store without
  * history: a fork (or a restore) then makes the env with revisions the
  * watch was never told of.  Their changes cannot be sent, so the watch
@@ -1713,6 +1761,7 @@ watch_suite(void)
 	tcase_add_test(tc, resume_after_disconnect_and_restart);
 	tcase_add_test(tc, every_acknowledged_write_is_delivered_after_kill_9);
 	tcase_add_test(tc, from_before_history_is_compacted);
+	tcase_add_test(tc, a_store_without_history_writes_no_oldest);
 	tcase_add_test(tc, a_fork_into_a_watched_repo_is_no_silent_gap);
 	tcase_add_test(tc, a_watcher_that_does_not_read_costs_no_memory);
 	tcase_add_test(tc, no_history_overflow_ends_the_watch);
