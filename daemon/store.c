@@ -137,10 +137,9 @@ struct st_env {
 	dev_t			 lock_dev;	/* lock.mdb's, for quar_check() */
 	ino_t			 lock_ino;
 	struct lock_slot	*lock_slot;	/* in lock_tab: lock_map_add() */
-	/* The first page of its lock map, LMDB's mutexes' (lock_base()),
-	 * and the threads in a call of LMDB's on it that may sleep on
-	 * one of them (user_enter()), for lock_fault() to wake. */
-	_Atomic uintptr_t	 lock_page;
+	/* The threads in a call of LMDB's on it that may sleep on one of
+	 * the mutexes in its lock map's first page (user_enter()), for
+	 * lock_fault() to wake. */
 	_Atomic pid_t		 users[ENV_USERS];
 	atomic_bool		 lock_noted;	/* FAULT_LOCK logged */
 	/* Pages the handler mapped zeros at past data.mdb's map in a write
@@ -706,7 +705,7 @@ maps_num(const char **p, unsigned base)
 /* One line of /proc/self/maps: "start-end perms offset major:minor inode
  * path". */
 struct maps_line {
-	uintmax_t	 start, end, maj, min, ino;
+	uintmax_t	 start, end, off, maj, min, ino;
 };
 
 static void
@@ -717,8 +716,8 @@ maps_parse(const char *p, struct maps_line *m)
 	m->end = maps_num(&p, 16);
 	for (p++; *p != '\0' && *p != ' '; p++)
 		;		/* perms */
-	for (p++; *p != '\0' && *p != ' '; p++)
-		;		/* offset */
+	p++;
+	m->off = maps_num(&p, 16);
 	p++;
 	m->maj = maps_num(&p, 16);
 	p++;
@@ -877,6 +876,7 @@ struct lock_at {
 	uintptr_t	 a;
 	struct st_env	*e;
 	bool		 zeroed;	/* a is in a private anonymous map */
+	bool		 first;		/* a is in the file's first page */
 };
 
 static bool
@@ -890,6 +890,9 @@ lock_line(const struct maps_line *m, void *arg)
 	if (m->start > l->a || m->end <= l->a)
 		return m->start > l->a;
 	l->zeroed = m->ino == 0 && m->maj == 0 && m->min == 0;
+	/* Where the file's page 0 is mapped: by the map's offset, as
+	 * zeros mapped over an earlier page split the map. */
+	l->first = m->off + (l->a - m->start) < (uintmax_t)fault_page;
 	for (i = 0; i < LOCK_CHUNKS; i++) {
 		if ((c = atomic_load(&lock_tab[i])) == NULL)
 			break;
@@ -908,15 +911,17 @@ lock_line(const struct maps_line *m, void *arg)
 /*
  * The env whose lock.mdb is mapped at a, or NULL.  That env is live: the
  * faulting thread is in a call of LMDB's on it.  *zeroed tells whether a
- * page of zeros is mapped at a instead.  Async signal safe.
+ * page of zeros is mapped at a instead, *first whether a is in the
+ * file's first page (LMDB's mutexes').  Async signal safe.
  */
 static struct st_env *
-lock_env_at(uintptr_t a, bool *zeroed)
+lock_env_at(uintptr_t a, bool *zeroed, bool *first)
 {
-	struct lock_at	 l = { a, NULL, false };
+	struct lock_at	 l = { a, NULL, false, false };
 
 	maps_each(lock_line, &l);
 	*zeroed = l.zeroed;
+	*first = l.first;
 	return l.e;
 }
 
@@ -1022,35 +1027,16 @@ on_wake(int sig)
 	(void)sig;
 }
 
-/* maps_each(): the lowest address e's lock.mdb is mapped at. */
-static bool
-lock_first(const struct maps_line *m, void *arg)
-{
-	struct st_env	*e = arg;
-
-	if (!same_file(m, atomic_load(&e->lock_slot->dev),
-	    atomic_load(&e->lock_slot->ino)))
-		return false;
-	atomic_store(&e->lock_page, (uintptr_t)m->start);
-	return true;
-}
-
-/* Notes where e's lock map begins (after LMDB mapped it), for
- * lock_fault(). */
-static void
-lock_base(struct st_env *e)
-{
-	if (e->lock_slot != NULL)
-		maps_each(lock_first, e);
-}
 
 /*
  * A SIGBUS in e's lock map at page pg, on any thread: e is broken
  * (FAULT_LOCK, unless a fault of its data broke it first), and zeros are
- * mapped over the page (see "faults").  False when they cannot be.
+ * mapped over the page (see "faults"); when it is the file's first page
+ * (first), the threads that may sleep on its mutexes are woken.  False
+ * when the zeros cannot be mapped.
  */
 static bool
-lock_fault(struct st_env *e, uintptr_t pg)
+lock_fault(struct st_env *e, uintptr_t pg, bool first)
 {
 	int	 was = atomic_load(&e->broken);
 
@@ -1062,7 +1048,7 @@ lock_fault(struct st_env *e, uintptr_t pg)
 	if (mmap((void *)pg, (size_t)fault_page, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return false;
-	if (pg == atomic_load(&e->lock_page))
+	if (first)
 		users_wake(e);
 	return true;
 }
@@ -1303,7 +1289,7 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	static const char	 segv[] = "storesd: SIGSEGV: storesd dies\n";
 	struct guard		*g = guard_now;
 	struct st_env		*le;
-	bool			 zeroed = false;
+	bool			 zeroed = false, first;
 	uintptr_t		 a = (uintptr_t)si->si_addr;
 	uintptr_t		 pg = a & ~(uintptr_t)(fault_page - 1);
 	int			 saved = errno;
@@ -1345,8 +1331,8 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * for a page past the file's end or that the disk failed).  In an
 	 * env's lock map: that env's, guarded or not, and never a jump
 	 * (LMDB may hold its reader mutex there). */
-	if (si->si_code > 0 && (le = lock_env_at(a, &zeroed)) != NULL &&
-	    lock_fault(le, pg)) {
+	if (si->si_code > 0 && (le = lock_env_at(a, &zeroed, &first)) !=
+	    NULL && lock_fault(le, pg, first)) {
 		errno = saved;
 		return;
 	}
@@ -2430,7 +2416,6 @@ st_open(const struct st_params *p, struct st_env **out, struct sp_error *err)
 		st_fail(e, err, rc, "open");
 		goto fail;
 	}
-	lock_base(e);
 	if ((rc = mdb_reader_check(e->env, &dead)) != 0) {
 		st_fail(e, err, rc, "reader check");
 		goto fail;
