@@ -403,9 +403,16 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 		sp_seterr(err, SP_BAD_REQUEST, "not a sound LMDB env: %s",
 		    e2.msg);
 	}
-	/* Another env from now on: an id of its own (PROTOCOL.md). */
-	if (rc == 0)
-		rc = st_reid(env, err);
+	/* Another env from now on: an id of its own (PROTOCOL.md).  Its
+	 * write reads the free db, which the walk does not: damage there
+	 * quarantines this copy (see store.c), which is never put in
+	 * place. */
+	if (rc == 0 && (rc = st_reid(env, err)) == -1 &&
+	    err->code == SP_CORRUPT)
+		sp_seterr(err, SP_BAD_REQUEST, "not a sound LMDB env: %s: "
+		    "writing its new id met pages LMDB did not write (its "
+		    "free pages' db is damaged); take the snapshot again "
+		    "from a sound env", label);
 	st_close(env);
 	/* LMDB makes a new lock file where the env is used. */
 	if (snprintf(file, sizeof(file), "%s/lock.mdb", tmp) <

@@ -380,7 +380,8 @@ struct guard {
 	int		 user;		/* its slot in e->users, or -1 */
 	volatile sig_atomic_t hit;	/* a page faulted under it */
 	bool		 quar;		/* a write's: jb is set for a
-					 * quarantine (st_write_group()) */
+					 * quarantine (st_write_group(),
+					 * st_reid()) */
 };
 
 static int	 user_enter(struct st_env *);
@@ -1197,10 +1198,10 @@ static atomic_uint	 quar_n;
  * assertion, a SIGSEGV near 0 in liblmdb's code, or past the map with
  * ZERO_PAGES used): when g is a write that set its jump point and fewer
  * than QUAR_MAX envs are quarantined, marks the env quarantined and
- * broken (a wild fault) and jumps back to st_write_group(), which never
- * touches the write's transaction or the env's handle again.  Returns
- * only when it cannot: then storesd dies, as before.  Async signal
- * safe: atomics and siglongjmp.
+ * broken (a wild fault) and jumps back to st_write_group() or
+ * st_reid(), which never touch the write's transaction or the env's
+ * handle again.  Returns only when it cannot: then storesd dies, as
+ * before.  Async signal safe: atomics and siglongjmp.
  */
 static void
 quar_jump(struct guard *g)
@@ -1428,10 +1429,11 @@ st_catch_faults(void)
  * the guard as a SIGSEGV there does.  That is safe for the same
  * reason: a read transaction holds no lock (its reader slot is freed by
  * guard_fail()'s abort) and LMDB links no cursor into it.  In a write
- * (st_write_group()) the env is quarantined and the jump leaves its
- * transaction and handle as they are, for good (quar_jump(), see
- * "quarantine").  In a compacting copy's walk, on a thread of its own,
- * that thread parks for good (walk_park(), see "compacting walk").
+ * (st_write_group(), or st_reid()'s new id of a restored or forked
+ * copy) the env is quarantined and the jump leaves its transaction and
+ * handle as they are, for good (quar_jump(), see "quarantine").  In a
+ * compacting copy's walk, on a thread of its own, that thread parks for
+ * good (walk_park(), see "compacting walk").
  * Anywhere else, or past QUAR_MAX quarantined envs or PARK_MAX parked
  * walks, it logs which env and what failed, and LMDB aborts.
  */
@@ -1960,7 +1962,8 @@ wild_check(struct st_env *e, const char *dir, struct sp_error *err)
  *   place keeps them, and is refused until storesd is restarted.
  * - storesd's own frames jumped over hold no lock and nothing another
  *   call needs: the write's cursors and nested transactions are LMDB's.
- *   The jump point is st_write_group()'s frame, alive for the call.
+ *   The jump point is st_write_group()'s frame (st_reid()'s for a
+ *   restored or forked copy's new id), alive for the call.
  * - The registry closes the env once unused (st_faulted()); st_close()
  *   then frees what is storesd's alone (quar_close()) and keeps the
  *   st_env, which lock_tab and this table name, its descriptors and the
@@ -3337,6 +3340,21 @@ warn_full(struct st_env *e)
 	    e->store, more);
 }
 
+/*
+ * A quarantine jumped back to g's jump point (quar_jump()): this thread
+ * is in no call on the env any more, so a cut of its lock.mdb has no
+ * sleep of this thread's to end.  Keeps the env (quar_keep()).  Returns
+ * -1 with its refusal in err.
+ */
+static int
+quar_landed(struct guard *g, struct sp_error *err)
+{
+	user_leave(g->e, g->user);
+	quar_keep(g->e);
+	robust_tidy();
+	return refused(g->e, err);
+}
+
 /* Fails every one of the n jobs, and the group, with fault.  -1. */
 static int
 jobs_fail(struct st_job *jobs, size_t n, const struct sp_error *fault,
@@ -3368,12 +3386,7 @@ st_write_group(struct st_env *e, struct st_job *jobs, size_t n,
 	 * env handle are never touched again. */
 	g.quar = true;
 	if (sigsetjmp(g.jb, 0) != 0) {
-		/* This thread is in no call on the env any more: a cut of its
-		 * lock.mdb has no sleep of this thread's to end. */
-		user_leave(e, g.user);
-		quar_keep(e);
-		robust_tidy();
-		refused(e, &fault);
+		quar_landed(&g, &fault);
 		return jobs_fail(jobs, n, &fault, err);
 	}
 	rc = write_group(e, jobs, n, err);
@@ -3751,14 +3764,13 @@ meta_open(struct st_env *e, MDB_txn *txn)
 	return rc;
 }
 
-int
-st_reid(struct st_env *e, struct sp_error *err)
+/* st_reid()'s write, under its guard. */
+static int
+reid(struct st_env *e, struct sp_error *err)
 {
 	MDB_txn	*txn;
 	int	 rc;
 
-	if (!e->revs)
-		return 0;
 	if (wtxn_begin(e, NULL, &txn, err) == -1)
 		return -1;
 	new_id(e);
@@ -3770,9 +3782,32 @@ st_reid(struct st_env *e, struct sp_error *err)
 	if ((rc = top_commit(e, txn)) != 0)
 		return st_fail(e, err, rc, "new id");
 	e->cur.id_saved = true;
-	/* Under sync = full its meta page is not synced yet; the copy is
-	 * renamed into place once this returns, so it must be durable. */
 	counted(e);
+	return 0;
+}
+
+int
+st_reid(struct st_env *e, struct sp_error *err)
+{
+	struct guard	 g;
+
+	if (!e->revs)
+		return 0;
+	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
+		return refused(e, err);
+	/* A restore's check (st_verify()) walks the dbs, not the free db,
+	 * which this write's page allocation reads: damage there fails an
+	 * LMDB assertion, and the copy is quarantined as a write's env is
+	 * (see "quarantine"), never to be touched again. */
+	g.quar = true;
+	if (sigsetjmp(g.jb, 0) != 0)
+		return quar_landed(&g, err);
+	if (guard_off(&g, reid(e, err), err) == -1)
+		return -1;
+	/* Under sync = full its meta page is not synced yet; the copy is
+	 * renamed into place once this returns, so it must be durable.
+	 * The sync takes no lock and reads only the meta pages: unguarded,
+	 * as a write group's (st_flush()). */
 	return st_flush(e, err);
 }
 

@@ -42,8 +42,10 @@ struct st_env;
  * flight and every later one get CORRUPT, st_faulted()), and the env
  * must be closed once nothing uses it, so that the next open checks the
  * file again.  st_verify and the tree reads of st_open are guarded as
- * reads are.  Not guarded: the rest of st_open (which checks the file
- * just before), st_resize, st_reid, and st_copy (see it in store.c: a
+ * reads are, st_reid's write as a write group's (a quarantine, see
+ * "quarantine" in store.c).  Not guarded: the rest of st_open (which
+ * checks the file just before), st_resize, and st_copy (see it in
+ * store.c: a
  * compacting copy's walk runs on a thread that parks for good when it
  * fails).
  * st_catch_faults() installs the process's SIGBUS and SIGSEGV handler
@@ -324,7 +326,9 @@ uint64_t st_last_rev(const struct st_env *env);
 int	st_rev(struct st_env *env, unsigned slot, uint64_t *rev,
 	    struct sp_error *err);
 /* Gives the env a new id (a fork's or a restore's copy): a write
- * transaction, so on the env's writer's terms.  0, or -1 with err. */
+ * transaction, so on the env's writer's terms.  0, or -1 with err:
+ * CORRUPT when it met pages LMDB did not write (the env is then
+ * quarantined for good, see store.c: never put it in place). */
 int	st_reid(struct st_env *env, struct sp_error *err);
 /*
  * True when a transaction storesd did not make has been committed to

@@ -1728,6 +1728,99 @@ START_TEST(lmdb_assertion_in_a_restore)
 }
 END_TEST
 
+/* LMDB's meta page: the free db's depth and root, the meta's txnid. */
+#define META_FREE_DEPTH	46
+#define META_FREE_ROOT	80
+#define META_TXNID	144
+
+/*
+ * As a co-user would: makes the free db's root page of the data file at
+ * path (named by the meta with the higher txnid) a branch page with no
+ * keys, and that meta's depth of the free db 2, as a branch root's is,
+ * so that an open's check of the root (check_root() in store.c) passes.
+ * The free db must not be empty.
+ */
+static void
+free_root_emptied(const char *path)
+{
+	uint64_t	 txnid[2], root[2];
+	uint16_t	 h[2] = { P_BRANCH, 16 };	/* flags, lower */
+	uint16_t	 depth = 2;
+	int		 fd, i, m;
+
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pread(fd, &txnid[i], 8, i * 4096 +
+		    META_TXNID), 8);
+		ck_assert_int_eq(pread(fd, &root[i], 8, i * 4096 +
+		    META_FREE_ROOT), 8);
+	}
+	m = txnid[1] > txnid[0];
+	ck_assert_msg(root[m] != UINT64_MAX, "the free db is empty");
+	ck_assert_int_eq(pwrite(fd, h, sizeof(h), (off_t)root[m] * 4096 +
+	    PG_FLAGS_AT), (ssize_t)sizeof(h));
+	ck_assert_int_eq(pwrite(fd, &depth, 2, m * 4096 + META_FREE_DEPTH),
+	    2);
+	close(fd);
+}
+
+/*
+ * A snapshot whose free db is damaged (its root a branch page with no
+ * keys) is restored: the restore's check walks the dbs, not the free
+ * db, and its new id's write (st_reid()) allocated a page from the free
+ * db, failing LMDB's assertion i < NUMKEYS(mp) in mdb_page_search_root:
+ * storesd aborted.  Now that restore is BAD_REQUEST (not a sound LMDB
+ * env), the snapshot's copy is quarantined and never put in place, the
+ * env in place is served as it was, and so is every other.
+ */
+START_TEST(lmdb_assertion_in_a_restores_write)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	sc_batch	*b;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	char		 k[16];
+	int		 fd, i;
+
+	c = keys_up(&d, path, kept);
+	/* Pages freed, and kept free by a few more commits. */
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 1; i <= 300; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(sc_batch_del(b, NULL, k, strlen(k)), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sc_put(c, "w", "p", NULL, "x", 1, "v", 1),
+		    0);
+	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	free_root_emptied(snap);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
+	    SC_ERR_BAD_REQUEST);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL &&
+	    strstr(sc_errmsg(c), "new id") != NULL, "%s", sc_errmsg(c));
+	ck_assert_int_eq(it_run("grep -q 'NUMKEYS.*quarantined' %s", d.log),
+	    0);
+	others_live(&d, c);
+	ck_assert_int_eq(scan_count(c), 101);
+	it_assert_val(c, "w", "p", NULL, "x", 1, "v", 1);
+	/* A sound snapshot is restored still. */
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(sc_restore(c, "w", "p", fd, 1, NULL), 0);
+	close(fd);
+	ck_assert_int_eq(scan_count(c), 101);
+	wild_down(&d, c);
+}
+END_TEST
+
 /*
  * The pages free past the map of repo's data.mdb of store in storesd,
  * up to the next mapping (0: it follows at once).
@@ -2504,6 +2597,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lmdb_assertion_in_a_write);
 	tcase_add_test(tc, lmdb_damage_in_a_compacting_snapshot);
 	tcase_add_test(tc, lmdb_assertion_in_a_restore);
+	tcase_add_test(tc, lmdb_assertion_in_a_restores_write);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
