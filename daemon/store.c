@@ -4963,7 +4963,7 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	MDB_stat	 ms;
 	MDB_txn		*txn;
 	unsigned	 i;
-	uint64_t	 used;
+	uint64_t	 used, nfree = 0;
 	char		 need[32], have[32];
 	int		 rc, ret = -1;
 
@@ -4988,6 +4988,16 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 		if (atomic_load(&e->dbi_ok[i]) &&
 		    walk_db(e, txn, e->dbi[i], entries, err) == -1)
 			goto done;
+	/*
+	 * And the free pages' db (dbi 0, which a read transaction may walk),
+	 * which the copy's first write (st_reid()) allocates from: a
+	 * snapshot a client made could otherwise hold damage there that
+	 * fails LMDB's assertion in that write, which quarantines the copy
+	 * for good, and QUAR_MAX of those would stop storesd.  Here it is
+	 * a read's fault: refused, nothing kept.
+	 */
+	if (walk_db(e, txn, 0, &nfree, err) == -1)
+		goto done;
 	ret = 0;
 done:
 	guard_holds(NULL, NULL);

@@ -1766,12 +1766,15 @@ free_root_emptied(const char *path)
 
 /*
  * A snapshot whose free db is damaged (its root a branch page with no
- * keys) is restored: the restore's check walks the dbs, not the free
+ * keys) is restored: the restore's check walked the dbs, not the free
  * db, and its new id's write (st_reid()) allocated a page from the free
  * db, failing LMDB's assertion i < NUMKEYS(mp) in mdb_page_search_root:
- * storesd aborted.  Now that restore is BAD_REQUEST (not a sound LMDB
- * env), the snapshot's copy is quarantined and never put in place, the
- * env in place is served as it was, and so is every other.
+ * storesd aborted.  Then st_reid()'s write quarantined the copy instead
+ * (a place of QUAR_MAX for good, which a client could use up with such
+ * snapshots); now the check walks the free db too, a guarded read, and
+ * the restore is BAD_REQUEST (not a sound LMDB env) with nothing
+ * quarantined, the copy never put in place, the env in place served as
+ * it was, and so is every other.
  */
 START_TEST(lmdb_assertion_in_a_restores_write)
 {
@@ -1802,10 +1805,10 @@ START_TEST(lmdb_assertion_in_a_restores_write)
 	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
 	    SC_ERR_BAD_REQUEST);
 	close(fd);
-	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL &&
-	    strstr(sc_errmsg(c), "new id") != NULL, "%s", sc_errmsg(c));
-	ck_assert_int_eq(it_run("grep -q 'NUMKEYS.*quarantined' %s", d.log),
-	    0);
+	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL,
+	    "%s", sc_errmsg(c));
+	ck_assert_int_eq(it_run("grep -q 'NUMKEYS' %s", d.log), 0);
+	ck_assert_int_ne(it_run("grep -q 'quarantined' %s", d.log), 0);
 	others_live(&d, c);
 	ck_assert_int_eq(scan_count(c), 101);
 	it_assert_val(c, "w", "p", NULL, "x", 1, "v", 1);
