@@ -1725,8 +1725,11 @@ env_flags(enum cfg_sync sync)
 #define PG_FLAGS	10	/* uint16 */
 #define P_BRANCH	0x01
 #define P_LEAF		0x02
+#define P_OVERFLOW	0x04
 #define P_META		0x08
 #define P_KINDS		0x0f	/* branch, leaf, overflow, meta */
+#define PG_PAGES	12	/* uint32: an overflow page's count */
+#define PG_HDR		16	/* the page header's size */
 #define M_MAGIC		16	/* uint32 */
 #define M_VERSION	20	/* uint32 */
 #define M_DBS		40	/* the free db's record, then the main db's */
@@ -4888,11 +4891,42 @@ st_copy(struct st_env *e, int fd, bool compact, uint64_t reserve,
 	return 0;
 }
 
+/* The env's page size and pages in use, for ov_sound(). */
+struct pages {
+	size_t		 psize;
+	uint64_t	 used;
+};
+
+/*
+ * Whether v, a value of the tree being walked, is sound where LMDB does
+ * not look: a value on pages of its own (overflow pages) starts right
+ * after the first one's header (an inline one cannot: a leaf's nodes
+ * lie past its pointers), and that header's count of pages is what
+ * LMDB reads when it copies (a compacting snapshot) or frees the value
+ * (an overwrite, a delete), but not when it reads it.  A count other
+ * than the value's size needs sends those past the file: a fault of a
+ * compacting walk (a parked thread for good) or free pages that are
+ * not the env's (a write that faults: a quarantine).
+ */
+static bool
+ov_sound(const MDB_val *v, const struct pages *pg)
+{
+	const unsigned char	*h = (const unsigned char *)v->mv_data - PG_HDR;
+	uint64_t		 want;
+
+	if (((uintptr_t)v->mv_data & (pg->psize - 1)) != PG_HDR)
+		return true;	/* inline */
+	want = (PG_HDR - 1 + (uint64_t)v->mv_size) / pg->psize + 1;
+	return (get_u(h, PG_FLAGS, 2) & P_KINDS) == P_OVERFLOW &&
+	    get_u(h, PG_PAGES, 4) == want &&
+	    get_u(h, PG_NO, 8) + want <= pg->used;
+}
+
 /* Counts the entries of one db by walking every page of it, which
- * LMDB checks as it goes. */
+ * LMDB checks as it goes, and checks its values' overflow pages. */
 static int
-walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, uint64_t *n,
-    struct sp_error *err)
+walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, const struct pages *pg,
+    uint64_t *n, struct sp_error *err)
 {
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
@@ -4901,10 +4935,20 @@ walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, uint64_t *n,
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return st_fail(e, err, rc, "cursor");
 	guard_holds(txn, cur);
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		if (!ov_sound(&v, pg)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
 		(*n)++;
+	}
 	guard_holds(txn, NULL);
 	mdb_cursor_close(cur);
+	if (rc == MDB_CORRUPTED)
+		return sp_seterr(err, SP_BAD_REQUEST, "%s: a value of %zu "
+		    "bytes has a damaged overflow page header (its count of "
+		    "pages, or where they lie); take the snapshot again from "
+		    "a sound env", e->label, v.mv_size);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: a db is damaged "
 		    "(%s)", e->label, mdb_strerror(rc));
@@ -4964,6 +5008,7 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	MDB_txn		*txn;
 	unsigned	 i;
 	uint64_t	 used, nfree = 0;
+	struct pages	 pg;
 	char		 need[32], have[32];
 	int		 rc, ret = -1;
 
@@ -4972,6 +5017,7 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	    (rc = mdb_env_stat(e->env, &ms)) != 0)
 		return st_fail(e, err, rc, "info");
 	used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	pg = (struct pages){ ms.ms_psize, (uint64_t)info.me_last_pgno + 1 };
 	if (used > e->map_size) {
 		cfg_format_size(used, need, sizeof(need));
 		cfg_format_size(e->map_size, have, sizeof(have));
@@ -4986,7 +5032,7 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 		goto done;
 	for (i = 0; i < e->ndbs; i++)
 		if (atomic_load(&e->dbi_ok[i]) &&
-		    walk_db(e, txn, e->dbi[i], entries, err) == -1)
+		    walk_db(e, txn, e->dbi[i], &pg, entries, err) == -1)
 			goto done;
 	/*
 	 * And the free pages' db (dbi 0, which a read transaction may walk),
@@ -4996,7 +5042,7 @@ do_verify(struct st_env *e, uint64_t *entries, struct sp_error *err)
 	 * for good, and QUAR_MAX of those would stop storesd.  Here it is
 	 * a read's fault: refused, nothing kept.
 	 */
-	if (walk_db(e, txn, 0, &nfree, err) == -1)
+	if (walk_db(e, txn, 0, &pg, &nfree, err) == -1)
 		goto done;
 	ret = 0;
 done:

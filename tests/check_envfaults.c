@@ -1728,6 +1728,83 @@ START_TEST(lmdb_assertion_in_a_restore)
 }
 END_TEST
 
+/* An overflow page's flag, and its count of pages at byte 12. */
+#define P_OVERFLOW	0x04
+#define PG_PAGES_AT	12
+
+/* As a crafted snapshot would: makes the count of pages in each
+ * overflow page header of the data file at path pages; returns how many
+ * headers it changed. */
+static int
+overflow_pages_set(const char *path, uint32_t pages)
+{
+	unsigned char	 pg[4096];
+	off_t		 at;
+	int		 fd, n = 0;
+
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	for (at = 2 * 4096; pread(fd, pg, sizeof(pg), at) ==
+	    (ssize_t)sizeof(pg); at += 4096)
+		if ((pg[PG_FLAGS_AT] | pg[PG_FLAGS_AT + 1] << 8) ==
+		    P_OVERFLOW) {
+			ck_assert_int_eq(pwrite(fd, &pages, 4, at +
+			    PG_PAGES_AT), 4);
+			n++;
+		}
+	close(fd);
+	return n;
+}
+
+/*
+ * A snapshot whose large value (3 pages) has an overflow page header
+ * that says it spans 600 pages: LMDB reads that count only when it
+ * copies the value (a compacting snapshot) or frees it (an overwrite,
+ * a delete), never when it reads it, and the restore's check, a walk
+ * with cursors, never looked at it.  Before: the restore was accepted;
+ * every compacting snapshot of the env then failed with a wrong error
+ * ("a db's flags differ from what storesd expects"), and an overwrite
+ * of the value was acknowledged after LMDB had put 600 pages it did not
+ * own, live pages of the tree among them, on the free list, for later
+ * writes to overwrite.  Now the check compares each overflow value's
+ * header with its size: the restore is BAD_REQUEST, nothing is kept.
+ */
+START_TEST(overflow_count_in_a_restore)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	char		 big[10000];
+	int		 fd;
+
+	c = keys_up(&d, path, kept);
+	memset(big, 'b', sizeof(big));
+	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "big", 3, big,
+	    sizeof(big)), 0);
+	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	ck_assert_int_eq(overflow_pages_set(snap, 600), 1);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
+	    SC_ERR_BAD_REQUEST);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), "overflow page header") != NULL,
+	    "%s", sc_errmsg(c));
+	/* The env in place is as it was, and a compacting snapshot of it
+	 * is whole. */
+	ck_assert_int_eq(scan_count(c), 401);
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 1, NULL), 0);
+	close(fd);
+	others_live(&d, c);
+	ck_assert_int_ne(it_run("grep -q 'parked\\|quarantined' %s", d.log),
+	    0);
+	wild_down(&d, c);
+}
+END_TEST
+
 /* LMDB's meta page: the free db's depth and root, the meta's txnid. */
 #define META_FREE_DEPTH	46
 #define META_FREE_ROOT	80
@@ -2601,6 +2678,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lmdb_damage_in_a_compacting_snapshot);
 	tcase_add_test(tc, lmdb_assertion_in_a_restore);
 	tcase_add_test(tc, lmdb_assertion_in_a_restores_write);
+	tcase_add_test(tc, overflow_count_in_a_restore);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
