@@ -1695,6 +1695,32 @@ START_TEST(lmdb_damage_in_a_compacting_snapshot)
 }
 END_TEST
 
+/* A plain snapshot of repo w of store p in snap (made anew); returns
+ * its descriptor, for restore_refused(). */
+static int
+snapshot_to(sc_conn *c, const char *snap)
+{
+	int	 fd;
+
+	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	return fd;
+}
+
+/* Restores the snapshot at fd (damaged since) over repo w of store p,
+ * and closes fd: it must be BAD_REQUEST saying want. */
+static void
+restore_refused(sc_conn *c, int fd, const char *want)
+{
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
+	    SC_ERR_BAD_REQUEST);
+	close(fd);
+	ck_assert_msg(strstr(sc_errmsg(c), want) != NULL, "%s",
+	    sc_errmsg(c));
+}
+
 /*
  * A snapshot taken of a sound env is damaged before it is restored: a
  * leaf flagged a branch.  The restore's check walks every db of it,
@@ -1712,16 +1738,9 @@ START_TEST(lmdb_assertion_in_a_restore)
 
 	c = keys_up(&d, path, kept);
 	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
-	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
-	    0);
-	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	fd = snapshot_to(c, snap);
 	leaf_as_branch(snap, "k300");
-	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
-	    SC_ERR_BAD_REQUEST);
-	close(fd);
-	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL,
-	    "%s", sc_errmsg(c));
+	restore_refused(c, fd, "not a sound LMDB env");
 	others_live(&d, c);
 	ck_assert_int_eq(scan_count(c), 400);
 	wild_down(&d, c);
@@ -1781,16 +1800,9 @@ START_TEST(overflow_count_in_a_restore)
 	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "big", 3, big,
 	    sizeof(big)), 0);
 	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
-	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
-	    0);
-	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	fd = snapshot_to(c, snap);
 	ck_assert_int_eq(overflow_pages_set(snap, 600), 1);
-	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
-	    SC_ERR_BAD_REQUEST);
-	close(fd);
-	ck_assert_msg(strstr(sc_errmsg(c), "overflow page header") != NULL,
-	    "%s", sc_errmsg(c));
+	restore_refused(c, fd, "overflow page header");
 	/* The env in place is as it was, and a compacting snapshot of it
 	 * is whole. */
 	ck_assert_int_eq(scan_count(c), 401);
@@ -1874,25 +1886,16 @@ START_TEST(lmdb_assertion_in_a_restores_write)
 		ck_assert_int_eq(sc_put(c, "w", "p", NULL, "x", 1, "v", 1),
 		    0);
 	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
-	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
-	    0);
-	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	fd = snapshot_to(c, snap);
 	free_root_emptied(snap);
-	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	EXPECT_ERR(c, sc_restore(c, "w", "p", fd, 1, NULL),
-	    SC_ERR_BAD_REQUEST);
-	close(fd);
-	ck_assert_msg(strstr(sc_errmsg(c), "not a sound LMDB env") != NULL,
-	    "%s", sc_errmsg(c));
+	restore_refused(c, fd, "not a sound LMDB env");
 	ck_assert_int_eq(it_run("grep -q 'NUMKEYS' %s", d.log), 0);
 	ck_assert_int_ne(it_run("grep -q 'quarantined' %s", d.log), 0);
 	others_live(&d, c);
 	ck_assert_int_eq(scan_count(c), 101);
 	it_assert_val(c, "w", "p", NULL, "x", 1, "v", 1);
 	/* A sound snapshot is restored still. */
-	ck_assert_int_ge(fd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600),
-	    0);
-	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 0, NULL), 0);
+	fd = snapshot_to(c, snap);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
 	ck_assert_int_eq(sc_restore(c, "w", "p", fd, 1, NULL), 0);
 	close(fd);
