@@ -62,14 +62,17 @@ int
 handler_resolve_db(const struct cfg_store *st, struct sp_bytes name,
     struct sp_error *err)
 {
-	char	 list[160] = "", q[SP_NAME_MAX + 1];
+	char	 list[160], q[SP_NAME_MAX + 1];
 	size_t	 len = 0;
 	unsigned i;
-
 	int	 db;
 
+	/* list is set here, not where it is declared: an initializer would
+	 * clear its 160 bytes for every request that names a db, and only
+	 * the error needs it. */
 	if ((db = cfg_db_index(st, name)) != -1)
 		return db;
+	list[0] = '\0';
 	for (i = 0; i < st->ndbs && len < sizeof(list); i++)
 		len += snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i ? ", " : "", st->dbs[i]);

@@ -620,6 +620,65 @@ START_TEST(fields_in_any_order)
 }
 END_TEST
 
+/*
+ * Names are compared a word at a time where 8 bytes can be read, a
+ * byte at a time near the end of the frame, and past 8 bytes for the
+ * long names: each way tells a name from one that differs in its last
+ * byte, or is a row's name cut short or run on.
+ */
+START_TEST(names_by_the_word_and_by_the_byte)
+{
+	struct sp_buf	 b = { 0 };
+	struct sp_req	 rq;
+	struct sp_error	 err;
+
+	/* Long names, a word and more, then the frame's last bytes. */
+	pack_map(&b, 5, "id", 'u', (uint64_t)1, "op", 's', "scan", "store",
+	    's', "refs", "keys_only", 't', "reverse", 't');
+	ck_assert_int_eq(sp_req_decode(b.data, b.len, &rq, &err), 0);
+	ck_assert(rq.op == SP_OP_SCAN && rq.keys_only && rq.reverse);
+	pack_map(&b, 3, "id", 'u', (uint64_t)2, "bid", 'u', (uint64_t)3,
+	    "op", 's', "batch_abort");
+	ck_assert_int_eq(sp_req_decode(b.data, b.len, &rq, &err), 0);
+	ck_assert(rq.op == SP_OP_BATCH_ABORT && rq.bid == 3);
+	/* An op by the byte (4 bytes left) and by the word. */
+	pack_map(&b, 2, "id", 'u', (uint64_t)4, "op", 's', "ping");
+	ck_assert_int_eq(sp_req_decode(b.data, b.len, &rq, &err), 0);
+	ck_assert(rq.op == SP_OP_PING);
+	pack_map(&b, 3, "op", 's', "ping", "id", 'u', (uint64_t)5, "id", 'u',
+	    (uint64_t)5);
+	expect_bad(&b, "appears twice", 5, true);
+
+	/* Off by the last byte: in the first word, past it, at the end. */
+	pack_map(&b, 3, "id", 'u', (uint64_t)6, "op", 's', "scan",
+	    "keys_onlx", 't');
+	expect_bad(&b, "unknown field 'keys_onlx'", 6, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)7, "keys_onlx", 't', "op", 's',
+	    "scan");
+	expect_bad(&b, "unknown field 'keys_onlx'", 7, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)8, "stora", 's', "refs", "op",
+	    's', "scan");
+	expect_bad(&b, "unknown field 'stora'", 8, true);
+	pack_map(&b, 2, "id", 'u', (uint64_t)9, "op", 's', "batch_abors");
+	expect_bad(&b, "unknown op 'batch_abors'", 9, true);
+	pack_map(&b, 2, "op", 's', "pinf", "id", 'u', (uint64_t)10);
+	expect_bad(&b, "unknown op 'pinf'", 10, true);
+	pack_map(&b, 2, "id", 'u', (uint64_t)11, "op", 's', "pinf");
+	expect_bad(&b, "unknown op 'pinf'", 11, true);
+	/* Cut short, run on, and run on by the rows' zero padding. */
+	pack_map(&b, 3, "id", 'u', (uint64_t)12, "keys_onl", 't', "op", 's',
+	    "scan");
+	expect_bad(&b, "unknown field 'keys_onl'", 12, true);
+	pack_map(&b, 3, "id", 'u', (uint64_t)13, "keys_onlyy", 't', "op", 's',
+	    "scan");
+	expect_bad(&b, "unknown field 'keys_onlyy'", 13, true);
+	b.len = 0;
+	sp_buf_append(&b, "\x82\xa2op\xa5ping\0\xa2id\x0e", 14);
+	expect_bad(&b, "unknown op", 14, true);
+	sp_buf_free(&b);
+}
+END_TEST
+
 START_TEST(req_random_bytes)
 {
 	/* Whatever the bytes, decoding ends with an answer, not a crash. */
@@ -1522,6 +1581,7 @@ proto_suite(void)
 	tcase_add_test(tc, req_long_and_short_forms);
 	tcase_add_test(tc, req_every_field_map16);
 	tcase_add_test(tc, fields_in_any_order);
+	tcase_add_test(tc, names_by_the_word_and_by_the_byte);
 	tcase_add_test(tc, req_random_bytes);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
