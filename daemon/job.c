@@ -302,14 +302,19 @@ job_reply(struct job *j, int rc, const struct sp_error *err, uint64_t size)
  */
 /*
  * Gives the copy in dir an id of its own: it is another env now, whose
- * revisions go their own way, and a watcher must be able to tell.
+ * revisions go their own way, and a watcher must be able to tell.  The
+ * copy is walked first, as a restore's is: damage of the env forked
+ * (another program's) fails that walk, a guarded read, rather than the
+ * id's write, which would quarantine the copy for good.
  */
 static int
 reid_copy(struct job *j, const char *dir, struct sp_error *err)
 {
 	struct st_params	 p;
 	struct st_env		*env;
+	struct sp_error		 e2;
 	char			 lock[PATH_MAX];
+	uint64_t		 entries;
 	int			 rc;
 
 	memset(&p, 0, sizeof(p));
@@ -319,7 +324,14 @@ reid_copy(struct job *j, const char *dir, struct sp_error *err)
 	p.nslots = 1;
 	if (st_open(&p, &env, err) == -1)
 		return -1;
-	rc = st_reid(env, err);
+	if ((rc = st_verify(env, &entries, err)) == -1 &&
+	    err->code != SP_IO_ERROR) {
+		e2 = *err;
+		sp_seterr(err, SP_CORRUPT, "the env forked, %s, is damaged "
+		    "(%s); restore it from a snapshot", j->env->dir, e2.msg);
+	}
+	if (rc == 0)
+		rc = st_reid(env, err);
 	st_close(env);
 	/* LMDB makes a new lock file where the env is used. */
 	if (snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) <

@@ -403,10 +403,9 @@ receive(struct job *j, const char *tmp, uint64_t *size, struct sp_error *err)
 		sp_seterr(err, SP_BAD_REQUEST, "not a sound LMDB env: %s",
 		    e2.msg);
 	}
-	/* Another env from now on: an id of its own (PROTOCOL.md).  Its
-	 * write reads the free db, which the walk does not: damage there
-	 * quarantines this copy (see store.c), which is never put in
-	 * place. */
+	/* Another env from now on: an id of its own (PROTOCOL.md).  Damage
+	 * its write meets that the walk did not catch quarantines this copy
+	 * (see store.c), which is never put in place. */
 	if (rc == 0 && (rc = st_reid(env, err)) == -1 &&
 	    err->code == SP_CORRUPT)
 		sp_seterr(err, SP_BAD_REQUEST, "not a sound LMDB env: %s: "

@@ -3798,10 +3798,11 @@ st_reid(struct st_env *e, struct sp_error *err)
 		return 0;
 	if (guard_arm(&g, e, GUARD_PATCH, ST_NOSLOT))
 		return refused(e, err);
-	/* A restore's check (st_verify()) walks the dbs, not the free db,
-	 * which this write's page allocation reads: damage there fails an
-	 * LMDB assertion, and the copy is quarantined as a write's env is
-	 * (see "quarantine"), never to be touched again. */
+	/* The copy's check (st_verify(), by a restore and a fork) walks
+	 * every db, the free db too, which this write's page allocation
+	 * reads: what it did not catch and fails an LMDB assertion here
+	 * quarantines the copy as a write's env is (see "quarantine"),
+	 * never to be touched again. */
 	g.quar = true;
 	if (sigsetjmp(g.jb, 0) != 0)
 		return quar_landed(&g, err);

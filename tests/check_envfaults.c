@@ -1853,6 +1853,26 @@ free_root_emptied(const char *path)
 	close(fd);
 }
 
+/* Frees pages of repo w of store p (after keys_up()): 300 of its keys
+ * deleted, and kept free by a few more commits. */
+static void
+free_pages_made(sc_conn *c)
+{
+	sc_batch	*b;
+	char		 k[16];
+	int		 i;
+
+	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
+	for (i = 1; i <= 300; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		ck_assert_int_eq(sc_batch_del(b, NULL, k, strlen(k)), 0);
+	}
+	ck_assert_int_eq(sc_batch_commit(b), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sc_put(c, "w", "p", NULL, "x", 1, "v", 1),
+		    0);
+}
+
 /*
  * A snapshot whose free db is damaged (its root a branch page with no
  * keys) is restored: the restore's check walked the dbs, not the free
@@ -1869,22 +1889,11 @@ START_TEST(lmdb_assertion_in_a_restores_write)
 {
 	struct hs_daemon d;
 	sc_conn		*c;
-	sc_batch	*b;
 	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
-	char		 k[16];
-	int		 fd, i;
+	int		 fd;
 
 	c = keys_up(&d, path, kept);
-	/* Pages freed, and kept free by a few more commits. */
-	ck_assert_ptr_nonnull(b = sc_batch_begin(c, "w", "p", NULL));
-	for (i = 1; i <= 300; i++) {
-		snprintf(k, sizeof(k), "k%d", i);
-		ck_assert_int_eq(sc_batch_del(b, NULL, k, strlen(k)), 0);
-	}
-	ck_assert_int_eq(sc_batch_commit(b), 0);
-	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(sc_put(c, "w", "p", NULL, "x", 1, "v", 1),
-		    0);
+	free_pages_made(c);
 	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
 	fd = snapshot_to(c, snap);
 	free_root_emptied(snap);
@@ -1900,6 +1909,36 @@ START_TEST(lmdb_assertion_in_a_restores_write)
 	ck_assert_int_eq(sc_restore(c, "w", "p", fd, 1, NULL), 0);
 	close(fd);
 	ck_assert_int_eq(scan_count(c), 101);
+	wild_down(&d, c);
+}
+END_TEST
+
+/*
+ * The same damage in a served env, by another program, and the env is
+ * forked: the fork's copy got its new id (st_reid()) without a walk, so
+ * that write met the damaged free db and the copy was quarantined, one
+ * of 16 places for good, with a message about restore --replace.  Now
+ * the copy is walked first, as a restore's is: the fork is CORRUPT
+ * naming the env forked, nothing is quarantined, nothing is put in
+ * place, and the others are served.
+ */
+START_TEST(fork_of_a_damaged_env)
+{
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], dst[PATH_MAX];
+
+	c = keys_up(&d, path, kept);
+	free_pages_made(c);
+	free_root_emptied(path);
+	EXPECT_ERR(c, sc_fork(c, "w", "p", "f"), SC_ERR_CORRUPT);
+	ck_assert_msg(strstr(sc_errmsg(c), "the env forked") != NULL &&
+	    strstr(sc_errmsg(c), "restore it from a snapshot") != NULL, "%s",
+	    sc_errmsg(c));
+	ck_assert_int_ne(it_run("grep -q 'quarantined' %s", d.log), 0);
+	env_file(&d, "f", "p", "data.mdb", dst, sizeof(dst));
+	ck_assert_int_ne(access(dst, F_OK), 0);
+	others_live(&d, c);
 	wild_down(&d, c);
 }
 END_TEST
@@ -2682,6 +2721,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lmdb_assertion_in_a_restore);
 	tcase_add_test(tc, lmdb_assertion_in_a_restores_write);
 	tcase_add_test(tc, overflow_count_in_a_restore);
+	tcase_add_test(tc, fork_of_a_damaged_env);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
 	tcase_add_test(tc, scan_of_an_overlong_key_is_corrupt);
