@@ -363,7 +363,8 @@ bench-smoke: all $(BUILD)/storesd-bench $(BUILD)/tests/check_bench
 	$(BUILD)/storesd-bench --report --out $(BUILD) \
 	    --readme $(BUILD)/bench-smoke-README.md $(BUILD)/bench-smoke.json \
 	    > /dev/null
-	grep -q 'two (pwrite + fdatasync)' $(BUILD)/bench-smoke-README.md
+	grep -q '16 scattered 4 KiB pages + fdatasync' $(BUILD)/bench-smoke-README.md
+	grep -q 'pages written per commit' $(BUILD)/bench-smoke-README.md
 	@echo "== $(BUILD)/tests/check_bench"
 	$(BUILD)/tests/check_bench
 

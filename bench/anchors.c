@@ -150,18 +150,22 @@ done:
 }
 
 /*
- * Into a file written and synced in advance, so that a sync flushes data
- * and no size change: as LMDB's data pages into a file of its map, then
- * (the second sync) a page at the head as its meta page.
+ * What the disk allows each side's durable writes.  With pages > 0, as an
+ * LMDB commit: that many 4 KiB pages at scattered offsets of a file
+ * written and synced in advance (so a sync flushes data and no size
+ * change), then one fdatasync.  With pages 0, as Redis's appendfsync
+ * always: 2 KiB (16 SETs of 100-byte values) appended to a growing file,
+ * then one fdatasync.
  */
-#define DISK_PAGES	256
+#define DISK_PAGES	4096		/* 16 MiB, as many leaves as 100k keys */
+#define DISK_APPEND	2048
 
 int
-measure_disk_sync(struct run *r, int nsync, struct measure *m)
+measure_disk_sync(struct run *r, int pages, struct measure *m)
 {
 	char		 path[300], page[4096];
-	uint64_t	 t0, t, end, i;
-	off_t		 off;
+	uint64_t	 t0, t, end, i, seed = 0x9e3779b97f4a7c15ULL;
+	off_t		 off, tail = 0;
 	int		 fd, k, rc = -1;
 
 	memset(m, 0, sizeof(*m));
@@ -169,7 +173,7 @@ measure_disk_sync(struct run *r, int nsync, struct measure *m)
 	snprintf(path, sizeof(path), "%s/disk-sync", r->dir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
 		return -1;
-	for (i = 0; i < DISK_PAGES; i++)
+	for (i = 0; pages > 0 && i < DISK_PAGES; i++)
 		if (pwrite(fd, page, sizeof(page), (off_t)(i * sizeof(page))) !=
 		    (ssize_t)sizeof(page))
 			goto done;
@@ -178,14 +182,19 @@ measure_disk_sync(struct run *r, int nsync, struct measure *m)
 	t0 = now_ns();
 	end = t0 + (uint64_t)(r->seconds * 1e9);
 	for (i = 0; (t = now_ns()) < end; i++) {
-		for (k = 0; k < nsync; k++) {
-			off = k == nsync - 1 && nsync > 1 ?
-			    (off_t)(i % 2) : (off_t)(2 + i % (DISK_PAGES - 2));
+		for (k = 0; k < pages; k++) {
+			off = (off_t)(xorshift(&seed) % DISK_PAGES);
 			if (pwrite(fd, page, sizeof(page),
-			    off * (off_t)sizeof(page)) != (ssize_t)sizeof(page) ||
-			    fdatasync(fd) == -1)
+			    off * (off_t)sizeof(page)) != (ssize_t)sizeof(page))
 				goto done;
 		}
+		if (pages == 0) {
+			if (pwrite(fd, page, DISK_APPEND, tail) != DISK_APPEND)
+				goto done;
+			tail += DISK_APPEND;
+		}
+		if (fdatasync(fd) == -1)
+			goto done;
 		hist_add(&m->h, now_ns() - t);
 	}
 	m->n = i;

@@ -93,6 +93,8 @@ int	stop_proc(struct proc *p);
 
 /* The CPU time pid has used (user + system), in seconds, or -1. */
 double	cpu_seconds(pid_t pid);
+/* The bytes pid has passed to write calls (wchar of /proc/PID/io), or -1. */
+double	write_bytes(pid_t pid);
 
 /* The resident set of pid in MiB, or -1. */
 static inline double
@@ -110,6 +112,13 @@ rss_mib(pid_t pid)
  * out of the run's JSON); the report's table of figures (report.c) names
  * each one, so adding a figure is adding a field and a row there.
  */
+/*
+ * The disk's sync of this many scattered pages is the limit a durable
+ * commit is measured against: a commit of workload 4 writes 15 to 25
+ * (its leaves, their branches, the free-page db, the meta page).
+ */
+#define DISK_LIMIT_PAGES	16
+
 struct result {
 	int		 workload;	/* 0: the data disk's sync rate */
 	const char	*name;
@@ -124,11 +133,13 @@ struct result {
 	/* Server CPU time (utime + stime) per 100,000 operations, in ms. */
 	double		 cpu_ms;
 	double		 base_cpu_ms;
-	/* workload 0: pwrite + fdatasync pairs per operation */
-	double		 syncs;
+	/* workload 0: 4 KiB pages written at scattered offsets before each
+	 * fdatasync; 0: 2 KiB appended to a growing file instead */
+	double		 pages;
 	/* storesd's durable env under this workload */
 	double		 commits_per_s;
 	double		 writes_per_commit;
+	double		 pages_per_commit;	/* bytes it wrote / commits / 4 KiB */
 	/* workload 1: Redis on the same path, for context */
 	double		 redis_ops;
 	double		 redis_cpu_ms;
@@ -177,6 +188,8 @@ struct measure {
 int	make_keys(unsigned n);
 /* Copies key i's name (16 bytes, NUL-terminated) into buf. */
 void	key_of(char *buf, uint64_t i);
+/* The next of the xorshift64 sequence in *s (not 0). */
+uint64_t xorshift(uint64_t *s);
 int	populate(const struct backend *be, int table, unsigned nkeys);
 int	measure_get(const struct backend *be, struct run *r, int nconn,
 	    int pipeline, struct measure *m);
@@ -205,7 +218,7 @@ int	measure_lmdb_bulk(struct run *r, int round, struct measure *m);
  * + fdatasync) into a file in r->dir, per second.  Two per operation is
  * what a durable LMDB commit needs (its pages, then its meta page).
  */
-int	measure_disk_sync(struct run *r, int nsync, struct measure *m);
+int	measure_disk_sync(struct run *r, int pages, struct measure *m);
 
 /* ---------------------------------------------------------------- json */
 

@@ -118,6 +118,23 @@ cpu_seconds(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double
+write_bytes(pid_t pid)
+{
+	char			 path[64];
+	unsigned long long	 n;
+	FILE			*f;
+	int			 ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	/* rchar comes first, then wchar (proc(5)). */
+	ok = fscanf(f, "rchar: %*u wchar: %llu", &n) == 1;
+	fclose(f);
+	return ok ? (double)n : -1;
+}
+
 int
 stop_proc(struct proc *p)
 {

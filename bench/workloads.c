@@ -21,7 +21,7 @@ static char	 value[VALUE_SIZE];
 
 /* ----------------------------------------------------------- randomness */
 
-static uint64_t
+uint64_t
 xorshift(uint64_t *s)
 {
 	uint64_t	 x = *s;
