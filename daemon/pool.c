@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -65,8 +66,8 @@ pool_new(unsigned n)
 	return p;
 }
 
-void
-pool_submit(struct pool *p, struct pool_task *t)
+static void
+enqueue(struct pool *p, struct pool_task *t, bool wake)
 {
 	t->next = NULL;
 	pthread_mutex_lock(&p->mtx);
@@ -76,8 +77,21 @@ pool_submit(struct pool *p, struct pool_task *t)
 		p->head = t;
 	p->tail = t;
 	p->pending++;
-	pthread_cond_signal(&p->cond);
+	if (wake || p->head != t)
+		pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mtx);
+}
+
+void
+pool_submit(struct pool *p, struct pool_task *t)
+{
+	enqueue(p, t, true);
+}
+
+void
+pool_requeue(struct pool *p, struct pool_task *t)
+{
+	enqueue(p, t, false);
 }
 
 unsigned

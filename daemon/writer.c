@@ -10,7 +10,9 @@
  * only after that commit.  While a group commits, new writes queue up
  * and form the next group, so the busier the env, the larger its groups.
  * After one group the drain goes to the back of the pool's queue if more
- * arrived, so a busy env cannot keep a thread from the others.
+ * arrived, so a busy env cannot keep a thread from the others; when
+ * nothing else is queued it stays on its thread (pool_requeue()), where
+ * handing it to another cost a futex wake and a context switch a group.
  *
  * Under sync = full a commit syncs its data pages only (store.h,
  * st_durable()): its meta page becomes durable with the data sync of the
@@ -432,7 +434,7 @@ release(struct reg_env *e, struct pool *pool)
 
 	pthread_mutex_lock(&q->mtx);
 	if (q->head != NULL)
-		pool_submit(pool, &q->task);
+		pool_requeue(pool, &q->task);
 	else
 		q->scheduled = false;
 	pthread_mutex_unlock(&q->mtx);

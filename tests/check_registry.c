@@ -368,6 +368,53 @@ acquire_pooled(const char *repo, bool create, struct reg_env **out,
 	return rc;
 }
 
+/* A task queued again from its own run, with nothing else queued, stays
+ * on its thread: the idle one is not woken for it (writer.c's drain of a
+ * busy env, one futex and one context switch per group before). */
+struct requeued {
+	struct pool_task	 task;
+	struct pool		*pool;
+	pthread_t		 ran[2];
+	atomic_int		 started;
+	atomic_int		 finished;
+};
+
+static void
+requeued_run(struct pool_task *t)
+{
+	struct requeued	*r = (struct requeued *)(void *)t;
+	int		 n = atomic_fetch_add(&r->started, 1);
+
+	if (n < 2)
+		r->ran[n] = pthread_self();
+	if (n == 0) {
+		pool_requeue(r->pool, t);
+		/* Time for a woken thread to take it, had one been woken. */
+		usleep(50 * 1000);
+	}
+	atomic_fetch_add(&r->finished, 1);
+}
+
+START_TEST(requeued_task_stays_on_its_thread)
+{
+	struct requeued	 r = { .task = { .fn = requeued_run } };
+	int		 i;
+
+	ck_assert_ptr_nonnull(r.pool = pool_new(2));
+	/* Both threads asleep on the queue: neither is looking at it when
+	 * the task is queued again. */
+	usleep(100 * 1000);
+	pool_submit(r.pool, &r.task);
+	for (i = 0; i < 3000 && atomic_load(&r.finished) < 2; i++)
+		usleep(1000);
+	ck_assert_int_eq(atomic_load(&r.finished), 2);
+	ck_assert_int_eq(atomic_load(&r.started), 2);
+	ck_assert_msg(pthread_equal(r.ran[0], r.ran[1]),
+	    "the task queued again ran on the other thread");
+	pool_free(r.pool);
+}
+END_TEST
+
 /* With a pool, an evicted env whose close syncs (sync = none, commits
  * not flushed yet) is closed there, and the request that needs its place
  * comes back for it; a clean one is closed at once. */
@@ -2017,6 +2064,7 @@ registry_suite(void)
 	tc = tcase_create("registry");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, missing_env_is_not_created);
+	tcase_add_test(tc, requeued_task_stays_on_its_thread);
 	tcase_add_test(tc, one_env_per_directory);
 	tcase_add_test(tc, first_requests_race);
 	tcase_add_test(tc, idle_envs_close);
