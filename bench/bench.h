@@ -139,7 +139,8 @@ struct result {
 	/* storesd's durable env under this workload */
 	double		 commits_per_s;
 	double		 writes_per_commit;
-	double		 pages_per_commit;	/* bytes it wrote / commits / 4 KiB */
+	/* bytes it wrote / commits / 4 KiB */
+	double		 pages_per_commit;
 	/* workload 1: Redis on the same path, for context */
 	double		 redis_ops;
 	double		 redis_cpu_ms;

@@ -44,8 +44,9 @@ add(int workload, const char *name, const char *baseline, double target)
 		.ops = NAN, .p50 = NAN, .p99 = NAN, .base_ops = NAN,
 		.base_p50 = NAN, .base_p99 = NAN, .cpu_ms = NAN,
 		.base_cpu_ms = NAN, .pages = NAN, .commits_per_s = NAN,
-		.writes_per_commit = NAN, .pages_per_commit = NAN, .redis_ops = NAN,
-		.redis_cpu_ms = NAN, .rss_mib = NAN, .base_rss_mib = NAN,
+		.writes_per_commit = NAN, .pages_per_commit = NAN,
+		.redis_ops = NAN, .redis_cpu_ms = NAN, .rss_mib = NAN,
+		.base_rss_mib = NAN,
 		.cold_p50 = NAN, .cold_p99 = NAN, .rss_after_idle_mib = NAN,
 		.fds_start = NAN, .fds_end = NAN, .fds_after_idle = NAN,
 	};
@@ -227,8 +228,8 @@ fill_cost(struct result *res, const struct cost *ca, const struct cost *cb)
 		res->writes_per_commit = (double)ca->writes /
 		    (double)ca->commits;
 		/* Everything storesd wrote in the rounds is the env's pages
-		 * and meta pages: its log goes to stderr, and the rounds
-		 * do nothing else. */
+		 * and meta pages: the rounds do nothing else, and log
+		 * nothing. */
 		if (ca->wbytes >= 0)
 			res->pages_per_commit = ca->wbytes / 4096.0 /
 			    (double)ca->commits;
@@ -296,7 +297,8 @@ bench(struct run *r, const char *json)
 	if (wanted(4) || wanted(6)) {
 		static const struct { const char *name; int pages; } disk[] = {
 			{ "pwrite of 4 KiB + fdatasync", 1 },
-			{ "16 scattered 4 KiB pages + fdatasync", DISK_LIMIT_PAGES },
+			{ "16 scattered 4 KiB pages + fdatasync",
+			    DISK_LIMIT_PAGES },
 			{ "2 KiB appended + fdatasync", 0 },
 		};
 
