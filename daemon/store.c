@@ -4898,29 +4898,41 @@ struct pages {
 	uint64_t	 used;
 };
 
+/* LMDB's leaf node (MDB_node): its flags at byte 4, its key at byte 8,
+ * and, for a value on pages of its own, their first page's number right
+ * after the key. */
+#define N_FLAGS		4	/* uint16 */
+#define N_KEY		8
+#define F_BIGDATA	0x01
+
 /*
- * Whether v, a value of the tree being walked, is sound where LMDB does
- * not look: a value on pages of its own (overflow pages) starts right
- * after the first one's header (an inline one cannot: a leaf's nodes
- * lie past its pointers), and that header's count of pages is what
- * LMDB reads when it copies (a compacting snapshot) or frees the value
- * (an overwrite, a delete), but not when it reads it.  A count other
- * than the value's size needs sends those past the file: a fault of a
- * compacting walk (a parked thread for good) or free pages that are
- * not the env's (a write that faults: a quarantine).
+ * Whether the value v of key k, as a walk's cursor returned them, is
+ * sound where LMDB does not look.  A value on pages of its own (overflow
+ * pages, its node flagged F_BIGDATA) was read from the page whose number
+ * its node holds; that page's header also holds a page number and a
+ * count of pages, which LMDB reads when it copies (a compacting
+ * snapshot) or frees the value (an overwrite, a delete), but not when it
+ * reads it.  A number other than the page's own, or a count other than
+ * the value's size needs, sends those elsewhere: a fault of a compacting
+ * walk (a parked thread for good), or pages freed that are not the
+ * value's (live pages of the tree, for later writes to overwrite, or
+ * pages past the file: a write that faults, a quarantine).
  */
 static bool
-ov_sound(const MDB_val *v, const struct pages *pg)
+ov_sound(const MDB_val *k, const MDB_val *v, const struct pages *pg)
 {
+	const unsigned char	*node = (const unsigned char *)k->mv_data -
+				    N_KEY;
 	const unsigned char	*h = (const unsigned char *)v->mv_data - PG_HDR;
-	uint64_t		 want;
+	uint64_t		 want, own;
 
-	if (((uintptr_t)v->mv_data & (pg->psize - 1)) != PG_HDR)
-		return true;	/* inline */
+	if ((get_u(node, N_FLAGS, 2) & F_BIGDATA) == 0)
+		return true;	/* in the leaf */
+	own = get_u(k->mv_data, k->mv_size, 8);
 	want = (PG_HDR - 1 + (uint64_t)v->mv_size) / pg->psize + 1;
 	return (get_u(h, PG_FLAGS, 2) & P_KINDS) == P_OVERFLOW &&
-	    get_u(h, PG_PAGES, 4) == want &&
-	    get_u(h, PG_NO, 8) + want <= pg->used;
+	    get_u(h, PG_NO, 8) == own && get_u(h, PG_PAGES, 4) == want &&
+	    own < pg->used && want <= pg->used - own;
 }
 
 /* Counts the entries of one db by walking every page of it, which
@@ -4937,7 +4949,7 @@ walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, const struct pages *pg,
 		return st_fail(e, err, rc, "cursor");
 	guard_holds(txn, cur);
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		if (!ov_sound(&v, pg)) {
+		if (!ov_sound(&k, &v, pg)) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
@@ -4947,9 +4959,9 @@ walk_db(struct st_env *e, MDB_txn *txn, MDB_dbi dbi, const struct pages *pg,
 	mdb_cursor_close(cur);
 	if (rc == MDB_CORRUPTED)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: a value of %zu "
-		    "bytes has a damaged overflow page header (its count of "
-		    "pages, or where they lie); take the snapshot again from "
-		    "a sound env", e->label, v.mv_size);
+		    "bytes has a damaged overflow page header (its page "
+		    "number, or its count of pages); take the snapshot again "
+		    "from a sound env", e->label, v.mv_size);
 	if (rc != MDB_NOTFOUND)
 		return sp_seterr(err, SP_BAD_REQUEST, "%s: a db is damaged "
 		    "(%s)", e->label, mdb_strerror(rc));

@@ -1747,31 +1747,33 @@ START_TEST(lmdb_assertion_in_a_restore)
 }
 END_TEST
 
-/* An overflow page's flag, and its count of pages at byte 12. */
+/* An overflow page's flag; its own page number at byte 0, its count
+ * of pages at byte 12. */
 #define P_OVERFLOW	0x04
+#define PG_NO_AT	0
 #define PG_PAGES_AT	12
 
-/* As a crafted snapshot would: makes the count of pages in each
- * overflow page header of the data file at path pages; returns how many
+/* As a crafted snapshot would: writes the n bytes at v at byte off of
+ * each overflow page header of the data file at path; returns how many
  * headers it changed. */
 static int
-overflow_pages_set(const char *path, uint32_t pages)
+overflow_header_set(const char *path, off_t off, const void *v, size_t n)
 {
 	unsigned char	 pg[4096];
 	off_t		 at;
-	int		 fd, n = 0;
+	int		 fd, count = 0;
 
 	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
 	for (at = 2 * 4096; pread(fd, pg, sizeof(pg), at) ==
 	    (ssize_t)sizeof(pg); at += 4096)
 		if ((pg[PG_FLAGS_AT] | pg[PG_FLAGS_AT + 1] << 8) ==
 		    P_OVERFLOW) {
-			ck_assert_int_eq(pwrite(fd, &pages, 4, at +
-			    PG_PAGES_AT), 4);
-			n++;
+			ck_assert_int_eq(pwrite(fd, v, n, at + off),
+			    (ssize_t)n);
+			count++;
 		}
 	close(fd);
-	return n;
+	return count;
 }
 
 /*
@@ -1793,6 +1795,7 @@ START_TEST(overflow_count_in_a_restore)
 	sc_conn		*c;
 	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
 	char		 big[10000];
+	uint32_t	 pages = 600;
 	int		 fd;
 
 	c = keys_up(&d, path, kept);
@@ -1801,7 +1804,8 @@ START_TEST(overflow_count_in_a_restore)
 	    sizeof(big)), 0);
 	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
 	fd = snapshot_to(c, snap);
-	ck_assert_int_eq(overflow_pages_set(snap, 600), 1);
+	ck_assert_int_eq(overflow_header_set(snap, PG_PAGES_AT, &pages,
+	    sizeof(pages)), 1);
 	restore_refused(c, fd, "overflow page header");
 	/* The env in place is as it was, and a compacting snapshot of it
 	 * is whole. */
@@ -1810,6 +1814,55 @@ START_TEST(overflow_count_in_a_restore)
 	    0);
 	ck_assert_int_eq(sc_snapshot(c, "w", "p", fd, 1, NULL), 0);
 	close(fd);
+	others_live(&d, c);
+	ck_assert_int_ne(it_run("grep -q 'parked\\|quarantined' %s", d.log),
+	    0);
+	wild_down(&d, c);
+}
+END_TEST
+
+/*
+ * The same value's overflow header naming another page as its own: LMDB
+ * frees the pages from the number in that header when the value is
+ * overwritten or deleted, so a restored env would put live pages of its
+ * tree on the free list for later writes to overwrite.  Before: the
+ * check compared the number with the env's size only, which a number
+ * near 2^64 passed by wrapping, and a page of the tree (page 2) passed
+ * as it was; both restores were accepted.  Now the number must be the
+ * page's own: BAD_REQUEST, nothing kept.
+ */
+START_TEST(overflow_page_number_in_a_restore)
+{
+	static const uint64_t wrong[] = { UINT64_MAX - 1, 2 };
+	struct hs_daemon d;
+	sc_conn		*c;
+	char		 path[PATH_MAX], kept[PATH_MAX], snap[PATH_MAX];
+	char		 big[10000];
+	void		*out;
+	size_t		 i, n;
+	int		 fd;
+
+	c = keys_up(&d, path, kept);
+	memset(big, 'b', sizeof(big));
+	ck_assert_int_eq(sc_put(c, "w", "p", NULL, "big", 3, big,
+	    sizeof(big)), 0);
+	snprintf(snap, sizeof(snap), "%s/snap.mdb", d.dir);
+	for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		fd = snapshot_to(c, snap);
+		ck_assert_int_eq(overflow_header_set(snap, PG_NO_AT,
+		    &wrong[i], sizeof(wrong[i])), 1);
+		restore_refused(c, fd, "overflow page header");
+	}
+	ck_assert_int_eq(scan_count(c), 401);
+	/* A sound snapshot of the same value is restored, and reads back:
+	 * the check holds nothing sound against it. */
+	fd = snapshot_to(c, snap);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(sc_restore(c, "w", "p", fd, 1, NULL), 0);
+	close(fd);
+	ck_assert_int_eq(sc_get(c, "w", "p", NULL, "big", 3, &out, &n), 0);
+	ck_assert(n == sizeof(big) && memcmp(out, big, n) == 0);
+	sc_free(out);
 	others_live(&d, c);
 	ck_assert_int_ne(it_run("grep -q 'parked\\|quarantined' %s", d.log),
 	    0);
@@ -2721,6 +2774,7 @@ envfaults_suite(void)
 	tcase_add_test(tc, lmdb_assertion_in_a_restore);
 	tcase_add_test(tc, lmdb_assertion_in_a_restores_write);
 	tcase_add_test(tc, overflow_count_in_a_restore);
+	tcase_add_test(tc, overflow_page_number_in_a_restore);
 	tcase_add_test(tc, fork_of_a_damaged_env);
 	tcase_add_test(tc, env_written_into_under_a_write);
 	tcase_add_test(tc, scan_of_a_damaged_tree_ends);
